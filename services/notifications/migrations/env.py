@@ -1,0 +1,9 @@
+"""Alembic environment of the notifications service (shared body in invora.db.alembic_env)."""
+
+from invora.db.alembic_env import run_migrations
+
+import notifications.models  # noqa: F401  - registers every table on Base.metadata
+from notifications.db import Base
+from notifications.settings import NotificationsSettings
+
+run_migrations(Base.metadata, default_url=lambda: NotificationsSettings().database_url)

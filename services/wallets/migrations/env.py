@@ -1,0 +1,9 @@
+"""Alembic environment of the wallets service (shared body in invora.db.alembic_env)."""
+
+from invora.db.alembic_env import run_migrations
+
+import wallets.models  # noqa: F401  - registers every table on Base.metadata
+from wallets.db import Base
+from wallets.settings import WalletsSettings
+
+run_migrations(Base.metadata, default_url=lambda: WalletsSettings().database_url)

@@ -1,0 +1,126 @@
+"""`build_service_app`: the one call that makes a FastAPI app an Invora service.
+
+It wires settings, logging, the database, errors, request ids, metrics, idempotency,
+auth, health/ready/metrics, the Kafka link, the outbox relay and the service's
+consumers, and starts/stops them with the app's lifespan.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from fastapi import APIRouter, FastAPI
+
+from invora.auth.verify import TokenVerifier
+from invora.bus.connection import BrokerConnection
+from invora.bus.consumer import ConsumerOptions, ConsumerSpec, EventConsumer
+from invora.context import service_name_var
+from invora.db.engine import Database
+from invora.events.topics import ALL_TOPICS
+from invora.logging import configure_logging, get_logger
+from invora.outbox.relay import OutboxRelay
+from invora.settings import ServiceSettings
+from invora.web import health
+from invora.web.error_handlers import install_error_handlers
+from invora.web.idempotency import IdempotencyMiddleware
+from invora.web.request_context import RequestContextMiddleware
+
+log = get_logger(__name__)
+
+BackgroundTask = Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]
+
+
+@dataclass
+class ServiceDefinition:
+    name: str
+    title: str
+    description: str
+    routers: Sequence[APIRouter] = ()
+    consumers: Sequence[ConsumerSpec] = ()
+    # extra lifespan pieces (schedulers, workers): each an async context manager factory
+    background: Sequence[BackgroundTask] = ()
+    consumer_options: ConsumerOptions = field(default_factory=ConsumerOptions)
+    openapi_tags: list[dict] | None = None
+
+
+def build_service_app(definition: ServiceDefinition, settings: ServiceSettings) -> FastAPI:
+    service_name_var.set(definition.name)
+    configure_logging(settings.log_level, settings.log_json)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service_name_var.set(definition.name)
+        async with contextlib.AsyncExitStack() as stack:
+            database = Database(settings.database_url, settings.database_pool_size)
+            stack.push_async_callback(database.dispose)
+            app.state.database = database
+
+            broker = BrokerConnection(
+                settings.kafka_bootstrap_servers, client_id=definition.name, topics=ALL_TOPICS,
+                partitions=settings.kafka_topic_partitions, replication_factor=settings.kafka_replication_factor,
+            )
+            app.state.broker = broker
+            await broker.start()
+            stack.push_async_callback(broker.stop)
+
+            if settings.relay_enabled:
+                relay = OutboxRelay(
+                    database.asyncpg_dsn, broker, service=definition.name,
+                    batch_size=settings.relay_batch_size, poll_interval=settings.relay_poll_interval_seconds,
+                    retention_seconds=settings.outbox_retention_hours * 3600,
+                )
+                await relay.start()
+                stack.push_async_callback(relay.stop)
+                app.state.relay = relay
+
+            if settings.consumers_enabled:
+                for spec in definition.consumers:
+                    consumer = EventConsumer(
+                        spec, service=definition.name, bootstrap_servers=settings.kafka_bootstrap_servers,
+                        sessionmaker=database.sessionmaker, options=definition.consumer_options,
+                    )
+                    await _start_when_broker_ready(broker, consumer.start)
+                    stack.push_async_callback(consumer.stop)
+
+            for background in definition.background:
+                await stack.enter_async_context(background(app))
+            log.info("service_started", port=settings.listen_port)
+            yield
+        log.info("service_stopped")
+
+    app = FastAPI(
+        title=definition.title, description=definition.description, version="0.1.0",
+        lifespan=lifespan, openapi_tags=definition.openapi_tags,
+    )
+    app.state.service_name = definition.name
+    app.state.settings = settings
+    app.state.verifier = TokenVerifier.from_settings(settings.auth_public_keys, settings.auth_issuer)
+    install_error_handlers(app)
+    app.add_middleware(IdempotencyMiddleware, ttl_hours=settings.idempotency_ttl_hours)
+    app.add_middleware(RequestContextMiddleware, service=definition.name)
+    app.include_router(health.router)
+    for router in definition.routers:
+        app.include_router(router)
+    return app
+
+
+async def _start_when_broker_ready(broker: BrokerConnection, start: Callable[[], Awaitable[None]]) -> None:
+    """Consumers need the topics to exist; if the broker is down, start them once it is up."""
+    if broker.connected:
+        await start()
+        return
+
+    async def later() -> None:
+        await broker.wait_connected()
+        await start()
+
+    import asyncio
+
+    task = asyncio.create_task(later())
+    _pending_starts.add(task)
+    task.add_done_callback(_pending_starts.discard)
+
+
+_pending_starts: set = set()

@@ -1,0 +1,45 @@
+"""FastAPI dependencies: who is calling, and may they?"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from invora.auth.principal import Principal
+from invora.errors import Forbidden
+
+# auto_error=False: our verifier renders Lago's 401 body rather than FastAPI's 403
+_bearer = HTTPBearer(auto_error=False, description="An Invora API key (signed JWT)")
+
+ADMIN_ROLES = frozenset({"admin", "super_admin"})
+
+
+def authenticate(
+    request: Request, _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    principal = request.app.state.verifier.verify_header(request.headers.get("authorization"))
+    request.state.principal = principal
+    return principal
+
+
+def require_roles(*roles: str) -> Callable[..., Principal]:
+    """A dependency that lets through callers holding any of `roles` (super_admin always passes)."""
+    allowed = frozenset(roles) | {"super_admin"}
+
+    def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        if not principal.has_any(allowed):
+            raise Forbidden(f"requires one of the roles: {', '.join(sorted(roles))}", code="forbidden_role")
+        return principal
+
+    dependency.__name__ = f"require_{'_or_'.join(roles)}"
+    return dependency
+
+
+CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
+AdminPrincipal = Annotated[Principal, Depends(require_roles("admin"))]

@@ -1,0 +1,189 @@
+"""Consumer runner: exactly-once *effects* on top of at-least-once delivery.
+
+For every message: in one database transaction, insert (consumer, event id) into the
+inbox and, only if that row is new, run the handler; commit; then commit the Kafka
+offset. A redelivered event finds its inbox row and has no second effect. A handler
+that raises rolls the transaction back, the offset stays uncommitted, and the same
+message is retried (with back-off) until it succeeds or the consumer stops, so nothing
+behind it on that partition is processed out of order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from pydantic import ValidationError
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from invora.context import correlation_id_var
+from invora.events.envelope import EventEnvelope
+from invora.logging import get_logger
+from invora.observability.metrics import CONSUMER_LAG, CONSUMER_PROCESSED
+
+log = get_logger(__name__)
+
+Handler = Callable[[AsyncSession, EventEnvelope], Awaitable[None]]
+
+_RECORD = text(
+    """
+    INSERT INTO inbox_events (consumer, event_id, event_type, topic, partition, "offset")
+    VALUES (:consumer, :event_id, :event_type, :topic, :partition, :offset)
+    ON CONFLICT (consumer, event_id) DO NOTHING
+    RETURNING event_id
+    """
+)
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """What a service declares: a name (also the consumer group suffix), topics, and a handler."""
+
+    name: str
+    topics: tuple[str, ...]
+    handler: Handler
+    event_types: frozenset[str] | None = None  # None: every event on the topics
+
+
+@dataclass
+class ConsumerOptions:
+    session_timeout_ms: int = 10_000
+    heartbeat_interval_ms: int = 3_000
+    max_records: int = 500
+    retry_initial_seconds: float = 0.2
+    retry_max_seconds: float = 30.0
+    extra: dict = field(default_factory=dict)
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        spec: ConsumerSpec,
+        *,
+        service: str,
+        bootstrap_servers: str,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        options: ConsumerOptions | None = None,
+        group_id: str | None = None,
+    ) -> None:
+        self.spec = spec
+        self.service = service
+        self.sessionmaker = sessionmaker
+        self.options = options or ConsumerOptions()
+        self.group_id = group_id or f"{service}.{spec.name}"
+        self._consumer = AIOKafkaConsumer(
+            *spec.topics,
+            bootstrap_servers=bootstrap_servers,
+            group_id=self.group_id,
+            client_id=f"{service}-{spec.name}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=self.options.session_timeout_ms,
+            heartbeat_interval_ms=self.options.heartbeat_interval_ms,
+            **self.options.extra,
+        )
+        self._task: asyncio.Task | None = None
+        self._stopping = False
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        self._task = asyncio.create_task(self._run(), name=f"consumer-{self.group_id}")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        with contextlib.suppress(Exception):
+            await self._consumer.stop()
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                batches = await self._consumer.getmany(timeout_ms=500, max_records=self.options.max_records)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - keep consuming through broker hiccups
+                log.warning("consumer_fetch_failed", consumer=self.group_id, error=repr(exc))
+                await asyncio.sleep(1)
+                continue
+            for tp, records in batches.items():
+                await self._process_partition(tp, records)
+                await self._report_lag(tp)
+
+    async def _process_partition(self, tp: TopicPartition, records: Iterable[ConsumerRecord]) -> None:
+        next_offset: int | None = None
+        for record in records:
+            if not await self._process_with_retry(record):
+                break  # stopping: leave the rest (and this one) uncommitted
+            next_offset = record.offset + 1
+        if next_offset is not None:
+            await self._consumer.commit({tp: next_offset})
+
+    async def _process_with_retry(self, record: ConsumerRecord) -> bool:
+        delay = self.options.retry_initial_seconds
+        while not self._stopping:
+            try:
+                await self.process(record)
+                return True
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - retried; the offset stays uncommitted
+                CONSUMER_PROCESSED.labels(self.service, self.spec.name, "failed").inc()
+                log.error(
+                    "consumer_handler_failed", consumer=self.group_id, topic=record.topic,
+                    partition=record.partition, offset=record.offset, error=repr(exc), retry_in=delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.options.retry_max_seconds)
+        return False
+
+    async def process(self, record: ConsumerRecord) -> None:
+        """Handle one record in one transaction with its inbox row."""
+        try:
+            envelope = EventEnvelope.model_validate(json.loads(record.value))
+        except (ValueError, ValidationError) as exc:
+            # A malformed message can never succeed; retrying would block the partition forever.
+            CONSUMER_PROCESSED.labels(self.service, self.spec.name, "malformed").inc()
+            log.error("consumer_malformed_event", consumer=self.group_id, topic=record.topic,
+                      partition=record.partition, offset=record.offset, error=str(exc)[:500])
+            return
+        if self.spec.event_types is not None and envelope.type not in self.spec.event_types:
+            CONSUMER_PROCESSED.labels(self.service, self.spec.name, "ignored").inc()
+            return
+        token = correlation_id_var.set(envelope.correlation_id)
+        try:
+            async with self.sessionmaker() as session:
+                inserted = (
+                    await session.execute(
+                        _RECORD,
+                        {
+                            "consumer": self.spec.name, "event_id": envelope.id, "event_type": envelope.type,
+                            "topic": record.topic, "partition": record.partition, "offset": record.offset,
+                        },
+                    )
+                ).scalar_one_or_none()
+                if inserted is None:
+                    CONSUMER_PROCESSED.labels(self.service, self.spec.name, "duplicate").inc()
+                    return
+                await self.spec.handler(session, envelope)
+                await session.commit()
+            CONSUMER_PROCESSED.labels(self.service, self.spec.name, "processed").inc()
+        finally:
+            correlation_id_var.reset(token)
+
+    async def _report_lag(self, tp: TopicPartition) -> None:
+        highwater = self._consumer.highwater(tp)
+        if highwater is None:
+            return
+        with contextlib.suppress(Exception):
+            position = await self._consumer.position(tp)
+            CONSUMER_LAG.labels(self.service, self.spec.name, tp.topic, str(tp.partition)).set(
+                max(0, highwater - position)
+            )

@@ -1,0 +1,1 @@
+"""The `invora` console command: `invora dev`, `invora keys`, `invora migrate`."""

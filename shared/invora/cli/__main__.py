@@ -1,0 +1,3 @@
+from invora.cli.main import app
+
+app(prog_name="invora")

@@ -1,0 +1,52 @@
+"""`invora dev` command-line options; the work happens in `supervisor`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from invora.cli.dev_files import DATA_DIR_ENV, DataDirInUse, default_data_dir
+from invora.cli.supervisor import DevOptions, run_dev
+
+DEFAULT_PG_PORT = 54320
+DEFAULT_KAFKA_PORT = 19092
+DEFAULT_BASE_PORT = 8101
+
+
+def dev_command(
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", envvar=DATA_DIR_ENV, help="Where data, keys and logs live (default: ./.invora)."),
+    ] = None,
+    pg_port: Annotated[
+        int, typer.Option("--pg-port", help="Port of the embedded PostgreSQL (ignored with DATABASE_URL).")
+    ] = DEFAULT_PG_PORT,
+    kafka_port: Annotated[
+        int, typer.Option("--kafka-port", help="Port of the embedded Kafka (ignored with KAFKA_BOOTSTRAP_SERVERS).")
+    ] = DEFAULT_KAFKA_PORT,
+    base_port: Annotated[
+        int, typer.Option("--base-port", help="Port of the first service; the others follow in order.")
+    ] = DEFAULT_BASE_PORT,
+    services: Annotated[
+        bool, typer.Option("--services/--no-services", help="Start the six services, or only the infrastructure.")
+    ] = True,
+    migrate: Annotated[
+        bool, typer.Option("--migrate/--no-migrate", help="Run every service's migrations at start-up.")
+    ] = True,
+    ready_timeout: Annotated[
+        float, typer.Option("--ready-timeout", help="Seconds to wait for every /ready to answer 200.")
+    ] = 60.0,
+) -> None:
+    """Run PostgreSQL, Kafka and the six services locally until Ctrl-C."""
+    options = DevOptions(
+        data_dir=data_dir or default_data_dir(), pg_port=pg_port, kafka_port=kafka_port, base_port=base_port,
+        start_services=services, migrate=migrate, ready_timeout=ready_timeout,
+    )
+    try:
+        code = run_dev(options)
+    except DataDirInUse as error:
+        typer.echo(f"invora dev: {error}", err=True)
+        code = 1
+    raise typer.Exit(code)

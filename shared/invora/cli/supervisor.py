@@ -1,0 +1,201 @@
+"""`invora dev`: PostgreSQL, Kafka and the six services on one machine, stopped together.
+
+Start-up order: infrastructure, databases and migrations, key pair, services, readiness,
+then dev.json. Shutdown runs in reverse and only touches what this run started.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from invora.auth.keys import ensure_key_pair, sign_token
+from invora.cli import leftovers
+from invora.cli.dev_files import DevFiles
+from invora.cli.infrastructure import Infrastructure, PortInUse, require_free_port, service_database_urls
+from invora.cli.service_process import ServiceProcess, stop_all
+from invora.cli.shutdown import ShutdownRequested, ShutdownSignals
+from invora.db.migrate import SERVICES
+
+console = Console(stderr=True, highlight=False)
+stdout = Console(highlight=False)
+
+
+class StartupFailed(RuntimeError):
+    pass
+
+
+class ServiceDied(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class DevOptions:
+    data_dir: Path
+    pg_port: int
+    kafka_port: int
+    base_port: int
+    start_services: bool = True
+    migrate: bool = True
+    ready_timeout: float = 60.0
+    stop_grace: float = 10.0
+
+
+def report(message: str) -> None:
+    console.print(f"[dim]invora dev[/dim] {message}")
+
+
+def service_ports(base_port: int) -> dict[str, int]:
+    return {service: base_port + offset for offset, service in enumerate(SERVICES)}
+
+
+def service_env(service: str, port: int, database_url: str, infra: Infrastructure, public_key: Path) -> dict[str, str]:
+    prefix = f"INVORA_{service.upper()}_"
+    return {
+        **os.environ,
+        f"{prefix}DATABASE_URL": database_url,
+        f"{prefix}PORT": str(port),
+        "INVORA_KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
+        "INVORA_AUTH_PUBLIC_KEYS": str(public_key),
+        # lets notifications deliver webhooks to loopback receivers, refused in production
+        "INVORA_DEV_MODE": "true",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def run_dev(options: DevOptions) -> int:
+    """Returns the process exit code: 0 after a requested shutdown, 1 on failure."""
+    files = DevFiles.at(options.data_dir)
+    files.create_dirs()
+    with files.exclusive_lock():
+        signals = ShutdownSignals()
+        signals.install()
+        try:
+            return _supervise(files, options, signals)
+        finally:
+            signals.restore()
+
+
+def _supervise(files: DevFiles, options: DevOptions, signals: ShutdownSignals) -> int:
+    for name in leftovers.kill_recorded(files.run_dir):
+        report(f"stopped a leftover {name} process from an earlier run")
+    organization_id = files.organization_id()
+    files.remove_dev_json()
+    infra = Infrastructure()
+    services: list[ServiceProcess] = []
+    started_at = time.monotonic()
+    with ExitStack() as cleanup:
+        cleanup.callback(files.remove_dev_json)
+        cleanup.callback(infra.stop)
+        cleanup.callback(lambda: _stop_services(services, files, options.stop_grace))
+        cleanup.callback(signals.begin_cleanup)
+        try:
+            ports = service_ports(options.base_port) if options.start_services else {}
+            for service, port in ports.items():
+                require_free_port(port, service)
+            infra.start_postgres(files, options.pg_port, report)
+            signals.check()
+            infra.start_kafka(files, options.kafka_port, report)
+            signals.check()
+            infra.prepare_databases(SERVICES, options.migrate, report)
+            signals.check()
+            private_key, public_key = ensure_key_pair(files.keys_dir)
+            urls = service_database_urls(infra.admin_dsn)
+            for service, port in ports.items():
+                process = ServiceProcess(
+                    name=service, port=port, log_file=files.log_file(service),
+                    env=service_env(service, port, urls[service], infra, public_key),
+                )
+                services.append(process)
+                process.start()
+                assert process.pid is not None
+                leftovers.record(files.run_dir, service, process.pid)
+            _wait_until_ready(services, options.ready_timeout, signals)
+            api_key = sign_token(private_key.read_bytes(), organization_id=organization_id, roles=["admin"],
+                                 subject="dev:admin")
+            summary = {
+                "api_key": api_key,
+                "organization_id": str(organization_id),
+                "kafka": infra.kafka_bootstrap_servers,
+                "services": {s.name: s.url for s in services},
+                "database_url": infra.admin_dsn,
+            }
+            files.write_dev_json(summary)
+            _print_summary(summary, files, time.monotonic() - started_at)
+            _watch(services, signals)
+        except ShutdownRequested as stop:
+            report(f"{stop.signal_name}: stopping")
+            return 0
+        except (StartupFailed, ServiceDied, PortInUse) as failure:
+            console.print(f"[red]invora dev: {failure}[/red]")
+            return 1
+    return 0
+
+
+def _wait_until_ready(services: list[ServiceProcess], timeout: float, signals: ShutdownSignals) -> None:
+    pending = {s.name: s for s in services}
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=1.0) as client:
+        while pending:
+            signals.check()
+            for name, service in list(pending.items()):
+                code = service.exit_code()
+                if code is not None:
+                    _print_log_tail(service)
+                    raise StartupFailed(f"{name} exited with code {code} during start-up (log: {service.log_file})")
+                if service.is_ready(client):
+                    report(f"{name} ready at {service.url}")
+                    del pending[name]
+            if pending and time.monotonic() > deadline:
+                for service in pending.values():
+                    _print_log_tail(service)
+                raise StartupFailed(f"not ready after {timeout:.0f}s: {', '.join(sorted(pending))}")
+            if pending:
+                time.sleep(0.2)
+
+
+def _watch(services: list[ServiceProcess], signals: ShutdownSignals) -> None:
+    while True:
+        signals.check()
+        for service in services:
+            code = service.exit_code()
+            if code is not None:
+                _print_log_tail(service)
+                raise ServiceDied(f"{service.name} exited with code {code}; stopping everything")
+        time.sleep(0.3)
+
+
+def _stop_services(services: list[ServiceProcess], files: DevFiles, grace: float) -> None:
+    if services:
+        report("stopping services")
+    stop_all(services, grace)
+    for service in services:
+        leftovers.forget(files.run_dir, service.name)
+
+
+def _print_log_tail(service: ServiceProcess) -> None:
+    console.print(f"[yellow]--- last lines of {service.log_file} ---[/yellow]")
+    console.print(service.log_tail(), markup=False)
+
+
+def _print_summary(summary: dict, files: DevFiles, elapsed: float) -> None:
+    table = Table(title=f"Invora dev suite, ready in {elapsed:.1f}s", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    for name, url in summary["services"].items():
+        table.add_row(name, url)
+    table.add_row("kafka", summary["kafka"])
+    table.add_row("database", summary["database_url"])
+    table.add_row("organization_id", summary["organization_id"])
+    stdout.print(table)
+    # on a line of its own, unwrapped, so it can be copied
+    stdout.print("admin API key:")
+    stdout.print(summary["api_key"], soft_wrap=True)
+    stdout.print(f"Details in {files.dev_json}, logs in {files.logs_dir}. Ctrl-C stops everything.")

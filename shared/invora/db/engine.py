@@ -1,0 +1,50 @@
+"""Async SQLAlchemy engine on asyncpg and the once-per-request unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from fastapi import Request
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+class Database:
+    def __init__(self, url: str, pool_size: int = 10) -> None:
+        self.url = url
+        self.engine: AsyncEngine = create_async_engine(
+            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+        )
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
+
+    @property
+    def asyncpg_dsn(self) -> str:
+        """The same database as a plain libpq URL, for raw asyncpg connections (relay, LISTEN)."""
+        return self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+async def session_dependency(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session and one transaction per request: commit once at the end, roll back on error.
+
+    Registered with `Depends(..., scope="function")` (see `invora.web.deps.DbSession`) so the
+    commit happens before the response is sent: a client never sees a 2xx for work that
+    did not commit.
+    """
+    database: Database = request.app.state.database
+    async with database.sessionmaker() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        hooks = request.scope.get("invora.before_commit", ())
+        for hook in hooks:
+            await hook(session)
+        await session.commit()

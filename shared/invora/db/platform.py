@@ -1,0 +1,147 @@
+"""The platform tables every service database has: outbox, aggregate sequences, inbox, idempotency keys.
+
+They are declared as mixins so each service binds them to its own declarative base
+(`declare_platform_models(Base)`), and created by the service's first migration through
+`create_platform_tables()` (explicit, versioned DDL, not `create_all`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Identity, Index, Integer, LargeBinary, String, Text, func, text
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+
+
+class OutboxMixin:
+    __tablename__ = "outbox_events"
+
+    position: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True, nullable=False)
+    topic: Mapped[str] = mapped_column(String(200), nullable=False)
+    message_key: Mapped[str] = mapped_column(String(200), nullable=False)
+    event_type: Mapped[str] = mapped_column(String(200), nullable=False)
+    envelope: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()
+    )
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple:
+        return (
+            Index("ix_outbox_events_unpublished", "position", postgresql_where=text("published_at IS NULL")),
+            Index("ix_outbox_events_published_at", "published_at"),
+        )
+
+
+class AggregateSequenceMixin:
+    __tablename__ = "aggregate_sequences"
+
+    aggregate_type: Mapped[str] = mapped_column(String(100), primary_key=True)
+    aggregate_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    last_sequence: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class InboxMixin:
+    __tablename__ = "inbox_events"
+
+    consumer: Mapped[str] = mapped_column(String(100), primary_key=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(200), nullable=False)
+    topic: Mapped[str] = mapped_column(String(200), nullable=False)
+    partition: Mapped[int] = mapped_column(Integer, nullable=False)
+    offset: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    processed_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+
+class IdempotencyKeyMixin:
+    __tablename__ = "idempotency_keys"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)  # processing | executed | completed
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_headers: Mapped[list | None] = mapped_column(JSONB)
+    response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
+
+
+def declare_platform_models(base: type) -> dict[str, type]:
+    """Bind the platform mixins to a service's declarative base."""
+    return {
+        mixin.__name__.removesuffix("Mixin"): type(mixin.__name__.removesuffix("Mixin"), (mixin, base), {})
+        for mixin in (OutboxMixin, AggregateSequenceMixin, InboxMixin, IdempotencyKeyMixin)
+    }
+
+
+def create_platform_tables() -> None:
+    """Version 1 of the platform tables; call from a service's first Alembic revision."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    op.create_table(
+        "outbox_events",
+        sa.Column("position", sa.BigInteger(), sa.Identity(always=True), nullable=False),
+        sa.Column("event_id", UUID(as_uuid=True), nullable=False),
+        sa.Column("topic", sa.String(200), nullable=False),
+        sa.Column("message_key", sa.String(200), nullable=False),
+        sa.Column("event_type", sa.String(200), nullable=False),
+        sa.Column("envelope", JSONB(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.clock_timestamp(), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("position", name=op.f("pk_outbox_events")),
+        sa.UniqueConstraint("event_id", name=op.f("uq_outbox_events_event_id")),
+    )
+    op.create_index(
+        "ix_outbox_events_unpublished", "outbox_events", ["position"], postgresql_where=sa.text("published_at IS NULL")
+    )
+    op.create_index("ix_outbox_events_published_at", "outbox_events", ["published_at"])
+    op.create_table(
+        "aggregate_sequences",
+        sa.Column("aggregate_type", sa.String(100), nullable=False),
+        sa.Column("aggregate_id", sa.String(200), nullable=False),
+        sa.Column("last_sequence", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("aggregate_type", "aggregate_id", name=op.f("pk_aggregate_sequences")),
+    )
+    op.create_table(
+        "inbox_events",
+        sa.Column("consumer", sa.String(100), nullable=False),
+        sa.Column("event_id", UUID(as_uuid=True), nullable=False),
+        sa.Column("event_type", sa.String(200), nullable=False),
+        sa.Column("topic", sa.String(200), nullable=False),
+        sa.Column("partition", sa.Integer(), nullable=False),
+        sa.Column("offset", sa.BigInteger(), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.PrimaryKeyConstraint("consumer", "event_id", name=op.f("pk_inbox_events")),
+    )
+    op.create_table(
+        "idempotency_keys",
+        sa.Column("organization_id", UUID(as_uuid=True), nullable=False),
+        sa.Column("key", sa.String(255), nullable=False),
+        sa.Column("request_hash", sa.String(64), nullable=False),
+        sa.Column("status", sa.String(20), nullable=False),
+        sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("response_status", sa.Integer(), nullable=True),
+        sa.Column("response_headers", JSONB(), nullable=True),
+        sa.Column("response_body", sa.LargeBinary(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("organization_id", "key", name=op.f("pk_idempotency_keys")),
+    )
+    op.create_index("ix_idempotency_keys_expires_at", "idempotency_keys", ["expires_at"])
+
+
+def drop_platform_tables() -> None:
+    from alembic import op
+
+    for table in ("idempotency_keys", "inbox_events", "aggregate_sequences", "outbox_events"):
+        op.drop_table(table)

@@ -1,0 +1,27 @@
+"""Every topic of the suite, one per aggregate type, created explicitly at start-up.
+
+A topic is listed here, not discovered, because the broker must not auto-create topics
+(the embedded broker would give them 4 partitions; production clusters disable it).
+Adding an aggregate type is one line here.
+"""
+
+from __future__ import annotations
+
+from invora.events.envelope import topic_for
+
+AGGREGATE_TYPES: tuple[str, ...] = (
+    # catalog
+    "billable_metric", "plan", "add_on", "feature", "coupon", "tax",
+    # subscriptions
+    "customer", "subscription", "alert",
+    # invoicing
+    "invoice", "credit_note", "fee",
+    # payments
+    "payment", "refund", "payment_request", "dunning",
+    # wallets
+    "wallet", "wallet_transaction", "credits",
+    # notifications
+    "webhook_endpoint", "webhook",
+)
+
+ALL_TOPICS: tuple[str, ...] = tuple(topic_for(a) for a in AGGREGATE_TYPES)

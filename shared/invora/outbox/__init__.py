@@ -1,0 +1,3 @@
+from invora.outbox.writer import add_event
+
+__all__ = ["add_event"]

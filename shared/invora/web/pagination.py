@@ -1,0 +1,59 @@
+"""Lago-style pagination: `?page=&per_page=` in, `meta` out."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+from fastapi import Depends, Query
+from pydantic import BaseModel
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+MAX_PER_PAGE = 100
+
+
+class PaginationMeta(BaseModel):
+    current_page: int
+    next_page: int | None
+    prev_page: int | None
+    total_pages: int
+    total_count: int
+
+
+class PageParams(BaseModel):
+    page: int = 1
+    per_page: int = 20
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.per_page
+
+    def meta(self, total_count: int) -> PaginationMeta:
+        total_pages = max(1, math.ceil(total_count / self.per_page)) if total_count else 0
+        return PaginationMeta(
+            current_page=self.page,
+            next_page=self.page + 1 if self.page < total_pages else None,
+            prev_page=self.page - 1 if self.page > 1 else None,
+            total_pages=total_pages,
+            total_count=total_count,
+        )
+
+
+def _page_params(
+    page: Annotated[int, Query(ge=1, le=1_000_000, description="Page number, from 1")] = 1,
+    per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE, description="Items per page (max 100)")] = 20,
+) -> PageParams:
+    return PageParams(page=page, per_page=per_page)
+
+
+Pagination = Annotated[PageParams, Depends(_page_params)]
+
+
+async def paginate(session: AsyncSession, statement: Select, params: PageParams) -> tuple[list[Any], PaginationMeta]:
+    """Run `statement` for one page (it must already be ordered) and count the whole result."""
+    total = (
+        await session.execute(select(func.count()).select_from(statement.order_by(None).subquery()))
+    ).scalar_one()
+    rows = (await session.execute(statement.limit(params.per_page).offset(params.offset))).scalars().all()
+    return list(rows), params.meta(total)
