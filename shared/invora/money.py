@@ -54,7 +54,7 @@ def is_currency(code: str) -> bool:
 
 def as_decimal(value: Decimal | int | str) -> Decimal:
     """Exact decimal from int/str/Decimal; floats are refused (they are not exact)."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise TypeError("money is never a float: pass a str, int or Decimal")
     if isinstance(value, Decimal):
         result = value

@@ -1,8 +1,7 @@
 """Alembic environment of the payments service (shared body in invora.db.alembic_env)."""
 
-from invora.db.alembic_env import run_migrations
-
 import payments.models  # noqa: F401  - registers every table on Base.metadata
+from invora.db.alembic_env import run_migrations
 from payments.db import Base
 from payments.settings import PaymentsSettings
 

@@ -1,4 +1,6 @@
-"""The payments service: payment providers, payment methods, payments, refunds, payment requests and dunning."""
+"""The payments service: payment providers, payment methods, payments, refunds, payment requests and
+dunning.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +12,9 @@ from payments.settings import PaymentsSettings
 DEFINITION = ServiceDefinition(
     name="payments",
     title="Invora Payments",
-    description="Owns payment providers, payment methods, payments, refunds, payment requests and dunning.",
+    description=(
+        "Owns payment providers, payment methods, payments, refunds, payment requests and dunning."
+    ),
 )
 
 

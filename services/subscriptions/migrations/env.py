@@ -1,8 +1,7 @@
 """Alembic environment of the subscriptions service (shared body in invora.db.alembic_env)."""
 
-from invora.db.alembic_env import run_migrations
-
 import subscriptions.models  # noqa: F401  - registers every table on Base.metadata
+from invora.db.alembic_env import run_migrations
 from subscriptions.db import Base
 from subscriptions.settings import SubscriptionsSettings
 

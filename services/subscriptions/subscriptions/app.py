@@ -1,4 +1,6 @@
-"""The subscriptions service: customers, subscriptions and their billing periods, usage events and their aggregation, entitlements and customer billing state."""
+"""The subscriptions service: customers, subscriptions and their billing periods, usage events and
+their aggregation, entitlements and customer billing state.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +12,10 @@ from subscriptions.settings import SubscriptionsSettings
 DEFINITION = ServiceDefinition(
     name="subscriptions",
     title="Invora Subscriptions",
-    description="Owns customers, subscriptions and their billing periods, usage events and their aggregation, entitlements and customer billing state.",
+    description=(
+        "Owns customers, subscriptions and their billing periods, usage events and their "
+        "aggregation, entitlements and customer billing state."
+    ),
 )
 
 

@@ -1,4 +1,6 @@
-"""The wallets service: prepaid credits: wallets, credit grants, the wallet-transaction ledger, top-up rules and spend limits."""
+"""The wallets service: prepaid credits: wallets, credit grants, the wallet-transaction ledger, top-up
+rules and spend limits.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +12,10 @@ from wallets.settings import WalletsSettings
 DEFINITION = ServiceDefinition(
     name="wallets",
     title="Invora Wallets",
-    description="Owns prepaid credits: wallets, credit grants, the wallet-transaction ledger, top-up rules and spend limits.",
+    description=(
+        "Owns prepaid credits: wallets, credit grants, the wallet-transaction ledger, top-up rules "
+        "and spend limits."
+    ),
 )
 
 

@@ -52,7 +52,10 @@ class Infrastructure:
             self.admin_dsn = external
             report("PostgreSQL: using DATABASE_URL")
             return
-        require_free_port(port, "PostgreSQL")
+        # A server left running by a supervisor that was killed outright still holds the port;
+        # EmbeddedPostgres stops it itself (it is ours: this run holds the data dir's lock).
+        if not (files.postgres_dir / "postmaster.pid").exists():
+            require_free_port(port, "PostgreSQL")
         self.postgres = EmbeddedPostgres(files.postgres_dir, port=port, host=LOOPBACK)
         self.postgres.start()
         self.admin_dsn = self.postgres.dsn

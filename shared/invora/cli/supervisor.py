@@ -24,7 +24,7 @@ from invora.cli.service_process import ServiceProcess, stop_all
 from invora.cli.shutdown import ShutdownRequested, ShutdownSignals
 from invora.db.migrate import SERVICES
 
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False, soft_wrap=True)
 stdout = Console(highlight=False)
 
 

@@ -25,7 +25,9 @@ OUTBOX_PUBLISH_LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30),
 )
 CONSUMER_LAG = Gauge(
-    "consumer_lag_messages", "Messages behind the partition's high watermark", ["service", "consumer", "topic", "partition"]
+    "consumer_lag_messages",
+    "Messages behind the partition's high watermark",
+    ["service", "consumer", "topic", "partition"],
 )
 CONSUMER_PROCESSED = Counter(
     "consumer_events_total", "Consumed events by outcome", ["service", "consumer", "outcome"]

@@ -15,8 +15,8 @@
 from __future__ import annotations
 
 import hashlib
-import random
 import json
+import random
 from datetime import timedelta
 
 from sqlalchemy import text
