@@ -101,6 +101,11 @@ def init_script_databases() -> set[str]:
 # -- infrastructure -----------------------------------------------------------------------
 
 
+def test_compose_file_parses():
+    document = yaml.safe_load(COMPOSE_FILE.read_text())
+    assert isinstance(document, dict) and isinstance(document.get("services"), dict)
+
+
 def test_compose_file_has_postgres_kafka_and_all_six_services(compose):
     services = compose["services"]
     missing = {"postgres", "kafka", *SERVICES} - set(services)

@@ -29,6 +29,8 @@ _TWO = {
     "QAR", "RON", "RSD", "RUB", "SAR", "SBD", "SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SOS", "SRD",
     "SSP", "STN", "SVC", "SYP", "SZL", "THB", "TJS", "TMT", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH",
     "USD", "USN", "UYU", "UZS", "VED", "VES", "WST", "XCD", "XCG", "YER", "ZAR", "ZMW", "ZWG",
+    # withdrawn from ISO 4217 but still in Lago's `Currency` enum: Lago clients may send them
+    "ANG", "HRK", "MRO", "SLL", "STD",
 }
 
 CURRENCY_EXPONENTS: dict[str, int] = {

@@ -8,6 +8,8 @@ to the suite-wide prefix `INVORA_` for anything it does not set itself, so one
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, field_validator
@@ -21,6 +23,7 @@ from pydantic_settings import (
 )
 
 SUITE_PREFIX = "INVORA_"
+_PEM_BLOCK = re.compile(r"-----BEGIN [A-Z0-9 ]+-----.*?-----END [A-Z0-9 ]+-----", re.DOTALL)
 
 
 class ServiceSettings(BaseSettings):
@@ -63,12 +66,12 @@ class ServiceSettings(BaseSettings):
             text = value.strip()
             if not text:
                 return []
-            if "-----BEGIN" in text:
-                return [text]
-            if text.startswith("["):
-                import json
-
+            if text.startswith("["):  # before the PEM test: a JSON list may hold inline PEMs
                 return json.loads(text)
+            if "-----BEGIN" in text:
+                # one or more inline PEMs; one-line variables often carry "\n" for newlines
+                text = text.replace("\\n", "\n")
+                return _PEM_BLOCK.findall(text) or [text]
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import AsyncIterator
 
+import example_service as example
 import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -11,17 +13,37 @@ from invora.bus.admin import ensure_topics
 from invora.events.topics import ALL_TOPICS
 from invora.testing.services import RunningService
 
-import example_service as example
 
-
-@pytest.fixture
-async def example_database(create_database) -> str:
+async def _example_database(create_database) -> str:
     url = create_database("example")
     engine = create_async_engine(url)
     async with engine.begin() as conn:
         await conn.run_sync(example.Base.metadata.create_all)  # tests only: services use Alembic
     await engine.dispose()
     return url
+
+
+@contextlib.asynccontextmanager
+async def _run_example(
+    database_url: str, kafka: str, keys, consumers=(example.WIDGET_ECHO,), **overrides
+) -> AsyncIterator[RunningService]:
+    options = {
+        "kafka_bootstrap_servers": kafka, "auth_public_keys": [str(keys.public_path)],
+        "log_level": "WARNING", "relay_poll_interval_seconds": 0.2, **overrides,
+    }
+    settings = example.ExampleSettings(database_url=database_url, **options)
+    app = example.create_app(settings, consumers)
+    async with app.router.lifespan_context(app):
+        running = RunningService("example", app, keys, settings.database_url)
+        try:
+            yield running
+        finally:
+            await running.aclose()
+
+
+@pytest.fixture
+async def example_database(create_database) -> str:
+    return await _example_database(create_database)
 
 
 @pytest.fixture(scope="session")
@@ -35,15 +57,20 @@ async def start_example(example_database: str, invora_kafka: str, invora_keys, e
     async with contextlib.AsyncExitStack() as stack:
 
         async def start(consumers=(example.WIDGET_ECHO,), database_url: str | None = None, **overrides):
-            settings = example.ExampleSettings(
-                database_url=database_url or example_database, kafka_bootstrap_servers=invora_kafka,
-                auth_public_keys=[str(invora_keys.public_path)], log_level="WARNING",
-                relay_poll_interval_seconds=0.2, **overrides,
+            return await stack.enter_async_context(
+                _run_example(database_url or example_database, invora_kafka, invora_keys, consumers, **overrides)
             )
-            app = example.create_app(settings, consumers)
-            await stack.enter_async_context(app.router.lifespan_context(app))
-            running = RunningService("example", app, invora_keys, settings.database_url)
-            stack.push_async_callback(running.aclose)
-            return running
 
         yield start
+
+
+@pytest.fixture(scope="module")
+async def shared_example(create_database, invora_kafka: str, invora_keys, example_topics):
+    """One example service (no relay, no consumers) for a whole test module, on its own database.
+
+    Tests using it isolate themselves by organization (a fresh one each), or compare row
+    counts before and after rather than assume an empty database.
+    """
+    url = await _example_database(create_database)
+    async with _run_example(url, invora_kafka, invora_keys, consumers=(), relay_enabled=False) as running:
+        yield running

@@ -6,24 +6,26 @@ transaction; a consumer records `widget.created` events it sees into `widget_ech
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import String, select
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from invora import errors
 from invora.app import ServiceDefinition, build_service_app
 from invora.auth.deps import CurrentPrincipal, require_roles
 from invora.auth.principal import Principal
+from invora.bus.consumer import ConsumerSpec
 from invora.db.base import OrganizationModel, make_base
 from invora.db.platform import declare_platform_models
 from invora.errors import NotFound, ValidationFailed
 from invora.events.envelope import EventEnvelope
-from invora.bus.consumer import ConsumerSpec
 from invora.outbox import add_event
 from invora.settings import ServiceSettings
 from invora.web.deps import DbSession
@@ -128,6 +130,44 @@ async def delete_widget(
     return WidgetEnvelope(widget=_out(widget))
 
 
+# -- test-only routes: they exist to exercise the library, no real service has them -------------
+
+test_router = APIRouter(prefix="/api/v1/_test", tags=["test-only"])
+
+
+@test_router.post("/slow_widgets", response_model=WidgetEnvelope)
+async def create_widget_slowly(
+    body: WidgetCreate, session: DbSession, principal: CurrentPrincipal,
+    delay: Annotated[float, Query(ge=0, le=5)] = 0.5,
+) -> WidgetEnvelope:
+    """Create a widget, then hold the transaction open for `delay` s (so concurrent requests overlap)."""
+    response = await create_widget(body, session, principal)
+    await asyncio.sleep(delay)
+    return response
+
+
+_TYPED_ERRORS = {
+    "bad_request": lambda: errors.BadRequest("something is off"),
+    "unauthorized": lambda: errors.Unauthorized(),
+    "forbidden": lambda: errors.Forbidden(),
+    "not_found": lambda: NotFound("widget"),
+    "conflict": lambda: errors.Conflict(code="widget_is_locked"),
+    "payload_too_large": lambda: errors.PayloadTooLarge(),
+    "validation": lambda: ValidationFailed(code=["value_already_exist"], name=["value_is_mandatory"]),
+    "too_many_requests": lambda: errors.TooManyRequests(),
+    "service_unavailable": lambda: errors.ServiceUnavailable(),
+}
+TypedErrorKind = Literal[
+    "bad_request", "unauthorized", "forbidden", "not_found", "conflict", "payload_too_large", "validation",
+    "too_many_requests", "service_unavailable",
+]
+
+
+@test_router.get("/errors/{kind}")
+async def raise_typed_error(kind: TypedErrorKind, _principal: CurrentPrincipal) -> None:
+    raise _TYPED_ERRORS[kind]()
+
+
 async def echo_widget(session: AsyncSession, event: EventEnvelope) -> None:
     session.add(WidgetEcho(event_id=event.id, widget_id=event.aggregate_id))
 
@@ -138,6 +178,25 @@ WIDGET_ECHO = ConsumerSpec(name="widget-echo", topics=("invora.widget",), handle
 def create_app(settings: ExampleSettings, consumers: tuple[ConsumerSpec, ...] = (WIDGET_ECHO,)):
     return build_service_app(
         ServiceDefinition(name="example", title="Example", description="test service",
-                          routers=[router], consumers=consumers),
+                          routers=[router, test_router], consumers=consumers),
         settings,
     )
+
+
+# -- helpers for the library's tests ---------------------------------------------------------------
+
+WRITTEN_TABLES = ("widgets", "outbox_events", "aggregate_sequences", "idempotency_keys")
+
+
+async def snapshot(database) -> dict[str, int]:
+    """Row count of every table a request could write: compare before/after to prove nothing changed."""
+    return {table: await count_rows(database, table) for table in WRITTEN_TABLES}
+
+
+async def count_rows(database, table: str, where: str = "", **params) -> int:
+    """Rows in `table` (optionally filtered by a SQL condition with bound `params`), read outside any request."""
+    from sqlalchemy import text
+
+    async with database.sessionmaker() as session:
+        sql = f"SELECT count(*) FROM {table}" + (f" WHERE {where}" if where else "")
+        return (await session.execute(text(sql), params)).scalar_one()

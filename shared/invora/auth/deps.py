@@ -17,7 +17,7 @@ _bearer = HTTPBearer(auto_error=False, description="An Invora API key (signed JW
 ADMIN_ROLES = frozenset({"admin", "super_admin"})
 
 
-def authenticate(
+async def authenticate(
     request: Request, _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
     cached = getattr(request.state, "principal", None)
@@ -32,7 +32,7 @@ def require_roles(*roles: str) -> Callable[..., Principal]:
     """A dependency that lets through callers holding any of `roles` (super_admin always passes)."""
     allowed = frozenset(roles) | {"super_admin"}
 
-    def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    async def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
         if not principal.has_any(allowed):
             raise Forbidden(f"requires one of the roles: {', '.join(sorted(roles))}", code="forbidden_role")
         return principal

@@ -6,6 +6,7 @@ import uuid
 from pathlib import Path
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric import ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from invora.auth.keys import ROLES
@@ -15,11 +16,27 @@ from invora.errors import Unauthorized
 ALGORITHMS = ["EdDSA", "RS256"]
 
 
+def algorithm_for(key) -> str:
+    """The one JWT algorithm a public key verifies (a key never verifies another algorithm's tokens)."""
+    if isinstance(key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
+        return "EdDSA"
+    if isinstance(key, rsa.RSAPublicKey):
+        return "RS256"
+    raise ValueError(f"unsupported API key public key type {type(key).__name__}: use Ed25519 or RSA")
+
+
+def _pem_bytes(entry: str) -> bytes:
+    if "-----BEGIN" in entry:
+        return entry.replace("\\n", "\n").encode()  # inline PEM; one-line variables carry backslash-n
+    return Path(entry).expanduser().read_bytes()
+
+
 def load_public_keys(entries: list[str]) -> list:
     keys = []
     for entry in entries:
-        pem = entry.encode() if "-----BEGIN" in entry else Path(entry).expanduser().read_bytes()
-        keys.append(load_pem_public_key(pem))
+        key = load_pem_public_key(_pem_bytes(entry))
+        algorithm_for(key)  # refuse unusable keys at start-up, not on the first request
+        keys.append(key)
     return keys
 
 
@@ -27,6 +44,11 @@ class TokenVerifier:
     def __init__(self, public_keys: list, issuer: str = "invora") -> None:
         self.public_keys = public_keys
         self.issuer = issuer
+        # PyJWT raises TypeError (not InvalidTokenError) when given, say, an RS256 token and an
+        # Ed25519 key, so each token is only tried against the keys of its own algorithm
+        self._keys_by_algorithm: dict[str, list] = {}
+        for key in public_keys:
+            self._keys_by_algorithm.setdefault(algorithm_for(key), []).append(key)
 
     @classmethod
     def from_settings(cls, entries: list[str], issuer: str) -> TokenVerifier:
@@ -34,10 +56,15 @@ class TokenVerifier:
 
     def verify(self, token: str) -> Principal:
         claims = None
-        for key in self.public_keys:
+        try:
+            algorithm = jwt.get_unverified_header(token).get("alg")
+        except jwt.InvalidTokenError as exc:
+            raise Unauthorized("invalid API key", code="invalid_api_key") from exc
+        candidates = self._keys_by_algorithm.get(algorithm, []) if algorithm in ALGORITHMS else []
+        for key in candidates:
             try:
                 claims = jwt.decode(
-                    token, key, algorithms=ALGORITHMS, issuer=self.issuer,
+                    token, key, algorithms=[algorithm], issuer=self.issuer,
                     options={"require": ["iss", "sub", "iat"], "verify_aud": False},
                     leeway=30,
                 )

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from invora.errors import BadRequest, InvoraError, ValidationFailed
+from invora.errors import BadRequest, InvoraError, ServiceUnavailable, ValidationFailed
 from invora.logging import get_logger
 
 log = get_logger(__name__)
@@ -79,16 +81,44 @@ async def _invora_error(_request: Request, exc: Exception) -> JSONResponse:
     return _render(exc)
 
 
-async def _request_validation_error(_request: Request, exc: Exception) -> JSONResponse:
+def _body_root(request: Request) -> str | None:
+    """The root key of the route's JSON body when it is one wrapped object (`{"customer": {...}}`)."""
+    body_field = getattr(request.scope.get("route"), "body_field", None)
+    model = getattr(getattr(body_field, "field_info", None), "annotation", None)
+    fields = getattr(model, "model_fields", None) or {}
+    if len(fields) != 1:
+        return None
+    name, field = next(iter(fields.items()))
+    return field.alias or name
+
+
+def _missing_root(request: Request, errors: list[dict[str, Any]]) -> str | None:
+    """Name of the root param when the only errors are "the root object is absent, null or the body empty"."""
+    root = _body_root(request)
+    names = []
+    for error in errors:
+        loc = tuple(error.get("loc", ()))
+        if loc == ("body",) and error.get("type") == "missing":  # no body at all
+            names.append(root or "body")
+        elif len(loc) == 2 and loc[0] == "body" and (
+            error.get("type") == "missing" or (loc[1] == root and error.get("input", ...) is None)
+        ):
+            names.append(str(loc[1]))
+        else:
+            return None
+    return names[0] if names else None
+
+
+async def _request_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = list(exc.errors())
+    if errors and all(e.get("loc", ("",))[0] == "path" for e in errors):
+        # a malformed id in the path names no resource: Lago answers 404, not 422
+        return JSONResponse({"status": 404, "error": "Not Found", "code": "not_found"}, status_code=404)
     if any(e.get("type") == "json_invalid" for e in errors):
         return _render(BadRequest("request body is not valid JSON", code="invalid_json"))
-    root_missing = [e for e in errors if e.get("type") == "missing" and len(e.get("loc", ())) == 2
-                    and e["loc"][0] == "body"]
-    if root_missing and len(root_missing) == len(errors):
-        # Lago: a missing root object is a 400 "param is missing"
-        name = root_missing[0]["loc"][1]
+    if name := _missing_root(request, errors):
+        # Lago (`params.require(:customer)`): an absent or empty root object is a 400 "param is missing"
         return _render(BadRequest(f"param is missing or the value is empty: {name}", code="missing_param"))
     return _render(ValidationFailed(validation_details(errors)))
 
@@ -101,13 +131,25 @@ async def _http_exception(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
 
+INTERNAL_ERROR_BODY = {"status": 500, "error": "Internal Server Error", "code": "internal_error"}
+
+
+async def _database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+    log.error("database_unavailable", error=repr(exc))
+    return _render(ServiceUnavailable("the database is unavailable, retry later", code="database_unavailable"))
+
+
 async def _unhandled(_request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled_error", error=repr(exc))
-    return JSONResponse({"status": 500, "error": "Internal Server Error", "code": "internal_error"}, status_code=500)
+    return JSONResponse(INTERNAL_ERROR_BODY, status_code=500)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InvoraError, _invora_error)
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
+    # the database refusing connections is an outage (503, retry), not a bug (500)
+    for unavailable in (OperationalError, InterfaceError, ConnectionError, asyncpg.CannotConnectNowError,
+                        asyncpg.TooManyConnectionsError):
+        app.add_exception_handler(unavailable, _database_unavailable)
     app.add_exception_handler(Exception, _unhandled)

@@ -128,9 +128,11 @@ class IdempotencyMiddleware:
     def _principal(self, scope: Scope):
         auth = next((v for k, v in scope.get("headers", ()) if k == b"authorization"), None)
         try:
-            return scope["app"].state.verifier.verify_header(auth.decode("latin-1") if auth else None)
+            principal = scope["app"].state.verifier.verify_header(auth.decode("latin-1") if auth else None)
         except InvoraError:
             return None
+        scope.setdefault("state", {})["principal"] = principal  # `authenticate` reuses it
+        return principal
 
     async def _answer_existing(self, send: Send, existing, request_hash: str) -> None:
         if existing is None:  # released between our claim and our read: ask the client to retry

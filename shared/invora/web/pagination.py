@@ -30,11 +30,14 @@ class PageParams(BaseModel):
         return (self.page - 1) * self.per_page
 
     def meta(self, total_count: int) -> PaginationMeta:
-        total_pages = max(1, math.ceil(total_count / self.per_page)) if total_count else 0
+        # Lago's meta is Kaminari's: a page past the last one (or any page of an empty list)
+        # is "out of range" and has neither a next nor a previous page
+        total_pages = math.ceil(total_count / self.per_page)
+        in_range = self.page <= total_pages
         return PaginationMeta(
             current_page=self.page,
-            next_page=self.page + 1 if self.page < total_pages else None,
-            prev_page=self.page - 1 if self.page > 1 else None,
+            next_page=self.page + 1 if in_range and self.page < total_pages else None,
+            prev_page=self.page - 1 if in_range and self.page > 1 else None,
             total_pages=total_pages,
             total_count=total_count,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 
@@ -10,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from invora.context import correlation_id_var, request_id_var
 from invora.logging import get_logger
 from invora.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from invora.web.error_handlers import INTERNAL_ERROR_BODY
 
 log = get_logger("invora.access")
 
@@ -41,10 +43,12 @@ class RequestContextMiddleware:
         cid_token = correlation_id_var.set(correlation_id)
         started = time.perf_counter()
         status = 500
+        response_started = False
 
         async def send_with_ids(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
+                response_started = True
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
@@ -54,6 +58,15 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_ids)
+        except Exception:
+            if not response_started:
+                # Starlette's ServerErrorMiddleware, outside this one, would answer without our ids;
+                # answer here (same body as the 500 handler), it then only logs and re-raises
+                body = json.dumps(INTERNAL_ERROR_BODY, separators=(",", ":")).encode()
+                await send_with_ids({"type": "http.response.start", "status": 500, "headers": [
+                    (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+                await send_with_ids({"type": "http.response.body", "body": body})
+            raise
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
