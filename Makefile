@@ -1,8 +1,10 @@
-# Entry points for people and CI. Only needs `uv` on PATH (or UV="python3 -m uv").
-UV ?= uv
+# Entry points for people and CI. Needs Python 3.11+ and make; uv is installed from PyPI when missing.
+UV ?= $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+# extra options for `make run`, e.g. DEV_ARGS="--base-port 9101"
+DEV_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help sync run test bench lint migrate
+.PHONY: help ensure-uv sync run test bench lint migrate
 
 help:
 	@echo "make run      PostgreSQL, Kafka and the six services on this machine (invora dev)"
@@ -13,11 +15,15 @@ help:
 
 # --frozen installs the lock file as it is; should that fail (e.g. the lock lacks a new member),
 # resolve again. --inexact leaves tools a developer added to .venv alone.
-sync:
+ensure-uv:
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv \
+		|| python3 -m pip install --quiet --user uv
+
+sync: ensure-uv
 	$(UV) sync --all-packages --inexact --frozen || $(UV) sync --all-packages --inexact
 
-run:
-	$(UV) run invora dev
+run: sync
+	$(UV) run invora dev $(DEV_ARGS)
 
 test: sync
 	$(UV) run pytest
@@ -29,8 +35,8 @@ bench: sync
 		$(UV) run python "$$script"; \
 	done
 
-lint:
+lint: sync
 	$(UV) run ruff check .
 
-migrate:
+migrate: sync
 	$(UV) run invora migrate

@@ -5,22 +5,35 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import jwt
 import psutil
+import pytest
+
 from invora.db.migrate import SERVICES
-from invora.infra.ports import free_port, port_open
+from invora.infra.ports import port_open
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
+
+
+def ephemeral_port_floor() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 @dataclass(frozen=True)
@@ -31,13 +44,15 @@ class DevPorts:
 
     @classmethod
     def pick(cls) -> DevPorts:
-        postgres, kafka = free_port(), free_port()
+        """Free ports below the ephemeral range: a port the kernel handed out for a moment
+        (free_port) can be taken by any outgoing connection before the second start binds it."""
+        rng = random.Random()
+        wanted = 2 + len(SERVICES)
         while True:
-            base = free_port()
-            block = range(base, base + len(SERVICES))
-            if base + len(SERVICES) < 65536 and not any(port_open("127.0.0.1", p) for p in block) \
-                    and not {postgres, kafka} & set(block):
-                return cls(postgres, kafka, base)
+            first = rng.randrange(15000, ephemeral_port_floor() - wanted)
+            block = list(range(first, first + wanted))
+            if not any(port_open("127.0.0.1", port) for port in block):
+                return cls(postgres=block[0], kafka=block[1], base=block[2])
 
     def all(self) -> list[int]:
         return [self.postgres, self.kafka, *range(self.base, self.base + len(SERVICES))]
@@ -63,7 +78,9 @@ class DevRun:
 
     def diagnostics(self) -> str:
         parts = [f"--- invora dev output ---\n{self.output.read_text(errors='replace')}"]
-        for log in sorted((self.data_dir / "logs").glob("*.log")):
+        for log in [*sorted((self.data_dir / "logs").glob("*.log")), self.data_dir / "postgres" / "server.log"]:
+            if not log.exists():
+                continue
             tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
             parts.append(f"--- {log.name} ---\n{tail}")
         return "\n".join(parts)
@@ -108,7 +125,8 @@ class DevRun:
         try:
             return self.process.wait(STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
-            raise AssertionError(f"invora dev still running {STOP_TIMEOUT}s after SIGTERM\n{self.diagnostics()}")
+            message = f"invora dev still running {STOP_TIMEOUT}s after SIGTERM\n{self.diagnostics()}"
+            raise AssertionError(message) from None
 
     def kill_everything(self) -> None:
         """Last-resort cleanup when an assertion failed midway."""
@@ -150,8 +168,16 @@ def stop_and_assert_clean(run: DevRun) -> None:
     assert not (run.data_dir / "dev.json").exists()
 
 
-def test_dev_runs_the_suite_and_stops_cleanly(tmp_path: Path) -> None:
-    data_dir = tmp_path / "invora-data"
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """Outside tmp_path on purpose: as root, PostgreSQL runs as another user, and every new
+    pytest session resets /tmp/pytest-of-<user> to 0700, locking that user out mid-test."""
+    directory = Path(tempfile.mkdtemp(prefix="invora-dev-test-"))
+    yield directory / "data"
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_dev_runs_the_suite_and_stops_cleanly(tmp_path: Path, data_dir: Path) -> None:
     ports = DevPorts.pick()
 
     first = DevRun(data_dir, ports, tmp_path / "first.out")

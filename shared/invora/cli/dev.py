@@ -9,8 +9,9 @@ import typer
 
 from invora.cli.dev_files import DATA_DIR_ENV, DataDirInUse, default_data_dir
 from invora.cli.supervisor import DevOptions, run_dev
+from invora.db.migrate import SERVICES
 
-DEFAULT_PG_PORT = 54320
+DEFAULT_PG_PORT = 15432
 DEFAULT_KAFKA_PORT = 19092
 DEFAULT_BASE_PORT = 8101
 
@@ -40,6 +41,14 @@ def dev_command(
     ] = 60.0,
 ) -> None:
     """Run PostgreSQL, Kafka and the six services locally until Ctrl-C."""
+    service_range = range(base_port, base_port + len(SERVICES))
+    if service_range.stop - 1 > 65535 or base_port < 1:
+        raise typer.BadParameter(f"services would need ports {service_range.start}-{service_range.stop - 1}",
+                                 param_hint="--base-port")
+    for option, port in (("--pg-port", pg_port), ("--kafka-port", kafka_port)):
+        if port in service_range:
+            raise typer.BadParameter(f"{port} is one of the service ports (--base-port {base_port} + 0..5)",
+                                     param_hint=option)
     options = DevOptions(
         data_dir=data_dir or default_data_dir(), pg_port=pg_port, kafka_port=kafka_port, base_port=base_port,
         start_services=services, migrate=migrate, ready_timeout=ready_timeout,

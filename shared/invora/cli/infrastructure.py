@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from invora.cli import leftovers
 from invora.cli.dev_files import DevFiles
@@ -36,62 +35,70 @@ def require_free_port(port: int, what: str) -> None:
         raise PortInUse(f"port {port} ({what}) is already in use; pick another with the matching option")
 
 
-@dataclass
 class Infrastructure:
-    """What is running (or reachable) once `start` returns; `stop` undoes only what it started."""
+    """What is running (or reachable) once the `start_*` calls return; `stop` undoes only what
+    this run started."""
 
-    admin_dsn: str = ""
-    kafka_bootstrap_servers: str = ""
-    postgres: EmbeddedPostgres | None = None
-    kafka: EmbeddedKafka | None = None
-    _files: DevFiles | None = field(default=None, repr=False)
+    def __init__(self, files: DevFiles, report: Callable[[str], None]) -> None:
+        self.files = files
+        self.report = report
+        self.admin_dsn = ""
+        self.kafka_bootstrap_servers = ""
+        self.postgres: EmbeddedPostgres | None = None
+        self.kafka: EmbeddedKafka | None = None
 
-    def start_postgres(self, files: DevFiles, port: int, report: Callable[[str], None]) -> None:
+    def start_postgres(self, port: int) -> None:
         external = os.environ.get("DATABASE_URL")
         if external:
             self.admin_dsn = external
-            report("PostgreSQL: using DATABASE_URL")
+            self.report("PostgreSQL: using DATABASE_URL")
             return
+        data_dir = self.files.postgres_dir
         # A server left running by a supervisor that was killed outright still holds the port;
         # EmbeddedPostgres stops it itself (it is ours: this run holds the data dir's lock).
-        if not (files.postgres_dir / "postmaster.pid").exists():
+        if not (data_dir / "postmaster.pid").exists():
             require_free_port(port, "PostgreSQL")
-        self.postgres = EmbeddedPostgres(files.postgres_dir, port=port, host=LOOPBACK)
+        self.postgres = EmbeddedPostgres(data_dir, port=port, host=LOOPBACK)
         self.postgres.start()
         self.admin_dsn = self.postgres.dsn
-        report(f"PostgreSQL: embedded on {LOOPBACK}:{port} (data in {files.postgres_dir})")
+        self.report(f"PostgreSQL: embedded on {LOOPBACK}:{port} (data in {data_dir})")
 
-    def start_kafka(self, files: DevFiles, port: int, report: Callable[[str], None]) -> None:
+    def start_kafka(self, port: int) -> None:
         external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
         if external:
             self.kafka_bootstrap_servers = external
-            report("Kafka: using KAFKA_BOOTSTRAP_SERVERS")
+            self.report("Kafka: using KAFKA_BOOTSTRAP_SERVERS")
             return
         require_free_port(port, "Kafka")
-        log = files.log_file("kafka")
-        log.write_bytes(b"")
+        log = self.files.log_file("kafka")
+        log.write_bytes(b"")  # EmbeddedKafka appends; one run per log keeps the tail relevant
         self.kafka = EmbeddedKafka(port=port, host=LOOPBACK, log_file=log)
-        self._files = files
         self.kafka.start()
         if self.kafka.process is not None:
-            leftovers.record(files.run_dir, "kafka", self.kafka.process.pid)
+            leftovers.record(self.files.run_dir, "kafka", self.kafka.process.pid)
         self.kafka_bootstrap_servers = self.kafka.bootstrap_servers
-        report(f"Kafka: embedded Tansu on {self.kafka_bootstrap_servers} (memory only)")
+        self.report(f"Kafka: embedded Tansu on {self.kafka_bootstrap_servers} (memory only)")
 
-    def prepare_databases(self, services: tuple[str, ...], migrate: bool, report: Callable[[str], None]) -> None:
+    def prepare_databases(self, services: tuple[str, ...], migrate: bool) -> dict[str, str]:
+        """Create (and migrate) one database per service; returns their URLs."""
         asyncio.run(ensure_databases(self.admin_dsn, [database_name(s) for s in services]))
-        if not migrate:
-            return
-        for service, url in service_database_urls(self.admin_dsn, services).items():
-            upgrade(service, url)
-            report(f"migrated {service}")
+        urls = service_database_urls(self.admin_dsn, services)
+        if migrate:
+            for service, url in urls.items():
+                upgrade(service, url)
+                self.report(f"migrated {service}")
+        return urls
 
     def stop(self) -> None:
         if self.kafka is not None:
             self.kafka.stop()
-            if self._files is not None:
-                leftovers.forget(self._files.run_dir, "kafka")
+            leftovers.forget(self.files.run_dir, "kafka")
             self.kafka = None
         if self.postgres is not None:
-            self.postgres.stop()
+            try:
+                self.postgres.stop()
+            except RuntimeError as exc:
+                self.report(str(exc))
             self.postgres = None
+
+

@@ -60,7 +60,8 @@ def create_key(
     """Print a new API key (alone, on stdout)."""
     unknown = [r for r in role if r not in ROLES]
     if unknown:
-        raise typer.BadParameter(f"unknown role {unknown[0]!r}; expected one of {', '.join(ROLES)}", param_hint="--role")
+        expected = ", ".join(ROLES)
+        raise typer.BadParameter(f"unknown role {unknown[0]!r}; expected one of {expected}", param_hint="--role")
     if "tenant" in role and not customer:
         raise typer.BadParameter("a tenant key must name the customer it is limited to", param_hint="--customer")
     organization_id = _organization_id(org, data_dir)

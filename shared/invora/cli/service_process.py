@@ -56,8 +56,7 @@ class ServiceProcess:
             # runs no threads.
             self.process = subprocess.Popen(
                 self.command(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                env=dict(self.env), start_new_session=True,
-                preexec_fn=_die_with_parent,  # noqa: PLW1509
+                env=dict(self.env), start_new_session=True, preexec_fn=_die_with_parent,
             )
 
     def exit_code(self) -> int | None:

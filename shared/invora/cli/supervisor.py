@@ -15,17 +15,18 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from invora.auth.keys import ensure_key_pair, sign_token
 from invora.cli import leftovers
 from invora.cli.dev_files import DevFiles
-from invora.cli.infrastructure import Infrastructure, PortInUse, require_free_port, service_database_urls
+from invora.cli.infrastructure import Infrastructure, PortInUse, require_free_port
 from invora.cli.service_process import ServiceProcess, stop_all
 from invora.cli.shutdown import ShutdownRequested, ShutdownSignals
 from invora.db.migrate import SERVICES
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)
-stdout = Console(highlight=False)
+stdout = Console(highlight=False, soft_wrap=True)
 
 
 class StartupFailed(RuntimeError):
@@ -49,7 +50,7 @@ class DevOptions:
 
 
 def report(message: str) -> None:
-    console.print(f"[dim]invora dev[/dim] {message}")
+    console.print(Text.assemble(("invora dev ", "dim"), message))
 
 
 def service_ports(base_port: int) -> dict[str, int]:
@@ -64,7 +65,7 @@ def service_env(service: str, port: int, database_url: str, infra: Infrastructur
         f"{prefix}PORT": str(port),
         "INVORA_KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
         "INVORA_AUTH_PUBLIC_KEYS": str(public_key),
-        # lets notifications deliver webhooks to loopback receivers, refused in production
+        # notifications accepts loopback webhook targets (local receivers) only in dev mode
         "INVORA_DEV_MODE": "true",
         "PYTHONUNBUFFERED": "1",
     }
@@ -88,7 +89,7 @@ def _supervise(files: DevFiles, options: DevOptions, signals: ShutdownSignals) -
         report(f"stopped a leftover {name} process from an earlier run")
     organization_id = files.organization_id()
     files.remove_dev_json()
-    infra = Infrastructure()
+    infra = Infrastructure(files, report)
     services: list[ServiceProcess] = []
     started_at = time.monotonic()
     with ExitStack() as cleanup:
@@ -100,26 +101,21 @@ def _supervise(files: DevFiles, options: DevOptions, signals: ShutdownSignals) -
             ports = service_ports(options.base_port) if options.start_services else {}
             for service, port in ports.items():
                 require_free_port(port, service)
-            infra.start_postgres(files, options.pg_port, report)
+            infra.start_postgres(options.pg_port)
             signals.check()
-            infra.start_kafka(files, options.kafka_port, report)
+            infra.start_kafka(options.kafka_port)
             signals.check()
-            infra.prepare_databases(SERVICES, options.migrate, report)
+            database_urls = infra.prepare_databases(SERVICES, options.migrate)
             signals.check()
             private_key, public_key = ensure_key_pair(files.keys_dir)
-            urls = service_database_urls(infra.admin_dsn)
             for service, port in ports.items():
-                process = ServiceProcess(
-                    name=service, port=port, log_file=files.log_file(service),
-                    env=service_env(service, port, urls[service], infra, public_key),
-                )
-                services.append(process)
-                process.start()
-                assert process.pid is not None
-                leftovers.record(files.run_dir, service, process.pid)
+                env = service_env(service, port, database_urls[service], infra, public_key)
+                services.append(ServiceProcess(name=service, port=port, env=env, log_file=files.log_file(service)))
+                _start_service(services[-1], files)
             _wait_until_ready(services, options.ready_timeout, signals)
-            api_key = sign_token(private_key.read_bytes(), organization_id=organization_id, roles=["admin"],
-                                 subject="dev:admin")
+            api_key = sign_token(
+                private_key.read_bytes(), organization_id=organization_id, roles=["admin"], subject="dev:admin"
+            )
             summary = {
                 "api_key": api_key,
                 "organization_id": str(organization_id),
@@ -134,9 +130,15 @@ def _supervise(files: DevFiles, options: DevOptions, signals: ShutdownSignals) -
             report(f"{stop.signal_name}: stopping")
             return 0
         except (StartupFailed, ServiceDied, PortInUse) as failure:
-            console.print(f"[red]invora dev: {failure}[/red]")
+            console.print(f"invora dev: {failure}", style="red", markup=False)
             return 1
     return 0
+
+
+def _start_service(service: ServiceProcess, files: DevFiles) -> None:
+    service.start()
+    assert service.pid is not None
+    leftovers.record(files.run_dir, service.name, service.pid)
 
 
 def _wait_until_ready(services: list[ServiceProcess], timeout: float, signals: ShutdownSignals) -> None:
@@ -181,7 +183,7 @@ def _stop_services(services: list[ServiceProcess], files: DevFiles, grace: float
 
 
 def _print_log_tail(service: ServiceProcess) -> None:
-    console.print(f"[yellow]--- last lines of {service.log_file} ---[/yellow]")
+    console.print(f"--- last lines of {service.log_file} ---", style="yellow", markup=False)
     console.print(service.log_tail(), markup=False)
 
 

@@ -6,11 +6,15 @@ the services depends on it: they only ever see a connection URL.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 from pathlib import Path
+
+import psutil
 
 from invora.infra.ports import free_port, wait_for_port
 
@@ -47,11 +51,29 @@ class EmbeddedPostgres:
         wait_for_port(self.host, self.port, timeout)
 
     def stop(self) -> None:
-        if (self.data_dir / "postmaster.pid").exists():
-            try:
-                self._pg_ctl("-w", "-m", "fast", "stop", check=False)
-            except Exception:  # noqa: BLE001 - best effort on shutdown
-                pass
+        """Fast shutdown through pg_ctl; if that fails unseen, signal the postmaster directly.
+
+        pg_ctl runs as the server's user and fails when that user lost access to the data dir
+        (e.g. pytest resets /tmp/pytest-of-<user> to 0700 under a running server).
+        """
+        postmaster = self.postmaster_pid()
+        if postmaster is None:
+            return
+        self._pg_ctl("-w", "-m", "fast", "stop", check=False)
+        # SIGINT is PostgreSQL's "fast" shutdown, SIGQUIT its "immediate" one
+        for signum, grace in ((None, 5.0), (signal.SIGINT, 10.0), (signal.SIGQUIT, 5.0), (signal.SIGKILL, 5.0)):
+            if signum is not None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(postmaster, signum)
+            if _exited(postmaster, grace):
+                return
+        raise RuntimeError(f"PostgreSQL (pid {postmaster}) did not stop")
+
+    def postmaster_pid(self) -> int | None:
+        try:
+            return int((self.data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return None
 
     @property
     def dsn(self) -> str:
@@ -136,3 +158,13 @@ async def ensure_databases(admin_dsn: str, names: list[str]) -> None:
                 await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
+
+
+def _exited(pid: int, timeout: float) -> bool:
+    try:
+        psutil.Process(pid).wait(timeout)
+    except psutil.NoSuchProcess:
+        pass
+    except psutil.TimeoutExpired:
+        return False
+    return True
