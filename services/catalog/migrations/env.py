@@ -1,9 +1,8 @@
 """Alembic environment of the catalog service (shared body in invora.db.alembic_env)."""
 
-from invora.db.alembic_env import run_migrations
-
 import catalog.models  # noqa: F401  - registers every table on Base.metadata
 from catalog.db import Base
 from catalog.settings import CatalogSettings
+from invora.db.alembic_env import run_migrations
 
 run_migrations(Base.metadata, default_url=lambda: CatalogSettings().database_url)

@@ -42,11 +42,11 @@ _CODES = {
 
 def _error_code(error: dict[str, Any]) -> str:
     kind = error.get("type", "")
-    if kind in _CODES:
-        return _CODES[kind]
     ctx = error.get("ctx") or {}
     if isinstance(ctx.get("error"), ValueError) and str(ctx["error"]).isidentifier():
         return str(ctx["error"])  # validators may raise ValueError("some_code")
+    if kind in _CODES:
+        return _CODES[kind]
     if kind.endswith("_type") or kind.endswith("_parsing"):
         return "invalid_type"
     return "value_is_invalid"

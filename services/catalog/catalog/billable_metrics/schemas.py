@@ -1,0 +1,62 @@
+"""Billable metrics in Lago's shapes (`{"billable_metric": {...}}`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, StrictInt
+
+from catalog.common.inputs import Code, Description, InputModel, Name
+from invora.events.contracts.catalog import AggregationType, BillableMetric
+from invora.web.pagination import PaginationMeta
+
+MAX_FILTERS = 50
+MAX_FILTER_VALUES = 1000
+
+RoundingFunction = Literal["round", "ceil", "floor"]
+RoundingPrecision = Annotated[StrictInt, Field(ge=-15, le=15)]
+
+
+class BillableMetricFilterInput(InputModel):
+    key: Code
+    values: Annotated[list[Code], Field(min_length=1, max_length=MAX_FILTER_VALUES)]
+
+
+class _MetricFields(InputModel):
+    description: Description | None = None
+    field_name: Name | None = None
+    recurring: bool | None = None
+    rounding_function: RoundingFunction | None = None
+    rounding_precision: RoundingPrecision | None = None
+    weighted_interval: Literal["seconds"] | None = None
+    expression: Description | None = None
+    filters: Annotated[list[BillableMetricFilterInput], Field(max_length=MAX_FILTERS)] | None = None
+
+
+class BillableMetricCreateInput(_MetricFields):
+    name: Name
+    code: Code
+    aggregation_type: AggregationType
+
+
+class BillableMetricUpdateInput(_MetricFields):
+    name: Name | None = None
+    code: Code | None = None
+    aggregation_type: AggregationType | None = None
+
+
+class BillableMetricCreateBody(BaseModel):
+    billable_metric: BillableMetricCreateInput
+
+
+class BillableMetricUpdateBody(BaseModel):
+    billable_metric: BillableMetricUpdateInput
+
+
+class BillableMetricResponse(BaseModel):
+    billable_metric: BillableMetric
+
+
+class BillableMetricsResponse(BaseModel):
+    billable_metrics: list[BillableMetric]
+    meta: PaginationMeta

@@ -1,0 +1,198 @@
+"""Billable metrics: validation of the aggregation rules, and protection of metrics that plans sell.
+
+Rules (Lago's): `field_name` is required for every aggregation but `count_agg`; `recurring` is
+refused for `count_agg`, `max_agg` and `latest_agg`; `weighted_interval` only exists for
+`weighted_sum_agg` (default `seconds`); filter keys are unique. Once a plan charges a metric, what
+defines its units (code, aggregation, field, recurring, interval, expression) can no longer change,
+and a metric the current version of a live plan charges cannot be deleted.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog.billable_metrics.models import BillableMetric
+from catalog.billable_metrics.schemas import (
+    BillableMetricCreateInput,
+    BillableMetricFilterInput,
+    BillableMetricUpdateInput,
+)
+from catalog.common.events import publish
+from catalog.common.inputs import storable_code
+from catalog.common.persistence import flush_unique
+from catalog.plans import repository as plan_repository
+from invora.errors import NotFound, ValidationFailed
+from invora.events.contracts import catalog as contracts
+from invora.web.pagination import PageParams, PaginationMeta, paginate
+
+NOT_RECURRING = frozenset({"count_agg", "max_agg", "latest_agg"})
+LOCKED_WHEN_CHARGED = ("code", "aggregation_type", "field_name", "recurring", "weighted_interval", "expression")
+
+
+def to_object(metric: BillableMetric) -> contracts.BillableMetric:
+    return contracts.BillableMetric(
+        lago_id=metric.id, name=metric.name, code=metric.code, description=metric.description,
+        aggregation_type=metric.aggregation_type, field_name=metric.field_name, recurring=metric.recurring,
+        rounding_function=metric.rounding_function, rounding_precision=metric.rounding_precision,
+        weighted_interval=metric.weighted_interval, expression=metric.expression,
+        filters=[contracts.BillableMetricFilter(**f) for f in metric.filters], created_at=metric.created_at,
+        deleted_at=metric.deleted_at,
+    )
+
+
+def _live(organization_id: uuid.UUID):
+    return select(BillableMetric).where(
+        BillableMetric.organization_id == organization_id, BillableMetric.deleted_at.is_(None)
+    )
+
+
+async def find(session: AsyncSession, organization_id: uuid.UUID, code: str) -> BillableMetric | None:
+    if not storable_code(code):
+        return None
+    return (await session.execute(_live(organization_id).where(BillableMetric.code == code))).scalar_one_or_none()
+
+
+async def get(session: AsyncSession, organization_id: uuid.UUID, code: str) -> BillableMetric:
+    metric = await find(session, organization_id, code)
+    if metric is None:
+        raise NotFound("billable_metric")
+    return metric
+
+
+async def read(session: AsyncSession, organization_id: uuid.UUID, code: str) -> contracts.BillableMetric:
+    return to_object(await get(session, organization_id, code))
+
+
+async def list_metrics(
+    session: AsyncSession, organization_id: uuid.UUID, page: PageParams, *,
+    aggregation_types: list[str] | None = None, plan_code: str | None = None,
+) -> tuple[list[contracts.BillableMetric], PaginationMeta]:
+    statement = _live(organization_id)
+    if aggregation_types:
+        statement = statement.where(BillableMetric.aggregation_type.in_(aggregation_types))
+    if plan_code is not None:
+        metric_ids = await plan_repository.metric_ids_of_current_version(session, organization_id, plan_code)
+        statement = statement.where(BillableMetric.id.in_(metric_ids))
+    statement = statement.order_by(BillableMetric.created_at.desc(), BillableMetric.id.desc())
+    rows, meta = await paginate(session, statement, page)
+    return [to_object(m) for m in rows], meta
+
+
+async def create(
+    session: AsyncSession, organization_id: uuid.UUID, data: BillableMetricCreateInput,
+) -> contracts.BillableMetric:
+    metric = BillableMetric(
+        organization_id=organization_id, code=data.code, name=data.name, description=data.description,
+        aggregation_type=data.aggregation_type, field_name=data.field_name, recurring=bool(data.recurring),
+        rounding_function=data.rounding_function, rounding_precision=data.rounding_precision,
+        weighted_interval=data.weighted_interval, expression=data.expression,
+        filters=_filters(data.filters or []),
+    )
+    errors = _rule_errors(metric, data.filters)
+    if await find(session, organization_id, data.code) is not None:
+        errors.setdefault("code", []).append("value_already_exist")
+    if errors:
+        raise ValidationFailed(errors)
+    _normalise(metric)
+    session.add(metric)
+    await flush_unique(session)
+    await session.refresh(metric)
+    result = to_object(metric)
+    await publish(session, organization_id, "billable_metric.created", metric.id,
+                  contracts.BillableMetricEvent(billable_metric=result))
+    return result
+
+
+async def update(
+    session: AsyncSession, organization_id: uuid.UUID, code: str, data: BillableMetricUpdateInput,
+) -> contracts.BillableMetric:
+    metric = await get(session, organization_id, code)
+    before = {field: getattr(metric, field) for field in LOCKED_WHEN_CHARGED}
+    for field in ("name", "code", "aggregation_type", "recurring"):
+        if getattr(data, field) is not None:
+            setattr(metric, field, getattr(data, field))
+    for field in ("description", "field_name", "rounding_function", "rounding_precision", "weighted_interval",
+                  "expression"):
+        if data.given(field):
+            setattr(metric, field, getattr(data, field))
+    if data.filters is not None:
+        metric.filters = _filters(data.filters)
+    _normalise(metric)
+
+    errors = _rule_errors(metric, data.filters)
+    changed = [field for field in LOCKED_WHEN_CHARGED if getattr(metric, field) != before[field]]
+    with session.no_autoflush:  # nothing reaches the database before the checks pass
+        if metric.code != before["code"] and await find(session, organization_id, metric.code) is not None:
+            errors.setdefault("code", []).append("value_already_exist")
+        if changed and await plan_repository.metric_is_charged(session, metric.id):
+            for field in changed:
+                errors.setdefault(field, []).append("not_editable_when_attached_to_plans")
+    if errors:
+        raise ValidationFailed(errors)
+    await flush_unique(session)
+    await session.refresh(metric)
+    result = to_object(metric)
+    await publish(session, organization_id, "billable_metric.updated", metric.id,
+                  contracts.BillableMetricEvent(billable_metric=result))
+    return result
+
+
+async def delete(session: AsyncSession, organization_id: uuid.UUID, code: str) -> contracts.BillableMetric:
+    """Soft delete: the row stays for the plan versions that sold it; its code becomes free again."""
+    metric = await get(session, organization_id, code)
+    if await plan_repository.metric_in_live_plans(session, metric.id):
+        raise ValidationFailed(billable_metric=["attached_to_live_plans"])
+    metric.deleted_at = datetime.now(UTC)
+    await session.flush()
+    await session.refresh(metric)
+    result = to_object(metric)
+    await publish(session, organization_id, "billable_metric.deleted", metric.id,
+                  contracts.BillableMetricEvent(billable_metric=result))
+    return result
+
+
+async def by_ids(session: AsyncSession, organization_id: uuid.UUID, ids: set[uuid.UUID]) -> dict[uuid.UUID,
+                                                                                               BillableMetric]:
+    if not ids:
+        return {}
+    rows = (await session.execute(
+        select(BillableMetric).where(BillableMetric.organization_id == organization_id, BillableMetric.id.in_(ids))
+    )).scalars().all()
+    return {m.id: m for m in rows}
+
+
+async def live_by_codes(session: AsyncSession, organization_id: uuid.UUID, codes: set[str]) -> dict[str,
+                                                                                                   BillableMetric]:
+    codes = {c for c in codes if storable_code(c)}
+    if not codes:
+        return {}
+    rows = (await session.execute(_live(organization_id).where(BillableMetric.code.in_(codes)))).scalars().all()
+    return {m.code: m for m in rows}
+
+
+def _filters(filters: list[BillableMetricFilterInput]) -> list[dict]:
+    return [{"key": f.key, "values": list(dict.fromkeys(f.values))} for f in filters]
+
+
+def _normalise(metric: BillableMetric) -> None:
+    if metric.aggregation_type == "weighted_sum_agg":
+        metric.weighted_interval = metric.weighted_interval or "seconds"
+    else:
+        metric.weighted_interval = None
+
+
+def _rule_errors(metric: BillableMetric, filters: list[BillableMetricFilterInput] | None) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if metric.aggregation_type != "count_agg" and not metric.field_name:
+        errors["field_name"] = ["value_is_mandatory"]
+    if metric.recurring and metric.aggregation_type in NOT_RECURRING:
+        errors["recurring"] = ["not_compatible_with_aggregation_type"]
+    if filters is not None:
+        keys = [f.key for f in filters]
+        if len(set(keys)) != len(keys):
+            errors["filters"] = ["duplicated_filter_keys"]
+    return errors

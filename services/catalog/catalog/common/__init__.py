@@ -1,0 +1,1 @@
+"""Pieces every catalog domain uses: role policy, input types, error docs, event publishing."""

@@ -1,0 +1,126 @@
+"""Taxes: create, update, delete (hard, as Lago does), and lookups by code for the other domains."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog.common.events import publish
+from catalog.common.inputs import storable_code
+from catalog.common.persistence import flush_unique
+from catalog.taxes.models import Tax
+from catalog.taxes.schemas import TaxCreateInput, TaxUpdateInput
+from invora.errors import NotFound, ValidationFailed
+from invora.events.contracts import catalog as contracts
+from invora.web.pagination import PageParams, PaginationMeta, paginate
+
+
+def to_object(tax: Tax) -> contracts.Tax:
+    return contracts.Tax(
+        lago_id=tax.id, name=tax.name, code=tax.code, description=tax.description, rate=tax.rate,
+        applied_to_organization=tax.applied_to_organization, created_at=tax.created_at,
+    )
+
+
+async def find(session: AsyncSession, organization_id: uuid.UUID, code: str) -> Tax | None:
+    if not storable_code(code):
+        return None
+    return (await session.execute(
+        select(Tax).where(Tax.organization_id == organization_id, Tax.code == code)
+    )).scalar_one_or_none()
+
+
+async def get(session: AsyncSession, organization_id: uuid.UUID, code: str) -> Tax:
+    tax = await find(session, organization_id, code)
+    if tax is None:
+        raise NotFound("tax")
+    return tax
+
+
+async def read(session: AsyncSession, organization_id: uuid.UUID, code: str) -> contracts.Tax:
+    return to_object(await get(session, organization_id, code))
+
+
+async def list_taxes(
+    session: AsyncSession, organization_id: uuid.UUID, page: PageParams,
+) -> tuple[list[contracts.Tax], PaginationMeta]:
+    statement = select(Tax).where(Tax.organization_id == organization_id).order_by(Tax.created_at.desc(),
+                                                                                   Tax.id.desc())
+    rows, meta = await paginate(session, statement, page)
+    return [to_object(t) for t in rows], meta
+
+
+async def create(session: AsyncSession, organization_id: uuid.UUID, data: TaxCreateInput) -> contracts.Tax:
+    if await find(session, organization_id, data.code) is not None:
+        raise ValidationFailed(code=["value_already_exist"])
+    tax = Tax(organization_id=organization_id, code=data.code, name=data.name, rate=data.rate,
+              description=data.description, applied_to_organization=bool(data.applied_to_organization))
+    session.add(tax)
+    await flush_unique(session)
+    await session.refresh(tax)
+    result = to_object(tax)
+    await publish(session, organization_id, "tax.created", tax.id, contracts.TaxEvent(tax=result))
+    return result
+
+
+async def update(
+    session: AsyncSession, organization_id: uuid.UUID, code: str, data: TaxUpdateInput,
+) -> contracts.Tax:
+    tax = await get(session, organization_id, code)
+    if data.code is not None and data.code != tax.code:
+        if await find(session, organization_id, data.code) is not None:
+            raise ValidationFailed(code=["value_already_exist"])
+        tax.code = data.code
+    for field in ("name", "rate", "applied_to_organization"):
+        if getattr(data, field) is not None:
+            setattr(tax, field, getattr(data, field))
+    if data.given("description"):
+        tax.description = data.description
+    await flush_unique(session)
+    await session.refresh(tax)
+    result = to_object(tax)
+    await publish(session, organization_id, "tax.updated", tax.id, contracts.TaxEvent(tax=result))
+    return result
+
+
+async def delete(session: AsyncSession, organization_id: uuid.UUID, code: str) -> contracts.Tax:
+    """Delete a tax. Plans keep its code in their versions; consumers drop unknown codes (Lago's behaviour)."""
+    tax = await get(session, organization_id, code)
+    result = to_object(tax)
+    await session.delete(tax)
+    await session.flush()
+    await publish(session, organization_id, "tax.deleted", tax.id, contracts.TaxEvent(tax=result))
+    return result
+
+
+async def by_codes(session: AsyncSession, organization_id: uuid.UUID, codes: Iterable[str]) -> dict[str, Tax]:
+    wanted = set(codes)
+    if not wanted:
+        return {}
+    rows = (await session.execute(
+        select(Tax).where(Tax.organization_id == organization_id, Tax.code.in_(wanted))
+    )).scalars().all()
+    return {tax.code: tax for tax in rows}
+
+
+async def check_codes(
+    session: AsyncSession, organization_id: uuid.UUID, codes: list[str] | None, field: str = "tax_codes",
+) -> dict[str, list[str]]:
+    """Validation errors for tax codes that do not exist (or repeat) in the organization."""
+    if not codes:
+        return {}
+    errors: list[str] = []
+    if len(set(codes)) != len(codes):
+        errors.append("duplicated_tax_codes")
+    known = await by_codes(session, organization_id, codes)
+    if any(code not in known for code in codes):
+        errors.append("tax_not_found")
+    return {field: errors} if errors else {}
+
+
+def render(codes: Iterable[str], taxes: dict[str, Tax]) -> list[contracts.Tax]:
+    """The live tax objects for a list of codes (codes of deleted taxes are skipped)."""
+    return [to_object(taxes[code]) for code in codes if code in taxes]
