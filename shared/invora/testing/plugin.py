@@ -9,5 +9,6 @@ from invora.testing.infrastructure import (  # noqa: F401
     make_api_key,
     migrated_database,
 )
+from invora.testing.live import live_service  # noqa: F401
 from invora.testing.receiver import webhook_receiver  # noqa: F401
 from invora.testing.services import start_service  # noqa: F401

@@ -60,19 +60,25 @@ def _settings_class(service: str):
     )
 
 
+def service_settings(service: str, *, database_url: str, kafka: str, keys: KeyPair, **overrides):
+    """The service's settings class filled in for tests; `overrides` win."""
+    values = {
+        "database_url": database_url,
+        "kafka_bootstrap_servers": kafka,
+        "auth_public_keys": [str(keys.public_path)],
+        "log_json": True,
+        "log_level": "WARNING",
+        "relay_poll_interval_seconds": 0.2,
+        **overrides,
+    }
+    return _settings_class(service)(**values)
+
+
 @contextlib.asynccontextmanager
 async def run_service(
     service: str, *, database_url: str, kafka: str, keys: KeyPair, **overrides
 ) -> AsyncIterator[RunningService]:
-    settings = _settings_class(service)(
-        database_url=database_url,
-        kafka_bootstrap_servers=kafka,
-        auth_public_keys=[str(keys.public_path)],
-        log_json=True,
-        log_level="WARNING",
-        relay_poll_interval_seconds=0.2,
-        **overrides,
-    )
+    settings = service_settings(service, database_url=database_url, kafka=kafka, keys=keys, **overrides)
     app = importlib.import_module(f"{service}.app").create_app(settings)
     async with app.router.lifespan_context(app):
         running = RunningService(service, app, keys, database_url)
