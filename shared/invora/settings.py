@@ -48,6 +48,9 @@ class ServiceSettings(BaseSettings):
         "that API keys are verified against.",
     )
     auth_issuer: str = Field("invora", description="Expected `iss` claim of API keys.")
+    auth_cache_seconds: float = Field(
+        60.0, ge=0, description="How long a verified API key is remembered (never past its expiry); 0 disables."
+    )
     host: str = Field("127.0.0.1", description="Address uvicorn binds to.")
     port: int = Field(0, ge=0, le=65535, description="Port; 0 means the service's default port.")
     log_level: str = Field("INFO", description="Log level (DEBUG, INFO, WARNING, ERROR).")

@@ -253,3 +253,37 @@ async def test_refused_requests_change_nothing(service, invora_keys):
     assert [r.status_code for r in refused] == [401, 401, 401, 401, 403]
     assert await example.snapshot(service.database) == before
     assert await example.count_rows(service.database, "widgets", "id = :id", id=uuid.UUID(widget_id)) == 1
+
+
+def test_verified_key_cache_never_outlives_expiry_and_is_per_verifier(invora_keys, monkeypatch):
+    import time as real_time
+
+    import invora.auth.verify as verify_module
+    from invora.auth.verify import TokenVerifier, load_public_keys
+    from invora.errors import Unauthorized
+
+    clock = {"now": real_time.time()}
+    monkeypatch.setattr(verify_module.time, "time", lambda: clock["now"])
+    verifier = TokenVerifier(load_public_keys([str(invora_keys.public_path)]), cache_seconds=60)
+    token = invora_keys.sign(uuid.uuid4(), ["admin"], expires_in=timedelta(seconds=5))
+    assert verifier.verify(token).roles == {"admin"}
+    expires_at = jwt.decode(token, options={"verify_signature": False})["exp"]
+    assert verifier._verified[token][1] == expires_at  # remembered, bounded by the key's own expiry
+
+    def refuse(_token):
+        raise Unauthorized("re-verified")
+
+    monkeypatch.setattr(verifier, "_verify", refuse)
+    assert verifier.verify(token).roles == {"admin"}  # served from the cache, no re-verification
+    clock["now"] = expires_at + 1  # past expiry: the cache no longer answers, the key is checked again
+    with pytest.raises(Unauthorized):
+        verifier.verify(token)
+    monkeypatch.undo()
+    # another verifier (another app, other keys) does not share what this one remembered
+    from invora.auth.keys import public_key_pem
+
+    stranger = TokenVerifier(load_public_keys([public_key_pem(generate_private_key_pem()).decode()]))
+    fresh = invora_keys.sign(uuid.uuid4(), ["admin"])
+    verifier.verify(fresh)
+    with pytest.raises(Unauthorized):
+        stranger.verify(fresh)

@@ -4,10 +4,21 @@ their aggregation, entitlements and customer billing state.
 
 from __future__ import annotations
 
+import dataclasses
+
 from fastapi import FastAPI
 
 from invora.app import ServiceDefinition, build_service_app
+from invora.bus.consumer import ConsumerOptions
+from subscriptions.access.billing_state_routes import router as billing_state
+from subscriptions.customers.routes import router as customers
+from subscriptions.entitlements.routes import customer_router as customer_entitlements
+from subscriptions.entitlements.routes import subscription_router as subscription_entitlements
+from subscriptions.plans.client import catalog_lifespan
+from subscriptions.plans.consumer import catalog_consumers
 from subscriptions.settings import SubscriptionsSettings
+from subscriptions.subscriptions.routes import router as subscriptions
+from subscriptions.subscriptions.scheduler import scheduler_lifespan
 
 DEFINITION = ServiceDefinition(
     name="subscriptions",
@@ -16,8 +27,29 @@ DEFINITION = ServiceDefinition(
         "Owns customers, subscriptions and their billing periods, usage events and their "
         "aggregation, entitlements and customer billing state."
     ),
+    routers=[customers, billing_state, subscriptions, subscription_entitlements, customer_entitlements],
+    background=[catalog_lifespan, scheduler_lifespan()],
+    openapi_tags=[
+        {"name": "customers", "description": "Customers (Lago API v1), upserted by `external_id`."},
+        {"name": "subscriptions", "description": "Subscriptions (Lago API v1): plan versions pinned, plan changes, "
+                                                 "termination, billing periods."},
+        {"name": "entitlements", "description": "Subscription entitlements (Lago), customer overrides, grace "
+                                                "periods and the entitlement check."},
+        {"name": "billing_state", "description": "Customer billing state (active, past_due, unpaid, suspended), "
+                                                 "contract mode, admin overrides and their audit log."},
+    ],
 )
 
 
 def create_app(settings: SubscriptionsSettings | None = None) -> FastAPI:
-    return build_service_app(DEFINITION, settings or SubscriptionsSettings())
+    # the catalog consumers need this app (its catalog client), which exists only once built
+    settings = settings or SubscriptionsSettings()
+    holder: list[FastAPI] = []
+    timeout = settings.consumer_session_timeout_ms
+    definition = dataclasses.replace(
+        DEFINITION, consumers=catalog_consumers(lambda: holder[0]),
+        consumer_options=ConsumerOptions(session_timeout_ms=timeout, heartbeat_interval_ms=max(300, timeout // 3)),
+    )
+    app = build_service_app(definition, settings)
+    holder.append(app)
+    return app

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections import OrderedDict
 from pathlib import Path
 
 import jwt
@@ -14,6 +16,7 @@ from invora.auth.principal import Principal
 from invora.errors import Unauthorized
 
 ALGORITHMS = ["EdDSA", "RS256"]
+VERIFIED_CACHE_SIZE = 10_000
 
 
 def algorithm_for(key) -> str:
@@ -41,9 +44,14 @@ def load_public_keys(entries: list[str]) -> list:
 
 
 class TokenVerifier:
-    def __init__(self, public_keys: list, issuer: str = "invora") -> None:
+    def __init__(self, public_keys: list, issuer: str = "invora", cache_seconds: float = 60.0) -> None:
         self.public_keys = public_keys
         self.issuer = issuer
+        # A key verified moments ago is remembered (never past its `exp`): hot paths such as
+        # entitlement checks and event ingestion would otherwise spend as long on the signature
+        # as on the rest of the request. Keyed by the exact token, so a forged one never hits.
+        self.cache_seconds = cache_seconds
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
         # PyJWT raises TypeError (not InvalidTokenError) when given, say, an RS256 token and an
         # Ed25519 key, so each token is only tried against the keys of its own algorithm
         self._keys_by_algorithm: dict[str, list] = {}
@@ -51,10 +59,22 @@ class TokenVerifier:
             self._keys_by_algorithm.setdefault(algorithm_for(key), []).append(key)
 
     @classmethod
-    def from_settings(cls, entries: list[str], issuer: str) -> TokenVerifier:
-        return cls(load_public_keys(entries), issuer)
+    def from_settings(cls, entries: list[str], issuer: str, cache_seconds: float = 60.0) -> TokenVerifier:
+        return cls(load_public_keys(entries), issuer, cache_seconds)
 
     def verify(self, token: str) -> Principal:
+        now = time.time()
+        cached = self._verified.get(token)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        principal, expires_at = self._verify(token)
+        if self.cache_seconds > 0:
+            self._verified[token] = (principal, min(expires_at, now + self.cache_seconds))
+            if len(self._verified) > VERIFIED_CACHE_SIZE:
+                self._verified.popitem(last=False)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         claims = None
         try:
             algorithm = jwt.get_unverified_header(token).get("alg")
@@ -85,10 +105,12 @@ class TokenVerifier:
         customer = claims.get("customer")
         if "tenant" in roles and not customer:
             raise Unauthorized("tenant keys must name a customer", code="invalid_api_key")
-        return Principal(
+        principal = Principal(
             organization_id=organization_id, roles=roles, subject=str(claims["sub"]),
             customer=str(customer) if customer is not None else None,
         )
+        expires_at = claims.get("exp")
+        return principal, float(expires_at) if isinstance(expires_at, int | float) else float("inf")
 
     def verify_header(self, authorization: str | None) -> Principal:
         if not authorization:

@@ -1,0 +1,50 @@
+"""HTTP routes for a customer's billing state, its admin overrides and their audit log."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Path, Request
+
+from invora.web.deps import DbSession
+from invora.web.pagination import Pagination
+from subscriptions.access import billing_state
+from subscriptions.access.schemas import (
+    BillingStateAuditsResponse,
+    BillingStateOverrideBody,
+    BillingStateResponse,
+)
+from subscriptions.common.auth import BillingAdmin, Reader, ReaderOrTenant, ensure_customer_access
+from subscriptions.common.clock import now
+from subscriptions.common.errors import READ_ERRORS, WRITE_ERRORS
+from subscriptions.customers import service as customers
+
+router = APIRouter(prefix="/api/v1/customers/{external_customer_id}/billing_state", tags=["billing_state"])
+ExternalId = Path(description="The customer's external id.")
+
+
+@router.get("", response_model=BillingStateResponse, responses=READ_ERRORS, summary="Retrieve a billing state")
+async def get_billing_state(session: DbSession, principal: ReaderOrTenant,
+                            external_customer_id: str = ExternalId) -> BillingStateResponse:
+    ensure_customer_access(principal, external_customer_id)
+    customer = await customers.get(session, principal.organization_id, external_customer_id)
+    return BillingStateResponse(billing_state=billing_state.render_state(customer))
+
+
+@router.post("/overrides", response_model=BillingStateResponse, responses=WRITE_ERRORS,
+             summary="Override a billing state",
+             description="Billing admins (or super admins) set the contract mode, force a state and/or add grace "
+                         "days, with a required reason. Recorded in the audit log; publishes "
+                         "`customer.billing_state_changed`.")
+async def override_billing_state(body: BillingStateOverrideBody, session: DbSession, principal: BillingAdmin,
+                                 request: Request, external_customer_id: str = ExternalId) -> BillingStateResponse:
+    customer = await billing_state.override(session, principal, external_customer_id, body.billing_state_override,
+                                            now(request))
+    return BillingStateResponse(billing_state=billing_state.render_state(customer))
+
+
+@router.get("/audit", response_model=BillingStateAuditsResponse, responses=READ_ERRORS,
+            summary="List billing-state overrides", description="Newest first: who, when, what changed, why.")
+async def list_billing_state_audit(session: DbSession, principal: Reader, page: Pagination,
+                                   external_customer_id: str = ExternalId) -> BillingStateAuditsResponse:
+    customer, rows, meta = await billing_state.audit_log(session, principal, external_customer_id, page)
+    return BillingStateAuditsResponse(
+        billing_state_audits=[billing_state.render_audit(row, customer) for row in rows], meta=meta)

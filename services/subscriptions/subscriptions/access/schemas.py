@@ -1,0 +1,54 @@
+"""Billing-state overrides and their audit log (operations brief: dunning overrides)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, StrictInt
+
+from invora.events.contracts.subscriptions import CustomerBillingState
+from invora.web.pagination import PaginationMeta
+from subscriptions.common.inputs import InputModel, Reason
+
+MAX_GRACE_EXTENSION_DAYS = 3650
+
+
+class BillingStateOverrideInput(InputModel):
+    contract_mode: Literal["standard", "enterprise", "government"] | None = None
+    force_state: Literal["active", "past_due", "unpaid", "suspended"] | None = Field(
+        None, description="Set the state now, whatever the payment status; absent or null: no change.")
+    grace_extension_days: Annotated[StrictInt, Field(ge=1, le=365)] | None = Field(
+        None, description="Days added to the grace period before the next dunning stage.")
+    reason: Reason = Field(description="Required: a ticket number, a dispute reference…")
+
+
+class BillingStateOverrideBody(BaseModel):
+    billing_state_override: BillingStateOverrideInput
+
+
+class BillingStateObject(CustomerBillingState):
+    lago_customer_id: uuid.UUID
+    external_customer_id: str
+
+
+class BillingStateResponse(BaseModel):
+    billing_state: BillingStateObject
+
+
+class BillingStateAuditObject(BaseModel):
+    lago_id: uuid.UUID
+    lago_customer_id: uuid.UUID
+    external_customer_id: str
+    action: str
+    actor: str
+    actor_roles: list[str]
+    reason: str
+    changes: dict[str, Any] = Field(description='{"field": {"from": …, "to": …}} for every field that changed.')
+    created_at: datetime
+
+
+class BillingStateAuditsResponse(BaseModel):
+    billing_state_audits: list[BillingStateAuditObject]
+    meta: PaginationMeta

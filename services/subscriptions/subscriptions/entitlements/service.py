@@ -1,0 +1,246 @@
+"""Entitlement rules: subscription overrides (Lago), customer overrides, grace periods and the hot-path check."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from invora.auth.principal import Principal
+from invora.errors import NotFound, ValidationFailed
+from invora.ids import uuid7
+from invora.web.pagination import PageParams, PaginationMeta, paginate
+from subscriptions.access.models import CustomerEntitlementOverride, GracePeriod
+from subscriptions.common.inputs import storable_key
+from subscriptions.common.persistence import flush_loaded
+from subscriptions.customers import service as customers
+from subscriptions.customers.models import Customer
+from subscriptions.entitlements import values
+from subscriptions.entitlements.schemas import (
+    EntitlementOverridesInput,
+    EntitlementOverridesObject,
+    GracePeriodInput,
+    GracePeriodObject,
+)
+from subscriptions.plans.client import CatalogClient
+from subscriptions.subscriptions import lifecycle
+from subscriptions.subscriptions.models import PlanEntitlementsProjection, Subscription
+from subscriptions.subscriptions.queries import find_by_external_id
+
+# -- subscription entitlements (Lago) --------------------------------------------------------------------
+
+
+async def _plan_entitlements(session: AsyncSession, subscription: Subscription) -> list[dict[str, Any]]:
+    stored = (await session.execute(select(PlanEntitlementsProjection.entitlements).where(
+        PlanEntitlementsProjection.organization_id == subscription.organization_id,
+        PlanEntitlementsProjection.plan_id == subscription.plan_id,
+    ))).scalar_one_or_none()
+    return list(stored or [])
+
+
+async def list_for_subscription(session: AsyncSession, organization_id: uuid.UUID, external_id: str,
+                                status: str | None) -> list[dict[str, Any]]:
+    subscription = await find_by_external_id(session, organization_id, external_id, status=status)
+    return values.subscription_entitlements(await _plan_entitlements(session, subscription),
+                                            subscription.entitlement_overrides or {},
+                                            subscription.removed_entitlements or [])
+
+
+async def update_for_subscription(session: AsyncSession, catalog: CatalogClient, organization_id: uuid.UUID,
+                                  external_id: str, status: str | None, changes: dict[str, dict[str, Any]],
+                                  now: datetime) -> list[dict[str, Any]]:
+    subscription = await find_by_external_id(session, organization_id, external_id, status=status, for_update=True)
+    plan = {e["code"]: e for e in await _plan_entitlements(session, subscription)}
+    overrides = {code: dict(item) for code, item in (subscription.entitlement_overrides or {}).items()}
+    removed = [code for code in subscription.removed_entitlements or [] if code not in changes]
+    errors: dict[str, list[str]] = {}
+    for feature_code, new_values in changes.items():
+        definition = plan.get(feature_code) or (overrides.get(feature_code) or {}).get("feature")
+        if definition is None:
+            if not storable_key(feature_code):
+                raise NotFound("feature")
+            definition = await catalog.feature(organization_id, feature_code)
+        privileges = {p["code"]: p for p in definition.get("privileges", [])}
+        for privilege_code, value in new_values.items():
+            privilege = privileges.get(privilege_code)
+            if privilege is None:
+                errors.setdefault(f"{feature_code}.{privilege_code}", []).append("privilege_not_found")
+            elif (problem := values.check_value(privilege, value)) is not None:
+                errors.setdefault(f"{feature_code}.{privilege_code}", []).append(problem)
+        entry = overrides.get(feature_code, {})
+        entry["values"] = {**entry.get("values", {}), **new_values}
+        if feature_code not in plan:
+            entry["feature"] = {"code": definition["code"], "name": definition.get("name"),
+                                "description": definition.get("description"),
+                                "privileges": list(privileges.values())}
+        overrides[feature_code] = entry
+    if errors:
+        raise ValidationFailed(errors)
+    subscription.entitlement_overrides = overrides
+    subscription.removed_entitlements = removed
+    subscription.updated_at = now
+    await lifecycle.publish(session, subscription, "subscription.updated")
+    return values.subscription_entitlements(list(plan.values()), overrides, removed)
+
+
+async def remove_from_subscription(session: AsyncSession, organization_id: uuid.UUID, external_id: str,
+                                   status: str | None, feature_code: str, privilege_code: str | None,
+                                   now: datetime) -> dict[str, Any]:
+    subscription = await find_by_external_id(session, organization_id, external_id, status=status, for_update=True)
+    plan = await _plan_entitlements(session, subscription)
+    overrides = {code: dict(item) for code, item in (subscription.entitlement_overrides or {}).items()}
+    removed = list(subscription.removed_entitlements or [])
+    current = {e["code"]: e for e in values.subscription_entitlements(plan, overrides, removed)}
+    if feature_code not in current:
+        raise NotFound("entitlement")
+    if privilege_code is None:
+        overrides.pop(feature_code, None)
+        if any(e["code"] == feature_code for e in plan):
+            removed.append(feature_code)
+    else:
+        if privilege_code not in {p["code"] for p in current[feature_code]["privileges"]}:
+            raise NotFound("privilege")
+        entry = overrides.get(feature_code, {})
+        entry["values"] = {k: v for k, v in entry.get("values", {}).items() if k != privilege_code}
+        if feature_code in overrides:
+            overrides[feature_code] = entry
+    subscription.entitlement_overrides = overrides
+    subscription.removed_entitlements = removed
+    subscription.updated_at = now
+    await lifecycle.publish(session, subscription, "subscription.updated")
+    after = {e["code"]: e for e in values.subscription_entitlements(plan, overrides, removed)}
+    return after.get(feature_code, current[feature_code])
+
+
+# -- customer overrides ----------------------------------------------------------------------------------
+
+def render_overrides(customer: Customer, row: CustomerEntitlementOverride | None) -> EntitlementOverridesObject:
+    return EntitlementOverridesObject(
+        lago_customer_id=customer.id, external_customer_id=customer.external_id,
+        quotas=dict(row.quotas) if row else {}, features=dict(row.features) if row else {},
+        reason=row.reason if row else None, updated_by=row.updated_by if row else None,
+        updated_at=row.updated_at if row else None,
+    )
+
+
+async def _override_row(session: AsyncSession, customer: Customer) -> CustomerEntitlementOverride | None:
+    return (await session.execute(select(CustomerEntitlementOverride).where(
+        CustomerEntitlementOverride.customer_id == customer.id).with_for_update())).scalar_one_or_none()
+
+
+async def get_overrides(session: AsyncSession, organization_id: uuid.UUID, external_customer_id: str):
+    customer = await customers.get(session, organization_id, external_customer_id)
+    return customer, await _override_row(session, customer)
+
+
+async def set_overrides(session: AsyncSession, principal: Principal, external_customer_id: str,
+                        data: EntitlementOverridesInput, now: datetime):
+    customer = await customers.get(session, principal.organization_id, external_customer_id, for_update=True)
+    row = await _override_row(session, customer)
+    if row is None:
+        row = CustomerEntitlementOverride(id=uuid7(), organization_id=customer.organization_id,
+                                          customer_id=customer.id, created_at=now)
+        session.add(row)
+    row.quotas, row.features = dict(data.quotas), dict(data.features)
+    row.reason, row.updated_by, row.updated_at = data.reason, principal.subject, now
+    await flush_loaded(session, row)
+    return customer, row
+
+
+async def clear_overrides(session: AsyncSession, organization_id: uuid.UUID, external_customer_id: str):
+    customer = await customers.get(session, organization_id, external_customer_id, for_update=True)
+    row = await _override_row(session, customer)
+    if row is not None:
+        await session.delete(row)
+    return customer
+
+
+# -- grace periods ---------------------------------------------------------------------------------------
+
+def render_grace(customer: Customer, row: GracePeriod, now: datetime) -> GracePeriodObject:
+    return GracePeriodObject(
+        lago_id=row.id, lago_customer_id=customer.id, external_customer_id=customer.external_id, metric=row.metric,
+        extra_allowance=row.extra_allowance, starts_at=row.starts_at, expires_at=row.expires_at,
+        active=row.revoked_at is None and row.starts_at <= now < row.expires_at, reason=row.reason,
+        created_by=row.created_by, revoked_at=row.revoked_at,
+    )
+
+
+async def add_grace(session: AsyncSession, principal: Principal, external_customer_id: str,
+                    data: GracePeriodInput, now: datetime):
+    customer = await customers.get(session, principal.organization_id, external_customer_id)
+    row = GracePeriod(id=uuid7(), organization_id=customer.organization_id, customer_id=customer.id,
+                      metric=data.metric, extra_allowance=data.extra_allowance, starts_at=now,
+                      expires_at=now + timedelta(hours=data.duration_hours), reason=data.reason,
+                      created_by=principal.subject, created_at=now, updated_at=now)
+    session.add(row)
+    await flush_loaded(session, row)
+    return customer, row
+
+
+async def list_grace(session: AsyncSession, organization_id: uuid.UUID, external_customer_id: str, now: datetime,
+                     include_expired: bool, page: PageParams) -> tuple[Customer, list[GracePeriod], PaginationMeta]:
+    customer = await customers.get(session, organization_id, external_customer_id)
+    statement = select(GracePeriod).where(GracePeriod.organization_id == organization_id,
+                                          GracePeriod.customer_id == customer.id)
+    if not include_expired:
+        statement = statement.where(GracePeriod.revoked_at.is_(None), GracePeriod.expires_at > now)
+    rows, meta = await paginate(session, statement.order_by(GracePeriod.expires_at, GracePeriod.id), page)
+    return customer, rows, meta
+
+
+async def revoke_grace(session: AsyncSession, organization_id: uuid.UUID, external_customer_id: str,
+                       grace_id: uuid.UUID, now: datetime):
+    customer = await customers.get(session, organization_id, external_customer_id)
+    row = (await session.execute(select(GracePeriod).where(
+        GracePeriod.id == grace_id, GracePeriod.customer_id == customer.id).with_for_update())).scalar_one_or_none()
+    if row is None:
+        raise NotFound("grace_period")
+    if row.revoked_at is None:
+        row.revoked_at = now
+        row.updated_at = now
+    await flush_loaded(session, row)
+    return customer, row
+
+
+# -- the check: one round trip ---------------------------------------------------------------------------
+
+_CHECK = text("""
+SELECT c.billing_state,
+       COALESCE((SELECT json_agg(json_build_array(pe.entitlements, s.entitlement_overrides, s.removed_entitlements))
+                 FROM subscriptions s
+                 LEFT JOIN plan_entitlements pe ON pe.organization_id = s.organization_id AND pe.plan_id = s.plan_id
+                 WHERE s.customer_id = c.id AND s.status = 'active'), '[]'::json) AS subscriptions,
+       o.quotas, o.features,
+       COALESCE((SELECT json_agg(json_build_array(g.metric, g.extra_allowance, g.expires_at))
+                 FROM grace_periods g
+                 WHERE g.customer_id = c.id AND g.metric = :feature AND g.revoked_at IS NULL
+                   AND g.starts_at <= :now AND g.expires_at > :now), '[]'::json) AS grace
+FROM customers c
+LEFT JOIN customer_entitlement_overrides o ON o.customer_id = c.id
+WHERE c.organization_id = :org AND c.external_id = :external_id AND c.deleted_at IS NULL
+""")
+
+
+async def check(engine: AsyncEngine, organization_id: uuid.UUID, external_customer_id: str, feature_code: str,
+                now: datetime, privilege: str | None, used: int | None) -> dict[str, Any]:
+    if not storable_key(external_customer_id):
+        raise NotFound("customer")
+    if not storable_key(feature_code):
+        raise NotFound("feature")
+    # a plain connection, no session or transaction bookkeeping: one read-only statement
+    async with engine.connect() as connection:
+        row = (await connection.execute(_CHECK, {"org": organization_id, "external_id": external_customer_id,
+                                                 "feature": feature_code, "now": now})).one_or_none()
+    if row is None:
+        raise NotFound("customer")
+    per_subscription = [values.subscription_entitlements(plan or [], overrides or {}, removed or [])
+                        for plan, overrides, removed in row.subscriptions]
+    grace = [(metric, int(extra), datetime.fromisoformat(expires)) for metric, extra, expires in row.grace]
+    return values.check(values.CheckInputs(
+        feature_code=feature_code, billing_state=row.billing_state, subscription_entitlements=per_subscription,
+        quotas=row.quotas or {}, features=row.features or {}, grace=grace, privilege=privilege, used=used,
+    ))

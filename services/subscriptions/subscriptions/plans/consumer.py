@@ -1,0 +1,68 @@
+"""What the subscriptions service hears from the catalog.
+
+- `plan.created|updated`: the plan's entitlements (plan-level, not versioned) refresh the local
+  projection the entitlement check reads;
+- `plan.cascade_requested`: subscriptions on the previous version move to the new one. Their
+  overrides stay: a subscription that overrode a price keeps its price, and takes the new
+  version's other prices (the catalog's contract).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invora.bus.consumer import ConsumerSpec
+from invora.events.contracts.catalog import PlanCascadeRequestedEvent, PlanEvent
+from invora.events.envelope import EventEnvelope
+from invora.logging import get_logger
+from subscriptions.subscriptions import lifecycle
+from subscriptions.subscriptions.create import remember_entitlements
+from subscriptions.subscriptions.models import LIVE_STATUSES, Subscription
+from subscriptions.subscriptions.plan_terms import PlanTerms
+
+log = get_logger(__name__)
+
+
+async def refresh_entitlements(session: AsyncSession, event: EventEnvelope) -> None:
+    plan = PlanEvent.model_validate(event.data).plan
+    await remember_entitlements(session, event.organization_id, plan.model_dump(mode="json"), event.occurred_at)
+
+
+async def cascade(session: AsyncSession, event: EventEnvelope, app: FastAPI) -> None:
+    data = PlanCascadeRequestedEvent.model_validate(event.data)
+    rows = (await session.execute(select(Subscription).where(
+        Subscription.organization_id == event.organization_id,
+        Subscription.plan_version_id == data.from_plan_version_id, Subscription.status.in_(LIVE_STATUSES),
+    ).with_for_update())).scalars().all()
+    if not rows:
+        return
+    version = await app.state.catalog.plan_version(session, event.organization_id, data.to_plan_version_id)
+    for subscription in rows:
+        terms = PlanTerms(plan={}, version=version, overrides=subscription.plan_overrides or {})
+        if terms.interval != subscription.plan_interval and subscription.status == "active":
+            # an open period cannot change length under a running subscription
+            log.warning("cascade_interval_change_skipped", subscription_id=str(subscription.id))
+            continue
+        subscription.plan_version_id = uuid.UUID(str(version["lago_id"]))
+        subscription.plan_interval = terms.interval
+        subscription.plan_amount_cents = terms.amount_cents
+        subscription.pay_in_advance = terms.pay_in_advance
+        subscription.trial_period_days = str(terms.trial_period) if terms.trial_period is not None else None
+        await lifecycle.publish(session, subscription, "subscription.updated", reason="plan_cascade")
+
+
+def catalog_consumers(app_of: Callable[[], FastAPI]) -> tuple[ConsumerSpec, ...]:
+    async def on_cascade(session: AsyncSession, event: EventEnvelope) -> None:
+        await cascade(session, event, app_of())
+
+    return (
+        ConsumerSpec(name="plan-entitlements", topics=("invora.plan",), handler=refresh_entitlements,
+                     event_types=frozenset({"plan.created", "plan.updated"})),
+        ConsumerSpec(name="plan-cascade", topics=("invora.plan",), handler=on_cascade,
+                     event_types=frozenset({"plan.cascade_requested"})),
+    )

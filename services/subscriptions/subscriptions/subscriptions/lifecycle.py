@@ -1,0 +1,142 @@
+"""The state changes every path shares: render, publish, activate, close a period, terminate.
+
+Each function changes rows and writes its events in the caller's transaction; none commits.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invora.events.contracts.subscriptions import BillingPeriodEnded, SubscriptionEvent
+from invora.events.contracts.subscriptions import Subscription as SubscriptionObject
+from invora.ids import uuid7
+from invora.outbox import add_event
+from subscriptions.common.persistence import flush_loaded
+from subscriptions.periods import Period, Schedule, subscription_period, trial_end
+from subscriptions.periods.schedule import local_date
+from subscriptions.subscriptions.models import BillingPeriod, Subscription
+
+
+def schedule_of(subscription: Subscription) -> Schedule:
+    return Schedule.of(subscription.plan_interval, subscription.billing_time, subscription.subscription_at,
+                       subscription.timezone)
+
+
+def render(subscription: Subscription) -> SubscriptionObject:
+    downgrade_date = None
+    if subscription.downgrade_at is not None:
+        downgrade_date = local_date(subscription.downgrade_at, subscription.timezone).isoformat()
+    return SubscriptionObject(
+        lago_id=subscription.id, external_id=subscription.external_id, lago_customer_id=subscription.customer_id,
+        external_customer_id=subscription.external_customer_id, name=subscription.name,
+        plan_code=subscription.plan_code, lago_plan_id=subscription.plan_id,
+        lago_plan_version_id=subscription.plan_version_id, plan_amount_cents=subscription.plan_amount_cents,
+        plan_amount_currency=subscription.plan_amount_currency, plan_interval=subscription.plan_interval,
+        pay_in_advance=subscription.pay_in_advance, status=subscription.status,
+        billing_time=subscription.billing_time, subscription_at=subscription.subscription_at,
+        started_at=subscription.started_at, ending_at=subscription.ending_at,
+        terminated_at=subscription.terminated_at, canceled_at=subscription.canceled_at,
+        trial_ended_at=subscription.trial_ended_at, trial_ends_at=subscription.trial_ends_at,
+        previous_plan_code=subscription.previous_plan_code, next_plan_code=subscription.next_plan_code,
+        downgrade_plan_date=downgrade_date,
+        current_billing_period_started_at=subscription.current_period_start,
+        current_billing_period_ending_at=subscription.current_period_end,
+        on_termination_invoice=subscription.on_termination_invoice,
+        on_termination_credit_note=subscription.on_termination_credit_note,
+        purchase_order_number=subscription.purchase_order_number, plan_overrides=subscription.plan_overrides or {},
+        created_at=subscription.created_at, timezone=subscription.timezone,
+    )
+
+
+async def publish(session: AsyncSession, subscription: Subscription, event_type: str, *,
+                  reason: str | None = None, rendered: SubscriptionObject | None = None) -> None:
+    await flush_loaded(session, subscription)
+    await add_event(
+        session, type=event_type, organization_id=subscription.organization_id, aggregate_type="subscription",
+        aggregate_id=subscription.id,
+        data=SubscriptionEvent(subscription=rendered or render(subscription), reason=reason),
+    )
+
+
+async def publish_data(session: AsyncSession, subscription: Subscription, event_type: str, data: Any) -> None:
+    await add_event(session, type=event_type, organization_id=subscription.organization_id,
+                    aggregate_type="subscription", aggregate_id=subscription.id, data=data)
+
+
+def _open_period(subscription: Subscription, instant: datetime) -> None:
+    period = subscription_period(schedule_of(subscription), subscription.started_at, instant)
+    subscription.current_period_start, subscription.current_period_end = period.start, period.end
+
+
+async def activate(session: AsyncSession, subscription: Subscription, started_at: datetime,
+                   trial_period_days: Any = None) -> None:
+    """pending → active from `started_at`: opens its first period, starts its trial."""
+    subscription.status = "active"
+    subscription.started_at = started_at
+    subscription.trial_ends_at = trial_end(started_at, trial_period_days)
+    _open_period(subscription, started_at)
+    await publish(session, subscription, "subscription.started")
+
+
+async def close_period(session: AsyncSession, subscription: Subscription, end: datetime, reason: str) -> bool:
+    """Close the open period at `end` (its natural end, or an earlier termination): exactly once.
+
+    The (subscription, period_start) row is the claim: a second closer, whatever replica it runs
+    on, inserts nothing and publishes nothing. Returns whether this call closed it.
+    """
+    start = subscription.current_period_start
+    if start is None or end <= start:
+        return False
+    row_id = uuid7()
+    inserted = (await session.execute(
+        insert(BillingPeriod).values(
+            id=row_id, organization_id=subscription.organization_id, subscription_id=subscription.id,
+            period_start=start, period_end=end, reason=reason, event_id=row_id,
+        ).on_conflict_do_nothing(index_elements=["subscription_id", "period_start"]).returning(BillingPeriod.id)
+    )).scalar_one_or_none()
+    if inserted is None:
+        return False
+    schedule = schedule_of(subscription)
+    full = schedule.period_at(start)
+    next_period: Period | None = None
+    if reason == "period_end":
+        next_period = schedule.period_at(end)
+        if subscription.ending_at is not None and subscription.ending_at < next_period.end:
+            next_period = Period(next_period.start, subscription.ending_at) if subscription.ending_at > end else None
+    in_trial = subscription.trial_ends_at if subscription.trial_ends_at and subscription.trial_ends_at > start else None
+    await publish_data(session, subscription, "subscription.billing_period_ended", BillingPeriodEnded(
+        lago_billing_period_id=row_id, subscription=render(subscription),
+        lago_plan_version_id=subscription.plan_version_id, plan_overrides=subscription.plan_overrides or {},
+        period_start=start, period_end=end, full_period_start=full.start, full_period_end=full.end, reason=reason,
+        timezone=subscription.timezone, in_trial_until=in_trial,
+        next_period_start=next_period.start if next_period else None,
+        next_period_end=next_period.end if next_period else None,
+    ))
+    return True
+
+
+def advance_period(subscription: Subscription) -> None:
+    """After a natural close: the next period opens where the last one ended."""
+    _open_period(subscription, subscription.current_period_end)
+
+
+async def terminate(session: AsyncSession, subscription: Subscription, at: datetime, reason: str,
+                    close_reason: str = "termination") -> None:
+    """active → terminated at `at` (its last period closes then); pending → canceled."""
+    if subscription.status == "pending":
+        subscription.status = "canceled"
+        subscription.canceled_at = at
+        await publish(session, subscription, "subscription.canceled", reason=reason)
+        return
+    if subscription.status != "active":
+        return
+    if subscription.current_period_start is not None and at > subscription.current_period_start:
+        await close_period(session, subscription, at, close_reason)
+    subscription.status = "terminated"
+    subscription.terminated_at = at
+    subscription.current_period_start = subscription.current_period_end = None
+    await publish(session, subscription, "subscription.terminated", reason=reason)

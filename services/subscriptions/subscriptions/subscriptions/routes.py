@@ -1,0 +1,95 @@
+"""HTTP routes for subscriptions (`/api/v1/subscriptions`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+
+from invora.errors import ValidationFailed
+from invora.web.deps import DbSession
+from invora.web.pagination import Pagination
+from subscriptions.common.auth import Reader, Writer
+from subscriptions.common.clock import now
+from subscriptions.common.errors import LIST_ERRORS, READ_ERRORS, UNAVAILABLE, WRITE_ERRORS
+from subscriptions.common.inputs import storable_key
+from subscriptions.plans.client import catalog_of
+from subscriptions.subscriptions import create, lifecycle, queries, terminate, update
+from subscriptions.subscriptions.schemas import (
+    SubscriptionCreateBody,
+    SubscriptionResponse,
+    SubscriptionsResponse,
+    SubscriptionUpdateBody,
+)
+
+router = APIRouter(prefix="/api/v1/subscriptions", tags=["subscriptions"])
+ExternalId = Path(description="The subscription's external id.")
+Status = Literal["pending", "active", "terminated", "canceled"]
+
+
+@router.post("", response_model=SubscriptionResponse, responses={**WRITE_ERRORS, **UNAVAILABLE},
+             summary="Create a subscription or change its plan",
+             description="Pins the plan's current version (read from the catalog). Posting an existing "
+                         "`external_id` with another `plan_code` upgrades at once when the new plan's yearly price "
+                         "is at least the current one's, else downgrades at the end of the current period (Lago).")
+async def create_subscription(body: SubscriptionCreateBody, session: DbSession, principal: Writer,
+                              request: Request) -> SubscriptionResponse:
+    subscription = await create.create_or_change(session, catalog_of(request), principal.organization_id,
+                                                 body.subscription, now(request))
+    return SubscriptionResponse(subscription=lifecycle.render(subscription))
+
+
+@router.get("", response_model=SubscriptionsResponse, responses=LIST_ERRORS, summary="List subscriptions",
+            description="Filters: `external_customer_id`, `plan_code`, `status[]` (default: active and pending).")
+async def list_subscriptions(
+    session: DbSession, principal: Reader, page: Pagination, request: Request,
+    external_customer_id: Annotated[str | None, Query(max_length=255)] = None,
+    plan_code: Annotated[str | None, Query(max_length=255)] = None,
+) -> SubscriptionsResponse:
+    for name, value in (("external_customer_id", external_customer_id), ("plan_code", plan_code)):
+        if value is not None and not storable_key(value):
+            raise ValidationFailed({name: ["value_is_invalid"]})
+    statuses = request.query_params.getlist("status[]") + request.query_params.getlist("status")
+    if any(s not in ("pending", "active", "terminated", "canceled") for s in statuses) or len(statuses) > 10:
+        raise ValidationFailed(status=["value_is_invalid"])
+    filters = queries.SubscriptionFilters(external_customer_id=external_customer_id, plan_code=plan_code)
+    if statuses:
+        filters.statuses = statuses
+    rows, meta = await queries.list_subscriptions(session, principal.organization_id, filters, page)
+    return SubscriptionsResponse(subscriptions=[lifecycle.render(row) for row in rows], meta=meta)
+
+
+@router.get("/{external_id}", response_model=SubscriptionResponse, responses=READ_ERRORS,
+            summary="Retrieve a subscription",
+            description="The active one with this external id, else the pending one, else the latest; `status` "
+                        "picks one explicitly.")
+async def get_subscription(session: DbSession, principal: Reader, external_id: str = ExternalId,
+                           status: Status | None = None) -> SubscriptionResponse:
+    subscription = await queries.find_by_external_id(session, principal.organization_id, external_id, status=status)
+    return SubscriptionResponse(subscription=lifecycle.render(subscription))
+
+
+@router.put("/{external_id}", response_model=SubscriptionResponse, responses={**WRITE_ERRORS, **UNAVAILABLE},
+            summary="Update a subscription")
+async def update_subscription(body: SubscriptionUpdateBody, session: DbSession, principal: Writer,
+                              request: Request, external_id: str = ExternalId,
+                              status: Literal["active", "pending"] | None = None) -> SubscriptionResponse:
+    subscription = await update.update(session, catalog_of(request), principal.organization_id, external_id, status,
+                                       body.subscription, now(request))
+    return SubscriptionResponse(subscription=lifecycle.render(subscription))
+
+
+@router.delete("/{external_id}", response_model=SubscriptionResponse, responses=WRITE_ERRORS,
+               summary="Terminate a subscription",
+               description="Active: terminated now, its last period closes (`subscription.billing_period_ended`). "
+                           "Pending (`status=pending`): canceled.")
+async def terminate_subscription(
+    session: DbSession, principal: Writer, request: Request, external_id: str = ExternalId,
+    status: Literal["active", "pending"] = "active",
+    on_termination_invoice: Literal["generate", "skip"] | None = None,
+    on_termination_credit_note: Literal["credit", "refund", "offset", "skip"] | None = None,
+) -> SubscriptionResponse:
+    subscription = await terminate.terminate_by_external_id(
+        session, principal.organization_id, external_id, status, now(request), on_termination_invoice,
+        on_termination_credit_note)
+    return SubscriptionResponse(subscription=lifecycle.render(subscription))

@@ -1,0 +1,158 @@
+"""The billing-period scheduler: activates pending subscriptions, ends trials, closes periods, applies
+scheduled downgrades and `ending_at` terminations.
+
+Exactly once with any number of replicas: due subscriptions are claimed with `FOR UPDATE SKIP
+LOCKED` (a replica never waits for, nor touches, a row another is handling), re-read under the
+lock, and each period's close is an insert into `billing_periods` keyed by (subscription,
+period_start) that does nothing when the row exists; the close, the subscription's new state and
+the outbox event commit together, so a crash leaves either all of it or none of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from fastapi import FastAPI
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from invora.logging import get_logger
+from subscriptions.common.clock import system_clock
+from subscriptions.subscriptions import lifecycle
+from subscriptions.subscriptions.models import Subscription
+
+log = get_logger(__name__)
+MAX_CATCH_UP = 1000  # periods closed for one subscription in one pass (years of downtime on weekly plans)
+
+
+@dataclass
+class PassReport:
+    activated: int = 0
+    periods_closed: int = 0
+    terminated: int = 0
+    trials_ended: int = 0
+
+    def __iadd__(self, other: PassReport) -> PassReport:
+        for name in vars(self):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        return self
+
+    @property
+    def total(self) -> int:
+        return self.activated + self.periods_closed + self.terminated + self.trials_ended
+
+
+async def _advance(session: AsyncSession, subscription: Subscription, now: datetime, report: PassReport) -> None:
+    """Bring one active subscription up to `now`."""
+    for _ in range(MAX_CATCH_UP):
+        if subscription.status != "active":
+            return
+        if (subscription.trial_ends_at is not None and subscription.trial_ended_at is None
+                and subscription.trial_ends_at <= now):
+            subscription.trial_ended_at = subscription.trial_ends_at
+            await lifecycle.publish(session, subscription, "subscription.trial_ended")
+            report.trials_ended += 1
+        end = subscription.current_period_end
+        if subscription.ending_at is not None and subscription.ending_at <= now and subscription.ending_at <= end:
+            await lifecycle.terminate(session, subscription, subscription.ending_at, reason="ending_at")
+            report.terminated += 1
+            report.periods_closed += 1
+            return
+        if end > now:
+            return
+        if subscription.next_subscription_id is not None:
+            await _apply_downgrade(session, subscription, end, report)
+            return
+        if await lifecycle.close_period(session, subscription, end, "period_end"):
+            report.periods_closed += 1
+        lifecycle.advance_period(subscription)
+        subscription.updated_at = now
+    log.warning("subscription_catch_up_incomplete", subscription_id=str(subscription.id))
+
+
+async def _apply_downgrade(session: AsyncSession, current: Subscription, at: datetime, report: PassReport) -> None:
+    if await lifecycle.close_period(session, current, at, "period_end"):
+        report.periods_closed += 1
+    following = (await session.execute(select(Subscription).where(
+        Subscription.id == current.next_subscription_id).with_for_update())).scalar_one_or_none()
+    await lifecycle.terminate(session, current, at, reason="downgrade")
+    report.terminated += 1
+    if following is not None and following.status == "pending":
+        await lifecycle.activate(session, following, at, None)
+        report.activated += 1
+
+
+def _due_active(now: datetime):
+    return and_(Subscription.status == "active", or_(
+        Subscription.current_period_end <= now,
+        Subscription.ending_at <= now,
+        and_(Subscription.trial_ends_at <= now, Subscription.trial_ended_at.is_(None)),
+    ))
+
+
+def _due_pending(now: datetime):
+    # a downgrade's next subscription starts when its predecessor's period closes, not on its own
+    return and_(Subscription.status == "pending", Subscription.previous_subscription_id.is_(None),
+                Subscription.subscription_at <= now)
+
+
+async def run_pass(sessionmaker: async_sessionmaker, now: datetime, batch_size: int = 100) -> PassReport:
+    """One scheduler pass at `now`: every due subscription handled, one transaction per batch."""
+    report = PassReport()
+    while True:
+        batch = PassReport()
+        async with sessionmaker() as session, session.begin():
+            rows = (await session.execute(
+                select(Subscription).where(or_(_due_active(now), _due_pending(now)))
+                .order_by(Subscription.id).limit(batch_size).with_for_update(skip_locked=True)
+            )).scalars().all()
+            for subscription in rows:
+                try:
+                    async with session.begin_nested():
+                        if subscription.status == "pending":
+                            await lifecycle.activate(session, subscription, subscription.subscription_at,
+                                                     subscription.trial_period_days)
+                            batch.activated += 1
+                        await _advance(session, subscription, now, batch)
+                except Exception:  # one broken subscription must not stop the others
+                    log.exception("subscription_pass_failed", subscription_id=str(subscription.id))
+        report += batch
+        if len(rows) < batch_size or batch.total == 0:
+            return report
+
+
+def scheduler_lifespan():
+    """Background piece of the app: a pass every `scheduler_interval_seconds` when enabled."""
+
+    def factory(app: FastAPI):
+        @contextlib.asynccontextmanager
+        async def running() -> AsyncIterator[None]:
+            settings = app.state.settings
+            if not settings.scheduler_enabled:
+                yield
+                return
+
+            async def loop() -> None:
+                while True:
+                    clock = getattr(app.state, "clock", None) or system_clock
+                    try:
+                        await run_pass(app.state.database.sessionmaker, clock(), settings.scheduler_batch_size)
+                    except Exception:
+                        log.exception("scheduler_pass_failed")
+                    await asyncio.sleep(settings.scheduler_interval_seconds)
+
+            task = asyncio.create_task(loop())
+            try:
+                yield
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+        return running()
+
+    return factory

@@ -1,0 +1,116 @@
+"""Subscriptions in Lago's shapes: `SubscriptionCreateInput` / `SubscriptionUpdateInput` in, `SubscriptionObject`
+out."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, StrictBool, StrictInt, StringConstraints
+
+from invora.events.contracts.subscriptions import Subscription as SubscriptionObject
+from invora.web.pagination import PaginationMeta
+from subscriptions.common.inputs import (
+    MAX_ITEMS,
+    Code,
+    Currency,
+    InputModel,
+    JsonObject,
+    Name,
+    Text,
+    Timestamp,
+)
+
+MAX_CENTS = 10**15
+DecimalString = Annotated[str, StringConstraints(max_length=40, pattern=r"^[0-9]{1,13}(\.[0-9]{1,12})?$")]
+AmountCents = Annotated[StrictInt, Field(ge=0, le=MAX_CENTS)]
+TrialDays = Annotated[float | int, Field(ge=0, le=36_500, allow_inf_nan=False)]
+
+
+class ChargeOverride(InputModel):
+    id: uuid.UUID | None = Field(None, description="The charge's `lago_id` in the plan version.")
+    code: Code | None = None
+    billable_metric_id: uuid.UUID | None = None
+    invoice_display_name: Name | None = None
+    min_amount_cents: AmountCents | None = None
+    properties: JsonObject | None = None
+    filters: Annotated[list[JsonObject], Field(max_length=MAX_ITEMS)] | None = None
+    tax_codes: Annotated[list[Code], Field(max_length=MAX_ITEMS)] | None = None
+
+
+class FixedChargeOverride(InputModel):
+    id: uuid.UUID | None = None
+    code: Code | None = None
+    invoice_display_name: Name | None = None
+    units: Annotated[float | int, Field(ge=0, le=10**12, allow_inf_nan=False)] | DecimalString | None = None
+    properties: JsonObject | None = None
+    tax_codes: Annotated[list[Code], Field(max_length=MAX_ITEMS)] | None = None
+
+
+class MinimumCommitmentOverride(InputModel):
+    amount_cents: AmountCents
+    invoice_display_name: Name | None = None
+    tax_codes: Annotated[list[Code], Field(max_length=MAX_ITEMS)] | None = None
+
+
+class UsageThresholdOverride(InputModel):
+    amount_cents: AmountCents
+    threshold_display_name: Name | None = None
+    recurring: StrictBool = False
+
+
+class PlanOverrides(InputModel):
+    amount_cents: AmountCents | None = None
+    amount_currency: Currency | None = None
+    name: Name | None = None
+    invoice_display_name: Name | None = None
+    description: Text | None = None
+    trial_period: TrialDays | None = None
+    tax_codes: Annotated[list[Code], Field(max_length=MAX_ITEMS)] | None = None
+    charges: Annotated[list[ChargeOverride], Field(max_length=MAX_ITEMS)] | None = None
+    fixed_charges: Annotated[list[FixedChargeOverride], Field(max_length=MAX_ITEMS)] | None = None
+    minimum_commitment: MinimumCommitmentOverride | None = None
+    usage_thresholds: Annotated[list[UsageThresholdOverride], Field(max_length=MAX_ITEMS)] | None = None
+
+
+class SubscriptionInput(InputModel):
+    external_customer_id: Code
+    plan_code: Code
+    external_id: Code
+    name: Name | None = None
+    billing_time: Literal["calendar", "anniversary"] | None = None
+    subscription_at: Timestamp | None = None
+    ending_at: Timestamp | None = None
+    plan_overrides: PlanOverrides | None = None
+    purchase_order_number: Name | None = None
+    consolidate_invoice: StrictBool | None = None
+
+
+class SubscriptionCreateBody(BaseModel):
+    subscription: SubscriptionInput
+
+
+class SubscriptionUpdateInput(InputModel):
+    name: Name | None = None
+    ending_at: Timestamp | None = None
+    subscription_at: Timestamp | None = Field(None, description="Only while the subscription is pending.")
+    plan_overrides: PlanOverrides | None = None
+    purchase_order_number: Name | None = None
+
+
+class SubscriptionUpdateBody(BaseModel):
+    subscription: SubscriptionUpdateInput
+
+
+class SubscriptionResponse(BaseModel):
+    subscription: SubscriptionObject
+
+
+class SubscriptionsResponse(BaseModel):
+    subscriptions: list[SubscriptionObject]
+    meta: PaginationMeta
+
+
+def overrides_dict(overrides: PlanOverrides | None) -> dict[str, Any]:
+    """What the client sent, JSON-ready (unset fields left out, so "not overridden" stays distinct from null)."""
+    return overrides.model_dump(mode="json", exclude_unset=True) if overrides is not None else {}

@@ -1,0 +1,234 @@
+"""Events the subscriptions service publishes, and the objects they carry (the API's own shapes).
+
+- `customer.created|updated|deleted`: `{"customer": Customer}`;
+- `customer.billing_state_changed`: `CustomerBillingStateChanged`;
+- `subscription.created|started|updated|terminated|canceled|trial_ended`: `SubscriptionEvent`;
+- `subscription.plan_changed`: `PlanChange` (upgrade now, downgrade at the period's end);
+- `subscription.billing_period_ended`: `BillingPeriodEnded` (exactly once per period).
+
+Topics are `invora.customer` / `invora.subscription`; the message key is the object's `lago_id`,
+so one object's events stay in order.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Object(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+# -- customers -----------------------------------------------------------------------------------------
+
+class CustomerBillingConfiguration(_Object):
+    invoice_grace_period: int | None = None
+    payment_provider: str | None = None
+    payment_provider_code: str | None = None
+    provider_customer_id: str | None = None
+    sync: bool | None = None
+    sync_with_provider: bool | None = None
+    document_locale: str | None = None
+    provider_payment_methods: list[str] | None = None
+    subscription_invoice_issuing_date_anchor: str | None = None
+    subscription_invoice_issuing_date_adjustment: str | None = None
+
+
+class Address(_Object):
+    address_line1: str | None = None
+    address_line2: str | None = None
+    city: str | None = None
+    state: str | None = None
+    zipcode: str | None = None
+    country: str | None = None
+
+
+class CustomerMetadata(_Object):
+    lago_id: uuid.UUID
+    key: str
+    value: str
+    display_in_invoice: bool
+    created_at: datetime
+
+
+BillingStateName = Literal["active", "past_due", "unpaid", "suspended"]
+ContractMode = Literal["standard", "enterprise", "government"]
+
+
+class CustomerBillingState(_Object):
+    """Where the customer stands in the payment-failure lifecycle, and how dunning treats it."""
+
+    state: BillingStateName = "active"
+    contract_mode: ContractMode = "standard"
+    grace_extension_days: int = 0
+    changed_at: datetime | None = None
+
+
+class Customer(_Object):
+    lago_id: uuid.UUID
+    sequential_id: int
+    slug: str
+    external_id: str
+    billing_entity_code: str | None = None
+    name: str | None = None
+    firstname: str | None = None
+    lastname: str | None = None
+    legal_name: str | None = None
+    legal_number: str | None = None
+    email: str | None = None
+    billing_email: str | None = None
+    phone: str | None = None
+    url: str | None = None
+    logo_url: str | None = None
+    address_line1: str | None = None
+    address_line2: str | None = None
+    city: str | None = None
+    state: str | None = None
+    zipcode: str | None = None
+    country: str | None = None
+    currency: str | None = None
+    timezone: str | None = None
+    applicable_timezone: str
+    tax_identification_number: str | None = None
+    tax_codes: list[str] = Field(default_factory=list)
+    account_type: str
+    customer_type: str | None = None
+    net_payment_term: int | None = None
+    invoice_grace_period: int | None = None
+    finalize_zero_amount_invoice: str
+    skip_invoice_custom_sections: bool
+    purchase_order_number: str | None = None
+    billing_configuration: CustomerBillingConfiguration
+    shipping_address: Address
+    metadata: list[CustomerMetadata] = Field(default_factory=list)
+    taxes: list[dict[str, Any]] = Field(default_factory=list)
+    integration_customers: list[dict[str, Any]] = Field(default_factory=list)
+    applicable_invoice_custom_sections: list[dict[str, Any]] = Field(default_factory=list)
+    error_details: list[dict[str, Any]] = Field(default_factory=list)
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None = None
+    billing_state: CustomerBillingState = Field(default_factory=CustomerBillingState)
+
+
+# -- subscriptions -------------------------------------------------------------------------------------
+
+SubscriptionStatus = Literal["pending", "active", "terminated", "canceled"]
+
+
+class Subscription(_Object):
+    """Lago's `SubscriptionObject`, plus the pinned plan version and the overrides sold with it."""
+
+    lago_id: uuid.UUID
+    external_id: str
+    lago_customer_id: uuid.UUID
+    external_customer_id: str
+    name: str | None = None
+    plan_code: str
+    lago_plan_id: uuid.UUID
+    lago_plan_version_id: uuid.UUID = Field(description="The immutable catalog version this subscription pins.")
+    plan_amount_cents: int
+    plan_amount_currency: str
+    plan_interval: str
+    pay_in_advance: bool
+    status: SubscriptionStatus
+    billing_time: Literal["calendar", "anniversary"]
+    subscription_at: datetime
+    started_at: datetime | None = None
+    ending_at: datetime | None = None
+    terminated_at: datetime | None = None
+    canceled_at: datetime | None = None
+    trial_ended_at: datetime | None = None
+    trial_ends_at: datetime | None = Field(None, description="When the trial ends (or ended); null without trial.")
+    previous_plan_code: str | None = None
+    next_plan_code: str | None = None
+    downgrade_plan_date: str | None = None
+    current_billing_period_started_at: datetime | None = None
+    current_billing_period_ending_at: datetime | None = None
+    on_termination_invoice: Literal["generate", "skip"] = "generate"
+    on_termination_credit_note: Literal["credit", "refund", "offset", "skip"] | None = None
+    purchase_order_number: str | None = None
+    plan_overrides: dict[str, Any] = Field(default_factory=dict)
+    consolidate_invoice: bool = True
+    created_at: datetime
+    timezone: str = Field(description="The customer's timezone the periods are computed in.")
+
+
+class SubscriptionEvent(_Object):
+    """`subscription.created|started|updated|terminated|canceled|trial_ended`."""
+
+    subscription: Subscription
+    reason: str | None = Field(None, description="Why it ended: `api`, `customer_deleted`, `ending_at`, `upgrade`, "
+                                                  "`downgrade`, `superseded`.")
+
+
+class PlanChange(_Object):
+    """`subscription.plan_changed`: an upgrade (immediate) or downgrade (at the end of the period)."""
+
+    direction: Literal["upgrade", "downgrade"]
+    effective_at: datetime
+    previous_subscription: Subscription
+    next_subscription: Subscription
+    previous_period_start: datetime | None = Field(
+        None, description="Upgrade: the old plan's last period runs [previous_period_start, effective_at).")
+    next_period_end: datetime | None = Field(
+        None, description="The end of the new plan's first period, [effective_at, next_period_end).")
+
+
+class BillingPeriodEnded(_Object):
+    """`subscription.billing_period_ended`: one subscription period closed, exactly once.
+
+    `period_start`/`period_end` are the subscription's own bounds (cut by its start or its
+    termination); `full_period_*` the schedule's, for proration. The usage snapshot is added by
+    the metering issue (null until then).
+    """
+
+    lago_billing_period_id: uuid.UUID
+    subscription: Subscription
+    lago_plan_version_id: uuid.UUID
+    plan_overrides: dict[str, Any] = Field(default_factory=dict)
+    period_start: datetime
+    period_end: datetime
+    full_period_start: datetime
+    full_period_end: datetime
+    reason: Literal["period_end", "termination", "plan_change"]
+    timezone: str
+    in_trial_until: datetime | None = Field(None, description="Trial end when the trial overlaps this period.")
+    next_period_start: datetime | None = None
+    next_period_end: datetime | None = None
+    usage: dict[str, Any] | None = None
+
+
+class CustomerEvent(_Object):
+    customer: Customer
+
+
+class CustomerBillingStateChanged(_Object):
+    """`customer.billing_state_changed`: an admin override (or, later, dunning) changed the billing state."""
+
+    lago_customer_id: uuid.UUID
+    external_customer_id: str
+    previous: CustomerBillingState
+    current: CustomerBillingState
+    reason: str
+    actor: str = Field(description="The key's subject that made the change.")
+    lago_audit_id: uuid.UUID | None = None
+
+
+EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
+    **{f"customer.{verb}": CustomerEvent for verb in ("created", "updated", "deleted")},
+    "customer.billing_state_changed": CustomerBillingStateChanged,
+    **{f"subscription.{verb}": SubscriptionEvent
+       for verb in ("created", "started", "updated", "terminated", "canceled", "trial_ended")},
+    "subscription.plan_changed": PlanChange,
+    "subscription.billing_period_ended": BillingPeriodEnded,
+}
+
+
+def parse_event_data(event_type: str, data: dict[str, Any]) -> BaseModel:
+    """The typed payload of a subscriptions event (KeyError for a type this service does not publish)."""
+    return EVENT_PAYLOADS[event_type].model_validate(data)
