@@ -114,7 +114,15 @@ class EventConsumer:
                 await asyncio.sleep(1)
                 continue
             for tp, records in batches.items():
-                await self._process_partition(tp, records)
+                try:
+                    await self._process_partition(tp, records)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - e.g. a commit refused during a rebalance
+                    # the records are redelivered to whoever owns the partition; the inbox makes that harmless
+                    log.warning("consumer_commit_failed", consumer=self.group_id, topic=tp.topic,
+                                partition=tp.partition, error=repr(exc))
+                    continue
                 await self._report_lag(tp)
 
     async def _process_partition(self, tp: TopicPartition, records: Iterable[ConsumerRecord]) -> None:
@@ -148,7 +156,7 @@ class EventConsumer:
         """Handle one record in one transaction with its inbox row."""
         try:
             envelope = EventEnvelope.model_validate(json.loads(record.value))
-        except (ValueError, ValidationError) as exc:
+        except (TypeError, ValueError, ValidationError) as exc:  # TypeError: a null value (tombstone)
             # A malformed message can never succeed; retrying would block the partition forever.
             CONSUMER_PROCESSED.labels(self.service, self.spec.name, "malformed").inc()
             log.error("consumer_malformed_event", consumer=self.group_id, topic=record.topic,

@@ -32,6 +32,7 @@ _INSERT = text(
     """
 )
 _NOTIFY = text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')")
+_NOTIFIED_KEY = "invora.outbox_notified_transaction"
 
 
 async def add_event(
@@ -74,5 +75,9 @@ async def add_event(
             "envelope": envelope.model_dump_json(),
         },
     )
-    await session.execute(_NOTIFY)  # delivered by PostgreSQL only if the transaction commits
+    # one NOTIFY per transaction is enough (PostgreSQL delivers it only if the transaction commits)
+    transaction = session.sync_session.get_transaction()
+    if session.info.get(_NOTIFIED_KEY) is not transaction:
+        await session.execute(_NOTIFY)
+        session.info[_NOTIFIED_KEY] = transaction
     return envelope
