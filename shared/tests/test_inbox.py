@@ -238,3 +238,36 @@ async def test_malformed_messages_do_not_block_the_partition(database, topic, ka
     await consumer.start()
     await wait_committed(consumer, topic, len(malformed) + 1)
     assert await effects(database) == [good.id]
+
+
+async def test_payload_breaking_the_handlers_contract_is_rejected_not_retried_forever(
+    database, topic, kafka_producer, consumers
+):
+    from pydantic import BaseModel
+
+    class Contract(BaseModel):
+        n: int
+
+    seen: list[uuid.UUID] = []
+
+    async def strict(session: AsyncSession, event: EventEnvelope) -> None:
+        await session.execute(text("INSERT INTO test_effects (event_id) VALUES (:id)"), {"id": event.id})
+        Contract.model_validate(event.data)  # raises for a payload without `n`
+        seen.append(event.id)
+
+    bad = EventEnvelope(type="thing.happened", source="test", organization_id=uuid.UUID(int=1),
+                        aggregate_type="thing", aggregate_id="thing-x", sequence=1, data={"other": True})
+    good = make_event(7)
+    for event in (bad, good):
+        await send(kafka_producer, topic, event.model_dump_json().encode())
+
+    consumer = consumers()
+    consumer.spec = ConsumerSpec(name="strict", topics=(topic,), handler=strict)
+    await consumer.start()
+    await wait_committed(consumer, topic, 2)
+    assert seen == [good.id]
+    assert await effects(database) == [good.id]  # the rejected event's partial work was rolled back
+    async with database.sessionmaker() as session:
+        recorded = set((await session.execute(
+            text("SELECT event_id FROM inbox_events WHERE consumer = 'strict'"))).scalars())
+    assert recorded == {bad.id, good.id}  # rejected once, for good: a redelivery will not retry it

@@ -1,8 +1,7 @@
 import uuid
 
-from sqlalchemy import select
-
 import example_service as example
+from sqlalchemy import select
 
 
 async def test_create_publish_and_consume(start_example, wait_for_event):
@@ -18,7 +17,8 @@ async def test_create_publish_and_consume(start_example, wait_for_event):
     import asyncio
     for _ in range(100):
         async with service.database.sessionmaker() as s:
-            echoes = (await s.execute(select(example.WidgetEcho).where(example.WidgetEcho.widget_id == widget_id))).scalars().all()
+            query = select(example.WidgetEcho).where(example.WidgetEcho.widget_id == widget_id)
+            echoes = (await s.execute(query)).scalars().all()
         if echoes:
             break
         await asyncio.sleep(0.1)

@@ -5,14 +5,45 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from invora.app import ServiceDefinition, build_service_app
+from invora.bus.consumer import ConsumerOptions
+from notifications.deliveries.routes import router as deliveries_router
+from notifications.delivery_worker.worker import delivery_worker_lifespan
+from notifications.endpoints.routes import router as endpoints_router
+from notifications.fanout.batch_consumer import fanout_consumer_lifespan
+from notifications.runtime import NotificationsRuntime
 from notifications.settings import NotificationsSettings
+from notifications.signing.lifespan import signing_key_lifespan
+from notifications.signing.routes import router as signing_router
 
-DEFINITION = ServiceDefinition(
-    name="notifications",
-    title="Invora Notifications",
-    description="Owns webhook endpoints and signed, retried webhook deliveries to tenant systems.",
-)
+TITLE = "Invora Notifications"
+DESCRIPTION = "Owns webhook endpoints and signed, retried webhook deliveries to tenant systems."
 
 
 def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
-    return build_service_app(DEFINITION, settings or NotificationsSettings())
+    settings = settings or NotificationsSettings()
+    runtime = NotificationsRuntime(settings=settings)
+    consumer_options = ConsumerOptions(
+        session_timeout_ms=settings.consumer_session_timeout_ms,
+        heartbeat_interval_ms=max(settings.consumer_session_timeout_ms // 3, 300),
+        extra={"fetch_max_wait_ms": settings.consumer_fetch_max_wait_ms},
+    )
+    definition = ServiceDefinition(
+        name="notifications",
+        title=TITLE,
+        description=DESCRIPTION,
+        # the public-key routes come before /webhooks/{lago_id}
+        routers=[signing_router, deliveries_router, endpoints_router],
+        # the fan-out consumer batches (see fanout/batch_consumer.py), so it is a background task, not a ConsumerSpec
+        background=[
+            signing_key_lifespan(runtime),
+            fanout_consumer_lifespan(runtime, consumer_options),
+            delivery_worker_lifespan(runtime),
+        ],
+        openapi_tags=[
+            {"name": "webhook_endpoints", "description": "Where an organization's events are sent, and how."},
+            {"name": "webhooks", "description": "Deliveries, their attempts, and the JWT public key."},
+        ],
+    )
+    app = build_service_app(definition, settings)
+    app.state.runtime = runtime
+    return app

@@ -1,5 +1,10 @@
 """Every ORM model of the notifications service, imported so Alembic sees the whole schema."""
 
 from notifications.db import PLATFORM_MODELS
+from notifications.deliveries.models import WebhookAttempt, WebhookDelivery, WebhookMessage
+from notifications.endpoints.models import WebhookEndpoint
+from notifications.signing.models import WebhookSigningKey
 
-__all__ = ["PLATFORM_MODELS"]
+__all__ = [
+    "PLATFORM_MODELS", "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint", "WebhookMessage", "WebhookSigningKey",
+]

@@ -19,6 +19,9 @@ from subscriptions.plans.consumer import catalog_consumers
 from subscriptions.settings import SubscriptionsSettings
 from subscriptions.subscriptions.routes import router as subscriptions
 from subscriptions.subscriptions.scheduler import scheduler_lifespan
+from subscriptions.usage.alert_routes import router as alerts
+from subscriptions.usage.routes import router as usage
+from subscriptions.usage_events.routes import router as events
 
 DEFINITION = ServiceDefinition(
     name="subscriptions",
@@ -27,7 +30,8 @@ DEFINITION = ServiceDefinition(
         "Owns customers, subscriptions and their billing periods, usage events and their "
         "aggregation, entitlements and customer billing state."
     ),
-    routers=[customers, billing_state, subscriptions, subscription_entitlements, customer_entitlements],
+    routers=[customers, billing_state, subscriptions, subscription_entitlements, customer_entitlements,
+             events, usage, alerts],
     background=[catalog_lifespan, scheduler_lifespan()],
     openapi_tags=[
         {"name": "customers", "description": "Customers (Lago API v1), upserted by `external_id`."},
@@ -37,6 +41,11 @@ DEFINITION = ServiceDefinition(
                                                 "periods and the entitlement check."},
         {"name": "billing_state", "description": "Customer billing state (active, past_due, unpaid, suspended), "
                                                  "contract mode, admin overrides and their audit log."},
+        {"name": "events", "description": "Usage events (Lago API v1): idempotent, durable ingestion in batches of "
+                                          "up to 1,000, with incremental rollups."},
+        {"name": "usage", "description": "Current, projected and past usage of a subscription (Lago API v1), "
+                                         "priced."},
+        {"name": "alerts", "description": "Usage alerts on subscriptions (Lago API v1) and `alert.triggered`."},
     ],
 )
 

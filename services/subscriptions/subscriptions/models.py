@@ -9,8 +9,11 @@ from subscriptions.subscriptions.models import (
     PlanEntitlementsProjection,
     Subscription,
 )
+from subscriptions.usage.alert_models import UsageAlert
+from subscriptions.usage_events.models import CachedBillableMetric, UsageEvent, UsageRollup
 
 __all__ = [
     "PLATFORM_MODELS", "BillingPeriod", "BillingStateAudit", "CachedPlanVersion", "Customer",
     "CustomerEntitlementOverride", "GracePeriod", "PlanEntitlementsProjection", "Subscription",
+    "CachedBillableMetric", "UsageAlert", "UsageEvent", "UsageRollup",
 ]

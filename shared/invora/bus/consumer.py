@@ -55,6 +55,9 @@ class ConsumerOptions:
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 3_000
     max_records: int = 500
+    # how long the broker may hold a fetch open waiting for data: aiokafka's 500 ms default adds
+    # that much latency per hop on brokers that always wait the full time (the embedded one does)
+    fetch_max_wait_ms: int = 100
     retry_initial_seconds: float = 0.2
     retry_max_seconds: float = 30.0
     extra: dict = field(default_factory=dict)
@@ -85,7 +88,7 @@ class EventConsumer:
             auto_offset_reset="earliest",
             session_timeout_ms=self.options.session_timeout_ms,
             heartbeat_interval_ms=self.options.heartbeat_interval_ms,
-            **self.options.extra,
+            **{"fetch_max_wait_ms": self.options.fetch_max_wait_ms, **self.options.extra},
         )
         self._task: asyncio.Task | None = None
         self._stopping = False
@@ -180,11 +183,31 @@ class EventConsumer:
                 if inserted is None:
                     CONSUMER_PROCESSED.labels(self.service, self.spec.name, "duplicate").inc()
                     return
-                await self.spec.handler(session, envelope)
+                try:
+                    await self.spec.handler(session, envelope)
+                except ValidationError as exc:
+                    # The payload breaks the contract the handler reads it with: no retry can fix that,
+                    # and retrying would block the partition. Record it as handled (so it is not retried
+                    # on redelivery either) and say so loudly; the rest of the handler's work is rolled back.
+                    await session.rollback()
+                    await self._reject(envelope, record, exc)
+                    return
                 await session.commit()
             CONSUMER_PROCESSED.labels(self.service, self.spec.name, "processed").inc()
         finally:
             correlation_id_var.reset(token)
+
+    async def _reject(self, envelope: EventEnvelope, record: ConsumerRecord, exc: ValidationError) -> None:
+        CONSUMER_PROCESSED.labels(self.service, self.spec.name, "rejected").inc()
+        log.error("consumer_rejected_event", consumer=self.group_id, event_id=str(envelope.id),
+                  event_type=envelope.type, topic=record.topic, partition=record.partition,
+                  offset=record.offset, error=str(exc)[:1000])
+        async with self.sessionmaker() as session:
+            await session.execute(_RECORD, {
+                "consumer": self.spec.name, "event_id": envelope.id, "event_type": envelope.type,
+                "topic": record.topic, "partition": record.partition, "offset": record.offset,
+            })
+            await session.commit()
 
     async def _report_lag(self, tp: TopicPartition) -> None:
         highwater = self._consumer.highwater(tp)

@@ -19,6 +19,7 @@ from subscriptions.common.persistence import flush_loaded
 from subscriptions.periods import Period, Schedule, subscription_period, trial_end
 from subscriptions.periods.schedule import local_date
 from subscriptions.subscriptions.models import BillingPeriod, Subscription
+from subscriptions.usage.snapshot import usage_snapshot
 
 
 def schedule_of(subscription: Subscription) -> Schedule:
@@ -115,6 +116,7 @@ async def close_period(session: AsyncSession, subscription: Subscription, end: d
         timezone=subscription.timezone, in_trial_until=in_trial,
         next_period_start=next_period.start if next_period else None,
         next_period_end=next_period.end if next_period else None,
+        usage=await usage_snapshot(session, subscription, start, end),
     ))
     return True
 

@@ -24,6 +24,7 @@ from invora.logging import get_logger
 from subscriptions.common.clock import system_clock
 from subscriptions.subscriptions import lifecycle
 from subscriptions.subscriptions.models import Subscription
+from subscriptions.usage.alerts import evaluate_alerts
 
 log = get_logger(__name__)
 MAX_CATCH_UP = 1000  # periods closed for one subscription in one pass (years of downtime on weekly plans)
@@ -141,6 +142,7 @@ def scheduler_lifespan():
                     clock = getattr(app.state, "clock", None) or system_clock
                     try:
                         await run_pass(app.state.database.sessionmaker, clock(), settings.scheduler_batch_size)
+                        await evaluate_alerts(app.state.database.sessionmaker, clock())
                     except Exception:
                         log.exception("scheduler_pass_failed")
                     await asyncio.sleep(settings.scheduler_interval_seconds)

@@ -1,0 +1,238 @@
+"""The worker's SQL: claim due deliveries (`FOR UPDATE SKIP LOCKED`, safe across replicas), record outcomes.
+
+Claiming bumps `attempt_count`, stamps a `claim_token` and pushes `next_attempt_at` a lease
+ahead, then commits before anything is sent: a worker that dies mid-attempt leaves a row
+that is due again when the lease runs out (at-least-once; receivers de-duplicate on
+`webhook-id` / `X-Lago-Unique-Key`). A failure is only recorded by the claim that made it
+(the token matches), and a success is final: a succeeded row is never claimed again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notifications.deliveries.models import FAILED, RETRYING, SUCCEEDED
+from notifications.delivery_worker.jobs import AttemptOutcome, ClaimedDelivery
+from notifications.endpoints.models import WebhookEndpoint, live_secrets
+
+_CLAIM_PASSES = 4
+_CANDIDATES = text(
+    """
+    SELECT d.id, d.endpoint_id, e.rate_limit_per_second
+    FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+    WHERE d.status IN ('pending', 'retrying') AND d.next_attempt_at <= :now
+      AND d.endpoint_id <> ALL(CAST(:blocked AS uuid[])) AND d.id <> ALL(CAST(:in_flight AS uuid[]))
+    ORDER BY d.next_attempt_at
+    LIMIT :limit
+    FOR UPDATE OF d SKIP LOCKED
+    """
+)
+_CLAIM = text(
+    """
+    UPDATE webhook_deliveries d
+    SET attempt_count = d.attempt_count + 1, next_attempt_at = :lease_until, claim_token = :token, updated_at = :now
+    FROM webhook_endpoints e, webhook_messages m
+    WHERE d.id = ANY(CAST(:ids AS uuid[])) AND e.id = d.endpoint_id AND m.id = d.message_id
+    RETURNING d.id, d.organization_id, d.endpoint_id, d.attempt_count, m.event_id, m.payload, m.correlation_id,
+              e.webhook_url, e.signature_algo, e.secret, e.previous_secret, e.previous_secret_expires_at,
+              e.rate_limit_per_second
+    """
+)
+# the delivery may be gone (its endpoint deleted meanwhile): then there is nothing to record
+_INSERT_ATTEMPT = text(
+    """
+    INSERT INTO webhook_attempts (id, organization_id, delivery_id, attempt_number, url, attempted_at, duration_ms,
+                                  status_code, response_body, error_class, error_message, next_attempt_at)
+    SELECT :id, :organization_id, :delivery_id, :attempt_number, :url, :attempted_at, :duration_ms,
+           :status_code, :response_body, :error_class, :error_message, :next_attempt_at
+    WHERE EXISTS (SELECT 1 FROM webhook_deliveries WHERE id = :delivery_id)
+    """
+)
+_SUCCEEDED = text(
+    f"""
+    UPDATE webhook_deliveries
+    SET status = '{SUCCEEDED}', succeeded_at = :finished_at, last_attempt_at = :attempted_at,
+        last_status_code = :status_code, last_error_class = NULL, next_attempt_at = NULL, claim_token = NULL,
+        updated_at = :finished_at
+    WHERE id = :delivery_id
+    """
+)
+# no automatic retry for a disabled endpoint (an explicit retry or test of one gets its single attempt)
+_FAILED = text(
+    """
+    UPDATE webhook_deliveries d
+    SET status = CASE WHEN e.enabled THEN :status ELSE 'failed' END,
+        next_attempt_at = CASE WHEN e.enabled THEN CAST(:next_attempt_at AS timestamptz) END,
+        last_attempt_at = :attempted_at, last_status_code = :status_code, last_error_class = :error_class,
+        claim_token = NULL, updated_at = :finished_at
+    FROM webhook_endpoints e
+    WHERE d.id = :delivery_id AND d.claim_token = :claim_token AND d.status IN ('pending', 'retrying')
+      AND e.id = d.endpoint_id
+    """
+)
+_ENDPOINTS_RECOVERED = text(
+    "UPDATE webhook_endpoints SET failing_since = NULL "
+    "WHERE id = ANY(CAST(:ids AS uuid[])) AND failing_since IS NOT NULL"
+)
+_ENDPOINT_FAILING = text(
+    "UPDATE webhook_endpoints SET failing_since = :since WHERE id = :endpoint_id AND failing_since IS NULL"
+)
+_CLEANUP = text(
+    """
+    DELETE FROM webhook_messages WHERE id IN (
+        SELECT m.id FROM webhook_messages m
+        WHERE m.created_at < :cutoff AND NOT EXISTS (
+            SELECT 1 FROM webhook_deliveries d WHERE d.message_id = m.id AND d.status IN ('pending', 'retrying'))
+        LIMIT :batch)
+    """
+)
+
+
+async def claim_due(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    lease_seconds: float,
+    limit: int,
+    blocked: Sequence[uuid.UUID],
+    in_flight: Sequence[uuid.UUID],
+    allowance: Callable[[uuid.UUID, int | None], int],
+    capped: set[uuid.UUID] | None = None,
+) -> list[ClaimedDelivery]:
+    """Claim up to `limit` due deliveries, at most `allowance(endpoint, rate)` per endpoint. Commits.
+
+    When one endpoint's backlog fills the candidates beyond its allowance (a slow endpoint with
+    thousands of due rows), the search goes on without it, so the others' fresh rows are not
+    left for the next round. Endpoints that had more due than their allowance are added to
+    `capped`: the worker claims again for them as their attempts finish.
+    """
+    excluded = set(blocked)
+    chosen: list[uuid.UUID] = []
+    taken: dict[uuid.UUID, int] = {}
+    budget: dict[uuid.UUID, int] = {}
+    for _pass in range(_CLAIM_PASSES):
+        wanted = limit - len(chosen)
+        candidates = (
+            await session.execute(
+                _CANDIDATES,
+                {"now": now, "blocked": list(excluded), "in_flight": [*in_flight, *chosen], "limit": wanted},
+            )
+        ).all()
+        full: set[uuid.UUID] = set()
+        for delivery_id, endpoint_id, rate in candidates:
+            if endpoint_id not in budget:
+                budget[endpoint_id] = allowance(endpoint_id, rate)
+            if taken.get(endpoint_id, 0) < budget[endpoint_id]:
+                taken[endpoint_id] = taken.get(endpoint_id, 0) + 1
+                chosen.append(delivery_id)
+            else:
+                full.add(endpoint_id)
+        if capped is not None:
+            capped |= full
+        if len(candidates) < wanted or not full or len(chosen) >= limit:
+            break
+        excluded |= full
+    if not chosen:
+        await session.rollback()
+        return []
+    token = uuid.uuid4()
+    rows = (
+        await session.execute(
+            _CLAIM,
+            {"ids": chosen, "lease_until": now + timedelta(seconds=lease_seconds), "token": token, "now": now},
+        )
+    ).all()
+    await session.commit()
+    return [
+        ClaimedDelivery(
+            delivery_id=row.id, organization_id=row.organization_id, endpoint_id=row.endpoint_id,
+            attempt_number=row.attempt_count, claim_token=token, event_id=row.event_id, payload=row.payload,
+            correlation_id=row.correlation_id, url=row.webhook_url, signature_algo=row.signature_algo,
+            secrets=tuple(live_secrets(row.secret, row.previous_secret, row.previous_secret_expires_at, now)),
+            rate_limit_per_second=row.rate_limit_per_second,
+        )
+        for row in rows
+    ]
+
+
+def attempt_row(outcome: AttemptOutcome, attempt_id: uuid.UUID, next_attempt_at: datetime | None) -> dict:
+    job = outcome.job
+    return {
+        "id": attempt_id, "organization_id": job.organization_id, "delivery_id": job.delivery_id,
+        "attempt_number": job.attempt_number, "url": job.url, "attempted_at": outcome.attempted_at,
+        "duration_ms": outcome.duration_ms, "status_code": outcome.status_code,
+        "response_body": outcome.response_body, "error_class": outcome.error_class,
+        "error_message": outcome.error_message, "next_attempt_at": next_attempt_at,
+    }
+
+
+async def insert_attempts(session: AsyncSession, rows: list[dict]) -> None:
+    if rows:
+        await session.execute(_INSERT_ATTEMPT, rows)
+
+
+async def mark_succeeded(session: AsyncSession, outcomes: list[AttemptOutcome]) -> None:
+    if outcomes:
+        await session.execute(_SUCCEEDED, [
+            {"delivery_id": o.job.delivery_id, "finished_at": o.finished_at, "attempted_at": o.attempted_at,
+             "status_code": o.status_code}
+            for o in outcomes
+        ])
+
+
+async def mark_failed(session: AsyncSession, failures: list[tuple[AttemptOutcome, datetime | None]]) -> None:
+    if failures:
+        await session.execute(_FAILED, [
+            {"delivery_id": o.job.delivery_id, "claim_token": o.job.claim_token, "next_attempt_at": next_at,
+             "status": FAILED if next_at is None else RETRYING,
+             "attempted_at": o.attempted_at, "status_code": o.status_code, "error_class": o.error_class,
+             "finished_at": o.finished_at}
+            for o, next_at in failures
+        ])
+
+
+async def endpoints_recovered(session: AsyncSession, endpoint_ids: list[uuid.UUID]) -> None:
+    if endpoint_ids:
+        await session.execute(_ENDPOINTS_RECOVERED, {"ids": endpoint_ids})
+
+
+async def endpoints_failing(session: AsyncSession, first_failures: dict[uuid.UUID, datetime]) -> None:
+    if first_failures:
+        await session.execute(
+            _ENDPOINT_FAILING, [{"endpoint_id": e, "since": t} for e, t in first_failures.items()]
+        )
+
+
+async def failing_too_long(session: AsyncSession, endpoint_ids: list[uuid.UUID], cutoff: datetime
+                           ) -> list[WebhookEndpoint]:
+    """Enabled endpoints among `endpoint_ids` failing since before `cutoff`, locked for the disable."""
+    if not endpoint_ids:
+        return []
+    statement = (
+        select(WebhookEndpoint)
+        .where(WebhookEndpoint.id.in_(endpoint_ids), WebhookEndpoint.enabled.is_(True),
+               WebhookEndpoint.failing_since <= cutoff)
+        .with_for_update()
+    )
+    return list((await session.execute(statement)).scalars().all())
+
+
+async def lock_enabled_endpoints(session: AsyncSession, endpoint_ids: list[uuid.UUID]) -> list[WebhookEndpoint]:
+    if not endpoint_ids:
+        return []
+    statement = (
+        select(WebhookEndpoint)
+        .where(WebhookEndpoint.id.in_(endpoint_ids), WebhookEndpoint.enabled.is_(True))
+        .with_for_update()
+    )
+    return list((await session.execute(statement)).scalars().all())
+
+
+async def delete_finished_messages(session: AsyncSession, cutoff: datetime, batch: int = 1000) -> int:
+    result = await session.execute(_CLEANUP, {"cutoff": cutoff, "batch": batch})
+    return result.rowcount or 0

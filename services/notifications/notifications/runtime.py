@@ -1,0 +1,88 @@
+"""What the routes, the fan-out consumer and the delivery worker share in one process.
+
+The clock is swappable (`runtime.clock = ManualClock(...)`) so retry schedules, the 5-day
+disable rule and secret-rotation overlaps are tested by moving time, never by sleeping.
+Signature timestamps (`webhook-timestamp`) always use the real time: receivers check them
+against their own clocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from fastapi import Request
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notifications.settings import NotificationsSettings
+from notifications.signing.jwt import JwtSigner
+from notifications.ssrf.policy import TargetPolicy
+from notifications.ssrf.resolver import Lookup, system_lookup
+
+WAKE_CHANNEL = "invora_webhooks"
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class ManualClock:
+    """A clock that only moves when told to (tests)."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, seconds: float = 0, **delta: float) -> datetime:
+        self._now += timedelta(seconds=seconds, **delta)
+        return self._now
+
+    def set(self, moment: datetime) -> None:
+        self._now = moment
+
+
+@dataclass
+class NotificationsRuntime:
+    settings: NotificationsSettings
+    clock: Clock = field(default_factory=SystemClock)
+    rng: random.Random = field(default_factory=random.Random)
+    # DNS for webhook targets (registration checks and the worker's connector)
+    lookup: Lookup = system_lookup
+    # loaded at start-up (configured PEM, or the key kept in the database)
+    jwt_signer: JwtSigner | None = None
+    # set by the worker: wakes it at once (e.g. after a manual retry committed in this process)
+    wake_event: asyncio.Event | None = None
+    _policy: TargetPolicy | None = field(default=None, repr=False)
+
+    @property
+    def policy(self) -> TargetPolicy:
+        if self._policy is None:
+            self._policy = TargetPolicy.from_settings(self.settings)
+        return self._policy
+
+    def wake_worker(self) -> None:
+        if self.wake_event is not None:
+            self.wake_event.set()
+
+
+def get_runtime(request: Request) -> NotificationsRuntime:
+    return request.app.state.runtime
+
+
+_WAKE = text(f"SELECT pg_notify('{WAKE_CHANNEL}', '')")
+
+
+async def wake_workers_at_commit(session: AsyncSession) -> None:
+    """Tell every delivery worker (any replica) to look for due deliveries once this transaction commits."""
+    await session.execute(_WAKE)

@@ -1,0 +1,84 @@
+"""HTTP routes for usage (`/api/v1/customers/{external_id}/current_usage`, Lago's shape)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+
+from invora.errors import NotFound
+from invora.web.deps import DbSession
+from invora.web.pagination import Pagination
+from subscriptions.common.auth import ReaderOrTenant, ensure_customer_access
+from subscriptions.common.clock import now
+from subscriptions.common.errors import READ_ERRORS, UNAVAILABLE
+from subscriptions.common.inputs import storable_key
+from subscriptions.plans.client import catalog_of
+from subscriptions.usage import current, past
+from subscriptions.usage.schemas import CustomerPastUsageResponse, CustomerUsageResponse
+from subscriptions.usage_events.metrics import metric_cache_of
+
+router = APIRouter(prefix="/api/v1/customers", tags=["usage"])
+
+
+@router.get("/{external_customer_id}/current_usage", response_model=CustomerUsageResponse,
+            responses={**READ_ERRORS, **UNAVAILABLE}, summary="Current usage of a subscription",
+            description="The open billing period's usage per charge and filter, priced; taxes unless "
+                        "`apply_taxes=false`. Read from incremental rollups.")
+async def current_usage(
+    session: DbSession, principal: ReaderOrTenant, request: Request,
+    external_customer_id: Annotated[str, Path()],
+    external_subscription_id: Annotated[str, Query(max_length=255)],
+    apply_taxes: bool = True,
+) -> Any:
+    if not storable_key(external_customer_id) or not storable_key(external_subscription_id):
+        raise NotFound("subscription")
+    ensure_customer_access(principal, external_customer_id)
+    subscription = await current.find_subscription(session, principal.organization_id, external_customer_id,
+                                                   external_subscription_id)
+    usage = await current.current_usage(session, catalog_of(request), metric_cache_of(request.app), subscription,
+                                        now(request), apply_taxes=apply_taxes)
+    return {"customer_usage": usage}
+
+
+@router.get("/{external_customer_id}/past_usage", response_model=CustomerPastUsageResponse,
+            responses={**READ_ERRORS, **UNAVAILABLE}, summary="Usage of closed billing periods",
+            description="Newest first; `periods_count` limits how many, `billable_metric_code` keeps one metric.")
+async def past_usage(
+    session: DbSession, principal: ReaderOrTenant, request: Request, page: Pagination,
+    external_customer_id: Annotated[str, Path()],
+    external_subscription_id: Annotated[str, Query(max_length=255)],
+    billable_metric_code: Annotated[str | None, Query(max_length=255)] = None,
+    periods_count: Annotated[int | None, Query(ge=1, le=1000)] = None,
+) -> Any:
+    if not storable_key(external_customer_id) or not storable_key(external_subscription_id):
+        raise NotFound("subscription")
+    ensure_customer_access(principal, external_customer_id)
+    periods, meta = await past.past_usage(session, catalog_of(request), metric_cache_of(request.app),
+                                          principal.organization_id, external_customer_id, external_subscription_id,
+                                          page, billable_metric_code, periods_count)
+    return {"usage_periods": periods, "meta": meta}
+
+
+@router.get("/{external_customer_id}/projected_usage", responses={**READ_ERRORS, **UNAVAILABLE},
+            summary="Projected usage at the end of the open period",
+            description="Current usage plus `projected_units` / `projected_amount_cents`: count and sum metrics "
+                        "are extrapolated in a straight line (units × period length ÷ time elapsed, at least one "
+                        "hour elapsed); max, latest, unique count and weighted sum are projected at their current "
+                        "value (a weighted sum already assumes the current total holds to the period's end).")
+async def projected_usage(
+    session: DbSession, principal: ReaderOrTenant, request: Request,
+    external_customer_id: Annotated[str, Path()],
+    external_subscription_id: Annotated[str, Query(max_length=255)],
+    apply_taxes: bool = True,
+) -> Any:
+    if not storable_key(external_customer_id) or not storable_key(external_subscription_id):
+        raise NotFound("subscription")
+    ensure_customer_access(principal, external_customer_id)
+    subscription = await current.find_subscription(session, principal.organization_id, external_customer_id,
+                                                   external_subscription_id)
+    usage = await current.projected_usage(session, catalog_of(request), metric_cache_of(request.app), subscription,
+                                          now(request), apply_taxes=apply_taxes)
+    return JSONResponse(jsonable_encoder({"customer_projected_usage": usage}))

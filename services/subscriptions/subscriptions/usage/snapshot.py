@@ -1,0 +1,40 @@
+"""The usage snapshot a closed billing period carries in `subscription.billing_period_ended`.
+
+Built in the closing transaction from local state only (the cached plan version, the cached
+metrics, the rollups), so closing never waits on the catalog: per charge and filter the units,
+events count, amount as priced now, and the per-event values `percentage` and `dynamic` charges
+need (`event_values`), so invoicing can price the period without reading events.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from subscriptions.periods import Period
+from subscriptions.subscriptions.models import CachedPlanVersion, Subscription
+from subscriptions.usage.current import usage_of
+from subscriptions.usage_events.metrics import Metric
+from subscriptions.usage_events.models import CachedBillableMetric
+
+
+async def usage_snapshot(session: AsyncSession, subscription: Subscription, start: datetime,
+                         end: datetime) -> dict[str, Any] | None:
+    version = (await session.execute(select(CachedPlanVersion.body).where(
+        CachedPlanVersion.organization_id == subscription.organization_id,
+        CachedPlanVersion.plan_version_id == subscription.plan_version_id,
+    ))).scalar_one_or_none()
+    if version is None:
+        return None
+    metric_ids = {str(c["lago_billable_metric_id"]) for c in version.get("charges") or []}
+    bodies = (await session.execute(select(CachedBillableMetric.body).where(
+        CachedBillableMetric.organization_id == subscription.organization_id,
+        CachedBillableMetric.metric_id.in_(metric_ids),
+    ))).scalars().all() if metric_ids else []
+    metrics = {body["code"]: Metric.of(body) for body in bodies}
+    usage = await usage_of(session, subscription, version, metrics, Period(start, end), apply_taxes=False,
+                           with_event_values=True)
+    return {**usage, "from_datetime": start.isoformat(), "to_datetime": end.isoformat()}

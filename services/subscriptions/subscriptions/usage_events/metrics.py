@@ -1,0 +1,115 @@
+"""What ingestion needs to know about a subscription's plan: its billable metrics.
+
+The plan-version snapshot cached from the catalog names each charge's metric (id and code) but not
+its aggregation, so the metric itself is read once from the catalog
+(`GET /api/v1/billable_metrics/{code}`) and kept in memory and in `cached_billable_metrics`. The
+catalog locks a charged metric's code, aggregation type, field name, recurring flag and weighted
+interval, so the cached definition stays right for every plan version that charges it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invora.errors import ServiceUnavailable
+from subscriptions.plans.client import CatalogClient
+from subscriptions.usage_events.models import CachedBillableMetric
+
+NUMERIC_AGGREGATIONS = frozenset({"sum_agg", "max_agg", "latest_agg", "weighted_sum_agg"})
+MEMORY_CACHE_SIZE = 8192
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    id: uuid.UUID
+    code: str
+    aggregation_type: str
+    field_name: str | None
+    recurring: bool
+    rounding_function: str | None
+    rounding_precision: int | None
+    filters: dict[str, frozenset[str]] = field(default_factory=dict)
+    name: str = ""
+
+    @classmethod
+    def of(cls, body: dict[str, Any]) -> Metric:
+        return cls(id=uuid.UUID(str(body["lago_id"])), code=body["code"], aggregation_type=body["aggregation_type"],
+                   field_name=body.get("field_name"), recurring=bool(body.get("recurring")),
+                   rounding_function=body.get("rounding_function"), rounding_precision=body.get("rounding_precision"),
+                   filters={f["key"]: frozenset(str(v) for v in f.get("values") or [])
+                            for f in body.get("filters") or []},
+                   name=body.get("name") or body["code"])
+
+    @property
+    def needs_number(self) -> bool:
+        return self.aggregation_type in NUMERIC_AGGREGATIONS
+
+    @property
+    def needs_field(self) -> bool:
+        return self.aggregation_type != "count_agg"
+
+
+class MetricCache:
+    """Per app: metric definitions by (organization, metric id)."""
+
+    def __init__(self) -> None:
+        self._metrics: OrderedDict[tuple[uuid.UUID, uuid.UUID], Metric] = OrderedDict()
+
+    def remember(self, organization_id: uuid.UUID, metric: Metric) -> None:
+        self._metrics[(organization_id, metric.id)] = metric
+        if len(self._metrics) > MEMORY_CACHE_SIZE:
+            self._metrics.popitem(last=False)
+
+    def forget(self, organization_id: uuid.UUID, metric_id: uuid.UUID) -> None:
+        self._metrics.pop((organization_id, metric_id), None)
+
+    async def metric(self, session: AsyncSession, catalog: CatalogClient, organization_id: uuid.UUID,
+                     metric_id: uuid.UUID, code: str) -> Metric:
+        key = (organization_id, metric_id)
+        cached = self._metrics.get(key)
+        if cached is not None:
+            return cached
+        body = (await session.execute(select(CachedBillableMetric.body).where(
+            CachedBillableMetric.organization_id == organization_id, CachedBillableMetric.metric_id == metric_id,
+        ))).scalar_one_or_none()
+        if body is None:
+            answer = await catalog._get(organization_id, f"/api/v1/billable_metrics/{quote(code, safe='')}")
+            if answer is None or str(answer["billable_metric"]["lago_id"]) != str(metric_id):
+                raise ServiceUnavailable("the catalog does not know a metric this plan charges",
+                                         code="catalog_unavailable")
+            body = answer["billable_metric"]
+            await session.execute(insert(CachedBillableMetric).values(
+                organization_id=organization_id, metric_id=metric_id, code=code, body=body,
+            ).on_conflict_do_nothing())
+        metric = Metric.of(body)
+        self.remember(organization_id, metric)
+        return metric
+
+
+async def plan_metrics(session: AsyncSession, catalog: CatalogClient, cache: MetricCache,
+                       organization_id: uuid.UUID, plan_version_id: uuid.UUID) -> dict[str, Metric]:
+    """Metric code → definition, for every metric the plan version charges."""
+    version = await catalog.plan_version(session, organization_id, plan_version_id)
+    metrics: dict[str, Metric] = {}
+    for charge in version.get("charges") or []:
+        code = charge["billable_metric_code"]
+        if code not in metrics:
+            metrics[code] = await cache.metric(session, catalog, organization_id,
+                                               uuid.UUID(str(charge["lago_billable_metric_id"])), code)
+    return metrics
+
+
+def metric_cache_of(app: FastAPI) -> MetricCache:
+    cache = getattr(app.state, "metric_cache", None)
+    if cache is None:
+        cache = app.state.metric_cache = MetricCache()
+    return cache

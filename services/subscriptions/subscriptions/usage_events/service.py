@@ -1,0 +1,120 @@
+"""Use cases of `/api/v1/events`: ingest a batch (or one event), list and read stored events."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invora.errors import NotFound
+from invora.web.pagination import PageParams, PaginationMeta, paginate
+from subscriptions.plans.client import CatalogClient
+from subscriptions.usage_events import store
+from subscriptions.usage_events.ingest import Prepared, prepare
+from subscriptions.usage_events.metrics import MetricCache
+from subscriptions.usage_events.models import UsageEvent
+from subscriptions.usage_events.schemas import EventInput, EventObject
+
+
+async def ingest(session: AsyncSession, catalog: CatalogClient, cache: MetricCache, organization_id: uuid.UUID,
+                 events: Sequence[EventInput], now: datetime, *, batch: bool) -> list[dict[str, Any]]:
+    """Store the events not stored yet and count them; answer every event in the order sent.
+
+    A transaction id repeated for the same subscription (within the batch or already stored) is
+    answered with the stored event and `duplicate: true`.
+    """
+    prepared = await prepare(session, catalog, cache, organization_id, events, now, batch=batch)
+    first: dict[tuple[str, str], Prepared] = {}
+    for event in prepared:
+        first.setdefault((event.event.external_subscription_id, event.event.transaction_id), event)
+    unique = list(first.values())
+    inserted_ids = await store.insert_events(session, organization_id, unique, now)
+    inserted = [e for e in unique if e.id in inserted_ids]
+    await store.update_rollups(session, organization_id, inserted)
+    already = [k for k, e in first.items() if e.id not in inserted_ids]
+    stored = await store.stored_events(session, organization_id, already)
+    answers = []
+    for event in prepared:
+        key = (event.event.external_subscription_id, event.event.transaction_id)
+        if first[key] is event and event.id in inserted_ids:
+            answers.append(_render_prepared(event, now))
+        else:
+            row = stored.get(key)
+            answers.append(_render_row(row, duplicate=True) if row else _render_prepared(first[key], now, True))
+    return answers
+
+
+def _instant(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+# the hot path renders plain JSON-ready dicts (`EventObject`'s shape) rather than validating 1,000 models
+def _render_prepared(event: Prepared, now: datetime, duplicate: bool = False) -> dict[str, Any]:
+    return {
+        "lago_id": str(event.id), "transaction_id": event.event.transaction_id,
+        "lago_customer_id": str(event.subscription.customer_id), "code": event.event.code,
+        "timestamp": _instant(event.timestamp),
+        "precise_total_amount_cents": None if event.precise is None else str(event.precise),
+        "properties": event.properties, "lago_subscription_id": str(event.subscription.id),
+        "external_subscription_id": event.event.external_subscription_id, "created_at": _instant(now),
+        "duplicate": duplicate, "late": event.late and not duplicate,
+    }
+
+
+def _render_row(row: dict[str, Any], duplicate: bool = False) -> dict[str, Any]:
+    precise = row["precise_total_amount_cents"]
+    return {
+        "lago_id": str(row["id"]), "transaction_id": row["transaction_id"],
+        "lago_customer_id": str(row["customer_id"]), "code": row["code"], "timestamp": _instant(row["timestamp"]),
+        "precise_total_amount_cents": None if precise is None else str(precise),
+        "properties": json.loads(row["properties"]), "lago_subscription_id": str(row["subscription_id"]),
+        "external_subscription_id": row["external_subscription_id"], "created_at": _instant(row["created_at"]),
+        "duplicate": duplicate, "late": False,
+    }
+
+
+def render(event: UsageEvent) -> EventObject:
+    return EventObject(
+        lago_id=event.id, transaction_id=event.transaction_id, lago_customer_id=event.customer_id, code=event.code,
+        timestamp=event.timestamp, precise_total_amount_cents=event.precise_total_amount_cents,
+        properties=event.properties, lago_subscription_id=event.subscription_id,
+        external_subscription_id=event.external_subscription_id, created_at=event.created_at,
+    )
+
+
+@dataclass(slots=True)
+class EventFilters:
+    external_subscription_id: str | None = None
+    code: str | None = None
+    timestamp_from: datetime | None = None
+    timestamp_to: datetime | None = None
+
+
+async def list_events(session: AsyncSession, organization_id: uuid.UUID, filters: EventFilters,
+                      page: PageParams) -> tuple[list[UsageEvent], PaginationMeta]:
+    statement = select(UsageEvent).where(UsageEvent.organization_id == organization_id)
+    if filters.external_subscription_id is not None:
+        statement = statement.where(UsageEvent.external_subscription_id == filters.external_subscription_id)
+    if filters.code is not None:
+        statement = statement.where(UsageEvent.code == filters.code)
+    if filters.timestamp_from is not None:
+        statement = statement.where(UsageEvent.timestamp >= filters.timestamp_from)
+    if filters.timestamp_to is not None:
+        statement = statement.where(UsageEvent.timestamp <= filters.timestamp_to)
+    return await paginate(session, statement.order_by(UsageEvent.created_at.desc(), UsageEvent.id.desc()), page)
+
+
+async def get_event(session: AsyncSession, organization_id: uuid.UUID, transaction_id: str) -> UsageEvent:
+    """The first event stored with this transaction id (Lago: ids are unique per subscription only)."""
+    event = (await session.execute(select(UsageEvent).where(
+        UsageEvent.organization_id == organization_id, UsageEvent.transaction_id == transaction_id,
+    ).order_by(UsageEvent.created_at, UsageEvent.id).limit(1))).scalar_one_or_none()
+    if event is None:
+        raise NotFound("event")
+    return event

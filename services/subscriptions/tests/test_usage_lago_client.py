@@ -1,0 +1,46 @@
+"""Lago's official Python client, unchanged, sends events and reads usage over real HTTP (catalog and
+subscriptions both served by uvicorn on loopback)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from lago_python_client.client import Client
+from lago_python_client.exceptions import LagoApiError
+from lago_python_client.models import BatchEvent, BillableMetric, Charge, Charges, Event, Plan, Subscription
+
+
+@pytest.fixture
+def lago(live_service, make_api_key, invora_keys):
+    org = uuid.uuid4()
+    catalog_url = live_service("catalog")
+    subscriptions_url = live_service("subscriptions", catalog_url=catalog_url, scheduler_enabled=False,
+                                     service_signing_key=invora_keys.private_pem.decode())
+    key = make_api_key(org, ["admin"])
+    return Client(api_key=key, api_url=catalog_url), Client(api_key=key, api_url=subscriptions_url)
+
+
+def test_events_and_usage_with_lago_client(lago):
+    catalog, subscriptions = lago
+    metric = catalog.billable_metrics.create(BillableMetric(name="Calls", code="calls", aggregation_type="count_agg"))
+    catalog.plans.create(Plan(name="Pro", code="pro", interval="monthly", amount_cents=1000, amount_currency="EUR",
+                              pay_in_advance=False, charges=Charges(__root__=[Charge(
+                                  billable_metric_id=metric.lago_id, charge_model="standard",
+                                  properties={"amount": "0.5"})])))
+    subscriptions.subscriptions.create(Subscription(external_customer_id="cus_1", plan_code="pro",
+                                                    external_id="sub_1"))
+    created = subscriptions.events.create(Event(transaction_id="t1", external_subscription_id="sub_1", code="calls"))
+    assert created.transaction_id == "t1" and created.lago_subscription_id
+    subscriptions.events.batch_create(BatchEvent(events=[
+        Event(transaction_id=f"b{i}", external_subscription_id="sub_1", code="calls") for i in range(3)]))
+    assert subscriptions.events.find("b1").code == "calls"
+    with pytest.raises(LagoApiError) as invalid:
+        subscriptions.events.create(Event(transaction_id="t2", external_subscription_id="sub_1", code="nope"))
+    assert invalid.value.status_code == 422
+    usage = subscriptions.customers.current_usage("cus_1", "sub_1")
+    assert usage.amount_cents == 200 and usage.charges_usage[0].units == "4"
+    projected = subscriptions.customers.projected_usage("cus_1", "sub_1")
+    assert projected.amount_cents == 200
+    past = subscriptions.customers.past_usage("cus_1", "sub_1")
+    assert past["usage_periods"] == []
