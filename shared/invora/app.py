@@ -7,6 +7,7 @@ consumers, and starts/stops them with the app's lifespan.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -81,8 +82,7 @@ def build_service_app(definition: ServiceDefinition, settings: ServiceSettings) 
                         spec, service=definition.name, bootstrap_servers=settings.kafka_bootstrap_servers,
                         sessionmaker=database.sessionmaker, options=definition.consumer_options,
                     )
-                    await _start_when_broker_ready(broker, consumer.start)
-                    stack.push_async_callback(consumer.stop)
+                    stack.push_async_callback(_start_in_background(broker, consumer))
 
             for background in definition.background:
                 await stack.enter_async_context(background(app))
@@ -108,21 +108,25 @@ def build_service_app(definition: ServiceDefinition, settings: ServiceSettings) 
     return app
 
 
-async def _start_when_broker_ready(broker: BrokerConnection, start: Callable[[], Awaitable[None]]) -> None:
-    """Consumers need the topics to exist; if the broker is down, start them once it is up."""
-    if broker.connected:
-        await start()
-        return
+def _start_in_background(broker: BrokerConnection, consumer: EventConsumer) -> Callable[[], Awaitable[None]]:
+    """Start a consumer without holding up start-up; return the coroutine function that stops it.
 
-    async def later() -> None:
+    A consumer needs the broker (and the topics the broker link creates), and joining its group
+    can take seconds (half the session timeout on some brokers): the service answers meanwhile,
+    and the consumer reads from its committed offsets (or the earliest) once it has joined.
+    """
+
+    async def start() -> None:
         await broker.wait_connected()
-        await start()
+        await consumer.start()
 
-    import asyncio
+    task = asyncio.create_task(start(), name=f"start-{consumer.group_id}")
 
-    task = asyncio.create_task(later())
-    _pending_starts.add(task)
-    task.add_done_callback(_pending_starts.discard)
+    async def stop() -> None:
+        if not task.done():
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        await consumer.stop()
 
-
-_pending_starts: set = set()
+    return stop

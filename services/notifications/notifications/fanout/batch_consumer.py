@@ -136,23 +136,20 @@ def fanout_consumer_lifespan(runtime: NotificationsRuntime, options: ConsumerOpt
             sessionmaker=app.state.database.sessionmaker, options=options,
         )
         broker = app.state.broker
-        started = asyncio.Event()
 
         async def start() -> None:
             await broker.wait_connected()
             await consumer.start()
-            started.set()
 
+        # joining the group can take seconds: start-up does not wait for it (the group reads from
+        # its committed offsets, or the earliest, so nothing published meanwhile is missed)
         task = asyncio.create_task(start(), name="fanout-consumer-start")
-        if broker.connected:
-            await asyncio.shield(task)
         try:
             yield
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-            if started.is_set():
-                await consumer.stop()
+            await consumer.stop()
 
     return lifespan
