@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -86,6 +87,11 @@ def build_service_app(definition: ServiceDefinition, settings: ServiceSettings) 
 
             for background in definition.background:
                 await stack.enter_async_context(background(app))
+            if settings.gc_freeze:
+                # what start-up built lives as long as the process: keep it out of the cyclic
+                # collector's full passes, which otherwise walk it all and stall requests
+                gc.collect()
+                gc.freeze()
             log.info("service_started", port=settings.listen_port)
             yield
         log.info("service_stopped")

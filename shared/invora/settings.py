@@ -60,6 +60,9 @@ class ServiceSettings(BaseSettings):
     relay_batch_size: int = Field(500, ge=1, le=10000, description="Outbox rows published per batch.")
     outbox_retention_hours: float = Field(24.0, ge=0, description="Published outbox rows kept this long.")
     consumers_enabled: bool = Field(True, description="Run this service's Kafka consumers in-process.")
+    gc_freeze: bool = Field(True, description="After start-up, move everything start-up built out of the "
+                                              "garbage collector's full passes (`gc.freeze`), which otherwise "
+                                              "stall requests for tens of milliseconds.")
     idempotency_ttl_hours: float = Field(24.0, ge=24.0, description="How long Idempotency-Key responses are replayed.")
 
     @field_validator("auth_public_keys", mode="before")

@@ -12,6 +12,7 @@ from invora.app import ServiceDefinition, build_service_app
 from invora.bus.consumer import ConsumerOptions
 from subscriptions.access.billing_state_routes import router as billing_state
 from subscriptions.customers.routes import router as customers
+from subscriptions.entitlements.invalidation import entitlement_cache_lifespan
 from subscriptions.entitlements.routes import customer_router as customer_entitlements
 from subscriptions.entitlements.routes import subscription_router as subscription_entitlements
 from subscriptions.plans.client import catalog_lifespan
@@ -30,9 +31,10 @@ DEFINITION = ServiceDefinition(
         "Owns customers, subscriptions and their billing periods, usage events and their "
         "aggregation, entitlements and customer billing state."
     ),
-    routers=[customers, billing_state, subscriptions, subscription_entitlements, customer_entitlements,
+    # the entitlement check is the hottest route: first, so matching a request to it is cheapest
+    routers=[customer_entitlements, customers, billing_state, subscriptions, subscription_entitlements,
              events, usage, alerts],
-    background=[catalog_lifespan, scheduler_lifespan()],
+    background=[catalog_lifespan, entitlement_cache_lifespan, scheduler_lifespan()],
     openapi_tags=[
         {"name": "customers", "description": "Customers (Lago API v1), upserted by `external_id`."},
         {"name": "subscriptions", "description": "Subscriptions (Lago API v1): plan versions pinned, plan changes, "

@@ -27,3 +27,10 @@ class SubscriptionsSettings(ServiceSettings):
     scheduler_enabled: bool = Field(True, description="Run the billing-period scheduler in this process.")
     scheduler_interval_seconds: float = Field(30.0, gt=0, description="Seconds between scheduler passes.")
     scheduler_batch_size: int = Field(100, ge=1, le=10_000, description="Subscriptions handled per transaction batch.")
+    entitlement_cache_enabled: bool = Field(
+        True, description="Keep each customer's entitlement-check inputs in memory, invalidated by PostgreSQL "
+                          "NOTIFY (served from the database only while the LISTEN connection is down).")
+    entitlement_cache_seconds: float = Field(300.0, gt=0, le=86_400,
+                                             description="Longest time one customer's cached inputs are used.")
+    entitlement_cache_max_customers: int = Field(100_000, ge=1, le=10_000_000,
+                                                 description="Customers kept in the entitlement cache per replica.")

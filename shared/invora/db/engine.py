@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from fastapi import Request
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
 
 
 class Database:
@@ -15,7 +16,11 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(
             url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
         )
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
+        # a Session class of this database's own, so ORM event listeners (e.g. after_commit) attach
+        # to this database's sessions only, not to every app in the process
+        self.session_class: type[Session] = type("DatabaseSession", (Session,), {})
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True,
+                                               sync_session_class=self.session_class)
 
     @property
     def asyncpg_dsn(self) -> str:

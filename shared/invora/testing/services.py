@@ -69,6 +69,7 @@ def service_settings(service: str, *, database_url: str, kafka: str, keys: KeyPa
         "log_json": True,
         "log_level": "WARNING",
         "relay_poll_interval_seconds": 0.2,
+        "gc_freeze": False,  # many apps come and go in one test process: let the collector free them
         **overrides,
     }
     return _settings_class(service)(**values)

@@ -13,6 +13,7 @@ from subscriptions.common.auth import CheckPrincipal, Reader, Writer, ensure_cus
 from subscriptions.common.clock import now
 from subscriptions.common.errors import LIST_ERRORS, READ_ERRORS, UNAVAILABLE, WRITE_ERRORS
 from subscriptions.entitlements import service
+from subscriptions.entitlements.invalidation import cache_of
 from subscriptions.entitlements.schemas import (
     EntitlementCheck,
     EntitlementCheckResponse,
@@ -83,7 +84,8 @@ async def remove_subscription_privilege(session: DbSession, principal: Writer, r
                      description="Whether the customer may use the feature now: its active subscriptions' "
                                  "entitlements, the customer's admin overrides and active grace periods, and its "
                                  "billing state (suspended: never allowed). `privilege` picks the quota (default: "
-                                 "the feature's first integer privilege); `used` is the usage to compare it with.")
+                                 "the feature's first integer privilege); `used` is the usage to compare it with. "
+                                 "Answered from memory, which every change to the customer invalidates at commit.")
 async def check_entitlement(
     principal: CheckPrincipal, request: Request, feature_code: str,
     external_customer_id: str = CustomerId,
@@ -91,7 +93,7 @@ async def check_entitlement(
     used: Annotated[int | None, Query(ge=0, le=2**53)] = None,
 ) -> EntitlementCheckResponse:
     ensure_customer_access(principal, external_customer_id)
-    result = await service.check(request.app.state.database.engine, principal.organization_id,
+    result = await service.check(request.app.state.database.engine, cache_of(request), principal.organization_id,
                                  external_customer_id, feature_code, now(request), privilege, used)
     return EntitlementCheckResponse(entitlement=EntitlementCheck(**result))
 

@@ -19,6 +19,7 @@ from subscriptions.common.persistence import flush_loaded
 from subscriptions.customers import service as customers
 from subscriptions.customers.models import Customer
 from subscriptions.entitlements import values
+from subscriptions.entitlements.cache import CustomerSnapshot, EntitlementCache
 from subscriptions.entitlements.schemas import (
     EntitlementOverridesInput,
     EntitlementOverridesObject,
@@ -206,41 +207,63 @@ async def revoke_grace(session: AsyncSession, organization_id: uuid.UUID, extern
     return customer, row
 
 
-# -- the check: one round trip ---------------------------------------------------------------------------
+# -- the check: from memory, or one round trip ----------------------------------------------------------
 
-_CHECK = text("""
-SELECT c.billing_state,
+_CHECK_INPUTS = text("""
+SELECT c.id, c.billing_state,
        COALESCE((SELECT json_agg(json_build_array(pe.entitlements, s.entitlement_overrides, s.removed_entitlements))
                  FROM subscriptions s
                  LEFT JOIN plan_entitlements pe ON pe.organization_id = s.organization_id AND pe.plan_id = s.plan_id
                  WHERE s.customer_id = c.id AND s.status = 'active'), '[]'::json) AS subscriptions,
        o.quotas, o.features,
-       COALESCE((SELECT json_agg(json_build_array(g.metric, g.extra_allowance, g.expires_at))
+       COALESCE((SELECT json_agg(json_build_array(g.metric, g.extra_allowance, g.starts_at, g.expires_at))
                  FROM grace_periods g
-                 WHERE g.customer_id = c.id AND g.metric = :feature AND g.revoked_at IS NULL
-                   AND g.starts_at <= :now AND g.expires_at > :now), '[]'::json) AS grace
+                 WHERE g.customer_id = c.id AND g.revoked_at IS NULL AND g.expires_at > :now), '[]'::json) AS grace
 FROM customers c
 LEFT JOIN customer_entitlement_overrides o ON o.customer_id = c.id
 WHERE c.organization_id = :org AND c.external_id = :external_id AND c.deleted_at IS NULL
 """)
 
 
-async def check(engine: AsyncEngine, organization_id: uuid.UUID, external_customer_id: str, feature_code: str,
-                now: datetime, privilege: str | None, used: int | None) -> dict[str, Any]:
+async def _load_inputs(engine: AsyncEngine, organization_id: uuid.UUID, external_customer_id: str,
+                       now: datetime) -> CustomerSnapshot | None:
+    # a plain connection, no session or transaction bookkeeping: one read-only statement
+    async with engine.connect() as connection:
+        row = (await connection.execute(_CHECK_INPUTS, {"org": organization_id, "external_id": external_customer_id,
+                                                        "now": now})).one_or_none()
+    if row is None:
+        return None
+    return CustomerSnapshot(
+        customer_id=row.id, billing_state=row.billing_state,
+        subscription_entitlements=[values.subscription_entitlements(plan or [], overrides or {}, removed or [])
+                                   for plan, overrides, removed in row.subscriptions],
+        quotas=row.quotas or {}, features=row.features or {},
+        grace=[(metric, int(extra), datetime.fromisoformat(starts), datetime.fromisoformat(expires))
+               for metric, extra, starts, expires in row.grace],
+        as_of=now,
+    )
+
+
+async def check(engine: AsyncEngine, cache: EntitlementCache | None, organization_id: uuid.UUID,
+                external_customer_id: str, feature_code: str, now: datetime, privilege: str | None,
+                used: int | None) -> dict[str, Any]:
     if not storable_key(external_customer_id):
         raise NotFound("customer")
     if not storable_key(feature_code):
         raise NotFound("feature")
-    # a plain connection, no session or transaction bookkeeping: one read-only statement
-    async with engine.connect() as connection:
-        row = (await connection.execute(_CHECK, {"org": organization_id, "external_id": external_customer_id,
-                                                 "feature": feature_code, "now": now})).one_or_none()
-    if row is None:
-        raise NotFound("customer")
-    per_subscription = [values.subscription_entitlements(plan or [], overrides or {}, removed or [])
-                        for plan, overrides, removed in row.subscriptions]
-    grace = [(metric, int(extra), datetime.fromisoformat(expires)) for metric, extra, expires in row.grace]
+    key = (organization_id, external_customer_id)
+    snapshot = cache.get(key, now) if cache is not None else None
+    if snapshot is None:
+        token = cache.token() if cache is not None else 0
+        snapshot = await _load_inputs(engine, organization_id, external_customer_id, now)
+        if snapshot is None:
+            raise NotFound("customer")
+        if cache is not None:
+            cache.store(key, snapshot, token)
+    grace = [(metric, extra, expires) for metric, extra, starts, expires in snapshot.grace
+             if metric == feature_code and starts <= now < expires]
     return values.check(values.CheckInputs(
-        feature_code=feature_code, billing_state=row.billing_state, subscription_entitlements=per_subscription,
-        quotas=row.quotas or {}, features=row.features or {}, grace=grace, privilege=privilege, used=used,
+        feature_code=feature_code, billing_state=snapshot.billing_state,
+        subscription_entitlements=snapshot.subscription_entitlements, quotas=snapshot.quotas,
+        features=snapshot.features, grace=grace, privilege=privilege, used=used,
     ))
