@@ -21,6 +21,7 @@ from subscriptions.settings import SubscriptionsSettings
 from subscriptions.subscriptions.routes import router as subscriptions
 from subscriptions.subscriptions.scheduler import scheduler_lifespan
 from subscriptions.usage.alert_routes import router as alerts
+from subscriptions.usage.lifetime_routes import router as lifetime_usage
 from subscriptions.usage.routes import router as usage
 from subscriptions.usage_events.routes import router as events
 
@@ -33,7 +34,7 @@ DEFINITION = ServiceDefinition(
     ),
     # the entitlement check is the hottest route: first, so matching a request to it is cheapest
     routers=[customer_entitlements, customers, billing_state, subscriptions, subscription_entitlements,
-             events, usage, alerts],
+             events, usage, lifetime_usage, alerts],
     background=[catalog_lifespan, entitlement_cache_lifespan, scheduler_lifespan()],
     openapi_tags=[
         {"name": "customers", "description": "Customers (Lago API v1), upserted by `external_id`."},

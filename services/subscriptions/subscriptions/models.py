@@ -10,10 +10,11 @@ from subscriptions.subscriptions.models import (
     Subscription,
 )
 from subscriptions.usage.alert_models import UsageAlert
+from subscriptions.usage.lifetime_models import LifetimeUsage
 from subscriptions.usage_events.models import CachedBillableMetric, UsageEvent, UsageRollup
 
 __all__ = [
     "PLATFORM_MODELS", "BillingPeriod", "BillingStateAudit", "CachedPlanVersion", "Customer",
     "CustomerEntitlementOverride", "GracePeriod", "PlanEntitlementsProjection", "Subscription",
-    "CachedBillableMetric", "UsageAlert", "UsageEvent", "UsageRollup",
+    "CachedBillableMetric", "LifetimeUsage", "UsageAlert", "UsageEvent", "UsageRollup",
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -109,6 +110,10 @@ async def close_period(session: AsyncSession, subscription: Subscription, end: d
         if subscription.ending_at is not None and subscription.ending_at < next_period.end:
             next_period = Period(next_period.start, subscription.ending_at) if subscription.ending_at > end else None
     in_trial = subscription.trial_ends_at if subscription.trial_ends_at and subscription.trial_ends_at > start else None
+    usage = await usage_snapshot(session, subscription, start, end)
+    if usage is not None:  # what lifetime usage counts as billed for this period
+        await session.execute(update(BillingPeriod).where(BillingPeriod.id == row_id).values(
+            usage_amount_cents=usage["amount_cents"]))
     await publish_data(session, subscription, "subscription.billing_period_ended", BillingPeriodEnded(
         lago_billing_period_id=row_id, subscription=render(subscription),
         lago_plan_version_id=subscription.plan_version_id, plan_overrides=subscription.plan_overrides or {},
@@ -116,7 +121,7 @@ async def close_period(session: AsyncSession, subscription: Subscription, end: d
         timezone=subscription.timezone, in_trial_until=in_trial,
         next_period_start=next_period.start if next_period else None,
         next_period_end=next_period.end if next_period else None,
-        usage=await usage_snapshot(session, subscription, start, end),
+        usage=usage,
     ))
     return True
 

@@ -80,6 +80,8 @@ class BillingPeriod(OrganizationModel, Base):
     period_end: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     reason: Mapped[str] = mapped_column(String(20), nullable=False)  # period_end | termination | plan_change
     event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    # the usage amount (before taxes) the closing snapshot priced; null when the plan was not cached
+    usage_amount_cents: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class CachedPlanVersion(Base):

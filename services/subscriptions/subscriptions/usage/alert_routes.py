@@ -30,7 +30,8 @@ def _check(external_id: str, code: str | None = None) -> None:
 
 @router.post("/{external_id}/alerts", responses=WRITE_ERRORS, summary="Create a usage alert",
              description="Types: current_usage_amount (cents), billable_metric_current_usage_amount (cents), "
-                         "billable_metric_current_usage_units. Evaluated by the scheduler; each threshold crossing "
+                         "billable_metric_current_usage_units, lifetime_usage_amount (cents, see lifetime_usage). "
+                         "Evaluated by the scheduler; each threshold crossing "
                          "publishes `alert.triggered` once.")
 async def create_alert(external_id: ExternalId, body: AlertBody, session: DbSession, principal: Writer) -> Any:
     _check(external_id)

@@ -26,12 +26,13 @@ from invora.logging import get_logger
 from invora.outbox import add_event
 from subscriptions.common.inputs import Code, InputModel, Name
 from subscriptions.subscriptions.models import Subscription
+from subscriptions.usage import lifetime
 from subscriptions.usage.alert_models import UsageAlert
 from subscriptions.usage.snapshot import usage_snapshot
 
 log = get_logger(__name__)
 AlertType = Literal["current_usage_amount", "billable_metric_current_usage_amount",
-                    "billable_metric_current_usage_units"]
+                    "billable_metric_current_usage_units", "lifetime_usage_amount"]
 METRIC_TYPES = ("billable_metric_current_usage_amount", "billable_metric_current_usage_units")
 
 
@@ -153,6 +154,13 @@ def value_of(alert: UsageAlert, usage: dict[str, Any]) -> Decimal:
     return sum((Decimal(c["units"]) for c in charges), Decimal(0))
 
 
+async def _lifetime_value(session: AsyncSession, subscription: Subscription, usage: dict[str, Any]) -> Decimal:
+    rows = await lifetime.subscription_rows(session, subscription.organization_id, subscription.external_id)
+    record = await lifetime.record_of(session, subscription.organization_id, subscription.external_id)
+    _billed, total = await lifetime.lifetime_total(session, record, rows, usage["amount_cents"])
+    return Decimal(total)
+
+
 async def evaluate_alerts(sessionmaker: async_sessionmaker, now: datetime, batch_size: int = 200) -> int:
     """Evaluate every alert once; returns how many `alert.triggered` events were published."""
     published = 0
@@ -177,9 +185,12 @@ async def evaluate_alerts(sessionmaker: async_sessionmaker, now: datetime, batch
                     continue
                 if usage is None:
                     continue
-                previous = alert.previous_value if alert.period_start == subscription.current_period_start \
-                    else Decimal(0)
-                current = value_of(alert, usage)
+                if alert.alert_type == "lifetime_usage_amount":  # never starts again at zero
+                    previous, current = alert.previous_value, await _lifetime_value(session, subscription, usage)
+                else:
+                    previous = alert.previous_value if alert.period_start == subscription.current_period_start \
+                        else Decimal(0)
+                    current = value_of(alert, usage)
                 hits = crossed(alert.thresholds, previous, current)
                 if hits:
                     await add_event(session, type="alert.triggered", organization_id=alert.organization_id,
