@@ -160,6 +160,21 @@ def assert_all_up(summary: dict, ports: DevPorts) -> None:
             assert client.get(f"{url}/health").status_code == 200, service
 
 
+def assert_services_reach_each_other(summary: dict) -> None:
+    """A subscription pins a plan version read from the catalog over HTTP: that works out of the box."""
+    headers = {"Authorization": f"Bearer {summary['api_key']}"}
+    catalog, subscriptions = summary["services"]["catalog"], summary["services"]["subscriptions"]
+    with httpx.Client(timeout=10.0, headers=headers) as client:
+        plan = client.post(f"{catalog}/api/v1/plans", json={"plan": {
+            "name": "Dev", "code": "dev_plan", "interval": "monthly", "amount_cents": 1000,
+            "amount_currency": "EUR"}})
+        assert plan.status_code == 200, plan.text
+        created = client.post(f"{subscriptions}/api/v1/subscriptions", json={"subscription": {
+            "external_customer_id": "dev_customer", "plan_code": "dev_plan", "external_id": "dev_sub"}})
+        assert created.status_code == 200, created.text
+        assert created.json()["subscription"]["plan_code"] == "dev_plan"
+
+
 def stop_and_assert_clean(run: DevRun) -> None:
     assert run.terminate() == 0, run.diagnostics()
     assert run.survivors() == []
@@ -186,6 +201,7 @@ def test_dev_runs_the_suite_and_stops_cleanly(tmp_path: Path, data_dir: Path) ->
         first.record_processes()
         assert_all_up(summary, ports)
         assert summary["kafka"] == f"127.0.0.1:{ports.kafka}"
+        assert_services_reach_each_other(summary)
 
         claims = verify_key(summary["api_key"], data_dir)
         assert claims["org"] == summary["organization_id"]

@@ -57,9 +57,14 @@ def service_ports(base_port: int) -> dict[str, int]:
     return {service: base_port + offset for offset, service in enumerate(SERVICES)}
 
 
-def service_env(service: str, port: int, database_url: str, infra: Infrastructure, public_key: Path) -> dict[str, str]:
+def service_env(service: str, port: int, database_url: str, infra: Infrastructure, private_key: Path,
+                public_key: Path, ports: dict[str, int]) -> dict[str, str]:
     prefix = f"INVORA_{service.upper()}_"
     return {
+        # how services reach each other locally, unless the environment says otherwise: the catalog's
+        # address, and the key that signs the short-lived `service` keys they call each other with
+        f"{prefix}CATALOG_URL": f"http://127.0.0.1:{ports.get('catalog', 8101)}",
+        f"{prefix}SERVICE_SIGNING_KEY": str(private_key),
         **os.environ,
         f"{prefix}DATABASE_URL": database_url,
         f"{prefix}PORT": str(port),
@@ -109,7 +114,7 @@ def _supervise(files: DevFiles, options: DevOptions, signals: ShutdownSignals) -
             signals.check()
             private_key, public_key = ensure_key_pair(files.keys_dir)
             for service, port in ports.items():
-                env = service_env(service, port, database_urls[service], infra, public_key)
+                env = service_env(service, port, database_urls[service], infra, private_key, public_key, ports)
                 services.append(ServiceProcess(name=service, port=port, env=env, log_file=files.log_file(service)))
                 _start_service(services[-1], files)
             _wait_until_ready(services, options.ready_timeout, signals)

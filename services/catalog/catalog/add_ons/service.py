@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog.add_ons.models import AddOn
 from catalog.add_ons.schemas import AddOnCreateInput, AddOnUpdateInput
 from catalog.common.events import publish
-from catalog.common.inputs import storable_code
+from catalog.common.inputs import storable_key
 from catalog.common.persistence import flush_unique
 from catalog.plans import repository as plan_repository
 from catalog.taxes import service as taxes
@@ -48,7 +48,7 @@ def _live(organization_id: uuid.UUID):
 
 
 async def live_by_code(session: AsyncSession, organization_id: uuid.UUID, code: str) -> AddOn | None:
-    if not storable_code(code):
+    if not storable_key(code):
         return None
     return (await session.execute(_live(organization_id).where(AddOn.code == code))).scalar_one_or_none()
 

@@ -22,7 +22,7 @@ from catalog.billable_metrics.schemas import (
     BillableMetricUpdateInput,
 )
 from catalog.common.events import publish
-from catalog.common.inputs import storable_code
+from catalog.common.inputs import storable_key
 from catalog.common.persistence import flush_unique
 from catalog.plans import repository as plan_repository
 from invora.errors import NotFound, ValidationFailed
@@ -51,7 +51,7 @@ def _live(organization_id: uuid.UUID):
 
 
 async def find(session: AsyncSession, organization_id: uuid.UUID, code: str) -> BillableMetric | None:
-    if not storable_code(code):
+    if not storable_key(code):
         return None
     return (await session.execute(_live(organization_id).where(BillableMetric.code == code))).scalar_one_or_none()
 
@@ -167,7 +167,7 @@ async def by_ids(session: AsyncSession, organization_id: uuid.UUID, ids: set[uui
 
 async def live_by_codes(session: AsyncSession, organization_id: uuid.UUID, codes: set[str]) -> dict[str,
                                                                                                    BillableMetric]:
-    codes = {c for c in codes if storable_code(c)}
+    codes = {c for c in codes if storable_key(c)}
     if not codes:
         return {}
     rows = (await session.execute(_live(organization_id).where(BillableMetric.code.in_(codes)))).scalars().all()

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog.billable_metrics import service as metrics
 from catalog.billable_metrics.models import BillableMetric
 from catalog.common.events import publish
-from catalog.common.inputs import storable_code
+from catalog.common.inputs import storable_key
 from catalog.common.persistence import flush_unique
 from catalog.coupons.models import Coupon, CouponTarget
 from catalog.coupons.schemas import AppliesTo, CouponCreateInput, CouponUpdateInput
@@ -68,7 +68,7 @@ def _live(organization_id: uuid.UUID):
 
 
 async def find(session: AsyncSession, organization_id: uuid.UUID, code: str) -> Coupon | None:
-    if not storable_code(code):
+    if not storable_key(code):
         return None
     return (await session.execute(_live(organization_id).where(Coupon.code == code))).scalar_one_or_none()
 

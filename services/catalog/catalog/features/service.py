@@ -19,7 +19,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.common.events import publish
-from catalog.common.inputs import storable_code
+from catalog.common.inputs import storable_key
 from catalog.common.persistence import flush_unique
 from catalog.features.models import Feature, FeaturePrivilege
 from catalog.features.schemas import FeatureCreateInput, FeatureUpdateInput, PrivilegeInput
@@ -47,7 +47,7 @@ def _live(organization_id: uuid.UUID):
 
 
 async def find(session: AsyncSession, organization_id: uuid.UUID, code: str) -> Feature | None:
-    if not storable_code(code):
+    if not storable_key(code):
         return None
     return (await session.execute(_live(organization_id).where(Feature.code == code))).scalar_one_or_none()
 
@@ -64,7 +64,7 @@ async def read(session: AsyncSession, organization_id: uuid.UUID, code: str) -> 
 
 
 async def live_by_codes(session: AsyncSession, organization_id: uuid.UUID, codes: Iterable[str]) -> dict[str, Feature]:
-    wanted = {c for c in codes if storable_code(c)}
+    wanted = {c for c in codes if storable_key(c)}
     if not wanted:
         return {}
     rows = (await session.execute(_live(organization_id).where(Feature.code.in_(wanted)))).scalars().all()
@@ -75,7 +75,7 @@ async def list_features(
     session: AsyncSession, organization_id: uuid.UUID, page: PageParams, search_term: str | None = None,
 ) -> tuple[list[contracts.Feature], PaginationMeta]:
     statement = _live(organization_id)
-    if search_term and storable_code(search_term):
+    if search_term and storable_key(search_term):
         pattern = "%" + search_term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         statement = statement.where(or_(Feature.code.ilike(pattern), Feature.name.ilike(pattern),
                                         Feature.description.ilike(pattern)))

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from catalog.common.inputs import storable_code
+from catalog.common.inputs import storable_key
 from catalog.plans.models import (
     Charge,
     FixedCharge,
@@ -27,7 +27,7 @@ async def live_plan(
     session: AsyncSession, organization_id: uuid.UUID, code: str, *, for_update: bool = False,
 ) -> Plan | None:
     """The organization's live (not archived) plan with this code; `for_update` serialises writers of the plan."""
-    if not storable_code(code):
+    if not storable_key(code):
         return None
     statement = select(Plan).where(Plan.organization_id == organization_id, Plan.code == code,
                                    Plan.deleted_at.is_(None))
@@ -162,7 +162,7 @@ async def plans_with_feature(session: AsyncSession, feature_id: uuid.UUID) -> li
 
 
 async def live_plans_by_codes(session: AsyncSession, organization_id: uuid.UUID, codes: set[str]) -> dict[str, Plan]:
-    codes = {c for c in codes if storable_code(c)}
+    codes = {c for c in codes if storable_key(c)}
     if not codes:
         return {}
     rows = (await session.execute(

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.common.events import publish
-from catalog.common.inputs import storable_code
+from catalog.common.inputs import storable_key
 from catalog.common.persistence import flush_unique
 from catalog.taxes.models import Tax
 from catalog.taxes.schemas import TaxCreateInput, TaxUpdateInput
@@ -26,7 +26,7 @@ def to_object(tax: Tax) -> contracts.Tax:
 
 
 async def find(session: AsyncSession, organization_id: uuid.UUID, code: str) -> Tax | None:
-    if not storable_code(code):
+    if not storable_key(code):
         return None
     return (await session.execute(
         select(Tax).where(Tax.organization_id == organization_id, Tax.code == code)

@@ -183,8 +183,9 @@ class BillingPeriodEnded(_Object):
     """`subscription.billing_period_ended`: one subscription period closed, exactly once.
 
     `period_start`/`period_end` are the subscription's own bounds (cut by its start or its
-    termination); `full_period_*` the schedule's, for proration. The usage snapshot is added by
-    the metering issue (null until then).
+    termination); `full_period_*` the schedule's, for proration. `usage` is the period's usage
+    snapshot (units, events count, amount and per-event values per charge and filter); null only
+    when the plan version was never cached locally.
     """
 
     lago_billing_period_id: uuid.UUID
