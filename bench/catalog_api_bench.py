@@ -12,17 +12,14 @@ import asyncio
 import json
 import os
 import statistics
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
 import httpx
+from _harness import bench_environment
 
-from invora.auth.keys import generate_private_key_pem, public_key_pem, sign_token
-from invora.db.migrate import upgrade
-from invora.infra.kafka import EmbeddedKafka
-from invora.infra.postgres import EmbeddedPostgres, database_urls, ensure_databases
+from invora.auth.keys import sign_token
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "60"))
 
@@ -110,33 +107,10 @@ async def bench(database_url: str, kafka: str, key_path: Path, private_pem: byte
 
 
 def main() -> None:
-    workdir = Path(tempfile.mkdtemp(prefix="invora-bench-"))
-    private_pem = generate_private_key_pem()
-    key_path = workdir / "public.pem"
-    key_path.write_bytes(public_key_pem(private_pem))
-    postgres = kafka = None
-    try:
-        admin = os.environ.get("DATABASE_URL", "").replace("postgresql+asyncpg://", "postgresql://")
-        if not admin:
-            postgres = EmbeddedPostgres(workdir / "pg")
-            postgres.start()
-            admin = postgres.dsn
-        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-        if not bootstrap:
-            kafka = EmbeddedKafka()
-            kafka.start()
-            bootstrap = kafka.bootstrap_servers
-        name = f"bench_catalog_{uuid.uuid4().hex[:8]}"
-        asyncio.run(ensure_databases(admin, [name]))
-        url = database_urls(admin, [name])[name]
-        upgrade("catalog", url)
-        results = asyncio.run(bench(url, bootstrap, key_path, private_pem))
+    with bench_environment("catalog") as env:
+        results = asyncio.run(bench(env.database_url, env.kafka_bootstrap_servers, env.public_key_path,
+                                    env.private_pem))
         print(json.dumps({"benchmark": "catalog_api_in_process", "rounds": ROUNDS, "results": results}, indent=2))
-    finally:
-        if kafka is not None:
-            kafka.stop()
-        if postgres is not None:
-            postgres.stop()
 
 
 if __name__ == "__main__":

@@ -26,19 +26,15 @@ import random
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import aiohttp
+from _harness import bench_environment, percentile_ms
 
-from invora.auth.keys import generate_private_key_pem, public_key_pem, sign_token
-from invora.db.migrate import upgrade
-from invora.infra.kafka import EmbeddedKafka
+from invora.auth.keys import sign_token
 from invora.infra.ports import free_port, wait_for_port
-from invora.infra.postgres import EmbeddedPostgres, database_urls, ensure_databases
 
 PLAN_ENTITLEMENTS = [
     {"code": "seats", "name": "Seats", "privileges": [
@@ -134,12 +130,10 @@ async def load(base_url: str, token: str, rate: float, duration: float, customer
         misses = await cache_misses(session) - misses_before
     ordered = sorted(latencies)
 
-    def pct(p: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000, 3) if ordered else -1
-
     return {"requests": total, "answered_ok": len(latencies), "errors": errors,
             "achieved_per_second": round(len(latencies) / elapsed, 1),
-            "latency_ms": {"p50": pct(0.50), "p95": pct(0.95), "p99": pct(0.99), "max": pct(1.0),
+            "latency_ms": {"p50": percentile_ms(ordered, 0.50), "p95": percentile_ms(ordered, 0.95),
+                           "p99": percentile_ms(ordered, 0.99), "max": percentile_ms(ordered, 1.0),
                            "mean": round(statistics.fmean(ordered) * 1000, 3) if ordered else -1},
             "client_send_lateness_ms_p99": round(sorted(lateness)[int(len(lateness) * 0.99)] * 1000, 3),
             "cache_misses_during_run": misses}
@@ -159,50 +153,30 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1000)
     args = parser.parse_args()
     load_average = os.getloadavg()[0]
-    workdir = Path(tempfile.mkdtemp(prefix="invora-bench-"))
-    private_pem = generate_private_key_pem()
-    key_path = workdir / "public.pem"
-    key_path.write_bytes(public_key_pem(private_pem))
-    postgres = kafka = server = None
-    try:
-        admin = os.environ.get("DATABASE_URL", "").replace("postgresql+asyncpg://", "postgresql://")
-        if not admin:
-            postgres = EmbeddedPostgres(workdir / "pg")
-            postgres.start()
-            admin = postgres.dsn
-        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-        if not bootstrap:
-            kafka = EmbeddedKafka()
-            kafka.start()
-            bootstrap = kafka.bootstrap_servers
-        name = f"bench_subscriptions_{uuid.uuid4().hex[:8]}"
-        asyncio.run(ensure_databases(admin, [name]))
-        url = database_urls(admin, [name])[name]
-        upgrade("subscriptions", url)
-        org = uuid.uuid4()
-        asyncio.run(seed(url, org, args.customers))
-        port = free_port("127.0.0.1")
-        env = {**os.environ, "INVORA_SUBSCRIPTIONS_DATABASE_URL": url, "INVORA_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-               "INVORA_AUTH_PUBLIC_KEYS": str(key_path), "INVORA_LOG_LEVEL": "WARNING",
-               "INVORA_SUBSCRIPTIONS_SCHEDULER_ENABLED": "false"}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "subscriptions.app:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(port), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
-             "--log-level", "warning"], env=env, stdout=sys.stderr)
-        wait_for_port("127.0.0.1", port, 60)
-        token = sign_token(private_pem, organization_id=org, roles=["service"])
-        results = asyncio.run(load(f"http://127.0.0.1:{port}", token, args.rate, args.duration, args.customers))
-        print(json.dumps({"benchmark": "entitlement_check", "target": "p99 < 5 ms at 1000 checks/s",
-                          "rate": args.rate, "duration_s": args.duration, "customers": args.customers,
-                          "load_average_1m_at_start": load_average, "results": results}, indent=2))
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait(10)
-        if kafka is not None:
-            kafka.stop()
-        if postgres is not None:
-            postgres.stop()
+    server = None
+    with bench_environment("subscriptions") as env:
+        try:
+            org = uuid.uuid4()
+            asyncio.run(seed(env.database_url, org, args.customers))
+            port = free_port("127.0.0.1")
+            environment = {**os.environ, "INVORA_SUBSCRIPTIONS_DATABASE_URL": env.database_url,
+                           "INVORA_KAFKA_BOOTSTRAP_SERVERS": env.kafka_bootstrap_servers,
+                           "INVORA_AUTH_PUBLIC_KEYS": str(env.public_key_path), "INVORA_LOG_LEVEL": "WARNING",
+                           "INVORA_SUBSCRIPTIONS_SCHEDULER_ENABLED": "false"}
+            server = subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "subscriptions.app:create_app", "--factory", "--host", "127.0.0.1",
+                 "--port", str(port), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+                 "--log-level", "warning"], env=environment, stdout=sys.stderr)
+            wait_for_port("127.0.0.1", port, 60)
+            token = sign_token(env.private_pem, organization_id=org, roles=["service"])
+            results = asyncio.run(load(f"http://127.0.0.1:{port}", token, args.rate, args.duration, args.customers))
+            print(json.dumps({"benchmark": "entitlement_check", "target": "p99 < 5 ms at 1000 checks/s",
+                              "rate": args.rate, "duration_s": args.duration, "customers": args.customers,
+                              "load_average_1m_at_start": load_average, "results": results}, indent=2))
+        finally:
+            if server is not None:
+                server.terminate()
+                server.wait(10)
 
 
 if __name__ == "__main__":

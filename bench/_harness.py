@@ -1,0 +1,65 @@
+"""What every service benchmark starts with: PostgreSQL and the broker (embedded ones, or
+DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS when set), a fresh migrated database for the service, and
+a key pair that signs the benchmark's API keys. Benchmarks import it from their own folder."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from invora.auth.keys import generate_private_key_pem, public_key_pem
+from invora.db.migrate import upgrade
+from invora.infra.kafka import EmbeddedKafka
+from invora.infra.postgres import EmbeddedPostgres, database_urls, ensure_databases
+
+
+@dataclass(frozen=True)
+class BenchEnvironment:
+    workdir: Path
+    database_url: str  # postgresql+asyncpg://…, migrated for the service
+    kafka_bootstrap_servers: str
+    private_pem: bytes
+    public_key_path: Path
+
+
+@contextlib.contextmanager
+def bench_environment(service: str) -> Iterator[BenchEnvironment]:
+    workdir = Path(tempfile.mkdtemp(prefix="invora-bench-"))
+    private_pem = generate_private_key_pem()
+    key_path = workdir / "public.pem"
+    key_path.write_bytes(public_key_pem(private_pem))
+    postgres = kafka = None
+    try:
+        admin = os.environ.get("DATABASE_URL", "").replace("postgresql+asyncpg://", "postgresql://")
+        if not admin:
+            postgres = EmbeddedPostgres(workdir / "pg")
+            postgres.start()
+            admin = postgres.dsn
+        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        if not bootstrap:
+            kafka = EmbeddedKafka()
+            kafka.start()
+            bootstrap = kafka.bootstrap_servers
+        name = f"bench_{service}_{uuid.uuid4().hex[:8]}"
+        asyncio.run(ensure_databases(admin, [name]))
+        url = database_urls(admin, [name])[name]
+        upgrade(service, url)
+        yield BenchEnvironment(workdir, url, bootstrap, private_pem, key_path)
+    finally:
+        if kafka is not None:
+            kafka.stop()
+        if postgres is not None:
+            postgres.stop()
+
+
+def percentile_ms(ordered: list[float], p: float) -> float:
+    """The p-quantile (0..1) of sorted seconds, in milliseconds (-1 when there are none)."""
+    if not ordered:
+        return -1
+    return round(ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000, 3)
