@@ -27,6 +27,7 @@ from invora.settings import ServiceSettings
 from invora.web import health
 from invora.web.error_handlers import install_error_handlers
 from invora.web.idempotency import IdempotencyMiddleware
+from invora.web.openapi import install_openapi
 from invora.web.request_context import RequestContextMiddleware
 
 log = get_logger(__name__)
@@ -111,6 +112,7 @@ def build_service_app(definition: ServiceDefinition, settings: ServiceSettings) 
     app.include_router(health.router)
     for router in definition.routers:
         app.include_router(router)
+    install_openapi(app)
     return app
 
 

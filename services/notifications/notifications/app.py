@@ -9,7 +9,7 @@ from invora.bus.consumer import ConsumerOptions
 from notifications.deliveries.routes import router as deliveries_router
 from notifications.delivery_worker.worker import delivery_worker_lifespan
 from notifications.endpoints.routes import router as endpoints_router
-from notifications.fanout.batch_consumer import fanout_consumer_lifespan
+from notifications.fanout.consumer_spec import fanout_consumer_spec
 from notifications.runtime import NotificationsRuntime
 from notifications.settings import NotificationsSettings
 from notifications.signing.lifespan import signing_key_lifespan
@@ -25,7 +25,7 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     consumer_options = ConsumerOptions(
         session_timeout_ms=settings.consumer_session_timeout_ms,
         heartbeat_interval_ms=max(settings.consumer_session_timeout_ms // 3, 300),
-        extra={"fetch_max_wait_ms": settings.consumer_fetch_max_wait_ms},
+        fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
     )
     definition = ServiceDefinition(
         name="notifications",
@@ -33,12 +33,10 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
         description=DESCRIPTION,
         # the public-key routes come before /webhooks/{lago_id}
         routers=[signing_router, deliveries_router, endpoints_router],
-        # the fan-out consumer batches (see fanout/batch_consumer.py), so it is a background task, not a ConsumerSpec
-        background=[
-            signing_key_lifespan(runtime),
-            fanout_consumer_lifespan(runtime, consumer_options),
-            delivery_worker_lifespan(runtime),
-        ],
+        # the fan-out consumer handles a fetched batch per transaction (see fanout/consumer_spec.py)
+        consumers=[fanout_consumer_spec(runtime)],
+        consumer_options=consumer_options,
+        background=[signing_key_lifespan(runtime), delivery_worker_lifespan(runtime)],
         openapi_tags=[
             {"name": "webhook_endpoints", "description": "Where an organization's events are sent, and how."},
             {"name": "webhooks", "description": "Deliveries, their attempts, and the JWT public key."},

@@ -80,9 +80,14 @@ def get_runtime(request: Request) -> NotificationsRuntime:
     return request.app.state.runtime
 
 
-_WAKE = text(f"SELECT pg_notify('{WAKE_CHANNEL}', '')")
+_WAKE = text(f"SELECT pg_notify('{WAKE_CHANNEL}', :due_at)")
 
 
-async def wake_workers_at_commit(session: AsyncSession) -> None:
-    """Tell every delivery worker (any replica) to look for due deliveries once this transaction commits."""
-    await session.execute(_WAKE)
+async def wake_workers_at_commit(session: AsyncSession, due_at: datetime) -> None:
+    """Tell every delivery worker (any replica) to look for due deliveries once this transaction commits.
+
+    `due_at` is the earliest `next_attempt_at` the transaction wrote. It may commit well after
+    that time (a large fan-out on a busy database), when the workers' searches have moved on
+    past it: each worker lowers its search floor to it (delivery_worker/scan_floor.py).
+    """
+    await session.execute(_WAKE, {"due_at": due_at.isoformat()})

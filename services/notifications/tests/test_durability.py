@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import text
 
-from notifications.runtime import ManualClock
+from notifications.runtime import ManualClock, wake_workers_at_commit
 
 
 async def test_restart_mid_retry_loses_nothing_and_repeats_no_success(
@@ -98,3 +98,35 @@ async def test_two_replicas_share_the_queue_without_sending_twice(
     keys = [r.headers["X-Lago-Unique-Key"] for r in receiver.requests]
     assert len(keys) == len(set(keys)) == 60
     assert {r.headers["webhook-id"] for r in receiver.requests} == {str(e.id) for e in events}
+
+
+async def test_rows_committed_long_after_their_stamp_are_sent_at_once(notifications, clock, receivers, kit):
+    """A transaction stamps its rows due before it commits (a large fan-out on a busy database: seconds before).
+    By then the worker's searches have moved past the stamp; the NOTIFY sent at commit brings them back to it."""
+    receiver = await receivers()
+    org = uuid.uuid4()
+    endpoint = await kit.create_endpoint(notifications.client(org), receiver.url, signature_algo="hmac")
+    floor = notifications.app.state.delivery_worker.scan_floor
+    floor.full_search_every = 3600.0  # no periodic search from the oldest row to find them by chance
+    try:
+        floor.reset()
+        clock.advance(10)
+        await asyncio.sleep(0.3)  # the worker polls every 50 ms: its floor is now 8 s past the stamp below
+        stamped = clock.now() - timedelta(seconds=10)
+        async with notifications.database.sessionmaker() as session:
+            message_id, delivery_id = uuid.uuid4(), uuid.uuid4()
+            await session.execute(text(
+                "INSERT INTO webhook_messages (id, organization_id, event_id, event_type, object_type, "
+                "aggregate_id, sequence, payload, occurred_at, created_at) VALUES (:m, :o, :e, 'invoice.created', "
+                "'invoice', 'i1', 1, '{}', :t, :t)"), {"m": message_id, "o": org, "e": uuid.uuid4(), "t": stamped})
+            await session.execute(text(
+                "INSERT INTO webhook_deliveries (id, organization_id, message_id, endpoint_id, event_type, status, "
+                "attempt_count, next_attempt_at, created_at, updated_at) VALUES (:d, :o, :m, :ep, "
+                "'invoice.created', 'pending', 0, :t, :t, :t)"),
+                {"d": delivery_id, "o": org, "m": message_id, "ep": uuid.UUID(endpoint["lago_id"]), "t": stamped})
+            await wake_workers_at_commit(session, stamped)
+            await session.commit()
+        (request,) = await receiver.wait_for(1, timeout=5)
+        assert request.headers["X-Lago-Unique-Key"] == str(delivery_id)
+    finally:
+        floor.full_search_every = 30.0

@@ -127,6 +127,24 @@ async def test_a_hanging_endpoint_times_out_while_another_keeps_receiving(small_
     assert detail["status"] == "retrying"
 
 
+async def test_a_slow_endpoints_backlog_is_delivered_in_full(small_worker, producer, receivers, kit):
+    """At its cap its rows fall below the claims' search floor; as slots free up they are caught up."""
+    slow, healthy = await receivers(), await receivers()
+    for _ in range(24):
+        slow.respond(200, b"", None, 0.25)
+    org = uuid.uuid4()
+    client = small_worker.client(org)
+    slow_id = uuid.UUID((await kit.create_endpoint(client, slow.url, signature_algo="hmac"))["lago_id"])
+    await kit.create_endpoint(client, healthy.url, signature_algo="hmac")
+    events = [await producer.emit(org, "invoice.created") for _ in range(24)]
+
+    await healthy.wait_for(24, timeout=15)
+    received = await slow.wait_for(24, timeout=30)  # two at a time, 0.25 s each: about 3 s
+    assert sorted(r.headers["webhook-id"] for r in received) == sorted(str(e.id) for e in events)
+    floor = small_worker.app.state.delivery_worker.scan_floor
+    await kit.wait_until(lambda: slow_id not in floor.excluded, message="caught up: none of its rows below the floor")
+
+
 async def test_rate_limit_spaces_requests(notifications, producer, receivers, kit):
     receiver = await receivers()
     org = uuid.uuid4()

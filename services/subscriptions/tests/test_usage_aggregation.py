@@ -119,11 +119,18 @@ def test_rounding_and_weighted_carry():
 
 async def test_failure_after_insert_leaves_no_event_and_no_rollup(api, plans, subs, org, monkeypatch):
     setup = await make_setup(api, plans)
+    written = {}
+    write = store.write
 
-    async def crash(*args, **kwargs):
-        raise RuntimeError("crash between the event insert and the rollup update")
+    async def write_then_crash(session, *args, **kwargs):
+        await write(session, *args, **kwargs)
+        # the event and its rollup are written, in the request's transaction, which then fails
+        for table in ("usage_events", "usage_rollups"):
+            written[table] = (await session.execute(text(
+                f"SELECT count(*) FROM {table} WHERE organization_id = :org"), {"org": org})).scalar_one()
+        raise RuntimeError("crash after the write, before the commit")
 
-    monkeypatch.setattr(store, "update_rollups", crash)
+    monkeypatch.setattr(store, "write", write_then_crash)
     try:  # the in-process transport re-raises the app's exception; over HTTP it is a 500
         response = await api.client.post("/api/v1/events", json={"event": {
             "transaction_id": "t", "external_subscription_id": setup.external_id, "code": setup.metrics["count_agg"]}})
@@ -132,6 +139,7 @@ async def test_failure_after_insert_leaves_no_event_and_no_rollup(api, plans, su
     else:
         assert response.status_code == 500
     monkeypatch.undo()
+    assert written == {"usage_events": 1, "usage_rollups": 1}
     async with subs.database.sessionmaker() as session:
         for table in ("usage_events", "usage_rollups"):
             count = (await session.execute(text(f"SELECT count(*) FROM {table} WHERE organization_id = :org"),

@@ -6,6 +6,14 @@ offset. A redelivered event finds its inbox row and has no second effect. A hand
 that raises rolls the transaction back, the offset stays uncommitted, and the same
 message is retried (with back-off) until it succeeds or the consumer stops, so nothing
 behind it on that partition is processed out of order.
+
+A consumer may declare a `batch_handler` instead of a per-event `handler`: each fetched
+batch of a partition is then handled in one transaction (one inbox statement and one call
+for up to `max_records` events), which is what lets a consumer of every topic keep up.
+Batching is only a cost saving, never a change of outcome: a batch that fails for any
+reason is rolled back and its events are processed again one at a time, each with the
+per-event rules below (retry with back-off, `malformed`, `rejected`), so one bad event can
+neither block the partition nor take the rest of its batch down with it.
 """
 
 from __future__ import annotations
@@ -13,14 +21,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from pydantic import ValidationError
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from invora.bus import inbox
 from invora.context import correlation_id_var
 from invora.events.envelope import EventEnvelope
 from invora.logging import get_logger
@@ -29,25 +37,38 @@ from invora.observability.metrics import CONSUMER_LAG, CONSUMER_PROCESSED
 log = get_logger(__name__)
 
 Handler = Callable[[AsyncSession, EventEnvelope], Awaitable[None]]
+# gets the new (not yet handled) events of one partition's batch, in offset order, each once
+BatchHandler = Callable[[AsyncSession, Sequence[EventEnvelope]], Awaitable[None]]
 
-_RECORD = text(
-    """
-    INSERT INTO inbox_events (consumer, event_id, event_type, topic, partition, "offset")
-    VALUES (:consumer, :event_id, :event_type, :topic, :partition, :offset)
-    ON CONFLICT (consumer, event_id) DO NOTHING
-    RETURNING event_id
-    """
-)
+MALFORMED = "malformed"
+IGNORED = "ignored"
 
 
 @dataclass(frozen=True)
 class ConsumerSpec:
-    """What a service declares: a name (also the consumer group suffix), topics, and a handler."""
+    """What a service declares: a name (also the consumer group suffix), topics, and a handler.
+
+    Exactly one of `handler` (one event per transaction) and `batch_handler` (a fetched batch
+    per transaction; see the module docstring) is given. A batch handler must treat its
+    events independently: when a batch fails it is called again with one event at a time.
+    """
 
     name: str
     topics: tuple[str, ...]
-    handler: Handler
+    handler: Handler | None = None
     event_types: frozenset[str] | None = None  # None: every event on the topics
+    batch_handler: BatchHandler | None = None
+
+    def __post_init__(self) -> None:
+        if (self.handler is None) == (self.batch_handler is None):
+            raise ValueError(f"consumer {self.name!r}: give exactly one of handler and batch_handler")
+
+    async def handle_one(self, session: AsyncSession, envelope: EventEnvelope) -> None:
+        if self.handler is not None:
+            await self.handler(session, envelope)
+        else:
+            assert self.batch_handler is not None
+            await self.batch_handler(session, [envelope])
 
 
 @dataclass
@@ -61,6 +82,15 @@ class ConsumerOptions:
     retry_initial_seconds: float = 0.2
     retry_max_seconds: float = 30.0
     extra: dict = field(default_factory=dict)
+
+
+class SkippedMessage(Exception):
+    """A message this consumer skips without a transaction: `malformed`, or `ignored` (a type it does not handle)."""
+
+    def __init__(self, outcome: str, detail: str = "") -> None:
+        super().__init__(outcome, detail)
+        self.outcome = outcome
+        self.detail = detail
 
 
 class EventConsumer:
@@ -129,6 +159,12 @@ class EventConsumer:
                 await self._report_lag(tp)
 
     async def _process_partition(self, tp: TopicPartition, records: Iterable[ConsumerRecord]) -> None:
+        records = list(records)
+        if not records:
+            return
+        if self.spec.batch_handler is not None and len(records) > 1 and await self._try_batch(tp, records):
+            await self._consumer.commit({tp: records[-1].offset + 1})
+            return
         next_offset: int | None = None
         for record in records:
             if not await self._process_with_retry(record):
@@ -136,6 +172,20 @@ class EventConsumer:
             next_offset = record.offset + 1
         if next_offset is not None:
             await self._consumer.commit({tp: next_offset})
+
+    async def _try_batch(self, tp: TopicPartition, records: list[ConsumerRecord]) -> bool:
+        """One try of the whole batch; False (logged) sends it down the one-event-at-a-time path."""
+        if self._stopping:
+            return False
+        try:
+            await self.process_batch(records)
+            return True
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the per-event path retries, or rejects the event at fault
+            log.warning("consumer_batch_failed", consumer=self.group_id, topic=tp.topic, partition=tp.partition,
+                        first_offset=records[0].offset, size=len(records), error=repr(exc)[:1000])
+            return False
 
     async def _process_with_retry(self, record: ConsumerRecord) -> bool:
         delay = self.options.retry_initial_seconds
@@ -155,36 +205,40 @@ class EventConsumer:
                 delay = min(delay * 2, self.options.retry_max_seconds)
         return False
 
-    async def process(self, record: ConsumerRecord) -> None:
-        """Handle one record in one transaction with its inbox row."""
+    def _decode(self, record: ConsumerRecord) -> EventEnvelope:
+        """The record's envelope, or SkippedMessage when there is nothing to handle."""
         try:
             envelope = EventEnvelope.model_validate(json.loads(record.value))
         except (TypeError, ValueError, ValidationError) as exc:  # TypeError: a null value (tombstone)
             # A malformed message can never succeed; retrying would block the partition forever.
-            CONSUMER_PROCESSED.labels(self.service, self.spec.name, "malformed").inc()
-            log.error("consumer_malformed_event", consumer=self.group_id, topic=record.topic,
-                      partition=record.partition, offset=record.offset, error=str(exc)[:500])
-            return
+            raise SkippedMessage(MALFORMED, str(exc)[:500]) from exc
+        if not inbox.storable_event_type(envelope.type):
+            raise SkippedMessage(MALFORMED, "event type the inbox cannot store")
         if self.spec.event_types is not None and envelope.type not in self.spec.event_types:
-            CONSUMER_PROCESSED.labels(self.service, self.spec.name, "ignored").inc()
+            raise SkippedMessage(IGNORED)
+        return envelope
+
+    def _skipped(self, record: ConsumerRecord, skip: SkippedMessage) -> None:
+        CONSUMER_PROCESSED.labels(self.service, self.spec.name, skip.outcome).inc()
+        if skip.outcome == MALFORMED:
+            log.error("consumer_malformed_event", consumer=self.group_id, topic=record.topic,
+                      partition=record.partition, offset=record.offset, error=skip.detail)
+
+    async def process(self, record: ConsumerRecord) -> None:
+        """Handle one record in one transaction with its inbox row."""
+        try:
+            envelope = self._decode(record)
+        except SkippedMessage as skip:
+            self._skipped(record, skip)
             return
         token = correlation_id_var.set(envelope.correlation_id)
         try:
             async with self.sessionmaker() as session:
-                inserted = (
-                    await session.execute(
-                        _RECORD,
-                        {
-                            "consumer": self.spec.name, "event_id": envelope.id, "event_type": envelope.type,
-                            "topic": record.topic, "partition": record.partition, "offset": record.offset,
-                        },
-                    )
-                ).scalar_one_or_none()
-                if inserted is None:
+                if not await inbox.record(session, self.spec.name, envelope, record):
                     CONSUMER_PROCESSED.labels(self.service, self.spec.name, "duplicate").inc()
                     return
                 try:
-                    await self.spec.handler(session, envelope)
+                    await self.spec.handle_one(session, envelope)
                 except ValidationError as exc:
                     # The payload breaks the contract the handler reads it with: no retry can fix that,
                     # and retrying would block the partition. Record it as handled (so it is not retried
@@ -197,16 +251,40 @@ class EventConsumer:
         finally:
             correlation_id_var.reset(token)
 
+    async def process_batch(self, records: Sequence[ConsumerRecord]) -> None:
+        """Handle one partition's records in one transaction with their inbox rows (`batch_handler` consumers).
+
+        Raises whatever the batch handler raised, a contract's ValidationError included, with
+        nothing committed and nothing counted: the caller then processes the records one by one.
+        """
+        assert self.spec.batch_handler is not None
+        items: list[tuple[EventEnvelope, ConsumerRecord]] = []
+        skipped: list[tuple[ConsumerRecord, SkippedMessage]] = []
+        for record in records:
+            try:
+                items.append((self._decode(record), record))
+            except SkippedMessage as skip:
+                skipped.append((record, skip))
+        fresh: list[EventEnvelope] = []
+        if items:
+            async with self.sessionmaker() as session:
+                fresh = await inbox.record_many(session, self.spec.name, items)
+                if fresh:
+                    await self.spec.batch_handler(session, fresh)
+                await session.commit()
+        for record, skip in skipped:
+            self._skipped(record, skip)
+        CONSUMER_PROCESSED.labels(self.service, self.spec.name, "processed").inc(len(fresh))
+        if len(items) > len(fresh):
+            CONSUMER_PROCESSED.labels(self.service, self.spec.name, "duplicate").inc(len(items) - len(fresh))
+
     async def _reject(self, envelope: EventEnvelope, record: ConsumerRecord, exc: ValidationError) -> None:
         CONSUMER_PROCESSED.labels(self.service, self.spec.name, "rejected").inc()
         log.error("consumer_rejected_event", consumer=self.group_id, event_id=str(envelope.id),
                   event_type=envelope.type, topic=record.topic, partition=record.partition,
                   offset=record.offset, error=str(exc)[:1000])
         async with self.sessionmaker() as session:
-            await session.execute(_RECORD, {
-                "consumer": self.spec.name, "event_id": envelope.id, "event_type": envelope.type,
-                "topic": record.topic, "partition": record.partition, "offset": record.offset,
-            })
+            await inbox.record(session, self.spec.name, envelope, record)
             await session.commit()
 
     async def _report_lag(self, tp: TopicPartition) -> None:

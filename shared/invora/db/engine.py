@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import Request
-from sqlalchemy import text
+from sqlalchemy import event, exc, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
+
+
+def _replace_if_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Checkout check: a connection the server closed (restart, terminated backend, idle timeout) is
+    replaced by a fresh one. asyncpg sees the socket close by itself, so this costs no round trip,
+    where `pool_pre_ping` costs three on every checkout (BEGIN, `;`, ROLLBACK with asyncpg)."""
+    if dbapi_connection.driver_connection.is_closed():
+        raise exc.DisconnectionError("connection closed by the server")
 
 
 class Database:
     def __init__(self, url: str, pool_size: int = 10) -> None:
         self.url = url
-        self.engine: AsyncEngine = create_async_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
-        )
+        self.engine: AsyncEngine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
+        event.listen(self.engine.sync_engine.pool, "checkout", _replace_if_closed)
         # a Session class of this database's own, so ORM event listeners (e.g. after_commit) attach
         # to this database's sessions only, not to every app in the process
         self.session_class: type[Session] = type("DatabaseSession", (Session,), {})

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from invora.errors import BadRequest, InvoraError, ServiceUnavailable, ValidationFailed
 from invora.logging import get_logger
+from invora.web.allow import allow_header
 
 log = get_logger(__name__)
 
@@ -72,13 +73,14 @@ def validation_details(errors: list[dict[str, Any]]) -> dict[str, list[str]]:
     return details
 
 
-def _render(error: InvoraError) -> JSONResponse:
-    return JSONResponse(error.body(), status_code=error.status_code)
+def _render(error: InvoraError, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(error.body(), status_code=error.status_code, headers=headers)
 
 
-async def _invora_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _invora_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, InvoraError)
-    return _render(exc)
+    # a 405 names the methods the resource has (RFC 9110), even when it is the object's state that refuses
+    return _render(exc, allow_header(request) if exc.status_code == 405 else None)
 
 
 def _body_root(request: Request) -> str | None:
@@ -123,12 +125,16 @@ async def _request_validation_error(request: Request, exc: Exception) -> JSONRes
     return _render(ValidationFailed(validation_details(errors)))
 
 
-async def _http_exception(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
     body = {"status": exc.status_code, "error": exc.detail if isinstance(exc.detail, str) else "Error",
             "code": codes.get(exc.status_code, "http_error")}
-    return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:
+        # Starlette's Allow names the methods of the first route matching the path only
+        headers.update(allow_header(request))
+    return JSONResponse(body, status_code=exc.status_code, headers=headers or None)
 
 
 INTERNAL_ERROR_BODY = {"status": 500, "error": "Internal Server Error", "code": "internal_error"}

@@ -1,21 +1,40 @@
-"""Building blocks of request bodies, shared by every service.
+"""Building blocks of request bodies and query strings, shared by every service.
 
 Every string is checked for what PostgreSQL cannot store (NUL, lone surrogates) and free-form
 JSON is bounded in depth, size and number range, so bad input is a field-level 422, never a 500.
 Unknown fields are ignored, as Lago does.
+
+Each check is also written into the OpenAPI document (a `pattern` without NUL, `integer`
+bounds, the shape of free-form JSON), so that what the schema admits is what the service
+accepts: API fuzzers and generated clients rely on it.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any, Union
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+)
+from pydantic import StrictInt as _StrictInt
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
+from typing_extensions import TypeAliasType
 
 MAX_CODE = 255
 MAX_JSON_DEPTH = 10
 MAX_JSON_SIZE = 50_000  # characters of a free-form JSON value (properties, config, metadata…)
 MAX_JSON_INTEGER = 2**63
+# ECMA-262 and Python `re` read it alike; PostgreSQL text cannot hold NUL
+NO_NUL_PATTERN = r"^[^\x00]*$"
 
 
 def check_text(value: str) -> str:
@@ -28,8 +47,78 @@ def check_text(value: str) -> str:
     return value
 
 
+@dataclass(frozen=True, slots=True)
+class StorableText:
+    """Annotation of a `str`: `check_text` when validating, a NUL-free `pattern` in the JSON schema.
+
+    The pattern documents what the validators after it check (the error stays theirs, e.g.
+    `invalid_characters`); `pattern` replaces the default by a narrower one, which must exclude
+    NUL too. Lone surrogates cannot be written in a JSON schema pattern at all.
+    """
+
+    pattern: str = NO_NUL_PATTERN
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(check_text, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema,
+                                     handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        result = handler(schema)
+        result["pattern"] = self.pattern
+        return result
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """Annotation of a `str` taking one of `values` (a long list: currencies, time zones…).
+
+    Validated with `code` as the error, documented as an `enum`.
+    """
+
+    values: frozenset[str]
+    code: str = "value_is_invalid"
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self._check, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema,
+                                     handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return {"type": "string", "enum": sorted(self.values)}
+
+    def _check(self, value: str) -> str:
+        if value not in self.values:
+            raise ValueError(self.code)
+        return value
+
+
+@dataclass(frozen=True, slots=True, eq=False)  # hashed by identity: keyword values may be dicts
+class SchemaExtra:
+    """Annotation adding keywords to a type's JSON schema (`uniqueItems`, …) that other validators enforce."""
+
+    keywords: tuple[tuple[str, Any], ...]
+
+    @classmethod
+    def of(cls, **keywords: Any) -> SchemaExtra:
+        return cls(tuple(keywords.items()))
+
+    def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema,
+                                     handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return {**handler(schema), **dict(self.keywords)}
+
+
+def _integral(value: Any) -> Any:
+    """JSON Schema's `integer` includes `5.0`: accept integral floats, nothing else (no strings, no booleans)."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return value
+
+
+# what an OpenAPI `integer` admits: 5 and 5.0, not "5" nor true
+StrictInt = Annotated[_StrictInt, BeforeValidator(_integral)]
+
+
 def check_json(value: Any) -> Any:
-    """Free-form JSON: storable text, finite numbers, bounded depth and size."""
+    """Free-form JSON: storable text, finite numbers, integers within ±2^63, bounded depth and size."""
     size = 0
 
     def walk(node: Any, depth: int) -> None:
@@ -57,6 +146,37 @@ def check_json(value: Any) -> Any:
 
     walk(value, 0)
     return value
+
+
+# -- free-form JSON, as documented ----------------------------------------------------------------------
+# The validation is `check_json`; these types only describe it in the JSON schema (depth and total
+# size cannot be written there: they are in the description).
+
+_JsonText = Annotated[str, StorableText()]
+_JsonInteger = Annotated[int, Field(ge=-MAX_JSON_INTEGER, le=MAX_JSON_INTEGER)]
+# any other number: JSON Schema calls 1e19 an integer too, which only a float written so could be
+_JsonFraction = Annotated[float, SchemaExtra.of(**{"not": {"type": "integer"}})]
+JsonValue = TypeAliasType(
+    "JsonValue",
+    Union[_JsonText, _JsonInteger, _JsonFraction, bool, None, list["JsonValue"],  # noqa: UP007
+          dict[_JsonText, "JsonValue"]],
+)
+JSON_DESCRIPTION = f"Free-form JSON, at most {MAX_JSON_DEPTH} levels deep and {MAX_JSON_SIZE:,} characters."
+
+
+def _unchanged(value: Any) -> Any:
+    return value
+
+
+def documented_as(schema_type: Any) -> BeforeValidator:
+    """Annotation: `schema_type` describes the field in the JSON schema; its own validators (and error codes) stay."""
+    return BeforeValidator(_unchanged, json_schema_input_type=schema_type)
+
+
+JsonObject = Annotated[
+    dict[str, Any], documented_as(dict[_JsonText, JsonValue]), AfterValidator(check_json),
+    Field(description=JSON_DESCRIPTION),
+]
 
 
 class InputModel(BaseModel):

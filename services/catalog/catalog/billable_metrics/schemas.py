@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from catalog.common.inputs import Code, Description, InputModel, Name
+from catalog.common.inputs import Code, Description, InputModel, Name, StrictInt
 from invora.events.contracts.catalog import AggregationType, BillableMetric
 from invora.web.pagination import PaginationMeta
 
@@ -25,7 +25,7 @@ class BillableMetricFilterInput(InputModel):
 class _MetricFields(InputModel):
     description: Description | None = None
     field_name: Name | None = None
-    recurring: bool | None = None
+    recurring: StrictBool | None = None
     rounding_function: RoundingFunction | None = None
     rounding_precision: RoundingPrecision | None = None
     weighted_interval: Literal["seconds"] | None = None
@@ -33,7 +33,20 @@ class _MetricFields(InputModel):
     filters: Annotated[list[BillableMetricFilterInput], Field(max_length=MAX_FILTERS)] | None = None
 
 
+# checked in `service._rule_errors`: a field to aggregate unless counting; `recurring` only where it means something
+_METRIC_RULES = {"allOf": [
+    {"anyOf": [{"properties": {"aggregation_type": {"const": "count_agg"}}},
+               {"properties": {"field_name": {"type": "string"}}, "required": ["field_name"]}]},
+    {"anyOf": [{"properties": {"aggregation_type": {"enum": ["sum_agg", "unique_count_agg", "weighted_sum_agg"]}}},
+               {"not": {"properties": {"recurring": {"const": True}}, "required": ["recurring"]}}]},
+]}
+
+
 class BillableMetricCreateInput(_MetricFields):
+    """Filter keys must be unique."""
+
+    model_config = ConfigDict(json_schema_extra=_METRIC_RULES)
+
     name: Name
     code: Code
     aggregation_type: AggregationType

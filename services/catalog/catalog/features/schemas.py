@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from catalog.common.inputs import MAX_ITEMS, Code, InputModel, JsonObject, OptionalName, check_text
+from catalog.common.inputs import MAX_ITEMS, Code, InputModel, JsonObject, OptionalName
 from invora.events.contracts.catalog import Feature, PrivilegeValueType
+from invora.web.inputs import StorableText
 from invora.web.pagination import PaginationMeta
 
-FeatureDescription = Annotated[str, StringConstraints(max_length=600), AfterValidator(check_text)]
+FeatureDescription = Annotated[str, StringConstraints(max_length=600), StorableText()]
+MAX_SELECT_OPTIONS = 100
 
 
 class PrivilegeInput(InputModel):
@@ -20,6 +22,23 @@ class PrivilegeInput(InputModel):
     config: JsonObject | None = None
 
 
+# checked in `service._config_errors`: a `select` privilege lists its options
+_SELECT_OPTIONS = {"anyOf": [
+    {"properties": {"value_type": {"enum": ["integer", "boolean", "string", None]}}},
+    {"required": ["config"], "properties": {"config": {
+        "type": "object", "required": ["select_options"],
+        "properties": {"select_options": {
+            "type": "array", "minItems": 1, "maxItems": MAX_SELECT_OPTIONS, "uniqueItems": True,
+            "items": {"type": "string", "minLength": 1, "maxLength": 255},
+        }},
+    }}},
+]}
+
+
+class NewPrivilegeInput(PrivilegeInput):
+    model_config = ConfigDict(json_schema_extra=_SELECT_OPTIONS)
+
+
 class _FeatureFields(InputModel):
     name: OptionalName | None = None
     description: FeatureDescription | None = None
@@ -27,7 +46,10 @@ class _FeatureFields(InputModel):
 
 
 class FeatureCreateInput(_FeatureFields):
+    """Privilege codes must be unique."""
+
     code: Code
+    privileges: Annotated[list[NewPrivilegeInput], Field(max_length=MAX_ITEMS)] | None = None
 
 
 class FeatureUpdateInput(_FeatureFields):

@@ -22,15 +22,13 @@ from catalog.common.events import publish
 from catalog.common.inputs import storable_key
 from catalog.common.persistence import flush_unique
 from catalog.features.models import Feature, FeaturePrivilege
-from catalog.features.schemas import FeatureCreateInput, FeatureUpdateInput, PrivilegeInput
+from catalog.features.schemas import MAX_SELECT_OPTIONS, FeatureCreateInput, FeatureUpdateInput, PrivilegeInput
 from catalog.plans import repository as plan_repository
 from catalog.plans.models import PlanEntitlement
 from catalog.plans.service import publish_updated
 from invora.errors import NotFound, ValidationFailed
 from invora.events.contracts import catalog as contracts
 from invora.web.pagination import PageParams, PaginationMeta, paginate
-
-MAX_SELECT_OPTIONS = 100
 
 
 def to_object(feature: Feature) -> contracts.Feature:

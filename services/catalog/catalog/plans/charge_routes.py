@@ -13,14 +13,17 @@ from catalog.common.paging import page_of
 from catalog.plans import charges
 from catalog.plans.schemas import (
     ChargeBody,
+    ChargeCreateBody,
     ChargeDeleteBody,
     ChargeFilterBody,
+    ChargeFilterCreateBody,
     ChargeFilterDeleteBody,
     ChargeFilterResponse,
     ChargeFiltersResponse,
     ChargeResponse,
     ChargesResponse,
     FixedChargeBody,
+    FixedChargeCreateBody,
     FixedChargeDeleteBody,
     FixedChargeResponse,
     FixedChargesResponse,
@@ -42,7 +45,8 @@ async def list_charges(code: CodePath, session: DbSession, principal: Reader, pa
 
 
 @router.post("/charges", response_model=ChargeResponse, responses=WRITE_ERRORS, summary="Create a charge")
-async def create_charge(code: CodePath, body: ChargeBody, session: DbSession, principal: Writer) -> ChargeResponse:
+async def create_charge(code: CodePath, body: ChargeCreateBody, session: DbSession,
+                        principal: Writer) -> ChargeResponse:
     return ChargeResponse(charge=await charges.create_charge(session, principal.organization_id, code, body.charge))
 
 
@@ -81,7 +85,7 @@ async def list_filters(code: CodePath, charge_code: ChargeCode, session: DbSessi
 
 @router.post("/charges/{charge_code}/filters", response_model=ChargeFilterResponse, responses=WRITE_ERRORS,
              summary="Create a charge filter")
-async def create_filter(code: CodePath, charge_code: ChargeCode, body: ChargeFilterBody, session: DbSession,
+async def create_filter(code: CodePath, charge_code: ChargeCode, body: ChargeFilterCreateBody, session: DbSession,
                         principal: Writer) -> ChargeFilterResponse:
     created = await charges.create_filter(session, principal.organization_id, code, charge_code, body.filter)
     return ChargeFilterResponse(filter=created)
@@ -126,7 +130,7 @@ async def list_fixed_charges(code: CodePath, session: DbSession, principal: Read
 
 @router.post("/fixed_charges", response_model=FixedChargeResponse, responses=WRITE_ERRORS,
              summary="Create a fixed charge")
-async def create_fixed_charge(code: CodePath, body: FixedChargeBody, session: DbSession,
+async def create_fixed_charge(code: CodePath, body: FixedChargeCreateBody, session: DbSession,
                               principal: Writer) -> FixedChargeResponse:
     created = await charges.create_fixed_charge(session, principal.organization_id, code, body.fixed_charge)
     return FixedChargeResponse(fixed_charge=created)

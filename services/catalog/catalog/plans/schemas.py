@@ -12,20 +12,22 @@ import uuid
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StrictInt
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from catalog.common.inputs import (
     MAX_ITEMS,
     AmountCents,
     Code,
     Currency,
-    DecimalNumber,
+    DecimalInput,
     Description,
     InputModel,
     JsonObject,
     Name,
     OptionalName,
+    StrictInt,
     TaxCodes,
+    Text,
     check_json,
     check_text,
 )
@@ -40,23 +42,14 @@ from invora.events.contracts.catalog import (
     PlanInterval,
     PlanVersion,
 )
+from invora.web.inputs import JsonValue, documented_as
 from invora.web.pagination import PaginationMeta
+from invora.web.schema_rules import any_given, given
 
-MAX_TRIAL_DAYS = Decimal(36_500)
-MAX_UNITS = Decimal(10**12)
+MAX_TRIAL_DAYS = 36_500
+MAX_UNITS = 10**12
 MAX_METADATA_KEYS = 50
-
-
-def _trial_period(value: Decimal) -> Decimal:
-    if value > MAX_TRIAL_DAYS:
-        raise ValueError("value_is_out_of_range")
-    return value
-
-
-def _units(value: Decimal) -> Decimal:
-    if value > MAX_UNITS or value.as_tuple().exponent < -10:  # type: ignore[operator]
-        raise ValueError("value_is_out_of_range")
-    return value
+MAX_FILTER_VALUES = 1000
 
 
 def _filter_values(value: dict[str, list[str]]) -> dict[str, list[str]]:
@@ -64,7 +57,7 @@ def _filter_values(value: dict[str, list[str]]) -> dict[str, list[str]]:
         raise ValueError("too_many_items")
     for key, values in value.items():
         check_text(key)
-        if not key or len(key) > 255 or not values or len(values) > 1000:
+        if not key or len(key) > 255 or not values or len(values) > MAX_FILTER_VALUES:
             raise ValueError("value_is_invalid")
         for item in values:
             check_text(item)
@@ -83,10 +76,22 @@ def _metadata(value: dict[str, str | None]) -> dict[str, str | None]:
     return value
 
 
-TrialPeriod = Annotated[DecimalNumber, AfterValidator(_trial_period)]
-Units = Annotated[DecimalNumber, AfterValidator(_units)]
-FilterValues = Annotated[dict[str, list[str]], AfterValidator(_filter_values)]
-Metadata = Annotated[dict[str, str | None], AfterValidator(_metadata)]
+TrialPeriod = Annotated[Decimal, DecimalInput(le=MAX_TRIAL_DAYS)]
+Units = Annotated[Decimal, DecimalInput(le=MAX_UNITS, places=10)]
+# validated as a whole (one error code for the field), documented in detail
+FilterValues = Annotated[
+    dict[str, list[str]],
+    documented_as(Annotated[dict[Code, Annotated[list[Code], Field(min_length=1, max_length=MAX_FILTER_VALUES)]],
+                            Field(max_length=MAX_ITEMS)]),
+    AfterValidator(_filter_values),
+]
+Metadata = Annotated[
+    dict[str, str | None],
+    documented_as(Annotated[dict[Annotated[Text, StringConstraints(min_length=1, max_length=100)],
+                                 Annotated[Text, StringConstraints(max_length=255)] | None],
+                            Field(max_length=MAX_METADATA_KEYS)]),
+    AfterValidator(_metadata),
+]
 
 
 class ChargeFilterInput(InputModel):
@@ -103,11 +108,11 @@ class ChargeInput(InputModel):
     billable_metric_code: Code | None = None
     code: Code | None = None
     charge_model: ChargeModel | None = None
-    pay_in_advance: bool | None = None
-    invoiceable: bool | None = None
+    pay_in_advance: StrictBool | None = None
+    invoiceable: StrictBool | None = None
     regroup_paid_fees: Literal["invoice"] | None = None
     invoice_display_name: OptionalName | None = None
-    prorated: bool | None = None
+    prorated: StrictBool | None = None
     min_amount_cents: AmountCents | None = None
     properties: JsonObject | None = None
     filters: Annotated[list[ChargeFilterInput], Field(max_length=MAX_ITEMS)] | None = None
@@ -122,11 +127,35 @@ class FixedChargeInput(InputModel):
     invoice_display_name: OptionalName | None = None
     units: Units | None = None
     charge_model: FixedChargeModel | None = None
-    pay_in_advance: bool | None = None
-    prorated: bool | None = None
+    pay_in_advance: StrictBool | None = None
+    prorated: StrictBool | None = None
     properties: JsonObject | None = None
     tax_codes: TaxCodes | None = None
-    apply_units_immediately: bool | None = None
+    apply_units_immediately: StrictBool | None = None
+
+
+def _existing_or_new(*names: str) -> dict[str, Any]:
+    """JSON schema of a charge in a plan update (checked in `assemble`): it names an existing one (`id`,
+    `code`), or is a whole new one. A `code` naming no charge of the plan also makes a new one: that the
+    schema cannot see.
+    """
+    return {"anyOf": [given("id"), given("code"), {"allOf": [any_given(*names), given("charge_model")]}]}
+
+
+class NewChargeInput(ChargeInput):
+    """A charge created with its plan: it names its metric and its model."""
+
+    model_config = ConfigDict(json_schema_extra=any_given("billable_metric_id", "billable_metric_code"))
+
+    charge_model: ChargeModel
+
+
+class NewFixedChargeInput(FixedChargeInput):
+    """A fixed charge created with its plan: it names its add-on and its model."""
+
+    model_config = ConfigDict(json_schema_extra=any_given("add_on_id", "add_on_code"))
+
+    charge_model: FixedChargeModel
 
 
 class MinimumCommitmentInput(InputModel):
@@ -140,15 +169,15 @@ class MinimumCommitmentInput(InputModel):
 class UsageThresholdInput(InputModel):
     amount_cents: Annotated[StrictInt, Field(ge=1, le=10**15)]
     threshold_display_name: OptionalName | None = None
-    recurring: bool | None = None
+    recurring: StrictBool | None = None
 
 
 class _PlanFields(InputModel):
     invoice_display_name: OptionalName | None = None
     description: Description | None = None
     trial_period: TrialPeriod | None = None
-    bill_charges_monthly: bool | None = None
-    bill_fixed_charges_monthly: bool | None = None
+    bill_charges_monthly: StrictBool | None = None
+    bill_fixed_charges_monthly: StrictBool | None = None
     tax_codes: TaxCodes | None = None
     minimum_commitment: MinimumCommitmentInput | None = None
     charges: Annotated[list[ChargeInput], Field(max_length=MAX_ITEMS)] | None = None
@@ -163,17 +192,29 @@ class PlanCreateInput(_PlanFields):
     interval: PlanInterval
     amount_cents: AmountCents
     amount_currency: Currency
-    pay_in_advance: bool | None = None
+    pay_in_advance: StrictBool | None = None
+    charges: Annotated[list[NewChargeInput], Field(max_length=MAX_ITEMS)] | None = None
+    fixed_charges: Annotated[list[NewFixedChargeInput], Field(max_length=MAX_ITEMS)] | None = None
+
+
+class UpdatedChargeInput(ChargeInput):
+    model_config = ConfigDict(json_schema_extra=_existing_or_new("billable_metric_id", "billable_metric_code"))
+
+
+class UpdatedFixedChargeInput(FixedChargeInput):
+    model_config = ConfigDict(json_schema_extra=_existing_or_new("add_on_id", "add_on_code"))
 
 
 class PlanUpdateInput(_PlanFields):
+    charges: Annotated[list[UpdatedChargeInput], Field(max_length=MAX_ITEMS)] | None = None
+    fixed_charges: Annotated[list[UpdatedFixedChargeInput], Field(max_length=MAX_ITEMS)] | None = None
     name: Name | None = None
     code: Code | None = None
     interval: PlanInterval | None = None
     amount_cents: AmountCents | None = None
     amount_currency: Currency | None = None
-    pay_in_advance: bool | None = None
-    cascade_updates: bool | None = None
+    pay_in_advance: StrictBool | None = None
+    cascade_updates: StrictBool | None = None
 
 
 class PlanCreateBody(BaseModel):
@@ -213,15 +254,23 @@ class PlanMetadataResponse(BaseModel):
 # -- charges sub-resources ---------------------------------------------------------------------------
 
 class ChargeWriteInput(ChargeInput):
-    cascade_updates: bool | None = None
+    cascade_updates: StrictBool | None = None
+
+
+class ChargeCreateInput(NewChargeInput):
+    cascade_updates: StrictBool | None = None
 
 
 class ChargeBody(BaseModel):
     charge: ChargeWriteInput
 
 
+class ChargeCreateBody(BaseModel):
+    charge: ChargeCreateInput
+
+
 class CascadeOnly(InputModel):
-    cascade_updates: bool | None = None
+    cascade_updates: StrictBool | None = None
 
 
 class ChargeDeleteBody(BaseModel):
@@ -241,11 +290,19 @@ class ChargeFilterWriteInput(InputModel):
     invoice_display_name: OptionalName | None = None
     properties: JsonObject | None = None
     values: FilterValues | None = None
-    cascade_updates: bool | None = None
+    cascade_updates: StrictBool | None = None
+
+
+class ChargeFilterCreateInput(ChargeFilterWriteInput):
+    values: FilterValues
 
 
 class ChargeFilterBody(BaseModel):
     filter: ChargeFilterWriteInput
+
+
+class ChargeFilterCreateBody(BaseModel):
+    filter: ChargeFilterCreateInput
 
 
 class ChargeFilterDeleteBody(BaseModel):
@@ -266,11 +323,19 @@ class ChargeFiltersResponse(BaseModel):
 
 
 class FixedChargeWriteInput(FixedChargeInput):
-    cascade_updates: bool | None = None
+    cascade_updates: StrictBool | None = None
+
+
+class FixedChargeCreateInput(NewFixedChargeInput):
+    cascade_updates: StrictBool | None = None
 
 
 class FixedChargeBody(BaseModel):
     fixed_charge: FixedChargeWriteInput
+
+
+class FixedChargeCreateBody(BaseModel):
+    fixed_charge: FixedChargeCreateInput
 
 
 class FixedChargeDeleteBody(BaseModel):
@@ -288,7 +353,8 @@ class FixedChargesResponse(BaseModel):
 
 # -- entitlements ------------------------------------------------------------------------------------------
 
-PrivilegeValues = Annotated[dict[Code, Any], Field(max_length=MAX_ITEMS), AfterValidator(check_json)]
+PrivilegeValues = Annotated[dict[Code, Any], Field(max_length=MAX_ITEMS), documented_as(dict[Code, JsonValue]),
+                            AfterValidator(check_json)]
 
 
 class EntitlementsBody(BaseModel):

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel
+from pydantic import BaseModel, StrictBool
 
-from catalog.common.inputs import Code, DecimalNumber, Description, InputModel, Name
+from catalog.common.inputs import Code, DecimalInput, Description, InputModel, Name
 from invora.events.contracts.catalog import Tax
 from invora.web.pagination import PaginationMeta
 
-
-def _percentage(value):
-    if value > 100:
-        raise ValueError("value_is_out_of_range")
-    return value
-
-
-TaxRate = Annotated[DecimalNumber, AfterValidator(_percentage)]
+TaxRate = Annotated[Decimal, DecimalInput(le=100)]  # a percentage
 
 
 class TaxCreateInput(InputModel):
@@ -25,7 +19,7 @@ class TaxCreateInput(InputModel):
     code: Code
     rate: TaxRate
     description: Description | None = None
-    applied_to_organization: bool | None = None
+    applied_to_organization: StrictBool | None = None
 
 
 class TaxUpdateInput(InputModel):
@@ -33,7 +27,7 @@ class TaxUpdateInput(InputModel):
     code: Code | None = None
     rate: TaxRate | None = None
     description: Description | None = None
-    applied_to_organization: bool | None = None
+    applied_to_organization: StrictBool | None = None
 
 
 class TaxCreateBody(BaseModel):

@@ -55,6 +55,11 @@ class WebhookDelivery(IdMixin, Base):
         Index(
             "ix_webhook_deliveries_due", "next_attempt_at", postgresql_where=text("status IN ('pending', 'retrying')")
         ),
+        # one endpoint's due rows, oldest first: the worker's catch-up of an endpoint that has slots again
+        Index(
+            "ix_webhook_deliveries_endpoint_due", "endpoint_id", "next_attempt_at",
+            postgresql_where=text("status IN ('pending', 'retrying')"),
+        ),
         Index("ix_webhook_deliveries_endpoint_created", "endpoint_id", "created_at"),
         Index("ix_webhook_deliveries_organization_created", "organization_id", "created_at"),
     )

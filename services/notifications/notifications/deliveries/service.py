@@ -119,5 +119,5 @@ async def retry_delivery(
     delivery.claim_token = None
     delivery.updated_at = now
     await session.flush()
-    await wake_workers_at_commit(session)
+    await wake_workers_at_commit(session, now)
     return _object(delivery, row[1], row[2], row[3])

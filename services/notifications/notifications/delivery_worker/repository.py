@@ -5,13 +5,19 @@ ahead, then commits before anything is sent: a worker that dies mid-attempt leav
 that is due again when the lease runs out (at-least-once; receivers de-duplicate on
 `webhook-id` / `X-Lago-Unique-Key`). A failure is only recorded by the claim that made it
 (the token matches), and a success is final: a succeeded row is never claimed again.
+
+The search for due rows reads the due index in `next_attempt_at` order from `since` (see
+`scan_floor.py`), so the backlog of an endpoint at its cap, which it cannot take anyway, is
+not read again on every claim; an endpoint that has slots again gets its rows below `since`
+from the per-endpoint due index (`catch_up`), `allowance` at most.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,15 +27,33 @@ from notifications.delivery_worker.jobs import AttemptOutcome, ClaimedDelivery
 from notifications.endpoints.models import WebhookEndpoint, live_secrets
 
 _CLAIM_PASSES = 4
+BEGINNING = datetime(1, 1, 1, tzinfo=UTC)  # `since` of a search from the oldest due row
 _CANDIDATES = text(
     """
-    SELECT d.id, d.endpoint_id, e.rate_limit_per_second
+    SELECT d.id, d.endpoint_id, e.rate_limit_per_second, d.next_attempt_at
     FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
-    WHERE d.status IN ('pending', 'retrying') AND d.next_attempt_at <= :now
+    WHERE d.status IN ('pending', 'retrying') AND d.next_attempt_at >= :since AND d.next_attempt_at <= :now
       AND d.endpoint_id <> ALL(CAST(:blocked AS uuid[])) AND d.id <> ALL(CAST(:in_flight AS uuid[]))
     ORDER BY d.next_attempt_at
     LIMIT :limit
     FOR UPDATE OF d SKIP LOCKED
+    """
+)
+# the oldest due rows below `since` of a few endpoints, each through ix_webhook_deliveries_endpoint_due
+_CATCH_UP = text(
+    """
+    SELECT d.id, d.endpoint_id, e.rate_limit_per_second
+    FROM unnest(CAST(:endpoints AS uuid[])) AS c(endpoint_id)
+    CROSS JOIN LATERAL (
+        SELECT w.id, w.endpoint_id, w.next_attempt_at FROM webhook_deliveries w
+        WHERE w.endpoint_id = c.endpoint_id AND w.status IN ('pending', 'retrying') AND w.next_attempt_at < :since
+          AND w.id <> ALL(CAST(:in_flight AS uuid[]))
+        ORDER BY w.next_attempt_at
+        LIMIT :per_endpoint
+        FOR UPDATE SKIP LOCKED
+    ) d
+    JOIN webhook_endpoints e ON e.id = d.endpoint_id
+    ORDER BY d.next_attempt_at
     """
 )
 _CLAIM = text(
@@ -93,6 +117,21 @@ _CLEANUP = text(
 )
 
 
+@dataclass
+class ClaimRound:
+    """What one claim found, beyond the claimed jobs: what the worker's scan floor is updated from."""
+
+    jobs: list[ClaimedDelivery] = field(default_factory=list)
+    # endpoints with more due rows than their allowance: claimed again for as their attempts finish
+    capped: set[uuid.UUID] = field(default_factory=set)
+    # the search read every due row from `since` to here of the endpoints it was not told to leave out
+    # (or found capped): the claim's `now` when it read them all, else its last candidate's time
+    searched_to: datetime | None = None
+    complete: bool = False  # searched_to is the claim's `now`
+    # `catch_up` endpoints left with no due row below `since`
+    caught_up: set[uuid.UUID] = field(default_factory=set)
+
+
 async def claim_due(
     session: AsyncSession,
     *,
@@ -102,44 +141,77 @@ async def claim_due(
     blocked: Sequence[uuid.UUID],
     in_flight: Sequence[uuid.UUID],
     allowance: Callable[[uuid.UUID, int | None], int],
-    capped: set[uuid.UUID] | None = None,
-) -> list[ClaimedDelivery]:
+    since: datetime = BEGINNING,
+    catch_up: Sequence[uuid.UUID] = (),
+    per_endpoint: int = 32,
+) -> ClaimRound:
     """Claim up to `limit` due deliveries, at most `allowance(endpoint, rate)` per endpoint. Commits.
 
-    When one endpoint's backlog fills the candidates beyond its allowance (a slow endpoint with
-    thousands of due rows), the search goes on without it, so the others' fresh rows are not
-    left for the next round. Endpoints that had more due than their allowance are added to
-    `capped`: the worker claims again for them as their attempts finish.
+    Due rows are searched from `since` on, oldest first, leaving out the `blocked` endpoints;
+    the `catch_up` endpoints' oldest due rows below `since` come first (`per_endpoint` at most
+    each: the most any endpoint's allowance can be). When one endpoint's backlog fills the
+    candidates beyond its allowance (a slow endpoint with thousands of due rows), the search
+    goes on without it, so the others' fresh rows are not left for the next round. Endpoints
+    that had more due than their allowance are reported as `capped`: the worker claims again
+    for them as their attempts finish.
     """
+    result = ClaimRound()
     excluded = set(blocked)
     chosen: list[uuid.UUID] = []
     taken: dict[uuid.UUID, int] = {}
     budget: dict[uuid.UUID, int] = {}
+
+    def take(delivery_id: uuid.UUID, endpoint_id: uuid.UUID, rate: int | None) -> bool:
+        if endpoint_id not in budget:
+            budget[endpoint_id] = allowance(endpoint_id, rate)
+        if taken.get(endpoint_id, 0) >= budget[endpoint_id]:
+            return False
+        taken[endpoint_id] = taken.get(endpoint_id, 0) + 1
+        chosen.append(delivery_id)
+        return True
+
+    if catch_up and limit > 0:
+        rows = (
+            await session.execute(
+                _CATCH_UP,
+                {"endpoints": list(catch_up), "since": since, "in_flight": list(in_flight),
+                 "per_endpoint": per_endpoint},
+            )
+        ).all()
+        found: dict[uuid.UUID, int] = {}
+        for delivery_id, endpoint_id, rate in rows:
+            found[endpoint_id] = found.get(endpoint_id, 0) + 1
+            if len(chosen) >= limit or not take(delivery_id, endpoint_id, rate):
+                result.capped.add(endpoint_id)
+        # fewer rows than asked for, all of them taken: nothing of it is left below `since`
+        result.caught_up = {e for e in catch_up if found.get(e, 0) < per_endpoint and e not in result.capped}
+
     for _pass in range(_CLAIM_PASSES):
         wanted = limit - len(chosen)
+        if wanted <= 0:
+            break
         candidates = (
             await session.execute(
                 _CANDIDATES,
-                {"now": now, "blocked": list(excluded), "in_flight": [*in_flight, *chosen], "limit": wanted},
+                {"now": now, "since": since, "blocked": list(excluded), "in_flight": [*in_flight, *chosen],
+                 "limit": wanted},
             )
         ).all()
         full: set[uuid.UUID] = set()
-        for delivery_id, endpoint_id, rate in candidates:
-            if endpoint_id not in budget:
-                budget[endpoint_id] = allowance(endpoint_id, rate)
-            if taken.get(endpoint_id, 0) < budget[endpoint_id]:
-                taken[endpoint_id] = taken.get(endpoint_id, 0) + 1
-                chosen.append(delivery_id)
-            else:
+        for delivery_id, endpoint_id, rate, _due_at in candidates:
+            if not take(delivery_id, endpoint_id, rate):
                 full.add(endpoint_id)
-        if capped is not None:
-            capped |= full
-        if len(candidates) < wanted or not full or len(chosen) >= limit:
+        result.capped |= full
+        if len(candidates) < wanted:
+            result.complete, result.searched_to = True, now
+            break
+        result.searched_to = candidates[-1][3]  # cut short at `wanted`: rows from here on are unseen
+        if not full or len(chosen) >= limit:
             break
         excluded |= full
     if not chosen:
         await session.rollback()
-        return []
+        return result
     token = uuid.uuid4()
     rows = (
         await session.execute(
@@ -148,7 +220,7 @@ async def claim_due(
         )
     ).all()
     await session.commit()
-    return [
+    result.jobs = [
         ClaimedDelivery(
             delivery_id=row.id, organization_id=row.organization_id, endpoint_id=row.endpoint_id,
             attempt_number=row.attempt_count, claim_token=token, event_id=row.event_id, payload=row.payload,
@@ -158,6 +230,7 @@ async def claim_due(
         )
         for row in rows
     ]
+    return result
 
 
 def attempt_row(outcome: AttemptOutcome, attempt_id: uuid.UUID, next_attempt_at: datetime | None) -> dict:

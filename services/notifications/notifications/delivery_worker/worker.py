@@ -7,7 +7,9 @@ on one database (claims use `FOR UPDATE SKIP LOCKED`).
 One loop claims; each claimed delivery is sent by its own task, bounded by
 `worker_concurrency` overall and `per_endpoint_concurrency` per endpoint; outcomes go to
 the batching recorder. The loop wakes on NOTIFY (fan-out, manual retries and recoveries
-send one at commit), when capacity frees up, and on a poll for scheduled retries.
+send one at commit), when capacity frees up, and on a poll for scheduled retries. Each
+claim searches the due rows from a floor (`scan_floor.py`) so that an endpoint at its cap,
+however large its backlog, costs the other endpoints' claims nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 from fastapi import FastAPI
@@ -28,6 +30,7 @@ from notifications.delivery_worker import repository
 from notifications.delivery_worker.jobs import ClaimedDelivery
 from notifications.delivery_worker.limits import EndpointLimiter
 from notifications.delivery_worker.recorder import OutcomeRecorder
+from notifications.delivery_worker.scan_floor import ScanFloor
 from notifications.delivery_worker.sender import DeliverySender
 from notifications.runtime import WAKE_CHANNEL, NotificationsRuntime
 
@@ -51,6 +54,7 @@ class DeliveryWorker:
         self.sender = DeliverySender(runtime)
         self.recorder = OutcomeRecorder(runtime, self.sessionmaker)
         self.limiter = EndpointLimiter(self.settings.per_endpoint_concurrency)
+        self.scan_floor = ScanFloor()
         self.stop_grace = stop_grace
         self._wake = asyncio.Event()
         self._tasks: dict[uuid.UUID, asyncio.Task] = {}
@@ -133,19 +137,23 @@ class DeliveryWorker:
             return False
         limit = min(free, self.settings.worker_batch_size)
         blocked = self.limiter.blocked()
-        capped: set[uuid.UUID] = set()
+        plan = self.scan_floor.plan(self.runtime.clock.now(), blocked)
         async with self.sessionmaker() as session:
-            jobs = await repository.claim_due(
+            claim = await repository.claim_due(
                 session,
-                now=self.runtime.clock.now(),
+                now=plan.now,
                 lease_seconds=self.settings.worker_lease_seconds,
                 limit=limit,
                 blocked=blocked,
                 in_flight=list(self._tasks),
                 allowance=self.limiter.allowance,
-                capped=capped,
+                since=plan.since,
+                catch_up=plan.catch_up,
+                per_endpoint=self.limiter.cap,
             )
-        self._waiting_for_slots = capped | set(blocked)
+        self.scan_floor.update(plan, claim, blocked)
+        self._waiting_for_slots = claim.capped | set(blocked)
+        jobs = claim.jobs
         for job in jobs:
             self.limiter.acquire(job.endpoint_id)
             self._tasks[job.delivery_id] = asyncio.create_task(self._attempt(job))
@@ -188,8 +196,13 @@ class DeliveryWorker:
             return
         self._listen = await asyncpg.connect(self.database.asyncpg_dsn)
         await self._listen.add_listener(WAKE_CHANNEL, self._on_notify)
+        self.scan_floor.reset()  # notifications sent while nobody listened are lost
 
-    def _on_notify(self, *_args: object) -> None:
+    def _on_notify(self, _connection: object, _pid: int, _channel: str, payload: str) -> None:
+        try:
+            self.scan_floor.lower(datetime.fromisoformat(payload))
+        except ValueError:  # not ours, or an older replica's empty payload: search everything
+            self.scan_floor.reset()
         self._wake.set()
 
     async def _close_listener(self) -> None:

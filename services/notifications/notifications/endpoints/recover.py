@@ -34,5 +34,5 @@ async def recover_failed(
     if until is not None:
         statement = statement.where(WebhookDelivery.created_at < until)
     result = await session.execute(statement.execution_options(synchronize_session=False))
-    await wake_workers_at_commit(session)
+    await wake_workers_at_commit(session, now)
     return result.rowcount or 0

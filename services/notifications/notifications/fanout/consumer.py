@@ -4,8 +4,11 @@ It runs in the consumer's transaction, with the events' inbox rows, so a redeliv
 finds its inbox row and creates nothing twice. The delivery rows are the queue: workers are
 woken by a NOTIFY sent at commit.
 
-Events are fanned out a batch at a time (see `batch_consumer.py`): a handful of statements
-per batch, whatever its size, because this service consumes every topic of the suite.
+Events are fanned out a batch at a time (the consumer declares a batch handler, see
+`consumer_spec.py`): a handful of statements per batch, whatever its size, because this
+service consumes every topic of the suite. An event breaking the fan-out's contract
+(`contract.py`) raises pydantic's ValidationError before anything is written; the platform
+consumer then handles that batch one event at a time and rejects only that event.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from notifications.deliveries.models import PENDING, WebhookDelivery, WebhookMes
 from notifications.endpoints.event_types import matches
 from notifications.endpoints.models import WebhookEndpoint
 from notifications.endpoints.send_test import TEST_EVENT, target_of_test_event
-from notifications.fanout.payload import build_body
+from notifications.fanout.contract import WebhookMessageContent
 from notifications.runtime import NotificationsRuntime, wake_workers_at_commit
 
 _MESSAGES_PER_STATEMENT = 1000  # 11 parameters each, well under PostgreSQL's 32,767 per statement
@@ -76,7 +79,11 @@ def _targets(event: EventEnvelope, endpoints) -> list[uuid.UUID]:
 
 
 async def fan_out(session: AsyncSession, events: Sequence[EventEnvelope], runtime: NotificationsRuntime) -> int:
-    """Create the messages and deliveries for `events` (already recorded in the inbox). Never commits."""
+    """Create the messages and deliveries for `events` (already recorded in the inbox). Never commits.
+
+    ValidationError: an event some endpoint wants breaks the contract (one no endpoint wants is
+    never stored, so it is not checked).
+    """
     excluded = runtime.settings.excluded_event_types
     events = [e for e in events if e.type not in excluded]
     if not events:
@@ -91,12 +98,13 @@ async def fan_out(session: AsyncSession, events: Sequence[EventEnvelope], runtim
         targets = _targets(event, endpoints)
         if not targets:
             continue  # nothing recorded for an event no endpoint wants (as Lago)
-        object_type, body = build_body(event)
+        content = WebhookMessageContent.of(event)
         message_id = uuid7()
         messages.append({
             "id": message_id, "organization_id": event.organization_id, "event_id": event.id,
-            "event_type": event.type, "object_type": object_type, "aggregate_id": event.aggregate_id,
-            "sequence": event.sequence, "correlation_id": event.correlation_id, "payload": body,
+            "event_type": content.event_type, "object_type": content.object_type,
+            "aggregate_id": content.aggregate_id, "sequence": content.sequence,
+            "correlation_id": content.correlation_id, "payload": content.body,
             "occurred_at": event.occurred_at, "created_at": now,
         })
         for endpoint_id in targets:
@@ -119,7 +127,7 @@ async def fan_out(session: AsyncSession, events: Sequence[EventEnvelope], runtim
     if not deliveries:
         return 0
     await session.execute(insert(WebhookDelivery), deliveries)
-    await wake_workers_at_commit(session)
+    await wake_workers_at_commit(session, now)
     for delivery in deliveries:
         DELIVERIES_CREATED.labels("notifications", delivery["event_type"]).inc()
     return len(deliveries)

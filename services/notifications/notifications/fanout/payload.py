@@ -6,6 +6,9 @@
 The object is the event's `data`, or `data[object_type]` when that is its only key (producers
 may wrap it either way). `object_type` is the event's aggregate type except where Lago
 names the object otherwise.
+
+The body is strict JSON: `NaN` and `Infinity` (which Python's json reads and writes, but
+receivers' parsers refuse) raise ValueError, and the fan-out's contract rejects the event.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ def webhook_object(event: EventEnvelope, object_type: str) -> Any:
 
 
 def build_body(event: EventEnvelope) -> tuple[str, str]:
-    """(object_type, body text)."""
+    """(object_type, body text). ValueError: `data` holds a float JSON cannot carry."""
     object_type = object_type_for(event)
     body = {
         "webhook_type": event.type,
@@ -49,4 +52,4 @@ def build_body(event: EventEnvelope) -> tuple[str, str]:
         "sequence": event.sequence,
         "correlation_id": event.correlation_id,
     }
-    return object_type, json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    return object_type, json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)

@@ -6,16 +6,20 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field
 
 from invora.events.contracts.subscriptions import CustomerBillingState
 from invora.web.pagination import PaginationMeta
-from subscriptions.common.inputs import InputModel, Reason
+from invora.web.schema_rules import any_given
+from subscriptions.common.inputs import InputModel, Reason, StrictInt
 
 MAX_GRACE_EXTENSION_DAYS = 3650
 
 
 class BillingStateOverrideInput(InputModel):
+    # at least one change (else 422 `base: no_changes_requested`)
+    model_config = ConfigDict(json_schema_extra=any_given("contract_mode", "force_state", "grace_extension_days"))
+
     contract_mode: Literal["standard", "enterprise", "government"] | None = None
     force_state: Literal["active", "past_due", "unpaid", "suspended"] | None = Field(
         None, description="Set the state now, whatever the payment status; absent or null: no change.")

@@ -1,6 +1,7 @@
 """Input types of the subscriptions service's request bodies (shared checks: `invora.web.inputs`).
 
-Every length, enum and number is bounded, so bad input is a field-level 422 and never a 500.
+Every length, enum and number is bounded, so bad input is a field-level 422 and never a 500; and
+every check is in the OpenAPI document (enums, patterns, bounds), which admits what is accepted.
 """
 
 from __future__ import annotations
@@ -9,16 +10,21 @@ import functools
 import re
 import zoneinfo
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints
 
 from invora.money import CURRENCIES
-from invora.web.inputs import MAX_CODE, check_json, check_text
+from invora.web.inputs import MAX_CODE, Choice, StorableText
 
 # re-exported: the service's bodies and routes build on them
 from invora.web.inputs import InputModel as InputModel
+from invora.web.inputs import JsonObject as JsonObject
+from invora.web.inputs import StrictInt as StrictInt
+from invora.web.inputs import check_json as check_json
+from invora.web.inputs import check_text as check_text
 from invora.web.inputs import storable_key as storable_key
+from invora.web.timestamps import TimestampInput
 from subscriptions.common.countries import COUNTRIES
 
 MAX_NAME = 255
@@ -28,20 +34,19 @@ MAX_ITEMS = 100
 LATEST_DATE = datetime(2999, 12, 31, tzinfo=UTC)
 EARLIEST_DATE = datetime(1970, 1, 1, tzinfo=UTC)
 
-_EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
+# several addresses separated by commas (Lago); plain ASCII classes, read alike by Python and ECMA-262
+_ADDRESS = r"[^@,;\x00-\x20]+@[^@,;\x00-\x20]+\.[^@,;\x00-\x20]+"
+EMAILS_PATTERN = rf"^[ \t]*{_ADDRESS}(?:[ \t]*,[ \t]*{_ADDRESS})*[ \t]*$"
+_EMAILS = re.compile(EMAILS_PATTERN)
+
+# what `str.strip()` removes; a reason must hold something else
+_SPACES = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
+_SPACE_CLASS = "".join(f"\\u{ord(c):04x}" for c in _SPACES)
+REASON_PATTERN = rf"^[^\x00]*[^\x00{_SPACE_CLASS}][^\x00]*$"
 
 
 def _country(value: str) -> str:
-    upper = value.upper()
-    if upper not in COUNTRIES:
-        raise ValueError("country_code_invalid")
-    return upper
-
-
-def _currency(value: str) -> str:
-    if value not in CURRENCIES:
-        raise ValueError("currency_code_invalid")
-    return value
+    return value.upper()
 
 
 @functools.cache
@@ -53,40 +58,30 @@ def is_timezone(value: str) -> bool:
     return value in _timezones()
 
 
-def _timezone(value: str) -> str:
-    if not is_timezone(value):
-        raise ValueError("invalid_timezone")
-    return value
-
-
 def _emails(value: str) -> str:
-    """Lago accepts several addresses separated by commas."""
-    for address in value.split(","):
-        if not _EMAIL.match(address.strip()):
-            raise ValueError("invalid_email_format")
+    if not _EMAILS.fullmatch(value):
+        raise ValueError("invalid_email_format")
     return value
 
 
-def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    value = value.astimezone(UTC)
-    if not (EARLIEST_DATE <= value <= LATEST_DATE):
-        raise ValueError("value_is_out_of_range")
-    return value
+def _reason(value: str) -> str:
+    stripped = value.strip()
+    if not stripped:
+        raise ValueError("value_is_too_short")
+    return stripped
 
 
-Text = Annotated[str, StringConstraints(max_length=MAX_TEXT), AfterValidator(check_text)]
-Code = Annotated[str, StringConstraints(min_length=1, max_length=MAX_CODE), AfterValidator(check_text)]
-Name = Annotated[str, StringConstraints(max_length=MAX_NAME), AfterValidator(check_text)]
-Country = Annotated[str, StringConstraints(max_length=8), AfterValidator(check_text), AfterValidator(_country)]
-Currency = Annotated[str, StringConstraints(max_length=8), AfterValidator(check_text), AfterValidator(_currency)]
-Timezone = Annotated[str, StringConstraints(max_length=64), AfterValidator(check_text), AfterValidator(_timezone)]
-Emails = Annotated[str, StringConstraints(max_length=MAX_TEXT), AfterValidator(check_text), AfterValidator(_emails)]
-JsonObject = Annotated[dict[str, Any], AfterValidator(check_json)]
-Timestamp = Annotated[datetime, AfterValidator(_aware)]
-Reason = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT, strip_whitespace=True),
-                   AfterValidator(check_text)]
-
+Text = Annotated[str, StringConstraints(max_length=MAX_TEXT), StorableText()]
+Code = Annotated[str, StringConstraints(min_length=1, max_length=MAX_CODE), StorableText()]
+Name = Annotated[str, StringConstraints(max_length=MAX_NAME), StorableText()]
+# ISO 3166-1 alpha-2, in capitals or in small letters (stored in capitals)
+Country = Annotated[str, Choice(COUNTRIES | {c.lower() for c in COUNTRIES}, "country_code_invalid"),
+                    AfterValidator(_country)]
+Currency = Annotated[str, Choice(CURRENCIES, "currency_code_invalid")]
+Timezone = Annotated[str, Choice(_timezones(), "invalid_timezone")]
+Emails = Annotated[str, StringConstraints(max_length=MAX_TEXT), StorableText(EMAILS_PATTERN), AfterValidator(_emails)]
+Timestamp = Annotated[datetime, TimestampInput(EARLIEST_DATE.year, LATEST_DATE.year)]
+Reason = Annotated[str, StringConstraints(max_length=MAX_TEXT), StorableText(REASON_PATTERN),
+                   AfterValidator(_reason)]
 
 ItemList = Field(max_length=MAX_ITEMS)

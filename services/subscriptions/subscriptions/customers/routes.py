@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 
@@ -14,7 +14,7 @@ from subscriptions.common.auth import Reader, ReaderOrTenant, Writer, ensure_cus
 from subscriptions.common.clock import now
 from subscriptions.common.countries import COUNTRIES
 from subscriptions.common.errors import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS
-from subscriptions.common.inputs import check_text
+from subscriptions.common.inputs import Name, check_text
 from subscriptions.customers import service
 from subscriptions.customers.schemas import CustomerCreateBody, CustomerResponse, CustomersResponse
 
@@ -55,8 +55,6 @@ def _filters(request: Request, search_term: str | None, has_customer_type: bool 
         errors.setdefault("currencies", []).append("currency_code_invalid")
     if any(a not in ("customer", "partner") for a in filters.account_types):
         errors.setdefault("account_type", []).append("value_is_invalid")
-    if customer_type is not None and customer_type not in ("company", "individual"):
-        errors.setdefault("customer_type", []).append("value_is_invalid")
     for key, value in params.multi_items():
         if key.startswith("metadata[") and key.endswith("]"):
             name = key[len("metadata["):-1]
@@ -82,8 +80,8 @@ def _filters(request: Request, search_term: str | None, has_customer_type: bool 
                         "`has_tax_identification_number`, `metadata[key]=value` (empty value: key absent).")
 async def list_customers(
     session: DbSession, principal: Reader, page: Pagination, request: Request,
-    search_term: Annotated[str | None, Query(max_length=255)] = None,
-    customer_type: Annotated[str | None, Query(max_length=20)] = None,
+    search_term: Annotated[Name | None, Query()] = None,
+    customer_type: Literal["company", "individual"] | None = None,
     has_customer_type: bool | None = None,
     has_tax_identification_number: bool | None = None,
 ) -> CustomersResponse:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StrictBool, StrictInt
+from pydantic import BaseModel, Field, StrictBool
 
 from invora.events.contracts.subscriptions import Customer as CustomerObject
 from invora.web.pagination import PaginationMeta
@@ -21,6 +21,7 @@ from subscriptions.common.inputs import (
     Emails,
     InputModel,
     Name,
+    StrictInt,
     Text,
     Timezone,
 )

@@ -6,30 +6,39 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, Field, StrictBool, StrictInt
+from pydantic import BaseModel, Field, PlainValidator, StrictBool
 
 from invora.web.pagination import PaginationMeta
-from subscriptions.common.inputs import Code, InputModel, Reason, check_text
+from subscriptions.common.inputs import Code, InputModel, Reason, StrictInt, Text, check_text
 
 MAX_FEATURES = 100
-PrivilegeValue = StrictInt | StrictBool | Annotated[str, Field(max_length=255), AfterValidator(check_text)]
+MAX_PRIVILEGE_TEXT = 255
 
 
-def _bounded(value: dict) -> dict:
-    if len(value) > MAX_FEATURES:
-        raise ValueError("too_many_items")
-    for key in value:
-        check_text(key)
-        if not key or len(key) > 255:
-            raise ValueError("value_is_invalid")
-    return value
+def _privilege_value(value: Any) -> int | bool | str:
+    """An integer (5.0 is 5), a boolean or a short string; its type is checked against the privilege's later."""
+    if isinstance(value, bool | int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if not isinstance(value, str):
+        raise ValueError("invalid_type")
+    if len(value) > MAX_PRIVILEGE_TEXT:
+        raise ValueError("value_is_too_long")
+    return check_text(value)
+
+
+PrivilegeValue = Annotated[int | bool | str, PlainValidator(
+    _privilege_value,
+    json_schema_input_type=StrictInt | StrictBool | Annotated[Text, Field(max_length=MAX_PRIVILEGE_TEXT)])]
+# codes as keys: {"feature_code": …}, at most MAX_FEATURES of them
+CodeMap = Field(max_length=MAX_FEATURES)
 
 
 class EntitlementsUpdateBody(BaseModel):
     """Lago's `EntitlementUpdateInput`: {"entitlements": {"feature_code": {"privilege_code": value}}}."""
 
-    entitlements: Annotated[dict[str, Annotated[dict[str, PrivilegeValue], AfterValidator(_bounded)]],
-                            AfterValidator(_bounded)]
+    entitlements: Annotated[dict[Code, Annotated[dict[Code, PrivilegeValue], CodeMap]], CodeMap]
 
 
 class EntitlementPrivilegeObject(BaseModel):
@@ -64,9 +73,9 @@ Quota = Annotated[StrictInt, Field(ge=0, le=2**53)]
 
 
 class EntitlementOverridesInput(InputModel):
-    quotas: Annotated[dict[str, Quota], AfterValidator(_bounded)] = Field(
+    quotas: Annotated[dict[Code, Quota], CodeMap] = Field(
         default_factory=dict, description='Numeric overrides by feature code or "feature.privilege".')
-    features: Annotated[dict[str, StrictBool], AfterValidator(_bounded)] = Field(
+    features: Annotated[dict[Code, StrictBool], CodeMap] = Field(
         default_factory=dict, description='Feature flags, e.g. {"offline_bundles": true}.')
     reason: Reason | None = None
 

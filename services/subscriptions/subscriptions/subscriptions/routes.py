@@ -12,7 +12,7 @@ from invora.web.pagination import Pagination
 from subscriptions.common.auth import Reader, Writer
 from subscriptions.common.clock import now
 from subscriptions.common.errors import LIST_ERRORS, READ_ERRORS, UNAVAILABLE, WRITE_ERRORS
-from subscriptions.common.inputs import storable_key
+from subscriptions.common.inputs import Code
 from subscriptions.plans.client import catalog_of
 from subscriptions.subscriptions import create, lifecycle, queries, terminate, update
 from subscriptions.subscriptions.schemas import (
@@ -43,12 +43,9 @@ async def create_subscription(body: SubscriptionCreateBody, session: DbSession, 
             description="Filters: `external_customer_id`, `plan_code`, `status[]` (default: active and pending).")
 async def list_subscriptions(
     session: DbSession, principal: Reader, page: Pagination, request: Request,
-    external_customer_id: Annotated[str | None, Query(max_length=255)] = None,
-    plan_code: Annotated[str | None, Query(max_length=255)] = None,
+    external_customer_id: Annotated[Code | None, Query()] = None,
+    plan_code: Annotated[Code | None, Query()] = None,
 ) -> SubscriptionsResponse:
-    for name, value in (("external_customer_id", external_customer_id), ("plan_code", plan_code)):
-        if value is not None and not storable_key(value):
-            raise ValidationFailed({name: ["value_is_invalid"]})
     statuses = request.query_params.getlist("status[]") + request.query_params.getlist("status")
     if any(s not in ("pending", "active", "terminated", "canceled") for s in statuses) or len(statuses) > 10:
         raise ValidationFailed(status=["value_is_invalid"])

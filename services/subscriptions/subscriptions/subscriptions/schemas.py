@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StrictBool, StrictInt, StringConstraints
+from pydantic import BaseModel, Field, StrictBool, StrictFloat, StringConstraints
 
 from invora.events.contracts.subscriptions import Subscription as SubscriptionObject
 from invora.web.pagination import PaginationMeta
@@ -17,6 +17,7 @@ from subscriptions.common.inputs import (
     InputModel,
     JsonObject,
     Name,
+    StrictInt,
     Text,
     Timestamp,
 )
@@ -24,7 +25,7 @@ from subscriptions.common.inputs import (
 MAX_CENTS = 10**15
 DecimalString = Annotated[str, StringConstraints(max_length=40, pattern=r"^[0-9]{1,13}(\.[0-9]{1,12})?$")]
 AmountCents = Annotated[StrictInt, Field(ge=0, le=MAX_CENTS)]
-TrialDays = Annotated[float | int, Field(ge=0, le=36_500, allow_inf_nan=False)]
+TrialDays = Annotated[StrictFloat, Field(ge=0, le=36_500, allow_inf_nan=False)]
 
 
 class ChargeOverride(InputModel):
@@ -42,7 +43,7 @@ class FixedChargeOverride(InputModel):
     id: uuid.UUID | None = None
     code: Code | None = None
     invoice_display_name: Name | None = None
-    units: Annotated[float | int, Field(ge=0, le=10**12, allow_inf_nan=False)] | DecimalString | None = None
+    units: Annotated[StrictFloat, Field(ge=0, le=10**12, allow_inf_nan=False)] | DecimalString | None = None
     properties: JsonObject | None = None
     tax_codes: Annotated[list[Code], Field(max_length=MAX_ITEMS)] | None = None
 

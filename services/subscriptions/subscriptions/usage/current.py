@@ -25,7 +25,8 @@ from subscriptions.periods import Period
 from subscriptions.plans.client import CatalogClient
 from subscriptions.subscriptions.models import Subscription
 from subscriptions.usage.aggregate import Aggregate, Bucket, aggregate, rounded, slot_of, split_by_filters
-from subscriptions.usage_events.ingest import group_key, number, schedule_for
+from subscriptions.usage_events.buckets import schedule_for
+from subscriptions.usage_events.ingest import group_key, number
 from subscriptions.usage_events.metrics import Metric, MetricCache, plan_metrics
 from subscriptions.usage_events.store import driver
 

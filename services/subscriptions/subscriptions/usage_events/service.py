@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from invora.errors import NotFound
 from invora.web.pagination import PageParams, PaginationMeta, paginate
 from subscriptions.plans.client import CatalogClient
-from subscriptions.usage_events import store
+from subscriptions.usage_events import answers, store
 from subscriptions.usage_events.ingest import Prepared, prepare
 from subscriptions.usage_events.metrics import MetricCache
 from subscriptions.usage_events.models import UsageEvent
@@ -23,60 +21,36 @@ from subscriptions.usage_events.schemas import EventInput, EventObject
 
 
 async def ingest(session: AsyncSession, catalog: CatalogClient, cache: MetricCache, organization_id: uuid.UUID,
-                 events: Sequence[EventInput], now: datetime, *, batch: bool) -> list[dict[str, Any]]:
-    """Store the events not stored yet and count them; answer every event in the order sent.
+                 events: Sequence[EventInput], now: datetime, *, batch: bool) -> bytes:
+    """Store the events not stored yet and count them; answer every event in the order sent (JSON
+    `{"events": [...]}`, or `{"event": ...}` for one event).
 
     A transaction id repeated for the same subscription (within the batch or already stored) is
     answered with the stored event and `duplicate: true`.
     """
-    prepared = await prepare(session, catalog, cache, organization_id, events, now, batch=batch)
+    active, terminated = await store.subscriptions(session, organization_id,
+                                                   {e.external_subscription_id for e in events})
+    prepared = await prepare(session, catalog, cache, organization_id, events, now, active, terminated, batch=batch)
     first: dict[tuple[str, str], Prepared] = {}
     for event in prepared:
         first.setdefault((event.event.external_subscription_id, event.event.transaction_id), event)
     unique = list(first.values())
-    inserted_ids = await store.insert_events(session, organization_id, unique, now)
-    inserted = [e for e in unique if e.id in inserted_ids]
-    await store.update_rollups(session, organization_id, inserted)
-    already = [k for k, e in first.items() if e.id not in inserted_ids]
-    stored = await store.stored_events(session, organization_id, already)
-    answers = []
+    # rendered before the write: in the usual batch (no duplicate) the transaction commits right after it
+    rendered = {event.id: answers.prepared(event, now) for event in unique}
+    inserted_ids = await store.write(session, organization_id, unique, now)
+    if len(inserted_ids) == len(prepared):
+        return answers.body([rendered[event.id] for event in prepared], batch=batch)
+    stored = await store.stored_events(session, organization_id,
+                                       [k for k, e in first.items() if e.id not in inserted_ids])
+    parts = []
     for event in prepared:
         key = (event.event.external_subscription_id, event.event.transaction_id)
         if first[key] is event and event.id in inserted_ids:
-            answers.append(_render_prepared(event, now))
+            parts.append(rendered[event.id])
         else:
             row = stored.get(key)
-            answers.append(_render_row(row, duplicate=True) if row else _render_prepared(first[key], now, True))
-    return answers
-
-
-def _instant(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
-
-
-# the hot path renders plain JSON-ready dicts (`EventObject`'s shape) rather than validating 1,000 models
-def _render_prepared(event: Prepared, now: datetime, duplicate: bool = False) -> dict[str, Any]:
-    return {
-        "lago_id": str(event.id), "transaction_id": event.event.transaction_id,
-        "lago_customer_id": str(event.subscription.customer_id), "code": event.event.code,
-        "timestamp": _instant(event.timestamp),
-        "precise_total_amount_cents": None if event.precise is None else str(event.precise),
-        "properties": event.properties, "lago_subscription_id": str(event.subscription.id),
-        "external_subscription_id": event.event.external_subscription_id, "created_at": _instant(now),
-        "duplicate": duplicate, "late": event.late and not duplicate,
-    }
-
-
-def _render_row(row: dict[str, Any], duplicate: bool = False) -> dict[str, Any]:
-    precise = row["precise_total_amount_cents"]
-    return {
-        "lago_id": str(row["id"]), "transaction_id": row["transaction_id"],
-        "lago_customer_id": str(row["customer_id"]), "code": row["code"], "timestamp": _instant(row["timestamp"]),
-        "precise_total_amount_cents": None if precise is None else str(precise),
-        "properties": json.loads(row["properties"]), "lago_subscription_id": str(row["subscription_id"]),
-        "external_subscription_id": row["external_subscription_id"], "created_at": _instant(row["created_at"]),
-        "duplicate": duplicate, "late": False,
-    }
+            parts.append(answers.stored(row) if row else answers.prepared(first[key], now, True))
+    return answers.body(parts, batch=batch)
 
 
 def render(event: UsageEvent) -> EventObject:

@@ -1,0 +1,104 @@
+"""The OpenAPI document every service serves, made to say exactly what the service does.
+
+FastAPI builds it from the routes; `install_openapi` then
+
+- documents the error answers any route of a kind can give (401/403 with a key, 404 with an id
+  in the path, 400 with a body, 422 with any input), so no status code is a surprise;
+- works around three quirks: a dict whose keys have a `pattern` comes out of pydantic as
+  `patternProperties` (which lets other keys through unchecked) instead of `propertyNames`;
+  numeric bounds behind a validator come out as `ge`/`le` instead of `minimum`/`maximum`; and
+  FastAPI's document model turns every bound into a float, which near 2^63 no longer says which
+  integers are in (whole bounds are written back as integers).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import FastAPI
+
+from invora.web.error_docs import ApiError, ValidationErrorBody
+
+_BOUNDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum",
+           "multiple_of": "multipleOf"}
+_METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
+_PATH_PARAMETER = re.compile(r"\{[^}]+\}")
+
+_ERROR_DESCRIPTIONS = {
+    "400": "Malformed body: invalid JSON, or the root object is missing.",
+    "401": "Missing or invalid API key.",
+    "403": "The key's roles do not allow this operation.",
+    "404": "No such object in the caller's organization (code `<object>_not_found`).",
+    "422": "Validation failed; nothing was saved.",
+}
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Replace `app.openapi` with a generator that completes FastAPI's document (once, then cached)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = complete(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def complete(document: dict[str, Any]) -> dict[str, Any]:
+    """Fix the schema quirks and add the error responses every operation can give."""
+    _fix_schemas(document)
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    for model in (ApiError, ValidationErrorBody):
+        schemas.setdefault(model.__name__, model.model_json_schema(ref_template="#/components/schemas/{model}"))
+    for path, item in document.get("paths", {}).items():
+        for method, operation in item.items():
+            if method in _METHODS:
+                _document_errors(path, operation)
+    return document
+
+
+def _document_errors(path: str, operation: dict[str, Any]) -> None:
+    responses = operation.setdefault("responses", {})
+    codes: list[str] = []
+    if operation.get("security"):
+        codes += ["401", "403"]
+    if _PATH_PARAMETER.search(path):
+        codes.append("404")  # a malformed or unknown id names nothing
+    if operation.get("requestBody"):
+        codes += ["400", "422"]
+    if operation.get("requestBody") or any(p.get("in") == "query" for p in operation.get("parameters", [])):
+        codes.append("422")
+    for code in codes:
+        if code not in responses:
+            model = ValidationErrorBody if code == "422" else ApiError
+            responses[code] = {
+                "description": _ERROR_DESCRIPTIONS[code],
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
+            }
+
+
+def _fix_schemas(node: Any) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _fix_schemas(item)
+        return
+    if not isinstance(node, dict):
+        return
+    if node.get("type") in ("integer", "number"):
+        for key, standard in _BOUNDS.items():
+            if key in node:
+                node.setdefault(standard, node.pop(key))
+        for key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+            if isinstance(node.get(key), float) and node[key].is_integer():
+                node[key] = int(node[key])
+    patterns = node.get("patternProperties")
+    if isinstance(patterns, dict) and len(patterns) == 1 and "additionalProperties" not in node:
+        # pydantic's spelling of dict[Annotated[str, pattern], V]: every key must match, values are V
+        (pattern, values), = patterns.items()
+        del node["patternProperties"]
+        node["additionalProperties"] = values
+        node["propertyNames"] = {**node.get("propertyNames", {}), "pattern": pattern}
+    for value in node.values():
+        _fix_schemas(value)

@@ -1,0 +1,191 @@
+"""Each service's OpenAPI document is accurate: Schemathesis, run as an external fuzzer would run it,
+finds no server error and no mismatch between what the document admits and what the service does.
+
+The services run over real HTTP (uvicorn in threads of this process, each on its own migrated
+database); Schemathesis runs as its command-line tool, one run per service at once, deterministic
+and with few examples, so the whole is short and repeatable. What it reports is read from its NDJSON event log.
+
+Known and accepted: a request the schema admits may still break a business rule no JSON schema can
+state (a code already taken, a reference to an object that does not exist, a date in the past, a
+charge's tiers that do not follow each other…). Lago answers those with 422 (or 405), and so do
+we; `BUSINESS_RULES` lists them, by field and error code, and nothing else is forgiven.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import re
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from invora.testing.live import serve
+from invora.testing.services import service_settings
+
+MAX_EXAMPLES = 5
+# one Schemathesis run each, all at once: (service, operation filter). The catalog's plans are a run of
+# their own (they are half its operations); the subscriptions service's events, usage and alerts are
+# other teams' (their fuzzing is theirs to add).
+RUNS: dict[str, tuple[str, list[str]]] = {
+    "catalog-plans": ("catalog", ["--include-tag", "plans"]),
+    "catalog": ("catalog", ["--exclude-tag", "plans"]),
+    "subscriptions": ("subscriptions", ["--exclude-tag", "events", "--exclude-tag", "usage",
+                                        "--exclude-tag", "alerts"]),
+    "invoicing": ("invoicing", []),
+    "payments": ("payments", []),
+    "wallets": ("wallets", []),
+}
+
+# (operation, field, error code) a request the schema admits may still get, as regular expressions
+BUSINESS_RULES: list[tuple[str, str, str]] = [
+    (r".*", r".*", r"value_already_exist"),  # codes and external ids are unique
+    (r".*", r".*", r"[a-z_]+_not_found"),  # a reference to an object that does not exist
+    (r".*", r".*", r"duplicated_[a-z_]+"),  # unique by key inside a list (metadata keys, privilege codes…)
+    (r".*", r"(.*\.)?properties", r"(missing|invalid)_(?!characters$)[a-z_]+"),  # each charge model's rules
+    (r".*", r"expiration_at|ending_at", r"invalid_date"),  # in the past, or before the start
+    (r".*", r"add_on|currency", r"currencies_does_not_match"),  # an add-on, a plan, a customer in other currencies
+    (r"PUT .*", r"status", r"subscription_not_editable"),  # terminated subscriptions are read-only
+    # an update is checked merged with the stored object (a coupon turned `fixed_amount` needs its amount…)
+    (r"PUT .*", r"field_name|recurring", r"value_is_mandatory|not_compatible_with_aggregation_type"),
+    (r"PUT .*", r"amount_cents|amount_currency|percentage_rate|frequency_duration|expiration_at",
+     r"value_is_mandatory"),
+    (r"PUT /api/v1/plans/\{code\}", r"(fixed_)?charges\.\d+\.(billable_metric_id|add_on_id|charge_model)",
+     r"value_is_mandatory"),  # a `code` naming no charge of the plan makes a new one
+]
+BUSINESS_405: set[str] = set()
+
+
+@dataclass(frozen=True)
+class FuzzRun:
+    process: subprocess.Popen
+    directory: Path
+
+
+@dataclass(frozen=True)
+class Finding:
+    phase: str
+    operation: str
+    check: str
+    status: int | None
+    body: str
+    request: str
+
+    def __str__(self) -> str:
+        return f"[{self.phase}] {self.operation}: {self.check} -> {self.status} {self.body[:300]}\n    {self.request}"
+
+
+@pytest.fixture(scope="module")
+def suite(migrated_database, invora_kafka: str, invora_keys) -> Iterator[dict[str, str]]:
+    """The catalog, the subscriptions service (wired to that catalog) and the skeleton services, over HTTP."""
+    import importlib
+
+    def start(stack: contextlib.ExitStack, service: str, **overrides) -> str:
+        settings = service_settings(service, database_url=migrated_database(service), kafka=invora_kafka,
+                                    keys=invora_keys, consumers_enabled=False, relay_enabled=False, **overrides)
+        return stack.enter_context(serve(importlib.import_module(f"{service}.app").create_app(settings)))
+
+    with contextlib.ExitStack() as stack:
+        urls = {"catalog": start(stack, "catalog")}
+        urls["subscriptions"] = start(stack, "subscriptions", catalog_url=urls["catalog"], scheduler_enabled=False,
+                                      service_signing_key=invora_keys.private_pem.decode())
+        for service in ("invoicing", "payments", "wallets"):
+            urls[service] = start(stack, service)
+        yield urls
+
+
+@pytest.fixture(scope="module")
+def fuzz_runs(suite: dict[str, str], make_api_key, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
+        dict[str, FuzzRun]]:
+    """Schemathesis against every service at once (each run mostly waits on its service): one log per service."""
+    runs: dict[str, FuzzRun] = {}
+    try:
+        for name, (service, operations) in RUNS.items():
+            directory = tmp_path_factory.mktemp(f"fuzz-{name}")
+            key = make_api_key(uuid.uuid4(), ["admin", "billing_admin"])
+            command = [
+                sys.executable, "-m", "schemathesis.cli", "run", f"{suite[service]}/openapi.json", *operations,
+                "--header", f"Authorization: Bearer {key}", "--max-examples", str(MAX_EXAMPLES),
+                "--generation-deterministic", "--workers", "1", "--warnings", "off",
+                "--report", "ndjson", "--report-ndjson-path", str(directory / "events.ndjson"),
+            ]
+            with (directory / "output.txt").open("w") as output:
+                process = subprocess.Popen(command, cwd=directory, stdout=output, stderr=subprocess.STDOUT)
+            runs[name] = FuzzRun(process, directory)
+        yield runs
+    finally:
+        for run in runs.values():
+            if run.process.poll() is None:
+                run.process.kill()
+            run.process.wait()
+
+
+@pytest.mark.parametrize("run_name", list(RUNS))
+def test_the_openapi_document_matches_the_service(run_name: str, fuzz_runs: dict[str, FuzzRun]) -> None:
+    run = fuzz_runs[run_name]
+    run.process.wait(timeout=300)
+    output = (run.directory / "output.txt").read_text()
+    log = run.directory / "events.ndjson"
+    assert log.exists(), output[-3000:]
+    findings = [finding for finding in _findings(log) if not _forgiven(finding)]
+    assert not findings, "\n".join(map(str, findings)) + "\n\n" + output[-2000:]
+    assert "Runtime Error" not in output, output[-3000:]
+
+
+def _findings(log: Path) -> Iterator[Finding]:
+    seen: set[tuple[str, str, int | None, str]] = set()
+    for line in log.read_text().splitlines():
+        event = json.loads(line)
+        finished = event.get("ScenarioFinished")
+        if not finished:
+            continue
+        recorder = finished["recorder"]
+        for case_id, checks in recorder.get("checks", {}).items():
+            for check in checks:
+                if check.get("status") != "failure":
+                    continue
+                response = (recorder.get("interactions", {}).get(case_id) or {}).get("response") or {}
+                case = (recorder.get("cases", {}).get(case_id) or {}).get("value", {})
+                operation = f"{case['method']} {case['path']}" if case.get("path") else recorder["label"]
+                finding = Finding(
+                    phase=finished["phase"], operation=operation, check=check["name"],
+                    status=response.get("status_code"), body=_text(response.get("content")),
+                    request=f"{case.get('method')} {case.get('path')} {json.dumps(case.get('query'))} "
+                            f"{json.dumps(case.get('body'))[:400]}",
+                )
+                key = (finding.operation, finding.check, finding.status, finding.body)
+                if key not in seen:
+                    seen.add(key)
+                    yield finding
+
+
+def _text(content: object) -> str:
+    if isinstance(content, dict) and "$base64" in content:
+        return base64.b64decode(content["$base64"]).decode(errors="replace")
+    return "" if content is None else str(content)
+
+
+def _forgiven(finding: Finding) -> bool:
+    """A schema-valid request refused by a business rule only (see `BUSINESS_RULES`)."""
+    if finding.check != "positive_data_acceptance":
+        return False
+    try:
+        body = json.loads(finding.body)
+    except ValueError:
+        return False
+    if finding.status == 405:
+        return body.get("code") in BUSINESS_405
+    if finding.status != 422 or body.get("code") != "validation_errors":
+        return False
+    errors = body.get("error_details") or {}
+    return bool(errors) and all(
+        any(re.fullmatch(operation, finding.operation) and re.fullmatch(fields, field) and re.fullmatch(rule, code)
+            for operation, fields, rule in BUSINESS_RULES)
+        for field, codes in errors.items() for code in codes
+    )
