@@ -29,7 +29,7 @@ test: sync
 	$(UV) run pytest
 
 bench: sync
-	@set -e; for script in bench/*.py; do \
+	@set -e; for script in bench/[!_]*.py; do \
 		[ -e "$$script" ] || continue; \
 		echo "== $$script"; \
 		$(UV) run python "$$script"; \
