@@ -154,7 +154,8 @@ def check_json(value: Any) -> Any:
 
 _JsonText = Annotated[str, StorableText()]
 _JsonInteger = Annotated[int, Field(ge=-MAX_JSON_INTEGER, le=MAX_JSON_INTEGER)]
-# any other number: JSON Schema calls 1e19 an integer too, which only a float written so could be
+# any other number. One gap: JSON Schema counts a float like 1e19 as an integer, so the schema refuses
+# it while `check_json` (which bounds Python ints only, as event properties need) lets it through
 _JsonFraction = Annotated[float, SchemaExtra.of(**{"not": {"type": "integer"}})]
 JsonValue = TypeAliasType(
     "JsonValue",

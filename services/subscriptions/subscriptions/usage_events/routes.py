@@ -50,7 +50,7 @@ async def create_batch(body: EventBatchBody, session: DbSession, principal: Writ
 
 
 def _json(answer: bytes) -> Response:
-    # already JSON (`EventObject`'s shape, see `render`): skip re-validating a thousand response models
+    # already JSON (`EventObject`'s shape, see `answers`): skip re-validating a thousand response models
     return Response(answer, media_type="application/json")
 
 
