@@ -353,6 +353,7 @@ class Bench:
         org = uuid.uuid4()
         tag = f"/ok/tp{fanout}-{org.hex[:6]}"
         await self.endpoints(org, [f"{tag}/{i}" for i in range(fanout)])
+        scans_before, rows_before = await self.claim_counters()
         started = time.time()
         per_transaction = self.args.events_per_transaction
         queue = iter(range(0, events, per_transaction))
@@ -366,8 +367,10 @@ class Bench:
         expected = events * fanout
         complete = await self.wait_received(tag, expected, 300)
         records = await self.received(tag)
+        scans_after, rows_after = await self.claim_counters()
         last = max(r[2] for r in records) if records else time.time()
         elapsed = last - started
+        scans = scans_after - scans_before
         return {
             "events": events, "events_per_transaction": per_transaction, "endpoints_per_event": fanout,
             "deliveries_expected": expected,
@@ -376,6 +379,8 @@ class Bench:
             "deliveries_per_second": round(len(records) / elapsed, 1) if elapsed > 0 else None,
             "events_per_second": round(len(records) / fanout / elapsed, 1) if elapsed > 0 else None,
             "latency_commit_to_receipt": summarize(self.latencies(records)),
+            "claim_queries": scans,
+            "due_index_rows_read_per_claim": round((rows_after - rows_before) / scans, 1) if scans else None,
             "breakdown": await self.breakdown(org, tag),
         }
 

@@ -39,16 +39,20 @@ _CANDIDATES = text(
     FOR UPDATE OF d SKIP LOCKED
     """
 )
-# the oldest due rows below `since` of a few endpoints, each through ix_webhook_deliveries_endpoint_due
+# the oldest due rows below `since` of a few endpoints, each through ix_webhook_deliveries_endpoint_due. The
+# endpoint is bounded by a range of (endpoint_id, next_attempt_at) rows, not `endpoint_id = ...`: with the
+# equality the planner may walk ix_webhook_deliveries_due in time order instead (LIMIT looks cheap) and read
+# a hanging endpoint's whole older backlog to find this endpoint's few rows (150,000 rows, 35 ms, per claim)
 _CATCH_UP = text(
     """
     SELECT d.id, d.endpoint_id, e.rate_limit_per_second
     FROM unnest(CAST(:endpoints AS uuid[])) AS c(endpoint_id)
     CROSS JOIN LATERAL (
         SELECT w.id, w.endpoint_id, w.next_attempt_at FROM webhook_deliveries w
-        WHERE w.endpoint_id = c.endpoint_id AND w.status IN ('pending', 'retrying') AND w.next_attempt_at < :since
-          AND w.id <> ALL(CAST(:in_flight AS uuid[]))
-        ORDER BY w.next_attempt_at
+        WHERE (w.endpoint_id, w.next_attempt_at) >= (c.endpoint_id, CAST(:beginning AS timestamptz))
+          AND (w.endpoint_id, w.next_attempt_at) < (c.endpoint_id, CAST(:since AS timestamptz))
+          AND w.status IN ('pending', 'retrying') AND w.id <> ALL(CAST(:in_flight AS uuid[]))
+        ORDER BY w.endpoint_id, w.next_attempt_at
         LIMIT :per_endpoint
         FOR UPDATE SKIP LOCKED
     ) d
@@ -174,7 +178,7 @@ async def claim_due(
         rows = (
             await session.execute(
                 _CATCH_UP,
-                {"endpoints": list(catch_up), "since": since, "in_flight": list(in_flight),
+                {"endpoints": list(catch_up), "beginning": BEGINNING, "since": since, "in_flight": list(in_flight),
                  "per_endpoint": per_endpoint},
             )
         ).all()
@@ -183,8 +187,13 @@ async def claim_due(
             found[endpoint_id] = found.get(endpoint_id, 0) + 1
             if len(chosen) >= limit or not take(delivery_id, endpoint_id, rate):
                 result.capped.add(endpoint_id)
-        # fewer rows than asked for, all of them taken: nothing of it is left below `since`
-        result.caught_up = {e for e in catch_up if found.get(e, 0) < per_endpoint and e not in result.capped}
+        for endpoint_id in catch_up:
+            if found.get(endpoint_id, 0) >= per_endpoint:
+                # as many as asked for: more may be waiting below `since`, so its finishing attempts must
+                # wake the worker (that is what `capped` is for), as when a search sees more than it takes
+                result.capped.add(endpoint_id)
+            elif endpoint_id not in result.capped:
+                result.caught_up.add(endpoint_id)  # nothing of it is left below `since`
 
     for _pass in range(_CLAIM_PASSES):
         wanted = limit - len(chosen)
