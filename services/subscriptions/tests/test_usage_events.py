@@ -8,6 +8,7 @@ import uuid
 from datetime import timedelta
 from decimal import Decimal
 
+import jsonschema_rs
 from sqlalchemy import text
 
 from subscriptions.usage_events.ingest import group_key, number
@@ -193,3 +194,59 @@ def test_value_parsing_and_groups():
     assert group_key(metric, {"region": "eu", "tier": 2}) == json.dumps({"region": "eu", "tier": "2"},
                                                                           separators=(",", ":"))
     assert group_key(metric, {"region": "asia"}) == ""
+
+
+def _documented(document: dict, schema: dict) -> jsonschema_rs.Validator:
+    return jsonschema_rs.validator_for({**schema, "components": document["components"]}, validate_formats=True)
+
+
+async def test_batch_errors_are_keyed_by_index_as_documented(api, plans, subs, org):
+    setup = await make_setup(api, plans)
+    document = (await api.client.get("/openapi.json")).json()
+    documented = _documented(document, document["paths"]["/api/v1/events/batch"]["post"]["responses"]["422"][
+        "content"]["application/json"]["schema"])
+    # errors of the schema (missing fields, NUL) are keyed by index, like the business rules' errors
+    body = await api.error("POST", "/api/v1/events/batch", {"events": [
+        event(setup, "count_agg"), {"code": "x"}, event(setup, "count_agg", transaction_id="a\x00b"), 7]})
+    assert body["error_details"] == {
+        "1": {"transaction_id": ["value_is_mandatory"], "external_subscription_id": ["value_is_mandatory"]},
+        "2": {"transaction_id": ["invalid_characters"]},
+        "3": {"events": ["invalid_type"]},
+    }
+    assert documented.is_valid(body), body
+    business = await api.error("POST", "/api/v1/events/batch", {"events": [
+        event(setup, "count_agg"), event(setup, "count_agg", code="no_such_metric")]})
+    assert business["error_details"] == {"1": {"code": ["billable_metric_not_found"]}}
+    assert documented.is_valid(business), business
+    whole = await api.error("POST", "/api/v1/events/batch", {"events": []})
+    assert whole["error_details"] == {"events": ["too_few_items"]} and documented.is_valid(whole)
+    assert await count_events(subs, org) == 0
+    # a single event's errors stay flat
+    single = await api.error("POST", "/api/v1/events", {"event": {"code": "x"}})
+    assert set(single["error_details"]) == {"transaction_id", "external_subscription_id"}
+
+
+async def test_list_query_edge_cases_agree_with_the_document(api, plans):
+    setup = await make_setup(api, plans)
+    await api.ok("POST", "/api/v1/events/batch", {"events": [
+        event(setup, "count_agg", "early", timestamp=iso(START - timedelta(hours=2))),
+        event(setup, "count_agg", "late", timestamp=iso(START))]})
+    document = (await api.client.get("/openapi.json")).json()
+    parameters = {p["name"]: _documented(document, p["schema"])
+                  for p in document["paths"]["/api/v1/events"]["get"]["parameters"]}
+    cases = [("code", "", "value_is_too_short"), ("external_subscription_id", "", "value_is_too_short"),
+             ("code", "a\x00", "invalid_characters"), ("timestamp_to", "0.5", "invalid_date"),
+             ("timestamp_to", "1700000000", "invalid_date"), ("timestamp_from", "2026-03-15", "invalid_date"),
+             ("timestamp_to", "3000-01-01T00:00:00Z", "value_is_out_of_range")]
+    for name, value, code in cases:
+        body = await api.error("GET", "/api/v1/events", params={name: value})
+        assert body["error_details"] == {name: [code]}, (name, value, body)
+        assert not parameters[name].is_valid(value), (name, value)
+    # a timestamp without offset is UTC (Lago), and both bounds are inclusive
+    bound = START - timedelta(hours=2)
+    for value in (bound.replace(tzinfo=None).isoformat(), iso(bound), "2026-03-15T09:00:00+01:00"):
+        assert parameters["timestamp_to"].is_valid(value)
+        listed = await api.ok("GET", "/api/v1/events", params={"timestamp_to": value})
+        assert [e["transaction_id"] for e in listed["events"]] == ["early"], value
+    listed = await api.ok("GET", "/api/v1/events", params={"timestamp_from": iso(START)})
+    assert [e["transaction_id"] for e in listed["events"]] == ["late"]

@@ -13,22 +13,27 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from decimal import Decimal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
-from sqlalchemy import select
+from pydantic import BeforeValidator, ConfigDict, Field, StrictBool, TypeAdapter
+from sqlalchemy import Select, select
+from sqlalchemy import delete as sql_delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invora.errors import NotFound, ValidationFailed
 from invora.ids import uuid7
 from invora.logging import get_logger
 from invora.outbox import add_event
+from invora.web.decimals import DecimalInput
+from invora.web.pagination import PageParams, PaginationMeta, paginate
+from invora.web.schema_rules import given
 from subscriptions.common.inputs import Code, InputModel, Name
 from subscriptions.subscriptions.models import Subscription
 from subscriptions.usage import lifetime
 from subscriptions.usage.alert_models import UsageAlert
 from subscriptions.usage.snapshot import usage_snapshot
+from subscriptions.usage_events.ingest import BatchValidationFailed
 
 log = get_logger(__name__)
 AlertType = Literal["current_usage_amount", "billable_metric_current_usage_amount",
@@ -36,29 +41,64 @@ AlertType = Literal["current_usage_amount", "billable_metric_current_usage_amoun
 METRIC_TYPES = ("billable_metric_current_usage_amount", "billable_metric_current_usage_units")
 
 
-class ThresholdInput(InputModel):
-    code: Code | None = None
-    value: str | int | float
-    recurring: bool = False
+MAX_THRESHOLDS = 20  # Lago's soft limit
+MAX_BATCH = 100
+MAX_THRESHOLD = 10**20
 
-    @field_validator("value")
-    @classmethod
-    def _positive(cls, value: Any) -> str:
-        try:
-            parsed = Decimal(str(value))
-        except InvalidOperation as exc:
-            raise ValueError("value_is_invalid") from exc
-        if not parsed.is_finite() or parsed <= 0 or parsed >= Decimal(10) ** 20:
-            raise ValueError("value_is_out_of_range")
-        return str(parsed)
+
+def _sign(value: Any) -> Any:
+    """A negative value is out of range (not malformed), whether a number or a string."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+        raise ValueError("value_is_out_of_range")
+    if isinstance(value, str) and value.startswith("-") and value[1:2].isdigit():
+        raise ValueError("value_is_out_of_range")
+    return value
+
+
+# Lago: an integer or a BigDecimal string; zero is allowed (it is never crossed: usage starts at zero)
+ThresholdValue = Annotated[Decimal, DecimalInput(le=MAX_THRESHOLD), BeforeValidator(_sign)]
+_POSITIVE_VALUE = TypeAdapter(Annotated[Decimal, DecimalInput(le=MAX_THRESHOLD, positive=True)]).json_schema()
+# checked in `_rule_errors`: a recurring threshold repeats every `value`, so it must be above zero
+_RECURRING_RULE = {"anyOf": [{"properties": {"recurring": {"const": False}}},
+                             {"properties": {"value": _POSITIVE_VALUE}}]}
+# checked in `_rule_errors`: the billable metric alert types name their metric
+_METRIC_RULE = {"anyOf": [{"properties": {"alert_type": {"enum": ["current_usage_amount", "lifetime_usage_amount"]}}},
+                          given("billable_metric_code")]}
+
+
+class ThresholdInput(InputModel):
+    model_config = ConfigDict(json_schema_extra=_RECURRING_RULE)
+
+    code: Code | None = None
+    value: ThresholdValue
+    recurring: StrictBool = False
+
+
+Thresholds = Annotated[list[ThresholdInput], Field(max_length=MAX_THRESHOLDS)]
 
 
 class AlertInput(InputModel):
+    """Only one threshold may be recurring."""
+
+    model_config = ConfigDict(json_schema_extra=_METRIC_RULE)
+
     alert_type: AlertType
     code: Code
     name: Name | None = None
     billable_metric_code: Code | None = None
-    thresholds: list[ThresholdInput] = Field(min_length=1, max_length=20)
+    thresholds: Annotated[Thresholds, Field(min_length=1)]
+
+
+class AlertUpdateInput(InputModel):
+    """Partial: absent or null fields keep their value; `thresholds` (when not empty) replaces them all.
+
+    `billable_metric_code` changes the metric of a billable metric alert only (ignored for the others).
+    """
+
+    code: Code | None = None
+    name: Name | None = None
+    billable_metric_code: Code | None = None
+    thresholds: Thresholds | None = None
 
 
 def render(alert: UsageAlert) -> dict[str, Any]:
@@ -73,56 +113,140 @@ def render(alert: UsageAlert) -> dict[str, Any]:
     }
 
 
-async def create(session: AsyncSession, organization_id: uuid.UUID, external_subscription_id: str,
-                 data: AlertInput) -> UsageAlert:
+def _threshold_errors(thresholds: list[ThresholdInput]) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    for index, threshold in enumerate(thresholds):
+        if threshold.recurring and threshold.value == 0:  # it would repeat every 0
+            errors[f"thresholds.{index}.value"] = ["value_is_out_of_range"]
+    if sum(1 for t in thresholds if t.recurring) > 1:
+        errors["thresholds"] = ["only_one_recurring_threshold"]
+    return errors
+
+
+def _rule_errors(data: AlertInput) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if data.alert_type in METRIC_TYPES and not data.billable_metric_code:
+        errors["billable_metric_code"] = ["value_is_mandatory"]
+    return {**errors, **_threshold_errors(data.thresholds)}
+
+
+def _stored(thresholds: list[ThresholdInput]) -> list[dict[str, Any]]:
+    return [{"code": t.code, "value": format(t.value, "f"), "recurring": t.recurring} for t in thresholds]
+
+
+async def _require_subscription(session: AsyncSession, organization_id: uuid.UUID,
+                                external_subscription_id: str) -> None:
     exists = (await session.execute(select(Subscription.id).where(
         Subscription.organization_id == organization_id, Subscription.external_id == external_subscription_id,
     ).limit(1))).scalar_one_or_none()
     if exists is None:
         raise NotFound("subscription")
-    errors: dict[str, list[str]] = {}
-    if data.alert_type in METRIC_TYPES and not data.billable_metric_code:
-        errors["billable_metric_code"] = ["value_is_mandatory"]
-    if sum(1 for t in data.thresholds if t.recurring) > 1:
-        errors["thresholds"] = ["only_one_recurring_threshold"]
-    if errors:
-        raise ValidationFailed(errors)
-    taken = (await session.execute(select(UsageAlert.id).where(
+
+
+async def _taken_codes(session: AsyncSession, organization_id: uuid.UUID, external_subscription_id: str,
+                       codes: set[str]) -> set[str]:
+    return set((await session.execute(select(UsageAlert.code).where(
         UsageAlert.organization_id == organization_id,
-        UsageAlert.external_subscription_id == external_subscription_id, UsageAlert.code == data.code,
-    ))).scalar_one_or_none()
-    if taken is not None:
-        raise ValidationFailed(code=["value_already_exist"])
-    alert = UsageAlert(
+        UsageAlert.external_subscription_id == external_subscription_id, UsageAlert.code.in_(codes),
+    ))).scalars())
+
+
+async def create(session: AsyncSession, organization_id: uuid.UUID, external_subscription_id: str,
+                 data: AlertInput) -> UsageAlert:
+    try:
+        return (await create_many(session, organization_id, external_subscription_id, [data]))[0]
+    except BatchValidationFailed as exc:
+        raise ValidationFailed(exc.by_index[0]) from None
+
+
+async def create_many(session: AsyncSession, organization_id: uuid.UUID, external_subscription_id: str,
+                      items: list[AlertInput]) -> list[UsageAlert]:
+    """All or none (Lago's batch): any invalid alert is a 422 keyed by its index, and nothing is created."""
+    await _require_subscription(session, organization_id, external_subscription_id)
+    taken = await _taken_codes(session, organization_id, external_subscription_id, {d.code for d in items})
+    by_index: dict[int, dict[str, list[str]]] = {}
+    for index, data in enumerate(items):
+        if errors := _rule_errors(data):
+            by_index[index] = errors
+        elif data.code in taken:  # stored, or an earlier alert of the same batch
+            by_index[index] = {"code": ["value_already_exist"]}
+        taken.add(data.code)
+    if by_index:
+        raise BatchValidationFailed(by_index)
+    alerts = [UsageAlert(
         id=uuid7(), organization_id=organization_id, external_subscription_id=external_subscription_id,
         code=data.code, name=data.name, alert_type=data.alert_type,
         billable_metric_code=data.billable_metric_code if data.alert_type in METRIC_TYPES else None,
-        thresholds=[{"code": t.code, "value": t.value, "recurring": t.recurring} for t in data.thresholds],
-        previous_value=Decimal(0),
-    )
-    session.add(alert)
+        thresholds=_stored(data.thresholds), previous_value=Decimal(0),
+    ) for data in items]
+    session.add_all(alerts)
     await session.flush()
-    await session.refresh(alert)
-    return alert
+    for alert in alerts:
+        await session.refresh(alert)
+    return alerts
 
 
-async def find(session: AsyncSession, organization_id: uuid.UUID, external_subscription_id: str,
-               code: str | None = None) -> list[UsageAlert]:
+def _statement(organization_id: uuid.UUID, external_subscription_id: str, code: str | None = None) -> Select:
     statement = select(UsageAlert).where(UsageAlert.organization_id == organization_id,
                                          UsageAlert.external_subscription_id == external_subscription_id)
     if code is not None:
         statement = statement.where(UsageAlert.code == code)
-    return list((await session.execute(statement.order_by(UsageAlert.created_at, UsageAlert.id))).scalars())
+    return statement.order_by(UsageAlert.created_at, UsageAlert.id)
+
+
+async def find(session: AsyncSession, organization_id: uuid.UUID, external_subscription_id: str,
+               code: str | None = None) -> list[UsageAlert]:
+    return list((await session.execute(_statement(organization_id, external_subscription_id, code))).scalars())
+
+
+async def page(session: AsyncSession, organization_id: uuid.UUID, external_subscription_id: str,
+               params: PageParams) -> tuple[list[UsageAlert], PaginationMeta]:
+    await _require_subscription(session, organization_id, external_subscription_id)
+    return await paginate(session, _statement(organization_id, external_subscription_id), params)
+
+
+async def get(session: AsyncSession, organization_id: uuid.UUID, external_subscription_id: str,
+              code: str) -> UsageAlert:
+    found = await find(session, organization_id, external_subscription_id, code)
+    if not found:
+        raise NotFound("alert")
+    return found[0]
+
+
+async def update(session: AsyncSession, organization_id: uuid.UUID, external_subscription_id: str, code: str,
+                 data: AlertUpdateInput) -> UsageAlert:
+    """Lago's update: the evaluation state (`previous_value`) is kept, so new thresholds apply from there."""
+    alert = await get(session, organization_id, external_subscription_id, code)
+    if data.thresholds and (errors := _threshold_errors(data.thresholds)):
+        raise ValidationFailed(errors)
+    if data.code is not None and data.code != alert.code:
+        if await _taken_codes(session, organization_id, external_subscription_id, {data.code}):
+            raise ValidationFailed(code=["value_already_exist"])
+        alert.code = data.code
+    if data.given("name"):
+        alert.name = data.name
+    if data.billable_metric_code is not None and alert.alert_type in METRIC_TYPES:
+        alert.billable_metric_code = data.billable_metric_code
+    if data.thresholds:
+        alert.thresholds = _stored(data.thresholds)
+    await session.flush()
+    return alert
 
 
 async def delete(session: AsyncSession, organization_id: uuid.UUID, external_subscription_id: str,
                  code: str) -> UsageAlert:
-    found = await find(session, organization_id, external_subscription_id, code)
-    if not found:
-        raise NotFound("alert")
-    await session.delete(found[0])
+    alert = await get(session, organization_id, external_subscription_id, code)
+    await session.delete(alert)
     await session.flush()
-    return found[0]
+    return alert
+
+
+async def delete_all(session: AsyncSession, organization_id: uuid.UUID, external_subscription_id: str) -> int:
+    await _require_subscription(session, organization_id, external_subscription_id)
+    result = await session.execute(sql_delete(UsageAlert).where(
+        UsageAlert.organization_id == organization_id,
+        UsageAlert.external_subscription_id == external_subscription_id))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def crossed(thresholds: list[dict[str, Any]], previous: Decimal, current: Decimal) -> list[dict[str, Any]]:

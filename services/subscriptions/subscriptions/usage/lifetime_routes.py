@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
-from pydantic import BaseModel, Field, StrictInt
+from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.errors import NotFound
@@ -14,7 +14,7 @@ from invora.web.deps import DbSession
 from subscriptions.common.auth import Reader, Writer
 from subscriptions.common.clock import now
 from subscriptions.common.errors import READ_ERRORS, UNAVAILABLE, WRITE_ERRORS
-from subscriptions.common.inputs import InputModel, storable_key
+from subscriptions.common.inputs import InputModel, StrictInt, storable_key
 from subscriptions.plans.client import CatalogClient, catalog_of
 from subscriptions.usage import current, lifetime
 from subscriptions.usage_events.metrics import MetricCache, metric_cache_of
@@ -25,6 +25,8 @@ MAX_CENTS = 10**15
 
 
 class LifetimeUsageInput(InputModel):
+    """An integer, as the schema says: 100 and 100.0 alike (JSON Schema counts both as integers), not "100"."""
+
     external_historical_usage_amount_cents: Annotated[StrictInt, Field(ge=0, le=MAX_CENTS)]
 
 

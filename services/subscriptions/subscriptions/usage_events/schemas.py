@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, Field, PlainSerializer
 
+from invora.web.error_docs import ApiError
 from invora.web.pagination import PaginationMeta
 from subscriptions.common.inputs import Code, InputModel, check_json, check_text
 
@@ -89,3 +90,14 @@ class EventsResponse(BaseModel):
 class EventsPage(BaseModel):
     events: list[EventObject]
     meta: PaginationMeta
+
+
+FieldErrors = dict[str, list[str]]
+
+
+class BatchValidationErrorBody(ApiError):
+    """Lago's 422 for a list in the body: the errors of one item are keyed by its index."""
+
+    error_details: dict[str, FieldErrors | list[str]] = Field(
+        description='Item index → field → error codes, e.g. {"0": {"code": ["billable_metric_not_found"]}}; '
+                    'an error of the whole request is field → codes, e.g. {"events": ["too_many_items"]}.')
