@@ -5,8 +5,12 @@ The lookup runs through SQLAlchemy's connection, which opens the request's trans
 the write then runs on the driver's connection (asyncpg) inside it, every column passed as one
 array, in the order sent: two statements per batch, whatever its size. The write is one statement
 so that the events and their rollups cannot part, and so that PostgreSQL, not Python, folds the
-deltas: `count`, `sum`, `max`, the latest value (ties: the event sent last) and Σ value × epoch
-seconds, exact `numeric` throughout. Events are inserted in (external subscription id, transaction
+deltas: `count`, `sum`, `max`, the latest value (ties: the event sent last), Σ value × epoch
+seconds and Σ event amounts, exact `numeric` throughout. For unique count, each distinct value's
+state (present unless its latest event, by timestamp then id, removed it) is upserted only when
+the new event is later than the one that decided it, and `RETURNING old.present` (PostgreSQL 18)
+gives the change to the rollup's count of present values, so a late or reordered event cannot
+count a value twice. Events are inserted in (external subscription id, transaction
 id) order and rollup rows upserted in key order, both sorted by PostgreSQL: concurrent batches
 lock in one order and cannot deadlock.
 """
@@ -38,11 +42,11 @@ WITH batch AS MATERIALIZED (
     SELECT u.id, u.subscription_id, u.customer_id, u.external_subscription_id, u.transaction_id, u.code,
            timestamptz 'epoch' + u.ts * interval '1 microsecond' AS ts, u.properties::jsonb AS properties,
            u.precise::numeric AS precise, timestamptz 'epoch' + u.period_start * interval '1 microsecond'
-           AS period_start, u.group_key, u.value::numeric AS value, u.position
+           AS period_start, u.group_key, u.value::numeric AS value, u.unique_value, u.present, u.position
     FROM unnest($3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::int8[], $10::text[],
-                $11::text[], $12::int8[], $13::text[], $14::text[])
+                $11::text[], $12::int8[], $13::text[], $14::text[], $15::text[], $16::bool[])
          WITH ORDINALITY AS u(id, subscription_id, customer_id, external_subscription_id, transaction_id, code, ts,
-                              properties, precise, period_start, group_key, value, position)
+                              properties, precise, period_start, group_key, value, unique_value, present, position)
 ), inserted AS (
     INSERT INTO usage_events (id, organization_id, subscription_id, customer_id, external_subscription_id,
                               transaction_id, code, timestamp, properties, precise_total_amount_cents,
@@ -53,22 +57,45 @@ WITH batch AS MATERIALIZED (
     ORDER BY external_subscription_id, transaction_id
     ON CONFLICT (organization_id, external_subscription_id, transaction_id) DO NOTHING
     RETURNING id
+), uniques AS (
+    SELECT DISTINCT ON (b.subscription_id, b.code, b.period_start, b.group_key, b.unique_value)
+           b.subscription_id, b.code, b.period_start, b.group_key, b.unique_value, b.present, b.ts, b.id
+    FROM batch b JOIN inserted i ON i.id = b.id
+    WHERE b.unique_value IS NOT NULL
+    ORDER BY b.subscription_id, b.code, b.period_start, b.group_key, b.unique_value, b.ts DESC, b.id DESC
+), states AS (
+    INSERT INTO usage_unique_values AS s (subscription_id, code, period_start, group_key, value, present, last_at,
+                                          last_event_id)
+    SELECT subscription_id, code, period_start, group_key, unique_value, present, ts, id
+    FROM uniques
+    ORDER BY subscription_id, code, period_start, group_key, unique_value
+    ON CONFLICT (subscription_id, code, period_start, group_key, value) DO UPDATE SET
+        present = excluded.present, last_at = excluded.last_at, last_event_id = excluded.last_event_id
+    WHERE (excluded.last_at, excluded.last_event_id) > (s.last_at, s.last_event_id)
+    RETURNING new.subscription_id, new.code, new.period_start, new.group_key,
+              new.present::int - coalesce(old.present::int, 0) AS change
+), unique_changes AS (
+    SELECT subscription_id, code, period_start, group_key, sum(change) AS change
+    FROM states GROUP BY subscription_id, code, period_start, group_key
 ), deltas AS (
     SELECT b.subscription_id, b.code, b.period_start, b.group_key, count(*) AS events_count,
            coalesce(sum(b.value), 0) AS value_sum, max(b.value) AS value_max,
            (array_agg(b.value ORDER BY b.ts DESC, b.position DESC) FILTER (WHERE b.value IS NOT NULL))[1]
                AS latest_value,
            max(b.ts) FILTER (WHERE b.value IS NOT NULL) AS latest_at,
-           coalesce(sum(b.value * extract(epoch FROM b.ts)), 0) AS weighted_moment
+           coalesce(sum(b.value * extract(epoch FROM b.ts)), 0) AS weighted_moment,
+           coalesce(sum(b.precise), 0) AS precise_sum
     FROM batch b JOIN inserted i ON i.id = b.id
     GROUP BY b.subscription_id, b.code, b.period_start, b.group_key
 ), rolled AS (
     INSERT INTO usage_rollups AS r (subscription_id, code, period_start, group_key, organization_id, events_count,
-                                    value_sum, value_max, latest_value, latest_at, weighted_moment)
-    SELECT subscription_id, code, period_start, group_key, $1, events_count, value_sum, value_max, latest_value,
-           latest_at, weighted_moment
-    FROM deltas
-    ORDER BY subscription_id, code, period_start, group_key
+                                    value_sum, value_max, latest_value, latest_at, weighted_moment, unique_count,
+                                    precise_sum)
+    SELECT d.subscription_id, d.code, d.period_start, d.group_key, $1, d.events_count, d.value_sum, d.value_max,
+           d.latest_value, d.latest_at, d.weighted_moment, coalesce(u.change, 0), d.precise_sum
+    FROM deltas d
+    LEFT JOIN unique_changes u USING (subscription_id, code, period_start, group_key)
+    ORDER BY d.subscription_id, d.code, d.period_start, d.group_key
     ON CONFLICT (subscription_id, code, period_start, group_key) DO UPDATE SET
         events_count = r.events_count + excluded.events_count,
         value_sum = r.value_sum + excluded.value_sum,
@@ -76,7 +103,9 @@ WITH batch AS MATERIALIZED (
         latest_value = CASE WHEN r.latest_at IS NULL OR excluded.latest_at >= r.latest_at
                             THEN excluded.latest_value ELSE r.latest_value END,
         latest_at = greatest(r.latest_at, excluded.latest_at),
-        weighted_moment = r.weighted_moment + excluded.weighted_moment
+        weighted_moment = r.weighted_moment + excluded.weighted_moment,
+        unique_count = r.unique_count + excluded.unique_count,
+        precise_sum = r.precise_sum + excluded.precise_sum
 )
 SELECT id FROM inserted
 """
@@ -143,6 +172,7 @@ async def write(session: AsyncSession, organization_id: uuid.UUID, events: list[
         [e.properties_json.decode() for e in events],
         [None if e.precise is None else str(e.precise) for e in events], [micros(e.period_start) for e in events],
         [e.group_key for e in events], [None if e.value is None else str(e.value) for e in events],
+        [e.unique_value for e in events], [e.present for e in events],
     )
     return {row[0] for row in rows}
 
