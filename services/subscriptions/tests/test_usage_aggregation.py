@@ -156,35 +156,48 @@ def test_rounding_and_weighted_carry():
     assert aggregate(metric("max_agg"), [], PERIOD_START, PERIOD_END).units == 0
 
 
-async def test_failure_after_insert_leaves_no_event_and_no_rollup(api, plans, subs, org, monkeypatch):
+async def test_failure_between_the_event_insert_and_the_rollup_update_leaves_neither(api, plans, subs, org):
+    """The write is one statement: when the rollup upsert fails after the events were inserted (a trigger
+    raising, as a crash or a constraint would), no event of the batch is stored and no rollup moves."""
     setup = await make_setup(api, plans)
-    written = {}
-    write = store.write
 
-    async def write_then_crash(session, *args, **kwargs):
-        await write(session, *args, **kwargs)
-        # the event and its rollup are written, in the request's transaction, which then fails
-        for table in ("usage_events", "usage_rollups"):
-            written[table] = (await session.execute(text(
-                f"SELECT count(*) FROM {table} WHERE organization_id = :org"), {"org": org})).scalar_one()
-        raise RuntimeError("crash after the write, before the commit")
+    def event(tx: str) -> dict:
+        return {"event": {"transaction_id": tx, "external_subscription_id": setup.external_id,
+                          "code": setup.metrics["count_agg"]}}
 
-    monkeypatch.setattr(store, "write", write_then_crash)
-    try:  # the in-process transport re-raises the app's exception; over HTTP it is a 500
-        response = await api.client.post("/api/v1/events", json={"event": {
-            "transaction_id": "t", "external_subscription_id": setup.external_id, "code": setup.metrics["count_agg"]}})
-    except RuntimeError:
-        pass
-    else:
-        assert response.status_code == 500
-    monkeypatch.undo()
-    assert written == {"usage_events": 1, "usage_rollups": 1}
+    await api.ok("POST", "/api/v1/events", event("first"))  # caches warm: the write runs without BEGIN
     async with subs.database.sessionmaker() as session:
-        for table in ("usage_events", "usage_rollups"):
-            count = (await session.execute(text(f"SELECT count(*) FROM {table} WHERE organization_id = :org"),
-                                           {"org": org})).scalar_one()
-            assert count == 0, table
-    # the retry is counted, once
-    again = (await api.ok("POST", "/api/v1/events", {"event": {
-        "transaction_id": "t", "external_subscription_id": setup.external_id, "code": setup.metrics["count_agg"]}}))
+        await session.execute(text(f"""
+            CREATE FUNCTION fail_rollup() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+                IF NEW.organization_id = '{org}' THEN RAISE EXCEPTION 'rollup update failed'; END IF;
+                RETURN NEW;
+            END $$"""))
+        await session.execute(text("CREATE TRIGGER fail_rollup BEFORE INSERT OR UPDATE ON usage_rollups "
+                                   "FOR EACH ROW EXECUTE FUNCTION fail_rollup()"))
+        await session.commit()
+    try:
+        try:  # the in-process transport re-raises the app's exception; over HTTP it is a 500
+            response = await api.client.post("/api/v1/events", json=event("second"))
+        except Exception as error:  # noqa: BLE001
+            assert "rollup update failed" in str(error)
+        else:
+            assert response.status_code == 500
+    finally:
+        async with subs.database.sessionmaker() as session:
+            await session.execute(text("DROP TRIGGER fail_rollup ON usage_rollups"))
+            await session.execute(text("DROP FUNCTION fail_rollup()"))
+            await session.commit()
+
+    async def stored() -> tuple[list[str], int]:
+        async with subs.database.sessionmaker() as session:
+            events = (await session.execute(text(
+                "SELECT transaction_id FROM usage_events WHERE organization_id = :org ORDER BY 1"),
+                {"org": org})).scalars().all()
+            counted = (await session.execute(text(
+                "SELECT sum(events_count) FROM usage_rollups WHERE organization_id = :org"), {"org": org})).scalar_one()
+        return list(events), counted
+
+    assert await stored() == (["first"], 1)
+    again = await api.ok("POST", "/api/v1/events", event("second"))  # the retry is stored and counted, once
     assert again["event"]["duplicate"] is False
+    assert await stored() == (["first", "second"], 2)

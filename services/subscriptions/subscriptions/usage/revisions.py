@@ -1,8 +1,8 @@
 """Usage that reaches a period after it closed: re-published, never dropped, never counted twice.
 
 An event timestamped in a closed period is stored and counted in that period's rollups (and
-answered `late: true`); ingestion marks the period (`mark_late`). Each scheduler pass then
-re-publishes the usage of every marked period as `subscription.billing_period_usage_revised`:
+answered `late: true`); the statement that stores it marks the period (`store.WRITE_EVENTS`).
+Each scheduler pass then re-publishes the usage of every marked period as `subscription.billing_period_usage_revised`:
 the complete snapshot as it is now, beside the events count and amount published before, so
 invoicing bills the difference once. Many late events between two passes make one revision.
 
@@ -18,8 +18,6 @@ commit together: each revision is published once, whatever the number of replica
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
-from datetime import datetime
 
 from sqlalchemy import or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -32,23 +30,6 @@ from subscriptions.subscriptions.models import BillingPeriod, Subscription
 from subscriptions.usage.snapshot import events_counted, usage_snapshot
 
 log = get_logger(__name__)
-
-MARK_LATE = text("""
-UPDATE billing_periods p SET usage_revision_pending = true
-FROM unnest(CAST(:subscriptions AS uuid[]), CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[]))
-     AS l(subscription_id, bucket_start, bucket_end)
-WHERE p.subscription_id = l.subscription_id AND p.period_start >= l.bucket_start AND p.period_end <= l.bucket_end
-  AND NOT p.usage_revision_pending
-""")
-
-
-async def mark_late(session: AsyncSession, buckets: Iterable[tuple[uuid.UUID, datetime, datetime]]) -> None:
-    """Mark the closed periods lying in these (subscription, full period start, end) for a revision."""
-    rows = sorted(set(buckets))
-    if rows:
-        await session.execute(MARK_LATE, {"subscriptions": [r[0] for r in rows], "starts": [r[1] for r in rows],
-                                          "ends": [r[2] for r in rows]})
-
 
 async def revise_usage(sessionmaker: async_sessionmaker, grace_seconds: float, batch_size: int = 100) -> int:
     """Publish the revisions due; returns how many were published."""

@@ -1,18 +1,22 @@
 """The SQL of ingestion: the batch's subscriptions, then one statement that inserts the events and
 folds the rows it inserted into the rollups.
 
-The lookup runs through SQLAlchemy's connection, which opens the request's transaction (BEGIN);
-the write then runs on the driver's connection (asyncpg) inside it, every column passed as one
-array, in the order sent: two statements per batch, whatever its size. The write is one statement
-so that the events and their rollups cannot part, and so that PostgreSQL, not Python, folds the
-deltas: `count`, `sum`, `max`, the latest value (ties: the event sent last), Σ value × epoch
-seconds and Σ event amounts, exact `numeric` throughout. For unique count, each distinct value's
-state (present unless its latest event, by timestamp then id, removed it) is upserted only when
-the new event is later than the one that decided it, and `RETURNING old.present` (PostgreSQL 18)
-gives the change to the rollup's count of present values, so a late or reordered event cannot
-count a value twice. Events are inserted in (external subscription id, transaction
-id) order and rollup rows upserted in key order, both sorted by PostgreSQL: concurrent batches
-lock in one order and cannot deadlock.
+Both run on the driver's connection (asyncpg), every column of the write passed as one array, in
+the order sent: two statements per batch, whatever its size, and no BEGIN / COMMIT around them
+(unless the request's session already opened a transaction, e.g. to cache a metric: then they
+run in it). The lookup is a read; the write is one statement, so atomic on its own: the events,
+their rollups and the marks on closed periods they reached commit or vanish together.
+
+PostgreSQL, not Python, folds the deltas: `count`, `sum`, `max`, the latest value (ties: the
+event sent last), Σ value × epoch seconds and Σ event amounts, exact `numeric` throughout. For
+unique count, each distinct value's state (present unless its latest event, by timestamp then
+id, removed it) is upserted only when the new event is later than the one that decided it, and
+`RETURNING old.present` (PostgreSQL 18) gives the change to the rollup's count of present
+values, so a late or reordered event cannot count a value twice.
+
+Events are inserted in (external subscription id, transaction id) order and unique values and
+rollup rows upserted in key order, all sorted by PostgreSQL: concurrent batches lock in one
+order and cannot deadlock.
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from subscriptions.usage_events.ingest import EPOCH, EventSubscription, Prepared, micros
@@ -57,6 +60,14 @@ WITH batch AS MATERIALIZED (
     ORDER BY external_subscription_id, transaction_id
     ON CONFLICT (organization_id, external_subscription_id, transaction_id) DO NOTHING
     RETURNING id
+), marked AS (
+    -- closed periods these events reached: published again by the scheduler (`usage.revisions`)
+    UPDATE billing_periods p SET usage_revision_pending = true
+    FROM unnest($17::uuid[], $18::int8[], $19::int8[]) AS l(subscription_id, bucket_start, bucket_end)
+    WHERE p.subscription_id = l.subscription_id
+      AND p.period_start >= timestamptz 'epoch' + l.bucket_start * interval '1 microsecond'
+      AND p.period_end <= timestamptz 'epoch' + l.bucket_end * interval '1 microsecond'
+      AND NOT p.usage_revision_pending
 ), uniques AS (
     SELECT DISTINCT ON (b.subscription_id, b.code, b.period_start, b.group_key, b.unique_value)
            b.subscription_id, b.code, b.period_start, b.group_key, b.unique_value, b.present, b.ts, b.id
@@ -131,39 +142,25 @@ async def driver(session: AsyncSession) -> Any:
     return raw.driver_connection
 
 
-def _fetch(connection: Connection, statement: str, parameters: tuple[Any, ...]) -> list[Any]:
-    # the DB-API cursor of SQLAlchemy's asyncpg adapter: it opens the transaction SQLAlchemy then
-    # commits, without building SQLAlchemy result rows (≈ 150 µs for a hundred rows)
-    cursor = connection.connection.cursor()
-    try:
-        cursor.execute(statement, parameters)
-        return cursor.fetchall()
-    finally:
-        cursor.close()
-
-
 async def subscriptions(session: AsyncSession, organization_id: uuid.UUID,
                         external_ids: set[str]) -> tuple[dict[str, EventSubscription], set[str]]:
-    """The active subscriptions by external id, and the external ids only terminated ones have.
-
-    The request's first statement: it begins the request's transaction, so it goes through
-    SQLAlchemy's connection (a driver-level statement would run outside it).
-    """
-    connection = await session.connection()
-    found = await connection.run_sync(_fetch, SUBSCRIPTIONS, (organization_id, list(external_ids)))
+    """The active subscriptions by external id, and the external ids only terminated ones have."""
+    found = await (await driver(session)).fetch(SUBSCRIPTIONS, organization_id, list(external_ids))
     rows = [EventSubscription._make(row) for row in found]
     active = {row.external_id: row for row in rows if row.status == "active"}
     terminated = {row.external_id for row in rows if row.status == "terminated"} - set(active)
     return active, terminated
 
 
-async def write(session: AsyncSession, organization_id: uuid.UUID, events: list[Prepared],
-                now: datetime) -> set[uuid.UUID]:
-    """Store the events and add those inserted to the rollups; return the ids inserted (the others'
-    transaction ids were already stored: duplicates)."""
+async def write(session: AsyncSession, organization_id: uuid.UUID, events: list[Prepared], now: datetime,
+                late: list[tuple[uuid.UUID, int, int]] = ()) -> set[uuid.UUID]:
+    """Store the events, add those inserted to the rollups and mark the closed periods in `late`
+    (subscription, full period start and end in microseconds); return the ids inserted (the others'
+    transaction ids were already stored: duplicates). One statement: atomic without a transaction."""
     if not events:
         return set()
     conn = await driver(session)
+    late = sorted(set(late))
     rows = await conn.fetch(
         WRITE_EVENTS, organization_id, now,
         [e.id for e in events], [e.subscription.id for e in events], [e.subscription.customer_id for e in events],
@@ -173,6 +170,7 @@ async def write(session: AsyncSession, organization_id: uuid.UUID, events: list[
         [None if e.precise is None else str(e.precise) for e in events], [micros(e.period_start) for e in events],
         [e.group_key for e in events], [None if e.value is None else str(e.value) for e in events],
         [e.unique_value for e in events], [e.present for e in events],
+        [m[0] for m in late], [m[1] for m in late], [m[2] for m in late],
     )
     return {row[0] for row in rows}
 
