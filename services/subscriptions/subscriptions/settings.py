@@ -27,6 +27,9 @@ class SubscriptionsSettings(ServiceSettings):
     scheduler_enabled: bool = Field(True, description="Run the billing-period scheduler in this process.")
     scheduler_interval_seconds: float = Field(30.0, gt=0, description="Seconds between scheduler passes.")
     scheduler_batch_size: int = Field(100, ge=1, le=10_000, description="Subscriptions handled per transaction batch.")
+    usage_revision_grace_seconds: float = Field(
+        60.0, ge=0, le=86_400, description="After a period closes, how long until its usage is checked once more "
+        "for events whose transaction overlapped the close (longer than any ingestion transaction).")
     entitlement_cache_enabled: bool = Field(
         True, description="Keep each customer's entitlement-check inputs in memory, invalidated by PostgreSQL "
                           "NOTIFY (served from the database only while the LISTEN connection is down).")

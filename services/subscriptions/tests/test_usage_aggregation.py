@@ -22,7 +22,7 @@ from .test_usage_events import make_setup  # noqa: TID252
 
 PERIOD_START = datetime(2026, 3, 1, tzinfo=UTC)
 PERIOD_END = datetime(2026, 4, 1, tzinfo=UTC)
-KINDS = ("count_agg", "sum_agg", "max_agg", "latest_agg", "weighted_sum_agg")
+KINDS = ("count_agg", "sum_agg", "max_agg", "latest_agg", "weighted_sum_agg", "unique_count_agg")
 
 
 def metric(kind: str, **fields) -> Metric:
@@ -41,6 +41,11 @@ def brute_force(kind: str, events: list[dict]) -> Decimal:
         return max((v for _, _, v in values), default=Decimal(0))
     if kind == "latest_agg":
         return max(values)[2] if values else Decimal(0)
+    if kind == "unique_count_agg":  # each value's latest operation, by timestamp then id, decides
+        state = {}
+        for e in sorted(events, key=lambda e: (e["timestamp"], e["seq"])):
+            state[e["properties"]["value"]] = e["properties"].get("operation_type", "add")
+        return Decimal(sum(op != "remove" for op in state.values()))
     duration = Decimal((PERIOD_END - PERIOD_START).total_seconds())
     return sum((v * Decimal((PERIOD_END - t).total_seconds()) for t, _, v in values), Decimal(0)) / duration
 
@@ -60,6 +65,7 @@ event_strategy = st.fixed_dictionaries({
     "seconds": st.integers(-14 * 86_400, 20 * 3_600),
     "value": st.decimals(min_value=-1000, max_value=10_000, places=3, allow_nan=False, allow_infinity=False),
     "region": st.sampled_from(["eu", "us", "asia", None]),
+    "operation_type": st.sampled_from(["add", "remove", None]),
 })
 
 
@@ -70,6 +76,10 @@ async def test_rollups_equal_brute_force(shared_setup, subs, clock, batch):
     events = []
     for item in batch:
         properties = {"value": str(item["value"])}
+        if item["kind"] == "unique_count_agg":  # a few values, added and removed in any order
+            properties = {"value": str(int(abs(item["value"])) % 4)}
+            if item["operation_type"]:
+                properties["operation_type"] = item["operation_type"]
         if item["region"]:
             properties["region"] = item["region"]
         events.append({"transaction_id": f"{item['kind']}-{item['tx']}", "external_subscription_id": setup.external_id,
@@ -104,6 +114,35 @@ async def test_rollups_equal_brute_force(shared_setup, subs, clock, batch):
     assert aggregate(metric("sum_agg"), rest, PERIOD_START, PERIOD_END).units == brute_force("sum_agg", others)
 
 
+unique_event = st.tuples(st.sampled_from("abcd"), st.sampled_from(["add", "remove", None]), st.integers(0, 50))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(batches=st.lists(st.lists(unique_event, min_size=1, max_size=8), min_size=1, max_size=4))
+async def test_unique_count_equals_brute_force_whatever_the_arrival_order(shared_setup, subs, clock, batches):
+    """Values added and removed in several batches, timestamps in any order (late events included):
+    the rollup's count equals the values whose latest event (by timestamp, then id) is not a remove."""
+    org, api, setup = shared_setup
+    code = setup.metrics["unique_count_agg"]
+    for batch in batches:
+        await api.ok("POST", "/api/v1/events/batch", {"events": [
+            {"transaction_id": uuid.uuid4().hex, "external_subscription_id": setup.external_id, "code": code,
+             "timestamp": (START + timedelta(minutes=minute)).isoformat(),
+             "properties": {"value": value} | ({"operation_type": op} if op else {})}
+            for value, op, minute in batch]})
+    async with subs.database.sessionmaker() as session:
+        raw = [dict(r._mapping) for r in (await session.execute(text(
+            "SELECT timestamp, properties FROM usage_events WHERE organization_id = :org AND code = :code"
+            " ORDER BY id"), {"org": org, "code": code})).all()]
+        rows = [dict(r._mapping) for r in (await session.execute(text(
+            "SELECT * FROM usage_rollups WHERE organization_id = :org AND code = :code"),
+            {"org": org, "code": code})).all()]
+    for seq, row in enumerate(raw):
+        row["seq"] = seq
+    got = aggregate(metric("unique_count_agg"), [Bucket.of(r) for r in rows], PERIOD_START, PERIOD_END)
+    assert got.units == brute_force("unique_count_agg", raw) and got.events_count == len(raw)
+
+
 def test_rounding_and_weighted_carry():
     assert rounded(metric("sum_agg", rounding_function="round", precision=1), Decimal("2.25")) == Decimal("2.3")
     assert rounded(metric("sum_agg", rounding_function="ceil"), Decimal("2.01")) == Decimal(3)
@@ -117,35 +156,48 @@ def test_rounding_and_weighted_carry():
     assert aggregate(metric("max_agg"), [], PERIOD_START, PERIOD_END).units == 0
 
 
-async def test_failure_after_insert_leaves_no_event_and_no_rollup(api, plans, subs, org, monkeypatch):
+async def test_failure_between_the_event_insert_and_the_rollup_update_leaves_neither(api, plans, subs, org):
+    """The write is one statement: when the rollup upsert fails after the events were inserted (a trigger
+    raising, as a crash or a constraint would), no event of the batch is stored and no rollup moves."""
     setup = await make_setup(api, plans)
-    written = {}
-    write = store.write
 
-    async def write_then_crash(session, *args, **kwargs):
-        await write(session, *args, **kwargs)
-        # the event and its rollup are written, in the request's transaction, which then fails
-        for table in ("usage_events", "usage_rollups"):
-            written[table] = (await session.execute(text(
-                f"SELECT count(*) FROM {table} WHERE organization_id = :org"), {"org": org})).scalar_one()
-        raise RuntimeError("crash after the write, before the commit")
+    def event(tx: str) -> dict:
+        return {"event": {"transaction_id": tx, "external_subscription_id": setup.external_id,
+                          "code": setup.metrics["count_agg"]}}
 
-    monkeypatch.setattr(store, "write", write_then_crash)
-    try:  # the in-process transport re-raises the app's exception; over HTTP it is a 500
-        response = await api.client.post("/api/v1/events", json={"event": {
-            "transaction_id": "t", "external_subscription_id": setup.external_id, "code": setup.metrics["count_agg"]}})
-    except RuntimeError:
-        pass
-    else:
-        assert response.status_code == 500
-    monkeypatch.undo()
-    assert written == {"usage_events": 1, "usage_rollups": 1}
+    await api.ok("POST", "/api/v1/events", event("first"))  # caches warm: the write runs without BEGIN
     async with subs.database.sessionmaker() as session:
-        for table in ("usage_events", "usage_rollups"):
-            count = (await session.execute(text(f"SELECT count(*) FROM {table} WHERE organization_id = :org"),
-                                           {"org": org})).scalar_one()
-            assert count == 0, table
-    # the retry is counted, once
-    again = (await api.ok("POST", "/api/v1/events", {"event": {
-        "transaction_id": "t", "external_subscription_id": setup.external_id, "code": setup.metrics["count_agg"]}}))
+        await session.execute(text(f"""
+            CREATE FUNCTION fail_rollup() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+                IF NEW.organization_id = '{org}' THEN RAISE EXCEPTION 'rollup update failed'; END IF;
+                RETURN NEW;
+            END $$"""))
+        await session.execute(text("CREATE TRIGGER fail_rollup BEFORE INSERT OR UPDATE ON usage_rollups "
+                                   "FOR EACH ROW EXECUTE FUNCTION fail_rollup()"))
+        await session.commit()
+    try:
+        try:  # the in-process transport re-raises the app's exception; over HTTP it is a 500
+            response = await api.client.post("/api/v1/events", json=event("second"))
+        except Exception as error:  # noqa: BLE001
+            assert "rollup update failed" in str(error)
+        else:
+            assert response.status_code == 500
+    finally:
+        async with subs.database.sessionmaker() as session:
+            await session.execute(text("DROP TRIGGER fail_rollup ON usage_rollups"))
+            await session.execute(text("DROP FUNCTION fail_rollup()"))
+            await session.commit()
+
+    async def stored() -> tuple[list[str], int]:
+        async with subs.database.sessionmaker() as session:
+            events = (await session.execute(text(
+                "SELECT transaction_id FROM usage_events WHERE organization_id = :org ORDER BY 1"),
+                {"org": org})).scalars().all()
+            counted = (await session.execute(text(
+                "SELECT sum(events_count) FROM usage_rollups WHERE organization_id = :org"), {"org": org})).scalar_one()
+        return list(events), counted
+
+    assert await stored() == (["first"], 1)
+    again = await api.ok("POST", "/api/v1/events", event("second"))  # the retry is stored and counted, once
     assert again["event"]["duplicate"] is False
+    assert await stored() == (["first", "second"], 2)

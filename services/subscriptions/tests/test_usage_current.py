@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
+
+from sqlalchemy import text
+
+from invora.db.migrate import downgrade, upgrade
 
 from .conftest import START  # noqa: TID252
 
@@ -99,3 +104,117 @@ async def test_projected_usage_extrapolates_additive_metrics(api, plans, clock):
     assert by_code[calls["code"]]["projected_amount_cents"] == 4000
     assert by_code[peak["code"]]["projected_units"] == "7" and by_code[peak["code"]]["projected_amount_cents"] == 700
     assert body["amount_cents"] == 1700 and body["projected_amount_cents"] == 4700
+
+
+async def test_unique_count_dynamic_and_percentage_per_filter_from_rollups(api, plans, subs, org, clock):
+    """Unique count follows each value's latest operation whatever the order events arrive in, per filter;
+    dynamic and percentage charges price each filter's own events."""
+    seats = await metric(plans, "unique_count_agg", filters=[{"key": "team", "values": ["red", "blue"]}])
+    calls = await metric(plans, "sum_agg", filters=[{"key": "team", "values": ["red", "blue"]}])
+    payments = await metric(plans, "sum_agg", filters=[{"key": "team", "values": ["red", "blue"]}])
+    red = {"team": ["red"]}
+    plan = await plans.plan(charges=[
+        {"billable_metric_id": seats["lago_id"], "charge_model": "standard", "properties": {"amount": "10"},
+         "filters": [{"properties": {"amount": "20"}, "values": red}]},
+        {"billable_metric_id": calls["lago_id"], "charge_model": "dynamic", "properties": {},
+         "filters": [{"properties": {}, "values": red}]},
+        {"billable_metric_id": payments["lago_id"], "charge_model": "percentage",
+         "properties": {"rate": "10", "fixed_amount": "1"},
+         "filters": [{"properties": {"rate": "50", "fixed_amount": "0"}, "values": red}]},
+    ])
+    await api.customer("cus_1")
+    await api.ok("POST", "/api/v1/subscriptions", {"subscription": {
+        "external_customer_id": "cus_1", "plan_code": plan["code"], "external_id": "sub_1"}})
+
+    def ev(code, minutes, value=None, **properties):
+        props = {**properties} if value is None else {"value": value, **properties}
+        return {"transaction_id": uuid.uuid4().hex, "external_subscription_id": "sub_1", "code": code,
+                "timestamp": iso(START + timedelta(minutes=minutes)), "properties": props}
+
+    async def units() -> dict:
+        usage = (await api.ok("GET", "/api/v1/customers/cus_1/current_usage",
+                              params={"external_subscription_id": "sub_1"}))["customer_usage"]
+        found = {}
+        for charge in usage["charges_usage"]:
+            red_filter, default = charge["filters"]
+            found[charge["billable_metric"]["code"]] = (red_filter["units"], red_filter["amount_cents"],
+                                                        default["units"], default["amount_cents"])
+        return found
+
+    await api.ok("POST", "/api/v1/events/batch", {"events": [
+        ev(seats["code"], 10, "ann", team="red"), ev(seats["code"], 10, "bo", team="red"),
+        ev(seats["code"], 10, "ann", team="blue"),  # another filter group: counted there too
+        ev(seats["code"], 10, "cy"),
+        ev(calls["code"], 1, "1", team="red"), ev(calls["code"], 1, "1"),
+        ev(payments["code"], 1, "100", team="red"), ev(payments["code"], 1, "30"), ev(payments["code"], 2, "70"),
+    ]})
+    # precise amounts: the red filter's events only, and the rest's
+    await api.ok("POST", "/api/v1/events/batch", {"events": [
+        {**ev(calls["code"], 2, "1", team="red"), "precise_total_amount_cents": "250.5"},
+        {**ev(calls["code"], 2, "1"), "precise_total_amount_cents": "99.4"}]})
+    found = await units()
+    assert found[seats["code"]] == ("2", 4000, "2", 2000)
+    assert found[calls["code"]][1] == 251 and found[calls["code"]][3] == 99
+    # red: 50 % of 100; the rest: 10 % of 30 and of 70 plus 1.00 per transaction
+    assert found[payments["code"]] == ("100", 5000, "100", 1200)
+
+    # a remove stamped before the add that is already stored changes nothing; a later one removes
+    await api.ok("POST", "/api/v1/events", {"event": ev(seats["code"], 5, "ann", team="red", operation_type="remove")})
+    assert (await units())[seats["code"]] == ("2", 4000, "2", 2000)
+    await api.ok("POST", "/api/v1/events/batch", {"events": [
+        ev(seats["code"], 20, "ann", team="red", operation_type="remove"),
+        ev(seats["code"], 30, "cy", operation_type="remove"), ev(seats["code"], 25, "cy"),  # latest wins in a batch
+        ev(seats["code"], 40, "dee")]})
+    assert (await units())[seats["code"]] == ("1", 2000, "2", 2000)
+    # re-adding a removed value counts it again, once however often it is added
+    await api.ok("POST", "/api/v1/events/batch", {"events": [
+        ev(seats["code"], 50, "ann", team="red"), ev(seats["code"], 51, "ann", team="red")]})
+    assert (await units())[seats["code"]] == ("2", 4000, "2", 2000)
+    async with subs.database.sessionmaker() as session:
+        states = (await session.execute(text(
+            "SELECT group_key, value, present FROM usage_unique_values v"
+            " JOIN subscriptions s ON s.id = v.subscription_id WHERE s.organization_id = :org ORDER BY 1, 2"),
+            {"org": org})).all()
+    assert [tuple(r) for r in states] == [
+        ("", "cy", False), ("", "dee", True), ('{"team":"blue"}', "ann", True), ('{"team":"red"}', "ann", True),
+        ('{"team":"red"}', "bo", True)]
+
+
+async def test_migration_0006_folds_existing_events_into_the_new_rollups(api, plans, subs, org, clock):
+    """Upgrading a database whose events predate unique-count and amount rollups builds them from the events."""
+    seats = await metric(plans, "unique_count_agg", filters=[{"key": "team", "values": ["red"]}])
+    amounts = await metric(plans, "sum_agg", filters=[{"key": "team", "values": ["red"]}])
+    plan = await plans.plan(charges=[
+        {"billable_metric_id": seats["lago_id"], "charge_model": "standard", "properties": {"amount": "1"}},
+        {"billable_metric_id": amounts["lago_id"], "charge_model": "dynamic", "properties": {}}])
+    await api.customer("cus_1")
+    await api.ok("POST", "/api/v1/subscriptions", {"subscription": {
+        "external_customer_id": "cus_1", "plan_code": plan["code"], "external_id": "sub_1"}})
+    events = [(seats["code"], 3, {"value": "ann", "team": "red"}, None), (seats["code"], 1, {"value": "bo"}, None),
+              (seats["code"], 2, {"value": "ann", "team": "red", "operation_type": "remove"}, None),
+              (seats["code"], 4, {"value": "bo", "operation_type": "remove"}, None),
+              (amounts["code"], 1, {"value": "1", "team": "red"}, "12.5"), (amounts["code"], 1, {"value": "1"}, "7")]
+    await api.ok("POST", "/api/v1/events/batch", {"events": [
+        {"transaction_id": uuid.uuid4().hex, "external_subscription_id": "sub_1", "code": code,
+         "timestamp": iso(START + timedelta(minutes=minute)), "properties": properties,
+         "precise_total_amount_cents": precise} for code, minute, properties, precise in events]})
+
+    async def state() -> tuple[list, list]:
+        async with subs.database.sessionmaker() as session:
+            rollups = (await session.execute(text(
+                "SELECT code, group_key, events_count, unique_count, precise_sum FROM usage_rollups"
+                " WHERE organization_id = :org ORDER BY 1, 2"), {"org": org})).all()
+            values = (await session.execute(text(
+                "SELECT v.code, group_key, value, present, last_at FROM usage_unique_values v"
+                " JOIN subscriptions s ON s.id = v.subscription_id WHERE s.organization_id = :org ORDER BY 1, 2, 3"),
+                {"org": org})).all()
+        return [tuple(r) for r in rollups], [tuple(r) for r in values]
+
+    ingested = await state()
+    assert sorted((r[0], r[1], r[3], str(r[4])) for r in ingested[0]) == sorted([
+        (seats["code"], '{"team":"red"}', 1, "0"), (seats["code"], "", 0, "0"),
+        (amounts["code"], '{"team":"red"}', 0, "12.5"), (amounts["code"], "", 0, "7")])
+    await subs.database.engine.dispose()
+    await asyncio.to_thread(downgrade, "subscriptions", subs.database_url, "0005")
+    await asyncio.to_thread(upgrade, "subscriptions", subs.database_url)
+    assert await state() == ingested

@@ -10,6 +10,9 @@ from decimal import Decimal
 from sqlalchemy import text
 
 from subscriptions.subscriptions.scheduler import run_pass
+from subscriptions.usage.revisions import revise_usage
+from subscriptions.usage_events import store
+from subscriptions.usage_events.ingest import micros
 
 from .conftest import START  # noqa: TID252
 
@@ -88,3 +91,91 @@ async def test_snapshot_late_events_and_recurring_weighted_sum(api, plans, subs,
         "external_subscription_id": "sub_1", "billable_metric_code": calls["code"], "periods_count": 1})
     assert [c["billable_metric"]["code"] for c in only["usage_periods"][0]["charges_usage"]] == [calls["code"]]
     await api.error("GET", "/api/v1/customers/cus_1/past_usage", params={"external_subscription_id": "x"}, status=404)
+
+
+async def revisions_published(subs, org) -> list[dict]:
+    async with subs.database.sessionmaker() as session:
+        rows = (await session.execute(text(
+            "SELECT envelope FROM outbox_events WHERE event_type = 'subscription.billing_period_usage_revised' "
+            "AND envelope->>'organization_id' = :org ORDER BY position"), {"org": str(org)})).scalars().all()
+    return [row["data"] for row in rows]
+
+
+async def revised(subs, org, grace_seconds: float) -> int:
+    """Revisions of this organization's periods one pass of `revise_usage` published (other tests' too run)."""
+    before = len(await revisions_published(subs, org))
+    await revise_usage(subs.database.sessionmaker, grace_seconds=grace_seconds)
+    return len(await revisions_published(subs, org)) - before
+
+
+async def closed_subscription(api, plans, subs, clock) -> tuple[dict, datetime]:
+    """A subscription with two events in March, its period closed by the scheduler."""
+    calls = await metric(plans, "count_agg")
+    plan = await plans.plan(charges=[
+        {"billable_metric_id": calls["lago_id"], "charge_model": "standard", "properties": {"amount": "1"}}])
+    await api.customer("cus_1")
+    await api.ok("POST", "/api/v1/subscriptions", {"subscription": {
+        "external_customer_id": "cus_1", "plan_code": plan["code"], "external_id": "sub_1"}})
+    first_end = datetime(2026, 4, 1, tzinfo=UTC)
+    await api.ok("POST", "/api/v1/events/batch", {"events": [
+        {"transaction_id": f"on-time-{i}", "external_subscription_id": "sub_1", "code": calls["code"],
+         "timestamp": iso(START + timedelta(days=1))} for i in range(2)]})
+    clock.set(first_end + timedelta(hours=1))
+    await run_pass(subs.database.sessionmaker, clock())
+    return calls, first_end
+
+
+async def test_late_events_publish_one_revision_of_the_closed_periods_usage(api, plans, subs, org, clock):
+    calls, first_end = await closed_subscription(api, plans, subs, clock)
+    [ended] = await snapshots(subs, org)
+    assert ended["usage"]["amount_cents"] == 200
+    assert await revised(subs, org, 3600) == 0  # nothing late yet
+
+    def late(tx: str) -> dict:
+        return {"transaction_id": tx, "external_subscription_id": "sub_1", "code": calls["code"],
+                "timestamp": iso(first_end - timedelta(days=2))}
+
+    await api.ok("POST", "/api/v1/events/batch", {"events": [late("late-1"), late("late-2")]})
+    await api.ok("POST", "/api/v1/events", {"event": late("late-3")})
+    await api.ok("POST", "/api/v1/events", {"event": late("late-3")})  # a duplicate adds nothing
+    assert await revised(subs, org, 3600) == 1  # three events, one revision
+    [revision] = await revisions_published(subs, org)
+    assert revision["lago_billing_period_id"] == ended["lago_billing_period_id"] and revision["revision"] == 1
+    assert (revision["previous_events_count"], revision["events_count"]) == (2, 5)
+    assert (revision["previous_usage_amount_cents"], revision["usage_amount_cents"]) == (200, 500)
+    [charge] = revision["usage"]["charges_usage"]
+    assert charge["units"] == "5" and revision["usage"]["from_datetime"].startswith("2026-03-15")
+    assert await revised(subs, org, 3600) == 0  # published once
+
+    await api.ok("POST", "/api/v1/events", {"event": late("late-4")})
+    assert await revised(subs, org, 3600) == 1
+    second = (await revisions_published(subs, org))[-1]
+    assert (second["revision"], second["previous_events_count"], second["events_count"]) == (2, 5, 6)
+    # lifetime usage counts the revised amount as billed for the closed period
+    lifetime = (await api.ok("GET", "/api/v1/subscriptions/sub_1/lifetime_usage"))["lifetime_usage"]
+    assert lifetime["invoiced_usage_amount_cents"] == 600
+
+
+async def test_an_event_that_raced_the_close_is_caught_by_the_check_after_the_grace(api, plans, subs, org, clock,
+                                                                                    monkeypatch):
+    """Ingestion read the open period before the closer moved it and committed after the snapshot: the event
+    is not late to it, so only the second look at the closed period, after the grace time, sees it."""
+    calls, first_end = await closed_subscription(api, plans, subs, clock)
+    read = store.subscriptions
+
+    async def read_before_the_close(session, organization_id, external_ids):
+        active, terminated = await read(session, organization_id, external_ids)
+        # the open period as it was before the close: March
+        return {k: v._replace(current_period_start_micros=micros(START)) for k, v in active.items()}, terminated
+
+    monkeypatch.setattr(store, "subscriptions", read_before_the_close)
+    answer = await api.ok("POST", "/api/v1/events", {"event": {
+        "transaction_id": "racing", "external_subscription_id": "sub_1", "code": calls["code"],
+        "timestamp": iso(first_end - timedelta(seconds=1))}})
+    assert answer["event"]["late"] is False  # as the racing request saw it
+    assert await revised(subs, org, 3600) == 0  # too early to look again
+    assert await revisions_published(subs, org) == []
+    assert await revised(subs, org, 0) == 1
+    [revision] = await revisions_published(subs, org)
+    assert (revision["previous_events_count"], revision["events_count"]) == (2, 3)
+    assert await revised(subs, org, 0) == 0  # checked once

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, false, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -72,7 +72,11 @@ class BillingPeriod(OrganizationModel, Base):
     """A closed billing period: the unique (subscription, period_start) row makes closing exactly-once."""
 
     __tablename__ = "billing_periods"
-    __table_args__ = (UniqueConstraint("subscription_id", "period_start"),)
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "period_start"),
+        Index("ix_billing_periods_usage_to_check", "created_at",
+              postgresql_where=text("usage_revision_pending OR NOT usage_checked")),
+    )
 
     subscription_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("subscriptions.id"), nullable=False)
@@ -82,6 +86,13 @@ class BillingPeriod(OrganizationModel, Base):
     event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     # the usage amount (before taxes) the closing snapshot priced; null when the plan was not cached
     usage_amount_cents: Mapped[int | None] = mapped_column(BigInteger)
+    # events in the period's rollups when its usage was last published (close, then each revision)
+    usage_events_count: Mapped[int | None] = mapped_column(BigInteger)
+    # an event was stored for this period after it closed: its usage is to be published again
+    usage_revision_pending: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=false())
+    # checked once after the close, for events whose transaction overlapped it (see `usage.revisions`)
+    usage_checked: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=false())
+    usage_revisions: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
 
 
 class CachedPlanVersion(Base):

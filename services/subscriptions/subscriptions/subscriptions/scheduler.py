@@ -1,5 +1,6 @@
 """The billing-period scheduler: activates pending subscriptions, ends trials, closes periods, applies
-scheduled downgrades and `ending_at` terminations.
+scheduled downgrades and `ending_at` terminations; then evaluates usage alerts and publishes the
+usage revisions of closed periods that events reached late (`usage.revisions`).
 
 Exactly once with any number of replicas: due subscriptions are claimed with `FOR UPDATE SKIP
 LOCKED` (a replica never waits for, nor touches, a row another is handling), re-read under the
@@ -25,6 +26,7 @@ from subscriptions.common.clock import system_clock
 from subscriptions.subscriptions import lifecycle
 from subscriptions.subscriptions.models import Subscription
 from subscriptions.usage.alerts import evaluate_alerts
+from subscriptions.usage.revisions import revise_usage
 
 log = get_logger(__name__)
 MAX_CATCH_UP = 1000  # periods closed for one subscription in one pass (years of downtime on weekly plans)
@@ -143,6 +145,7 @@ def scheduler_lifespan():
                     try:
                         await run_pass(app.state.database.sessionmaker, clock(), settings.scheduler_batch_size)
                         await evaluate_alerts(app.state.database.sessionmaker, clock())
+                        await revise_usage(app.state.database.sessionmaker, settings.usage_revision_grace_seconds)
                     except Exception:
                         log.exception("scheduler_pass_failed")
                     await asyncio.sleep(settings.scheduler_interval_seconds)

@@ -9,9 +9,11 @@ and billing period, so a charge's units come from O(groups) rows whatever the nu
   divided by its duration; `weighted_moment` = Σ value × epoch seconds makes the integral
   `carried × duration + Σ (end × value_sum − weighted_moment)`; a recurring metric carries in the
   total of every earlier period;
+- unique count: the values present at the end (`unique_count`, kept by ingestion from each
+  value's latest operation, add or remove);
 - then the metric's rounding (`round` half-up, `ceil`, `floor`, at `rounding_precision`).
 
-Unique count needs the set of values and is aggregated from the events (`usage.current`).
+`precise_sum` (Σ the events' `precise_total_amount_cents`) is what a `dynamic` charge prices.
 """
 
 from __future__ import annotations
@@ -39,13 +41,16 @@ class Bucket:
     latest_value: Decimal | None
     latest_at: datetime | None
     weighted_moment: Decimal
+    unique_count: int = 0
+    precise_sum: Decimal = ZERO
 
     @classmethod
     def of(cls, row: Mapping[str, Any]) -> Bucket:
         return cls(group=json.loads(row["group_key"]) if row["group_key"] else {},
                    events_count=row["events_count"], value_sum=row["value_sum"], value_max=row["value_max"],
                    latest_value=row["latest_value"], latest_at=row["latest_at"],
-                   weighted_moment=row["weighted_moment"])
+                   weighted_moment=row["weighted_moment"], unique_count=row["unique_count"],
+                   precise_sum=row["precise_sum"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +69,7 @@ def rounded(metric: Metric, units: Decimal) -> Decimal:
 
 def aggregate(metric: Metric, buckets: Sequence[Bucket], start: datetime, end: datetime,
               carried: Decimal = ZERO) -> Aggregate:
-    """Units of `metric` over [start, end) from the period's buckets (unique count excepted)."""
+    """Units of `metric` over [start, end) from the period's buckets."""
     events = sum(b.events_count for b in buckets)
     kind = metric.aggregation_type
     if kind == "count_agg":
@@ -81,6 +86,8 @@ def aggregate(metric: Metric, buckets: Sequence[Bucket], start: datetime, end: d
         integral = carried * duration + sum(
             (epoch_seconds(end) * b.value_sum - b.weighted_moment for b in buckets), ZERO)
         units = integral / duration if duration > 0 else ZERO
+    elif kind == "unique_count_agg":
+        units = Decimal(sum(b.unique_count for b in buckets))
     else:
         raise ValueError(f"{kind} is not aggregated from rollups")
     return Aggregate(rounded(metric, units), events)

@@ -2,9 +2,9 @@
 rollups of the open period, priced with `invora.pricing`, taxed when asked.
 
 A read touches the period's rollup rows (O(charges × filter groups)), plus, for recurring
-weighted-sum metrics, the earlier periods' rollups (the total carried in). Two cases still read
-events: unique count (the set of values) and the per-event values that `percentage` and `dynamic`
-charges price.
+weighted-sum metrics, the earlier periods' rollups (the total carried in). Every aggregation comes
+from rollups; only a `percentage` charge reads its metric's events, because it prices each
+transaction in order (free allowance, fixed fee and minimum / maximum per transaction).
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from subscriptions.usage_events.metrics import Metric, MetricCache, plan_metrics
 from subscriptions.usage_events.store import driver
 
 ROLLUPS = """
-SELECT code, group_key, events_count, value_sum, value_max, latest_value, latest_at, weighted_moment
+SELECT code, group_key, events_count, value_sum, value_max, latest_value, latest_at, weighted_moment,
+       unique_count, precise_sum
 FROM usage_rollups WHERE subscription_id = $1 AND period_start = $2
 """
 CARRIED = """
@@ -78,47 +79,23 @@ def _charge_terms(charge: dict[str, Any], overrides: dict[str, Any]) -> tuple[di
     return charge["properties"], charge.get("filters") or []
 
 
-async def _unique_count(conn: Any, subscription_id: uuid.UUID, metric: Metric, period: Period,
-                        filters: list[dict[str, Any]]) -> tuple[list[Aggregate], Aggregate]:
-    """Distinct values whose last operation in the period is not `remove`, per filter and default."""
-    state: dict[tuple[str, str], str] = {}
-    counts: dict[str, int] = {}
+async def _events_by_slot(conn: Any, subscription_id: uuid.UUID, metric: Metric, period: Period,
+                          filters: list[dict[str, Any]], charge_model: str) -> list[list[Any]]:
+    """The per-event values of the period by charge filter (the last list: the default), in event order:
+    the transactions a `percentage` charge prices one by one, or a `dynamic` charge's amounts."""
+    by_slot: list[list[Any]] = [[] for _ in range(len(filters) + 1)]
+    slots: dict[str, int] = {}
     for row in await conn.fetch(EVENTS, subscription_id, metric.code, period.start, period.end):
         properties = json.loads(row["properties"])
         key = group_key(metric, properties)
-        counts[key] = counts.get(key, 0) + 1
-        value = properties.get(metric.field_name or "")
-        state[(key, str(value))] = str(properties.get("operation_type") or "add")
-    units = [Decimal(0)] * len(filters)
-    events = [0] * len(filters)
-    rest_units, rest_events = Decimal(0), 0
-    slots: dict[str, int | None] = {}
-    for key in counts:
-        group = json.loads(key) if key else {}
-        slots[key] = slot_of(filters, group)
-        if slots[key] is None:
-            rest_events += counts[key]
-        else:
-            events[slots[key]] += counts[key]
-    for (key, _value), op in state.items():
-        if op == "remove":
-            continue
-        slot = slots[key]
-        if slot is None:
-            rest_units += 1
-        else:
-            units[slot] += 1
-    return ([Aggregate(rounded(metric, u), e) for u, e in zip(units, events, strict=True)],
-            Aggregate(rounded(metric, rest_units), rest_events))
-
-
-async def _event_values(conn: Any, subscription_id: uuid.UUID, metric: Metric, period: Period,
-                        charge_model: str) -> list[Any]:
-    rows = await conn.fetch(EVENTS, subscription_id, metric.code, period.start, period.end)
-    if charge_model == "dynamic":
-        return [row["precise_total_amount_cents"] or Decimal(0) for row in rows]
-    values = (number(json.loads(row["properties"]).get(metric.field_name or "")) for row in rows)
-    return [v for v in values if v is not None]
+        if key not in slots:
+            slot = slot_of(filters, json.loads(key) if key else {})
+            slots[key] = len(filters) if slot is None else slot
+        if charge_model == "dynamic":
+            by_slot[slots[key]].append(row["precise_total_amount_cents"] or Decimal(0))
+        elif (value := number(properties.get(metric.field_name or ""))) is not None:
+            by_slot[slots[key]].append(value)
+    return by_slot
 
 
 def _price(charge_model: str, properties: dict[str, Any], currency: str, found: Aggregate,
@@ -167,24 +144,22 @@ async def usage_of(session: AsyncSession, subscription: Subscription, version: d
                             rounding_precision=None, name=charge["billable_metric_code"])
         properties, filters = _charge_terms(charge, subscription.plan_overrides or {})
         model = charge["charge_model"]
-        event_values = None
-        if model in ("percentage", "dynamic"):
-            event_values = await _event_values(conn, subscription.id, metric, period, model)
-        if metric.aggregation_type == "unique_count_agg":
-            per_filter, rest = await _unique_count(conn, subscription.id, metric, period, filters)
-        else:
-            matched, rest_buckets = split_by_filters(filters, by_code.get(metric.code, []))
-            carry = [Decimal(0)] * (len(filters) + 1)  # the last one: the default
-            for key, total in carried.get(metric.code, {}).items():
-                slot = slot_of(filters, json.loads(key) if key else {})
-                carry[len(filters) if slot is None else slot] += total
-            per_filter = [aggregate(metric, b, period.start, period.end, carried=c)
-                          for b, c in zip(matched, carry, strict=False)]
-            rest = aggregate(metric, rest_buckets, period.start, period.end, carried=carry[-1])
+        matched, rest_buckets = split_by_filters(filters, by_code.get(metric.code, []))
+        carry = [Decimal(0)] * (len(filters) + 1)  # the last one: the default
+        for key, total in carried.get(metric.code, {}).items():
+            slot = slot_of(filters, json.loads(key) if key else {})
+            carry[len(filters) if slot is None else slot] += total
+        per_filter = [aggregate(metric, b, period.start, period.end, carried=c)
+                      for b, c in zip(matched, carry, strict=False)]
+        rest = aggregate(metric, rest_buckets, period.start, period.end, carried=carry[-1])
+        slot_values: list[list[Any] | None] = [None] * (len(filters) + 1)
+        if model == "percentage" or (model == "dynamic" and with_event_values):
+            slot_values = list(await _events_by_slot(conn, subscription.id, metric, period, filters, model))
+        elif model == "dynamic":  # Σ amounts is all a dynamic charge needs
+            slot_values = [[sum((b.precise_sum for b in buckets), Decimal(0))] for buckets in (*matched, rest_buckets)]
         filter_usage = []
-        priced_filters = [_price(model, f.get("properties") or properties, currency, found, event_values,
-                                 metric, projection)
-                          for f, found in zip(filters, per_filter, strict=True)]
+        priced_filters = [_price(model, f.get("properties") or properties, currency, found, values, metric, projection)
+                          for f, found, values in zip(filters, per_filter, slot_values, strict=False)]
         for charge_filter, priced in zip(filters, priced_filters, strict=True):
             filter_usage.append({
                 "units": text_units(priced.units), "total_aggregated_units": text_units(priced.units),
@@ -192,7 +167,7 @@ async def usage_of(session: AsyncSession, subscription: Subscription, version: d
                 "invoice_display_name": charge_filter.get("invoice_display_name"),
                 "values": charge_filter.get("values") or {}, **_projected(priced, projection),
             })
-        default = _price(model, properties, currency, rest, event_values, metric, projection)
+        default = _price(model, properties, currency, rest, slot_values[-1], metric, projection)
         if filters:
             filter_usage.append({"units": text_units(default.units), "total_aggregated_units": text_units(
                 default.units), "amount_cents": default.amount_cents, "events_count": default.events_count,
@@ -216,7 +191,8 @@ async def usage_of(session: AsyncSession, subscription: Subscription, version: d
                 Decimal(1), rounding=ROUND_HALF_UP))
         extra: dict[str, Any] = dict(extra_projection)
         if with_event_values:
-            extra["event_values"] = None if event_values is None else [str(v) for v in event_values]
+            extra["event_values"] = None if model not in ("percentage", "dynamic") else [
+                str(v) for values in slot_values for v in values or ()]
         charges_usage.append({
             "units": text_units(units), "total_aggregated_units": text_units(units), "events_count": events,
             "amount_cents": amount, "amount_currency": currency,

@@ -8,10 +8,11 @@ need (`event_values`), so invoicing can price the period without reading events.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from subscriptions.periods import Period
@@ -19,6 +20,17 @@ from subscriptions.subscriptions.models import CachedPlanVersion, Subscription
 from subscriptions.usage.current import usage_of
 from subscriptions.usage_events.metrics import Metric
 from subscriptions.usage_events.models import CachedBillableMetric
+
+EVENTS_COUNTED = text(
+    "SELECT coalesce(sum(events_count), 0) FROM usage_rollups WHERE subscription_id = :subscription"
+    " AND period_start = :bucket"
+)
+
+
+async def events_counted(session: AsyncSession, subscription_id: uuid.UUID, bucket_start: datetime) -> int:
+    """Events in the rollups of one subscription's full billing period (what a snapshot of it counted)."""
+    return (await session.execute(EVENTS_COUNTED, {"subscription": subscription_id,
+                                                   "bucket": bucket_start})).scalar_one()
 
 
 async def usage_snapshot(session: AsyncSession, subscription: Subscription, start: datetime,

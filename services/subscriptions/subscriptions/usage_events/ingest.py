@@ -98,6 +98,8 @@ class Prepared:
     group_key: str
     period_start: datetime
     late: bool = False
+    unique_value: str | None = None  # unique count: the value counted, and whether this event adds it
+    present: bool = True
 
 
 def parse_timestamp(value: int | float | str | None, now: datetime) -> datetime:
@@ -191,6 +193,7 @@ async def prepare(session: AsyncSession, catalog: CatalogClient, cache: MetricCa
                 problems["code"] = ["billable_metric_not_found"]
         properties = event.properties or {}
         value: Decimal | None = None
+        unique_value: str | None = None
         if metric is not None and metric.needs_field:
             field = metric.field_name or ""
             raw = properties.get(field)
@@ -200,6 +203,8 @@ async def prepare(session: AsyncSession, catalog: CatalogClient, cache: MetricCa
                 value = number(raw)
                 if value is None:
                     problems[f"properties.{field}"] = ["value_is_not_numeric"]
+            elif metric.aggregation_type == "unique_count_agg":
+                unique_value = str(raw)
         if problems:
             errors[index] = problems
             continue
@@ -209,6 +214,7 @@ async def prepare(session: AsyncSession, catalog: CatalogClient, cache: MetricCa
             id=uuid7(), subscription=subscription, event=event, timestamp=timestamp,
             properties=properties, properties_json=properties_json(properties), precise=precise, metric=metric,
             value=value, group_key=group_key(metric, properties), period_start=period_start, late=late,
+            unique_value=unique_value, present=str(properties.get("operation_type") or "add") != "remove",
         ))
     if errors:
         if not batch:

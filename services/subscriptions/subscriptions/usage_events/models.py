@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Index, Numeric, String, UniqueConstraint, text
+from sqlalchemy import BigInteger, Boolean, DateTime, Index, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -45,7 +45,8 @@ class UsageRollup(Base):
 
     Updated in the transaction that inserts the events, from the rows the insert actually created.
     `weighted_moment` is Σ value × epoch seconds, so a time-weighted sum over any period end is
-    `end × value_sum − weighted_moment` without reading events.
+    `end × value_sum − weighted_moment` without reading events. `unique_count` is the number of
+    present values in `usage_unique_values`, `precise_sum` Σ `precise_total_amount_cents`.
     """
 
     __tablename__ = "usage_rollups"
@@ -61,6 +62,24 @@ class UsageRollup(Base):
     latest_value: Mapped[Decimal | None] = mapped_column(Numeric)
     latest_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     weighted_moment: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
+    unique_count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    precise_sum: Mapped[Decimal] = mapped_column(Numeric, nullable=False, server_default="0")
+
+
+class UsageUniqueValue(Base):
+    """One distinct value of a unique-count metric in a rollup bucket: present unless the latest event
+    for it (by timestamp, then id) removed it. `usage_rollups.unique_count` counts the present ones."""
+
+    __tablename__ = "usage_unique_values"
+
+    subscription_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    code: Mapped[str] = mapped_column(String(255), primary_key=True)
+    period_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    group_key: Mapped[str] = mapped_column(String(2000), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, primary_key=True)
+    present: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    last_event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
 
 
 class CachedBillableMetric(Base):

@@ -14,7 +14,8 @@ from invora.errors import NotFound
 from invora.web.pagination import PageParams, PaginationMeta, paginate
 from subscriptions.plans.client import CatalogClient
 from subscriptions.usage_events import answers, store
-from subscriptions.usage_events.ingest import Prepared, prepare
+from subscriptions.usage_events.buckets import period_at, schedule_for
+from subscriptions.usage_events.ingest import Prepared, micros, prepare
 from subscriptions.usage_events.metrics import MetricCache
 from subscriptions.usage_events.models import UsageEvent
 from subscriptions.usage_events.schemas import EventInput, EventObject
@@ -37,7 +38,11 @@ async def ingest(session: AsyncSession, catalog: CatalogClient, cache: MetricCac
     unique = list(first.values())
     # rendered before the write: in the usual batch (no duplicate) the transaction commits right after it
     rendered = {event.id: answers.prepared(event, now) for event in unique}
-    inserted_ids = await store.write(session, organization_id, unique, now)
+    # closed periods reached: their usage is published again (`usage.revisions`); a duplicate's mark is harmless
+    late = [(e.subscription.id, micros(e.period_start), micros(period_at(schedule_for(e.subscription),
+                                                                         e.timestamp).end))
+            for e in unique if e.late]
+    inserted_ids = await store.write(session, organization_id, unique, now, late)
     if len(inserted_ids) == len(prepared):
         return answers.body([rendered[event.id] for event in prepared], batch=batch)
     stored = await store.stored_events(session, organization_id,

@@ -1,14 +1,22 @@
 """The SQL of ingestion: the batch's subscriptions, then one statement that inserts the events and
 folds the rows it inserted into the rollups.
 
-The lookup runs through SQLAlchemy's connection, which opens the request's transaction (BEGIN);
-the write then runs on the driver's connection (asyncpg) inside it, every column passed as one
-array, in the order sent: two statements per batch, whatever its size. The write is one statement
-so that the events and their rollups cannot part, and so that PostgreSQL, not Python, folds the
-deltas: `count`, `sum`, `max`, the latest value (ties: the event sent last) and Σ value × epoch
-seconds, exact `numeric` throughout. Events are inserted in (external subscription id, transaction
-id) order and rollup rows upserted in key order, both sorted by PostgreSQL: concurrent batches
-lock in one order and cannot deadlock.
+Both run on the driver's connection (asyncpg), every column of the write passed as one array, in
+the order sent: two statements per batch, whatever its size, and no BEGIN / COMMIT around them
+(unless the request's session already opened a transaction, e.g. to cache a metric: then they
+run in it). The lookup is a read; the write is one statement, so atomic on its own: the events,
+their rollups and the marks on closed periods they reached commit or vanish together.
+
+PostgreSQL, not Python, folds the deltas: `count`, `sum`, `max`, the latest value (ties: the
+event sent last), Σ value × epoch seconds and Σ event amounts, exact `numeric` throughout. For
+unique count, each distinct value's state (present unless its latest event, by timestamp then
+id, removed it) is upserted only when the new event is later than the one that decided it, and
+`RETURNING old.present` (PostgreSQL 18) gives the change to the rollup's count of present
+values, so a late or reordered event cannot count a value twice.
+
+Events are inserted in (external subscription id, transaction id) order and unique values and
+rollup rows upserted in key order, all sorted by PostgreSQL: concurrent batches lock in one
+order and cannot deadlock.
 """
 
 from __future__ import annotations
@@ -18,7 +26,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from subscriptions.usage_events.ingest import EPOCH, EventSubscription, Prepared, micros
@@ -38,11 +45,11 @@ WITH batch AS MATERIALIZED (
     SELECT u.id, u.subscription_id, u.customer_id, u.external_subscription_id, u.transaction_id, u.code,
            timestamptz 'epoch' + u.ts * interval '1 microsecond' AS ts, u.properties::jsonb AS properties,
            u.precise::numeric AS precise, timestamptz 'epoch' + u.period_start * interval '1 microsecond'
-           AS period_start, u.group_key, u.value::numeric AS value, u.position
+           AS period_start, u.group_key, u.value::numeric AS value, u.unique_value, u.present, u.position
     FROM unnest($3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::int8[], $10::text[],
-                $11::text[], $12::int8[], $13::text[], $14::text[])
+                $11::text[], $12::int8[], $13::text[], $14::text[], $15::text[], $16::bool[])
          WITH ORDINALITY AS u(id, subscription_id, customer_id, external_subscription_id, transaction_id, code, ts,
-                              properties, precise, period_start, group_key, value, position)
+                              properties, precise, period_start, group_key, value, unique_value, present, position)
 ), inserted AS (
     INSERT INTO usage_events (id, organization_id, subscription_id, customer_id, external_subscription_id,
                               transaction_id, code, timestamp, properties, precise_total_amount_cents,
@@ -53,22 +60,53 @@ WITH batch AS MATERIALIZED (
     ORDER BY external_subscription_id, transaction_id
     ON CONFLICT (organization_id, external_subscription_id, transaction_id) DO NOTHING
     RETURNING id
+), marked AS (
+    -- closed periods these events reached: published again by the scheduler (`usage.revisions`)
+    UPDATE billing_periods p SET usage_revision_pending = true
+    FROM unnest($17::uuid[], $18::int8[], $19::int8[]) AS l(subscription_id, bucket_start, bucket_end)
+    WHERE p.subscription_id = l.subscription_id
+      AND p.period_start >= timestamptz 'epoch' + l.bucket_start * interval '1 microsecond'
+      AND p.period_end <= timestamptz 'epoch' + l.bucket_end * interval '1 microsecond'
+      AND NOT p.usage_revision_pending
+), uniques AS (
+    SELECT DISTINCT ON (b.subscription_id, b.code, b.period_start, b.group_key, b.unique_value)
+           b.subscription_id, b.code, b.period_start, b.group_key, b.unique_value, b.present, b.ts, b.id
+    FROM batch b JOIN inserted i ON i.id = b.id
+    WHERE b.unique_value IS NOT NULL
+    ORDER BY b.subscription_id, b.code, b.period_start, b.group_key, b.unique_value, b.ts DESC, b.id DESC
+), states AS (
+    INSERT INTO usage_unique_values AS s (subscription_id, code, period_start, group_key, value, present, last_at,
+                                          last_event_id)
+    SELECT subscription_id, code, period_start, group_key, unique_value, present, ts, id
+    FROM uniques
+    ORDER BY subscription_id, code, period_start, group_key, unique_value
+    ON CONFLICT (subscription_id, code, period_start, group_key, value) DO UPDATE SET
+        present = excluded.present, last_at = excluded.last_at, last_event_id = excluded.last_event_id
+    WHERE (excluded.last_at, excluded.last_event_id) > (s.last_at, s.last_event_id)
+    RETURNING new.subscription_id, new.code, new.period_start, new.group_key,
+              new.present::int - coalesce(old.present::int, 0) AS change
+), unique_changes AS (
+    SELECT subscription_id, code, period_start, group_key, sum(change) AS change
+    FROM states GROUP BY subscription_id, code, period_start, group_key
 ), deltas AS (
     SELECT b.subscription_id, b.code, b.period_start, b.group_key, count(*) AS events_count,
            coalesce(sum(b.value), 0) AS value_sum, max(b.value) AS value_max,
            (array_agg(b.value ORDER BY b.ts DESC, b.position DESC) FILTER (WHERE b.value IS NOT NULL))[1]
                AS latest_value,
            max(b.ts) FILTER (WHERE b.value IS NOT NULL) AS latest_at,
-           coalesce(sum(b.value * extract(epoch FROM b.ts)), 0) AS weighted_moment
+           coalesce(sum(b.value * extract(epoch FROM b.ts)), 0) AS weighted_moment,
+           coalesce(sum(b.precise), 0) AS precise_sum
     FROM batch b JOIN inserted i ON i.id = b.id
     GROUP BY b.subscription_id, b.code, b.period_start, b.group_key
 ), rolled AS (
     INSERT INTO usage_rollups AS r (subscription_id, code, period_start, group_key, organization_id, events_count,
-                                    value_sum, value_max, latest_value, latest_at, weighted_moment)
-    SELECT subscription_id, code, period_start, group_key, $1, events_count, value_sum, value_max, latest_value,
-           latest_at, weighted_moment
-    FROM deltas
-    ORDER BY subscription_id, code, period_start, group_key
+                                    value_sum, value_max, latest_value, latest_at, weighted_moment, unique_count,
+                                    precise_sum)
+    SELECT d.subscription_id, d.code, d.period_start, d.group_key, $1, d.events_count, d.value_sum, d.value_max,
+           d.latest_value, d.latest_at, d.weighted_moment, coalesce(u.change, 0), d.precise_sum
+    FROM deltas d
+    LEFT JOIN unique_changes u USING (subscription_id, code, period_start, group_key)
+    ORDER BY d.subscription_id, d.code, d.period_start, d.group_key
     ON CONFLICT (subscription_id, code, period_start, group_key) DO UPDATE SET
         events_count = r.events_count + excluded.events_count,
         value_sum = r.value_sum + excluded.value_sum,
@@ -76,7 +114,9 @@ WITH batch AS MATERIALIZED (
         latest_value = CASE WHEN r.latest_at IS NULL OR excluded.latest_at >= r.latest_at
                             THEN excluded.latest_value ELSE r.latest_value END,
         latest_at = greatest(r.latest_at, excluded.latest_at),
-        weighted_moment = r.weighted_moment + excluded.weighted_moment
+        weighted_moment = r.weighted_moment + excluded.weighted_moment,
+        unique_count = r.unique_count + excluded.unique_count,
+        precise_sum = r.precise_sum + excluded.precise_sum
 )
 SELECT id FROM inserted
 """
@@ -102,39 +142,25 @@ async def driver(session: AsyncSession) -> Any:
     return raw.driver_connection
 
 
-def _fetch(connection: Connection, statement: str, parameters: tuple[Any, ...]) -> list[Any]:
-    # the DB-API cursor of SQLAlchemy's asyncpg adapter: it opens the transaction SQLAlchemy then
-    # commits, without building SQLAlchemy result rows (≈ 150 µs for a hundred rows)
-    cursor = connection.connection.cursor()
-    try:
-        cursor.execute(statement, parameters)
-        return cursor.fetchall()
-    finally:
-        cursor.close()
-
-
 async def subscriptions(session: AsyncSession, organization_id: uuid.UUID,
                         external_ids: set[str]) -> tuple[dict[str, EventSubscription], set[str]]:
-    """The active subscriptions by external id, and the external ids only terminated ones have.
-
-    The request's first statement: it begins the request's transaction, so it goes through
-    SQLAlchemy's connection (a driver-level statement would run outside it).
-    """
-    connection = await session.connection()
-    found = await connection.run_sync(_fetch, SUBSCRIPTIONS, (organization_id, list(external_ids)))
+    """The active subscriptions by external id, and the external ids only terminated ones have."""
+    found = await (await driver(session)).fetch(SUBSCRIPTIONS, organization_id, list(external_ids))
     rows = [EventSubscription._make(row) for row in found]
     active = {row.external_id: row for row in rows if row.status == "active"}
     terminated = {row.external_id for row in rows if row.status == "terminated"} - set(active)
     return active, terminated
 
 
-async def write(session: AsyncSession, organization_id: uuid.UUID, events: list[Prepared],
-                now: datetime) -> set[uuid.UUID]:
-    """Store the events and add those inserted to the rollups; return the ids inserted (the others'
-    transaction ids were already stored: duplicates)."""
+async def write(session: AsyncSession, organization_id: uuid.UUID, events: list[Prepared], now: datetime,
+                late: list[tuple[uuid.UUID, int, int]] = ()) -> set[uuid.UUID]:
+    """Store the events, add those inserted to the rollups and mark the closed periods in `late`
+    (subscription, full period start and end in microseconds); return the ids inserted (the others'
+    transaction ids were already stored: duplicates). One statement: atomic without a transaction."""
     if not events:
         return set()
     conn = await driver(session)
+    late = sorted(set(late))
     rows = await conn.fetch(
         WRITE_EVENTS, organization_id, now,
         [e.id for e in events], [e.subscription.id for e in events], [e.subscription.customer_id for e in events],
@@ -143,6 +169,8 @@ async def write(session: AsyncSession, organization_id: uuid.UUID, events: list[
         [e.properties_json.decode() for e in events],
         [None if e.precise is None else str(e.precise) for e in events], [micros(e.period_start) for e in events],
         [e.group_key for e in events], [None if e.value is None else str(e.value) for e in events],
+        [e.unique_value for e in events], [e.present for e in events],
+        [m[0] for m in late], [m[1] for m in late], [m[2] for m in late],
     )
     return {row[0] for row in rows}
 

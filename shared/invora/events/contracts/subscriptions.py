@@ -4,7 +4,9 @@
 - `customer.billing_state_changed`: `CustomerBillingStateChanged`;
 - `subscription.created|started|updated|terminated|canceled|trial_ended`: `SubscriptionEvent`;
 - `subscription.plan_changed`: `PlanChange` (upgrade now, downgrade at the period's end);
-- `subscription.billing_period_ended`: `BillingPeriodEnded` (exactly once per period).
+- `subscription.billing_period_ended`: `BillingPeriodEnded` (exactly once per period);
+- `subscription.billing_period_usage_revised`: `BillingPeriodUsageRevised` (events reached a closed
+  period: its usage again, once per revision).
 
 Topics are `invora.customer` / `invora.subscription`; the message key is the object's `lago_id`,
 so one object's events stay in order.
@@ -204,6 +206,26 @@ class BillingPeriodEnded(_Object):
     usage: dict[str, Any] | None = None
 
 
+class BillingPeriodUsageRevised(_Object):
+    """`subscription.billing_period_usage_revised`: events reached a period after it closed.
+
+    `usage` is the period's complete usage snapshot as it is now (the shape `BillingPeriodEnded`
+    carries); `previous_*` what was published before (at the close, or the previous revision), so
+    the difference is billed once. `revision` counts from 1 per period.
+    """
+
+    lago_billing_period_id: uuid.UUID
+    revision: int
+    subscription: Subscription
+    period_start: datetime
+    period_end: datetime
+    previous_events_count: int | None = None
+    events_count: int
+    previous_usage_amount_cents: int | None = None
+    usage_amount_cents: int
+    usage: dict[str, Any]
+
+
 class CustomerEvent(_Object):
     customer: Customer
 
@@ -227,6 +249,7 @@ EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
        for verb in ("created", "started", "updated", "terminated", "canceled", "trial_ended")},
     "subscription.plan_changed": PlanChange,
     "subscription.billing_period_ended": BillingPeriodEnded,
+    "subscription.billing_period_usage_revised": BillingPeriodUsageRevised,
 }
 
 

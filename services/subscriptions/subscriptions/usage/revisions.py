@@ -1,0 +1,80 @@
+"""Usage that reaches a period after it closed: re-published, never dropped, never counted twice.
+
+An event timestamped in a closed period is stored and counted in that period's rollups (and
+answered `late: true`); the statement that stores it marks the period (`store.WRITE_EVENTS`).
+Each scheduler pass then re-publishes the usage of every marked period as `subscription.billing_period_usage_revised`:
+the complete snapshot as it is now, beside the events count and amount published before, so
+invoicing bills the difference once. Many late events between two passes make one revision.
+
+An event whose transaction overlapped the close (it read the subscription's open period before
+the closer moved it, and committed after the snapshot) is not seen as late by ingestion. So every
+closed period is checked once more, `usage_revision_grace_seconds` after the close: when its
+rollups hold more events than the snapshot counted, it is revised too.
+
+Rows are claimed `FOR UPDATE SKIP LOCKED` and the revision, the new counts and the outbox event
+commit together: each revision is published once, whatever the number of replicas.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import or_, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from invora.events.contracts.subscriptions import BillingPeriodUsageRevised
+from invora.logging import get_logger
+from invora.outbox import add_event
+from subscriptions.subscriptions.lifecycle import render, schedule_of
+from subscriptions.subscriptions.models import BillingPeriod, Subscription
+from subscriptions.usage.snapshot import events_counted, usage_snapshot
+
+log = get_logger(__name__)
+
+async def revise_usage(sessionmaker: async_sessionmaker, grace_seconds: float, batch_size: int = 100) -> int:
+    """Publish the revisions due; returns how many were published."""
+    published = 0
+    after = uuid.UUID(int=0)
+    while True:
+        async with sessionmaker() as session, session.begin():
+            periods = list((await session.execute(
+                select(BillingPeriod).where(
+                    BillingPeriod.id > after,
+                    or_(BillingPeriod.usage_revision_pending, ~BillingPeriod.usage_checked),
+                    or_(BillingPeriod.usage_revision_pending, BillingPeriod.created_at <= text(
+                        "now() - make_interval(secs => :grace)").bindparams(grace=grace_seconds)),
+                ).order_by(BillingPeriod.id).limit(batch_size).with_for_update(skip_locked=True))).scalars())
+            for period in periods:
+                try:
+                    async with session.begin_nested():
+                        published += await _revise(session, period)
+                except Exception:  # one broken period must not stop the others
+                    log.exception("usage_revision_failed", billing_period_id=str(period.id))
+        if len(periods) < batch_size:
+            return published
+        after = periods[-1].id
+
+
+async def _revise(session: AsyncSession, period: BillingPeriod) -> int:
+    subscription = (await session.execute(select(Subscription).where(
+        Subscription.id == period.subscription_id))).scalar_one()
+    full = schedule_of(subscription).period_at(period.period_start)
+    counted = await events_counted(session, subscription.id, full.start)
+    period.usage_revision_pending, period.usage_checked = False, True
+    if period.usage_events_count is not None and counted == period.usage_events_count:
+        return 0
+    usage = await usage_snapshot(session, subscription, period.period_start, period.period_end)
+    if usage is None:
+        return 0
+    previous_count, previous_amount = period.usage_events_count, period.usage_amount_cents
+    period.usage_events_count, period.usage_amount_cents = counted, usage["amount_cents"]
+    period.usage_revisions += 1
+    await add_event(session, type="subscription.billing_period_usage_revised",
+                    organization_id=subscription.organization_id, aggregate_type="subscription",
+                    aggregate_id=subscription.id, data=BillingPeriodUsageRevised(
+                        lago_billing_period_id=period.id, revision=period.usage_revisions,
+                        subscription=render(subscription), period_start=period.period_start,
+                        period_end=period.period_end, previous_events_count=previous_count,
+                        events_count=counted, previous_usage_amount_cents=previous_amount,
+                        usage_amount_cents=usage["amount_cents"], usage=usage))
+    return 1
