@@ -27,12 +27,18 @@ async def metric(plans, aggregation: str, **fields) -> dict:
     return (await plans.api.ok("POST", "/api/v1/billable_metrics", {"billable_metric": body}))["billable_metric"]
 
 
-async def snapshots(subs, org) -> list[dict]:
+async def published(subs, org, event_type: str) -> list[dict]:
+    """The data of the organization's outbox events of one type, in order."""
     async with subs.database.sessionmaker() as session:
         rows = (await session.execute(text(
-            "SELECT envelope FROM outbox_events WHERE event_type = 'subscription.billing_period_ended' "
-            "AND envelope->>'organization_id' = :org ORDER BY position"), {"org": str(org)})).scalars().all()
+            "SELECT envelope FROM outbox_events WHERE event_type = :type "
+            "AND envelope->>'organization_id' = :org ORDER BY position"),
+            {"type": event_type, "org": str(org)})).scalars().all()
     return [row["data"] for row in rows]
+
+
+async def snapshots(subs, org) -> list[dict]:
+    return await published(subs, org, "subscription.billing_period_ended")
 
 
 async def test_snapshot_late_events_and_recurring_weighted_sum(api, plans, subs, org, clock):
@@ -94,11 +100,7 @@ async def test_snapshot_late_events_and_recurring_weighted_sum(api, plans, subs,
 
 
 async def revisions_published(subs, org) -> list[dict]:
-    async with subs.database.sessionmaker() as session:
-        rows = (await session.execute(text(
-            "SELECT envelope FROM outbox_events WHERE event_type = 'subscription.billing_period_usage_revised' "
-            "AND envelope->>'organization_id' = :org ORDER BY position"), {"org": str(org)})).scalars().all()
-    return [row["data"] for row in rows]
+    return await published(subs, org, "subscription.billing_period_usage_revised")
 
 
 async def revised(subs, org, grace_seconds: float) -> int:
