@@ -34,19 +34,15 @@ import platform
 import random
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import aiohttp
+from _harness import bench_environment, percentile_ms
 
-from invora.auth.keys import generate_private_key_pem, public_key_pem, sign_token
-from invora.db.migrate import upgrade
-from invora.infra.kafka import EmbeddedKafka
+from invora.auth.keys import sign_token
 from invora.infra.ports import free_port, wait_for_port
-from invora.infra.postgres import EmbeddedPostgres, database_urls, ensure_databases
 
 METRIC_CODE = "storage_gb"
 
@@ -107,13 +103,8 @@ def batch_body(batch: int, subscriptions: int, run: str, counter: list[int]) -> 
 
 def percentiles(values: list[float]) -> dict:
     ordered = sorted(values)
-    if not ordered:
-        return {}
-
-    def pct(p: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000, 2)
-
-    return {"p50": pct(0.5), "p95": pct(0.95), "p99": pct(0.99), "max": pct(1.0)}
+    return {name: percentile_ms(ordered, p) for name, p in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99),
+                                                             ("max", 1.0))} if ordered else {}
 
 
 async def closed_loop(base_url: str, token: str, clients: int, batch: int, duration: float,
@@ -281,72 +272,53 @@ def main() -> None:
     parser.add_argument("--skip-ingestion", action="store_true", help="only the current-usage phase")
     args = parser.parse_args()
     load_average = os.getloadavg()[0]
-    workdir = Path(tempfile.mkdtemp(prefix="invora-bench-"))
-    private_pem = generate_private_key_pem()
-    key_path = workdir / "public.pem"
-    key_path.write_bytes(public_key_pem(private_pem))
-    postgres = kafka = server = None
-    try:
-        admin = os.environ.get("DATABASE_URL", "").replace("postgresql+asyncpg://", "postgresql://")
-        if not admin:
-            postgres = EmbeddedPostgres(workdir / "pg")
-            postgres.start()
-            admin = postgres.dsn
-        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-        if not bootstrap:
-            kafka = EmbeddedKafka()
-            kafka.start()
-            bootstrap = kafka.bootstrap_servers
-        name = f"bench_ingestion_{uuid.uuid4().hex[:8]}"
-        asyncio.run(ensure_databases(admin, [name]))
-        url = database_urls(admin, [name])[name]
-        upgrade("subscriptions", url)
-        org = uuid.uuid4()
-        asyncio.run(seed(url, org, args.subscriptions))
-        port = free_port("127.0.0.1")
-        env = {**os.environ, "INVORA_SUBSCRIPTIONS_DATABASE_URL": url, "INVORA_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-               "INVORA_AUTH_PUBLIC_KEYS": str(key_path), "INVORA_LOG_LEVEL": "WARNING",
-               "INVORA_SUBSCRIPTIONS_SCHEDULER_ENABLED": "false"}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "subscriptions.app:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(port), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
-             "--log-level", "warning", "--workers", str(args.workers)], env=env, stdout=sys.stderr)
-        wait_for_port("127.0.0.1", port, 60)
-        token = sign_token(private_pem, organization_id=org, roles=["admin"])
-        base = f"http://127.0.0.1:{port}"
-        results: dict = {}
-        if not args.skip_ingestion:
-            maximum = asyncio.run(closed_loop(base, token, args.clients, args.batch, args.duration,
-                                              args.subscriptions))
-            half = asyncio.run(open_loop(base, token, maximum["events_per_second"] / 2, args.batch,
-                                         args.duration / 2, args.subscriptions))
-            copy = asyncio.run(copy_rate(url, maximum["events_accepted"]))
-            results = {"max": maximum, "half_rate": half, "copy": copy,
-                       "ingestion_to_copy_ratio": round(maximum["events_per_second"] / copy["rows_per_second"], 4)}
-        seeded = 0
-        for total in sorted(args.usage_events):
-            asyncio.run(seed_usage(url, org, total - seeded, first=seeded))
-            seeded = total
-            results[f"current_usage_{total}_events"] = asyncio.run(usage_latency(base, token, 200))
-        print(json.dumps({
-            "benchmark": "usage_event_ingestion",
-            "target": ">= 10,000 events/s durable (stretch 25,000); p99 < 50 ms at half the maximum rate",
-            "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                        "load_average_1m_at_start": load_average},
-            "parameters": {"clients": args.clients, "batch": args.batch, "duration_s": args.duration,
-                           "subscriptions": args.subscriptions,
-                           "server": f"uvicorn, {args.workers} worker(s), uvloop, httptools",
-                           "database": "embedded PostgreSQL" if postgres else "DATABASE_URL"},
-            **results,
-        }, indent=2))
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait(10)
-        if kafka is not None:
-            kafka.stop()
-        if postgres is not None:
-            postgres.stop()
+    server = None
+    with bench_environment("subscriptions") as environment:
+        try:
+            url, private_pem = environment.database_url, environment.private_pem
+            org = uuid.uuid4()
+            asyncio.run(seed(url, org, args.subscriptions))
+            port = free_port("127.0.0.1")
+            env = {**os.environ, "INVORA_SUBSCRIPTIONS_DATABASE_URL": url,
+                   "INVORA_KAFKA_BOOTSTRAP_SERVERS": environment.kafka_bootstrap_servers,
+                   "INVORA_AUTH_PUBLIC_KEYS": str(environment.public_key_path), "INVORA_LOG_LEVEL": "WARNING",
+                   "INVORA_SUBSCRIPTIONS_SCHEDULER_ENABLED": "false"}
+            server = subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "subscriptions.app:create_app", "--factory", "--host", "127.0.0.1",
+                 "--port", str(port), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+                 "--log-level", "warning", "--workers", str(args.workers)], env=env, stdout=sys.stderr)
+            wait_for_port("127.0.0.1", port, 60)
+            token = sign_token(private_pem, organization_id=org, roles=["admin"])
+            base = f"http://127.0.0.1:{port}"
+            results: dict = {}
+            if not args.skip_ingestion:
+                maximum = asyncio.run(closed_loop(base, token, args.clients, args.batch, args.duration,
+                                                  args.subscriptions))
+                half = asyncio.run(open_loop(base, token, maximum["events_per_second"] / 2, args.batch,
+                                             args.duration / 2, args.subscriptions))
+                copy = asyncio.run(copy_rate(url, maximum["events_accepted"]))
+                results = {"max": maximum, "half_rate": half, "copy": copy,
+                           "ingestion_to_copy_ratio": round(maximum["events_per_second"] / copy["rows_per_second"], 4)}
+            seeded = 0
+            for total in sorted(args.usage_events):
+                asyncio.run(seed_usage(url, org, total - seeded, first=seeded))
+                seeded = total
+                results[f"current_usage_{total}_events"] = asyncio.run(usage_latency(base, token, 200))
+            print(json.dumps({
+                "benchmark": "usage_event_ingestion",
+                "target": ">= 10,000 events/s durable (stretch 25,000); p99 < 50 ms at half the maximum rate",
+                "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                            "python": platform.python_version(), "load_average_1m_at_start": load_average},
+                "parameters": {"clients": args.clients, "batch": args.batch, "duration_s": args.duration,
+                               "subscriptions": args.subscriptions,
+                               "server": f"uvicorn, {args.workers} worker(s), uvloop, httptools",
+                               "database": "DATABASE_URL" if os.environ.get("DATABASE_URL") else "embedded PostgreSQL"},
+                **results,
+            }, indent=2))
+        finally:
+            if server is not None:
+                server.terminate()
+                server.wait(10)
 
 
 if __name__ == "__main__":
