@@ -7,6 +7,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -16,6 +19,7 @@ from pathlib import Path
 from invora.auth.keys import generate_private_key_pem, public_key_pem
 from invora.db.migrate import upgrade
 from invora.infra.kafka import EmbeddedKafka
+from invora.infra.ports import free_port, wait_for_port
 from invora.infra.postgres import EmbeddedPostgres, database_urls, ensure_databases
 
 
@@ -56,6 +60,29 @@ def bench_environment(service: str) -> Iterator[BenchEnvironment]:
             kafka.stop()
         if postgres is not None:
             postgres.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def serve(env: BenchEnvironment, service: str, workers: int = 1) -> Iterator[str]:
+    """The service's app under uvicorn (uvloop, httptools, no access log) in a child process, as in
+    production, on the benchmark's database, broker and keys, its scheduler off; yields its base URL."""
+    port = free_port("127.0.0.1")
+    prefix = f"INVORA_{service.upper()}_"
+    environment = {**os.environ, f"{prefix}DATABASE_URL": env.database_url,
+                   "INVORA_KAFKA_BOOTSTRAP_SERVERS": env.kafka_bootstrap_servers,
+                   "INVORA_AUTH_PUBLIC_KEYS": str(env.public_key_path), "INVORA_LOG_LEVEL": "WARNING",
+                   f"{prefix}SCHEDULER_ENABLED": "false"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", f"{service}.app:create_app", "--factory", "--host", "127.0.0.1",
+         "--port", str(port), "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning",
+         "--workers", str(workers)], env=environment, stdout=sys.stderr)
+    try:
+        wait_for_port("127.0.0.1", port, 60)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(10)
 
 
 def percentile_ms(ordered: list[float], p: float) -> float:

@@ -24,17 +24,14 @@ import json
 import os
 import random
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
-from _harness import bench_environment, percentile_ms
+from _harness import bench_environment, percentile_ms, serve
 
 from invora.auth.keys import sign_token
-from invora.infra.ports import free_port, wait_for_port
 
 PLAN_ENTITLEMENTS = [
     {"code": "seats", "name": "Seats", "privileges": [
@@ -153,31 +150,15 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1000)
     args = parser.parse_args()
     load_average = os.getloadavg()[0]
-    server = None
     with bench_environment("subscriptions") as env:
-        try:
-            org = uuid.uuid4()
-            asyncio.run(seed(env.database_url, org, args.customers))
-            port = free_port("127.0.0.1")
-            environment = {**os.environ, "INVORA_SUBSCRIPTIONS_DATABASE_URL": env.database_url,
-                           "INVORA_KAFKA_BOOTSTRAP_SERVERS": env.kafka_bootstrap_servers,
-                           "INVORA_AUTH_PUBLIC_KEYS": str(env.public_key_path), "INVORA_LOG_LEVEL": "WARNING",
-                           "INVORA_SUBSCRIPTIONS_SCHEDULER_ENABLED": "false"}
-            server = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "subscriptions.app:create_app", "--factory", "--host", "127.0.0.1",
-                 "--port", str(port), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
-                 "--log-level", "warning"], env=environment, stdout=sys.stderr)
-            wait_for_port("127.0.0.1", port, 60)
+        org = uuid.uuid4()
+        asyncio.run(seed(env.database_url, org, args.customers))
+        with serve(env, "subscriptions") as base:
             token = sign_token(env.private_pem, organization_id=org, roles=["service"])
-            results = asyncio.run(load(f"http://127.0.0.1:{port}", token, args.rate, args.duration, args.customers))
-            print(json.dumps({"benchmark": "entitlement_check", "target": "p99 < 5 ms at 1000 checks/s",
-                              "rate": args.rate, "duration_s": args.duration, "customers": args.customers,
-                              "load_average_1m_at_start": load_average, "results": results}, indent=2))
-        finally:
-            if server is not None:
-                server.terminate()
-                server.wait(10)
-
+            results = asyncio.run(load(base, token, args.rate, args.duration, args.customers))
+        print(json.dumps({"benchmark": "entitlement_check", "target": "p99 < 5 ms at 1000 checks/s",
+                          "rate": args.rate, "duration_s": args.duration, "customers": args.customers,
+                          "load_average_1m_at_start": load_average, "results": results}, indent=2))
 
 if __name__ == "__main__":
     main()

@@ -32,17 +32,14 @@ import json
 import os
 import platform
 import random
-import subprocess
-import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
-from _harness import bench_environment, percentile_ms
+from _harness import bench_environment, percentile_ms, serve
 
 from invora.auth.keys import sign_token
-from invora.infra.ports import free_port, wait_for_port
 
 METRIC_CODE = "storage_gb"
 
@@ -272,24 +269,12 @@ def main() -> None:
     parser.add_argument("--skip-ingestion", action="store_true", help="only the current-usage phase")
     args = parser.parse_args()
     load_average = os.getloadavg()[0]
-    server = None
     with bench_environment("subscriptions") as environment:
-        try:
-            url, private_pem = environment.database_url, environment.private_pem
-            org = uuid.uuid4()
-            asyncio.run(seed(url, org, args.subscriptions))
-            port = free_port("127.0.0.1")
-            env = {**os.environ, "INVORA_SUBSCRIPTIONS_DATABASE_URL": url,
-                   "INVORA_KAFKA_BOOTSTRAP_SERVERS": environment.kafka_bootstrap_servers,
-                   "INVORA_AUTH_PUBLIC_KEYS": str(environment.public_key_path), "INVORA_LOG_LEVEL": "WARNING",
-                   "INVORA_SUBSCRIPTIONS_SCHEDULER_ENABLED": "false"}
-            server = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "subscriptions.app:create_app", "--factory", "--host", "127.0.0.1",
-                 "--port", str(port), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
-                 "--log-level", "warning", "--workers", str(args.workers)], env=env, stdout=sys.stderr)
-            wait_for_port("127.0.0.1", port, 60)
+        url, private_pem = environment.database_url, environment.private_pem
+        org = uuid.uuid4()
+        asyncio.run(seed(url, org, args.subscriptions))
+        with serve(environment, "subscriptions", args.workers) as base:
             token = sign_token(private_pem, organization_id=org, roles=["admin"])
-            base = f"http://127.0.0.1:{port}"
             results: dict = {}
             if not args.skip_ingestion:
                 maximum = asyncio.run(closed_loop(base, token, args.clients, args.batch, args.duration,
@@ -315,10 +300,6 @@ def main() -> None:
                                "database": "DATABASE_URL" if os.environ.get("DATABASE_URL") else "embedded PostgreSQL"},
                 **results,
             }, indent=2))
-        finally:
-            if server is not None:
-                server.terminate()
-                server.wait(10)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -23,12 +24,14 @@ def invora_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if url := os.environ.get("DATABASE_URL"):
         yield url.replace("postgresql+asyncpg://", "postgresql://")
         return
-    server = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="invora-pg-")) / "data")
+    directory = Path(tempfile.mkdtemp(prefix="invora-pg-"))
+    server = EmbeddedPostgres(directory / "data")
     server.start()
     try:
         yield server.dsn
     finally:
         server.stop()
+        shutil.rmtree(directory, ignore_errors=True)  # a suite's data is hundreds of MB
 
 
 @pytest.fixture(scope="session")
