@@ -14,16 +14,20 @@ and billing period, so a charge's units come from O(groups) rows whatever the nu
 - then the metric's rounding (`round` half-up, `ceil`, `floor`, at `rounding_precision`).
 
 `precise_sum` (Σ the events' `precise_total_amount_cents`) is what a `dynamic` charge prices.
+
+Rows are also keyed by pricing group (`usage_events.pricing_groups`): a charge aggregates each of
+its groups' rows apart, and `merged` folds the pricing groups of one filter group back together
+(a unique value seen in two pricing groups counts once, as its latest event decided).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from subscriptions.usage_events.metrics import Metric
 from subscriptions.usage_events.store import epoch_seconds
@@ -43,14 +47,70 @@ class Bucket:
     weighted_moment: Decimal
     unique_count: int = 0
     precise_sum: Decimal = ZERO
+    pricing: Mapping[str, str] = field(default_factory=dict)
+    group_text: str = ""
+    pricing_text: str = ""
 
     @classmethod
     def of(cls, row: Mapping[str, Any]) -> Bucket:
+        pricing_text = row.get("pricing_group") or ""
         return cls(group=json.loads(row["group_key"]) if row["group_key"] else {},
                    events_count=row["events_count"], value_sum=row["value_sum"], value_max=row["value_max"],
                    latest_value=row["latest_value"], latest_at=row["latest_at"],
                    weighted_moment=row["weighted_moment"], unique_count=row["unique_count"],
-                   precise_sum=row["precise_sum"])
+                   precise_sum=row["precise_sum"], pricing=json.loads(pricing_text) if pricing_text else {},
+                   group_text=row["group_key"], pricing_text=pricing_text)
+
+
+class UniqueState(NamedTuple):
+    """One value's state in one rollup bucket (`usage_unique_values`)."""
+
+    value: str
+    present: bool
+    last_at: datetime
+    last_event_id: Any
+
+
+def needs_merge(buckets: Sequence[Bucket]) -> bool:
+    """Whether two of the buckets share a filter group (they differ by pricing group)."""
+    return len({b.group_text for b in buckets}) < len(buckets)
+
+
+def merged(buckets: Sequence[Bucket],
+           states: Mapping[tuple[str, str], Sequence[UniqueState]] | None = None) -> list[Bucket]:
+    """One bucket per filter group, the pricing groups folded: sums add up, the maximum and the latest
+    value are taken across them, and with `states` (unique count) each value counts once, present
+    when the latest of its events (by timestamp, then id) in any of them added it."""
+    if not needs_merge(buckets):
+        return list(buckets)
+    by_group: dict[str, list[Bucket]] = {}
+    for bucket in buckets:
+        by_group.setdefault(bucket.group_text, []).append(bucket)
+    folded = []
+    for text, parts in by_group.items():
+        if len(parts) == 1:
+            folded.append(parts[0])
+            continue
+        latest = max((b for b in parts if b.latest_at is not None), key=lambda b: b.latest_at, default=None)
+        unique = sum(b.unique_count for b in parts)
+        if states is not None:
+            decided: dict[str, UniqueState] = {}
+            for part in parts:
+                for state in states.get((text, part.pricing_text), ()):
+                    seen = decided.get(state.value)
+                    if seen is None or (state.last_at, state.last_event_id) > (seen.last_at, seen.last_event_id):
+                        decided[state.value] = state
+            unique = sum(1 for state in decided.values() if state.present)
+        maxima = [b.value_max for b in parts if b.value_max is not None]
+        folded.append(Bucket(
+            group=parts[0].group, events_count=sum(b.events_count for b in parts),
+            value_sum=sum((b.value_sum for b in parts), ZERO), value_max=max(maxima) if maxima else None,
+            latest_value=None if latest is None else latest.latest_value,
+            latest_at=None if latest is None else latest.latest_at,
+            weighted_moment=sum((b.weighted_moment for b in parts), ZERO), unique_count=unique,
+            precise_sum=sum((b.precise_sum for b in parts), ZERO), group_text=text,
+        ))
+    return folded
 
 
 @dataclass(frozen=True, slots=True)

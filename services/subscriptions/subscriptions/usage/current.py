@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -24,20 +24,35 @@ from invora.pricing import price_charge
 from subscriptions.periods import Period
 from subscriptions.plans.client import CatalogClient
 from subscriptions.subscriptions.models import Subscription
-from subscriptions.usage.aggregate import Aggregate, Bucket, aggregate, rounded, slot_of, split_by_filters
+from subscriptions.usage.aggregate import (
+    Aggregate,
+    Bucket,
+    UniqueState,
+    aggregate,
+    merged,
+    needs_merge,
+    rounded,
+    slot_of,
+    split_by_filters,
+)
 from subscriptions.usage_events.buckets import schedule_for
 from subscriptions.usage_events.ingest import group_key, number
 from subscriptions.usage_events.metrics import Metric, MetricCache, plan_metrics
+from subscriptions.usage_events.pricing_groups import Keys, grouped_by, keys_of, project, text_value
 from subscriptions.usage_events.store import driver
 
 ROLLUPS = """
-SELECT code, group_key, events_count, value_sum, value_max, latest_value, latest_at, weighted_moment,
+SELECT code, group_key, pricing_group, events_count, value_sum, value_max, latest_value, latest_at, weighted_moment,
        unique_count, precise_sum
 FROM usage_rollups WHERE subscription_id = $1 AND period_start = $2
 """
 CARRIED = """
-SELECT code, group_key, sum(value_sum) AS total FROM usage_rollups
-WHERE subscription_id = $1 AND period_start < $2 AND code = ANY($3::text[]) GROUP BY code, group_key
+SELECT code, group_key, pricing_group, sum(value_sum) AS total FROM usage_rollups
+WHERE subscription_id = $1 AND period_start < $2 AND code = ANY($3::text[]) GROUP BY code, group_key, pricing_group
+"""
+UNIQUE_STATES = """
+SELECT group_key, pricing_group, value, present, last_at, last_event_id FROM usage_unique_values
+WHERE subscription_id = $1 AND period_start = $2 AND code = $3
 """
 EVENTS = """
 SELECT properties::text AS properties, precise_total_amount_cents, timestamp, id FROM usage_events
@@ -50,6 +65,9 @@ def text_units(value: Decimal) -> str:
 
 
 ADDITIVE = frozenset({"count_agg", "sum_agg"})
+ZERO = Decimal(0)
+
+Projected = tuple[str | None, ...]  # a pricing group: its values for the slot's keys (() when not grouped)
 
 
 @dataclass(slots=True)
@@ -59,6 +77,23 @@ class Priced:
     amount_cents: int
     projected_units: Decimal
     projected_amount_cents: int
+
+    @classmethod
+    def total(cls, parts: list[Priced]) -> Priced:
+        return cls(sum((p.units for p in parts), ZERO), sum(p.events_count for p in parts),
+                   sum(p.amount_cents for p in parts), sum((p.projected_units for p in parts), ZERO),
+                   sum(p.projected_amount_cents for p in parts))
+
+
+@dataclass(slots=True)
+class Group:
+    """One pricing group of one charge slot (a filter, or the default): its rollups, priced."""
+
+    grouped_by: dict[str, str | None]  # {} when the slot is not grouped
+    buckets: list[Bucket] = field(default_factory=list)
+    carried: Decimal = ZERO
+    event_values: list[Any] | None = None
+    priced: Priced | None = None
 
 
 async def find_subscription(session: AsyncSession, organization_id: uuid.UUID, external_customer_id: str,
@@ -80,10 +115,11 @@ def _charge_terms(charge: dict[str, Any], overrides: dict[str, Any]) -> tuple[di
 
 
 async def _events_by_slot(conn: Any, subscription_id: uuid.UUID, metric: Metric, period: Period,
-                          filters: list[dict[str, Any]], charge_model: str) -> list[list[Any]]:
-    """The per-event values of the period by charge filter (the last list: the default), in event order:
-    the transactions a `percentage` charge prices one by one, or a `dynamic` charge's amounts."""
-    by_slot: list[list[Any]] = [[] for _ in range(len(filters) + 1)]
+                          filters: list[dict[str, Any]], slot_keys: list[Keys],
+                          charge_model: str) -> list[dict[Projected, list[Any]]]:
+    """The per-event values of the period by charge filter (the last: the default) and pricing group, in
+    event order: the transactions a `percentage` charge prices one by one, or a `dynamic` charge's amounts."""
+    by_slot: list[dict[Projected, list[Any]]] = [{} for _ in range(len(filters) + 1)]
     slots: dict[str, int] = {}
     for row in await conn.fetch(EVENTS, subscription_id, metric.code, period.start, period.end):
         properties = json.loads(row["properties"])
@@ -91,10 +127,12 @@ async def _events_by_slot(conn: Any, subscription_id: uuid.UUID, metric: Metric,
         if key not in slots:
             slot = slot_of(filters, json.loads(key) if key else {})
             slots[key] = len(filters) if slot is None else slot
+        slot = slots[key]
+        values = by_slot[slot].setdefault(tuple(text_value(properties.get(k)) for k in slot_keys[slot]), [])
         if charge_model == "dynamic":
-            by_slot[slots[key]].append(row["precise_total_amount_cents"] or Decimal(0))
+            values.append(row["precise_total_amount_cents"] or Decimal(0))
         elif (value := number(properties.get(metric.field_name or ""))) is not None:
-            by_slot[slots[key]].append(value)
+            values.append(value)
     return by_slot
 
 
@@ -110,6 +148,31 @@ def _price(charge_model: str, properties: dict[str, Any], currency: str, found: 
     return Priced(found.units, found.events_count, amount, projected, int(forecast.amount_cents))
 
 
+def _groups(keys: Keys, buckets: list[Bucket], carried: list[tuple[Bucket, Decimal]],
+            event_values: dict[Projected, list[Any]] | None) -> dict[Projected, Group]:
+    """A slot's buckets, carried totals and event values by pricing group (one group when not grouped,
+    and one with every key null when grouped but empty)."""
+    groups: dict[Projected, Group] = {}
+
+    def group(values: Projected) -> Group:
+        if values not in groups:
+            groups[values] = Group(grouped_by(keys, values))
+        return groups[values]
+
+    for bucket in buckets:
+        group(project(keys, bucket.pricing)).buckets.append(bucket)
+    for bucket, total in carried:
+        group(project(keys, bucket.pricing)).carried += total
+    for values in event_values or {}:
+        group(values)
+    if not groups:
+        group(project(keys, {}))
+    for values, found in groups.items():
+        if event_values is not None:
+            found.event_values = event_values.get(values, [])
+    return dict(sorted(groups.items(), key=lambda item: [(v is not None, v or "") for v in item[0]]))
+
+
 async def current_usage(session: AsyncSession, catalog: CatalogClient, cache: MetricCache,
                         subscription: Subscription, now: datetime, *, apply_taxes: bool = True) -> dict[str, Any]:
     organization_id = subscription.organization_id
@@ -117,6 +180,39 @@ async def current_usage(session: AsyncSession, catalog: CatalogClient, cache: Me
     metrics = await plan_metrics(session, catalog, cache, organization_id, subscription.plan_version_id)
     period = Period(subscription.current_period_start, subscription.current_period_end)
     return await usage_of(session, subscription, version, metrics, period, apply_taxes=apply_taxes)
+
+
+def _usage_entry(priced: Priced, projection: Decimal | None) -> dict[str, Any]:
+    return {"units": text_units(priced.units), "total_aggregated_units": text_units(priced.units),
+            "amount_cents": priced.amount_cents, "events_count": priced.events_count,
+            **_projected(priced, projection)}
+
+
+def _filter_entry(priced: Priced, charge_filter: dict[str, Any] | None, projection: Decimal | None) -> dict[str, Any]:
+    return {**_usage_entry(priced, projection),
+            "invoice_display_name": None if charge_filter is None else charge_filter.get("invoice_display_name"),
+            "values": None if charge_filter is None else charge_filter.get("values") or {}}
+
+
+def _grouped_usage(filters: list[dict[str, Any]], slot_groups: list[dict[Projected, Group]],
+                   projection: Decimal | None, with_event_values: bool) -> list[dict[str, Any]]:
+    """Lago's `grouped_usage`: per distinct `grouped_by` across the charge's slots, the totals and the
+    per-filter usage of that group (a slot that is not grouped counts under `grouped_by: {}`)."""
+    by_group: dict[str, list[tuple[int, Group]]] = {}
+    for slot, groups in enumerate(slot_groups):
+        for found in groups.values():
+            by_group.setdefault(json.dumps(found.grouped_by, sort_keys=True), []).append((slot, found))
+    entries = []
+    for members in by_group.values():
+        entry = {**_usage_entry(Priced.total([g.priced for _, g in members if g.priced]), projection),
+                 "grouped_by": members[0][1].grouped_by,
+                 "filters": [_filter_entry(g.priced, filters[slot] if slot < len(filters) else None, projection)
+                             for slot, g in members if g.priced] if filters else []}
+        if with_event_values:
+            entry["event_values"] = None if all(g.event_values is None for _, g in members) else [
+                str(v) for _, g in members for v in g.event_values or ()]
+        entries.append(entry)
+    return entries
 
 
 async def usage_of(session: AsyncSession, subscription: Subscription, version: dict[str, Any],
@@ -129,10 +225,25 @@ async def usage_of(session: AsyncSession, subscription: Subscription, version: d
     for row in await conn.fetch(ROLLUPS, subscription.id, bucket_start):
         by_code.setdefault(row["code"], []).append(Bucket.of(row))
     recurring = [m.code for m in metrics.values() if m.recurring and m.aggregation_type == "weighted_sum_agg"]
-    carried: dict[str, dict[str, Decimal]] = {}
+    carried: dict[str, list[tuple[Bucket, Decimal]]] = {}
     if recurring:
         for row in await conn.fetch(CARRIED, subscription.id, bucket_start, recurring):
-            carried.setdefault(row["code"], {})[row["group_key"]] = row["total"]
+            # a bucket of its filter and pricing group only (its totals are not used)
+            key = Bucket.of({**dict(row), "events_count": 0, "value_sum": ZERO, "value_max": None,
+                             "latest_value": None, "latest_at": None, "weighted_moment": ZERO, "unique_count": 0,
+                             "precise_sum": ZERO})
+            carried.setdefault(row["code"], []).append((key, row["total"]))
+    unique_states: dict[str, dict[tuple[str, str], list[UniqueState]]] = {}
+
+    async def states_of(code: str) -> dict[tuple[str, str], list[UniqueState]]:
+        if code not in unique_states:
+            found: dict[tuple[str, str], list[UniqueState]] = {}
+            for row in await conn.fetch(UNIQUE_STATES, subscription.id, bucket_start, code):
+                found.setdefault((row["group_key"], row["pricing_group"]), []).append(
+                    UniqueState(row["value"], row["present"], row["last_at"], row["last_event_id"]))
+            unique_states[code] = found
+        return unique_states[code]
+
     currency = subscription.plan_amount_currency
     charges_usage = []
     total_cents = taxes_cents = projected_total = 0
@@ -144,63 +255,60 @@ async def usage_of(session: AsyncSession, subscription: Subscription, version: d
                             rounding_precision=None, name=charge["billable_metric_code"])
         properties, filters = _charge_terms(charge, subscription.plan_overrides or {})
         model = charge["charge_model"]
+        slot_properties = [f.get("properties") or properties for f in filters] + [properties]
+        slot_keys = [keys_of(p) for p in slot_properties]
         matched, rest_buckets = split_by_filters(filters, by_code.get(metric.code, []))
-        carry = [Decimal(0)] * (len(filters) + 1)  # the last one: the default
-        for key, total in carried.get(metric.code, {}).items():
-            slot = slot_of(filters, json.loads(key) if key else {})
-            carry[len(filters) if slot is None else slot] += total
-        per_filter = [aggregate(metric, b, period.start, period.end, carried=c)
-                      for b, c in zip(matched, carry, strict=False)]
-        rest = aggregate(metric, rest_buckets, period.start, period.end, carried=carry[-1])
-        slot_values: list[list[Any] | None] = [None] * (len(filters) + 1)
+        slot_carried: list[list[tuple[Bucket, Decimal]]] = [[] for _ in slot_properties]
+        for key, total in carried.get(metric.code, []):
+            slot = slot_of(filters, key.group)
+            slot_carried[len(filters) if slot is None else slot].append((key, total))
+        slot_values: list[dict[Projected, list[Any]] | None] = [None] * len(slot_properties)
         if model == "percentage" or (model == "dynamic" and with_event_values):
-            slot_values = list(await _events_by_slot(conn, subscription.id, metric, period, filters, model))
-        elif model == "dynamic":  # Σ amounts is all a dynamic charge needs
-            slot_values = [[sum((b.precise_sum for b in buckets), Decimal(0))] for buckets in (*matched, rest_buckets)]
-        filter_usage = []
-        priced_filters = [_price(model, f.get("properties") or properties, currency, found, values, metric, projection)
-                          for f, found, values in zip(filters, per_filter, slot_values, strict=False)]
-        for charge_filter, priced in zip(filters, priced_filters, strict=True):
-            filter_usage.append({
-                "units": text_units(priced.units), "total_aggregated_units": text_units(priced.units),
-                "amount_cents": priced.amount_cents, "events_count": priced.events_count,
-                "invoice_display_name": charge_filter.get("invoice_display_name"),
-                "values": charge_filter.get("values") or {}, **_projected(priced, projection),
-            })
-        default = _price(model, properties, currency, rest, slot_values[-1], metric, projection)
+            slot_values = list(await _events_by_slot(conn, subscription.id, metric, period, filters, slot_keys,
+                                                     model))
+        slot_groups = [_groups(keys, buckets, carry, values) for keys, buckets, carry, values
+                       in zip(slot_keys, [*matched, rest_buckets], slot_carried, slot_values, strict=True)]
+        slot_priced = []
+        for props, groups in zip(slot_properties, slot_groups, strict=True):
+            for found in groups.values():
+                states = None
+                if metric.aggregation_type == "unique_count_agg" and needs_merge(found.buckets):
+                    states = await states_of(metric.code)
+                if model == "dynamic" and found.event_values is None:  # Σ amounts is all a dynamic charge needs
+                    found.event_values = [sum((b.precise_sum for b in found.buckets), ZERO)]
+                units = aggregate(metric, merged(found.buckets, states), period.start, period.end,
+                                  carried=found.carried)
+                found.priced = _price(model, props, currency, units, found.event_values, metric, projection)
+            slot_priced.append(Priced.total([g.priced for g in groups.values() if g.priced]))
+        filter_usage = [_filter_entry(priced, charge_filter, projection)
+                        for charge_filter, priced in zip(filters, slot_priced, strict=False)]
         if filters:
-            filter_usage.append({"units": text_units(default.units), "total_aggregated_units": text_units(
-                default.units), "amount_cents": default.amount_cents, "events_count": default.events_count,
-                "invoice_display_name": None, "values": None, **_projected(default, projection)})
-        units = default.units + sum((p.units for p in priced_filters), Decimal(0))
-        amount = default.amount_cents + sum(p.amount_cents for p in priced_filters)
-        events = default.events_count + sum(p.events_count for p in priced_filters)
-        total_cents += amount
-        projected_total += default.projected_amount_cents + sum(p.projected_amount_cents for p in priced_filters)
+            filter_usage.append(_filter_entry(slot_priced[-1], None, projection))
+        charge_total = Priced.total(slot_priced)
+        total_cents += charge_total.amount_cents
+        projected_total += charge_total.projected_amount_cents
+        extra: dict[str, Any] = {}
         if projection is not None:
-            extra_projection = {
-                "projected_units": text_units(default.projected_units + sum(
-                    (p.projected_units for p in priced_filters), Decimal(0))),
-                "projected_amount_cents": default.projected_amount_cents + sum(
-                    p.projected_amount_cents for p in priced_filters)}
-        else:
-            extra_projection = {}
+            extra = {"projected_units": text_units(charge_total.projected_units),
+                     "projected_amount_cents": charge_total.projected_amount_cents}
         if apply_taxes:
             rates = [Decimal(str(t["rate"])) for t in (charge.get("taxes") or version.get("taxes") or [])]
-            taxes_cents += int((Decimal(amount) * sum(rates, Decimal(0)) / 100).quantize(
+            taxes_cents += int((Decimal(charge_total.amount_cents) * sum(rates, ZERO) / 100).quantize(
                 Decimal(1), rounding=ROUND_HALF_UP))
-        extra: dict[str, Any] = dict(extra_projection)
         if with_event_values:
             extra["event_values"] = None if model not in ("percentage", "dynamic") else [
-                str(v) for values in slot_values for v in values or ()]
+                str(v) for groups in slot_groups for g in groups.values() for v in g.event_values or ()]
+        grouped = (_grouped_usage(filters, slot_groups, projection, with_event_values and model in (
+            "percentage", "dynamic")) if any(slot_keys) else [])
         charges_usage.append({
-            "units": text_units(units), "total_aggregated_units": text_units(units), "events_count": events,
-            "amount_cents": amount, "amount_currency": currency,
+            "units": text_units(charge_total.units), "total_aggregated_units": text_units(charge_total.units),
+            "events_count": charge_total.events_count, "amount_cents": charge_total.amount_cents,
+            "amount_currency": currency,
             "charge": {"lago_id": charge["lago_id"], "charge_model": model,
                        "invoice_display_name": charge.get("invoice_display_name")},
             "billable_metric": {"lago_id": str(metric.id), "name": metric.name, "code": metric.code,
                                 "aggregation_type": metric.aggregation_type},
-            "filters": filter_usage, "grouped_usage": [], **extra,
+            "filters": filter_usage, "grouped_usage": grouped, **extra,
         })
     totals = {"projected_amount_cents": projected_total} if projection is not None else {}
     return {
@@ -209,7 +317,6 @@ async def usage_of(session: AsyncSession, subscription: Subscription, version: d
         "amount_cents": total_cents, "taxes_amount_cents": taxes_cents,
         "total_amount_cents": total_cents + taxes_cents, "charges_usage": charges_usage,
     }
-
 
 
 def _projected(priced: Priced, projection: Decimal | None) -> dict[str, Any]:

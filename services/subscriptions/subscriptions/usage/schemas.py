@@ -32,6 +32,17 @@ class FilterUsage(BaseModel):
     values: dict[str, list[str]] | None = None
 
 
+class GroupedUsage(BaseModel):
+    """One pricing group of a charge (`pricing_group_keys`): its usage, and per charge filter."""
+
+    units: str
+    total_aggregated_units: str
+    amount_cents: int
+    events_count: int
+    grouped_by: dict[str, str | None]
+    filters: list[FilterUsage]
+
+
 class ChargeUsage(BaseModel):
     units: str
     total_aggregated_units: str
@@ -41,7 +52,7 @@ class ChargeUsage(BaseModel):
     charge: ChargeRef
     billable_metric: MetricRef
     filters: list[FilterUsage]
-    grouped_usage: list[dict] = []
+    grouped_usage: list[GroupedUsage] = []
 
 
 class CustomerUsage(BaseModel):

@@ -29,6 +29,7 @@ from subscriptions.plans.client import CatalogClient
 from subscriptions.usage_events.answers import properties_json
 from subscriptions.usage_events.buckets import locate
 from subscriptions.usage_events.metrics import Metric, MetricCache, plan_metrics
+from subscriptions.usage_events.pricing_groups import MAX_PRICING_GROUP, Keys, merged, plan_pricing_keys, pricing_group
 from subscriptions.usage_events.schemas import EventInput
 
 # how far ahead of the service's clock an event may be stamped (clock skew, not pre-recorded usage)
@@ -62,6 +63,7 @@ class EventSubscription(NamedTuple):
     subscription_at_micros: int
     timezone: str
     current_period_start_micros: int | None
+    override_group_keys: list[str] | None = None  # pricing group keys the subscription's charge overrides name
 
     @property
     def subscription_at(self) -> datetime:
@@ -97,6 +99,7 @@ class Prepared:
     value: Decimal | None
     group_key: str
     period_start: datetime
+    pricing_group: str = ""
     late: bool = False
     unique_value: str | None = None  # unique count: the value counted, and whether this event adds it
     present: bool = True
@@ -158,6 +161,7 @@ async def prepare(session: AsyncSession, catalog: CatalogClient, cache: MetricCa
     """Validate every event against the subscriptions found (`active` by external id, and the external
     ids of `terminated` ones); raise once with every error by index, or return them ready to store."""
     metrics_by_version: dict[uuid.UUID, dict[str, Metric]] = {}
+    pricing_keys_by_version: dict[uuid.UUID, dict[str, Keys]] = {}
     errors: dict[int, dict[str, list[str]]] = {}
     prepared: list[Prepared] = []
     latest = now + MAX_FUTURE
@@ -188,10 +192,22 @@ async def prepare(session: AsyncSession, catalog: CatalogClient, cache: MetricCa
             version = subscription.plan_version_id
             if version not in metrics_by_version:
                 metrics_by_version[version] = await plan_metrics(session, catalog, cache, organization_id, version)
+                pricing_keys_by_version[version] = plan_pricing_keys(
+                    organization_id, version, await catalog.plan_version(session, organization_id, version))
             metric = metrics_by_version[version].get(event.code)
             if metric is None:
                 problems["code"] = ["billable_metric_not_found"]
         properties = event.properties or {}
+        pricing = ""
+        if metric is not None:
+            keys = pricing_keys_by_version[subscription.plan_version_id].get(event.code, ())
+            if subscription.override_group_keys:
+                keys = merged(keys, tuple(subscription.override_group_keys))
+            if keys:
+                pricing = pricing_group(keys, properties)
+                if len(pricing) > MAX_PRICING_GROUP:
+                    longest = max((k for k in keys if k in properties), key=lambda k: len(str(properties[k])))
+                    problems[f"properties.{longest}"] = ["value_is_too_long"]
         value: Decimal | None = None
         unique_value: str | None = None
         if metric is not None and metric.needs_field:
@@ -213,7 +229,8 @@ async def prepare(session: AsyncSession, catalog: CatalogClient, cache: MetricCa
         prepared.append(Prepared(
             id=uuid7(), subscription=subscription, event=event, timestamp=timestamp,
             properties=properties, properties_json=properties_json(properties), precise=precise, metric=metric,
-            value=value, group_key=group_key(metric, properties), period_start=period_start, late=late,
+            value=value, group_key=group_key(metric, properties), period_start=period_start, pricing_group=pricing,
+            late=late,
             unique_value=unique_value, present=str(properties.get("operation_type") or "add") != "remove",
         ))
     if errors:

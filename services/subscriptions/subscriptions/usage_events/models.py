@@ -41,7 +41,8 @@ class UsageEvent(Base):
 
 
 class UsageRollup(Base):
-    """Running aggregates of one subscription's events for one metric, filter group and billing period.
+    """Running aggregates of one subscription's events for one metric, filter group, pricing group and
+    billing period.
 
     Updated in the transaction that inserts the events, from the rows the insert actually created.
     `weighted_moment` is Σ value × epoch seconds, so a time-weighted sum over any period end is
@@ -55,6 +56,8 @@ class UsageRollup(Base):
     code: Mapped[str] = mapped_column(String(255), primary_key=True)
     period_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     group_key: Mapped[str] = mapped_column(String(2000), primary_key=True)
+    # the event's values for the pricing group keys of the charges on the metric ('' when none groups)
+    pricing_group: Mapped[str] = mapped_column(Text, primary_key=True, server_default="")
     organization_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     events_count: Mapped[int] = mapped_column(BigInteger, nullable=False)
     value_sum: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
@@ -76,6 +79,7 @@ class UsageUniqueValue(Base):
     code: Mapped[str] = mapped_column(String(255), primary_key=True)
     period_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     group_key: Mapped[str] = mapped_column(String(2000), primary_key=True)
+    pricing_group: Mapped[str] = mapped_column(Text, primary_key=True, server_default="")
     value: Mapped[str] = mapped_column(Text, primary_key=True)
     present: Mapped[bool] = mapped_column(Boolean, nullable=False)
     last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

@@ -7,12 +7,13 @@ the order sent: two statements per batch, whatever its size, and no BEGIN / COMM
 run in it). The lookup is a read; the write is one statement, so atomic on its own: the events,
 their rollups and the marks on closed periods they reached commit or vanish together.
 
-PostgreSQL, not Python, folds the deltas: `count`, `sum`, `max`, the latest value (ties: the
-event sent last), Σ value × epoch seconds and Σ event amounts, exact `numeric` throughout. For
-unique count, each distinct value's state (present unless its latest event, by timestamp then
-id, removed it) is upserted only when the new event is later than the one that decided it, and
-`RETURNING old.present` (PostgreSQL 18) gives the change to the rollup's count of present
-values, so a late or reordered event cannot count a value twice.
+A rollup row is keyed by the event's filter group and its pricing group (`pricing_groups`, '' when
+no charge on the metric groups). PostgreSQL, not Python, folds the deltas: `count`, `sum`, `max`,
+the latest value (ties: the event sent last), Σ value × epoch seconds and Σ event amounts, exact
+`numeric` throughout. For unique count, each distinct value's state (present unless its latest
+event, by timestamp then id, removed it) is upserted only when the new event is later than the one
+that decided it, and `RETURNING old.present` (PostgreSQL 18) gives the change to the rollup's
+count of present values, so a late or reordered event cannot count a value twice.
 
 Events are inserted in (external subscription id, transaction id) order and unique values and
 rollup rows upserted in key order, all sorted by PostgreSQL: concurrent batches lock in one
@@ -35,7 +36,11 @@ from subscriptions.usage_events.ingest import EPOCH, EventSubscription, Prepared
 SUBSCRIPTIONS = """
 SELECT id, customer_id, external_id, status, plan_version_id, plan_interval, billing_time,
        (extract(epoch FROM subscription_at) * 1000000)::int8, timezone,
-       (extract(epoch FROM current_period_start) * 1000000)::int8
+       (extract(epoch FROM current_period_start) * 1000000)::int8,
+       CASE WHEN plan_overrides ? 'charges' THEN ARRAY(SELECT DISTINCT k FROM jsonb_array_elements_text(
+           jsonb_path_query_array(plan_overrides, 'lax $.charges[*].**.pricing_group_keys[*] ? (@.type() == "string")')
+           || jsonb_path_query_array(plan_overrides, 'lax $.charges[*].**.grouped_by[*] ? (@.type() == "string")')
+       ) AS k) END
 FROM subscriptions
 WHERE organization_id = $1 AND external_id = ANY($2::text[]) AND status IN ('active', 'terminated')
 """
@@ -45,11 +50,13 @@ WITH batch AS MATERIALIZED (
     SELECT u.id, u.subscription_id, u.customer_id, u.external_subscription_id, u.transaction_id, u.code,
            timestamptz 'epoch' + u.ts * interval '1 microsecond' AS ts, u.properties::jsonb AS properties,
            u.precise::numeric AS precise, timestamptz 'epoch' + u.period_start * interval '1 microsecond'
-           AS period_start, u.group_key, u.value::numeric AS value, u.unique_value, u.present, u.position
+           AS period_start, u.group_key, u.value::numeric AS value, u.unique_value, u.present, u.pricing_group,
+           u.position
     FROM unnest($3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::int8[], $10::text[],
-                $11::text[], $12::int8[], $13::text[], $14::text[], $15::text[], $16::bool[])
+                $11::text[], $12::int8[], $13::text[], $14::text[], $15::text[], $16::bool[], $20::text[])
          WITH ORDINALITY AS u(id, subscription_id, customer_id, external_subscription_id, transaction_id, code, ts,
-                              properties, precise, period_start, group_key, value, unique_value, present, position)
+                              properties, precise, period_start, group_key, value, unique_value, present,
+                              pricing_group, position)
 ), inserted AS (
     INSERT INTO usage_events (id, organization_id, subscription_id, customer_id, external_subscription_id,
                               transaction_id, code, timestamp, properties, precise_total_amount_cents,
@@ -69,27 +76,29 @@ WITH batch AS MATERIALIZED (
       AND p.period_end <= timestamptz 'epoch' + l.bucket_end * interval '1 microsecond'
       AND NOT p.usage_revision_pending
 ), uniques AS (
-    SELECT DISTINCT ON (b.subscription_id, b.code, b.period_start, b.group_key, b.unique_value)
-           b.subscription_id, b.code, b.period_start, b.group_key, b.unique_value, b.present, b.ts, b.id
+    SELECT DISTINCT ON (b.subscription_id, b.code, b.period_start, b.group_key, b.pricing_group, b.unique_value)
+           b.subscription_id, b.code, b.period_start, b.group_key, b.pricing_group, b.unique_value, b.present,
+           b.ts, b.id
     FROM batch b JOIN inserted i ON i.id = b.id
     WHERE b.unique_value IS NOT NULL
-    ORDER BY b.subscription_id, b.code, b.period_start, b.group_key, b.unique_value, b.ts DESC, b.id DESC
+    ORDER BY b.subscription_id, b.code, b.period_start, b.group_key, b.pricing_group, b.unique_value, b.ts DESC,
+             b.id DESC
 ), states AS (
-    INSERT INTO usage_unique_values AS s (subscription_id, code, period_start, group_key, value, present, last_at,
-                                          last_event_id)
-    SELECT subscription_id, code, period_start, group_key, unique_value, present, ts, id
+    INSERT INTO usage_unique_values AS s (subscription_id, code, period_start, group_key, pricing_group, value,
+                                          present, last_at, last_event_id)
+    SELECT subscription_id, code, period_start, group_key, pricing_group, unique_value, present, ts, id
     FROM uniques
-    ORDER BY subscription_id, code, period_start, group_key, unique_value
-    ON CONFLICT (subscription_id, code, period_start, group_key, value) DO UPDATE SET
+    ORDER BY subscription_id, code, period_start, group_key, pricing_group, unique_value
+    ON CONFLICT (subscription_id, code, period_start, group_key, pricing_group, value) DO UPDATE SET
         present = excluded.present, last_at = excluded.last_at, last_event_id = excluded.last_event_id
     WHERE (excluded.last_at, excluded.last_event_id) > (s.last_at, s.last_event_id)
-    RETURNING new.subscription_id, new.code, new.period_start, new.group_key,
+    RETURNING new.subscription_id, new.code, new.period_start, new.group_key, new.pricing_group,
               new.present::int - coalesce(old.present::int, 0) AS change
 ), unique_changes AS (
-    SELECT subscription_id, code, period_start, group_key, sum(change) AS change
-    FROM states GROUP BY subscription_id, code, period_start, group_key
+    SELECT subscription_id, code, period_start, group_key, pricing_group, sum(change) AS change
+    FROM states GROUP BY subscription_id, code, period_start, group_key, pricing_group
 ), deltas AS (
-    SELECT b.subscription_id, b.code, b.period_start, b.group_key, count(*) AS events_count,
+    SELECT b.subscription_id, b.code, b.period_start, b.group_key, b.pricing_group, count(*) AS events_count,
            coalesce(sum(b.value), 0) AS value_sum, max(b.value) AS value_max,
            (array_agg(b.value ORDER BY b.ts DESC, b.position DESC) FILTER (WHERE b.value IS NOT NULL))[1]
                AS latest_value,
@@ -97,17 +106,17 @@ WITH batch AS MATERIALIZED (
            coalesce(sum(b.value * extract(epoch FROM b.ts)), 0) AS weighted_moment,
            coalesce(sum(b.precise), 0) AS precise_sum
     FROM batch b JOIN inserted i ON i.id = b.id
-    GROUP BY b.subscription_id, b.code, b.period_start, b.group_key
+    GROUP BY b.subscription_id, b.code, b.period_start, b.group_key, b.pricing_group
 ), rolled AS (
-    INSERT INTO usage_rollups AS r (subscription_id, code, period_start, group_key, organization_id, events_count,
-                                    value_sum, value_max, latest_value, latest_at, weighted_moment, unique_count,
-                                    precise_sum)
-    SELECT d.subscription_id, d.code, d.period_start, d.group_key, $1, d.events_count, d.value_sum, d.value_max,
-           d.latest_value, d.latest_at, d.weighted_moment, coalesce(u.change, 0), d.precise_sum
+    INSERT INTO usage_rollups AS r (subscription_id, code, period_start, group_key, pricing_group, organization_id,
+                                    events_count, value_sum, value_max, latest_value, latest_at, weighted_moment,
+                                    unique_count, precise_sum)
+    SELECT d.subscription_id, d.code, d.period_start, d.group_key, d.pricing_group, $1, d.events_count, d.value_sum,
+           d.value_max, d.latest_value, d.latest_at, d.weighted_moment, coalesce(u.change, 0), d.precise_sum
     FROM deltas d
-    LEFT JOIN unique_changes u USING (subscription_id, code, period_start, group_key)
-    ORDER BY d.subscription_id, d.code, d.period_start, d.group_key
-    ON CONFLICT (subscription_id, code, period_start, group_key) DO UPDATE SET
+    LEFT JOIN unique_changes u USING (subscription_id, code, period_start, group_key, pricing_group)
+    ORDER BY d.subscription_id, d.code, d.period_start, d.group_key, d.pricing_group
+    ON CONFLICT (subscription_id, code, period_start, group_key, pricing_group) DO UPDATE SET
         events_count = r.events_count + excluded.events_count,
         value_sum = r.value_sum + excluded.value_sum,
         value_max = greatest(r.value_max, excluded.value_max),
@@ -170,7 +179,7 @@ async def write(session: AsyncSession, organization_id: uuid.UUID, events: list[
         [None if e.precise is None else str(e.precise) for e in events], [micros(e.period_start) for e in events],
         [e.group_key for e in events], [None if e.value is None else str(e.value) for e in events],
         [e.unique_value for e in events], [e.present for e in events],
-        [m[0] for m in late], [m[1] for m in late], [m[2] for m in late],
+        [m[0] for m in late], [m[1] for m in late], [m[2] for m in late], [e.pricing_group for e in events],
     )
     return {row[0] for row in rows}
 
