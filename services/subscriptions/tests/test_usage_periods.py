@@ -181,3 +181,50 @@ async def test_an_event_that_raced_the_close_is_caught_by_the_check_after_the_gr
     [revision] = await revisions_published(subs, org)
     assert (revision["previous_events_count"], revision["events_count"]) == (2, 3)
     assert await revised(subs, org, 0) == 0  # checked once
+
+
+async def test_recurring_sum_and_unique_count_carry_into_the_next_period(api, plans, subs, org, clock):
+    seats = await metric(plans, "sum_agg", recurring=True)
+    users = await metric(plans, "unique_count_agg", recurring=True)
+    plan = await plans.plan(charges=[
+        {"billable_metric_id": seats["lago_id"], "charge_model": "standard", "properties": {"amount": "1"}},
+        {"billable_metric_id": users["lago_id"], "charge_model": "standard", "properties": {"amount": "10"}}])
+    await api.customer("cus_1")
+    await api.ok("POST", "/api/v1/subscriptions", {"subscription": {
+        "external_customer_id": "cus_1", "plan_code": plan["code"], "external_id": "sub_1"}})
+    first_end = datetime(2026, 4, 1, tzinfo=UTC)
+
+    def ev(code, at, value, **properties):
+        return {"transaction_id": uuid.uuid4().hex, "external_subscription_id": "sub_1", "code": code,
+                "timestamp": iso(at), "properties": {"value": value, **properties}}
+
+    async def units() -> tuple[str, str]:
+        usage = (await api.ok("GET", "/api/v1/customers/cus_1/current_usage",
+                              params={"external_subscription_id": "sub_1"}))["customer_usage"]
+        by_code = {c["billable_metric"]["code"]: c["units"] for c in usage["charges_usage"]}
+        return by_code[seats["code"]], by_code[users["code"]]
+
+    march = START + timedelta(days=1)
+    clock.set(march + timedelta(hours=2))
+    await api.ok("POST", "/api/v1/events/batch", {"events": [
+        ev(seats["code"], march, 2), ev(seats["code"], march, 1),
+        ev(users["code"], march, "ann"), ev(users["code"], march, "bo"), ev(users["code"], march, "cy"),
+        ev(users["code"], march + timedelta(hours=1), "cy", operation_type="remove")]})
+    assert await units() == ("3", "2")
+    clock.set(first_end + timedelta(hours=1))
+    await run_pass(subs.database.sessionmaker, clock())
+    assert await units() == ("3", "2")  # April, before any April event: the balance and the users carried in
+    april = first_end + timedelta(days=2)
+    clock.set(april)
+    await api.ok("POST", "/api/v1/events/batch", {"events": [
+        ev(seats["code"], april, -1), ev(users["code"], april, "ann", operation_type="remove"),
+        ev(users["code"], april, "dee"), ev(users["code"], april, "bo")]})  # bo again: still one
+    assert await units() == ("2", "2")  # bo and dee
+    projected = (await api.ok("GET", "/api/v1/customers/cus_1/projected_usage", params={
+        "external_subscription_id": "sub_1"}))["customer_projected_usage"]
+    recurring_seats = next(c for c in projected["charges_usage"] if c["billable_metric"]["code"] == seats["code"])
+    assert recurring_seats["projected_units"] == "2"  # a balance is not extrapolated
+    [march_usage] = (await api.ok("GET", "/api/v1/customers/cus_1/past_usage", params={
+        "external_subscription_id": "sub_1"}))["usage_periods"]
+    by_code = {c["billable_metric"]["code"]: c["units"] for c in march_usage["charges_usage"]}
+    assert (by_code[seats["code"]], by_code[users["code"]]) == ("3", "2")

@@ -3,14 +3,15 @@
 A rollup row (`Bucket`) holds one subscription's running aggregates for one metric, filter group
 and billing period, so a charge's units come from O(groups) rows whatever the number of events:
 
-- count: Σ events; sum: Σ values; max: the largest value (0 without events);
+- count: Σ events; sum: Σ values (recurring: plus the total of every earlier period); max: the
+  largest value (0 without events);
 - latest: the value of the event with the latest timestamp (0 without events);
 - weighted sum: the running total (each event adds its value) integrated over the period and
   divided by its duration; `weighted_moment` = Σ value × epoch seconds makes the integral
   `carried × duration + Σ (end × value_sum − weighted_moment)`; a recurring metric carries in the
   total of every earlier period;
 - unique count: the values present at the end (`unique_count`, kept by ingestion from each
-  value's latest operation, add or remove);
+  value's latest operation, add or remove; recurring: plus those an earlier period left present);
 - then the metric's rounding (`round` half-up, `ceil`, `floor`, at `rounding_precision`).
 
 `precise_sum` (Σ the events' `precise_total_amount_cents`) is what a `dynamic` charge prices.
@@ -134,8 +135,8 @@ def aggregate(metric: Metric, buckets: Sequence[Bucket], start: datetime, end: d
     kind = metric.aggregation_type
     if kind == "count_agg":
         units = Decimal(events)
-    elif kind == "sum_agg":
-        units = sum((b.value_sum for b in buckets), ZERO)
+    elif kind == "sum_agg":  # `carried`: a recurring metric's total of every earlier period
+        units = carried + sum((b.value_sum for b in buckets), ZERO)
     elif kind == "max_agg":
         units = max((b.value_max for b in buckets if b.value_max is not None), default=ZERO)
     elif kind == "latest_agg":
@@ -146,8 +147,8 @@ def aggregate(metric: Metric, buckets: Sequence[Bucket], start: datetime, end: d
         integral = carried * duration + sum(
             (epoch_seconds(end) * b.value_sum - b.weighted_moment for b in buckets), ZERO)
         units = integral / duration if duration > 0 else ZERO
-    elif kind == "unique_count_agg":
-        units = Decimal(sum(b.unique_count for b in buckets))
+    elif kind == "unique_count_agg":  # `carried`: a recurring metric's values still present from earlier periods
+        units = carried + sum(b.unique_count for b in buckets)
     else:
         raise ValueError(f"{kind} is not aggregated from rollups")
     return Aggregate(rounded(metric, units), events)

@@ -1,8 +1,9 @@
 """Current usage of one subscription (Lago's `customer_usage`): units per charge and filter from the
 rollups of the open period, priced with `invora.pricing`, taxed when asked.
 
-A read touches the period's rollup rows (O(charges × filter groups)), plus, for recurring
-weighted-sum metrics, the earlier periods' rollups (the total carried in). Every aggregation comes
+A read touches the period's rollup rows (O(charges × filter groups)), plus, for recurring metrics,
+the earlier periods' rollups (sum and weighted sum: the total carried in) or value states (unique
+count: the values still present). Every aggregation comes
 from rollups; only a `percentage` charge reads its metric's events, because it prices each
 transaction in order (free allowance, fixed fee and minimum / maximum per transaction).
 """
@@ -50,6 +51,18 @@ CARRIED = """
 SELECT code, group_key, pricing_group, sum(value_sum) AS total FROM usage_rollups
 WHERE subscription_id = $1 AND period_start < $2 AND code = ANY($3::text[]) GROUP BY code, group_key, pricing_group
 """
+# recurring unique count: per group, the values an earlier period left present and this one has not touched
+CARRIED_UNIQUE = """
+SELECT s.code, s.group_key, s.pricing_group, count(*) AS total FROM (
+    SELECT DISTINCT ON (code, group_key, pricing_group, value) code, group_key, pricing_group, value, present
+    FROM usage_unique_values WHERE subscription_id = $1 AND period_start < $2 AND code = ANY($3::text[])
+    ORDER BY code, group_key, pricing_group, value, period_start DESC, last_at DESC, last_event_id DESC
+) s
+WHERE s.present AND NOT EXISTS (
+    SELECT 1 FROM usage_unique_values c WHERE c.subscription_id = $1 AND c.period_start = $2 AND c.code = s.code
+      AND c.group_key = s.group_key AND c.pricing_group = s.pricing_group AND c.value = s.value)
+GROUP BY s.code, s.group_key, s.pricing_group
+"""
 UNIQUE_STATES = """
 SELECT group_key, pricing_group, value, present, last_at, last_event_id FROM usage_unique_values
 WHERE subscription_id = $1 AND period_start = $2 AND code = $3
@@ -65,6 +78,7 @@ def text_units(value: Decimal) -> str:
 
 
 ADDITIVE = frozenset({"count_agg", "sum_agg"})
+CARRIED_TOTALS = frozenset({"sum_agg", "weighted_sum_agg"})  # recurring: Σ values of every earlier period
 ZERO = Decimal(0)
 
 Projected = tuple[str | None, ...]  # a pricing group: its values for the slot's keys (() when not grouped)
@@ -140,7 +154,7 @@ def _price(charge_model: str, properties: dict[str, Any], currency: str, found: 
            event_values: list[Any] | None, metric: Metric, projection: Decimal | None) -> Priced:
     result = price_charge(charge_model, properties, currency, units=found.units, event_values=event_values)
     amount = int(result.amount_cents)
-    if projection is None or metric.aggregation_type not in ADDITIVE:
+    if projection is None or metric.aggregation_type not in ADDITIVE or metric.recurring:
         return Priced(found.units, found.events_count, amount, found.units, amount)
     projected = rounded(metric, found.units * projection)
     scaled_values = None if event_values is None else [Decimal(str(v)) * projection for v in event_values]
@@ -224,10 +238,14 @@ async def usage_of(session: AsyncSession, subscription: Subscription, version: d
     by_code: dict[str, list[Bucket]] = {}
     for row in await conn.fetch(ROLLUPS, subscription.id, bucket_start):
         by_code.setdefault(row["code"], []).append(Bucket.of(row))
-    recurring = [m.code for m in metrics.values() if m.recurring and m.aggregation_type == "weighted_sum_agg"]
+    recurring = [m.code for m in metrics.values() if m.recurring and m.aggregation_type in CARRIED_TOTALS]
+    recurring_unique = [m.code for m in metrics.values() if m.recurring and m.aggregation_type == "unique_count_agg"]
     carried: dict[str, list[tuple[Bucket, Decimal]]] = {}
-    if recurring:
-        for row in await conn.fetch(CARRIED, subscription.id, bucket_start, recurring):
+    rows = [*(await conn.fetch(CARRIED, subscription.id, bucket_start, recurring) if recurring else ()),
+            *(await conn.fetch(CARRIED_UNIQUE, subscription.id, bucket_start, recurring_unique)
+              if recurring_unique else ())]
+    if rows:
+        for row in rows:
             # a bucket of its filter and pricing group only (its totals are not used)
             key = Bucket.of({**dict(row), "events_count": 0, "value_sum": ZERO, "value_max": None,
                              "latest_value": None, "latest_at": None, "weighted_moment": ZERO, "unique_count": 0,
