@@ -31,6 +31,7 @@ from subscriptions.usage.snapshot import events_counted, usage_snapshot
 
 log = get_logger(__name__)
 
+
 async def revise_usage(sessionmaker: async_sessionmaker, grace_seconds: float, batch_size: int = 100) -> int:
     """Publish the revisions due; returns how many were published."""
     published = 0
