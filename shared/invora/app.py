@@ -73,6 +73,7 @@ def build_service_app(definition: ServiceDefinition, settings: ServiceSettings) 
                     database.asyncpg_dsn, broker, service=definition.name,
                     batch_size=settings.relay_batch_size, poll_interval=settings.relay_poll_interval_seconds,
                     retention_seconds=settings.outbox_retention_hours * 3600,
+                    inbox_retention_seconds=settings.inbox_retention_hours * 3600,
                 )
                 await relay.start()
                 stack.push_async_callback(relay.stop)

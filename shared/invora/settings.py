@@ -59,6 +59,9 @@ class ServiceSettings(BaseSettings):
     relay_poll_interval_seconds: float = Field(1.0, gt=0, description="Outbox poll when no NOTIFY arrives.")
     relay_batch_size: int = Field(500, ge=1, le=10000, description="Outbox rows published per batch.")
     outbox_retention_hours: float = Field(24.0, ge=0, description="Published outbox rows kept this long.")
+    inbox_retention_hours: float = Field(
+        720.0, ge=1, description="Processed event ids (the consumers' de-duplication) kept this long; must exceed "
+        "the broker's topic retention, or an event replayed from it after its id is gone takes effect again.")
     consumers_enabled: bool = Field(True, description="Run this service's Kafka consumers in-process.")
     gc_freeze: bool = Field(True, description="After start-up, move everything start-up built out of the "
                                               "garbage collector's full passes (`gc.freeze`), which otherwise "

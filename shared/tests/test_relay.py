@@ -394,3 +394,39 @@ async def _old_gone(remaining, old: set[str]) -> bool:
 
 async def _all_published(remaining) -> bool:
     return all((await remaining()).values())
+
+
+async def test_inbox_rows_older_than_their_retention_are_pruned_in_batches(
+    database: Database, producer: EventProducer, relays: list[OutboxRelay], monkeypatch,
+):
+    import invora.outbox.relay as relay_module
+
+    monkeypatch.setattr(relay_module, "INBOX_PRUNE_BATCH", 7)  # several batches in one pass
+    consumer = f"test-{uuid.uuid4().hex[:8]}"
+    async with database.sessionmaker() as session, session.begin():
+        await session.execute(text(
+            "INSERT INTO inbox_events (consumer, event_id, event_type, topic, partition, \"offset\", processed_at)"
+            " SELECT :consumer, gen_random_uuid(), 'test.old', 't', 0, n, now() - interval '3 hours'"
+            " FROM generate_series(1, 40) n"), {"consumer": consumer})
+        await session.execute(text(
+            "INSERT INTO inbox_events (consumer, event_id, event_type, topic, partition, \"offset\", processed_at)"
+            " SELECT :consumer, gen_random_uuid(), 'test.recent', 't', 0, n, now() - interval '30 minutes'"
+            " FROM generate_series(1, 5) n"), {"consumer": consumer})
+
+    relay = OutboxRelay(database.asyncpg_dsn, producer, service="test", poll_interval=0.1,
+                        inbox_retention_seconds=3600)
+    relays.append(relay)
+    await relay.start()
+
+    async def kept() -> dict[str, int]:
+        async with database.sessionmaker() as session:
+            rows = await session.execute(text(
+                "SELECT event_type, count(*) FROM inbox_events WHERE consumer = :consumer GROUP BY 1"),
+                {"consumer": consumer})
+            return dict(rows.all())
+
+    async def old_gone() -> bool:
+        return "test.old" not in await kept()
+
+    await wait_until(old_gone, timeout=10, what="old inbox rows pruned")
+    assert await kept() == {"test.recent": 5}  # inside the retention: kept

@@ -14,6 +14,13 @@ commit leaves the rows unpublished; they are published again (at-least-once; con
 de-duplicate by event id).
 
 It wakes on NOTIFY (sent by `add_event` at commit) and polls as a fallback.
+
+Every few seconds it also keeps the platform tables small: published outbox rows older than
+`retention_seconds` are deleted, and inbox rows (event ids consumers have processed) older than
+`inbox_retention_seconds`, at most `INBOX_PRUNE_LIMIT` a pass in batches, through the
+`processed_at` index. An event redelivered after its inbox row is gone would take effect again,
+so the inbox retention must exceed how long the broker keeps events (a consumer group whose
+offsets were lost starts again from the oldest event the topic still holds).
 """
 
 from __future__ import annotations
@@ -49,6 +56,12 @@ _CLAIM = """
 """
 _MARK = "UPDATE outbox_events SET published_at = clock_timestamp() WHERE position = ANY($1::bigint[])"
 _CLEANUP = "DELETE FROM outbox_events WHERE published_at < clock_timestamp() - make_interval(secs => $1)"
+_PRUNE_INBOX = """
+    DELETE FROM inbox_events WHERE ctid = ANY(ARRAY(
+        SELECT ctid FROM inbox_events WHERE processed_at < clock_timestamp() - make_interval(secs => $1) LIMIT $2))
+"""
+INBOX_PRUNE_BATCH = 5_000
+INBOX_PRUNE_LIMIT = 200_000  # rows a housekeeping pass deletes at most (the next pass goes on)
 _STATS = """
     SELECT count(*), coalesce(extract(epoch FROM clock_timestamp() - min(created_at)), 0)
     FROM outbox_events WHERE published_at IS NULL
@@ -65,6 +78,7 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval: float = 1.0,
         retention_seconds: float = 86_400.0,
+        inbox_retention_seconds: float = 30 * 86_400.0,
     ) -> None:
         self.dsn = dsn
         self.producer = producer
@@ -72,6 +86,7 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.retention_seconds = retention_seconds
+        self.inbox_retention_seconds = inbox_retention_seconds
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._stopping = False
@@ -172,6 +187,15 @@ class OutboxRelay:
     async def _housekeeping(self) -> None:
         assert self._conn is not None
         await self._conn.execute(_CLEANUP, self.retention_seconds)
+        pruned = 0
+        while pruned < INBOX_PRUNE_LIMIT:
+            deleted = int((await self._conn.execute(_PRUNE_INBOX, self.inbox_retention_seconds,
+                                                    INBOX_PRUNE_BATCH)).split()[-1])
+            pruned += deleted
+            if deleted < INBOX_PRUNE_BATCH:
+                break
+        if pruned:
+            log.info("inbox_pruned", rows=pruned)
         pending, oldest = await self._conn.fetchrow(_STATS)
         OUTBOX_PENDING.labels(self.service).set(pending)
         OUTBOX_OLDEST_PENDING_SECONDS.labels(self.service).set(float(oldest))
