@@ -22,6 +22,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invora.errors import NotFound, ValidationFailed
+from invora.events.contracts.subscriptions import AlertTriggered
 from invora.ids import uuid7
 from invora.logging import get_logger
 from invora.outbox import add_event
@@ -318,11 +319,11 @@ async def evaluate_alerts(sessionmaker: async_sessionmaker, now: datetime, batch
                 hits = crossed(alert.thresholds, previous, current)
                 if hits:
                     await add_event(session, type="alert.triggered", organization_id=alert.organization_id,
-                                    aggregate_type="subscription", aggregate_id=subscription.id, data={
-                                        "alert": render(alert), "external_subscription_id":
-                                        alert.external_subscription_id, "previous_value": str(previous),
-                                        "current_value": str(current), "crossed_thresholds": hits,
-                                        "triggered_at": now.isoformat()})
+                                    aggregate_type="subscription", aggregate_id=subscription.id,
+                                    data=AlertTriggered(
+                                        alert=render(alert), external_subscription_id=alert.external_subscription_id,
+                                        previous_value=str(previous), current_value=str(current),
+                                        crossed_thresholds=hits, triggered_at=now))
                     published += 1
                 alert.previous_value, alert.period_start, alert.last_processed_at = (
                     current, subscription.current_period_start, now)

@@ -6,7 +6,8 @@
 - `subscription.plan_changed`: `PlanChange` (upgrade now, downgrade at the period's end);
 - `subscription.billing_period_ended`: `BillingPeriodEnded` (exactly once per period);
 - `subscription.billing_period_usage_revised`: `BillingPeriodUsageRevised` (events reached a closed
-  period: its usage again, once per revision).
+  period: its usage again, once per revision);
+- `alert.triggered`: `AlertTriggered` (a usage alert crossed thresholds; keyed by the subscription).
 
 Topics are `invora.customer` / `invora.subscription`; the message key is the object's `lago_id`,
 so one object's events stay in order.
@@ -226,6 +227,22 @@ class BillingPeriodUsageRevised(_Object):
     usage: dict[str, Any]
 
 
+class AlertTriggered(_Object):
+    """`alert.triggered`: one evaluation of a usage alert crossed one or more thresholds.
+
+    `alert` is the alert in the API's shape (Lago's `alert` object); values are decimal strings
+    (cents for amount alerts, units for unit alerts). A recurring threshold crossed several times
+    appears once per multiple, its `value` the multiple crossed.
+    """
+
+    alert: dict[str, Any]
+    external_subscription_id: str
+    previous_value: str
+    current_value: str
+    crossed_thresholds: list[dict[str, Any]]
+    triggered_at: datetime
+
+
 class CustomerEvent(_Object):
     customer: Customer
 
@@ -250,6 +267,7 @@ EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     "subscription.plan_changed": PlanChange,
     "subscription.billing_period_ended": BillingPeriodEnded,
     "subscription.billing_period_usage_revised": BillingPeriodUsageRevised,
+    "alert.triggered": AlertTriggered,
 }
 
 
