@@ -39,6 +39,7 @@ RUNS: dict[str, tuple[str, list[str]]] = {
     "invoicing": ("invoicing", []),
     "payments": ("payments", []),
     "wallets": ("wallets", []),
+    "notifications": ("notifications", []),
 }
 
 # (operation, field, error code) a request the schema admits may still get, as regular expressions
@@ -58,6 +59,8 @@ BUSINESS_RULES: list[tuple[str, str, str]] = [
     (r"PUT .*", r"privileges\.\d+\.config", r"invalid_select_options"),  # a stored privilege keeps its type
     (r"PUT /api/v1/plans/\{code\}", r"(fixed_)?charges\.\d+\.(billable_metric_id|add_on_id|charge_model)",
      r"value_is_mandatory"),  # a `code` naming no charge of the plan makes a new one
+    # a webhook URL must resolve, to public addresses, over https (unless allowed)
+    (r".*", r"webhook_url", r"url_unresolvable|url_address_not_allowed|url_must_use_https"),
 ]
 
 
@@ -82,7 +85,8 @@ class Finding:
 
 @pytest.fixture(scope="module")
 def suite(migrated_database, invora_kafka: str, invora_keys) -> Iterator[dict[str, str]]:
-    """The catalog, the subscriptions service (wired to that catalog) and the skeleton services, over HTTP."""
+    """The catalog, the subscriptions service (wired to that catalog), the skeleton services and the
+    notifications API (its delivery worker off), over HTTP."""
 
     def start(stack: contextlib.ExitStack, service: str, **overrides) -> str:
         settings = service_settings(service, database_url=migrated_database(service), kafka=invora_kafka,
@@ -95,6 +99,7 @@ def suite(migrated_database, invora_kafka: str, invora_keys) -> Iterator[dict[st
                                       service_signing_key=invora_keys.private_pem.decode())
         for service in ("invoicing", "payments", "wallets"):
             urls[service] = start(stack, service)
+        urls["notifications"] = start(stack, "notifications", worker_enabled=False)
         yield urls
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -18,26 +17,23 @@ from notifications.deliveries.schemas import (
     WebhookList,
     WebhookResponse,
 )
+from notifications.inputs import Moment
 from notifications.runtime import NotificationsRuntime, get_runtime
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 Runtime = Annotated[NotificationsRuntime, Depends(get_runtime)]
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
-
-
 def _filters(
     webhook_endpoint_id: Annotated[uuid.UUID | None, Query(description="Only this endpoint's deliveries")] = None,
     status: Annotated[DeliveryStatus | None, Query()] = None,
     webhook_type: Annotated[str | None, Query(max_length=200, description="Event type, e.g. invoice.created")] = None,
-    created_after: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
-    created_before: Annotated[datetime | None, Query(description="ISO 8601, exclusive")] = None,
+    created_after: Annotated[Moment | None, Query(description="RFC 3339 (no offset: UTC), inclusive")] = None,
+    created_before: Annotated[Moment | None, Query(description="RFC 3339 (no offset: UTC), exclusive")] = None,
 ) -> service.DeliveryFilters:
     return service.DeliveryFilters(
         webhook_endpoint_id=webhook_endpoint_id, status=status, webhook_type=webhook_type,
-        created_after=_utc(created_after), created_before=_utc(created_before),
+        created_after=created_after, created_before=created_before,
     )
 
 

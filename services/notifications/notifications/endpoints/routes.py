@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -25,16 +24,11 @@ from notifications.endpoints.schemas import (
     WebhookTestObject,
     WebhookTestResponse,
 )
+from notifications.inputs import Moment
 from notifications.runtime import NotificationsRuntime, get_runtime
 
 router = APIRouter(prefix="/api/v1/webhook_endpoints", tags=["webhook_endpoints"])
 Runtime = Annotated[NotificationsRuntime, Depends(get_runtime)]
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
 
 
 @router.post("", response_model=WebhookEndpointSecretResponse, summary="Create a webhook endpoint")
@@ -96,12 +90,10 @@ async def test_webhook_endpoint(lago_id: uuid.UUID, session: DbSession, principa
              summary="Re-queue the endpoint's failed deliveries created since a time")
 async def recover_webhook_endpoint(
     lago_id: uuid.UUID, session: DbSession, principal: AdminPrincipal, runtime: Runtime,
-    since: Annotated[datetime, Query(description="ISO 8601; deliveries created at or after it")],
-    until: Annotated[datetime | None, Query(description="ISO 8601; deliveries created before it")] = None,
+    since: Annotated[Moment, Query(description="RFC 3339 (no offset: UTC); created at or after it")],
+    until: Annotated[Moment | None, Query(description="RFC 3339 (no offset: UTC); created before it")] = None,
 ) -> RecoveryResponse:
-    since_utc = _utc(since)
-    assert since_utc is not None
-    count = await recover.recover_failed(session, principal, lago_id, since_utc, runtime, _utc(until))
+    count = await recover.recover_failed(session, principal, lago_id, since, runtime, until)
     return RecoveryResponse(
-        recovery=RecoveryObject(lago_webhook_endpoint_id=lago_id, since=since_utc, requeued_count=count)
+        recovery=RecoveryObject(lago_webhook_endpoint_id=lago_id, since=since, requeued_count=count)
     )

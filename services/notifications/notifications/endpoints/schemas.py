@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from invora.web.pagination import PaginationMeta
+from notifications.ssrf.policy import MAX_URL_LENGTH, URL_PATTERN
 
 SignatureAlgo = Literal["jwt", "hmac"]
 
@@ -31,12 +32,17 @@ class WebhookEndpointFields(BaseModel):
     )
 
 
+# `parse_target` checks it (refusing with `url_is_invalid`); the pattern documents the same shape
+_URL = {"max_length": MAX_URL_LENGTH, "json_schema_extra": {"pattern": URL_PATTERN},
+        "description": "An absolute http(s) URL (https unless allowed), printable ASCII, reaching a public address."}
+
+
 class WebhookEndpointCreateFields(WebhookEndpointFields):
-    webhook_url: str = Field(max_length=2048)
+    webhook_url: str = Field(**_URL)
 
 
 class WebhookEndpointUpdateFields(WebhookEndpointFields):
-    webhook_url: str | None = Field(None, max_length=2048)
+    webhook_url: str | None = Field(None, **_URL)
 
 
 class WebhookEndpointCreate(BaseModel):

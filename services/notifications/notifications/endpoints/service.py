@@ -26,11 +26,11 @@ DEFAULT_SIGNATURE_ALGO = "jwt"  # Lago's default
 async def validate_url(url: str, runtime: NotificationsRuntime) -> str:
     """Refuse malformed, non-https (unless allowed) and private-address URLs up front."""
     try:
-        target = parse_target(url.strip())
+        target = parse_target(url)
         await check_target(target, runtime.policy, runtime.lookup)
     except TargetRefused as exc:
         raise ValidationFailed(webhook_url=[exc.code]) from None
-    return url.strip()
+    return url
 
 
 async def get_endpoint(session: AsyncSession, principal: Principal, lago_id: uuid.UUID,

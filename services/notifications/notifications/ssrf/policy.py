@@ -15,10 +15,22 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from invora.web.patterns import integer_range
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 MAX_URL_LENGTH = 2048
+_OCTET = integer_range(0, 255)
+_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+# What `parse_target` accepts, for the API's schema: printable ASCII only (a URL is percent-encoded),
+# an http(s) scheme, a host name whose last label starts with a letter or a dotted IPv4 address,
+# a port up to 65535. IPv6 literals are accepted but not described (a JSON schema pattern would
+# not tell a routable one).
+URL_PATTERN = (
+    f"^[Hh][Tt][Tt][Pp]([Ss])?://(({_LABEL}\\.)*[A-Za-z](?:[A-Za-z0-9-]*[A-Za-z0-9])?\\.?"
+    f"|{_OCTET}(\\.{_OCTET}){{3}})(:{integer_range(0, 65535)})?([/?#][!-~]*)?$"
+)
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
@@ -53,8 +65,8 @@ class ParsedTarget:
 
 def parse_target(url: str) -> ParsedTarget:
     """Syntax only: an absolute http(s) URL with a host. Raises TargetRefused("url_is_invalid")."""
-    if not url or len(url) > MAX_URL_LENGTH or any(ch.isspace() for ch in url):
-        raise TargetRefused("url_is_invalid", "not a valid URL")
+    if not url or len(url) > MAX_URL_LENGTH or not url.isascii() or not url.isprintable() or " " in url:
+        raise TargetRefused("url_is_invalid", "not a valid URL (printable ASCII, no spaces)")
     try:
         parts = urlsplit(url)
         port = parts.port
