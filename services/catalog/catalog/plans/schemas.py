@@ -81,8 +81,9 @@ Units = Annotated[Decimal, DecimalInput(le=MAX_UNITS, places=10)]
 # validated as a whole (one error code for the field), documented in detail
 FilterValues = Annotated[
     dict[str, list[str]],
+    # a filter names at least one key (`rules` answers `value_is_mandatory` for `{}`)
     documented_as(Annotated[dict[Code, Annotated[list[Code], Field(min_length=1, max_length=MAX_FILTER_VALUES)]],
-                            Field(max_length=MAX_ITEMS)]),
+                            Field(min_length=1, max_length=MAX_ITEMS)]),
     AfterValidator(_filter_values),
 ]
 Metadata = Annotated[
