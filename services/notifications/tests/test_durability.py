@@ -130,3 +130,49 @@ async def test_rows_committed_long_after_their_stamp_are_sent_at_once(notificati
         assert request.headers["X-Lago-Unique-Key"] == str(delivery_id)
     finally:
         floor.full_search_every = 30.0
+
+
+async def test_a_retry_recorded_after_it_is_due_is_sent_at_once(notifications, clock, receivers, kit):
+    """Outcomes held back (a database outage, a stalled recorder) reach the database after their retry is due,
+    when the worker's searches have moved past it; the recorder lowers the floor to it once committed."""
+    receiver = await receivers()
+    receiver.respond(500)  # the first attempt fails: a retry about 5 s later
+    org = uuid.uuid4()
+    endpoint = await kit.create_endpoint(notifications.client(org), receiver.url, signature_algo="hmac")
+    worker = notifications.app.state.delivery_worker
+    floor, recorder = worker.scan_floor, worker.recorder
+    floor.full_search_every = 3600.0  # no periodic search from the oldest row to find it by chance
+    released = asyncio.Event()
+    flush = recorder.flush
+
+    async def held_flush() -> None:
+        await released.wait()
+        await flush()
+
+    recorder.flush = held_flush
+    try:
+        floor.reset()
+        async with notifications.database.sessionmaker() as session:
+            message_id, delivery_id, now = uuid.uuid4(), uuid.uuid4(), clock.now()
+            await session.execute(text(
+                "INSERT INTO webhook_messages (id, organization_id, event_id, event_type, object_type, "
+                "aggregate_id, sequence, payload, occurred_at, created_at) VALUES (:m, :o, :e, 'invoice.created', "
+                "'invoice', 'i1', 1, '{}', :t, :t)"), {"m": message_id, "o": org, "e": uuid.uuid4(), "t": now})
+            await session.execute(text(
+                "INSERT INTO webhook_deliveries (id, organization_id, message_id, endpoint_id, event_type, status, "
+                "attempt_count, next_attempt_at, created_at, updated_at) VALUES (:d, :o, :m, :ep, "
+                "'invoice.created', 'pending', 0, :t, :t, :t)"),
+                {"d": delivery_id, "o": org, "m": message_id, "ep": uuid.UUID(endpoint["lago_id"]), "t": now})
+            await wake_workers_at_commit(session, now)
+            await session.commit()
+        await receiver.wait_for(1, timeout=5)  # failed; its outcome waits in the recorder
+        clock.advance(20)  # the retry (about 5 s after the attempt) is due 15 s ago by the time it is written
+        await asyncio.sleep(0.3)  # the worker searches meanwhile: its floor passes the retry's time
+        assert len(receiver.requests) == 1  # its claim's lease (60 s) still holds it
+        released.set()
+        second = (await receiver.wait_for(2, timeout=5))[1]
+        assert second.headers["X-Lago-Unique-Key"] == str(delivery_id)
+    finally:
+        recorder.flush = flush
+        released.set()
+        floor.full_search_every = 30.0

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
@@ -37,8 +38,12 @@ ENDPOINTS_DISABLED = domain_counter("webhook_endpoints_disabled_total", "Endpoin
 
 class OutcomeRecorder:
     def __init__(self, runtime: NotificationsRuntime, sessionmaker: async_sessionmaker[AsyncSession],
-                 *, batch_window: float = 0.01, max_batch: int = 500) -> None:
+                 *, batch_window: float = 0.01, max_batch: int = 500,
+                 on_due: Callable[[datetime], None] | None = None) -> None:
         self.runtime = runtime
+        # told, after each commit, the earliest retry it wrote (the worker lowers its scan floor to it:
+        # a retry written late, say after a database outage, is due already when it commits)
+        self.on_due = on_due
         self.sessionmaker = sessionmaker
         self.batch_window = batch_window
         self.max_batch = max_batch
@@ -101,15 +106,17 @@ class OutcomeRecorder:
         batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
         try:
             async with self.sessionmaker() as session:
-                await self._write(session, batch)
+                due = await self._write(session, batch)
                 await session.commit()
+            self._due(due)
         except IntegrityError:
             # a delivery vanished between the check and the insert (endpoint deleted): write one by one
             for outcome in batch:
                 with contextlib.suppress(IntegrityError):
                     async with self.sessionmaker() as session:
-                        await self._write(session, [outcome])
+                        due = await self._write(session, [outcome])
                         await session.commit()
+                    self._due(due)
         except BaseException:
             self._pending[:0] = batch
             raise
@@ -128,7 +135,12 @@ class OutcomeRecorder:
             delay = clamp_retry_after(outcome.retry_after_seconds, settings.retry_after_max_seconds)
         return outcome.finished_at + timedelta(seconds=delay)
 
-    async def _write(self, session: AsyncSession, batch: list[AttemptOutcome]) -> None:
+    def _due(self, due: datetime | None) -> None:
+        if due is not None and self.on_due is not None:
+            self.on_due(due)
+
+    async def _write(self, session: AsyncSession, batch: list[AttemptOutcome]) -> datetime | None:
+        """Write the batch; returns the earliest retry time it set (None: no retry)."""
         successes = [o for o in batch if o.succeeded]
         failures = [(o, self._next_attempt_at(o)) for o in batch if not o.succeeded]
         attempts = [repository.attempt_row(o, uuid7(), None) for o in successes]
@@ -161,3 +173,4 @@ class OutcomeRecorder:
             ENDPOINTS_DISABLED.labels("notifications", "failing").inc()
             log.warning("webhook_endpoint_disabled", endpoint_id=str(endpoint.id), reason="failing",
                         failing_since=endpoint.failing_since.isoformat() if endpoint.failing_since else None)
+        return min((at for _, at in failures if at is not None), default=None)

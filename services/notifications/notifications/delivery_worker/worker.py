@@ -52,9 +52,9 @@ class DeliveryWorker:
                                           pool_recycle=600)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self.sender = DeliverySender(runtime)
-        self.recorder = OutcomeRecorder(runtime, self.sessionmaker)
-        self.limiter = EndpointLimiter(self.settings.per_endpoint_concurrency)
         self.scan_floor = ScanFloor()
+        self.recorder = OutcomeRecorder(runtime, self.sessionmaker, on_due=self.scan_floor.lower)
+        self.limiter = EndpointLimiter(self.settings.per_endpoint_concurrency)
         self.stop_grace = stop_grace
         self._wake = asyncio.Event()
         self._tasks: dict[uuid.UUID, asyncio.Task] = {}
