@@ -218,3 +218,33 @@ async def test_migration_0006_folds_existing_events_into_the_new_rollups(api, pl
     await asyncio.to_thread(downgrade, "subscriptions", subs.database_url, "0005")
     await asyncio.to_thread(upgrade, "subscriptions", subs.database_url)
     assert await state() == ingested
+
+
+async def test_percentage_on_the_total_unless_it_prices_each_transaction(api, plans, subs, org, clock):
+    calls = await metric(plans, "count_agg")
+    fees = await metric(plans, "count_agg")
+    payments = await metric(plans, "sum_agg")
+    plan = await plans.plan(charges=[
+        {"billable_metric_id": calls["lago_id"], "charge_model": "percentage", "properties": {"rate": "10"}},
+        {"billable_metric_id": fees["lago_id"], "charge_model": "percentage",
+         "properties": {"rate": "10", "fixed_amount": "0.5"}},
+        {"billable_metric_id": payments["lago_id"], "charge_model": "percentage",
+         "properties": {"rate": "10", "free_units_per_total_aggregation": "50"}},
+    ])
+    await api.customer("cus_1")
+    await api.ok("POST", "/api/v1/subscriptions", {"subscription": {
+        "external_customer_id": "cus_1", "plan_code": plan["code"], "external_id": "sub_1"}})
+
+    def ev(code, value=None):
+        return {"transaction_id": uuid.uuid4().hex, "external_subscription_id": "sub_1", "code": code,
+                "timestamp": iso(START + timedelta(minutes=5)), "properties": {} if value is None else {"value": value}}
+
+    await api.ok("POST", "/api/v1/events/batch", {"events": [
+        *(ev(calls["code"]) for _ in range(3)), *(ev(fees["code"]) for _ in range(3)),
+        ev(payments["code"], "100"), ev(payments["code"], "30"), ev(payments["code"], "70")]})
+    usage = (await api.ok("GET", "/api/v1/customers/cus_1/current_usage",
+                          params={"external_subscription_id": "sub_1"}))["customer_usage"]
+    amounts = {c["billable_metric"]["code"]: (c["units"], c["amount_cents"]) for c in usage["charges_usage"]}
+    assert amounts[calls["code"]] == ("3", 30)  # 10 % of 3 units, from the rollups
+    assert amounts[fees["code"]] == ("3", 180)  # each call a transaction: 3 × (10 % of 1 + 0.50)
+    assert amounts[payments["code"]] == ("200", 1500)  # 10 % of what is above the 50 free

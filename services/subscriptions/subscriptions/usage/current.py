@@ -4,8 +4,8 @@ rollups of the open period, priced with `invora.pricing`, taxed when asked.
 A read touches the period's rollup rows (O(charges × filter groups)), plus, for recurring metrics,
 the earlier periods' rollups (sum and weighted sum: the total carried in) or value states (unique
 count: the values still present). Every aggregation comes
-from rollups; only a `percentage` charge reads its metric's events, because it prices each
-transaction in order (free allowance, fixed fee and minimum / maximum per transaction).
+from rollups; only a `percentage` charge with a fee, a free allowance or bounds per transaction
+reads its metric's events, because it prices each transaction in order.
 """
 
 from __future__ import annotations
@@ -145,9 +145,25 @@ async def _events_by_slot(conn: Any, subscription_id: uuid.UUID, metric: Metric,
         values = by_slot[slot].setdefault(tuple(text_value(properties.get(k)) for k in slot_keys[slot]), [])
         if charge_model == "dynamic":
             values.append(row["precise_total_amount_cents"] or Decimal(0))
+        elif metric.aggregation_type == "count_agg":  # each event is a transaction of one unit
+            values.append(Decimal(1))
         elif (value := number(properties.get(metric.field_name or ""))) is not None:
             values.append(value)
     return by_slot
+
+
+# percentage properties that price each transaction apart (the others apply to the total units)
+_PER_TRANSACTION = ("fixed_amount", "free_units_per_events", "per_transaction_min_amount",
+                    "per_transaction_max_amount")
+
+
+def _prices_transactions(metric: Metric, slot_properties: list[dict[str, Any]]) -> bool:
+    """Whether a `percentage` charge needs its events: a fee, an allowance or a bound per transaction,
+    on a metric whose events are transactions (sum, count). Otherwise the rate, and a free amount, apply
+    to the aggregated units as one transaction, and the rollups suffice."""
+    if metric.aggregation_type not in ("sum_agg", "count_agg"):
+        return False
+    return any(number(props.get(key)) not in (None, ZERO) for props in slot_properties for key in _PER_TRANSACTION)
 
 
 def _price(charge_model: str, properties: dict[str, Any], currency: str, found: Aggregate,
@@ -281,7 +297,8 @@ async def usage_of(session: AsyncSession, subscription: Subscription, version: d
             slot = slot_of(filters, key.group)
             slot_carried[len(filters) if slot is None else slot].append((key, total))
         slot_values: list[dict[Projected, list[Any]] | None] = [None] * len(slot_properties)
-        if model == "percentage" or (model == "dynamic" and with_event_values):
+        if (model == "percentage" and (with_event_values or _prices_transactions(metric, slot_properties))) or (
+                model == "dynamic" and with_event_values):
             slot_values = list(await _events_by_slot(conn, subscription.id, metric, period, filters, slot_keys,
                                                      model))
         slot_groups = [_groups(keys, buckets, carry, values) for keys, buckets, carry, values
