@@ -1,4 +1,5 @@
-"""Fixtures for the shared library's tests: the example service on a fresh database."""
+"""Fixtures for the shared library's tests: the example service on a fresh database, and what the consumer
+tests share."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ from collections.abc import AsyncIterator
 
 import example_service as example
 import pytest
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from invora.bus.admin import ensure_topics
+from invora.db.engine import Database
 from invora.events.topics import ALL_TOPICS
 from invora.testing.services import RunningService
 
@@ -74,3 +78,26 @@ async def shared_example(create_database, invora_kafka: str, invora_keys, exampl
     url = await _example_database(create_database)
     async with _run_example(url, invora_kafka, invora_keys, consumers=(), relay_enabled=False) as running:
         yield running
+
+
+@pytest.fixture
+async def effects_database(example_database: str):
+    """Consumer tests: a migrated database with a `test_effects` table handlers write their effect to."""
+    db = Database(example_database)
+    async with db.engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE test_effects (seq bigserial PRIMARY KEY, event_id uuid NOT NULL)"))
+    try:
+        yield db
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture
+async def kafka_producer(invora_kafka: str):
+    """A plain Kafka producer, for messages no outbox would write (duplicates, malformed ones)."""
+    producer = AIOKafkaProducer(bootstrap_servers=invora_kafka, acks="all", enable_idempotence=False)
+    await producer.start()
+    try:
+        yield producer
+    finally:
+        await producer.stop()

@@ -44,20 +44,9 @@ class BatchRecorder:
             await session.execute(text("INSERT INTO test_effects (event_id) VALUES (:id)"), {"id": event.id})
         if self.failures_left:
             self.failures_left -= 1
-            raise RuntimeError("the database went away")
+            raise RuntimeError("the effects_database went away")
         for event in events:
             Contract.model_validate(event.data)
-
-
-@pytest.fixture
-async def database(example_database: str):
-    db = Database(example_database)
-    async with db.engine.begin() as conn:
-        await conn.execute(text("CREATE TABLE test_effects (seq bigserial PRIMARY KEY, event_id uuid NOT NULL)"))
-    try:
-        yield db
-    finally:
-        await db.dispose()
 
 
 @pytest.fixture
@@ -68,22 +57,12 @@ async def topic(invora_kafka: str) -> str:
 
 
 @pytest.fixture
-async def kafka_producer(invora_kafka: str):
-    producer = AIOKafkaProducer(bootstrap_servers=invora_kafka, acks="all", enable_idempotence=False)
-    await producer.start()
-    try:
-        yield producer
-    finally:
-        await producer.stop()
-
-
-@pytest.fixture
-async def batch_consumer(database: Database, invora_kafka: str, topic: str):
+async def batch_consumer(effects_database: Database, invora_kafka: str, topic: str):
     handler = BatchRecorder()
     name = f"batch-{uuid.uuid4().hex[:8]}"
     consumer = EventConsumer(
         ConsumerSpec(name=name, topics=(topic,), batch_handler=handler), service="test",
-        bootstrap_servers=invora_kafka, sessionmaker=database.sessionmaker, options=FAST,
+        bootstrap_servers=invora_kafka, sessionmaker=effects_database.sessionmaker, options=FAST,
         group_id=f"test-group-{name}",
     )
     consumer.handler = handler  # type: ignore[attr-defined]
@@ -104,13 +83,13 @@ async def publish(producer: AIOKafkaProducer, topic: str, values: list[bytes | N
         await producer.send_and_wait(topic, value=value, key=b"k", partition=0)
 
 
-async def effects(database: Database) -> list[uuid.UUID]:
-    async with database.sessionmaker() as session:
+async def effects(effects_database: Database) -> list[uuid.UUID]:
+    async with effects_database.sessionmaker() as session:
         return list((await session.execute(text("SELECT event_id FROM test_effects ORDER BY seq"))).scalars())
 
 
-async def inbox(database: Database, consumer: EventConsumer) -> set[uuid.UUID]:
-    async with database.sessionmaker() as session:
+async def inbox(effects_database: Database, consumer: EventConsumer) -> set[uuid.UUID]:
+    async with effects_database.sessionmaker() as session:
         rows = await session.execute(text("SELECT event_id FROM inbox_events WHERE consumer = :c"),
                                      {"c": consumer.spec.name})
         return set(rows.scalars())
@@ -148,14 +127,15 @@ def test_a_spec_has_exactly_one_kind_of_handler():
 # -- batches -----------------------------------------------------------------------------------------------
 
 
-async def test_a_fetched_batch_is_one_call_with_each_new_event_once(database, topic, kafka_producer, batch_consumer):
+async def test_a_fetched_batch_is_one_call_with_each_new_event_once(effects_database, topic, kafka_producer,
+                                                                    batch_consumer):
     first, second, third = event(1), event(2), event(3)
     values = [e.model_dump_json().encode() for e in (first, second, first, third)]  # `first` twice
     await publish(kafka_producer, topic, [*values, b"not json", None])
     await batch_consumer.start()
     await wait_committed(batch_consumer, topic, 6)
 
-    assert await effects(database) == [first.id, second.id, third.id]
+    assert await effects(effects_database) == [first.id, second.id, third.id]
     calls = batch_consumer.handler.calls
     assert [i for call in calls for i in call] == [first.id, second.id, third.id]
     assert len(calls) < 3, calls  # batched: the three events did not take a transaction each
@@ -168,12 +148,12 @@ async def test_a_fetched_batch_is_one_call_with_each_new_event_once(database, to
     fourth = event(4)
     await publish(kafka_producer, topic, [second.model_dump_json().encode(), fourth.model_dump_json().encode()])
     await wait_committed(batch_consumer, topic, 8)
-    assert await effects(database) == [first.id, second.id, third.id, fourth.id]
+    assert await effects(effects_database) == [first.id, second.id, third.id, fourth.id]
     assert [i for call in calls[seen:] for i in call] == [fourth.id]
 
 
 async def test_an_event_breaking_the_contract_is_rejected_alone_and_its_batch_goes_on(
-    database, topic, kafka_producer, batch_consumer
+    effects_database, topic, kafka_producer, batch_consumer
 ):
     before, bad, after = event(1), event(2, {"other": True}), event(3)
     await publish(kafka_producer, topic, [e.model_dump_json().encode() for e in (before, bad, after)])
@@ -181,22 +161,23 @@ async def test_an_event_breaking_the_contract_is_rejected_alone_and_its_batch_go
     await wait_committed(batch_consumer, topic, 3)
 
     # the batch failed as a whole, then went one event at a time: only the bad one was rejected
-    assert await effects(database) == [before.id, after.id]
-    assert await inbox(database, batch_consumer) == {before.id, bad.id, after.id}  # rejected for good
+    assert await effects(effects_database) == [before.id, after.id]
+    assert await inbox(effects_database, batch_consumer) == {before.id, bad.id, after.id}  # rejected for good
     assert count(batch_consumer, "rejected") == 1
     assert count(batch_consumer, "processed") == 2
     calls = batch_consumer.handler.calls
     assert calls[0] == [before.id, bad.id, after.id] and calls[1:] == [[before.id], [bad.id], [after.id]]
 
 
-async def test_a_failing_batch_is_retried_in_order_until_it_succeeds(database, topic, kafka_producer, batch_consumer):
+async def test_a_failing_batch_is_retried_in_order_until_it_succeeds(effects_database, topic, kafka_producer,
+                                                                     batch_consumer):
     events = [event(n) for n in range(4)]
     await publish(kafka_producer, topic, [e.model_dump_json().encode() for e in events])
     batch_consumer.handler.failures_left = 3  # the batch try, then the first event twice
     await batch_consumer.start()
     await wait_committed(batch_consumer, topic, 4)
 
-    assert await effects(database) == [e.id for e in events]  # every failed try was rolled back, order kept
+    assert await effects(effects_database) == [e.id for e in events]  # every failed try was rolled back, order kept
     assert count(batch_consumer, "failed") == 2  # the per-event retries; the batch try falls back uncounted
     assert count(batch_consumer, "processed") == 4
     assert count(batch_consumer, "rejected") == 0

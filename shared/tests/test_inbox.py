@@ -45,17 +45,6 @@ class RecordingHandler:
 
 
 @pytest.fixture
-async def database(example_database: str):
-    db = Database(example_database)
-    async with db.engine.begin() as conn:
-        await conn.execute(text("CREATE TABLE test_effects (seq bigserial PRIMARY KEY, event_id uuid NOT NULL)"))
-    try:
-        yield db
-    finally:
-        await db.dispose()
-
-
-@pytest.fixture
 async def topic(invora_kafka: str) -> str:
     name = f"test.inbox.{uuid.uuid4().hex[:12]}"
     await ensure_topics(invora_kafka, [name], partitions=1)
@@ -63,17 +52,7 @@ async def topic(invora_kafka: str) -> str:
 
 
 @pytest.fixture
-async def kafka_producer(invora_kafka: str):
-    producer = AIOKafkaProducer(bootstrap_servers=invora_kafka, acks="all", enable_idempotence=False)
-    await producer.start()
-    try:
-        yield producer
-    finally:
-        await producer.stop()
-
-
-@pytest.fixture
-async def consumers(database: Database, invora_kafka: str, topic: str):
+async def consumers(effects_database: Database, invora_kafka: str, topic: str):
     """Factory for consumers of the test's topic (one handler, one group unless told otherwise)."""
     handler = RecordingHandler()
     group = f"test-group-{uuid.uuid4().hex[:8]}"
@@ -82,7 +61,7 @@ async def consumers(database: Database, invora_kafka: str, topic: str):
     def make(name: str = "recorder", group_id: str | None = None) -> EventConsumer:
         consumer = EventConsumer(
             ConsumerSpec(name=name, topics=(topic,), handler=handler), service="test",
-            bootstrap_servers=invora_kafka, sessionmaker=database.sessionmaker, options=FAST,
+            bootstrap_servers=invora_kafka, sessionmaker=effects_database.sessionmaker, options=FAST,
             group_id=group_id or group,
         )
         made.append(consumer)
@@ -103,8 +82,8 @@ async def send(producer: AIOKafkaProducer, topic: str, value: bytes | None, key:
     await producer.send_and_wait(topic, value=value, key=key, partition=0)
 
 
-async def effects(database: Database) -> list[uuid.UUID]:
-    async with database.sessionmaker() as session:
+async def effects(effects_database: Database) -> list[uuid.UUID]:
+    async with effects_database.sessionmaker() as session:
         return list((await session.execute(text("SELECT event_id FROM test_effects ORDER BY seq"))).scalars())
 
 
@@ -138,7 +117,7 @@ def record_of(event: EventEnvelope, topic: str = "t", offset: int = 0) -> Consum
 # -- duplicates ----------------------------------------------------------------------------------------
 
 
-async def test_event_delivered_twice_by_kafka_has_one_effect(database, topic, kafka_producer, consumers):
+async def test_event_delivered_twice_by_kafka_has_one_effect(effects_database, topic, kafka_producer, consumers):
     first, second = make_event(1), make_event(2)
     for event in (first, first, second):  # the same message twice, as a relay retry would send it
         await send(kafka_producer, topic, event.model_dump_json().encode())
@@ -146,35 +125,35 @@ async def test_event_delivered_twice_by_kafka_has_one_effect(database, topic, ka
     await consumer.start()
     await wait_committed(consumer, topic, 3)
 
-    assert await effects(database) == [first.id, second.id]
+    assert await effects(effects_database) == [first.id, second.id]
     assert consumers.handler.attempts == {first.id: 1, second.id: 1}
-    async with database.sessionmaker() as session:
+    async with effects_database.sessionmaker() as session:
         inbox = (await session.execute(text(
             "SELECT consumer, event_id, topic, \"offset\" FROM inbox_events ORDER BY \"offset\""
         ))).all()
     assert [tuple(row) for row in inbox] == [("recorder", first.id, topic, 0), ("recorder", second.id, topic, 2)]
 
 
-async def test_replayed_record_has_one_effect_even_when_processed_concurrently(database, consumers):
+async def test_replayed_record_has_one_effect_even_when_processed_concurrently(effects_database, consumers):
     event = make_event()
     consumer = consumers()
     consumers.handler.delay = 0.2  # both deliveries are in flight at once
     await asyncio.gather(consumer.process(record_of(event)), consumer.process(record_of(event, offset=7)))
     await consumer.process(record_of(event))  # and once more, later
-    assert await effects(database) == [event.id]
+    assert await effects(effects_database) == [event.id]
 
     # the inbox is per consumer: another consumer of the same event has its own (single) effect
     other = consumers(name="another-consumer")
     await other.process(record_of(event))
     await other.process(record_of(event))
-    assert await effects(database) == [event.id, event.id]
+    assert await effects(effects_database) == [event.id, event.id]
 
 
 # -- failures --------------------------------------------------------------------------------------------
 
 
 async def test_failing_handler_leaves_offset_uncommitted_and_is_retried(
-    database, topic, kafka_producer, consumers
+    effects_database, topic, kafka_producer, consumers
 ):
     first, second = make_event(1), make_event(2)
     for event in (first, second):
@@ -187,17 +166,17 @@ async def test_failing_handler_leaves_offset_uncommitted_and_is_retried(
     await consumer.start()
     await wait_for(lambda: handler.attempts[first.id] >= 3, what="retries of the failing event")
     assert await committed(consumer, topic) is None
-    assert await effects(database) == []  # each failed attempt was rolled back
+    assert await effects(effects_database) == []  # each failed attempt was rolled back
     assert handler.attempts[second.id] == 0  # nothing behind it on the partition overtook it
 
     healthy.set()
     await wait_committed(consumer, topic, 2)
-    assert await effects(database) == [first.id, second.id]
+    assert await effects(effects_database) == [first.id, second.id]
     assert handler.attempts[second.id] == 1
 
 
 async def test_event_failing_when_consumer_stops_is_processed_by_the_next_consumer(
-    database, topic, kafka_producer, consumers
+    effects_database, topic, kafka_producer, consumers
 ):
     first, second = make_event(1), make_event(2)
     for event in (first, second):
@@ -210,18 +189,18 @@ async def test_event_failing_when_consumer_stops_is_processed_by_the_next_consum
     await wait_for(lambda: handler.attempts[first.id] >= 2, what="the failing event attempted")
     assert await committed(crashing, topic) is None
     await crashing.stop()
-    assert await effects(database) == []
+    assert await effects(effects_database) == []
 
     handler.failing = lambda _e: False  # e.g. the bug was fixed and the service redeployed
     successor = consumers()  # same group
     await successor.start()
     await wait_committed(successor, topic, 2)
-    assert await effects(database) == [first.id, second.id]
+    assert await effects(effects_database) == [first.id, second.id]
     assert handler.attempts[first.id] >= 3  # the successor really processed it again
     assert handler.attempts[second.id] == 1
 
 
-async def test_malformed_messages_do_not_block_the_partition(database, topic, kafka_producer, consumers):
+async def test_malformed_messages_do_not_block_the_partition(effects_database, topic, kafka_producer, consumers):
     good = make_event()
     malformed = [
         b"not json at all",
@@ -237,11 +216,11 @@ async def test_malformed_messages_do_not_block_the_partition(database, topic, ka
     consumer = consumers()
     await consumer.start()
     await wait_committed(consumer, topic, len(malformed) + 1)
-    assert await effects(database) == [good.id]
+    assert await effects(effects_database) == [good.id]
 
 
 async def test_payload_breaking_the_handlers_contract_is_rejected_not_retried_forever(
-    database, topic, kafka_producer, consumers
+    effects_database, topic, kafka_producer, consumers
 ):
     from pydantic import BaseModel
 
@@ -266,8 +245,8 @@ async def test_payload_breaking_the_handlers_contract_is_rejected_not_retried_fo
     await consumer.start()
     await wait_committed(consumer, topic, 2)
     assert seen == [good.id]
-    assert await effects(database) == [good.id]  # the rejected event's partial work was rolled back
-    async with database.sessionmaker() as session:
+    assert await effects(effects_database) == [good.id]  # the rejected event's partial work was rolled back
+    async with effects_database.sessionmaker() as session:
         recorded = set((await session.execute(
             text("SELECT event_id FROM inbox_events WHERE consumer = 'strict'"))).scalars())
     assert recorded == {bad.id, good.id}  # rejected once, for good: a redelivery will not retry it

@@ -30,7 +30,7 @@ from invora.outbox import add_event
 from invora.outbox.relay import OutboxRelay
 from invora.testing.receiver import WebhookReceiver
 from invora.testing.services import RunningService, run_service
-from notifications.runtime import ManualClock, SystemClock
+from notifications.runtime import ManualClock, SystemClock, wake_workers_at_commit
 
 SERVICE = "notifications"
 
@@ -182,6 +182,28 @@ async def wait_until(predicate, timeout: float = 15.0, interval: float = 0.05, m
         await asyncio.sleep(interval)
 
 
+async def add_due_deliveries(database: Database, organization_id: uuid.UUID, endpoint_id: uuid.UUID,
+                             times: list[datetime], *, wake: bool = False) -> list[uuid.UUID]:
+    """Pending deliveries due at `times`, of one message, as the fan-out writes them; with `wake`, the
+    NOTIFY the fan-out sends at commit (the earliest due time)."""
+    message_id, ids, first = uuid.uuid4(), [uuid.uuid4() for _ in times], min(times)
+    async with database.sessionmaker() as session:
+        await session.execute(text(
+            "INSERT INTO webhook_messages (id, organization_id, event_id, event_type, object_type, aggregate_id, "
+            "sequence, payload, occurred_at, created_at) VALUES (:id, :org, :event, 'invoice.created', 'invoice', "
+            "'i1', 1, '{}', :t, :t)"), {"id": message_id, "org": organization_id, "event": uuid.uuid4(), "t": first})
+        await session.execute(text(
+            "INSERT INTO webhook_deliveries (id, organization_id, message_id, endpoint_id, event_type, status, "
+            "attempt_count, next_attempt_at, created_at, updated_at) VALUES (:id, :org, :m, :e, 'invoice.created', "
+            "'pending', 0, :at, :at, :at)"),
+            [{"id": i, "org": organization_id, "m": message_id, "e": endpoint_id, "at": at}
+             for i, at in zip(ids, times, strict=True)])
+        if wake:
+            await wake_workers_at_commit(session, first)
+        await session.commit()
+    return ids
+
+
 async def fetch_all(database, sql: str, **params) -> list:
     async with database.sessionmaker() as session:
         return list((await session.execute(text(sql), params)).mappings().all())
@@ -257,5 +279,5 @@ def kit():
     return types.SimpleNamespace(
         wait_until=wait_until, fetch_all=fetch_all, create_endpoint=create_endpoint, delivery_of=delivery_of,
         delivery_detail=delivery_detail, wait_for_delivery=wait_for_delivery, public_key_pem=public_key_pem,
-        settings_for_test=settings_for_test, verify_request=verify_request,
+        settings_for_test=settings_for_test, verify_request=verify_request, add_due_deliveries=add_due_deliveries,
     )

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import text
 
-from notifications.runtime import ManualClock, wake_workers_at_commit
+from notifications.runtime import ManualClock
 
 
 async def test_restart_mid_retry_loses_nothing_and_repeats_no_success(
@@ -113,19 +113,8 @@ async def test_rows_committed_long_after_their_stamp_are_sent_at_once(notificati
         clock.advance(10)
         await asyncio.sleep(0.3)  # the worker polls every 50 ms: its floor is now 8 s past the stamp below
         stamped = clock.now() - timedelta(seconds=10)
-        async with notifications.database.sessionmaker() as session:
-            message_id, delivery_id = uuid.uuid4(), uuid.uuid4()
-            await session.execute(text(
-                "INSERT INTO webhook_messages (id, organization_id, event_id, event_type, object_type, "
-                "aggregate_id, sequence, payload, occurred_at, created_at) VALUES (:m, :o, :e, 'invoice.created', "
-                "'invoice', 'i1', 1, '{}', :t, :t)"), {"m": message_id, "o": org, "e": uuid.uuid4(), "t": stamped})
-            await session.execute(text(
-                "INSERT INTO webhook_deliveries (id, organization_id, message_id, endpoint_id, event_type, status, "
-                "attempt_count, next_attempt_at, created_at, updated_at) VALUES (:d, :o, :m, :ep, "
-                "'invoice.created', 'pending', 0, :t, :t, :t)"),
-                {"d": delivery_id, "o": org, "m": message_id, "ep": uuid.UUID(endpoint["lago_id"]), "t": stamped})
-            await wake_workers_at_commit(session, stamped)
-            await session.commit()
+        [delivery_id] = await kit.add_due_deliveries(notifications.database, org, uuid.UUID(endpoint["lago_id"]),
+                                                     [stamped], wake=True)
         (request,) = await receiver.wait_for(1, timeout=5)
         assert request.headers["X-Lago-Unique-Key"] == str(delivery_id)
     finally:
@@ -152,19 +141,8 @@ async def test_a_retry_recorded_after_it_is_due_is_sent_at_once(notifications, c
     recorder.flush = held_flush
     try:
         floor.reset()
-        async with notifications.database.sessionmaker() as session:
-            message_id, delivery_id, now = uuid.uuid4(), uuid.uuid4(), clock.now()
-            await session.execute(text(
-                "INSERT INTO webhook_messages (id, organization_id, event_id, event_type, object_type, "
-                "aggregate_id, sequence, payload, occurred_at, created_at) VALUES (:m, :o, :e, 'invoice.created', "
-                "'invoice', 'i1', 1, '{}', :t, :t)"), {"m": message_id, "o": org, "e": uuid.uuid4(), "t": now})
-            await session.execute(text(
-                "INSERT INTO webhook_deliveries (id, organization_id, message_id, endpoint_id, event_type, status, "
-                "attempt_count, next_attempt_at, created_at, updated_at) VALUES (:d, :o, :m, :ep, "
-                "'invoice.created', 'pending', 0, :t, :t, :t)"),
-                {"d": delivery_id, "o": org, "m": message_id, "ep": uuid.UUID(endpoint["lago_id"]), "t": now})
-            await wake_workers_at_commit(session, now)
-            await session.commit()
+        [delivery_id] = await kit.add_due_deliveries(notifications.database, org, uuid.UUID(endpoint["lago_id"]),
+                                                     [clock.now()], wake=True)
         await receiver.wait_for(1, timeout=5)  # failed; its outcome waits in the recorder
         clock.advance(20)  # the retry (about 5 s after the attempt) is due 15 s ago by the time it is written
         await asyncio.sleep(0.3)  # the worker searches meanwhile: its floor passes the retry's time

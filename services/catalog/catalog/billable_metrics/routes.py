@@ -14,9 +14,9 @@ from catalog.billable_metrics.schemas import (
     BillableMetricUpdateBody,
 )
 from catalog.common.auth import Reader, Writer
-from catalog.common.errors import CREATE_ERRORS, LIST_ERRORS, READ_ERRORS, WRITE_ERRORS
 from invora.events.contracts.catalog import AggregationType
 from invora.web.deps import DbSession
+from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, READ_ERRORS, WRITE_ERRORS
 from invora.web.pagination import Pagination
 
 router = APIRouter(prefix="/api/v1/billable_metrics", tags=["billable_metrics"])

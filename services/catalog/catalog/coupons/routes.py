@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Path
 
 from catalog.common.auth import Reader, Writer
-from catalog.common.errors import CREATE_ERRORS, LIST_ERRORS, NOT_ALLOWED, READ_ERRORS, WRITE_ERRORS
 from catalog.coupons import service
 from catalog.coupons.schemas import CouponCreateBody, CouponResponse, CouponsResponse, CouponUpdateBody
 from invora.web.deps import DbSession
+from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, NOT_ALLOWED, READ_ERRORS, WRITE_ERRORS
 from invora.web.pagination import Pagination
 
 router = APIRouter(prefix="/api/v1/coupons", tags=["coupons"])

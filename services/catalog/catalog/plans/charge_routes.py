@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path
 
 from catalog.common.auth import Reader, Writer
-from catalog.common.errors import READ_ERRORS, WRITE_ERRORS
 from catalog.common.paging import page_of
 from catalog.plans import charges
 from catalog.plans.schemas import (
@@ -29,6 +28,7 @@ from catalog.plans.schemas import (
     FixedChargesResponse,
 )
 from invora.web.deps import DbSession
+from invora.web.error_docs import READ_ERRORS, WRITE_ERRORS
 from invora.web.pagination import Pagination
 
 router = APIRouter(prefix="/api/v1/plans/{code}", tags=["plans"])

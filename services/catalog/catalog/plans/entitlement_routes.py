@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from catalog.common.auth import Reader, Writer
-from catalog.common.errors import READ_ERRORS, WRITE_ERRORS
 from catalog.plans import entitlements
 from catalog.plans.schemas import EntitlementsBody, PlanEntitlementResponse, PlanEntitlementsResponse
 from invora.web.deps import DbSession
+from invora.web.error_docs import READ_ERRORS, WRITE_ERRORS
 
 router = APIRouter(prefix="/api/v1/plans/{code}/entitlements", tags=["entitlements"])
 CodePath = Annotated[str, Path(description="Code of the plan.")]

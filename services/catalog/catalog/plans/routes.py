@@ -7,7 +7,6 @@ import uuid
 from fastapi import APIRouter, Path
 
 from catalog.common.auth import Reader, Writer
-from catalog.common.errors import CREATE_ERRORS, LIST_ERRORS, READ_ERRORS, WRITE_ERRORS
 from catalog.plans import create, service, update
 from catalog.plans.schemas import (
     PlanCreateBody,
@@ -20,6 +19,7 @@ from catalog.plans.schemas import (
     PlanVersionsResponse,
 )
 from invora.web.deps import DbSession
+from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, READ_ERRORS, WRITE_ERRORS
 from invora.web.pagination import Pagination
 
 router = APIRouter(prefix="/api/v1/plans", tags=["plans"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Path, Request
 
 from invora.web.deps import DbSession
+from invora.web.error_docs import READ_ERRORS, WRITE_ERRORS
 from invora.web.pagination import Pagination
 from subscriptions.access import billing_state
 from subscriptions.access.schemas import (
@@ -14,7 +15,6 @@ from subscriptions.access.schemas import (
 )
 from subscriptions.common.auth import BillingAdmin, Reader, ReaderOrTenant, ensure_customer_access
 from subscriptions.common.clock import now
-from subscriptions.common.errors import READ_ERRORS, WRITE_ERRORS
 from subscriptions.customers import service as customers
 
 router = APIRouter(prefix="/api/v1/customers/{external_customer_id}/billing_state", tags=["billing_state"])

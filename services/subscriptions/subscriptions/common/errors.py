@@ -1,23 +1,10 @@
-"""Error bodies as Lago renders them, for the OpenAPI documentation of every route (shared: `invora.web.error_docs`)."""
+"""The subscriptions service's own error answer for the OpenAPI document (the shared ones: `invora.web.error_docs`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from invora.web.error_docs import (  # noqa: F401 - the service's routes import them from here
-    BAD_REQUEST,
-    FORBIDDEN,
-    LIST_ERRORS,
-    NOT_ALLOWED,
-    NOT_FOUND,
-    READ_ERRORS,
-    UNAUTHORIZED,
-    UNPROCESSABLE,
-    WRITE_ERRORS,
-    ApiError,
-    ValidationErrorBody,
-    response,
-)
+from invora.web.error_docs import ApiError, response
 
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: response(ApiError, "A service this call depends on (the catalog) did not answer; retry."),

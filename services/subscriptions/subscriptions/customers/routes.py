@@ -9,11 +9,11 @@ from fastapi import APIRouter, Path, Query, Request
 from invora.errors import ValidationFailed
 from invora.money import CURRENCIES
 from invora.web.deps import DbSession
+from invora.web.error_docs import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS
 from invora.web.pagination import Pagination
 from subscriptions.common.auth import Reader, ReaderOrTenant, Writer, ensure_customer_access
 from subscriptions.common.clock import now
 from subscriptions.common.countries import COUNTRIES
-from subscriptions.common.errors import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS
 from subscriptions.common.inputs import Name, check_text
 from subscriptions.customers import service
 from subscriptions.customers.schemas import CustomerCreateBody, CustomerResponse, CustomersResponse

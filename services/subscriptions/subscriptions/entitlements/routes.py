@@ -8,10 +8,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request
 
 from invora.web.deps import DbSession
+from invora.web.error_docs import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS
 from invora.web.pagination import Pagination
 from subscriptions.common.auth import CheckPrincipal, Reader, Writer, ensure_customer_access
 from subscriptions.common.clock import now
-from subscriptions.common.errors import LIST_ERRORS, READ_ERRORS, UNAVAILABLE, WRITE_ERRORS
+from subscriptions.common.errors import UNAVAILABLE
 from subscriptions.entitlements import service
 from subscriptions.entitlements.invalidation import cache_of
 from subscriptions.entitlements.schemas import (

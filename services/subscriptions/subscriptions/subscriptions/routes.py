@@ -8,10 +8,11 @@ from fastapi import APIRouter, Path, Query, Request
 
 from invora.errors import ValidationFailed
 from invora.web.deps import DbSession
+from invora.web.error_docs import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS
 from invora.web.pagination import Pagination
 from subscriptions.common.auth import Reader, Writer
 from subscriptions.common.clock import now
-from subscriptions.common.errors import LIST_ERRORS, READ_ERRORS, UNAVAILABLE, WRITE_ERRORS
+from subscriptions.common.errors import UNAVAILABLE
 from subscriptions.common.inputs import Code
 from subscriptions.plans.client import catalog_of
 from subscriptions.subscriptions import create, lifecycle, queries, terminate, update

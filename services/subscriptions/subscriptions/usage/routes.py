@@ -10,10 +10,11 @@ from fastapi.responses import JSONResponse
 
 from invora.errors import NotFound
 from invora.web.deps import DbSession
+from invora.web.error_docs import READ_ERRORS
 from invora.web.pagination import Pagination
 from subscriptions.common.auth import ReaderOrTenant, ensure_customer_access
 from subscriptions.common.clock import now
-from subscriptions.common.errors import READ_ERRORS, UNAVAILABLE
+from subscriptions.common.errors import UNAVAILABLE
 from subscriptions.common.inputs import storable_key
 from subscriptions.plans.client import catalog_of
 from subscriptions.usage import current, past
