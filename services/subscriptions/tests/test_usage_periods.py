@@ -9,6 +9,8 @@ from decimal import Decimal
 
 from sqlalchemy import text
 
+from invora.events.contracts.subscriptions import BillingPeriodEnded
+
 from subscriptions.subscriptions.scheduler import run_pass
 from subscriptions.usage.revisions import revise_usage
 from subscriptions.usage_events import store
@@ -68,6 +70,9 @@ async def test_snapshot_late_events_and_recurring_weighted_sum(api, plans, subs,
     await run_pass(subs.database.sessionmaker, clock())
     [snapshot] = await snapshots(subs, org)
     usage = snapshot["usage"]
+    typed = BillingPeriodEnded.model_validate(snapshot).usage  # the shared contract reads it back
+    assert typed is not None and typed.amount_cents == usage["amount_cents"]
+    assert [c.billable_metric.code for c in typed.charges_usage] == [calls["code"], storage["code"], amounts["code"]]
     assert usage["from_datetime"].startswith("2026-03-15T10:00") and usage["to_datetime"].startswith("2026-04-01")
     by_code = {c["billable_metric"]["code"]: c for c in usage["charges_usage"]}
     assert by_code[calls["code"]]["units"] == "2" and by_code[calls["code"]]["amount_cents"] == 200

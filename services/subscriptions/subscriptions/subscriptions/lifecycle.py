@@ -20,7 +20,7 @@ from subscriptions.common.persistence import flush_loaded
 from subscriptions.periods import Period, Schedule, subscription_period, trial_end
 from subscriptions.periods.schedule import local_date
 from subscriptions.subscriptions.models import BillingPeriod, Subscription
-from subscriptions.usage.snapshot import events_counted, usage_snapshot
+from subscriptions.usage.snapshot import events_counted, period_usage
 
 
 def schedule_of(subscription: Subscription) -> Schedule:
@@ -110,10 +110,10 @@ async def close_period(session: AsyncSession, subscription: Subscription, end: d
         if subscription.ending_at is not None and subscription.ending_at < next_period.end:
             next_period = Period(next_period.start, subscription.ending_at) if subscription.ending_at > end else None
     in_trial = subscription.trial_ends_at if subscription.trial_ends_at and subscription.trial_ends_at > start else None
-    usage = await usage_snapshot(session, subscription, start, end)
+    usage = await period_usage(session, subscription, start, end)
     if usage is not None:  # what lifetime usage counts as billed, and what a revision compares with
         await session.execute(update(BillingPeriod).where(BillingPeriod.id == row_id).values(
-            usage_amount_cents=usage["amount_cents"],
+            usage_amount_cents=usage.amount_cents,
             usage_events_count=await events_counted(session, subscription.id, full.start)))
     await publish_data(session, subscription, "subscription.billing_period_ended", BillingPeriodEnded(
         lago_billing_period_id=row_id, subscription=render(subscription),

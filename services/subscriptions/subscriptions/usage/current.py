@@ -218,14 +218,25 @@ def _usage_entry(priced: Priced, projection: Decimal | None) -> dict[str, Any]:
             **_projected(priced, projection)}
 
 
-def _filter_entry(priced: Priced, charge_filter: dict[str, Any] | None, projection: Decimal | None) -> dict[str, Any]:
-    return {**_usage_entry(priced, projection),
-            "invoice_display_name": None if charge_filter is None else charge_filter.get("invoice_display_name"),
-            "values": None if charge_filter is None else charge_filter.get("values") or {}}
+def _filter_entry(priced: Priced, charge_filter: dict[str, Any] | None, projection: Decimal | None,
+                  event_values: list[Any] | None = None, with_event_values: bool = False) -> dict[str, Any]:
+    entry = {**_usage_entry(priced, projection),
+             "invoice_display_name": None if charge_filter is None else charge_filter.get("invoice_display_name"),
+             "values": None if charge_filter is None else charge_filter.get("values") or {}}
+    if with_event_values:  # the snapshot: enough for invoicing to price each filter again
+        entry["lago_charge_filter_id"] = None if charge_filter is None else charge_filter.get("lago_id")
+        entry["event_values"] = None if event_values is None else [str(v) for v in event_values]
+    return entry
+
+
+def _slot_event_values(groups: dict[Projected, Group]) -> list[Any] | None:
+    if all(g.event_values is None for g in groups.values()):
+        return None
+    return [v for g in groups.values() for v in g.event_values or ()]
 
 
 def _grouped_usage(filters: list[dict[str, Any]], slot_groups: list[dict[Projected, Group]],
-                   projection: Decimal | None, with_event_values: bool) -> list[dict[str, Any]]:
+                   projection: Decimal | None, with_event_values: bool, snapshot: bool = False) -> list[dict[str, Any]]:
     """Lago's `grouped_usage`: per distinct `grouped_by` across the charge's slots, the totals and the
     per-filter usage of that group (a slot that is not grouped counts under `grouped_by: {}`)."""
     by_group: dict[str, list[tuple[int, Group]]] = {}
@@ -236,7 +247,8 @@ def _grouped_usage(filters: list[dict[str, Any]], slot_groups: list[dict[Project
     for members in by_group.values():
         entry = {**_usage_entry(Priced.total([g.priced for _, g in members if g.priced]), projection),
                  "grouped_by": members[0][1].grouped_by,
-                 "filters": [_filter_entry(g.priced, filters[slot] if slot < len(filters) else None, projection)
+                 "filters": [_filter_entry(g.priced, filters[slot] if slot < len(filters) else None, projection,
+                                           g.event_values if with_event_values else None, snapshot)
                              for slot, g in members if g.priced] if filters else []}
         if with_event_values:
             entry["event_values"] = None if all(g.event_values is None for _, g in members) else [
@@ -315,10 +327,13 @@ async def usage_of(session: AsyncSession, subscription: Subscription, version: d
                                   carried=found.carried)
                 found.priced = _price(model, props, currency, units, found.event_values, metric, projection)
             slot_priced.append(Priced.total([g.priced for g in groups.values() if g.priced]))
-        filter_usage = [_filter_entry(priced, charge_filter, projection)
-                        for charge_filter, priced in zip(filters, slot_priced, strict=False)]
+        per_event = with_event_values and model in ("percentage", "dynamic")
+        filter_usage = [_filter_entry(priced, charge_filter, projection, _slot_event_values(groups) if per_event
+                                      else None, with_event_values)
+                        for charge_filter, priced, groups in zip(filters, slot_priced, slot_groups, strict=False)]
         if filters:
-            filter_usage.append(_filter_entry(slot_priced[-1], None, projection))
+            filter_usage.append(_filter_entry(slot_priced[-1], None, projection, _slot_event_values(slot_groups[-1])
+                                              if per_event else None, with_event_values))
         charge_total = Priced.total(slot_priced)
         total_cents += charge_total.amount_cents
         projected_total += charge_total.projected_amount_cents
@@ -334,7 +349,7 @@ async def usage_of(session: AsyncSession, subscription: Subscription, version: d
             extra["event_values"] = None if model not in ("percentage", "dynamic") else [
                 str(v) for groups in slot_groups for g in groups.values() for v in g.event_values or ()]
         grouped = (_grouped_usage(filters, slot_groups, projection, with_event_values and model in (
-            "percentage", "dynamic")) if any(slot_keys) else [])
+            "percentage", "dynamic"), with_event_values) if any(slot_keys) else [])
         charges_usage.append({
             "units": text_units(charge_total.units), "total_aggregated_units": text_units(charge_total.units),
             "events_count": charge_total.events_count, "amount_cents": charge_total.amount_cents,

@@ -27,7 +27,7 @@ from invora.logging import get_logger
 from invora.outbox import add_event
 from subscriptions.subscriptions.lifecycle import render, schedule_of
 from subscriptions.subscriptions.models import BillingPeriod, Subscription
-from subscriptions.usage.snapshot import events_counted, usage_snapshot
+from subscriptions.usage.snapshot import events_counted, period_usage
 
 log = get_logger(__name__)
 
@@ -64,11 +64,11 @@ async def _revise(session: AsyncSession, period: BillingPeriod) -> int:
     period.usage_revision_pending, period.usage_checked = False, True
     if period.usage_events_count is not None and counted == period.usage_events_count:
         return 0
-    usage = await usage_snapshot(session, subscription, period.period_start, period.period_end)
+    usage = await period_usage(session, subscription, period.period_start, period.period_end)
     if usage is None:
         return 0
     previous_count, previous_amount = period.usage_events_count, period.usage_amount_cents
-    period.usage_events_count, period.usage_amount_cents = counted, usage["amount_cents"]
+    period.usage_events_count, period.usage_amount_cents = counted, usage.amount_cents
     period.usage_revisions += 1
     await add_event(session, type="subscription.billing_period_usage_revised",
                     organization_id=subscription.organization_id, aggregate_type="subscription",
@@ -77,5 +77,5 @@ async def _revise(session: AsyncSession, period: BillingPeriod) -> int:
                         subscription=render(subscription), period_start=period.period_start,
                         period_end=period.period_end, previous_events_count=previous_count,
                         events_count=counted, previous_usage_amount_cents=previous_amount,
-                        usage_amount_cents=usage["amount_cents"], usage=usage))
+                        usage_amount_cents=usage.amount_cents, usage=usage))
     return 1

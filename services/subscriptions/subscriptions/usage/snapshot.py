@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from invora.events.contracts.subscriptions import UsageSnapshot
 from subscriptions.periods import Period
 from subscriptions.subscriptions.models import CachedPlanVersion, Subscription
 from subscriptions.usage.current import usage_of
@@ -50,3 +51,10 @@ async def usage_snapshot(session: AsyncSession, subscription: Subscription, star
     usage = await usage_of(session, subscription, version, metrics, Period(start, end), apply_taxes=False,
                            with_event_values=True)
     return {**usage, "from_datetime": start.isoformat(), "to_datetime": end.isoformat()}
+
+
+async def period_usage(session: AsyncSession, subscription: Subscription, start: datetime,
+                       end: datetime) -> UsageSnapshot | None:
+    """The snapshot as the typed contract the events carry (a drift from it fails the closing transaction)."""
+    usage = await usage_snapshot(session, subscription, start, end)
+    return None if usage is None else UsageSnapshot.model_validate(usage)

@@ -182,6 +182,81 @@ class PlanChange(_Object):
         None, description="The end of the new plan's first period, [effective_at, next_period_end).")
 
 
+# -- usage snapshot ------------------------------------------------------------------------------------
+
+class UsageChargeRef(_Object):
+    lago_id: uuid.UUID
+    charge_model: str
+    invoice_display_name: str | None = None
+
+
+class UsageMetricRef(_Object):
+    lago_id: uuid.UUID
+    name: str
+    code: str
+    aggregation_type: str
+
+
+class FilterUsageSnapshot(_Object):
+    """One charge filter's usage (or the default's: `values` null, `lago_charge_filter_id` null)."""
+
+    units: str = Field(description="Aggregated units, a decimal string.")
+    total_aggregated_units: str
+    amount_cents: int = Field(description="As the producer priced it at the close (informative).")
+    events_count: int
+    invoice_display_name: str | None = None
+    values: dict[str, list[str]] | None = None
+    lago_charge_filter_id: uuid.UUID | None = None
+    event_values: list[str] | None = Field(
+        None, description="Per-event values (`percentage`: transaction amounts; `dynamic`: amounts in precise "
+                          "minor units), in event order; null for models that price units.")
+
+
+class GroupedUsageSnapshot(_Object):
+    """One pricing group (`pricing_group_keys`) of a charge: its usage, and per charge filter."""
+
+    units: str
+    total_aggregated_units: str
+    amount_cents: int
+    events_count: int
+    grouped_by: dict[str, str | None]
+    filters: list[FilterUsageSnapshot] = Field(default_factory=list)
+    event_values: list[str] | None = None
+
+
+class ChargeUsageSnapshot(_Object):
+    units: str
+    total_aggregated_units: str
+    events_count: int
+    amount_cents: int
+    amount_currency: str
+    charge: UsageChargeRef
+    billable_metric: UsageMetricRef
+    filters: list[FilterUsageSnapshot] = Field(
+        default_factory=list, description="Per charge filter in the charge's order, then the default (values null); "
+                                          "empty when the charge has no filters.")
+    grouped_usage: list[GroupedUsageSnapshot] = Field(default_factory=list)
+    event_values: list[str] | None = None
+
+
+class UsageSnapshot(_Object):
+    """A closed period's usage: what `subscription.billing_period_ended` and `..._usage_revised` carry.
+
+    Built by the subscriptions service from its rollups in the closing transaction; the invoicing
+    service prices it again with `invora.pricing` and the plan version it keeps. Units are decimal
+    strings, amounts integer minor units of `currency`.
+    """
+
+    from_datetime: datetime
+    to_datetime: datetime
+    issuing_date: str
+    currency: str
+    amount_cents: int
+    taxes_amount_cents: int = 0
+    total_amount_cents: int
+    charges_usage: list[ChargeUsageSnapshot] = Field(default_factory=list)
+
+
 class BillingPeriodEnded(_Object):
     """`subscription.billing_period_ended`: one subscription period closed, exactly once.
 
@@ -204,7 +279,7 @@ class BillingPeriodEnded(_Object):
     in_trial_until: datetime | None = Field(None, description="Trial end when the trial overlaps this period.")
     next_period_start: datetime | None = None
     next_period_end: datetime | None = None
-    usage: dict[str, Any] | None = None
+    usage: UsageSnapshot | None = None
 
 
 class BillingPeriodUsageRevised(_Object):
@@ -224,7 +299,7 @@ class BillingPeriodUsageRevised(_Object):
     events_count: int
     previous_usage_amount_cents: int | None = None
     usage_amount_cents: int
-    usage: dict[str, Any]
+    usage: UsageSnapshot
 
 
 class AlertTriggered(_Object):
