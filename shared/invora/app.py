@@ -105,7 +105,7 @@ def build_service_app(definition: ServiceDefinition, settings: ServiceSettings) 
     app.state.service_name = definition.name
     app.state.settings = settings
     app.state.verifier = TokenVerifier.from_settings(
-        settings.auth_public_keys, settings.auth_issuer, settings.auth_cache_seconds
+        settings.auth_public_keys, settings.auth_issuer, settings.auth_cache_seconds, settings.auth_leeway_seconds
     )
     install_error_handlers(app)
     app.add_middleware(IdempotencyMiddleware, ttl_hours=settings.idempotency_ttl_hours)

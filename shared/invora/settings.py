@@ -51,6 +51,8 @@ class ServiceSettings(BaseSettings):
     auth_cache_seconds: float = Field(
         60.0, ge=0, description="How long a verified API key is remembered (never past its expiry); 0 disables."
     )
+    auth_leeway_seconds: float = Field(
+        30.0, ge=0, le=300, description="Clock skew forgiven when checking an API key's `exp`, `nbf` and `iat`.")
     host: str = Field("127.0.0.1", description="Address uvicorn binds to.")
     port: int = Field(0, ge=0, le=65535, description="Port; 0 means the service's default port.")
     log_level: str = Field("INFO", description="Log level (DEBUG, INFO, WARNING, ERROR).")

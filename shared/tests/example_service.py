@@ -146,6 +146,15 @@ async def create_widget_slowly(
     return response
 
 
+@test_router.post("/admin_widgets", response_model=WidgetEnvelope)
+async def create_widget_as_admin(
+    body: WidgetCreate, session: DbSession,
+    principal: Annotated[Principal, Depends(require_roles("admin"))],
+) -> WidgetEnvelope:
+    """Create a widget; admin keys only (the Idempotency-Key's replay must not skip this check)."""
+    return await create_widget(body, session, principal)
+
+
 _TYPED_ERRORS = {
     "bad_request": lambda: errors.BadRequest("something is off"),
     "unauthorized": lambda: errors.Unauthorized(),

@@ -287,3 +287,55 @@ def test_verified_key_cache_never_outlives_expiry_and_is_per_verifier(invora_key
     verifier.verify(fresh)
     with pytest.raises(Unauthorized):
         stranger.verify(fresh)
+
+
+# -- RFC 7519 claims (issue 11 item 7) ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("claim", ["exp", "iat", "nbf"])
+@pytest.mark.parametrize("make_value", [
+    lambda t: str(t),  # a numeric string: PyJWT would read int("…")
+    lambda t: True,  # a boolean is no number either
+    lambda t: [t],
+])
+async def test_numeric_dates_must_be_json_numbers(service, invora_keys, claim, make_value):
+    now = int(datetime.now(UTC).timestamp())
+    value = {"exp": now + 3600, "iat": now, "nbf": now - 60}[claim]
+    claims = {**_raw_claims(uuid.uuid4(), ["admin"]), claim: make_value(value)}
+    token = jwt.encode(claims, _private_key_object(invora_keys), algorithm="EdDSA")
+    response = await service.client(api_key=token).get(WIDGETS)
+    assert response.status_code == 401, response.text
+    assert response.json()["code"] == "invalid_api_key"
+
+
+def test_a_string_exp_is_never_remembered_past_its_expiry(invora_keys, monkeypatch):
+    """The reported case: `exp` as a numeric string was cached as never expiring and accepted ~60 s after it."""
+    import time as real_time
+
+    import invora.auth.verify as verify_module
+    from invora.auth.verify import TokenVerifier, load_public_keys
+    from invora.errors import Unauthorized
+
+    clock = {"now": real_time.time()}
+    monkeypatch.setattr(verify_module.time, "time", lambda: clock["now"])
+    verifier = TokenVerifier(load_public_keys([str(invora_keys.public_path)]), cache_seconds=60)
+    claims = _raw_claims(uuid.uuid4(), ["admin"], exp=str(int(clock["now"]) + 5))
+    token = jwt.encode(claims, _private_key_object(invora_keys), algorithm="EdDSA")
+    with pytest.raises(Unauthorized):
+        verifier.verify(token)
+    assert token not in verifier._verified
+
+
+@pytest.mark.parametrize(("leeway", "accepted"), [(30.0, True), (0.0, False)])
+def test_leeway_is_a_setting(invora_keys, leeway, accepted):
+    from invora.auth.verify import TokenVerifier, load_public_keys
+    from invora.errors import Unauthorized
+
+    verifier = TokenVerifier(load_public_keys([str(invora_keys.public_path)]), leeway_seconds=leeway)
+    expired_10s_ago = invora_keys.sign(uuid.uuid4(), ["admin"], now=datetime.now(UTC) - timedelta(seconds=70),
+                                       expires_in=timedelta(seconds=60))
+    if accepted:
+        assert verifier.verify(expired_10s_ago).roles == {"admin"}
+    else:
+        with pytest.raises(Unauthorized):
+            verifier.verify(expired_10s_ago)

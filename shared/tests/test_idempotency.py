@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 WIDGETS = "/api/v1/widgets"
 SLOW_WIDGETS = "/api/v1/_test/slow_widgets"
+ADMIN_WIDGETS = "/api/v1/_test/admin_widgets"
 
 
 def _body(code: str = "w1", **extra) -> dict:
@@ -131,6 +132,38 @@ async def test_keys_are_scoped_per_organization(service):
     assert "idempotent-replayed" not in second.headers
     assert first.json()["widget"]["lago_id"] != second.json()["widget"]["lago_id"]
     assert await _counts(service, first_org) == await _counts(service, second_org) == (1, 1)
+
+
+@pytest.mark.parametrize("roles", [("service",), ("billing_admin",), ("tenant",)])
+async def test_a_key_lacking_the_role_is_refused_not_replayed(service, roles):
+    """Issue 11 item 2: an admin's stored response (one-time secrets…) never reaches another key of the
+    organization; that key's request runs through the route's authorization like any other."""
+    org = uuid.uuid4()
+    headers = {"Idempotency-Key": "admin-create"}
+    first = await service.client(org, ["admin"]).post(f"{ADMIN_WIDGETS}", json=_body(), headers=headers)
+    assert first.status_code == 200, first.text
+    other = service.client(org, roles, customer="cus_1" if "tenant" in roles else None)
+    attempt = await other.post(ADMIN_WIDGETS, json=_body(), headers=headers)
+    assert attempt.status_code == 403, attempt.text
+    assert "idempotent-replayed" not in attempt.headers
+    assert first.json()["widget"]["lago_id"] not in attempt.text
+    assert await _counts(service, org) == (1, 1)
+
+
+async def test_another_key_with_the_same_roles_runs_its_own_request(service):
+    """Scoped to the principal (subject, roles, customer), not the organization: two admin keys of one
+    organization each get their own execution, and each its own replay."""
+    org = uuid.uuid4()
+    headers = {"Idempotency-Key": "shared-key"}
+    first_key, second_key = service.client(org, ["admin"]), service.client(org, ["admin"])
+    first = await first_key.post(WIDGETS, json=_body("a"), headers=headers)
+    second = await second_key.post(WIDGETS, json=_body("a"), headers=headers)
+    assert first.status_code == second.status_code == 200
+    assert "idempotent-replayed" not in second.headers
+    assert first.json()["widget"]["lago_id"] != second.json()["widget"]["lago_id"]
+    replay = await second_key.post(WIDGETS, json=_body("a"), headers=headers)
+    assert replay.headers["idempotent-replayed"] == "true" and replay.content == second.content
+    assert await _counts(service, org) == (2, 2)
 
 
 async def test_failure_after_the_write_rolls_back_and_releases_the_key(service, invora_keys):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from dataclasses import dataclass
 
@@ -14,6 +16,17 @@ class Principal:
     roles: frozenset[str]
     subject: str
     customer: str | None = None  # tenant keys: the external customer id they are limited to
+
+    @property
+    def fingerprint(self) -> str:
+        """Who exactly is calling within the organization: the key's subject, its roles and its customer.
+
+        Idempotency keys are scoped to it (as Stripe scopes them to the account): a stored response
+        is replayed only to the principal that made the request, never to another key of the
+        organization with other roles or another customer.
+        """
+        identity = [self.subject, sorted(self.roles), self.customer]
+        return hashlib.sha256(json.dumps(identity, separators=(",", ":")).encode()).hexdigest()
 
     def has_any(self, roles: frozenset[str] | set[str]) -> bool:
         return bool(self.roles & roles)

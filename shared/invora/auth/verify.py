@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections import OrderedDict
@@ -17,6 +18,14 @@ from invora.errors import Unauthorized
 
 ALGORITHMS = ["EdDSA", "RS256"]
 VERIFIED_CACHE_SIZE = 10_000
+DEFAULT_LEEWAY_SECONDS = 30.0
+# RFC 7519 §2: a NumericDate is a JSON number. PyJWT reads `int(claim)`, so "1700000000" would pass
+# its checks; such a key is refused here before any of its claims is trusted
+NUMERIC_DATE_CLAIMS = ("exp", "iat", "nbf")
+
+
+def _numeric_date(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def algorithm_for(key) -> str:
@@ -44,9 +53,12 @@ def load_public_keys(entries: list[str]) -> list:
 
 
 class TokenVerifier:
-    def __init__(self, public_keys: list, issuer: str = "invora", cache_seconds: float = 60.0) -> None:
+    def __init__(self, public_keys: list, issuer: str = "invora", cache_seconds: float = 60.0,
+                 leeway_seconds: float = DEFAULT_LEEWAY_SECONDS) -> None:
         self.public_keys = public_keys
         self.issuer = issuer
+        # clock skew forgiven on `exp`, `nbf` and `iat` (the `auth_leeway_seconds` setting)
+        self.leeway_seconds = leeway_seconds
         # A key verified moments ago is remembered (never past its `exp`): hot paths such as
         # entitlement checks and event ingestion would otherwise spend as long on the signature
         # as on the rest of the request. Keyed by the exact token, so a forged one never hits.
@@ -59,8 +71,9 @@ class TokenVerifier:
             self._keys_by_algorithm.setdefault(algorithm_for(key), []).append(key)
 
     @classmethod
-    def from_settings(cls, entries: list[str], issuer: str, cache_seconds: float = 60.0) -> TokenVerifier:
-        return cls(load_public_keys(entries), issuer, cache_seconds)
+    def from_settings(cls, entries: list[str], issuer: str, cache_seconds: float = 60.0,
+                      leeway_seconds: float = DEFAULT_LEEWAY_SECONDS) -> TokenVerifier:
+        return cls(load_public_keys(entries), issuer, cache_seconds, leeway_seconds)
 
     def verify(self, token: str) -> Principal:
         now = time.time()
@@ -81,12 +94,18 @@ class TokenVerifier:
         except jwt.InvalidTokenError as exc:
             raise Unauthorized("invalid API key", code="invalid_api_key") from exc
         candidates = self._keys_by_algorithm.get(algorithm, []) if algorithm in ALGORITHMS else []
+        try:
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except jwt.InvalidTokenError as exc:
+            raise Unauthorized("invalid API key", code="invalid_api_key") from exc
+        if not all(_numeric_date(unverified[claim]) for claim in NUMERIC_DATE_CLAIMS if claim in unverified):
+            raise Unauthorized("API key dates must be NumericDate numbers (RFC 7519)", code="invalid_api_key")
         for key in candidates:
             try:
                 claims = jwt.decode(
                     token, key, algorithms=[algorithm], issuer=self.issuer,
                     options={"require": ["iss", "sub", "iat"], "verify_aud": False},
-                    leeway=30,
+                    leeway=self.leeway_seconds,
                 )
                 break
             except jwt.ExpiredSignatureError as exc:
@@ -109,8 +128,8 @@ class TokenVerifier:
             organization_id=organization_id, roles=roles, subject=str(claims["sub"]),
             customer=str(customer) if customer is not None else None,
         )
-        expires_at = claims.get("exp")
-        return principal, float(expires_at) if isinstance(expires_at, int | float) else float("inf")
+        # a key without `exp` is remembered `cache_seconds` at most, like any other
+        return principal, float(claims["exp"]) if "exp" in claims else float("inf")
 
     def verify_header(self, authorization: str | None) -> Principal:
         if not authorization:

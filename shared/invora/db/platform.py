@@ -68,6 +68,8 @@ class IdempotencyKeyMixin:
     __tablename__ = "idempotency_keys"
 
     organization_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    # `Principal.fingerprint` of the caller: a key is the caller's own, as Stripe's is the account's
+    principal: Mapped[str] = mapped_column(String(64), primary_key=True)
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     request_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     status: Mapped[str] = mapped_column(String(20), nullable=False)  # processing | executed | completed
@@ -155,6 +157,30 @@ def drop_inbox_pruning_index() -> None:
     from alembic import op
 
     op.drop_index("ix_inbox_events_processed_at", table_name="inbox_events")
+
+
+def scope_idempotency_keys_to_principal() -> None:
+    """For a service's migration: an Idempotency-Key belongs to (organization, principal), not the organization.
+
+    Keys stored before have no principal: they are dropped (they are replay records kept 24 hours, and
+    replaying one to a principal that cannot be told was exactly the flaw).
+    """
+    import sqlalchemy as sa
+    from alembic import op
+
+    op.execute("DELETE FROM idempotency_keys")
+    op.add_column("idempotency_keys", sa.Column("principal", sa.String(64), nullable=False))
+    op.drop_constraint("pk_idempotency_keys", "idempotency_keys", type_="primary")
+    op.create_primary_key("pk_idempotency_keys", "idempotency_keys", ["organization_id", "principal", "key"])
+
+
+def unscope_idempotency_keys() -> None:
+    from alembic import op
+
+    op.execute("DELETE FROM idempotency_keys")  # (organization, key) may no longer be unique
+    op.drop_constraint("pk_idempotency_keys", "idempotency_keys", type_="primary")
+    op.drop_column("idempotency_keys", "principal")
+    op.create_primary_key("pk_idempotency_keys", "idempotency_keys", ["organization_id", "key"])
 
 
 def drop_platform_tables() -> None:

@@ -1,6 +1,6 @@
 """`Idempotency-Key` on every POST, with Stripe's rules.
 
-- The first response for (organization, key) is stored for `idempotency_ttl_hours` (>= 24 h)
+- The first response for (organization, principal, key) is stored for `idempotency_ttl_hours` (>= 24 h)
   and replayed, byte for byte, to a retry with the same body (`Idempotent-Replayed: true`).
 - The same key with a different request gets 422; while the first request is still
   running a second one gets 409, so two requests with one key never both execute.
@@ -10,6 +10,12 @@
   execution, only to a 409 telling the client its response was lost.
 - Requests that fail before committing anything (4xx/5xx with nothing written) release
   the key, like Stripe, so a corrected retry can go through.
+- Keys are scoped to the principal (`Principal.fingerprint`: the API key's subject, roles and
+  customer), as Stripe scopes them to the account: another key of the organization sending the same
+  Idempotency-Key and body runs the request itself, through the route's authorization, and never
+  receives the stored response. A replay therefore only ever reaches the principal that passed the
+  route's authorization the first time (with the same roles and customer, which is all the role
+  checks look at; no route open to tenant keys takes a POST).
 """
 
 from __future__ import annotations
@@ -29,11 +35,13 @@ HEADER = b"idempotency-key"
 MAX_KEY_LENGTH = 255
 LOCK_SECONDS = 60
 
+_THE_KEY = "organization_id = :org AND principal = :principal AND key = :key"
 _CLAIM = text(
     """
-    INSERT INTO idempotency_keys (organization_id, key, request_hash, status, locked_until, expires_at)
-    VALUES (:org, :key, :hash, 'processing', now() + make_interval(secs => :lock), now() + make_interval(secs => :ttl))
-    ON CONFLICT (organization_id, key) DO UPDATE
+    INSERT INTO idempotency_keys (organization_id, principal, key, request_hash, status, locked_until, expires_at)
+    VALUES (:org, :principal, :key, :hash, 'processing', now() + make_interval(secs => :lock),
+            now() + make_interval(secs => :ttl))
+    ON CONFLICT (organization_id, principal, key) DO UPDATE
         SET request_hash = EXCLUDED.request_hash, status = 'processing', locked_until = EXCLUDED.locked_until,
             expires_at = EXCLUDED.expires_at, response_status = NULL, response_headers = NULL,
             response_body = NULL, created_at = now()
@@ -45,22 +53,18 @@ _CLAIM = text(
 )
 _EXISTING = text(
     "SELECT request_hash, status, response_status, response_headers, response_body "
-    "FROM idempotency_keys WHERE organization_id = :org AND key = :key"
+    f"FROM idempotency_keys WHERE {_THE_KEY}"
 )
-_MARK_EXECUTED = text(
-    "UPDATE idempotency_keys SET status = 'executed' WHERE organization_id = :org AND key = :key"
-)
+_MARK_EXECUTED = text(f"UPDATE idempotency_keys SET status = 'executed' WHERE {_THE_KEY}")
 _COMPLETE = text(
-    """
+    f"""
     UPDATE idempotency_keys SET status = 'completed', locked_until = NULL, response_status = :status,
         response_headers = CAST(:headers AS jsonb), response_body = :body
-    WHERE organization_id = :org AND key = :key AND (status = 'executed' OR :store_unexecuted)
+    WHERE {_THE_KEY} AND (status = 'executed' OR :store_unexecuted)
     RETURNING key
     """
 )
-_RELEASE = text(
-    "DELETE FROM idempotency_keys WHERE organization_id = :org AND key = :key AND status = 'processing'"
-)
+_RELEASE = text(f"DELETE FROM idempotency_keys WHERE {_THE_KEY} AND status = 'processing'")
 _PURGE = text("DELETE FROM idempotency_keys WHERE expires_at < now()")
 
 # response headers that belong to the original exchange, not to a replay
@@ -99,7 +103,7 @@ class IdempotencyMiddleware:
         request_hash = hashlib.sha256(
             b"\n".join([scope["method"].encode(), scope["path"].encode(), scope.get("query_string", b""), body])
         ).hexdigest()
-        ids = {"org": principal.organization_id, "key": key}
+        ids = {"org": principal.organization_id, "principal": principal.fingerprint, "key": key}
         database = scope["app"].state.database
         async with database.sessionmaker() as session:
             claimed = (await session.execute(_CLAIM, {
