@@ -56,12 +56,12 @@ def build_service_app(definition: ServiceDefinition, settings: ServiceSettings) 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service_name_var.set(definition.name)
         async with contextlib.AsyncExitStack() as stack:
-            database = Database(settings.database_url, settings.database_pool_size)
+            database = Database(settings.database_url, settings.database_pool_size, settings.database_options)
             stack.push_async_callback(database.dispose)
             app.state.database = database
 
             broker = BrokerConnection(
-                settings.kafka_bootstrap_servers, client_id=definition.name, topics=ALL_TOPICS,
+                settings.kafka, client_id=definition.name, topics=ALL_TOPICS,
                 partitions=settings.kafka_topic_partitions, replication_factor=settings.kafka_replication_factor,
             )
             app.state.broker = broker
@@ -82,7 +82,7 @@ def build_service_app(definition: ServiceDefinition, settings: ServiceSettings) 
             if settings.consumers_enabled:
                 for spec in definition.consumers:
                     consumer = EventConsumer(
-                        spec, service=definition.name, bootstrap_servers=settings.kafka_bootstrap_servers,
+                        spec, service=definition.name, bootstrap_servers=settings.kafka,
                         sessionmaker=database.sessionmaker, options=definition.consumer_options,
                     )
                     stack.push_async_callback(_start_in_background(broker, consumer))

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     DotEnvSettingsSource,
@@ -21,6 +22,9 @@ from pydantic_settings import (
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+
+from invora.bus.kafka_config import KafkaClientConfig, SaslMechanism, SecurityProtocol
+from invora.db.options import DatabaseConnectOptions, SslMode
 
 SUITE_PREFIX = "INVORA_"
 _PEM_BLOCK = re.compile(r"-----BEGIN [A-Z0-9 ]+-----.*?-----END [A-Z0-9 ]+-----", re.DOTALL)
@@ -32,14 +36,39 @@ class ServiceSettings(BaseSettings):
     service_name: ClassVar[str] = "service"
     default_port: ClassVar[int] = 8100
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_nested_delimiter="__")
+    # hide_input_in_errors: a refused setting must not print the passwords beside it
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_nested_delimiter="__",
+                                      hide_input_in_errors=True)
 
     database_url: str = Field(
         "postgresql+asyncpg://postgres@127.0.0.1:5432/invora",
         description="SQLAlchemy URL of this service's own database (asyncpg driver).",
     )
-    database_pool_size: int = Field(10, ge=1, description="Connections kept in the pool.")
+    database_pool_size: int = Field(10, ge=1, description="Connections kept in the pool (as many again may "
+                                    "open in bursts); size it so replicas x (2 x pool) stays under the server's "
+                                    "`max_connections`.")
+    database_ssl_mode: SslMode | None = Field(
+        None, description="libpq-style `sslmode` for every connection (pool, relay, LISTEN, migrations): disable, "
+        "allow, prefer, require, verify-ca, verify-full. Unset: asyncpg's default (prefer).")
+    database_ssl_root_cert: Path | None = Field(
+        None, description="CA certificate (PEM) the server's certificate is verified against (verify-ca, "
+        "verify-full; with require it makes the check happen, as libpq does).")
+    database_statement_timeout_ms: int = Field(
+        0, ge=0, description="`statement_timeout` of every connection in milliseconds; 0 keeps the server's.")
     kafka_bootstrap_servers: str = Field("127.0.0.1:9092", description="Kafka brokers, comma-separated.")
+    kafka_security_protocol: SecurityProtocol = Field(
+        "PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL; for every producer, consumer and "
+        "admin client.")
+    kafka_sasl_mechanism: SaslMechanism | None = Field(
+        None, description="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (SASL_* protocols only).")
+    kafka_sasl_username: str | None = Field(None, description="SASL user name (SASL_* protocols only).")
+    kafka_sasl_password: SecretStr | None = Field(None, description="SASL password (SASL_* protocols only).")
+    kafka_ssl_cafile: Path | None = Field(
+        None, description="CA bundle (PEM) the brokers' certificates are verified against (SSL, SASL_SSL); unset: "
+        "the system trust store.")
+    kafka_ssl_certfile: Path | None = Field(None, description="Client certificate (PEM) for mutual TLS.")
+    kafka_ssl_keyfile: Path | None = Field(None, description="Private key (PEM) of the client certificate.")
+    kafka_ssl_keyfile_password: SecretStr | None = Field(None, description="Password of the client key, if any.")
     kafka_topic_partitions: int = Field(3, ge=1, description="Partitions for topics this service creates.")
     kafka_replication_factor: int = Field(1, ge=1, description="Replication factor for created topics.")
     auth_public_keys: Annotated[list[str], NoDecode] = Field(
@@ -85,6 +114,30 @@ class ServiceSettings(BaseSettings):
                 return _PEM_BLOCK.findall(text) or [text]
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _connections_can_work(self) -> ServiceSettings:
+        # raised while the settings load: the service stops at start-up with the reason
+        self.kafka.validate()
+        self.database_options.validate()
+        return self
+
+    @property
+    def kafka(self) -> KafkaClientConfig:
+        """What every Kafka client of this service connects with."""
+        return KafkaClientConfig(
+            bootstrap_servers=self.kafka_bootstrap_servers, security_protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism, sasl_username=self.kafka_sasl_username,
+            sasl_password=self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else None,
+            ssl_cafile=self.kafka_ssl_cafile, ssl_certfile=self.kafka_ssl_certfile, ssl_keyfile=self.kafka_ssl_keyfile,
+            ssl_keyfile_password=(self.kafka_ssl_keyfile_password.get_secret_value()
+                                  if self.kafka_ssl_keyfile_password else None),
+        )
+
+    @property
+    def database_options(self) -> DatabaseConnectOptions:
+        return DatabaseConnectOptions(ssl_mode=self.database_ssl_mode, ssl_root_cert=self.database_ssl_root_cert,
+                                      statement_timeout_ms=self.database_statement_timeout_ms)
 
     @property
     def listen_port(self) -> int:

@@ -5,4 +5,4 @@ from catalog.db import Base
 from catalog.settings import CatalogSettings
 from invora.db.alembic_env import run_migrations
 
-run_migrations(Base.metadata, default_url=lambda: CatalogSettings().database_url)
+run_migrations(Base.metadata, settings=CatalogSettings)

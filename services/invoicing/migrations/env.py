@@ -5,4 +5,4 @@ from invoicing.db import Base
 from invoicing.settings import InvoicingSettings
 from invora.db.alembic_env import run_migrations
 
-run_migrations(Base.metadata, default_url=lambda: InvoicingSettings().database_url)
+run_migrations(Base.metadata, settings=InvoicingSettings)

@@ -5,4 +5,4 @@ from invora.db.alembic_env import run_migrations
 from notifications.db import Base
 from notifications.settings import NotificationsSettings
 
-run_migrations(Base.metadata, default_url=lambda: NotificationsSettings().database_url)
+run_migrations(Base.metadata, settings=NotificationsSettings)

@@ -5,4 +5,4 @@ from invora.db.alembic_env import run_migrations
 from payments.db import Base
 from payments.settings import PaymentsSettings
 
-run_migrations(Base.metadata, default_url=lambda: PaymentsSettings().database_url)
+run_migrations(Base.metadata, settings=PaymentsSettings)

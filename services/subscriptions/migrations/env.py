@@ -5,4 +5,4 @@ from invora.db.alembic_env import run_migrations
 from subscriptions.db import Base
 from subscriptions.settings import SubscriptionsSettings
 
-run_migrations(Base.metadata, default_url=lambda: SubscriptionsSettings().database_url)
+run_migrations(Base.metadata, settings=SubscriptionsSettings)

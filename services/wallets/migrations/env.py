@@ -5,4 +5,4 @@ from invora.db.alembic_env import run_migrations
 from wallets.db import Base
 from wallets.settings import WalletsSettings
 
-run_migrations(Base.metadata, default_url=lambda: WalletsSettings().database_url)
+run_migrations(Base.metadata, settings=WalletsSettings)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+
+from invora.bus.kafka_config import KafkaClientConfig
 
 
 async def ensure_topics(
-    bootstrap_servers: str, topics: Iterable[str], partitions: int = 3, replication_factor: int = 1
+    kafka: str | KafkaClientConfig, topics: Iterable[str], partitions: int = 3, replication_factor: int = 1
 ) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
+    admin = KafkaClientConfig.of(kafka).admin(request_timeout_ms=10_000)
     await admin.start()
     try:
         existing = set(await admin.list_topics())

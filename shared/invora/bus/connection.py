@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import Sequence
 
 from invora.bus.admin import ensure_topics
+from invora.bus.kafka_config import KafkaClientConfig
 from invora.bus.producer import EventProducer, OutgoingMessage
 from invora.logging import get_logger
 
@@ -19,14 +20,16 @@ log = get_logger(__name__)
 
 class BrokerConnection:
     def __init__(
-        self, bootstrap_servers: str, *, client_id: str, topics: Sequence[str], partitions: int, replication_factor: int
+        self, kafka: str | KafkaClientConfig, *, client_id: str, topics: Sequence[str], partitions: int,
+        replication_factor: int,
     ) -> None:
-        self.bootstrap_servers = bootstrap_servers
+        self.kafka = KafkaClientConfig.of(kafka)
+        self.bootstrap_servers = self.kafka.bootstrap_servers
         self.client_id = client_id
         self.topics = tuple(topics)
         self.partitions = partitions
         self.replication_factor = replication_factor
-        self.producer = EventProducer(bootstrap_servers, client_id)
+        self.producer = EventProducer(self.kafka, client_id)
         self._connected = asyncio.Event()
         self._task: asyncio.Task | None = None
 
@@ -54,7 +57,7 @@ class BrokerConnection:
         delay = 0.2
         while True:
             try:
-                await ensure_topics(self.bootstrap_servers, self.topics, self.partitions, self.replication_factor)
+                await ensure_topics(self.kafka, self.topics, self.partitions, self.replication_factor)
                 await self.producer.start()
                 self._connected.set()
                 log.info("broker_connected", bootstrap_servers=self.bootstrap_servers)
@@ -65,7 +68,7 @@ class BrokerConnection:
                 log.warning("broker_unreachable", bootstrap_servers=self.bootstrap_servers, error=repr(exc),
                             retry_in=delay)
                 await self.producer.stop()
-                self.producer = EventProducer(self.bootstrap_servers, self.client_id)
+                self.producer = EventProducer(self.kafka, self.client_id)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 

@@ -24,11 +24,12 @@ import json
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRecord, TopicPartition
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invora.bus import inbox
+from invora.bus.kafka_config import KafkaClientConfig
 from invora.context import correlation_id_var
 from invora.events.envelope import EventEnvelope
 from invora.logging import get_logger
@@ -99,7 +100,7 @@ class EventConsumer:
         spec: ConsumerSpec,
         *,
         service: str,
-        bootstrap_servers: str,
+        bootstrap_servers: str | KafkaClientConfig,
         sessionmaker: async_sessionmaker[AsyncSession],
         options: ConsumerOptions | None = None,
         group_id: str | None = None,
@@ -109,9 +110,9 @@ class EventConsumer:
         self.sessionmaker = sessionmaker
         self.options = options or ConsumerOptions()
         self.group_id = group_id or f"{service}.{spec.name}"
-        self._consumer = AIOKafkaConsumer(
+        self.kafka = KafkaClientConfig.of(bootstrap_servers)
+        self._consumer = self.kafka.consumer(
             *spec.topics,
-            bootstrap_servers=bootstrap_servers,
             group_id=self.group_id,
             client_id=f"{service}-{spec.name}",
             enable_auto_commit=False,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from aiokafka import AIOKafkaProducer
+from invora.bus.kafka_config import KafkaClientConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,10 +24,10 @@ class Publisher(Protocol):
 
 
 class EventProducer:
-    def __init__(self, bootstrap_servers: str, client_id: str) -> None:
-        self.bootstrap_servers = bootstrap_servers
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap_servers,
+    def __init__(self, kafka: str | KafkaClientConfig, client_id: str) -> None:
+        self.kafka = KafkaClientConfig.of(kafka)
+        self.bootstrap_servers = self.kafka.bootstrap_servers
+        self._producer = self.kafka.producer(
             client_id=client_id,
             acks="all",
             # Idempotent producers need InitProducerId, which not every Kafka-protocol broker

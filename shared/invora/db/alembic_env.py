@@ -1,21 +1,32 @@
-"""The body of every service's `migrations/env.py`: async Alembic against the service's database."""
+"""The body of every service's `migrations/env.py`: async Alembic against the service's database.
+
+The URL comes from the Alembic config (set by `invora.db.migrate`) or the service's settings; TLS
+come from the service's settings (`INVORA_DATABASE_SSL_*`), so
+migrations connect the way the service does.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from dataclasses import replace
 
 from sqlalchemy import MetaData, pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from invora.settings import ServiceSettings
 
-def run_migrations(target_metadata: MetaData, default_url: Callable[[], str]) -> None:
+
+def run_migrations(target_metadata: MetaData, settings: type[ServiceSettings]) -> None:
     from alembic import context
 
     config = context.config
-    url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url") or default_url()
+    service_settings = settings()
+    url = (config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
+           or service_settings.database_url)
+    # TLS as the service connects; no statement timeout, which a long data migration would hit
+    connect_args = replace(service_settings.database_options, statement_timeout_ms=0).connect_args()
 
     if context.is_offline_mode():
         context.configure(url=url, target_metadata=target_metadata, literal_binds=True, compare_type=True)
@@ -29,7 +40,7 @@ def run_migrations(target_metadata: MetaData, default_url: Callable[[], str]) ->
             context.run_migrations()
 
     async def run() -> None:
-        engine = create_async_engine(url, poolclass=pool.NullPool)
+        engine = create_async_engine(url, poolclass=pool.NullPool, connect_args=connect_args)
         try:
             async with engine.connect() as connection:
                 await connection.run_sync(migrate)

@@ -10,6 +10,8 @@ from sqlalchemy import event, exc, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
 
+from invora.db.options import DatabaseConnectOptions
+
 
 def _replace_if_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
     """Checkout check: a connection the server closed (restart, terminated backend, idle timeout) is
@@ -20,9 +22,11 @@ def _replace_if_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None
 
 
 class Database:
-    def __init__(self, url: str, pool_size: int = 10) -> None:
+    def __init__(self, url: str, pool_size: int = 10, options: DatabaseConnectOptions | None = None) -> None:
         self.url = url
-        self.engine: AsyncEngine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
+        self.options = options or DatabaseConnectOptions()
+        self.engine: AsyncEngine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size,
+                                                       connect_args=self.options.connect_args())
         event.listen(self.engine.sync_engine.pool, "checkout", _replace_if_closed)
         # a Session class of this database's own, so ORM event listeners (e.g. after_commit) attach
         # to this database's sessions only, not to every app in the process
@@ -32,8 +36,9 @@ class Database:
 
     @property
     def asyncpg_dsn(self) -> str:
-        """The same database as a plain libpq URL, for raw asyncpg connections (relay, LISTEN)."""
-        return self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        """The same database as a plain libpq URL, for raw asyncpg connections (relay, LISTEN), with
+        the same TLS and statement timeout as the pool."""
+        return self.options.dsn(self.engine.url.render_as_string(hide_password=False))
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

@@ -49,7 +49,7 @@ class DeliveryWorker:
         # its own small pool without the per-checkout ping: the loop claims many times a second, and a
         # connection lost with the database fails one round, which the loop survives
         self.engine = create_async_engine(database.url, pool_size=4, max_overflow=4, pool_pre_ping=False,
-                                          pool_recycle=600)
+                                          pool_recycle=600, connect_args=database.options.connect_args())
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self.sender = DeliverySender(runtime)
         self.scan_floor = ScanFloor()
