@@ -42,20 +42,24 @@ class DevPorts:
     kafka: int
     base: int
 
+    @property
+    def gateway(self) -> int:
+        return self.base - 1
+
     @classmethod
     def pick(cls) -> DevPorts:
         """Free ports below the ephemeral range: a port the kernel handed out for a moment
         (free_port) can be taken by any outgoing connection before the second start binds it."""
         rng = random.Random()
-        wanted = 2 + len(SERVICES)
+        wanted = 3 + len(SERVICES)
         while True:
             first = rng.randrange(15000, ephemeral_port_floor() - wanted)
             block = list(range(first, first + wanted))
             if not any(port_open("127.0.0.1", port) for port in block):
-                return cls(postgres=block[0], kafka=block[1], base=block[2])
+                return cls(postgres=block[0], kafka=block[1], base=block[3])  # the gateway takes block[2]
 
     def all(self) -> list[int]:
-        return [self.postgres, self.kafka, *range(self.base, self.base + len(SERVICES))]
+        return [self.postgres, self.kafka, self.gateway, *range(self.base, self.base + len(SERVICES))]
 
 
 class DevRun:
@@ -100,7 +104,7 @@ class DevRun:
         self.seen_pids.add(self.process.pid)
         self.seen_pids.update(p.pid for p in psutil.Process(self.process.pid).children(recursive=True))
         self.seen_pids.update(p.pid for p in self._processes_mentioning_data_dir())
-        assert len(self.seen_pids) >= 1 + len(SERVICES) + 2, self.seen_pids
+        assert len(self.seen_pids) >= 1 + len(SERVICES) + 3, self.seen_pids
 
     def _processes_mentioning_data_dir(self) -> list[psutil.Process]:
         found = []
@@ -158,12 +162,17 @@ def assert_all_up(summary: dict, ports: DevPorts) -> None:
         for service, url in expected.items():
             assert client.get(f"{url}/ready").status_code == 200, service
             assert client.get(f"{url}/health").status_code == 200, service
+        assert summary["api_url"] == f"http://127.0.0.1:{ports.gateway}"
+        health = client.get(f"{summary['api_url']}/health")
+        assert health.status_code == 200 and health.json()["status"] == "ok", health.text
+        assert set(health.json()["services"]) == set(SERVICES)
 
 
 def assert_services_reach_each_other(summary: dict) -> None:
-    """A subscription pins a plan version read from the catalog over HTTP: that works out of the box."""
+    """A subscription pins a plan version read from the catalog over HTTP: that works out of the box,
+    both asked through the one origin."""
     headers = {"Authorization": f"Bearer {summary['api_key']}"}
-    catalog, subscriptions = summary["services"]["catalog"], summary["services"]["subscriptions"]
+    catalog = subscriptions = summary["api_url"]
     with httpx.Client(timeout=10.0, headers=headers) as client:
         plan = client.post(f"{catalog}/api/v1/plans", json={"plan": {
             "name": "Dev", "code": "dev_plan", "interval": "monthly", "amount_cents": 1000,
@@ -173,6 +182,16 @@ def assert_services_reach_each_other(summary: dict) -> None:
             "external_customer_id": "dev_customer", "plan_code": "dev_plan", "external_id": "dev_sub"}})
         assert created.status_code == 200, created.text
         assert created.json()["subscription"]["plan_code"] == "dev_plan"
+
+
+def assert_one_origin_printed_first(run: DevRun, summary: dict) -> None:
+    deadline = time.monotonic() + 10
+    while "admin API key" not in (text := run.output.read_text(errors="replace")):
+        assert time.monotonic() < deadline, run.diagnostics()
+        time.sleep(0.1)
+    table = text.split("ready in", 1)[1].splitlines()
+    addresses = [line for line in table if "http://" in line]
+    assert summary["api_url"] in addresses[0] and "one origin" in addresses[0], addresses[:3]
 
 
 def stop_and_assert_clean(run: DevRun) -> None:
@@ -202,6 +221,7 @@ def test_dev_runs_the_suite_and_stops_cleanly(tmp_path: Path, data_dir: Path) ->
         assert_all_up(summary, ports)
         assert summary["kafka"] == f"127.0.0.1:{ports.kafka}"
         assert_services_reach_each_other(summary)
+        assert_one_origin_printed_first(first, summary)
 
         claims = verify_key(summary["api_key"], data_dir)
         assert claims["org"] == summary["organization_id"]

@@ -30,6 +30,10 @@ def dev_command(
     base_port: Annotated[
         int, typer.Option("--base-port", help="Port of the first service; the others follow in order.")
     ] = DEFAULT_BASE_PORT,
+    gateway_port: Annotated[
+        int | None,
+        typer.Option("--gateway-port", help="Port of the gateway, the one API origin (default: --base-port - 1)."),
+    ] = None,
     services: Annotated[
         bool, typer.Option("--services/--no-services", help="Start the six services, or only the infrastructure.")
     ] = True,
@@ -40,18 +44,23 @@ def dev_command(
         float, typer.Option("--ready-timeout", help="Seconds to wait for every /ready to answer 200.")
     ] = 60.0,
 ) -> None:
-    """Run PostgreSQL, Kafka and the six services locally until Ctrl-C."""
+    """Run PostgreSQL, Kafka, the six services and the gateway (one API origin) locally until Ctrl-C."""
     service_range = range(base_port, base_port + len(SERVICES))
     if service_range.stop - 1 > 65535 or base_port < 1:
         raise typer.BadParameter(f"services would need ports {service_range.start}-{service_range.stop - 1}",
                                  param_hint="--base-port")
+    gateway = gateway_port or base_port - 1
+    if not 1 <= gateway <= 65535 or gateway in service_range:
+        raise typer.BadParameter(f"the gateway cannot use port {gateway}", param_hint="--gateway-port")
     for option, port in (("--pg-port", pg_port), ("--kafka-port", kafka_port)):
         if port in service_range:
             raise typer.BadParameter(f"{port} is one of the service ports (--base-port {base_port} + 0..5)",
                                      param_hint=option)
+        if services and port == gateway:
+            raise typer.BadParameter(f"{port} is the gateway's port", param_hint=option)
     options = DevOptions(
         data_dir=data_dir or default_data_dir(), pg_port=pg_port, kafka_port=kafka_port, base_port=base_port,
-        start_services=services, migrate=migrate, ready_timeout=ready_timeout,
+        gateway_port=gateway, start_services=services, migrate=migrate, ready_timeout=ready_timeout,
     )
     try:
         code = run_dev(options)

@@ -4,7 +4,8 @@
 .invora/
   postgres/        PostgreSQL data directory (its server log is postgres/server.log)
   keys/            private.pem + public.pem that API keys are signed and verified with
-  logs/            <service>.log and kafka.log
+  logs/            <service>.log, kafka.log and gateway.log
+  gateway/         caddy.json (generated at each start) and Caddy's own state
   run/             pid files of the processes the supervisor started
   org_id           the dev organization id, generated once
   dev.json         connection details; present only while `invora dev` is up

@@ -1,7 +1,8 @@
-"""`invora dev`: PostgreSQL, Kafka and the six services on one machine, stopped together.
+"""`invora dev`: PostgreSQL, Kafka, the six services and the gateway on one machine, stopped together.
 
-Start-up order: infrastructure, databases and migrations, key pair, services, readiness,
-then dev.json. Shutdown runs in reverse and only touches what this run started.
+Start-up order: infrastructure, databases and migrations, key pair, services, readiness, the
+gateway (its routes read from the running services' OpenAPI documents), then dev.json.
+Shutdown runs in reverse and only touches what this run started.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from rich.text import Text
 from invora.auth.keys import ensure_key_pair, sign_token
 from invora.cli import leftovers
 from invora.cli.dev_files import DevFiles
+from invora.cli.gateway import gateway_process
 from invora.cli.infrastructure import Infrastructure, PortInUse, require_free_port
 from invora.cli.service_process import ServiceProcess, stop_all
 from invora.cli.shutdown import ShutdownRequested, ShutdownSignals
 from invora.db.migrate import SERVICES
+from invora.gateway.routes import RouteConflict
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 stdout = Console(highlight=False, soft_wrap=True)
@@ -43,6 +46,7 @@ class DevOptions:
     pg_port: int
     kafka_port: int
     base_port: int
+    gateway_port: int | None = None  # default: the port before --base-port
     start_services: bool = True
     migrate: bool = True
     ready_timeout: float = 60.0
@@ -104,8 +108,11 @@ def _supervise(files: DevFiles, options: DevOptions, signals: ShutdownSignals) -
         cleanup.callback(signals.begin_cleanup)
         try:
             ports = service_ports(options.base_port) if options.start_services else {}
+            gateway_port = options.gateway_port or options.base_port - 1
             for service, port in ports.items():
                 require_free_port(port, service)
+            if ports:
+                require_free_port(gateway_port, "gateway")
             infra.start_postgres(options.pg_port)
             signals.check()
             infra.start_kafka(options.kafka_port)
@@ -118,14 +125,18 @@ def _supervise(files: DevFiles, options: DevOptions, signals: ShutdownSignals) -
                 services.append(ServiceProcess(name=service, port=port, env=env, log_file=files.log_file(service)))
                 _start_service(services[-1], files)
             _wait_until_ready(services, options.ready_timeout, signals)
+            if services:
+                _start_gateway(services, files, gateway_port)
+                _wait_until_ready(services[-1:], options.ready_timeout, signals)
             api_key = sign_token(
                 private_key.read_bytes(), organization_id=organization_id, roles=["admin"], subject="dev:admin"
             )
             summary = {
+                "api_url": services[-1].url if services else None,
                 "api_key": api_key,
                 "organization_id": str(organization_id),
                 "kafka": infra.kafka_bootstrap_servers,
-                "services": {s.name: s.url for s in services},
+                "services": {s.name: s.url for s in services if s.name != "gateway"},
                 "database_url": infra.admin_dsn,
             }
             files.write_dev_json(summary)
@@ -134,7 +145,7 @@ def _supervise(files: DevFiles, options: DevOptions, signals: ShutdownSignals) -
         except ShutdownRequested as stop:
             report(f"{stop.signal_name}: stopping")
             return 0
-        except (StartupFailed, ServiceDied, PortInUse) as failure:
+        except (StartupFailed, ServiceDied, PortInUse, RouteConflict) as failure:
             console.print(f"invora dev: {failure}", style="red", markup=False)
             return 1
     return 0
@@ -144,6 +155,14 @@ def _start_service(service: ServiceProcess, files: DevFiles) -> None:
     service.start()
     assert service.pid is not None
     leftovers.record(files.run_dir, service.name, service.pid)
+
+
+def _start_gateway(services: list[ServiceProcess], files: DevFiles, port: int) -> None:
+    """Caddy on one port in front of the services, appended to `services`: supervised, stopped and
+    reported like them."""
+    gateway = gateway_process(services, port, files.root / "gateway", files.log_file("gateway"))
+    services.append(gateway)
+    _start_service(gateway, files)
 
 
 def _wait_until_ready(services: list[ServiceProcess], timeout: float, signals: ShutdownSignals) -> None:
@@ -196,6 +215,8 @@ def _print_summary(summary: dict, files: DevFiles, elapsed: float) -> None:
     table = Table(title=f"Invora dev suite, ready in {elapsed:.1f}s", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
+    if summary.get("api_url"):
+        table.add_row("API (one origin)", summary["api_url"])
     for name, url in summary["services"].items():
         table.add_row(name, url)
     table.add_row("kafka", summary["kafka"])
@@ -205,4 +226,6 @@ def _print_summary(summary: dict, files: DevFiles, elapsed: float) -> None:
     # on a line of its own, unwrapped, so it can be copied
     stdout.print("admin API key:")
     stdout.print(summary["api_key"], soft_wrap=True)
+    if summary.get("api_url"):
+        stdout.print(f"Lago clients: Client(api_key=..., api_url=\"{summary['api_url']}/\")")
     stdout.print(f"Details in {files.dev_json}, logs in {files.logs_dir}. Ctrl-C stops everything.")
