@@ -1,23 +1,56 @@
-"""The wallets service: prepaid credits: wallets, credit grants, the wallet-transaction ledger, top-up
-rules and spend limits.
+"""The wallets service: prepaid credits: wallets, credit blocks, the double-entry ledger, credit applications
+to invoices, expiry and reconciliation.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 from fastapi import FastAPI
 
 from invora.app import ServiceDefinition, build_service_app
+from invora.bus.consumer import ConsumerOptions
+from wallets.applications.consumer import prepaid_credits_consumer
+from wallets.credits.routes import router as credits
+from wallets.customers.consumer import customers_consumer
+from wallets.ledger.reconcile import reconciliation_lifespan
+from wallets.runtime import WalletsRuntime
 from wallets.settings import WalletsSettings
+from wallets.transactions.expiry import expiry_lifespan
+from wallets.transactions.routes import router as transactions
+from wallets.transactions.routes import wallet_router as wallet_transactions
+from wallets.wallets.routes import customer_router as customer_wallets
+from wallets.wallets.routes import router as wallets
 
 DEFINITION = ServiceDefinition(
     name="wallets",
     title="Invora Wallets",
     description=(
-        "Owns prepaid credits: wallets, credit grants, the wallet-transaction ledger, top-up rules "
-        "and spend limits."
+        "Owns prepaid credits: wallets, credit grants (blocks with their own expiry and priority), the "
+        "double-entry ledger of wallet transactions, credit applications to invoices, manual credits."
     ),
+    routers=[wallets, wallet_transactions, customer_wallets, transactions, credits],
+    background=[expiry_lifespan, reconciliation_lifespan],
+    openapi_tags=[
+        {"name": "wallets", "description": "Wallets (Lago API v1): prepaid credits per customer and currency."},
+        {"name": "wallet_transactions", "description": "Wallet transactions (Lago API v1): paid, granted and "
+                                                       "voided credits; consumptions and fundings."},
+        {"name": "credits", "description": "A customer's credits: manual credits from the operations console, "
+                                           "the credit view and the balance history."},
+    ],
 )
 
 
 def create_app(settings: WalletsSettings | None = None) -> FastAPI:
-    return build_service_app(DEFINITION, settings or WalletsSettings())
+    settings = settings or WalletsSettings()
+    holder: list[FastAPI] = []
+    timeout = settings.consumer_session_timeout_ms
+    definition = dataclasses.replace(
+        DEFINITION,
+        consumers=[customers_consumer(), prepaid_credits_consumer(lambda: holder[0].state.runtime)],
+        consumer_options=ConsumerOptions(session_timeout_ms=timeout, heartbeat_interval_ms=max(300, timeout // 3)),
+    )
+    app = build_service_app(definition, settings)
+    app.state.runtime = WalletsRuntime(settings=settings)
+    holder.append(app)
+    return app

@@ -1,5 +1,12 @@
 """Every ORM model of the wallets service, imported so Alembic sees the whole schema."""
 
+from wallets.applications.models import CreditApplication
+from wallets.credits.models import ManualCreditAudit
+from wallets.customers.models import Customer
 from wallets.db import PLATFORM_MODELS
+from wallets.ledger.models import LedgerEntry
+from wallets.transactions.models import WalletTransaction
+from wallets.wallets.models import Wallet
 
-__all__ = ["PLATFORM_MODELS"]
+__all__ = ["PLATFORM_MODELS", "Customer", "Wallet", "WalletTransaction", "LedgerEntry", "CreditApplication",
+           "ManualCreditAudit"]

@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import Field
+
 from invora.settings import ServiceSettings
 
 
 class WalletsSettings(ServiceSettings):
     service_name: ClassVar[str] = "wallets"
     default_port: ClassVar[int] = 8105
+
+    scheduler_enabled: bool = Field(True, description="Run the expiry loop (credit blocks and wallets past their "
+                                                      "expiration) in this process.")
+    expiry_interval_seconds: float = Field(30.0, gt=0, description="How often the expiry loop looks for due blocks.")
+    reconciliation_enabled: bool = Field(True, description="Run the ledger reconciliation loop in this process.")
+    reconciliation_interval_seconds: float = Field(
+        300.0, gt=0, description="How often every balance is checked against the sum of its ledger entries.")
+    consumer_session_timeout_ms: int = Field(10_000, ge=1_000, description="Kafka consumer session timeout.")
+    manual_credit_max_cents: int = Field(100_000_000, ge=1, description="Largest manual credit the operations "
+                                                                        "console may issue at once (minor units).")

@@ -1,0 +1,77 @@
+"""SQL of credit applications (one row per invoice: the saga's idempotency key) and their movements."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession
+
+# a second request for the same invoice waits here for the first one's transaction, then finds its row
+_CLAIM = text(
+    """
+    INSERT INTO credit_applications (organization_id, lago_invoice_id, external_customer_id, currency, status,
+                                     requested_amount_cents)
+    VALUES (:org, :invoice, :customer, :currency, :status, :requested)
+    ON CONFLICT (organization_id, lago_invoice_id) DO NOTHING
+    RETURNING lago_invoice_id
+    """
+)
+_GET = text("SELECT * FROM credit_applications WHERE organization_id = :org AND lago_invoice_id = :invoice")
+_GET_FOR_UPDATE = text(
+    "SELECT * FROM credit_applications WHERE organization_id = :org AND lago_invoice_id = :invoice FOR UPDATE"
+)
+_RECORD_ANSWER = text(
+    """
+    UPDATE credit_applications SET applied_amount_cents = :applied, answer = CAST(:answer AS jsonb)
+    WHERE organization_id = :org AND lago_invoice_id = :invoice
+    """
+)
+_RELEASE = text(
+    """
+    UPDATE credit_applications SET status = 'released', released_amount_cents = :released, released_at = :now
+    WHERE organization_id = :org AND lago_invoice_id = :invoice AND status = 'applied'
+    """
+)
+_CONSUMPTION_LEGS = text(
+    """
+    SELECT e.movement_id, e.wallet_id, e.block_id, -e.amount_cents AS cents, -e.credits AS credits
+    FROM wallet_transactions t JOIN ledger_entries e ON e.movement_id = t.id
+    WHERE t.organization_id = :org AND t.lago_invoice_id = :invoice AND t.transaction_status = 'invoiced'
+      AND e.account = 'wallet' AND e.kind = 'consumption'
+    ORDER BY e.id
+    """
+)
+
+
+async def claim(session: AsyncSession, *, organization_id: uuid.UUID, invoice_id: uuid.UUID, customer: str | None,
+                currency: str | None, status: str, requested: int) -> bool:
+    return (await session.execute(_CLAIM, {
+        "org": organization_id, "invoice": invoice_id, "customer": customer, "currency": currency, "status": status,
+        "requested": requested})).first() is not None
+
+
+async def get(session: AsyncSession, organization_id: uuid.UUID, invoice_id: uuid.UUID, *,
+              lock: bool = False) -> RowMapping | None:
+    return (await session.execute(_GET_FOR_UPDATE if lock else _GET, {"org": organization_id, "invoice": invoice_id})
+            ).mappings().first()
+
+
+async def record_answer(session: AsyncSession, organization_id: uuid.UUID, invoice_id: uuid.UUID, applied: int,
+                        answer: dict[str, Any]) -> None:
+    await session.execute(_RECORD_ANSWER, {"org": organization_id, "invoice": invoice_id, "applied": applied,
+                                           "answer": json.dumps(answer)})
+
+
+async def mark_released(session: AsyncSession, organization_id: uuid.UUID, invoice_id: uuid.UUID, released: int,
+                        now) -> None:
+    await session.execute(_RELEASE, {"org": organization_id, "invoice": invoice_id, "released": released, "now": now})
+
+
+async def consumption_legs(session: AsyncSession, organization_id: uuid.UUID,
+                           invoice_id: uuid.UUID) -> list[RowMapping]:
+    return list((await session.execute(_CONSUMPTION_LEGS, {"org": organization_id, "invoice": invoice_id})
+                 ).mappings().all())

@@ -1,0 +1,42 @@
+"""Named domain errors of the wallets service (Lago's codes where Lago has one)."""
+
+from __future__ import annotations
+
+from invora.errors import Conflict, MethodNotAllowed, NotFound, ValidationFailed
+
+
+class CustomerNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("customer")
+
+
+class WalletNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("wallet")
+
+
+class WalletTransactionNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("wallet_transaction")
+
+
+class WalletNotActive(MethodNotAllowed):
+    code = "wallet_not_active"
+
+
+class WalletTransactionNotVoidable(MethodNotAllowed):
+    code = "wallet_transaction_not_voidable"
+
+
+class InsufficientCredits(Conflict):
+    code = "insufficient_credits"
+
+
+class WalletCodeTaken(ValidationFailed):
+    def __init__(self) -> None:
+        super().__init__(code=["value_already_exist"])
+
+
+class CurrencyMismatch(ValidationFailed):
+    def __init__(self) -> None:
+        super().__init__(currency=["currencies_does_not_match"])

@@ -1,0 +1,53 @@
+"""HTTP routes for a customer's credits: manual credits (operations console), the credit view, the balance history."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+
+from invora.web.deps import DbSession
+from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, READ_ERRORS
+from wallets.common.auth import ReaderOrTenant, Writer, ensure_customer_access
+from wallets.common.deps import Now
+from wallets.credits import service
+from wallets.credits.schemas import CreditsView, HistoryPage, ManualCreditBody, ManualCreditResponse
+
+router = APIRouter(prefix="/api/v1/customers/{external_customer_id}", tags=["credits"])
+ExternalCustomerId = Annotated[str, Path(description="The customer's external id.")]
+
+
+@router.post("/credits", response_model=ManualCreditResponse, responses=CREATE_ERRORS,
+             summary="Issue a manual credit (operations console)")
+async def issue_credit(body: ManualCreditBody, request: Request, session: DbSession, principal: Writer, now: Now,
+                       external_customer_id: ExternalCustomerId) -> ManualCreditResponse:
+    return await service.manual_credit(
+        session, principal.organization_id, external_customer_id, body.credit, now=now, actor=principal.subject,
+        limit_cents=request.app.state.runtime.settings.manual_credit_max_cents)
+
+
+@router.get("/credits", response_model=CreditsView, responses=READ_ERRORS,
+            summary="The customer's credits: available, pending, expiring within 30 days")
+async def credits_view(session: DbSession, principal: ReaderOrTenant, now: Now,
+                       external_customer_id: ExternalCustomerId) -> CreditsView:
+    ensure_customer_access(principal, external_customer_id)
+    return await service.view(session, principal.organization_id, external_customer_id, now)
+
+
+@router.get("/balance_history", response_model=HistoryPage, responses={**READ_ERRORS, **LIST_ERRORS},
+            summary="Every credit movement, newest first (keyset pagination)")
+async def balance_history(
+    session: DbSession, principal: ReaderOrTenant, external_customer_id: ExternalCustomerId,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    wallet_id: Annotated[uuid.UUID | None, Query()] = None,
+    transaction_type: Annotated[Literal["inbound", "outbound"] | None, Query()] = None,
+    created_after: Annotated[datetime | None, Query()] = None,
+    created_before: Annotated[datetime | None, Query()] = None,
+) -> HistoryPage:
+    ensure_customer_access(principal, external_customer_id)
+    return await service.history(session, principal.organization_id, external_customer_id, limit=limit, cursor=cursor,
+                                 wallet_id=wallet_id, transaction_type=transaction_type,
+                                 created_after=created_after, created_before=created_before)

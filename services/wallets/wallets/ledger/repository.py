@@ -1,0 +1,101 @@
+"""SQL of the ledger: entries, locks, live credit blocks, and the reconciliation's sums."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wallets.ledger.models import LedgerEntry
+
+_ENTRIES = LedgerEntry.__table__
+
+# wallets are locked in id order, so two movements over overlapping wallets never deadlock
+_LOCK_WALLETS = text(
+    "SELECT * FROM wallets WHERE organization_id = :org AND id = ANY(:ids) ORDER BY id FOR UPDATE"
+)
+_LIVE_BLOCKS = text(
+    """
+    SELECT t.id, t.wallet_id, w.priority AS wallet_priority, w.created_at AS wallet_created_at, t.priority,
+           t.expiration_at, t.category, t.created_at, t.remaining_cents, t.remaining_credits,
+           w.rate_amount, w.currency
+    FROM wallet_transactions t JOIN wallets w ON w.id = t.wallet_id
+    WHERE t.wallet_id = ANY(:ids) AND t.is_block AND (t.remaining_credits > 0 OR t.remaining_cents > 0)
+      AND (t.expiration_at IS NULL OR t.expiration_at > :now)
+    """
+)
+_BALANCE_DRIFT = text(
+    """
+    SELECT w.id, w.organization_id, w.balance_cents, w.credits_balance,
+           coalesce(e.cents, 0) AS ledger_cents, coalesce(e.credits, 0) AS ledger_credits
+    FROM wallets w
+    LEFT JOIN (SELECT wallet_id, sum(amount_cents) AS cents, sum(credits) AS credits
+               FROM ledger_entries WHERE account = 'wallet' GROUP BY wallet_id) e ON e.wallet_id = w.id
+    WHERE w.balance_cents <> coalesce(e.cents, 0) OR w.credits_balance <> coalesce(e.credits, 0)
+    """
+)
+_BLOCK_DRIFT = text(
+    """
+    SELECT t.id, t.organization_id, t.remaining_cents, t.remaining_credits,
+           coalesce(e.cents, 0) AS ledger_cents, coalesce(e.credits, 0) AS ledger_credits
+    FROM wallet_transactions t
+    LEFT JOIN (SELECT block_id, sum(amount_cents) AS cents, sum(credits) AS credits
+               FROM ledger_entries WHERE account = 'wallet' GROUP BY block_id) e ON e.block_id = t.id
+    WHERE t.is_block AND (t.remaining_cents <> coalesce(e.cents, 0) OR t.remaining_credits <> coalesce(e.credits, 0))
+    """
+)
+_UNBALANCED_MOVEMENTS = text(
+    """
+    SELECT movement_id, sum(amount_cents) AS cents, sum(credits) AS credits
+    FROM ledger_entries GROUP BY movement_id HAVING sum(amount_cents) <> 0 OR sum(credits) <> 0
+    """
+)
+_BLOCKS_OF_WALLET_SUM = text(
+    """
+    SELECT w.id FROM wallets w
+    LEFT JOIN (SELECT wallet_id, sum(remaining_cents) AS cents, sum(remaining_credits) AS credits
+               FROM wallet_transactions WHERE is_block GROUP BY wallet_id) b ON b.wallet_id = w.id
+    WHERE w.balance_cents <> coalesce(b.cents, 0) OR w.credits_balance <> coalesce(b.credits, 0)
+    """
+)
+
+
+async def lock_wallets(session: AsyncSession, organization_id: uuid.UUID,
+                       wallet_ids: Sequence[uuid.UUID]) -> list[RowMapping]:
+    if not wallet_ids:
+        return []
+    return list((await session.execute(_LOCK_WALLETS, {"org": organization_id, "ids": list(wallet_ids)})
+                 ).mappings().all())
+
+
+async def live_blocks(session: AsyncSession, wallet_ids: Sequence[uuid.UUID], now: datetime) -> list[RowMapping]:
+    if not wallet_ids:
+        return []
+    return list((await session.execute(_LIVE_BLOCKS, {"ids": list(wallet_ids), "now": now})).mappings().all())
+
+
+async def insert_entries(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    await session.execute(_ENTRIES.insert(), rows)
+
+
+async def balance_drift(session: AsyncSession) -> list[RowMapping]:
+    return list((await session.execute(_BALANCE_DRIFT)).mappings().all())
+
+
+async def block_drift(session: AsyncSession) -> list[RowMapping]:
+    return list((await session.execute(_BLOCK_DRIFT)).mappings().all())
+
+
+async def unbalanced_movements(session: AsyncSession) -> list[RowMapping]:
+    return list((await session.execute(_UNBALANCED_MOVEMENTS)).mappings().all())
+
+
+async def wallets_unlike_their_blocks(session: AsyncSession) -> list[RowMapping]:
+    return list((await session.execute(_BLOCKS_OF_WALLET_SUM)).mappings().all())
+
+REPEATABLE_READ = text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")

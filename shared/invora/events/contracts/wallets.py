@@ -1,0 +1,211 @@
+"""Events the wallets service publishes, and the objects they carry (the API's own shapes).
+
+- `wallet.created|updated|terminated`: `WalletEvent` (`{"wallet": Wallet}`);
+- `wallet.depleted_ongoing_balance`: `WalletEvent` (the ongoing balance reached zero or less);
+- `wallet_transaction.created|updated|payment_failure`: `WalletTransactionEvent`;
+- `credits.granted`: `CreditsGranted` (granted or purchased credits reached a wallet's balance);
+- `credits.balance_depleted`: `CreditsBalanceDepleted` (a wallet's balance reached zero);
+- `credits.applied`: `PrepaidCreditsApplied`, wallets' answer to `invoice.prepaid_credits_requested`;
+- `credits.released`: `PrepaidCreditsReleased`, the answer to `invoice.prepaid_credits_release_requested`.
+
+Topics `invora.wallet`, `invora.wallet_transaction`, `invora.credits`. The saga answers are keyed
+by the invoice's `lago_id` (`aggregate_type` `credits`), so one invoice's answers stay in order;
+the others by the wallet's (or transaction's) `lago_id`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+WalletStatus = Literal["active", "terminated"]
+
+
+class _Object(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class AppliesTo(_Object):
+    fee_types: list[str] = Field(default_factory=list)
+    billable_metric_codes: list[str] = Field(default_factory=list)
+
+
+class TransactionMetadata(_Object):
+    key: str
+    value: str
+
+
+class RecurringTransactionRule(_Object):
+    lago_id: uuid.UUID
+    trigger: Literal["interval", "threshold"]
+    method: Literal["fixed", "target"]
+    interval: str | None = None
+    status: Literal["active", "terminated"] = "active"
+    threshold_credits: str | None = None
+    paid_credits: str | None = None
+    granted_credits: str | None = None
+    grants_target_top_up: bool | None = None
+    started_at: datetime | None = None
+    target_ongoing_balance: str | None = None
+    expiration_at: datetime | None = None
+    invoice_requires_successful_payment: bool = False
+    transaction_metadata: list[TransactionMetadata] = Field(default_factory=list)
+    transaction_name: str | None = None
+    ignore_paid_top_up_limits: bool = False
+    created_at: datetime
+
+
+class Wallet(_Object):
+    """Lago's `WalletObject`. Credits are decimal strings (5 decimals); money is integer cents."""
+
+    lago_id: uuid.UUID
+    lago_customer_id: uuid.UUID
+    external_customer_id: str
+    status: WalletStatus
+    currency: str
+    name: str | None = None
+    code: str
+    priority: int
+    rate_amount: str
+    credits_balance: str
+    balance_cents: int
+    consumed_credits: str
+    consumed_amount_cents: int
+    created_at: datetime
+    expiration_at: datetime | None = None
+    last_balance_sync_at: datetime | None = None
+    last_consumed_credit_at: datetime | None = None
+    terminated_at: datetime | None = None
+    invoice_requires_successful_payment: bool
+    applies_to: AppliesTo
+    recurring_transaction_rules: list[RecurringTransactionRule] = Field(default_factory=list)
+    ongoing_balance_cents: int
+    ongoing_usage_balance_cents: int
+    credits_ongoing_balance: str
+    credits_ongoing_usage_balance: str
+    paid_top_up_min_amount_cents: int | None = None
+    paid_top_up_max_amount_cents: int | None = None
+    metadata: dict[str, str | None] | None = None
+    billing_entity_code: str | None = None
+    purchase_order_number: str | None = None
+    applied_invoice_custom_sections: list[dict[str, str]] = Field(default_factory=list)
+    payment_method: dict[str, str | None] | None = None
+
+
+TransactionStatus = Literal["purchased", "granted", "voided", "invoiced"]
+
+
+class WalletTransaction(_Object):
+    """Lago's `WalletTransactionObject`, with the grant's terms (priority, category, expiry, reason)."""
+
+    lago_id: uuid.UUID
+    lago_wallet_id: uuid.UUID
+    lago_invoice_id: uuid.UUID | None = None
+    lago_credit_note_id: uuid.UUID | None = None
+    lago_voided_invoice_id: uuid.UUID | None = None
+    status: Literal["pending", "settled", "failed"]
+    source: Literal["manual", "interval", "threshold", "invoice", "expiration", "console"]
+    transaction_status: TransactionStatus
+    transaction_type: Literal["inbound", "outbound"]
+    amount: str
+    amount_cents: int
+    credit_amount: str
+    remaining_amount_cents: int | None = None
+    remaining_credit_amount: str | None = None
+    priority: int
+    category: Literal["granted", "purchased"] | None = Field(
+        None, description="Inbound credit blocks only: how the credits came (consumed granted-first on a tie).")
+    expiration_at: datetime | None = None
+    voided_at: datetime | None = None
+    void_reason: str | None = None
+    description: str = Field(description="The balance history's human description of this movement.")
+    invoice_requires_successful_payment: bool = False
+    settled_at: datetime | None = None
+    failed_at: datetime | None = None
+    created_at: datetime
+    metadata: list[TransactionMetadata] = Field(default_factory=list)
+    name: str | None = None
+    purchase_order_number: str | None = None
+    payment_method: dict[str, str | None] | None = None
+    applied_invoice_custom_sections: list[dict[str, str]] = Field(default_factory=list)
+
+
+class WalletEvent(_Object):
+    wallet: Wallet
+
+
+class WalletTransactionEvent(_Object):
+    wallet_transaction: WalletTransaction
+
+
+class CreditsGranted(_Object):
+    """`credits.granted`: credits reached a wallet's balance (a grant, a settled purchase, a manual credit)."""
+
+    external_customer_id: str
+    lago_wallet_id: uuid.UUID
+    wallet_transaction: WalletTransaction
+
+
+class CreditsBalanceDepleted(_Object):
+    """`credits.balance_depleted`: a wallet's balance went from above zero to zero."""
+
+    external_customer_id: str
+    wallet: Wallet
+
+
+class AppliedLine(_Object):
+    """What the credits paid of one requested line (same order as the request's `lines`)."""
+
+    lago_fee_id: uuid.UUID | None = None
+    fee_type: str
+    billable_metric_code: str | None = None
+    requested_amount_cents: int
+    applied_amount_cents: int
+
+
+class AppliedWalletTransaction(_Object):
+    lago_wallet_id: uuid.UUID
+    lago_wallet_transaction_id: uuid.UUID
+    amount_cents: int
+    credit_amount: str
+
+
+class PrepaidCreditsApplied(_Object):
+    """`credits.applied`: what wallets applied to the invoice (0 when nothing applies). Same answer every time."""
+
+    lago_invoice_id: uuid.UUID
+    external_customer_id: str
+    currency: str
+    requested_amount_cents: int
+    applied_amount_cents: int
+    lines: list[AppliedLine]
+    wallet_transactions: list[AppliedWalletTransaction]
+    status: Literal["applied", "released"] = Field(
+        description="`released`: the invoice was released (voided) before or since; nothing stays applied.")
+
+
+class PrepaidCreditsReleased(_Object):
+    """`credits.released`: credits applied to the invoice went back to their wallets (or nothing was applied)."""
+
+    lago_invoice_id: uuid.UUID
+    external_customer_id: str | None = None
+    released_amount_cents: int
+    lost_amount_cents: int = Field(0, description="Credits whose grant expired or was voided since: not restored.")
+    wallet_transactions: list[AppliedWalletTransaction]
+
+
+EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
+    **{f"wallet.{verb}": WalletEvent for verb in ("created", "updated", "terminated", "depleted_ongoing_balance")},
+    **{f"wallet_transaction.{verb}": WalletTransactionEvent for verb in ("created", "updated", "payment_failure")},
+    "credits.granted": CreditsGranted,
+    "credits.balance_depleted": CreditsBalanceDepleted,
+    "credits.applied": PrepaidCreditsApplied,
+    "credits.released": PrepaidCreditsReleased,
+}
+
+CREDITS_DECIMALS = 5
+CREDITS_STEP = Decimal(1).scaleb(-CREDITS_DECIMALS)
