@@ -5,7 +5,7 @@ from) and the organization's counter-accounts `granted`, `purchased`, `consumed`
 `expired`. Credits leave `granted` into a wallet, a consumption moves them from the wallet into
 `consumed`, and so on: each movement's entries sum to zero in cents and in credits.
 
-What the database enforces (migration 0003):
+What the database enforces (migration 0004):
 - entries are never updated nor deleted (a trigger raises);
 - each movement sums to zero in both units (a deferred constraint trigger, checked at commit);
 - a `wallet` entry adds itself to the wallet's balances and its block's remaining figures in the

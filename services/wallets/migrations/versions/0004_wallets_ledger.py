@@ -5,8 +5,8 @@ The ledger's rules live in the database (see `wallets/ledger/models.py`): entrie
 each movement sums to zero at commit, and a `wallet` entry moves its wallet's balances and its
 block's remaining figures in the same statement, which `CHECK`s keep at or above zero.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-01
 """
 
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0003"
-down_revision: str | None = "0002"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
