@@ -290,3 +290,33 @@ def test_every_database_the_services_use_is_created_by_the_init_script(compose):
     assert used >= {f"invora_{name}" for name in SERVICES}
     missing = used - init_script_databases()
     assert not missing, f"databases used but not created by init-databases.sh: {sorted(missing)}"
+
+
+# -- the gateway --------------------------------------------------------------------------
+
+
+def test_gateway_runs_the_official_caddy_image_with_the_generated_config(compose):
+    gateway = compose["services"].get("gateway")
+    assert gateway, "a `gateway` service (Caddy) is expected"
+    assert str(gateway.get("image", "")).startswith("caddy:2"), "the gateway runs the official caddy:2 image"
+    words = as_words(gateway.get("command"))
+    assert words[:2] == ["caddy", "run"] and "--config" in words
+    config_path = words[words.index("--config") + 1]
+    mounts = {str(v).split(":")[1]: str(v).split(":")[0] for v in gateway.get("volumes") or []}
+    assert config_path in mounts, f"the gateway must mount its config at {config_path}"
+    source = (ROOT / mounts[config_path]).resolve()
+    assert source == (ROOT / "deploy" / "gateway" / "caddy.json").resolve() and source.is_file()
+    assert (8100, 8100) in published_ports(gateway)
+    assert " ".join(as_words((gateway.get("healthcheck") or {}).get("test"))).endswith(":8100/health")
+
+
+def test_gateway_config_reaches_every_service_by_its_compose_name_and_port(compose):
+    import json
+
+    config = json.loads((ROOT / "deploy" / "gateway" / "caddy.json").read_text())
+    routes = config["apps"]["http"]["servers"]["invora"]["routes"]
+    dials = {u["dial"] for r in routes for h in r["handle"] if h["handler"] == "reverse_proxy" for u in h["upstreams"]}
+    assert dials == {f"{name}:{port}" for name, port in SERVICE_PORTS.items()}
+    for name in SERVICE_PORTS:
+        assert name in compose["services"]
+    assert config["apps"]["http"]["servers"]["invora"]["listen"] == [":8100"]

@@ -6,6 +6,7 @@ import warnings
 
 import typer
 
+from invora.cli.deploy import deploy_app
 from invora.cli.dev import dev_command
 from invora.cli.keys import keys_app
 from invora.cli.migrate import migrate_command
@@ -22,6 +23,7 @@ app = typer.Typer(
 app.command("dev")(dev_command)
 app.command("migrate")(migrate_command)
 app.add_typer(keys_app, name="keys")
+app.add_typer(deploy_app, name="deploy")
 
 if __name__ == "__main__":
     app(prog_name="invora")
