@@ -4,7 +4,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 DEV_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help ensure-uv sync run test bench lint migrate
+.PHONY: help ensure-uv sync run test bench lint migrate deploy-files
 
 help:
 	@echo "make run      PostgreSQL, Kafka and the six services on this machine (invora dev)"
@@ -12,6 +12,7 @@ help:
 	@echo "make bench    every benchmark in bench/, each printing JSON"
 	@echo "make lint     ruff"
 	@echo "make migrate  upgrade service databases (see docs/cli.md)"
+	@echo "make deploy-files  regenerate deploy/gateway/caddy.json and deploy/kubernetes/ (after a route changes)"
 
 # --frozen installs the lock file as it is; should that fail (e.g. the lock lacks a new member),
 # resolve again. --inexact leaves tools a developer added to .venv alone.
@@ -40,3 +41,6 @@ lint: sync
 
 migrate: sync
 	$(UV) run invora migrate
+
+deploy-files: sync
+	$(UV) run invora deploy render

@@ -47,7 +47,7 @@ def container(deployment: dict) -> dict:
 
 def test_committed_files_are_what_the_code_generates(generated):
     stale = stale_files(ROOT)
-    assert stale == [], f"out of date (run `uv run invora deploy render`): {stale}"
+    assert stale == [], f"out of date (a route or the deployment code changed: run `make deploy-files`): {stale}"
     assert GATEWAY_CONFIG in generated and len([p for p in generated if p.parent == KUBERNETES_DIR]) >= 8
 
 
