@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import uuid
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -55,7 +54,7 @@ async def manual_credit(session: AsyncSession, organization_id: uuid.UUID, exter
             wallet = await wallets.get_row(session, organization_id, active[0]["id"], lock=True)
         else:
             created = await wallets.create(session, organization_id, WalletCreateInput(
-                external_customer_id=external_customer_id, currency=data.currency, rate_amount=Decimal(1),
+                external_customer_id=external_customer_id, currency=data.currency, rate_amount="1",
                 name="Credits", code=f"credits_{data.currency.lower()}"), now=now, actor=actor)
             wallet = await wallets.get_row(session, organization_id, created.lago_id, lock=True)
     credits = quantize_credits(to_decimal(data.amount_cents, data.currency) / wallet["rate_amount"])
