@@ -215,6 +215,8 @@ class Bench:
 
         # the notifications service
         self.service_port = free_port("127.0.0.1")
+        from invora.secrets import generate_key_entry
+
         env = {
             **os.environ,
             "INVORA_NOTIFICATIONS_DATABASE_URL": urls[names[0]],
@@ -223,6 +225,7 @@ class Bench:
             "INVORA_DEV_MODE": "true",
             "INVORA_LOG_LEVEL": "WARNING",
             "INVORA_NOTIFICATIONS_PORT": str(self.service_port),
+            "INVORA_SECRETS_KEY": os.environ.get("INVORA_SECRETS_KEY") or generate_key_entry(),
         }
         log = _open_log(workdir / "notifications.log")
         self.stack.callback(log.close)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from fastapi import APIRouter, FastAPI
 
+from invora import secrets
 from invora.auth.verify import TokenVerifier
 from invora.bus.connection import BrokerConnection
 from invora.bus.consumer import ConsumerOptions, ConsumerSpec, EventConsumer
@@ -51,6 +52,8 @@ class ServiceDefinition:
 def build_service_app(definition: ServiceDefinition, settings: ServiceSettings) -> FastAPI:
     service_name_var.set(definition.name)
     configure_logging(settings.log_level, settings.log_json)
+    if (ring := settings.secrets_keyring) is not None:
+        secrets.configure(ring)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

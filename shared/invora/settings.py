@@ -25,6 +25,7 @@ from pydantic_settings import (
 
 from invora.bus.kafka_config import KafkaClientConfig, SaslMechanism, SecurityProtocol
 from invora.db.options import DatabaseConnectOptions, SslMode
+from invora.secrets import KeyRing, SecretsError
 
 SUITE_PREFIX = "INVORA_"
 _PEM_BLOCK = re.compile(r"-----BEGIN [A-Z0-9 ]+-----.*?-----END [A-Z0-9 ]+-----", re.DOTALL)
@@ -82,6 +83,10 @@ class ServiceSettings(BaseSettings):
     )
     auth_leeway_seconds: float = Field(
         30.0, ge=0, le=300, description="Clock skew forgiven when checking an API key's `exp`, `nbf` and `iat`.")
+    secrets_key: SecretStr | None = Field(
+        None, description="Key ring secrets at rest are encrypted with: `<id>:<base64 of 32 bytes>` entries, "
+        "comma-separated, the current key first (older ones still decrypt), or the path of a file with one entry a "
+        "line. Required by services that store secrets (notifications).")
     host: str = Field("127.0.0.1", description="Address uvicorn binds to.")
     port: int = Field(0, ge=0, le=65535, description="Port; 0 means the service's default port.")
     log_level: str = Field("INFO", description="Log level (DEBUG, INFO, WARNING, ERROR).")
@@ -120,7 +125,15 @@ class ServiceSettings(BaseSettings):
         # raised while the settings load: the service stops at start-up with the reason
         self.kafka.validate()
         self.database_options.validate()
+        try:
+            self.secrets_keyring  # noqa: B018 - parsed now so a bad key stops start-up
+        except SecretsError as exc:
+            raise ValueError(str(exc)) from None
         return self
+
+    @property
+    def secrets_keyring(self) -> KeyRing | None:
+        return KeyRing.parse(self.secrets_key.get_secret_value()) if self.secrets_key else None
 
     @property
     def kafka(self) -> KafkaClientConfig:

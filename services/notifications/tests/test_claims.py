@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
+from invora import secrets
 from invora.db.engine import Database
+from invora.secrets.column import context_of
 from notifications.delivery_worker import repository
 from notifications.delivery_worker.repository import _CANDIDATES, _CATCH_UP, BEGINNING
 
@@ -31,8 +33,9 @@ async def add_endpoint(database: Database) -> uuid.UUID:
     async with database.sessionmaker() as session:
         await session.execute(text(
             "INSERT INTO webhook_endpoints (id, organization_id, webhook_url, signature_algo, enabled, secret) "
-            "VALUES (:id, :org, :url, 'hmac', true, 'whsec_x')"), {"id": endpoint_id, "org": ORG,
-                                                                  "url": f"https://example.com/{endpoint_id}"})
+            "VALUES (:id, :org, :url, 'hmac', true, :secret)"), {
+                "id": endpoint_id, "org": ORG, "url": f"https://example.com/{endpoint_id}",
+                "secret": secrets.encrypt("whsec_x", context_of("webhook_endpoints", "secret"))})
         await session.commit()
     return endpoint_id
 

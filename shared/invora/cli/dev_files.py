@@ -4,6 +4,7 @@
 .invora/
   postgres/        PostgreSQL data directory (its server log is postgres/server.log)
   keys/            private.pem + public.pem that API keys are signed and verified with
+  secrets.keys     the key ring secrets at rest are encrypted with (INVORA_SECRETS_KEY), current first
   logs/            <service>.log, kafka.log and gateway.log
   gateway/         caddy.json (generated at each start) and Caddy's own state
   run/             pid files of the processes the supervisor started
@@ -60,6 +61,10 @@ class DevFiles:
     @property
     def public_key(self) -> Path:
         return self.keys_dir / "public.pem"
+
+    @property
+    def secrets_keys(self) -> Path:
+        return self.root / "secrets.keys"
 
     @property
     def logs_dir(self) -> Path:

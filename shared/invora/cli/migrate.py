@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 
 from invora.cli.dev_files import DATA_DIR_ENV, DevFiles
 from invora.cli.infrastructure import service_database_urls
+from invora.cli.secrets import configure_for_migrations
 from invora.db.migrate import SERVICES, upgrade
 from invora.infra.postgres import ensure_databases
 
@@ -66,6 +67,7 @@ def migrate_command(
         raise typer.BadParameter(f"unknown service {service!r}; expected one of {', '.join(SERVICES)}",
                                  param_hint="SERVICE")
     files = DevFiles.at(data_dir)
+    configure_for_migrations(files)
     targets = [resolve_target(s, files) for s in ((service,) if service else SERVICES)]
     for target in targets:
         database = make_url(target.database_url).database

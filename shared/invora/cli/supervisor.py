@@ -23,6 +23,7 @@ from invora.cli import leftovers
 from invora.cli.dev_files import DevFiles
 from invora.cli.gateway import gateway_process
 from invora.cli.infrastructure import Infrastructure, PortInUse, require_free_port
+from invora.cli.secrets import configure_for_migrations, ensure_dev_key_file
 from invora.cli.service_process import ServiceProcess, stop_all
 from invora.cli.shutdown import ShutdownRequested, ShutdownSignals
 from invora.db.migrate import SERVICES
@@ -62,13 +63,15 @@ def service_ports(base_port: int) -> dict[str, int]:
 
 
 def service_env(service: str, port: int, database_url: str, infra: Infrastructure, private_key: Path,
-                public_key: Path, ports: dict[str, int]) -> dict[str, str]:
+                public_key: Path, ports: dict[str, int], secrets_keys: Path | None = None) -> dict[str, str]:
     prefix = f"INVORA_{service.upper()}_"
     return {
         # how services reach each other locally, unless the environment says otherwise: the catalog's
         # address, and the key that signs the short-lived `service` keys they call each other with
         f"{prefix}CATALOG_URL": f"http://127.0.0.1:{ports.get('catalog', 8101)}",
         f"{prefix}SERVICE_SIGNING_KEY": str(private_key),
+        # the key ring for secrets at rest, generated once and kept with the data it encrypts
+        **({"INVORA_SECRETS_KEY": str(secrets_keys)} if secrets_keys else {}),
         **os.environ,
         f"{prefix}DATABASE_URL": database_url,
         f"{prefix}PORT": str(port),
@@ -117,11 +120,14 @@ def _supervise(files: DevFiles, options: DevOptions, signals: ShutdownSignals) -
             signals.check()
             infra.start_kafka(options.kafka_port)
             signals.check()
+            secrets_keys = ensure_dev_key_file(files)
+            configure_for_migrations(files)  # a migration encrypts secrets older versions stored in clear
             database_urls = infra.prepare_databases(SERVICES, options.migrate)
             signals.check()
             private_key, public_key = ensure_key_pair(files.keys_dir)
             for service, port in ports.items():
-                env = service_env(service, port, database_urls[service], infra, private_key, public_key, ports)
+                env = service_env(service, port, database_urls[service], infra, private_key, public_key, ports,
+                                  secrets_keys)
                 services.append(ServiceProcess(name=service, port=port, env=env, log_file=files.log_file(service)))
                 _start_service(services[-1], files)
             _wait_until_ready(services, options.ready_timeout, signals)

@@ -15,6 +15,7 @@ from sqlalchemy import MetaData, pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from invora import secrets
 from invora.settings import ServiceSettings
 
 
@@ -25,6 +26,8 @@ def run_migrations(target_metadata: MetaData, settings: type[ServiceSettings]) -
     service_settings = settings()
     url = (config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
            or service_settings.database_url)
+    if (ring := service_settings.secrets_keyring) is not None:
+        secrets.configure(ring)  # data migrations that encrypt or decrypt stored secrets use it
     # TLS as the service connects; no statement timeout, which a long data migration would hit
     connect_args = replace(service_settings.database_options, statement_timeout_ms=0).connect_args()
 

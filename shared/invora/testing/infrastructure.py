@@ -12,10 +12,22 @@ from pathlib import Path
 
 import pytest
 
+from invora import secrets
 from invora.auth.keys import generate_private_key_pem, public_key_pem, sign_token
 from invora.db.migrate import upgrade
 from invora.infra.kafka import EmbeddedKafka
 from invora.infra.postgres import EmbeddedPostgres, database_urls, ensure_databases
+
+# the key ring secrets at rest are encrypted with in tests: services started by the harness get it in
+# their settings, and every test process has it configured (tests that write encrypted rows directly)
+TEST_SECRETS_KEY = secrets.generate_key_entry("test")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def invora_secrets_key() -> Iterator[str]:
+    secrets.configure(secrets.KeyRing.parse(TEST_SECRETS_KEY))
+    yield TEST_SECRETS_KEY
+    secrets.configure(None)
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ from invora.testing.infrastructure import (  # noqa: F401
     invora_kafka,
     invora_keys,
     invora_postgres,
+    invora_secrets_key,
     make_api_key,
     migrated_database,
 )

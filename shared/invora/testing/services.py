@@ -11,7 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from invora.testing.infrastructure import KeyPair
+from invora.testing.infrastructure import TEST_SECRETS_KEY, KeyPair
 
 
 class RunningService:
@@ -69,7 +69,8 @@ def service_settings(service: str, *, database_url: str, kafka: str, keys: KeyPa
         "log_json": True,
         "log_level": "WARNING",
         "relay_poll_interval_seconds": 0.2,
-        "gc_freeze": False,  # many apps come and go in one test process: let the collector free them
+        "gc_freeze": False,
+        "secrets_key": TEST_SECRETS_KEY,  # many apps come and go in one test process: let the collector free them
         **overrides,
     }
     return _settings_class(service)(**values)

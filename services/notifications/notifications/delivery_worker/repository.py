@@ -234,12 +234,23 @@ async def claim_due(
             delivery_id=row.id, organization_id=row.organization_id, endpoint_id=row.endpoint_id,
             attempt_number=row.attempt_count, claim_token=token, event_id=row.event_id, payload=row.payload,
             correlation_id=row.correlation_id, url=row.webhook_url, signature_algo=row.signature_algo,
-            secrets=tuple(live_secrets(row.secret, row.previous_secret, row.previous_secret_expires_at, now)),
+            secrets=tuple(live_secrets(*_opened_secrets(row), row.previous_secret_expires_at, now)),
             rate_limit_per_second=row.rate_limit_per_second,
         )
         for row in rows
     ]
     return result
+
+
+def _opened_secrets(row) -> tuple[str, str | None]:
+    """The endpoint's secrets in clear: raw SQL reads them as stored (encrypted, see invora.secrets)."""
+    previous = row.previous_secret
+    return (_SECRET.process_result_value(row.secret, None),
+            _PREVIOUS_SECRET.process_result_value(previous, None) if previous else None)
+
+
+_SECRET = WebhookEndpoint.__table__.c.secret.type
+_PREVIOUS_SECRET = WebhookEndpoint.__table__.c.previous_secret.type
 
 
 def attempt_row(outcome: AttemptOutcome, attempt_id: uuid.UUID, next_attempt_at: datetime | None) -> dict:

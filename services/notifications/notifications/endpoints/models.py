@@ -9,6 +9,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from invora.db.base import OrganizationModel
+from invora.secrets.column import secret_column
 from notifications.db import Base
 
 
@@ -26,9 +27,10 @@ class WebhookEndpoint(OrganizationModel, Base):
     enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     disabled_reason: Mapped[str | None] = mapped_column(String(50))  # manual | gone | failing
-    # the signing secret; during a rotation the previous one keeps signing until it expires
-    secret: Mapped[str] = mapped_column(String(100), nullable=False)
-    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    # the signing secret; during a rotation the previous one keeps signing until it expires. Both are
+    # encrypted at rest (invora.secrets): plaintext here, ciphertext in the table
+    secret: Mapped[str] = secret_column("webhook_endpoints", "secret", nullable=False)
+    previous_secret: Mapped[str | None] = secret_column("webhook_endpoints", "previous_secret", nullable=True)
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # start of the current run of failed attempts (NULL after any success): the disable rule's clock
     failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
