@@ -96,14 +96,14 @@ def test_lago_prorated_seat_example():
 
 def test_graduated_boundaries_and_flat_amounts():
     properties = {"graduated_ranges": tiers((0, 10, "10", "2"), (11, 20, "5", "3"), (21, None, "5", "3"))}
-    cases = {0: 0, 1: 12, 10: 102, 11: 110, 20: 155, 21: 163, Decimal("10.5"): Decimal("107.5")}
+    cases = {0: 2, 1: 12, 10: 102, 11: 110, 20: 155, 21: 163, Decimal("10.5"): Decimal("107.5")}
     for units, expected in cases.items():
         assert price_graduated(units, properties, "USD").precise_amount == Decimal(expected), units
 
 
-def test_volume_picks_tier_holding_total_and_zero_units_cost_nothing():
+def test_volume_picks_tier_holding_total_and_zero_units_bill_the_first_flat_fee():
     properties = {"volume_ranges": tiers((0, 100, "2", "10"), (101, 200, "1", "0"), (201, None, "0.5", "50"))}
-    assert price_volume(0, properties, "USD").amount_cents == 0
+    assert price_volume(0, properties, "USD").amount_cents == 1000  # Lago: tier 1 holds 0 units
     assert price_volume(100, properties, "USD").precise_amount == Decimal("210")
     assert price_volume(101, properties, "USD").precise_amount == Decimal("101")
     assert price_volume(Decimal("100.5"), properties, "USD").precise_amount == Decimal("100.5")
@@ -177,8 +177,8 @@ def test_huge_numbers_stay_exact():
     ("package", {"amount": "1", "package_size": 10, "free_units": -1}, ["invalid_free_units"]),
     ("package", {"amount": "x", "package_size": True}, ["invalid_amount", "invalid_package_size"]),
     ("graduated", {}, ["missing_graduated_ranges"]),
-    ("graduated", {"graduated_ranges": tiers((1, None, "1", "0"))}, ["invalid_graduated_ranges"]),  # not from 0
-    ("graduated", {"graduated_ranges": tiers((0, 10, "1", "0"), (10, None, "1", "0"))}, ["invalid_graduated_ranges"]),
+    ("graduated", {"graduated_ranges": tiers((2, None, "1", "0"))}, ["invalid_graduated_ranges"]),  # not from 0/1
+    ("graduated", {"graduated_ranges": tiers((0, 10, "1", "0"), (9, None, "1", "0"))}, ["invalid_graduated_ranges"]),
     ("graduated", {"graduated_ranges": tiers((0, 10, "1", "0"), (12, None, "1", "0"))}, ["invalid_graduated_ranges"]),
     ("graduated", {"graduated_ranges": tiers((0, 10, "1", "0"), (11, 20, "1", "0"))}, ["invalid_graduated_ranges"]),
     ("graduated", {"graduated_ranges": tiers((0, 0, "1", "0"), (1, None, "1", "0"))}, ["invalid_graduated_ranges"]),
@@ -257,3 +257,23 @@ def test_result_as_dict_is_json_ready():
     assert data["amount_cents"] == 15_500 and data["precise_amount"] == "155"
     assert [line["units"] for line in data["lines"]] == ["100", "100", "50"]
     assert data["lines"][0]["label"] == "Tier 1 (0 – 100)"
+
+
+def test_adjacent_tiers_are_valid_and_cover_units_above_the_previous_to_value():
+    """lago-api `Validators::RangeBoundsValidator`: a tier may start at the previous `to_value`."""
+    adjacent = {"graduated_ranges": tiers((0, 100, "1", "0"), (100, None, "0.5", "1"))}
+    assert validate_properties("graduated", adjacent) == []
+    assert price_graduated(100, adjacent, "USD").precise_amount == Decimal("100")
+    assert price_graduated(150, adjacent, "USD").precise_amount == Decimal("126")  # 100 + 50 × 0.5 + 1
+    volume = {"volume_ranges": tiers((0, 100, "1", "0"), (100, None, "0.5", "0"))}
+    assert price_volume(100, volume, "USD").precise_amount == Decimal("100")
+    assert price_volume(Decimal("100.5"), volume, "USD").precise_amount == Decimal("50.25")
+
+
+def test_negative_units_or_amounts_are_floored_at_zero():
+    """lago-api `Fees::ChargeService#init_fee`: negative units or amount → a fee of 0 units, 0 amount."""
+    result = price_charge("standard", {"amount": "1"}, "USD", units=Decimal(-20))
+    assert (result.units, result.amount_cents, result.details) == (0, 0, {"floored_at_zero": True})
+    assert price_charge("graduated", LAGO_GRADUATED, "USD", units=-1).amount_cents == 0
+    with pytest.raises(InvalidProperties):
+        price_charge("standard", {"amount": "x"}, "USD", units=-1)

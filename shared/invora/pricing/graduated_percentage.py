@@ -1,7 +1,7 @@
 """Graduated percentage: each tier takes its rate on the amount inside it, plus the flat amount of every tier reached.
 
     amount = Σ over tiers (units inside the tier × rate / 100)
-           + Σ over tiers holding at least one unit (flat_amount)
+           + Σ over tiers reached (flat_amount): the first always, a next one once units exceed the previous to_value
 
 Units here are amounts transacted (a `sum_agg` of e.g. payment amounts). With tiers
 0–1,000 at 1 % + 200, 1,001–10,000 at 2 % + 300 and 10,001–∞ at 3 % + 400: a total of 500
@@ -41,9 +41,9 @@ def price(units: Any, properties: Mapping[str, Any] | GraduatedPercentagePropert
     total_units = as_units(units)
     lines = []
     for tier in props.tiers:
+        if tier.number > 1 and total_units <= tier.lower:
+            break  # not reached (the first tier always is: its flat amount is billed even at 0 units)
         inside = tier.units_in(total_units)
-        if not inside:
-            break
         with pricing_context():
             per_unit = tier.per_unit / HUNDRED
         lines.append(line("tier", f"{tier.label()} at {fmt(tier.per_unit)} %", inside, per_unit, tier.flat_amount,

@@ -1,10 +1,14 @@
 """Tiers (Lago "ranges") shared by the graduated, volume and graduated-percentage models.
 
 A tier is `{"from_value": 0, "to_value": 100, "per_unit_amount": "1", "flat_amount": "0"}` with
-integer bounds, both inclusive, in Lago's convention: the first tier starts at 0, every next
-tier starts at the previous `to_value + 1`, every `to_value` is above its `from_value`, and only
-the last tier is open (`to_value: null`). For fractional units that means tier *k* covers the
-half-open interval `(previous to_value, to_value]` — 10.5 units fall in the tier starting at 11.
+integer bounds, as Lago validates them (`Validators::RangeBoundsValidator`): every tier starts at
+the previous tier's `to_value` (adjacent: `0–100, 100–∞`) or one above it (`0–100, 101–∞`), the
+first at 0 or 1, every `to_value` is above its `from_value`, and only the last tier is open
+(`to_value: null`). Either way tier *k* covers the half-open interval `(previous to_value, to_value]`
+of units: 100 units fall in the first tier, 100.5 in the second.
+
+At 0 units the first tier is the one reached: graduated, graduated-percentage and volume charges
+bill its `flat_amount` (Lago, since lago-api PR #5760).
 """
 
 from __future__ import annotations
@@ -23,11 +27,12 @@ class Tier:
     to_value: int | None
     per_unit: Decimal  # per-unit price, or the rate in percent for graduated_percentage
     flat_amount: Decimal
+    previous_to: int = 0  # the previous tier's `to_value` (0 for the first tier)
 
     @property
     def lower(self) -> Decimal:
         """Exclusive lower bound in units: the previous tier's `to_value` (0 for the first tier)."""
-        return Decimal(max(self.from_value - 1, 0))
+        return Decimal(self.previous_to)
 
     def units_in(self, total: Decimal) -> Decimal:
         """How many of `total` units fall inside this tier."""
@@ -36,8 +41,9 @@ class Tier:
             return max(upper - self.lower, ZERO)
 
     def holds(self, total: Decimal) -> bool:
-        """Whether a total of `total` (> 0) units lands in this tier (volume pricing)."""
-        return total > self.lower and (self.to_value is None or total <= self.to_value)
+        """Whether a total of `total` units lands in this tier (volume pricing); 0 lands in the first."""
+        above = total > self.lower or (self.number == 1 and total == 0)
+        return above and (self.to_value is None or total <= self.to_value)
 
     def label(self) -> str:
         upper = "∞" if self.to_value is None else str(self.to_value)
@@ -69,7 +75,7 @@ def parse_tiers(raw: Any, spec: RangeSpec) -> tuple[tuple[Tier, ...], list[str]]
         return (), [spec.invalid_code]
     errors: list[str] = []
     tiers: list[Tier] = []
-    expected_from = 0
+    previous_to = 0
     for index, item in enumerate(raw):
         last = index == len(raw) - 1
         if not isinstance(item, dict):
@@ -85,14 +91,14 @@ def parse_tiers(raw: Any, spec: RangeSpec) -> tuple[tuple[Tier, ...], list[str]]
         raw_to = item.get("to_value")
         to_value = None if raw_to is None else parse_count(raw_to)
         bounds_ok = (
-            from_value is not None and from_value == expected_from
+            from_value is not None and from_value in (previous_to, previous_to + 1)
             and (raw_to is None if last else (to_value is not None and to_value > from_value))
         )
         if not bounds_ok:
             _add(errors, spec.invalid_code)
-        expected_from = (to_value if to_value is not None else 0) + 1
         if price is not None and flat is not None and bounds_ok:
-            tiers.append(Tier(index + 1, from_value or 0, to_value, price, flat))
+            tiers.append(Tier(index + 1, from_value or 0, to_value, price, flat, previous_to))
+        previous_to = to_value if to_value is not None else 0
     return tuple(tiers), errors
 
 

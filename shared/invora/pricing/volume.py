@@ -4,7 +4,7 @@
 
 With tiers 0–10,000 at 0.0010, 10,001–50,000 at 0.0008, 50,001–100,000 at 0.0006 and
 100,001–∞ at 0.0004, each with a 10.00 flat fee, 65,000 units cost 65,000 × 0.0006 + 10 = 49.00.
-No units cost nothing. Tier bounds follow Lago's convention (see `invora.pricing.tiers`).
+At 0 units the first tier holds them: its flat amount is billed (Lago). Tier bounds follow Lago's convention (see `invora.pricing.tiers`).
 """
 
 from __future__ import annotations
@@ -39,8 +39,6 @@ class VolumeProperties:
 def price(units: Any, properties: Mapping[str, Any] | VolumeProperties, currency: str) -> ChargeResult:
     props = properties if isinstance(properties, VolumeProperties) else VolumeProperties.parse(properties)
     total_units = as_units(units)
-    if not total_units:
-        return ChargeResult.build(MODEL, currency, total_units, [])
     tier = props.tier_for(total_units)
     lines = [line("tier", tier.label(), total_units, tier.per_unit, tier.flat_amount,
                   from_value=tier.from_value, to_value=tier.to_value)]
