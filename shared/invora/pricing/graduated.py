@@ -4,7 +4,8 @@
            + Σ over tiers reached (flat_amount): the first always, a next one once units exceed the previous to_value
 
 With tiers 0–100 at 1.00, 101–200 at 0.50 and 201–∞ at 0.10, 250 units cost
-100 × 1.00 + 100 × 0.50 + 50 × 0.10 = 155.00. At 0 units the first tier's flat amount is still billed (Lago, lago-api PR #5760).
+100 × 1.00 + 100 × 0.50 + 50 × 0.10 = 155.00. At 0 units the first tier's flat amount is
+still billed (Lago, lago-api PR #5760).
 Tier bounds follow Lago's convention (see `invora.pricing.tiers`).
 """
 

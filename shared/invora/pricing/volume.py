@@ -4,7 +4,8 @@
 
 With tiers 0–10,000 at 0.0010, 10,001–50,000 at 0.0008, 50,001–100,000 at 0.0006 and
 100,001–∞ at 0.0004, each with a 10.00 flat fee, 65,000 units cost 65,000 × 0.0006 + 10 = 49.00.
-At 0 units the first tier holds them: its flat amount is billed (Lago). Tier bounds follow Lago's convention (see `invora.pricing.tiers`).
+At 0 units the first tier holds them: its flat amount is billed (Lago).
+Tier bounds follow Lago's convention (see `invora.pricing.tiers`).
 """
 
 from __future__ import annotations
