@@ -33,7 +33,7 @@ async def test_create_pins_version_and_opens_period(api, plans, subs, org, wait_
     assert created["started_at"] == iso(START) and created["billing_time"] == "calendar"
     # calendar month in Paris: from the start to 1 April 00:00 CEST
     assert created["current_billing_period_started_at"] == iso(START)
-    assert created["current_billing_period_ending_at"] == "2026-03-31T22:00:00Z"
+    assert created["current_billing_period_ending_at"] == "2026-03-31T21:59:59Z"
     assert created["trial_ends_at"] == iso(START + timedelta(days=14)) and created["trial_ended_at"] is None
     customer = (await api.ok("GET", "/api/v1/customers/cus_1"))["customer"]
     assert customer["currency"] == "EUR"  # taken from the plan
@@ -84,7 +84,7 @@ async def test_pending_start_and_activation_by_scheduler(api, plans, subs, clock
     await run_pass(subs.database.sessionmaker, start + timedelta(hours=1))
     active = (await api.ok("GET", "/api/v1/subscriptions/sub_1"))["subscription"]
     assert active["status"] == "active" and active["started_at"] == iso(start)
-    assert active["current_billing_period_ending_at"] == iso(datetime(2026, 3, 25, tzinfo=UTC))
+    assert active["current_billing_period_ending_at"] == iso(datetime(2026, 3, 24, 23, 59, 59, tzinfo=UTC))
 
 
 async def test_upgrade_is_immediate_and_closes_the_old_period(api, plans, subs, org, clock, wait_for_event):
@@ -130,7 +130,7 @@ async def test_downgrade_waits_for_the_period_end(api, plans, subs, org, clock, 
     await run_pass(subs.database.sessionmaker, datetime(2026, 4, 1, 0, 5, tzinfo=UTC))
     now_active = (await api.ok("GET", "/api/v1/subscriptions/sub_1"))["subscription"]
     assert now_active["plan_code"] == cheaper["code"] and now_active["started_at"] == "2026-04-01T00:00:00Z"
-    assert now_active["current_billing_period_ending_at"] == "2026-05-01T00:00:00Z"
+    assert now_active["current_billing_period_ending_at"] == "2026-04-30T23:59:59Z"
     ended = await wait_for_event("invora.subscription", lambda e: e.organization_id == org
                                  and e.type == "subscription.billing_period_ended")
     assert ended.data["subscription"]["lago_id"] == old["lago_id"] and ended.data["reason"] == "period_end"

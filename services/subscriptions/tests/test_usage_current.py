@@ -53,11 +53,11 @@ async def test_current_usage_priced_per_filter_with_taxes(api, plans, make_api, 
     ]})
     usage = (await api.ok("GET", "/api/v1/customers/cus_1/current_usage",
                           params={"external_subscription_id": "sub_1"}))["customer_usage"]
-    assert usage["from_datetime"] == iso(START) and usage["to_datetime"] == "2026-04-01T00:00:00Z"
+    assert usage["from_datetime"] == iso(START) and usage["to_datetime"] == "2026-03-31T23:59:59Z"
     by_code = {c["billable_metric"]["code"]: c for c in usage["charges_usage"]}
     assert by_code[calls["code"]]["units"] == "3" and by_code[calls["code"]]["amount_cents"] == 150
     assert by_code[seats["code"]]["units"] == "1" and by_code[seats["code"]]["amount_cents"] == 1000
-    assert by_code[seats["code"]]["events_count"] == 4
+    assert by_code[seats["code"]]["events_count"] == 1  # Lago: a unique count's count is the unique count
     stored = by_code[storage["code"]]
     eu, rest = stored["filters"]
     assert eu["values"] == {"region": ["eu"]} and eu["units"] == "2" and eu["amount_cents"] == 400  # ceil(1.5) × 2
@@ -81,7 +81,7 @@ async def test_current_usage_priced_per_filter_with_taxes(api, plans, make_api, 
                        status=403)
 
 
-async def test_projected_usage_extrapolates_additive_metrics(api, plans, clock):
+async def test_projected_usage_follows_lagos_day_ratio(api, plans, clock):
     calls = await metric(plans, "count_agg")
     peak = await metric(plans, "max_agg")
     plan = await plans.plan(charges=[
@@ -90,7 +90,8 @@ async def test_projected_usage_extrapolates_additive_metrics(api, plans, clock):
     await api.customer("cus_1")
     await api.ok("POST", "/api/v1/subscriptions", {"subscription": {
         "external_customer_id": "cus_1", "plan_code": plan["code"], "external_id": "sub_p"}})
-    # the period runs from START (15 March 10:00) to 1 April: a quarter of it is about 99.5 hours
+    # the period runs from START (15 March 10:00 UTC) to 1 April: 17 started days; at a quarter of it
+    # (19 March 13:30) 5 days have started, so Lago's ratio is 5/17 (Fees::ProjectionService)
     period_end = START.replace(month=4, day=1, hour=0)
     clock.set(START + (period_end - START) / 4)
     await api.ok("POST", "/api/v1/events/batch", {"events": [
@@ -100,10 +101,12 @@ async def test_projected_usage_extrapolates_additive_metrics(api, plans, clock):
     body = (await api.ok("GET", "/api/v1/customers/cus_1/projected_usage",
                          params={"external_subscription_id": "sub_p"}))["customer_projected_usage"]
     by_code = {c["billable_metric"]["code"]: c for c in body["charges_usage"]}
-    assert by_code[calls["code"]]["units"] == "10" and by_code[calls["code"]]["projected_units"] == "40"
-    assert by_code[calls["code"]]["projected_amount_cents"] == 4000
-    assert by_code[peak["code"]]["projected_units"] == "7" and by_code[peak["code"]]["projected_amount_cents"] == 700
-    assert body["amount_cents"] == 1700 and body["projected_amount_cents"] == 4700
+    assert by_code[calls["code"]]["units"] == "10" and by_code[calls["code"]]["projected_units"] == "34"
+    assert by_code[calls["code"]]["projected_amount_cents"] == 3400
+    # a max that is not recurring is projected too: 7 × 17 / 5
+    assert by_code[peak["code"]]["projected_units"] == "23.8"
+    assert by_code[peak["code"]]["projected_amount_cents"] == 2380
+    assert body["amount_cents"] == 1700 and body["projected_amount_cents"] == 5780
 
 
 async def test_unique_count_dynamic_and_percentage_per_filter_from_rollups(api, plans, subs, org, clock):

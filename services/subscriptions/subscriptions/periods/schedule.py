@@ -21,7 +21,7 @@ import calendar
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -149,6 +149,26 @@ def subscription_periods(schedule: Schedule, started_at: datetime, until: dateti
         end = full.end if terminated_at is None else min(full.end, terminated_at)
         yield Period(start, end)
         n += 1
+
+
+def presented_end(end: datetime) -> datetime:
+    """How the API shows a period's end: the last second before it, i.e. the local end of day
+    (`2027-01-01T07:59:59Z` for a Los Angeles calendar month), as Lago does. Periods stay half-open
+    [start, end) inside; only the rendering changes."""
+    return end - timedelta(seconds=1)
+
+
+def lago_days_between(start: datetime, end: datetime, timezone: str) -> int:
+    """Whole days from `start` to `end` in `timezone`, a started day counting as one: Lago's
+    `Utils::Datetime.date_diff_with_timezone` (an `end` at local midnight counts the day it opens,
+    and the DST offsets of the two instants are cancelled out)."""
+    zone = _zone(timezone)
+    local_end = end.astimezone(zone)
+    if (local_end.hour, local_end.minute, local_end.second, local_end.microsecond) == (0, 0, 0, 0):
+        end += timedelta(seconds=1)
+    offset = start.astimezone(zone).utcoffset() - end.astimezone(zone).utcoffset()
+    seconds = Decimal((end - start - offset) // timedelta(microseconds=1)) / Decimal(86_400_000_000)
+    return int(seconds.to_integral_value(rounding=ROUND_CEILING))
 
 
 def trial_end(started_at: datetime, trial_period_days: Decimal | int | str | None) -> datetime | None:

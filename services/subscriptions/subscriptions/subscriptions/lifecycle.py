@@ -18,7 +18,7 @@ from invora.ids import uuid7
 from invora.outbox import add_event
 from subscriptions.common.persistence import flush_loaded
 from subscriptions.periods import Period, Schedule, subscription_period, trial_end
-from subscriptions.periods.schedule import local_date
+from subscriptions.periods.schedule import local_date, presented_end
 from subscriptions.subscriptions.models import BillingPeriod, Subscription
 from subscriptions.usage.snapshot import events_counted, period_usage
 
@@ -46,7 +46,9 @@ def render(subscription: Subscription) -> SubscriptionObject:
         previous_plan_code=subscription.previous_plan_code, next_plan_code=subscription.next_plan_code,
         downgrade_plan_date=downgrade_date,
         current_billing_period_started_at=subscription.current_period_start,
-        current_billing_period_ending_at=subscription.current_period_end,
+        # Lago shows the local end of day (…T07:59:59Z); the stored period stays half-open
+        current_billing_period_ending_at=(None if subscription.current_period_end is None
+                                          else presented_end(subscription.current_period_end)),
         on_termination_invoice=subscription.on_termination_invoice,
         on_termination_credit_note=subscription.on_termination_credit_note,
         purchase_order_number=subscription.purchase_order_number, plan_overrides=subscription.plan_overrides or {},

@@ -49,8 +49,11 @@ class PassReport:
         return self.activated + self.periods_closed + self.terminated + self.trials_ended
 
 
-async def _advance(session: AsyncSession, subscription: Subscription, now: datetime, report: PassReport) -> None:
-    """Bring one active subscription up to `now`."""
+async def advance(session: AsyncSession, subscription: Subscription, now: datetime,
+                  report: PassReport | None = None) -> None:
+    """Bring one active subscription up to `now` (also run when a backdated subscription is created, so
+    its current period is the one holding `now` from the start)."""
+    report = report if report is not None else PassReport()
     for _ in range(MAX_CATCH_UP):
         if subscription.status != "active":
             return
@@ -120,7 +123,7 @@ async def run_pass(sessionmaker: async_sessionmaker, now: datetime, batch_size: 
                             await lifecycle.activate(session, subscription, subscription.subscription_at,
                                                      subscription.trial_period_days)
                             batch.activated += 1
-                        await _advance(session, subscription, now, batch)
+                        await advance(session, subscription, now, batch)
                 except Exception:  # one broken subscription must not stop the others
                     log.exception("subscription_pass_failed", subscription_id=str(subscription.id))
         report += batch

@@ -5,11 +5,11 @@ and billing period, so a charge's units come from O(groups) rows whatever the nu
 
 - count: Σ events; sum: Σ values (recurring: plus the total of every earlier period); max: the
   largest value (0 without events);
-- latest: the value of the event with the latest timestamp (0 without events);
+- latest: the value of the event with the latest timestamp (0 without events, 0 when negative);
 - weighted sum: the running total (each event adds its value) integrated over the period and
   divided by its duration; `weighted_moment` = Σ value × epoch seconds makes the integral
-  `carried × duration + Σ (end × value_sum − weighted_moment)`; a recurring metric carries in the
-  total of every earlier period;
+  `carried × duration + Σ (end × value_sum − weighted_moment)`, divided by the full billing period
+  (Lago); a recurring metric carries in the total of every earlier period;
 - unique count: the values present at the end (`unique_count`, kept by ingestion from each
   value's latest operation, add or remove; recurring: plus those an earlier period left present);
 - then the metric's rounding (`round` half-up, `ceil`, `floor`, at `rounding_precision`).
@@ -117,7 +117,8 @@ def merged(buckets: Sequence[Bucket],
 @dataclass(frozen=True, slots=True)
 class Aggregate:
     units: Decimal
-    events_count: int
+    events_count: int  # unique count: the values counted (Lago's `count` of a unique count is the count)
+    total_aggregated_units: Decimal | None = None  # weighted sum: Σ event values (+ carried in); else the units
 
 
 def rounded(metric: Metric, units: Decimal) -> Decimal:
@@ -129,29 +130,38 @@ def rounded(metric: Metric, units: Decimal) -> Decimal:
 
 
 def aggregate(metric: Metric, buckets: Sequence[Bucket], start: datetime, end: datetime,
-              carried: Decimal = ZERO) -> Aggregate:
-    """Units of `metric` over [start, end) from the period's buckets."""
+              carried: Decimal = ZERO, full_period_seconds: Decimal | int | None = None) -> Aggregate:
+    """Units of `metric` over [start, end) from the period's buckets.
+
+    A weighted sum is divided by `full_period_seconds` (the whole billing period's days × 86,400, as
+    Lago's `charges_duration`) when given, so a partial first period weighs its time against the full
+    period (10 held for 30.5 of 31 days → 9.83871); otherwise by [start, end).
+    """
     events = sum(b.events_count for b in buckets)
     kind = metric.aggregation_type
+    total: Decimal | None = None
     if kind == "count_agg":
         units = Decimal(events)
     elif kind == "sum_agg":  # `carried`: a recurring metric's total of every earlier period
         units = carried + sum((b.value_sum for b in buckets), ZERO)
     elif kind == "max_agg":
         units = max((b.value_max for b in buckets if b.value_max is not None), default=ZERO)
-    elif kind == "latest_agg":
+    elif kind == "latest_agg":  # a negative latest value counts as 0 (Lago's LatestService)
         latest = [b for b in buckets if b.latest_at is not None]
-        units = max(latest, key=lambda b: b.latest_at).latest_value if latest else ZERO
+        units = max(max(latest, key=lambda b: b.latest_at).latest_value if latest else ZERO, ZERO)
     elif kind == "weighted_sum_agg":
         duration = epoch_seconds(end) - epoch_seconds(start)
+        divisor = Decimal(full_period_seconds) if full_period_seconds else duration
         integral = carried * duration + sum(
             (epoch_seconds(end) * b.value_sum - b.weighted_moment for b in buckets), ZERO)
-        units = integral / duration if duration > 0 else ZERO
+        units = integral / divisor if divisor > 0 else ZERO
+        total = carried + sum((b.value_sum for b in buckets), ZERO)
     elif kind == "unique_count_agg":  # `carried`: a recurring metric's values still present from earlier periods
         units = carried + sum(b.unique_count for b in buckets)
+        events = int(units)
     else:
         raise ValueError(f"{kind} is not aggregated from rollups")
-    return Aggregate(rounded(metric, units), events)
+    return Aggregate(rounded(metric, units), events, total)
 
 
 def matches(values: Mapping[str, Iterable[str]], group: Mapping[str, str]) -> bool:
@@ -162,9 +172,20 @@ def matches(values: Mapping[str, Iterable[str]], group: Mapping[str, str]) -> bo
     return True
 
 
+def specificity(charge_filter: Mapping[str, Any]) -> tuple[int, int, int]:
+    """Sort key of a charge filter, most specific first: more keys; then fewer `__ALL_FILTER_VALUES__`
+    keys; then fewer values listed. Lago's `ChargeFilters::MatchingAndIgnoredService` gives an event
+    matching two nested filters to the narrower one (the wider ignores the narrower's values)."""
+    values = charge_filter.get("values") or {}
+    wildcards = sum(1 for allowed in values.values() if ALL_VALUES in allowed)
+    listed = sum(len(allowed) for allowed in values.values() if ALL_VALUES not in allowed)
+    return (-len(values), wildcards, listed)
+
+
 def slot_of(filters: Sequence[Mapping[str, Any]], group: Mapping[str, str]) -> int | None:
-    """The most specific charge filter (most keys first) a group matches; None: the default."""
-    order = sorted(range(len(filters)), key=lambda i: -len(filters[i].get("values") or {}))
+    """The most specific charge filter a group matches (ties: the first listed, Lago's oldest), whatever
+    the order the filters were given in; None: the default bucket."""
+    order = sorted(range(len(filters)), key=lambda i: (*specificity(filters[i]), i))
     return next((i for i in order if matches(filters[i].get("values") or {}, group)), None)
 
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any
 
 from sqlalchemy import select
@@ -22,7 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.errors import NotFound
 from invora.pricing import price_charge
+from invora.pricing.decimals import finalize
 from subscriptions.periods import Period
+from subscriptions.periods.schedule import lago_days_between, local_date, presented_end
 from subscriptions.plans.client import CatalogClient
 from subscriptions.subscriptions.models import Subscription
 from subscriptions.usage.aggregate import (
@@ -32,7 +34,6 @@ from subscriptions.usage.aggregate import (
     aggregate,
     merged,
     needs_merge,
-    rounded,
     slot_of,
     split_by_filters,
 )
@@ -77,7 +78,9 @@ def text_units(value: Decimal) -> str:
     return format(value.normalize(), "f") if value else "0"
 
 
-ADDITIVE = frozenset({"count_agg", "sum_agg"})
+# projected amount = current amount ÷ ratio (Lago's compute_projected_amount of these models); the
+# others price the projected units
+PROJECTED_BY_AMOUNT = frozenset({"percentage", "graduated_percentage", "dynamic"})
 CARRIED_TOTALS = frozenset({"sum_agg", "weighted_sum_agg"})  # recurring: Σ values of every earlier period
 ZERO = Decimal(0)
 
@@ -91,12 +94,33 @@ class Priced:
     amount_cents: int
     projected_units: Decimal
     projected_amount_cents: int
+    total_aggregated_units: Decimal = ZERO
 
     @classmethod
     def total(cls, parts: list[Priced]) -> Priced:
         return cls(sum((p.units for p in parts), ZERO), sum(p.events_count for p in parts),
                    sum(p.amount_cents for p in parts), sum((p.projected_units for p in parts), ZERO),
-                   sum(p.projected_amount_cents for p in parts))
+                   sum(p.projected_amount_cents for p in parts),
+                   sum((p.total_aggregated_units for p in parts), ZERO))
+
+
+@dataclass(frozen=True, slots=True)
+class Projection:
+    """Lago's `period_ratio` (`Fees::ProjectionService`): whole days elapsed ÷ days in the period, both
+    counted in the customer's timezone and rounded up (`Utils::Datetime.date_diff_with_timezone`)."""
+
+    days_passed: int
+    total_days: int
+
+    @property
+    def usable(self) -> bool:
+        return 0 < self.days_passed <= self.total_days
+
+    def extrapolate(self, value: Decimal) -> Decimal:
+        """value ÷ ratio, exactly (Lago divides by the ratio as a float; the difference is below 1e-15)."""
+        with localcontext() as ctx:
+            ctx.prec = 60
+            return value * self.total_days / self.days_passed
 
 
 @dataclass(slots=True)
@@ -167,15 +191,35 @@ def _prices_transactions(metric: Metric, slot_properties: list[dict[str, Any]]) 
 
 
 def _price(charge_model: str, properties: dict[str, Any], currency: str, found: Aggregate,
-           event_values: list[Any] | None, metric: Metric, projection: Decimal | None) -> Priced:
+           event_values: list[Any] | None, metric: Metric, projection: Projection | None) -> Priced:
     result = price_charge(charge_model, properties, currency, units=found.units, event_values=event_values)
     amount = int(result.amount_cents)
-    if projection is None or metric.aggregation_type not in ADDITIVE or metric.recurring:
-        return Priced(found.units, found.events_count, amount, found.units, amount)
-    projected = rounded(metric, found.units * projection)
-    scaled_values = None if event_values is None else [Decimal(str(v)) * projection for v in event_values]
-    forecast = price_charge(charge_model, properties, currency, units=projected, event_values=scaled_values)
-    return Priced(found.units, found.events_count, amount, projected, int(forecast.amount_cents))
+    units = result.units  # 0 when the engine floored a negative charge (Lago bills no negative fee)
+    total = units if found.total_aggregated_units is None else found.total_aggregated_units
+    projected_units, projected_cents = _projected_values(charge_model, properties, currency, result, metric,
+                                                         projection)
+    return Priced(units, found.events_count, amount, projected_units, projected_cents, total)
+
+
+def _projected_values(charge_model: str, properties: dict[str, Any], currency: str, current: Any,
+                      metric: Metric, projection: Projection | None) -> tuple[Decimal, int]:
+    """Lago's `Fees::ProjectionService`: a recurring metric projects its current value; otherwise, with
+    a ratio in (0, 1], units ÷ ratio rounded to 2 decimals, priced again (or, for percentage, graduated
+    percentage and dynamic charges, the current amount ÷ ratio); nothing negative."""
+    if projection is None or metric.recurring:
+        return current.units, int(current.amount_cents)
+    if not projection.usable:
+        return ZERO, 0
+    units = ZERO
+    if current.units:
+        units = max(projection.extrapolate(current.units).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP), ZERO)
+    if charge_model in PROJECTED_BY_AMOUNT:
+        amount = projection.extrapolate(current.precise_amount) if current.precise_amount else ZERO
+    elif not units:
+        amount = ZERO
+    else:
+        amount = price_charge(charge_model, properties, currency, units=units).precise_amount
+    return units, max(finalize(amount, currency), 0)
 
 
 def _groups(keys: Keys, buckets: list[Bucket], carried: list[tuple[Bucket, Decimal]],
@@ -212,13 +256,13 @@ async def current_usage(session: AsyncSession, catalog: CatalogClient, cache: Me
     return await usage_of(session, subscription, version, metrics, period, apply_taxes=apply_taxes)
 
 
-def _usage_entry(priced: Priced, projection: Decimal | None) -> dict[str, Any]:
-    return {"units": text_units(priced.units), "total_aggregated_units": text_units(priced.units),
+def _usage_entry(priced: Priced, projection: Projection | None) -> dict[str, Any]:
+    return {"units": text_units(priced.units), "total_aggregated_units": text_units(priced.total_aggregated_units),
             "amount_cents": priced.amount_cents, "events_count": priced.events_count,
             **_projected(priced, projection)}
 
 
-def _filter_entry(priced: Priced, charge_filter: dict[str, Any] | None, projection: Decimal | None,
+def _filter_entry(priced: Priced, charge_filter: dict[str, Any] | None, projection: Projection | None,
                   event_values: list[Any] | None = None, with_event_values: bool = False) -> dict[str, Any]:
     entry = {**_usage_entry(priced, projection),
              "invoice_display_name": None if charge_filter is None else charge_filter.get("invoice_display_name"),
@@ -236,7 +280,8 @@ def _slot_event_values(groups: dict[Projected, Group]) -> list[Any] | None:
 
 
 def _grouped_usage(filters: list[dict[str, Any]], slot_groups: list[dict[Projected, Group]],
-                   projection: Decimal | None, with_event_values: bool, snapshot: bool = False) -> list[dict[str, Any]]:
+                   projection: Projection | None, with_event_values: bool,
+                   snapshot: bool = False) -> list[dict[str, Any]]:
     """Lago's `grouped_usage`: per distinct `grouped_by` across the charge's slots, the totals and the
     per-filter usage of that group (a slot that is not grouped counts under `grouped_by: {}`)."""
     by_group: dict[str, list[tuple[int, Group]]] = {}
@@ -259,9 +304,13 @@ def _grouped_usage(filters: list[dict[str, Any]], slot_groups: list[dict[Project
 
 async def usage_of(session: AsyncSession, subscription: Subscription, version: dict[str, Any],
                    metrics: dict[str, Metric], period: Period, *, apply_taxes: bool = True,
-                   with_event_values: bool = False, projection: Decimal | None = None) -> dict[str, Any]:
+                   with_event_values: bool = False, projection: Projection | None = None) -> dict[str, Any]:
     """Usage of `period` of the subscription, for the charges of `version` (metrics by code)."""
-    bucket_start = schedule_for(subscription).period_at(period.start).start
+    full_period = schedule_for(subscription).period_at(period.start)
+    bucket_start = full_period.start
+    # Lago's charges_duration: the whole period's days (a weighted sum is divided by it)
+    full_seconds = 86_400 * (local_date(full_period.end, subscription.timezone)
+                             - local_date(full_period.start, subscription.timezone)).days
     conn = await driver(session)
     by_code: dict[str, list[Bucket]] = {}
     for row in await conn.fetch(ROLLUPS, subscription.id, bucket_start):
@@ -324,7 +373,7 @@ async def usage_of(session: AsyncSession, subscription: Subscription, version: d
                 if model == "dynamic" and found.event_values is None:  # Σ amounts is all a dynamic charge needs
                     found.event_values = [sum((b.precise_sum for b in found.buckets), ZERO)]
                 units = aggregate(metric, merged(found.buckets, states), period.start, period.end,
-                                  carried=found.carried)
+                                  carried=found.carried, full_period_seconds=full_seconds)
                 found.priced = _price(model, props, currency, units, found.event_values, metric, projection)
             slot_priced.append(Priced.total([g.priced for g in groups.values() if g.priced]))
         per_event = with_event_values and model in ("percentage", "dynamic")
@@ -351,7 +400,8 @@ async def usage_of(session: AsyncSession, subscription: Subscription, version: d
         grouped = (_grouped_usage(filters, slot_groups, projection, with_event_values and model in (
             "percentage", "dynamic"), with_event_values) if any(slot_keys) else [])
         charges_usage.append({
-            "units": text_units(charge_total.units), "total_aggregated_units": text_units(charge_total.units),
+            "units": text_units(charge_total.units),
+            "total_aggregated_units": text_units(charge_total.total_aggregated_units),
             "events_count": charge_total.events_count, "amount_cents": charge_total.amount_cents,
             "amount_currency": currency,
             "charge": {"lago_id": charge["lago_id"], "charge_model": model,
@@ -361,26 +411,31 @@ async def usage_of(session: AsyncSession, subscription: Subscription, version: d
             "filters": filter_usage, "grouped_usage": grouped, **extra,
         })
     totals = {"projected_amount_cents": projected_total} if projection is not None else {}
+    shown_end = presented_end(period.end)  # Lago shows the local end of day (…T07:59:59Z in Los Angeles)
     return {
-        **totals, "from_datetime": period.start, "to_datetime": period.end,
-        "issuing_date": period.end.date().isoformat(), "lago_invoice_id": None, "currency": currency,
+        **totals, "from_datetime": period.start, "to_datetime": shown_end,
+        "issuing_date": local_date(shown_end, subscription.timezone).isoformat(), "lago_invoice_id": None,
+        "currency": currency,
         "amount_cents": total_cents, "taxes_amount_cents": taxes_cents,
         "total_amount_cents": total_cents + taxes_cents, "charges_usage": charges_usage,
     }
 
 
-def _projected(priced: Priced, projection: Decimal | None) -> dict[str, Any]:
+def _projected(priced: Priced, projection: Projection | None) -> dict[str, Any]:
     if projection is None:
         return {}
     return {"projected_units": text_units(priced.projected_units),
             "projected_amount_cents": priced.projected_amount_cents}
 
 
-def projection_factor(period: Period, now: datetime) -> Decimal:
-    """Period length ÷ time elapsed: the straight-line forecast of additive usage (count, sum)."""
-    elapsed = (min(max(now, period.start), period.end) - period.start).total_seconds()
-    total = (period.end - period.start).total_seconds()
-    return Decimal(str(total)) / Decimal(str(max(elapsed, 3600.0)))  # the first hour is too short to extrapolate
+def projection_of(period: Period, now: datetime, timezone: str) -> Projection:
+    """Lago's period ratio at `now`: 1 once the period is over, 0 before it starts."""
+    total = lago_days_between(period.start, period.end - timedelta(microseconds=1), timezone)
+    if now >= period.end:
+        return Projection(total, total)
+    if now < period.start:
+        return Projection(0, total)
+    return Projection(min(lago_days_between(period.start, now, timezone), total), total)
 
 
 async def projected_usage(session: AsyncSession, catalog: CatalogClient, cache: MetricCache,
@@ -390,4 +445,4 @@ async def projected_usage(session: AsyncSession, catalog: CatalogClient, cache: 
     metrics = await plan_metrics(session, catalog, cache, organization_id, subscription.plan_version_id)
     period = Period(subscription.current_period_start, subscription.current_period_end)
     return await usage_of(session, subscription, version, metrics, period, apply_taxes=apply_taxes,
-                          projection=projection_factor(period, now))
+                          projection=projection_of(period, now, subscription.timezone))

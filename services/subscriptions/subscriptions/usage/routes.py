@@ -65,10 +65,10 @@ async def past_usage(
 
 @router.get("/{external_customer_id}/projected_usage", responses={**READ_ERRORS, **UNAVAILABLE},
             summary="Projected usage at the end of the open period",
-            description="Current usage plus `projected_units` / `projected_amount_cents`: count and sum metrics "
-                        "are extrapolated in a straight line (units × period length ÷ time elapsed, at least one "
-                        "hour elapsed); max, latest, unique count and weighted sum are projected at their current "
-                        "value (a weighted sum already assumes the current total holds to the period's end).")
+            description="Current usage plus `projected_units` / `projected_amount_cents`, by Lago's rule: "
+                        "ratio = days started ÷ days in the period (customer's timezone); projected units = "
+                        "units ÷ ratio rounded to 2 decimals, priced again (percentage, graduated percentage and "
+                        "dynamic charges: amount ÷ ratio); a recurring metric keeps its current value.")
 async def projected_usage(
     session: DbSession, principal: ReaderOrTenant, request: Request,
     external_customer_id: Annotated[str, Path()],
