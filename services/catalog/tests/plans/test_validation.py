@@ -29,11 +29,12 @@ async def metrics(module_api):
 
 CHARGE_CASES = [
     # tiers
-    ("graduated overlapping", "sum", {"charge_model": "graduated", "properties": tiers((0, 10), (10, None))},
+    # adjacent tiers (from_value = previous to_value) are valid, as in Lago's RangeBoundsValidator
+    ("graduated overlapping", "sum", {"charge_model": "graduated", "properties": tiers((0, 10), (9, None))},
      {"properties": ["invalid_graduated_ranges"]}),
     ("graduated gap", "sum", {"charge_model": "graduated", "properties": tiers((0, 10), (12, None))},
      {"properties": ["invalid_graduated_ranges"]}),
-    ("graduated not from 0", "sum", {"charge_model": "graduated", "properties": tiers((1, None))},
+    ("graduated not from 0", "sum", {"charge_model": "graduated", "properties": tiers((2, None))},
      {"properties": ["invalid_graduated_ranges"]}),
     ("graduated closed last tier", "sum", {"charge_model": "graduated", "properties": tiers((0, 10), (11, 20))},
      {"properties": ["invalid_graduated_ranges"]}),
