@@ -76,7 +76,11 @@ async def test_snapshot_late_events_and_recurring_weighted_sum(api, plans, subs,
     assert usage["from_datetime"].startswith("2026-03-15T10:00") and usage["to_datetime"].startswith("2026-04-01")
     by_code = {c["billable_metric"]["code"]: c for c in usage["charges_usage"]}
     assert by_code[calls["code"]]["units"] == "2" and by_code[calls["code"]]["amount_cents"] == 200
-    assert by_code[storage["code"]]["units"] == "15"  # 10 all along, 10 more for the second half
+    # 10 all along, 10 more for the second half: 15 over the partial period, weighed against the whole of
+    # March as Lago does (charges_duration): 15 × 16 d 14 h / 31 d
+    partial = Decimal((first_end - START).total_seconds())
+    assert Decimal(by_code[storage["code"]]["units"]) == 15 * partial / Decimal(31 * 86_400)
+    assert by_code[storage["code"]]["total_aggregated_units"] == "20"  # Σ event values
     assert by_code[amounts["code"]]["event_values"] == ["100", "50"]
     assert by_code[amounts["code"]]["amount_cents"] == 1500
     # a late event for the closed period is accepted, flagged, and does not change the open period
