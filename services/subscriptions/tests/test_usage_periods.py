@@ -10,7 +10,6 @@ from decimal import Decimal
 from sqlalchemy import text
 
 from invora.events.contracts.subscriptions import BillingPeriodEnded
-
 from subscriptions.subscriptions.scheduler import run_pass
 from subscriptions.usage.revisions import revise_usage
 from subscriptions.usage_events import store
