@@ -63,9 +63,13 @@ def service_ports(base_port: int) -> dict[str, int]:
 
 
 def service_env(service: str, port: int, database_url: str, infra: Infrastructure, private_key: Path,
-                public_key: Path, ports: dict[str, int], secrets_keys: Path | None = None) -> dict[str, str]:
+                public_key: Path, ports: dict[str, int], secrets_keys: Path | None = None,
+                api_url: str | None = None) -> dict[str, str]:
     prefix = f"INVORA_{service.upper()}_"
+    # the public base URL of the API (the gateway) is the issuer of `jwt` webhook signatures
+    public = {f"{prefix}WEBHOOK_JWT_ISSUER": api_url} if api_url and service == "notifications" else {}
     return {
+        **public,
         # how services reach each other locally, unless the environment says otherwise: the catalog's
         # address, and the key that signs the short-lived `service` keys they call each other with
         f"{prefix}CATALOG_URL": f"http://127.0.0.1:{ports.get('catalog', 8101)}",
@@ -127,7 +131,7 @@ def _supervise(files: DevFiles, options: DevOptions, signals: ShutdownSignals) -
             private_key, public_key = ensure_key_pair(files.keys_dir)
             for service, port in ports.items():
                 env = service_env(service, port, database_urls[service], infra, private_key, public_key, ports,
-                                  secrets_keys)
+                                  secrets_keys, api_url=f"http://127.0.0.1:{gateway_port}")
                 services.append(ServiceProcess(name=service, port=port, env=env, log_file=files.log_file(service)))
                 _start_service(services[-1], files)
             _wait_until_ready(services, options.ready_timeout, signals)

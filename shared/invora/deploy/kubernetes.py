@@ -118,6 +118,8 @@ def config_map() -> dict[str, Any]:
             "INVORA_HOST": "0.0.0.0",
             "INVORA_LOG_LEVEL": "INFO",
             "INVORA_LOG_JSON": "true",
+            # the public base URL of the API (where the gateway is exposed): `iss` of `jwt` webhook signatures
+            "INVORA_NOTIFICATIONS_WEBHOOK_JWT_ISSUER": "https://billing-api.example.com",
         },
     }
 
