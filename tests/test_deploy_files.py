@@ -109,6 +109,7 @@ def test_each_service_reads_its_own_database_and_the_keys_from_secrets(manifests
     url = secret["stringData"][reference["key"]]
     assert url.startswith("postgresql+asyncpg://") and url.endswith(f"/invora_{service}")
     assert env["INVORA_KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] in of_kind(manifests, "Secret")
+    assert env["INVORA_SECRETS_KEY"]["valueFrom"]["secretKeyRef"]["name"] in of_kind(manifests, "Secret")
     volumes = of_kind(manifests, "Deployment")[service]["spec"]["template"]["spec"]["volumes"]
     assert any(v.get("secret", {}).get("secretName") == "invora-auth-keys" for v in volumes)
 
@@ -150,7 +151,7 @@ def test_the_migrations_job_migrates_every_database(manifests):
     spec = container(job)
     assert spec["command"] == ["invora", "migrate"]
     names = {e["name"] for e in spec["env"]}
-    assert names == {f"INVORA_{s.upper()}_DATABASE_URL" for s in SERVICES}
+    assert names == {f"INVORA_{s.upper()}_DATABASE_URL" for s in SERVICES} | {"INVORA_SECRETS_KEY"}
 
 
 def test_the_gateway_runs_the_generated_config(manifests):

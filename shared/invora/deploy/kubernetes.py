@@ -31,6 +31,7 @@ DATABASE_SECRET = "invora-database"
 KAFKA_SECRET = "invora-kafka"
 AUTH_KEYS_SECRET = "invora-auth-keys"
 SIGNING_KEY_SECRET = "invora-signing-key"
+SECRETS_KEY_SECRET = "invora-secrets-key"
 GATEWAY_CONFIG = "invora-gateway"
 PLACEHOLDER = "REPLACE-ME"
 
@@ -99,6 +100,10 @@ def database_env(service: str) -> dict[str, Any]:
     return secret_env(f"INVORA_{service.upper()}_DATABASE_URL", DATABASE_SECRET, service)
 
 
+def secrets_key_env() -> dict[str, Any]:
+    return secret_env("INVORA_SECRETS_KEY", SECRETS_KEY_SECRET, "ring")
+
+
 # -- shared configuration and secrets ----------------------------------------------------------
 
 
@@ -137,6 +142,8 @@ def secrets() -> list[dict[str, Any]]:
         secret(KAFKA_SECRET, {"username": "invora", "password": PLACEHOLDER}),
         secret(AUTH_KEYS_SECRET, {"public.pem": f"{PLACEHOLDER}: output of `invora keys public`\n"}),
         secret(SIGNING_KEY_SECRET, {"private.pem": f"{PLACEHOLDER}: the PEM private key the public key pairs with\n"}),
+        # the key ring secrets at rest are encrypted with: output of `invora secrets generate-key`
+        secret(SECRETS_KEY_SECRET, {"ring": f"{PLACEHOLDER}"}),
     ]
 
 
@@ -146,6 +153,7 @@ def secrets() -> list[dict[str, Any]]:
 def service_container(service: str, port: int) -> dict[str, Any]:
     env = [
         database_env(service),
+        secrets_key_env(),
         secret_env("INVORA_KAFKA_SASL_USERNAME", KAFKA_SECRET, "username", optional=True),
         secret_env("INVORA_KAFKA_SASL_PASSWORD", KAFKA_SECRET, "password", optional=True),
         {"name": f"INVORA_{service.upper()}_PORT", "value": str(port)},
@@ -267,7 +275,8 @@ def migrate_job() -> dict[str, Any]:
                         "imagePullPolicy": "IfNotPresent",
                         "command": ["invora", "migrate"],
                         "envFrom": [{"configMapRef": {"name": CONFIG}}],
-                        "env": [database_env(s) for s in SERVICES],
+                        # a migration encrypts secrets an older version stored in clear
+                        "env": [*(database_env(s) for s in SERVICES), secrets_key_env()],
                         "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
                         "securityContext": container_security(),
                         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
