@@ -10,6 +10,7 @@ from decimal import Decimal
 from sqlalchemy import text
 
 from invora.events.contracts.subscriptions import BillingPeriodEnded
+from invora.pricing import price_charge
 from subscriptions.subscriptions.scheduler import run_pass
 from subscriptions.usage.revisions import revise_usage
 from subscriptions.usage_events import store
@@ -237,3 +238,31 @@ async def test_recurring_sum_and_unique_count_carry_into_the_next_period(api, pl
         "external_subscription_id": "sub_1"}))["usage_periods"]
     by_code = {c["billable_metric"]["code"]: c["units"] for c in march_usage["charges_usage"]}
     assert (by_code[seats["code"]], by_code[users["code"]]) == ("3", "2")
+
+
+async def test_snapshot_keeps_negative_units_so_pricing_them_again_floors_like_lago(api, plans, subs, org, clock):
+    """A sum refunded below zero reads 0 units, 0 amount in current usage (lago-api fees/charge_service.rb
+    init_fee); the snapshot keeps the aggregated −20 so that invoicing, pricing it again, floors it the
+    same way instead of billing the first tier's flat fee for 0 units."""
+    amounts = await metric(plans, "sum_agg")
+    properties = {"graduated_ranges": [
+        {"from_value": 0, "to_value": 10, "per_unit_amount": "1", "flat_amount": "2"},
+        {"from_value": 11, "to_value": None, "per_unit_amount": "1", "flat_amount": "0"}]}
+    plan = await plans.plan(charges=[{"billable_metric_id": amounts["lago_id"], "charge_model": "graduated",
+                                      "properties": properties}])
+    await api.customer("cus_1")
+    await api.ok("POST", "/api/v1/subscriptions", {"subscription": {
+        "external_customer_id": "cus_1", "plan_code": plan["code"], "external_id": "sub_1"}})
+    await api.ok("POST", "/api/v1/events/batch", {"events": [
+        {"transaction_id": uuid.uuid4().hex, "external_subscription_id": "sub_1", "code": amounts["code"],
+         "timestamp": iso(START), "properties": {"value": value}} for value in ("10", "-30")]})
+    current = (await api.ok("GET", "/api/v1/customers/cus_1/current_usage",
+                            params={"external_subscription_id": "sub_1"}))["customer_usage"]["charges_usage"][0]
+    assert (current["units"], current["amount_cents"]) == ("0", 0)
+    clock.set(datetime(2026, 4, 1, 1, tzinfo=UTC))
+    await run_pass(subs.database.sessionmaker, clock())
+    [snapshot] = await snapshots(subs, org)
+    charge = snapshot["usage"]["charges_usage"][0]
+    assert (charge["units"], charge["amount_cents"]) == ("-20", 0)
+    again = price_charge("graduated", properties, "EUR", units=Decimal(charge["units"]))
+    assert again.amount_cents == 0 and price_charge("graduated", properties, "EUR", units=0).amount_cents == 200

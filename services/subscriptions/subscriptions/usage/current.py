@@ -191,10 +191,14 @@ def _prices_transactions(metric: Metric, slot_properties: list[dict[str, Any]]) 
 
 
 def _price(charge_model: str, properties: dict[str, Any], currency: str, found: Aggregate,
-           event_values: list[Any] | None, metric: Metric, projection: Projection | None) -> Priced:
+           event_values: list[Any] | None, metric: Metric, projection: Projection | None,
+           floor_units: bool = True) -> Priced:
     result = price_charge(charge_model, properties, currency, units=found.units, event_values=event_values)
     amount = int(result.amount_cents)
-    units = result.units  # 0 when the engine floored a negative charge (Lago bills no negative fee)
+    # 0 when the engine floored a negative charge (Lago bills no negative fee). The snapshot keeps the
+    # aggregated units (`floor_units=False`): pricing them again floors the same way, where a floored 0
+    # would bill a first tier's flat fee
+    units = result.units if floor_units else found.units
     total = units if found.total_aggregated_units is None else found.total_aggregated_units
     projected_units, projected_cents = _projected_values(charge_model, properties, currency, result, metric,
                                                          projection)
@@ -374,7 +378,8 @@ async def usage_of(session: AsyncSession, subscription: Subscription, version: d
                     found.event_values = [sum((b.precise_sum for b in found.buckets), ZERO)]
                 units = aggregate(metric, merged(found.buckets, states), period.start, period.end,
                                   carried=found.carried, full_period_seconds=full_seconds)
-                found.priced = _price(model, props, currency, units, found.event_values, metric, projection)
+                found.priced = _price(model, props, currency, units, found.event_values, metric, projection,
+                                      floor_units=not with_event_values)
             slot_priced.append(Priced.total([g.priced for g in groups.values() if g.priced]))
         per_event = with_event_values and model in ("percentage", "dynamic")
         filter_usage = [_filter_entry(priced, charge_filter, projection, _slot_event_values(groups) if per_event
