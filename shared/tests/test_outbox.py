@@ -237,3 +237,25 @@ async def test_sequence_per_aggregate_follows_commit_order_under_concurrency(
         invora_kafka, f"invora.{aggregate_type}", lambda r: r.key == other_aggregate.encode(), count=3,
     )
     assert sorted(envelope_of(r)["sequence"] for r in others) == [1, 2, 3]
+
+
+async def test_add_events_gives_each_aggregate_consecutive_sequences_in_order(database: Database):
+    """`add_events` = many `add_event` calls: same rows, per-aggregate sequences continuing the counter."""
+    from invora.outbox import PendingEvent, add_events
+
+    org, first, second = uuid.uuid4(), str(uuid.uuid4()), str(uuid.uuid4())
+    async with database.sessionmaker() as session:
+        await add_event(session, type="thing.created", organization_id=org, aggregate_type="thing",
+                        aggregate_id=first, data={})
+        envelopes = await add_events(session, [
+            PendingEvent("thing.updated", org, "thing", first, {"n": 1}),
+            PendingEvent("thing.created", org, "thing", second, {"n": 2}),
+            PendingEvent("thing.updated", org, "thing", first, {"n": 3}),
+        ])
+        await session.commit()
+        stored = (await session.execute(text(
+            "SELECT count(*) FROM outbox_events WHERE event_id = ANY(:ids)"), {"ids": [e.id for e in envelopes]}
+        )).scalar_one()
+    assert stored == 3
+    assert [(e.aggregate_id, e.sequence, e.data["n"]) for e in envelopes] == [(first, 2, 1), (second, 1, 2),
+                                                                              (first, 3, 3)]

@@ -135,3 +135,25 @@ async def test_an_unknown_customer_or_currency_applies_nothing(api, wallets, org
         total = (await session.execute(text(
             "SELECT sum(balance_cents) FROM wallets WHERE organization_id = :org"), {"org": org})).scalar_one()
     assert total == 500
+
+
+async def test_a_batch_applies_each_request_as_alone_and_a_duplicate_gets_the_first_answer(api, wallets, org, clock):
+    first_customer, second_customer = await api.customer(), await api.customer()
+    one = await api.wallet(first_customer, granted_credits="5")
+    two = await api.wallet(second_customer, granted_credits="5")
+    a = request(first_customer, ("subscription", None, 300))
+    b = request(first_customer, ("subscription", None, 300))  # the same wallet: only 200 left after `a`
+    c = request(second_customer, ("charge", "api", 100))
+    async with wallets.database.sessionmaker() as session:
+        answers = await service.apply_many(session, [(org, a), (org, b), (org, c), (org, a)], clock.now())
+        await session.commit()
+    assert [x.applied_amount_cents for x in answers] == [300, 200, 100, 300]
+    assert answers[0] == answers[3]
+    assert (await api.get_wallet(one["lago_id"]))["balance_cents"] == 0
+    assert (await api.get_wallet(two["lago_id"]))["balance_cents"] == 400
+    # the same batch again: every answer is the recorded one, nothing moves
+    async with wallets.database.sessionmaker() as session:
+        again = await service.apply_many(session, [(org, a), (org, b), (org, c)], clock.now())
+        await session.commit()
+    assert again == answers[:3]
+    assert (await api.get_wallet(two["lago_id"]))["balance_cents"] == 400

@@ -1,3 +1,3 @@
-from invora.outbox.writer import add_event
+from invora.outbox.writer import PendingEvent, add_event, add_events
 
-__all__ = ["add_event"]
+__all__ = ["PendingEvent", "add_event", "add_events"]

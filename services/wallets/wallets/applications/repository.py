@@ -75,3 +75,61 @@ async def consumption_legs(session: AsyncSession, organization_id: uuid.UUID,
                            invoice_id: uuid.UUID) -> list[RowMapping]:
     return list((await session.execute(_CONSUMPTION_LEGS, {"org": organization_id, "invoice": invoice_id})
                  ).mappings().all())
+
+
+# claims in (organization, invoice) order, so two batches claiming overlapping invoices wait rather than deadlock
+_CLAIM_MANY = text(
+    """
+    INSERT INTO credit_applications (organization_id, lago_invoice_id, external_customer_id, currency, status,
+                                     requested_amount_cents)
+    SELECT o, i, c, cur, 'applied', r
+    FROM unnest(CAST(:orgs AS uuid[]), CAST(:invoices AS uuid[]), CAST(:customers AS varchar[]),
+                CAST(:currencies AS varchar[]), CAST(:requested AS bigint[])) AS a(o, i, c, cur, r)
+    ORDER BY o, i
+    ON CONFLICT (organization_id, lago_invoice_id) DO NOTHING
+    RETURNING organization_id, lago_invoice_id
+    """
+)
+_GET_MANY = text(
+    """
+    SELECT a.* FROM credit_applications a
+    JOIN unnest(CAST(:orgs AS uuid[]), CAST(:invoices AS uuid[])) AS k(o, i)
+      ON a.organization_id = k.o AND a.lago_invoice_id = k.i
+    """
+)
+_RECORD_ANSWERS = text(
+    """
+    UPDATE credit_applications a SET applied_amount_cents = v.applied, answer = v.answer
+    FROM unnest(CAST(:orgs AS uuid[]), CAST(:invoices AS uuid[]), CAST(:applied AS bigint[]),
+                CAST(:answers AS jsonb[])) AS v(o, i, applied, answer)
+    WHERE a.organization_id = v.o AND a.lago_invoice_id = v.i
+    """
+)
+
+
+async def claim_many(session: AsyncSession, rows: list[tuple[uuid.UUID, uuid.UUID, str, str, int]],
+                     ) -> set[tuple[uuid.UUID, uuid.UUID]]:
+    """Claim (organization, invoice, customer, currency, requested) rows; the keys this transaction now holds."""
+    if not rows:
+        return set()
+    result = await session.execute(_CLAIM_MANY, {
+        "orgs": [r[0] for r in rows], "invoices": [r[1] for r in rows], "customers": [r[2] for r in rows],
+        "currencies": [r[3] for r in rows], "requested": [r[4] for r in rows]})
+    return {(row.organization_id, row.lago_invoice_id) for row in result}
+
+
+async def get_many(session: AsyncSession, keys: list[tuple[uuid.UUID, uuid.UUID]]) -> dict[tuple, RowMapping]:
+    if not keys:
+        return {}
+    rows = (await session.execute(_GET_MANY, {"orgs": [k[0] for k in keys], "invoices": [k[1] for k in keys]})
+            ).mappings().all()
+    return {(row["organization_id"], row["lago_invoice_id"]): row for row in rows}
+
+
+async def record_answers(session: AsyncSession, answers: list[tuple[uuid.UUID, uuid.UUID, int, dict[str, Any]]],
+                         ) -> None:
+    if not answers:
+        return
+    await session.execute(_RECORD_ANSWERS, {
+        "orgs": [a[0] for a in answers], "invoices": [a[1] for a in answers], "applied": [a[2] for a in answers],
+        "answers": [json.dumps(a[3]) for a in answers]})

@@ -14,11 +14,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.events.contracts.invoicing import PrepaidCreditsReleaseRequested, PrepaidCreditsRequested
@@ -27,18 +30,20 @@ from invora.events.contracts.wallets import (
     AppliedWalletTransaction,
     PrepaidCreditsApplied,
     PrepaidCreditsReleased,
+    WalletTransactionEvent,
 )
 from invora.ids import uuid7
+from invora.outbox import PendingEvent, add_events
 from wallets.applications import repository
 from wallets.common.events import publish
-from wallets.customers import service as customers
+from wallets.customers import repository as customers_repository
 from wallets.ledger import repository as ledger_repository
 from wallets.ledger import service as ledger
-from wallets.ledger.arithmetic import AppliesTo, Line, allocate_lines
+from wallets.ledger.arithmetic import AppliesTo, Block, Line, allocate_lines
 from wallets.ledger.format import credits_text
 from wallets.transactions import repository as transactions_repository
-from wallets.transactions.service import after_debit, publish_transaction
-from wallets.wallets import repository as wallets_repository
+from wallets.transactions.render import render as render_transaction
+from wallets.transactions.service import depletion_events, publish_transaction
 
 
 def _answer(request: PrepaidCreditsRequested, applied_per_line: list[int],
@@ -57,64 +62,108 @@ def _answer(request: PrepaidCreditsRequested, applied_per_line: list[int],
 async def apply(session: AsyncSession, organization_id: uuid.UUID, request: PrepaidCreditsRequested,
                 now: datetime) -> PrepaidCreditsApplied:
     """Apply the customer's credits to the invoice once; answer `credits.applied` (every time asked)."""
-    requested = sum(line.amount_cents for line in request.lines)
-    claimed = await repository.claim(session, organization_id=organization_id, invoice_id=request.lago_invoice_id,
-                                     customer=request.external_customer_id, currency=request.currency,
-                                     status="applied", requested=requested)
-    if not claimed:
-        existing = await repository.get(session, organization_id, request.lago_invoice_id)
-        assert existing is not None
-        if existing["answer"] is not None and existing["status"] == "applied":
-            answer = PrepaidCreditsApplied.model_validate(existing["answer"])
-        else:  # released before (or since) it was applied: nothing stays applied
-            answer = _answer(request, [0] * len(request.lines), [], status="released")
-        await _publish_answer(session, organization_id, answer)
-        return answer
+    return (await apply_many(session, [(organization_id, request)], now))[0]
 
-    applied_per_line = [0] * len(request.lines)
-    transactions: list[AppliedWalletTransaction] = []
-    customer = await customers.find(session, organization_id, request.external_customer_id)
-    if customer is not None and requested > 0:
-        candidates = await wallets_repository.active_of_customer(session, organization_id, customer["id"],
-                                                                 request.currency)
-        wallets = {w["id"]: w for w in await ledger_repository.lock_wallets(
-            session, organization_id, [c["id"] for c in candidates]) if w["status"] == "active"}
-        blocks = await ledger.live_blocks(session, list(wallets), now)
+
+async def apply_many(session: AsyncSession, requests: Sequence[tuple[uuid.UUID, PrepaidCreditsRequested]],
+                     now: datetime) -> list[PrepaidCreditsApplied]:
+    """Apply many invoices' requests in one transaction (a consumer batch), each exactly as `apply` would.
+
+    The same rules, set-wise: the invoices are claimed in one statement (keys held by another transaction
+    are waited for, then answered from what it recorded), every wallet of the customers concerned is locked
+    in id order, the blocks read once, and the requests allocated in their order against what the earlier
+    ones left. A duplicate inside the batch gets the first one's answer.
+    """
+    first: dict[tuple[uuid.UUID, uuid.UUID], int] = {}
+    for index, (org, request) in enumerate(requests):
+        first.setdefault((org, request.lago_invoice_id), index)
+    claimed = await repository.claim_many(session, [
+        (org, request.lago_invoice_id, request.external_customer_id, request.currency,
+         sum(line.amount_cents for line in request.lines))
+        for key, index in first.items() for org, request in [requests[index]]])
+    fresh = [index for key, index in first.items() if key in claimed]
+    answers: dict[int, PrepaidCreditsApplied] = {}
+
+    # what others recorded for the keys this transaction could not claim
+    taken = [key for key in first if key not in claimed]
+    for key, row in (await repository.get_many(session, taken)).items():
+        request = requests[first[key]][1]
+        if row["answer"] is not None and row["status"] == "applied":
+            answers[first[key]] = PrepaidCreditsApplied.model_validate(row["answer"])
+        else:  # released before (or since) it was applied: nothing stays applied
+            answers[first[key]] = _answer(request, [0] * len(request.lines), [], status="released")
+
+    customers = await customers_repository.by_external_ids(
+        session, sorted({(requests[i][0], requests[i][1].external_customer_id) for i in fresh}, key=str))
+    wallets = {w["id"]: w for w in await ledger_repository.lock_active_wallets_of(
+        session, sorted({c["id"] for c in customers.values()}))}
+    blocks: dict[uuid.UUID, Block] = {b.id: b for b in await ledger.live_blocks(session, list(wallets), now)}
+    transactions: list[dict] = []
+    entries: list[dict] = []
+    events: list[PendingEvent] = []
+    touched: dict[uuid.UUID, RowMapping] = {}
+    for index in fresh:
+        org, request = requests[index]
+        customer = customers.get((org, request.external_customer_id))
+        eligible = {} if customer is None else {
+            wallet_id: AppliesTo(frozenset(w["applies_to_fee_types"]), frozenset(w["applies_to_metric_codes"]))
+            for wallet_id, w in wallets.items()
+            if w["customer_id"] == customer["id"] and w["currency"] == request.currency}
         lines = [Line(line.fee_type, line.billable_metric_code, line.amount_cents) for line in request.lines]
-        scopes = {wallet_id: AppliesTo(frozenset(w["applies_to_fee_types"]), frozenset(w["applies_to_metric_codes"]))
-                  for wallet_id, w in wallets.items()}
-        allocation = allocate_lines(lines, blocks, scopes)
-        applied_per_line = allocation.applied_per_line
-        by_wallet = defaultdict(list)
+        allocation = allocate_lines(lines, [b for b in blocks.values() if b.wallet_id in eligible], eligible)
+        by_wallet: dict[uuid.UUID, list] = defaultdict(list)
         for debit in allocation.debits:
             by_wallet[debit.block.wallet_id].append(debit)
+            block = debit.block
+            blocks[block.id] = dataclasses.replace(block, remaining_cents=block.remaining_cents - debit.cents,
+                                                   remaining_credits=block.remaining_credits - debit.credits)
+        applied: list[AppliedWalletTransaction] = []
         label = request.invoice_number or str(request.lago_invoice_id)
         for wallet_id, debits in by_wallet.items():
             wallet = wallets[wallet_id]
+            touched.setdefault(wallet_id, wallet)
             cents = sum(d.cents for d in debits)
             credits = sum((d.credits for d in debits), Decimal(0))
-            transaction_id = uuid7()
-            row = await transactions_repository.insert(session, {
-                "id": transaction_id, "organization_id": organization_id, "wallet_id": wallet_id,
-                "customer_id": wallet["customer_id"], "transaction_type": "outbound",
-                "transaction_status": "invoiced", "status": "settled", "source": "invoice", "credit_amount": credits,
-                "amount_cents": cents, "is_block": False, "lago_invoice_id": request.lago_invoice_id,
-                "description": f"Applied credit balance to invoice {label}", "settled_at": now,
-                "created_at": now, "updated_at": now,
-            })
-            await ledger.post(session, organization_id=organization_id, movement_id=transaction_id,
-                              wallet_id=wallet_id, kind="consumption", counter_account="consumed",
-                              legs=[(d.block.id, -d.cents, -d.credits) for d in debits], at=now)
-            await publish_transaction(session, wallet, row)
-            await after_debit(session, wallet, wallet_id)
-            transactions.append(AppliedWalletTransaction(
-                lago_wallet_id=wallet_id, lago_wallet_transaction_id=transaction_id, amount_cents=cents,
-                credit_amount=credits_text(credits)))
-    answer = _answer(request, applied_per_line, transactions)
-    await repository.record_answer(session, organization_id, request.lago_invoice_id, answer.applied_amount_cents,
-                                   answer.model_dump(mode="json"))
-    await _publish_answer(session, organization_id, answer)
-    return answer
+            row = _debit_row(org, wallet, request.lago_invoice_id, cents, credits,
+                             f"Applied credit balance to invoice {label}", now)
+            transactions.append(row)
+            entries.extend(ledger.entries(organization_id=org, movement_id=row["id"], wallet_id=wallet_id,
+                                          kind="consumption", counter_account="consumed",
+                                          legs=[(d.block.id, -d.cents, -d.credits) for d in debits], at=now))
+            events.append(PendingEvent("wallet_transaction.created", org, "wallet_transaction", row["id"],
+                                       WalletTransactionEvent(wallet_transaction=render_transaction(
+                                           row, wallet["currency"]))))
+            applied.append(AppliedWalletTransaction(lago_wallet_id=wallet_id, lago_wallet_transaction_id=row["id"],
+                                                    amount_cents=cents, credit_amount=credits_text(credits)))
+        answers[index] = _answer(request, allocation.applied_per_line, applied)
+
+    if transactions:
+        await transactions_repository.insert_many(session, transactions)
+        await ledger_repository.insert_entries(session, entries)
+        for after in await ledger_repository.wallets_by_ids(session, list(touched)):
+            events.extend(depletion_events(touched[after["id"]], after))
+    await repository.record_answers(session, [
+        (requests[i][0], requests[i][1].lago_invoice_id, answers[i].applied_amount_cents,
+         answers[i].model_dump(mode="json")) for i in fresh])
+    results = [answers[first[(org, request.lago_invoice_id)]] for org, request in requests]
+    events.extend(PendingEvent("credits.applied", org, "credits", answer.lago_invoice_id, answer)
+                  for (org, _request), answer in zip(requests, results, strict=True))
+    await add_events(session, events)
+    return results
+
+
+def _debit_row(org: uuid.UUID, wallet: RowMapping, invoice_id: uuid.UUID, cents: int, credits: Decimal,
+               description: str, now: datetime) -> dict:
+    return {
+        "id": uuid7(), "organization_id": org, "wallet_id": wallet["id"], "customer_id": wallet["customer_id"],
+        "transaction_type": "outbound", "transaction_status": "invoiced", "status": "settled", "source": "invoice",
+        "credit_amount": credits, "amount_cents": cents, "remaining_credits": None, "remaining_cents": None,
+        "is_block": False, "category": None, "priority": 50, "expiration_at": None, "voided_at": None,
+        "void_reason": None, "description": description, "name": None, "metadata": [],
+        "invoice_requires_successful_payment": False, "lago_invoice_id": invoice_id, "lago_voided_invoice_id": None,
+        "purchase_order_number": None, "settled_at": now, "failed_at": None, "actor": None, "created_at": now,
+        "updated_at": now,
+    }
 
 
 async def _publish_answer(session: AsyncSession, organization_id: uuid.UUID, answer: PrepaidCreditsApplied) -> None:

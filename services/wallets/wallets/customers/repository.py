@@ -40,3 +40,21 @@ async def upsert(session: AsyncSession, *, id: uuid.UUID, organization_id: uuid.
 async def by_external_id(session: AsyncSession, organization_id: uuid.UUID, external_id: str) -> RowMapping | None:
     return (await session.execute(_BY_EXTERNAL_ID, {"org": organization_id, "external_id": external_id})
             ).mappings().first()
+
+
+_BY_EXTERNAL_IDS = text(
+    """
+    SELECT c.* FROM customers c
+    JOIN unnest(CAST(:orgs AS uuid[]), CAST(:external_ids AS varchar[])) AS k(o, e)
+      ON c.organization_id = k.o AND c.external_id = k.e AND c.deleted_at IS NULL
+    """
+)
+
+
+async def by_external_ids(session: AsyncSession, keys: list[tuple[uuid.UUID, str]]) -> dict[tuple, RowMapping]:
+    """Live customers by (organization, external id)."""
+    if not keys:
+        return {}
+    rows = (await session.execute(_BY_EXTERNAL_IDS, {"orgs": [k[0] for k in keys],
+                                                     "external_ids": [k[1] for k in keys]})).mappings().all()
+    return {(row["organization_id"], row["external_id"]): row for row in rows}

@@ -99,3 +99,23 @@ async def wallets_unlike_their_blocks(session: AsyncSession) -> list[RowMapping]
     return list((await session.execute(_BLOCKS_OF_WALLET_SUM)).mappings().all())
 
 REPEATABLE_READ = text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+
+
+# every active wallet of these customers, locked in id order (one statement for a whole batch)
+_LOCK_ACTIVE_OF_CUSTOMERS = text(
+    "SELECT * FROM wallets WHERE customer_id = ANY(:customers) AND status = 'active' ORDER BY id FOR UPDATE"
+)
+_WALLETS_BY_IDS = text("SELECT * FROM wallets WHERE id = ANY(:ids)")
+
+
+async def lock_active_wallets_of(session: AsyncSession, customer_ids: Sequence[uuid.UUID]) -> list[RowMapping]:
+    if not customer_ids:
+        return []
+    return list((await session.execute(_LOCK_ACTIVE_OF_CUSTOMERS, {"customers": list(customer_ids)})
+                 ).mappings().all())
+
+
+async def wallets_by_ids(session: AsyncSession, wallet_ids: Sequence[uuid.UUID]) -> list[RowMapping]:
+    if not wallet_ids:
+        return []
+    return list((await session.execute(_WALLETS_BY_IDS, {"ids": list(wallet_ids)})).mappings().all())

@@ -48,8 +48,19 @@ async def post(
     entry to the wallet's and the block's balances, refuses anything below zero, and checks at
     commit that the movement sums to zero.
     """
+    rows = entries(organization_id=organization_id, movement_id=movement_id, wallet_id=wallet_id, kind=kind,
+                   counter_account=counter_account, legs=legs, at=at)
+    if rows:
+        await repository.insert_entries(session, rows)
+
+
+def entries(
+    *, organization_id: uuid.UUID, movement_id: uuid.UUID, wallet_id: uuid.UUID, kind: Kind,
+    counter_account: CounterAccount, legs: Sequence[tuple[uuid.UUID, int, Decimal]], at: datetime,
+) -> list[dict]:
+    """The rows of one movement (`post` writes them; a batch writes many movements' rows at once)."""
     if not legs:
-        return
+        return []
     base = {"organization_id": organization_id, "movement_id": movement_id, "wallet_id": wallet_id, "kind": kind,
             "created_at": at}
     rows = [{**base, "account": "wallet", "block_id": block_id, "amount_cents": cents, "credits": credits}
@@ -57,4 +68,4 @@ async def post(
     rows.append({**base, "account": counter_account, "block_id": None,
                  "amount_cents": -sum(cents for _, cents, _ in legs),
                  "credits": -sum((credits for _, _, credits in legs), Decimal(0))})
-    await repository.insert_entries(session, rows)
+    return rows

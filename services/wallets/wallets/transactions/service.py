@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.events.contracts.wallets import CreditsBalanceDepleted, CreditsGranted, WalletEvent, WalletTransactionEvent
 from invora.ids import uuid7
+from invora.outbox import PendingEvent, add_events
 from wallets.common.errors import InsufficientCredits, WalletNotActive, WalletTransactionNotVoidable
 from wallets.common.events import publish
 from wallets.ledger import service as ledger
@@ -37,19 +38,27 @@ async def publish_transaction(session: AsyncSession, wallet: RowMapping, row: Ro
                   WalletTransactionEvent(wallet_transaction=render(row, wallet["currency"])))
 
 
+def depletion_events(before: RowMapping, after: RowMapping) -> list[PendingEvent]:
+    """`credits.balance_depleted` when a debit emptied the wallet, `wallet.depleted_ongoing_balance` when it
+    took the ongoing balance (balance minus current usage) from above zero to zero or below."""
+    events: list[PendingEvent] = []
+    if before["balance_cents"] > 0 and after["balance_cents"] == 0:
+        events.append(PendingEvent("credits.balance_depleted", after["organization_id"], "credits", after["id"],
+                                   CreditsBalanceDepleted(external_customer_id=after["external_customer_id"],
+                                                          wallet=render_wallet(after))))
+    before_ongoing = before["balance_cents"] - before["ongoing_usage_balance_cents"]
+    after_ongoing = after["balance_cents"] - after["ongoing_usage_balance_cents"]
+    if before_ongoing > 0 >= after_ongoing:
+        events.append(PendingEvent("wallet.depleted_ongoing_balance", after["organization_id"], "wallet",
+                                   after["id"], WalletEvent(wallet=render_wallet(after))))
+    return events
+
+
 async def after_debit(session: AsyncSession, before: RowMapping, wallet_id: uuid.UUID) -> RowMapping:
     """The wallet as it is now; the depletion events when this debit emptied it."""
     after = await wallets_repository.by_id(session, before["organization_id"], wallet_id)
     assert after is not None
-    if before["balance_cents"] > 0 and after["balance_cents"] == 0:
-        rendered = render_wallet(after)
-        await publish(session, after["organization_id"], "credits.balance_depleted", after["id"],
-                      CreditsBalanceDepleted(external_customer_id=after["external_customer_id"], wallet=rendered))
-    before_ongoing = before["balance_cents"] - before["ongoing_usage_balance_cents"]
-    after_ongoing = after["balance_cents"] - after["ongoing_usage_balance_cents"]
-    if before_ongoing > 0 >= after_ongoing:
-        await publish(session, after["organization_id"], "wallet.depleted_ongoing_balance", after["id"],
-                      WalletEvent(wallet=render_wallet(after)))
+    await add_events(session, depletion_events(before, after))
     return after
 
 
