@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, String, func
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, Index, String, func, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -15,6 +15,8 @@ from wallets.db import Base
 class CreditApplication(Base):
     __tablename__ = "credit_applications"
     __table_args__ = (
+        Index("ix_credit_applications_pending", "organization_id", "external_customer_id",
+              postgresql_where=text("status = 'applied' AND settled_at IS NULL")),
         CheckConstraint("status IN ('applied', 'released')", name="status_known"),
         CheckConstraint("applied_amount_cents >= 0 AND released_amount_cents >= 0", name="amounts_not_negative"),
     )

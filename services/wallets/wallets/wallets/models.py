@@ -38,6 +38,7 @@ class Wallet(OrganizationModel, Base):
         Index("uq_wallets_customer_code", "organization_id", "customer_id", "code", unique=True),
         Index("ix_wallets_organization_external_customer", "organization_id", "external_customer_id"),
         Index("ix_wallets_expiration", "expiration_at", postgresql_where=text("status = 'active'")),
+        Index("ix_wallets_customer_active", "customer_id", postgresql_where=text("status = 'active'")),
         CheckConstraint("balance_cents >= 0", name="balance_not_negative"),
         CheckConstraint("credits_balance >= 0", name="credits_not_negative"),
         CheckConstraint("priority BETWEEN 1 AND 50", name="priority_range"),
