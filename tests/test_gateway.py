@@ -178,7 +178,7 @@ def test_headers_pass_through_both_ways(gateway_url):
 
 def test_request_bodies_stream_to_the_service_without_buffering(gateway_url, echoes):
     """The first chunk reaches the service while the client is still sending the rest."""
-    chunks, pause = 4, 0.3
+    chunks, pause = 4, 0.5
     sent_last_at: list[float] = []
 
     def body() -> Iterator[bytes]:
