@@ -110,8 +110,13 @@ def test_each_service_reads_its_own_database_and_the_keys_from_secrets(manifests
     assert url.startswith("postgresql+asyncpg://") and url.endswith(f"/invora_{service}")
     assert env["INVORA_KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] in of_kind(manifests, "Secret")
     assert env["INVORA_SECRETS_KEY"]["valueFrom"]["secretKeyRef"]["name"] in of_kind(manifests, "Secret")
-    volumes = of_kind(manifests, "Deployment")[service]["spec"]["template"]["spec"]["volumes"]
-    assert any(v.get("secret", {}).get("secretName") == "invora-auth-keys" for v in volumes)
+    pod = of_kind(manifests, "Deployment")[service]["spec"]["template"]["spec"]
+    assert any(v.get("secret", {}).get("secretName") == "invora-auth-keys" for v in pod["volumes"])
+    # secret files belong to root and the pod's fsGroup: the service's user reads them through the group
+    for volume in pod["volumes"]:
+        if "secret" in volume:
+            assert volume["secret"]["defaultMode"] & 0o040, volume
+    assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsGroup"]
 
 
 def test_every_referenced_secret_and_config_map_exists(manifests):

@@ -189,7 +189,8 @@ def service_volumes(service: str) -> list[dict[str, Any]]:
         {"name": "tmp", "emptyDir": {}},
     ]
     if service == "subscriptions":
-        volumes.append({"name": "signing-key", "secret": {"secretName": SIGNING_KEY_SECRET, "defaultMode": 0o400}})
+        # owner root, group fsGroup (the service's group): readable by the group, nobody else
+        volumes.append({"name": "signing-key", "secret": {"secretName": SIGNING_KEY_SECRET, "defaultMode": 0o440}})
     return volumes
 
 
