@@ -64,7 +64,9 @@ def build_service_app(definition: ServiceDefinition, settings: ServiceSettings) 
             app.state.database = database
 
             broker = BrokerConnection(
-                settings.kafka, client_id=definition.name, topics=ALL_TOPICS,
+                settings.kafka, client_id=definition.name,
+                # every suite topic, and any other topic a consumer of this service reads
+                topics=list(dict.fromkeys([*ALL_TOPICS, *(t for spec in definition.consumers for t in spec.topics)])),
                 partitions=settings.kafka_topic_partitions, replication_factor=settings.kafka_replication_factor,
             )
             app.state.broker = broker
@@ -88,6 +90,7 @@ def build_service_app(definition: ServiceDefinition, settings: ServiceSettings) 
                         spec, service=definition.name, bootstrap_servers=settings.kafka,
                         sessionmaker=database.sessionmaker, options=definition.consumer_options,
                     )
+                    broker.on_replaced(consumer.rewind)
                     stack.push_async_callback(_start_in_background(broker, consumer))
 
             for background in definition.background:

@@ -123,6 +123,13 @@ class EventConsumer:
         )
         self._task: asyncio.Task | None = None
         self._stopping = False
+        self._rewind = False
+
+    def rewind(self) -> None:
+        """Read every assigned partition again from its beginning, at the next fetch: the broker was
+        replaced (see `BrokerConnection`), so the positions held are offsets of a log that is gone and
+        would skip the start of the new one. The inbox makes events read twice harmless."""
+        self._rewind = True
 
     async def start(self) -> None:
         await self._consumer.start()
@@ -140,6 +147,13 @@ class EventConsumer:
     async def _run(self) -> None:
         while not self._stopping:
             try:
+                if self._rewind:
+                    self._rewind = False
+                    # none assigned (a rebalance under way): the rejoin finds no committed offset on the
+                    # new broker and starts from the earliest anyway
+                    if assigned := self._consumer.assignment():
+                        await self._consumer.seek_to_beginning(*assigned)
+                    log.warning("consumer_rewound_after_broker_loss", consumer=self.group_id)
                 batches = await self._consumer.getmany(timeout_ms=500, max_records=self.options.max_records)
             except asyncio.CancelledError:
                 raise

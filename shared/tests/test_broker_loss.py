@@ -1,0 +1,152 @@
+"""Broker loss: the broker dies while a consumer lags behind and comes back empty (the embedded one
+always does); the service notices, republishes what its outbox holds, its consumer reads the new log
+from the start, and every event takes effect exactly once. /ready comes back without a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import example_service as example
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+from invora.app import ServiceDefinition, build_service_app
+from invora.bus.consumer import ConsumerOptions, ConsumerSpec
+from invora.events.envelope import EventEnvelope
+from invora.infra.kafka import EmbeddedKafka
+from invora.testing.services import RunningService
+
+HANDLER_DELAY = 0.02  # the consumer is slower than the writers: it lags when the broker dies
+
+
+async def count_effect(session: AsyncSession, event: EventEnvelope) -> None:
+    """The effect: one row per handling (no unique key), so a second handling would show as a count of 2."""
+    await asyncio.sleep(HANDLER_DELAY)
+    await session.execute(text("INSERT INTO widget_effects (event_id, widget_id) VALUES (:e, :w)"),
+                          {"e": event.id, "w": event.aggregate_id})
+
+
+COUNTER = ConsumerSpec(name="widget-effects", topics=("invora.widget",), handler=count_effect)
+
+
+@contextlib.asynccontextmanager
+async def _service(database_url: str, kafka: str, keys) -> AsyncIterator[RunningService]:
+    settings = example.ExampleSettings(
+        database_url=database_url, kafka_bootstrap_servers=kafka, auth_public_keys=[str(keys.public_path)],
+        log_level="WARNING", relay_poll_interval_seconds=0.2, gc_freeze=False,
+    )
+    app = build_service_app(ServiceDefinition(
+        name="example", title="Example", description="broker loss", routers=[example.router],
+        consumers=[COUNTER], consumer_options=ConsumerOptions(session_timeout_ms=2_000, heartbeat_interval_ms=500),
+    ), settings)
+    async with app.router.lifespan_context(app):
+        running = RunningService("example", app, keys, database_url)
+        try:
+            yield running
+        finally:
+            await running.aclose()
+
+
+async def _wait(predicate, timeout: float, message: str):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {message}")
+        await asyncio.sleep(0.2)
+
+
+@pytest.fixture
+async def database(create_database) -> str:
+    url = create_database("brokerloss")
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.run_sync(example.Base.metadata.create_all)  # tests only: services use Alembic
+        await conn.execute(text("CREATE TABLE widget_effects (event_id uuid NOT NULL, widget_id text NOT NULL)"))
+    await engine.dispose()
+    return url
+
+
+async def test_broker_restarted_empty_while_a_consumer_lags_every_event_takes_effect_once(
+    database, invora_keys, tmp_path,
+):
+    broker = EmbeddedKafka(log_file=tmp_path / "broker.log")
+    broker.start()
+    engine = create_async_engine(database)
+
+    async def effects() -> dict[str, int]:
+        async with engine.connect() as conn:
+            rows = await conn.execute(text("SELECT widget_id, count(*) FROM widget_effects GROUP BY widget_id"))
+            return {widget_id: count for widget_id, count in rows}
+
+    try:
+        async with _service(database, broker.bootstrap_servers, invora_keys) as service:
+            client = service.client(uuid.uuid4())
+            await _wait(lambda: _ready(client), 20, "/ready")
+
+            async def create(count: int, prefix: str) -> list[str]:
+                ids = []
+                for i in range(count):
+                    response = await client.post("/api/v1/widgets", json={"widget": {"code": f"{prefix}{i}",
+                                                                                     "name": "w"}})
+                    assert response.status_code == 200, response.text
+                    ids.append(response.json()["widget"]["lago_id"])
+                return ids
+
+            before = await create(150, "a")
+            # published (the outbox says so) but the slow consumer is well behind
+            await _wait(lambda: _published(engine, 150), 20, "the relay to publish")
+            await _wait(lambda: _some(effects, 1), 30, "the consumer to start")
+            lag = 150 - sum((await effects()).values())
+            first_cluster = broker.cluster_id
+
+            broker.process.kill()  # SIGKILL: everything it held is gone
+            broker.process.wait()
+            during = await create(20, "b")  # writes still succeed, into the outbox
+            await _wait(lambda: _not_ready(client), 10, "/ready to report the outage")
+
+            broker.start()  # same port, empty, a new cluster
+            assert broker.cluster_id != first_cluster
+            after = await create(10, "c")
+            expected = set(before + during + after)
+
+            await _wait(lambda: _complete(effects, expected), 90, "every event to take effect")
+            await asyncio.sleep(2)  # anything still in flight would show up as a second effect now
+            final = await effects()
+            assert set(final) == expected
+            assert {w: n for w, n in final.items() if n != 1} == {}, "an event took effect twice"
+            assert lag > 0, "the consumer was not lagging when the broker died: the test proved nothing"
+            await _wait(lambda: _ready(client), 20, "/ready after the broker came back")
+            assert service.app.state.broker.epoch == 1
+    finally:
+        await engine.dispose()
+        broker.stop()
+
+
+async def _ready(client) -> bool:
+    return (await client.get("/ready")).status_code == 200
+
+
+async def _not_ready(client) -> bool:
+    return (await client.get("/ready")).status_code == 503
+
+
+async def _published(engine, count: int) -> bool:
+    async with engine.connect() as conn:
+        return (await conn.execute(text("SELECT count(*) FROM outbox_events WHERE published_at IS NOT NULL"))
+                ).scalar_one() >= count
+
+
+async def _some(effects, count: int) -> bool:
+    return sum((await effects()).values()) >= count
+
+
+async def _complete(effects, expected: set[str]) -> bool:
+    return set(await effects()) >= expected
