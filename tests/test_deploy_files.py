@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from invora.db.migrate import SERVICES
-from invora.deploy.files import GATEWAY_CONFIG, KUBERNETES_DIR, generated_files, stale_files
+from invora.deploy.files import GATEWAY_CONFIG, KUBERNETES_DIR, generated_files, stale_files, write_files
 from invora.deploy.gateway import GATEWAY_PORT, service_ports
 from invora.gateway.binary import caddy_binary
 
@@ -49,6 +49,18 @@ def test_committed_files_are_what_the_code_generates(generated):
     stale = stale_files(ROOT)
     assert stale == [], f"out of date (a route or the deployment code changed: run `make deploy-files`): {stale}"
     assert GATEWAY_CONFIG in generated and len([p for p in generated if p.parent == KUBERNETES_DIR]) >= 8
+
+
+def test_the_freshness_check_notices_a_changed_a_missing_and_a_stray_file(tmp_path, generated):
+    assert set(stale_files(tmp_path)) == set(generated)  # nothing written yet
+    assert set(write_files(tmp_path)) == set(generated)
+    assert stale_files(tmp_path) == [] and write_files(tmp_path) == []
+    edited = tmp_path / KUBERNETES_DIR / "20-catalog.yaml"
+    edited.write_text(edited.read_text().replace("replicas: 2", "replicas: 3"))
+    (tmp_path / GATEWAY_CONFIG).unlink()
+    (tmp_path / KUBERNETES_DIR / "99-by-hand.yaml").write_text("kind: ConfigMap\n")
+    assert set(stale_files(tmp_path)) == {edited.relative_to(tmp_path), GATEWAY_CONFIG,
+                                          KUBERNETES_DIR / "99-by-hand.yaml"}
 
 
 def test_caddy_accepts_the_container_gateway_config():

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
 import threading
 import time
 import warnings
@@ -69,10 +70,10 @@ def table() -> RouteTable:
 
 
 @contextlib.contextmanager
-def gateway(table: RouteTable, upstreams: dict[str, str], directory: Path) -> Iterator[str]:
+def gateway(table: RouteTable, upstreams: dict[str, str], directory: Path, **options: str) -> Iterator[str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    with run_caddy(caddy_config(table, upstreams, f"127.0.0.1:{port}"), directory, url):
+    with run_caddy(caddy_config(table, upstreams, f"127.0.0.1:{port}", **options), directory, url):
         yield url
 
 
@@ -258,3 +259,24 @@ def test_concurrent_requests_keep_their_own_answers(table, gateway_url):
     for thread in threads:
         thread.join()
     assert failures == []
+
+
+def test_a_service_that_accepts_but_never_answers_is_a_503_not_a_hang(table, echoes, tmp_path):
+    """A stopped or deadlocked process: the kernel still accepts connections, nothing answers."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        addresses = {s: u.url.removeprefix("http://") for s, u in echoes.items()}
+        addresses["catalog"] = f"127.0.0.1:{silent.getsockname()[1]}"
+        with gateway(table, addresses, tmp_path, response_timeout="1s") as url, \
+                httpx.Client(base_url=url, timeout=20.0) as client:
+            started = time.monotonic()
+            answer = client.get("/api/v1/plans")
+            assert answer.status_code == 503 and answer.json() == SERVICE_UNAVAILABLE
+            assert time.monotonic() - started < 5
+
+            started = time.monotonic()
+            report = client.get("/health")
+            assert report.status_code == 200 and time.monotonic() - started < 6
+            assert report.json()["services"]["catalog"] == {"status": "unavailable"}
+            assert report.json()["services"]["subscriptions"]["status"] == "ok"

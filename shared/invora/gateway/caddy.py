@@ -82,8 +82,10 @@ def health_template(services: tuple[str, ...]) -> str:
             f'"services":{{{entries}}}}}')
 
 
-def caddy_config(table: RouteTable, upstreams: Mapping[str, str], listen: str) -> dict[str, Any]:
-    """`upstreams`: service → `host:port` it is reached at; `listen`: `host:port` or `:port`."""
+def caddy_config(table: RouteTable, upstreams: Mapping[str, str], listen: str,
+                 response_timeout: str = API_RESPONSE_TIMEOUT) -> dict[str, Any]:
+    """`upstreams`: service → `host:port` it is reached at; `listen`: `host:port` or `:port`;
+    `response_timeout`: how long a service may take to send its response headers (a Caddy duration)."""
     missing = [s for s in table.services if s not in upstreams]
     if missing:
         raise ValueError(f"no upstream address for {', '.join(missing)}")
@@ -112,7 +114,7 @@ def caddy_config(table: RouteTable, upstreams: Mapping[str, str], listen: str) -
             continue  # a service with no public path yet
         routes.append({
             "match": [{"path_regexp": {"name": service, "pattern": pattern}}],
-            "handle": [_proxy(upstreams[service], response_header_timeout=API_RESPONSE_TIMEOUT)],
+            "handle": [_proxy(upstreams[service], response_header_timeout=response_timeout)],
             "terminal": True,
         })
     routes.append({"handle": [_respond(NOT_FOUND, 404)], "terminal": True})
