@@ -45,6 +45,49 @@ def ranges(draw, price_field: str = "per_unit_amount", price=prices):
     return rows
 
 
+@st.composite
+def adjacent_or_not_ranges(draw, price_field: str = "per_unit_amount"):
+    """Ranges where each tier starts at the previous to_value (adjacent) or one above it, mixed (Lago's
+    RangeBoundsValidator accepts both)."""
+    widths = draw(st.lists(st.integers(min_value=2, max_value=200_000), max_size=6))
+    rows, start = [], 0
+    for width in [*widths, None]:
+        to_value = None if width is None else start + width
+        rows.append({"from_value": start, "to_value": to_value, price_field: draw(prices),
+                     "flat_amount": draw(prices)})
+        start = (to_value or 0) + draw(st.sampled_from([0, 1]))
+    return rows
+
+
+signed_units = st.decimals(min_value=-10_000, max_value=10_000, places=3, allow_nan=False, allow_infinity=False)
+
+
+@given(adjacent_or_not_ranges(), units, units)
+def test_adjacent_tiers_price_each_unit_once_and_never_decrease(graduated_ranges, a, b):
+    low, high = sorted((a, b))
+    properties = {"graduated_ranges": graduated_ranges}
+    result = price_graduated(low, properties, "USD")
+    assert sum((line.units for line in result.lines), Decimal(0)) == low
+    assert result.precise_amount <= price_graduated(high, properties, "USD").precise_amount
+    assert result.precise_amount >= Decimal(graduated_ranges[0]["flat_amount"])  # tier 1's flat, even at 0
+
+
+@given(st.sampled_from(["standard", "graduated", "volume", "package", "graduated_percentage", "percentage"]),
+       ranges(), signed_units, st.lists(signed_units, max_size=5))
+def test_a_charge_never_bills_a_negative_amount(model, tier_rows, quantity, transactions):
+    """Lago floors negative units or amounts at 0 (fees/charge_service.rb init_fee)."""
+    properties = {"standard": {"amount": "1.5"}, "graduated": {"graduated_ranges": tier_rows},
+                  "volume": {"volume_ranges": tier_rows}, "package": {"amount": "2", "package_size": 3},
+                  "graduated_percentage": {"graduated_percentage_ranges": [
+                      {**row, "rate": row["per_unit_amount"]} for row in tier_rows]},
+                  "percentage": {"rate": "2", "fixed_amount": "0.1"}}[model]
+    result = price_charge(model, properties, "USD", units=quantity,
+                          event_values=transactions if model == "percentage" else None)
+    assert result.precise_amount >= 0 and result.amount_cents >= 0 and result.units >= 0
+    if quantity < 0:
+        assert (result.units, result.amount_cents) == (0, 0)
+
+
 @given(ranges(), units, units)
 def test_graduated_never_decreases_as_units_grow(graduated_ranges, a, b):
     low, high = sorted((a, b))

@@ -189,6 +189,17 @@ async def test_sum_with_a_refund_below_zero_is_floored(api, plans, clock):
     assert (await s.usage())["amount_cents"] == 0
 
 
+async def test_percentage_refunded_below_zero_is_floored(api, plans, clock):
+    """lago-api app/services/fees/charge_service.rb (init_fee floors negative units or amount): transactions
+    of 100 and −150 at 1 % + 0.10 each sum to −50 units → 0 units, 0 cents (a refund is a credit note's
+    job, not a negative fee)."""
+    s = await setup(api, plans, clock, charge_model="percentage", properties={"rate": "1", "fixed_amount": "0.1"},
+                    **MARCH)
+    await s.send((IN_MARCH, {"value": "100"}), (IN_MARCH + timedelta(minutes=1), {"value": "-150"}))
+    charge = await s.charge()
+    assert (charge["units"], charge["amount_cents"]) == ("0", 0)
+
+
 async def test_sum_with_a_partial_refund(api, plans, clock):
     """lago-api spec/services/billable_metrics/aggregations/sum_service_spec.rb: negative values subtract."""
     s = await setup(api, plans, clock, **MARCH)

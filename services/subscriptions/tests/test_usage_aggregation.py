@@ -3,6 +3,7 @@ and a failure between the event insert and the rollup update leaves neither."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -12,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from subscriptions.usage.aggregate import Bucket, aggregate, rounded, split_by_filters
+from subscriptions.usage.aggregate import Bucket, aggregate, matches, rounded, slot_of, split_by_filters
 from subscriptions.usage_events import store
 from subscriptions.usage_events.ingest import number
 from subscriptions.usage_events.metrics import Metric
@@ -142,6 +143,43 @@ async def test_unique_count_equals_brute_force_whatever_the_arrival_order(shared
         row["seq"] = seq
     got = aggregate(metric("unique_count_agg"), [Bucket.of(r) for r in rows], PERIOD_START, PERIOD_END)
     assert got.units == brute_force("unique_count_agg", raw) and got.events_count == got.units
+
+
+ALL = "__ALL_FILTER_VALUES__"
+filter_values = st.dictionaries(st.sampled_from(["region", "cloud"]), st.one_of(
+    st.just(["__ALL_FILTER_VALUES__"]), st.lists(st.sampled_from(["eu", "us", "aws", "gcp"]), min_size=1,
+                                                unique=True)), min_size=1)
+
+
+@settings(max_examples=500, deadline=None)
+@given(filters=st.lists(filter_values, min_size=1, max_size=5, unique_by=lambda v: json.dumps(
+           {k: sorted(x) for k, x in v.items()}, sort_keys=True)),  # identical filters: Lago's oldest wins
+       group=st.dictionaries(st.sampled_from(["region", "cloud"]), st.sampled_from(["eu", "us", "aws", "gcp"])),
+       seed=st.randoms())
+def test_an_event_goes_to_the_same_filter_whatever_the_order(filters, group, seed):
+    """lago-api charge_filters/matching_and_ignored_service.rb: the most specific matching filter takes
+    the event whatever the order the filters were listed in; an explicit value beats ALL on the same key,
+    and a filter with more keys beats one it is nested in."""
+    charge_filters = [{"values": v} for v in filters]
+    chosen = slot_of(charge_filters, group)
+    shuffled = list(range(len(filters)))
+    seed.shuffle(shuffled)
+    again = slot_of([charge_filters[i] for i in shuffled], group)
+    assert (None if again is None else shuffled[again]) == chosen
+    if chosen is None:
+        assert not any(matches(values, group) for values in filters)
+        return
+    assert matches(filters[chosen], group)
+    for other, values in enumerate(filters):
+        if other == chosen or not matches(values, group):
+            continue
+        # no other matching filter is strictly narrower than the chosen one: same keys or more, and on
+        # each key of the chosen one the same or fewer values (ALL being every value)
+        narrower = set(values) >= set(filters[chosen]) and all(
+            filters[chosen][k] == [ALL] or (values[k] != [ALL] and set(values[k]) <= set(filters[chosen][k]))
+            for k in filters[chosen]) and {k: set(v) for k, v in values.items()} != {
+                k: set(v) for k, v in filters[chosen].items()}
+        assert not narrower, (values, filters[chosen])
 
 
 def test_rounding_and_weighted_carry():

@@ -52,7 +52,7 @@ def price_charge(
         module = {"standard": standard, "graduated": graduated, "volume": volume, "package": package,
                   "graduated_percentage": graduated_percentage}[charge_model]
         result = module.price(units, properties, currency)
-    if result.precise_amount < 0:
+    if result.precise_amount < 0 or result.units < 0:
         return floored(charge_model, currency, result.events_count)
     return result
 

@@ -89,7 +89,8 @@ def price(
 ) -> ChargeResult:
     props = properties if isinstance(properties, PercentageProperties) else PercentageProperties.parse(properties)
     total_units = as_units(units)
-    values = [total_units] if event_values is None else [as_units(v) for v in event_values]
+    # a transaction may be negative (a refund on a sum metric); a negative total is floored by `price_charge`
+    values = [total_units] if event_values is None else [as_units(v, allow_negative=True) for v in event_values]
     if event_values is None and not total_units:
         values = []
     transactions = price_transactions(values, props)

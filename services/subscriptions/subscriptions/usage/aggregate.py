@@ -182,10 +182,17 @@ def specificity(charge_filter: Mapping[str, Any]) -> tuple[int, int, int]:
     return (-len(values), wildcards, listed)
 
 
+def _canonical(charge_filter: Mapping[str, Any]) -> str:
+    values = charge_filter.get("values") or {}
+    return json.dumps({k: sorted(v) for k, v in values.items()}, sort_keys=True)
+
+
 def slot_of(filters: Sequence[Mapping[str, Any]], group: Mapping[str, str]) -> int | None:
-    """The most specific charge filter a group matches (ties: the first listed, Lago's oldest), whatever
-    the order the filters were given in; None: the default bucket."""
-    order = sorted(range(len(filters)), key=lambda i: (*specificity(filters[i]), i))
+    """The most specific charge filter a group matches, whatever the order the filters were given in;
+    None: the default bucket. Equally specific filters that both match (Lago would count the event in
+    both) are told apart by their values, so the order still does not matter; identical filters by
+    position (Lago: the oldest)."""
+    order = sorted(range(len(filters)), key=lambda i: (*specificity(filters[i]), _canonical(filters[i]), i))
     return next((i for i in order if matches(filters[i].get("values") or {}, group)), None)
 
 
