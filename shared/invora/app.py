@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from fastapi import APIRouter, FastAPI
 
@@ -24,6 +24,7 @@ from invora.db.engine import Database
 from invora.events.topics import ALL_TOPICS
 from invora.logging import configure_logging, get_logger
 from invora.outbox.relay import OutboxRelay
+from invora.runtime import ServiceRuntime
 from invora.settings import ServiceSettings
 from invora.web import health
 from invora.web.error_handlers import install_error_handlers
@@ -45,12 +46,17 @@ class ServiceDefinition:
     consumers: Sequence[ConsumerSpec] = ()
     # extra lifespan pieces (schedulers, workers): each an async context manager factory
     background: Sequence[BackgroundTask] = ()
-    consumer_options: ConsumerOptions = field(default_factory=ConsumerOptions)
+    # None: from the settings (`ConsumerOptions.from_settings`)
+    consumer_options: ConsumerOptions | None = None
     openapi_tags: list[dict] | None = None
 
 
-def build_service_app(definition: ServiceDefinition, settings: ServiceSettings) -> FastAPI:
+def build_service_app(
+    definition: ServiceDefinition, settings: ServiceSettings, runtime: ServiceRuntime | None = None,
+) -> FastAPI:
+    """`runtime`: the service's own `ServiceRuntime` subclass, when it has more than settings and a clock."""
     service_name_var.set(definition.name)
+    consumer_options = definition.consumer_options or ConsumerOptions.from_settings(settings)
     configure_logging(settings.log_level, settings.log_json)
     if (ring := settings.secrets_keyring) is not None:
         secrets.configure(ring)
@@ -88,7 +94,7 @@ def build_service_app(definition: ServiceDefinition, settings: ServiceSettings) 
                 for spec in definition.consumers:
                     consumer = EventConsumer(
                         spec, service=definition.name, bootstrap_servers=settings.kafka,
-                        sessionmaker=database.sessionmaker, options=definition.consumer_options,
+                        sessionmaker=database.sessionmaker, options=consumer_options,
                     )
                     broker.on_replaced(consumer.rewind)
                     stack.push_async_callback(_start_in_background(broker, consumer))
@@ -110,6 +116,7 @@ def build_service_app(definition: ServiceDefinition, settings: ServiceSettings) 
     )
     app.state.service_name = definition.name
     app.state.settings = settings
+    app.state.runtime = runtime or ServiceRuntime(settings=settings)
     app.state.verifier = TokenVerifier.from_settings(
         settings.auth_public_keys, settings.auth_issuer, settings.auth_cache_seconds, settings.auth_leeway_seconds
     )

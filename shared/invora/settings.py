@@ -99,6 +99,12 @@ class ServiceSettings(BaseSettings):
         720.0, ge=1, description="Processed event ids (the consumers' de-duplication) kept this long; must exceed "
         "the broker's topic retention, or an event replayed from it after its id is gone takes effect again.")
     consumers_enabled: bool = Field(True, description="Run this service's Kafka consumers in-process.")
+    consumer_session_timeout_ms: int = Field(
+        10_000, ge=1_000, le=300_000, description="Kafka consumer session timeout (a group join waits about half of "
+        "it on the embedded broker); heartbeats go at a third of it.")
+    consumer_fetch_max_wait_ms: int = Field(
+        100, ge=1, le=5_000, description="Longest a fetch waits at the broker. Kafka answers as soon as data "
+        "arrives; brokers that do not (the embedded Tansu) add up to this much latency.")
     gc_freeze: bool = Field(True, description="After start-up, move everything start-up built out of the "
                                               "garbage collector's full passes (`gc.freeze`), which otherwise "
                                               "stall requests for tens of milliseconds.")

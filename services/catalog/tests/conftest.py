@@ -15,6 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from invora.testing.api import ApiClient
 from invora.testing.services import RunningService, run_service
 
 SERVICE = "catalog"
@@ -37,28 +38,16 @@ def org() -> uuid.UUID:
     return uuid.uuid4()
 
 
-class CatalogApi:
+class CatalogApi(ApiClient):
     """A client for one organization plus builders of valid objects (each call: fresh codes)."""
 
     def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
+        super().__init__(client)
         self._n = 0
 
     def code(self, prefix: str) -> str:
         self._n += 1
         return f"{prefix}_{self._n}_{uuid.uuid4().hex[:6]}"
-
-    async def ok(self, method: str, url: str, json: Any = None, status: int = 200) -> dict:
-        response = await self.client.request(method, url, json=json)
-        assert response.status_code == status, f"{method} {url}: {response.status_code} {response.text}"
-        return response.json()
-
-    async def error(self, method: str, url: str, json: Any = None, status: int = 422) -> dict:
-        response = await self.client.request(method, url, json=json)
-        assert response.status_code == status, f"{method} {url}: {response.status_code} {response.text}"
-        body = response.json()
-        assert body["status"] == status and "code" in body and "error" in body
-        return body
 
     async def metric(self, aggregation_type: str = "sum_agg", **fields) -> dict:
         body = {"name": "Metric", "code": self.code("metric"), "aggregation_type": aggregation_type,

@@ -1,6 +1,7 @@
 """What the routes, the fan-out consumer and the delivery worker share in one process.
 
-The clock is swappable (`runtime.clock = ManualClock(...)`) so retry schedules, the 5-day
+The shared runtime (`invora.runtime`) with the notifications' own parts. Its clock is swappable
+(`runtime.clock = invora.clock.ManualClock(...)`) so retry schedules, the 5-day
 disable rule and secret-rotation overlaps are tested by moving time, never by sleeping.
 Signature timestamps (`webhook-timestamp`) always use the real time: receivers check them
 against their own clocks.
@@ -11,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import random
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from datetime import datetime
 
 from fastapi import Request
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from invora.runtime import ServiceRuntime
 from notifications.settings import NotificationsSettings
 from notifications.signing.jwt import JwtSigner
 from notifications.ssrf.policy import TargetPolicy
@@ -26,36 +27,9 @@ from notifications.ssrf.resolver import Lookup, system_lookup
 WAKE_CHANNEL = "invora_webhooks"
 
 
-class Clock(Protocol):
-    def now(self) -> datetime: ...
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
-class ManualClock:
-    """A clock that only moves when told to (tests)."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self._now = start or datetime.now(UTC)
-
-    def now(self) -> datetime:
-        return self._now
-
-    def advance(self, seconds: float = 0, **delta: float) -> datetime:
-        self._now += timedelta(seconds=seconds, **delta)
-        return self._now
-
-    def set(self, moment: datetime) -> None:
-        self._now = moment
-
-
 @dataclass
-class NotificationsRuntime:
+class NotificationsRuntime(ServiceRuntime):
     settings: NotificationsSettings
-    clock: Clock = field(default_factory=SystemClock)
     rng: random.Random = field(default_factory=random.Random)
     # DNS for webhook targets (registration checks and the worker's connector)
     lookup: Lookup = system_lookup

@@ -83,8 +83,7 @@ class NotificationsSettings(ServiceSettings):
     consumer_name: str = Field(
         "webhook-fanout", min_length=1, max_length=100, description="Fan-out consumer name (Kafka group suffix)."
     )
-    consumer_session_timeout_ms: int = Field(10_000, ge=1_000, description="Fan-out consumer's Kafka session timeout.")
-    consumer_fetch_max_wait_ms: int = Field(
+    consumer_fetch_max_wait_ms: int = Field(  # the shared setting, with a shorter default: webhooks are latency-bound
         25, ge=1, le=5_000,
         description="Longest a fetch waits at the broker. Kafka answers as soon as data arrives; brokers that "
         "do not (the embedded Tansu) add up to this much latency.",

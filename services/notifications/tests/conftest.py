@@ -23,6 +23,7 @@ import pytest
 from sqlalchemy import text
 
 from invora.bus.connection import BrokerConnection
+from invora.clock import ManualClock, SystemClock
 from invora.db.engine import Database
 from invora.events.envelope import EventEnvelope
 from invora.events.topics import ALL_TOPICS
@@ -30,7 +31,7 @@ from invora.outbox import add_event
 from invora.outbox.relay import OutboxRelay
 from invora.testing.receiver import WebhookReceiver
 from invora.testing.services import RunningService, run_service
-from notifications.runtime import ManualClock, SystemClock, wake_workers_at_commit
+from notifications.runtime import wake_workers_at_commit
 
 SERVICE = "notifications"
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import text
 
-from notifications.runtime import ManualClock
+from invora.clock import ManualClock
 
 
 async def test_restart_mid_retry_loses_nothing_and_repeats_no_success(

@@ -9,7 +9,6 @@ import dataclasses
 from fastapi import FastAPI
 
 from invora.app import ServiceDefinition, build_service_app
-from invora.bus.consumer import ConsumerOptions
 from subscriptions.access.billing_state_routes import router as billing_state
 from subscriptions.customers.routes import router as customers
 from subscriptions.entitlements.invalidation import entitlement_cache_lifespan
@@ -17,6 +16,7 @@ from subscriptions.entitlements.routes import customer_router as customer_entitl
 from subscriptions.entitlements.routes import subscription_router as subscription_entitlements
 from subscriptions.plans.client import catalog_lifespan
 from subscriptions.plans.consumer import catalog_consumers
+from subscriptions.runtime import SubscriptionsRuntime
 from subscriptions.settings import SubscriptionsSettings
 from subscriptions.subscriptions.routes import router as subscriptions
 from subscriptions.subscriptions.scheduler import scheduler_lifespan
@@ -54,14 +54,8 @@ DEFINITION = ServiceDefinition(
 
 
 def create_app(settings: SubscriptionsSettings | None = None) -> FastAPI:
-    # the catalog consumers need this app (its catalog client), which exists only once built
+    # the catalog consumers read the catalog client from the runtime the app is built with
     settings = settings or SubscriptionsSettings()
-    holder: list[FastAPI] = []
-    timeout = settings.consumer_session_timeout_ms
-    definition = dataclasses.replace(
-        DEFINITION, consumers=catalog_consumers(lambda: holder[0]),
-        consumer_options=ConsumerOptions(session_timeout_ms=timeout, heartbeat_interval_ms=max(300, timeout // 3)),
-    )
-    app = build_service_app(definition, settings)
-    holder.append(app)
-    return app
+    runtime = SubscriptionsRuntime(settings=settings)
+    definition = dataclasses.replace(DEFINITION, consumers=catalog_consumers(runtime))
+    return build_service_app(definition, settings, runtime)

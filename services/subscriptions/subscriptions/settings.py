@@ -21,9 +21,6 @@ class SubscriptionsSettings(ServiceSettings):
         None, description="A fixed `service` API key for the catalog (single-organization deployments).")
     catalog_timeout_seconds: float = Field(5.0, gt=0, description="Timeout of one call to the catalog.")
     catalog_retries: int = Field(2, ge=0, le=10, description="Retries of a failed catalog call (errors, 5xx).")
-    consumer_session_timeout_ms: int = Field(10_000, ge=1_000, le=300_000,
-                                             description="Kafka consumer session timeout (a group join waits "
-                                                         "about half of it on the embedded broker).")
     scheduler_enabled: bool = Field(True, description="Run the billing-period scheduler in this process.")
     scheduler_interval_seconds: float = Field(30.0, gt=0, description="Seconds between scheduler passes.")
     scheduler_batch_size: int = Field(100, ge=1, le=10_000, description="Subscriptions handled per transaction batch.")

@@ -1,7 +1,7 @@
 """Fixtures for the subscriptions service's tests (the invora pytest plugin provides the infrastructure).
 
 One subscriptions service per test module (`subs`), on its own migrated database, with a manual
-clock in `app.state.clock`; tests isolate themselves by organization (a fresh `org` each).
+clock in its runtime (`app.state.runtime.clock`); tests isolate themselves by organization (a fresh `org` each).
 """
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 import pytest
 
+from invora.clock import ManualClock
+from invora.testing.api import ApiClient
 from invora.testing.services import RunningService, run_service
-from subscriptions.common.clock import ManualClock
 from subscriptions.plans.client import CatalogClient
 
 SERVICE = "subscriptions"
@@ -35,7 +35,7 @@ async def subs(request, migrated_database, invora_kafka: str, invora_keys) -> As
     async with run_service(SERVICE, database_url=url, kafka=invora_kafka, keys=invora_keys,
                            scheduler_enabled=False, consumers_enabled=consumers,
                            consumer_session_timeout_ms=2_000) as running:
-        running.app.state.clock = ManualClock(START)
+        running.app.state.runtime.clock = ManualClock(START)
         yield running
 
 
@@ -47,19 +47,20 @@ async def catalog(subs: RunningService, migrated_database, invora_kafka: str, in
     async with run_service("catalog", database_url=url, kafka=invora_kafka, keys=invora_keys) as running:
         settings = subs.app.state.settings.model_copy(update={
             "service_signing_key": invora_keys.private_pem.decode(), "catalog_url": "http://catalog.test"})
-        previous = subs.app.state.catalog
-        subs.app.state.catalog = CatalogClient(settings, transport=httpx.ASGITransport(app=running.app))
+        runtime = subs.app.state.runtime
+        previous = runtime.catalog
+        runtime.catalog = CatalogClient(settings, transport=httpx.ASGITransport(app=running.app))
         try:
             yield running
         finally:
-            await subs.app.state.catalog.aclose()
-            subs.app.state.catalog = previous
+            await runtime.catalog.aclose()
+            runtime.catalog = previous
 
 
 @pytest.fixture
 def clock(subs: RunningService) -> ManualClock:
-    subs.app.state.clock.set(START)
-    return subs.app.state.clock
+    subs.app.state.runtime.clock.set(START)
+    return subs.app.state.runtime.clock
 
 
 @pytest.fixture
@@ -67,23 +68,8 @@ def org() -> uuid.UUID:
     return uuid.uuid4()
 
 
-class Api:
-    """A client for one organization, with assertions on status and Lago's error body."""
-
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
-
-    async def ok(self, method: str, url: str, json: Any = None, status: int = 200, **kwargs) -> dict:
-        response = await self.client.request(method, url, json=json, **kwargs)
-        assert response.status_code == status, f"{method} {url}: {response.status_code} {response.text}"
-        return response.json()
-
-    async def error(self, method: str, url: str, json: Any = None, status: int = 422, **kwargs) -> dict:
-        response = await self.client.request(method, url, json=json, **kwargs)
-        assert response.status_code == status, f"{method} {url}: {response.status_code} {response.text}"
-        body = response.json()
-        assert body["status"] == status and "code" in body and "error" in body
-        return body
+class Api(ApiClient):
+    """A client for one organization (`invora.testing.api`) with builders of customers."""
 
     async def customer(self, external_id: str | None = None, **fields) -> dict:
         body = {"external_id": external_id or f"cus_{uuid.uuid4().hex[:8]}", "name": "Acme", "currency": "EUR",

@@ -135,13 +135,13 @@ async def eventually(api, predicate, seconds: float = 3.0) -> dict:
 
 @pytest.fixture
 def cache(subs) -> EntitlementCache:
-    cache = subs.app.state.entitlement_cache
+    cache = subs.app.state.runtime.entitlement_cache
     assert cache is not None
     return cache
 
 
 async def wait_live(subs) -> None:
-    assert await subs.app.state.entitlement_listener.wait_connected(10)
+    assert await subs.app.state.runtime.entitlement_listener.wait_connected(10)
 
 
 async def cached(api, cache: EntitlementCache, org: uuid.UUID) -> None:
@@ -166,7 +166,7 @@ async def test_this_replicas_writes_are_read_back_at_once_without_notify(subs, a
                                                                         plan_with_seats, monkeypatch):
     await wait_live(subs)
     await cached(api, cache, org)
-    monkeypatch.setattr(subs.app.state.entitlement_listener, "on_notify", lambda payload: None)
+    monkeypatch.setattr(subs.app.state.runtime.entitlement_listener, "on_notify", lambda payload: None)
     assert (await check(api))["limit"] == 10
     await api.ok("PUT", "/api/v1/customers/cus/entitlement_overrides", {"entitlement_overrides": {
         "quotas": {"seats": 25}}})
@@ -205,7 +205,7 @@ async def test_other_writers_are_seen_through_notify(subs, api, org, cache, plan
 async def test_losing_the_listen_connection_falls_back_to_the_database(subs, api, org, cache, plan_with_seats):
     await wait_live(subs)
     await cached(api, cache, org)
-    listener = subs.app.state.entitlement_listener
+    listener = subs.app.state.runtime.entitlement_listener
     connection = await asyncpg.connect(subs.app.state.database.asyncpg_dsn)
     try:
         # notifications may be missed from here: the cache must empty and stop answering

@@ -65,10 +65,10 @@ async def test_alert_crud_and_single_trigger_per_crossing(api, plans, subs, org,
             for i in range(n)]})
 
     await send(4, "a")
-    assert await evaluate_alerts(subs.database.sessionmaker, clock()) >= 1
-    assert await evaluate_alerts(subs.database.sessionmaker, clock()) == 0  # nothing new: nothing published
+    assert await evaluate_alerts(subs.database.sessionmaker, clock.now()) >= 1
+    assert await evaluate_alerts(subs.database.sessionmaker, clock.now()) == 0  # nothing new: nothing published
     await send(7, "b")  # 11 units: 8 crossed (3 + 5); 300 cents: money crossed
-    await evaluate_alerts(subs.database.sessionmaker, clock())
+    await evaluate_alerts(subs.database.sessionmaker, clock.now())
     events = await triggered(subs, org)
     units = [e for e in events if e["alert"]["code"] == "units"]
     assert [[t["value"] for t in e["crossed_thresholds"]] for e in units] == [["3"], ["8"]]

@@ -145,7 +145,7 @@ async def test_batch_is_all_or_nothing_with_errors_by_index(api, plans, subs, or
         event(setup, "count_agg", timestamp=int(START.timestamp())),
         event(setup, "count_agg", timestamp=f"{START.timestamp() + 0.25}"),
         event(setup, "count_agg", timestamp=None)]}))["events"]
-    assert [e["timestamp"] for e in answered] == [iso(START), "2026-03-15T10:00:00.250000Z", iso(clock())]
+    assert [e["timestamp"] for e in answered] == [iso(START), "2026-03-15T10:00:00.250000Z", iso(clock.now())]
 
 
 async def test_exactly_once_under_concurrent_duplicates(api, plans, subs, org):

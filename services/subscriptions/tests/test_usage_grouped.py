@@ -199,7 +199,7 @@ async def test_weighted_sum_carry_and_snapshot_per_group(api, plans, subs, org, 
         ev(payments["code"], value="100", region="eu"), ev(payments["code"], value="50", region="us"),
         ev(payments["code"], value="30", region="us")]})
     clock.set(first_end + timedelta(hours=1))
-    await run_pass(subs.database.sessionmaker, clock())
+    await run_pass(subs.database.sessionmaker, clock.now())
     [snapshot] = await snapshots(subs, org)
     by_code = {c["billable_metric"]["code"]: c for c in snapshot["usage"]["charges_usage"]}
     held = by_code[storage["code"]]
@@ -229,7 +229,7 @@ KEYS = {"by_region": ["region"], "by_region_model": ["region", "model"], "plain"
 @pytest.fixture(scope="module")
 async def grouped_setup(subs, catalog):
     org = uuid.uuid4()
-    subs.app.state.clock.set(START)  # the subscription starts at START, whatever an earlier test left
+    subs.app.state.runtime.clock.set(START)  # the subscription starts at START, whatever an earlier test left
     api = Api(subs.client(org, roles=["admin"]))
     plans = Plans(catalog.client(org, roles=["admin"]))
     metrics = {kind: await metric(plans, kind) for kind in ("sum_agg", "unique_count_agg", "max_agg")}

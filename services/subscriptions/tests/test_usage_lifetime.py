@@ -40,14 +40,14 @@ async def test_lifetime_usage_accumulates_across_periods_and_triggers_alerts(api
     usage = await lifetime(api)
     assert (usage["external_historical_usage_amount_cents"], usage["invoiced_usage_amount_cents"],
             usage["current_usage_amount_cents"]) == (0, 0, 200)
-    assert usage["external_subscription_id"] == "sub_1" and usage["to_datetime"] == clock().isoformat()
+    assert usage["external_subscription_id"] == "sub_1" and usage["to_datetime"] == clock.now().isoformat()
     assert usage["usage_thresholds"][0] == {"amount_cents": 300, "completion_ratio": 0.6666, "reached_at": None}
 
     clock.advance(hours=1)
     updated = (await api.ok("PUT", "/api/v1/subscriptions/sub_1/lifetime_usage", {"lifetime_usage": {
         "external_historical_usage_amount_cents": 150}}))["lifetime_usage"]
     assert updated["lago_id"] == usage["lago_id"] and updated["external_historical_usage_amount_cents"] == 150
-    reached_at = clock().isoformat()
+    reached_at = clock.now().isoformat()
     # 350: the fixed 300 is reached; the recurring 1,000 counts from there, next at 1,300
     assert updated["usage_thresholds"] == [
         {"amount_cents": 300, "completion_ratio": 1.0, "reached_at": reached_at},
@@ -55,23 +55,23 @@ async def test_lifetime_usage_accumulates_across_periods_and_triggers_alerts(api
 
     alert = {"alert_type": "lifetime_usage_amount", "code": "lifetime", "thresholds": [{"value": 400}]}
     await api.ok("POST", "/api/v1/subscriptions/sub_1/alerts", {"alert": alert})
-    await evaluate_alerts(subs.database.sessionmaker, clock())
+    await evaluate_alerts(subs.database.sessionmaker, clock.now())
     assert await triggered(subs, org) == []  # 350 < 400
 
     clock.set(FIRST_END + timedelta(hours=1))
-    await run_pass(subs.database.sessionmaker, clock())  # the period closes and bills its 200
+    await run_pass(subs.database.sessionmaker, clock.now())  # the period closes and bills its 200
     usage = await lifetime(api)
     assert (usage["invoiced_usage_amount_cents"], usage["current_usage_amount_cents"]) == (200, 0)
     assert usage["usage_thresholds"][0]["reached_at"] == reached_at  # first seen, kept
     # the lifetime alert does not start again at zero with the new period
-    await evaluate_alerts(subs.database.sessionmaker, clock())
+    await evaluate_alerts(subs.database.sessionmaker, clock.now())
     assert await triggered(subs, org) == []
-    await send(1, clock())
+    await send(1, clock.now())
     assert (await lifetime(api))["current_usage_amount_cents"] == 100
-    await evaluate_alerts(subs.database.sessionmaker, clock())
+    await evaluate_alerts(subs.database.sessionmaker, clock.now())
     [fired] = await triggered(subs, org)
     assert (fired["previous_value"], fired["current_value"]) == ("350", "450")
-    assert await evaluate_alerts(subs.database.sessionmaker, clock()) == 0
+    assert await evaluate_alerts(subs.database.sessionmaker, clock.now()) == 0
 
     # terminated: nothing open any more, the billed periods stay
     await api.ok("DELETE", "/api/v1/subscriptions/sub_1")

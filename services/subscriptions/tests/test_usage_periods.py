@@ -67,7 +67,7 @@ async def test_snapshot_late_events_and_recurring_weighted_sum(api, plans, subs,
         ev(calls["code"], START), ev(calls["code"], half), ev(storage["code"], START, 10),
         ev(storage["code"], half, 10), ev(amounts["code"], half, "100"), ev(amounts["code"], half, "50")]})
     clock.set(first_end + timedelta(hours=1))
-    await run_pass(subs.database.sessionmaker, clock())
+    await run_pass(subs.database.sessionmaker, clock.now())
     [snapshot] = await snapshots(subs, org)
     usage = snapshot["usage"]
     typed = BillingPeriodEnded.model_validate(snapshot).usage  # the shared contract reads it back
@@ -86,7 +86,7 @@ async def test_snapshot_late_events_and_recurring_weighted_sum(api, plans, subs,
     # a late event for the closed period is accepted, flagged, and does not change the open period
     late = (await api.ok("POST", "/api/v1/events", {"event": ev(calls["code"], half)}))["event"]
     assert late["late"] is True
-    fresh = (await api.ok("POST", "/api/v1/events", {"event": ev(calls["code"], clock())}))["event"]
+    fresh = (await api.ok("POST", "/api/v1/events", {"event": ev(calls["code"], clock.now())}))["event"]
     assert fresh["late"] is False
     current = (await api.ok("GET", "/api/v1/customers/cus_1/current_usage",
                             params={"external_subscription_id": "sub_1"}))["customer_usage"]
@@ -133,7 +133,7 @@ async def closed_subscription(api, plans, subs, clock) -> tuple[dict, datetime]:
         {"transaction_id": f"on-time-{i}", "external_subscription_id": "sub_1", "code": calls["code"],
          "timestamp": iso(START + timedelta(days=1))} for i in range(2)]})
     clock.set(first_end + timedelta(hours=1))
-    await run_pass(subs.database.sessionmaker, clock())
+    await run_pass(subs.database.sessionmaker, clock.now())
     return calls, first_end
 
 
@@ -222,7 +222,7 @@ async def test_recurring_sum_and_unique_count_carry_into_the_next_period(api, pl
         ev(users["code"], march + timedelta(hours=1), "cy", operation_type="remove")]})
     assert await units() == ("3", "2")
     clock.set(first_end + timedelta(hours=1))
-    await run_pass(subs.database.sessionmaker, clock())
+    await run_pass(subs.database.sessionmaker, clock.now())
     assert await units() == ("3", "2")  # April, before any April event: the balance and the users carried in
     april = first_end + timedelta(days=2)
     clock.set(april)

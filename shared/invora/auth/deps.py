@@ -43,3 +43,10 @@ def require_roles(*roles: str) -> Callable[..., Principal]:
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
 AdminPrincipal = Annotated[Principal, Depends(require_roles("admin"))]
+
+# the suite's usual policy: staff and other services read (services ask for fresh answers), staff
+# write; super_admin always passes and tenant keys get 403 unless a route says otherwise
+READ_ROLES = ("admin", "billing_admin", "service")
+WRITE_ROLES = ("admin", "billing_admin")
+Reader = Annotated[Principal, Depends(require_roles(*READ_ROLES))]
+Writer = Annotated[Principal, Depends(require_roles(*WRITE_ROLES))]

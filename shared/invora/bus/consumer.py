@@ -34,6 +34,7 @@ from invora.context import correlation_id_var
 from invora.events.envelope import EventEnvelope
 from invora.logging import get_logger
 from invora.observability.metrics import CONSUMER_LAG, CONSUMER_PROCESSED
+from invora.settings import ServiceSettings
 
 log = get_logger(__name__)
 
@@ -83,6 +84,13 @@ class ConsumerOptions:
     retry_initial_seconds: float = 0.2
     retry_max_seconds: float = 30.0
     extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: ServiceSettings) -> ConsumerOptions:
+        """The service's consumer settings; heartbeats at a third of the session timeout (Kafka's advice)."""
+        timeout = settings.consumer_session_timeout_ms
+        return cls(session_timeout_ms=timeout, heartbeat_interval_ms=max(300, timeout // 3),
+                   fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms)
 
 
 class SkippedMessage(Exception):

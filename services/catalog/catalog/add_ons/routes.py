@@ -6,7 +6,7 @@ from fastapi import APIRouter, Path
 
 from catalog.add_ons import service
 from catalog.add_ons.schemas import AddOnCreateBody, AddOnResponse, AddOnsResponse, AddOnUpdateBody
-from catalog.common.auth import Reader, Writer
+from invora.auth.deps import Reader, Writer
 from invora.web.deps import DbSession
 from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, READ_ERRORS, WRITE_ERRORS
 from invora.web.pagination import Pagination

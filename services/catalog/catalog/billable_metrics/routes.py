@@ -13,7 +13,7 @@ from catalog.billable_metrics.schemas import (
     BillableMetricsResponse,
     BillableMetricUpdateBody,
 )
-from catalog.common.auth import Reader, Writer
+from invora.auth.deps import Reader, Writer
 from invora.events.contracts.catalog import AggregationType
 from invora.web.deps import DbSession
 from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, READ_ERRORS, WRITE_ERRORS

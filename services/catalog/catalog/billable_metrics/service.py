@@ -23,8 +23,8 @@ from catalog.billable_metrics.schemas import (
 )
 from catalog.common.events import publish
 from catalog.common.inputs import storable_key
-from catalog.common.persistence import flush_unique
 from catalog.plans import repository as plan_repository
+from invora.db.flush import flush_unique
 from invora.errors import NotFound, ValidationFailed
 from invora.events.contracts import catalog as contracts
 from invora.web.pagination import PageParams, PaginationMeta, paginate

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Path
 
-from catalog.common.auth import Reader, Writer
 from catalog.coupons import service
 from catalog.coupons.schemas import CouponCreateBody, CouponResponse, CouponsResponse, CouponUpdateBody
+from invora.auth.deps import Reader, Writer
 from invora.web.deps import DbSession
 from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, NOT_ALLOWED, READ_ERRORS, WRITE_ERRORS
 from invora.web.pagination import Pagination

@@ -21,11 +21,11 @@ from catalog.billable_metrics import service as metrics
 from catalog.billable_metrics.models import BillableMetric
 from catalog.common.events import publish
 from catalog.common.inputs import storable_key
-from catalog.common.persistence import flush_unique
 from catalog.coupons.models import Coupon, CouponTarget
 from catalog.coupons.schemas import AppliesTo, CouponCreateInput, CouponUpdateInput
 from catalog.plans import repository as plan_repository
 from catalog.plans.models import Plan
+from invora.db.flush import flush_unique
 from invora.errors import MethodNotAllowed, NotFound, ValidationFailed
 from invora.events.contracts import catalog as contracts
 from invora.web.pagination import PageParams, PaginationMeta, paginate

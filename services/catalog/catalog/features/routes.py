@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from catalog.common.auth import Reader, Writer
 from catalog.features import service
 from catalog.features.schemas import FeatureCreateBody, FeatureResponse, FeaturesResponse, FeatureUpdateBody
+from invora.auth.deps import Reader, Writer
 from invora.web.deps import DbSession
 from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, READ_ERRORS, WRITE_ERRORS
 from invora.web.pagination import Pagination

@@ -20,12 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.common.events import publish
 from catalog.common.inputs import storable_key
-from catalog.common.persistence import flush_unique
 from catalog.features.models import Feature, FeaturePrivilege
 from catalog.features.schemas import MAX_SELECT_OPTIONS, FeatureCreateInput, FeatureUpdateInput, PrivilegeInput
 from catalog.plans import repository as plan_repository
 from catalog.plans.models import PlanEntitlement
 from catalog.plans.service import publish_updated
+from invora.db.flush import flush_unique
 from invora.errors import NotFound, ValidationFailed
 from invora.events.contracts import catalog as contracts
 from invora.web.pagination import PageParams, PaginationMeta, paginate

@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Path
 
-from catalog.common.auth import Reader, Writer
 from catalog.common.paging import page_of
 from catalog.plans import charges
 from catalog.plans.schemas import (
@@ -27,6 +26,7 @@ from catalog.plans.schemas import (
     FixedChargeResponse,
     FixedChargesResponse,
 )
+from invora.auth.deps import Reader, Writer
 from invora.web.deps import DbSession
 from invora.web.error_docs import READ_ERRORS, WRITE_ERRORS
 from invora.web.pagination import Pagination

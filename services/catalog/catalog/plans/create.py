@@ -7,12 +7,12 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.common.events import publish
-from catalog.common.persistence import flush_unique
 from catalog.plans import assemble, render, repository, versioning
 from catalog.plans.drafts import PlanDraft
 from catalog.plans.models import Plan
 from catalog.plans.rules import Errors, add
 from catalog.plans.schemas import PlanCreateInput
+from invora.db.flush import flush_unique
 from invora.errors import ValidationFailed
 from invora.events.contracts import catalog as contracts
 

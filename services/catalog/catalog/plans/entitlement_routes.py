@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from catalog.common.auth import Reader, Writer
 from catalog.plans import entitlements
 from catalog.plans.schemas import EntitlementsBody, PlanEntitlementResponse, PlanEntitlementsResponse
+from invora.auth.deps import Reader, Writer
 from invora.web.deps import DbSession
 from invora.web.error_docs import READ_ERRORS, WRITE_ERRORS
 

@@ -6,7 +6,6 @@ import uuid
 
 from fastapi import APIRouter, Path
 
-from catalog.common.auth import Reader, Writer
 from catalog.plans import create, service, update
 from catalog.plans.schemas import (
     PlanCreateBody,
@@ -18,6 +17,7 @@ from catalog.plans.schemas import (
     PlanVersionResponse,
     PlanVersionsResponse,
 )
+from invora.auth.deps import Reader, Writer
 from invora.web.deps import DbSession
 from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, READ_ERRORS, WRITE_ERRORS
 from invora.web.pagination import Pagination

@@ -13,11 +13,11 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog.common.persistence import flush_unique
 from catalog.plans import assemble, repository, versioning
 from catalog.plans.rules import Errors, add
 from catalog.plans.schemas import PlanUpdateInput
 from catalog.plans.service import edit, publish_updated
+from invora.db.flush import flush_unique
 from invora.errors import ValidationFailed
 from invora.events.contracts import catalog as contracts
 

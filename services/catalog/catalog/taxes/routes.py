@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Path
 
-from catalog.common.auth import Reader, Writer
 from catalog.taxes import service
 from catalog.taxes.schemas import TaxCreateBody, TaxesResponse, TaxResponse, TaxUpdateBody
+from invora.auth.deps import Reader, Writer
 from invora.web.deps import DbSession
 from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, READ_ERRORS, WRITE_ERRORS
 from invora.web.pagination import Pagination

@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.common.events import publish
 from catalog.common.inputs import storable_key
-from catalog.common.persistence import flush_unique
 from catalog.taxes.models import Tax
 from catalog.taxes.schemas import TaxCreateInput, TaxUpdateInput
+from invora.db.flush import flush_unique
 from invora.errors import NotFound, ValidationFailed
 from invora.events.contracts import catalog as contracts
 from invora.web.pagination import PageParams, PaginationMeta, paginate

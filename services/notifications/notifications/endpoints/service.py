@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.auth.principal import Principal
+from invora.db.flush import flush_unique
 from invora.errors import NotFound, ValidationFailed
 from invora.web.pagination import PageParams, PaginationMeta, paginate
 from notifications.endpoints.disable import disable_endpoint
@@ -63,13 +63,6 @@ async def _url_taken(session: AsyncSession, organization_id: uuid.UUID, url: str
     return (await session.execute(statement.limit(1))).first() is not None
 
 
-async def _flush_unique(session: AsyncSession) -> None:
-    try:
-        await session.flush()
-    except IntegrityError as exc:  # a concurrent request registered the same URL
-        raise ValidationFailed(webhook_url=["value_already_exist"]) from exc
-
-
 async def create_endpoint(
     session: AsyncSession, principal: Principal, fields: WebhookEndpointCreateFields, runtime: NotificationsRuntime
 ) -> WebhookEndpoint:
@@ -103,7 +96,7 @@ async def create_endpoint(
         updated_at=now,
     )
     session.add(endpoint)
-    await _flush_unique(session)
+    await flush_unique(session, "webhook_url")  # a concurrent request registered the same URL
     return endpoint
 
 
@@ -132,7 +125,7 @@ async def update_endpoint(
     elif fields.enabled is False and endpoint.enabled:
         await disable_endpoint(session, endpoint, reason="manual", now=now, publish=False)
     endpoint.updated_at = now
-    await _flush_unique(session)
+    await flush_unique(session, "webhook_url")  # a concurrent request registered the same URL
     return endpoint
 
 

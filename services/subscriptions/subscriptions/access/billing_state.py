@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.auth.principal import Principal
+from invora.db.flush import flush_loaded
 from invora.errors import ValidationFailed
 from invora.events.contracts.subscriptions import CustomerBillingStateChanged
 from invora.ids import uuid7
@@ -20,7 +21,6 @@ from subscriptions.access.schemas import (
     BillingStateObject,
     BillingStateOverrideInput,
 )
-from subscriptions.common.persistence import flush_loaded
 from subscriptions.customers import service as customers
 from subscriptions.customers.models import Customer
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Path, Request
 
+from invora.auth.deps import Reader
+from invora.runtime import now
 from invora.web.deps import DbSession
 from invora.web.error_docs import READ_ERRORS, WRITE_ERRORS
 from invora.web.pagination import Pagination
@@ -13,8 +15,7 @@ from subscriptions.access.schemas import (
     BillingStateOverrideBody,
     BillingStateResponse,
 )
-from subscriptions.common.auth import BillingAdmin, Reader, ReaderOrTenant, ensure_customer_access
-from subscriptions.common.clock import now
+from subscriptions.common.auth import BillingAdmin, ReaderOrTenant, ensure_customer_access
 from subscriptions.customers import service as customers
 
 router = APIRouter(prefix="/api/v1/customers/{external_customer_id}/billing_state", tags=["billing_state"])

@@ -11,15 +11,11 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from invora.auth.deps import require_roles
+from invora.auth.deps import READ_ROLES, require_roles
 from invora.auth.principal import Principal
 from invora.errors import Forbidden
 
-READ_ROLES = ("admin", "billing_admin", "service")
-WRITE_ROLES = ("admin", "billing_admin")
-
-Reader = Annotated[Principal, Depends(require_roles(*READ_ROLES))]
-Writer = Annotated[Principal, Depends(require_roles(*WRITE_ROLES))]
+# reads and writes: the shared policy (`invora.auth.deps.Reader`, `Writer`)
 BillingAdmin = Annotated[Principal, Depends(require_roles("billing_admin"))]
 ReaderOrTenant = Annotated[Principal, Depends(require_roles(*READ_ROLES, "tenant"))]
 

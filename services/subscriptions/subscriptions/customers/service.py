@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import Select, and_, func, not_, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from invora.db.flush import flush_loaded
 from invora.errors import NotFound, ValidationFailed
 from invora.events.contracts.subscriptions import Customer as CustomerObject
 from invora.events.contracts.subscriptions import CustomerBillingState, CustomerEvent
@@ -16,7 +17,6 @@ from invora.ids import uuid7
 from invora.outbox import add_event
 from invora.web.pagination import PageParams, PaginationMeta, paginate
 from subscriptions.common.inputs import storable_key
-from subscriptions.common.persistence import flush_loaded
 from subscriptions.customers.models import Customer
 from subscriptions.customers.schemas import CustomerInput
 

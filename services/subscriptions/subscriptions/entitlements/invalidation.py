@@ -57,9 +57,10 @@ def entitlement_cache_lifespan(app: FastAPI):
 
     @asynccontextmanager
     async def running() -> AsyncIterator[None]:
-        settings = app.state.settings
+        runtime = app.state.runtime
+        settings = runtime.settings
         if not settings.entitlement_cache_enabled:
-            app.state.entitlement_cache = None
+            runtime.entitlement_cache = None
             yield
             return
         database: Database = app.state.database
@@ -67,8 +68,8 @@ def entitlement_cache_lifespan(app: FastAPI):
                                  ttl_seconds=settings.entitlement_cache_seconds)
         listener = ChannelListener(database.asyncpg_dsn, CHANNEL, cache.on_notify, cache.set_live)
         hooks = _install_commit_hooks(database, cache)
-        app.state.entitlement_cache = cache
-        app.state.entitlement_listener = listener
+        runtime.entitlement_cache = cache
+        runtime.entitlement_listener = listener
         await listener.start()
         try:
             yield
@@ -81,4 +82,4 @@ def entitlement_cache_lifespan(app: FastAPI):
 
 
 def cache_of(request: Request) -> EntitlementCache | None:
-    return getattr(request.app.state, "entitlement_cache", None)
+    return request.app.state.runtime.entitlement_cache

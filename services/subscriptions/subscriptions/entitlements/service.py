@@ -10,12 +10,12 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from invora.auth.principal import Principal
+from invora.db.flush import flush_loaded
 from invora.errors import NotFound, ValidationFailed
 from invora.ids import uuid7
 from invora.web.pagination import PageParams, PaginationMeta, paginate
 from subscriptions.access.models import CustomerEntitlementOverride, GracePeriod
 from subscriptions.common.inputs import storable_key
-from subscriptions.common.persistence import flush_loaded
 from subscriptions.customers import service as customers
 from subscriptions.customers.models import Customer
 from subscriptions.entitlements import values

@@ -125,9 +125,9 @@ def catalog_lifespan(app: FastAPI):
 
     @asynccontextmanager
     async def running() -> AsyncIterator[None]:
-        transport = getattr(app.state, "catalog_transport", None)
-        client = CatalogClient(app.state.settings, transport=transport)
-        app.state.catalog = client
+        runtime = app.state.runtime
+        client = CatalogClient(runtime.settings, transport=runtime.catalog_transport)
+        runtime.catalog = client
         try:
             yield
         finally:
@@ -137,4 +137,4 @@ def catalog_lifespan(app: FastAPI):
 
 
 def catalog_of(request: Request) -> CatalogClient:
-    return request.app.state.catalog
+    return request.app.state.runtime.catalog

@@ -10,9 +10,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 
-from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +18,8 @@ from invora.bus.consumer import ConsumerSpec
 from invora.events.contracts.catalog import PlanCascadeRequestedEvent, PlanEvent
 from invora.events.envelope import EventEnvelope
 from invora.logging import get_logger
+from subscriptions.plans.client import CatalogClient
+from subscriptions.runtime import SubscriptionsRuntime
 from subscriptions.subscriptions import lifecycle
 from subscriptions.subscriptions.create import remember_entitlements
 from subscriptions.subscriptions.models import LIVE_STATUSES, Subscription
@@ -33,7 +33,7 @@ async def refresh_entitlements(session: AsyncSession, event: EventEnvelope) -> N
     await remember_entitlements(session, event.organization_id, plan.model_dump(mode="json"), event.occurred_at)
 
 
-async def cascade(session: AsyncSession, event: EventEnvelope, app: FastAPI) -> None:
+async def cascade(session: AsyncSession, event: EventEnvelope, catalog: CatalogClient) -> None:
     data = PlanCascadeRequestedEvent.model_validate(event.data)
     rows = (await session.execute(select(Subscription).where(
         Subscription.organization_id == event.organization_id,
@@ -41,7 +41,7 @@ async def cascade(session: AsyncSession, event: EventEnvelope, app: FastAPI) -> 
     ).with_for_update())).scalars().all()
     if not rows:
         return
-    version = await app.state.catalog.plan_version(session, event.organization_id, data.to_plan_version_id)
+    version = await catalog.plan_version(session, event.organization_id, data.to_plan_version_id)
     for subscription in rows:
         terms = PlanTerms(plan={}, version=version, overrides=subscription.plan_overrides or {})
         if terms.interval != subscription.plan_interval and subscription.status == "active":
@@ -56,9 +56,10 @@ async def cascade(session: AsyncSession, event: EventEnvelope, app: FastAPI) -> 
         await lifecycle.publish(session, subscription, "subscription.updated", reason="plan_cascade")
 
 
-def catalog_consumers(app_of: Callable[[], FastAPI]) -> tuple[ConsumerSpec, ...]:
+def catalog_consumers(runtime: SubscriptionsRuntime) -> tuple[ConsumerSpec, ...]:
     async def on_cascade(session: AsyncSession, event: EventEnvelope) -> None:
-        await cascade(session, event, app_of())
+        assert runtime.catalog is not None, "the catalog lifespan starts before the consumers"
+        await cascade(session, event, runtime.catalog)
 
     return (
         ConsumerSpec(name="plan-entitlements", topics=("invora.plan",), handler=refresh_entitlements,

@@ -19,10 +19,10 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from invora.db.flush import flush_loaded
 from invora.errors import ValidationFailed
 from invora.events.contracts.subscriptions import PlanChange
 from invora.ids import uuid7
-from subscriptions.common.persistence import flush_loaded
 from subscriptions.customers import service as customers
 from subscriptions.customers.models import Customer
 from subscriptions.customers.schemas import CustomerInput

@@ -12,11 +12,11 @@ from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from invora.db.flush import flush_loaded
 from invora.events.contracts.subscriptions import BillingPeriodEnded, SubscriptionEvent
 from invora.events.contracts.subscriptions import Subscription as SubscriptionObject
 from invora.ids import uuid7
 from invora.outbox import add_event
-from subscriptions.common.persistence import flush_loaded
 from subscriptions.periods import Period, Schedule, subscription_period, trial_end
 from subscriptions.periods.schedule import local_date, presented_end
 from subscriptions.subscriptions.models import BillingPeriod, Subscription

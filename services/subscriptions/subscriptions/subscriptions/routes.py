@@ -6,12 +6,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 
+from invora.auth.deps import Reader, Writer
 from invora.errors import ValidationFailed
+from invora.runtime import now
 from invora.web.deps import DbSession
 from invora.web.error_docs import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS
 from invora.web.pagination import Pagination
-from subscriptions.common.auth import Reader, Writer
-from subscriptions.common.clock import now
 from subscriptions.common.errors import UNAVAILABLE
 from subscriptions.common.inputs import Code
 from subscriptions.plans.client import catalog_of

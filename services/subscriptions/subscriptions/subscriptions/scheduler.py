@@ -22,7 +22,6 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invora.logging import get_logger
-from subscriptions.common.clock import system_clock
 from subscriptions.subscriptions import lifecycle
 from subscriptions.subscriptions.models import Subscription
 from subscriptions.usage.alerts import evaluate_alerts
@@ -137,17 +136,18 @@ def scheduler_lifespan():
     def factory(app: FastAPI):
         @contextlib.asynccontextmanager
         async def running() -> AsyncIterator[None]:
-            settings = app.state.settings
+            runtime = app.state.runtime
+            settings = runtime.settings
             if not settings.scheduler_enabled:
                 yield
                 return
 
             async def loop() -> None:
                 while True:
-                    clock = getattr(app.state, "clock", None) or system_clock
                     try:
-                        await run_pass(app.state.database.sessionmaker, clock(), settings.scheduler_batch_size)
-                        await evaluate_alerts(app.state.database.sessionmaker, clock())
+                        await run_pass(app.state.database.sessionmaker, runtime.clock.now(),
+                                       settings.scheduler_batch_size)
+                        await evaluate_alerts(app.state.database.sessionmaker, runtime.clock.now())
                         await revise_usage(app.state.database.sessionmaker, settings.usage_revision_grace_seconds)
                     except Exception:
                         log.exception("scheduler_pass_failed")

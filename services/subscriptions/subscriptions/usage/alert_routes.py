@@ -8,12 +8,12 @@ from fastapi import APIRouter, Path
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from invora.auth.deps import Reader, Writer
 from invora.errors import BadRequest, NotFound
 from invora.web.deps import DbSession
 from invora.web.error_docs import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS, response
 from invora.web.pagination import Pagination
 from invora.web.schema_rules import given
-from subscriptions.common.auth import Reader, Writer
 from subscriptions.common.inputs import storable_key
 from subscriptions.usage import alerts
 from subscriptions.usage.alerts import MAX_BATCH, AlertInput, AlertUpdateInput

@@ -9,11 +9,11 @@ from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from invora.auth.deps import Reader, Writer
 from invora.errors import NotFound
+from invora.runtime import now
 from invora.web.deps import DbSession
 from invora.web.error_docs import READ_ERRORS, WRITE_ERRORS
-from subscriptions.common.auth import Reader, Writer
-from subscriptions.common.clock import now
 from subscriptions.common.errors import UNAVAILABLE
 from subscriptions.common.inputs import InputModel, StrictInt, storable_key
 from subscriptions.plans.client import CatalogClient, catalog_of

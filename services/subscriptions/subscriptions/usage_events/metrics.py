@@ -109,7 +109,4 @@ async def plan_metrics(session: AsyncSession, catalog: CatalogClient, cache: Met
 
 
 def metric_cache_of(app: FastAPI) -> MetricCache:
-    cache = getattr(app.state, "metric_cache", None)
-    if cache is None:
-        cache = app.state.metric_cache = MetricCache()
-    return cache
+    return app.state.runtime.metric_cache

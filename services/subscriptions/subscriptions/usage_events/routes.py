@@ -10,13 +10,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 
+from invora.auth.deps import Reader, Writer
 from invora.errors import NotFound
+from invora.runtime import now
 from invora.web.deps import DbSession
 from invora.web.error_docs import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS, response
 from invora.web.error_handlers import validation_details
 from invora.web.pagination import Pagination
-from subscriptions.common.auth import Reader, Writer
-from subscriptions.common.clock import now
 from subscriptions.common.errors import UNAVAILABLE
 from subscriptions.common.inputs import Code, Timestamp, storable_key
 from subscriptions.plans.client import catalog_of

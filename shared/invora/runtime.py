@@ -1,0 +1,38 @@
+"""One way to hold what a service's routes, consumers and background loops share in one process.
+
+`build_service_app` puts a runtime in `app.state.runtime`: a `ServiceRuntime` (settings and the
+clock), or the service's own dataclass subclass with its extra parts (clients, caches, DNS
+lookup…). Routes get it with `Depends(get_runtime)`; consumers and loops are handed it when the
+app is built, so nothing needs the app object itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from fastapi import FastAPI, Request
+
+from invora.clock import Clock, SystemClock
+from invora.settings import ServiceSettings
+
+
+@dataclass
+class ServiceRuntime:
+    settings: ServiceSettings
+    # swappable: tests set `runtime.clock = ManualClock(...)` and move time
+    clock: Clock = field(default_factory=SystemClock)
+
+
+def runtime_of(app: FastAPI) -> ServiceRuntime:
+    return app.state.runtime
+
+
+def get_runtime(request: Request) -> ServiceRuntime:
+    """FastAPI dependency: the running service's runtime (annotate with the service's own subclass)."""
+    return request.app.state.runtime
+
+
+def now(request: Request) -> datetime:
+    """The service clock's time, for a route."""
+    return request.app.state.runtime.clock.now()
