@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 
 from invora.clock import Clock, SystemClock
 from invora.settings import ServiceSettings
@@ -36,3 +37,7 @@ def get_runtime(request: Request) -> ServiceRuntime:
 def now(request: Request) -> datetime:
     """The service clock's time, for a route."""
     return request.app.state.runtime.clock.now()
+
+
+# a route parameter `at: Now` receives the service clock's time
+Now = Annotated[datetime, Depends(now)]

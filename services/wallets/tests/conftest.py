@@ -11,15 +11,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 import pytest
 
+from invora.clock import ManualClock
 from invora.events.envelope import EventEnvelope
+from invora.testing.api import ApiClient
 from invora.testing.services import RunningService, run_service
 from wallets.customers import service as customers
-from wallets.runtime import ManualClock
 
 SERVICE = "wallets"
 START = datetime(2026, 3, 15, 10, 0, tzinfo=UTC)
@@ -69,25 +69,13 @@ def customer_event(org: uuid.UUID, external_id: str, *, currency: str | None = "
                          aggregate_id=str(lago_id), sequence=sequence, data={"customer": customer})
 
 
-class Api:
-    """A client for one organization, with assertions on status and Lago's error body."""
+class Api(ApiClient):
+    """A client for one organization (`invora.testing.api`) with builders of customers and wallets."""
 
     def __init__(self, client: httpx.AsyncClient, service: RunningService, org: uuid.UUID) -> None:
-        self.client = client
+        super().__init__(client)
         self.service = service
         self.org = org
-
-    async def ok(self, method: str, url: str, json: Any = None, status: int = 200, **kwargs) -> dict:
-        response = await self.client.request(method, url, json=json, **kwargs)
-        assert response.status_code == status, f"{method} {url}: {response.status_code} {response.text}"
-        return response.json()
-
-    async def error(self, method: str, url: str, json: Any = None, status: int = 422, **kwargs) -> dict:
-        response = await self.client.request(method, url, json=json, **kwargs)
-        assert response.status_code == status, f"{method} {url}: {response.status_code} {response.text}"
-        body = response.json()
-        assert body["status"] == status and "code" in body and "error" in body
-        return body
 
     async def customer(self, external_id: str | None = None, currency: str | None = "EUR") -> str:
         external_id = external_id or f"cus_{uuid.uuid4().hex[:8]}"

@@ -9,7 +9,6 @@ import dataclasses
 from fastapi import FastAPI
 
 from invora.app import ServiceDefinition, build_service_app
-from invora.bus.consumer import ConsumerOptions
 from wallets.applications.consumer import prepaid_credits_consumer
 from wallets.credits.routes import router as credits
 from wallets.customers.consumer import customers_consumer
@@ -43,14 +42,6 @@ DEFINITION = ServiceDefinition(
 
 def create_app(settings: WalletsSettings | None = None) -> FastAPI:
     settings = settings or WalletsSettings()
-    holder: list[FastAPI] = []
-    timeout = settings.consumer_session_timeout_ms
-    definition = dataclasses.replace(
-        DEFINITION,
-        consumers=[customers_consumer(), prepaid_credits_consumer(lambda: holder[0].state.runtime)],
-        consumer_options=ConsumerOptions(session_timeout_ms=timeout, heartbeat_interval_ms=max(300, timeout // 3)),
-    )
-    app = build_service_app(definition, settings)
-    app.state.runtime = WalletsRuntime(settings=settings)
-    holder.append(app)
-    return app
+    runtime = WalletsRuntime(settings=settings)
+    definition = dataclasses.replace(DEFINITION, consumers=[customers_consumer(), prepaid_credits_consumer(runtime)])
+    return build_service_app(definition, settings, runtime)

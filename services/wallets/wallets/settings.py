@@ -19,6 +19,5 @@ class WalletsSettings(ServiceSettings):
     reconciliation_enabled: bool = Field(True, description="Run the ledger reconciliation loop in this process.")
     reconciliation_interval_seconds: float = Field(
         300.0, gt=0, description="How often every balance is checked against the sum of its ledger entries.")
-    consumer_session_timeout_ms: int = Field(10_000, ge=1_000, description="Kafka consumer session timeout.")
     manual_credit_max_cents: int = Field(100_000_000, ge=1, description="Largest manual credit the operations "
                                                                         "console may issue at once (minor units).")

@@ -50,3 +50,17 @@ READ_ROLES = ("admin", "billing_admin", "service")
 WRITE_ROLES = ("admin", "billing_admin")
 Reader = Annotated[Principal, Depends(require_roles(*READ_ROLES))]
 Writer = Annotated[Principal, Depends(require_roles(*WRITE_ROLES))]
+# routes a tenant key (limited to one customer) may call too; they check `ensure_customer_access`
+ReaderOrTenant = Annotated[Principal, Depends(require_roles(*READ_ROLES, "tenant"))]
+
+
+def is_staff(principal: Principal) -> bool:
+    return principal.has_any(set(READ_ROLES) | {"super_admin"})
+
+
+def ensure_customer_access(principal: Principal, external_customer_id: str) -> None:
+    """A tenant key sees its own customer only; staff keys see every customer of their organization."""
+    if is_staff(principal):
+        return
+    if principal.customer is None or principal.customer != external_customer_id:
+        raise Forbidden("this key is limited to another customer", code="forbidden_customer")

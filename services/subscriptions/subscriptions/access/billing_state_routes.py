@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Path, Request
 
-from invora.auth.deps import Reader
+from invora.auth.deps import Reader, ReaderOrTenant, ensure_customer_access
 from invora.runtime import now
 from invora.web.deps import DbSession
 from invora.web.error_docs import READ_ERRORS, WRITE_ERRORS
@@ -15,7 +15,7 @@ from subscriptions.access.schemas import (
     BillingStateOverrideBody,
     BillingStateResponse,
 )
-from subscriptions.common.auth import BillingAdmin, ReaderOrTenant, ensure_customer_access
+from subscriptions.common.auth import BillingAdmin
 from subscriptions.customers import service as customers
 
 router = APIRouter(prefix="/api/v1/customers/{external_customer_id}/billing_state", tags=["billing_state"])

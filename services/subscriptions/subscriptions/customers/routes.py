@@ -6,14 +6,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 
-from invora.auth.deps import Reader, Writer
+from invora.auth.deps import Reader, ReaderOrTenant, Writer, ensure_customer_access
 from invora.errors import ValidationFailed
 from invora.money import CURRENCIES
 from invora.runtime import now
 from invora.web.deps import DbSession
 from invora.web.error_docs import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS
 from invora.web.pagination import Pagination
-from subscriptions.common.auth import ReaderOrTenant, ensure_customer_access
 from subscriptions.common.countries import COUNTRIES
 from subscriptions.common.inputs import Name, check_text
 from subscriptions.customers import service

@@ -7,12 +7,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 
-from invora.auth.deps import Reader, Writer
+from invora.auth.deps import Reader, Writer, ensure_customer_access
 from invora.runtime import now
 from invora.web.deps import DbSession
 from invora.web.error_docs import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS
 from invora.web.pagination import Pagination
-from subscriptions.common.auth import CheckPrincipal, ensure_customer_access
+from subscriptions.common.auth import CheckPrincipal
 from subscriptions.common.errors import UNAVAILABLE
 from subscriptions.entitlements import service
 from subscriptions.entitlements.invalidation import cache_of

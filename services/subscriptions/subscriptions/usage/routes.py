@@ -8,12 +8,12 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
+from invora.auth.deps import ReaderOrTenant, ensure_customer_access
 from invora.errors import NotFound
 from invora.runtime import now
 from invora.web.deps import DbSession
 from invora.web.error_docs import READ_ERRORS
 from invora.web.pagination import Pagination
-from subscriptions.common.auth import ReaderOrTenant, ensure_customer_access
 from subscriptions.common.errors import UNAVAILABLE
 from subscriptions.common.inputs import storable_key
 from subscriptions.plans.client import catalog_of

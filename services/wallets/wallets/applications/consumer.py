@@ -9,7 +9,7 @@ published. A batch that fails is retried one event at a time by the platform con
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,9 +25,9 @@ from wallets.applications import service
 from wallets.runtime import WalletsRuntime
 
 
-def prepaid_credits_consumer(runtime: Callable[[], WalletsRuntime]) -> ConsumerSpec:
+def prepaid_credits_consumer(runtime: WalletsRuntime) -> ConsumerSpec:
     async def handle(session: AsyncSession, envelopes: Sequence[EventEnvelope]) -> None:
-        now = runtime().clock.now()
+        now = runtime.clock.now()
         run: list = []
         for envelope in envelopes:
             if envelope.type == PREPAID_CREDITS_REQUESTED:

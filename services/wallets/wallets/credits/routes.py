@@ -8,10 +8,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 
+from invora.auth.deps import ReaderOrTenant, Writer, ensure_customer_access
+from invora.runtime import Now
 from invora.web.deps import DbSession
 from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, READ_ERRORS
-from wallets.common.auth import ReaderOrTenant, Writer, ensure_customer_access
-from wallets.common.deps import Now
 from wallets.credits import service
 from wallets.credits.schemas import CreditsView, HistoryPage, ManualCreditBody, ManualCreditResponse
 

@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
+from invora.auth.deps import ReaderOrTenant, Writer, ensure_customer_access
+from invora.runtime import Now
 from invora.web.deps import DbSession
 from invora.web.error_docs import CREATE_ERRORS, READ_ERRORS, WRITE_ERRORS
 from invora.web.pagination import Pagination
-from wallets.common.auth import ReaderOrTenant, Writer, ensure_customer_access
-from wallets.common.deps import Now
 from wallets.transactions import operations
 from wallets.transactions.render import render
 from wallets.transactions.schemas import (

@@ -7,12 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
+from invora.auth.deps import ReaderOrTenant, Writer, ensure_customer_access
 from invora.auth.principal import Principal
+from invora.runtime import Now
 from invora.web.deps import DbSession
 from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, READ_ERRORS, WRITE_ERRORS
 from invora.web.pagination import Pagination
-from wallets.common.auth import ReaderOrTenant, Writer, ensure_customer_access
-from wallets.common.deps import Now
 from wallets.common.inputs import Currency
 from wallets.wallets import service
 from wallets.wallets.render import render
