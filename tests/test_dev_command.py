@@ -3,144 +3,21 @@ started on free ports in a temporary data directory, then stopped with SIGTERM."
 
 from __future__ import annotations
 
-import json
-import os
-import random
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import jwt
-import psutil
 import pytest
 
 from invora.db.migrate import SERVICES
 from invora.infra.ports import port_open
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-START_TIMEOUT = 60.0
-STOP_TIMEOUT = 30.0
-
-
-def ephemeral_port_floor() -> int:
-    try:
-        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32768
-
-
-@dataclass(frozen=True)
-class DevPorts:
-    postgres: int
-    kafka: int
-    base: int
-
-    @property
-    def gateway(self) -> int:
-        return self.base - 1
-
-    @classmethod
-    def pick(cls) -> DevPorts:
-        """Free ports below the ephemeral range: a port the kernel handed out for a moment
-        (free_port) can be taken by any outgoing connection before the second start binds it."""
-        rng = random.Random()
-        wanted = 3 + len(SERVICES)
-        while True:
-            first = rng.randrange(15000, ephemeral_port_floor() - wanted)
-            block = list(range(first, first + wanted))
-            if not any(port_open("127.0.0.1", port) for port in block):
-                return cls(postgres=block[0], kafka=block[1], base=block[3])  # the gateway takes block[2]
-
-    def all(self) -> list[int]:
-        return [self.postgres, self.kafka, self.gateway, *range(self.base, self.base + len(SERVICES))]
-
-
-class DevRun:
-    """One `invora dev` process and everything it starts."""
-
-    def __init__(self, data_dir: Path, ports: DevPorts, output: Path) -> None:
-        self.data_dir, self.ports, self.output = data_dir, ports, output
-        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")}
-        with open(output, "wb") as out:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable, "-m", "invora.cli", "dev", "--data-dir", str(data_dir),
-                    "--pg-port", str(ports.postgres), "--kafka-port", str(ports.kafka),
-                    "--base-port", str(ports.base),
-                ],
-                cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.seen_pids: set[int] = set()
-
-    def diagnostics(self) -> str:
-        parts = [f"--- invora dev output ---\n{self.output.read_text(errors='replace')}"]
-        for log in [*sorted((self.data_dir / "logs").glob("*.log")), self.data_dir / "postgres" / "server.log"]:
-            if not log.exists():
-                continue
-            tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
-            parts.append(f"--- {log.name} ---\n{tail}")
-        return "\n".join(parts)
-
-    def wait_for_dev_json(self) -> dict:
-        dev_json = self.data_dir / "dev.json"
-        deadline = time.monotonic() + START_TIMEOUT
-        while not dev_json.exists():
-            assert self.process.poll() is None, f"invora dev exited early\n{self.diagnostics()}"
-            assert time.monotonic() < deadline, f"no dev.json after {START_TIMEOUT}s\n{self.diagnostics()}"
-            time.sleep(0.2)
-        return json.loads(dev_json.read_text())
-
-    def record_processes(self) -> None:
-        """Everything started on our behalf: the supervisor's descendants, plus the PostgreSQL
-        server, which pg_ctl detaches from it."""
-        self.seen_pids.add(self.process.pid)
-        self.seen_pids.update(p.pid for p in psutil.Process(self.process.pid).children(recursive=True))
-        self.seen_pids.update(p.pid for p in self._processes_mentioning_data_dir())
-        assert len(self.seen_pids) >= 1 + len(SERVICES) + 3, self.seen_pids
-
-    def _processes_mentioning_data_dir(self) -> list[psutil.Process]:
-        found = []
-        for process in psutil.process_iter(["cmdline"]):
-            if any(str(self.data_dir) in part for part in process.info["cmdline"] or ()):
-                found.append(process)
-        return found
-
-    def survivors(self) -> list[str]:
-        alive = []
-        for pid in self.seen_pids | {p.pid for p in self._processes_mentioning_data_dir()}:
-            try:
-                process = psutil.Process(pid)
-                if process.status() != psutil.STATUS_ZOMBIE:
-                    alive.append(f"{pid} {' '.join(process.cmdline())}")
-            except psutil.NoSuchProcess:
-                pass
-        return alive
-
-    def terminate(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            message = f"invora dev still running {STOP_TIMEOUT}s after SIGTERM\n{self.diagnostics()}"
-            raise AssertionError(message) from None
-
-    def kill_everything(self) -> None:
-        """Last-resort cleanup when an assertion failed midway."""
-        self.seen_pids.add(self.process.pid)
-        for pid in self.seen_pids | {p.pid for p in self._processes_mentioning_data_dir()}:
-            try:
-                psutil.Process(pid).kill()
-            except psutil.Error:
-                pass
-        self.process.wait(10)
+from invora.testing.dev_run import REPO_ROOT, DevPorts, DevRun
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

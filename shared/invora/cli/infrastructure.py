@@ -7,6 +7,8 @@ import asyncio
 import os
 from collections.abc import Callable
 
+import psutil
+
 from invora.cli import leftovers
 from invora.cli.dev_files import DevFiles
 from invora.db.migrate import SERVICES, upgrade
@@ -78,6 +80,32 @@ class Infrastructure:
             leftovers.record(self.files.run_dir, "kafka", self.kafka.process.pid)
         self.kafka_bootstrap_servers = self.kafka.bootstrap_servers
         self.report(f"Kafka: embedded Tansu on {self.kafka_bootstrap_servers} (memory only)")
+
+    # -- supervision: only what this run started, on the same port and data -----------------------
+    def supervised(self) -> list[str]:
+        return [name for name, part in (("postgres", self.postgres), ("kafka", self.kafka)) if part is not None]
+
+    def running(self, name: str) -> bool:
+        if name == "kafka":
+            return self.kafka is not None and self.kafka.process is not None and self.kafka.process.poll() is None
+        assert self.postgres is not None
+        pid = self.postgres.postmaster_pid()
+        try:
+            return pid is not None and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    def restart(self, name: str) -> None:
+        """Start `name` again after it died (raises when it cannot start yet; the caller backs off)."""
+        if name == "kafka":
+            assert self.kafka is not None
+            self.kafka.stop()  # reaps the dead process
+            self.kafka.start()  # same port, empty: services notice the new cluster and republish
+            if self.kafka.process is not None:
+                leftovers.record(self.files.run_dir, "kafka", self.kafka.process.pid)
+        else:
+            assert self.postgres is not None
+            self.postgres.start()  # same data: PostgreSQL's own crash recovery replays its WAL
 
     def prepare_databases(self, services: tuple[str, ...], migrate: bool) -> dict[str, str]:
         """Create (and migrate) one database per service; returns their URLs."""

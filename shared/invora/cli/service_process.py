@@ -49,8 +49,9 @@ class ServiceProcess:
             "--host", self.host, "--port", str(self.port), "--no-access-log",
         ]
 
-    def start(self) -> None:
-        with open(self.log_file, "wb") as log:
+    def start(self, *, append_log: bool = False) -> None:
+        """`append_log`: a restart keeps what the process that died wrote (its last words)."""
+        with open(self.log_file, "ab" if append_log else "wb") as log:
             # Own session: the terminal's Ctrl-C reaches only the supervisor, which then
             # stops the children once and in order. preexec_fn is safe here: the supervisor
             # runs no threads.

@@ -2,13 +2,16 @@
 
 Start-up order: infrastructure, databases and migrations, key pair, services, readiness, the
 gateway (its routes read from the running services' OpenAPI documents), then dev.json.
-Shutdown runs in reverse and only touches what this run started.
+Shutdown runs in reverse and only touches what this run started. Once up, whatever this run
+started and then dies is restarted with back-off (`_watch`).
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +26,7 @@ from invora.cli import leftovers
 from invora.cli.dev_files import DevFiles
 from invora.cli.gateway import gateway_process
 from invora.cli.infrastructure import Infrastructure, PortInUse, require_free_port
+from invora.cli.restarts import RestartBackoff
 from invora.cli.secrets import configure_for_migrations, ensure_dev_key_file
 from invora.cli.service_process import ServiceProcess, stop_all
 from invora.cli.shutdown import ShutdownRequested, ShutdownSignals
@@ -34,10 +38,6 @@ stdout = Console(highlight=False, soft_wrap=True)
 
 
 class StartupFailed(RuntimeError):
-    pass
-
-
-class ServiceDied(RuntimeError):
     pass
 
 
@@ -151,11 +151,11 @@ def _supervise(files: DevFiles, options: DevOptions, signals: ShutdownSignals) -
             }
             files.write_dev_json(summary)
             _print_summary(summary, files, time.monotonic() - started_at)
-            _watch(services, signals)
+            _watch(services, infra, files, signals)
         except ShutdownRequested as stop:
             report(f"{stop.signal_name}: stopping")
             return 0
-        except (StartupFailed, ServiceDied, PortInUse, RouteConflict) as failure:
+        except (StartupFailed, PortInUse, RouteConflict) as failure:
             console.print(f"invora dev: {failure}", style="red", markup=False)
             return 1
     return 0
@@ -197,15 +197,58 @@ def _wait_until_ready(services: list[ServiceProcess], timeout: float, signals: S
                 time.sleep(0.2)
 
 
-def _watch(services: list[ServiceProcess], signals: ShutdownSignals) -> None:
+def _watch(services: list[ServiceProcess], infra: Infrastructure, files: DevFiles, signals: ShutdownSignals) -> None:
+    """Keep everything this run started running: whatever dies (PostgreSQL, the broker, a service, the
+    gateway) is restarted with back-off (`invora.cli.restarts`) and the restart is reported. The
+    services reconnect by themselves (database pool, Kafka clients), and after a broker restart they
+    republish what their outboxes hold (`invora.bus.connection`)."""
+    now = time.monotonic()
+    backoffs = {name: RestartBackoff(started_at=now) for name in [*infra.supervised(), *(s.name for s in services)]}
     while True:
         signals.check()
+        # infrastructure first: the services need it
+        for name in infra.supervised():
+            _supervise_part(name, backoffs[name], alive=lambda n=name: infra.running(n),
+                            restart=lambda n=name: infra.restart(n), log_hint=_infra_log(name, files))
         for service in services:
-            code = service.exit_code()
-            if code is not None:
-                _print_log_tail(service)
-                raise ServiceDied(f"{service.name} exited with code {code}; stopping everything")
+            _supervise_part(service.name, backoffs[service.name], alive=lambda s=service: s.exit_code() is None,
+                            restart=lambda s=service: _restart_service(s, files), log_hint=str(service.log_file),
+                            exit_code=service.exit_code)
         time.sleep(0.3)
+
+
+def _supervise_part(name: str, backoff: RestartBackoff, *, alive: Callable[[], bool], restart: Callable[[], None],
+                    log_hint: str, exit_code: Callable[[], int | None] | None = None) -> None:
+    now = time.monotonic()
+    if not backoff.pending:
+        if alive():
+            return
+        delay = backoff.died(now)
+        code = exit_code() if exit_code else None
+        how = f"exited with code {code}" if code is not None else "is not running"
+        report(f"{name} {how}; restarting in {delay:.1f}s (restart {backoff.restarts}, log: {log_hint})")
+        return
+    if not backoff.due(now):
+        return
+    try:
+        restart()
+    except Exception as exc:  # noqa: BLE001 - e.g. the port is still held: try again later
+        delay = backoff.failed_to_start(time.monotonic())
+        report(f"{name} could not start ({exc}); next try in {delay:.1f}s")
+        return
+    backoff.started(time.monotonic())
+    report(f"{name} restarted")
+
+
+def _restart_service(service: ServiceProcess, files: DevFiles) -> None:
+    service.signal_group(signal.SIGKILL)  # anything the dead process left in its group
+    service.start(append_log=True)
+    assert service.pid is not None
+    leftovers.record(files.run_dir, service.name, service.pid)
+
+
+def _infra_log(name: str, files: DevFiles) -> str:
+    return str(files.postgres_dir / "server.log") if name == "postgres" else str(files.log_file(name))
 
 
 def _stop_services(services: list[ServiceProcess], files: DevFiles, grace: float) -> None:
