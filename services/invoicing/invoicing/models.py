@@ -1,5 +1,19 @@
 """Every ORM model of the invoicing service, imported so Alembic sees the whole schema."""
 
+from invoicing.applied_coupons.models import AppliedCoupon
 from invoicing.db import PLATFORM_MODELS
+from invoicing.invoices.models import (
+    BillingCheckViolation,
+    Fee,
+    Invoice,
+    InvoiceAppliedTax,
+    InvoiceNumberCounter,
+    InvoicingSettings,
+)
+from invoicing.projections.models import CouponProjection, CustomerProjection, PlanVersionProjection, TaxProjection
 
-__all__ = ["PLATFORM_MODELS"]
+__all__ = [
+    "PLATFORM_MODELS", "AppliedCoupon", "BillingCheckViolation", "CouponProjection", "CustomerProjection", "Fee",
+    "Invoice", "InvoiceAppliedTax", "InvoiceNumberCounter", "InvoicingSettings", "PlanVersionProjection",
+    "TaxProjection",
+]
