@@ -1,23 +1,43 @@
-"""The invoicing service: invoices, fees, applied coupons and taxes, credit notes, invoice numbering
-and documents.
+"""The invoicing service: invoices, fees, applied coupons and taxes, invoice numbering; credit notes and
+documents to come.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 from fastapi import FastAPI
 
+from invoicing.fees.routes import router as fees_router
+from invoicing.invoices.consumer import INVOICE_CONSUMERS
+from invoicing.invoices.routes import router as invoices_router
+from invoicing.invoices.scheduler import scheduler
+from invoicing.projections.consumer import PROJECTION_CONSUMERS
 from invoicing.settings import InvoicingSettings
 from invora.app import ServiceDefinition, build_service_app
+from invora.bus.consumer import ConsumerOptions
 
 DEFINITION = ServiceDefinition(
     name="invoicing",
     title="Invora Invoicing",
     description=(
-        "Owns invoices, fees, applied coupons and taxes, credit notes, invoice numbering and "
-        "documents."
+        "Owns invoices, fees, applied coupons and taxes, invoice numbering (credit notes and documents to come). "
+        "Turns each closed billing period into an invoice."
     ),
+    routers=(invoices_router, fees_router),
+    consumers=(*PROJECTION_CONSUMERS, *INVOICE_CONSUMERS),
+    background=(scheduler(lambda app: app.state.settings.scheduler_interval_seconds),),
+    openapi_tags=[
+        {"name": "invoices", "description": "Invoices (Lago API v1): draft → finalized → voided, failed + retry."},
+        {"name": "fees", "description": "Fees (Lago API v1)."},
+        {"name": "invoice_settings", "description": "Numbering, grace period, payment term; the billing check."},
+    ],
 )
 
 
 def create_app(settings: InvoicingSettings | None = None) -> FastAPI:
-    return build_service_app(DEFINITION, settings or InvoicingSettings())
+    settings = settings or InvoicingSettings()
+    timeout = settings.consumer_session_timeout_ms
+    definition = dataclasses.replace(DEFINITION, consumer_options=ConsumerOptions(
+        session_timeout_ms=timeout, heartbeat_interval_ms=max(300, timeout // 3)))
+    return build_service_app(definition, settings)

@@ -10,3 +10,7 @@ from invora.settings import ServiceSettings
 class InvoicingSettings(ServiceSettings):
     service_name: ClassVar[str] = "invoicing"
     default_port: ClassVar[int] = 8103
+
+    scheduler_enabled: bool = True
+    scheduler_interval_seconds: float = 10.0
+    consumer_session_timeout_ms: int = 10_000

@@ -23,6 +23,8 @@ class AppliedCoupon(OrganizationModel, Base):
         CheckConstraint("frequency_duration_remaining IS NULL OR frequency_duration_remaining >= 0",
                         name="periods_remaining"),
     )
+    # set by the code in each change (no `onupdate`: an equal value would be replaced by now() and expire)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=text("now()"))
 
     coupon_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     coupon_code: Mapped[str] = mapped_column(String(255), nullable=False)

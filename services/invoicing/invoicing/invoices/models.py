@@ -62,6 +62,8 @@ class Invoice(OrganizationModel, Base):
         CheckConstraint("total_amount_cents >= 0 AND coupons_amount_cents >= 0 AND taxes_amount_cents >= 0",
                         name="non_negative"),
     )
+    # set by the code in each change (no `onupdate`: an equal value would be replaced by now() and expire)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=text("now()"))
 
     customer_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     external_customer_id: Mapped[str] = mapped_column(String(255), nullable=False)
@@ -112,6 +114,8 @@ class Fee(OrganizationModel, Base):
         CheckConstraint("fee_type IN ('subscription', 'charge', 'add_on', 'commitment', 'credit')", name="fee_type"),
         CheckConstraint("taxes_amount_cents >= 0", name="taxes_non_negative"),
     )
+    # set by the code in each change (no `onupdate`: an equal value would be replaced by now() and expire)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=text("now()"))
 
     invoice_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("invoices.id", ondelete="CASCADE"),
                                                   nullable=False, index=True)

@@ -1,4 +1,13 @@
-"""Events the invoicing service publishes that other services act on.
+"""Events the invoicing service publishes, and the objects they carry (Lago's `invoice` and `fee` shapes).
+
+- `invoice.drafted`: a draft was created (the customer's grace period runs);
+- `invoice.created`: the invoice is final (Lago sends it when an invoice is finalized);
+- `invoice.finalized`: the number is assigned and payment is due: what payments charge on;
+- `invoice.voided`, `invoice.payment_status_updated`, `invoice.payment_overdue` (once per invoice),
+  `invoice.generation_failed` (the invoice is `failed`; `POST /invoices/{id}/retry`):
+  all `InvoiceEvent` (`{"invoice": Invoice}`);
+- `invoice.billing_check_failed`: `BillingCheckFailed` (a period would be billed twice or one was
+  missed: the customer's invoices wait in draft until an admin resolves it).
 
 The prepaid-credits saga (docs/wallets.md) starts here:
 
@@ -9,28 +18,191 @@ The prepaid-credits saga (docs/wallets.md) starts here:
 - `invoice.prepaid_credits_release_requested`: `PrepaidCreditsReleaseRequested`: the invoice was
   voided (or abandoned before finalizing): wallets gives back what it applied, once, and answers
   `credits.released`. A release that arrives before its request (or for an invoice wallets never
-  saw) is recorded, and a later request for that invoice applies nothing.
+  saw) is recorded, and a later request for that invoice applies nothing. Wallets' answers are in
+  `invora.events.contracts.wallets`.
 
-Topic `invora.invoice`, message key = the invoice's `lago_id`, so one invoice's request and
-release stay in order. Wallets' answers are in `invora.events.contracts.wallets`.
+Topic `invora.invoice`, message key the invoice's `lago_id` (the subscription's id for a check failure).
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Literal
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+from invora.events.contracts.subscriptions import Customer
+
+JsonNumber = Annotated[Decimal, PlainSerializer(lambda value: float(value), return_type=float, when_used="json")]
+DecimalText = Annotated[Decimal, PlainSerializer(lambda value: format(value.normalize(), "f") if value else "0",
+                                                 return_type=str, when_used="json")]
 
 PREPAID_CREDITS_REQUESTED = "invoice.prepaid_credits_requested"
 PREPAID_CREDITS_RELEASE_REQUESTED = "invoice.prepaid_credits_release_requested"
 
 FeeType = Literal["subscription", "charge", "commitment", "fixed_charge", "add_on", "credit"]
 
+InvoiceStatus = Literal["draft", "finalized", "voided", "failed", "pending"]
+PaymentStatus = Literal["pending", "succeeded", "failed"]
+InvoiceType = Literal["subscription", "add_on", "credit", "one_off", "progressive_billing"]
+
 
 class _Object(BaseModel):
     model_config = ConfigDict(extra="ignore")
+
+
+class AppliedTax(_Object):
+    lago_id: uuid.UUID
+    lago_tax_id: uuid.UUID | None = None
+    tax_name: str
+    tax_code: str
+    tax_rate: JsonNumber
+    tax_description: str | None = None
+    amount_cents: int
+    amount_currency: str
+    created_at: datetime
+
+
+class FeeAppliedTax(AppliedTax):
+    lago_fee_id: uuid.UUID
+
+
+class InvoiceAppliedTax(AppliedTax):
+    lago_invoice_id: uuid.UUID
+    fees_amount_cents: int
+
+
+class FeeItem(_Object):
+    type: Literal["subscription", "charge", "add_on", "commitment", "credit"]
+    code: str
+    name: str
+    invoice_display_name: str | None = None
+    filter_invoice_display_name: str | None = None
+    filters: dict[str, Any] | None = None
+    lago_item_id: uuid.UUID | None = None
+    item_type: str
+    grouped_by: dict[str, Any] = Field(default_factory=dict)
+
+
+class Fee(_Object):
+    lago_id: uuid.UUID
+    lago_charge_id: uuid.UUID | None = None
+    lago_charge_filter_id: uuid.UUID | None = None
+    lago_invoice_id: uuid.UUID | None = None
+    lago_true_up_fee_id: uuid.UUID | None = None
+    lago_true_up_parent_fee_id: uuid.UUID | None = None
+    lago_subscription_id: uuid.UUID | None = None
+    lago_customer_id: uuid.UUID | None = None
+    external_customer_id: str | None = None
+    external_subscription_id: str | None = None
+    amount_cents: int
+    precise_amount: DecimalText = Field(description="Exact amount in major units.")
+    precise_total_amount: DecimalText
+    amount_currency: str
+    taxes_amount_cents: int
+    taxes_precise_amount: DecimalText
+    taxes_rate: JsonNumber
+    units: DecimalText
+    precise_unit_amount: DecimalText
+    total_aggregated_units: DecimalText
+    total_amount_cents: int
+    total_amount_currency: str
+    events_count: int | None = None
+    pay_in_advance: bool
+    invoiceable: bool
+    from_date: datetime | None = None
+    to_date: datetime | None = None
+    payment_status: Literal["pending", "succeeded", "failed", "refunded"]
+    created_at: datetime
+    succeeded_at: datetime | None = None
+    failed_at: datetime | None = None
+    refunded_at: datetime | None = None
+    event_transaction_id: str | None = None
+    description: str | None = None
+    precise_coupons_amount_cents: DecimalText
+    sub_total_excluding_taxes_amount_cents: int
+    sub_total_excluding_taxes_precise_amount_cents: DecimalText
+    amount_details: dict[str, Any] = Field(default_factory=dict)
+    self_billed: bool = False
+    item: FeeItem
+    applied_taxes: list[FeeAppliedTax] = Field(default_factory=list)
+
+
+class InvoiceMetadata(_Object):
+    lago_id: uuid.UUID
+    key: str
+    value: str
+    created_at: datetime
+
+
+class Credit(_Object):
+    """A coupon's discount on the invoice (Lago's `credits` entry with an `item` of type `coupon`)."""
+
+    lago_id: uuid.UUID
+    amount_cents: int
+    amount_currency: str
+    before_taxes: bool = True
+    item: dict[str, Any]
+    invoice: dict[str, Any]
+
+
+class Invoice(_Object):
+    lago_id: uuid.UUID
+    billing_entity_code: str | None = None
+    sequential_id: int | None = None
+    number: str = Field(description="Empty until the invoice is finalized (the number is given then).")
+    issuing_date: date
+    payment_dispute_lost_at: datetime | None = None
+    payment_due_date: date
+    payment_overdue: bool
+    net_payment_term: int
+    invoice_type: InvoiceType
+    status: InvoiceStatus
+    payment_status: PaymentStatus
+    currency: str
+    fees_amount_cents: int
+    coupons_amount_cents: int
+    credit_notes_amount_cents: int
+    sub_total_excluding_taxes_amount_cents: int
+    taxes_amount_cents: int
+    sub_total_including_taxes_amount_cents: int
+    prepaid_credit_amount_cents: int
+    progressive_billing_credit_amount_cents: int
+    total_amount_cents: int
+    version_number: int
+    self_billed: bool = False
+    file_url: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    finalized_at: datetime | None = None
+    voided_at: datetime | None = None
+    lago_subscription_id: uuid.UUID | None = None
+    external_subscription_id: str | None = None
+    billing_period_start: datetime | None = None
+    billing_period_end: datetime | None = None
+    customer: Customer | None = None
+    metadata: list[InvoiceMetadata] = Field(default_factory=list)
+    applied_taxes: list[InvoiceAppliedTax] = Field(default_factory=list)
+    credits: list[Credit] = Field(default_factory=list)
+    fees: list[Fee] = Field(default_factory=list)
+    error_details: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class InvoiceEvent(_Object):
+    invoice: Invoice
+
+
+class BillingCheckFailed(_Object):
+    lago_violation_id: uuid.UUID
+    lago_customer_id: uuid.UUID
+    lago_subscription_id: uuid.UUID
+    kind: Literal["overlap", "gap"]
+    period_start: datetime
+    period_end: datetime
+    detail: dict[str, Any] = Field(default_factory=dict)
+
 
 
 class PrepaidCreditsLine(_Object):
@@ -68,7 +240,17 @@ class PrepaidCreditsReleaseRequested(_Object):
     reason: Literal["invoice_voided", "invoice_abandoned"] = "invoice_voided"
 
 
+INVOICE_EVENT_TYPES = ("drafted", "created", "finalized", "voided", "payment_status_updated", "payment_overdue",
+                       "generation_failed")
+
 EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
+    **{f"invoice.{verb}": InvoiceEvent for verb in INVOICE_EVENT_TYPES},
+    "invoice.billing_check_failed": BillingCheckFailed,
     PREPAID_CREDITS_REQUESTED: PrepaidCreditsRequested,
     PREPAID_CREDITS_RELEASE_REQUESTED: PrepaidCreditsReleaseRequested,
 }
+
+
+def parse_event_data(event_type: str, data: dict[str, Any]) -> BaseModel:
+    """The typed payload of an invoicing event (KeyError for a type this service does not publish)."""
+    return EVENT_PAYLOADS[event_type].model_validate(data)

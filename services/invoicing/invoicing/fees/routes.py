@@ -1,0 +1,58 @@
+"""HTTP routes of fees (`/api/v1/fees`)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+
+from invoicing.common.auth import ReaderOrTenant, Writer
+from invoicing.common.clock import now
+from invoicing.fees import service
+from invoicing.fees.schemas import FeeResponse, FeesResponse, FeeUpdateBody
+from invoicing.invoices import repository
+from invoicing.invoices.render import render_fee
+from invora.errors import ValidationFailed
+from invora.money import CURRENCIES
+from invora.web.deps import DbSession
+from invora.web.error_docs import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS
+from invora.web.pagination import Pagination
+
+router = APIRouter(prefix="/api/v1/fees", tags=["fees"])
+FeeId = Annotated[uuid.UUID, Path(description="The fee's `lago_id`.")]
+Text = Annotated[str | None, Query(max_length=255)]
+
+
+@router.get("", response_model=FeesResponse, responses=LIST_ERRORS, summary="List fees",
+            description="Newest first. Filters (Lago): `external_customer_id`, `external_subscription_id`, "
+                        "`fee_type`, `billable_metric_code`, `currency`, `payment_status`, `created_at_from/to`.")
+async def list_fees(session: DbSession, principal: ReaderOrTenant, pagination: Pagination,
+                    external_customer_id: Text = None, external_subscription_id: Text = None,
+                    fee_type: Literal["charge", "add_on", "subscription", "credit", "commitment"] | None = None,
+                    billable_metric_code: Text = None, currency: Annotated[str | None, Query(max_length=3)] = None,
+                    payment_status: Literal["pending", "succeeded", "failed", "refunded"] | None = None,
+                    created_at_from: datetime | None = None, created_at_to: datetime | None = None) -> FeesResponse:
+    if currency is not None and currency not in CURRENCIES:
+        raise ValidationFailed(currency=["currency_code_invalid"])
+    filters = repository.FeeFilters(
+        external_customer_id=external_customer_id, external_subscription_id=external_subscription_id,
+        fee_type=fee_type, billable_metric_code=billable_metric_code, currency=currency, payment_status=payment_status,
+        created_at_from=created_at_from, created_at_to=created_at_to)
+    rows, total = await service.list_fees(session, principal, filters, limit=pagination.per_page,
+                                          offset=pagination.offset)
+    return FeesResponse(fees=[render_fee(f) for f in rows], meta=pagination.meta(total))
+
+
+@router.get("/{lago_id}", response_model=FeeResponse, responses=READ_ERRORS, summary="Retrieve a fee")
+async def get_fee(lago_id: FeeId, session: DbSession, principal: ReaderOrTenant) -> FeeResponse:
+    return FeeResponse(fee=render_fee(await service.visible(session, principal, lago_id)))
+
+
+@router.put("/{lago_id}", response_model=FeeResponse, responses=WRITE_ERRORS, summary="Update a fee",
+            description="`payment_status` (Lago: for fees paid in advance and not invoiced; here any fee).")
+async def update_fee(lago_id: FeeId, body: FeeUpdateBody, session: DbSession, principal: Writer,
+                     request: Request) -> FeeResponse:
+    return FeeResponse(fee=render_fee(await service.update(session, principal, lago_id, body.fee.payment_status,
+                                                           now(request))))

@@ -1,0 +1,40 @@
+"""Fees: reads for the API and the one change Lago allows (`payment_status`)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invoicing.common.auth import ensure_customer_access, is_tenant
+from invoicing.invoices import repository
+from invoicing.invoices.errors import FeeNotFound
+from invoicing.invoices.models import Fee
+from invora.auth.principal import Principal
+
+
+async def visible(session: AsyncSession, principal: Principal, fee_id: uuid.UUID, *, lock: bool = False) -> Fee:
+    fee = await repository.get_fee(session, principal.organization_id, fee_id, lock=lock)
+    if fee is None:
+        raise FeeNotFound()
+    ensure_customer_access(principal, fee.external_customer_id)
+    return fee
+
+
+async def list_fees(session: AsyncSession, principal: Principal, filters: repository.FeeFilters, *, limit: int,
+                    offset: int) -> tuple[list[Fee], int]:
+    if is_tenant(principal):
+        if filters.external_customer_id is not None:
+            ensure_customer_access(principal, filters.external_customer_id)
+        filters.external_customer_id = principal.customer or "\x00none"
+    return await repository.list_fees(session, principal.organization_id, filters, limit=limit, offset=offset)
+
+
+async def update(session: AsyncSession, principal: Principal, fee_id: uuid.UUID, payment_status: str,
+                 now: datetime) -> Fee:
+    fee = await visible(session, principal, fee_id, lock=True)
+    fee.payment_status = payment_status
+    fee.updated_at = now
+    await session.flush()
+    return fee

@@ -1,0 +1,42 @@
+"""The invoices' named errors (each carries its HTTP status and Lago-style code)."""
+
+from __future__ import annotations
+
+from invora.errors import Conflict, MethodNotAllowed, NotFound
+
+
+class InvoiceNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("invoice")
+
+
+class FeeNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("fee")
+
+
+class InvoiceNotDraft(MethodNotAllowed):
+    """Lago answers 405 `is_not_draft` to a finalize or refresh of an invoice that is not a draft."""
+
+    code = "invoice_not_draft"
+
+
+class InvoiceAlreadyFinalized(Conflict):
+    code = "invoice_already_finalized"
+
+
+class InvoiceNotVoidable(MethodNotAllowed):
+    code = "invoice_not_voidable"
+
+
+class InvoiceNotFailed(MethodNotAllowed):
+    code = "invoice_not_failed"
+
+
+class PlanVersionUnknown(RuntimeError):
+    """The plan version an event names is not in the projection yet: the event is retried (it arrives on
+    another topic, so it may lag the subscription's events by a moment)."""
+
+
+class CustomerUnknown(RuntimeError):
+    """The customer an event names is not in the projection yet: the event is retried."""

@@ -1,0 +1,290 @@
+"""Invoices of subscription periods: from `subscription.billing_period_ended` (and `subscription.started`
+for fees paid in advance) to a draft, or straight to a finalized invoice when there is no grace period.
+
+- The subscription fee: in arrears for the closed period; paid in advance, for the next period (on a
+  natural period end) or the first period (on start); prorated by days; trial days not billed. A
+  termination of a plan paid in advance bills no subscription fee (that period was paid; crediting the
+  unused days belongs to credit notes).
+- Charges: the period's usage snapshot priced again (`billing.charges`).
+- Taxes of each fee: its charge's, else the plan's, else the customer's, else the organization's.
+- Exactly one invoice per (subscription, period start, reason): the unique index; a redelivered event or a
+  second consumer inserts nothing and changes nothing.
+- The billing check runs before commit; a violation parks the customer (its invoices wait in draft).
+- Bad charge properties (the pricing engine refuses them) make a `failed` invoice (`invoice.generation_failed`),
+  retried with `POST /invoices/{id}/retry` once the plan is fixed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invoicing.billing.charges import ChargeFeeLine, charge_fees
+from invoicing.billing.coverage import coverage_violation
+from invoicing.billing.subscription_fee import calendar_period, local_date, subscription_fee
+from invoicing.billing.taxes import TaxRate, precedence
+from invoicing.invoices import lifecycle, repository, service
+from invoicing.invoices.errors import CustomerUnknown, PlanVersionUnknown
+from invoicing.invoices.models import Fee, Invoice
+from invoicing.projections import repository as projections
+from invoicing.projections.models import CustomerProjection, PlanVersionProjection
+from invora.events.contracts.invoicing import BillingCheckFailed
+from invora.events.contracts.subscriptions import BillingPeriodEnded, Subscription, SubscriptionEvent
+from invora.ids import uuid7
+from invora.logging import get_logger
+from invora.money import exponent
+from invora.outbox import add_event
+from invora.pricing import InvalidProperties, PricingError
+
+log = get_logger(__name__)
+GENERATION_ERRORS = (PricingError, InvalidProperties, ValueError, ArithmeticError)
+
+
+def _rates(taxes: list[dict[str, Any]] | None) -> list[TaxRate]:
+    return [TaxRate(code=t["code"], name=t["name"], rate=Decimal(str(t["rate"])), id=str(t["lago_id"]),
+                    description=t.get("description")) for t in taxes or []]
+
+
+class Context:
+    """What computing one subscription invoice reads: customer, plan version, tax levels."""
+
+    def __init__(self, customer: CustomerProjection, version: PlanVersionProjection, customer_taxes: list[TaxRate],
+                 organization_taxes: list[TaxRate]) -> None:
+        self.customer, self.version = customer, version
+        self.plan_taxes = _rates(version.body.get("taxes"))
+        self.customer_taxes, self.organization_taxes = customer_taxes, organization_taxes
+
+    def taxes(self, own: list[TaxRate] | None = None) -> tuple[TaxRate, ...]:
+        return precedence(own, self.plan_taxes, self.customer_taxes, self.organization_taxes)
+
+
+async def context_of(session: AsyncSession, organization_id: uuid.UUID, subscription: Subscription,
+                     version_id: uuid.UUID) -> Context:
+    customer = await projections.customer(session, organization_id, subscription.lago_customer_id)
+    if customer is None:
+        raise CustomerUnknown(str(subscription.lago_customer_id))
+    version = await projections.plan_version(session, organization_id, version_id)
+    if version is None:
+        raise PlanVersionUnknown(str(version_id))
+    return Context(customer, version, await projections.taxes_by_code(session, organization_id, customer.tax_codes),
+                   await projections.organization_taxes(session, organization_id))
+
+
+def _subscription_line(ctx: Context, subscription: Subscription, *, full_start: datetime, full_end: datetime,
+                       start: datetime, end: datetime, timezone: str, trial_ends_at: datetime | None,
+                       in_advance: bool) -> tuple[int, list[TaxRate], dict[str, Any]]:
+    fee = subscription_fee(subscription.plan_amount_cents, subscription.plan_amount_currency, full_start=full_start,
+                           full_end=full_end, start=start, end=end, timezone=timezone, trial_ends_at=trial_ends_at)
+    version = ctx.version
+    payload = dict(
+        fee_type="subscription", subscription_id=subscription.lago_id,
+        external_subscription_id=subscription.external_id, units=Decimal(1), events_count=None,
+        amount_cents=fee.amount_cents, precise_amount_cents=Decimal(fee.amount_cents),
+        unit_amount_cents=fee.amount_cents,
+        precise_unit_amount=Decimal(fee.amount_cents).scaleb(-exponent(subscription.plan_amount_currency)),
+        invoice_display_name=version.invoice_display_name, pay_in_advance=in_advance, from_date=start, to_date=end,
+        item={"type": "subscription", "code": version.plan_code, "name": version.plan_name,
+              "invoice_display_name": version.invoice_display_name, "lago_item_id": str(subscription.lago_id),
+              "item_type": "Subscription", "plan_code": version.plan_code},
+        amount_details={"plan_amount_cents": subscription.plan_amount_cents, "days_billed": fee.days_billed,
+                        "days_in_period": fee.days_in_period,
+                        "billed_from": fee.from_datetime.isoformat()},
+    )
+    return fee.amount_cents, list(ctx.taxes()), payload
+
+
+def _charge_payload(ctx: Context, subscription: Subscription, line: ChargeFeeLine, start: datetime,
+                    end: datetime) -> dict[str, Any]:
+    charge = line.charge
+    units = line.units
+    return dict(
+        fee_type="charge", subscription_id=subscription.lago_id, external_subscription_id=subscription.external_id,
+        charge_id=uuid.UUID(str(charge["lago_id"])), billable_metric_code=line.metric_code,
+        charge_filter_id=uuid.UUID(line.charge_filter_id) if line.charge_filter_id else None,
+        grouped_by=line.grouped_by, units=units, events_count=line.events_count, amount_cents=line.amount_cents,
+        precise_amount_cents=line.precise_amount_cents,
+        precise_unit_amount=(line.precise_amount_cents / units).scaleb(-exponent(subscription.plan_amount_currency))
+        if units else Decimal(0),
+        invoice_display_name=charge.get("invoice_display_name"), pay_in_advance=False, from_date=start, to_date=end,
+        item={"type": "charge", "code": line.metric_code, "name": line.metric_name,
+              "invoice_display_name": charge.get("invoice_display_name"),
+              "filter_invoice_display_name": line.filter_display_name,
+              "lago_item_id": str(charge.get("lago_billable_metric_id")), "item_type": "BillableMetric",
+              "grouped_by": line.grouped_by, "plan_code": ctx.version.plan_code, "true_up": line.true_up},
+        amount_details=line.amount_details, description="minimum spend true-up" if line.true_up else None,
+    )
+
+
+def period_lines(ctx: Context, data: BillingPeriodEnded) -> list[tuple[int, list[TaxRate], dict[str, Any]]]:
+    subscription = data.subscription
+    lines = []
+    if not subscription.pay_in_advance:
+        lines.append(_subscription_line(ctx, subscription, full_start=data.full_period_start,
+                                        full_end=data.full_period_end, start=data.period_start, end=data.period_end,
+                                        timezone=data.timezone, trial_ends_at=data.in_trial_until, in_advance=False))
+    elif data.reason == "period_end" and data.next_period_start and data.next_period_end:
+        full_start, full_end = data.next_period_start, data.next_period_end
+        if subscription.ending_at is not None and subscription.ending_at <= data.next_period_end:
+            if subscription.billing_time == "calendar":
+                full_start, full_end = calendar_period(full_start, subscription.plan_interval, data.timezone)
+            else:  # cut by its end: prorated over a period as long as the one that closed
+                full_end = full_start + (data.full_period_end - data.full_period_start)
+        lines.append(_subscription_line(ctx, subscription, full_start=full_start, full_end=full_end,
+                                        start=data.next_period_start, end=data.next_period_end,
+                                        timezone=data.timezone, trial_ends_at=subscription.trial_ends_at,
+                                        in_advance=True))
+    if data.usage is None:
+        raise ValueError("the period's usage snapshot is missing (the plan version was unknown when it closed)")
+    own_taxes: dict[str, list[TaxRate]] = {}
+    for line in charge_fees(ctx.version.body, data.plan_overrides, data.usage, subscription.plan_amount_currency):
+        charge_id = str(line.charge["lago_id"])
+        if charge_id not in own_taxes:
+            own_taxes[charge_id] = _rates(line.charge.get("taxes"))
+        lines.append((line.amount_cents, list(ctx.taxes(own_taxes[charge_id])),
+                      _charge_payload(ctx, subscription, line, data.period_start, data.period_end)))
+    return lines
+
+
+def start_lines(ctx: Context, data: SubscriptionEvent) -> list[tuple[int, list[TaxRate], dict[str, Any]]]:
+    subscription = data.subscription
+    start, end = subscription.started_at, subscription.current_billing_period_ending_at
+    assert start is not None and end is not None
+    if subscription.billing_time == "calendar":
+        full_start, full_end = calendar_period(start, subscription.plan_interval, subscription.timezone)
+    else:
+        full_start, full_end = subscription.current_billing_period_started_at or start, end
+    return [_subscription_line(ctx, subscription, full_start=full_start, full_end=full_end, start=start, end=end,
+                               timezone=subscription.timezone, trial_ends_at=subscription.trial_ends_at,
+                               in_advance=True)]
+
+
+async def invoice_period(session: AsyncSession, organization_id: uuid.UUID, data: BillingPeriodEnded,
+                         now: datetime) -> Invoice | None:
+    subscription = data.subscription
+    if data.reason == "termination" and subscription.on_termination_invoice == "skip":
+        return None
+    ctx = await context_of(session, organization_id, subscription, data.lago_plan_version_id)
+    source = {"kind": "period", "event": data.model_dump(mode="json")}
+    return await _create(session, organization_id, ctx, subscription, data.period_start, data.period_end,
+                         data.reason, local_date(data.period_end, data.timezone), source, now,
+                         billing_period_id=data.lago_billing_period_id)
+
+
+async def invoice_start(session: AsyncSession, organization_id: uuid.UUID, data: SubscriptionEvent,
+                        now: datetime) -> Invoice | None:
+    subscription = data.subscription
+    if not subscription.pay_in_advance or subscription.started_at is None or \
+            subscription.current_billing_period_ending_at is None:
+        return None
+    ctx = await context_of(session, organization_id, subscription, subscription.lago_plan_version_id)
+    source = {"kind": "start", "event": data.model_dump(mode="json")}
+    start = subscription.current_billing_period_started_at or subscription.started_at
+    return await _create(session, organization_id, ctx, subscription, start,
+                         subscription.current_billing_period_ending_at, "subscription_start",
+                         local_date(subscription.started_at, subscription.timezone), source, now)
+
+
+def lines_of_source(ctx: Context, source: dict[str, Any]) -> list[tuple[int, list[TaxRate], dict[str, Any]]]:
+    if source["kind"] == "period":
+        return period_lines(ctx, BillingPeriodEnded.model_validate(source["event"]))
+    return start_lines(ctx, SubscriptionEvent.model_validate(source["event"]))
+
+
+async def _create(session: AsyncSession, organization_id: uuid.UUID, ctx: Context, subscription: Subscription,
+                  period_start: datetime, period_end: datetime, reason: str, billing_day: Any,
+                  source: dict[str, Any], now: datetime, billing_period_id: uuid.UUID | None = None,
+                  ) -> Invoice | None:
+    settings = await repository.settings_of(session, organization_id)
+    customer = ctx.customer
+    grace = customer.invoice_grace_period if customer.invoice_grace_period is not None \
+        else settings.invoice_grace_period
+    net_term = customer.net_payment_term if customer.net_payment_term is not None else settings.net_payment_term
+    issuing_date = billing_day + timedelta(days=grace)
+    invoice_id = await repository.claim(session, dict(
+        id=uuid7(), organization_id=organization_id, customer_id=customer.id,
+        external_customer_id=customer.external_id, subscription_id=subscription.lago_id,
+        external_subscription_id=subscription.external_id, billing_period_id=billing_period_id,
+        billing_reason=reason, period_start=period_start, period_end=period_end, invoice_type="subscription",
+        status="draft", currency=subscription.plan_amount_currency, issuing_date=issuing_date,
+        payment_due_date=issuing_date + timedelta(days=net_term), net_payment_term=net_term,
+        finalize_at=now + timedelta(days=grace), source=source, created_at=now, updated_at=now,
+    ))
+    if invoice_id is None:
+        log.info("invoice_already_exists", subscription_id=str(subscription.lago_id), period_start=str(period_start),
+                 reason=reason)
+        return None
+    invoice = await service.load(session, organization_id, invoice_id)
+    try:
+        lines = lines_of_source(ctx, source)
+    except GENERATION_ERRORS as exc:
+        invoice.finalize_at = None
+        await lifecycle.fail(session, invoice, repr(exc), now)
+        return invoice
+    await write_fees(session, invoice, lines, now)
+    if await _billing_check(session, invoice, subscription):
+        invoice.finalize_at = None
+    if invoice.finalize_at is not None and invoice.finalize_at <= now:
+        await lifecycle.finalize(session, invoice, now)
+    else:
+        await service.publish(session, invoice, "invoice.drafted")
+    return invoice
+
+
+async def write_fees(session: AsyncSession, invoice: Invoice, lines: list[tuple[int, list[TaxRate], dict[str, Any]]],
+                     now: datetime) -> list[Fee]:
+    fees = []
+    for _amount, taxes, payload in lines:
+        fee = Fee(id=uuid7(), organization_id=invoice.organization_id, invoice_id=invoice.id,
+                  customer_id=invoice.customer_id, external_customer_id=invoice.external_customer_id,
+                  amount_currency=invoice.currency, created_at=now, updated_at=now,
+                  applied_taxes=[{"tax_code": t.code, "tax_name": t.name, "tax_rate": str(t.rate), "lago_tax_id": t.id,
+                                  "tax_description": t.description} for t in taxes], **payload)
+        session.add(fee)
+        fees.append(fee)
+    await session.flush()
+    await service.apply_amounts(session, invoice, fees, now, consume_coupons=False)
+    return fees
+
+
+async def _billing_check(session: AsyncSession, invoice: Invoice, subscription: Subscription) -> bool:
+    """True when the customer is parked (this invoice broke the check, or an earlier one did)."""
+    fees = (await repository.fees_of(session, [invoice.id]))[invoice.id]
+    billed = [(f.from_date, f.to_date) for f in fees if f.fee_type == "subscription" and f.from_date and f.to_date]
+    if billed:
+        start, end = billed[0]
+        others = await repository.billed_subscription_periods(session, invoice.organization_id,
+                                                              subscription.lago_id, invoice.id)
+        kind = coverage_violation(others, start, end, subscription.started_at)
+        if kind is not None:
+            violation = dict(id=uuid7(), organization_id=invoice.organization_id, customer_id=invoice.customer_id,
+                             subscription_id=subscription.lago_id, kind=kind, period_start=start, period_end=end,
+                             detail={"lago_invoice_id": str(invoice.id), "billed": [[s.isoformat(), e.isoformat()]
+                                                                                   for s, e in others]})
+            violation_id = await repository.record_violation(session, violation)
+            log.error("billing_check_failed", kind=kind, subscription_id=str(subscription.lago_id),
+                      period_start=start.isoformat())
+            await add_event(session, type="invoice.billing_check_failed", organization_id=invoice.organization_id,
+                            aggregate_type="invoice", aggregate_id=invoice.id, data=BillingCheckFailed(
+                                lago_violation_id=violation_id, lago_customer_id=invoice.customer_id,
+                                lago_subscription_id=subscription.lago_id, kind=kind, period_start=start,
+                                period_end=end, detail=violation["detail"]))
+            return True
+    return await repository.parked(session, invoice.organization_id, invoice.customer_id)
+
+
+async def recompute(session: AsyncSession, invoice: Invoice, now: datetime) -> None:
+    """A draft (refresh) or failed (retry) invoice computed again from what it was built from, with the
+    customer, plan version and taxes as known now."""
+    source = invoice.source
+    event = source["event"]
+    subscription = Subscription.model_validate(event["subscription"])
+    version_id = uuid.UUID(event.get("lago_plan_version_id") or str(subscription.lago_plan_version_id))
+    ctx = await context_of(session, invoice.organization_id, subscription, version_id)
+    await repository.delete_fees(session, invoice.id)
+    lines = lines_of_source(ctx, source)
+    invoice.error_details = []
+    await write_fees(session, invoice, lines, now)

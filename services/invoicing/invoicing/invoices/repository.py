@@ -1,0 +1,285 @@
+"""SQL of invoices and fees: the claim of a period (unique key), numbering counters, reads for the API."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, delete, func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invoicing.applied_coupons.models import AppliedCoupon
+from invoicing.invoices.models import (
+    BillingCheckViolation,
+    Fee,
+    Invoice,
+    InvoiceAppliedTax,
+    InvoiceNumberCounter,
+    InvoicingSettings,
+)
+
+_NEXT_NUMBER = text(
+    """
+    INSERT INTO invoice_number_counters (organization_id, scope, last_number) VALUES (:organization, :scope, 1)
+    ON CONFLICT (organization_id, scope) DO UPDATE SET last_number = invoice_number_counters.last_number + 1
+    RETURNING last_number
+    """
+)
+
+
+async def next_number(session: AsyncSession, organization_id: uuid.UUID, scope: str) -> int:
+    """The scope's next number; the counter row stays locked until the transaction ends (gapless)."""
+    return (await session.execute(_NEXT_NUMBER, {"organization": organization_id, "scope": scope})).scalar_one()
+
+
+async def settings_of(session: AsyncSession, organization_id: uuid.UUID) -> InvoicingSettings:
+    found = await session.get(InvoicingSettings, organization_id)
+    return found if found is not None else InvoicingSettings(
+        organization_id=organization_id, document_numbering="per_organization", document_number_prefix="INV",
+        invoice_grace_period=0, net_payment_term=0)
+
+
+async def save_settings(session: AsyncSession, organization_id: uuid.UUID, values: dict[str, Any]) -> InvoicingSettings:
+    statement = insert(InvoicingSettings).values(organization_id=organization_id, **values)
+    await session.execute(statement.on_conflict_do_update(
+        index_elements=["organization_id"], set_={**values, "updated_at": func.now()}))
+    found = await session.get(InvoicingSettings, organization_id, populate_existing=True)
+    assert found is not None
+    return found
+
+
+async def claim(session: AsyncSession, values: dict[str, Any]) -> uuid.UUID | None:
+    """Insert the invoice unless its (subscription, period, reason) already has one; its id, or None."""
+    return (await session.execute(insert(Invoice).values(**values).on_conflict_do_nothing(
+        index_elements=["organization_id", "subscription_id", "period_start", "billing_reason"],
+        index_where=text("subscription_id IS NOT NULL"),
+    ).returning(Invoice.id))).scalar_one_or_none()
+
+
+async def insert_invoice(session: AsyncSession, values: dict[str, Any]) -> uuid.UUID:
+    return (await session.execute(insert(Invoice).values(**values).returning(Invoice.id))).scalar_one()
+
+
+async def add_fees(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(Fee), list(rows))
+
+
+async def replace_applied_taxes(session: AsyncSession, invoice_id: uuid.UUID, rows: Sequence[dict[str, Any]]) -> None:
+    await session.execute(delete(InvoiceAppliedTax).where(InvoiceAppliedTax.invoice_id == invoice_id))
+    if rows:
+        await session.execute(insert(InvoiceAppliedTax), list(rows))
+
+
+async def delete_fees(session: AsyncSession, invoice_id: uuid.UUID) -> None:
+    await session.execute(delete(Fee).where(Fee.invoice_id == invoice_id))
+
+
+async def update_fee(session: AsyncSession, fee_id: uuid.UUID, values: dict[str, Any]) -> None:
+    await session.execute(update(Fee).where(Fee.id == fee_id).values(**values))
+
+
+async def lock_invoice(session: AsyncSession, organization_id: uuid.UUID, invoice_id: uuid.UUID) -> Invoice | None:
+    return (await session.execute(select(Invoice).where(
+        Invoice.organization_id == organization_id, Invoice.id == invoice_id,
+    ).with_for_update().execution_options(populate_existing=True))).scalar_one_or_none()
+
+
+async def get_invoice(session: AsyncSession, organization_id: uuid.UUID, invoice_id: uuid.UUID) -> Invoice | None:
+    return (await session.execute(select(Invoice).where(
+        Invoice.organization_id == organization_id, Invoice.id == invoice_id))).scalar_one_or_none()
+
+
+async def fees_of(session: AsyncSession, invoice_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Fee]]:
+    found: dict[uuid.UUID, list[Fee]] = {i: [] for i in invoice_ids}
+    if invoice_ids:
+        rows = (await session.execute(select(Fee).where(Fee.invoice_id.in_(list(invoice_ids)))
+                                      .order_by(Fee.created_at, Fee.id))).scalars().all()
+        for fee in rows:
+            found[fee.invoice_id].append(fee)
+    return found
+
+
+async def applied_taxes_of(session: AsyncSession,
+                           invoice_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[InvoiceAppliedTax]]:
+    found: dict[uuid.UUID, list[InvoiceAppliedTax]] = {i: [] for i in invoice_ids}
+    if invoice_ids:
+        rows = (await session.execute(select(InvoiceAppliedTax).where(
+            InvoiceAppliedTax.invoice_id.in_(list(invoice_ids))).order_by(InvoiceAppliedTax.tax_code))).scalars().all()
+        for row in rows:
+            found[row.invoice_id].append(row)
+    return found
+
+
+async def active_coupons(session: AsyncSession, organization_id: uuid.UUID, customer_id: uuid.UUID, *,
+                         lock: bool) -> list[AppliedCoupon]:
+    statement = select(AppliedCoupon).where(
+        AppliedCoupon.organization_id == organization_id, AppliedCoupon.customer_id == customer_id,
+        AppliedCoupon.status == "active").order_by(AppliedCoupon.created_at, AppliedCoupon.id)
+    if lock:
+        statement = statement.with_for_update().execution_options(populate_existing=True)
+    return list((await session.execute(statement)).scalars())
+
+
+async def update_coupon(session: AsyncSession, coupon_id: uuid.UUID, values: dict[str, Any]) -> None:
+    await session.execute(update(AppliedCoupon).where(AppliedCoupon.id == coupon_id).values(**values))
+
+
+async def due_drafts(session: AsyncSession, now: datetime, limit: int) -> list[Invoice]:
+    """Drafts whose grace period is over, locked and skipped by other finalizers (`SKIP LOCKED`)."""
+    return list((await session.execute(select(Invoice).where(
+        Invoice.status == "draft", Invoice.finalize_at <= now,
+    ).order_by(Invoice.finalize_at).limit(limit).with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True))).scalars())
+
+
+async def overdue_candidates(session: AsyncSession, today: date, limit: int) -> list[Invoice]:
+    return list((await session.execute(select(Invoice).where(
+        Invoice.status == "finalized", Invoice.payment_status != "succeeded", Invoice.payment_overdue.is_(False),
+        Invoice.payment_due_date < today,
+    ).limit(limit).with_for_update(skip_locked=True).execution_options(populate_existing=True))).scalars())
+
+
+# -- billing check: no period billed twice, none missed ------------------------------------------------
+
+async def billed_subscription_periods(session: AsyncSession, organization_id: uuid.UUID,
+                                      subscription_id: uuid.UUID,
+                                      exclude_invoice_id: uuid.UUID) -> list[tuple[datetime, datetime]]:
+    """The [from, to) every subscription fee of the subscription covers, in order (voided invoices excluded)."""
+    rows = (await session.execute(select(Fee.from_date, Fee.to_date).join(Invoice, Invoice.id == Fee.invoice_id).where(
+        Fee.organization_id == organization_id, Fee.subscription_id == subscription_id,
+        Fee.fee_type == "subscription", Invoice.status != "voided", Fee.from_date.is_not(None),
+        Fee.invoice_id != exclude_invoice_id,
+    ).order_by(Fee.from_date))).all()
+    return [(row[0], row[1]) for row in rows]
+
+
+async def parked(session: AsyncSession, organization_id: uuid.UUID, customer_id: uuid.UUID) -> bool:
+    return (await session.execute(select(func.count()).select_from(BillingCheckViolation).where(
+        BillingCheckViolation.organization_id == organization_id, BillingCheckViolation.customer_id == customer_id,
+        BillingCheckViolation.resolved_at.is_(None)))).scalar_one() > 0
+
+
+async def record_violation(session: AsyncSession, values: dict[str, Any]) -> uuid.UUID:
+    return (await session.execute(insert(BillingCheckViolation).values(**values)
+                                  .returning(BillingCheckViolation.id))).scalar_one()
+
+
+async def violations(session: AsyncSession, organization_id: uuid.UUID) -> list[BillingCheckViolation]:
+    return list((await session.execute(select(BillingCheckViolation).where(
+        BillingCheckViolation.organization_id == organization_id).order_by(
+        BillingCheckViolation.created_at.desc()))).scalars())
+
+
+# -- lists ---------------------------------------------------------------------------------------------
+
+@dataclass
+class InvoiceFilters:
+    external_customer_id: str | None = None
+    customer_id: uuid.UUID | None = None
+    statuses: list[str] = field(default_factory=list)
+    payment_statuses: list[str] = field(default_factory=list)
+    invoice_type: str | None = None
+    currency: str | None = None
+    issuing_date_from: date | None = None
+    issuing_date_to: date | None = None
+    amount_from: int | None = None
+    amount_to: int | None = None
+    payment_overdue: bool | None = None
+    search_term: str | None = None
+
+
+def invoices_query(organization_id: uuid.UUID, filters: InvoiceFilters) -> Select:
+    statement = select(Invoice).where(Invoice.organization_id == organization_id)
+    if filters.external_customer_id is not None:
+        statement = statement.where(Invoice.external_customer_id == filters.external_customer_id)
+    if filters.customer_id is not None:
+        statement = statement.where(Invoice.customer_id == filters.customer_id)
+    if filters.statuses:
+        statement = statement.where(Invoice.status.in_(filters.statuses))
+    if filters.payment_statuses:
+        statement = statement.where(Invoice.payment_status.in_(filters.payment_statuses))
+    if filters.invoice_type:
+        statement = statement.where(Invoice.invoice_type == filters.invoice_type)
+    if filters.currency:
+        statement = statement.where(Invoice.currency == filters.currency)
+    if filters.issuing_date_from:
+        statement = statement.where(Invoice.issuing_date >= filters.issuing_date_from)
+    if filters.issuing_date_to:
+        statement = statement.where(Invoice.issuing_date <= filters.issuing_date_to)
+    if filters.amount_from is not None:
+        statement = statement.where(Invoice.total_amount_cents >= filters.amount_from)
+    if filters.amount_to is not None:
+        statement = statement.where(Invoice.total_amount_cents <= filters.amount_to)
+    if filters.payment_overdue is not None:
+        statement = statement.where(Invoice.payment_overdue.is_(filters.payment_overdue))
+    if filters.search_term:
+        term = f"%{filters.search_term}%"
+        statement = statement.where(or_(Invoice.number.ilike(term), Invoice.external_customer_id.ilike(term)))
+    return statement
+
+
+async def list_invoices(session: AsyncSession, organization_id: uuid.UUID, filters: InvoiceFilters, *,
+                        limit: int, offset: int = 0,
+                        after: tuple[datetime, uuid.UUID] | None = None) -> tuple[list[Invoice], int]:
+    """A page, newest first; `after` (created_at, id) continues a keyset walk instead of an offset."""
+    statement = invoices_query(organization_id, filters)
+    total = (await session.execute(select(func.count()).select_from(statement.subquery()))).scalar_one()
+    if after is not None:
+        statement = statement.where(or_(Invoice.created_at < after[0],
+                                        and_(Invoice.created_at == after[0], Invoice.id < after[1])))
+    else:
+        statement = statement.offset(offset)
+    rows = (await session.execute(statement.order_by(Invoice.created_at.desc(), Invoice.id.desc())
+                                  .limit(limit))).scalars().all()
+    return list(rows), total
+
+
+@dataclass
+class FeeFilters:
+    external_customer_id: str | None = None
+    external_subscription_id: str | None = None
+    fee_type: str | None = None
+    billable_metric_code: str | None = None
+    currency: str | None = None
+    payment_status: str | None = None
+    created_at_from: datetime | None = None
+    created_at_to: datetime | None = None
+
+
+async def list_fees(session: AsyncSession, organization_id: uuid.UUID, filters: FeeFilters, *, limit: int,
+                    offset: int) -> tuple[list[Fee], int]:
+    statement = select(Fee).where(Fee.organization_id == organization_id)
+    for column, value in ((Fee.external_customer_id, filters.external_customer_id),
+                          (Fee.external_subscription_id, filters.external_subscription_id),
+                          (Fee.fee_type, filters.fee_type), (Fee.billable_metric_code, filters.billable_metric_code),
+                          (Fee.amount_currency, filters.currency), (Fee.payment_status, filters.payment_status)):
+        if value is not None:
+            statement = statement.where(column == value)
+    if filters.created_at_from:
+        statement = statement.where(Fee.created_at >= filters.created_at_from)
+    if filters.created_at_to:
+        statement = statement.where(Fee.created_at <= filters.created_at_to)
+    total = (await session.execute(select(func.count()).select_from(statement.subquery()))).scalar_one()
+    rows = (await session.execute(statement.order_by(Fee.created_at.desc(), Fee.id.desc()).limit(limit)
+                                  .offset(offset))).scalars().all()
+    return list(rows), total
+
+
+async def get_fee(session: AsyncSession, organization_id: uuid.UUID, fee_id: uuid.UUID, *,
+                  lock: bool = False) -> Fee | None:
+    statement = select(Fee).where(Fee.organization_id == organization_id, Fee.id == fee_id)
+    if lock:
+        statement = statement.with_for_update()
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def release_parked_drafts(session: AsyncSession, organization_id: uuid.UUID, customer_id: uuid.UUID,
+                                now: datetime) -> None:
+    await session.execute(update(Invoice).where(
+        Invoice.organization_id == organization_id, Invoice.customer_id == customer_id, Invoice.status == "draft",
+        Invoice.finalize_at.is_(None)).values(finalize_at=now))

@@ -1,0 +1,208 @@
+"""HTTP routes of invoices (`/api/v1/invoices`, `/api/v1/customers/{external_id}/invoices`), the invoicing
+settings and the billing check's findings."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+
+from invoicing.common.auth import ReaderOrTenant, Writer, ensure_customer_access, is_tenant
+from invoicing.common.clock import now
+from invoicing.invoices import api, repository, service
+from invoicing.invoices.schemas import (
+    BillingCheckViolation,
+    BillingCheckViolationsResponse,
+    InvoiceResponse,
+    InvoiceSettings,
+    InvoiceSettingsBody,
+    InvoiceSettingsResponse,
+    InvoicesResponse,
+    InvoiceUpdateBody,
+)
+from invora.errors import ValidationFailed
+from invora.money import CURRENCIES
+from invora.web.deps import DbSession
+from invora.web.error_docs import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS, ApiError, response
+from invora.web.pagination import Pagination
+
+STATE_ERRORS = {**WRITE_ERRORS, 409: response(ApiError, "The invoice's state forbids it (e.g. "
+                                                        "`invoice_already_finalized`, `customer_invoicing_parked`).")}
+router = APIRouter(prefix="/api/v1", tags=["invoices"])
+InvoiceId = Annotated[uuid.UUID, Path(description="The invoice's `lago_id`.")]
+STATUSES = ("draft", "finalized", "voided", "failed", "pending")
+PAYMENT_STATUSES = ("pending", "succeeded", "failed")
+INVOICE_TYPES = ("subscription", "add_on", "credit", "one_off", "progressive_billing", "advance_charges")
+
+
+def _filters(request: Request, principal, external_customer_id: str | None, currency: str | None,
+             invoice_type: str | None, issuing_date_from: date | None, issuing_date_to: date | None,
+             amount_from: int | None, amount_to: int | None, payment_overdue: bool | None,
+             search_term: str | None) -> repository.InvoiceFilters:
+    params = request.query_params
+    statuses = params.getlist("statuses[]") + params.getlist("status")
+    payment_statuses = params.getlist("payment_statuses[]") + params.getlist("payment_status")
+    errors: dict[str, list[str]] = {}
+    if any(s not in STATUSES for s in statuses):
+        errors["statuses"] = ["value_is_invalid"]
+    if any(s not in PAYMENT_STATUSES for s in payment_statuses):
+        errors["payment_statuses"] = ["value_is_invalid"]
+    if currency is not None and currency not in CURRENCIES:
+        errors["currency"] = ["currency_code_invalid"]
+    if invoice_type is not None and invoice_type not in INVOICE_TYPES:
+        errors["invoice_type"] = ["value_is_invalid"]
+    if search_term is not None and "\x00" in search_term:
+        errors["search_term"] = ["invalid_characters"]
+    if errors:
+        raise ValidationFailed(errors)
+    if is_tenant(principal):
+        if external_customer_id is not None:
+            ensure_customer_access(principal, external_customer_id)
+        external_customer_id = principal.customer or "\x00none"
+    return repository.InvoiceFilters(
+        external_customer_id=external_customer_id, statuses=statuses, payment_statuses=payment_statuses,
+        invoice_type=invoice_type, currency=currency, issuing_date_from=issuing_date_from,
+        issuing_date_to=issuing_date_to, amount_from=amount_from, amount_to=amount_to,
+        payment_overdue=payment_overdue, search_term=search_term)
+
+
+async def _page(session, principal, filters, pagination, after: uuid.UUID | None) -> InvoicesResponse:
+    cursor = None
+    if after is not None:
+        last = await repository.get_invoice(session, principal.organization_id, after)
+        if last is None:
+            raise ValidationFailed(after=["value_is_invalid"])
+        cursor = (last.created_at, last.id)
+    rows, total = await repository.list_invoices(session, principal.organization_id, filters,
+                                                 limit=pagination.per_page, offset=pagination.offset, after=cursor)
+    return InvoicesResponse(invoices=await service.full_many(session, rows, with_fees=False),
+                            meta=pagination.meta(total))
+
+
+Text = Annotated[str | None, Query(max_length=255)]
+
+
+@router.get("/invoices", response_model=InvoicesResponse, responses=LIST_ERRORS, summary="List invoices",
+            description="Newest first. Filters (Lago): `external_customer_id`, `statuses[]`, `payment_statuses[]`, "
+                        "`invoice_type`, `currency`, `issuing_date_from/to`, `amount_from/to` (total, cents), "
+                        "`payment_overdue`, `search_term` (number or customer external id). Beyond Lago, "
+                        "`after=<lago_id>` continues after that invoice (keyset: constant cost at any depth; "
+                        "`page` is then ignored). A tenant key sees its own customer's invoices only.")
+async def list_invoices(request: Request, session: DbSession, principal: ReaderOrTenant, pagination: Pagination,
+                        external_customer_id: Text = None,
+                        currency: Annotated[str | None, Query(max_length=3)] = None,
+                        invoice_type: Annotated[str | None, Query(max_length=40)] = None,
+                        issuing_date_from: date | None = None, issuing_date_to: date | None = None,
+                        amount_from: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+                        amount_to: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+                        payment_overdue: bool | None = None, search_term: Text = None,
+                        after: uuid.UUID | None = None) -> InvoicesResponse:
+    filters = _filters(request, principal, external_customer_id, currency, invoice_type, issuing_date_from,
+                       issuing_date_to, amount_from, amount_to, payment_overdue, search_term)
+    return await _page(session, principal, filters, pagination, after)
+
+
+@router.get("/customers/{external_customer_id}/invoices", response_model=InvoicesResponse, responses=LIST_ERRORS,
+            summary="List a customer's invoices", description="The same filters as `GET /invoices`.")
+async def customer_invoices(request: Request, session: DbSession, principal: ReaderOrTenant, pagination: Pagination,
+                            external_customer_id: Annotated[str, Path(max_length=255)],
+                            currency: Annotated[str | None, Query(max_length=3)] = None,
+                            invoice_type: Annotated[str | None, Query(max_length=40)] = None,
+                            issuing_date_from: date | None = None, issuing_date_to: date | None = None,
+                            amount_from: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+                            amount_to: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+                            payment_overdue: bool | None = None, search_term: Text = None,
+                            after: uuid.UUID | None = None) -> InvoicesResponse:
+    ensure_customer_access(principal, external_customer_id)
+    filters = _filters(request, principal, external_customer_id, currency, invoice_type, issuing_date_from,
+                       issuing_date_to, amount_from, amount_to, payment_overdue, search_term)
+    return await _page(session, principal, filters, pagination, after)
+
+
+@router.get("/invoices/{lago_id}", response_model=InvoiceResponse, responses=READ_ERRORS,
+            summary="Retrieve an invoice", description="With its fees, applied taxes, coupons (`credits`) and customer.")
+async def get_invoice(lago_id: InvoiceId, session: DbSession, principal: ReaderOrTenant) -> InvoiceResponse:
+    invoice = await api.visible(session, principal, lago_id)
+    return InvoiceResponse(invoice=await service.full(session, invoice))
+
+
+@router.put("/invoices/{lago_id}", response_model=InvoiceResponse, responses=WRITE_ERRORS,
+            summary="Update an invoice",
+            description="`metadata` (replaces the list; an entry with `id` keeps its id) and `payment_status` "
+                        "(publishes `invoice.payment_status_updated`; the payments service sets it once it exists).")
+async def update_invoice(lago_id: InvoiceId, body: InvoiceUpdateBody, session: DbSession, principal: Writer,
+                         request: Request) -> InvoiceResponse:
+    return InvoiceResponse(invoice=await api.update(session, principal, lago_id, body.invoice, now(request)))
+
+
+@router.put("/invoices/{lago_id}/finalize", response_model=InvoiceResponse, responses=STATE_ERRORS,
+            summary="Finalize a draft invoice",
+            description="Coupons consumed, the number assigned (gapless), `invoice.created` and `invoice.finalized` "
+                        "published. 405 `invoice_not_draft` for an invoice that is not a draft.")
+async def finalize_invoice(lago_id: InvoiceId, session: DbSession, principal: Writer,
+                           request: Request) -> InvoiceResponse:
+    return InvoiceResponse(invoice=await api.finalize(session, principal, lago_id, now(request)))
+
+
+@router.post("/invoices/{lago_id}/void", response_model=InvoiceResponse, responses=STATE_ERRORS,
+             summary="Void an invoice",
+             description="A finalized invoice that is not paid becomes `voided` and keeps its number "
+                         "(`invoice.voided`). Credit notes for it are not built yet.")
+async def void_invoice(lago_id: InvoiceId, session: DbSession, principal: Writer, request: Request) -> InvoiceResponse:
+    return InvoiceResponse(invoice=await api.void(session, principal, lago_id, now(request)))
+
+
+@router.put("/invoices/{lago_id}/refresh", response_model=InvoiceResponse, responses=STATE_ERRORS,
+            summary="Refresh a draft invoice",
+            description="Computed again from its period's usage with today's customer, plan version, taxes and "
+                        "coupons.")
+async def refresh_invoice(lago_id: InvoiceId, session: DbSession, principal: Writer,
+                          request: Request) -> InvoiceResponse:
+    return InvoiceResponse(invoice=await api.refresh(session, principal, lago_id, now(request)))
+
+
+@router.post("/invoices/{lago_id}/retry", response_model=InvoiceResponse, responses=STATE_ERRORS,
+             summary="Retry a failed invoice",
+             description="Computed again; finalized when its grace period is over, else a draft.")
+async def retry_invoice(lago_id: InvoiceId, session: DbSession, principal: Writer, request: Request) -> InvoiceResponse:
+    return InvoiceResponse(invoice=await api.retry(session, principal, lago_id, now(request)))
+
+
+@router.get("/invoice_settings", response_model=InvoiceSettingsResponse, responses=READ_ERRORS,
+            tags=["invoice_settings"], summary="The organization's invoicing settings")
+async def get_settings(session: DbSession, principal: Writer) -> InvoiceSettingsResponse:
+    row = await repository.settings_of(session, principal.organization_id)
+    return InvoiceSettingsResponse(invoice_settings=InvoiceSettings(**api.settings_view(row)))
+
+
+@router.put("/invoice_settings", response_model=InvoiceSettingsResponse, responses=WRITE_ERRORS,
+            tags=["invoice_settings"], summary="Change the organization's invoicing settings",
+            description="Invora's resource (Lago keeps these on the organization): `document_numbering` "
+                        "(`per_organization`: PREFIX-YYYYMM-NNNNN, `per_customer`: PREFIX-<customer>-NNN), "
+                        "`document_number_prefix`, `invoice_grace_period` and `net_payment_term` (days; a "
+                        "customer's own values win).")
+async def put_settings(body: InvoiceSettingsBody, session: DbSession, principal: Writer) -> InvoiceSettingsResponse:
+    view = await api.save_settings(session, principal.organization_id, body.invoice_settings)
+    return InvoiceSettingsResponse(invoice_settings=InvoiceSettings(**view))
+
+
+@router.get("/billing_check_violations", response_model=BillingCheckViolationsResponse, responses=READ_ERRORS,
+            tags=["invoice_settings"], summary="Periods billed twice or missed",
+            description="The billing check's findings, newest first. A customer with an unresolved finding has its "
+                        "invoices held in draft.")
+async def list_violations(session: DbSession, principal: Writer) -> BillingCheckViolationsResponse:
+    rows = await repository.violations(session, principal.organization_id)
+    return BillingCheckViolationsResponse(billing_check_violations=[BillingCheckViolation(
+        lago_violation_id=v.id, lago_customer_id=v.customer_id, lago_subscription_id=v.subscription_id, kind=v.kind,
+        period_start=v.period_start, period_end=v.period_end, detail=v.detail,
+        resolved_at=v.resolved_at.isoformat() if v.resolved_at else None) for v in rows])
+
+
+@router.post("/billing_check_violations/{lago_id}/resolve", status_code=204, responses=WRITE_ERRORS,
+             tags=["invoice_settings"], summary="Mark a finding resolved",
+             description="When the customer has no other open finding, its held drafts become due for finalization.")
+async def resolve_violation(lago_id: Annotated[uuid.UUID, Path()], session: DbSession, principal: Writer,
+                            request: Request) -> None:
+    await api.resolve_violation(session, principal.organization_id, lago_id, now(request))

@@ -1,0 +1,87 @@
+"""Background passes: finalize drafts whose grace period is over; flag overdue invoices once.
+
+Exactly once across replicas: rows are claimed `FOR UPDATE SKIP LOCKED`, re-read under the lock,
+and the effect is guarded by the row's own state (a finalized invoice is not finalized again; the
+overdue flag is set with its event), each batch in one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from invoicing.invoices import lifecycle, repository
+from invora.errors import InvoraError
+from invora.logging import get_logger
+
+log = get_logger(__name__)
+
+
+async def finalize_due(sessionmaker: async_sessionmaker[AsyncSession], now: datetime, batch: int = 200) -> int:
+    done = 0
+    while True:
+        async with sessionmaker() as session, session.begin():
+            drafts = await repository.due_drafts(session, now, batch)
+            for invoice in drafts:
+                try:
+                    async with session.begin_nested():
+                        await lifecycle.finalize(session, invoice, now)
+                        done += 1
+                except InvoraError as exc:  # parked customer: stays a draft, not picked again
+                    invoice.finalize_at = None
+                    log.warning("draft_not_finalized", invoice_id=str(invoice.id), error=exc.code)
+        if len(drafts) < batch:
+            return done
+
+
+async def flag_overdue(sessionmaker: async_sessionmaker[AsyncSession], now: datetime, batch: int = 200) -> int:
+    flagged = 0
+    while True:
+        async with sessionmaker() as session, session.begin():
+            invoices = await repository.overdue_candidates(session, now.date(), batch)
+            for invoice in invoices:
+                await lifecycle.mark_overdue(session, invoice, now)
+                flagged += 1
+        if len(invoices) < batch:
+            return flagged
+
+
+def scheduler(interval_seconds: Callable[[FastAPI], float]):
+    def background(app: FastAPI) -> contextlib.AbstractAsyncContextManager[None]:
+        @contextlib.asynccontextmanager
+        async def running() -> AsyncIterator[None]:
+            settings = app.state.settings
+            if not settings.scheduler_enabled:
+                yield
+                return
+
+            async def loop() -> None:
+                while True:
+                    try:
+                        clock = getattr(app.state, "clock", None)
+                        now = clock() if clock else datetime.now(UTC)
+                        sessionmaker = app.state.database.sessionmaker
+                        await finalize_due(sessionmaker, now)
+                        await flag_overdue(sessionmaker, now)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception:  # noqa: BLE001 - the next pass tries again
+                        log.exception("invoicing_scheduler_failed")
+                    await asyncio.sleep(interval_seconds(app))
+
+            task = asyncio.create_task(loop(), name="invoicing-scheduler")
+            try:
+                yield
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+        return running()
+
+    return background

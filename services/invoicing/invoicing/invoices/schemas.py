@@ -1,0 +1,80 @@
+"""Request and response bodies of the invoices API (Lago's shapes; objects from the shared contract)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from invora.events.contracts.invoicing import BillingCheckFailed, Invoice
+from invora.web.pagination import PaginationMeta
+
+
+class InvoiceResponse(BaseModel):
+    invoice: Invoice
+
+
+class InvoicesResponse(BaseModel):
+    invoices: list[Invoice]
+    meta: PaginationMeta
+
+
+class MetadataInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: uuid.UUID | None = Field(None, description="An existing entry to change; absent: a new entry.")
+    key: str = Field(min_length=1, max_length=255)
+    value: str = Field(max_length=255)
+
+
+class InvoiceUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    payment_status: Literal["pending", "succeeded", "failed"] | None = None
+    metadata: list[MetadataInput] | None = Field(None, max_length=50)
+
+    @field_validator("metadata")
+    @classmethod
+    def _unique_keys(cls, value: list[MetadataInput] | None) -> list[MetadataInput] | None:
+        if value is not None and len({m.key for m in value}) != len(value):
+            raise ValueError("duplicate metadata keys")
+        return value
+
+
+class InvoiceUpdateBody(BaseModel):
+    invoice: InvoiceUpdate
+
+
+class InvoiceSettings(BaseModel):
+    """Invora's own resource (Lago keeps these on the organization)."""
+
+    document_numbering: Literal["per_customer", "per_organization"] = "per_organization"
+    document_number_prefix: str = Field("INV", min_length=1, max_length=10, pattern=r"^[A-Za-z0-9_-]+$")
+    invoice_grace_period: int = Field(0, ge=0, le=365)
+    net_payment_term: int = Field(0, ge=0, le=365)
+
+
+class InvoiceSettingsUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    document_numbering: Literal["per_customer", "per_organization"] | None = None
+    document_number_prefix: str | None = Field(None, min_length=1, max_length=10, pattern=r"^[A-Za-z0-9_-]+$")
+    invoice_grace_period: int | None = Field(None, ge=0, le=365)
+    net_payment_term: int | None = Field(None, ge=0, le=365)
+
+
+class InvoiceSettingsBody(BaseModel):
+    invoice_settings: InvoiceSettingsUpdate
+
+
+class InvoiceSettingsResponse(BaseModel):
+    invoice_settings: InvoiceSettings
+
+
+class BillingCheckViolation(BillingCheckFailed):
+    resolved_at: str | None = None
+
+
+class BillingCheckViolationsResponse(BaseModel):
+    billing_check_violations: list[BillingCheckViolation]

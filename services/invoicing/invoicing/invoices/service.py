@@ -1,0 +1,139 @@
+"""What every invoice path shares: amounts from fee rows, coupon consumption, events, reads for the API.
+
+`apply_amounts` is the one place an invoice's coupons, taxes and totals are computed and written
+(`invoicing.billing.compute`): at creation (coupons previewed, not consumed), at finalization
+(coupon rows locked and consumed) and on refresh.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invoicing.applied_coupons.models import AppliedCoupon
+from invoicing.billing.compute import ComputedInvoice, FeeLine, compute_invoice
+from invoicing.billing.coupons import CouponState
+from invoicing.billing.taxes import TaxRate
+from invoicing.invoices import repository
+from invoicing.invoices.errors import InvoiceNotFound
+from invoicing.invoices.models import Fee, Invoice
+from invoicing.invoices.render import render_invoice
+from invoicing.projections import repository as projections
+from invora.events.contracts.invoicing import Invoice as InvoiceObject
+from invora.events.contracts.invoicing import InvoiceEvent
+from invora.ids import uuid7
+from invora.outbox import add_event
+
+# the prepaid-credits seam: the wallets service settles prepaid credits against an invoice (saga keyed by
+# the invoice id); until that lands every invoice takes 0 from wallets
+PREPAID_CREDIT_CENTS = 0
+
+
+def coupon_state(coupon: AppliedCoupon) -> CouponState:
+    return CouponState(
+        id=coupon.id, coupon_type=coupon.coupon_type, frequency=coupon.frequency, created_at=coupon.created_at,
+        amount_cents=coupon.amount_cents, amount_cents_remaining=coupon.amount_cents_remaining,
+        amount_currency=coupon.amount_currency,
+        percentage_rate=None if coupon.percentage_rate is None else Decimal(coupon.percentage_rate),
+        frequency_duration_remaining=coupon.frequency_duration_remaining, expiration_at=coupon.expiration_at,
+        plan_codes=tuple(coupon.plan_codes), billable_metric_codes=tuple(coupon.billable_metric_codes))
+
+
+def line_of(fee: Fee) -> FeeLine:
+    taxes = [TaxRate(code=t["tax_code"], name=t["tax_name"], rate=Decimal(str(t["tax_rate"])), id=t.get("lago_tax_id"),
+                     description=t.get("tax_description")) for t in fee.applied_taxes]
+    return FeeLine(amount_cents=fee.amount_cents, taxes=taxes, plan_code=fee.item.get("plan_code"),
+                   billable_metric_code=fee.billable_metric_code, payload={"id": fee.id})
+
+
+def fee_tax_entries(computed_fee: Any, currency: str) -> list[dict[str, Any]]:
+    return [{"lago_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tax.code}")), "lago_tax_id": tax.id,
+             "tax_name": tax.name, "tax_code": tax.code, "tax_rate": str(tax.rate), "tax_description": tax.description,
+             "amount_cents": int(amount.quantize(Decimal(1), "ROUND_HALF_UP")), "precise_amount_cents": str(amount),
+             "amount_currency": currency} for tax, amount in computed_fee.applied_taxes]
+
+
+async def apply_amounts(session: AsyncSession, invoice: Invoice, fees: Sequence[Fee], now: datetime, *,
+                        consume_coupons: bool) -> ComputedInvoice:
+    coupons = await repository.active_coupons(session, invoice.organization_id, invoice.customer_id,
+                                              lock=consume_coupons)
+    lines = [line_of(fee) for fee in fees]
+    computed = compute_invoice(lines, [coupon_state(c) for c in coupons], invoice.currency, now,
+                               progressive_billing_credit=invoice.progressive_billing_credit_amount_cents,
+                               credit_notes=invoice.credit_notes_amount_cents, prepaid_credit=PREPAID_CREDIT_CENTS)
+    for fee, result in zip(fees, computed.fees, strict=True):
+        fee.precise_coupons_amount_cents = result.precise_coupons_amount_cents
+        fee.taxes_precise_amount_cents = result.taxes_precise_amount_cents
+        fee.taxes_amount_cents = result.taxes_amount_cents
+        fee.taxes_rate = result.taxes_rate
+        fee.applied_taxes = fee_tax_entries(result, invoice.currency)
+    await repository.replace_applied_taxes(session, invoice.id, [{
+        "id": uuid7(), "organization_id": invoice.organization_id, "invoice_id": invoice.id, "tax_id":
+        uuid.UUID(tax.tax.id) if tax.tax.id else None, "tax_code": tax.tax.code, "tax_name": tax.tax.name,
+        "tax_description": tax.tax.description, "tax_rate": tax.tax.rate, "fees_amount_cents": tax.base_cents,
+        "amount_cents": tax.amount_cents, "amount_currency": invoice.currency} for tax in computed.taxes])
+    t = computed.totals
+    invoice.fees_amount_cents = t.fees_amount_cents
+    invoice.progressive_billing_credit_amount_cents = t.progressive_billing_credit_amount_cents
+    invoice.coupons_amount_cents = t.coupons_amount_cents
+    invoice.sub_total_excluding_taxes_amount_cents = t.sub_total_excluding_taxes_amount_cents
+    invoice.taxes_amount_cents = t.taxes_amount_cents
+    invoice.sub_total_including_taxes_amount_cents = t.sub_total_including_taxes_amount_cents
+    invoice.credit_notes_amount_cents = t.credit_notes_amount_cents
+    invoice.prepaid_credit_amount_cents = t.prepaid_credit_amount_cents
+    invoice.total_amount_cents = t.total_amount_cents
+    by_id = {c.id: c for c in coupons}
+    uses = []
+    for use in computed.coupons.uses:
+        coupon = by_id[use.coupon_id]
+        uses.append({"lago_id": str(uuid.uuid5(invoice.id, str(coupon.id))), "applied_coupon_id": str(coupon.id),
+                     "coupon_code": coupon.coupon_code, "coupon_name": coupon.coupon_name,
+                     "amount_cents": use.amount_cents})
+        if consume_coupons:
+            coupon.amount_cents_remaining = use.amount_cents_remaining
+            coupon.frequency_duration_remaining = use.frequency_duration_remaining
+            if use.terminated:
+                coupon.status, coupon.terminated_at = "terminated", now
+    invoice.source = {**invoice.source, "coupons": uses}
+    invoice.updated_at = now
+    await session.flush()
+    return computed
+
+
+async def load(session: AsyncSession, organization_id: uuid.UUID, invoice_id: uuid.UUID, *,
+               lock: bool = False) -> Invoice:
+    found = await (repository.lock_invoice if lock else repository.get_invoice)(session, organization_id, invoice_id)
+    if found is None:
+        raise InvoiceNotFound()
+    return found
+
+
+async def full(session: AsyncSession, invoice: Invoice) -> InvoiceObject:
+    """The invoice with its fees, applied taxes and customer, as the API and the events show it."""
+    return (await full_many(session, [invoice]))[0]
+
+
+async def full_many(session: AsyncSession, invoices: Sequence[Invoice], *,
+                    with_fees: bool = True) -> list[InvoiceObject]:
+    ids = [i.id for i in invoices]
+    fees = await repository.fees_of(session, ids) if with_fees else {}
+    taxes = await repository.applied_taxes_of(session, ids)
+    customers: dict[uuid.UUID, dict[str, Any] | None] = {}
+    for invoice in invoices:
+        if invoice.customer_id not in customers:
+            found = await projections.customer(session, invoice.organization_id, invoice.customer_id)
+            customers[invoice.customer_id] = found.body if found else None
+    return [render_invoice(i, fees.get(i.id, []), taxes.get(i.id, []), customers[i.customer_id]) for i in invoices]
+
+
+async def publish(session: AsyncSession, invoice: Invoice, *event_types: str) -> None:
+    await session.flush()
+    rendered = await full(session, invoice)
+    for event_type in event_types:
+        await add_event(session, type=event_type, organization_id=invoice.organization_id, aggregate_type="invoice",
+                        aggregate_id=invoice.id, data=InvoiceEvent(invoice=rendered))

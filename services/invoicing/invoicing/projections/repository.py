@@ -1,0 +1,102 @@
+"""SQL of the projections: upserts from events, reads for invoice computation."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invoicing.billing.taxes import TaxRate
+from invoicing.projections.models import CouponProjection, CustomerProjection, PlanVersionProjection, TaxProjection
+from invora.events.contracts.catalog import Coupon, Plan, Tax
+from invora.events.contracts.subscriptions import Customer
+
+
+async def upsert_customer(session: AsyncSession, organization_id: uuid.UUID, customer: Customer) -> None:
+    values = dict(
+        external_id=customer.external_id, currency=customer.currency, timezone=customer.applicable_timezone,
+        tax_codes=list(customer.tax_codes), net_payment_term=customer.net_payment_term,
+        invoice_grace_period=customer.invoice_grace_period, billing_entity_code=customer.billing_entity_code,
+        body=customer.model_dump(mode="json"), deleted_at=customer.deleted_at, updated_at=customer.updated_at,
+    )
+    statement = insert(CustomerProjection).values(organization_id=organization_id, id=customer.lago_id, **values)
+    await session.execute(statement.on_conflict_do_update(
+        index_elements=["organization_id", "id"], set_=values,
+        where=CustomerProjection.updated_at <= statement.excluded.updated_at))
+
+
+async def customer(session: AsyncSession, organization_id: uuid.UUID,
+                   customer_id: uuid.UUID) -> CustomerProjection | None:
+    return await session.get(CustomerProjection, (organization_id, customer_id))
+
+
+async def customer_by_external_id(session: AsyncSession, organization_id: uuid.UUID,
+                                  external_id: str) -> CustomerProjection | None:
+    return (await session.execute(select(CustomerProjection).where(
+        CustomerProjection.organization_id == organization_id, CustomerProjection.external_id == external_id,
+    ).order_by(CustomerProjection.deleted_at.is_not(None), CustomerProjection.updated_at.desc()).limit(1)
+    )).scalar_one_or_none()
+
+
+async def remember_plan_version(session: AsyncSession, organization_id: uuid.UUID, plan: Plan) -> None:
+    """A plan event carries its current version's prices: kept once per version (versions never change)."""
+    body = plan.model_dump(mode="json", exclude={"entitlements", "metadata"})
+    await session.execute(insert(PlanVersionProjection).values(
+        organization_id=organization_id, id=plan.lago_plan_version_id, plan_id=plan.lago_id, plan_code=plan.code,
+        plan_name=plan.name, invoice_display_name=plan.invoice_display_name, body=body,
+    ).on_conflict_do_nothing())
+
+
+async def plan_version(session: AsyncSession, organization_id: uuid.UUID,
+                       version_id: uuid.UUID) -> PlanVersionProjection | None:
+    return await session.get(PlanVersionProjection, (organization_id, version_id))
+
+
+async def upsert_tax(session: AsyncSession, organization_id: uuid.UUID, tax: Tax, deleted: bool) -> None:
+    values = dict(id=tax.lago_id, name=tax.name, description=tax.description, rate=Decimal(str(tax.rate)),
+                  applied_to_organization=tax.applied_to_organization and not deleted, deleted=deleted)
+    await session.execute(insert(TaxProjection).values(organization_id=organization_id, code=tax.code, **values)
+                          .on_conflict_do_update(index_elements=["organization_id", "code"], set_=values))
+
+
+def tax_rate(row: TaxProjection) -> TaxRate:
+    return TaxRate(code=row.code, name=row.name, rate=Decimal(row.rate), id=str(row.id), description=row.description)
+
+
+async def taxes_by_code(session: AsyncSession, organization_id: uuid.UUID, codes: Sequence[str]) -> list[TaxRate]:
+    if not codes:
+        return []
+    rows = (await session.execute(select(TaxProjection).where(
+        TaxProjection.organization_id == organization_id, TaxProjection.code.in_(list(codes)),
+        TaxProjection.deleted.is_(False)))).scalars().all()
+    by_code = {row.code: tax_rate(row) for row in rows}
+    return [by_code[code] for code in codes if code in by_code]
+
+
+async def organization_taxes(session: AsyncSession, organization_id: uuid.UUID) -> list[TaxRate]:
+    rows = (await session.execute(select(TaxProjection).where(
+        TaxProjection.organization_id == organization_id, TaxProjection.applied_to_organization.is_(True),
+        TaxProjection.deleted.is_(False)).order_by(TaxProjection.code))).scalars().all()
+    return [tax_rate(row) for row in rows]
+
+
+async def upsert_coupon(session: AsyncSession, organization_id: uuid.UUID, coupon: Coupon, deleted: bool) -> None:
+    values = dict(id=coupon.lago_id, body=coupon.model_dump(mode="json"), deleted=deleted)
+    await session.execute(insert(CouponProjection).values(organization_id=organization_id, code=coupon.code, **values)
+                          .on_conflict_do_update(index_elements=["organization_id", "code"], set_=values))
+
+
+async def coupon(session: AsyncSession, organization_id: uuid.UUID, code: str) -> CouponProjection | None:
+    return await session.get(CouponProjection, (organization_id, code))
+
+
+async def forget_customer(session: AsyncSession, organization_id: uuid.UUID, customer_id: uuid.UUID,
+                          body: dict[str, Any]) -> None:
+    await session.execute(update(CustomerProjection).where(
+        CustomerProjection.organization_id == organization_id, CustomerProjection.id == customer_id,
+    ).values(deleted_at=body.get("deleted_at")))

@@ -1,0 +1,297 @@
+"""Invoices of closed periods, through the service's own handlers and its API, on a real database."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text
+
+from invoicing.invoices.consumer import on_subscription_event
+from invoicing.invoices.scheduler import finalize_due, flag_overdue
+
+from .conftest import T0, charge, charge_usage, tax  # noqa: TID252
+
+APR = datetime(2026, 4, 1, tzinfo=UTC)
+MAY = datetime(2026, 5, 1, tzinfo=UTC)
+JUN = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+async def outbox(inv, org, event_type: str) -> list[dict]:
+    async with inv.database.sessionmaker() as session:
+        rows = (await session.execute(text(
+            "SELECT envelope FROM outbox_events WHERE event_type = :type AND envelope->>'organization_id' = :org "
+            "ORDER BY position"), {"type": event_type, "org": str(org)})).scalars().all()
+    return [row["data"] for row in rows]
+
+
+async def invoices(api, **params) -> list[dict]:
+    return (await api.ok("GET", "/api/v1/invoices", params=params))["invoices"]
+
+
+async def test_a_closed_period_becomes_a_finalized_invoice_with_the_right_total(world, api, inv, org):
+    vat = await world.tax("vat20", "20")
+    customer = await world.customer("cus_1", tax_codes=["vat20"])
+    calls = charge("api_calls", "graduated", {"graduated_ranges": [
+        {"from_value": 0, "to_value": 100, "per_unit_amount": "0", "flat_amount": "0"},
+        {"from_value": 101, "to_value": None, "per_unit_amount": "0.5", "flat_amount": "0"}]})
+    plan = await world.plan(10_000, charges=[calls])
+    sub = world.subscription(customer, plan, "sub_1")
+    await world.close(sub, T0, APR, usage=[charge_usage(calls, "1100", 40)])
+    [invoice] = await invoices(api)
+    # 100.00 plan + 1000 paid units × 0.50 = 600.00; 20 % VAT (the customer's) = 120.00
+    assert (invoice["status"], invoice["fees_amount_cents"], invoice["taxes_amount_cents"],
+            invoice["total_amount_cents"]) == ("finalized", 60_000, 12_000, 72_000)
+    assert invoice["number"] == "INV-202604-00001" and invoice["issuing_date"] == "2026-04-01"
+    full = (await api.ok("GET", f"/api/v1/invoices/{invoice['lago_id']}"))["invoice"]
+    by_type = {f["item"]["type"]: f for f in full["fees"]}
+    assert by_type["subscription"]["amount_cents"] == 10_000
+    assert by_type["charge"]["amount_cents"] == 50_000 and by_type["charge"]["units"] == "1100"
+    assert by_type["charge"]["events_count"] == 40
+    assert [(t["tax_code"], t["amount_cents"]) for t in full["applied_taxes"]] == [("vat20", 12_000)]
+    assert full["applied_taxes"][0]["lago_tax_id"] == vat["lago_id"]
+    assert full["customer"]["external_id"] == "cus_1"
+    created = await outbox(inv, org, "invoice.created")
+    finalized = await outbox(inv, org, "invoice.finalized")
+    assert [e["invoice"]["number"] for e in finalized] == ["INV-202604-00001"] and len(created) == 1
+    assert finalized[0]["invoice"]["total_amount_cents"] == 72_000
+
+
+async def test_redelivered_and_racing_events_make_one_invoice(world, api, inv, org):
+    customer = await world.customer()
+    plan = await world.plan(5_000)
+    sub = world.subscription(customer, plan)
+    event = world.period_ended(sub, T0, APR)
+    await asyncio.gather(*(world.deliver(on_subscription_event, event) for _ in range(4)))
+    await world.deliver(on_subscription_event, event)
+    # a second event id for the same period (a replayed close) is no second invoice either
+    again = world.period_ended(sub, T0, APR)
+    await world.deliver(on_subscription_event, again)
+    [invoice] = await invoices(api)
+    assert invoice["total_amount_cents"] == 5_000
+    assert len(await outbox(inv, org, "invoice.finalized")) == 1
+
+
+async def test_proration_trial_and_tax_precedence(world, api):
+    await world.tax("org_tax", "10", applied_to_organization=True)
+    plan_tax, charge_tax = tax("plan_tax", "5"), tax("charge_tax", "25")
+    customer = await world.customer()
+    seats = charge("seats", properties={"amount": "2"}, taxes=[charge_tax])
+    storage = charge("storage", properties={"amount": "1"})
+    plan = await world.plan(3_100, charges=[seats, storage], taxes=[plan_tax])
+    sub = world.subscription(customer, plan, started_at=(T0 + timedelta(days=10, hours=5)).isoformat())
+    # started 11 March, trial until 21 March: 11 of 31 days billed (21..31) = 11.00 of 31.00
+    await world.close(sub, T0 + timedelta(days=10, hours=5), APR, full=(T0, APR),
+                      in_trial_until=(T0 + timedelta(days=20)).isoformat(),
+                      usage=[charge_usage(seats, "3"), charge_usage(storage, "7")])
+    [invoice] = await invoices(api)
+    full = (await world_api_get(api, invoice))["invoice"]
+    amounts = {f["item"]["code"]: (f["amount_cents"], [t["tax_code"] for t in f["applied_taxes"]])
+               for f in full["fees"]}
+    assert amounts[sub and (await plan_code(plan))] == (1_100, ["plan_tax"])
+    assert amounts["seats"] == (600, ["charge_tax"]) and amounts["storage"] == (700, ["plan_tax"])
+    # 5 % of 18.00 = 0.90, 25 % of 6.00 = 1.50; the organization's tax loses to the plan's
+    assert {t["tax_code"]: t["amount_cents"] for t in full["applied_taxes"]} == {"plan_tax": 90, "charge_tax": 150}
+    assert full["total_amount_cents"] == 2_400 + 240
+
+
+async def plan_code(plan: dict) -> str:
+    return plan["code"]
+
+
+async def world_api_get(api, invoice: dict) -> dict:
+    return await api.ok("GET", f"/api/v1/invoices/{invoice['lago_id']}")
+
+
+async def test_grace_period_draft_finalize_void(world, api, inv, org):
+    await api.ok("PUT", "/api/v1/invoice_settings", {"invoice_settings": {"document_number_prefix": "ACME",
+                                                                          "net_payment_term": 30}})
+    customer = await world.customer(invoice_grace_period=3)
+    plan = await world.plan(2_000)
+    sub = world.subscription(customer, plan)
+    await world.close(sub, T0, APR)
+    [draft] = await invoices(api)
+    assert draft["status"] == "draft" and draft["number"] == "" and draft["issuing_date"] == "2026-04-04"
+    assert draft["payment_due_date"] == "2026-05-04"
+    assert len(await outbox(inv, org, "invoice.drafted")) == 1
+    # the scheduler leaves it until the grace period is over
+    assert await finalize_due(inv.database.sessionmaker, APR + timedelta(days=1)) == 0
+    finalized = (await api.ok("PUT", f"/api/v1/invoices/{draft['lago_id']}/finalize"))["invoice"]
+    assert finalized["status"] == "finalized" and finalized["number"] == "ACME-202604-00001"
+    body = await api.error("PUT", f"/api/v1/invoices/{draft['lago_id']}/finalize", status=409)
+    assert body["code"] == "invoice_already_finalized"
+    await api.error("PUT", f"/api/v1/invoices/{draft['lago_id']}/refresh", status=405)
+    voided = (await api.ok("POST", f"/api/v1/invoices/{draft['lago_id']}/void"))["invoice"]
+    assert voided["status"] == "voided" and voided["number"] == "ACME-202604-00001"
+    assert (await api.error("POST", f"/api/v1/invoices/{draft['lago_id']}/void", status=405))["code"] == \
+        "invoice_not_voidable"
+    assert len(await outbox(inv, org, "invoice.voided")) == 1
+
+
+async def test_scheduler_finalizes_drafts_after_the_grace_period_and_flags_overdue_once(world, api, inv, org):
+    customer = await world.customer(invoice_grace_period=2, net_payment_term=10)
+    sub = world.subscription(customer, await world.plan(1_000))
+    await world.close(sub, T0, APR)
+    await finalize_due(inv.database.sessionmaker, APR + timedelta(days=2, seconds=2))
+    [invoice] = await invoices(api)
+    assert invoice["status"] == "finalized" and invoice["payment_due_date"] == "2026-04-13"
+    await flag_overdue(inv.database.sessionmaker, datetime(2026, 4, 13, 12, tzinfo=UTC))  # due today: not overdue
+    assert await outbox(inv, org, "invoice.payment_overdue") == []
+    await flag_overdue(inv.database.sessionmaker, datetime(2026, 4, 14, 12, tzinfo=UTC))
+    await flag_overdue(inv.database.sessionmaker, datetime(2026, 4, 15, 12, tzinfo=UTC))
+    [invoice] = await invoices(api, payment_overdue="true")
+    assert len(await outbox(inv, org, "invoice.payment_overdue")) == 1
+    paid = (await api.ok("PUT", f"/api/v1/invoices/{invoice['lago_id']}", {"invoice": {
+        "payment_status": "succeeded", "metadata": [{"key": "po", "value": "42"}]}}))["invoice"]
+    assert paid["payment_status"] == "succeeded" and paid["payment_overdue"] is False
+    assert [(m["key"], m["value"]) for m in paid["metadata"]] == [("po", "42")]
+    assert [e["invoice"]["payment_status"] for e in await outbox(inv, org, "invoice.payment_status_updated")] == [
+        "succeeded"]
+    assert (await api.error("POST", f"/api/v1/invoices/{invoice['lago_id']}/void", status=405))["code"] == \
+        "invoice_not_voidable"
+
+
+async def test_pay_in_advance_bills_the_next_period_and_the_start(world, api):
+    customer = await world.customer()
+    plan = await world.plan(3_000, pay_in_advance=True)
+    started_at = T0 + timedelta(days=15)  # 16 March: 16 of 31 days
+    sub = world.subscription(customer, plan, started_at=started_at.isoformat(),
+                             current_billing_period_started_at=started_at.isoformat(),
+                             current_billing_period_ending_at=APR.isoformat())
+    await world.deliver(on_subscription_event, world.envelope("subscription.started", "subscription", sub["lago_id"],
+                                                              {"subscription": sub}, occurred_at=started_at))
+    await world.close(sub, started_at, APR, full=(T0, APR), next_period_start=APR.isoformat(),
+                      next_period_end=MAY.isoformat())
+    found = sorted(await invoices(api), key=lambda i: i["created_at"])
+    assert [i["total_amount_cents"] for i in found] == [1_548, 3_000]
+
+
+async def test_billing_check_parks_a_customer_whose_period_was_missed(world, api, inv, org):
+    customer = await world.customer()
+    sub = world.subscription(customer, await world.plan(1_000))
+    await world.close(sub, T0, APR)
+    await world.close(sub, MAY, JUN)  # April never closed: a gap
+    newest = (await invoices(api))[0]
+    assert newest["status"] == "draft"
+    [violation] = (await api.ok("GET", "/api/v1/billing_check_violations"))["billing_check_violations"]
+    assert violation["kind"] == "gap" and violation["period_start"].startswith("2026-05-01")
+    assert len(await outbox(inv, org, "invoice.billing_check_failed")) == 1
+    assert (await api.error("PUT", f"/api/v1/invoices/{newest['lago_id']}/finalize", status=409))["code"] == \
+        "customer_invoicing_parked"
+    await api.ok("POST", f"/api/v1/billing_check_violations/{violation['lago_violation_id']}/resolve", status=204)
+    await finalize_due(inv.database.sessionmaker, datetime(2026, 6, 2, tzinfo=UTC))
+    assert (await invoices(api))[0]["status"] == "finalized"
+
+
+async def test_a_period_billed_twice_is_refused(world, api):
+    customer = await world.customer()
+    sub = world.subscription(customer, await world.plan(1_000))
+    await world.close(sub, T0, APR)
+    await world.close(sub, T0, APR, reason="termination")  # another reason, same days: an overlap
+    [violation] = (await api.ok("GET", "/api/v1/billing_check_violations"))["billing_check_violations"]
+    assert violation["kind"] == "overlap"
+    assert sorted(i["status"] for i in await invoices(api)) == ["draft", "finalized"]
+
+
+async def test_bad_charge_properties_fail_the_invoice_and_retry_keeps_it_failed(world, api, inv, org):
+    customer = await world.customer()
+    broken = charge("calls", "graduated", {"graduated_ranges": [{"from_value": 5, "to_value": 1}]})
+    sub = world.subscription(customer, await world.plan(1_000, charges=[broken]))
+    await world.close(sub, T0, APR, usage=[charge_usage(broken, "3")])
+    [invoice] = await invoices(api)
+    assert invoice["status"] == "failed" and invoice["number"] == ""
+    assert len(await outbox(inv, org, "invoice.generation_failed")) == 1
+    retried = (await api.ok("POST", f"/api/v1/invoices/{invoice['lago_id']}/retry"))["invoice"]
+    assert retried["status"] == "failed"
+    assert (await api.error("PUT", f"/api/v1/invoices/{invoice['lago_id']}/finalize", status=405))["code"] == \
+        "invoice_not_draft"
+
+
+async def test_coupons_are_consumed_at_finalization_oldest_first(world, api, inv, org):
+    customer = await world.customer(tax_codes=["vat10"])
+    await world.tax("vat10", "10")
+    sub = world.subscription(customer, await world.plan(10_000))
+    async with inv.database.sessionmaker() as session:
+        for n, (kind, amount, rate) in enumerate([("fixed_amount", 3_000, None), ("percentage", None, 50)]):
+            await session.execute(text(
+                "INSERT INTO applied_coupons (id, organization_id, coupon_id, coupon_code, coupon_name, customer_id, "
+                "external_customer_id, coupon_type, amount_cents, amount_cents_remaining, amount_currency, "
+                "percentage_rate, frequency, created_at, updated_at) VALUES (:id, :org, :cid, :code, :code, :cus, "
+                ":ext, :kind, :amount, :amount, 'EUR', :rate, 'once', :at, :at)"),
+                {"id": uuid.uuid4(), "org": org, "cid": uuid.uuid4(), "code": f"c{n}", "cus": customer["lago_id"],
+                 "ext": customer["external_id"], "kind": kind, "amount": amount, "rate": rate,
+                 "at": T0 + timedelta(minutes=n)})
+        await session.commit()
+    await world.close(sub, T0, APR)
+    [invoice] = await invoices(api)
+    full = (await api.ok("GET", f"/api/v1/invoices/{invoice['lago_id']}"))["invoice"]
+    # 100.00 − 30.00 (fixed, oldest) − 50 % of 70.00 = 35.00; 10 % tax on 35.00
+    assert (full["coupons_amount_cents"], full["taxes_amount_cents"], full["total_amount_cents"]) == (6_500, 350,
+                                                                                                     3_850)
+    assert sorted(c["amount_cents"] for c in full["credits"]) == [3_000, 3_500]
+    async with inv.database.sessionmaker() as session:
+        states = (await session.execute(text("SELECT coupon_code, status, amount_cents_remaining FROM applied_coupons "
+                                             "WHERE organization_id = :org ORDER BY coupon_code"), {"org": org})).all()
+    assert [tuple(s) for s in states] == [("c0", "terminated", 0), ("c1", "terminated", None)]
+
+
+async def test_organizations_are_isolated_and_tenant_keys_see_their_own_customer(world, api, make_api, org):
+    mine, other = await world.customer("cus_mine"), await world.customer("cus_other")
+    plan = await world.plan(1_000)
+    await world.close(world.subscription(mine, plan), T0, APR)
+    await world.close(world.subscription(other, plan), T0, APR)
+    everything = await invoices(api)
+    assert len(everything) == 2
+    target = next(i for i in everything if i["customer"]["external_id"] == "cus_other")
+    stranger = make_api(uuid.uuid4())
+    assert await invoices(stranger) == []
+    await stranger.error("GET", f"/api/v1/invoices/{target['lago_id']}", status=404)
+    await stranger.error("POST", f"/api/v1/invoices/{target['lago_id']}/void", status=404)
+    tenant = make_api(org, roles=("tenant",), customer="cus_mine")
+    assert [i["customer"]["external_id"] for i in await invoices(tenant)] == ["cus_mine"]
+    await tenant.error("GET", f"/api/v1/invoices/{target['lago_id']}", status=403)
+    await tenant.error("GET", "/api/v1/customers/cus_other/invoices", status=403)
+    await tenant.error("POST", f"/api/v1/invoices/{target['lago_id']}/void", status=403)
+    assert len((await tenant.ok("GET", "/api/v1/customers/cus_mine/invoices"))["invoices"]) == 1
+    fees = (await tenant.ok("GET", "/api/v1/fees"))["fees"]
+    assert {f["external_customer_id"] for f in fees} == {"cus_mine"}
+    other_fee = (await api.ok("GET", "/api/v1/fees", params={"external_customer_id": "cus_other"}))["fees"][0]
+    await tenant.error("GET", f"/api/v1/fees/{other_fee['lago_id']}", status=403)
+    await stranger.error("GET", f"/api/v1/fees/{other_fee['lago_id']}", status=404)
+
+
+async def test_bad_input_is_a_4xx_with_field_errors_and_changes_nothing(world, api):
+    customer = await world.customer()
+    await world.close(world.subscription(customer, await world.plan(1_000)), T0, APR)
+    [invoice] = await invoices(api)
+    url = f"/api/v1/invoices/{invoice['lago_id']}"
+    await api.error("PUT", url, {"invoice": {"payment_status": "paid"}})
+    await api.error("PUT", url, {"invoice": {"total_amount_cents": 1}})
+    await api.error("PUT", url, {"invoice": {"metadata": [{"key": "a", "value": "1"}, {"key": "a", "value": "2"}]}})
+    body = await api.error("GET", "/api/v1/invoices", params={"statuses[]": "bogus"})
+    assert body["error_details"] == {"statuses": ["value_is_invalid"]}
+    await api.error("GET", "/api/v1/invoices", params={"currency": "XYZ"})
+    await api.error("GET", "/api/v1/invoices/not-a-uuid", status=404)
+    await api.error("GET", f"/api/v1/invoices/{uuid.uuid4()}", status=404)
+    await api.error("PUT", "/api/v1/invoice_settings", {"invoice_settings": {"document_numbering": "per_planet"}})
+    await api.error("PUT", f"/api/v1/fees/{uuid.uuid4()}", {"fee": {"payment_status": "succeeded"}}, status=404)
+    assert (await api.ok("GET", url))["invoice"]["metadata"] == []
+
+
+async def test_keyset_pages_walk_every_invoice_once(world, api):
+    customer = await world.customer()
+    plan = await world.plan(1_000)
+    for n in range(7):
+        sub = world.subscription(customer, plan)
+        await world.close(sub, T0, APR + timedelta(hours=n))
+    seen, after = [], None
+    while True:
+        params = {"per_page": 3, **({"after": after} if after else {})}
+        page = await invoices(api, **params)
+        if not page:
+            break
+        seen.extend(i["lago_id"] for i in page)
+        after = page[-1]["lago_id"]
+    offset = [i["lago_id"] for i in await invoices(api, per_page=100)]
+    assert seen == offset and len(set(seen)) == 7
