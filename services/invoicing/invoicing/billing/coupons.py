@@ -70,9 +70,7 @@ class CouponsOutcome:
 def _eligible(coupon: CouponState, fee: FeeBase) -> bool:
     if coupon.plan_codes and fee.plan_code not in coupon.plan_codes:
         return False
-    if coupon.billable_metric_codes and fee.billable_metric_code not in coupon.billable_metric_codes:
-        return False
-    return True
+    return not (coupon.billable_metric_codes and fee.billable_metric_code not in coupon.billable_metric_codes)
 
 
 def apply_coupons(coupons: Sequence[CouponState], fees: Sequence[FeeBase], currency: str,

@@ -52,10 +52,8 @@ def subscription_fee(amount_cents: int, currency: str, *, full_start: datetime, 
     days_in_period = max(local_days(full_start, full_end, timezone), 1)
     billed_from = max(start, trial_ends_at) if trial_ends_at is not None else start
     days = min(local_days(billed_from, end, timezone), days_in_period)
-    if days == days_in_period:
-        amount = amount_cents
-    else:
-        amount = prorate_cents(amount_cents, currency, days, days_in_period)
+    whole = days == days_in_period
+    amount = amount_cents if whole else prorate_cents(amount_cents, currency, days, days_in_period)
     return SubscriptionFeeAmount(amount, days, days_in_period, billed_from, end)
 
 

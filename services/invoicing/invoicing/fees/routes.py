@@ -14,15 +14,17 @@ from invoicing.fees import service
 from invoicing.fees.schemas import FeeResponse, FeesResponse, FeeUpdateBody
 from invoicing.invoices import repository
 from invoicing.invoices.render import render_fee
-from invora.errors import ValidationFailed
 from invora.money import CURRENCIES
 from invora.web.deps import DbSession
 from invora.web.error_docs import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS
+from invora.web.inputs import Choice
 from invora.web.pagination import Pagination
+from invora.web.timestamps import TimestampInput
 
 router = APIRouter(prefix="/api/v1/fees", tags=["fees"])
 FeeId = Annotated[uuid.UUID, Path(description="The fee's `lago_id`.")]
 Text = Annotated[str | None, Query(max_length=255)]
+Timestamp = Annotated[datetime | None, TimestampInput(1970, 2999), Query()]
 
 
 @router.get("", response_model=FeesResponse, responses=LIST_ERRORS, summary="List fees",
@@ -31,11 +33,10 @@ Text = Annotated[str | None, Query(max_length=255)]
 async def list_fees(session: DbSession, principal: ReaderOrTenant, pagination: Pagination,
                     external_customer_id: Text = None, external_subscription_id: Text = None,
                     fee_type: Literal["charge", "add_on", "subscription", "credit", "commitment"] | None = None,
-                    billable_metric_code: Text = None, currency: Annotated[str | None, Query(max_length=3)] = None,
+                    billable_metric_code: Text = None,
+                    currency: Annotated[str | None, Choice(CURRENCIES, "currency_code_invalid"), Query()] = None,
                     payment_status: Literal["pending", "succeeded", "failed", "refunded"] | None = None,
-                    created_at_from: datetime | None = None, created_at_to: datetime | None = None) -> FeesResponse:
-    if currency is not None and currency not in CURRENCIES:
-        raise ValidationFailed(currency=["currency_code_invalid"])
+                    created_at_from: Timestamp = None, created_at_to: Timestamp = None) -> FeesResponse:
     filters = repository.FeeFilters(
         external_customer_id=external_customer_id, external_subscription_id=external_subscription_id,
         fee_type=fee_type, billable_metric_code=billable_metric_code, currency=currency, payment_status=payment_status,

@@ -13,7 +13,7 @@ from invoicing.invoices import generate, lifecycle, repository, service
 from invoicing.invoices.models import Invoice
 from invoicing.invoices.schemas import InvoiceSettingsUpdate, InvoiceUpdate
 from invora.auth.principal import Principal
-from invora.errors import NotFound
+from invora.errors import NotFound, ValidationFailed
 from invora.events.contracts.invoicing import Invoice as InvoiceObject
 from invora.ids import uuid7
 
@@ -29,6 +29,8 @@ async def update(session: AsyncSession, principal: Principal, invoice_id: uuid.U
                  now: datetime) -> InvoiceObject:
     invoice = await visible(session, principal, invoice_id, lock=True)
     if body.metadata is not None:
+        if len({m.key for m in body.metadata}) != len(body.metadata):
+            raise ValidationFailed(metadata=["duplicated_key"])
         existing = {item["lago_id"]: item for item in invoice.metadata_items}
         items: list[dict[str, Any]] = []
         for entry in body.metadata:

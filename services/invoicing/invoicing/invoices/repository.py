@@ -18,7 +18,6 @@ from invoicing.invoices.models import (
     Fee,
     Invoice,
     InvoiceAppliedTax,
-    InvoiceNumberCounter,
     InvoicingSettings,
 )
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 
 from invoicing.common.auth import ReaderOrTenant, Writer, ensure_customer_access, is_tenant
 from invoicing.common.clock import now
 from invoicing.invoices import api, repository, service
+from invoicing.invoices.errors import InvoiceNotFound
 from invoicing.invoices.schemas import (
     BillingCheckViolation,
     BillingCheckViolationsResponse,
@@ -25,7 +26,8 @@ from invoicing.invoices.schemas import (
 from invora.errors import ValidationFailed
 from invora.money import CURRENCIES
 from invora.web.deps import DbSession
-from invora.web.error_docs import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS, ApiError, response
+from invora.web.error_docs import LIST_ERRORS, NOT_FOUND, READ_ERRORS, WRITE_ERRORS, ApiError, response
+from invora.web.inputs import Choice
 from invora.web.pagination import Pagination
 
 STATE_ERRORS = {**WRITE_ERRORS, 409: response(ApiError, "The invoice's state forbids it (e.g. "
@@ -73,7 +75,7 @@ async def _page(session, principal, filters, pagination, after: uuid.UUID | None
     if after is not None:
         last = await repository.get_invoice(session, principal.organization_id, after)
         if last is None:
-            raise ValidationFailed(after=["value_is_invalid"])
+            raise InvoiceNotFound()
         cursor = (last.created_at, last.id)
     rows, total = await repository.list_invoices(session, principal.organization_id, filters,
                                                  limit=pagination.per_page, offset=pagination.offset, after=cursor)
@@ -82,9 +84,12 @@ async def _page(session, principal, filters, pagination, after: uuid.UUID | None
 
 
 Text = Annotated[str | None, Query(max_length=255)]
+Currency = Annotated[str | None, Choice(CURRENCIES, "currency_code_invalid"), Query()]
+InvoiceType = Literal["subscription", "add_on", "credit", "one_off", "progressive_billing", "advance_charges"]
 
 
-@router.get("/invoices", response_model=InvoicesResponse, responses=LIST_ERRORS, summary="List invoices",
+@router.get("/invoices", response_model=InvoicesResponse, responses={**LIST_ERRORS, **NOT_FOUND},
+            summary="List invoices",
             description="Newest first. Filters (Lago): `external_customer_id`, `statuses[]`, `payment_statuses[]`, "
                         "`invoice_type`, `currency`, `issuing_date_from/to`, `amount_from/to` (total, cents), "
                         "`payment_overdue`, `search_term` (number or customer external id). Beyond Lago, "
@@ -92,8 +97,8 @@ Text = Annotated[str | None, Query(max_length=255)]
                         "`page` is then ignored). A tenant key sees its own customer's invoices only.")
 async def list_invoices(request: Request, session: DbSession, principal: ReaderOrTenant, pagination: Pagination,
                         external_customer_id: Text = None,
-                        currency: Annotated[str | None, Query(max_length=3)] = None,
-                        invoice_type: Annotated[str | None, Query(max_length=40)] = None,
+                        currency: Currency = None,
+                        invoice_type: InvoiceType | None = None,
                         issuing_date_from: date | None = None, issuing_date_to: date | None = None,
                         amount_from: Annotated[int | None, Query(ge=0, le=2**62)] = None,
                         amount_to: Annotated[int | None, Query(ge=0, le=2**62)] = None,
@@ -104,12 +109,13 @@ async def list_invoices(request: Request, session: DbSession, principal: ReaderO
     return await _page(session, principal, filters, pagination, after)
 
 
-@router.get("/customers/{external_customer_id}/invoices", response_model=InvoicesResponse, responses=LIST_ERRORS,
+@router.get("/customers/{external_customer_id}/invoices", response_model=InvoicesResponse,
+            responses={**LIST_ERRORS, **NOT_FOUND},
             summary="List a customer's invoices", description="The same filters as `GET /invoices`.")
 async def customer_invoices(request: Request, session: DbSession, principal: ReaderOrTenant, pagination: Pagination,
                             external_customer_id: Annotated[str, Path(max_length=255)],
-                            currency: Annotated[str | None, Query(max_length=3)] = None,
-                            invoice_type: Annotated[str | None, Query(max_length=40)] = None,
+                            currency: Currency = None,
+                            invoice_type: InvoiceType | None = None,
                             issuing_date_from: date | None = None, issuing_date_to: date | None = None,
                             amount_from: Annotated[int | None, Query(ge=0, le=2**62)] = None,
                             amount_to: Annotated[int | None, Query(ge=0, le=2**62)] = None,
@@ -122,7 +128,8 @@ async def customer_invoices(request: Request, session: DbSession, principal: Rea
 
 
 @router.get("/invoices/{lago_id}", response_model=InvoiceResponse, responses=READ_ERRORS,
-            summary="Retrieve an invoice", description="With its fees, applied taxes, coupons (`credits`) and customer.")
+            summary="Retrieve an invoice",
+            description="With its fees, applied taxes, coupons (`credits`) and customer.")
 async def get_invoice(lago_id: InvoiceId, session: DbSession, principal: ReaderOrTenant) -> InvoiceResponse:
     invoice = await api.visible(session, principal, lago_id)
     return InvoiceResponse(invoice=await service.full(session, invoice))

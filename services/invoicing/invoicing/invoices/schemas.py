@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from invora.events.contracts.invoicing import BillingCheckFailed, Invoice
+from invora.web.inputs import StrictInt
 from invora.web.pagination import PaginationMeta
 
 
@@ -34,13 +35,6 @@ class InvoiceUpdate(BaseModel):
     payment_status: Literal["pending", "succeeded", "failed"] | None = None
     metadata: list[MetadataInput] | None = Field(None, max_length=50)
 
-    @field_validator("metadata")
-    @classmethod
-    def _unique_keys(cls, value: list[MetadataInput] | None) -> list[MetadataInput] | None:
-        if value is not None and len({m.key for m in value}) != len(value):
-            raise ValueError("duplicate metadata keys")
-        return value
-
 
 class InvoiceUpdateBody(BaseModel):
     invoice: InvoiceUpdate
@@ -60,8 +54,8 @@ class InvoiceSettingsUpdate(BaseModel):
 
     document_numbering: Literal["per_customer", "per_organization"] | None = None
     document_number_prefix: str | None = Field(None, min_length=1, max_length=10, pattern=r"^[A-Za-z0-9_-]+$")
-    invoice_grace_period: int | None = Field(None, ge=0, le=365)
-    net_payment_term: int | None = Field(None, ge=0, le=365)
+    invoice_grace_period: StrictInt | None = Field(None, ge=0, le=365)
+    net_payment_term: StrictInt | None = Field(None, ge=0, le=365)
 
 
 class InvoiceSettingsBody(BaseModel):

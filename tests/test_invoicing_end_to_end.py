@@ -1,0 +1,79 @@
+"""End to end: catalog → subscriptions → invoicing over the real broker. A subscription's period closes and
+its invoice arrives finalized, numbered, with the right total."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from invora.testing.services import run_service
+from subscriptions.common.clock import ManualClock
+from subscriptions.plans.client import CatalogClient
+from subscriptions.subscriptions.scheduler import run_pass
+
+START = datetime(2026, 3, 15, 10, 0, tzinfo=UTC)
+END = datetime(2026, 4, 1, tzinfo=UTC)
+
+
+async def ok(client: httpx.AsyncClient, method: str, url: str, body=None) -> dict:
+    response = await client.request(method, url, json=body)
+    assert response.status_code == 200, f"{method} {url}: {response.status_code} {response.text}"
+    return response.json()
+
+
+async def test_a_closed_period_is_invoiced_finalized_with_the_right_total(migrated_database, invora_kafka,
+                                                                         invora_keys):
+    org = uuid.uuid4()
+    common = dict(kafka=invora_kafka, keys=invora_keys)
+    async with (run_service("catalog", database_url=migrated_database("catalog"), **common) as catalog,
+                run_service("subscriptions", database_url=migrated_database("subscriptions"), **common,
+                            scheduler_enabled=False, consumers_enabled=False) as subs,
+                run_service("invoicing", database_url=migrated_database("invoicing"), **common,
+                            scheduler_enabled=False, consumer_session_timeout_ms=2_000) as invoicing):
+        clock = ManualClock(START)
+        subs.app.state.clock = clock
+        settings = subs.app.state.settings.model_copy(update={
+            "service_signing_key": invora_keys.private_pem.decode(), "catalog_url": "http://catalog.test"})
+        subs.app.state.catalog = CatalogClient(settings, transport=httpx.ASGITransport(app=catalog.app))
+        cat, sub_api, inv = catalog.client(org), subs.client(org), invoicing.client(org)
+
+        await ok(cat, "POST", "/api/v1/taxes", {"tax": {"name": "VAT", "code": "vat20", "rate": "20"}})
+        metric = (await ok(cat, "POST", "/api/v1/billable_metrics", {"billable_metric": {
+            "name": "Calls", "code": "calls", "aggregation_type": "count_agg"}}))["billable_metric"]
+        await ok(cat, "POST", "/api/v1/plans", {"plan": {
+            "name": "Startup", "code": "startup", "interval": "monthly", "amount_cents": 10_000,
+            "amount_currency": "EUR", "pay_in_advance": False, "tax_codes": ["vat20"],
+            "charges": [{"billable_metric_id": metric["lago_id"], "charge_model": "standard",
+                         "properties": {"amount": "0.5"}}]}})
+        await ok(sub_api, "POST", "/api/v1/customers", {"customer": {
+            "external_id": "cus_e2e", "name": "Acme", "currency": "EUR"}})
+        await ok(sub_api, "POST", "/api/v1/subscriptions", {"subscription": {
+            "external_customer_id": "cus_e2e", "plan_code": "startup", "external_id": "sub_e2e"}})
+        clock.set(START + timedelta(days=3))
+        await ok(sub_api, "POST", "/api/v1/events/batch", {"events": [
+            {"transaction_id": f"t{n}", "external_subscription_id": "sub_e2e", "code": "calls",
+             "timestamp": (START + timedelta(days=1, minutes=n)).isoformat()} for n in range(10)]})
+        clock.set(END + timedelta(minutes=5))
+        report = await run_pass(subs.database.sessionmaker, clock())
+        assert report  # the period closed: billing_period_ended is in the outbox, the relay publishes it
+
+        invoice = None
+        for _ in range(150):
+            found = (await ok(inv, "GET", "/api/v1/invoices"))["invoices"]
+            if found and found[0]["status"] == "finalized":
+                invoice = found[0]
+                break
+            await asyncio.sleep(0.2)
+        assert invoice is not None, "no finalized invoice within 30 s"
+        # 15 March 10:00 → 1 April, calendar: 17 of 31 days of 100.00 = 54.84; 10 calls × 0.50 = 5.00
+        # 20 % VAT (the plan's) on 59.84 = 11.968 → 11.97
+        assert (invoice["fees_amount_cents"], invoice["taxes_amount_cents"], invoice["total_amount_cents"]) == (
+            5_984, 1_197, 7_181)
+        assert invoice["number"] == "INV-202604-00001" and invoice["external_subscription_id"] == "sub_e2e"
+        full = (await ok(inv, "GET", f"/api/v1/invoices/{invoice['lago_id']}"))["invoice"]
+        assert sorted((f["item"]["type"], f["amount_cents"]) for f in full["fees"]) == [
+            ("charge", 500), ("subscription", 5_484)]
+        await subs.app.state.catalog.aclose()
