@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import Field
+
 from invora.settings import ServiceSettings
 
 
@@ -11,6 +13,8 @@ class InvoicingSettings(ServiceSettings):
     service_name: ClassVar[str] = "invoicing"
     default_port: ClassVar[int] = 8103
 
-    scheduler_enabled: bool = True
-    scheduler_interval_seconds: float = 10.0
-    consumer_session_timeout_ms: int = 10_000
+    scheduler_enabled: bool = Field(True, description="Finalize drafts after their grace period, flag overdue "
+                                                      "invoices, in this process.")
+    scheduler_interval_seconds: float = Field(10.0, gt=0, description="Seconds between scheduler passes.")
+    consumer_session_timeout_ms: int = Field(10_000, ge=1_000, le=300_000,
+                                             description="Kafka session timeout of its consumers.")
