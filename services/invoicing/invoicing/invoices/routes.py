@@ -40,7 +40,7 @@ INVOICE_TYPES = ("subscription", "add_on", "credit", "one_off", "progressive_bil
 
 
 def _filters(request: Request, principal, external_customer_id: str | None, currency: str | None,
-             invoice_type: str | None, issuing_date_from: date | None, issuing_date_to: date | None,
+             invoice_type: str | None, issuing_date_from: str | None, issuing_date_to: str | None,
              amount_from: int | None, amount_to: int | None, payment_overdue: bool | None,
              search_term: str | None) -> repository.InvoiceFilters:
     params = request.query_params
@@ -57,6 +57,12 @@ def _filters(request: Request, principal, external_customer_id: str | None, curr
         errors["invoice_type"] = ["value_is_invalid"]
     if search_term is not None and "\x00" in search_term:
         errors["search_term"] = ["invalid_characters"]
+    dates: dict[str, date | None] = {}
+    for name, value in (("issuing_date_from", issuing_date_from), ("issuing_date_to", issuing_date_to)):
+        try:
+            dates[name] = date.fromisoformat(value) if value else None
+        except ValueError:
+            errors[name] = ["invalid_date"]
     if errors:
         raise ValidationFailed(errors)
     if is_tenant(principal):
@@ -65,8 +71,8 @@ def _filters(request: Request, principal, external_customer_id: str | None, curr
         external_customer_id = principal.customer or "\x00none"
     return repository.InvoiceFilters(
         external_customer_id=external_customer_id, statuses=statuses, payment_statuses=payment_statuses,
-        invoice_type=invoice_type, currency=currency, issuing_date_from=issuing_date_from,
-        issuing_date_to=issuing_date_to, amount_from=amount_from, amount_to=amount_to,
+        invoice_type=invoice_type, currency=currency, issuing_date_from=dates["issuing_date_from"],
+        issuing_date_to=dates["issuing_date_to"], amount_from=amount_from, amount_to=amount_to,
         payment_overdue=payment_overdue, search_term=search_term)
 
 
@@ -84,6 +90,10 @@ async def _page(session, principal, filters, pagination, after: uuid.UUID | None
 
 
 Text = Annotated[str | None, Query(max_length=255)]
+# a calendar date as written (`2026-04-01`): FastAPI's `date` would also read `0` as a Unix time
+# (29 February is left out of the pattern, for it exists in some years only; the parser still takes it)
+DateText = Annotated[str | None, Query(pattern=r"^[0-9]{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
+                                               r"|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))$")]
 Currency = Annotated[str | None, Choice(CURRENCIES, "currency_code_invalid"), Query()]
 InvoiceType = Literal["subscription", "add_on", "credit", "one_off", "progressive_billing", "advance_charges"]
 
@@ -99,7 +109,7 @@ async def list_invoices(request: Request, session: DbSession, principal: ReaderO
                         external_customer_id: Text = None,
                         currency: Currency = None,
                         invoice_type: InvoiceType | None = None,
-                        issuing_date_from: date | None = None, issuing_date_to: date | None = None,
+                        issuing_date_from: DateText = None, issuing_date_to: DateText = None,
                         amount_from: Annotated[int | None, Query(ge=0, le=2**62)] = None,
                         amount_to: Annotated[int | None, Query(ge=0, le=2**62)] = None,
                         payment_overdue: bool | None = None, search_term: Text = None,
@@ -116,7 +126,7 @@ async def customer_invoices(request: Request, session: DbSession, principal: Rea
                             external_customer_id: Annotated[str, Path(max_length=255)],
                             currency: Currency = None,
                             invoice_type: InvoiceType | None = None,
-                            issuing_date_from: date | None = None, issuing_date_to: date | None = None,
+                            issuing_date_from: DateText = None, issuing_date_to: DateText = None,
                             amount_from: Annotated[int | None, Query(ge=0, le=2**62)] = None,
                             amount_to: Annotated[int | None, Query(ge=0, le=2**62)] = None,
                             payment_overdue: bool | None = None, search_term: Text = None,
