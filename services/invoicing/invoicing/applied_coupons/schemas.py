@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from invora.money import CURRENCIES
+from invora.web.decimals import DecimalInput
 from invora.web.inputs import Choice, StrictInt
 from invora.web.pagination import PaginationMeta
 
@@ -23,7 +24,7 @@ class AppliedCouponInput(BaseModel):
     frequency_duration: StrictInt | None = Field(None, ge=1, le=10_000)
     amount_cents: StrictInt | None = Field(None, ge=0, le=10**15)
     amount_currency: Annotated[str, Choice(CURRENCIES, "currency_code_invalid")] | None = None
-    percentage_rate: Decimal | None = Field(None, ge=0, le=100, max_digits=8, decimal_places=5)
+    percentage_rate: Annotated[Decimal, DecimalInput(le=100, places=5)] | None = None
 
 
 class AppliedCouponBody(BaseModel):

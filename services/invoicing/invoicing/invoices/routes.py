@@ -92,7 +92,7 @@ async def _page(session, principal, filters, pagination, after: uuid.UUID | None
 Text = Annotated[str | None, Query(max_length=255)]
 # a calendar date as written (`2026-04-01`): FastAPI's `date` would also read `0` as a Unix time
 # (29 February is left out of the pattern, for it exists in some years only; the parser still takes it)
-DateText = Annotated[str | None, Query(pattern=r"^[0-9]{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
+DateText = Annotated[str | None, Query(pattern=r"^[1-9][0-9]{3}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
                                                r"|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))$")]
 Currency = Annotated[str | None, Choice(CURRENCIES, "currency_code_invalid"), Query()]
 InvoiceType = Literal["subscription", "add_on", "credit", "one_off", "progressive_billing", "advance_charges"]
