@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from invora.errors import Conflict, MethodNotAllowed, NotFound, ValidationFailed
+from invora.web.error_docs import ApiError, response
 
 
 class CustomerNotFound(NotFound):
@@ -40,3 +41,7 @@ class WalletCodeTaken(ValidationFailed):
 class CurrencyMismatch(ValidationFailed):
     def __init__(self) -> None:
         super().__init__(currency=["currencies_does_not_match"])
+
+
+# the OpenAPI answers these errors add to the shared ones (`invora.web.error_docs`)
+CONFLICT_DOC = {409: response(ApiError, "Not enough credits for this debit (`insufficient_credits`).")}

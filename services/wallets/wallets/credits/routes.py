@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Query, Request
 from invora.auth.deps import ReaderOrTenant, Writer, ensure_customer_access
 from invora.runtime import Now
 from invora.web.deps import DbSession
-from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, READ_ERRORS
+from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, NOT_ALLOWED, NOT_FOUND, READ_ERRORS
 from wallets.credits import service
 from wallets.credits.schemas import CreditsView, HistoryPage, ManualCreditBody, ManualCreditResponse
 
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/api/v1/customers/{external_customer_id}", tags=["cre
 ExternalCustomerId = Annotated[str, Path(description="The customer's external id.")]
 
 
-@router.post("/credits", response_model=ManualCreditResponse, responses=CREATE_ERRORS,
+@router.post("/credits", response_model=ManualCreditResponse, responses={**CREATE_ERRORS, **NOT_FOUND, **NOT_ALLOWED},
              summary="Issue a manual credit (operations console)")
 async def issue_credit(body: ManualCreditBody, request: Request, session: DbSession, principal: Writer, now: Now,
                        external_customer_id: ExternalCustomerId) -> ManualCreditResponse:

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Path, Query
 from invora.auth.deps import ReaderOrTenant, Writer, ensure_customer_access
 from invora.runtime import Now
 from invora.web.deps import DbSession
-from invora.web.error_docs import CREATE_ERRORS, READ_ERRORS, WRITE_ERRORS
+from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, NOT_ALLOWED, READ_ERRORS, WRITE_ERRORS
 from invora.web.pagination import Pagination
+from wallets.common.errors import CONFLICT_DOC
 from wallets.transactions import operations
 from wallets.transactions.render import render
 from wallets.transactions.schemas import (
@@ -33,7 +34,7 @@ wallet_router = APIRouter(prefix="/api/v1/wallets", tags=["wallet_transactions"]
 TransactionId = Annotated[str, Path(description="The wallet transaction's lago_id.")]
 
 
-@router.post("", response_model=WalletTransactionsResponse, responses=CREATE_ERRORS,
+@router.post("", response_model=WalletTransactionsResponse, responses={**CREATE_ERRORS, **NOT_ALLOWED, **CONFLICT_DOC},
              summary="Top up a wallet (paid, granted or voided credits)")
 async def create_transactions(body: WalletTransactionCreateBody, session: DbSession, principal: Writer,
                               now: Now) -> WalletTransactionsResponse:
@@ -57,7 +58,7 @@ async def get_transaction(session: DbSession, principal: ReaderOrTenant,
     return WalletTransactionResponse(wallet_transaction=render(transaction, wallet["currency"]))
 
 
-@router.post("/{lago_id}/void", response_model=WalletTransactionResponse, responses=WRITE_ERRORS,
+@router.post("/{lago_id}/void", response_model=WalletTransactionResponse, responses={**WRITE_ERRORS, **CONFLICT_DOC},
              summary="Void a credit grant (what is left of it)")
 async def void_transaction(body: VoidBody, session: DbSession, principal: Writer, now: Now,
                            lago_id: TransactionId) -> WalletTransactionResponse:
@@ -66,7 +67,7 @@ async def void_transaction(body: VoidBody, session: DbSession, principal: Writer
         actor=principal.subject))
 
 
-@router.get("/{lago_id}/consumptions", response_model=ConsumptionsPage, responses=READ_ERRORS,
+@router.get("/{lago_id}/consumptions", response_model=ConsumptionsPage, responses={**READ_ERRORS, **LIST_ERRORS},
             summary="What an inbound transaction's credits paid for")
 async def consumptions(session: DbSession, principal: ReaderOrTenant, page: Pagination,
                        lago_id: TransactionId) -> ConsumptionsPage:
@@ -75,7 +76,7 @@ async def consumptions(session: DbSession, principal: ReaderOrTenant, page: Pagi
     return ConsumptionsPage(wallet_transaction_consumptions=items, meta=meta)
 
 
-@router.get("/{lago_id}/fundings", response_model=FundingsPage, responses=READ_ERRORS,
+@router.get("/{lago_id}/fundings", response_model=FundingsPage, responses={**READ_ERRORS, **LIST_ERRORS},
             summary="Which inbound transactions paid for an outbound one")
 async def fundings(session: DbSession, principal: ReaderOrTenant, page: Pagination,
                    lago_id: TransactionId) -> FundingsPage:
@@ -84,7 +85,8 @@ async def fundings(session: DbSession, principal: ReaderOrTenant, page: Paginati
     return FundingsPage(wallet_transaction_fundings=items, meta=meta)
 
 
-@wallet_router.get("/{lago_id}/wallet_transactions", response_model=WalletTransactionsPage, responses=READ_ERRORS,
+@wallet_router.get("/{lago_id}/wallet_transactions", response_model=WalletTransactionsPage,
+                   responses={**READ_ERRORS, **LIST_ERRORS},
                    summary="List a wallet's transactions")
 async def list_transactions(
     session: DbSession, principal: ReaderOrTenant, page: Pagination, lago_id: Annotated[str, Path()],

@@ -11,12 +11,13 @@ from invora.auth.deps import ReaderOrTenant, Writer, ensure_customer_access
 from invora.auth.principal import Principal
 from invora.runtime import Now
 from invora.web.deps import DbSession
-from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, READ_ERRORS, WRITE_ERRORS
+from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, NOT_ALLOWED, NOT_FOUND, READ_ERRORS, WRITE_ERRORS
 from invora.web.pagination import Pagination
 from wallets.common.inputs import Currency
 from wallets.wallets import service
 from wallets.wallets.render import render
 from wallets.wallets.schemas import (
+    CustomerWalletCreateBody,
     MetadataBody,
     MetadataResponse,
     WalletCreateBody,
@@ -26,6 +27,8 @@ from wallets.wallets.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1/wallets", tags=["wallets"])
+CREATE_DOCS = {**CREATE_ERRORS, **NOT_FOUND, **NOT_ALLOWED}
+LIST_DOCS = {**LIST_ERRORS, **NOT_FOUND}
 customer_router = APIRouter(prefix="/api/v1/customers/{external_customer_id}/wallets", tags=["wallets"])
 
 WalletId = Annotated[str, Path(description="The wallet's lago_id.")]
@@ -39,13 +42,13 @@ async def _readable(session, principal: Principal, wallet_id: str):
     return wallet
 
 
-@router.post("", response_model=WalletResponse, responses=CREATE_ERRORS, summary="Create a wallet")
+@router.post("", response_model=WalletResponse, responses=CREATE_DOCS, summary="Create a wallet")
 async def create_wallet(body: WalletCreateBody, session: DbSession, principal: Writer, now: Now) -> WalletResponse:
     return WalletResponse(wallet=await service.create(session, principal.organization_id, body.wallet, now=now,
                                                       actor=principal.subject))
 
 
-@router.get("", response_model=WalletsResponse, responses=LIST_ERRORS, summary="List a customer's wallets")
+@router.get("", response_model=WalletsResponse, responses=LIST_DOCS, summary="List a customer's wallets")
 async def list_wallets(session: DbSession, principal: ReaderOrTenant, page: Pagination,
                        external_customer_id: Annotated[str, Query(max_length=255)],
                        currency: Annotated[Currency | None, Query()] = None) -> WalletsResponse:
@@ -106,16 +109,16 @@ async def delete_metadata_key(session: DbSession, principal: Writer, lago_id: Wa
 
 # -- the customer's wallets, by code ------------------------------------------------------------------------
 
-@customer_router.post("", response_model=WalletResponse, responses=CREATE_ERRORS,
+@customer_router.post("", response_model=WalletResponse, responses=CREATE_DOCS,
                       summary="Create a wallet for a customer")
-async def create_customer_wallet(body: WalletCreateBody, session: DbSession, principal: Writer, now: Now,
+async def create_customer_wallet(body: CustomerWalletCreateBody, session: DbSession, principal: Writer, now: Now,
                                  external_customer_id: ExternalCustomerId) -> WalletResponse:
     data = body.wallet.model_copy(update={"external_customer_id": external_customer_id})
     return WalletResponse(wallet=await service.create(session, principal.organization_id, data, now=now,
                                                       actor=principal.subject))
 
 
-@customer_router.get("", response_model=WalletsResponse, responses=LIST_ERRORS, summary="List a customer's wallets")
+@customer_router.get("", response_model=WalletsResponse, responses=LIST_DOCS, summary="List a customer's wallets")
 async def list_customer_wallets(session: DbSession, principal: ReaderOrTenant, page: Pagination,
                                 external_customer_id: ExternalCustomerId) -> WalletsResponse:
     ensure_customer_access(principal, external_customer_id)

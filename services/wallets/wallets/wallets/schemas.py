@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StrictBool, model_validator
+from pydantic import BaseModel, Field, StrictBool
 
 from invora.errors import ValidationFailed
 from invora.events.contracts.wallets import Wallet
@@ -31,14 +31,11 @@ class AppliesToInput(InputModel):
     billable_metric_codes: Annotated[list[Code], Field(max_length=100)] | None = None
 
 
-class RecurringRuleInput(InputModel):
+class _RuleInput(InputModel):
     """Stored and returned; the top-ups they describe are not run yet (docs/wallets.md, "partial")."""
 
-    lago_id: str | None = None
-    trigger: Literal["interval", "threshold"]
+    lago_id: str | None = Field(None, max_length=64)
     method: Literal["fixed", "target"] = "fixed"
-    interval: Literal["weekly", "monthly", "quarterly", "semiannual", "yearly"] | None = None
-    threshold_credits: Credits | None = None
     paid_credits: Credits | None = None
     granted_credits: Credits | None = None
     grants_target_top_up: StrictBool | None = None
@@ -50,20 +47,26 @@ class RecurringRuleInput(InputModel):
     transaction_name: Name | None = None
     ignore_paid_top_up_limits: StrictBool | None = None
 
-    @model_validator(mode="after")
-    def _complete(self) -> RecurringRuleInput:
-        if self.trigger == "interval" and self.interval is None:
-            raise ValueError("interval is required for an interval rule")
-        if self.trigger == "threshold" and self.threshold_credits is None:
-            raise ValueError("threshold_credits is required for a threshold rule")
-        if self.method == "target" and self.target_ongoing_balance is None:
-            raise ValueError("target_ongoing_balance is required for a target rule")
-        return self
+
+class IntervalRuleInput(_RuleInput):
+    trigger: Literal["interval"]
+    interval: Literal["weekly", "monthly", "quarterly", "semiannual", "yearly"]
+    threshold_credits: Credits | None = None
 
 
-class WalletCreateInput(InputModel):
-    external_customer_id: Code | None = Field(None, description="Required on `POST /wallets`; the path names it "
-                                                                "on `POST /customers/{external_customer_id}/wallets`.")
+class ThresholdRuleInput(_RuleInput):
+    trigger: Literal["threshold"]
+    threshold_credits: Credits
+    interval: Literal["weekly", "monthly", "quarterly", "semiannual", "yearly"] | None = None
+
+
+RecurringRuleInput = Annotated[IntervalRuleInput | ThresholdRuleInput, Field(discriminator="trigger")]
+
+
+class CustomerWalletCreateInput(InputModel):
+    """`POST /customers/{external_customer_id}/wallets`: the path names the customer."""
+
+    external_customer_id: Code | None = Field(None, description="Ignored: the path names the customer.")
     currency: Currency
     rate_amount: Rate
     name: Name | None = None
@@ -82,6 +85,10 @@ class WalletCreateInput(InputModel):
     recurring_transaction_rules: Annotated[list[RecurringRuleInput], Field(max_length=1)] | None = None
     metadata: Metadata | None = None
     purchase_order_number: Name | None = None
+
+
+class WalletCreateInput(CustomerWalletCreateInput):
+    external_customer_id: Code
 
 
 class WalletUpdateInput(InputModel):
@@ -105,6 +112,10 @@ def check_top_up_bounds(minimum: int | None, maximum: int | None) -> None:
 
 class WalletCreateBody(BaseModel):
     wallet: WalletCreateInput
+
+
+class CustomerWalletCreateBody(BaseModel):
+    wallet: CustomerWalletCreateInput
 
 
 class WalletUpdateBody(BaseModel):

@@ -22,7 +22,7 @@ from wallets.ledger.arithmetic import Debit, credits_to_cents
 from wallets.transactions import service as transactions
 from wallets.wallets import repository
 from wallets.wallets.render import render, rules_to_store
-from wallets.wallets.schemas import WalletCreateInput, WalletUpdateInput, check_top_up_bounds
+from wallets.wallets.schemas import CustomerWalletCreateInput, WalletUpdateInput, check_top_up_bounds
 
 
 def _parse_id(value: str) -> uuid.UUID | None:
@@ -59,7 +59,7 @@ def _check_paid_limits(wallet: RowMapping | dict, credits: Decimal | None, field
         raise ValidationFailed({field: ["amount_not_within_paid_top_up_limits"]})
 
 
-async def create(session: AsyncSession, organization_id: uuid.UUID, data: WalletCreateInput, *, now: datetime,
+async def create(session: AsyncSession, organization_id: uuid.UUID, data: CustomerWalletCreateInput, *, now: datetime,
                  actor: str) -> Wallet:
     if data.external_customer_id is None:
         raise ValidationFailed(external_customer_id=["value_is_mandatory"])
