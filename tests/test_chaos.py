@@ -103,32 +103,40 @@ async def test_chaos_every_acknowledged_write_takes_effect_once(tmp_path: Path, 
             writer = asyncio.create_task(traffic())
             await asyncio.sleep(2)
 
+            recovery: dict[str, float] = {}  # seconds from the kill until every service is ready again
             # 1. the broker: SIGKILL; it comes back empty, with a new cluster id
+            killed_at = time.monotonic()
             kafka_pid = _recorded_pid(data_dir, "kafka")
             os.kill(kafka_pid, signal.SIGKILL)
             await _until(lambda: _restarted(lambda: _recorded_pid(data_dir, "kafka"), kafka_pid), 30,
                          "the broker to be restarted", run)
             await _until(lambda: _all_ready(summary), 60, "every service ready after the broker restart", run)
+            recovery["broker"] = time.monotonic() - killed_at
             await asyncio.sleep(2)
 
             # 2. a service mid-traffic: the catalog, SIGKILL (requests in flight fail: not acknowledged)
+            killed_at = time.monotonic()
             catalog_pid = _recorded_pid(data_dir, "catalog")
             os.killpg(catalog_pid, signal.SIGKILL)
             await _until(lambda: _restarted(lambda: _recorded_pid(data_dir, "catalog"), catalog_pid), 30,
                          "the catalog to be restarted", run)
             await _until(lambda: _all_ready(summary), 60, "every service ready after the catalog restart", run)
+            recovery["catalog"] = time.monotonic() - killed_at
             await asyncio.sleep(2)
 
             # 3. the database: the postmaster SIGKILLed; restarted on the same data (crash recovery)
+            killed_at = time.monotonic()
             postmaster = _postmaster_pid(data_dir)
             os.kill(postmaster, signal.SIGKILL)
             await _until(lambda: _restarted(lambda: _postmaster_pid(data_dir), postmaster), 60,
                          "PostgreSQL to be restarted", run)
             await _until(lambda: _all_ready(summary), 60, "every service ready after the database restart", run)
+            recovery["postgres"] = time.monotonic() - killed_at
             await asyncio.sleep(2)
 
             stop.set()
             await writer
+            traffic_done = time.monotonic()
             assert len(acknowledged) >= 50, f"too little traffic got through: {len(acknowledged)} of {attempted}"
 
             async def all_arrived() -> bool:
@@ -141,6 +149,7 @@ async def test_chaos_every_acknowledged_write_takes_effect_once(tmp_path: Path, 
                     raise AssertionError(f"{len(missing)} acknowledged writes never took effect: {missing[:10]}\n"
                                          f"{run.diagnostics()}")
                 await asyncio.sleep(0.5)
+            caught_up = time.monotonic() - traffic_done
             await asyncio.sleep(3)  # anything in flight would show up now as a second effect
 
             webhook_ids: dict[str, set[str]] = defaultdict(set)
@@ -160,6 +169,9 @@ async def test_chaos_every_acknowledged_write_takes_effect_once(tmp_path: Path, 
                 page = listed["meta"]["next_page"]
             assert len(codes) == len(set(codes)) and set(acknowledged) <= set(codes)
 
+        print(f"chaos: {len(acknowledged)} of {attempted} writes acknowledged; ready again after (s): "
+              + ", ".join(f"{k} {v:.1f}" for k, v in recovery.items())
+              + f"; every acknowledged event delivered {caught_up:.1f}s after the traffic stopped")
         output = run.output.read_text(errors="replace")
         for part in ("kafka", "catalog", "postgres"):
             assert f"{part} restarted" in output, output[-3000:]

@@ -232,3 +232,25 @@ async def test_ssl_mode_is_honoured_by_pool_raw_connections_and_alembic(create_d
             assert (await conn.execute(text("SELECT count(*) FROM alembic_version"))).scalar_one() == 1
     finally:
         await plain.dispose()
+
+
+def test_the_tools_connect_with_the_services_tls_settings(create_database, monkeypatch):
+    """`invora migrate` (CREATE DATABASE, Alembic) and `invora secrets rotate` open their own connections:
+    they must honour INVORA_DATABASE_SSL_MODE too (the test server has no TLS, so `require` fails)."""
+    from typer.testing import CliRunner
+
+    from invora.cli.main import app
+    from invora.secrets import generate_key_entry
+
+    url = create_database("tools")
+    monkeypatch.setenv("INVORA_NOTIFICATIONS_DATABASE_URL", url)
+    monkeypatch.setenv("INVORA_SECRETS_KEY", generate_key_entry("t"))
+    runner = CliRunner()
+    monkeypatch.setenv("INVORA_DATABASE_SSL_MODE", "require")
+    for command in (["migrate", "notifications"], ["secrets", "rotate", "notifications"]):
+        refused = runner.invoke(app, command)
+        assert refused.exit_code != 0 and "ssl" in repr(refused.exception).lower(), (command, refused.output)
+    monkeypatch.setenv("INVORA_DATABASE_SSL_MODE", "disable")
+    for command in (["migrate", "notifications"], ["secrets", "rotate", "notifications"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 0, (command, result.output, result.exception)

@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from invora.cli.dev_files import DATA_DIR_ENV, DevFiles
 from invora.cli.infrastructure import service_database_urls
 from invora.cli.secrets import configure_for_migrations
-from invora.db.migrate import SERVICES, upgrade
+from invora.db.migrate import SERVICES, connection_options, upgrade
 from invora.infra.postgres import ensure_databases
 
 
@@ -72,6 +72,8 @@ def migrate_command(
     for target in targets:
         database = make_url(target.database_url).database
         assert database is not None
-        asyncio.run(ensure_databases(target.admin_dsn, [database]))
+        # CREATE DATABASE over the same TLS as the service's own connections
+        admin_dsn = connection_options(target.service).dsn(target.admin_dsn)
+        asyncio.run(ensure_databases(admin_dsn, [database]))
         upgrade(target.service, target.database_url, revision)
         typer.echo(f"{target.service}: {database} at {revision} (from {target.source})", err=True)

@@ -18,11 +18,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy.engine import make_url
 
 from invora import secrets
 from invora.cli.dev_files import DATA_DIR_ENV, DevFiles
-from invora.db.migrate import SERVICES
+from invora.db.migrate import SERVICES, connection_options
 from invora.secrets import KeyRing, SecretsError, generate_key_entry
 from invora.secrets.rotation import rotate_database
 
@@ -125,7 +124,7 @@ def rotate(
     remaining = 0
     for name in (service,) if service else SERVICES:
         target = resolve_target(name, files)
-        dsn = make_url(target.database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        dsn = connection_options(name).dsn(target.database_url)  # the service's TLS settings
         try:
             report = asyncio.run(rotate_database(dsn, ring, batch_size=batch_size))
         except SecretsError as error:  # e.g. a value under a key no longer in the ring

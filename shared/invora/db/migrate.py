@@ -14,6 +14,23 @@ def service_root(service: str) -> Path:
     return Path(module.__file__).resolve().parent.parent
 
 
+def service_settings_class(service: str):
+    """The service's settings class (`<service>.settings`), read from the environment when called."""
+    from invora.settings import ServiceSettings
+
+    module = importlib.import_module(f"{service}.settings")
+    return next(obj for obj in vars(module).values()
+                if isinstance(obj, type) and issubclass(obj, ServiceSettings) and obj.service_name == service)
+
+
+def connection_options(service: str):
+    """TLS of the service's settings, without its statement timeout: what tools (migrations, CREATE
+    DATABASE, `invora secrets rotate`) connect with."""
+    from dataclasses import replace
+
+    return replace(service_settings_class(service)().database_options, statement_timeout_ms=0)
+
+
 def alembic_config(service: str, database_url: str):
     from alembic.config import Config
 
