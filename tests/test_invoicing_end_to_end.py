@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from invora.clock import ManualClock
 from invora.testing.services import run_service
-from subscriptions.common.clock import ManualClock
 from subscriptions.plans.client import CatalogClient
 from subscriptions.subscriptions.scheduler import run_pass
 
@@ -34,10 +34,12 @@ async def test_a_closed_period_is_invoiced_finalized_with_the_right_total(migrat
                 run_service("invoicing", database_url=migrated_database("invoicing"), **common,
                             scheduler_enabled=False, consumer_session_timeout_ms=2_000) as invoicing):
         clock = ManualClock(START)
-        subs.app.state.clock = clock
+        runtime = subs.app.state.runtime
+        runtime.clock = clock
         settings = subs.app.state.settings.model_copy(update={
             "service_signing_key": invora_keys.private_pem.decode(), "catalog_url": "http://catalog.test"})
-        subs.app.state.catalog = CatalogClient(settings, transport=httpx.ASGITransport(app=catalog.app))
+        previous, runtime.catalog = runtime.catalog, CatalogClient(settings,
+                                                                   transport=httpx.ASGITransport(app=catalog.app))
         cat, sub_api, inv = catalog.client(org), subs.client(org), invoicing.client(org)
 
         await ok(cat, "POST", "/api/v1/taxes", {"tax": {"name": "VAT", "code": "vat20", "rate": "20"}})
@@ -57,7 +59,7 @@ async def test_a_closed_period_is_invoiced_finalized_with_the_right_total(migrat
             {"transaction_id": f"t{n}", "external_subscription_id": "sub_e2e", "code": "calls",
              "timestamp": (START + timedelta(days=1, minutes=n)).isoformat()} for n in range(10)]})
         clock.set(END + timedelta(minutes=5))
-        report = await run_pass(subs.database.sessionmaker, clock())
+        report = await run_pass(subs.database.sessionmaker, clock.now())
         assert report  # the period closed: billing_period_ended is in the outbox, the relay publishes it
 
         invoice = None
@@ -76,4 +78,5 @@ async def test_a_closed_period_is_invoiced_finalized_with_the_right_total(migrat
         full = (await ok(inv, "GET", f"/api/v1/invoices/{invoice['lago_id']}"))["invoice"]
         assert sorted((f["item"]["type"], f["amount_cents"]) for f in full["fees"]) == [
             ("charge", 500), ("subscription", 5_484)]
-        await subs.app.state.catalog.aclose()
+        await runtime.catalog.aclose()
+        runtime.catalog = previous

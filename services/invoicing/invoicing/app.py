@@ -4,8 +4,6 @@ documents to come.
 
 from __future__ import annotations
 
-import dataclasses
-
 from fastapi import FastAPI
 
 from invoicing.applied_coupons.routes import router as applied_coupons_router
@@ -16,7 +14,6 @@ from invoicing.invoices.scheduler import scheduler
 from invoicing.projections.consumer import PROJECTION_CONSUMERS
 from invoicing.settings import InvoicingSettings
 from invora.app import ServiceDefinition, build_service_app
-from invora.bus.consumer import ConsumerOptions
 
 DEFINITION = ServiceDefinition(
     name="invoicing",
@@ -38,8 +35,4 @@ DEFINITION = ServiceDefinition(
 
 
 def create_app(settings: InvoicingSettings | None = None) -> FastAPI:
-    settings = settings or InvoicingSettings()
-    timeout = settings.consumer_session_timeout_ms
-    definition = dataclasses.replace(DEFINITION, consumer_options=ConsumerOptions(
-        session_timeout_ms=timeout, heartbeat_interval_ms=max(300, timeout // 3)))
-    return build_service_app(definition, settings)
+    return build_service_app(DEFINITION, settings or InvoicingSettings())

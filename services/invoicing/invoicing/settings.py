@@ -16,5 +16,3 @@ class InvoicingSettings(ServiceSettings):
     scheduler_enabled: bool = Field(True, description="Finalize drafts after their grace period, flag overdue "
                                                       "invoices, in this process.")
     scheduler_interval_seconds: float = Field(10.0, gt=0, description="Seconds between scheduler passes.")
-    consumer_session_timeout_ms: int = Field(10_000, ge=1_000, le=300_000,
-                                             description="Kafka session timeout of its consumers.")

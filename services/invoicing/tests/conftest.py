@@ -1,9 +1,10 @@
 """Fixtures for the invoicing service's tests (the invora pytest plugin provides the infrastructure).
 
-One invoicing service per test module (`inv`), on its own migrated database, consumers off unless the
-module sets `CONSUMERS = True`; tests isolate themselves by organization. `World` builds the events
-other services would publish (customers, plans, taxes, closed periods) from the shared contracts and
-hands them to the service's own handlers, each in one transaction as the platform consumer would.
+One invoicing service per test module (`inv`), on its own migrated database, a manual clock in its runtime,
+consumers off unless the module sets `CONSUMERS = True`; tests isolate themselves by organization.
+`World` builds the events other services would publish (customers, plans, taxes, closed periods) from
+the shared contracts and hands them to the service's own handlers, each in one transaction as the
+platform consumer would.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 
 from invoicing.invoices.consumer import on_subscription_event
 from invoicing.projections.consumer import on_coupon, on_customer, on_plan, on_tax
+from invora.clock import ManualClock
 from invora.events.envelope import EventEnvelope
 from invora.ids import uuid7
+from invora.testing.api import ApiClient
 from invora.testing.services import RunningService, run_service
 
 SERVICE = "invoicing"
@@ -31,14 +33,6 @@ def service_name() -> str:
     return SERVICE
 
 
-class Clock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-
 @pytest.fixture(scope="module")
 async def inv(request, migrated_database, invora_kafka: str, invora_keys) -> AsyncIterator[RunningService]:
     url = migrated_database(SERVICE)
@@ -46,25 +40,8 @@ async def inv(request, migrated_database, invora_kafka: str, invora_keys) -> Asy
     async with run_service(SERVICE, database_url=url, kafka=invora_kafka, keys=invora_keys,
                            scheduler_enabled=False, consumers_enabled=consumers,
                            consumer_session_timeout_ms=2_000) as running:
-        running.app.state.clock = Clock(T0)
+        running.app.state.runtime.clock = ManualClock(T0)
         yield running
-
-
-class Api:
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
-
-    async def ok(self, method: str, url: str, json: Any = None, status: int = 200, **kwargs) -> dict:
-        response = await self.client.request(method, url, json=json, **kwargs)
-        assert response.status_code == status, f"{method} {url}: {response.status_code} {response.text}"
-        return response.json() if response.content else {}
-
-    async def error(self, method: str, url: str, json: Any = None, status: int = 422, **kwargs) -> dict:
-        response = await self.client.request(method, url, json=json, **kwargs)
-        assert response.status_code == status, f"{method} {url}: {response.status_code} {response.text}"
-        body = response.json()
-        assert body["status"] == status and "code" in body and "error" in body
-        return body
 
 
 def tax(code: str, rate: str, applied_to_organization: bool = False) -> dict:
@@ -182,12 +159,12 @@ def world(inv: RunningService, org: uuid.UUID) -> World:
 
 @pytest.fixture
 def make_api(inv: RunningService):
-    def make(organization_id: uuid.UUID, roles=("admin",), **kwargs) -> Api:
-        return Api(inv.client(organization_id, roles=list(roles), **kwargs))
+    def make(organization_id: uuid.UUID, roles=("admin",), **kwargs) -> ApiClient:
+        return ApiClient(inv.client(organization_id, roles=list(roles), **kwargs))
 
     return make
 
 
 @pytest.fixture
-def api(make_api, org: uuid.UUID) -> Api:
+def api(make_api, org: uuid.UUID) -> ApiClient:
     return make_api(org)

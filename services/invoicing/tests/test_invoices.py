@@ -179,7 +179,9 @@ async def test_billing_check_parks_a_customer_whose_period_was_missed(world, api
     assert len(await outbox(inv, org, "invoice.billing_check_failed")) == 1
     assert (await api.error("PUT", f"/api/v1/invoices/{newest['lago_id']}/finalize", status=409))["code"] == \
         "customer_invoicing_parked"
-    await api.ok("POST", f"/api/v1/billing_check_violations/{violation['lago_violation_id']}/resolve", status=204)
+    resolved = (await api.ok("POST", f"/api/v1/billing_check_violations/{violation['lago_violation_id']}/resolve"))[
+        "billing_check_violation"]
+    assert resolved["resolved_at"] is not None
     await finalize_due(inv.database.sessionmaker, datetime(2026, 6, 2, tzinfo=UTC))
     assert (await invoices(api))[0]["status"] == "finalized"
 

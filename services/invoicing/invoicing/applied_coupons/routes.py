@@ -9,8 +9,8 @@ from fastapi import APIRouter, Path, Query, Request
 
 from invoicing.applied_coupons import repository, service
 from invoicing.applied_coupons.schemas import AppliedCouponBody, AppliedCouponResponse, AppliedCouponsResponse
-from invoicing.common.auth import ReaderOrTenant, Writer, ensure_customer_access, is_tenant
-from invoicing.common.clock import now
+from invora.auth.deps import ReaderOrTenant, Writer, ensure_customer_access, is_staff
+from invora.runtime import now
 from invora.web.deps import DbSession
 from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, NOT_FOUND, WRITE_ERRORS
 from invora.web.pagination import Pagination
@@ -35,7 +35,7 @@ async def list_applied_coupons(request: Request, session: DbSession, principal: 
                                pagination: Pagination,
                                external_customer_id: Annotated[str | None, Query(max_length=255)] = None,
                                status: Literal["active", "terminated"] | None = None) -> AppliedCouponsResponse:
-    if is_tenant(principal):
+    if not is_staff(principal):
         if external_customer_id is not None:
             ensure_customer_access(principal, external_customer_id)
         external_customer_id = principal.customer or "\x00none"

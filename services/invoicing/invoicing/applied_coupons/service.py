@@ -26,8 +26,8 @@ from invoicing.applied_coupons.errors import (
 from invoicing.applied_coupons.models import AppliedCoupon
 from invoicing.applied_coupons.schemas import AppliedCoupon as AppliedCouponObject
 from invoicing.applied_coupons.schemas import AppliedCouponInput
-from invoicing.common.auth import ensure_customer_access
 from invoicing.projections import repository as projections
+from invora.auth.deps import ensure_customer_access
 from invora.auth.principal import Principal
 from invora.errors import ValidationFailed
 from invora.ids import uuid7

@@ -8,13 +8,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 
-from invoicing.common.auth import ReaderOrTenant, Writer
-from invoicing.common.clock import now
 from invoicing.fees import service
 from invoicing.fees.schemas import FeeResponse, FeesResponse, FeeUpdateBody
 from invoicing.invoices import repository
 from invoicing.invoices.render import render_fee
+from invora.auth.deps import ReaderOrTenant, Writer
 from invora.money import CURRENCIES
+from invora.runtime import now
 from invora.web.deps import DbSession
 from invora.web.error_docs import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS
 from invora.web.inputs import Choice

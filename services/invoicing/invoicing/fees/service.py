@@ -7,10 +7,10 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invoicing.common.auth import ensure_customer_access, is_tenant
 from invoicing.invoices import repository
 from invoicing.invoices.errors import FeeNotFound
 from invoicing.invoices.models import Fee
+from invora.auth.deps import ensure_customer_access, is_staff
 from invora.auth.principal import Principal
 
 
@@ -24,7 +24,7 @@ async def visible(session: AsyncSession, principal: Principal, fee_id: uuid.UUID
 
 async def list_fees(session: AsyncSession, principal: Principal, filters: repository.FeeFilters, *, limit: int,
                     offset: int) -> tuple[list[Fee], int]:
-    if is_tenant(principal):
+    if not is_staff(principal):
         if filters.external_customer_id is not None:
             ensure_customer_access(principal, filters.external_customer_id)
         filters.external_customer_id = principal.customer or "\x00none"

@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invoicing.common.auth import ensure_customer_access
 from invoicing.invoices import generate, lifecycle, repository, service
 from invoicing.invoices.models import Invoice
 from invoicing.invoices.schemas import InvoiceSettingsUpdate, InvoiceUpdate
+from invora.auth.deps import ensure_customer_access
 from invora.auth.principal import Principal
 from invora.errors import NotFound, ValidationFailed
 from invora.events.contracts.invoicing import Invoice as InvoiceObject
@@ -98,7 +98,7 @@ def settings_view(row: Any) -> dict[str, Any]:
 
 
 async def resolve_violation(session: AsyncSession, organization_id: uuid.UUID, violation_id: uuid.UUID,
-                            now: datetime) -> None:
+                            now: datetime) -> Any:
     """An admin says the billing check's finding is handled: the customer's parked drafts become due."""
     found = [v for v in await repository.violations(session, organization_id) if v.id == violation_id]
     if not found:
@@ -108,3 +108,4 @@ async def resolve_violation(session: AsyncSession, organization_id: uuid.UUID, v
     await session.flush()
     if not await repository.parked(session, organization_id, violation.customer_id):
         await repository.release_parked_drafts(session, organization_id, violation.customer_id, now)
+    return violation

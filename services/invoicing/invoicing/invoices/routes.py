@@ -9,12 +9,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 
-from invoicing.common.auth import ReaderOrTenant, Writer, ensure_customer_access, is_tenant
-from invoicing.common.clock import now
 from invoicing.invoices import api, repository, service
 from invoicing.invoices.errors import InvoiceNotFound
 from invoicing.invoices.schemas import (
     BillingCheckViolation,
+    BillingCheckViolationResponse,
     BillingCheckViolationsResponse,
     InvoiceResponse,
     InvoiceSettings,
@@ -23,8 +22,10 @@ from invoicing.invoices.schemas import (
     InvoicesResponse,
     InvoiceUpdateBody,
 )
+from invora.auth.deps import ReaderOrTenant, Writer, ensure_customer_access, is_staff
 from invora.errors import ValidationFailed
 from invora.money import CURRENCIES
+from invora.runtime import now
 from invora.web.deps import DbSession
 from invora.web.error_docs import LIST_ERRORS, NOT_FOUND, READ_ERRORS, WRITE_ERRORS, ApiError, response
 from invora.web.inputs import Choice
@@ -65,7 +66,7 @@ def _filters(request: Request, principal, external_customer_id: str | None, curr
             errors[name] = ["invalid_date"]
     if errors:
         raise ValidationFailed(errors)
-    if is_tenant(principal):
+    if not is_staff(principal):
         if external_customer_id is not None:
             ensure_customer_access(principal, external_customer_id)
         external_customer_id = principal.customer or "\x00none"
@@ -211,15 +212,21 @@ async def put_settings(body: InvoiceSettingsBody, session: DbSession, principal:
                         "invoices held in draft.")
 async def list_violations(session: DbSession, principal: Writer) -> BillingCheckViolationsResponse:
     rows = await repository.violations(session, principal.organization_id)
-    return BillingCheckViolationsResponse(billing_check_violations=[BillingCheckViolation(
+    return BillingCheckViolationsResponse(billing_check_violations=[_violation(v) for v in rows])
+
+
+def _violation(v) -> BillingCheckViolation:
+    return BillingCheckViolation(
         lago_violation_id=v.id, lago_customer_id=v.customer_id, lago_subscription_id=v.subscription_id, kind=v.kind,
         period_start=v.period_start, period_end=v.period_end, detail=v.detail,
-        resolved_at=v.resolved_at.isoformat() if v.resolved_at else None) for v in rows])
+        resolved_at=v.resolved_at.isoformat() if v.resolved_at else None)
 
 
-@router.post("/billing_check_violations/{lago_id}/resolve", status_code=204, responses=WRITE_ERRORS,
+@router.post("/billing_check_violations/{lago_id}/resolve", response_model=BillingCheckViolationResponse,
+             responses=WRITE_ERRORS,
              tags=["invoice_settings"], summary="Mark a finding resolved",
              description="When the customer has no other open finding, its held drafts become due for finalization.")
 async def resolve_violation(lago_id: Annotated[uuid.UUID, Path()], session: DbSession, principal: Writer,
-                            request: Request) -> None:
-    await api.resolve_violation(session, principal.organization_id, lago_id, now(request))
+                            request: Request) -> BillingCheckViolationResponse:
+    row = await api.resolve_violation(session, principal.organization_id, lago_id, now(request))
+    return BillingCheckViolationResponse(billing_check_violation=_violation(row))

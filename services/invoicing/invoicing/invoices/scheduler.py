@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -63,8 +63,7 @@ def scheduler(interval_seconds: Callable[[FastAPI], float]):
             async def loop() -> None:
                 while True:
                     try:
-                        clock = getattr(app.state, "clock", None)
-                        now = clock() if clock else datetime.now(UTC)
+                        now = app.state.runtime.clock.now()
                         sessionmaker = app.state.database.sessionmaker
                         await finalize_due(sessionmaker, now)
                         await flag_overdue(sessionmaker, now)

@@ -72,3 +72,7 @@ class BillingCheckViolation(BillingCheckFailed):
 
 class BillingCheckViolationsResponse(BaseModel):
     billing_check_violations: list[BillingCheckViolation]
+
+
+class BillingCheckViolationResponse(BaseModel):
+    billing_check_violation: BillingCheckViolation
