@@ -140,7 +140,18 @@ def _start_in_background(broker: BrokerConnection, consumer: EventConsumer) -> C
 
     async def start() -> None:
         await broker.wait_connected()
-        await consumer.start()
+        delay = 0.5
+        while True:  # the broker may have gone again since: keep trying, or the consumer never runs
+            try:
+                await consumer.start()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                log.warning("consumer_start_failed", consumer=consumer.group_id, error=repr(exc), retry_in=delay)
+                await consumer.reset_client()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
 
     task = asyncio.create_task(start(), name=f"start-{consumer.group_id}")
 

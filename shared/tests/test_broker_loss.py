@@ -150,3 +150,54 @@ async def _some(effects, count: int) -> bool:
 
 async def _complete(effects, expected: set[str]) -> bool:
     return set(await effects()) >= expected
+
+
+async def test_a_consumer_whose_start_fails_keeps_trying_until_the_broker_is_back(database, tmp_path):
+    """The broker link connected, then the broker went before the consumer could join its group: the
+    consumer retries (a fresh client each time) and consumes once the broker is back."""
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    from invora.app import _start_in_background
+    from invora.bus.connection import BrokerConnection
+    from invora.bus.consumer import EventConsumer
+    from invora.bus.producer import OutgoingMessage
+    from invora.events.envelope import EventEnvelope as Envelope
+
+    broker = EmbeddedKafka(log_file=tmp_path / "broker.log")
+    broker.start()
+    engine = create_async_engine(database)
+    link = BrokerConnection(broker.bootstrap_servers, client_id="t", topics=["invora.widget"], partitions=1,
+                            replication_factor=1)
+    consumer = EventConsumer(COUNTER, service="example", bootstrap_servers=broker.bootstrap_servers,
+                             sessionmaker=async_sessionmaker(engine, expire_on_commit=False),
+                             options=ConsumerOptions(session_timeout_ms=2_000, heartbeat_interval_ms=500))
+    stop = None
+    try:
+        await link.start()
+        assert link.connected
+        broker.process.kill()
+        broker.process.wait()
+        stop = _start_in_background(link, consumer)
+        await asyncio.sleep(3)  # a few failed starts
+        broker.start()
+        await _wait(lambda: _link_sees_new_cluster(link), 20, "the link to see the new broker")
+        event = Envelope(type="widget.created", source="test", organization_id=uuid.uuid4(), aggregate_type="widget",
+                         aggregate_id="w1", sequence=1, data={})
+        await link.publish([OutgoingMessage(topic="invora.widget", key="w1", value=event.model_dump_json().encode(),
+                                            event_type=event.type, event_id=str(event.id))])
+
+        async def handled() -> bool:
+            async with engine.connect() as conn:
+                return (await conn.execute(text("SELECT count(*) FROM widget_effects"))).scalar_one() == 1
+
+        await _wait(handled, 60, "the consumer to start and handle the event")
+    finally:
+        if stop is not None:
+            await stop()
+        await link.stop()
+        await engine.dispose()
+        broker.stop()
+
+
+async def _link_sees_new_cluster(link) -> bool:
+    return link.epoch >= 1

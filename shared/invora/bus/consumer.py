@@ -24,7 +24,7 @@ import json
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -119,19 +119,28 @@ class EventConsumer:
         self.options = options or ConsumerOptions()
         self.group_id = group_id or f"{service}.{spec.name}"
         self.kafka = KafkaClientConfig.of(bootstrap_servers)
-        self._consumer = self.kafka.consumer(
-            *spec.topics,
+        self._consumer = self._new_client()
+        self._task: asyncio.Task | None = None
+        self._stopping = False
+        self._rewind = False
+
+    def _new_client(self) -> AIOKafkaConsumer:
+        return self.kafka.consumer(
+            *self.spec.topics,
             group_id=self.group_id,
-            client_id=f"{service}-{spec.name}",
+            client_id=f"{self.service}-{self.spec.name}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             session_timeout_ms=self.options.session_timeout_ms,
             heartbeat_interval_ms=self.options.heartbeat_interval_ms,
             **{"fetch_max_wait_ms": self.options.fetch_max_wait_ms, **self.options.extra},
         )
-        self._task: asyncio.Task | None = None
-        self._stopping = False
-        self._rewind = False
+
+    async def reset_client(self) -> None:
+        """After a failed `start()`: a fresh aiokafka consumer for the next try."""
+        with contextlib.suppress(Exception):
+            await self._consumer.stop()
+        self._consumer = self._new_client()
 
     def rewind(self) -> None:
         """Read every assigned partition again from its beginning, at the next fetch: the broker was
