@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from subscriptions.usage.aggregate import Bucket, aggregate, matches, rounded, slot_of, split_by_filters
-from subscriptions.usage_events import store
+from subscriptions.usage_events import repository
 from subscriptions.usage_events.ingest import number
 from subscriptions.usage_events.metrics import Metric
 
@@ -189,7 +189,7 @@ def test_rounding_and_weighted_carry():
     assert rounded(metric("sum_agg"), Decimal("2.011")) == Decimal("2.011")
     # 10 held for the whole period (carried in) plus 5 added half-way: 12.5 on average
     half = PERIOD_START + (PERIOD_END - PERIOD_START) / 2
-    bucket = Bucket({}, 1, Decimal(5), Decimal(5), Decimal(5), half, Decimal(5) * store.epoch_seconds(half))
+    bucket = Bucket({}, 1, Decimal(5), Decimal(5), Decimal(5), half, Decimal(5) * repository.epoch_seconds(half))
     units = aggregate(metric("weighted_sum_agg"), [bucket], PERIOD_START, PERIOD_END, carried=Decimal(10)).units
     assert units == Decimal("12.5")
     # divided by the full period when it is longer (a partial first period, Lago's charges_duration)

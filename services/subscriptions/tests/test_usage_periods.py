@@ -13,7 +13,7 @@ from invora.events.contracts.subscriptions import BillingPeriodEnded
 from invora.pricing import price_charge
 from subscriptions.subscriptions.scheduler import run_pass
 from subscriptions.usage.revisions import revise_usage
-from subscriptions.usage_events import store
+from subscriptions.usage_events import repository
 from subscriptions.usage_events.ingest import micros
 
 from .conftest import START  # noqa: TID252
@@ -173,14 +173,14 @@ async def test_an_event_that_raced_the_close_is_caught_by_the_check_after_the_gr
     """Ingestion read the open period before the closer moved it and committed after the snapshot: the event
     is not late to it, so only the second look at the closed period, after the grace time, sees it."""
     calls, first_end = await closed_subscription(api, plans, subs, clock)
-    read = store.subscriptions
+    read = repository.subscriptions
 
     async def read_before_the_close(session, organization_id, external_ids):
         active, terminated = await read(session, organization_id, external_ids)
         # the open period as it was before the close: March
         return {k: v._replace(current_period_start_micros=micros(START)) for k, v in active.items()}, terminated
 
-    monkeypatch.setattr(store, "subscriptions", read_before_the_close)
+    monkeypatch.setattr(repository, "subscriptions", read_before_the_close)
     answer = await api.ok("POST", "/api/v1/events", {"event": {
         "transaction_id": "racing", "external_subscription_id": "sub_1", "code": calls["code"],
         "timestamp": iso(first_end - timedelta(seconds=1))}})
@@ -260,7 +260,7 @@ async def test_snapshot_keeps_negative_units_so_pricing_them_again_floors_like_l
                             params={"external_subscription_id": "sub_1"}))["customer_usage"]["charges_usage"][0]
     assert (current["units"], current["amount_cents"]) == ("0", 0)
     clock.set(datetime(2026, 4, 1, 1, tzinfo=UTC))
-    await run_pass(subs.database.sessionmaker, clock())
+    await run_pass(subs.database.sessionmaker, clock.now())
     [snapshot] = await snapshots(subs, org)
     charge = snapshot["usage"]["charges_usage"][0]
     assert (charge["units"], charge["amount_cents"]) == ("-20", 0)

@@ -166,7 +166,7 @@ async def upsert(session: AsyncSession, organization_id: uuid.UUID, data: Custom
 
 async def _ensure_currency_changeable(session: AsyncSession, customer: Customer) -> None:
     """Lago: a customer billed in one currency keeps it while it has subscriptions."""
-    from subscriptions.subscriptions.queries import has_live_subscriptions  # late: subscriptions import customers
+    from subscriptions.subscriptions.repository import has_live_subscriptions  # late: subscriptions import customers
 
     if await has_live_subscriptions(session, customer.id):
         raise ValidationFailed(currency=["currencies_does_not_match"])

@@ -29,7 +29,7 @@ from subscriptions.entitlements.schemas import (
 from subscriptions.plans.client import CatalogClient
 from subscriptions.subscriptions import lifecycle
 from subscriptions.subscriptions.models import PlanEntitlementsProjection, Subscription
-from subscriptions.subscriptions.queries import find_by_external_id
+from subscriptions.subscriptions.repository import find_by_external_id
 
 # -- subscription entitlements (Lago) --------------------------------------------------------------------
 

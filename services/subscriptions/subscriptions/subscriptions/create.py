@@ -30,7 +30,7 @@ from subscriptions.plans.client import CatalogClient
 from subscriptions.subscriptions import lifecycle, scheduler
 from subscriptions.subscriptions.models import LIVE_STATUSES, PlanEntitlementsProjection, Subscription
 from subscriptions.subscriptions.plan_terms import PlanTerms, check_overrides
-from subscriptions.subscriptions.queries import has_live_subscriptions
+from subscriptions.subscriptions.repository import has_live_subscriptions
 from subscriptions.subscriptions.schemas import SubscriptionInput, overrides_dict
 
 

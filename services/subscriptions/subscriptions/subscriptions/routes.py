@@ -15,7 +15,7 @@ from invora.web.pagination import Pagination
 from subscriptions.common.errors import UNAVAILABLE
 from subscriptions.common.inputs import Code
 from subscriptions.plans.client import catalog_of
-from subscriptions.subscriptions import create, lifecycle, queries, terminate, update
+from subscriptions.subscriptions import create, lifecycle, repository, terminate, update
 from subscriptions.subscriptions.schemas import (
     SubscriptionCreateBody,
     SubscriptionResponse,
@@ -50,10 +50,10 @@ async def list_subscriptions(
     statuses = request.query_params.getlist("status[]") + request.query_params.getlist("status")
     if any(s not in ("pending", "active", "terminated", "canceled") for s in statuses) or len(statuses) > 10:
         raise ValidationFailed(status=["value_is_invalid"])
-    filters = queries.SubscriptionFilters(external_customer_id=external_customer_id, plan_code=plan_code)
+    filters = repository.SubscriptionFilters(external_customer_id=external_customer_id, plan_code=plan_code)
     if statuses:
         filters.statuses = statuses
-    rows, meta = await queries.list_subscriptions(session, principal.organization_id, filters, page)
+    rows, meta = await repository.list_subscriptions(session, principal.organization_id, filters, page)
     return SubscriptionsResponse(subscriptions=[lifecycle.render(row) for row in rows], meta=meta)
 
 
@@ -63,7 +63,7 @@ async def list_subscriptions(
                         "picks one explicitly.")
 async def get_subscription(session: DbSession, principal: Reader, external_id: str = ExternalId,
                            status: Status | None = None) -> SubscriptionResponse:
-    subscription = await queries.find_by_external_id(session, principal.organization_id, external_id, status=status)
+    subscription = await repository.find_by_external_id(session, principal.organization_id, external_id, status=status)
     return SubscriptionResponse(subscription=lifecycle.render(subscription))
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from subscriptions.customers.models import Customer
 from subscriptions.subscriptions import lifecycle
 from subscriptions.subscriptions.models import LIVE_STATUSES, Subscription
-from subscriptions.subscriptions.queries import find_by_external_id
+from subscriptions.subscriptions.repository import find_by_external_id
 
 
 async def terminate_customer_subscriptions(session: AsyncSession, customer: Customer, now: datetime) -> None:

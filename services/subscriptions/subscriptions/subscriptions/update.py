@@ -12,7 +12,7 @@ from subscriptions.plans.client import CatalogClient
 from subscriptions.subscriptions import lifecycle
 from subscriptions.subscriptions.models import Subscription
 from subscriptions.subscriptions.plan_terms import PlanTerms, check_overrides
-from subscriptions.subscriptions.queries import find_by_external_id
+from subscriptions.subscriptions.repository import find_by_external_id
 from subscriptions.subscriptions.schemas import SubscriptionUpdateInput, overrides_dict
 
 

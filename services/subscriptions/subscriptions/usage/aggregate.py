@@ -31,7 +31,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any, NamedTuple
 
 from subscriptions.usage_events.metrics import Metric
-from subscriptions.usage_events.store import epoch_seconds
+from subscriptions.usage_events.repository import epoch_seconds
 
 ALL_VALUES = "__ALL_FILTER_VALUES__"
 ZERO = Decimal(0)

@@ -41,7 +41,7 @@ from subscriptions.usage_events.buckets import schedule_for
 from subscriptions.usage_events.ingest import group_key, number
 from subscriptions.usage_events.metrics import Metric, MetricCache, plan_metrics
 from subscriptions.usage_events.pricing_groups import Keys, grouped_by, keys_of, project, text_value
-from subscriptions.usage_events.store import driver
+from subscriptions.usage_events.repository import driver
 
 ROLLUPS = """
 SELECT code, group_key, pricing_group, events_count, value_sum, value_max, latest_value, latest_at, weighted_moment,

@@ -23,8 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.errors import NotFound
 from invora.ids import uuid7
+from subscriptions.plans.client import CatalogClient
 from subscriptions.subscriptions.models import BillingPeriod, Subscription
+from subscriptions.usage import current
 from subscriptions.usage.lifetime_models import LifetimeUsage
+from subscriptions.usage_events.metrics import MetricCache
 
 
 async def subscription_rows(session: AsyncSession, organization_id: uuid.UUID,
@@ -111,3 +114,25 @@ def render(record: LifetimeUsage, subscription: Subscription, billed: int, curre
         "from_datetime": started.isoformat() if started else None, "to_datetime": now.isoformat(),
         "usage_thresholds": thresholds,
     }
+
+
+async def answer(session: AsyncSession, catalog: CatalogClient, metrics: MetricCache, organization_id: uuid.UUID,
+                 external_id: str, clock: datetime, historical: int | None = None) -> dict[str, Any]:
+    """The `lifetime_usage` answer of a read, or of an update of the historical amount (`historical`)."""
+    rows = await subscription_rows(session, organization_id, external_id)
+    subscription = current_of(rows)
+    record = await record_of(session, organization_id, external_id)
+    if historical is not None:
+        record.external_historical_usage_amount_cents = historical
+        record.updated_at = clock
+    current_amount = 0
+    if subscription.status == "active" and subscription.current_period_start is not None:
+        usage = await current.current_usage(session, catalog, metrics, subscription, clock, apply_taxes=False)
+        current_amount = usage["amount_cents"]
+    version = await catalog.plan_version(session, organization_id, subscription.plan_version_id)
+    billed, total = await lifetime_total(session, record, rows, current_amount)
+    reached = dict(record.thresholds_reached)
+    thresholds = threshold_progress(thresholds_of(version, subscription.plan_overrides), total, reached, clock)
+    if reached != record.thresholds_reached:
+        record.thresholds_reached = reached
+    return {"lifetime_usage": render(record, subscription, billed, current_amount, thresholds, clock)}

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.auth.deps import Reader, Writer
 from invora.errors import NotFound
@@ -16,9 +14,9 @@ from invora.web.deps import DbSession
 from invora.web.error_docs import READ_ERRORS, WRITE_ERRORS
 from subscriptions.common.errors import UNAVAILABLE
 from subscriptions.common.inputs import InputModel, StrictInt, storable_key
-from subscriptions.plans.client import CatalogClient, catalog_of
-from subscriptions.usage import current, lifetime
-from subscriptions.usage_events.metrics import MetricCache, metric_cache_of
+from subscriptions.plans.client import catalog_of
+from subscriptions.usage import lifetime
+from subscriptions.usage_events.metrics import metric_cache_of
 
 router = APIRouter(prefix="/api/v1/subscriptions", tags=["usage"])
 ExternalId = Annotated[str, Path(description="The subscription's external id.")]
@@ -35,28 +33,6 @@ class LifetimeUsageBody(BaseModel):
     lifetime_usage: LifetimeUsageInput
 
 
-async def _answer(session: AsyncSession, catalog: CatalogClient, metrics: MetricCache, organization_id,
-                  external_id: str, clock: datetime, historical: int | None = None) -> dict[str, Any]:
-    rows = await lifetime.subscription_rows(session, organization_id, external_id)
-    subscription = lifetime.current_of(rows)
-    record = await lifetime.record_of(session, organization_id, external_id)
-    if historical is not None:
-        record.external_historical_usage_amount_cents = historical
-        record.updated_at = clock
-    current_amount = 0
-    if subscription.status == "active" and subscription.current_period_start is not None:
-        usage = await current.current_usage(session, catalog, metrics, subscription, clock, apply_taxes=False)
-        current_amount = usage["amount_cents"]
-    version = await catalog.plan_version(session, organization_id, subscription.plan_version_id)
-    billed, total = await lifetime.lifetime_total(session, record, rows, current_amount)
-    reached = dict(record.thresholds_reached)
-    thresholds = lifetime.threshold_progress(lifetime.thresholds_of(version, subscription.plan_overrides), total,
-                                             reached, clock)
-    if reached != record.thresholds_reached:
-        record.thresholds_reached = reached
-    return {"lifetime_usage": lifetime.render(record, subscription, billed, current_amount, thresholds, clock)}
-
-
 def _check(external_id: str) -> None:
     if not storable_key(external_id):
         raise NotFound("subscription")
@@ -70,7 +46,7 @@ def _check(external_id: str) -> None:
 async def get_lifetime_usage(external_id: ExternalId, session: DbSession, principal: Reader,
                              request: Request) -> Any:
     _check(external_id)
-    return await _answer(session, catalog_of(request), metric_cache_of(request.app), principal.organization_id,
+    return await lifetime.answer(session, catalog_of(request), metric_cache_of(request.app), principal.organization_id,
                          external_id, now(request))
 
 
@@ -81,5 +57,5 @@ async def get_lifetime_usage(external_id: ExternalId, session: DbSession, princi
 async def update_lifetime_usage(external_id: ExternalId, body: LifetimeUsageBody, session: DbSession,
                                 principal: Writer, request: Request) -> Any:
     _check(external_id)
-    return await _answer(session, catalog_of(request), metric_cache_of(request.app), principal.organization_id,
+    return await lifetime.answer(session, catalog_of(request), metric_cache_of(request.app), principal.organization_id,
                          external_id, now(request), body.lifetime_usage.external_historical_usage_amount_cents)

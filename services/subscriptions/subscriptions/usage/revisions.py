@@ -1,7 +1,7 @@
 """Usage that reaches a period after it closed: re-published, never dropped, never counted twice.
 
 An event timestamped in a closed period is stored and counted in that period's rollups (and
-answered `late: true`); the statement that stores it marks the period (`store.WRITE_EVENTS`).
+answered `late: true`); the statement that stores it marks the period (`repository.WRITE_EVENTS`).
 Each scheduler pass then re-publishes the usage of every marked period as `subscription.billing_period_usage_revised`:
 the complete snapshot as it is now, beside the events count and amount published before, so
 invoicing bills the difference once. Many late events between two passes make one revision.

@@ -57,7 +57,7 @@ def prepared(event: Prepared, now: datetime, duplicate: bool = False) -> bytes:
 
 
 def stored(row: Any) -> bytes:
-    """The answer for a duplicate: the event as stored earlier (`store.STORED_EVENTS`' columns)."""
+    """The answer for a duplicate: the event as stored earlier (`repository.STORED_EVENTS`' columns)."""
     precise = row["precise_total_amount_cents"]
     return _dumps({
         "lago_id": row["id"], "transaction_id": row["transaction_id"], "lago_customer_id": row["customer_id"],

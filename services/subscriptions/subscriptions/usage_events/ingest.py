@@ -1,7 +1,7 @@
-"""Ingestion of usage events: validate a whole batch and prepare each event for `store.write`.
+"""Ingestion of usage events: validate a whole batch and prepare each event for `repository.write`.
 
 A batch is all-or-nothing (Lago): if any event is invalid nothing is stored and the 422 names every
-invalid event by its index. Valid batches are stored with one statement (`store.WRITE_EVENTS`): an
+invalid event by its index. Valid batches are stored with one statement (`repository.WRITE_EVENTS`): an
 `INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING RETURNING` whose returned rows, and only
 those, are folded into the rollups, so a repeated transaction id (in the batch, across batches, or
 racing in another request) is stored and counted once, and raw events and rollups commit or
@@ -50,7 +50,7 @@ def instant(micros: int) -> datetime:
 
 
 class EventSubscription(NamedTuple):
-    """The columns of a subscription that ingestion reads, as `store.SUBSCRIPTIONS` selects them: a
+    """The columns of a subscription that ingestion reads, as `repository.SUBSCRIPTIONS` selects them: a
     tuple built in C from the driver's row, not an ORM row (identity map, JSONB overrides decoded)."""
 
     id: uuid.UUID

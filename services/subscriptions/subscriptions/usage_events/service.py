@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from invora.errors import NotFound
 from invora.web.pagination import PageParams, PaginationMeta, paginate
 from subscriptions.plans.client import CatalogClient
-from subscriptions.usage_events import answers, store
+from subscriptions.usage_events import answers, repository
 from subscriptions.usage_events.buckets import period_at, schedule_for
 from subscriptions.usage_events.ingest import Prepared, micros, prepare
 from subscriptions.usage_events.metrics import MetricCache
@@ -29,7 +29,7 @@ async def ingest(session: AsyncSession, catalog: CatalogClient, cache: MetricCac
     A transaction id repeated for the same subscription (within the batch or already stored) is
     answered with the stored event and `duplicate: true`.
     """
-    active, terminated = await store.subscriptions(session, organization_id,
+    active, terminated = await repository.subscriptions(session, organization_id,
                                                    {e.external_subscription_id for e in events})
     prepared = await prepare(session, catalog, cache, organization_id, events, now, active, terminated, batch=batch)
     first: dict[tuple[str, str], Prepared] = {}
@@ -42,10 +42,10 @@ async def ingest(session: AsyncSession, catalog: CatalogClient, cache: MetricCac
     late = [(e.subscription.id, micros(e.period_start), micros(period_at(schedule_for(e.subscription),
                                                                          e.timestamp).end))
             for e in unique if e.late]
-    inserted_ids = await store.write(session, organization_id, unique, now, late)
+    inserted_ids = await repository.write(session, organization_id, unique, now, late)
     if len(inserted_ids) == len(prepared):
         return answers.body([rendered[event.id] for event in prepared], batch=batch)
-    stored = await store.stored_events(session, organization_id,
+    stored = await repository.stored_events(session, organization_id,
                                        [k for k, e in first.items() if e.id not in inserted_ids])
     parts = []
     for event in prepared:
