@@ -201,3 +201,55 @@ async def test_a_consumer_whose_start_fails_keeps_trying_until_the_broker_is_bac
 
 async def _link_sees_new_cluster(link) -> bool:
     return link.epoch >= 1
+
+
+async def test_a_log_lost_under_the_same_cluster_id_and_topics_is_noticed_by_the_probe(tmp_path):
+    """A broker that keeps its cluster id and topics but lost records (truncated, recreated): the last
+    record published to a partition holds another event now. No false alarm while the log is intact."""
+    from invora.bus.admin import ensure_topics
+    from invora.bus.connection import BrokerConnection
+    from invora.bus.producer import EventProducer, OutgoingMessage
+
+    broker = EmbeddedKafka(log_file=tmp_path / "broker.log", cluster_id="steady-cluster")
+    broker.start()
+    link = BrokerConnection(broker.bootstrap_servers, client_id="t", topics=["invora.widget"], partitions=1,
+                            replication_factor=1, watch_interval=3600, probe_interval=0)
+    replaced: list[int] = []
+    link.on_replaced(lambda: replaced.append(link.epoch))
+
+    def messages(prefix: str, count: int) -> list[OutgoingMessage]:
+        return [OutgoingMessage(topic="invora.widget", key="same", value=b"{}", event_type="widget.created",
+                                event_id=f"{prefix}-{i}") for i in range(count)]
+
+    try:
+        await link.start()
+        await link.publish(messages("ours", 3))
+        await link.check()
+        await link.check()
+        assert (link.epoch, replaced) == (0, []), "the intact log was taken for a lost one"
+
+        broker.process.kill()
+        broker.process.wait()
+        broker.start()  # same id, empty
+        await ensure_topics(broker.bootstrap_servers, ["invora.widget"], partitions=1)  # topics back at once
+        other = EventProducer(broker.bootstrap_servers, "someone-else")
+        await other.start()
+        try:
+            await other.publish(messages("theirs", 5))  # offsets 0..4: another event where ours was
+        finally:
+            await other.stop()
+        await _wait(lambda: _checked(link), 30, "the link to see the broker again")
+        assert link.cluster_id == "steady-cluster"
+        assert (link.epoch, replaced) == (1, [1])
+    finally:
+        await link.stop()
+        broker.stop()
+
+
+async def _checked(link) -> bool:
+    try:
+        await link.check()
+    except Exception:  # noqa: BLE001 - the admin client is still reconnecting
+        await link._close_admin()  # noqa: SLF001
+        return False
+    return True

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from aiokafka.structs import RecordMetadata
+
 from invora.bus.kafka_config import KafkaClientConfig
 
 
@@ -48,8 +50,8 @@ class EventProducer:
             await self._producer.stop()
             self.started = False
 
-    async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
-        """Send every message and wait until the broker acknowledged each one (acks=all)."""
+    async def publish(self, messages: Sequence[OutgoingMessage]) -> list[RecordMetadata]:
+        """Send every message and wait until the broker acknowledged each one (acks=all); where each landed."""
         futures = [
             await self._producer.send(
                 m.topic,
@@ -59,7 +61,7 @@ class EventProducer:
             )
             for m in messages
         ]
-        await asyncio.gather(*futures)
+        return list(await asyncio.gather(*futures))
 
     async def check(self, timeout: float = 2.0) -> None:
         """Raise unless the broker answers a metadata request."""

