@@ -1,5 +1,11 @@
 """Every ORM model of the payments service, imported so Alembic sees the whole schema."""
 
+from payments.customers.models import Customer, ProviderCustomer
 from payments.db import PLATFORM_MODELS
+from payments.invoices.models import Invoice
+from payments.payment_providers.models import PaymentProvider
+from payments.payments.models import Payment
+from payments.refunds.models import AuditEntry, Refund
 
-__all__ = ["PLATFORM_MODELS"]
+__all__ = ["PLATFORM_MODELS", "AuditEntry", "Customer", "Invoice", "Payment", "PaymentProvider", "ProviderCustomer",
+           "Refund"]

@@ -4,9 +4,25 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import Field
+
 from invora.settings import ServiceSettings
 
 
 class PaymentsSettings(ServiceSettings):
     service_name: ClassVar[str] = "payments"
     default_port: ClassVar[int] = 8104
+
+    stripe_api_base: str | None = Field(
+        None, description="Stripe's API base URL; unset: Stripe's own (https://api.stripe.com). Tests and `make run` "
+                          "point it at localstripe.")
+    provider_timeout_seconds: float = Field(10.0, gt=0, le=120, description="Timeout of one call to a payment "
+                                                                           "provider; a call without an answer is "
+                                                                           "reconciled by looking the charge up.")
+    charger_enabled: bool = Field(True, description="Run the charger loop (pending charges to providers) here.")
+    charger_interval_seconds: float = Field(1.0, gt=0, description="How often the charger looks for due charges "
+                                                                   "(it is also woken when one is recorded).")
+    charger_lease_seconds: float = Field(60.0, gt=0, description="How long a claimed charge is left to its claimer "
+                                                                 "before another process reconciles it.")
+    charger_concurrency: int = Field(16, ge=1, le=512, description="Provider calls in flight at once per process.")
+    consumer_session_timeout_ms: int = Field(10_000, ge=1_000, description="Kafka consumer session timeout.")

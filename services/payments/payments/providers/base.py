@@ -1,0 +1,117 @@
+"""The provider adapter interface: what the payments service asks of every payment provider.
+
+An adapter is stateless apart from its credentials; it never touches our database, and the caller
+never holds a database transaction open while it runs (docs/payments.md, "never twice"). Every
+charge carries our `reference` (the payment's id) and an idempotency key, so a retried or
+reconciled attempt finds the first one instead of charging again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+ChargeStatus = Literal["succeeded", "processing", "failed", "requires_action", "canceled"]
+DeclineCategory = Literal["soft", "hard"]
+
+
+@dataclass(frozen=True)
+class ChargeRequest:
+    reference: str  # our payment's lago_id: found again by `find_charge`
+    idempotency_key: str
+    amount_cents: int
+    currency: str
+    provider_customer_id: str
+    payment_method_id: str | None = None  # None: the customer's default at the provider
+    description: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChargeResult:
+    status: ChargeStatus
+    provider_payment_id: str | None
+    provider_status: str
+    amount_cents: int
+    payment_method_id: str | None = None
+    decline_category: DeclineCategory | None = None
+    failure_code: str | None = None
+    failure_message: str | None = None
+    next_action: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    status: Literal["pending", "succeeded", "failed"]
+    provider_refund_id: str | None
+    failure_message: str | None = None
+
+
+@dataclass(frozen=True)
+class PaymentMethodInfo:
+    provider_method_id: str
+    type: str
+    brand: str | None
+    last4: str | None
+    expiration_month: int | None
+    expiration_year: int | None
+    is_default: bool
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """A provider webhook, verified and parsed."""
+
+    id: str  # the provider's event id: the inbox key
+    type: str  # the provider's event type
+    kind: Literal["charge", "refund", "dispute", "other"]
+    provider_payment_id: str | None = None
+    reference: str | None = None
+    charge: ChargeResult | None = None
+    provider_refund_id: str | None = None
+    refund_status: Literal["pending", "succeeded", "failed"] | None = None
+
+
+class ProviderError(Exception):
+    """The provider refused the request or could not be reached. `retryable`: the same call may work later."""
+
+    def __init__(self, message: str, *, code: str | None = None, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.retryable = retryable
+
+
+class ProviderUnreachable(ProviderError):
+    """No answer (timeout, connection refused): the call may or may not have taken effect; look it up."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="provider_unreachable", retryable=True)
+
+
+class InvalidWebhook(Exception):
+    """A webhook whose signature does not verify or whose body cannot be read."""
+
+
+class PaymentProviderAdapter(Protocol):
+    provider_type: str
+
+    async def create_customer(self, *, reference: str, email: str | None, name: str | None,
+                              idempotency_key: str) -> str: ...
+
+    async def setup_url(self, *, provider_customer_id: str, success_url: str | None) -> str: ...
+
+    async def charge(self, request: ChargeRequest) -> ChargeResult: ...
+
+    async def find_charge(self, *, reference: str, provider_payment_id: str | None = None) -> ChargeResult | None: ...
+
+    async def refund(self, *, provider_payment_id: str, amount_cents: int, idempotency_key: str,
+                     reason: str) -> RefundResult: ...
+
+    async def list_payment_methods(self, provider_customer_id: str) -> list[PaymentMethodInfo]: ...
+
+    async def set_default_payment_method(self, provider_customer_id: str, provider_method_id: str) -> None: ...
+
+    async def detach_payment_method(self, provider_method_id: str) -> None: ...
+
+    def parse_webhook(self, body: bytes, headers: dict[str, str]) -> WebhookEvent: ...

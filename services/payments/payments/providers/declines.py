@@ -1,0 +1,32 @@
+"""Decline codes to categories: may the same payment method be charged again later?
+
+`soft`: the issuer or the network refused this time (insufficient funds, a processing error, a limit);
+a retry on the dunning schedule may succeed. `hard`: retrying the same method cannot succeed (lost,
+stolen, expired or closed card, fraud suspicion, a failed authentication): the customer must give
+another method. Codes from Stripe's documented decline codes; an unknown code is soft (one more
+retry costs little).
+"""
+
+from __future__ import annotations
+
+from payments.providers.base import DeclineCategory
+
+HARD_DECLINES = frozenset({
+    "lost_card", "stolen_card", "pickup_card", "restricted_card", "expired_card", "incorrect_number",
+    "invalid_number", "invalid_account", "account_closed", "new_account_information_available", "fraudulent",
+    "merchant_blacklist", "security_violation", "revocation_of_authorization", "revocation_of_all_authorizations",
+    "stop_payment_order", "transaction_not_allowed", "card_not_supported", "currency_not_supported",
+    "do_not_honor", "do_not_try_again", "invalid_cvc", "incorrect_cvc", "payment_intent_authentication_failure",
+    "authentication_required", "no_payment_method",
+})
+SOFT_DECLINES = frozenset({
+    "insufficient_funds", "card_velocity_exceeded", "withdrawal_count_limit_exceeded", "processing_error",
+    "issuer_not_available", "try_again_later", "reenter_transaction", "approve_with_id", "call_issuer",
+    "generic_decline", "card_declined", "rate_limit",
+})
+
+
+def categorize(code: str | None) -> DeclineCategory:
+    if code in HARD_DECLINES:
+        return "hard"
+    return "soft"

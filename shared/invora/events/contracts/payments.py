@@ -1,0 +1,122 @@
+"""Events the payments service publishes, and the objects they carry (Lago's `payment` and `refund` shapes).
+
+- `payment.created`: a payment (a charge attempt at a provider, or a manual payment) was recorded;
+- `payment.succeeded`: the provider took the money (or a manual payment was recorded);
+- `payment.failed`: the provider refused it: `failure.category` says whether trying again later may
+  work (`soft`: insufficient funds, a processing error) or not without a new payment method (`hard`:
+  lost or stolen card, a generic decline the issuer asks not to retry);
+- `payment.requires_action`: the customer must authenticate (3-D Secure): `next_action.redirect_to_url`;
+  all `PaymentEvent` (`{"payment": Payment}`), topic `invora.payment`, key the payment's `lago_id`.
+  Invoicing updates the invoice's `payment_status` from these (`lago_payable_id` is the invoice).
+- `refund.created|succeeded|failed`: `RefundEvent`, topic `invora.refund`, key the refund's `lago_id`.
+  `lago_invoice_id` and `idempotency_key` let the requester (an admin, a credit note) match the answer.
+- `customer.payment_provider_created`: `CustomerPaymentProviderEvent`: the customer now exists at
+  the provider (`provider_customer_id`); `customer.payment_provider_error`: creating it failed
+  (`provider_error`). Topic `invora.customer`, key the customer's `lago_id`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PaymentStatus = Literal["pending", "processing", "succeeded", "failed", "requires_action", "canceled"]
+ProviderType = Literal["stripe", "manual"]
+DeclineCategory = Literal["soft", "hard"]
+RefundStatus = Literal["pending", "succeeded", "failed"]
+
+
+class _Object(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class PaymentFailure(_Object):
+    category: DeclineCategory
+    code: str | None = Field(None, description="The provider's decline or error code (`insufficient_funds`, ...).")
+    message: str | None = None
+
+
+class Payment(_Object):
+    """Lago's `PaymentObject`, plus `failure` when it failed."""
+
+    lago_id: uuid.UUID
+    lago_customer_id: uuid.UUID
+    external_customer_id: str
+    invoice_ids: list[uuid.UUID]
+    invoice_numbers: list[str] = Field(default_factory=list)
+    lago_payable_id: uuid.UUID
+    payable_type: Literal["Invoice", "PaymentRequest"] = "Invoice"
+    amount_cents: int
+    amount_currency: str
+    status: str = Field(description="The provider's own status word (`succeeded`, `requires_payment_method`...).")
+    payment_status: PaymentStatus
+    type: Literal["manual", "provider"]
+    reference: str | None = None
+    payment_provider_code: str | None = None
+    payment_provider_type: ProviderType | None = None
+    external_payment_id: str | None = None
+    provider_payment_id: str | None = None
+    provider_customer_id: str | None = None
+    payment_method_id: str | None = None
+    next_action: dict[str, Any] = Field(default_factory=dict)
+    failure: PaymentFailure | None = None
+    paid_at: datetime | None = None
+    created_at: datetime
+
+
+class PaymentEvent(_Object):
+    payment: Payment
+
+
+class Refund(_Object):
+    lago_id: uuid.UUID
+    lago_payment_id: uuid.UUID
+    lago_invoice_id: uuid.UUID
+    lago_customer_id: uuid.UUID
+    external_customer_id: str
+    amount_cents: int
+    amount_currency: str
+    reason: str
+    status: RefundStatus
+    idempotency_key: str
+    provider_refund_id: str | None = None
+    payment_provider_code: str | None = None
+    failure_message: str | None = None
+    requested_by: str | None = None
+    created_at: datetime
+
+
+class RefundEvent(_Object):
+    refund: Refund
+
+
+class ProviderCustomer(_Object):
+    lago_customer_id: uuid.UUID
+    external_customer_id: str
+    payment_provider: ProviderType
+    payment_provider_code: str
+    provider_customer_id: str | None = None
+
+
+class ProviderError(_Object):
+    message: str
+    error_code: str | None = None
+
+
+class CustomerPaymentProviderEvent(_Object):
+    customer: ProviderCustomer
+    provider_error: ProviderError | None = None
+
+
+PAYMENT_EVENT_TYPES = ("created", "succeeded", "failed", "requires_action")
+REFUND_EVENT_TYPES = ("created", "succeeded", "failed")
+
+EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
+    **{f"payment.{verb}": PaymentEvent for verb in PAYMENT_EVENT_TYPES},
+    **{f"refund.{verb}": RefundEvent for verb in REFUND_EVENT_TYPES},
+    "customer.payment_provider_created": CustomerPaymentProviderEvent,
+    "customer.payment_provider_error": CustomerPaymentProviderEvent,
+}
