@@ -1,22 +1,55 @@
-"""The payments service: payment providers, payment methods, payments, refunds, payment requests and
-dunning.
-"""
+"""The payments service: payment providers, provider customers, charges of finalized invoices (never
+twice), manual payments, refunds, provider webhooks."""
 
 from __future__ import annotations
+
+import dataclasses
 
 from fastapi import FastAPI
 
 from invora.app import ServiceDefinition, build_service_app
+from invora.bus.consumer import ConsumerOptions
+from payments.customers.consumer import customers_consumer
+from payments.invoices.consumer import invoices_consumer
+from payments.payment_providers.routes import router as payment_providers
+from payments.payments.charger import charger_lifespan
+from payments.payments.routes import router as payments
+from payments.providers.registry import AdapterFactory
+from payments.refunds.routes import router as refunds
+from payments.runtime import PaymentsRuntime
 from payments.settings import PaymentsSettings
+from payments.webhooks.routes import router as provider_webhooks
 
 DEFINITION = ServiceDefinition(
     name="payments",
     title="Invora Payments",
     description=(
-        "Owns payment providers, payment methods, payments, refunds, payment requests and dunning."
+        "Owns payment providers, provider customers, payments (charges of finalized invoices, manual payments), "
+        "refunds and provider webhooks."
     ),
+    routers=[payment_providers, payments, refunds, provider_webhooks],
+    background=[charger_lifespan],
+    openapi_tags=[
+        {"name": "payment_providers", "description": "An organization's connections to payment providers "
+                                                     "(credentials encrypted at rest)."},
+        {"name": "payments", "description": "Payments (Lago API v1): provider charges and manual payments."},
+        {"name": "refunds", "description": "Refunds of a payment, fully or partly, with a reason and an audit "
+                                           "trail."},
+        {"name": "provider_webhooks", "description": "Webhooks from payment providers (signed by the provider)."},
+    ],
 )
 
 
 def create_app(settings: PaymentsSettings | None = None) -> FastAPI:
-    return build_service_app(DEFINITION, settings or PaymentsSettings())
+    settings = settings or PaymentsSettings()
+    holder: list[FastAPI] = []
+    timeout = settings.consumer_session_timeout_ms
+    definition = dataclasses.replace(
+        DEFINITION,
+        consumers=[customers_consumer(), invoices_consumer(lambda: holder[0].state.runtime)],
+        consumer_options=ConsumerOptions(session_timeout_ms=timeout, heartbeat_interval_ms=max(300, timeout // 3)),
+    )
+    app = build_service_app(definition, settings)
+    app.state.runtime = PaymentsRuntime(settings=settings, adapters=AdapterFactory(settings))
+    holder.append(app)
+    return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from invora.settings import ServiceSettings
 
@@ -25,4 +25,15 @@ class PaymentsSettings(ServiceSettings):
     charger_lease_seconds: float = Field(60.0, gt=0, description="How long a claimed charge is left to its claimer "
                                                                  "before another process reconciles it.")
     charger_concurrency: int = Field(16, ge=1, le=512, description="Provider calls in flight at once per process.")
+    charger_backoff_seconds: float = Field(5.0, gt=0, description="First wait before a charge whose provider did not "
+                                                                  "answer is looked up and retried (doubles each "
+                                                                  "time, at most 1 h).")
     consumer_session_timeout_ms: int = Field(10_000, ge=1_000, description="Kafka consumer session timeout.")
+
+    @model_validator(mode="after")
+    def _lease_outlives_a_call(self) -> PaymentsSettings:
+        # a claim must outlive the provider call it covers, or a second process could reconcile (and charge)
+        # while the first call is still in flight
+        if self.charger_lease_seconds <= 2 * self.provider_timeout_seconds:
+            raise ValueError("charger_lease_seconds must exceed twice provider_timeout_seconds")
+        return self

@@ -215,6 +215,8 @@ def upgrade() -> None:
         sa.Column("provider_refund_id", sa.String(length=255), nullable=True),
         sa.Column("failure_message", sa.String(length=1000), nullable=True),
         sa.Column("requested_by", sa.String(length=255), nullable=True),
+        sa.Column("calls", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.CheckConstraint("status IN ('pending', 'succeeded', 'failed')", name=op.f("ck_refunds_known_status")),

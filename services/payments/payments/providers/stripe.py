@@ -82,6 +82,12 @@ def _provider_error(exc: stripe.StripeError) -> ProviderError:
     return ProviderError(str(exc.user_message or exc), code=exc.code)
 
 
+def _refund_result(refund: Any) -> RefundResult:
+    status = {"succeeded": "succeeded", "failed": "failed", "canceled": "failed"}.get(_get(refund, "status"), "pending")
+    return RefundResult(status=status, provider_refund_id=_get(refund, "id"),
+                        failure_message=_get(refund, "failure_reason"))
+
+
 class StripeAdapter:
     provider_type = "stripe"
 
@@ -185,18 +191,26 @@ class StripeAdapter:
         return matches
 
     async def refund(self, *, provider_payment_id: str, amount_cents: int, idempotency_key: str,
-                     reason: str) -> RefundResult:
+                     reason: str, reference: str) -> RefundResult:
         try:
             refund = await self._client.v1.refunds.create_async(
                 {"payment_intent": provider_payment_id, "amount": amount_cents,
-                 "metadata": {"invora_reason": reason[:500]}}, {"idempotency_key": idempotency_key})
+                 "metadata": {"invora_reason": reason[:500], REFERENCE_KEY: reference}},
+                {"idempotency_key": idempotency_key})
         except stripe.StripeError as exc:
             error = _provider_error(exc)
             if isinstance(error, ProviderUnreachable):
                 raise error from exc
             return RefundResult(status="failed", provider_refund_id=None, failure_message=error.message)
-        status = {"succeeded": "succeeded", "failed": "failed", "canceled": "failed"}.get(refund.status, "pending")
-        return RefundResult(status=status, provider_refund_id=refund.id)
+        return _refund_result(refund)
+
+    async def find_refund(self, *, provider_payment_id: str, reference: str) -> RefundResult | None:
+        try:
+            page = await self._client.v1.refunds.list_async({"payment_intent": provider_payment_id, "limit": 100})
+        except stripe.StripeError as exc:
+            raise _provider_error(exc) from exc
+        found = [r for r in page.data if _get(r.metadata, REFERENCE_KEY) == reference]
+        return _refund_result(found[0]) if found else None
 
     async def list_payment_methods(self, provider_customer_id: str) -> list[PaymentMethodInfo]:
         try:

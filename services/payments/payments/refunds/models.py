@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, String, func
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, func
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -34,6 +34,9 @@ class Refund(Base):
     provider_refund_id: Mapped[str | None] = mapped_column(String(255))
     failure_message: Mapped[str | None] = mapped_column(String(1000))
     requested_by: Mapped[str | None] = mapped_column(String(255))
+    # the refunder's bookkeeping, as the charger's: calls made, the claim's lease
+    calls: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
 

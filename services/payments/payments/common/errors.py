@@ -1,0 +1,82 @@
+"""Named domain errors of the payments service (Lago's codes where Lago has one)."""
+
+from __future__ import annotations
+
+from invora.errors import BadRequest, Conflict, MethodNotAllowed, NotFound, ServiceUnavailable, ValidationFailed
+
+
+class CustomerNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("customer")
+
+
+class InvoiceNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("invoice")
+
+
+class PaymentNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("payment")
+
+
+class RefundNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("refund")
+
+
+class PaymentProviderNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("payment_provider")
+
+
+class PaymentMethodNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("payment_method")
+
+
+class PaymentProviderCodeTaken(ValidationFailed):
+    def __init__(self) -> None:
+        super().__init__(code=["value_already_exist"])
+
+
+class PaymentProviderInUse(MethodNotAllowed):
+    code = "payment_provider_in_use"
+
+
+class InvoiceNotPayable(MethodNotAllowed):
+    """Lago answers a manual payment on a voided or draft invoice with 405 `invoice_not_payable`-like codes."""
+
+    code = "invoice_not_payable"
+
+
+class PaymentAmountExceedsDue(ValidationFailed):
+    """Lago: `amount_cents: ["invalid_amount"]` for a payment above what the invoice still owes."""
+
+    def __init__(self) -> None:
+        super().__init__(amount_cents=["invalid_amount"])
+
+
+class RefundExceedsPayment(ValidationFailed):
+    def __init__(self) -> None:
+        super().__init__(amount_cents=["exceeds_refundable_amount"])
+
+
+class PaymentNotRefundable(MethodNotAllowed):
+    code = "payment_not_refundable"
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "idempotency_key_reused"
+
+
+class CustomerHasNoProvider(MethodNotAllowed):
+    code = "missing_payment_provider"
+
+
+class ProviderRefused(BadRequest):
+    code = "payment_provider_error"
+
+
+class ProviderUnavailable(ServiceUnavailable):
+    code = "payment_provider_unavailable"

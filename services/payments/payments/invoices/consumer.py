@@ -1,0 +1,25 @@
+"""The `invoice.*` consumer: the projection and charge attempts, one transaction per event with its inbox row.
+
+The charger is woken after the handler returns (its commit follows immediately); if it looks too
+early it finds nothing and comes back on its interval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invora.bus.consumer import ConsumerSpec
+from invora.events.envelope import EventEnvelope, topic_for
+from payments.invoices import service
+from payments.invoices.contract import INVOICE_EVENTS
+from payments.runtime import PaymentsRuntime
+
+
+def invoices_consumer(runtime: Callable[[], PaymentsRuntime]) -> ConsumerSpec:
+    async def handle(session: AsyncSession, envelope: EventEnvelope) -> None:
+        if await service.apply_event(session, envelope) is not None:
+            runtime().wake_charger()
+
+    return ConsumerSpec(name="invoices", topics=(topic_for("invoice"),), handler=handle, event_types=INVOICE_EVENTS)

@@ -1,0 +1,73 @@
+"""The invoices payments knows, and what `invoice.finalized` starts: one charge attempt per invoice.
+
+The consumer only *records* the attempt (a `pending` payment, its idempotency key, its provider) in the
+event's transaction; the charger calls the provider later, outside any transaction
+(`payments/payments/charger.py`). A redelivered event is stopped by the inbox; a second
+`invoice.finalized` for the same invoice (a replay, a re-publish) by the partial unique index on live
+attempts and by the amount still due.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invora.events.envelope import EventEnvelope
+from invora.logging import get_logger
+from payments.common.errors import InvoiceNotFound
+from payments.customers import repository as customers_repository
+from payments.customers import service as customers
+from payments.invoices import repository
+from payments.invoices.contract import PayableInvoiceEvent
+from payments.payment_providers import repository as providers_repository
+from payments.payments import lifecycle
+
+log = get_logger(__name__)
+
+
+async def apply_event(session: AsyncSession, envelope: EventEnvelope) -> uuid.UUID | None:
+    """Project the invoice; on `invoice.finalized` with an amount due, record a charge attempt (its id)."""
+    invoice = PayableInvoiceEvent.model_validate(envelope.data).invoice
+    organization_id = envelope.organization_id
+    await customers.remember(session, organization_id, invoice.customer)
+    await repository.upsert(session, {
+        "id": invoice.lago_id, "org": organization_id, "customer_id": invoice.customer.lago_id,
+        "external_customer_id": invoice.customer.external_id, "number": invoice.number or None,
+        "currency": invoice.currency, "total": invoice.total_amount_cents, "status": invoice.status,
+        "sequence": envelope.sequence})
+    row = await repository.by_id(session, organization_id, invoice.lago_id, lock=True)
+    if row is None:  # another organization's invoice with this id: never touched
+        return None
+    if envelope.type == "invoice.voided":
+        await lifecycle.cancel_uncalled_attempts(session, row, reason="invoice_voided")
+        return None
+    if envelope.type != "invoice.finalized" or row["status"] != "finalized" or invoice.payment_status == "succeeded":
+        return None
+    return await schedule_charge(session, row)
+
+
+async def schedule_charge(session: AsyncSession, invoice: RowMapping) -> uuid.UUID | None:
+    """A `pending` provider payment for what the invoice still owes, if its customer has a provider."""
+    due = invoice["total_amount_cents"] - await repository.paid_cents(session, invoice["id"])
+    if due <= 0:
+        return None
+    customer = await customers_repository.by_id(session, invoice["organization_id"], invoice["customer_id"])
+    code = customer["payment_provider_code"] if customer else None
+    if not code:
+        log.info("invoice_not_charged_no_provider", invoice_id=str(invoice["id"]))
+        return None
+    provider = await providers_repository.by_code(session, invoice["organization_id"], code)
+    if provider is None:
+        log.warning("invoice_not_charged_unknown_provider", invoice_id=str(invoice["id"]), code=code)
+        return None
+    return await lifecycle.record_attempt(session, invoice, provider, amount_cents=due)
+
+
+async def get(session: AsyncSession, organization_id: uuid.UUID, invoice_id: uuid.UUID | None, *,
+              lock: bool = False) -> RowMapping:
+    row = await repository.by_id(session, organization_id, invoice_id, lock=lock) if invoice_id else None
+    if row is None:
+        raise InvoiceNotFound()
+    return row

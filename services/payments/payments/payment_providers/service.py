@@ -1,0 +1,77 @@
+"""Provider connections: create, update, read, list, delete (a connection still used by a live charge stays)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invora.ids import uuid7
+from invora.web.inputs import storable_key
+from invora.web.pagination import PageParams, PaginationMeta
+from payments.common.errors import PaymentProviderCodeTaken, PaymentProviderInUse, PaymentProviderNotFound
+from payments.payment_providers import repository
+from payments.payment_providers.models import PaymentProvider
+from payments.payment_providers.schemas import (
+    PaymentProviderCreateInput,
+    PaymentProviderObject,
+    PaymentProviderUpdateInput,
+)
+from payments.payments import repository as payments_repository
+
+
+def render(provider: PaymentProvider) -> PaymentProviderObject:
+    return PaymentProviderObject(
+        lago_id=provider.id, provider_type=provider.provider_type, code=provider.code, name=provider.name,
+        secret_key="••••" + provider.secret_key[-4:] if len(provider.secret_key) > 8 else "••••",
+        has_webhook_secret=provider.webhook_secret is not None,
+        webhook_path=f"/api/v1/webhooks/{provider.provider_type}/{provider.organization_id}?code={provider.code}",
+        success_redirect_url=provider.success_redirect_url, created_at=provider.created_at,
+        updated_at=provider.updated_at)
+
+
+async def get(session: AsyncSession, organization_id: uuid.UUID, code: str, *, lock: bool = False) -> PaymentProvider:
+    provider = await repository.by_code(session, organization_id, code, lock=lock) if storable_key(code) else None
+    if provider is None:
+        raise PaymentProviderNotFound()
+    return provider
+
+
+async def create(session: AsyncSession, organization_id: uuid.UUID, data: PaymentProviderCreateInput, *,
+                 now: datetime) -> PaymentProvider:
+    if await repository.by_code(session, organization_id, data.code) is not None:
+        raise PaymentProviderCodeTaken()
+    provider = PaymentProvider(
+        id=uuid7(), organization_id=organization_id, provider_type=data.provider_type, code=data.code,
+        name=data.name, secret_key=data.secret_key, webhook_secret=data.webhook_secret,
+        success_redirect_url=data.success_redirect_url, created_at=now, updated_at=now)
+    try:
+        async with session.begin_nested():
+            return await repository.add(session, provider)
+    except IntegrityError as exc:  # a concurrent create with the same code
+        raise PaymentProviderCodeTaken() from exc
+
+
+async def update(session: AsyncSession, provider: PaymentProvider, data: PaymentProviderUpdateInput, *,
+                 now: datetime) -> PaymentProvider:
+    for field in data.model_fields_set:
+        setattr(provider, field, getattr(data, field))
+    provider.updated_at = now
+    await session.flush()
+    return provider
+
+
+async def list_providers(session: AsyncSession, organization_id: uuid.UUID,
+                         params: PageParams) -> tuple[list[PaymentProviderObject], PaginationMeta]:
+    rows, meta = await repository.list_page(session, organization_id, params)
+    return [render(row) for row in rows], meta
+
+
+async def delete(session: AsyncSession, provider: PaymentProvider) -> PaymentProviderObject:
+    if await payments_repository.live_attempts_for_provider(session, provider.id):
+        raise PaymentProviderInUse()
+    rendered = render(provider)
+    await repository.soft_delete(session, provider)
+    return rendered

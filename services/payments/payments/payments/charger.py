@@ -1,0 +1,189 @@
+"""The charger: sends pending charges to their provider, exactly once per attempt.
+
+Runs in every process safely. A pass claims due attempts (`FOR UPDATE SKIP LOCKED`, a lease per
+claim) and handles each outside any transaction:
+
+1. re-read the payment and its invoice under lock: an invoice voided or already paid cancels the
+   attempt; a partial manual payment lowers the amount;
+2. an attempt that was called before (`calls > 0`: a crash, a timeout) is first looked up at the
+   provider by our reference; if found, its outcome is recorded and nothing is sent;
+3. `calls + 1` is committed while the lease is still ours, and only then is the provider called,
+   with the attempt's idempotency key (written when the attempt was recorded);
+4. the answer is recorded through `lifecycle` (a webhook that recorded it first wins; the later
+   one changes nothing). No answer: the lease is released with a backoff, and step 2 reconciles.
+
+The lease outlives a provider call (settings check it), so a second claimer never reconciles while
+the first call is still in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from invora.logging import get_logger
+from payments.customers import repository as customers_repository
+from payments.customers import service as customers
+from payments.invoices import repository as invoices_repository
+from payments.payment_providers import repository as providers_repository
+from payments.payments import lifecycle, repository
+from payments.providers.base import ChargeRequest, ChargeResult, ProviderError
+from payments.providers.declines import categorize
+from payments.refunds import service as refunds
+from payments.runtime import PaymentsRuntime
+
+log = get_logger(__name__)
+MAX_BACKOFF_SECONDS = 3600.0
+
+
+async def run_once(runtime: PaymentsRuntime, sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+    """One pass: claim due attempts and handle them (bounded concurrency); the number claimed."""
+    settings = runtime.settings
+    now = runtime.clock.now()
+    async with sessionmaker() as session:
+        claimed = await repository.claim_due(session, now, now + timedelta(seconds=settings.charger_lease_seconds),
+                                             settings.charger_concurrency * 4)
+        await session.commit()
+    if not claimed:
+        return 0
+    limit = asyncio.Semaphore(settings.charger_concurrency)
+
+    async def guarded(row) -> None:
+        async with limit:
+            try:
+                await charge_one(runtime, sessionmaker, row["id"], row["lease_until"])
+            except Exception as exc:  # noqa: BLE001 - the lease runs out and the attempt is reconciled
+                log.warning("charge_failed_unexpectedly", payment_id=str(row["id"]), error=repr(exc))
+
+    await asyncio.gather(*(guarded(row) for row in claimed))
+    return len(claimed)
+
+
+async def charge_one(runtime: PaymentsRuntime, sessionmaker: async_sessionmaker[AsyncSession], payment_id,
+                     lease_until: datetime) -> str:
+    """Handle one claimed attempt; returns what happened (for logs and tests)."""
+    async with sessionmaker() as session:
+        payment = await repository.lock(session, payment_id)
+        if payment is None or payment["payment_status"] != "pending" or payment["lease_until"] != lease_until:
+            return "lost_claim"
+        organization_id = payment["organization_id"]
+        invoice = await invoices_repository.by_id(session, organization_id, payment["invoice_id"], lock=True)
+        due = invoice["total_amount_cents"] - await invoices_repository.paid_cents(session, invoice["id"])
+        if invoice["status"] != "finalized" or due <= 0:
+            await lifecycle.cancel(session, payment, reason="invoice_not_payable" if due > 0 else "invoice_paid")
+            await session.commit()
+            return "canceled"
+        provider = await providers_repository.by_id(session, organization_id, payment["payment_provider_id"])
+        connection = {"id": provider.id, "code": provider.code, "provider_type": provider.provider_type,
+                      "secret_key": provider.secret_key, "webhook_secret": provider.webhook_secret,
+                      "updated_at": provider.updated_at}
+        customer = await customers_repository.by_id(session, organization_id, payment["customer_id"])
+        await session.commit()  # the re-read ends here: no lock is held during provider calls
+    adapter = runtime.adapters.for_connection(connection)
+    now = runtime.clock.now()
+
+    if payment["calls"] > 0:
+        try:
+            found = await adapter.find_charge(reference=payment["reference"],
+                                              provider_payment_id=payment["provider_payment_id"])
+        except ProviderError as exc:
+            await _release(sessionmaker, payment, lease_until, now, runtime, exc)
+            return "lookup_failed"
+        if found is not None:
+            await _record(sessionmaker, payment_id, found, now)
+            return f"reconciled:{found.status}"
+
+    try:
+        provider_customer_id = payment["provider_customer_id"] or await customers.ensure_provider_customer(
+            sessionmaker, adapter, customer, connection)
+    except ProviderError as exc:
+        if exc.retryable:
+            await _release(sessionmaker, payment, lease_until, now, runtime, exc)
+            return "customer_retry"
+        async with sessionmaker() as session:
+            locked = await repository.lock(session, payment_id)
+            await lifecycle.fail(session, locked, category="hard", code=exc.code or "provider_customer_error",
+                                 message=exc.message)
+            await session.commit()
+        return "customer_failed"
+
+    amount = min(payment["amount_cents"], due)
+    async with sessionmaker() as session:
+        marked = await repository.mark_called(session, payment_id, lease_until, amount_cents=amount,
+                                              provider_customer_id=provider_customer_id)
+        await session.commit()
+    if not marked:
+        return "lost_claim"
+    request = ChargeRequest(reference=payment["reference"], idempotency_key=payment["idempotency_key"],
+                            amount_cents=amount, currency=payment["currency"],
+                            provider_customer_id=provider_customer_id,
+                            description=f"Invoice {invoice['number'] or invoice['id']}",
+                            metadata={"invora_invoice_id": str(invoice["id"])})
+    try:
+        result = await adapter.charge(request)
+    except ProviderError as exc:
+        if exc.retryable:
+            await _release(sessionmaker, payment, lease_until, runtime.clock.now(), runtime, exc)
+            return "retry"
+        result = ChargeResult(status="failed", provider_payment_id=None, provider_status="error",
+                              amount_cents=amount, decline_category=categorize(exc.code), failure_code=exc.code,
+                              failure_message=exc.message)
+    await _record(sessionmaker, payment_id, result, runtime.clock.now())
+    return result.status
+
+
+async def _record(sessionmaker: async_sessionmaker[AsyncSession], payment_id, result: ChargeResult,
+                  now: datetime) -> None:
+    async with sessionmaker() as session:
+        payment = await repository.lock(session, payment_id)
+        await lifecycle.apply_charge_result(session, payment, result, now)
+        await session.commit()
+
+
+async def _release(sessionmaker, payment, lease_until: datetime, now: datetime, runtime: PaymentsRuntime,
+                   exc: Exception) -> None:
+    backoff = min(runtime.settings.charger_backoff_seconds * 2 ** max(payment["calls"] - 1, 0), MAX_BACKOFF_SECONDS)
+    log.info("charge_deferred", payment_id=str(payment["id"]), error=repr(exc), retry_in=backoff)
+    async with sessionmaker() as session:
+        await repository.release(session, payment["id"], lease_until, now + timedelta(seconds=backoff))
+        await session.commit()
+
+
+def charger_lifespan(app: FastAPI) -> contextlib.AbstractAsyncContextManager[None]:
+    @contextlib.asynccontextmanager
+    async def lifespan() -> AsyncIterator[None]:
+        runtime: PaymentsRuntime = app.state.runtime
+        if not runtime.settings.charger_enabled:
+            yield
+            return
+
+        async def loop() -> None:
+            while True:
+                claimed = 0
+                try:
+                    sessionmaker = app.state.database.sessionmaker
+                    claimed = await run_once(runtime, sessionmaker) + await refunds.run_once(runtime, sessionmaker)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - the next pass tries again
+                    log.warning("charger_pass_failed", error=repr(exc))
+                if claimed:
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(runtime.charger_wakeup.wait(), runtime.settings.charger_interval_seconds)
+                runtime.charger_wakeup.clear()
+
+        task = asyncio.create_task(loop(), name="payments-charger")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return lifespan()

@@ -1,0 +1,127 @@
+"""The payment state machine: every change of a payment's status goes through here, with its event.
+
+    pending ──► processing ──► succeeded
+       │  └───► requires_action ──► succeeded | failed | canceled
+       ├──────► failed ──► succeeded   (money taken after all, e.g. the customer authenticated later)
+       └──────► canceled                (invoice voided or paid before the call)
+
+`succeeded` and `canceled` are final; a late or repeated provider answer (a webhook after the charger
+recorded the outcome, a replay) changes nothing and publishes nothing. Only a payment whose status
+actually moves publishes `payment.succeeded|failed|requires_action`.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invora.events.contracts.payments import PaymentEvent
+from invora.ids import uuid7
+from payments.common.events import publish
+from payments.payments import repository
+from payments.payments.render import render
+from payments.providers.base import ChargeResult
+
+ALLOWED: dict[str, frozenset[str]] = {
+    "pending": frozenset({"processing", "requires_action", "succeeded", "failed", "canceled"}),
+    "processing": frozenset({"requires_action", "succeeded", "failed", "canceled"}),
+    "requires_action": frozenset({"processing", "succeeded", "failed", "canceled"}),
+    "failed": frozenset({"succeeded"}),
+    "succeeded": frozenset(),
+    "canceled": frozenset(),
+}
+PUBLISHED = {"succeeded": "payment.succeeded", "failed": "payment.failed", "requires_action": "payment.requires_action"}
+
+
+def can_move(current: str, target: str) -> bool:
+    return target in ALLOWED[current]
+
+
+async def record_attempt(session: AsyncSession, invoice: RowMapping, provider, *,
+                         amount_cents: int) -> uuid.UUID | None:
+    """A `pending` provider payment for the invoice, its idempotency key written with it; None if the invoice
+    already has a live attempt."""
+    attempt = await repository.provider_attempts(session, invoice["id"]) + 1
+    payment_id = uuid7()
+    inserted = await repository.insert(session, {
+        "id": payment_id, "organization_id": invoice["organization_id"], "invoice_id": invoice["id"],
+        "customer_id": invoice["customer_id"], "external_customer_id": invoice["external_customer_id"],
+        "type": "provider", "amount_cents": amount_cents, "currency": invoice["currency"],
+        "payment_status": "pending", "provider_status": "pending", "reference": str(payment_id),
+        "idempotency_key": f"invoice-{invoice['id']}-attempt-{attempt}", "payment_provider_id": provider.id,
+        "payment_provider_code": provider.code, "payment_provider_type": provider.provider_type,
+    })
+    if inserted is not None:
+        await publish_payment(session, inserted, invoice["organization_id"], "payment.created")
+    return inserted
+
+
+async def apply_charge_result(session: AsyncSession, payment: RowMapping, result: ChargeResult,
+                              now: datetime) -> bool:
+    """Record the provider's answer on a locked payment; True if the status moved (and an event was written)."""
+    target = result.status
+    current = payment["payment_status"]
+    values: dict = {"provider_status": result.provider_status[:50] if result.provider_status else current}
+    if result.provider_payment_id and payment["provider_payment_id"] is None:
+        values["provider_payment_id"] = result.provider_payment_id
+    if result.payment_method_id:
+        values["payment_method_id"] = result.payment_method_id
+    if target == current or not can_move(current, target):
+        if target == current and target == "processing":
+            await repository.set_outcome(session, payment["id"], values)
+        return False
+    values["payment_status"] = target
+    if target == "succeeded":
+        values.update(paid_at=now, paid_on=now.date(), failure_category=None, failure_code=None,
+                      failure_message=None, next_action={})
+    elif target == "failed":
+        values.update(failure_category=result.decline_category or "soft", failure_code=result.failure_code,
+                      failure_message=(result.failure_message or "")[:1000] or None)
+    elif target == "requires_action":
+        values["next_action"] = result.next_action or {}
+    await repository.set_outcome(session, payment["id"], _jsonable(values))
+    if target in PUBLISHED:
+        await publish_payment(session, payment["id"], payment["organization_id"], PUBLISHED[target])
+    return True
+
+
+async def fail(session: AsyncSession, payment: RowMapping, *, category: str, code: str | None,
+               message: str | None) -> bool:
+    if not can_move(payment["payment_status"], "failed"):
+        return False
+    await repository.set_outcome(session, payment["id"], {
+        "payment_status": "failed", "provider_status": "failed", "failure_category": category,
+        "failure_code": code, "failure_message": (message or "")[:1000] or None})
+    await publish_payment(session, payment["id"], payment["organization_id"], "payment.failed")
+    return True
+
+
+async def cancel(session: AsyncSession, payment: RowMapping, *, reason: str) -> bool:
+    if not can_move(payment["payment_status"], "canceled"):
+        return False
+    await repository.set_outcome(session, payment["id"], {"payment_status": "canceled", "provider_status": "canceled",
+                                                         "failure_code": reason})
+    return True
+
+
+async def cancel_uncalled_attempts(session: AsyncSession, invoice: RowMapping, *, reason: str) -> int:
+    """An invoice voided before its charge was sent: the attempt is canceled (one already sent is left to finish;
+    the charger re-reads the invoice before every call)."""
+    canceled = 0
+    for payment in await repository.uncalled_live(session, invoice["id"]):
+        canceled += await cancel(session, payment, reason=reason)
+    return canceled
+
+
+def _jsonable(values: dict) -> dict:
+    return {k: (json.dumps(v) if k == "next_action" else v) for k, v in values.items()}
+
+
+async def publish_payment(session: AsyncSession, payment_id: uuid.UUID, organization_id: uuid.UUID,
+                          event_type: str) -> None:
+    row = await repository.by_id(session, organization_id, payment_id)
+    await publish(session, organization_id, event_type, payment_id, PaymentEvent(payment=render(row)))

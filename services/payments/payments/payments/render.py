@@ -1,0 +1,25 @@
+"""A payment row (joined with its invoice's number) as Lago's `PaymentObject`."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import RowMapping
+
+from invora.events.contracts.payments import Payment, PaymentFailure
+
+
+def render(row: RowMapping) -> Payment:
+    failure = None
+    if row["payment_status"] == "failed":
+        failure = PaymentFailure(category=row["failure_category"] or "soft", code=row["failure_code"],
+                                 message=row["failure_message"])
+    return Payment(
+        lago_id=row["id"], lago_customer_id=row["customer_id"], external_customer_id=row["external_customer_id"],
+        invoice_ids=[row["invoice_id"]], invoice_numbers=[row["invoice_number"]] if row["invoice_number"] else [],
+        lago_payable_id=row["invoice_id"], payable_type="Invoice", amount_cents=row["amount_cents"],
+        amount_currency=row["currency"], status=row["provider_status"], payment_status=row["payment_status"],
+        type=row["type"], reference=row["reference"], payment_provider_code=row["payment_provider_code"],
+        payment_provider_type=row["payment_provider_type"] or ("manual" if row["type"] == "manual" else None),
+        external_payment_id=row["provider_payment_id"], provider_payment_id=row["provider_payment_id"],
+        provider_customer_id=row["provider_customer_id"], payment_method_id=row["payment_method_id"],
+        next_action=row["next_action"] or {}, failure=failure, paid_at=row["paid_at"], created_at=row["created_at"],
+    )

@@ -1,0 +1,150 @@
+"""SQL of payments: attempts, the charger's claims, outcomes, reads."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invora.web.pagination import PageParams, PaginationMeta
+
+_COLUMNS = ("id", "organization_id", "invoice_id", "customer_id", "external_customer_id", "type", "amount_cents",
+            "currency", "payment_status", "provider_status", "reference", "idempotency_key", "payment_provider_id",
+            "payment_provider_code", "payment_provider_type", "paid_on", "paid_at", "created_at", "updated_at")
+
+# ON CONFLICT DO NOTHING: the partial unique index on live provider attempts makes a second attempt for
+# an invoice that already has one a no-op (a replayed `invoice.finalized`, two consumers racing)
+_INSERT = text(
+    f"""
+    INSERT INTO payments ({", ".join(_COLUMNS)}) VALUES ({", ".join(":" + c for c in _COLUMNS)})
+    ON CONFLICT DO NOTHING
+    RETURNING id
+    """
+)
+_SELECT = "SELECT p.*, i.number AS invoice_number FROM payments p JOIN invoices i ON i.id = p.invoice_id"
+_BY_ID = text(f"{_SELECT} WHERE p.organization_id = :org AND p.id = :id")
+_LOCK = text("SELECT * FROM payments WHERE organization_id = :org AND id = :id FOR UPDATE")
+_LOCK_ANY = text("SELECT * FROM payments WHERE id = :id FOR UPDATE")
+_BY_PROVIDER_PAYMENT_ID = text(
+    "SELECT * FROM payments WHERE payment_provider_id = :provider_id AND provider_payment_id = :ppid FOR UPDATE"
+)
+_ATTEMPTS = text("SELECT count(*) FROM payments WHERE invoice_id = :invoice_id AND type = 'provider'")
+_CLAIM_DUE = text(
+    """
+    UPDATE payments SET lease_until = :lease_until
+    WHERE id IN (
+        SELECT id FROM payments
+        WHERE payment_status = 'pending' AND type = 'provider'
+          AND (lease_until IS NULL OR lease_until < :now) AND (next_attempt_at IS NULL OR next_attempt_at <= :now)
+        ORDER BY created_at LIMIT :limit
+        FOR UPDATE SKIP LOCKED)
+    RETURNING id, lease_until
+    """
+)
+# the claimer still holds its lease: only then may it call the provider (a claimer whose lease ran out
+# leaves the payment to the process that took it over)
+_MARK_CALLED = text(
+    """
+    UPDATE payments SET calls = calls + 1, amount_cents = :amount_cents, provider_customer_id = :provider_customer_id,
+                        updated_at = now()
+    WHERE id = :id AND payment_status = 'pending' AND lease_until = :lease_until
+    RETURNING calls
+    """
+)
+_RELEASE = text(
+    """
+    UPDATE payments SET lease_until = NULL, next_attempt_at = :next_attempt_at, updated_at = now()
+    WHERE id = :id AND lease_until = :lease_until
+    """
+)
+_LIVE_FOR_PROVIDER = text(
+    "SELECT EXISTS (SELECT 1 FROM payments WHERE payment_provider_id = :provider_id "
+    "AND payment_status IN ('pending', 'processing', 'requires_action'))"
+)
+_UNCALLED_LIVE = text(
+    """
+    SELECT * FROM payments WHERE invoice_id = :invoice_id AND type = 'provider' AND payment_status = 'pending'
+      AND calls = 0 FOR UPDATE
+    """
+)
+
+
+async def insert(session: AsyncSession, values: dict[str, Any]) -> uuid.UUID | None:
+    row = (await session.execute(_INSERT, {c: values.get(c) for c in _COLUMNS})).first()
+    return row[0] if row else None
+
+
+async def provider_attempts(session: AsyncSession, invoice_id: uuid.UUID) -> int:
+    return int((await session.execute(_ATTEMPTS, {"invoice_id": invoice_id})).scalar_one())
+
+
+async def by_id(session: AsyncSession, organization_id: uuid.UUID, payment_id: uuid.UUID) -> RowMapping | None:
+    return (await session.execute(_BY_ID, {"org": organization_id, "id": payment_id})).mappings().first()
+
+
+async def lock(session: AsyncSession, payment_id: uuid.UUID, organization_id: uuid.UUID | None = None
+               ) -> RowMapping | None:
+    if organization_id is None:
+        return (await session.execute(_LOCK_ANY, {"id": payment_id})).mappings().first()
+    return (await session.execute(_LOCK, {"org": organization_id, "id": payment_id})).mappings().first()
+
+
+async def lock_by_provider_payment_id(session: AsyncSession, provider_id: uuid.UUID,
+                                      provider_payment_id: str) -> RowMapping | None:
+    return (await session.execute(_BY_PROVIDER_PAYMENT_ID, {"provider_id": provider_id, "ppid": provider_payment_id})
+            ).mappings().first()
+
+
+async def claim_due(session: AsyncSession, now: datetime, lease_until: datetime, limit: int) -> list[RowMapping]:
+    return list((await session.execute(_CLAIM_DUE, {"now": now, "lease_until": lease_until, "limit": limit})
+                 ).mappings().all())
+
+
+async def mark_called(session: AsyncSession, payment_id: uuid.UUID, lease_until: datetime, *, amount_cents: int,
+                      provider_customer_id: str) -> bool:
+    return (await session.execute(_MARK_CALLED, {
+        "id": payment_id, "lease_until": lease_until, "amount_cents": amount_cents,
+        "provider_customer_id": provider_customer_id})).first() is not None
+
+
+async def release(session: AsyncSession, payment_id: uuid.UUID, lease_until: datetime,
+                  next_attempt_at: datetime | None) -> None:
+    await session.execute(_RELEASE, {"id": payment_id, "lease_until": lease_until,
+                                     "next_attempt_at": next_attempt_at})
+
+
+async def set_outcome(session: AsyncSession, payment_id: uuid.UUID, values: dict[str, Any]) -> None:
+    assignments = ", ".join(f"{column} = CAST(:{column} AS jsonb)" if column == "next_action" else
+                            f"{column} = :{column}" for column in values)
+    statement = text(f"UPDATE payments SET {assignments}, lease_until = NULL, updated_at = now() WHERE id = :id")
+    await session.execute(statement, {**values, "id": payment_id})
+
+
+async def live_attempts_for_provider(session: AsyncSession, provider_id: uuid.UUID) -> bool:
+    return bool((await session.execute(_LIVE_FOR_PROVIDER, {"provider_id": provider_id})).scalar_one())
+
+
+async def uncalled_live(session: AsyncSession, invoice_id: uuid.UUID) -> list[RowMapping]:
+    return list((await session.execute(_UNCALLED_LIVE, {"invoice_id": invoice_id})).mappings().all())
+
+
+async def list_page(session: AsyncSession, organization_id: uuid.UUID, *, external_customer_id: str | None,
+                    invoice_id: uuid.UUID | None, params: PageParams) -> tuple[list[RowMapping], PaginationMeta]:
+    where = ["p.organization_id = :org"]
+    binds: dict[str, Any] = {"org": organization_id}
+    if external_customer_id is not None:
+        where.append("p.external_customer_id = :external_customer_id")
+        binds["external_customer_id"] = external_customer_id
+    if invoice_id is not None:
+        where.append("p.invoice_id = :invoice_id")
+        binds["invoice_id"] = invoice_id
+    condition = " AND ".join(where)
+    total = (await session.execute(text(f"SELECT count(*) FROM payments p WHERE {condition}"), binds)).scalar_one()
+    rows = (await session.execute(text(
+        f"{_SELECT} WHERE {condition} ORDER BY p.created_at DESC, p.id DESC LIMIT :limit OFFSET :offset"),
+        {**binds, "limit": params.per_page, "offset": params.offset})).mappings().all()
+    return list(rows), params.meta(total)

@@ -1,0 +1,70 @@
+"""HTTP routes for payments (Lago API v1): `POST/GET /api/v1/payments`, `GET /api/v1/payments/{lago_id}`,
+`GET /api/v1/customers/{external_customer_id}/payments`."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from invora.auth.principal import Principal
+from invora.web.deps import DbSession
+from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, READ_ERRORS
+from invora.web.pagination import Pagination
+from payments.common.auth import ReaderOrTenant, Writer, ensure_customer_access
+from payments.common.deps import Now
+from payments.common.ids import parse_uuid
+from payments.payments import service
+from payments.payments.schemas import ManualPaymentBody, PaymentResponse, PaymentsResponse
+
+router = APIRouter(prefix="/api/v1", tags=["payments"])
+
+
+def _tenant_scope(principal: Principal, external_customer_id: str | None) -> str | None:
+    """A tenant key lists its own customer's payments whatever it asks for."""
+    if external_customer_id is not None:
+        ensure_customer_access(principal, external_customer_id)
+        return external_customer_id
+    if principal.has_any({"admin", "billing_admin", "service", "super_admin"}):
+        return None
+    ensure_customer_access(principal, "")
+    return None
+
+
+@router.post("/payments", response_model=PaymentResponse, responses=CREATE_ERRORS,
+             summary="Create a manual payment")
+async def create_payment(body: ManualPaymentBody, session: DbSession, principal: Writer, now: Now) -> PaymentResponse:
+    return PaymentResponse(payment=await service.create_manual(session, principal.organization_id, body.payment,
+                                                               now=now))
+
+
+@router.get("/payments", response_model=PaymentsResponse, responses=LIST_ERRORS, summary="List payments")
+async def list_payments(session: DbSession, principal: ReaderOrTenant, page: Pagination,
+                        external_customer_id: Annotated[str | None, Query(max_length=255)] = None,
+                        invoice_id: Annotated[uuid.UUID | None, Query()] = None) -> PaymentsResponse:
+    scope = _tenant_scope(principal, external_customer_id)
+    payments, meta = await service.list_payments(session, principal.organization_id, external_customer_id=scope,
+                                                 invoice_id=invoice_id, params=page)
+    return PaymentsResponse(payments=payments, meta=meta)
+
+
+@router.get("/payments/{lago_id}", response_model=PaymentResponse, responses=READ_ERRORS,
+            summary="Retrieve a payment")
+async def get_payment(session: DbSession, principal: ReaderOrTenant,
+                      lago_id: Annotated[str, Path(description="The payment's lago_id.")]) -> PaymentResponse:
+    payment = await service.get(session, principal.organization_id, parse_uuid(lago_id))
+    ensure_customer_access(principal, payment.external_customer_id)
+    return PaymentResponse(payment=payment)
+
+
+@router.get("/customers/{external_customer_id}/payments", response_model=PaymentsResponse, responses=LIST_ERRORS,
+            summary="List a customer's payments")
+async def list_customer_payments(session: DbSession, principal: ReaderOrTenant, page: Pagination,
+                                 external_customer_id: Annotated[str, Path()],
+                                 invoice_id: Annotated[uuid.UUID | None, Query()] = None) -> PaymentsResponse:
+    ensure_customer_access(principal, external_customer_id)
+    payments, meta = await service.list_payments(session, principal.organization_id,
+                                                 external_customer_id=external_customer_id, invoice_id=invoice_id,
+                                                 params=page)
+    return PaymentsResponse(payments=payments, meta=meta)

@@ -1,0 +1,32 @@
+"""Provider webhooks: `POST /api/v1/webhooks/{provider}/{organization_id}?code=` (Lago's path, under /api/v1).
+
+No API key: the provider signs the body (the connection's webhook secret), and a body that does not
+verify gets 400 and changes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+
+from invora.web.deps import DbSession
+from payments.common.deps import Now, Runtime
+from payments.webhooks import service
+
+router = APIRouter(prefix="/api/v1/webhooks", tags=["provider_webhooks"])
+
+
+@router.post("/{provider_type}/{organization_id}", summary="Receive a payment provider's webhook",
+             responses={400: {"description": "Signature missing or invalid"},
+                        404: {"description": "No such provider connection"}})
+async def receive_webhook(request: Request, session: DbSession, runtime: Runtime, now: Now,
+                          provider_type: Annotated[Literal["stripe"], Path()],
+                          organization_id: Annotated[uuid.UUID, Path()],
+                          code: Annotated[str, Query(min_length=1, max_length=255)]) -> dict:
+    body = await request.body()
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    outcome = await service.handle(session, runtime.adapters, provider_type=provider_type,
+                                   organization_id=organization_id, code=code, body=body, headers=headers, now=now)
+    return {"received": True, "outcome": outcome}
