@@ -11,5 +11,6 @@ from invora.testing.infrastructure import (  # noqa: F401
     migrated_database,
 )
 from invora.testing.live import live_service  # noqa: F401
+from invora.testing.localstripe import localstripe  # noqa: F401
 from invora.testing.receiver import webhook_receiver  # noqa: F401
 from invora.testing.services import start_service  # noqa: F401

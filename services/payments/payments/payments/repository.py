@@ -20,7 +20,9 @@ _COLUMNS = ("id", "organization_id", "invoice_id", "customer_id", "external_cust
 # an invoice that already has one a no-op (a replayed `invoice.finalized`, two consumers racing)
 _INSERT = text(
     f"""
-    INSERT INTO payments ({", ".join(_COLUMNS)}) VALUES ({", ".join(":" + c for c in _COLUMNS)})
+    INSERT INTO payments ({", ".join(_COLUMNS)})
+    VALUES ({", ".join(f"COALESCE(:{c}, now())" if c.endswith("ed_at") and c != "paid_at" else ":" + c
+                       for c in _COLUMNS)})
     ON CONFLICT DO NOTHING
     RETURNING id
     """
