@@ -10,10 +10,11 @@ from datetime import timedelta
 
 from sqlalchemy import text
 
-CARD_DECLINED_ON_CHARGE = "4000000000000341"  # attaches, then every charge is declined
-CARD_3DS = "4000002500003155"  # needs 3-D Secure
 from payments.payments import charger, repository
 from payments.providers.base import ChargeRequest, ProviderUnreachable
+
+CARD_DECLINED_ON_CHARGE = "4000000000000341"  # attaches, then every charge is declined
+CARD_3DS = "4000002500003155"  # needs 3-D Secure
 
 
 def _runtime(payments):
@@ -71,7 +72,8 @@ async def test_the_database_refuses_a_second_live_attempt_for_an_invoice(payment
     customer = await stage.customer()
     invoice_id, payment_id = await stage.finalize(customer, 700)
     async with payments.database.sessionmaker() as session:
-        row = (await session.execute(text("SELECT * FROM payments WHERE id = :id"), {"id": payment_id})).mappings().one()
+        row = (await session.execute(text("SELECT * FROM payments WHERE id = :id"), {"id": payment_id})
+               ).mappings().one()
         clone = {**row, "id": uuid.uuid4(), "idempotency_key": "other", "reference": "other"}
         assert await repository.insert(session, clone) is None  # the partial unique index answers "already there"
         await session.rollback()

@@ -27,7 +27,7 @@ def render(provider: PaymentProvider) -> PaymentProviderObject:
         lago_id=provider.id, provider_type=provider.provider_type, code=provider.code, name=provider.name,
         secret_key="••••" + provider.secret_key[-4:] if len(provider.secret_key) > 8 else "••••",
         has_webhook_secret=provider.webhook_secret is not None,
-        webhook_path=f"/api/v1/webhooks/{provider.provider_type}/{provider.organization_id}?code={provider.code}",
+        webhook_path=f"/api/v1/provider_webhooks/{provider.provider_type}/{provider.organization_id}?code={provider.code}",
         success_redirect_url=provider.success_redirect_url, created_at=provider.created_at,
         updated_at=provider.updated_at)
 

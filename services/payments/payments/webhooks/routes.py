@@ -1,4 +1,7 @@
-"""Provider webhooks: `POST /api/v1/webhooks/{provider}/{organization_id}?code=` (Lago's path, under /api/v1).
+"""Provider webhooks: `POST /api/v1/provider_webhooks/{provider}/{organization_id}?code=`.
+
+Lago serves `/webhooks/stripe/{organization_id}`; under `/api/v1/webhooks/` the notifications service
+already routes its own resources, hence `provider_webhooks`.
 
 No API key: the provider signs the body (the connection's webhook secret), and a body that does not
 verify gets 400 and changes nothing.
@@ -15,7 +18,7 @@ from invora.web.deps import DbSession
 from payments.common.deps import Now, Runtime
 from payments.webhooks import service
 
-router = APIRouter(prefix="/api/v1/webhooks", tags=["provider_webhooks"])
+router = APIRouter(prefix="/api/v1/provider_webhooks", tags=["provider_webhooks"])
 
 
 @router.post("/{provider_type}/{organization_id}", summary="Receive a payment provider's webhook",

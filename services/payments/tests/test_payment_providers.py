@@ -1,0 +1,85 @@
+"""Provider connections: Lago-style CRUD by code, credentials encrypted at rest and never returned, bad input and
+other organizations' connections refused."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import text
+
+
+def _body(code: str, **fields) -> dict:
+    return {"payment_provider": {"provider_type": "stripe", "code": code, "name": "Stripe EU",
+                                 "secret_key": "sk_test_supersecret1234", **fields}}
+
+
+async def test_create_list_update_delete(payments, org):
+    client = payments.client(org)
+    created = await client.post("/api/v1/payment_providers", json=_body("stripe_eu", webhook_secret="whsec_abc"))
+    assert created.status_code == 200, created.text
+    provider = created.json()["payment_provider"]
+    assert provider["code"] == "stripe_eu" and provider["secret_key"] == "••••1234" and provider["has_webhook_secret"]
+    assert provider["webhook_path"] == f"/api/v1/provider_webhooks/stripe/{org}?code=stripe_eu"
+    assert "supersecret" not in created.text and "whsec_abc" not in created.text
+
+    updated = await client.put("/api/v1/payment_providers/stripe_eu",
+                               json={"payment_provider": {"name": "Stripe Europe", "secret_key": "sk_test_new_9876"}})
+    assert updated.status_code == 200 and updated.json()["payment_provider"]["secret_key"] == "••••9876"
+    listed = (await client.get("/api/v1/payment_providers")).json()
+    assert [p["name"] for p in listed["payment_providers"]] == ["Stripe Europe"] and listed["meta"]["total_count"] == 1
+
+    deleted = await client.delete("/api/v1/payment_providers/stripe_eu")
+    assert deleted.status_code == 200
+    assert (await client.get("/api/v1/payment_providers/stripe_eu")).status_code == 404
+    again = await client.post("/api/v1/payment_providers", json=_body("stripe_eu"))  # a deleted code is free again
+    assert again.status_code == 200, again.text
+
+
+async def test_credentials_are_encrypted_at_rest(payments, org):
+    client = payments.client(org)
+    response = await client.post("/api/v1/payment_providers",
+                                 json=_body("enc", secret_key="sk_test_plaintext_marker", webhook_secret="whsec_mark"))
+    assert response.status_code == 200
+    async with payments.database.sessionmaker() as session:
+        row = (await session.execute(text(
+            "SELECT secret_key, webhook_secret FROM payment_providers WHERE organization_id = :org AND code = 'enc'"),
+            {"org": org})).one()
+    assert row.secret_key.startswith("enc:v1:") and "plaintext_marker" not in row.secret_key
+    assert row.webhook_secret.startswith("enc:v1:") and "whsec_mark" not in row.webhook_secret
+
+
+async def test_a_code_is_unique_per_organization(payments, org):
+    client = payments.client(org)
+    assert (await client.post("/api/v1/payment_providers", json=_body("dup"))).status_code == 200
+    second = await client.post("/api/v1/payment_providers", json=_body("dup"))
+    assert second.status_code == 422 and second.json()["error_details"] == {"code": ["value_already_exist"]}
+    other = payments.client(uuid.uuid4())
+    assert (await other.post("/api/v1/payment_providers", json=_body("dup"))).status_code == 200
+
+
+async def test_another_organizations_connection_is_not_found(payments, org):
+    client = payments.client(org)
+    assert (await client.post("/api/v1/payment_providers", json=_body("mine"))).status_code == 200
+    stranger = payments.client(uuid.uuid4())
+    for method in ("GET", "DELETE"):
+        response = await stranger.request(method, "/api/v1/payment_providers/mine")
+        assert response.status_code == 404 and response.json()["code"] == "payment_provider_not_found"
+    response = await stranger.put("/api/v1/payment_providers/mine", json={"payment_provider": {"name": "x"}})
+    assert response.status_code == 404
+    assert (await client.get("/api/v1/payment_providers/mine")).json()["payment_provider"]["name"] == "Stripe EU"
+
+
+async def test_bad_input_is_refused_with_field_details(payments, org):
+    client = payments.client(org)
+    for body in (_body("x", provider_type="paypal"), _body("", secret_key="k"), _body("y", secret_key=""),
+                 _body("z", success_redirect_url="ftp://nope"), _body("w", unknown=1)):
+        response = await client.post("/api/v1/payment_providers", json=body)
+        assert response.status_code == 422, (body, response.text)
+        assert response.json()["code"] == "validation_errors"
+    assert (await client.get("/api/v1/payment_providers")).json()["meta"]["total_count"] == 0
+
+
+async def test_only_admins_write_connections(payments, org):
+    reader = payments.client(org, roles=["service"])
+    assert (await reader.post("/api/v1/payment_providers", json=_body("nope"))).status_code == 403
+    assert (await reader.get("/api/v1/payment_providers")).status_code == 200
