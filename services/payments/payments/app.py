@@ -14,7 +14,6 @@ from payments.invoices.consumer import invoices_consumer
 from payments.payment_providers.routes import router as payment_providers
 from payments.payments.charger import charger_lifespan
 from payments.payments.routes import router as payments
-from payments.providers.registry import AdapterFactory
 from payments.refunds.routes import router as refunds
 from payments.runtime import PaymentsRuntime
 from payments.settings import PaymentsSettings
@@ -42,14 +41,11 @@ DEFINITION = ServiceDefinition(
 
 def create_app(settings: PaymentsSettings | None = None) -> FastAPI:
     settings = settings or PaymentsSettings()
-    holder: list[FastAPI] = []
+    runtime = PaymentsRuntime(settings=settings)
     timeout = settings.consumer_session_timeout_ms
     definition = dataclasses.replace(
         DEFINITION,
-        consumers=[customers_consumer(), invoices_consumer(lambda: holder[0].state.runtime)],
+        consumers=[customers_consumer(), invoices_consumer(lambda: runtime)],
         consumer_options=ConsumerOptions(session_timeout_ms=timeout, heartbeat_interval_ms=max(300, timeout // 3)),
     )
-    app = build_service_app(definition, settings)
-    app.state.runtime = PaymentsRuntime(settings=settings, adapters=AdapterFactory(settings))
-    holder.append(app)
-    return app
+    return build_service_app(definition, settings, runtime)

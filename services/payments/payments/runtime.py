@@ -1,29 +1,28 @@
-"""What the routes, consumers and background loops of the payments service share: settings, the clock,
-provider adapters and the charger's wake-up."""
+"""What the routes, consumers and background loops of the payments service share: the suite's runtime
+(settings, the swappable clock) plus provider adapters and the charger's wake-up."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 
+from invora.runtime import ServiceRuntime
 from payments.providers.registry import AdapterFactory
 from payments.settings import PaymentsSettings
 
 
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
 @dataclass
-class PaymentsRuntime:
-    settings: PaymentsSettings
-    adapters: AdapterFactory
-    clock: SystemClock = field(default_factory=SystemClock)
+class PaymentsRuntime(ServiceRuntime):
+    settings: PaymentsSettings = field(default_factory=PaymentsSettings)
+    adapters: AdapterFactory | None = None
     charger_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        if self.adapters is None:
+            self.adapters = AdapterFactory(self.settings)
 
     def wake_charger(self) -> None:
         self.charger_wakeup.set()
@@ -31,3 +30,6 @@ class PaymentsRuntime:
 
 def get_runtime(request: Request) -> PaymentsRuntime:
     return request.app.state.runtime
+
+
+Runtime = Annotated[PaymentsRuntime, Depends(get_runtime)]

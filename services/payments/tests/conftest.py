@@ -126,10 +126,19 @@ class Stage:
     def invoice_event(self, customer: dict, amount_cents: int, *, invoice_id: uuid.UUID | None = None,
                       type: str = "invoice.finalized", status: str = "finalized", sequence: int = 1) -> EventEnvelope:
         invoice_id = invoice_id or uuid.uuid4()
-        invoice = {"lago_id": str(invoice_id), "number": f"INV-{invoice_id.hex[:6]}", "status": status,
-                   "payment_status": "pending", "currency": "EUR", "total_amount_cents": amount_cents,
-                   "customer": {k: v for k, v in customer.items() if k != "provider_customer_id"},
-                   "fees_amount_cents": amount_cents}
+        now = datetime.now(UTC)
+        invoice = {
+            "lago_id": str(invoice_id), "number": f"INV-{invoice_id.hex[:6]}", "status": status,
+            "issuing_date": now.date().isoformat(), "payment_due_date": now.date().isoformat(),
+            "payment_overdue": False, "net_payment_term": 0, "invoice_type": "subscription",
+            "payment_status": "pending", "currency": "EUR", "fees_amount_cents": amount_cents,
+            "coupons_amount_cents": 0, "credit_notes_amount_cents": 0,
+            "sub_total_excluding_taxes_amount_cents": amount_cents, "taxes_amount_cents": 0,
+            "sub_total_including_taxes_amount_cents": amount_cents, "prepaid_credit_amount_cents": 0,
+            "progressive_billing_credit_amount_cents": 0, "total_amount_cents": amount_cents, "version_number": 4,
+            "created_at": now.isoformat(), "updated_at": now.isoformat(),
+            "customer": {k: v for k, v in customer.items() if k != "provider_customer_id"},
+        }
         return EventEnvelope(type=type, source="invoicing", organization_id=self.org, aggregate_type="invoice",
                              aggregate_id=str(invoice_id), sequence=sequence, data={"invoice": invoice})
 

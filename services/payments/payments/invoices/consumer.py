@@ -13,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from invora.bus.consumer import ConsumerSpec
 from invora.events.envelope import EventEnvelope, topic_for
 from payments.invoices import service
-from payments.invoices.contract import INVOICE_EVENTS
 from payments.runtime import PaymentsRuntime
+
+INVOICE_EVENTS = frozenset({"invoice.finalized", "invoice.voided"})
 
 
 def invoices_consumer(runtime: Callable[[], PaymentsRuntime]) -> ConsumerSpec:

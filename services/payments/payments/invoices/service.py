@@ -14,13 +14,13 @@ import uuid
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from invora.events.contracts.invoicing import InvoiceEvent
 from invora.events.envelope import EventEnvelope
 from invora.logging import get_logger
 from payments.common.errors import InvoiceNotFound
 from payments.customers import repository as customers_repository
 from payments.customers import service as customers
 from payments.invoices import repository
-from payments.invoices.contract import PayableInvoiceEvent
 from payments.payment_providers import repository as providers_repository
 from payments.payments import lifecycle
 
@@ -29,8 +29,11 @@ log = get_logger(__name__)
 
 async def apply_event(session: AsyncSession, envelope: EventEnvelope) -> uuid.UUID | None:
     """Project the invoice; on `invoice.finalized` with an amount due, record a charge attempt (its id)."""
-    invoice = PayableInvoiceEvent.model_validate(envelope.data).invoice
+    invoice = InvoiceEvent.model_validate(envelope.data).invoice
     organization_id = envelope.organization_id
+    if invoice.customer is None:  # invoicing embeds the customer; without it the invoice cannot be charged
+        log.warning("invoice_without_customer", invoice_id=str(invoice.lago_id), type=envelope.type)
+        return None
     await customers.remember(session, organization_id, invoice.customer)
     await repository.upsert(session, {
         "id": invoice.lago_id, "org": organization_id, "customer_id": invoice.customer.lago_id,
