@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from .test_usage_periods import published  # noqa: TID252
+
 LAGO = "getlago/lago-api "
 ALL = "__ALL_FILTER_VALUES__"
 
@@ -411,7 +413,7 @@ async def test_anniversary_week_in_new_york_across_dst(api, plans, clock):
     assert shown["current_billing_period_ending_at"] == "2026-03-18T03:59:59Z"
 
 
-async def test_backdated_subscription_is_current_from_creation(api, plans, clock):
+async def test_backdated_subscription_is_current_from_creation(api, plans, clock, subs, org):
     """lago-api: a subscription created with a past `subscription_at` reports the period holding now
     (subscriptions/dates_service.rb computes it from the current date), and events sent now count at once;
     the periods already over are closed in the creating transaction (no scheduler pass runs here)."""
@@ -427,6 +429,12 @@ async def test_backdated_subscription_is_current_from_creation(api, plans, clock
     past = await api.ok("GET", f"/api/v1/customers/{s.customer}/past_usage",
                         params={"external_subscription_id": s.subscription})
     assert [p["from_datetime"] for p in past["usage_periods"]] == ["2026-02-01T00:00:00Z", "2026-01-10T00:00:00Z"]
+    # the closes a scheduler pass would have published, in order, each naming the period after it
+    ended = await published(subs, org, "subscription.billing_period_ended")
+    assert [(e["period_start"], e["period_end"], e["next_period_start"]) for e in ended] == [
+        ("2026-01-10T00:00:00Z", "2026-02-01T00:00:00Z", "2026-02-01T00:00:00Z"),
+        ("2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z", "2026-03-01T00:00:00Z")]
+    assert all(e["usage"]["charges_usage"][0]["units"] == "0" for e in ended)
 
 
 # -- projections ----------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from subscriptions.customers import service as customers
 from subscriptions.customers.models import Customer
 from subscriptions.customers.schemas import CustomerInput
 from subscriptions.plans.client import CatalogClient
-from subscriptions.subscriptions import lifecycle, scheduler
+from subscriptions.subscriptions import lifecycle
 from subscriptions.subscriptions.models import LIVE_STATUSES, PlanEntitlementsProjection, Subscription
 from subscriptions.subscriptions.plan_terms import PlanTerms, check_overrides
 from subscriptions.subscriptions.repository import has_live_subscriptions
@@ -128,9 +128,8 @@ async def create_or_change(session: AsyncSession, catalog: CatalogClient, organi
         await lifecycle.publish(session, subscription, "subscription.created")
         if subscription_at <= now:
             await lifecycle.activate(session, subscription, subscription_at, terms.trial_period)
-            # backdated: close the periods already over in this transaction, as the scheduler's next
-            # pass would, so the response, reads and ingestion see the period holding `now` at once
-            await scheduler.advance(session, subscription, now)
+            # backdated: its past periods close now, so it is current from the moment it exists
+            await lifecycle.close_past_periods(session, subscription, now)
         return subscription
     if current.plan_code == terms.plan["code"]:
         return current

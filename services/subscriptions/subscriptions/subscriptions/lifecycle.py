@@ -16,7 +16,7 @@ from invora.db.flush import flush_loaded
 from invora.events.contracts.subscriptions import BillingPeriodEnded, SubscriptionEvent
 from invora.events.contracts.subscriptions import Subscription as SubscriptionObject
 from invora.ids import uuid7
-from invora.outbox import add_event
+from invora.outbox import PendingEvent, add_event, add_events
 from subscriptions.periods import Period, Schedule, subscription_period, trial_end
 from subscriptions.periods.schedule import local_date, presented_end
 from subscriptions.subscriptions.models import BillingPeriod, Subscription
@@ -127,6 +127,57 @@ async def close_period(session: AsyncSession, subscription: Subscription, end: d
         usage=usage,
     ))
     return True
+
+
+CREATION_CATCH_UP = 10_000  # periods a backdated creation closes at once: weekly since 1970 is ~3,000
+
+
+async def close_past_periods(session: AsyncSession, subscription: Subscription, now: datetime) -> int:
+    """A subscription created backdated: close every period already over, in the creating transaction,
+    so the response, reads and ingestion see the period holding `now` at once (Lago computes the current
+    period from the date). No event can be in those periods yet, so their usage is computed once and
+    dated per period; the rows and the `subscription.billing_period_ended` events (the same a scheduler
+    pass would write, in order) go in three statements whatever their number. Returns how many closed."""
+    schedule = schedule_of(subscription)
+    periods: list[Period] = []
+    start, end = subscription.current_period_start, subscription.current_period_end
+    while start is not None and end <= now and len(periods) < CREATION_CATCH_UP:
+        periods.append(Period(start, end))
+        following = subscription_period(schedule, subscription.started_at, end)
+        start, end = following.start, following.end
+    if not periods:
+        return 0
+    empty = await period_usage(session, subscription, periods[0].start, periods[0].end)
+    rows: list[dict[str, Any]] = []
+    events: list[PendingEvent] = []
+    for period in periods:
+        row_id = uuid7()
+        subscription.current_period_start, subscription.current_period_end = period.start, period.end
+        usage = None if empty is None else empty.model_copy(update={
+            "from_datetime": period.start, "to_datetime": period.end,
+            "issuing_date": local_date(presented_end(period.end), subscription.timezone).isoformat()})
+        rows.append({"id": row_id, "organization_id": subscription.organization_id,
+                     "subscription_id": subscription.id, "period_start": period.start, "period_end": period.end,
+                     "reason": "period_end", "event_id": row_id,
+                     "usage_amount_cents": None if usage is None else usage.amount_cents,
+                     "usage_events_count": None if usage is None else 0})
+        following = schedule.period_at(period.end)
+        full = schedule.period_at(period.start)
+        in_trial = (subscription.trial_ends_at if subscription.trial_ends_at
+                    and subscription.trial_ends_at > period.start else None)
+        events.append(PendingEvent(
+            type="subscription.billing_period_ended", organization_id=subscription.organization_id,
+            aggregate_type="subscription", aggregate_id=subscription.id, data=BillingPeriodEnded(
+                lago_billing_period_id=row_id, subscription=render(subscription),
+                lago_plan_version_id=subscription.plan_version_id, plan_overrides=subscription.plan_overrides or {},
+                period_start=period.start, period_end=period.end, full_period_start=full.start,
+                full_period_end=full.end, reason="period_end", timezone=subscription.timezone,
+                in_trial_until=in_trial, next_period_start=following.start, next_period_end=following.end,
+                usage=usage)))
+    await session.execute(insert(BillingPeriod), rows)
+    await add_events(session, events)
+    _open_period(subscription, periods[-1].end)
+    return len(periods)
 
 
 def advance_period(subscription: Subscription) -> None:

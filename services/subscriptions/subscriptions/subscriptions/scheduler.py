@@ -50,8 +50,8 @@ class PassReport:
 
 async def advance(session: AsyncSession, subscription: Subscription, now: datetime,
                   report: PassReport | None = None) -> None:
-    """Bring one active subscription up to `now` (also run when a backdated subscription is created, so
-    its current period is the one holding `now` from the start)."""
+    """Bring one active subscription up to `now` (a backdated creation closes its past periods itself:
+    `lifecycle.close_past_periods`)."""
     report = report if report is not None else PassReport()
     for _ in range(MAX_CATCH_UP):
         if subscription.status != "active":
