@@ -224,18 +224,19 @@ async def _create(session: AsyncSession, organization_id: uuid.UUID, ctx: Contex
         invoice.finalize_at = None
         await lifecycle.fail(session, invoice, repr(exc), now)
         return invoice
-    await write_fees(session, invoice, lines, now)
-    if await _billing_check(session, invoice, subscription):
+    fees = await write_fees(session, invoice, lines, now, compute=False)
+    if await _billing_check(session, invoice, subscription, fees):
         invoice.finalize_at = None
     if invoice.finalize_at is not None and invoice.finalize_at <= now:
-        await lifecycle.finalize(session, invoice, now)
+        await lifecycle.finalize(session, invoice, now, fees=fees)  # computes the amounts, coupons consumed
     else:
-        await service.publish(session, invoice, "invoice.drafted")
+        await service.apply_amounts(session, invoice, fees, now, consume_coupons=False)
+        await service.publish(session, invoice, "invoice.drafted", fees=fees)
     return invoice
 
 
 async def write_fees(session: AsyncSession, invoice: Invoice, lines: list[tuple[int, list[TaxRate], dict[str, Any]]],
-                     now: datetime) -> list[Fee]:
+                     now: datetime, *, compute: bool = True) -> list[Fee]:
     fees = []
     for _amount, taxes, payload in lines:
         fee = Fee(id=uuid7(), organization_id=invoice.organization_id, invoice_id=invoice.id,
@@ -246,13 +247,14 @@ async def write_fees(session: AsyncSession, invoice: Invoice, lines: list[tuple[
         session.add(fee)
         fees.append(fee)
     await session.flush()
-    await service.apply_amounts(session, invoice, fees, now, consume_coupons=False)
+    if compute:
+        await service.apply_amounts(session, invoice, fees, now, consume_coupons=False)
     return fees
 
 
-async def _billing_check(session: AsyncSession, invoice: Invoice, subscription: Subscription) -> bool:
+async def _billing_check(session: AsyncSession, invoice: Invoice, subscription: Subscription,
+                         fees: list[Fee]) -> bool:
     """True when the customer is parked (this invoice broke the check, or an earlier one did)."""
-    fees = (await repository.fees_of(session, [invoice.id]))[invoice.id]
     billed = [(f.from_date, f.to_date) for f in fees if f.fee_type == "subscription" and f.from_date and f.to_date]
     if billed:
         start, end = billed[0]

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from invoicing.billing.numbering import customer_number, organization_number, scope
 from invoicing.invoices import repository, service
 from invoicing.invoices.errors import InvoiceAlreadyFinalized, InvoiceNotDraft, InvoiceNotFailed, InvoiceNotVoidable
-from invoicing.invoices.models import Invoice
+from invoicing.invoices.models import Fee, Invoice
 from invoicing.projections import repository as projections
 from invora.errors import Conflict
 
@@ -31,14 +31,16 @@ class CustomerParked(Conflict):
     code = "customer_invoicing_parked"
 
 
-async def finalize(session: AsyncSession, invoice: Invoice, now: datetime) -> None:
+async def finalize(session: AsyncSession, invoice: Invoice, now: datetime, *,
+                   fees: list[Fee] | None = None) -> None:
     if invoice.status == "finalized":
         raise InvoiceAlreadyFinalized("the invoice is already finalized")
     if invoice.status not in ("draft", "pending"):
         raise InvoiceNotDraft("only a draft invoice can be finalized")
     if await repository.parked(session, invoice.organization_id, invoice.customer_id):
         raise CustomerParked("the billing check parked this customer's invoicing; resolve it first")
-    fees = (await repository.fees_of(session, [invoice.id]))[invoice.id]
+    if fees is None:
+        fees = (await repository.fees_of(session, [invoice.id]))[invoice.id]
     await service.apply_amounts(session, invoice, fees, now, consume_coupons=True)
     settings = await repository.settings_of(session, invoice.organization_id)
     numbering_scope = scope(settings.document_numbering, invoice.customer_id)
@@ -54,7 +56,8 @@ async def finalize(session: AsyncSession, invoice: Invoice, now: datetime) -> No
     invoice.status = "finalized"
     invoice.finalized_at = now
     invoice.updated_at = now
-    await service.publish(session, invoice, "invoice.created", "invoice.finalized")
+    await service.publish(session, invoice, "invoice.created", "invoice.finalized", fees=fees,
+                          customer=customer.body if customer else None)
 
 
 async def void(session: AsyncSession, invoice: Invoice, now: datetime) -> None:

@@ -131,9 +131,18 @@ async def full_many(session: AsyncSession, invoices: Sequence[Invoice], *,
     return [render_invoice(i, fees.get(i.id, []), taxes.get(i.id, []), customers[i.customer_id]) for i in invoices]
 
 
-async def publish(session: AsyncSession, invoice: Invoice, *event_types: str) -> None:
+async def publish(session: AsyncSession, invoice: Invoice, *event_types: str, fees: Sequence[Fee] | None = None,
+                  customer: dict[str, Any] | None = None) -> None:
+    """The invoice's events; `fees` and `customer` when the caller has them (saves reading them again)."""
     await session.flush()
-    rendered = await full(session, invoice)
+    if fees is None:
+        rendered = await full(session, invoice)
+    else:
+        if customer is None:
+            found = await projections.customer(session, invoice.organization_id, invoice.customer_id)
+            customer = found.body if found else None
+        taxes = await repository.applied_taxes_of(session, [invoice.id])
+        rendered = render_invoice(invoice, fees, taxes[invoice.id], customer)
     for event_type in event_types:
         await add_event(session, type=event_type, organization_id=invoice.organization_id, aggregate_type="invoice",
                         aggregate_id=invoice.id, data=InvoiceEvent(invoice=rendered))
