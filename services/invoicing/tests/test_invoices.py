@@ -297,3 +297,28 @@ async def test_keyset_pages_walk_every_invoice_once(world, api):
         after = page[-1]["lago_id"]
     offset = [i["lago_id"] for i in await invoices(api, per_page=100)]
     assert seen == offset and len(set(seen)) == 7
+
+
+async def test_late_usage_recomputes_a_draft_once_and_leaves_a_finalized_invoice(world, api):
+    calls = charge("late_calls", properties={"amount": "1"})
+    plan = await world.plan(1_000, charges=[calls])
+    drafted = await world.customer(invoice_grace_period=3)
+    final = await world.customer()
+    events = {}
+    for customer in (drafted, final):
+        sub = world.subscription(customer, plan)
+        events[customer["external_id"]] = (sub, await world.close(sub, T0, APR, usage=[charge_usage(calls, "5")]))
+
+    def revision(sub, closed, units: str, number: int):
+        usage = {**closed.data["usage"], "charges_usage": [charge_usage(calls, units)]}
+        return world.envelope("subscription.billing_period_usage_revised", "subscription", sub["lago_id"], {
+            "lago_billing_period_id": closed.data["lago_billing_period_id"], "revision": number,
+            "subscription": sub, "period_start": T0.isoformat(), "period_end": APR.isoformat(),
+            "events_count": 8, "usage_amount_cents": 800, "usage": usage}, occurred_at=APR + timedelta(hours=1))
+
+    for sub, closed in events.values():
+        await world.deliver(on_subscription_event, revision(sub, closed, "8", 1))
+        await world.deliver(on_subscription_event, revision(sub, closed, "6", 1))  # the same revision again
+    totals = {i["customer"]["external_id"]: (i["status"], i["fees_amount_cents"]) for i in await invoices(api)}
+    assert totals[drafted["external_id"]] == ("draft", 1_800)
+    assert totals[final["external_id"]] == ("finalized", 1_500)

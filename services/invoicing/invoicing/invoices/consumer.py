@@ -1,7 +1,8 @@
 """What the invoicing service hears from the subscriptions service.
 
 - `subscription.billing_period_ended`: the period's invoice (exactly once per (subscription, period, reason));
-- `subscription.started`: the first period's fee when the plan is paid in advance.
+- `subscription.started`: the first period's fee when the plan is paid in advance;
+- `subscription.billing_period_usage_revised`: late usage; a draft invoice of that period is computed again.
 
 One event, one transaction (platform consumer + inbox); the invoice computes at the event's
 `occurred_at`, so a redelivery computes the same invoice (and inserts nothing: unique key).
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicing.invoices import generate
 from invora.bus.consumer import ConsumerSpec
-from invora.events.contracts.subscriptions import BillingPeriodEnded, SubscriptionEvent
+from invora.events.contracts.subscriptions import BillingPeriodEnded, BillingPeriodUsageRevised, SubscriptionEvent
 from invora.events.envelope import EventEnvelope
 
 
@@ -27,15 +28,21 @@ async def on_started(session: AsyncSession, event: EventEnvelope) -> None:
                                  event.occurred_at)
 
 
+async def on_usage_revised(session: AsyncSession, event: EventEnvelope) -> None:
+    await generate.revise_usage(session, event.organization_id,
+                                BillingPeriodUsageRevised.model_validate(event.data), event.occurred_at)
+
+
+HANDLERS = {"subscription.billing_period_ended": on_period_ended, "subscription.started": on_started,
+            "subscription.billing_period_usage_revised": on_usage_revised}
+
+
 async def on_subscription_event(session: AsyncSession, event: EventEnvelope) -> None:
-    if event.type == "subscription.billing_period_ended":
-        await on_period_ended(session, event)
-    else:
-        await on_started(session, event)
+    await HANDLERS[event.type](session, event)
 
 
 # one consumer for both types: a subscription's events stay in order (start before its first period's end)
 INVOICE_CONSUMERS: tuple[ConsumerSpec, ...] = (
     ConsumerSpec(name="subscription-invoices", topics=("invora.subscription",), handler=on_subscription_event,
-                 event_types=frozenset({"subscription.billing_period_ended", "subscription.started"})),
+                 event_types=frozenset(HANDLERS)),
 )

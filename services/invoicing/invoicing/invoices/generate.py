@@ -33,7 +33,12 @@ from invoicing.invoices.models import Fee, Invoice
 from invoicing.projections import repository as projections
 from invoicing.projections.models import CustomerProjection, PlanVersionProjection
 from invora.events.contracts.invoicing import BillingCheckFailed
-from invora.events.contracts.subscriptions import BillingPeriodEnded, Subscription, SubscriptionEvent
+from invora.events.contracts.subscriptions import (
+    BillingPeriodEnded,
+    BillingPeriodUsageRevised,
+    Subscription,
+    SubscriptionEvent,
+)
 from invora.ids import uuid7
 from invora.logging import get_logger
 from invora.money import exponent
@@ -290,3 +295,22 @@ async def recompute(session: AsyncSession, invoice: Invoice, now: datetime) -> N
     lines = lines_of_source(ctx, source)
     invoice.error_details = []
     await write_fees(session, invoice, lines, now)
+
+
+async def revise_usage(session: AsyncSession, organization_id: uuid.UUID, data: BillingPeriodUsageRevised,
+                       now: datetime) -> list[Invoice]:
+    """Late usage of a closed period: its invoice, while still a draft, is computed again with the period's
+    usage as it is now (each revision once, in order). A finalized invoice is left as it is (billing the
+    difference belongs to credit notes and a follow-up invoice, not built)."""
+    revised = []
+    for invoice in await repository.drafts_of_period(session, organization_id, data.lago_billing_period_id):
+        if invoice.status != "draft" or invoice.source.get("kind") != "period" or \
+                int(invoice.source.get("usage_revision") or 0) >= data.revision:
+            log.info("usage_revision_not_applied", invoice_id=str(invoice.id), status=invoice.status,
+                     revision=data.revision)
+            continue
+        event = {**invoice.source["event"], "usage": data.usage.model_dump(mode="json")}
+        invoice.source = {**invoice.source, "event": event, "usage_revision": data.revision}
+        await recompute(session, invoice, now)
+        revised.append(invoice)
+    return revised

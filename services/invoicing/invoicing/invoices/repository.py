@@ -282,3 +282,11 @@ async def release_parked_drafts(session: AsyncSession, organization_id: uuid.UUI
     await session.execute(update(Invoice).where(
         Invoice.organization_id == organization_id, Invoice.customer_id == customer_id, Invoice.status == "draft",
         Invoice.finalize_at.is_(None)).values(finalize_at=now))
+
+
+async def drafts_of_period(session: AsyncSession, organization_id: uuid.UUID,
+                           billing_period_id: uuid.UUID) -> list[Invoice]:
+    """The invoices of one closed billing period, locked (a usage revision recomputes the drafts among them)."""
+    return list((await session.execute(select(Invoice).where(
+        Invoice.organization_id == organization_id, Invoice.billing_period_id == billing_period_id,
+    ).with_for_update().execution_options(populate_existing=True))).scalars())
