@@ -23,8 +23,10 @@ from invora.db.engine import Database
 from invora.events.envelope import EventEnvelope
 
 # Tansu's group join waits about half the session timeout: keep it short in tests
+# (a failing event is retried in place 20 times before it is parked: the tests of in-place retries below
+# look at it well before; the poison-item tests in test_poison_consumer.py park after 3)
 FAST = ConsumerOptions(session_timeout_ms=2000, heartbeat_interval_ms=600,
-                       retry_initial_seconds=0.05, retry_max_seconds=0.2)
+                       retry_initial_seconds=0.05, retry_max_seconds=0.2, attempts_before_parking=20)
 
 
 class RecordingHandler:

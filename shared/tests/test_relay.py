@@ -430,3 +430,51 @@ async def test_inbox_rows_older_than_their_retention_are_pruned_in_batches(
 
     await wait_until(old_gone, timeout=10, what="old inbox rows pruned")
     assert await kept() == {"test.recent": 5}  # inside the retention: kept
+
+
+# -- poison rows ---------------------------------------------------------------------------------------
+
+
+async def test_a_row_that_cannot_be_published_is_parked_and_the_others_flow(
+        database, producer, aggregate_type, reader, relays):
+    """A message over the broker's size limit can never be published: it is parked with its error, the
+    other aggregates' events are published at once, and its own aggregate's later events wait behind it."""
+    from prometheus_client import REGISTRY
+
+    async with database.sessionmaker() as session, session.begin():
+        big = await add_event(session, type="thing.happened", organization_id=uuid.UUID(int=7),
+                              aggregate_type=aggregate_type, aggregate_id="poisoned",
+                              data={"blob": "x" * 2_000_000})  # over the producer's 1 MB request limit
+    behind = await write_event(database, aggregate_type, 1, aggregate_id="poisoned")
+    healthy = {await write_event(database, aggregate_type, n) for n in range(5)}
+    relay = OutboxRelay(database.asyncpg_dsn, producer, service="poison-test", poll_interval=0.2)
+    relays.append(relay)
+    started = time.monotonic()
+    await relay.start()
+    await reader.wait_for_ids(healthy)
+    elapsed = time.monotonic() - started
+    assert elapsed < 3.0, elapsed  # as fast as a healthy batch: no retry of the poisoned row in between
+    await reader.drain(0.5)
+    assert str(big.id) not in reader.event_ids() and behind not in reader.event_ids()
+    async with database.sessionmaker() as session:
+        rows = (await session.execute(text(
+            "SELECT p.item_key, p.error, p.attempts, p.group_key, p.organization_id, o.event_id::text "
+            "FROM parked_items p JOIN outbox_events o ON o.position::text = p.item_key "
+            "WHERE p.loop = 'outbox-relay'"))).all()
+    assert len(rows) == 1
+    _key, error, attempts, group, organization, event_id = rows[0]
+    assert event_id == str(big.id) and "MessageSizeTooLarge" in error and attempts >= 1
+    assert group == f"invora.{aggregate_type}/poisoned" and organization == uuid.UUID(int=7)
+    assert await unpublished_ids(database) == {str(big.id), behind}
+    await wait_until(lambda: REGISTRY.get_sample_value(
+        "parked_items", {"service": "poison-test", "loop": "outbox-relay"}) == 1, what="the parked gauge")
+    # repaired (here: the row shrunk), its next retry publishes it, then the row that waited, in order
+    async with database.sessionmaker() as session, session.begin():
+        await session.execute(text(
+            "UPDATE outbox_events SET envelope = jsonb_set(envelope, '{data}', '{\"blob\": \"small\"}') "
+            "WHERE event_id = :id"), {"id": big.id})
+    await reader.wait_for_ids({str(big.id), behind}, timeout=20)
+    order = [i for i in reader.event_ids() if i in (str(big.id), behind)]
+    assert order == [str(big.id), behind]
+    await wait_until(lambda: REGISTRY.get_sample_value(
+        "parked_items", {"service": "poison-test", "loop": "outbox-relay"}) == 0, timeout=15, what="gauge at 0")

@@ -68,7 +68,9 @@ async def test_a_crash_mid_pass_leaves_nothing_half_done(api, plans, subs, org, 
     await run_pass(subs.database.sessionmaker, datetime(2026, 4, 2, tzinfo=UTC))
     assert calls == 1 and await _closed(subs, org) == [] and await _outbox_count(subs, org) == 0
     monkeypatch.setattr(lifecycle, "publish_data", original)
-    report = await run_pass(subs.database.sessionmaker, datetime(2026, 4, 2, tzinfo=UTC))
+    # the failed subscription is parked: not retried at once, but once its back-off has run out
+    assert (await run_pass(subs.database.sessionmaker, datetime(2026, 4, 2, tzinfo=UTC))).periods_closed == 0
+    report = await run_pass(subs.database.sessionmaker, datetime(2026, 4, 2, 0, 1, tzinfo=UTC))
     assert report.periods_closed == 1 and await _outbox_count(subs, org) == 1
 
 

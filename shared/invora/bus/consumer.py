@@ -3,9 +3,24 @@
 For every message: in one database transaction, insert (consumer, event id) into the
 inbox and, only if that row is new, run the handler; commit; then commit the Kafka
 offset. A redelivered event finds its inbox row and has no second effect. A handler
-that raises rolls the transaction back, the offset stays uncommitted, and the same
-message is retried (with back-off) until it succeeds or the consumer stops, so nothing
-behind it on that partition is processed out of order.
+that raises rolls the transaction back and the same message is retried in place, with
+back-off, `attempts_before_parking` times (a database blip, a deploy): meanwhile nothing
+behind it on that partition is processed.
+
+A poison event (one that keeps failing) must not block its partition forever: after those
+attempts it is *parked* (`invora.parking`, loop `consumer:<name>`: the event itself, its
+error, its failure count, in `parked_items`, shown by the `parked_items` gauge) and the
+consumer moves on. Parked events are retried from the table on an exponential back-off
+(`park_initial_seconds` doubling to `park_max_seconds`); the retry that succeeds commits the
+effect, the inbox row and the removal from the parking lot together. If the parking itself
+cannot be written (the database is away), the event is retried in place as before, so nothing
+is ever skipped unrecorded.
+
+The ordering trade-off: events after a parked one on its partition, the same aggregate's
+included, are handled before it. Handlers therefore must not assume that an aggregate's
+earlier events were all applied (each event carries its per-aggregate `sequence`, so a handler
+that needs order can compare it with what it stored). Blocking the whole partition instead
+would let one bad event stop every organization sharing it, which is what this prevents.
 
 A consumer may declare a `batch_handler` instead of a per-event `handler`: each fetched
 batch of a partition is then handled in one transaction (one inbox statement and one call
@@ -21,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -34,6 +50,7 @@ from invora.context import correlation_id_var
 from invora.events.envelope import EventEnvelope
 from invora.logging import get_logger
 from invora.observability.metrics import CONSUMER_LAG, CONSUMER_PROCESSED
+from invora.parking import Backoff, ParkingLot
 from invora.settings import ServiceSettings
 
 log = get_logger(__name__)
@@ -83,6 +100,11 @@ class ConsumerOptions:
     fetch_max_wait_ms: int = 100
     retry_initial_seconds: float = 0.2
     retry_max_seconds: float = 30.0
+    # in-place attempts of a failing event before it is parked and the partition moves on
+    attempts_before_parking: int = 5
+    park_initial_seconds: float = 5.0
+    park_max_seconds: float = 600.0
+    parked_poll_seconds: float = 1.0  # how often due parked events are looked for
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -91,6 +113,23 @@ class ConsumerOptions:
         timeout = settings.consumer_session_timeout_ms
         return cls(session_timeout_ms=timeout, heartbeat_interval_ms=max(300, timeout // 3),
                    fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms)
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """A parked event as `parked_items.payload` keeps it: what `process` reads of a Kafka record."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+    @classmethod
+    def of(cls, payload: dict) -> StoredRecord:
+        key = payload.get("key")
+        return cls(payload["topic"], int(payload["partition"]), int(payload["offset"]),
+                   key.encode() if isinstance(key, str) else None, str(payload["value"]).encode())
 
 
 class SkippedMessage(Exception):
@@ -123,6 +162,9 @@ class EventConsumer:
         self._task: asyncio.Task | None = None
         self._stopping = False
         self._rewind = False
+        self.parking = ParkingLot(service, f"consumer:{spec.name}", Backoff(
+            self.options.park_initial_seconds, self.options.park_max_seconds))
+        self._next_parked_poll = 0.0
 
     def _new_client(self) -> AIOKafkaConsumer:
         return self.kafka.consumer(
@@ -163,6 +205,7 @@ class EventConsumer:
 
     async def _run(self) -> None:
         while not self._stopping:
+            await self._retry_parked_when_due()
             try:
                 if self._rewind:
                     self._rewind = False
@@ -221,14 +264,18 @@ class EventConsumer:
 
     async def _process_with_retry(self, record: ConsumerRecord) -> bool:
         delay = self.options.retry_initial_seconds
+        failures = 0
         while not self._stopping:
             try:
                 await self.process(record)
                 return True
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - retried; the offset stays uncommitted
+            except Exception as exc:  # noqa: BLE001 - retried, then parked; the offset stays uncommitted until then
                 CONSUMER_PROCESSED.labels(self.service, self.spec.name, "failed").inc()
+                failures += 1
+                if failures >= self.options.attempts_before_parking and await self._park(record, exc):
+                    return True
                 log.error(
                     "consumer_handler_failed", consumer=self.group_id, topic=record.topic,
                     partition=record.partition, offset=record.offset, error=repr(exc), retry_in=delay,
@@ -236,6 +283,64 @@ class EventConsumer:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.options.retry_max_seconds)
         return False
+
+    # -- parked events ------------------------------------------------------------------------
+    async def _park(self, record: ConsumerRecord | StoredRecord, exc: BaseException) -> bool:
+        """Set a failing event aside (True), or False when it cannot be recorded (it is then retried in place)."""
+        try:
+            envelope = self._decode(record)
+        except SkippedMessage:  # cannot happen for an event that reached its handler; never park what we can't read
+            return False
+        key = record.key.decode(errors="replace") if isinstance(record.key, bytes) else None
+        try:
+            async with self.sessionmaker() as session:
+                await self.parking.park(
+                    session, envelope.id, exc, group_key=f"{record.topic}/{key}" if key is not None else None,
+                    organization_id=envelope.organization_id,
+                    payload={"topic": record.topic, "partition": record.partition, "offset": record.offset,
+                             "key": key, "value": bytes(record.value).decode()})
+                await session.commit()
+                await self.parking.refresh_metric(session)
+        except asyncio.CancelledError:
+            raise
+        except Exception as park_error:  # noqa: BLE001 - e.g. the database is away: keep the event in place
+            log.warning("consumer_park_failed", consumer=self.group_id, error=repr(park_error))
+            return False
+        CONSUMER_PROCESSED.labels(self.service, self.spec.name, "parked").inc()
+        return True
+
+    async def _retry_parked_when_due(self) -> None:
+        if time.monotonic() < self._next_parked_poll:
+            return
+        self._next_parked_poll = time.monotonic() + self.options.parked_poll_seconds
+        try:
+            await self.retry_parked()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the next poll tries again
+            log.warning("consumer_parked_retry_failed", consumer=self.group_id, error=repr(exc))
+
+    async def retry_parked(self, limit: int = 100) -> int:
+        """Retry the parked events that are due; returns how many succeeded (left the parking lot)."""
+        async with self.sessionmaker() as session:
+            due = await self.parking.due(session, limit)
+        succeeded = 0
+        for item in due:
+            if self._stopping:
+                break
+            stored = StoredRecord.of(item.payload)
+            try:
+                await self.process(stored, parked_key=item.item_key)
+                succeeded += 1
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one more failure: a longer back-off
+                CONSUMER_PROCESSED.labels(self.service, self.spec.name, "failed").inc()
+                await self._park(stored, exc)
+        if due:
+            async with self.sessionmaker() as session:
+                await self.parking.refresh_metric(session)
+        return succeeded
 
     def _decode(self, record: ConsumerRecord) -> EventEnvelope:
         """The record's envelope, or SkippedMessage when there is nothing to handle."""
@@ -256,8 +361,8 @@ class EventConsumer:
             log.error("consumer_malformed_event", consumer=self.group_id, topic=record.topic,
                       partition=record.partition, offset=record.offset, error=skip.detail)
 
-    async def process(self, record: ConsumerRecord) -> None:
-        """Handle one record in one transaction with its inbox row."""
+    async def process(self, record: ConsumerRecord | StoredRecord, parked_key: str | None = None) -> None:
+        """Handle one record in one transaction with its inbox row (and, for a parked one, its release)."""
         try:
             envelope = self._decode(record)
         except SkippedMessage as skip:
@@ -268,6 +373,10 @@ class EventConsumer:
             async with self.sessionmaker() as session:
                 if not await inbox.record(session, self.spec.name, envelope, record):
                     CONSUMER_PROCESSED.labels(self.service, self.spec.name, "duplicate").inc()
+                    if parked_key is not None:
+                        await session.rollback()
+                        await self.parking.release(session, parked_key)
+                        await session.commit()
                     return
                 try:
                     await self.spec.handle_one(session, envelope)
@@ -276,8 +385,10 @@ class EventConsumer:
                     # and retrying would block the partition. Record it as handled (so it is not retried
                     # on redelivery either) and say so loudly; the rest of the handler's work is rolled back.
                     await session.rollback()
-                    await self._reject(envelope, record, exc)
+                    await self._reject(envelope, record, exc, parked_key)
                     return
+                if parked_key is not None:
+                    await self.parking.release(session, parked_key)
                 await session.commit()
             CONSUMER_PROCESSED.labels(self.service, self.spec.name, "processed").inc()
         finally:
@@ -310,13 +421,16 @@ class EventConsumer:
         if len(items) > len(fresh):
             CONSUMER_PROCESSED.labels(self.service, self.spec.name, "duplicate").inc(len(items) - len(fresh))
 
-    async def _reject(self, envelope: EventEnvelope, record: ConsumerRecord, exc: ValidationError) -> None:
+    async def _reject(self, envelope: EventEnvelope, record: ConsumerRecord | StoredRecord, exc: ValidationError,
+                      parked_key: str | None = None) -> None:
         CONSUMER_PROCESSED.labels(self.service, self.spec.name, "rejected").inc()
         log.error("consumer_rejected_event", consumer=self.group_id, event_id=str(envelope.id),
                   event_type=envelope.type, topic=record.topic, partition=record.partition,
                   offset=record.offset, error=str(exc)[:1000])
         async with self.sessionmaker() as session:
             await inbox.record(session, self.spec.name, envelope, record)
+            if parked_key is not None:
+                await self.parking.release(session, parked_key)
             await session.commit()
 
     async def _report_lag(self, tp: TopicPartition) -> None:

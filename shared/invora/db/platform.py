@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Identity, Index, Integer, LargeBinary, String, func, text
+from sqlalchemy import BigInteger, DateTime, Identity, Index, Integer, LargeBinary, String, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
@@ -81,11 +81,32 @@ class IdempotencyKeyMixin:
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
 
 
+class ParkedItemMixin:
+    """An item a background loop set aside after it failed (`invora.parking`)."""
+
+    __tablename__ = "parked_items"
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple:
+        return (Index("ix_parked_items_due", "loop", "next_attempt_at"),)
+
+    loop: Mapped[str] = mapped_column(String(100), primary_key=True)
+    item_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    group_key: Mapped[str | None] = mapped_column(String(400))
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    error: Mapped[str] = mapped_column(Text, nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False)
+    first_parked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    last_failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+
 def declare_platform_models(base: type) -> dict[str, type]:
     """Bind the platform mixins to a service's declarative base."""
     return {
         mixin.__name__.removesuffix("Mixin"): type(mixin.__name__.removesuffix("Mixin"), (mixin, base), {})
-        for mixin in (OutboxMixin, AggregateSequenceMixin, InboxMixin, IdempotencyKeyMixin)
+        for mixin in (OutboxMixin, AggregateSequenceMixin, InboxMixin, IdempotencyKeyMixin, ParkedItemMixin)
     }
 
 
@@ -188,3 +209,32 @@ def drop_platform_tables() -> None:
 
     for table in ("idempotency_keys", "inbox_events", "aggregate_sequences", "outbox_events"):
         op.drop_table(table)
+
+
+def create_parked_items_table() -> None:
+    """For a service's migration: the table of items its background loops parked (`invora.parking`)."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    op.create_table(
+        "parked_items",
+        sa.Column("loop", sa.String(100), nullable=False),
+        sa.Column("item_key", sa.String(200), nullable=False),
+        sa.Column("group_key", sa.String(400), nullable=True),
+        sa.Column("organization_id", UUID(as_uuid=True), nullable=True),
+        sa.Column("error", sa.Text(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("first_parked_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_failed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("payload", JSONB(), nullable=True),
+        sa.PrimaryKeyConstraint("loop", "item_key", name=op.f("pk_parked_items")),
+    )
+    op.create_index("ix_parked_items_due", "parked_items", ["loop", "next_attempt_at"])
+
+
+def drop_parked_items_table() -> None:
+    from alembic import op
+
+    op.drop_index("ix_parked_items_due", table_name="parked_items")
+    op.drop_table("parked_items")

@@ -33,6 +33,13 @@ CONSUMER_PROCESSED = Counter(
     "consumer_events_total", "Consumed events by outcome", ["service", "consumer", "outcome"]
 )
 
+PARKED_ITEMS = Gauge(
+    "parked_items", "Items a background loop set aside after they failed (retried with back-off)", ["service", "loop"]
+)
+ITEMS_PARKED = Counter(
+    "items_parked_total", "Failures that parked an item (or kept it parked)", ["service", "loop"]
+)
+
 _domain_counters: dict[str, Counter] = {}
 
 

@@ -20,6 +20,14 @@ its topics gone), events published before may never have been consumed. The rela
 row its outbox still holds (published ones are kept `retention_seconds`) unpublished again, under
 the relay lock, and publishes them anew in position order; consumers de-duplicate by event id.
 
+A bad row never blocks the others. When a batch cannot be published, its rows are published
+one at a time; a row that still fails while others go through (or fails with an error no retry
+can fix, such as a message over the broker's size limit) is *parked* (`invora.parking`, loop
+`outbox-relay`: its error and failure count in `parked_items`, the `parked_items` gauge) and
+retried on an exponential back-off. Per-aggregate order is kept: while a row is parked, the later
+rows of its aggregate (same topic and message key) wait behind it; every other aggregate flows.
+When every row fails alike (the broker is away) nothing is parked: the batch is retried whole.
+
 Every few seconds it also keeps the platform tables small: published outbox rows older than
 `retention_seconds` are deleted, and inbox rows (event ids consumers have processed) older than
 `inbox_retention_seconds`, at most `INBOX_PRUNE_LIMIT` a pass in batches, through the
@@ -33,8 +41,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 
 import asyncpg
+
+from aiokafka.errors import InvalidTopicError, MessageSizeTooLargeError, RecordTooLargeError
 
 from invora.bus.producer import OutgoingMessage, Publisher
 from invora.logging import get_logger
@@ -45,22 +56,39 @@ from invora.observability.metrics import (
     OUTBOX_PUBLISHED,
 )
 from invora.outbox.writer import NOTIFY_CHANNEL
+from invora.parking import Backoff, ParkingLot
 
 log = get_logger(__name__)
 
 RELAY_LOCK_KEY = 0x1F0B0C5  # one relay publishing per database at a time
 
-_CLAIM = """
+RELAY_LOOP = "outbox-relay"
+# a parked row (and its aggregate's later rows) is retried after 1 s, 2 s, 4 s... at most every 5 minutes
+RELAY_BACKOFF = Backoff(initial=1.0, maximum=300.0)
+# errors no retry of the same message can fix: park the row even when it is the only one in its batch
+POISON_ERRORS: tuple[type[BaseException], ...] = (
+    MessageSizeTooLargeError, RecordTooLargeError, InvalidTopicError, UnicodeError, ValueError, TypeError,
+)
+
+# rows of an aggregate with a parked row wait behind it; the parked row itself is claimed when due
+_CLAIM = f"""
     SELECT position, event_id::text, topic, message_key, event_type, envelope::text,
+           (envelope->>'organization_id') AS organization_id,
            extract(epoch FROM clock_timestamp() - created_at) AS age
-    FROM outbox_events
+    FROM outbox_events o
     WHERE published_at IS NULL
+      AND NOT EXISTS (
+        SELECT 1 FROM parked_items p
+        WHERE p.loop = '{RELAY_LOOP}' AND p.group_key = o.topic || '/' || o.message_key
+          AND (p.item_key <> o.position::text OR p.next_attempt_at > clock_timestamp()))
     ORDER BY position
     LIMIT $1
     FOR UPDATE SKIP LOCKED
 """
 _REPLAY = "UPDATE outbox_events SET published_at = NULL WHERE published_at IS NOT NULL"
 _MARK = "UPDATE outbox_events SET published_at = clock_timestamp() WHERE position = ANY($1::bigint[])"
+# published rows leave the parking lot (a PK lookup each; the table is empty when all is well)
+_RELEASE = f"DELETE FROM parked_items WHERE loop = '{RELAY_LOOP}' AND item_key = ANY($1::text[])"
 _CLEANUP = "DELETE FROM outbox_events WHERE published_at < clock_timestamp() - make_interval(secs => $1)"
 _PRUNE_INBOX = """
     DELETE FROM inbox_events WHERE ctid = ANY(ARRAY(
@@ -100,6 +128,7 @@ class OutboxRelay:
         self._listen_conn: asyncpg.Connection | None = None
         # the broker epoch this outbox was published to (a BrokerConnection starts at 0; other publishers: None)
         self._broker_epoch: int | None = getattr(producer, "epoch", None)
+        self.parking = ParkingLot(service, RELAY_LOOP, RELAY_BACKOFF)
 
     async def start(self) -> None:
         self._stopping = False
@@ -122,9 +151,9 @@ class OutboxRelay:
         """Publish until nothing is pending (or another relay holds the lock). Returns rows published."""
         total = 0
         while True:
-            published = await self._publish_batch()
+            published, claimed = await self._publish_batch()
             total += published
-            if published < self.batch_size:
+            if claimed < self.batch_size:
                 return total
 
     # -- internals -------------------------------------------------------------------------
@@ -166,32 +195,58 @@ class OutboxRelay:
     def _on_notify(self, *_args: object) -> None:
         self._wake.set()
 
-    async def _publish_batch(self) -> int:
+    async def _publish_batch(self) -> tuple[int, int]:
+        """One batch: (rows published, rows claimed)."""
         if self._conn is None:
             await self._connect()
         conn = self._conn
         assert conn is not None
         await self._replay_if_broker_replaced(conn)
+        parked = 0
         async with conn.transaction():
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", RELAY_LOCK_KEY):
-                return 0
+                return 0, 0
             rows = await conn.fetch(_CLAIM, self.batch_size)
             if not rows:
-                return 0
-            await self.producer.publish(
-                [
-                    OutgoingMessage(
-                        topic=r["topic"], key=r["message_key"], value=r["envelope"].encode(),
-                        event_type=r["event_type"], event_id=r["event_id"],
-                    )
-                    for r in rows
-                ]
-            )
-            await conn.execute(_MARK, [r["position"] for r in rows])
-        for r in rows:
+                return 0, 0
+            try:
+                await self.producer.publish([_message(r) for r in rows])
+                published = list(rows)
+            except Exception as exc:  # noqa: BLE001 - find the rows at fault, or re-raise an outage
+                published, parked = await self._publish_one_by_one(conn, rows, exc)
+            await conn.execute(_MARK, [r["position"] for r in published])
+            released = await conn.execute(_RELEASE, [str(r["position"]) for r in published])
+            if parked or released != "DELETE 0":
+                await self.parking.refresh_metric(conn)
+        for r in published:
             OUTBOX_PUBLISH_LATENCY.labels(self.service).observe(float(r["age"]))
-        OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
-        return len(rows)
+        OUTBOX_PUBLISHED.labels(self.service).inc(len(published))
+        return len(published), len(rows)
+
+    async def _publish_one_by_one(self, conn: asyncpg.Connection, rows: list, batch_error: Exception) -> tuple[
+            list, int]:
+        """Publish `rows` singly in order; park those at fault. Raises when every row fails alike (an outage)."""
+        published: list = []
+        failed: list[tuple[asyncpg.Record, Exception]] = []
+        held: set[str] = set()  # aggregates with a failed row: their later rows wait (order)
+        for row in rows:
+            group = f"{row['topic']}/{row['message_key']}"
+            if group in held:
+                continue
+            try:
+                await self.producer.publish([_message(row)])
+                published.append(row)
+            except Exception as exc:  # noqa: BLE001 - judged below
+                failed.append((row, exc))
+                held.add(group)
+        at_fault = [(r, e) for r, e in failed if published or isinstance(e, POISON_ERRORS)]
+        if failed and not at_fault:
+            raise batch_error  # nothing went through: the broker (or the link) is away, not a row
+        for row, exc in at_fault:
+            organization = row["organization_id"]
+            await self.parking.park(conn, row["position"], exc, group_key=f"{row['topic']}/{row['message_key']}",
+                                    organization_id=uuid.UUID(organization) if organization else None)
+        return published, len(at_fault)
 
     async def _replay_if_broker_replaced(self, conn: asyncpg.Connection) -> None:
         epoch = getattr(self.producer, "epoch", None)
@@ -216,6 +271,12 @@ class OutboxRelay:
                 break
         if pruned:
             log.info("inbox_pruned", rows=pruned)
+        await self.parking.refresh_metric(self._conn)
         pending, oldest = await self._conn.fetchrow(_STATS)
         OUTBOX_PENDING.labels(self.service).set(pending)
         OUTBOX_OLDEST_PENDING_SECONDS.labels(self.service).set(float(oldest))
+
+
+def _message(row: asyncpg.Record) -> OutgoingMessage:
+    return OutgoingMessage(topic=row["topic"], key=row["message_key"], value=row["envelope"].encode(),
+                           event_type=row["event_type"], event_id=row["event_id"])

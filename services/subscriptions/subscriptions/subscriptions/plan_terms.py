@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from invora.errors import ValidationFailed
+from invora.pricing import clean_properties, validate_properties
 from subscriptions.periods import yearly_amount_cents
 from subscriptions.subscriptions.schemas import PlanOverrides
 
@@ -23,7 +24,8 @@ class PlanTerms:
 
     @property
     def amount_cents(self) -> int:
-        return int(self.overrides.get("amount_cents", self.version["amount_cents"]))
+        overridden = self.overrides.get("amount_cents")  # a null stored before nulls were refused: not overridden
+        return int(overridden if overridden is not None else self.version["amount_cents"])
 
     @property
     def currency(self) -> str:
@@ -44,19 +46,50 @@ class PlanTerms:
 
 
 def check_overrides(version: dict[str, Any], overrides: PlanOverrides | None) -> None:
-    """Overrides may only name charges and fixed charges the version has."""
+    """Overrides may only name charges and fixed charges the version has, and their prices must be valid.
+
+    Override properties (and each override filter's) are checked by the pricing engine exactly as the
+    catalog checks a plan's charges (`invora.pricing.validate_properties` on the cleaned properties,
+    under the charge's own model), so what a subscription stores can always be priced.
+    """
     if overrides is None:
         return
     errors: dict[str, list[str]] = {}
     for field, key in (("charges", "charges"), ("fixed_charges", "fixed_charges")):
         items = getattr(overrides, field) or []
-        known_ids = {str(item["lago_id"]) for item in version.get(key, [])}
-        known_codes = {item.get("code") for item in version.get(key, [])}
-        for item in items:
+        known = version.get(key, [])
+        for index, item in enumerate(items):
             if item.id is None and item.code is None:
-                errors.setdefault(f"plan_overrides.{field}", []).append("value_is_mandatory")
-            elif (item.id is not None and str(item.id) not in known_ids) or (
-                    item.code is not None and item.code not in known_codes):
-                errors.setdefault(f"plan_overrides.{field}", []).append(f"{field[:-1]}_not_found")
+                _add(errors, f"plan_overrides.{field}", "value_is_mandatory")
+                continue
+            if (item.id is not None and str(item.id) not in {str(c["lago_id"]) for c in known}) or (
+                    item.code is not None and item.code not in {c.get("code") for c in known}):
+                _add(errors, f"plan_overrides.{field}", f"{field[:-1]}_not_found")
+                continue
+            # the usage path applies an override to every charge it names (by id or by code)
+            models = {c.get("charge_model", "standard") for c in known
+                      if (item.id is not None and str(c["lago_id"]) == str(item.id))
+                      or (item.code is not None and c.get("code") == item.code)}
+            where = f"plan_overrides.{field}.{index}"
+            for model in sorted(models):
+                if item.properties is not None:
+                    _price_errors(errors, f"{where}.properties", model, item.properties)
+                for filter_index, override_filter in enumerate(getattr(item, "filters", None) or []):
+                    properties = override_filter.get("properties")
+                    if properties is not None and not isinstance(properties, dict):
+                        _add(errors, f"{where}.filters.{filter_index}.properties", "value_is_invalid")
+                    elif properties:
+                        _price_errors(errors, f"{where}.filters.{filter_index}.properties", model, properties)
     if errors:
         raise ValidationFailed(errors)
+
+
+def _add(errors: dict[str, list[str]], field: str, code: str) -> None:
+    codes = errors.setdefault(field, [])
+    if code not in codes:
+        codes.append(code)
+
+
+def _price_errors(errors: dict[str, list[str]], field: str, model: str, properties: dict[str, Any]) -> None:
+    for code in validate_properties(model, clean_properties(model, properties)):
+        _add(errors, field, code)

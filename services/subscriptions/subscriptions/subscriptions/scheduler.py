@@ -2,7 +2,12 @@
 scheduled downgrades and `ending_at` terminations; then evaluates usage alerts and publishes the
 usage revisions of closed periods that events reached late (`usage.revisions`).
 
-Exactly once with any number of replicas: due subscriptions are claimed with `FOR UPDATE SKIP
+One bad row never blocks the others: each due subscription is handled in its own transaction,
+and one that fails is rolled back alone and parked with its error (`invora.parking`, loop
+`scheduler`; the alert and revision passes park theirs as `usage-alerts` and `usage-revisions`),
+retried on an exponential back-off, and shown by the `parked_items` gauge.
+
+Exactly once with any number of replicas: each due subscription is locked with `FOR UPDATE SKIP
 LOCKED` (a replica never waits for, nor touches, a row another is handling), re-read under the
 lock, and each period's close is an insert into `billing_periods` keyed by (subscription,
 period_start) that does nothing when the row exists; the close, the subscription's new state and
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,12 +28,15 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invora.logging import get_logger
+from invora.parking import Backoff, ParkingLot
 from subscriptions.subscriptions import lifecycle
 from subscriptions.subscriptions.models import Subscription
 from subscriptions.usage.alerts import evaluate_alerts
 from subscriptions.usage.revisions import revise_usage
 
 log = get_logger(__name__)
+# a parked subscription is retried after 30 s, then 1, 2, 4 ... minutes, at most hourly
+SCHEDULER_PARKING = ParkingLot("subscriptions", "scheduler", Backoff(initial=30.0, maximum=3600.0))
 MAX_CATCH_UP = 1000  # periods closed for one subscription in one pass (years of downtime on weekly plans)
 
 
@@ -105,29 +114,51 @@ def _due_pending(now: datetime):
                 Subscription.subscription_at <= now)
 
 
-async def run_pass(sessionmaker: async_sessionmaker, now: datetime, batch_size: int = 100) -> PassReport:
-    """One scheduler pass at `now`: every due subscription handled, one transaction per batch."""
+async def run_pass(sessionmaker: async_sessionmaker, now: datetime, batch_size: int = 100,
+                   parking: ParkingLot = SCHEDULER_PARKING) -> PassReport:
+    """One scheduler pass at `now`: every due subscription handled, each in its own transaction.
+
+    A subscription that fails (say, stored data the pricing engine refuses) is rolled back alone and
+    parked with its error (`invora.parking`): the pass goes on with the others, and skips it until
+    its back-off runs out.
+    """
     report = PassReport()
+    after = uuid.UUID(int=0)
     while True:
-        batch = PassReport()
-        async with sessionmaker() as session, session.begin():
-            rows = (await session.execute(
-                select(Subscription).where(or_(_due_active(now), _due_pending(now)))
-                .order_by(Subscription.id).limit(batch_size).with_for_update(skip_locked=True)
-            )).scalars().all()
-            for subscription in rows:
-                try:
-                    async with session.begin_nested():
-                        if subscription.status == "pending":
-                            await lifecycle.activate(session, subscription, subscription.subscription_at,
-                                                     subscription.trial_period_days)
-                            batch.activated += 1
-                        await advance(session, subscription, now, batch)
-                except Exception:  # one broken subscription must not stop the others
-                    log.exception("subscription_pass_failed", subscription_id=str(subscription.id))
-        report += batch
-        if len(rows) < batch_size or batch.total == 0:
-            return report
+        async with sessionmaker() as session:
+            due = (await session.execute(
+                select(Subscription.id, Subscription.organization_id)
+                .where(or_(_due_active(now), _due_pending(now)), Subscription.id > after,
+                       parking.not_parked("subscriptions.id", now))
+                .order_by(Subscription.id).limit(batch_size)
+            )).all()
+        for subscription_id, organization_id in due:
+            one = PassReport()
+            done, _ = await parking.isolated(
+                sessionmaker, subscription_id, lambda session, sid=subscription_id, one=one: _handle(
+                    session, sid, now, one), organization_id=organization_id, now=now)
+            if done:
+                report += one
+        if len(due) < batch_size:
+            break
+        after = due[-1][0]
+    async with sessionmaker() as session:
+        await parking.refresh_metric(session)
+    return report
+
+
+async def _handle(session: AsyncSession, subscription_id: uuid.UUID, now: datetime, report: PassReport) -> None:
+    # re-read under the lock: another replica may hold it (skipped) or have handled it (no longer due)
+    subscription = (await session.execute(
+        select(Subscription).where(Subscription.id == subscription_id, or_(_due_active(now), _due_pending(now)))
+        .with_for_update(skip_locked=True)
+    )).scalar_one_or_none()
+    if subscription is None:
+        return
+    if subscription.status == "pending":
+        await lifecycle.activate(session, subscription, subscription.subscription_at, subscription.trial_period_days)
+        report.activated += 1
+    await advance(session, subscription, now, report)
 
 
 def scheduler_lifespan():
@@ -147,10 +178,16 @@ def scheduler_lifespan():
                     try:
                         await run_pass(app.state.database.sessionmaker, runtime.clock.now(),
                                        settings.scheduler_batch_size)
+                    except Exception:  # e.g. the database is away: the next pass tries again
+                        log.exception("scheduler_pass_failed")
+                    try:
                         await evaluate_alerts(app.state.database.sessionmaker, runtime.clock.now())
+                    except Exception:
+                        log.exception("alert_pass_failed")
+                    try:
                         await revise_usage(app.state.database.sessionmaker, settings.usage_revision_grace_seconds)
                     except Exception:
-                        log.exception("scheduler_pass_failed")
+                        log.exception("usage_revision_pass_failed")
                     await asyncio.sleep(settings.scheduler_interval_seconds)
 
             task = asyncio.create_task(loop())

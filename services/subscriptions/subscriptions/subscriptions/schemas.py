@@ -61,7 +61,8 @@ class UsageThresholdOverride(InputModel):
 
 
 class PlanOverrides(InputModel):
-    amount_cents: AmountCents | None = None
+    # absent: the plan's amount; null is refused (422), not taken for "no amount"
+    amount_cents: AmountCents = None  # type: ignore[assignment]
     amount_currency: Currency | None = None
     name: Name | None = None
     invoice_display_name: Name | None = None

@@ -5,8 +5,9 @@ Evaluation runs with the scheduler (`evaluate_alerts`), off the ingestion path: 
 value seen last time in the same period; every threshold in (previous, current] is crossed, and
 a recurring threshold crosses at every multiple of its value above the highest fixed threshold.
 Crossings publish one `alert.triggered` per evaluation, in the transaction that stores the new
-value (alert rows claimed `FOR UPDATE SKIP LOCKED`), so each crossing is published once. A new
-period starts again from 0.
+value (alert rows locked `FOR UPDATE SKIP LOCKED`), so each crossing is published once. A new
+period starts again from 0. Each alert is evaluated in its own transaction; one that fails is parked
+with its error (`invora.parking`, loop `usage-alerts`) and retried with back-off.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from invora.events.contracts.subscriptions import AlertTriggered
 from invora.ids import uuid7
 from invora.logging import get_logger
 from invora.outbox import add_event
+from invora.parking import Backoff, ParkingLot
 from invora.web.decimals import DecimalInput
 from invora.web.pagination import PageParams, PaginationMeta, paginate
 from invora.web.schema_rules import given
@@ -286,47 +288,65 @@ async def _lifetime_value(session: AsyncSession, subscription: Subscription, usa
     return Decimal(total)
 
 
-async def evaluate_alerts(sessionmaker: async_sessionmaker, now: datetime, batch_size: int = 200) -> int:
-    """Evaluate every alert once; returns how many `alert.triggered` events were published."""
+ALERT_PARKING = ParkingLot("subscriptions", "usage-alerts", Backoff(initial=30.0, maximum=3600.0))
+
+
+async def evaluate_alerts(sessionmaker: async_sessionmaker, now: datetime, batch_size: int = 200,
+                          parking: ParkingLot = ALERT_PARKING) -> int:
+    """Evaluate every alert once, each in its own transaction (a failing one is parked with its error);
+    returns how many `alert.triggered` events were published."""
     published = 0
     after = uuid.UUID(int=0)
     while True:
-        async with sessionmaker() as session, session.begin():
-            alerts = list((await session.execute(
-                select(UsageAlert).where(UsageAlert.id > after).order_by(UsageAlert.id).limit(batch_size)
-                .with_for_update(skip_locked=True))).scalars())
-            for alert in alerts:
-                subscription = (await session.execute(select(Subscription).where(
-                    Subscription.organization_id == alert.organization_id,
-                    Subscription.external_id == alert.external_subscription_id, Subscription.status == "active",
-                ))).scalar_one_or_none()
-                if subscription is None or subscription.current_period_start is None:
-                    continue
-                try:
-                    usage = await usage_snapshot(session, subscription, subscription.current_period_start,
-                                                 subscription.current_period_end)
-                except Exception:  # one broken alert must not stop the others
-                    log.exception("alert_evaluation_failed", alert_id=str(alert.id))
-                    continue
-                if usage is None:
-                    continue
-                if alert.alert_type == "lifetime_usage_amount":  # never starts again at zero
-                    previous, current = alert.previous_value, await _lifetime_value(session, subscription, usage)
-                else:
-                    previous = alert.previous_value if alert.period_start == subscription.current_period_start \
-                        else Decimal(0)
-                    current = value_of(alert, usage)
-                hits = crossed(alert.thresholds, previous, current)
-                if hits:
-                    await add_event(session, type="alert.triggered", organization_id=alert.organization_id,
-                                    aggregate_type="subscription", aggregate_id=subscription.id,
-                                    data=AlertTriggered(
-                                        alert=render(alert), external_subscription_id=alert.external_subscription_id,
-                                        previous_value=str(previous), current_value=str(current),
-                                        crossed_thresholds=hits, triggered_at=now))
-                    published += 1
-                alert.previous_value, alert.period_start, alert.last_processed_at = (
-                    current, subscription.current_period_start, now)
+        async with sessionmaker() as session:
+            alerts = (await session.execute(
+                select(UsageAlert.id, UsageAlert.organization_id)
+                .where(UsageAlert.id > after, parking.not_parked("usage_alerts.id", now))
+                .order_by(UsageAlert.id).limit(batch_size))).all()
+        for alert_id, organization_id in alerts:
+            done, count = await parking.isolated(
+                sessionmaker, alert_id, lambda session, aid=alert_id: _evaluate(session, aid, now),
+                organization_id=organization_id, now=now)
+            published += count if done and count else 0
         if len(alerts) < batch_size:
-            return published
-        after = alerts[-1].id
+            break
+        after = alerts[-1][0]
+    async with sessionmaker() as session:
+        await parking.refresh_metric(session)
+    return published
+
+
+async def _evaluate(session: AsyncSession, alert_id: uuid.UUID, now: datetime) -> int:
+    alert = (await session.execute(select(UsageAlert).where(UsageAlert.id == alert_id)
+                                   .with_for_update(skip_locked=True))).scalar_one_or_none()
+    if alert is None:
+        return 0
+    subscription = (await session.execute(select(Subscription).where(
+        Subscription.organization_id == alert.organization_id,
+        Subscription.external_id == alert.external_subscription_id, Subscription.status == "active",
+    ))).scalar_one_or_none()
+    if subscription is None or subscription.current_period_start is None:
+        return 0
+    usage = await usage_snapshot(session, subscription, subscription.current_period_start,
+                                 subscription.current_period_end)
+    if usage is None:
+        return 0
+    published = 0
+    if alert.alert_type == "lifetime_usage_amount":  # never starts again at zero
+        previous, current = alert.previous_value, await _lifetime_value(session, subscription, usage)
+    else:
+        previous = alert.previous_value if alert.period_start == subscription.current_period_start \
+            else Decimal(0)
+        current = value_of(alert, usage)
+    hits = crossed(alert.thresholds, previous, current)
+    if hits:
+        await add_event(session, type="alert.triggered", organization_id=alert.organization_id,
+                        aggregate_type="subscription", aggregate_id=subscription.id,
+                        data=AlertTriggered(
+                            alert=render(alert), external_subscription_id=alert.external_subscription_id,
+                            previous_value=str(previous), current_value=str(current),
+                            crossed_thresholds=hits, triggered_at=now))
+        published += 1
+    alert.previous_value, alert.period_start, alert.last_processed_at = (
+        current, subscription.current_period_start, now)
+    return published

@@ -21,8 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.errors import NotFound
+from invora.logging import get_logger
 from invora.pricing import price_charge
-from invora.pricing.decimals import finalize
+from invora.pricing.decimals import finalize, pricing_context
 from subscriptions.periods import Period
 from subscriptions.periods.schedule import lago_days_between, local_date, presented_end
 from subscriptions.plans.client import CatalogClient
@@ -42,6 +43,8 @@ from subscriptions.usage_events.ingest import group_key, number
 from subscriptions.usage_events.metrics import Metric, MetricCache, plan_metrics
 from subscriptions.usage_events.pricing_groups import Keys, grouped_by, keys_of, project, text_value
 from subscriptions.usage_events.repository import driver
+
+log = get_logger(__name__)
 
 ROLLUPS = """
 SELECT code, group_key, pricing_group, events_count, value_sum, value_max, latest_value, latest_at, weighted_moment,
@@ -98,10 +101,11 @@ class Priced:
 
     @classmethod
     def total(cls, parts: list[Priced]) -> Priced:
-        return cls(sum((p.units for p in parts), ZERO), sum(p.events_count for p in parts),
-                   sum(p.amount_cents for p in parts), sum((p.projected_units for p in parts), ZERO),
-                   sum(p.projected_amount_cents for p in parts),
-                   sum((p.total_aggregated_units for p in parts), ZERO))
+        with pricing_context():
+            return cls(sum((p.units for p in parts), ZERO), sum(p.events_count for p in parts),
+                       capped(sum(p.amount_cents for p in parts)), sum((p.projected_units for p in parts), ZERO),
+                       capped(sum(p.projected_amount_cents for p in parts)),
+                       sum((p.total_aggregated_units for p in parts), ZERO))
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,11 +194,25 @@ def _prices_transactions(metric: Metric, slot_properties: list[dict[str, Any]]) 
     return any(number(props.get(key)) not in (None, ZERO) for props in slot_properties for key in _PER_TRANSACTION)
 
 
+# Amounts are stored and published as 64-bit integers of minor units. The event bounds keep real usage
+# far below this; an amount above it (a price × volume no plan has) is capped and logged, so reading and
+# closing a period never fail on stored data (docs/operations.md, "Limits").
+MAX_AMOUNT_CENTS = 2**63 - 1
+
+
+def capped(amount: int | Decimal, what: str = "amount") -> int:
+    value = int(amount)
+    if abs(value) > MAX_AMOUNT_CENTS:
+        log.warning("usage_amount_capped", what=what, amount=str(value)[:60])
+        return MAX_AMOUNT_CENTS if value > 0 else -MAX_AMOUNT_CENTS
+    return value
+
+
 def _price(charge_model: str, properties: dict[str, Any], currency: str, found: Aggregate,
            event_values: list[Any] | None, metric: Metric, projection: Projection | None,
            floor_units: bool = True) -> Priced:
     result = price_charge(charge_model, properties, currency, units=found.units, event_values=event_values)
-    amount = int(result.amount_cents)
+    amount = capped(result.amount_cents)
     # 0 when the engine floored a negative charge (Lago bills no negative fee). The snapshot keeps the
     # aggregated units (`floor_units=False`): pricing them again floors the same way, where a floored 0
     # would bill a first tier's flat fee
@@ -211,19 +229,21 @@ def _projected_values(charge_model: str, properties: dict[str, Any], currency: s
     a ratio in (0, 1], units ÷ ratio rounded to 2 decimals, priced again (or, for percentage, graduated
     percentage and dynamic charges, the current amount ÷ ratio); nothing negative."""
     if projection is None or metric.recurring:
-        return current.units, int(current.amount_cents)
+        return current.units, capped(current.amount_cents)
     if not projection.usable:
         return ZERO, 0
     units = ZERO
     if current.units:
-        units = max(projection.extrapolate(current.units).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP), ZERO)
+        with pricing_context():  # wide enough for any sum of bounded events (the default 28 digits is not)
+            units = max(projection.extrapolate(current.units).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP),
+                        ZERO)
     if charge_model in PROJECTED_BY_AMOUNT:
         amount = projection.extrapolate(current.precise_amount) if current.precise_amount else ZERO
     elif not units:
         amount = ZERO
     else:
         amount = price_charge(charge_model, properties, currency, units=units).precise_amount
-    return units, max(finalize(amount, currency), 0)
+    return units, capped(max(finalize(amount, currency), 0))
 
 
 def _groups(keys: Keys, buckets: list[Bucket], carried: list[tuple[Bucket, Decimal]],
@@ -389,16 +409,17 @@ async def usage_of(session: AsyncSession, subscription: Subscription, version: d
             filter_usage.append(_filter_entry(slot_priced[-1], None, projection, _slot_event_values(slot_groups[-1])
                                               if per_event else None, with_event_values))
         charge_total = Priced.total(slot_priced)
-        total_cents += charge_total.amount_cents
-        projected_total += charge_total.projected_amount_cents
+        total_cents = capped(total_cents + charge_total.amount_cents, "total")
+        projected_total = capped(projected_total + charge_total.projected_amount_cents, "projected_total")
         extra: dict[str, Any] = {}
         if projection is not None:
             extra = {"projected_units": text_units(charge_total.projected_units),
                      "projected_amount_cents": charge_total.projected_amount_cents}
         if apply_taxes:
             rates = [Decimal(str(t["rate"])) for t in (charge.get("taxes") or version.get("taxes") or [])]
-            taxes_cents += int((Decimal(charge_total.amount_cents) * sum(rates, ZERO) / 100).quantize(
-                Decimal(1), rounding=ROUND_HALF_UP))
+            with pricing_context():
+                taxes_cents = capped(taxes_cents + int((Decimal(charge_total.amount_cents) * sum(rates, ZERO) / 100)
+                                                       .quantize(Decimal(1), rounding=ROUND_HALF_UP)), "taxes")
         if with_event_values:
             extra["event_values"] = None if model not in ("percentage", "dynamic") else [
                 str(v) for groups in slot_groups for g in groups.values() for v in g.event_values or ()]
@@ -422,7 +443,7 @@ async def usage_of(session: AsyncSession, subscription: Subscription, version: d
         "issuing_date": local_date(shown_end, subscription.timezone).isoformat(), "lago_invoice_id": None,
         "currency": currency,
         "amount_cents": total_cents, "taxes_amount_cents": taxes_cents,
-        "total_amount_cents": total_cents + taxes_cents, "charges_usage": charges_usage,
+        "total_amount_cents": capped(total_cents + taxes_cents, "total"), "charges_usage": charges_usage,
     }
 
 

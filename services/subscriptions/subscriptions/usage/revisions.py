@@ -11,7 +11,9 @@ the closer moved it, and committed after the snapshot) is not seen as late by in
 closed period is checked once more, `usage_revision_grace_seconds` after the close: when its
 rollups hold more events than the snapshot counted, it is revised too.
 
-Rows are claimed `FOR UPDATE SKIP LOCKED` and the revision, the new counts and the outbox event
+Each period is handled in its own transaction; one that fails is parked (`invora.parking`, loop
+`usage-revisions`) and retried with back-off while the others go on. Rows are locked `FOR UPDATE
+SKIP LOCKED` and the revision, the new counts and the outbox event
 commit together: each revision is published once, whatever the number of replicas.
 """
 
@@ -19,12 +21,13 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import or_, select, text
+from sqlalchemy import and_, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invora.events.contracts.subscriptions import BillingPeriodUsageRevised
 from invora.logging import get_logger
 from invora.outbox import add_event
+from invora.parking import Backoff, ParkingLot
 from subscriptions.subscriptions.lifecycle import render, schedule_of
 from subscriptions.subscriptions.models import BillingPeriod, Subscription
 from subscriptions.usage.snapshot import events_counted, period_usage
@@ -32,28 +35,48 @@ from subscriptions.usage.snapshot import events_counted, period_usage
 log = get_logger(__name__)
 
 
-async def revise_usage(sessionmaker: async_sessionmaker, grace_seconds: float, batch_size: int = 100) -> int:
-    """Publish the revisions due; returns how many were published."""
+REVISION_PARKING = ParkingLot("subscriptions", "usage-revisions", Backoff(initial=30.0, maximum=3600.0))
+
+
+def _revision_due(grace_seconds: float):
+    return and_(
+        or_(BillingPeriod.usage_revision_pending, ~BillingPeriod.usage_checked),
+        or_(BillingPeriod.usage_revision_pending, BillingPeriod.created_at <= text(
+            "now() - make_interval(secs => :grace)").bindparams(grace=grace_seconds)),
+    )
+
+
+async def revise_usage(sessionmaker: async_sessionmaker, grace_seconds: float, batch_size: int = 100,
+                       parking: ParkingLot = REVISION_PARKING) -> int:
+    """Publish the revisions due, each period in its own transaction (a failing one is parked); returns
+    how many were published."""
     published = 0
     after = uuid.UUID(int=0)
     while True:
-        async with sessionmaker() as session, session.begin():
-            periods = list((await session.execute(
-                select(BillingPeriod).where(
-                    BillingPeriod.id > after,
-                    or_(BillingPeriod.usage_revision_pending, ~BillingPeriod.usage_checked),
-                    or_(BillingPeriod.usage_revision_pending, BillingPeriod.created_at <= text(
-                        "now() - make_interval(secs => :grace)").bindparams(grace=grace_seconds)),
-                ).order_by(BillingPeriod.id).limit(batch_size).with_for_update(skip_locked=True))).scalars())
-            for period in periods:
-                try:
-                    async with session.begin_nested():
-                        published += await _revise(session, period)
-                except Exception:  # one broken period must not stop the others
-                    log.exception("usage_revision_failed", billing_period_id=str(period.id))
+        async with sessionmaker() as session:
+            periods = (await session.execute(
+                select(BillingPeriod.id, BillingPeriod.organization_id)
+                .where(BillingPeriod.id > after, _revision_due(grace_seconds),
+                       parking.not_parked("billing_periods.id"))
+                .order_by(BillingPeriod.id).limit(batch_size))).all()
+        for period_id, organization_id in periods:
+            done, count = await parking.isolated(
+                sessionmaker, period_id, lambda session, pid=period_id: _revise_locked(session, pid, grace_seconds),
+                organization_id=organization_id)
+            published += count if done and count else 0
         if len(periods) < batch_size:
-            return published
-        after = periods[-1].id
+            break
+        after = periods[-1][0]
+    async with sessionmaker() as session:
+        await parking.refresh_metric(session)
+    return published
+
+
+async def _revise_locked(session: AsyncSession, period_id: uuid.UUID, grace_seconds: float) -> int:
+    period = (await session.execute(
+        select(BillingPeriod).where(BillingPeriod.id == period_id, _revision_due(grace_seconds))
+        .with_for_update(skip_locked=True))).scalar_one_or_none()
+    return 0 if period is None else await _revise(session, period)
 
 
 async def _revise(session: AsyncSession, period: BillingPeriod) -> int:

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -124,19 +124,55 @@ def parse_timestamp(value: int | float | str | None, now: datetime) -> datetime:
     return EPOCH + timedelta(microseconds=int(seconds * 1_000_000))
 
 
-_NUMBER_LIMIT = Decimal(10) ** 30
+# The bounds of a number an event carries (a metric's field, `precise_total_amount_cents`), chosen so
+# that every sum the rollups keep and the pricing path reads stays exact and small: a period of a
+# million maximal events sums to at most 1e21 with 12 decimals (34 significant digits), well inside
+# PostgreSQL's NUMERIC and the pricing engine's 80-digit context. `docs/operations.md` ("Limits").
+MAX_EVENT_VALUE = Decimal(10) ** 15
+MAX_EVENT_VALUE_DECIMALS = 12
+
+
+class OutOfRange(ValueError):
+    """A number beyond the documented bounds (`value_is_out_of_range`)."""
+
+
+_READ_LIMIT = Decimal(10) ** 30
 
 
 def number(value: Any) -> Decimal | None:
+    """A stored value read as a number (never raises): None when it is not a finite one below 1e30."""
     if isinstance(value, bool) or value is None or isinstance(value, (dict, list)):
         return None
     try:
         parsed = Decimal(str(value).strip())
     except InvalidOperation:
         return None
-    if not parsed.is_finite() or abs(parsed) >= _NUMBER_LIMIT:
+    if not parsed.is_finite() or abs(parsed) >= _READ_LIMIT:
         return None
     return parsed
+
+
+def event_number(value: Any) -> Decimal | None:
+    """An incoming event's number: None when it is not one; OutOfRange when it is one beyond the bounds."""
+    parsed = number(value)
+    if parsed is None:
+        if isinstance(value, (int, str, float)) and not isinstance(value, bool):
+            try:
+                candidate = Decimal(str(value).strip())
+            except InvalidOperation:
+                return None
+            if candidate.is_finite():
+                raise OutOfRange(str(value)[:40])
+        return None
+    exponent = parsed.as_tuple().exponent
+    if abs(parsed) > MAX_EVENT_VALUE or (isinstance(exponent, int) and exponent < -MAX_EVENT_VALUE_DECIMALS
+                                         and parsed != parsed.quantize(Decimal(1).scaleb(-MAX_EVENT_VALUE_DECIMALS),
+                                                                       context=_WIDE)):
+        raise OutOfRange(str(value)[:40])
+    return parsed
+
+
+_WIDE = Context(prec=60)
 
 
 def group_key(metric: Metric, properties: dict[str, Any]) -> str:
@@ -179,9 +215,13 @@ async def prepare(session: AsyncSession, catalog: CatalogClient, cache: MetricCa
                 problems["timestamp"] = ["invalid_timestamp"]
         precise = None
         if event.precise_total_amount_cents is not None:
-            precise = number(event.precise_total_amount_cents)
-            if precise is None:
-                problems["precise_total_amount_cents"] = ["value_is_invalid"]
+            try:
+                precise = event_number(event.precise_total_amount_cents)
+            except OutOfRange:
+                problems["precise_total_amount_cents"] = ["value_is_out_of_range"]
+            else:
+                if precise is None:
+                    problems["precise_total_amount_cents"] = ["value_is_invalid"]
         subscription = active.get(event.external_subscription_id)
         metric = None
         if subscription is None:
@@ -216,9 +256,13 @@ async def prepare(session: AsyncSession, catalog: CatalogClient, cache: MetricCa
             if raw is None:
                 problems[f"properties.{field}"] = ["value_is_mandatory"]
             elif metric.needs_number:
-                value = number(raw)
-                if value is None:
-                    problems[f"properties.{field}"] = ["value_is_not_numeric"]
+                try:
+                    value = event_number(raw)
+                except OutOfRange:
+                    problems[f"properties.{field}"] = ["value_is_out_of_range"]
+                else:
+                    if value is None:
+                        problems[f"properties.{field}"] = ["value_is_not_numeric"]
             elif metric.aggregation_type == "unique_count_agg":
                 unique_value = str(raw)
         if problems:
