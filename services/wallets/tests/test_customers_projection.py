@@ -65,3 +65,20 @@ async def test_a_deleted_customer_frees_its_external_id(wallets, org, make_custo
 async def _absent(wallets, org, external_id) -> bool:
     async with wallets.database.sessionmaker() as session:
         return await customers.find(session, org, external_id) is None
+
+
+async def test_a_deleted_customer_s_wallets_are_terminated(wallets, org, make_api, make_customer_event, producer,
+                                                          clock):
+    api = make_api(org)
+    lago_id = uuid.uuid4()
+    created = make_customer_event(org, "leaving", lago_id=lago_id)
+    await producer.emit(org, created.type, data=created.data, aggregate_type="customer", aggregate_id=str(lago_id))
+    await _wait_for_customer(wallets, org, "leaving")
+    wallet = await api.wallet("leaving", granted_credits="4")
+    deleted = make_customer_event(org, "leaving", lago_id=lago_id, type="customer.deleted", deleted=True)
+    await producer.emit(org, deleted.type, data=deleted.data, aggregate_type="customer", aggregate_id=str(lago_id))
+    deadline = asyncio.get_running_loop().time() + 30
+    while (current := await api.get_wallet(wallet["lago_id"]))["status"] != "terminated":
+        assert asyncio.get_running_loop().time() < deadline, current
+        await asyncio.sleep(0.2)
+    assert current["balance_cents"] == 0

@@ -43,5 +43,6 @@ DEFINITION = ServiceDefinition(
 def create_app(settings: WalletsSettings | None = None) -> FastAPI:
     settings = settings or WalletsSettings()
     runtime = WalletsRuntime(settings=settings)
-    definition = dataclasses.replace(DEFINITION, consumers=[customers_consumer(), prepaid_credits_consumer(runtime)])
+    definition = dataclasses.replace(
+        DEFINITION, consumers=[customers_consumer(runtime), prepaid_credits_consumer(runtime)])
     return build_service_app(definition, settings, runtime)
