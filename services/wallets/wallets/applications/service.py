@@ -42,6 +42,7 @@ from wallets.ledger import service as ledger
 from wallets.ledger.arithmetic import AppliesTo, Block, Line, allocate_lines
 from wallets.ledger.format import credits_text
 from wallets.transactions import repository as transactions_repository
+from wallets.transactions.recharge import maybe_recharge
 from wallets.transactions.render import render as render_transaction
 from wallets.transactions.service import depletion_events, publish_transaction
 
@@ -140,7 +141,8 @@ async def apply_many(session: AsyncSession, requests: Sequence[tuple[uuid.UUID, 
     if transactions:
         await transactions_repository.insert_many(session, transactions)
         await ledger_repository.insert_entries(session, entries)
-        for after in await ledger_repository.wallets_by_ids(session, list(touched)):
+        afters = await ledger_repository.wallets_by_ids(session, list(touched))
+        for after in afters:
             events.extend(depletion_events(touched[after["id"]], after))
     await repository.record_answers(session, [
         (requests[i][0], requests[i][1].lago_invoice_id, answers[i].applied_amount_cents,
@@ -149,6 +151,9 @@ async def apply_many(session: AsyncSession, requests: Sequence[tuple[uuid.UUID, 
     events.extend(PendingEvent("credits.applied", org, "credits", answer.lago_invoice_id, answer)
                   for (org, _request), answer in zip(requests, results, strict=True))
     await add_events(session, events)
+    if transactions:
+        for after in afters:  # after the debits are written: a recharge's events follow the debit's
+            await maybe_recharge(session, after, now)
     return results
 
 

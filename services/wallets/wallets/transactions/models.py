@@ -41,6 +41,9 @@ class WalletTransaction(OrganizationModel, Base):
         Index("ix_wallet_transactions_expiring", "expiration_at",
               postgresql_where=text("is_block AND (remaining_credits > 0 OR remaining_cents > 0) "
                                     "AND expiration_at IS NOT NULL")),
+        # auto recharge: one in flight per wallet
+        Index("uq_wallet_transactions_recharge_in_flight", "wallet_id", unique=True,
+              postgresql_where=text("source = 'threshold' AND status = 'pending'")),
         CheckConstraint("remaining_cents >= 0", name="remaining_cents_not_negative"),
         CheckConstraint("remaining_credits >= 0", name="remaining_credits_not_negative"),
         CheckConstraint("amount_cents >= 0 AND credit_amount >= 0", name="amounts_not_negative"),

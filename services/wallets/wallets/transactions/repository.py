@@ -146,3 +146,18 @@ async def expiring_blocks(session: AsyncSession, now: datetime, limit: int) -> l
         _TX.c.is_block, or_(_TX.c.remaining_credits > 0, _TX.c.remaining_cents > 0), _TX.c.expiration_at <= now)
         .order_by(_TX.c.expiration_at).limit(limit))
     return list((await session.execute(statement)).mappings().all())
+
+
+async def recharges_since(session: AsyncSession, wallet_id: uuid.UUID, since: datetime) -> list[RowMapping]:
+    """The wallet's auto recharges created since `since` (paid and granted parts count once per recharge),
+    and any still pending whenever it started."""
+    statement = select(_TX.c.id, _TX.c.status, _TX.c.failed_at, _TX.c.created_at).where(
+        _TX.c.wallet_id == wallet_id, _TX.c.source == "threshold", _TX.c.transaction_type == "inbound",
+        or_(_TX.c.created_at >= since, _TX.c.status == "pending"))
+    rows = (await session.execute(statement)).mappings().all()
+    by_moment: dict = {}
+    for row in rows:  # the paid and granted parts of one recharge share its moment
+        current = by_moment.get(row["created_at"])
+        if current is None or row["status"] in ("pending", "failed"):
+            by_moment[row["created_at"]] = row
+    return list(by_moment.values())

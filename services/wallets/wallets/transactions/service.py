@@ -54,11 +54,16 @@ def depletion_events(before: RowMapping, after: RowMapping) -> list[PendingEvent
     return events
 
 
-async def after_debit(session: AsyncSession, before: RowMapping, wallet_id: uuid.UUID) -> RowMapping:
-    """The wallet as it is now; the depletion events when this debit emptied it."""
+async def after_debit(session: AsyncSession, before: RowMapping, wallet_id: uuid.UUID,
+                      now: datetime, *, recharge: bool = True) -> RowMapping:
+    """The wallet as it is now; the depletion events when this debit emptied it; its auto recharge."""
+    from wallets.transactions.recharge import maybe_recharge
+
     after = await wallets_repository.by_id(session, before["organization_id"], wallet_id)
     assert after is not None
     await add_events(session, depletion_events(before, after))
+    if recharge:
+        await maybe_recharge(session, after, now)
     return after
 
 
@@ -118,11 +123,20 @@ async def settle(session: AsyncSession, wallet: RowMapping, transaction: RowMapp
     return row
 
 
+async def fail(session: AsyncSession, wallet: RowMapping, transaction: RowMapping, now: datetime) -> RowMapping:
+    """A pending purchase's payment failed: nothing reaches the balance (once: it must still be pending)."""
+    if transaction["status"] != "pending":
+        return transaction
+    row = await repository.set_fields(session, transaction["id"], {"status": "failed", "failed_at": now})
+    await publish_transaction(session, wallet, row, "payment_failure")
+    return row
+
+
 async def remove(
     session: AsyncSession, wallet: RowMapping, debits: Sequence[Debit], *, now: datetime,
     kind: Literal["void", "expiry"],
     description: str, source: str = "manual", name: str | None = None, metadata: list[dict] | None = None,
-    actor: str | None = None,
+    actor: str | None = None, recharge: bool = True,
 ) -> RowMapping | None:
     """One outbound `voided` transaction taking `debits` out of their blocks (voids, expiries)."""
     debits = [d for d in debits if d.cents or d.credits]
@@ -141,7 +155,7 @@ async def remove(
                       wallet_id=wallet["id"], kind=kind, counter_account="voided" if kind == "void" else "expired",
                       legs=[(d.block.id, -d.cents, -d.credits) for d in debits], at=now)
     await publish_transaction(session, wallet, row)
-    await after_debit(session, wallet, wallet["id"])
+    await after_debit(session, wallet, wallet["id"], now, recharge=recharge)
     return row
 
 

@@ -152,7 +152,7 @@ async def terminate(session: AsyncSession, wallet: RowMapping, *, now: datetime,
         "Wallet terminated: remaining credits voided"
     await transactions.remove(session, wallet, debits, now=now, kind="expiry" if reason == "expired" else "void",
                               source="expiration" if reason == "expired" else "manual", description=description,
-                              actor=actor)
+                              actor=actor, recharge=False)
     row = await repository.update_fields(session, wallet["id"], {"status": "terminated", "terminated_at": now})
     result = render(row)
     await publish(session, wallet["organization_id"], "wallet.terminated", wallet["id"], WalletEvent(wallet=result))

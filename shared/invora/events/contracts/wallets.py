@@ -2,6 +2,7 @@
 
 - `wallet.created|updated|terminated`: `WalletEvent` (`{"wallet": Wallet}`);
 - `wallet.depleted_ongoing_balance`: `WalletEvent` (the ongoing balance reached zero or less);
+- `wallet.auto_recharge_limit_reached`: `AutoRechargeLimitReached` (the daily cap of auto recharges);
 - `wallet_transaction.created|updated|payment_failure`: `WalletTransactionEvent`;
 - `credits.granted`: `CreditsGranted` (granted or purchased credits reached a wallet's balance);
 - `credits.balance_depleted`: `CreditsBalanceDepleted` (a wallet's balance reached zero);
@@ -157,6 +158,14 @@ class CreditsBalanceDepleted(_Object):
     wallet: Wallet
 
 
+class AutoRechargeLimitReached(_Object):
+    """`wallet.auto_recharge_limit_reached`: a wallet made its last auto recharge allowed in 24 hours."""
+
+    wallet: Wallet
+    recharges_today: int
+    limit: int
+
+
 class AppliedLine(_Object):
     """What the credits paid of one requested line (same order as the request's `lines`)."""
 
@@ -201,6 +210,7 @@ class PrepaidCreditsReleased(_Object):
 EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     **{f"wallet.{verb}": WalletEvent for verb in ("created", "updated", "terminated", "depleted_ongoing_balance")},
     **{f"wallet_transaction.{verb}": WalletTransactionEvent for verb in ("created", "updated", "payment_failure")},
+    "wallet.auto_recharge_limit_reached": AutoRechargeLimitReached,
     "credits.granted": CreditsGranted,
     "credits.balance_depleted": CreditsBalanceDepleted,
     "credits.applied": PrepaidCreditsApplied,

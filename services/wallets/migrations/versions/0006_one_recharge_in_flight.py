@@ -1,0 +1,23 @@
+"""Auto recharge: at most one pending (`threshold`) recharge per wallet, as a unique partial index.
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-12-02
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0006"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_index("uq_wallet_transactions_recharge_in_flight", "wallet_transactions", ["wallet_id"], unique=True,
+                    postgresql_where=sa.text("source = 'threshold' AND status = 'pending'"))
+
+
+def downgrade() -> None:
+    op.drop_index("uq_wallet_transactions_recharge_in_flight", table_name="wallet_transactions")
