@@ -293,6 +293,19 @@ async def test_recurring_sum_carries_earlier_periods(api, plans, clock):
     assert (charge["units"], charge["amount_cents"]) == ("8", 800)
 
 
+async def test_recurring_unique_count_keeps_values_until_removed(api, plans, clock):
+    """https://getlago.com/docs/guide/billable-metrics/recurring-vs-metered (a recurring unique count keeps
+    counting a value in the next periods until it is removed; lago-api unique_count_service.rb with
+    `recurring`): alice and bob added in February, bob removed and carol added in March → 2 in March,
+    events_count 2 (the unique count)."""
+    s = await setup(api, plans, clock, aggregation="unique_count_agg", recurring=True, now=utc(2026, 3, 15),
+                    subscription_at=utc(2026, 2, 1))
+    await s.send((utc(2026, 2, 10), {"value": "alice"}), (utc(2026, 2, 12), {"value": "bob"}),
+                 (utc(2026, 3, 5), {"value": "bob", "operation_type": "remove"}), (IN_MARCH, {"value": "carol"}))
+    charge = await s.charge()
+    assert (charge["units"], charge["events_count"], charge["amount_cents"]) == ("2", 2, 200)
+
+
 async def test_recurring_weighted_sum_starts_from_the_carried_value(api, plans, clock):
     """lago-api spec/services/billable_metrics/aggregations/weighted_sum_service_spec.rb 'uses the persisted
     recurring value as initial value': 1,000 carried, no event this period → 1,000, count 0,
