@@ -10,10 +10,16 @@ from invoicing.invoices.models import (
     InvoiceNumberCounter,
     InvoicingSettings,
 )
-from invoicing.projections.models import CouponProjection, CustomerProjection, PlanVersionProjection, TaxProjection
+from invoicing.projections.models import (
+    AddOnProjection,
+    CouponProjection,
+    CustomerProjection,
+    PlanVersionProjection,
+    TaxProjection,
+)
 
 __all__ = [
-    "PLATFORM_MODELS", "AppliedCoupon", "BillingCheckViolation", "CouponProjection", "CustomerProjection", "Fee",
-    "Invoice", "InvoiceAppliedTax", "InvoiceNumberCounter", "InvoicingSettings", "PlanVersionProjection",
-    "TaxProjection",
+    "PLATFORM_MODELS", "AddOnProjection", "AppliedCoupon", "BillingCheckViolation", "CouponProjection",
+    "CustomerProjection", "Fee", "Invoice", "InvoiceAppliedTax", "InvoiceNumberCounter", "InvoicingSettings",
+    "PlanVersionProjection", "TaxProjection",
 ]

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from invoicing.invoices.consumer import on_subscription_event
-from invoicing.projections.consumer import on_coupon, on_customer, on_plan, on_tax
+from invoicing.projections.consumer import on_add_on, on_coupon, on_customer, on_plan, on_tax
 from invora.clock import ManualClock
 from invora.events.envelope import EventEnvelope
 from invora.ids import uuid7
@@ -101,6 +101,12 @@ class World:
     async def tax(self, code: str, rate: str, applied_to_organization: bool = False) -> dict:
         body = tax(code, rate, applied_to_organization)
         await self.deliver(on_tax, self.envelope("tax.created", "tax", body["lago_id"], {"tax": body}))
+        return body
+
+    async def add_on(self, code: str, amount_cents: int, taxes: list | None = None) -> dict:
+        body = {"lago_id": str(uuid.uuid4()), "name": code.title(), "code": code, "amount_cents": amount_cents,
+                "amount_currency": "EUR", "created_at": T0.isoformat(), "taxes": taxes or []}
+        await self.deliver(on_add_on, self.envelope("add_on.created", "add_on", body["lago_id"], {"add_on": body}))
         return body
 
     async def coupon_event(self, body: dict) -> None:

@@ -32,7 +32,7 @@ class CustomerParked(Conflict):
 
 
 async def finalize(session: AsyncSession, invoice: Invoice, now: datetime, *,
-                   fees: list[Fee] | None = None) -> None:
+                   fees: list[Fee] | None = None, extra_events: tuple[str, ...] = ()) -> None:
     if invoice.status == "finalized":
         raise InvoiceAlreadyFinalized("the invoice is already finalized")
     if invoice.status not in ("draft", "pending"):
@@ -56,7 +56,7 @@ async def finalize(session: AsyncSession, invoice: Invoice, now: datetime, *,
     invoice.status = "finalized"
     invoice.finalized_at = now
     invoice.updated_at = now
-    await service.publish(session, invoice, "invoice.created", "invoice.finalized", fees=fees,
+    await service.publish(session, invoice, *extra_events, "invoice.created", "invoice.finalized", fees=fees,
                           customer=customer.body if customer else None)
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 
-from invoicing.invoices import api, repository, service
+from invoicing.invoices import api, one_off, repository, service
 from invoicing.invoices.errors import InvoiceNotFound
 from invoicing.invoices.schemas import (
     BillingCheckViolation,
@@ -21,6 +21,7 @@ from invoicing.invoices.schemas import (
     InvoiceSettingsResponse,
     InvoicesResponse,
     InvoiceUpdateBody,
+    OneOffInvoiceBody,
 )
 from invora.auth.deps import ReaderOrTenant, Writer, ensure_customer_access, is_staff
 from invora.errors import ValidationFailed
@@ -136,6 +137,16 @@ async def customer_invoices(request: Request, session: DbSession, principal: Rea
     filters = _filters(request, principal, external_customer_id, currency, invoice_type, issuing_date_from,
                        issuing_date_to, amount_from, amount_to, payment_overdue, search_term)
     return await _page(session, principal, filters, pagination, after)
+
+
+@router.post("/invoices", response_model=InvoiceResponse, responses={**WRITE_ERRORS},
+             summary="Create a one-off invoice",
+             description="Add-on fees for a customer (Lago's shape), finalized at once: `invoice.one_off_created`, "
+                         "`invoice.created`, `invoice.finalized`. Send an `Idempotency-Key` to make a retry safe.")
+async def create_one_off_invoice(body: OneOffInvoiceBody, session: DbSession, principal: Writer,
+                                 request: Request) -> InvoiceResponse:
+    invoice = await one_off.create(session, principal.organization_id, body.invoice, now(request))
+    return InvoiceResponse(invoice=await service.full(session, invoice))
 
 
 @router.get("/invoices/{lago_id}", response_model=InvoiceResponse, responses=READ_ERRORS,

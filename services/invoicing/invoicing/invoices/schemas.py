@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from invora.events.contracts.invoicing import BillingCheckFailed, Invoice
-from invora.web.inputs import StrictInt
+from invora.money import CURRENCIES
+from invora.web.decimals import DecimalInput
+from invora.web.inputs import Choice, StrictInt
 from invora.web.pagination import PaginationMeta
+from invora.web.timestamps import TimestampInput
 
 
 class InvoiceResponse(BaseModel):
@@ -76,3 +81,28 @@ class BillingCheckViolationsResponse(BaseModel):
 
 class BillingCheckViolationResponse(BaseModel):
     billing_check_violation: BillingCheckViolation
+
+
+class OneOffFeeInput(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    add_on_code: str = Field(min_length=1, max_length=255)
+    invoice_display_name: str | None = Field(None, max_length=255)
+    unit_amount_cents: StrictInt | None = Field(None, ge=0, le=10**13)
+    units: Annotated[Decimal, DecimalInput(le=10**9, places=10)] | None = None
+    description: str | None = Field(None, max_length=2_000)
+    from_datetime: Annotated[datetime, TimestampInput(1970, 2999)] | None = None
+    to_datetime: Annotated[datetime, TimestampInput(1970, 2999)] | None = None
+    tax_codes: list[Annotated[str, Field(min_length=1, max_length=255)]] | None = Field(None, max_length=20)
+
+
+class OneOffInvoiceInput(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    external_customer_id: str = Field(min_length=1, max_length=255)
+    currency: Annotated[str, Choice(CURRENCIES, "currency_code_invalid")] | None = None
+    fees: list[OneOffFeeInput] = Field(min_length=1, max_length=100)
+
+
+class OneOffInvoiceBody(BaseModel):
+    invoice: OneOffInvoiceInput

@@ -1,4 +1,4 @@
-"""The projections' consumers: customers (subscriptions), plan versions, taxes and coupons (catalog).
+"""The projections' consumers: customers (subscriptions), plan versions, taxes, coupons and add-ons (catalog).
 
 Each event is handled once (platform consumer + inbox) in one transaction with its effect. A
 customer row only moves forward (`updated_at`); a plan version, once known, never changes.
@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicing.projections import repository
 from invora.bus.consumer import ConsumerSpec
-from invora.events.contracts.catalog import CouponEvent, PlanEvent, TaxEvent
+from invora.events.contracts.catalog import AddOnEvent, CouponEvent, PlanEvent, TaxEvent
 from invora.events.contracts.subscriptions import CustomerEvent
 from invora.events.envelope import EventEnvelope
 
@@ -33,6 +33,11 @@ async def on_coupon(session: AsyncSession, event: EventEnvelope) -> None:
     await repository.upsert_coupon(session, event.organization_id, coupon, deleted=event.type == "coupon.deleted")
 
 
+async def on_add_on(session: AsyncSession, event: EventEnvelope) -> None:
+    add_on = AddOnEvent.model_validate(event.data).add_on
+    await repository.upsert_add_on(session, event.organization_id, add_on, deleted=event.type == "add_on.deleted")
+
+
 def _verbs(aggregate: str) -> frozenset[str]:
     return frozenset(f"{aggregate}.{verb}" for verb in ("created", "updated", "deleted"))
 
@@ -44,4 +49,5 @@ PROJECTION_CONSUMERS: tuple[ConsumerSpec, ...] = (
                  event_types=frozenset({"plan.created", "plan.updated"})),
     ConsumerSpec(name="taxes", topics=("invora.tax",), handler=on_tax, event_types=_verbs("tax")),
     ConsumerSpec(name="coupons", topics=("invora.coupon",), handler=on_coupon, event_types=_verbs("coupon")),
+    ConsumerSpec(name="add-ons", topics=("invora.add_on",), handler=on_add_on, event_types=_verbs("add_on")),
 )

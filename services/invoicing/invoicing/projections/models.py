@@ -3,7 +3,7 @@
 - `customers`: what an invoice needs of its customer (currency, timezone, tax codes, net payment term,
   grace period, billing entity) and the customer object it renders;
 - `plan_versions`: immutable catalog plan versions (prices, charges, taxes), keyed by version id;
-- `taxes`, `coupons`: the catalog's definitions by code.
+- `taxes`, `coupons`, `add_ons`: the catalog's definitions by code.
 """
 
 from __future__ import annotations
@@ -66,6 +66,16 @@ class TaxProjection(Base):
 
 class CouponProjection(Base):
     __tablename__ = "coupons"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    code: Mapped[str] = mapped_column(String(255), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    body: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    deleted: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+
+
+class AddOnProjection(Base):
+    __tablename__ = "add_ons"
 
     organization_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     code: Mapped[str] = mapped_column(String(255), primary_key=True)

@@ -12,8 +12,14 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicing.billing.taxes import TaxRate
-from invoicing.projections.models import CouponProjection, CustomerProjection, PlanVersionProjection, TaxProjection
-from invora.events.contracts.catalog import Coupon, Plan, Tax
+from invoicing.projections.models import (
+    AddOnProjection,
+    CouponProjection,
+    CustomerProjection,
+    PlanVersionProjection,
+    TaxProjection,
+)
+from invora.events.contracts.catalog import AddOn, Coupon, Plan, Tax
 from invora.events.contracts.subscriptions import Customer
 
 
@@ -100,3 +106,19 @@ async def forget_customer(session: AsyncSession, organization_id: uuid.UUID, cus
     await session.execute(update(CustomerProjection).where(
         CustomerProjection.organization_id == organization_id, CustomerProjection.id == customer_id,
     ).values(deleted_at=body.get("deleted_at")))
+
+
+async def upsert_add_on(session: AsyncSession, organization_id: uuid.UUID, add_on: AddOn, deleted: bool) -> None:
+    values = dict(id=add_on.lago_id, body=add_on.model_dump(mode="json"), deleted=deleted)
+    await session.execute(insert(AddOnProjection).values(organization_id=organization_id, code=add_on.code, **values)
+                          .on_conflict_do_update(index_elements=["organization_id", "code"], set_=values))
+
+
+async def add_ons(session: AsyncSession, organization_id: uuid.UUID,
+                  codes: Sequence[str]) -> dict[str, AddOnProjection]:
+    if not codes:
+        return {}
+    rows = (await session.execute(select(AddOnProjection).where(
+        AddOnProjection.organization_id == organization_id, AddOnProjection.code.in_(list(codes)),
+        AddOnProjection.deleted.is_(False)))).scalars().all()
+    return {row.code: row for row in rows}

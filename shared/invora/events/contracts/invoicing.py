@@ -2,6 +2,7 @@
 
 - `invoice.drafted`: a draft was created (the customer's grace period runs);
 - `invoice.created`: the invoice is final (Lago sends it when an invoice is finalized);
+- `invoice.one_off_created`: a one-off invoice (add-on fees) was created, finalized at once;
 - `invoice.finalized`: the number is assigned and payment is due: what payments charge on;
 - `invoice.voided`, `invoice.payment_status_updated`, `invoice.payment_overdue` (once per invoice),
   `invoice.generation_failed` (the invoice is `failed`; `POST /invoices/{id}/retry`):
@@ -240,8 +241,8 @@ class PrepaidCreditsReleaseRequested(_Object):
     reason: Literal["invoice_voided", "invoice_abandoned"] = "invoice_voided"
 
 
-INVOICE_EVENT_TYPES = ("drafted", "created", "finalized", "voided", "payment_status_updated", "payment_overdue",
-                       "generation_failed")
+INVOICE_EVENT_TYPES = ("drafted", "created", "one_off_created", "finalized", "voided", "payment_status_updated",
+                       "payment_overdue", "generation_failed")
 
 EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     **{f"invoice.{verb}": InvoiceEvent for verb in INVOICE_EVENT_TYPES},
