@@ -21,6 +21,7 @@ from invora.db.migrate import upgrade
 from invora.infra.kafka import EmbeddedKafka
 from invora.infra.ports import free_port, wait_for_port
 from invora.infra.postgres import EmbeddedPostgres, database_urls, ensure_databases
+from invora.secrets import generate_key_entry
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,9 @@ def bench_environment(service: str) -> Iterator[BenchEnvironment]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+_BENCH_SECRETS_KEY = generate_key_entry("bench")
+
+
 @contextlib.contextmanager
 def serve(env: BenchEnvironment, service: str, workers: int = 1) -> Iterator[str]:
     """The service's app under uvicorn (uvloop, httptools, no access log) in a child process, as in
@@ -72,7 +76,9 @@ def serve(env: BenchEnvironment, service: str, workers: int = 1) -> Iterator[str
     environment = {**os.environ, f"{prefix}DATABASE_URL": env.database_url,
                    "INVORA_KAFKA_BOOTSTRAP_SERVERS": env.kafka_bootstrap_servers,
                    "INVORA_AUTH_PUBLIC_KEYS": str(env.public_key_path), "INVORA_LOG_LEVEL": "WARNING",
-                   f"{prefix}SCHEDULER_ENABLED": "false"}
+                   f"{prefix}SCHEDULER_ENABLED": "false",
+                   # services that store secrets encrypted need a key ring (a throwaway one for the run)
+                   "INVORA_SECRETS_KEY": os.environ.get("INVORA_SECRETS_KEY") or _BENCH_SECRETS_KEY}
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", f"{service}.app:create_app", "--factory", "--host", "127.0.0.1",
          "--port", str(port), "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning",

@@ -25,6 +25,7 @@ from invora.events.topics import ALL_TOPICS
 from invora.logging import configure_logging, get_logger
 from invora.outbox.relay import OutboxRelay
 from invora.runtime import ServiceRuntime
+from invora.secrets import column as secret_columns
 from invora.settings import ServiceSettings
 from invora.web import health
 from invora.web.error_handlers import install_error_handlers
@@ -64,6 +65,9 @@ def build_service_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service_name_var.set(definition.name)
+        if secret_columns.DECLARED:
+            # this service stores secrets encrypted: without a key ring its first such request would fail
+            secrets.keyring()  # raises SecretsKeyMissing, naming INVORA_SECRETS_KEY
         async with contextlib.AsyncExitStack() as stack:
             database = Database(settings.database_url, settings.database_pool_size, settings.database_options)
             stack.push_async_callback(database.dispose)

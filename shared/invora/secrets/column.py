@@ -11,6 +11,9 @@ from sqlalchemy.types import TypeDecorator
 
 from invora import secrets
 
+# every encrypted column the process's models declare: a service with any refuses to start without a key
+DECLARED: set[str] = set()
+
 
 class EncryptedText(TypeDecorator[str]):
     impl = Text
@@ -19,6 +22,7 @@ class EncryptedText(TypeDecorator[str]):
     def __init__(self, context: str) -> None:
         super().__init__()
         self.context = context  # `table.column`: the associated data the value is sealed with
+        DECLARED.add(context)
 
     def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
         return None if value is None else secrets.encrypt(value, self.context)
