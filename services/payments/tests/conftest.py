@@ -111,6 +111,14 @@ class Stage:
     async def customer(self, *, card: str | None = CARD_OK, provider: bool = True, linked: bool = True,
                        external_id: str | None = None) -> dict:
         """A customer in the projection; `linked`: it names an existing Stripe customer holding `card`."""
+        customer, envelope = self.customer_event(card=card, provider=provider, linked=linked, external_id=external_id)
+        async with self.service.database.sessionmaker() as session:
+            await customers.apply_event(session, envelope)
+            await session.commit()
+        return customer
+
+    def customer_event(self, *, card: str | None = CARD_OK, provider: bool = True, linked: bool = True,
+                       external_id: str | None = None) -> tuple[dict, EventEnvelope]:
         external_id = external_id or f"cus_{uuid.uuid4().hex[:8]}"
         provider_customer_id = self.stripe_customer(card) if provider and linked else None
         obj = customer_object(external_id, lago_id=uuid.uuid4(), provider_code=self.provider_code if provider else None,
@@ -118,10 +126,7 @@ class Stage:
         envelope = EventEnvelope(type="customer.created", source="subscriptions", organization_id=self.org,
                                  aggregate_type="customer", aggregate_id=obj["lago_id"], sequence=1,
                                  data={"customer": obj})
-        async with self.service.database.sessionmaker() as session:
-            await customers.apply_event(session, envelope)
-            await session.commit()
-        return {**obj, "provider_customer_id": provider_customer_id}
+        return {**obj, "provider_customer_id": provider_customer_id}, envelope
 
     def invoice_event(self, customer: dict, amount_cents: int, *, invoice_id: uuid.UUID | None = None,
                       type: str = "invoice.finalized", status: str = "finalized", sequence: int = 1) -> EventEnvelope:

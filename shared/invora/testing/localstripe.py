@@ -46,6 +46,13 @@ class LocalStripe:
         response = httpx.post(f"{self.url}/_config/webhooks/{name}", data=data, timeout=5)
         response.raise_for_status()
 
+    def authenticate(self, payment_intent_id: str, client_secret: str, *, success: bool = True) -> None:
+        """The customer completes (or fails) 3-D Secure on a PaymentIntent that requires action."""
+        response = httpx.post(f"{self.url}/v1/payment_intents/{payment_intent_id}/_authenticate", timeout=5,
+                              data={"client_secret": client_secret, "success": str(success).lower(),
+                                    "key": "pk_test_invora"})
+        response.raise_for_status()
+
     def client(self, api_key: str = "sk_test_invora"):
         """A synchronous Stripe SDK client on this server (for arranging and counting in tests)."""
         import stripe
