@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from invora.web.deps import DbSession
-from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, READ_ERRORS, WRITE_ERRORS
+from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, NOT_ALLOWED, READ_ERRORS, WRITE_ERRORS
 from invora.web.pagination import Pagination
 from payments.common.auth import Reader, Writer
 from payments.common.deps import Now
@@ -53,7 +53,7 @@ async def update_provider(body: PaymentProviderUpdateBody, session: DbSession, p
     return PaymentProviderResponse(payment_provider=service.render(provider))
 
 
-@router.delete("/{code}", response_model=PaymentProviderResponse, responses=WRITE_ERRORS,
+@router.delete("/{code}", response_model=PaymentProviderResponse, responses={**WRITE_ERRORS, **NOT_ALLOWED},
                summary="Disconnect a payment provider")
 async def delete_provider(session: DbSession, principal: Writer, code: Code) -> PaymentProviderResponse:
     provider = await service.get(session, principal.organization_id, code, lock=True)

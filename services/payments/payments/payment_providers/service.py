@@ -21,6 +21,8 @@ from payments.payment_providers.schemas import (
 )
 from payments.payments import repository as payments_repository
 
+REQUIRED_FIELDS = frozenset({"name", "secret_key"})
+
 
 def render(provider: PaymentProvider) -> PaymentProviderObject:
     return PaymentProviderObject(
@@ -57,7 +59,10 @@ async def create(session: AsyncSession, organization_id: uuid.UUID, data: Paymen
 async def update(session: AsyncSession, provider: PaymentProvider, data: PaymentProviderUpdateInput, *,
                  now: datetime) -> PaymentProvider:
     for field in data.model_fields_set:
-        setattr(provider, field, getattr(data, field))
+        value = getattr(data, field)
+        if value is None and field in REQUIRED_FIELDS:  # null for a required field: kept as it is
+            continue
+        setattr(provider, field, value)
     provider.updated_at = now
     await session.flush()
     return provider

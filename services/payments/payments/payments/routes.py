@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query
 
 from invora.auth.principal import Principal
 from invora.web.deps import DbSession
-from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, READ_ERRORS
+from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, NOT_ALLOWED, NOT_FOUND, READ_ERRORS
 from invora.web.pagination import Pagination
 from payments.common.auth import ReaderOrTenant, Writer, ensure_customer_access
 from payments.common.deps import Now
@@ -32,7 +32,7 @@ def _tenant_scope(principal: Principal, external_customer_id: str | None) -> str
     return None
 
 
-@router.post("/payments", response_model=PaymentResponse, responses=CREATE_ERRORS,
+@router.post("/payments", response_model=PaymentResponse, responses={**CREATE_ERRORS, **NOT_FOUND, **NOT_ALLOWED},
              summary="Create a manual payment")
 async def create_payment(body: ManualPaymentBody, session: DbSession, principal: Writer, now: Now) -> PaymentResponse:
     return PaymentResponse(payment=await service.create_manual(session, principal.organization_id, body.payment,

@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from invora.events.contracts.payments import Payment
+from invora.web.inputs import StrictInt
 from invora.web.pagination import PaginationMeta
 
 
@@ -16,7 +17,7 @@ class ManualPaymentInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     invoice_id: uuid.UUID
-    amount_cents: int = Field(gt=0, le=2**62, strict=True)
+    amount_cents: StrictInt = Field(gt=0, le=2**62)
     reference: Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[^\x00]+$")]
     paid_at: date | None = Field(None, description="When the money was received (a wire, a cheque); default today.")
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from invora.web.deps import DbSession
-from invora.web.error_docs import CREATE_ERRORS, READ_ERRORS
+from invora.web.error_docs import CREATE_ERRORS, NOT_ALLOWED, NOT_FOUND, READ_ERRORS, ApiError, response
 from payments.common.auth import Reader, Refunder
 from payments.common.deps import Runtime
 from payments.common.ids import parse_uuid
@@ -17,7 +17,11 @@ from payments.refunds.schemas import RefundBody, RefundResponse
 router = APIRouter(prefix="/api/v1", tags=["refunds"])
 
 
-@router.post("/payments/{lago_id}/refunds", response_model=RefundResponse, responses=CREATE_ERRORS,
+CONFLICT = {409: response(ApiError, "The idempotency key was used for another refund.")}
+
+
+@router.post("/payments/{lago_id}/refunds", response_model=RefundResponse,
+             responses={**CREATE_ERRORS, **NOT_FOUND, **NOT_ALLOWED, **CONFLICT},
              summary="Refund a payment, fully or partly")
 async def create_refund(body: RefundBody, session: DbSession, principal: Refunder, runtime: Runtime,
                         lago_id: Annotated[str, Path(description="The payment's lago_id.")]) -> RefundResponse:

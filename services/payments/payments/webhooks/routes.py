@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request
 
 from invora.web.deps import DbSession
+from invora.web.error_docs import NOT_FOUND, UNPROCESSABLE, ApiError, response
 from payments.common.deps import Now, Runtime
 from payments.webhooks import service
 
@@ -22,8 +23,8 @@ router = APIRouter(prefix="/api/v1/provider_webhooks", tags=["provider_webhooks"
 
 
 @router.post("/{provider_type}/{organization_id}", summary="Receive a payment provider's webhook",
-             responses={400: {"description": "Signature missing or invalid"},
-                        404: {"description": "No such provider connection"}})
+             responses={400: response(ApiError, "Signature missing or invalid (`invalid_webhook_signature`)."),
+                        **NOT_FOUND, **UNPROCESSABLE})
 async def receive_webhook(request: Request, session: DbSession, runtime: Runtime, now: Now,
                           provider_type: Annotated[Literal["stripe"], Path()],
                           organization_id: Annotated[uuid.UUID, Path()],
