@@ -179,3 +179,22 @@ def test_upgrade_then_rotation_finds_the_encrypted_columns(migrated_database):
         ("webhook_endpoints", "previous_secret", ["id"]), ("webhook_endpoints", "secret", ["id"]),
         ("webhook_signing_keys", "private_key_pem", ["name"]),
     ]
+
+
+def test_rotation_finds_the_payment_provider_credentials(migrated_database):
+    import asyncio
+
+    from invora.secrets.rotation import encrypted_columns
+
+    url = migrated_database("payments")
+
+    async def columns():
+        conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            return await encrypted_columns(conn)
+        finally:
+            await conn.close()
+
+    found = asyncio.run(columns())
+    assert ("payment_providers", "secret_key") in [(t, c) for t, c, _ in found]
+    assert ("payment_providers", "webhook_secret") in [(t, c) for t, c, _ in found]
