@@ -59,6 +59,7 @@ _PARK = """
     RETURNING attempts, next_attempt_at
 """
 _RELEASE = "DELETE FROM parked_items WHERE loop = :loop AND item_key = :item_key"
+_RELEASE_MANY = "DELETE FROM parked_items WHERE loop = :loop AND item_key = ANY(CAST(:item_keys AS text[]))"
 _DUE = """
     SELECT item_key, group_key, organization_id, error, attempts, payload::text AS payload
     FROM parked_items
@@ -170,6 +171,12 @@ class ParkingLot:
     async def release(self, executor: Executor, item_key: str | uuid.UUID | int) -> None:
         """The item succeeded: forget it (in the transaction of its success)."""
         await self._run(executor, _RELEASE, {"loop": self.loop, "item_key": str(item_key)[:KEY_MAX_LENGTH]}, "none")
+
+    async def release_many(self, executor: Executor, item_keys: Sequence[str | uuid.UUID | int]) -> None:
+        """Forget these items (one statement; nothing when none is parked)."""
+        if item_keys:
+            await self._run(executor, _RELEASE_MANY, {
+                "loop": self.loop, "item_keys": [str(k)[:KEY_MAX_LENGTH] for k in item_keys]}, "none")
 
     async def due(self, executor: Executor, limit: int = 100, now: datetime | None = None) -> list[ParkedItem]:
         rows = await self._run(executor, _DUE, {"loop": self.loop, "now": now, "limit": limit}, "rows")

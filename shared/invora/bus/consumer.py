@@ -101,7 +101,7 @@ class ConsumerOptions:
     retry_initial_seconds: float = 0.2
     retry_max_seconds: float = 30.0
     # in-place attempts of a failing event before it is parked and the partition moves on
-    attempts_before_parking: int = 5
+    attempts_before_parking: int = 3  # 0.2 + 0.4 s of in-place back-off by default
     park_initial_seconds: float = 5.0
     park_max_seconds: float = 600.0
     parked_poll_seconds: float = 1.0  # how often due parked events are looked for

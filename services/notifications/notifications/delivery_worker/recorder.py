@@ -25,6 +25,7 @@ from invora.logging import get_logger
 from invora.observability.metrics import domain_counter
 from notifications.delivery_worker import repository
 from notifications.delivery_worker.jobs import AttemptOutcome
+from notifications.delivery_worker.parking import DELIVERY_PARKING
 from notifications.delivery_worker.schedule import clamp_retry_after, next_delay
 from notifications.endpoints.disable import disable_endpoint
 from notifications.runtime import NotificationsRuntime
@@ -146,6 +147,8 @@ class OutcomeRecorder:
         attempts = [repository.attempt_row(o, uuid7(), None) for o in successes]
         attempts += [repository.attempt_row(o, uuid7(), next_at) for o, next_at in failures]
         await repository.insert_attempts(session, attempts)
+        # an attempt that got this far did not crash: a delivery parked after a crash leaves the lot
+        await DELIVERY_PARKING.release_many(session, [o.job.delivery_id for o in batch])
         await repository.mark_succeeded(session, successes)
         await repository.mark_failed(session, failures)
 

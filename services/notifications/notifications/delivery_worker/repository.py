@@ -329,3 +329,19 @@ async def lock_enabled_endpoints(session: AsyncSession, endpoint_ids: list[uuid.
 async def delete_finished_messages(session: AsyncSession, cutoff: datetime, batch: int = 1000) -> int:
     result = await session.execute(_CLEANUP, {"cutoff": cutoff, "batch": batch})
     return result.rowcount or 0
+
+
+# a crashed attempt (a bug, not a failed request) waits out its back-off instead of the lease; only while
+# the claim is still this attempt's (a later claim, or a recorded outcome, clears or changes the token)
+_DEFER_CRASHED = text(
+    """
+    UPDATE webhook_deliveries SET next_attempt_at = :next_attempt_at, updated_at = :now
+    WHERE id = :id AND claim_token = :token AND status IN ('pending', 'retrying')
+    """
+)
+
+
+async def defer_crashed(session: AsyncSession, delivery_id: uuid.UUID, token: uuid.UUID,
+                        next_attempt_at: datetime, now: datetime) -> None:
+    await session.execute(_DEFER_CRASHED, {"id": delivery_id, "token": token, "next_attempt_at": next_attempt_at,
+                                           "now": now})

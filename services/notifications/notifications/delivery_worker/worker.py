@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from invora.logging import get_logger
 from notifications.delivery_worker import repository
 from notifications.delivery_worker.jobs import ClaimedDelivery
+from notifications.delivery_worker.parking import DELIVERY_PARKING
 from notifications.delivery_worker.limits import EndpointLimiter
 from notifications.delivery_worker.recorder import OutcomeRecorder
 from notifications.delivery_worker.scan_floor import ScanFloor
@@ -53,6 +54,7 @@ class DeliveryWorker:
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self.sender = DeliverySender(runtime)
         self.scan_floor = ScanFloor()
+        self.parking = DELIVERY_PARKING
         self.recorder = OutcomeRecorder(runtime, self.sessionmaker, on_due=self.scan_floor.lower)
         self.limiter = EndpointLimiter(self.settings.per_endpoint_concurrency)
         self.stop_grace = stop_grace
@@ -166,8 +168,9 @@ class DeliveryWorker:
             self.recorder.add(outcome)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - a bug here must not kill the worker; the lease retries it
+        except Exception as exc:  # noqa: BLE001 - a bug here must not kill the worker: park the delivery
             log.error("webhook_attempt_crashed", delivery_id=str(job.delivery_id), error=repr(exc))
+            await self._park(job, exc)
         finally:
             self.limiter.release(job.endpoint_id)
             self._tasks.pop(job.delivery_id, None)
@@ -178,6 +181,20 @@ class DeliveryWorker:
                 and self.limiter.in_flight.get(job.endpoint_id, 0) <= self.limiter.cap // 2
             ):
                 self._wake.set()
+
+    async def _park(self, job: ClaimedDelivery, exc: BaseException) -> None:
+        """A delivery whose attempt crashed (not a failed request: a bug, bad stored data) is parked with its
+        error and not attempted again before its back-off (30 s doubling to an hour), so it never spins."""
+        try:
+            async with self.sessionmaker() as session:
+                failures = await self.parking.park(session, job.delivery_id, exc, organization_id=job.organization_id)
+                now = self.runtime.clock.now()
+                await repository.defer_crashed(session, job.delivery_id, job.claim_token,
+                                               now + timedelta(seconds=self.parking.backoff.delay(failures)), now)
+                await session.commit()
+                await self.parking.refresh_metric(session)
+        except Exception as park_error:  # noqa: BLE001 - then the lease brings it back, as before
+            log.warning("webhook_attempt_not_parked", delivery_id=str(job.delivery_id), error=repr(park_error))
 
     async def _housekeeping(self) -> None:
         if time.monotonic() - self._last_housekeeping < _HOUSEKEEPING_EVERY:
