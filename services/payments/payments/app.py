@@ -8,7 +8,6 @@ import dataclasses
 from fastapi import FastAPI
 
 from invora.app import ServiceDefinition, build_service_app
-from invora.bus.consumer import ConsumerOptions
 from payments.customers.consumer import customers_consumer
 from payments.invoices.consumer import invoices_consumer
 from payments.payment_providers.routes import router as payment_providers
@@ -42,10 +41,5 @@ DEFINITION = ServiceDefinition(
 def create_app(settings: PaymentsSettings | None = None) -> FastAPI:
     settings = settings or PaymentsSettings()
     runtime = PaymentsRuntime(settings=settings)
-    timeout = settings.consumer_session_timeout_ms
-    definition = dataclasses.replace(
-        DEFINITION,
-        consumers=[customers_consumer(), invoices_consumer(lambda: runtime)],
-        consumer_options=ConsumerOptions(session_timeout_ms=timeout, heartbeat_interval_ms=max(300, timeout // 3)),
-    )
+    definition = dataclasses.replace(DEFINITION, consumers=[customers_consumer(), invoices_consumer(lambda: runtime)])
     return build_service_app(definition, settings, runtime)

@@ -28,7 +28,6 @@ class PaymentsSettings(ServiceSettings):
     charger_backoff_seconds: float = Field(5.0, gt=0, description="First wait before a charge whose provider did not "
                                                                   "answer is looked up and retried (doubles each "
                                                                   "time, at most 1 h).")
-    consumer_session_timeout_ms: int = Field(10_000, ge=1_000, description="Kafka consumer session timeout.")
 
     @model_validator(mode="after")
     def _lease_outlives_a_call(self) -> PaymentsSettings:
