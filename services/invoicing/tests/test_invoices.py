@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
-from invoicing.invoices.consumer import on_subscription_event
+from invoicing.invoices.consumer import on_subscription_event, on_subscription_events
 from invoicing.invoices.scheduler import finalize_due, flag_overdue
 
 from .conftest import T0, charge, charge_usage, tax  # noqa: TID252
@@ -322,3 +322,15 @@ async def test_late_usage_recomputes_a_draft_once_and_leaves_a_finalized_invoice
     totals = {i["customer"]["external_id"]: (i["status"], i["fees_amount_cents"]) for i in await invoices(api)}
     assert totals[drafted["external_id"]] == ("draft", 1_800)
     assert totals[final["external_id"]] == ("finalized", 1_500)
+
+
+async def test_a_batch_of_periods_is_invoiced_in_one_transaction_each_once(world, api, inv):
+    customer = await world.customer()
+    plan = await world.plan(1_000)
+    events = [world.period_ended(world.subscription(customer, plan), T0, APR) for _ in range(5)]
+    async with inv.database.sessionmaker() as session:
+        await on_subscription_events(session, [*events, events[2]])  # one period twice in the batch
+        await session.commit()
+    found = await invoices(api)
+    assert len(found) == 5 and len({i["number"] for i in found}) == 5
+    assert {i["status"] for i in found} == {"finalized"}

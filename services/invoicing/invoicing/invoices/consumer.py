@@ -4,11 +4,14 @@
 - `subscription.started`: the first period's fee when the plan is paid in advance;
 - `subscription.billing_period_usage_revised`: late usage; a draft invoice of that period is computed again.
 
-One event, one transaction (platform consumer + inbox); the invoice computes at the event's
-`occurred_at`, so a redelivery computes the same invoice (and inserts nothing: unique key).
+A fetched batch per transaction (platform consumer + inbox; a failed batch is retried one event per
+transaction); each invoice computes at its event's `occurred_at`, so a redelivery computes the same
+invoice (and inserts nothing: unique key).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,8 +44,16 @@ async def on_subscription_event(session: AsyncSession, event: EventEnvelope) -> 
     await HANDLERS[event.type](session, event)
 
 
-# one consumer for both types: a subscription's events stay in order (start before its first period's end)
+async def on_subscription_events(session: AsyncSession, events: Sequence[EventEnvelope]) -> None:
+    """A fetched batch of one partition in one transaction (the platform consumer's batch mode): one commit
+    for many invoices on a billing day. Each event's effect stands alone (its own unique claim), so when a
+    batch fails the platform runs its events again one per transaction, as the contract asks."""
+    for event in events:
+        await on_subscription_event(session, event)
+
+
+# one consumer for every type: a subscription's events stay in order (start before its first period's end)
 INVOICE_CONSUMERS: tuple[ConsumerSpec, ...] = (
-    ConsumerSpec(name="subscription-invoices", topics=("invora.subscription",), handler=on_subscription_event,
+    ConsumerSpec(name="subscription-invoices", topics=("invora.subscription",), batch_handler=on_subscription_events,
                  event_types=frozenset(HANDLERS)),
 )
