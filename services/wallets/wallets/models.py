@@ -6,7 +6,8 @@ from wallets.customers.models import Customer
 from wallets.db import PLATFORM_MODELS
 from wallets.ledger.models import LedgerEntry
 from wallets.transactions.models import WalletTransaction
+from wallets.transactions.recurring_models import RecurringRun
 from wallets.wallets.models import Wallet
 
 __all__ = ["PLATFORM_MODELS", "Customer", "Wallet", "WalletTransaction", "LedgerEntry", "CreditApplication",
-           "ManualCreditAudit"]
+           "ManualCreditAudit", "RecurringRun"]

@@ -53,7 +53,7 @@ scopes = st.fixed_dictionaries({w: st.builds(
 
 
 @given(blocks(), lines, scopes)
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 def test_an_application_never_exceeds_what_is_due_nor_what_is_there(bs, ls, applies):
     result = allocate_lines(ls, bs, applies)
     assert result.total_cents == sum(result.applied_per_line)
@@ -68,7 +68,7 @@ def test_an_application_never_exceeds_what_is_due_nor_what_is_there(bs, ls, appl
 
 
 @given(blocks(), lines, scopes)
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 def test_an_application_takes_as_much_as_it_can(bs, ls, applies):
     """Greedy is complete: a line still due means no block that covers it has cents left."""
     result = allocate_lines(ls, bs, applies)
@@ -81,7 +81,7 @@ def test_an_application_takes_as_much_as_it_can(bs, ls, applies):
 
 
 @given(blocks(), lines)
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 def test_blocks_are_consumed_in_the_documented_order(bs, ls):
     """Every debited block comes before every block left untouched with cents (no restrictions here)."""
     result = allocate_lines(ls, bs, {})
@@ -118,7 +118,7 @@ def test_the_order_is_wallet_priority_then_block_priority_expiry_category_age():
 
 
 @given(blocks(), st.integers(0, 10**8).map(lambda n: Decimal(n).scaleb(-5)))
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 def test_a_void_takes_exactly_the_credits_asked_or_everything(bs, credits):
     debits = allocate_credits(credits, bs)
     total = sum((d.credits for d in debits), Decimal(0))

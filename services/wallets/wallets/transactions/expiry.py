@@ -1,4 +1,5 @@
-"""The expiry loop: wallets past `expiration_at` are terminated, blocks past theirs lose what is left.
+"""The expiry loop: wallets past `expiration_at` are terminated, blocks past theirs lose what is left;
+the same loop runs the recurring (interval) top-ups that are due (`recurring.py`).
 
 Runs in every process safely: wallets are claimed with `FOR UPDATE SKIP LOCKED`; a block is expired
 only after its wallet is locked and the block re-read under that lock, and the removal takes exactly
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from invora.logging import get_logger
 from wallets.ledger import repository as ledger_repository
 from wallets.transactions import repository, service
+from wallets.transactions.recurring import run_due_pass
 from wallets.wallets import repository as wallets_repository
 from wallets.wallets import service as wallets_service
 
@@ -65,6 +67,7 @@ def expiry_lifespan(app: FastAPI) -> contextlib.AbstractAsyncContextManager[None
             while True:
                 try:
                     await expire_due(app.state.database.sessionmaker, runtime.clock.now())
+                    await run_due_pass(app.state.database.sessionmaker, runtime.clock.now())
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - the next pass tries again

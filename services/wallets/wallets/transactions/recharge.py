@@ -50,7 +50,7 @@ def _active_threshold_rule(wallet: RowMapping, now: datetime) -> dict | None:
     return None
 
 
-def _amounts(rule: dict, ongoing_credits: Decimal) -> tuple[Decimal, Decimal]:
+def amounts(rule: dict, ongoing_credits: Decimal) -> tuple[Decimal, Decimal]:
     """(paid, granted) credits of one recharge."""
     if rule.get("method") == "target":
         gap = Decimal(rule["target_ongoing_balance"]) - ongoing_credits
@@ -83,7 +83,7 @@ async def maybe_recharge(session: AsyncSession, wallet: RowMapping, now: datetim
     if len(recent) >= MAX_PER_DAY:
         log.warning("auto_recharge_skipped", wallet_id=str(wallet["id"]), reason="daily_cap")
         return []
-    paid, granted = _amounts(rule, ongoing)
+    paid, granted = amounts(rule, ongoing)
     terms = {"now": now, "source": "threshold", "description": "Auto recharge", "name": rule.get("transaction_name"),
              "metadata": rule.get("transaction_metadata") or []}
     created = []

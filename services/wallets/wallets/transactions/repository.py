@@ -161,3 +161,26 @@ async def recharges_since(session: AsyncSession, wallet_id: uuid.UUID, since: da
         if current is None or row["status"] in ("pending", "failed"):
             by_moment[row["created_at"]] = row
     return list(by_moment.values())
+
+
+_WITH_INTERVAL_RULES = text(
+    """
+    SELECT * FROM wallets
+    WHERE status = 'active' AND recurring_transaction_rules @> '[{"trigger": "interval"}]'
+    ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED
+    """
+)
+_CLAIM_RUN = text(
+    """
+    INSERT INTO recurring_runs (wallet_id, rule_id, due_at) VALUES (:wallet, :rule, :due)
+    ON CONFLICT DO NOTHING RETURNING wallet_id
+    """
+)
+
+
+async def wallets_with_interval_rules(session: AsyncSession, limit: int) -> list[RowMapping]:
+    return list((await session.execute(_WITH_INTERVAL_RULES, {"limit": limit})).mappings().all())
+
+
+async def claim_recurring_run(session: AsyncSession, wallet_id: uuid.UUID, rule_id: str, due: datetime) -> bool:
+    return (await session.execute(_CLAIM_RUN, {"wallet": wallet_id, "rule": rule_id, "due": due})).first() is not None
