@@ -148,3 +148,20 @@ async def test_balance_history_pages_by_keyset_and_filters(api, clock):
                             params={"transaction_type": "outbound"})
     assert [e["amount_cents"] for e in outbound["balance_history"]] == [-100]
     await api.error("GET", f"/api/v1/customers/{customer}/balance_history", params={"cursor": "garbage"})
+
+
+async def test_added_usage_credits_are_bounded_and_pending_until_paid(api):
+    customer = await api.customer()
+    url = f"/api/v1/customers/{customer}/usage_credits"
+    added = await api.ok("POST", url, {"usage_credits": {"amount_cents": 2000, "currency": "EUR",
+                                                         "payment_method_id": "pm_card_visa"}})
+    transaction = added["wallet_transaction"]
+    assert transaction["status"] == "pending" and transaction["transaction_status"] == "purchased"
+    assert transaction["amount_cents"] == 2000 and transaction["description"] == "Added usage credits"
+    assert transaction["metadata"] == [{"key": "payment_method_id", "value": "pm_card_visa"}]
+    assert (await api.get_wallet(transaction["lago_wallet_id"]))["balance_cents"] == 0
+    for cents in (499, 500_001):  # seed 003: between $5 and $5,000
+        error = await api.error("POST", url, {"usage_credits": {"amount_cents": cents, "currency": "EUR",
+                                                                "payment_method_id": "pm"}})
+        assert error["error_details"] == {"amount_cents": ["value_is_out_of_range"]}
+    await api.error("POST", url, {"usage_credits": {"amount_cents": 1000, "currency": "EUR"}})

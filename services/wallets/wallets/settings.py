@@ -19,5 +19,9 @@ class WalletsSettings(ServiceSettings):
     reconciliation_enabled: bool = Field(True, description="Run the ledger reconciliation loop in this process.")
     reconciliation_interval_seconds: float = Field(
         300.0, gt=0, description="How often every balance is checked against the sum of its ledger entries.")
+    usage_credits_min_cents: int = Field(500, ge=1, description="Smallest \"add usage credits\" purchase "
+                                                                "(minor units; seed 003: $5).")
+    usage_credits_max_cents: int = Field(500_000, ge=1, description="Largest \"add usage credits\" purchase "
+                                                                    "(minor units; seed 003: $5,000).")
     manual_credit_max_cents: int = Field(100_000_000, ge=1, description="Largest manual credit the operations "
                                                                         "console may issue at once (minor units).")

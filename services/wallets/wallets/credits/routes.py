@@ -13,7 +13,8 @@ from invora.runtime import Now
 from invora.web.deps import DbSession
 from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, NOT_ALLOWED, NOT_FOUND, READ_ERRORS
 from wallets.credits import service
-from wallets.credits.schemas import CreditsView, HistoryPage, ManualCreditBody, ManualCreditResponse
+from wallets.credits.schemas import CreditsView, HistoryPage, ManualCreditBody, ManualCreditResponse, UsageCreditsBody
+from wallets.transactions.schemas import WalletTransactionResponse
 
 router = APIRouter(prefix="/api/v1/customers/{external_customer_id}", tags=["credits"])
 ExternalCustomerId = Annotated[str, Path(description="The customer's external id.")]
@@ -26,6 +27,16 @@ async def issue_credit(body: ManualCreditBody, request: Request, session: DbSess
     return await service.manual_credit(
         session, principal.organization_id, external_customer_id, body.credit, now=now, actor=principal.subject,
         limit_cents=request.app.state.runtime.settings.manual_credit_max_cents)
+
+
+@router.post("/usage_credits", response_model=WalletTransactionResponse, responses={**CREATE_ERRORS, **NOT_FOUND},
+             summary="Add usage credits (pending until the payment succeeds)")
+async def add_usage_credits(body: UsageCreditsBody, request: Request, session: DbSession, principal: Writer, now: Now,
+                            external_customer_id: ExternalCustomerId) -> WalletTransactionResponse:
+    settings = request.app.state.runtime.settings
+    return WalletTransactionResponse(wallet_transaction=await service.add_usage_credits(
+        session, principal.organization_id, external_customer_id, body.usage_credits, now=now,
+        actor=principal.subject, bounds=(settings.usage_credits_min_cents, settings.usage_credits_max_cents)))
 
 
 @router.get("/credits", response_model=CreditsView, responses=READ_ERRORS,

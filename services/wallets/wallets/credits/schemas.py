@@ -19,6 +19,18 @@ class ManualCreditInput(InputModel):
                                                        "active wallet in the currency (one is created if none).")
 
 
+class UsageCreditsInput(InputModel):
+    amount_cents: PositiveCents
+    currency: Currency
+    payment_method_id: Code = Field(description="The saved payment method to charge.")
+    wallet_code: Code | None = Field(None, description="The wallet to credit; by default the customer's first "
+                                                       "active wallet in the currency.")
+
+
+class UsageCreditsBody(BaseModel):
+    usage_credits: UsageCreditsInput
+
+
 class ManualCreditBody(BaseModel):
     credit: ManualCreditInput
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.context import request_id_var
 from invora.errors import ValidationFailed
+from invora.events.contracts.wallets import WalletTransaction
 from invora.ids import uuid7
 from invora.money import to_decimal
 from wallets.credits import repository
@@ -21,6 +22,7 @@ from wallets.credits.schemas import (
     HistoryPage,
     ManualCreditInput,
     ManualCreditResponse,
+    UsageCreditsInput,
 )
 from wallets.customers import service as customers
 from wallets.ledger.arithmetic import quantize_credits
@@ -35,6 +37,24 @@ from wallets.wallets.schemas import WalletCreateInput
 EXPIRING_WINDOW = timedelta(days=30)
 
 
+async def _target_wallet(session: AsyncSession, organization_id: uuid.UUID, external_customer_id: str,
+                         currency: str, wallet_code: str | None, *, now: datetime, actor: str):
+    """The wallet named, or the customer's first active one in the currency (created at rate 1 if none); locked."""
+    customer = await customers.get(session, organization_id, external_customer_id)
+    if wallet_code is not None:
+        wallet = await wallets.get_by_code(session, organization_id, external_customer_id, wallet_code, lock=True)
+        if wallet["currency"] != currency:
+            raise ValidationFailed(currency=["currencies_does_not_match"])
+        return wallet
+    active = await wallets_repository.active_of_customer(session, organization_id, customer["id"], currency)
+    if active:
+        return await wallets.get_row(session, organization_id, active[0]["id"], lock=True)
+    created = await wallets.create(session, organization_id, WalletCreateInput(
+        external_customer_id=external_customer_id, currency=currency, rate_amount="1",
+        name="Credits", code=f"credits_{currency.lower()}"), now=now, actor=actor)
+    return await wallets.get_row(session, organization_id, created.lago_id, lock=True)
+
+
 async def manual_credit(session: AsyncSession, organization_id: uuid.UUID, external_customer_id: str,
                         data: ManualCreditInput, *, now: datetime, actor: str,
                         limit_cents: int) -> ManualCreditResponse:
@@ -43,20 +63,8 @@ async def manual_credit(session: AsyncSession, organization_id: uuid.UUID, exter
         raise ValidationFailed(amount_cents=["value_is_out_of_range"])
     if data.expiration_at is not None and data.expiration_at <= now:
         raise ValidationFailed(expiration_at=["invalid_date"])
-    customer = await customers.get(session, organization_id, external_customer_id)
-    if data.wallet_code is not None:
-        wallet = await wallets.get_by_code(session, organization_id, external_customer_id, data.wallet_code, lock=True)
-        if wallet["currency"] != data.currency:
-            raise ValidationFailed(currency=["currencies_does_not_match"])
-    else:
-        active = await wallets_repository.active_of_customer(session, organization_id, customer["id"], data.currency)
-        if active:
-            wallet = await wallets.get_row(session, organization_id, active[0]["id"], lock=True)
-        else:
-            created = await wallets.create(session, organization_id, WalletCreateInput(
-                external_customer_id=external_customer_id, currency=data.currency, rate_amount="1",
-                name="Credits", code=f"credits_{data.currency.lower()}"), now=now, actor=actor)
-            wallet = await wallets.get_row(session, organization_id, created.lago_id, lock=True)
+    wallet = await _target_wallet(session, organization_id, external_customer_id, data.currency, data.wallet_code,
+                                  now=now, actor=actor)
     credits = quantize_credits(to_decimal(data.amount_cents, data.currency) / wallet["rate_amount"])
     row = await transactions.add_block(session, wallet, credits=credits, category="granted", now=now,
                                        description=data.reason, source="console", actor=actor,
@@ -67,6 +75,23 @@ async def manual_credit(session: AsyncSession, organization_id: uuid.UUID, exter
         "currency": data.currency, "reason": data.reason, "actor": actor, "request_id": request_id_var.get(),
     })
     return ManualCreditResponse(wallet_transaction=render(row, wallet["currency"]), lago_audit_id=str(audit["id"]))
+
+
+async def add_usage_credits(session: AsyncSession, organization_id: uuid.UUID, external_customer_id: str,
+                            data: UsageCreditsInput, *, now: datetime, actor: str, bounds: tuple[int, int],
+                            ) -> WalletTransaction:
+    """Seed 003's "Add usage credits": a purchase within the bounds, pending until its payment succeeds."""
+    low, high = bounds
+    if not low <= data.amount_cents <= high:
+        raise ValidationFailed(amount_cents=["value_is_out_of_range"])
+    wallet = await _target_wallet(session, organization_id, external_customer_id, data.currency, data.wallet_code,
+                                  now=now, actor=actor)
+    credits = quantize_credits(to_decimal(data.amount_cents, data.currency) / wallet["rate_amount"])
+    row = await transactions.add_block(
+        session, wallet, credits=credits, category="purchased", now=now, settled=False,
+        invoice_requires_successful_payment=True, description="Added usage credits", actor=actor,
+        metadata=[{"key": "payment_method_id", "value": data.payment_method_id}])
+    return render(row, wallet["currency"])
 
 
 async def view(session: AsyncSession, organization_id: uuid.UUID, external_customer_id: str,
