@@ -3,7 +3,9 @@ and its ORM models match its migrations exactly."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import time
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -21,9 +23,13 @@ async def test_service_starts_healthy_ready_with_openapi(service, start_service)
     running = await start_service(service)
     client = running.client()
     assert (await client.get("/health")).json() == {"status": "ok", "service": service}
-    ready = await client.get("/ready")
+    # ready once its consumers have joined their groups (a few seconds on the embedded broker)
+    deadline = time.monotonic() + 30
+    while (ready := await client.get("/ready")).status_code != 200 and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
     assert ready.status_code == 200, ready.text
-    assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
+    expected = {"database": "ok", "broker": "ok"} | ({"consumers": "ok"} if running.app.state.consumers else {})
+    assert ready.json()["checks"] == expected
     spec = (await client.get("/openapi.json")).json()
     assert spec["info"]["title"].lower().endswith(service)
     assert "/ready" in spec["paths"]

@@ -94,6 +94,7 @@ def build_service_app(
                 stack.push_async_callback(relay.stop)
                 app.state.relay = relay
 
+            app.state.consumers = []
             if settings.consumers_enabled:
                 for spec in definition.consumers:
                     consumer = EventConsumer(
@@ -101,6 +102,7 @@ def build_service_app(
                         sessionmaker=database.sessionmaker, options=consumer_options,
                     )
                     broker.on_replaced(consumer.rewind)
+                    app.state.consumers.append(consumer)
                     stack.push_async_callback(_start_in_background(broker, consumer))
 
             for background in definition.background:

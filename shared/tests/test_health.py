@@ -126,3 +126,50 @@ async def test_openapi_is_served(shared_example):
     assert (await client.get("/docs")).status_code == 200
     spec = (await client.get("/openapi.json")).json()
     assert "/api/v1/widgets" in spec["paths"] and "/ready" in spec["paths"]
+
+
+async def test_ready_only_once_every_consumer_has_its_partitions(start_example):
+    """Before, /ready said yes while the consumer was still joining its group (half the session
+    timeout on the embedded broker), so the first event after start-up waited for the join. Now it
+    waits for the assignment, and an event sent the moment /ready says yes is handled at once."""
+    import time
+
+    from sqlalchemy import select
+
+    import example_service as example
+
+    started = time.monotonic()
+    # a 6 s session: the join takes about 3 s here, long enough to see /ready wait for it
+    service = await start_example(consumer_session_timeout_ms=6_000)
+    client = service.client()
+    early = await client.get("/ready")
+    assert early.status_code == 503, early.text
+    assert early.json()["checks"]["consumers"] == "waiting for partition assignment: widget-echo"
+    assert early.json()["checks"]["database"] == "ok" and early.json()["checks"]["broker"] == "ok"
+
+    while (ready := await client.get("/ready")).status_code != 200:
+        assert time.monotonic() - started < 30, ready.text
+        await asyncio.sleep(0.05)
+    assert ready.json()["checks"] == {"database": "ok", "broker": "ok", "consumers": "ok"}
+    assert all(consumer.joined for consumer in service.app.state.consumers)
+
+    sent = time.monotonic()
+    created = await service.client(uuid.uuid4()).post("/api/v1/widgets", json={"widget": {"code": "w", "name": "W"}})
+    assert created.status_code == 200, created.text
+    widget_id = created.json()["widget"]["lago_id"]
+    while True:
+        async with service.database.sessionmaker() as session:
+            query = select(example.WidgetEcho).where(example.WidgetEcho.widget_id == widget_id)
+            if (await session.execute(query)).scalars().first() is not None:
+                break
+        assert time.monotonic() - sent < 10
+        await asyncio.sleep(0.02)
+    handled_after = time.monotonic() - sent
+    print(f"first event after /ready handled in {handled_after:.3f}s")
+    # well under the ~3 s join the event would have waited for before
+    assert handled_after < 1.5, handled_after
+
+
+async def test_a_service_without_consumers_needs_no_assignment(shared_example):
+    body = (await shared_example.client().get("/ready")).json()
+    assert body["status"] == "ok" and "consumers" not in body["checks"]

@@ -40,7 +40,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -141,6 +141,20 @@ class SkippedMessage(Exception):
         self.detail = detail
 
 
+class _AssignmentWatch(ConsumerRebalanceListener):
+    """Sets `joined` once the group has given this member its partitions (possibly none: more
+    members than partitions), which is when the consumer starts reading."""
+
+    def __init__(self, joined: asyncio.Event) -> None:
+        self.joined = joined
+
+    async def on_partitions_revoked(self, revoked) -> None:  # noqa: ANN001 - aiokafka's signature
+        return None
+
+    async def on_partitions_assigned(self, assigned) -> None:  # noqa: ANN001
+        self.joined.set()
+
+
 class EventConsumer:
     def __init__(
         self,
@@ -158,6 +172,8 @@ class EventConsumer:
         self.options = options or ConsumerOptions()
         self.group_id = group_id or f"{service}.{spec.name}"
         self.kafka = KafkaClientConfig.of(bootstrap_servers)
+        # set at the first partition assignment and kept: /ready waits for it (see `joined`)
+        self._joined = asyncio.Event()
         self._consumer = self._new_client()
         self._task: asyncio.Task | None = None
         self._stopping = False
@@ -166,9 +182,21 @@ class EventConsumer:
             self.options.park_initial_seconds, self.options.park_max_seconds))
         self._next_parked_poll = 0.0
 
+    @property
+    def joined(self) -> bool:
+        """Whether the consumer has had its partition assignment (it then reads what arrives at once).
+
+        Stays true through later rebalances and broker replacements: a member that has joined once
+        rejoins on its own, and flipping readiness off during every rebalance would take the whole
+        service out of its load balancer for what is a pause of its consumers only.
+        """
+        return self._joined.is_set()
+
+    async def wait_joined(self, timeout: float | None = None) -> None:
+        await asyncio.wait_for(self._joined.wait(), timeout)
+
     def _new_client(self) -> AIOKafkaConsumer:
-        return self.kafka.consumer(
-            *self.spec.topics,
+        client = self.kafka.consumer(
             group_id=self.group_id,
             client_id=f"{self.service}-{self.spec.name}",
             enable_auto_commit=False,
@@ -177,6 +205,8 @@ class EventConsumer:
             heartbeat_interval_ms=self.options.heartbeat_interval_ms,
             **{"fetch_max_wait_ms": self.options.fetch_max_wait_ms, **self.options.extra},
         )
+        client.subscribe(topics=list(self.spec.topics), listener=_AssignmentWatch(self._joined))
+        return client
 
     async def reset_client(self) -> None:
         """After a failed `start()`: a fresh aiokafka consumer for the next try."""

@@ -1,4 +1,9 @@
-"""/health (alive), /ready (database and broker reachable), /metrics (Prometheus)."""
+"""/health (alive), /ready (database and broker reachable, every consumer in its group), /metrics (Prometheus).
+
+A consumer that has not joined its group yet reads nothing: an event published then waits for the
+join (seconds: about half the session timeout on some brokers). So /ready says yes only once every
+consumer of the service has had its partition assignment, and a load balancer or `make run` that
+waits for /ready never sends the first request into that gap."""
 
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ async def health(request: Request) -> dict[str, str]:
     return {"status": "ok", "service": request.app.state.service_name}
 
 
-@router.get("/ready", summary="Readiness: database and broker reachable", responses={503: {"description": "not ready"}})
+@router.get("/ready", summary="Readiness: database and broker reachable, consumers joined", responses={503: {"description": "not ready"}})
 async def ready(request: Request) -> JSONResponse:
     state = request.app.state
     checks: dict[str, str] = {}
@@ -32,6 +37,10 @@ async def ready(request: Request) -> JSONResponse:
         checks["broker"] = "ok"
     except Exception as exc:  # noqa: BLE001
         checks["broker"] = f"error: {type(exc).__name__}"
+    consumers = getattr(state, "consumers", [])
+    if consumers:
+        waiting = sorted(c.spec.name for c in consumers if not c.joined)
+        checks["consumers"] = f"waiting for partition assignment: {', '.join(waiting)}" if waiting else "ok"
     ok = all(v == "ok" for v in checks.values())
     return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
 
