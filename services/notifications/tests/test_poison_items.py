@@ -95,3 +95,46 @@ async def test_a_delivery_whose_attempt_crashes_is_parked_and_the_others_are_sen
     assert (row["next_attempt_at"] - row["updated_at"]).total_seconds() >= 29  # its back-off, not the lease
     assert REGISTRY.get_sample_value("parked_items", {"service": "notifications", "loop": "webhook-delivery"}) >= 1
     assert len(receiver.requests) == 3
+
+
+async def test_an_outcome_that_cannot_be_recorded_is_parked_and_the_others_are(
+        notifications, producer, receivers, kit):
+    """The recorder writes outcomes in batches: one outcome the database refuses (a trigger here) must not
+    hold the whole batch, and every later one, in memory forever."""
+    receiver = await receivers()
+    poisoned_org, healthy_org = uuid.uuid4(), uuid.uuid4()
+    healthy_client = notifications.client(healthy_org)
+    healthy_endpoint = await kit.create_endpoint(healthy_client, receiver.url, signature_algo="hmac")
+    poisoned_client = notifications.client(poisoned_org)
+    poisoned_endpoint = await kit.create_endpoint(poisoned_client, receiver.url, signature_algo="hmac")
+    trigger = f"refuse_attempt_{poisoned_org.hex[:12]}"
+    async with notifications.database.engine.begin() as conn:
+        await conn.execute(text(
+            f"CREATE FUNCTION {trigger}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"IF NEW.organization_id = '{poisoned_org}' THEN RAISE EXCEPTION 'poisoned attempt'; END IF; "
+            "RETURN NEW; END $$"))
+        await conn.execute(text(f"CREATE TRIGGER {trigger} BEFORE INSERT ON webhook_attempts "
+                                f"FOR EACH ROW EXECUTE FUNCTION {trigger}()"))
+    try:
+        poisoned = await producer.emit(poisoned_org, "invoice.finalized", aggregate_type="invoice")
+        healthy = []
+        for _ in range(5):
+            healthy.append(await producer.emit(healthy_org, "invoice.finalized", aggregate_type="invoice"))
+        for event in healthy:  # every healthy outcome recorded: the delivery shows it succeeded
+            delivery = await kit.delivery_of(healthy_client, healthy_endpoint["lago_id"], event.id)
+            await kit.wait_for_delivery(healthy_client, delivery["lago_id"], lambda d: d["status"] == "succeeded")
+        bad = await kit.delivery_of(poisoned_client, poisoned_endpoint["lago_id"], poisoned.id)
+
+        async def parked():
+            rows = await kit.fetch_all(notifications.database,
+                                       "SELECT error FROM parked_items WHERE loop = 'webhook-delivery' "
+                                       "AND item_key = :k", k=bad["lago_id"])
+            return rows[0] if rows else None
+
+        row = await kit.wait_until(parked, message="the unrecordable outcome parked")
+        assert "poisoned attempt" in row["error"]
+        assert not notifications.app.state.delivery_worker.recorder._pending  # noqa: SLF001 - nothing held back
+    finally:
+        async with notifications.database.engine.begin() as conn:
+            await conn.execute(text(f"DROP TRIGGER {trigger} ON webhook_attempts"))
+            await conn.execute(text(f"DROP FUNCTION {trigger}()"))

@@ -118,11 +118,47 @@ class OutcomeRecorder:
                         due = await self._write(session, [outcome])
                         await session.commit()
                     self._due(due)
-        except BaseException:
+        except asyncio.CancelledError:
             self._pending[:0] = batch
             raise
+        except Exception:
+            if len(batch) == 1 or not await self._write_one_by_one(batch):
+                self._pending[:0] = batch  # every outcome failed alike: the database is away; keep them
+                raise
         for outcome in batch:
             ATTEMPTS.labels("notifications", outcome.error_class or "succeeded").inc()
+
+    async def _write_one_by_one(self, batch: list[AttemptOutcome]) -> bool:
+        """A batch that failed, written outcome by outcome: one that still fails while others are written
+        is parked (its delivery deferred by its back-off) and dropped, so it cannot hold the others back.
+        False when none could be written (an outage: nothing is parked)."""
+        failed: list[tuple[AttemptOutcome, Exception]] = []
+        written = 0
+        for outcome in batch:
+            try:
+                async with self.sessionmaker() as session:
+                    due = await self._write(session, [outcome])
+                    await session.commit()
+                self._due(due)
+                written += 1
+            except IntegrityError:
+                written += 1  # the delivery is gone: nothing to record
+            except Exception as exc:  # noqa: BLE001 - judged below
+                failed.append((outcome, exc))
+        if not written:
+            return False
+        for outcome, exc in failed:
+            with contextlib.suppress(Exception):  # not parked: the lease brings the delivery back
+                async with self.sessionmaker() as session:
+                    failures = await DELIVERY_PARKING.park(session, outcome.job.delivery_id, exc,
+                                                           organization_id=outcome.job.organization_id)
+                    now = self.runtime.clock.now()
+                    await repository.defer_crashed(
+                        session, outcome.job.delivery_id, outcome.job.claim_token,
+                        now + timedelta(seconds=DELIVERY_PARKING.backoff.delay(failures)), now)
+                    await session.commit()
+                    await DELIVERY_PARKING.refresh_metric(session)
+        return True
 
     def _next_attempt_at(self, outcome: AttemptOutcome) -> datetime | None:
         settings = self.runtime.settings
