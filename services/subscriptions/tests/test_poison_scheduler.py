@@ -112,3 +112,32 @@ async def test_a_period_whose_revision_always_fails_is_parked(api, plans, subs, 
     error, attempts = (await _parked(subs, "usage-revisions"))[str(bad_period)]
     assert "invalid_amount" in error and attempts == 1
     assert await _metric_value(subs, "usage-revisions") >= 1
+
+
+async def test_an_alert_whose_evaluation_always_fails_is_parked(api, plans, subs, org, clock):
+    from subscriptions.usage.alerts import evaluate_alerts
+
+    metric = await _metric(plans)
+    plan = await plans.plan(charges=[{"billable_metric_id": metric["lago_id"], "charge_model": "standard",
+                                      "code": "tokens", "properties": {"amount": "1"}}])
+    await api.customer("cus_a")
+    for external_id in ("a_bad", "a_good"):
+        await api.ok("POST", "/api/v1/subscriptions", {"subscription": {
+            "external_customer_id": "cus_a", "plan_code": plan["code"], "external_id": external_id}})
+        await api.ok("POST", f"/api/v1/subscriptions/{external_id}/alerts", {"alert": {
+            "alert_type": "current_usage_amount", "code": "money", "thresholds": [{"value": 100}]}})
+        await api.ok("POST", "/api/v1/events", {"event": {
+            "transaction_id": uuid.uuid4().hex, "external_subscription_id": external_id, "code": metric["code"],
+            "properties": {"tokens": "5"}}})
+    await _poison(subs, "a_bad", org, {"charges": [{"code": "tokens", "properties": {"amount": "abc"}}]})
+    assert await evaluate_alerts(subs.database.sessionmaker, clock.now()) == 1  # the healthy one crossed 100
+    async with subs.database.sessionmaker() as session:
+        bad_alert = (await session.execute(text(
+            "SELECT id FROM usage_alerts WHERE organization_id = :org AND external_subscription_id = 'a_bad'"),
+            {"org": org})).scalar_one()
+    error, attempts = (await _parked(subs, "usage-alerts"))[str(bad_alert)]
+    assert "invalid_amount" in error and attempts == 1
+    assert await _metric_value(subs, "usage-alerts") >= 1
+    # within its back-off it is skipped (not failed again)
+    await evaluate_alerts(subs.database.sessionmaker, clock.now())
+    assert (await _parked(subs, "usage-alerts"))[str(bad_alert)][1] == 1
