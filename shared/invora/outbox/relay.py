@@ -44,7 +44,6 @@ import time
 import uuid
 
 import asyncpg
-
 from aiokafka.errors import InvalidTopicError, MessageSizeTooLargeError, RecordTooLargeError
 
 from invora.bus.producer import OutgoingMessage, Publisher

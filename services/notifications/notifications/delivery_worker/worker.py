@@ -28,8 +28,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from invora.logging import get_logger
 from notifications.delivery_worker import repository
 from notifications.delivery_worker.jobs import ClaimedDelivery
-from notifications.delivery_worker.parking import DELIVERY_PARKING
 from notifications.delivery_worker.limits import EndpointLimiter
+from notifications.delivery_worker.parking import DELIVERY_PARKING
 from notifications.delivery_worker.recorder import OutcomeRecorder
 from notifications.delivery_worker.scan_floor import ScanFloor
 from notifications.delivery_worker.sender import DeliverySender
