@@ -9,6 +9,7 @@ reconciled attempt finds the first one instead of charging again.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
 ChargeStatus = Literal["succeeded", "processing", "failed", "requires_action", "canceled"]
@@ -56,6 +57,7 @@ class PaymentMethodInfo:
     expiration_month: int | None
     expiration_year: int | None
     is_default: bool
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True)

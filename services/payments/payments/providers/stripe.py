@@ -10,6 +10,7 @@ nothing, charges again with the *same* idempotency key: Stripe replays the first
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import stripe
@@ -224,7 +225,8 @@ class StripeAdapter:
             default = _get(default, "id")
         return [PaymentMethodInfo(provider_method_id=m.id, type=m.type, brand=_get(m.card, "brand"),
                                   last4=_get(m.card, "last4"), expiration_month=_get(m.card, "exp_month"),
-                                  expiration_year=_get(m.card, "exp_year"), is_default=m.id == default)
+                                  expiration_year=_get(m.card, "exp_year"), is_default=m.id == default,
+                                  created_at=datetime.fromtimestamp(m.created, UTC) if m.created else None)
                 for m in methods.data]
 
     async def set_default_payment_method(self, provider_customer_id: str, provider_method_id: str) -> None:
