@@ -59,6 +59,8 @@ BUSINESS_RULES: list[tuple[str, str, str]] = [
     (r"PUT .*", r"privileges\.\d+\.config", r"invalid_select_options"),  # a stored privilege keeps its type
     (r"PUT /api/v1/plans/\{code\}", r"(fixed_)?charges\.\d+\.(billable_metric_id|add_on_id|charge_model)",
      r"value_is_mandatory"),  # a `code` naming no charge of the plan makes a new one
+    # a manual credit or a purchase of usage credits within the bounds the deployment configures (wallets settings)
+    (r"POST /api/v1/customers/\{external_customer_id\}/(usage_)?credits", r"amount_cents", r"value_is_out_of_range"),
     # a webhook URL must resolve, to public addresses, over https (unless allowed)
     (r".*", r"webhook_url", r"url_unresolvable|url_address_not_allowed|url_must_use_https"),
 ]
