@@ -334,3 +334,48 @@ async def test_a_batch_of_periods_is_invoiced_in_one_transaction_each_once(world
     found = await invoices(api)
     assert len(found) == 5 and len({i["number"] for i in found}) == 5
     assert {i["status"] for i in found} == {"finalized"}
+
+
+async def test_finalize_all_and_retry_all(world, api):
+    customer = await world.customer(invoice_grace_period=10)
+    plan = await world.plan(1_000)
+    for _ in range(3):
+        await world.close(world.subscription(customer, plan), T0, APR)
+    broken = charge("calls", "graduated", {"graduated_ranges": [{"from_value": 5, "to_value": 1}]})
+    failing = world.subscription(await world.customer(), await world.plan(1_000, charges=[broken]))
+    await world.close(failing, T0, APR, usage=[charge_usage(broken, "3")])
+    done = (await api.ok("POST", "/api/v1/invoices/finalize_all"))["invoices"]
+    assert len(done) == 3 and {i["status"] for i in done} == {"finalized"}
+    assert (await api.ok("POST", "/api/v1/invoices/finalize_all"))["invoices"] == []
+    [retried] = (await api.ok("POST", "/api/v1/invoices/retry_all"))["invoices"]
+    assert retried["status"] == "failed"  # its plan version is still broken
+    assert sorted(i["status"] for i in await invoices(api)) == ["failed"] + ["finalized"] * 3
+
+
+async def test_fee_adjustments_on_a_draft(world, api, make_api):
+    await world.tax("vat10", "10")
+    customer = await world.customer(invoice_grace_period=5, tax_codes=["vat10"])
+    calls = charge("adj_calls", properties={"amount": "2"})
+    sub = world.subscription(customer, await world.plan(1_000, charges=[calls]))
+    await world.close(sub, T0, APR, usage=[charge_usage(calls, "10")])
+    [draft] = await invoices(api)
+    fee = next(f for f in (await api.ok("GET", f"/api/v1/invoices/{draft['lago_id']}"))["invoice"]["fees"]
+               if f["item"]["type"] == "charge")
+    assert fee["amount_cents"] == 2_000
+    url = f"/api/v1/fees/{fee['lago_id']}/adjustment"
+    preview = (await api.ok("POST", f"{url}/preview", {"adjustment": {"units": "4"}}))["fee"]
+    assert preview["amount_cents"] == 800
+    assert (await api.ok("GET", f"/api/v1/invoices/{draft['lago_id']}"))["invoice"]["fees_amount_cents"] == 3_000
+    adjusted = (await api.ok("POST", url, {"adjustment": {"units": "4", "unit_precise_amount": "1.255"}}))["fee"]
+    assert adjusted["amount_cents"] == 502  # 4 × 1.255 = 5.02
+    after = (await api.ok("GET", f"/api/v1/invoices/{draft['lago_id']}"))["invoice"]
+    assert (after["fees_amount_cents"], after["taxes_amount_cents"], after["total_amount_cents"]) == (1_502, 150,
+                                                                                                     1_652)
+    await api.error("POST", url, {"adjustment": {}})
+    await api.error("POST", url, {"adjustment": {"units": "-2"}})
+    await make_api(uuid.uuid4()).error("POST", url, {"adjustment": {"units": "1"}}, status=404)
+    restored = (await api.ok("DELETE", url))["fee"]
+    assert restored["amount_cents"] == 2_000 and restored["units"] == "10"
+    await api.error("DELETE", url, status=404)
+    await api.ok("PUT", f"/api/v1/invoices/{draft['lago_id']}/finalize")
+    assert (await api.error("POST", url, {"adjustment": {"units": "1"}}, status=405))["code"] == "invoice_not_draft"

@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 
-from invoicing.fees import service
-from invoicing.fees.schemas import FeeResponse, FeesResponse, FeeUpdateBody
+from invoicing.fees import adjustments, service
+from invoicing.fees.schemas import FeeAdjustmentBody, FeeResponse, FeesResponse, FeeUpdateBody
 from invoicing.invoices import repository
 from invoicing.invoices.render import render_fee
 from invora.auth.deps import ReaderOrTenant, Writer
@@ -57,3 +57,30 @@ async def update_fee(lago_id: FeeId, body: FeeUpdateBody, session: DbSession, pr
                      request: Request) -> FeeResponse:
     return FeeResponse(fee=render_fee(await service.update(session, principal, lago_id, body.fee.payment_status,
                                                            now(request))))
+
+
+@router.post("/{lago_id}/adjustment/preview", response_model=FeeResponse, responses=WRITE_ERRORS,
+             summary="Preview a fee adjustment",
+             description="The fee as the adjustment would make it (`units`, `unit_precise_amount` in major units); "
+                         "nothing is saved. Taxes and coupons are computed when it is applied.")
+async def preview_adjustment(lago_id: FeeId, body: FeeAdjustmentBody, session: DbSession,
+                             principal: Writer) -> FeeResponse:
+    fee = await service.visible(session, principal, lago_id)
+    return FeeResponse(fee=render_fee(adjustments.preview(fee, body.adjustment)))
+
+
+@router.post("/{lago_id}/adjustment", response_model=FeeResponse, responses=WRITE_ERRORS,
+             summary="Adjust a fee of a draft invoice",
+             description="Sets the fee's units and/or unit price; its invoice's coupons, taxes and totals are "
+                         "computed again. 405 `invoice_not_draft` once the invoice is finalized.")
+async def apply_adjustment(lago_id: FeeId, body: FeeAdjustmentBody, session: DbSession, principal: Writer,
+                           request: Request) -> FeeResponse:
+    fee = await service.visible(session, principal, lago_id, lock=True)
+    return FeeResponse(fee=render_fee(await adjustments.apply(session, fee, body.adjustment, now(request))))
+
+
+@router.delete("/{lago_id}/adjustment", response_model=FeeResponse, responses=WRITE_ERRORS,
+               summary="Remove a fee adjustment", description="The fee's computed values come back.")
+async def remove_adjustment(lago_id: FeeId, session: DbSession, principal: Writer, request: Request) -> FeeResponse:
+    fee = await service.visible(session, principal, lago_id, lock=True)
+    return FeeResponse(fee=render_fee(await adjustments.remove(session, fee, now(request))))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from decimal import Decimal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from invora.events.contracts.invoicing import Fee
+from invora.web.decimals import DecimalInput
 from invora.web.pagination import PaginationMeta
 
 
@@ -27,3 +29,14 @@ class FeeUpdate(BaseModel):
 
 class FeeUpdateBody(BaseModel):
     fee: FeeUpdate
+
+
+class FeeAdjustment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    units: Annotated[Decimal, DecimalInput(le=10**12, places=10)] | None = None
+    unit_precise_amount: Annotated[Decimal, DecimalInput(le=10**12, places=12)] | None = None
+
+
+class FeeAdjustmentBody(BaseModel):
+    adjustment: FeeAdjustment

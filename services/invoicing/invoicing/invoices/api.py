@@ -71,17 +71,21 @@ async def refresh(session: AsyncSession, principal: Principal, invoice_id: uuid.
 async def retry(session: AsyncSession, principal: Principal, invoice_id: uuid.UUID, now: datetime) -> InvoiceObject:
     invoice = await visible(session, principal, invoice_id, lock=True)
     lifecycle.ensure_failed(invoice)
+    await _retry(session, invoice, now)
+    return await service.full(session, invoice)
+
+
+async def _retry(session: AsyncSession, invoice: Invoice, now: datetime) -> None:
     invoice.status = "draft"
     try:
         await generate.recompute(session, invoice, now)
     except generate.GENERATION_ERRORS as exc:
         await lifecycle.fail(session, invoice, repr(exc), now)
-        return await service.full(session, invoice)
+        return
     if await repository.parked(session, invoice.organization_id, invoice.customer_id):
         invoice.finalize_at = None
     elif invoice.finalize_at is None or invoice.finalize_at <= now:
         await lifecycle.finalize(session, invoice, now)
-    return await service.full(session, invoice)
 
 
 async def save_settings(session: AsyncSession, organization_id: uuid.UUID,
@@ -109,3 +113,29 @@ async def resolve_violation(session: AsyncSession, organization_id: uuid.UUID, v
     if not await repository.parked(session, organization_id, violation.customer_id):
         await repository.release_parked_drafts(session, organization_id, violation.customer_id, now)
     return violation
+
+
+BATCH_LIMIT = 500
+
+
+async def finalize_all(session: AsyncSession, organization_id: uuid.UUID, now: datetime) -> list[Invoice]:
+    """Every draft of the organization (up to BATCH_LIMIT a call) finalized; a parked customer's are left."""
+    done = []
+    for invoice in await repository.lock_by_status(session, organization_id, "draft", BATCH_LIMIT):
+        try:
+            async with session.begin_nested():
+                await lifecycle.finalize(session, invoice, now)
+            done.append(invoice)
+        except lifecycle.CustomerParked:
+            continue
+    return done
+
+
+async def retry_all(session: AsyncSession, organization_id: uuid.UUID, now: datetime) -> list[Invoice]:
+    """Every failed invoice of the organization (up to BATCH_LIMIT a call) computed again."""
+    retried = []
+    for invoice in await repository.lock_by_status(session, organization_id, "failed", BATCH_LIMIT):
+        async with session.begin_nested():
+            await _retry(session, invoice, now)
+        retried.append(invoice)
+    return retried

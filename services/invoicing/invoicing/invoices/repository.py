@@ -290,3 +290,11 @@ async def drafts_of_period(session: AsyncSession, organization_id: uuid.UUID,
     return list((await session.execute(select(Invoice).where(
         Invoice.organization_id == organization_id, Invoice.billing_period_id == billing_period_id,
     ).with_for_update().execution_options(populate_existing=True))).scalars())
+
+
+async def lock_by_status(session: AsyncSession, organization_id: uuid.UUID, status: str, limit: int) -> list[Invoice]:
+    """Up to `limit` of the organization's invoices in `status`, oldest first, locked (others skipped)."""
+    return list((await session.execute(select(Invoice).where(
+        Invoice.organization_id == organization_id, Invoice.status == status,
+    ).order_by(Invoice.created_at, Invoice.id).limit(limit).with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True))).scalars())

@@ -15,6 +15,7 @@ from invoicing.invoices.schemas import (
     BillingCheckViolation,
     BillingCheckViolationResponse,
     BillingCheckViolationsResponse,
+    InvoiceBatchResponse,
     InvoiceResponse,
     InvoiceSettings,
     InvoiceSettingsBody,
@@ -147,6 +148,24 @@ async def create_one_off_invoice(body: OneOffInvoiceBody, session: DbSession, pr
                                  request: Request) -> InvoiceResponse:
     invoice = await one_off.create(session, principal.organization_id, body.invoice, now(request))
     return InvoiceResponse(invoice=await service.full(session, invoice))
+
+
+@router.post("/invoices/finalize_all", response_model=InvoiceBatchResponse, responses=WRITE_ERRORS,
+             summary="Finalize all drafts",
+             description="Invora's batch: up to 500 of the organization's drafts, oldest first, finalized (a parked "
+                         "customer's stay drafts); call again while it returns invoices.")
+async def finalize_all(session: DbSession, principal: Writer, request: Request) -> InvoiceBatchResponse:
+    done = await api.finalize_all(session, principal.organization_id, now(request))
+    return InvoiceBatchResponse(invoices=await service.full_many(session, done, with_fees=False))
+
+
+@router.post("/invoices/retry_all", response_model=InvoiceBatchResponse, responses=WRITE_ERRORS,
+             summary="Retry all failed invoices",
+             description="Invora's batch: up to 500 of the organization's failed invoices computed again (each "
+                         "finalized, a draft, or failed again).")
+async def retry_all(session: DbSession, principal: Writer, request: Request) -> InvoiceBatchResponse:
+    done = await api.retry_all(session, principal.organization_id, now(request))
+    return InvoiceBatchResponse(invoices=await service.full_many(session, done, with_fees=False))
 
 
 @router.get("/invoices/{lago_id}", response_model=InvoiceResponse, responses=READ_ERRORS,

@@ -26,6 +26,12 @@ class InvoicesResponse(BaseModel):
     meta: PaginationMeta
 
 
+class InvoiceBatchResponse(BaseModel):
+    """The invoices one batch call changed (at most 500; call again while it returns some)."""
+
+    invoices: list[Invoice]
+
+
 class MetadataInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
