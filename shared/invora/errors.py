@@ -3,6 +3,18 @@
     404 {"status": 404, "error": "Not Found", "code": "customer_not_found"}
     422 {"status": 422, "error": "Unprocessable Entity", "code": "validation_errors",
          "error_details": {"field": ["value_is_mandatory"]}}
+
+Domains name their errors (Polar's style) in their `errors.py`, subclassing these, and raise them
+without arguments; the class carries the status and the code:
+
+    class CustomerNotFound(NotFound):
+        resource = "customer"                     # 404 customer_not_found
+
+    class InvoiceAlreadyFinalized(Conflict):
+        code = "invoice_already_finalized"        # 409
+
+    class PlanCodeTaken(FieldError):
+        field, reason = "code", "value_already_exist"   # 422 {"code": ["value_already_exist"]}
 """
 
 from __future__ import annotations
@@ -45,8 +57,10 @@ class Forbidden(InvoraError):
 
 class NotFound(InvoraError):
     status_code = 404
+    resource: str = "resource"  # the code is `<resource>_not_found`
 
-    def __init__(self, resource: str = "resource") -> None:
+    def __init__(self, resource: str | None = None) -> None:
+        resource = resource or self.resource
         super().__init__(f"{resource} not found", code=f"{resource}_not_found")
 
 
@@ -82,6 +96,32 @@ class ValidationFailed(InvoraError):
         return {**super().body(), "error_details": self.details}
 
 
+class FieldError(ValidationFailed):
+    """A 422 about one field, fixed by the class: `{field: [reason]}`."""
+
+    field: str = "base"
+    reason: str = "value_is_invalid"
+
+    def __init__(self) -> None:
+        super().__init__({self.field: [self.reason]})
+
+
+class InvalidJson(BadRequest):
+    code = "invalid_json"
+
+    def __init__(self) -> None:
+        super().__init__("request body is not valid JSON")
+
+
+class MissingParam(BadRequest):
+    """Lago's 400 for an absent or empty root key (`{"alert": ...}` missing)."""
+
+    code = "missing_param"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"param is missing or the value is empty: {name}")
+
+
 class TooManyRequests(InvoraError):
     status_code = 429
     code = "too_many_requests"
@@ -90,3 +130,10 @@ class TooManyRequests(InvoraError):
 class ServiceUnavailable(InvoraError):
     status_code = 503
     code = "service_unavailable"
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    code = "database_unavailable"
+
+    def __init__(self) -> None:
+        super().__init__("the database is unavailable, retry later")

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from invora.auth.errors import ForbiddenCustomer, ForbiddenRole
 from invora.auth.principal import Principal
-from invora.errors import Forbidden
 
 # auto_error=False: our verifier renders Lago's 401 body rather than FastAPI's 403
 _bearer = HTTPBearer(auto_error=False, description="An Invora API key (signed JWT)")
@@ -34,7 +34,7 @@ def require_roles(*roles: str) -> Callable[..., Principal]:
 
     async def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
         if not principal.has_any(allowed):
-            raise Forbidden(f"requires one of the roles: {', '.join(sorted(roles))}", code="forbidden_role")
+            raise ForbiddenRole(f"requires one of the roles: {', '.join(sorted(roles))}")
         return principal
 
     dependency.__name__ = f"require_{'_or_'.join(roles)}"
@@ -63,4 +63,4 @@ def ensure_customer_access(principal: Principal, external_customer_id: str) -> N
     if is_staff(principal):
         return
     if principal.customer is None or principal.customer != external_customer_id:
-        raise Forbidden("this key is limited to another customer", code="forbidden_customer")
+        raise ForbiddenCustomer()

@@ -12,9 +12,9 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
+from invora.auth.errors import ExpiredApiKey, InvalidApiKey, MissingApiKey
 from invora.auth.keys import ROLES
 from invora.auth.principal import Principal
-from invora.errors import Unauthorized
 
 ALGORITHMS = ["EdDSA", "RS256"]
 VERIFIED_CACHE_SIZE = 10_000
@@ -92,14 +92,14 @@ class TokenVerifier:
         try:
             algorithm = jwt.get_unverified_header(token).get("alg")
         except jwt.InvalidTokenError as exc:
-            raise Unauthorized("invalid API key", code="invalid_api_key") from exc
+            raise InvalidApiKey("invalid API key") from exc
         candidates = self._keys_by_algorithm.get(algorithm, []) if algorithm in ALGORITHMS else []
         try:
             unverified = jwt.decode(token, options={"verify_signature": False})
         except jwt.InvalidTokenError as exc:
-            raise Unauthorized("invalid API key", code="invalid_api_key") from exc
+            raise InvalidApiKey("invalid API key") from exc
         if not all(_numeric_date(unverified[claim]) for claim in NUMERIC_DATE_CLAIMS if claim in unverified):
-            raise Unauthorized("API key dates must be NumericDate numbers (RFC 7519)", code="invalid_api_key")
+            raise InvalidApiKey("API key dates must be NumericDate numbers (RFC 7519)")
         for key in candidates:
             try:
                 claims = jwt.decode(
@@ -109,21 +109,21 @@ class TokenVerifier:
                 )
                 break
             except jwt.ExpiredSignatureError as exc:
-                raise Unauthorized("expired API key", code="expired_api_key") from exc
+                raise ExpiredApiKey("expired API key") from exc
             except jwt.InvalidTokenError:
                 continue
         if claims is None:
-            raise Unauthorized("invalid API key", code="invalid_api_key")
+            raise InvalidApiKey("invalid API key")
         try:
             organization_id = uuid.UUID(str(claims["org"]))
             roles = frozenset(claims["roles"])
         except (KeyError, ValueError, TypeError) as exc:
-            raise Unauthorized("API key lacks organization or roles", code="invalid_api_key") from exc
+            raise InvalidApiKey("API key lacks organization or roles") from exc
         if not roles or not roles <= set(ROLES):
-            raise Unauthorized("API key carries unknown roles", code="invalid_api_key")
+            raise InvalidApiKey("API key carries unknown roles")
         customer = claims.get("customer")
         if "tenant" in roles and not customer:
-            raise Unauthorized("tenant keys must name a customer", code="invalid_api_key")
+            raise InvalidApiKey("tenant keys must name a customer")
         principal = Principal(
             organization_id=organization_id, roles=roles, subject=str(claims["sub"]),
             customer=str(customer) if customer is not None else None,
@@ -133,8 +133,8 @@ class TokenVerifier:
 
     def verify_header(self, authorization: str | None) -> Principal:
         if not authorization:
-            raise Unauthorized("missing API key", code="missing_api_key")
+            raise MissingApiKey("missing API key")
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthorized("expected 'Authorization: Bearer <key>'", code="invalid_api_key")
+            raise InvalidApiKey("expected 'Authorization: Bearer <key>'")
         return self.verify(token.strip())

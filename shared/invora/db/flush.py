@@ -6,7 +6,7 @@ from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invora.errors import ValidationFailed
+from invora.errors import InvoraError, ValidationFailed
 
 ALREADY_EXISTS = "value_already_exist"  # Lago's code
 
@@ -16,12 +16,15 @@ def is_unique_violation(exc: IntegrityError) -> bool:
     return "unique" in text or "duplicate" in text
 
 
-async def flush_unique(session: AsyncSession, field: str = "code") -> None:
-    """Flush; a unique-index violation becomes 422 `{field: ["value_already_exist"]}`, anything else raises."""
+async def flush_unique(session: AsyncSession, field: str | type[InvoraError] = "code") -> None:
+    """Flush; a unique-index violation raises the domain's named error (`field` a class, e.g. `PlanCodeTaken`) or
+    422 `{field: ["value_already_exist"]}`; any other failure raises as it is."""
     try:
         await session.flush()
     except IntegrityError as exc:
         if is_unique_violation(exc):
+            if isinstance(field, type):
+                raise field() from exc
             raise ValidationFailed({field: [ALREADY_EXISTS]}) from exc
         raise
 

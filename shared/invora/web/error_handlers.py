@@ -11,7 +11,13 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from invora.errors import BadRequest, InvoraError, ServiceUnavailable, ValidationFailed
+from invora.errors import (
+    DatabaseUnavailable,
+    InvalidJson,
+    InvoraError,
+    MissingParam,
+    ValidationFailed,
+)
 from invora.logging import get_logger
 from invora.web.allow import allow_header
 
@@ -118,10 +124,10 @@ async def _request_validation_error(request: Request, exc: Exception) -> JSONRes
         # a malformed id in the path names no resource: Lago answers 404, not 422
         return JSONResponse({"status": 404, "error": "Not Found", "code": "not_found"}, status_code=404)
     if any(e.get("type") == "json_invalid" for e in errors):
-        return _render(BadRequest("request body is not valid JSON", code="invalid_json"))
+        return _render(InvalidJson())
     if name := _missing_root(request, errors):
         # Lago (`params.require(:customer)`): an absent or empty root object is a 400 "param is missing"
-        return _render(BadRequest(f"param is missing or the value is empty: {name}", code="missing_param"))
+        return _render(MissingParam(name))
     return _render(ValidationFailed(validation_details(errors)))
 
 
@@ -142,7 +148,7 @@ INTERNAL_ERROR_BODY = {"status": 500, "error": "Internal Server Error", "code": 
 
 async def _database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
     log.error("database_unavailable", error=repr(exc))
-    return _render(ServiceUnavailable("the database is unavailable, retry later", code="database_unavailable"))
+    return _render(DatabaseUnavailable())
 
 
 async def _unhandled(_request: Request, exc: Exception) -> JSONResponse:

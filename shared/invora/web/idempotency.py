@@ -29,7 +29,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from invora.errors import Conflict, InvoraError, ValidationFailed
+from invora.errors import Conflict, FieldError, InvoraError
 
 HEADER = b"idempotency-key"
 MAX_KEY_LENGTH = 255
@@ -71,6 +71,25 @@ _PURGE = text("DELETE FROM idempotency_keys WHERE expires_at < now()")
 _NOT_REPLAYED = {b"x-request-id", b"x-correlation-id", b"content-length", b"date", b"server"}
 
 
+class IdempotencyKeyInUse(Conflict):
+    code = "idempotency_key_in_use"
+
+
+class IdempotencyResponseLost(Conflict):
+    code = "idempotency_key_response_lost"
+
+    def __init__(self) -> None:
+        super().__init__("the request with this Idempotency-Key was executed but its response was lost")
+
+
+class IdempotencyKeyReused(FieldError):
+    field, reason = "idempotency_key", "already_used_with_different_request"
+
+
+class IdempotencyKeyInvalid(FieldError):
+    field, reason = "idempotency_key", "value_is_invalid"
+
+
 def _error_response(error: InvoraError) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     return error.status_code, [(b"content-type", b"application/json")], json.dumps(error.body()).encode()
 
@@ -90,7 +109,7 @@ class IdempotencyMiddleware:
             return
         key = raw_key.decode("latin-1").strip()
         if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
-            await self._send(send, *_error_response(ValidationFailed(idempotency_key=["value_is_invalid"])))
+            await self._send(send, *_error_response(IdempotencyKeyInvalid()))
             return
 
         body = await _read_body(receive)
@@ -140,25 +159,22 @@ class IdempotencyMiddleware:
 
     async def _answer_existing(self, send: Send, existing, request_hash: str) -> None:
         if existing is None:  # released between our claim and our read: ask the client to retry
-            error: InvoraError = Conflict("request with this Idempotency-Key is in progress, retry",
-                                          code="idempotency_key_in_use")
+            error: InvoraError = IdempotencyKeyInUse("request with this Idempotency-Key is in progress, retry")
             await self._send(send, *_error_response(error))
             return
         stored_hash, status, response_status, response_headers, response_body = existing
         if stored_hash != request_hash:
             await self._send(send, *_error_response(
-                ValidationFailed(idempotency_key=["already_used_with_different_request"])))
+                IdempotencyKeyReused()))
         elif status == "completed":
             headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response_headers or []]
             headers.append((b"idempotent-replayed", b"true"))
             await self._send(send, response_status, headers, response_body or b"")
         elif status == "executed":
-            await self._send(send, *_error_response(Conflict(
-                "the request with this Idempotency-Key was executed but its response was lost",
-                code="idempotency_key_response_lost")))
+            await self._send(send, *_error_response(IdempotencyResponseLost()))
         else:
-            await self._send(send, *_error_response(Conflict(
-                "a request with this Idempotency-Key is in progress", code="idempotency_key_in_use")))
+            await self._send(send, *_error_response(IdempotencyKeyInUse(
+                "a request with this Idempotency-Key is in progress")))
 
     async def _finish(self, database, ids: dict, captured: _CapturedResponse | None) -> None:
         async with database.sessionmaker() as session:

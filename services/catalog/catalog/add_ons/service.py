@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from catalog.add_ons.errors import AddOnAttachedToLivePlans, AddOnNotFound
 from catalog.add_ons.models import AddOn
 from catalog.add_ons.schemas import AddOnCreateInput, AddOnUpdateInput
 from catalog.common.events import publish
@@ -20,7 +21,7 @@ from catalog.common.inputs import storable_key
 from catalog.plans import repository as plan_repository
 from catalog.taxes import service as taxes
 from invora.db.flush import flush_unique
-from invora.errors import NotFound, ValidationFailed
+from invora.errors import ValidationFailed
 from invora.events.contracts import catalog as contracts
 from invora.web.pagination import PageParams, PaginationMeta, paginate
 
@@ -65,7 +66,7 @@ async def live_by_id(
 async def get(session: AsyncSession, organization_id: uuid.UUID, code: str) -> AddOn:
     add_on = await live_by_code(session, organization_id, code)
     if add_on is None:
-        raise NotFound("add_on")
+        raise AddOnNotFound()
     return add_on
 
 
@@ -130,7 +131,7 @@ async def update(
 async def delete(session: AsyncSession, organization_id: uuid.UUID, code: str) -> contracts.AddOn:
     add_on = await get(session, organization_id, code)
     if await plan_repository.add_on_in_live_plans(session, add_on.id):
-        raise ValidationFailed(add_on=["attached_to_live_plans"])
+        raise AddOnAttachedToLivePlans()
     add_on.deleted_at = datetime.now(UTC)
     await session.flush()
     await session.refresh(add_on)

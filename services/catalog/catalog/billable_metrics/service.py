@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from catalog.billable_metrics.errors import BillableMetricAttachedToLivePlans, BillableMetricNotFound
 from catalog.billable_metrics.models import BillableMetric
 from catalog.billable_metrics.schemas import (
     BillableMetricCreateInput,
@@ -25,7 +26,7 @@ from catalog.common.events import publish
 from catalog.common.inputs import storable_key
 from catalog.plans import repository as plan_repository
 from invora.db.flush import flush_unique
-from invora.errors import NotFound, ValidationFailed
+from invora.errors import ValidationFailed
 from invora.events.contracts import catalog as contracts
 from invora.web.pagination import PageParams, PaginationMeta, paginate
 
@@ -59,7 +60,7 @@ async def find(session: AsyncSession, organization_id: uuid.UUID, code: str) -> 
 async def get(session: AsyncSession, organization_id: uuid.UUID, code: str) -> BillableMetric:
     metric = await find(session, organization_id, code)
     if metric is None:
-        raise NotFound("billable_metric")
+        raise BillableMetricNotFound()
     return metric
 
 
@@ -145,7 +146,7 @@ async def delete(session: AsyncSession, organization_id: uuid.UUID, code: str) -
     """Soft delete: the row stays for the plan versions that sold it; its code becomes free again."""
     metric = await get(session, organization_id, code)
     if await plan_repository.metric_in_live_plans(session, metric.id):
-        raise ValidationFailed(billable_metric=["attached_to_live_plans"])
+        raise BillableMetricAttachedToLivePlans()
     metric.deleted_at = datetime.now(UTC)
     await session.flush()
     await session.refresh(metric)

@@ -21,12 +21,13 @@ from catalog.billable_metrics import service as metrics
 from catalog.billable_metrics.models import BillableMetric
 from catalog.common.events import publish
 from catalog.common.inputs import storable_key
+from catalog.coupons.errors import CouponNotFound
 from catalog.coupons.models import Coupon, CouponTarget
 from catalog.coupons.schemas import AppliesTo, CouponCreateInput, CouponUpdateInput
 from catalog.plans import repository as plan_repository
 from catalog.plans.models import Plan
 from invora.db.flush import flush_unique
-from invora.errors import MethodNotAllowed, NotFound, ValidationFailed
+from invora.errors import MethodNotAllowed, ValidationFailed
 from invora.events.contracts import catalog as contracts
 from invora.web.pagination import PageParams, PaginationMeta, paginate
 
@@ -76,7 +77,7 @@ async def find(session: AsyncSession, organization_id: uuid.UUID, code: str) -> 
 async def get(session: AsyncSession, organization_id: uuid.UUID, code: str) -> Coupon:
     coupon = await find(session, organization_id, code)
     if coupon is None:
-        raise NotFound("coupon")
+        raise CouponNotFound()
     return coupon
 
 

@@ -20,13 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.common.events import publish
 from catalog.common.inputs import storable_key
+from catalog.features.errors import FeatureNotFound, PrivilegeNotFound
 from catalog.features.models import Feature, FeaturePrivilege
 from catalog.features.schemas import MAX_SELECT_OPTIONS, FeatureCreateInput, FeatureUpdateInput, PrivilegeInput
 from catalog.plans import repository as plan_repository
 from catalog.plans.models import PlanEntitlement
 from catalog.plans.service import publish_updated
 from invora.db.flush import flush_unique
-from invora.errors import NotFound, ValidationFailed
+from invora.errors import ValidationFailed
 from invora.events.contracts import catalog as contracts
 from invora.web.pagination import PageParams, PaginationMeta, paginate
 
@@ -53,7 +54,7 @@ async def find(session: AsyncSession, organization_id: uuid.UUID, code: str) -> 
 async def get(session: AsyncSession, organization_id: uuid.UUID, code: str) -> Feature:
     feature = await find(session, organization_id, code)
     if feature is None:
-        raise NotFound("feature")
+        raise FeatureNotFound()
     return feature
 
 
@@ -188,7 +189,7 @@ async def delete_privilege(
     feature = await get(session, organization_id, code)
     privilege = next((p for p in feature.privileges if p.code == privilege_code), None)
     if privilege is None:
-        raise NotFound("privilege")
+        raise PrivilegeNotFound()
     feature.privileges.remove(privilege)
     rows = (await session.execute(
         select(PlanEntitlement).where(PlanEntitlement.feature_id == feature.id)

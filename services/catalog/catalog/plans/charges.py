@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.plans import assemble, render, repository, rules, versioning
 from catalog.plans.drafts import ChargeDraft, new_filter
+from catalog.plans.errors import ChargeFilterNotFound, ChargeNotFound, FilterValuesMissing, FixedChargeNotFound
 from catalog.plans.models import Charge, FixedCharge, PlanVersion
 from catalog.plans.rules import Errors, add
 from catalog.plans.schemas import (
@@ -22,7 +23,7 @@ from catalog.plans.schemas import (
     FixedChargeWriteInput,
 )
 from catalog.plans.service import Editing, edit, get_plan, publish_updated
-from invora.errors import NotFound, ValidationFailed
+from invora.errors import ValidationFailed
 from invora.events.contracts import catalog as contracts
 from invora.pricing import clean_properties
 
@@ -37,7 +38,7 @@ async def _charge_row(session: AsyncSession, version: PlanVersion, code: str) ->
     rows = (await repository.version_charges(session, [version.id]))[version.id]
     row = next((c for c in rows if c.code == code), None)
     if row is None:
-        raise NotFound("charge")
+        raise ChargeNotFound()
     return row
 
 
@@ -45,7 +46,7 @@ async def _fixed_charge_row(session: AsyncSession, version: PlanVersion, code: s
     rows = (await repository.version_fixed_charges(session, [version.id]))[version.id]
     row = next((c for c in rows if c.code == code), None)
     if row is None:
-        raise NotFound("fixed_charge")
+        raise FixedChargeNotFound()
     return row
 
 
@@ -93,7 +94,7 @@ async def update_charge(
     editing = await edit(session, organization_id, plan_code)
     existing = editing.draft.charge(code)
     if existing is None:
-        raise NotFound("charge")
+        raise ChargeNotFound()
     errors: Errors = {}
     if data.code is not None and data.code != code and editing.draft.charge(data.code) is not None:
         add(errors, "code", "value_already_exist")
@@ -148,7 +149,7 @@ async def get_filter(
     row = await _charge_row(session, version, charge_code)
     found = _find_filter(row, filter_id)
     if found is None:
-        raise NotFound("charge_filter")
+        raise ChargeFilterNotFound()
     return _filter_object(row.code, found)
 
 
@@ -156,7 +157,7 @@ async def _edit_charge(session: AsyncSession, organization_id: uuid.UUID, plan_c
     editing = await edit(session, organization_id, plan_code)
     charge = editing.draft.charge(charge_code)
     if charge is None:
-        raise NotFound("charge")
+        raise ChargeNotFound()
     return editing, charge
 
 
@@ -188,7 +189,7 @@ async def create_filter(
     data: ChargeFilterWriteInput,
 ) -> ChargeFilterObject:
     if data.values is None:
-        raise ValidationFailed(values=["value_is_mandatory"])
+        raise FilterValuesMissing()
     editing, charge = await _edit_charge(session, organization_id, plan_code, charge_code)
     created = new_filter(data.invoice_display_name, clean_properties(charge.charge_model, data.properties or {}),
                          data.values)
@@ -205,7 +206,7 @@ async def update_filter(
     editing, charge = await _edit_charge(session, organization_id, plan_code, charge_code)
     found = _find_filter(charge, filter_id)
     if found is None:
-        raise NotFound("charge_filter")
+        raise ChargeFilterNotFound()
     updated = dict(found)
     if data.given("invoice_display_name"):
         updated["invoice_display_name"] = data.invoice_display_name
@@ -227,7 +228,7 @@ async def delete_filter(
     editing, charge = await _edit_charge(session, organization_id, plan_code, charge_code)
     found = _find_filter(charge, filter_id)
     if found is None:
-        raise NotFound("charge_filter")
+        raise ChargeFilterNotFound()
     charge.filters = [f for f in charge.filters if f is not found]
     await _save(session, editing, cascade_updates)
     return _filter_object(charge.code, found)
@@ -281,7 +282,7 @@ async def update_fixed_charge(
     editing = await edit(session, organization_id, plan_code)
     existing = editing.draft.fixed_charge(code)
     if existing is None:
-        raise NotFound("fixed_charge")
+        raise FixedChargeNotFound()
     errors: Errors = {}
     if data.code is not None and data.code != code and editing.draft.fixed_charge(data.code) is not None:
         add(errors, "code", "value_already_exist")

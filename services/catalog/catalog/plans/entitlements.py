@@ -15,12 +15,14 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from catalog.features.errors import FeatureNotFound, PrivilegeNotFound
 from catalog.features.models import Feature
 from catalog.features.service import live_by_codes as features_by_codes
 from catalog.plans import render
+from catalog.plans.errors import EntitlementNotFound
 from catalog.plans.models import Plan, PlanEntitlement
 from catalog.plans.service import get_plan, publish_updated
-from invora.errors import NotFound, ValidationFailed
+from invora.errors import ValidationFailed
 from invora.events.contracts import catalog as contracts
 
 MAX_STRING_VALUE = 255
@@ -72,14 +74,14 @@ async def _resolve(
     """The features named in a body, with every privilege and value checked (404 / 422 as Lago)."""
     features = await features_by_codes(session, organization_id, set(values))
     if any(code not in features for code in values):
-        raise NotFound("feature")
+        raise FeatureNotFound()
     errors: dict[str, list[str]] = {}
     for code, privilege_values in values.items():
         privileges = {p.code: p for p in features[code].privileges}
         for privilege_code, value in privilege_values.items():
             privilege = privileges.get(privilege_code)
             if privilege is None:
-                raise NotFound("privilege")
+                raise PrivilegeNotFound()
             problem = check_value(privilege, value)
             if problem:
                 errors.setdefault(f"{privilege_code}_privilege_value", []).append(problem)
@@ -124,10 +126,10 @@ async def _one(session: AsyncSession, organization_id: uuid.UUID, plan: Plan, fe
     features = await features_by_codes(session, organization_id, {feature_code})
     feature = features.get(feature_code)
     if feature is None:
-        raise NotFound("feature")
+        raise FeatureNotFound()
     row = next((r for r in await _entitlement_rows(session, plan) if r.feature_id == feature.id), None)
     if row is None:
-        raise NotFound("entitlement")
+        raise EntitlementNotFound()
     return row
 
 
@@ -156,7 +158,7 @@ async def delete_entitlement_privilege(
     plan = await get_plan(session, organization_id, plan_code, for_update=True)
     row = await _one(session, organization_id, plan, feature_code)
     if privilege_code not in row.privilege_values:
-        raise NotFound("privilege")
+        raise PrivilegeNotFound()
     row.privilege_values = {k: v for k, v in row.privilege_values.items() if k != privilege_code}
     await session.flush()
     await publish_updated(session, plan)

@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog.common.events import publish
 from catalog.plans import render, repository
 from catalog.plans.drafts import PlanDraft
+from catalog.plans.errors import MetadataKeyNotFound, PlanNotFound, PlanVersionNotFound, TooManyMetadataItems
 from catalog.plans.models import Plan, PlanVersion
 from catalog.plans.schemas import MAX_METADATA_KEYS
 from catalog.plans.versioning import Commit
-from invora.errors import NotFound, ValidationFailed
 from invora.events.contracts import catalog as contracts
 from invora.web.pagination import PageParams, PaginationMeta, paginate
 
@@ -38,7 +38,7 @@ class Editing:
 async def get_plan(session: AsyncSession, organization_id: uuid.UUID, code: str, *, for_update: bool = False) -> Plan:
     plan = await repository.live_plan(session, organization_id, code, for_update=for_update)
     if plan is None:
-        raise NotFound("plan")
+        raise PlanNotFound()
     return plan
 
 
@@ -117,7 +117,7 @@ async def get_version(
         select(PlanVersion).where(PlanVersion.id == version_id, PlanVersion.organization_id == organization_id)
     )).scalar_one_or_none()
     if version is None:
-        raise NotFound("plan_version")
+        raise PlanVersionNotFound()
     plan = (await session.execute(select(Plan).where(Plan.id == version.plan_id))).scalar_one()
     latest = (await session.execute(
         select(func.max(PlanVersion.number)).where(PlanVersion.plan_id == plan.id)
@@ -143,12 +143,12 @@ async def change_metadata(
         current.update(merge)
     if remove_key is not None:
         if remove_key not in current:
-            raise NotFound("metadata_key")
+            raise MetadataKeyNotFound()
         del current[remove_key]
     if clear:
         current = {}
     if len(current) > MAX_METADATA_KEYS:
-        raise ValidationFailed(metadata=["too_many_items"])
+        raise TooManyMetadataItems()
     plan.plan_metadata = current or None
     await publish_updated(session, plan)
     return plan.plan_metadata

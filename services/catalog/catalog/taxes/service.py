@@ -10,10 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.common.events import publish
 from catalog.common.inputs import storable_key
+from catalog.taxes.errors import TaxCodeTaken, TaxNotFound
 from catalog.taxes.models import Tax
 from catalog.taxes.schemas import TaxCreateInput, TaxUpdateInput
 from invora.db.flush import flush_unique
-from invora.errors import NotFound, ValidationFailed
 from invora.events.contracts import catalog as contracts
 from invora.web.pagination import PageParams, PaginationMeta, paginate
 
@@ -36,7 +36,7 @@ async def find(session: AsyncSession, organization_id: uuid.UUID, code: str) -> 
 async def get(session: AsyncSession, organization_id: uuid.UUID, code: str) -> Tax:
     tax = await find(session, organization_id, code)
     if tax is None:
-        raise NotFound("tax")
+        raise TaxNotFound()
     return tax
 
 
@@ -55,11 +55,11 @@ async def list_taxes(
 
 async def create(session: AsyncSession, organization_id: uuid.UUID, data: TaxCreateInput) -> contracts.Tax:
     if await find(session, organization_id, data.code) is not None:
-        raise ValidationFailed(code=["value_already_exist"])
+        raise TaxCodeTaken()
     tax = Tax(organization_id=organization_id, code=data.code, name=data.name, rate=data.rate,
               description=data.description, applied_to_organization=bool(data.applied_to_organization))
     session.add(tax)
-    await flush_unique(session)
+    await flush_unique(session, TaxCodeTaken)
     await session.refresh(tax)
     result = to_object(tax)
     await publish(session, organization_id, "tax.created", tax.id, contracts.TaxEvent(tax=result))
@@ -72,14 +72,14 @@ async def update(
     tax = await get(session, organization_id, code)
     if data.code is not None and data.code != tax.code:
         if await find(session, organization_id, data.code) is not None:
-            raise ValidationFailed(code=["value_already_exist"])
+            raise TaxCodeTaken()
         tax.code = data.code
     for field in ("name", "rate", "applied_to_organization"):
         if getattr(data, field) is not None:
             setattr(tax, field, getattr(data, field))
     if data.given("description"):
         tax.description = data.description
-    await flush_unique(session)
+    await flush_unique(session, TaxCodeTaken)
     await session.refresh(tax)
     result = to_object(tax)
     await publish(session, organization_id, "tax.updated", tax.id, contracts.TaxEvent(tax=result))

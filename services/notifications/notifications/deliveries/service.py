@@ -11,8 +11,8 @@ from sqlalchemy import Select, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.auth.principal import Principal
-from invora.errors import NotFound
 from invora.web.pagination import PageParams, PaginationMeta
+from notifications.deliveries.errors import WebhookNotFound
 from notifications.deliveries.models import PENDING, RETRYING, WebhookDelivery, WebhookMessage
 from notifications.deliveries.schemas import WebhookAttemptObject, WebhookDetailObject, WebhookObject
 from notifications.endpoints.models import WebhookEndpoint
@@ -93,7 +93,7 @@ async def get_delivery(session: AsyncSession, principal: Principal, lago_id: uui
         )
     ).first()
     if row is None:
-        raise NotFound("webhook")
+        raise WebhookNotFound()
     delivery, object_type, event_id, url, payload, attempts = row
     if isinstance(attempts, str):  # a driver without a json codec
         attempts = json.loads(attempts)
@@ -111,7 +111,7 @@ async def retry_delivery(
     row = (await session.execute(_base(principal).where(WebhookDelivery.id == lago_id).with_for_update(
         of=WebhookDelivery))).first()
     if row is None:
-        raise NotFound("webhook")
+        raise WebhookNotFound()
     delivery = row[0]
     now = runtime.clock.now()
     delivery.status = RETRYING if delivery.attempt_count else PENDING

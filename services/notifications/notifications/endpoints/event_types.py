@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from invora.errors import ValidationFailed
+from notifications.endpoints.errors import InvalidEventTypes
 
 _TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 _PREFIX = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*\.\*$")
@@ -28,7 +28,7 @@ def normalize_event_types(value: Iterable[str] | None) -> list[str] | None:
         return None
     invalid = [t for t in cleaned if not (_TYPE.match(t) or _PREFIX.match(t))]
     if invalid:
-        raise ValidationFailed(event_types=["invalid_event_types"])
+        raise InvalidEventTypes()
     return cleaned
 
 

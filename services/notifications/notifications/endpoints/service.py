@@ -9,9 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.auth.principal import Principal
 from invora.db.flush import flush_unique
-from invora.errors import NotFound, ValidationFailed
 from invora.web.pagination import PageParams, PaginationMeta, paginate
 from notifications.endpoints.disable import disable_endpoint
+from notifications.endpoints.errors import (
+    EndpointLimitReached,
+    WebhookEndpointNotFound,
+    WebhookUrlRefused,
+    WebhookUrlTaken,
+)
 from notifications.endpoints.event_types import normalize_event_types
 from notifications.endpoints.models import WebhookEndpoint
 from notifications.endpoints.schemas import WebhookEndpointCreateFields, WebhookEndpointUpdateFields
@@ -29,7 +34,7 @@ async def validate_url(url: str, runtime: NotificationsRuntime) -> str:
         target = parse_target(url)
         await check_target(target, runtime.policy, runtime.lookup)
     except TargetRefused as exc:
-        raise ValidationFailed(webhook_url=[exc.code]) from None
+        raise WebhookUrlRefused(exc.code) from None
     return url
 
 
@@ -40,7 +45,7 @@ async def get_endpoint(session: AsyncSession, principal: Principal, lago_id: uui
         statement = statement.with_for_update()
     endpoint = (await session.execute(statement)).scalar_one_or_none()
     if endpoint is None:
-        raise NotFound("webhook_endpoint")
+        raise WebhookEndpointNotFound()
     return endpoint
 
 
@@ -75,9 +80,9 @@ async def create_endpoint(
         )
     ).scalar_one()
     if count >= runtime.settings.max_endpoints_per_organization:
-        raise ValidationFailed(base=["webhook_endpoints_limit_reached"])
+        raise EndpointLimitReached()
     if await _url_taken(session, organization_id, url):
-        raise ValidationFailed(webhook_url=["value_already_exist"])
+        raise WebhookUrlTaken()
     now = runtime.clock.now()
     enabled = fields.enabled is not False
     endpoint = WebhookEndpoint(
@@ -96,7 +101,7 @@ async def create_endpoint(
         updated_at=now,
     )
     session.add(endpoint)
-    await flush_unique(session, "webhook_url")  # a concurrent request registered the same URL
+    await flush_unique(session, WebhookUrlTaken)  # a concurrent request registered the same URL
     return endpoint
 
 
@@ -110,7 +115,7 @@ async def update_endpoint(
     if fields.webhook_url is not None and fields.webhook_url.strip() != endpoint.webhook_url:
         url = await validate_url(fields.webhook_url, runtime)
         if await _url_taken(session, endpoint.organization_id, url, except_id=endpoint.id):
-            raise ValidationFailed(webhook_url=["value_already_exist"])
+            raise WebhookUrlTaken()
         endpoint.webhook_url = url
     if fields.signature_algo is not None:  # absent or null keeps the current algorithm, as Lago
         endpoint.signature_algo = fields.signature_algo
@@ -125,7 +130,7 @@ async def update_endpoint(
     elif fields.enabled is False and endpoint.enabled:
         await disable_endpoint(session, endpoint, reason="manual", now=now, publish=False)
     endpoint.updated_at = now
-    await flush_unique(session, "webhook_url")  # a concurrent request registered the same URL
+    await flush_unique(session, WebhookUrlTaken)  # a concurrent request registered the same URL
     return endpoint
 
 

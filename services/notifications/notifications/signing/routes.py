@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import PlainTextResponse
 
 from invora.auth.deps import CurrentPrincipal
-from invora.errors import ServiceUnavailable
 from notifications.runtime import NotificationsRuntime, get_runtime
+from notifications.signing.errors import SigningKeyNotLoaded
 from notifications.signing.jwt import JwtSigner
 from notifications.signing.schemas import WebhookPublicKey, WebhookPublicKeyObject
 
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 
 def _signer(runtime: Annotated[NotificationsRuntime, Depends(get_runtime)]) -> JwtSigner:
     if runtime.jwt_signer is None:
-        raise ServiceUnavailable("the webhook signing key is not loaded yet")
+        raise SigningKeyNotLoaded()
     return runtime.jwt_signer
 
 

@@ -9,11 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.auth.principal import Principal
 from invora.db.flush import flush_loaded
-from invora.errors import ValidationFailed
 from invora.events.contracts.subscriptions import CustomerBillingStateChanged
 from invora.ids import uuid7
 from invora.outbox import add_event
 from invora.web.pagination import PageParams, PaginationMeta, paginate
+from subscriptions.access.errors import GraceExtensionOutOfRange, NoChangesRequested
 from subscriptions.access.models import BillingStateAudit
 from subscriptions.access.schemas import (
     MAX_GRACE_EXTENSION_DAYS,
@@ -41,7 +41,7 @@ def render_audit(audit: BillingStateAudit, customer: Customer) -> BillingStateAu
 async def override(session: AsyncSession, principal: Principal, external_customer_id: str,
                    data: BillingStateOverrideInput, now: datetime) -> Customer:
     if data.contract_mode is None and data.force_state is None and data.grace_extension_days is None:
-        raise ValidationFailed(base=["no_changes_requested"])
+        raise NoChangesRequested()
     customer = await customers.get(session, principal.organization_id, external_customer_id, for_update=True)
     previous = customers.billing_state_of(customer)
     changes: dict[str, dict] = {}
@@ -54,7 +54,7 @@ async def override(session: AsyncSession, principal: Principal, external_custome
     if data.grace_extension_days is not None:
         extended = customer.grace_extension_days + data.grace_extension_days
         if extended > MAX_GRACE_EXTENSION_DAYS:
-            raise ValidationFailed(grace_extension_days=["value_is_out_of_range"])
+            raise GraceExtensionOutOfRange()
         changes["grace_extension_days"] = {"from": customer.grace_extension_days, "to": extended}
         customer.grace_extension_days = extended
     customer.billing_state_changed_at = now

@@ -10,13 +10,13 @@ from sqlalchemy import Select, and_, func, not_, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.db.flush import flush_loaded
-from invora.errors import NotFound, ValidationFailed
 from invora.events.contracts.subscriptions import Customer as CustomerObject
 from invora.events.contracts.subscriptions import CustomerBillingState, CustomerEvent
 from invora.ids import uuid7
 from invora.outbox import add_event
 from invora.web.pagination import PageParams, PaginationMeta, paginate
 from subscriptions.common.inputs import storable_key
+from subscriptions.customers.errors import CurrencyMismatch, CustomerNotFound, MetadataKeyDuplicated
 from subscriptions.customers.models import Customer
 from subscriptions.customers.schemas import CustomerInput
 
@@ -82,7 +82,7 @@ async def get(session: AsyncSession, organization_id: uuid.UUID, external_id: st
               for_update: bool = False) -> Customer:
     customer = await find(session, organization_id, external_id, for_update=for_update)
     if customer is None:
-        raise NotFound("customer")
+        raise CustomerNotFound()
     return customer
 
 
@@ -90,7 +90,7 @@ def _merge_metadata(existing: list[dict], given: list, now: datetime) -> list[di
     """Lago's metadata update: the given list replaces the old one; a kept key keeps its id."""
     keys = [item.key for item in given]
     if len(set(keys)) != len(keys):
-        raise ValidationFailed(metadata=["duplicated_key"])
+        raise MetadataKeyDuplicated()
     by_key = {item["key"]: item for item in existing}
     by_id = {item["lago_id"]: item for item in existing}
     merged = []
@@ -169,7 +169,7 @@ async def _ensure_currency_changeable(session: AsyncSession, customer: Customer)
     from subscriptions.subscriptions.repository import has_live_subscriptions  # late: subscriptions import customers
 
     if await has_live_subscriptions(session, customer.id):
-        raise ValidationFailed(currency=["currencies_does_not_match"])
+        raise CurrencyMismatch()
 
 
 async def _publish(session: AsyncSession, customer: Customer, event_type: str) -> None:

@@ -11,15 +11,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from invora.auth.principal import Principal
 from invora.db.flush import flush_loaded
-from invora.errors import NotFound, ValidationFailed
+from invora.errors import ValidationFailed
 from invora.ids import uuid7
 from invora.web.pagination import PageParams, PaginationMeta, paginate
 from subscriptions.access.models import CustomerEntitlementOverride, GracePeriod
 from subscriptions.common.inputs import storable_key
 from subscriptions.customers import service as customers
+from subscriptions.customers.errors import CustomerNotFound
 from subscriptions.customers.models import Customer
 from subscriptions.entitlements import values
 from subscriptions.entitlements.cache import CustomerSnapshot, EntitlementCache
+from subscriptions.entitlements.errors import EntitlementNotFound, GracePeriodNotFound, PrivilegeNotFound
 from subscriptions.entitlements.schemas import (
     EntitlementOverridesInput,
     EntitlementOverridesObject,
@@ -27,6 +29,7 @@ from subscriptions.entitlements.schemas import (
     GracePeriodObject,
 )
 from subscriptions.plans.client import CatalogClient
+from subscriptions.plans.errors import FeatureNotFound
 from subscriptions.subscriptions import lifecycle
 from subscriptions.subscriptions.models import PlanEntitlementsProjection, Subscription
 from subscriptions.subscriptions.repository import find_by_external_id
@@ -62,7 +65,7 @@ async def update_for_subscription(session: AsyncSession, catalog: CatalogClient,
         definition = plan.get(feature_code) or (overrides.get(feature_code) or {}).get("feature")
         if definition is None:
             if not storable_key(feature_code):
-                raise NotFound("feature")
+                raise FeatureNotFound()
             definition = await catalog.feature(organization_id, feature_code)
         privileges = {p["code"]: p for p in definition.get("privileges", [])}
         for privilege_code, value in new_values.items():
@@ -96,14 +99,14 @@ async def remove_from_subscription(session: AsyncSession, organization_id: uuid.
     removed = list(subscription.removed_entitlements or [])
     current = {e["code"]: e for e in values.subscription_entitlements(plan, overrides, removed)}
     if feature_code not in current:
-        raise NotFound("entitlement")
+        raise EntitlementNotFound()
     if privilege_code is None:
         overrides.pop(feature_code, None)
         if any(e["code"] == feature_code for e in plan):
             removed.append(feature_code)
     else:
         if privilege_code not in {p["code"] for p in current[feature_code]["privileges"]}:
-            raise NotFound("privilege")
+            raise PrivilegeNotFound()
         entry = overrides.get(feature_code, {})
         entry["values"] = {k: v for k, v in entry.get("values", {}).items() if k != privilege_code}
         if feature_code in overrides:
@@ -199,7 +202,7 @@ async def revoke_grace(session: AsyncSession, organization_id: uuid.UUID, extern
     row = (await session.execute(select(GracePeriod).where(
         GracePeriod.id == grace_id, GracePeriod.customer_id == customer.id).with_for_update())).scalar_one_or_none()
     if row is None:
-        raise NotFound("grace_period")
+        raise GracePeriodNotFound()
     if row.revoked_at is None:
         row.revoked_at = now
         row.updated_at = now
@@ -248,16 +251,16 @@ async def check(engine: AsyncEngine, cache: EntitlementCache | None, organizatio
                 external_customer_id: str, feature_code: str, now: datetime, privilege: str | None,
                 used: int | None) -> dict[str, Any]:
     if not storable_key(external_customer_id):
-        raise NotFound("customer")
+        raise CustomerNotFound()
     if not storable_key(feature_code):
-        raise NotFound("feature")
+        raise FeatureNotFound()
     key = (organization_id, external_customer_id)
     snapshot = cache.get(key, now) if cache is not None else None
     if snapshot is None:
         token = cache.token() if cache is not None else 0
         snapshot = await _load_inputs(engine, organization_id, external_customer_id, now)
         if snapshot is None:
-            raise NotFound("customer")
+            raise CustomerNotFound()
         if cache is not None:
             cache.store(key, snapshot, token)
     grace = [(metric, extra, expires) for metric, extra, starts, expires in snapshot.grace

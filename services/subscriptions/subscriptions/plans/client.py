@@ -25,8 +25,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.auth.keys import sign_token
-from invora.errors import NotFound, ServiceUnavailable
 from invora.logging import get_logger
+from subscriptions.plans.errors import CatalogUnavailable, FeatureNotFound, PlanNotFound, PlanVersionNotFound
 from subscriptions.settings import SubscriptionsSettings
 from subscriptions.subscriptions.models import CachedPlanVersion
 
@@ -50,7 +50,7 @@ class CatalogClient:
     def _key(self, organization_id: uuid.UUID) -> str:
         if self._signing_key is None:
             if not self.settings.catalog_api_key:
-                raise ServiceUnavailable("no key configured for the catalog", code="catalog_unavailable")
+                raise CatalogUnavailable("no key configured for the catalog")
             return self.settings.catalog_api_key
         cached = self._keys.get(organization_id)
         if cached and cached[1] > time.monotonic():
@@ -73,22 +73,22 @@ class CatalogClient:
                 if response.status_code < 500:
                     if response.status_code != 200:
                         log.error("catalog_refused", path=path, status=response.status_code, body=response.text[:500])
-                        raise ServiceUnavailable("the catalog refused the request", code="catalog_unavailable")
+                        raise CatalogUnavailable("the catalog refused the request")
                     return response.json()
                 log.warning("catalog_call_failed", path=path, attempt=attempt, status=response.status_code)
             await asyncio.sleep(0.05 * 2**attempt)
-        raise ServiceUnavailable("the catalog did not answer, retry later", code="catalog_unavailable")
+        raise CatalogUnavailable("the catalog did not answer, retry later")
 
     async def plan(self, organization_id: uuid.UUID, code: str) -> dict[str, Any]:
         body = await self._get(organization_id, f"/api/v1/plans/{quote(code, safe='')}")
         if body is None or body["plan"].get("deleted_at"):
-            raise NotFound("plan")
+            raise PlanNotFound()
         return body["plan"]
 
     async def feature(self, organization_id: uuid.UUID, code: str) -> dict[str, Any]:
         body = await self._get(organization_id, f"/api/v1/features/{quote(code, safe='')}")
         if body is None:
-            raise NotFound("feature")
+            raise FeatureNotFound()
         return body["feature"]
 
     async def plan_version(self, session: AsyncSession, organization_id: uuid.UUID,
@@ -103,7 +103,7 @@ class CatalogClient:
         if stored is None:
             body = await self._get(organization_id, f"/api/v1/plan_versions/{version_id}")
             if body is None:
-                raise NotFound("plan_version")
+                raise PlanVersionNotFound()
             stored = body["plan_version"]
             await session.execute(insert(CachedPlanVersion).values(
                 organization_id=organization_id, plan_version_id=version_id, plan_code=stored["plan_code"], body=stored,

@@ -20,14 +20,15 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.db.flush import flush_loaded
-from invora.errors import ValidationFailed
 from invora.events.contracts.subscriptions import PlanChange
 from invora.ids import uuid7
 from subscriptions.customers import service as customers
+from subscriptions.customers.errors import CurrencyMismatch
 from subscriptions.customers.models import Customer
 from subscriptions.customers.schemas import CustomerInput
 from subscriptions.plans.client import CatalogClient
 from subscriptions.subscriptions import lifecycle
+from subscriptions.subscriptions.errors import EndingAtInvalid, SubscriptionExternalIdTaken
 from subscriptions.subscriptions.models import LIVE_STATUSES, PlanEntitlementsProjection, Subscription
 from subscriptions.subscriptions.plan_terms import PlanTerms, check_overrides
 from subscriptions.subscriptions.repository import has_live_subscriptions
@@ -71,7 +72,7 @@ async def _settle_currency(session: AsyncSession, customer: Customer, currency: 
     if customer.currency == currency:
         return
     if customer.currency is not None and await has_live_subscriptions(session, customer.id):
-        raise ValidationFailed(currency=["currencies_does_not_match"])
+        raise CurrencyMismatch()
     customer.currency = currency
     await flush_loaded(session, customer)
     await customers.publish_updated(session, customer)
@@ -85,7 +86,7 @@ async def _current(session: AsyncSession, customer: Customer, external_id: str) 
         ).order_by(Subscription.created_at.desc()).with_for_update()
     )).scalars().all()
     if any(row.customer_id != customer.id for row in rows):
-        raise ValidationFailed(external_id=["value_already_exist"])
+        raise SubscriptionExternalIdTaken()
     active = [row for row in rows if row.status == "active"]
     return active[0] if active else (rows[0] if rows else None)
 
@@ -109,7 +110,7 @@ def _new_row(customer: Customer, data: SubscriptionInput, terms: PlanTerms, subs
 
 def _check_dates(subscription_at: datetime, ending_at: datetime | None, now: datetime) -> None:
     if ending_at is not None and (ending_at <= subscription_at or ending_at <= now):
-        raise ValidationFailed(ending_at=["invalid_date"])
+        raise EndingAtInvalid()
 
 
 async def create_or_change(session: AsyncSession, catalog: CatalogClient, organization_id: uuid.UUID,
@@ -134,7 +135,7 @@ async def create_or_change(session: AsyncSession, catalog: CatalogClient, organi
     if current.plan_code == terms.plan["code"]:
         return current
     if terms.currency != current.plan_amount_currency:
-        raise ValidationFailed(currency=["currencies_does_not_match"])
+        raise CurrencyMismatch()
     _check_dates(current.subscription_at, data.ending_at, now)
     if current.status == "pending":
         return await _replace_pending_plan(session, current, terms, data, now)

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import case, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invora.errors import NotFound
 from invora.web.pagination import PageParams, PaginationMeta, paginate
 from subscriptions.common.inputs import storable_key
+from subscriptions.subscriptions.errors import SubscriptionNotFound
 from subscriptions.subscriptions.models import LIVE_STATUSES, Subscription
 
 
@@ -24,7 +24,7 @@ async def find_by_external_id(session: AsyncSession, organization_id: uuid.UUID,
                               status: str | None = None, for_update: bool = False) -> Subscription:
     """The subscription an external id names now: the given status, else active, then pending, then the latest."""
     if not storable_key(external_id):
-        raise NotFound("subscription")
+        raise SubscriptionNotFound()
     statement = select(Subscription).where(
         Subscription.organization_id == organization_id, Subscription.external_id == external_id)
     if status is not None:
@@ -35,7 +35,7 @@ async def find_by_external_id(session: AsyncSession, organization_id: uuid.UUID,
         statement = statement.with_for_update()
     subscription = (await session.execute(statement)).scalar_one_or_none()
     if subscription is None:
-        raise NotFound("subscription")
+        raise SubscriptionNotFound()
     return subscription
 
 

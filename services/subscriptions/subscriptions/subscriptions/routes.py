@@ -7,7 +7,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request
 
 from invora.auth.deps import Reader, Writer
-from invora.errors import ValidationFailed
 from invora.runtime import now
 from invora.web.deps import DbSession
 from invora.web.error_docs import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS
@@ -16,6 +15,7 @@ from subscriptions.common.errors import UNAVAILABLE
 from subscriptions.common.inputs import Code
 from subscriptions.plans.client import catalog_of
 from subscriptions.subscriptions import create, lifecycle, repository, terminate, update
+from subscriptions.subscriptions.errors import StatusFilterInvalid
 from subscriptions.subscriptions.schemas import (
     SubscriptionCreateBody,
     SubscriptionResponse,
@@ -49,7 +49,7 @@ async def list_subscriptions(
 ) -> SubscriptionsResponse:
     statuses = request.query_params.getlist("status[]") + request.query_params.getlist("status")
     if any(s not in ("pending", "active", "terminated", "canceled") for s in statuses) or len(statuses) > 10:
-        raise ValidationFailed(status=["value_is_invalid"])
+        raise StatusFilterInvalid()
     filters = repository.SubscriptionFilters(external_customer_id=external_customer_id, plan_code=plan_code)
     if statuses:
         filters.statuses = statuses

@@ -9,14 +9,15 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from invora.auth.deps import Reader, Writer
-from invora.errors import BadRequest, NotFound
 from invora.web.deps import DbSession
 from invora.web.error_docs import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS, response
 from invora.web.pagination import Pagination
 from invora.web.schema_rules import given
 from subscriptions.common.inputs import storable_key
+from subscriptions.subscriptions.errors import SubscriptionNotFound
 from subscriptions.usage import alerts
 from subscriptions.usage.alerts import MAX_BATCH, AlertInput, AlertUpdateInput
+from subscriptions.usage.errors import AlertMissing, AlertNotFound
 from subscriptions.usage_events.routes import IndexedErrorsRoute
 from subscriptions.usage_events.schemas import BatchValidationErrorBody
 
@@ -43,7 +44,7 @@ class AlertUpdateBody(BaseModel):
 
 def _check(external_id: str, code: str | None = None) -> None:
     if not storable_key(external_id) or (code is not None and not storable_key(code)):
-        raise NotFound("alert" if code is not None else "subscription")
+        raise AlertNotFound() if code is not None else SubscriptionNotFound()
 
 
 @router.post(
@@ -59,7 +60,7 @@ async def create_alert(external_id: ExternalId, body: AlertCreateBody, session: 
         created = await alerts.create_many(session, principal.organization_id, external_id, body.alerts)
         return {"alerts": [alerts.render(a) for a in created]}
     if body.alert is None:  # Lago: `params.require(:alert)`
-        raise BadRequest("param is missing or the value is empty: alert", code="missing_param")
+        raise AlertMissing()
     return {"alert": alerts.render(await alerts.create(session, principal.organization_id, external_id, body.alert))}
 
 

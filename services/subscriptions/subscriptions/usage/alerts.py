@@ -22,7 +22,7 @@ from sqlalchemy import Select, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from invora.errors import NotFound, ValidationFailed
+from invora.errors import ValidationFailed
 from invora.events.contracts.subscriptions import AlertTriggered
 from invora.ids import uuid7
 from invora.logging import get_logger
@@ -32,9 +32,11 @@ from invora.web.decimals import DecimalInput
 from invora.web.pagination import PageParams, PaginationMeta, paginate
 from invora.web.schema_rules import given
 from subscriptions.common.inputs import Code, InputModel, Name
+from subscriptions.subscriptions.errors import SubscriptionNotFound
 from subscriptions.subscriptions.models import Subscription
 from subscriptions.usage import lifetime
 from subscriptions.usage.alert_models import UsageAlert
+from subscriptions.usage.errors import AlertCodeTaken, AlertNotFound
 from subscriptions.usage.snapshot import usage_snapshot
 from subscriptions.usage_events.ingest import BatchValidationFailed
 
@@ -143,7 +145,7 @@ async def _require_subscription(session: AsyncSession, organization_id: uuid.UUI
         Subscription.organization_id == organization_id, Subscription.external_id == external_subscription_id,
     ).limit(1))).scalar_one_or_none()
     if exists is None:
-        raise NotFound("subscription")
+        raise SubscriptionNotFound()
 
 
 async def _taken_codes(session: AsyncSession, organization_id: uuid.UUID, external_subscription_id: str,
@@ -212,7 +214,7 @@ async def get(session: AsyncSession, organization_id: uuid.UUID, external_subscr
               code: str) -> UsageAlert:
     found = await find(session, organization_id, external_subscription_id, code)
     if not found:
-        raise NotFound("alert")
+        raise AlertNotFound()
     return found[0]
 
 
@@ -224,7 +226,7 @@ async def update(session: AsyncSession, organization_id: uuid.UUID, external_sub
         raise ValidationFailed(errors)
     if data.code is not None and data.code != alert.code:
         if await _taken_codes(session, organization_id, external_subscription_id, {data.code}):
-            raise ValidationFailed(code=["value_already_exist"])
+            raise AlertCodeTaken()
         alert.code = data.code
     if data.given("name"):
         alert.name = data.name

@@ -20,13 +20,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invora.errors import NotFound
 from invora.logging import get_logger
 from invora.pricing import price_charge
 from invora.pricing.decimals import finalize, pricing_context
 from subscriptions.periods import Period
 from subscriptions.periods.schedule import lago_days_between, local_date, presented_end
 from subscriptions.plans.client import CatalogClient
+from subscriptions.subscriptions.errors import SubscriptionNotFound
 from subscriptions.subscriptions.models import Subscription
 from subscriptions.usage.aggregate import (
     Aggregate,
@@ -145,7 +145,7 @@ async def find_subscription(session: AsyncSession, organization_id: uuid.UUID, e
         Subscription.external_customer_id == external_customer_id, Subscription.status == "active",
     ))).scalar_one_or_none()
     if subscription is None:
-        raise NotFound("subscription")
+        raise SubscriptionNotFound()
     return subscription
 
 

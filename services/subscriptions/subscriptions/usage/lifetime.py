@@ -21,9 +21,9 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invora.errors import NotFound
 from invora.ids import uuid7
 from subscriptions.plans.client import CatalogClient
+from subscriptions.subscriptions.errors import SubscriptionNotFound
 from subscriptions.subscriptions.models import BillingPeriod, Subscription
 from subscriptions.usage import current
 from subscriptions.usage.lifetime_models import LifetimeUsage
@@ -37,7 +37,7 @@ async def subscription_rows(session: AsyncSession, organization_id: uuid.UUID,
         Subscription.organization_id == organization_id, Subscription.external_id == external_id,
     ).order_by(Subscription.created_at, Subscription.id))).scalars())
     if not rows:
-        raise NotFound("subscription")
+        raise SubscriptionNotFound()
     return rows
 
 

@@ -8,13 +8,13 @@ from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field
 
 from invora.auth.deps import Reader, Writer
-from invora.errors import NotFound
 from invora.runtime import now
 from invora.web.deps import DbSession
 from invora.web.error_docs import READ_ERRORS, WRITE_ERRORS
 from subscriptions.common.errors import UNAVAILABLE
 from subscriptions.common.inputs import InputModel, StrictInt, storable_key
 from subscriptions.plans.client import catalog_of
+from subscriptions.subscriptions.errors import SubscriptionNotFound
 from subscriptions.usage import lifetime
 from subscriptions.usage_events.metrics import metric_cache_of
 
@@ -35,7 +35,7 @@ class LifetimeUsageBody(BaseModel):
 
 def _check(external_id: str) -> None:
     if not storable_key(external_id):
-        raise NotFound("subscription")
+        raise SubscriptionNotFound()
 
 
 @router.get("/{external_id}/lifetime_usage", responses={**READ_ERRORS, **UNAVAILABLE},

@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invora.errors import NotFound
 from invora.web.pagination import PageParams, PaginationMeta
 from subscriptions.periods import Period
 from subscriptions.plans.client import CatalogClient
+from subscriptions.subscriptions.errors import SubscriptionNotFound
 from subscriptions.subscriptions.models import BillingPeriod, Subscription
 from subscriptions.usage.current import usage_of
 from subscriptions.usage_events.metrics import MetricCache, plan_metrics
@@ -27,7 +27,7 @@ async def past_usage(session: AsyncSession, catalog: CatalogClient, cache: Metri
         Subscription.external_customer_id == external_customer_id,
     ))).scalars().all()}
     if not subscriptions:
-        raise NotFound("subscription")
+        raise SubscriptionNotFound()
     where = (BillingPeriod.organization_id == organization_id,
              BillingPeriod.subscription_id.in_(list(subscriptions)))
     total = (await session.execute(select(func.count()).select_from(BillingPeriod).where(*where))).scalar_one()

@@ -9,7 +9,6 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from invora.auth.deps import ReaderOrTenant, ensure_customer_access
-from invora.errors import NotFound
 from invora.runtime import now
 from invora.web.deps import DbSession
 from invora.web.error_docs import READ_ERRORS
@@ -17,6 +16,7 @@ from invora.web.pagination import Pagination
 from subscriptions.common.errors import UNAVAILABLE
 from subscriptions.common.inputs import storable_key
 from subscriptions.plans.client import catalog_of
+from subscriptions.subscriptions.errors import SubscriptionNotFound
 from subscriptions.usage import current, past
 from subscriptions.usage.schemas import CustomerPastUsageResponse, CustomerUsageResponse
 from subscriptions.usage_events.metrics import metric_cache_of
@@ -35,7 +35,7 @@ async def current_usage(
     apply_taxes: bool = True,
 ) -> Any:
     if not storable_key(external_customer_id) or not storable_key(external_subscription_id):
-        raise NotFound("subscription")
+        raise SubscriptionNotFound()
     ensure_customer_access(principal, external_customer_id)
     subscription = await current.find_subscription(session, principal.organization_id, external_customer_id,
                                                    external_subscription_id)
@@ -55,7 +55,7 @@ async def past_usage(
     periods_count: Annotated[int | None, Query(ge=1, le=1000)] = None,
 ) -> Any:
     if not storable_key(external_customer_id) or not storable_key(external_subscription_id):
-        raise NotFound("subscription")
+        raise SubscriptionNotFound()
     ensure_customer_access(principal, external_customer_id)
     periods, meta = await past.past_usage(session, catalog_of(request), metric_cache_of(request.app),
                                           principal.organization_id, external_customer_id, external_subscription_id,
@@ -76,7 +76,7 @@ async def projected_usage(
     apply_taxes: bool = True,
 ) -> Any:
     if not storable_key(external_customer_id) or not storable_key(external_subscription_id):
-        raise NotFound("subscription")
+        raise SubscriptionNotFound()
     ensure_customer_access(principal, external_customer_id)
     subscription = await current.find_subscription(session, principal.organization_id, external_customer_id,
                                                    external_subscription_id)

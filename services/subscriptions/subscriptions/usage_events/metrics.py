@@ -20,8 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invora.errors import ServiceUnavailable
 from subscriptions.plans.client import CatalogClient
+from subscriptions.plans.errors import CatalogUnavailable
 from subscriptions.usage_events.models import CachedBillableMetric
 
 NUMERIC_AGGREGATIONS = frozenset({"sum_agg", "max_agg", "latest_agg", "weighted_sum_agg"})
@@ -84,8 +84,7 @@ class MetricCache:
         if body is None:
             answer = await catalog._get(organization_id, f"/api/v1/billable_metrics/{quote(code, safe='')}")
             if answer is None or str(answer["billable_metric"]["lago_id"]) != str(metric_id):
-                raise ServiceUnavailable("the catalog does not know a metric this plan charges",
-                                         code="catalog_unavailable")
+                raise CatalogUnavailable("the catalog does not know a metric this plan charges")
             body = answer["billable_metric"]
             await session.execute(insert(CachedBillableMetric).values(
                 organization_id=organization_id, metric_id=metric_id, code=code, body=body,

@@ -11,7 +11,6 @@ from fastapi.responses import Response
 from fastapi.routing import APIRoute
 
 from invora.auth.deps import Reader, Writer
-from invora.errors import NotFound
 from invora.runtime import now
 from invora.web.deps import DbSession
 from invora.web.error_docs import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS, response
@@ -21,6 +20,7 @@ from subscriptions.common.errors import UNAVAILABLE
 from subscriptions.common.inputs import Code, Timestamp, storable_key
 from subscriptions.plans.client import catalog_of
 from subscriptions.usage_events import service
+from subscriptions.usage_events.errors import EventNotFound
 from subscriptions.usage_events.ingest import BatchValidationFailed
 from subscriptions.usage_events.metrics import metric_cache_of
 from subscriptions.usage_events.schemas import (
@@ -114,6 +114,6 @@ async def list_events(
 async def get_event(session: DbSession, principal: Reader,
                     transaction_id: Annotated[str, Path(description="URL-encoded transaction id.")]) -> EventResponse:
     if not storable_key(transaction_id):
-        raise NotFound("event")
+        raise EventNotFound()
     return EventResponse(event=service.render(await service.get_event(session, principal.organization_id,
                                                                       transaction_id)))

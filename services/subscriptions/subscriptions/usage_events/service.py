@@ -10,11 +10,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invora.errors import NotFound
 from invora.web.pagination import PageParams, PaginationMeta, paginate
 from subscriptions.plans.client import CatalogClient
 from subscriptions.usage_events import answers, repository
 from subscriptions.usage_events.buckets import period_at, schedule_for
+from subscriptions.usage_events.errors import EventNotFound
 from subscriptions.usage_events.ingest import Prepared, micros, prepare
 from subscriptions.usage_events.metrics import MetricCache
 from subscriptions.usage_events.models import UsageEvent
@@ -95,5 +95,5 @@ async def get_event(session: AsyncSession, organization_id: uuid.UUID, transacti
         UsageEvent.organization_id == organization_id, UsageEvent.transaction_id == transaction_id,
     ).order_by(UsageEvent.created_at, UsageEvent.id).limit(1))).scalar_one_or_none()
     if event is None:
-        raise NotFound("event")
+        raise EventNotFound()
     return event
