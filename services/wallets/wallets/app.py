@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from invora.app import ServiceDefinition, build_service_app
 from wallets.applications.consumer import prepaid_credits_consumer
+from wallets.applications.payments_consumer import payments_consumer
 from wallets.credits.routes import router as credits
 from wallets.customers.consumer import customers_consumer
 from wallets.ledger.reconcile import reconciliation_lifespan
@@ -44,5 +45,5 @@ def create_app(settings: WalletsSettings | None = None) -> FastAPI:
     settings = settings or WalletsSettings()
     runtime = WalletsRuntime(settings=settings)
     definition = dataclasses.replace(
-        DEFINITION, consumers=[customers_consumer(runtime), prepaid_credits_consumer(runtime)])
+        DEFINITION, consumers=[customers_consumer(runtime), prepaid_credits_consumer(runtime), payments_consumer()])
     return build_service_app(definition, settings, runtime)

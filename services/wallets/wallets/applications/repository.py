@@ -133,3 +133,16 @@ async def record_answers(session: AsyncSession, answers: list[tuple[uuid.UUID, u
     await session.execute(_RECORD_ANSWERS, {
         "orgs": [a[0] for a in answers], "invoices": [a[1] for a in answers], "applied": [a[2] for a in answers],
         "answers": [json.dumps(a[3]) for a in answers]})
+
+
+_SETTLE = text(
+    """
+    UPDATE credit_applications SET settled_at = :at
+    WHERE organization_id = :org AND lago_invoice_id = ANY(:invoices) AND settled_at IS NULL
+    """
+)
+
+
+async def settle(session: AsyncSession, organization_id: uuid.UUID, invoice_ids: list[uuid.UUID], at) -> None:
+    """The invoices were paid: what was applied to them stops being pending (once)."""
+    await session.execute(_SETTLE, {"org": organization_id, "invoices": list(invoice_ids), "at": at})
