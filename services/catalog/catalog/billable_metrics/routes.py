@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
@@ -12,6 +13,9 @@ from catalog.billable_metrics.schemas import (
     BillableMetricResponse,
     BillableMetricsResponse,
     BillableMetricUpdateBody,
+    EvaluateExpressionInput,
+    ExpressionResult,
+    ExpressionResultResponse,
 )
 from invora.auth.deps import Reader, Writer
 from invora.events.contracts.catalog import AggregationType
@@ -29,6 +33,14 @@ async def create_billable_metric(
 ) -> BillableMetricResponse:
     metric = await service.create(session, principal.organization_id, body.billable_metric)
     return BillableMetricResponse(billable_metric=metric)
+
+
+@router.post("/evaluate_expression", response_model=ExpressionResultResponse, responses=CREATE_ERRORS,
+             summary="Evaluate an expression for an event",
+             description="What a metric's `expression` gives for one event (writes nothing). Lago's shape.")
+async def evaluate_expression(body: EvaluateExpressionInput, principal: Reader) -> ExpressionResultResponse:
+    value = service.evaluate_expression(body, datetime.now(UTC))
+    return ExpressionResultResponse(expression_result=ExpressionResult(value=value))
 
 
 @router.get("", response_model=BillableMetricsResponse, responses=LIST_ERRORS, summary="List billable metrics")

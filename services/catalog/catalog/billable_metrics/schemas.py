@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
-from catalog.common.inputs import Code, Description, InputModel, Name, StrictInt
+from catalog.common.inputs import Code, Description, InputModel, Name, StrictInt, Text
+from invora.expressions import MAX_LENGTH as MAX_EXPRESSION
 from invora.events.contracts.catalog import AggregationType, BillableMetric
 from invora.web.pagination import PaginationMeta
 
 MAX_FILTERS = 50
+MAX_PROPERTIES = 100
+MAX_PROPERTY_TEXT = 1000
 MAX_FILTER_VALUES = 1000
 
 RoundingFunction = Literal["round", "ceil", "floor"]
@@ -29,7 +32,9 @@ class _MetricFields(InputModel):
     rounding_function: RoundingFunction | None = None
     rounding_precision: RoundingPrecision | None = None
     weighted_interval: Literal["seconds"] | None = None
-    expression: Description | None = None
+    expression: Annotated[Description, Field(max_length=MAX_EXPRESSION, description=(
+        "Lago's expression over the event (`round((event.properties.ended_at - event.properties.started_at) "
+        "* event.properties.units)`); evaluated at ingestion into `field_name`."))] | None = None
     filters: Annotated[list[BillableMetricFilterInput], Field(max_length=MAX_FILTERS)] | None = None
 
 
@@ -73,3 +78,28 @@ class BillableMetricResponse(BaseModel):
 class BillableMetricsResponse(BaseModel):
     billable_metrics: list[BillableMetric]
     meta: PaginationMeta
+
+
+# -- POST /billable_metrics/evaluate_expression (Lago's shape) ---------------------------------------------
+
+PropertyValue = Annotated[str, StringConstraints(max_length=MAX_PROPERTY_TEXT)] | StrictInt | float
+
+
+class ExpressionEventInput(InputModel):
+    code: Text
+    timestamp: StrictInt | Text | None = Field(None, description="Unix seconds (integer or text); now when absent.")
+    properties: Annotated[dict[Annotated[str, StringConstraints(max_length=255)], PropertyValue],
+                          Field(max_length=MAX_PROPERTIES)] = Field(default_factory=dict)
+
+
+class EvaluateExpressionInput(InputModel):
+    expression: Annotated[str, StringConstraints(max_length=MAX_EXPRESSION)]
+    event: ExpressionEventInput
+
+
+class ExpressionResult(BaseModel):
+    value: str = Field(description="The result: a number as decimal text, or text (`concat`).")
+
+
+class ExpressionResultResponse(BaseModel):
+    expression_result: ExpressionResult

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +22,7 @@ from catalog.billable_metrics.schemas import (
     BillableMetricCreateInput,
     BillableMetricFilterInput,
     BillableMetricUpdateInput,
+    EvaluateExpressionInput,
 )
 from catalog.common.events import publish
 from catalog.common.inputs import storable_key
@@ -28,6 +30,7 @@ from catalog.plans import repository as plan_repository
 from invora.db.flush import flush_unique
 from invora.errors import ValidationFailed
 from invora.events.contracts import catalog as contracts
+from invora.expressions import EventInput, ExpressionFailed, ExpressionInvalid, compile_expression, render
 from invora.web.pagination import PageParams, PaginationMeta, paginate
 
 NOT_RECURRING = frozenset({"count_agg", "max_agg", "latest_agg"})
@@ -192,8 +195,49 @@ def _rule_errors(metric: BillableMetric, filters: list[BillableMetricFilterInput
         errors["field_name"] = ["value_is_mandatory"]
     if metric.recurring and metric.aggregation_type in NOT_RECURRING:
         errors["recurring"] = ["not_compatible_with_aggregation_type"]
+    if metric.expression is not None:
+        try:
+            compile_expression(metric.expression)
+        except ExpressionInvalid:
+            errors["expression"] = ["invalid_expression"]
+        if not metric.field_name:  # the value lands in the event's `field_name` property
+            errors["field_name"] = ["value_is_mandatory"]
     if filters is not None:
         keys = [f.key for f in filters]
         if len(set(keys)) != len(keys):
             errors["filters"] = ["duplicated_filter_keys"]
     return errors
+
+
+def evaluate_expression(data: EvaluateExpressionInput, now: datetime) -> str:
+    """What `data.expression` gives for `data.event` (Lago's `BillableMetrics::EvaluateExpressionService`):
+    `expression` blank → value_is_mandatory, not an expression → invalid_expression; an event it cannot be
+    evaluated for → `event: invalid_event` (plus the missing property, when that is why)."""
+    if not data.expression.strip():
+        raise ValidationFailed(expression="value_is_mandatory")
+    try:
+        expression = compile_expression(data.expression)
+    except ExpressionInvalid:
+        raise ValidationFailed(expression="invalid_expression") from None
+    timestamp = _unix_seconds(data.event.timestamp, now)
+    try:
+        return render(expression.evaluate(EventInput(data.event.code, timestamp, data.event.properties)))
+    except ExpressionFailed as failure:
+        details = {"event": ["invalid_event"]}
+        if failure.missing is not None:
+            details[f"event.properties.{failure.missing}"] = ["value_is_mandatory"]
+        raise ValidationFailed(details) from None
+
+
+def _unix_seconds(value: int | str | None, now: datetime) -> int:
+    if value is None:
+        return int(now.timestamp())
+    if isinstance(value, int):
+        return value
+    try:
+        seconds = Decimal(value.strip())
+    except InvalidOperation:
+        raise ValidationFailed({"event.timestamp": ["invalid_timestamp"]}) from None
+    if not seconds.is_finite() or abs(seconds) > 10**11:
+        raise ValidationFailed({"event.timestamp": ["invalid_timestamp"]})
+    return int(seconds)
