@@ -16,13 +16,15 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Context, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.errors import ValidationFailed
+from invora.expressions import EventInput as ExpressionEvent
+from invora.expressions import ExpressionFailed, ExpressionInvalid, compile_expression
 from invora.ids import uuid7
 from subscriptions.common.inputs import EARLIEST_DATE
 from subscriptions.plans.client import CatalogClient
@@ -175,6 +177,40 @@ def event_number(value: Any) -> Decimal | None:
 _WIDE = Context(prec=60)
 
 
+# an expression's value is kept to the decimals an event's number may carry (`event_number`), half-up:
+# `units / 3` gives 50 digits, which would otherwise be refused as out of range
+_EXPRESSION_QUANTUM = Decimal(1).scaleb(-MAX_EVENT_VALUE_DECIMALS)
+
+
+def with_expression_value(metric: Metric, properties: dict[str, Any], code: str, timestamp: datetime,
+                          problems: dict[str, list[str]]) -> dict[str, Any]:
+    """The event's properties with the metric's expression evaluated into `field_name` (Lago's
+    `Events::CalculateExpressionService`), or unchanged with the reason added to `problems`."""
+    field = metric.field_name or ""
+    try:
+        expression = compile_expression(metric.expression or "")
+        value = expression.evaluate(ExpressionEvent(code, int(timestamp.timestamp()), properties))
+    except ExpressionInvalid:  # saved before the catalog checked expressions: say so, never a 500
+        problems["code"] = ["invalid_expression"]
+        return properties
+    except ExpressionFailed as failure:
+        if failure.missing is not None:
+            problems[f"properties.{failure.missing}"] = ["value_is_mandatory"]
+        else:
+            problems[f"properties.{field}"] = ["expression_evaluation_failed"]
+        return properties
+    if isinstance(value, Decimal):
+        try:
+            value = value.quantize(_EXPRESSION_QUANTUM, rounding=ROUND_HALF_UP, context=_WIDE).normalize(_WIDE)
+        except InvalidOperation:
+            problems[f"properties.{field}"] = ["value_is_out_of_range"]
+            return properties
+        rendered: str = format(value, "f")
+    else:
+        rendered = value
+    return {**properties, field: rendered}
+
+
 def group_key(metric: Metric, properties: dict[str, Any]) -> str:
     """The filter dimensions of an event: its values for the metric's filter keys, when allowed."""
     if not metric.filters:
@@ -238,6 +274,11 @@ async def prepare(session: AsyncSession, catalog: CatalogClient, cache: MetricCa
             if metric is None:
                 problems["code"] = ["billable_metric_not_found"]
         properties = event.properties or {}
+        expression_failed = False
+        if metric is not None and metric.expression:
+            before = len(problems)
+            properties = with_expression_value(metric, properties, event.code, timestamp, problems)
+            expression_failed = len(problems) > before
         pricing = ""
         if metric is not None:
             keys = pricing_keys_by_version[subscription.plan_version_id].get(event.code, ())
@@ -250,7 +291,7 @@ async def prepare(session: AsyncSession, catalog: CatalogClient, cache: MetricCa
                     problems[f"properties.{longest}"] = ["value_is_too_long"]
         value: Decimal | None = None
         unique_value: str | None = None
-        if metric is not None and metric.needs_field:
+        if metric is not None and metric.needs_field and not expression_failed:
             field = metric.field_name or ""
             raw = properties.get(field)
             if raw is None:

@@ -39,6 +39,7 @@ class Metric:
     rounding_precision: int | None
     filters: dict[str, frozenset[str]] = field(default_factory=dict)
     name: str = ""
+    expression: str | None = None  # evaluated into `field_name` at ingestion (`invora.expressions`)
 
     @classmethod
     def of(cls, body: dict[str, Any]) -> Metric:
@@ -47,7 +48,7 @@ class Metric:
                    rounding_function=body.get("rounding_function"), rounding_precision=body.get("rounding_precision"),
                    filters={f["key"]: frozenset(str(v) for v in f.get("values") or [])
                             for f in body.get("filters") or []},
-                   name=body.get("name") or body["code"])
+                   name=body.get("name") or body["code"], expression=body.get("expression") or None)
 
     @property
     def needs_number(self) -> bool:
