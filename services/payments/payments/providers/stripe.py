@@ -10,6 +10,7 @@ nothing, charges again with the *same* idempotency key: Stripe replays the first
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -215,9 +216,9 @@ class StripeAdapter:
 
     async def list_payment_methods(self, provider_customer_id: str) -> list[PaymentMethodInfo]:
         try:
-            customer = await self._client.v1.customers.retrieve_async(provider_customer_id)
-            methods = await self._client.v1.payment_methods.list_async(
-                {"customer": provider_customer_id, "type": "card"})
+            customer, methods = await asyncio.gather(
+                self._client.v1.customers.retrieve_async(provider_customer_id),
+                self._client.v1.payment_methods.list_async({"customer": provider_customer_id, "type": "card"}))
         except stripe.StripeError as exc:
             raise _provider_error(exc) from exc
         default = _get(_get(customer, "invoice_settings"), "default_payment_method")

@@ -1,0 +1,256 @@
+"""Charges per second from finalized invoices to succeeded payments, and proof that none was sent twice.
+
+    uv run python bench/payments.py [--invoices 2000] [--customers 20] [--latency-ms 0 200]
+                                    [--concurrency 64] [--processes 1]
+
+Starts embedded PostgreSQL (or uses DATABASE_URL) and localstripe (loopback, in memory), migrates a
+fresh payments database, connects one Stripe connection, and creates `--customers` Stripe customers
+with a card. For each `--latency-ms` value (a phase), it records `--invoices` `invoice.finalized`
+events through the consumer's own path (`invoices.service.apply_event`, 200 a transaction: what the
+`invoices` consumer does per event, without the broker), then runs the charger (`charger.run_once`,
+`--concurrency` provider calls in flight per process, `--processes` processes) until nothing is
+pending. The 200 ms provider is localstripe behind an adapter that waits that long before each
+call's answer is used (Stripe's own latency is of that order). Kafka is not involved: the figure is
+the charger's and the provider's.
+
+Reported per phase: charges/s (invoices / wall time of the charger), p50 / p99 from the attempt's
+commit to the payment's `succeeded` commit, and the check: localstripe holds exactly one succeeded
+charge per invoice, of the invoice's amount (it ignores idempotency keys, so a second call would be
+a second charge). Target (issue 16): ≥ 200 charges/s with the 200 ms provider. Prints JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _harness import bench_environment  # noqa: E402
+
+# this file's name shadows the `payments` package: drop the folder from the path (spawned workers too)
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+sys.modules.pop("payments", None)
+
+
+class SlowAdapter:
+    """A provider that answers after `delay` seconds (localstripe underneath, so charges are still counted)."""
+
+    def __init__(self, adapter, delay: float) -> None:
+        self._adapter = adapter
+        self._delay = delay
+
+    def __getattr__(self, name):
+        return getattr(self._adapter, name)
+
+    async def charge(self, request):
+        await asyncio.sleep(self._delay)
+        return await self._adapter.charge(request)
+
+
+class SlowFactory:
+    def __init__(self, factory, delay: float) -> None:
+        self._factory = factory
+        self._delay = delay
+
+    def for_connection(self, connection):
+        adapter = self._factory.for_connection(connection)
+        return SlowAdapter(adapter, self._delay) if self._delay else adapter
+
+
+def _runtime(url: str, stripe_base: str, concurrency: int, delay: float):
+    from payments.runtime import PaymentsRuntime
+    from payments.settings import PaymentsSettings
+
+    settings = PaymentsSettings(database_url=url, stripe_api_base=stripe_base, charger_concurrency=concurrency,
+                                provider_timeout_seconds=20, charger_lease_seconds=120, database_pool_size=20)
+    runtime = PaymentsRuntime(settings=settings)
+    runtime.adapters = SlowFactory(runtime.adapters, delay)
+    return runtime
+
+
+async def _charge_all(url: str, stripe_base: str, concurrency: int, delay: float) -> None:
+    from invora.db.engine import Database
+    from payments.payments import charger
+
+    runtime = _runtime(url, stripe_base, concurrency, delay)
+    database = Database(url, pool_size=20)
+    try:
+        while await charger.run_once(runtime, database.sessionmaker):
+            pass
+    finally:
+        await database.dispose()
+
+
+def _worker(url: str, stripe_base: str, concurrency: int, delay: float, key: str) -> None:
+    from invora import secrets
+
+    secrets.configure(secrets.KeyRing.parse(key))
+    asyncio.run(_charge_all(url, stripe_base, concurrency, delay))
+
+
+async def _seed(url: str, org: uuid.UUID, server, customers: int):
+    from invora.db.engine import Database
+    from payments.payment_providers.models import PaymentProvider
+
+    database = Database(url)
+    provider_id = uuid.uuid4()
+    now = datetime.now(UTC)
+    async with database.sessionmaker() as session:
+        session.add(PaymentProvider(id=provider_id, organization_id=org, provider_type="stripe", code="stripe",
+                                    name="Stripe", secret_key="sk_test_bench", created_at=now, updated_at=now))
+        await session.commit()
+    await database.dispose()
+    client = server.client()
+    people = []
+    for i in range(customers):
+        stripe_customer = client.v1.customers.create({"email": f"c{i}@bench.test"})
+        method = client.v1.payment_methods.create({"type": "card", "card": {
+            "number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"}})
+        client.v1.payment_methods.attach(method.id, {"customer": stripe_customer.id})
+        people.append((uuid.uuid4(), f"cus_{i}", stripe_customer.id))
+    return people
+
+
+def _invoice_envelope(org, customer, amount: int):
+    from invora.events.envelope import EventEnvelope
+
+    lago_id, external_id, provider_customer_id = customer
+    now = datetime.now(UTC)
+    invoice_id = uuid.uuid4()
+    customer_obj = {
+        "lago_id": str(lago_id), "sequential_id": 1, "slug": "C", "external_id": external_id, "name": external_id,
+        "currency": "EUR", "applicable_timezone": "UTC", "account_type": "customer",
+        "finalize_zero_amount_invoice": "inherit", "skip_invoice_custom_sections": False,
+        "billing_configuration": {"payment_provider": "stripe", "payment_provider_code": "stripe",
+                                  "provider_customer_id": provider_customer_id},
+        "shipping_address": {}, "created_at": now.isoformat(), "updated_at": now.isoformat()}
+    invoice = {
+        "lago_id": str(invoice_id), "number": f"B-{invoice_id.hex[:8]}", "status": "finalized",
+        "issuing_date": now.date().isoformat(), "payment_due_date": now.date().isoformat(), "payment_overdue": False,
+        "net_payment_term": 0, "invoice_type": "subscription", "payment_status": "pending", "currency": "EUR",
+        "fees_amount_cents": amount, "coupons_amount_cents": 0, "credit_notes_amount_cents": 0,
+        "sub_total_excluding_taxes_amount_cents": amount, "taxes_amount_cents": 0,
+        "sub_total_including_taxes_amount_cents": amount, "prepaid_credit_amount_cents": 0,
+        "progressive_billing_credit_amount_cents": 0, "total_amount_cents": amount, "version_number": 4,
+        "created_at": now.isoformat(), "updated_at": now.isoformat(), "customer": customer_obj}
+    return EventEnvelope(type="invoice.finalized", source="invoicing", organization_id=org, aggregate_type="invoice",
+                         aggregate_id=str(invoice_id), sequence=1, data={"invoice": invoice})
+
+
+async def _finalize(url: str, org, people, invoices: int, phase: int) -> dict[str, int]:
+    from invora.db.engine import Database
+    from payments.invoices import service as invoices_service
+
+    database = Database(url)
+    expected: dict[str, int] = {}
+    try:
+        for start in range(0, invoices, 200):
+            async with database.sessionmaker() as session:
+                for i in range(start, min(start + 200, invoices)):
+                    customer = people[i % len(people)]
+                    amount = 100 + phase * 100_000 + i
+                    await invoices_service.apply_event(session, _invoice_envelope(org, customer, amount))
+                    expected[f"{customer[2]}:{amount}"] = 1
+                await session.commit()
+    finally:
+        await database.dispose()
+    return expected
+
+
+async def _latencies(url: str, since: datetime) -> tuple[list[float], dict[str, int]]:
+    from sqlalchemy import text
+
+    from invora.db.engine import Database
+
+    database = Database(url)
+    try:
+        async with database.sessionmaker() as session:
+            rows = (await session.execute(text(
+                "SELECT payment_status, EXTRACT(EPOCH FROM (updated_at - created_at)) AS seconds FROM payments "
+                "WHERE created_at >= :since"), {"since": since})).all()
+    finally:
+        await database.dispose()
+    statuses: dict[str, int] = {}
+    for row in rows:
+        statuses[row.payment_status] = statuses.get(row.payment_status, 0) + 1
+    return sorted(float(r.seconds) for r in rows if r.payment_status == "succeeded"), statuses
+
+
+def _charges_at_stripe(server, people, phase: int) -> dict[str, int]:
+    client = server.client()
+    counted: dict[str, int] = {}
+    for _, _, provider_customer_id in people:
+        params = {"customer": provider_customer_id, "limit": 100}
+        while True:
+            page = client.v1.charges.list(params)
+            for charge in page.data:
+                if charge.status == "succeeded" and phase * 100_000 <= charge.amount - 100 < (phase + 1) * 100_000:
+                    key = f"{provider_customer_id}:{charge.amount}"
+                    counted[key] = counted.get(key, 0) + 1
+            if not page.has_more:
+                break
+            params = {**params, "starting_after": page.data[-1].id}
+    return counted
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--invoices", type=int, default=2000)
+    parser.add_argument("--customers", type=int, default=20)
+    parser.add_argument("--latency-ms", type=int, nargs="+", default=[0, 200])
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--processes", type=int, default=1)
+    args = parser.parse_args()
+
+    from invora import secrets
+    from invora.testing.localstripe import start_localstripe, stop_localstripe
+
+    key = os.environ.get("INVORA_SECRETS_KEY") or secrets.generate_key_entry("bench")
+    secrets.configure(secrets.KeyRing.parse(key))
+    results = []
+    with bench_environment("payments") as env:
+        server = start_localstripe(env.workdir / "localstripe.log")
+        try:
+            org = uuid.uuid4()
+            people = asyncio.run(_seed(env.database_url, org, server, args.customers))
+            for phase, latency in enumerate(args.latency_ms):
+                since = datetime.now(UTC)
+                expected = asyncio.run(_finalize(env.database_url, org, people, args.invoices, phase))
+                started = time.perf_counter()
+                context = multiprocessing.get_context("spawn")
+                workers = [context.Process(target=_worker, args=(env.database_url, server.url, args.concurrency,
+                                                                  latency / 1000, key))
+                           for _ in range(args.processes)]
+                for worker in workers:
+                    worker.start()
+                for worker in workers:
+                    worker.join()
+                elapsed = time.perf_counter() - started
+                latencies, statuses = asyncio.run(_latencies(env.database_url, since))
+                counted = _charges_at_stripe(server, people, phase)
+                doubles = sum(1 for n in counted.values() if n > 1)
+                results.append({
+                    "provider_latency_ms": latency, "invoices": args.invoices, "customers": args.customers,
+                    "processes": args.processes, "concurrency": args.concurrency,
+                    "charges_per_second": round(args.invoices / elapsed, 1), "seconds": round(elapsed, 2),
+                    "p50_seconds": round(latencies[len(latencies) // 2], 3) if latencies else None,
+                    "p99_seconds": round(latencies[int(len(latencies) * 0.99) - 1], 3) if latencies else None,
+                    "payment_statuses": statuses, "charges_at_stripe": sum(counted.values()),
+                    "invoices_charged_twice": doubles, "invoices_not_charged": len(set(expected) - set(counted)),
+                })
+        finally:
+            stop_localstripe(server)
+    print(json.dumps({"benchmark": "payments", "phases": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
