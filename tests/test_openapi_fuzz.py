@@ -61,6 +61,12 @@ BUSINESS_RULES: list[tuple[str, str, str]] = [
      r"value_is_mandatory"),  # a `code` naming no charge of the plan makes a new one
     # a manual credit or a purchase of usage credits within the bounds the deployment configures (wallets settings)
     (r"POST /api/v1/customers/\{external_customer_id\}/(usage_)?credits", r"amount_cents", r"value_is_out_of_range"),
+    # a metric's expression is Lago's language (a grammar the schema cannot state), and needs a field for its value;
+    # evaluating one needs the properties it reads, as numbers where it computes, and no division by zero
+    (r"(POST|PUT) /api/v1/billable_metrics.*", r"expression", r"invalid_expression|value_is_mandatory"),
+    (r"(POST|PUT) /api/v1/billable_metrics.*", r"field_name", r"value_is_mandatory"),
+    (r"POST /api/v1/billable_metrics/evaluate_expression", r"event(\..+)?",
+     r"invalid_event|value_is_mandatory|invalid_timestamp"),
     # a webhook URL must resolve, to public addresses, over https (unless allowed)
     (r".*", r"webhook_url", r"url_unresolvable|url_address_not_allowed|url_must_use_https"),
 ]

@@ -69,3 +69,11 @@ async def test_evaluate_expression_errors(api):
     bad_time = await api.error("POST", EVALUATE, body("1", timestamp="yesterday"))
     assert bad_time["error_details"] == {"event.timestamp": ["invalid_timestamp"]}
     await api.error("POST", EVALUATE, {"expression": "1"}, status=400)  # no event: Lago's missing_param, not a 500
+
+
+async def test_a_blank_expression_is_no_expression(api):
+    created = await api.metric("count_agg", expression="   ")
+    assert created["expression"] is None
+    updated = (await api.ok("PUT", f"/api/v1/billable_metrics/{created['code']}",
+                            {"billable_metric": {"expression": ""}}))["billable_metric"]
+    assert updated["expression"] is None

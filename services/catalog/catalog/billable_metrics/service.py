@@ -187,6 +187,8 @@ def _normalise(metric: BillableMetric) -> None:
         metric.weighted_interval = metric.weighted_interval or "seconds"
     else:
         metric.weighted_interval = None
+    if metric.expression is not None and not metric.expression.strip():
+        metric.expression = None  # blank: no expression (Lago's `expression.present?`)
 
 
 def _rule_errors(metric: BillableMetric, filters: list[BillableMetricFilterInput] | None) -> dict[str, list[str]]:
@@ -195,7 +197,7 @@ def _rule_errors(metric: BillableMetric, filters: list[BillableMetricFilterInput
         errors["field_name"] = ["value_is_mandatory"]
     if metric.recurring and metric.aggregation_type in NOT_RECURRING:
         errors["recurring"] = ["not_compatible_with_aggregation_type"]
-    if metric.expression is not None:
+    if metric.expression and metric.expression.strip():
         try:
             compile_expression(metric.expression)
         except ExpressionInvalid:

@@ -48,7 +48,7 @@ class Metric:
                    rounding_function=body.get("rounding_function"), rounding_precision=body.get("rounding_precision"),
                    filters={f["key"]: frozenset(str(v) for v in f.get("values") or [])
                             for f in body.get("filters") or []},
-                   name=body.get("name") or body["code"], expression=body.get("expression") or None)
+                   name=body.get("name") or body["code"], expression=(body.get("expression") or "").strip() or None)
 
     @property
     def needs_number(self) -> bool:
