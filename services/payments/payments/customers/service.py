@@ -64,8 +64,7 @@ def _event(customer: RowMapping, provider: RowMapping, provider_customer_id: str
     return CustomerPaymentProviderEvent(
         customer=ProviderCustomer(lago_customer_id=customer["id"], external_customer_id=customer["external_id"],
                                   payment_provider=provider["provider_type"], payment_provider_code=provider["code"],
-                                  provider_customer_id=provider_customer_id),
-        provider_error=error)
+                                  provider_customer_id=provider_customer_id, provider_error=error))
 
 
 async def ensure_provider_customer(sessionmaker: async_sessionmaker[AsyncSession], adapter: PaymentProviderAdapter,

@@ -93,22 +93,24 @@ class RefundEvent(_Object):
     refund: Refund
 
 
+class ProviderError(_Object):
+    message: str
+    error_code: str | None = None
+
+
 class ProviderCustomer(_Object):
     lago_customer_id: uuid.UUID
     external_customer_id: str
     payment_provider: ProviderType
     payment_provider_code: str
     provider_customer_id: str | None = None
-
-
-class ProviderError(_Object):
-    message: str
-    error_code: str | None = None
+    provider_error: ProviderError | None = Field(None, description="`customer.payment_provider_error` only.")
 
 
 class CustomerPaymentProviderEvent(_Object):
+    """`{"customer": ...}` alone, so a webhook carries the object under `customer` (Lago's object type)."""
+
     customer: ProviderCustomer
-    provider_error: ProviderError | None = None
 
 
 PAYMENT_EVENT_TYPES = ("created", "succeeded", "failed", "requires_action")
