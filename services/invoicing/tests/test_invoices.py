@@ -379,3 +379,21 @@ async def test_fee_adjustments_on_a_draft(world, api, make_api):
     await api.error("DELETE", url, status=404)
     await api.ok("PUT", f"/api/v1/invoices/{draft['lago_id']}/finalize")
     assert (await api.error("POST", url, {"adjustment": {"units": "1"}}, status=405))["code"] == "invoice_not_draft"
+
+
+async def test_preview_computes_the_first_invoice_and_writes_nothing(world, api, inv, org):
+    await world.tax("vat20", "20")
+    await world.customer("cus_prev", tax_codes=["vat20"])
+    plan = await world.plan(3_100, pay_in_advance=True)
+    body = {"customer": {"external_id": "cus_prev"}, "plan_code": plan["code"],
+            "subscription_at": "2026-03-11T10:00:00Z", "coupons": [{"code": "x", "amount_cents": 100}]}
+    invoice = (await api.ok("POST", "/api/v1/invoices/preview", body))["invoice"]
+    # 11..31 March = 21 of 31 days of 31.00 = 21.00, − 1.00 coupon, + 20 % = 24.00
+    assert (invoice["fees_amount_cents"], invoice["coupons_amount_cents"], invoice["taxes_amount_cents"],
+            invoice["total_amount_cents"]) == (2_100, 100, 400, 2_400)
+    assert invoice["issuing_date"] == "2026-03-11" and invoice["number"] == ""
+    assert await invoices(api) == [] and await outbox(inv, org, "invoice.created") == []
+    await api.error("POST", "/api/v1/invoices/preview", {"customer": {}, "plan_code": "missing"}, status=404)
+    await api.error("POST", "/api/v1/invoices/preview", {"customer": {}, "subscriptions": {"external_ids": ["s"]}})
+    await api.error("POST", "/api/v1/invoices/preview", {"customer": {"currency": "USD"},
+                                                         "plan_code": plan["code"]})

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 
-from invoicing.invoices import api, one_off, repository, service
+from invoicing.invoices import api, one_off, preview, repository, service
 from invoicing.invoices.errors import InvoiceNotFound
 from invoicing.invoices.schemas import (
     BillingCheckViolation,
@@ -23,13 +23,14 @@ from invoicing.invoices.schemas import (
     InvoicesResponse,
     InvoiceUpdateBody,
     OneOffInvoiceBody,
+    PreviewInput,
 )
 from invora.auth.deps import ReaderOrTenant, Writer, ensure_customer_access, is_staff
 from invora.errors import ValidationFailed
 from invora.money import CURRENCIES
 from invora.runtime import now
 from invora.web.deps import DbSession
-from invora.web.error_docs import LIST_ERRORS, NOT_FOUND, READ_ERRORS, WRITE_ERRORS, ApiError, response
+from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, NOT_FOUND, READ_ERRORS, WRITE_ERRORS, ApiError, response
 from invora.web.inputs import Choice
 from invora.web.pagination import Pagination
 
@@ -148,6 +149,16 @@ async def create_one_off_invoice(body: OneOffInvoiceBody, session: DbSession, pr
                                  request: Request) -> InvoiceResponse:
     invoice = await one_off.create(session, principal.organization_id, body.invoice, now(request))
     return InvoiceResponse(invoice=await service.full(session, invoice))
+
+
+@router.post("/invoices/preview", response_model=InvoiceResponse, responses=CREATE_ERRORS | NOT_FOUND,
+             summary="Preview an invoice",
+             description="The first invoice a customer would get on `plan_code` (Lago's input): computed like a real "
+                         "one, nothing written; its `lago_id` is the nil UUID. Previews of existing subscriptions "
+                         "(`subscriptions`) are refused (422 `not_supported`).")
+async def preview_invoice(body: PreviewInput, session: DbSession, principal: Writer,
+                          request: Request) -> InvoiceResponse:
+    return InvoiceResponse(invoice=await preview.preview(session, principal.organization_id, body, now(request)))
 
 
 @router.post("/invoices/finalize_all", response_model=InvoiceBatchResponse, responses=WRITE_ERRORS,

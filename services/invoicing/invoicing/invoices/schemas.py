@@ -112,3 +112,33 @@ class OneOffInvoiceInput(BaseModel):
 
 class OneOffInvoiceBody(BaseModel):
     invoice: OneOffInvoiceInput
+
+
+class PreviewCustomer(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    external_id: str | None = Field(None, max_length=255)
+    currency: Annotated[str, Choice(CURRENCIES, "currency_code_invalid")] | None = None
+    timezone: str | None = Field(None, max_length=64)
+
+
+class PreviewCoupon(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    code: str = Field(min_length=1, max_length=255)
+    name: str | None = Field(None, max_length=255)
+    coupon_type: Literal["fixed_amount", "percentage"] | None = None
+    amount_cents: StrictInt | None = Field(None, ge=0, le=10**13)
+    amount_currency: Annotated[str, Choice(CURRENCIES, "currency_code_invalid")] | None = None
+    percentage_rate: Annotated[Decimal, DecimalInput(le=100, places=5)] | None = None
+
+
+class PreviewInput(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    customer: PreviewCustomer
+    plan_code: str | None = Field(None, min_length=1, max_length=255)
+    subscription_at: Annotated[datetime, TimestampInput(1970, 2999)] | None = None
+    billing_time: Literal["calendar", "anniversary"] = "calendar"
+    coupons: list[PreviewCoupon] | None = Field(None, max_length=20)
+    subscriptions: dict | None = Field(None, description="Previews of existing subscriptions: not supported (422).")
