@@ -395,5 +395,7 @@ async def test_preview_computes_the_first_invoice_and_writes_nothing(world, api,
     assert await invoices(api) == [] and await outbox(inv, org, "invoice.created") == []
     await api.error("POST", "/api/v1/invoices/preview", {"customer": {}, "plan_code": "missing"}, status=404)
     await api.error("POST", "/api/v1/invoices/preview", {"customer": {}, "subscriptions": {"external_ids": ["s"]}})
+    await api.error("PUT", "/api/v1/invoices/preview", {}, status=405)
+    await api.error("PUT", "/api/v1/invoices/finalize_all", status=405)
     await api.error("POST", "/api/v1/invoices/preview", {"customer": {"currency": "USD"},
                                                          "plan_code": plan["code"]})

@@ -5,7 +5,8 @@ Built: a new subscription (`plan_code`, `subscription_at`, `billing_time`) for a
 codes, applied coupons, timezone) or one described inline; coupons given inline are applied after the
 customer's. The first period's subscription fee: paid in advance, the invoice at the start; in arrears, the
 invoice at the end of the first period, with no usage yet. Not built: previews of existing subscriptions
-(`subscriptions.external_ids`: their usage lives in the subscriptions service) — refused with a field error.
+(`subscriptions.external_ids`: their usage lives in the subscriptions service): the input does not accept
+`subscriptions` (422), and `plan_code` is required.
 """
 
 from __future__ import annotations
@@ -35,10 +36,6 @@ NIL = uuid.UUID(int=0)  # a preview has no id
 
 async def preview(session: AsyncSession, organization_id: uuid.UUID, data: PreviewInput,
                   now: datetime) -> InvoiceObject:
-    if data.subscriptions is not None:
-        raise ValidationFailed(subscriptions=["not_supported"])
-    if not data.plan_code:
-        raise ValidationFailed(plan_code=["value_is_mandatory"])
     versions = (await session.execute(select(PlanVersionProjection).where(
         PlanVersionProjection.organization_id == organization_id,
         PlanVersionProjection.plan_code == data.plan_code))).scalars().all()

@@ -26,7 +26,7 @@ from invoicing.invoices.schemas import (
     PreviewInput,
 )
 from invora.auth.deps import ReaderOrTenant, Writer, ensure_customer_access, is_staff
-from invora.errors import ValidationFailed
+from invora.errors import MethodNotAllowed, ValidationFailed
 from invora.money import CURRENCIES
 from invora.runtime import now
 from invora.web.deps import DbSession
@@ -149,6 +149,17 @@ async def create_one_off_invoice(body: OneOffInvoiceBody, session: DbSession, pr
                                  request: Request) -> InvoiceResponse:
     invoice = await one_off.create(session, principal.organization_id, body.invoice, now(request))
     return InvoiceResponse(invoice=await service.full(session, invoice))
+
+
+async def _not_allowed() -> None:
+    raise MethodNotAllowed("this resource does not accept that method")
+
+
+# `/invoices/preview`, `/invoices/finalize_all`, `/invoices/retry_all` would otherwise match the
+# `/invoices/{lago_id}` routes' other methods (a 422 for a bad id); registered first, they answer 405
+for _literal in ("preview", "finalize_all", "retry_all"):
+    router.add_api_route(f"/invoices/{_literal}", _not_allowed, methods=["GET", "PUT", "DELETE", "PATCH"],
+                         include_in_schema=False)
 
 
 @router.post("/invoices/preview", response_model=InvoiceResponse, responses=CREATE_ERRORS | NOT_FOUND,

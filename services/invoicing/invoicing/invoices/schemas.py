@@ -134,11 +134,13 @@ class PreviewCoupon(BaseModel):
 
 
 class PreviewInput(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    """Lago's input for a new subscription; its `subscriptions` (previews of existing ones) is not accepted."""
+
+    model_config = ConfigDict(extra="forbid")
 
     customer: PreviewCustomer
-    plan_code: str | None = Field(None, min_length=1, max_length=255)
+    plan_code: str = Field(min_length=1, max_length=255)
+    billing_entity_code: str | None = Field(None, max_length=255, description="Accepted; one billing entity today.")
     subscription_at: Annotated[datetime, TimestampInput(1970, 2999)] | None = None
     billing_time: Literal["calendar", "anniversary"] = "calendar"
     coupons: list[PreviewCoupon] | None = Field(None, max_length=20)
-    subscriptions: dict | None = Field(None, description="Previews of existing subscriptions: not supported (422).")
