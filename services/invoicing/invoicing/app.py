@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from invoicing.applied_coupons.routes import router as applied_coupons_router
 from invoicing.fees.routes import router as fees_router
 from invoicing.invoices.consumer import INVOICE_CONSUMERS
+from invoicing.invoices.payments_consumer import PAYMENT_CONSUMERS
 from invoicing.invoices.routes import router as invoices_router
 from invoicing.invoices.scheduler import scheduler
 from invoicing.projections.consumer import PROJECTION_CONSUMERS
@@ -23,7 +24,7 @@ DEFINITION = ServiceDefinition(
         "Turns each closed billing period into an invoice."
     ),
     routers=(invoices_router, fees_router, applied_coupons_router),
-    consumers=(*PROJECTION_CONSUMERS, *INVOICE_CONSUMERS),
+    consumers=(*PROJECTION_CONSUMERS, *INVOICE_CONSUMERS, *PAYMENT_CONSUMERS),
     background=(scheduler(lambda app: app.state.settings.scheduler_interval_seconds),),
     openapi_tags=[
         {"name": "invoices", "description": "Invoices (Lago API v1): draft → finalized → voided, failed + retry."},

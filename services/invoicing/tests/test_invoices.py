@@ -399,3 +399,26 @@ async def test_preview_computes_the_first_invoice_and_writes_nothing(world, api,
     await api.error("PUT", "/api/v1/invoices/finalize_all", status=405)
     await api.error("POST", "/api/v1/invoices/preview", {"customer": {"currency": "USD"},
                                                          "plan_code": plan["code"]})
+
+
+async def test_payment_events_set_the_payment_status(world, api, inv, org):
+    from invoicing.invoices.payments_consumer import on_payment
+
+    customer = await world.customer()
+    await world.close(world.subscription(customer, await world.plan(1_000)), T0, APR)
+    [invoice] = await invoices(api)
+
+    def payment(event_type: str, status: str):
+        return world.envelope(event_type, "payment", uuid.uuid4(), {"payment": {
+            "lago_id": str(uuid.uuid4()), "lago_customer_id": customer["lago_id"],
+            "external_customer_id": customer["external_id"], "invoice_ids": [invoice["lago_id"]],
+            "lago_payable_id": invoice["lago_id"], "amount_cents": 1_000, "amount_currency": "EUR",
+            "status": status, "payment_status": status, "type": "provider", "created_at": APR.isoformat()}})
+
+    await world.deliver(on_payment, payment("payment.failed", "failed"))
+    assert (await invoices(api))[0]["payment_status"] == "failed"
+    await world.deliver(on_payment, payment("payment.succeeded", "succeeded"))
+    await world.deliver(on_payment, payment("payment.failed", "failed"))  # late: a success is not undone
+    assert (await invoices(api))[0]["payment_status"] == "succeeded"
+    assert [e["invoice"]["payment_status"] for e in await outbox(inv, org, "invoice.payment_status_updated")] == [
+        "failed", "succeeded"]

@@ -1,0 +1,36 @@
+"""What the invoicing service hears from the payments service: an invoice's `payment_status`.
+
+`payment.succeeded` → `succeeded`; `payment.failed` → `failed` (a later success wins; a failure never
+overwrites a success, whatever order the events come in). Each changed invoice publishes
+`invoice.payment_status_updated`. One event, one transaction (platform consumer + inbox).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invoicing.invoices import lifecycle, repository
+from invora.bus.consumer import ConsumerSpec
+from invora.events.contracts.payments import PaymentEvent
+from invora.events.envelope import EventEnvelope
+
+STATUSES = {"payment.succeeded": "succeeded", "payment.failed": "failed"}
+
+
+async def on_payment(session: AsyncSession, event: EventEnvelope) -> None:
+    payment = PaymentEvent.model_validate(event.data).payment
+    ids = list(payment.invoice_ids) or ([payment.lago_payable_id] if payment.payable_type == "Invoice" else [])
+    status = STATUSES[event.type]
+    for invoice_id in ids:
+        invoice = await repository.lock_invoice(session, event.organization_id, invoice_id)
+        if invoice is None or invoice.status not in ("finalized", "voided"):
+            continue
+        if invoice.payment_status == "succeeded" and status == "failed":
+            continue
+        await lifecycle.set_payment_status(session, invoice, status, event.occurred_at)
+
+
+PAYMENT_CONSUMERS: tuple[ConsumerSpec, ...] = (
+    ConsumerSpec(name="payment-status", topics=("invora.payment",), handler=on_payment,
+                 event_types=frozenset(STATUSES)),
+)
