@@ -30,6 +30,7 @@ class Payment(Base):
         Index("uq_payments_idempotency_key", "organization_id", "idempotency_key", unique=True),
         Index("ix_payments_due", "next_attempt_at", postgresql_where=text("payment_status = 'pending'")),
         Index("ix_payments_organization_invoice", "organization_id", "invoice_id"),
+        Index("ix_payments_invoice", "invoice_id", "payment_status"),
         Index("ix_payments_organization_customer", "organization_id", "external_customer_id", "created_at"),
         CheckConstraint("amount_cents > 0", name="amount_positive"),
         CheckConstraint("type IN ('manual', 'provider')", name="known_type"),

@@ -17,6 +17,7 @@ class Refund(Base):
     __table_args__ = (
         Index("uq_refunds_idempotency_key", "organization_id", "idempotency_key", unique=True),
         Index("ix_refunds_payment", "payment_id"),
+        Index("ix_refunds_invoice", "invoice_id", "status"),
         CheckConstraint("amount_cents > 0", name="amount_positive"),
         CheckConstraint("status IN ('pending', 'succeeded', 'failed')", name="known_status"),
         CheckConstraint("length(reason) > 0", name="reason_given"),
