@@ -31,8 +31,8 @@ def test_full_period_is_the_plan_amount():
     assert (fee.amount_cents, fee.days_billed, fee.days_in_period) == (10_000, 31, 31)
 
 
-def test_started_mid_month_is_prorated_by_days_lago_example():
-    # Lago: a 100 € monthly plan started on 15 March (calendar) bills 17 of 31 days = 54.84 €
+def test_started_mid_month_is_prorated_by_days():
+    # Lago's day-based rule: a 100 € monthly plan started on 15 March (calendar) bills 17 of 31 days = 54.84 €
     fee = subscription_fee(10_000, "EUR", full_start=datetime(2026, 3, 1, tzinfo=UTC),
                            full_end=datetime(2026, 4, 1, tzinfo=UTC), start=datetime(2026, 3, 15, 10, tzinfo=UTC),
                            end=datetime(2026, 4, 1, tzinfo=UTC), timezone="UTC")
