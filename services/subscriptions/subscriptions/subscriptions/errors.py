@@ -32,3 +32,11 @@ class StatusFilterInvalid(FieldError):
 class OverrideCurrencyMismatch(ValidationFailed):
     def __init__(self) -> None:
         super().__init__({"plan_overrides.amount_currency": ["currencies_does_not_match"]})
+
+
+class ChargeNotFound(NotFound):
+    resource = "charge"
+
+
+class FixedChargeNotFound(NotFound):
+    resource = "fixed_charge"

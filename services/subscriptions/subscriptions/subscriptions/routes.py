@@ -14,10 +14,16 @@ from invora.web.pagination import Pagination
 from subscriptions.common.errors import UNAVAILABLE
 from subscriptions.common.inputs import Code
 from subscriptions.plans.client import catalog_of
-from subscriptions.subscriptions import create, lifecycle, repository, terminate, update
+from subscriptions.subscriptions import charge_overrides, create, lifecycle, repository, terminate, update
 from subscriptions.subscriptions.errors import StatusFilterInvalid
 from subscriptions.subscriptions.schemas import (
+    SubscriptionChargeBody,
+    SubscriptionChargeResponse,
+    SubscriptionChargesResponse,
     SubscriptionCreateBody,
+    SubscriptionFixedChargeBody,
+    SubscriptionFixedChargeResponse,
+    SubscriptionFixedChargesResponse,
     SubscriptionResponse,
     SubscriptionsResponse,
     SubscriptionUpdateBody,
@@ -91,3 +97,83 @@ async def terminate_subscription(
         session, principal.organization_id, external_id, status, now(request), on_termination_invoice,
         on_termination_credit_note)
     return SubscriptionResponse(subscription=lifecycle.render(subscription))
+
+
+# -- one subscription's charges and fixed charges, and their overrides (Lago) ------------------------------
+SubscriptionStatus = Annotated[Literal["pending", "active", "terminated", "canceled"] | None, Query(
+    description="Look the subscription up with this status (default: active, else pending, else the latest).")]
+ChargeCode = Path(description="The charge's code in the plan.")
+FixedChargeCode = Path(description="The fixed charge's code in the plan.")
+
+
+@router.get("/{external_id}/charges", response_model=SubscriptionChargesResponse,
+            responses={**LIST_ERRORS, **READ_ERRORS, **UNAVAILABLE}, summary="List a subscription's charges",
+            description="The plan version's charges with this subscription's overrides applied.")
+async def list_subscription_charges(session: DbSession, principal: Reader, request: Request, page: Pagination,
+                                    external_id: str = ExternalId,
+                                    subscription_status: SubscriptionStatus = None) -> SubscriptionChargesResponse:
+    items = await charge_overrides.list_items(session, catalog_of(request), principal.organization_id, external_id,
+                                              subscription_status, "charges")
+    shown, meta = charge_overrides.page_of(items, page)
+    return SubscriptionChargesResponse.model_validate({"charges": shown, "meta": meta})
+
+
+@router.get("/{external_id}/charges/{charge_code}", response_model=SubscriptionChargeResponse,
+            responses={**READ_ERRORS, **UNAVAILABLE}, summary="Retrieve a subscription's charge")
+async def get_subscription_charge(session: DbSession, principal: Reader, request: Request,
+                                  external_id: str = ExternalId, charge_code: str = ChargeCode,
+                                  subscription_status: SubscriptionStatus = None) -> SubscriptionChargeResponse:
+    item = await charge_overrides.read_item(session, catalog_of(request), principal.organization_id, external_id,
+                                            subscription_status, "charges", charge_code)
+    return SubscriptionChargeResponse.model_validate({"charge": item})
+
+
+@router.put("/{external_id}/charges/{charge_code}", response_model=SubscriptionChargeResponse,
+            responses={**WRITE_ERRORS, **UNAVAILABLE}, summary="Override a charge for this subscription",
+            description="Merged into the subscription's override of the charge; no new plan version.")
+async def override_subscription_charge(body: SubscriptionChargeBody, session: DbSession, principal: Writer,
+                                       request: Request, external_id: str = ExternalId,
+                                       charge_code: str = ChargeCode,
+                                       subscription_status: SubscriptionStatus = None) -> SubscriptionChargeResponse:
+    given = body.charge.model_dump(mode="json", include=body.charge.model_fields_set)
+    item = await charge_overrides.override_item(session, catalog_of(request), principal.organization_id,
+                                                external_id, subscription_status, "charges", charge_code, given,
+                                                now(request))
+    return SubscriptionChargeResponse.model_validate({"charge": item})
+
+
+@router.get("/{external_id}/fixed_charges", response_model=SubscriptionFixedChargesResponse,
+            responses={**LIST_ERRORS, **READ_ERRORS, **UNAVAILABLE}, summary="List a subscription's fixed charges")
+async def list_subscription_fixed_charges(
+    session: DbSession, principal: Reader, request: Request, page: Pagination, external_id: str = ExternalId,
+    subscription_status: SubscriptionStatus = None,
+) -> SubscriptionFixedChargesResponse:
+    items = await charge_overrides.list_items(session, catalog_of(request), principal.organization_id, external_id,
+                                              subscription_status, "fixed_charges")
+    shown, meta = charge_overrides.page_of(items, page)
+    return SubscriptionFixedChargesResponse.model_validate({"fixed_charges": shown, "meta": meta})
+
+
+@router.get("/{external_id}/fixed_charges/{fixed_charge_code}", response_model=SubscriptionFixedChargeResponse,
+            responses={**READ_ERRORS, **UNAVAILABLE}, summary="Retrieve a subscription's fixed charge")
+async def get_subscription_fixed_charge(
+    session: DbSession, principal: Reader, request: Request, external_id: str = ExternalId,
+    fixed_charge_code: str = FixedChargeCode, subscription_status: SubscriptionStatus = None,
+) -> SubscriptionFixedChargeResponse:
+    item = await charge_overrides.read_item(session, catalog_of(request), principal.organization_id, external_id,
+                                            subscription_status, "fixed_charges", fixed_charge_code)
+    return SubscriptionFixedChargeResponse.model_validate({"fixed_charge": item})
+
+
+@router.put("/{external_id}/fixed_charges/{fixed_charge_code}", response_model=SubscriptionFixedChargeResponse,
+            responses={**WRITE_ERRORS, **UNAVAILABLE}, summary="Override a fixed charge for this subscription")
+async def override_subscription_fixed_charge(
+    body: SubscriptionFixedChargeBody, session: DbSession, principal: Writer, request: Request,
+    external_id: str = ExternalId, fixed_charge_code: str = FixedChargeCode,
+    subscription_status: SubscriptionStatus = None,
+) -> SubscriptionFixedChargeResponse:
+    given = body.fixed_charge.model_dump(mode="json", include=body.fixed_charge.model_fields_set)
+    item = await charge_overrides.override_item(session, catalog_of(request), principal.organization_id,
+                                                external_id, subscription_status, "fixed_charges",
+                                                fixed_charge_code, given, now(request))
+    return SubscriptionFixedChargeResponse.model_validate({"fixed_charge": item})

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StrictBool, StrictFloat, StringConstraints
 
+from invora.events.contracts import catalog as contracts
 from invora.events.contracts.subscriptions import Subscription as SubscriptionObject
 from invora.web.pagination import PaginationMeta
 from subscriptions.common.inputs import (
@@ -116,3 +117,59 @@ class SubscriptionsResponse(BaseModel):
 def overrides_dict(overrides: PlanOverrides | None) -> dict[str, Any]:
     """What the client sent, JSON-ready (unset fields left out, so "not overridden" stays distinct from null)."""
     return overrides.model_dump(mode="json", exclude_unset=True) if overrides is not None else {}
+
+
+# -- one charge's override: /subscriptions/{external_id}/charges/{code}, .../fixed_charges/{code} (Lago) ------
+
+class SubscriptionChargeInput(InputModel):
+    invoice_display_name: Name | None = None
+    min_amount_cents: AmountCents | None = None
+    properties: JsonObject | None = None
+    filters: Annotated[list[JsonObject], Field(max_length=MAX_ITEMS)] | None = None
+    tax_codes: Annotated[list[Code], Field(max_length=MAX_ITEMS)] | None = None
+
+
+class SubscriptionChargeBody(BaseModel):
+    charge: SubscriptionChargeInput
+
+
+class SubscriptionFixedChargeInput(InputModel):
+    invoice_display_name: Name | None = None
+    units: Annotated[StrictFloat, Field(ge=0, le=10**12, allow_inf_nan=False)] | DecimalString | None = None
+    properties: JsonObject | None = None
+    tax_codes: Annotated[list[Code], Field(max_length=MAX_ITEMS)] | None = None
+
+
+class SubscriptionFixedChargeBody(BaseModel):
+    fixed_charge: SubscriptionFixedChargeInput
+
+
+class SubscriptionChargeFilter(contracts.ChargeFilter):
+    lago_id: uuid.UUID | None = None  # a filter the override added has none
+
+
+class SubscriptionCharge(contracts.Charge):
+    filters: list[SubscriptionChargeFilter] = Field(default_factory=list)
+    tax_codes: list[str] | None = Field(None, description="The override's tax codes, when it sets some.")
+
+
+class SubscriptionFixedCharge(contracts.FixedCharge):
+    tax_codes: list[str] | None = Field(None, description="The override's tax codes, when it sets some.")
+
+
+class SubscriptionChargeResponse(BaseModel):
+    charge: SubscriptionCharge
+
+
+class SubscriptionChargesResponse(BaseModel):
+    charges: list[SubscriptionCharge]
+    meta: PaginationMeta
+
+
+class SubscriptionFixedChargeResponse(BaseModel):
+    fixed_charge: SubscriptionFixedCharge
+
+
+class SubscriptionFixedChargesResponse(BaseModel):
+    fixed_charges: list[SubscriptionFixedCharge]
+    meta: PaginationMeta

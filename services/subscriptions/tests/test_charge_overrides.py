@@ -1,0 +1,83 @@
+"""A subscription's charges and their overrides (Lago's /subscriptions/{external_id}/charges[/{code}]):
+the override prices current usage, changes nothing for another subscription on the same plan, and is
+checked like any price."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from .conftest import START  # noqa: TID252
+from .test_usage_events import iso  # noqa: TID252
+
+
+async def _usage_cents(api, customer: str, subscription: str) -> int:
+    usage = (await api.ok("GET", f"/api/v1/customers/{customer}/current_usage",
+                          params={"external_subscription_id": subscription}))["customer_usage"]
+    return usage["amount_cents"]
+
+
+async def test_override_one_charge_for_one_subscription(api, plans, org, clock):
+    metric = (await plans.api.ok("POST", "/api/v1/billable_metrics", {"billable_metric": {
+        "name": "Calls", "code": f"calls_{uuid.uuid4().hex[:6]}", "aggregation_type": "count_agg"}}))["billable_metric"]
+    plan = await plans.plan(charges=[{"billable_metric_id": metric["lago_id"], "charge_model": "standard",
+                                      "properties": {"amount": "1"}}])
+    for customer, subscription in (("cus_a", "sub_a"), ("cus_b", "sub_b")):
+        await api.customer(customer)
+        await api.ok("POST", "/api/v1/subscriptions", {"subscription": {
+            "external_customer_id": customer, "plan_code": plan["code"], "external_id": subscription}})
+        await api.ok("POST", "/api/v1/events/batch", {"events": [
+            {"transaction_id": uuid.uuid4().hex, "external_subscription_id": subscription, "code": metric["code"],
+             "timestamp": iso(START + timedelta(minutes=5)), "properties": {}} for _ in range(3)]})
+
+    listed = await api.ok("GET", "/api/v1/subscriptions/sub_a/charges")
+    assert listed["meta"]["total_count"] == 1 and len(listed["charges"]) == 1
+    charge = listed["charges"][0]
+    assert charge["billable_metric_code"] == metric["code"] and charge["properties"] == {"amount": "1"}
+    code = charge["code"]
+    assert (await api.ok("GET", f"/api/v1/subscriptions/sub_a/charges/{code}"))["charge"] == charge
+    assert await _usage_cents(api, "cus_a", "sub_a") == 300
+
+    overridden = (await api.ok("PUT", f"/api/v1/subscriptions/sub_a/charges/{code}", {"charge": {
+        "properties": {"amount": "2.5"}, "invoice_display_name": "Calls (negotiated)"}}))["charge"]
+    assert overridden["properties"] == {"amount": "2.5"} and overridden["invoice_display_name"] == "Calls (negotiated)"
+    assert overridden["lago_id"] == charge["lago_id"]  # the plan's charge, not a new plan version
+    # a second PUT merges: the display name stays
+    again = (await api.ok("PUT", f"/api/v1/subscriptions/sub_a/charges/{code}", {"charge": {
+        "properties": {"amount": "3"}}}))["charge"]
+    assert again["properties"] == {"amount": "3"} and again["invoice_display_name"] == "Calls (negotiated)"
+    assert (await api.ok("GET", f"/api/v1/subscriptions/sub_a/charges/{code}"))["charge"] == again
+    assert await _usage_cents(api, "cus_a", "sub_a") == 900
+    assert await _usage_cents(api, "cus_b", "sub_b") == 300  # the other subscription keeps the plan's price
+    assert (await api.ok("GET", f"/api/v1/subscriptions/sub_b/charges/{code}"))["charge"]["properties"] == {
+        "amount": "1"}
+
+    # bad prices are 422 with the field, and change nothing; unknown charges and subscriptions are 404
+    bad = await api.error("PUT", f"/api/v1/subscriptions/sub_a/charges/{code}", {"charge": {
+        "properties": {"amount": "abc"}}})
+    assert bad["error_details"] == {"properties": ["invalid_amount"]}
+    assert await _usage_cents(api, "cus_a", "sub_a") == 900
+    missing = await api.error("PUT", "/api/v1/subscriptions/sub_a/charges/nope", {"charge": {
+        "properties": {"amount": "1"}}}, status=404)
+    assert missing["code"] == "charge_not_found"
+    assert (await api.error("GET", "/api/v1/subscriptions/nope/charges", status=404))["code"] == "subscription_not_found"
+    assert (await api.error("GET", "/api/v1/subscriptions/sub_a/fixed_charges/nope", status=404))["code"] == (
+        "fixed_charge_not_found")
+    assert (await api.ok("GET", "/api/v1/subscriptions/sub_a/fixed_charges"))["fixed_charges"] == []
+
+
+async def test_another_organization_cannot_read_or_override(api, plans, make_api, org, clock):
+    metric = (await plans.api.ok("POST", "/api/v1/billable_metrics", {"billable_metric": {
+        "name": "Calls", "code": f"calls_{uuid.uuid4().hex[:6]}", "aggregation_type": "count_agg"}}))["billable_metric"]
+    plan = await plans.plan(charges=[{"billable_metric_id": metric["lago_id"], "charge_model": "standard",
+                                      "properties": {"amount": "1"}}])
+    await api.customer("cus_x")
+    await api.ok("POST", "/api/v1/subscriptions", {"subscription": {
+        "external_customer_id": "cus_x", "plan_code": plan["code"], "external_id": "sub_x"}})
+    code = (await api.ok("GET", "/api/v1/subscriptions/sub_x/charges"))["charges"][0]["code"]
+    other = make_api(uuid.uuid4())
+    await other.error("GET", "/api/v1/subscriptions/sub_x/charges", status=404)
+    await other.error("PUT", f"/api/v1/subscriptions/sub_x/charges/{code}",
+                      {"charge": {"properties": {"amount": "9"}}}, status=404)
+    assert (await api.ok("GET", f"/api/v1/subscriptions/sub_x/charges/{code}"))["charge"]["properties"] == {
+        "amount": "1"}
