@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from fastapi import APIRouter, FastAPI
 
@@ -28,10 +28,12 @@ from invora.runtime import ServiceRuntime
 from invora.secrets import column as secret_columns
 from invora.settings import ServiceSettings
 from invora.web import health
+from invora.web.body_limit import BodyLimitMiddleware
 from invora.web.error_handlers import install_error_handlers
 from invora.web.idempotency import IdempotencyMiddleware
 from invora.web.openapi import install_openapi
 from invora.web.request_context import RequestContextMiddleware
+from invora.web.strict_requests import install_strict_requests
 
 log = get_logger(__name__)
 
@@ -50,6 +52,8 @@ class ServiceDefinition:
     # None: from the settings (`ConsumerOptions.from_settings`)
     consumer_options: ConsumerOptions | None = None
     openapi_tags: list[dict] | None = None
+    # request paths taking bodies larger than the `max_body_bytes` setting (the event batch), in bytes
+    body_limits: Mapping[str, int] = field(default_factory=dict)
 
 
 def build_service_app(
@@ -128,10 +132,13 @@ def build_service_app(
     )
     install_error_handlers(app)
     app.add_middleware(IdempotencyMiddleware, ttl_hours=settings.idempotency_ttl_hours)
+    # outside the idempotency middleware, which reads the body first
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes, limits=definition.body_limits)
     app.add_middleware(RequestContextMiddleware, service=definition.name)
     app.include_router(health.router)
     for router in definition.routers:
         app.include_router(router)
+    install_strict_requests(app)
     install_openapi(app)
     return app
 

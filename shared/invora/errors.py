@@ -109,8 +109,8 @@ class FieldError(ValidationFailed):
 class InvalidJson(BadRequest):
     code = "invalid_json"
 
-    def __init__(self) -> None:
-        super().__init__("request body is not valid JSON")
+    def __init__(self, reason: str | None = None) -> None:
+        super().__init__("request body is not valid JSON" + (f": {reason}" if reason else ""))
 
 
 class MissingParam(BadRequest):

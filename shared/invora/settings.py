@@ -87,6 +87,9 @@ class ServiceSettings(BaseSettings):
         None, description="Key ring secrets at rest are encrypted with: `<id>:<base64 of 32 bytes>` entries, "
         "comma-separated, the current key first (older ones still decrypt), or the path of a file with one entry a "
         "line. Required by services that store secrets (notifications).")
+    max_body_bytes: int = Field(
+        1024 * 1024, ge=1024, description="Largest request body accepted (bytes; 413 above); routes that take more "
+        "(the event batch) have their own documented limit.")
     host: str = Field("127.0.0.1", description="Address uvicorn binds to.")
     port: int = Field(0, ge=0, le=65535, description="Port; 0 means the service's default port.")
     log_level: str = Field("INFO", description="Log level (DEBUG, INFO, WARNING, ERROR).")

@@ -133,6 +133,7 @@ async def delete_widget(
 # -- test-only routes: they exist to exercise the library, no real service has them -------------
 
 test_router = APIRouter(prefix="/api/v1/_test", tags=["test-only"])
+SLOW_WIDGETS_MAX_BODY = 3 * 1024 * 1024  # a route with its own body limit (like the event batch)
 
 
 @test_router.post("/slow_widgets", response_model=WidgetEnvelope)
@@ -187,7 +188,8 @@ WIDGET_ECHO = ConsumerSpec(name="widget-echo", topics=("invora.widget",), handle
 def create_app(settings: ExampleSettings, consumers: tuple[ConsumerSpec, ...] = (WIDGET_ECHO,)):
     return build_service_app(
         ServiceDefinition(name="example", title="Example", description="test service",
-                          routers=[router, test_router], consumers=consumers),
+                          routers=[router, test_router], consumers=consumers,
+                          body_limits={"/api/v1/_test/slow_widgets": SLOW_WIDGETS_MAX_BODY}),
         settings,
     )
 

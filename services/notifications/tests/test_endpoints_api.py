@@ -151,3 +151,64 @@ async def test_json_public_key_is_lagos_base64_pem(notifications, kit):
     assert plain.status_code == 200 and plain.text == text
     # the same key for every organization and across calls (one installation key)
     assert await kit.public_key_pem(notifications.client(uuid.uuid4())) == pem
+
+
+# -- issue 11: items 2, 4 and 6 on the webhook endpoint API ------------------------------------------------
+
+
+@pytest.mark.parametrize("field", ["name", "description"])
+async def test_nul_in_a_name_or_description_is_a_field_level_422(notifications, kit, field):
+    """Was a 500 (PostgreSQL refuses NUL) on POST and PUT."""
+    client = notifications.client(uuid.uuid4())
+    response = await client.post("/api/v1/webhook_endpoints", json={"webhook_endpoint": {
+        "webhook_url": "http://127.0.0.1:9/nul", field: "a\x00b"}})
+    assert response.status_code == 422, response.text
+    assert response.json()["error_details"] == {field: ["invalid_characters"]}
+    endpoint = await kit.create_endpoint(client, "http://127.0.0.1:9/nul")
+    response = await client.put(f"/api/v1/webhook_endpoints/{endpoint['lago_id']}",
+                                json={"webhook_endpoint": {field: "\x00"}})
+    assert response.status_code == 422, response.text
+    assert response.json()["error_details"] == {field: ["invalid_characters"]}
+    fetched = (await client.get(f"/api/v1/webhook_endpoints/{endpoint['lago_id']}")).json()["webhook_endpoint"]
+    assert fetched[field] is None
+
+
+@pytest.mark.parametrize("query", ["webhook_type=%00", "status=%00", "webhook_endpoint_id=%00"])
+async def test_nul_in_a_webhooks_query_is_a_422(notifications, query):
+    response = await notifications.client(uuid.uuid4()).get(f"/api/v1/webhooks?{query}")
+    assert response.status_code == 422, response.text
+    assert response.json()["error_details"] == {query.split("=")[0]: ["invalid_characters"]}
+
+
+async def test_event_types_longer_than_their_column_are_refused_not_cut(notifications):
+    """A 10 MB element was accepted and stored cut to 200 characters: now 422 above 200, 413 above 1 MiB."""
+    client = notifications.client(uuid.uuid4())
+    long_type = "invoice." + "x" * 193  # 201 characters
+    response = await client.post("/api/v1/webhook_endpoints", json={"webhook_endpoint": {
+        "webhook_url": "http://127.0.0.1:9/long", "event_types": [long_type]}})
+    assert response.status_code == 422, response.text
+    assert response.json()["error_details"] == {"event_types.0": ["value_is_too_long"]}
+    response = await client.post("/api/v1/webhook_endpoints", json={"webhook_endpoint": {
+        "webhook_url": "http://127.0.0.1:9/long", "event_types": ["invoice." + "x" * 10_000_000]}})
+    assert response.status_code == 413
+    assert (await client.get("/api/v1/webhook_endpoints")).json()["meta"]["total_count"] == 0
+    exactly = "invoice." + "x" * 192
+    response = await client.post("/api/v1/webhook_endpoints", json={"webhook_endpoint": {
+        "webhook_url": "http://127.0.0.1:9/long", "event_types": [exactly]}})
+    assert response.status_code == 200 and response.json()["webhook_endpoint"]["event_types"] == [exactly]
+
+
+@pytest.mark.parametrize("roles", [["service"], ["billing_admin"], ["tenant"]])
+async def test_replaying_an_admins_idempotency_key_never_reveals_the_secret(notifications, roles):
+    """The reported case: another key of the organization sending the admin's Idempotency-Key and body got
+    200 `Idempotent-Replayed: true` with the endpoint's one-time secret."""
+    org = uuid.uuid4()
+    body = {"webhook_endpoint": {"webhook_url": "http://127.0.0.1:9/idem"}}
+    headers = {"Idempotency-Key": "create-endpoint"}
+    created = await notifications.client(org).post("/api/v1/webhook_endpoints", json=body, headers=headers)
+    assert created.status_code == 200
+    secret = created.json()["webhook_endpoint"]["secret"]
+    other = notifications.client(org, roles=roles, customer="cust_1" if roles == ["tenant"] else None)
+    response = await other.post("/api/v1/webhook_endpoints", json=body, headers=headers)
+    assert response.status_code == 403, response.text
+    assert "idempotent-replayed" not in response.headers and secret not in response.text

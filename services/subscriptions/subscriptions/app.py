@@ -24,6 +24,7 @@ from subscriptions.usage.alert_routes import router as alerts
 from subscriptions.usage.lifetime_routes import router as lifetime_usage
 from subscriptions.usage.routes import router as usage
 from subscriptions.usage_events.routes import router as events
+from subscriptions.usage_events.schemas import MAX_BATCH_BODY_BYTES
 
 DEFINITION = ServiceDefinition(
     name="subscriptions",
@@ -36,6 +37,7 @@ DEFINITION = ServiceDefinition(
     routers=[customer_entitlements, customers, billing_state, subscriptions, subscription_entitlements,
              events, usage, lifetime_usage, alerts],
     background=[catalog_lifespan, entitlement_cache_lifespan, scheduler_lifespan()],
+    body_limits={"/api/v1/events/batch": MAX_BATCH_BODY_BYTES},
     openapi_tags=[
         {"name": "customers", "description": "Customers (Lago API v1), upserted by `external_id`."},
         {"name": "subscriptions", "description": "Subscriptions (Lago API v1): plan versions pinned, plan changes, "

@@ -40,6 +40,12 @@ async def test_create_returns_lago_shape_and_upsert_updates_only_sent_fields(api
     ("currency", "eur", "currency_code_invalid"),
     ("timezone", "Mars/Olympus", "invalid_timezone"),
     ("timezone", "../../etc/passwd", "invalid_timezone"),
+    # files of the host's zoneinfo directory or placeholders, not IANA zone names (issue 11 item 8)
+    ("timezone", "localtime", "invalid_timezone"),
+    ("timezone", "Factory", "invalid_timezone"),
+    ("timezone", "posixrules", "invalid_timezone"),
+    ("timezone", "posix/Europe/Paris", "invalid_timezone"),
+    ("timezone", "europe/paris", "invalid_timezone"),
     ("email", "not-an-email", "invalid_email_format"),
     ("name", "x" * 300, "value_is_too_long"),
     ("name", "nul\x00byte", "invalid_characters"),
@@ -51,6 +57,15 @@ async def test_field_validation(api, field, value, code):
     body = await api.error("POST", "/api/v1/customers", {"customer": {"external_id": "v", field: value}})
     assert code in body["error_details"][field]
     await api.error("GET", "/api/v1/customers/v", status=404)
+
+
+@pytest.mark.parametrize("timezone", ["Europe/Paris", "UTC", "Etc/UTC", "Europe/Amsterdam", "Europe/Kyiv",
+                                      "Europe/Kiev", "America/Argentina/Buenos_Aires"])
+async def test_iana_zone_names_and_their_links_are_accepted(api, timezone):
+    """Links stay accepted: `Europe/Amsterdam` is a link of today's database, `Europe/Kiev` is in Lago's list."""
+    created = await api.ok("POST", "/api/v1/customers", {"customer": {"external_id": f"tz-{timezone}",
+                                                                       "timezone": timezone}})
+    assert created["customer"]["timezone"] == timezone
 
 
 async def test_body_shape_errors(api):

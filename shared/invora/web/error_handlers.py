@@ -12,10 +12,12 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from invora.errors import (
+    BadRequest,
     DatabaseUnavailable,
     InvalidJson,
     InvoraError,
     MissingParam,
+    PayloadTooLarge,
     ValidationFailed,
 )
 from invora.logging import get_logger
@@ -133,6 +135,8 @@ async def _request_validation_error(request: Request, exc: Exception) -> JSONRes
 
 async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 413:  # the body limit (`invora.web.body_limit`)
+        return _render(PayloadTooLarge(str(exc.detail)), {"connection": "close"})
     codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
     body = {"status": exc.status_code, "error": exc.detail if isinstance(exc.detail, str) else "Error",
             "code": codes.get(exc.status_code, "http_error")}

@@ -11,7 +11,11 @@ accepts: API fuzzers and generated clients rely on it.
 
 from __future__ import annotations
 
+import functools
+import importlib.resources
 import math
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, Union
 
@@ -37,14 +41,39 @@ MAX_JSON_INTEGER = 2**63
 NO_NUL_PATTERN = r"^[^\x00]*$"
 
 
+# what PostgreSQL text cannot hold: NUL, and UTF-16 surrogates (only ever alone in a Python str)
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable_text(value: str) -> bool:
+    return _UNSTORABLE.search(value) is None
+
+
 def check_text(value: str) -> str:
-    if "\x00" in value:
+    if not storable_text(value):
         raise ValueError("invalid_characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValueError("invalid_characters") from exc
     return value
+
+
+def unstorable_strings(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
+    """Where in a parsed JSON document a string (a value or an object's key) breaks the text rule.
+
+    The one rule for every string of every request, applied by `invora.web.strict_requests` to whole
+    bodies and query strings whatever their schema says, so a field whose type forgot `StorableText`
+    still refuses NUL with a 422 rather than failing in the database.
+    """
+    if isinstance(value, str):
+        if not storable_text(value):
+            yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not storable_text(key):
+                yield (*path, key)
+            else:
+                yield from unstorable_strings(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from unstorable_strings(item, (*path, index))
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +133,27 @@ class SchemaExtra:
     def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema,
                                      handler: GetJsonSchemaHandler) -> JsonSchemaValue:
         return {**handler(schema), **dict(self.keywords)}
+
+
+@functools.cache
+def iana_timezones() -> frozenset[str]:
+    """The names of the IANA time zone database: its zones and the links it keeps for older names.
+
+    Read from the database itself (`tzdata.zi` of the `tzdata` package), not from the host's
+    zoneinfo directory, whose `localtime`, `posixrules`, `posix/…` and `right/…` are files of the
+    platform, not zone names. `Factory` (the database's "zone unknown" placeholder) is left out.
+    Links stay: `Europe/Amsterdam`, `Europe/Stockholm` or `UTC` are links of today's database, and
+    Lago's own list of time zones names them.
+    """
+    data = (importlib.resources.files("tzdata.zoneinfo") / "tzdata.zi").read_text(encoding="utf-8")
+    names: set[str] = set()
+    for line in data.splitlines():
+        fields = line.split()
+        if len(fields) >= 2 and fields[0] == "Z":  # Z <zone> …
+            names.add(fields[1])
+        elif len(fields) == 3 and fields[0] == "L":  # L <target> <link name>
+            names.add(fields[2])
+    return frozenset(names - {"Factory"})
 
 
 def _integral(value: Any) -> Any:

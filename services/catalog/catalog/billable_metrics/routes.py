@@ -48,7 +48,8 @@ async def list_billable_metrics(
     session: DbSession, principal: Reader, page: Pagination,
     aggregation_types: Annotated[list[AggregationType] | None, Query(
         alias="aggregation_types[]", description="Only metrics with these aggregation types.")] = None,
-    plan_code: Annotated[str | None, Query(description="Only metrics charged by this plan's current version.")] = None,
+    plan_code: Annotated[str | None, Query(max_length=255,
+                                           description="Only metrics charged by this plan's current version.")] = None,
 ) -> BillableMetricsResponse:
     metrics, meta = await service.list_metrics(
         session, principal.organization_id, page, aggregation_types=aggregation_types, plan_code=plan_code,

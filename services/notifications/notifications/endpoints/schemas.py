@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -12,6 +12,8 @@ from invora.web.pagination import PaginationMeta
 from notifications.ssrf.policy import MAX_URL_LENGTH, URL_PATTERN
 
 SignatureAlgo = Literal["jwt", "hmac"]
+MAX_EVENT_TYPE = 200  # the `event_types` column holds varchar(200) elements
+EventType = Annotated[str, Field(max_length=MAX_EVENT_TYPE)]
 
 
 class WebhookEndpointFields(BaseModel):
@@ -21,7 +23,7 @@ class WebhookEndpointFields(BaseModel):
         None, description="`jwt` (default, as Lago) or `hmac`: how `X-Lago-Signature` is made."
     )
     name: str | None = Field(None, max_length=255)
-    event_types: list[str] | None = Field(
+    event_types: list[EventType] | None = Field(
         None, max_length=200,
         description="Event types to receive; null or `[\"*\"]` = all, `[]` = none, `invoice.*` = a prefix.",
     )

@@ -6,16 +6,14 @@ every check is in the OpenAPI document (enums, patterns, bounds), which admits w
 
 from __future__ import annotations
 
-import functools
 import re
-import zoneinfo
 from datetime import UTC, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints
 
 from invora.money import CURRENCIES
-from invora.web.inputs import MAX_CODE, Choice, StorableText
+from invora.web.inputs import MAX_CODE, Choice, StorableText, iana_timezones
 
 # re-exported: the service's bodies and routes build on them
 from invora.web.inputs import InputModel as InputModel
@@ -49,13 +47,8 @@ def _country(value: str) -> str:
     return value.upper()
 
 
-@functools.cache
-def _timezones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
-
-
 def is_timezone(value: str) -> bool:
-    return value in _timezones()
+    return value in iana_timezones()
 
 
 def _emails(value: str) -> str:
@@ -78,7 +71,7 @@ Name = Annotated[str, StringConstraints(max_length=MAX_NAME), StorableText()]
 Country = Annotated[str, Choice(COUNTRIES | {c.lower() for c in COUNTRIES}, "country_code_invalid"),
                     AfterValidator(_country)]
 Currency = Annotated[str, Choice(CURRENCIES, "currency_code_invalid")]
-Timezone = Annotated[str, Choice(_timezones(), "invalid_timezone")]
+Timezone = Annotated[str, Choice(iana_timezones(), "invalid_timezone")]
 Emails = Annotated[str, StringConstraints(max_length=MAX_TEXT), StorableText(EMAILS_PATTERN), AfterValidator(_emails)]
 Timestamp = Annotated[datetime, TimestampInput(EARLIEST_DATE.year, LATEST_DATE.year)]
 Reason = Annotated[str, StringConstraints(max_length=MAX_TEXT), StorableText(REASON_PATTERN),

@@ -82,7 +82,8 @@ async def create_event(body: EventBody, session: DbSession, principal: Writer, r
                  BatchValidationErrorBody, "Validation failed; nothing was saved. `error_details` is keyed by the "
                                            "index of each invalid event, then by field.")},
              description=INGEST_DOC + "All or nothing: if any event is invalid, none is stored and the 422's "
-                                      "`error_details` maps each invalid event's index to its field errors.")
+                                      "`error_details` maps each invalid event's index to its field errors. "
+                                      "The body may be up to 5 MiB (413 above).")
 async def create_batch(body: EventBatchBody, session: DbSession, principal: Writer, request: Request) -> Response:
     answer = await service.ingest(session, catalog_of(request), metric_cache_of(request.app),
                                   principal.organization_id, body.events, now(request), batch=True)

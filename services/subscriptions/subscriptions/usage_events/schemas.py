@@ -14,6 +14,9 @@ from invora.web.pagination import PaginationMeta
 from subscriptions.common.inputs import Code, InputModel, check_json, check_text
 
 MAX_BATCH = 1000
+# the batch route's body limit (every other route: the `max_body_bytes` setting, 1 MiB): 1,000 events
+# of about 5 KB each; a larger batch is split by the client
+MAX_BATCH_BODY_BYTES = 5 * 1024 * 1024
 MAX_TIMESTAMP_TEXT = 64
 
 MAX_FLAT_VALUE = 2000
