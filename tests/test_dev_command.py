@@ -137,7 +137,8 @@ def test_keys_create_rejects_bad_input(tmp_path: Path) -> None:
     private, _ = ensure_key_pair(tmp_path / "keys")
     org = "0b7c6d1e-8a52-4f8e-9d0e-4d1c1f6f8a11"
     for args in (["--org", "not-a-uuid", "--role", "admin"], ["--org", org, "--role", "root"],
-                 ["--org", org, "--role", "tenant"], ["--org", org, "--role", "admin", "--expires", "yesterday"]):
+                 ["--org", org, "--role", "tenant"], ["--org", org, "--role", "tenant", "--customer-id", "cus_42"],
+                 ["--org", org, "--role", "admin", "--expires", "yesterday"]):
         result = run_cli("keys", "create", "--private-key", str(private), *args)
         assert result.returncode == 2, (args, result.stdout, result.stderr)
         assert result.stdout == ""

@@ -155,8 +155,19 @@ async def test_tenant_key_needs_a_customer(service, invora_keys):
     org = uuid.uuid4()
     without_customer = invora_keys.sign(org, ["tenant"])
     assert (await service.client(api_key=without_customer).get(WIDGETS)).status_code == 401
-    with_customer = await service.client(org, roles=["tenant"], customer="cust_1").get(WIDGETS)
+    with_customer = await service.client(org, roles=["tenant"], customer_id=uuid.uuid4()).get(WIDGETS)
     assert with_customer.status_code == 200
+
+
+@pytest.mark.parametrize("customer_claims", [{"customer": "cus_1"}, {"customer_id": "cus_1"}, {"customer_id": None}])
+async def test_tenant_keys_name_their_customer_by_internal_id(service, invora_keys, customer_claims):
+    """Issue 11 item 3: an external id is reused by the next customer created with it; a tenant key names the
+    customer's `lago_id`, and a key naming an external id (the old claim) is refused."""
+    claims = {**_raw_claims(uuid.uuid4(), ["tenant"]), **customer_claims}
+    token = jwt.encode(claims, _private_key_object(invora_keys), algorithm="EdDSA")
+    response = await service.client(api_key=token).get(WIDGETS)
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_api_key"
 
 
 async def test_rs256_keys_accepted_when_their_public_key_is_configured(
@@ -189,12 +200,12 @@ async def test_rs256_keys_accepted_when_their_public_key_is_configured(
 # -- 403: roles --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("roles,customer", [(["tenant"], "cust_1"), (["service"], None)])
+@pytest.mark.parametrize("roles,customer", [(["tenant"], uuid.uuid4()), (["service"], None)])
 async def test_wrong_role_on_delete_is_403_and_deletes_nothing(service, roles, customer):
     org = uuid.uuid4()
     widget_id = await _create_widget(service, org)
     before = await example.snapshot(service.database)
-    response = await service.client(org, roles=roles, customer=customer).delete(f"{WIDGETS}/{widget_id}")
+    response = await service.client(org, roles=roles, customer_id=customer).delete(f"{WIDGETS}/{widget_id}")
     assert response.status_code == 403
     assert response.json() == {"status": 403, "error": "Forbidden", "code": "forbidden_role"}
     assert await example.snapshot(service.database) == before

@@ -142,7 +142,7 @@ async def test_a_key_lacking_the_role_is_refused_not_replayed(service, roles):
     headers = {"Idempotency-Key": "admin-create"}
     first = await service.client(org, ["admin"]).post(f"{ADMIN_WIDGETS}", json=_body(), headers=headers)
     assert first.status_code == 200, first.text
-    other = service.client(org, roles, customer="cus_1" if "tenant" in roles else None)
+    other = service.client(org, roles, customer_id=uuid.uuid4() if "tenant" in roles else None)
     attempt = await other.post(ADMIN_WIDGETS, json=_body(), headers=headers)
     assert attempt.status_code == 403, attempt.text
     assert "idempotent-replayed" not in attempt.headers

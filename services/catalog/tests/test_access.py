@@ -18,7 +18,7 @@ READ_PATHS = ["/api/v1/billable_metrics", "/api/v1/plans", "/api/v1/add_ons", "/
     (["tenant"], 403, 403),
 ])
 async def test_role_policy(catalog, roles, reads, writes):
-    client = catalog.client(uuid.uuid4(), roles=roles, customer="cus_1" if roles == ["tenant"] else None)
+    client = catalog.client(uuid.uuid4(), roles=roles, customer_id=uuid.uuid4() if roles == ["tenant"] else None)
     for path in READ_PATHS:
         assert (await client.get(path)).status_code == reads, (roles, path)
     response = await client.post("/api/v1/taxes", json={"tax": {"name": "VAT", "code": "vat", "rate": "20"}})

@@ -134,7 +134,7 @@ async def test_organizations_never_see_each_others_endpoints_or_deliveries(notif
 async def test_roles_and_authentication(notifications):
     org = uuid.uuid4()
     assert (await notifications.client().get("/api/v1/webhook_endpoints")).status_code == 401
-    tenant = notifications.client(org, roles=["tenant"], customer="cust_1")
+    tenant = notifications.client(org, roles=["tenant"], customer_id=uuid.uuid4())
     assert (await tenant.get("/api/v1/webhook_endpoints")).status_code == 403
     assert (await tenant.get("/api/v1/webhooks")).status_code == 403
 
@@ -208,7 +208,7 @@ async def test_replaying_an_admins_idempotency_key_never_reveals_the_secret(noti
     created = await notifications.client(org).post("/api/v1/webhook_endpoints", json=body, headers=headers)
     assert created.status_code == 200
     secret = created.json()["webhook_endpoint"]["secret"]
-    other = notifications.client(org, roles=roles, customer="cust_1" if roles == ["tenant"] else None)
+    other = notifications.client(org, roles=roles, customer_id=uuid.uuid4() if roles == ["tenant"] else None)
     response = await other.post("/api/v1/webhook_endpoints", json=body, headers=headers)
     assert response.status_code == 403, response.text
     assert "idempotent-replayed" not in response.headers and secret not in response.text

@@ -49,14 +49,14 @@ async def test_override_changes_state_records_audit_and_publishes(api, billing_a
 
 
 async def test_roles(make_api, api, org):
-    await api.customer("roles")
+    customer_id = (await api.customer("roles"))["lago_id"]
     body = {"billing_state_override": {"force_state": "past_due", "reason": "r"}}
     await api.error("POST", URL.format("roles") + "/overrides", body, status=403)  # plain admin
     await make_api(org, roles=["service"]).error("POST", URL.format("roles") + "/overrides", body, status=403)
-    await make_api(org, roles=["tenant"], customer="roles").error(
+    await make_api(org, roles=["tenant"], customer_id=customer_id).error(
         "POST", URL.format("roles") + "/overrides", body, status=403)
     await make_api(org, roles=["super_admin"]).ok("POST", URL.format("roles") + "/overrides", body)
-    tenant = make_api(org, roles=["tenant"], customer="roles")
+    tenant = make_api(org, roles=["tenant"], customer_id=customer_id)
     assert (await tenant.ok("GET", URL.format("roles")))["billing_state"]["state"] == "past_due"
     await tenant.error("GET", URL.format("roles") + "/audit", status=403)
 

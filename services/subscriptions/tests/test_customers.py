@@ -138,7 +138,7 @@ async def test_events_published(api, org, wait_for_event):
 
 
 async def test_roles_and_isolation(make_api, api, org):
-    await api.customer("mine")
+    mine = await api.customer("mine")
     other = make_api(uuid.uuid4())
     await other.error("GET", "/api/v1/customers/mine", status=404)
     await other.error("DELETE", "/api/v1/customers/mine", status=404)
@@ -148,7 +148,7 @@ async def test_roles_and_isolation(make_api, api, org):
     service = make_api(org, roles=["service"])
     await service.ok("GET", "/api/v1/customers/mine")
     await service.error("POST", "/api/v1/customers", {"customer": {"external_id": "x"}}, status=403)
-    tenant = make_api(org, roles=["tenant"], customer="mine")
+    tenant = make_api(org, roles=["tenant"], customer_id=mine["lago_id"])
     await tenant.ok("GET", "/api/v1/customers/mine")
     await tenant.error("GET", "/api/v1/customers/someone", status=403)
     await tenant.error("GET", "/api/v1/customers", status=403)

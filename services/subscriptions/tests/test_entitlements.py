@@ -115,7 +115,8 @@ async def test_feature_flags_and_suspension(api, make_api, org, seats_plan):
 
 
 async def test_check_roles_isolation_and_terminated_subscriptions(api, make_api, org, seats_plan, clock):
-    tenant = make_api(org, roles=["tenant"], customer="cus")
+    customer_id = (await api.ok("GET", "/api/v1/customers/cus"))["customer"]["lago_id"]
+    tenant = make_api(org, roles=["tenant"], customer_id=customer_id)
     assert (await check(tenant, "seats"))["allowed"] is True
     await tenant.error("GET", "/api/v1/customers/other/entitlements/seats", status=403)
     await tenant.error("PUT", "/api/v1/customers/cus/entitlement_overrides",

@@ -76,7 +76,7 @@ async def test_current_usage_priced_per_filter_with_taxes(api, plans, make_api, 
     await api.error("GET", "/api/v1/customers/cus_1/current_usage")
     await make_api(uuid.uuid4()).error("GET", "/api/v1/customers/cus_1/current_usage",
                                        params={"external_subscription_id": "sub_1"}, status=404)
-    tenant = make_api(org, roles=("tenant",), customer="cus_2")
+    tenant = make_api(org, roles=("tenant",), customer_id=uuid.uuid4())
     await tenant.error("GET", "/api/v1/customers/cus_1/current_usage", params={"external_subscription_id": "sub_1"},
                        status=403)
 

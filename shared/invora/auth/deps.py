@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Annotated
 
@@ -58,9 +59,14 @@ def is_staff(principal: Principal) -> bool:
     return principal.has_any(set(READ_ROLES) | {"super_admin"})
 
 
-def ensure_customer_access(principal: Principal, external_customer_id: str) -> None:
-    """A tenant key sees its own customer only; staff keys see every customer of their organization."""
+def ensure_customer_access(principal: Principal, customer_id: uuid.UUID | None) -> None:
+    """A tenant key sees its own customer only; staff keys see every customer of their organization.
+
+    `customer_id` is the internal id (`lago_id`) of the customer the request touches (None: no such
+    customer), never its external id: a deleted customer's external id can be given to a new customer,
+    and a tenant key must not pass from one to the other.
+    """
     if is_staff(principal):
         return
-    if principal.customer is None or principal.customer != external_customer_id:
+    if customer_id is None or principal.customer_id != customer_id:
         raise ForbiddenCustomer()

@@ -1,8 +1,8 @@
 """API keys: Ed25519-signed JWTs (EdDSA). RS256 keys are verified too.
 
 Claims: `iss`, `sub` (who the key is for), `org` (organization id), `roles`,
-optionally `customer` (the external customer id a tenant key is limited to),
-`iat`, `exp` (optional) and `jti`.
+for tenant keys `customer_id` (the `lago_id` of the customer the key is limited to: the internal
+id, never the external one, which a re-created customer reuses), `iat`, `exp` (optional) and `jti`.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def sign_token(
     *,
     organization_id: uuid.UUID | str,
     roles: list[str] | tuple[str, ...],
-    customer: str | None = None,
+    customer_id: uuid.UUID | str | None = None,
     subject: str | None = None,
     expires_in: timedelta | None = None,
     issuer: str = "invora",
@@ -73,8 +73,8 @@ def sign_token(
         "iat": int(issued.timestamp()),
         "jti": uuid.uuid4().hex,
     }
-    if customer is not None:
-        claims["customer"] = customer
+    if customer_id is not None:
+        claims["customer_id"] = str(uuid.UUID(str(customer_id)))
     if expires_in is not None:
         claims["exp"] = int((issued + expires_in).timestamp())
     return jwt.encode(claims, key, algorithm=algorithm)

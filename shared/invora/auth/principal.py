@@ -15,7 +15,9 @@ class Principal:
     organization_id: uuid.UUID
     roles: frozenset[str]
     subject: str
-    customer: str | None = None  # tenant keys: the external customer id they are limited to
+    # tenant keys: the internal id (`lago_id`) of the one customer they are limited to. Not the external
+    # id, which a deleted customer hands on to the next customer created with it
+    customer_id: uuid.UUID | None = None
 
     @property
     def fingerprint(self) -> str:
@@ -25,7 +27,7 @@ class Principal:
         is replayed only to the principal that made the request, never to another key of the
         organization with other roles or another customer.
         """
-        identity = [self.subject, sorted(self.roles), self.customer]
+        identity = [self.subject, sorted(self.roles), str(self.customer_id) if self.customer_id else None]
         return hashlib.sha256(json.dumps(identity, separators=(",", ":")).encode()).hexdigest()
 
     def has_any(self, roles: frozenset[str] | set[str]) -> bool:

@@ -121,12 +121,14 @@ class TokenVerifier:
             raise InvalidApiKey("API key lacks organization or roles") from exc
         if not roles or not roles <= set(ROLES):
             raise InvalidApiKey("API key carries unknown roles")
-        customer = claims.get("customer")
-        if "tenant" in roles and not customer:
-            raise InvalidApiKey("tenant keys must name a customer")
+        customer_id = None
+        if "tenant" in roles:
+            try:
+                customer_id = uuid.UUID(str(claims["customer_id"]))
+            except (KeyError, ValueError) as exc:
+                raise InvalidApiKey("tenant keys must name their customer's lago_id (`customer_id`)") from exc
         principal = Principal(
-            organization_id=organization_id, roles=roles, subject=str(claims["sub"]),
-            customer=str(customer) if customer is not None else None,
+            organization_id=organization_id, roles=roles, subject=str(claims["sub"]), customer_id=customer_id,
         )
         # a key without `exp` is remembered `cache_seconds` at most, like any other
         return principal, float(claims["exp"]) if "exp" in claims else float("inf")

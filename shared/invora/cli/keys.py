@@ -47,8 +47,9 @@ def create_key(
         str | None,
         typer.Option("--org", help="Organization id (UUID) (default: the `invora dev` organization)."),
     ] = None,
-    customer: Annotated[
-        str | None, typer.Option("--customer", help="External customer id a tenant key is limited to.")
+    customer_id: Annotated[
+        str | None, typer.Option("--customer-id", help="lago_id of the customer a tenant key is limited to "
+                                                      "(GET /api/v1/customers/{external_id} shows it).")
     ] = None,
     expires: Annotated[
         str | None, typer.Option("--expires", help="30d, 12h, 15m, 2w or an ISO-8601 date-time (default: never).")
@@ -62,8 +63,13 @@ def create_key(
     if unknown:
         expected = ", ".join(ROLES)
         raise typer.BadParameter(f"unknown role {unknown[0]!r}; expected one of {expected}", param_hint="--role")
-    if "tenant" in role and not customer:
-        raise typer.BadParameter("a tenant key must name the customer it is limited to", param_hint="--customer")
+    if "tenant" in role and not customer_id:
+        raise typer.BadParameter("a tenant key must name the customer it is limited to", param_hint="--customer-id")
+    if customer_id is not None:
+        try:
+            customer_id = str(uuid.UUID(customer_id))
+        except ValueError:
+            raise typer.BadParameter("expected the customer's lago_id (a UUID)", param_hint="--customer-id") from None
     organization_id = _organization_id(org, data_dir)
     expires_in = None
     if expires is not None:
@@ -73,7 +79,7 @@ def create_key(
             raise typer.BadParameter(str(error), param_hint="--expires") from None
     pem = _private_key_path(private_key, data_dir).read_bytes()
     token = sign_token(
-        pem, organization_id=organization_id, roles=list(dict.fromkeys(role)), customer=customer,
+        pem, organization_id=organization_id, roles=list(dict.fromkeys(role)), customer_id=customer_id,
         subject=subject, expires_in=expires_in,
     )
     typer.echo(token)

@@ -31,14 +31,14 @@ class RunningService:
         organization_id: uuid.UUID | str | None = None,
         roles: list[str] | tuple[str, ...] = ("admin",),
         *,
-        customer: str | None = None,
+        customer_id: uuid.UUID | str | None = None,
         api_key: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> httpx.AsyncClient:
         """An httpx client bound to the app; signs a key for the organization and roles unless one is given."""
         all_headers = dict(headers or {})
         if api_key is None and organization_id is not None:
-            api_key = self.keys.sign(organization_id, roles, customer=customer)
+            api_key = self.keys.sign(organization_id, roles, customer_id=customer_id)
         if api_key is not None:
             all_headers["Authorization"] = f"Bearer {api_key}"
         client = httpx.AsyncClient(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Path, Request
 
-from invora.auth.deps import Reader, ReaderOrTenant, ensure_customer_access
+from invora.auth.deps import Reader, ReaderOrTenant
 from invora.runtime import now
 from invora.web.deps import DbSession
 from invora.web.error_docs import READ_ERRORS, WRITE_ERRORS
@@ -15,8 +15,7 @@ from subscriptions.access.schemas import (
     BillingStateOverrideBody,
     BillingStateResponse,
 )
-from subscriptions.common.auth import BillingAdmin
-from subscriptions.customers import service as customers
+from subscriptions.common.auth import BillingAdmin, accessible_customer
 
 router = APIRouter(prefix="/api/v1/customers/{external_customer_id}/billing_state", tags=["billing_state"])
 ExternalId = Path(description="The customer's external id.")
@@ -25,8 +24,7 @@ ExternalId = Path(description="The customer's external id.")
 @router.get("", response_model=BillingStateResponse, responses=READ_ERRORS, summary="Retrieve a billing state")
 async def get_billing_state(session: DbSession, principal: ReaderOrTenant,
                             external_customer_id: str = ExternalId) -> BillingStateResponse:
-    ensure_customer_access(principal, external_customer_id)
-    customer = await customers.get(session, principal.organization_id, external_customer_id)
+    customer = await accessible_customer(session, principal, external_customer_id)
     return BillingStateResponse(billing_state=billing_state.render_state(customer))
 
 

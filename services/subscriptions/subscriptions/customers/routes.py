@@ -6,13 +6,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 
-from invora.auth.deps import Reader, ReaderOrTenant, Writer, ensure_customer_access
+from invora.auth.deps import Reader, ReaderOrTenant, Writer
 from invora.errors import ValidationFailed
 from invora.money import CURRENCIES
 from invora.runtime import now
 from invora.web.deps import DbSession
 from invora.web.error_docs import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS
 from invora.web.pagination import Pagination
+from subscriptions.common.auth import accessible_customer
 from subscriptions.common.countries import COUNTRIES
 from subscriptions.common.inputs import Name, check_text
 from subscriptions.customers import service
@@ -94,8 +95,7 @@ async def list_customers(
             summary="Retrieve a customer", description="Tenant keys may read their own customer only.")
 async def get_customer(session: DbSession, principal: ReaderOrTenant,
                        external_customer_id: str = ExternalId) -> CustomerResponse:
-    ensure_customer_access(principal, external_customer_id)
-    customer = await service.get(session, principal.organization_id, external_customer_id)
+    customer = await accessible_customer(session, principal, external_customer_id)
     return CustomerResponse(customer=service.render(customer))
 
 

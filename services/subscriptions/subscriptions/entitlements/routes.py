@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 
-from invora.auth.deps import Reader, Writer, ensure_customer_access
+from invora.auth.deps import Reader, Writer, is_staff
 from invora.runtime import now
 from invora.web.deps import DbSession
 from invora.web.error_docs import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS
@@ -94,9 +94,9 @@ async def check_entitlement(
     privilege: Annotated[str | None, Query(max_length=255)] = None,
     used: Annotated[int | None, Query(ge=0, le=2**53)] = None,
 ) -> EntitlementCheckResponse:
-    ensure_customer_access(principal, external_customer_id)
     result = await service.check(request.app.state.database.engine, cache_of(request), principal.organization_id,
-                                 external_customer_id, feature_code, now(request), privilege, used)
+                                 external_customer_id, feature_code, now(request), privilege, used,
+                                 limited_to=None if is_staff(principal) else principal.customer_id)
     return EntitlementCheckResponse(entitlement=EntitlementCheck(**result))
 
 

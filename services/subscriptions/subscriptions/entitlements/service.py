@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from invora.auth.errors import ForbiddenCustomer
 from invora.auth.principal import Principal
 from invora.db.flush import flush_loaded
 from invora.errors import ValidationFailed
@@ -247,10 +248,17 @@ async def _load_inputs(engine: AsyncEngine, organization_id: uuid.UUID, external
     )
 
 
+def ensure_customer_id_of(limited_to: uuid.UUID | None, customer_id: uuid.UUID | None) -> None:
+    if limited_to is not None and customer_id != limited_to:
+        raise ForbiddenCustomer()
+
+
 async def check(engine: AsyncEngine, cache: EntitlementCache | None, organization_id: uuid.UUID,
                 external_customer_id: str, feature_code: str, now: datetime, privilege: str | None,
-                used: int | None) -> dict[str, Any]:
+                used: int | None, *, limited_to: uuid.UUID | None = None) -> dict[str, Any]:
+    """`limited_to`: a tenant key's customer (`lago_id`); another customer, or none, is 403."""
     if not storable_key(external_customer_id):
+        ensure_customer_id_of(limited_to, None)
         raise CustomerNotFound()
     if not storable_key(feature_code):
         raise FeatureNotFound()
@@ -260,9 +268,11 @@ async def check(engine: AsyncEngine, cache: EntitlementCache | None, organizatio
         token = cache.token() if cache is not None else 0
         snapshot = await _load_inputs(engine, organization_id, external_customer_id, now)
         if snapshot is None:
+            ensure_customer_id_of(limited_to, None)
             raise CustomerNotFound()
         if cache is not None:
             cache.store(key, snapshot, token)
+    ensure_customer_id_of(limited_to, snapshot.customer_id)
     grace = [(metric, extra, expires) for metric, extra, starts, expires in snapshot.grace
              if metric == feature_code and starts <= now < expires]
     return values.check(values.CheckInputs(

@@ -138,11 +138,13 @@ class Group:
     priced: Priced | None = None
 
 
-async def find_subscription(session: AsyncSession, organization_id: uuid.UUID, external_customer_id: str,
+async def find_subscription(session: AsyncSession, organization_id: uuid.UUID, customer_id: uuid.UUID,
                             external_subscription_id: str) -> Subscription:
+    """The customer's active subscription, by the customer's internal id (a deleted customer's external id may
+    belong to a new customer, never its subscriptions)."""
     subscription = (await session.execute(select(Subscription).where(
         Subscription.organization_id == organization_id, Subscription.external_id == external_subscription_id,
-        Subscription.external_customer_id == external_customer_id, Subscription.status == "active",
+        Subscription.customer_id == customer_id, Subscription.status == "active",
     ))).scalar_one_or_none()
     if subscription is None:
         raise SubscriptionNotFound()

@@ -19,12 +19,12 @@ from subscriptions.usage_events.metrics import MetricCache, plan_metrics
 
 
 async def past_usage(session: AsyncSession, catalog: CatalogClient, cache: MetricCache, organization_id: uuid.UUID,
-                     external_customer_id: str, external_subscription_id: str, page: PageParams,
+                     customer_id: uuid.UUID, external_subscription_id: str, page: PageParams,
                      billable_metric_code: str | None = None,
                      periods_count: int | None = None) -> tuple[list[dict[str, Any]], PaginationMeta]:
     subscriptions = {s.id: s for s in (await session.execute(select(Subscription).where(
         Subscription.organization_id == organization_id, Subscription.external_id == external_subscription_id,
-        Subscription.external_customer_id == external_customer_id,
+        Subscription.customer_id == customer_id,  # the live customer's, not a predecessor's with its external id
     ))).scalars().all()}
     if not subscriptions:
         raise SubscriptionNotFound()

@@ -8,11 +8,12 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
-from invora.auth.deps import ReaderOrTenant, ensure_customer_access
+from invora.auth.deps import ReaderOrTenant
 from invora.runtime import now
 from invora.web.deps import DbSession
 from invora.web.error_docs import READ_ERRORS
 from invora.web.pagination import Pagination
+from subscriptions.common.auth import accessible_customer
 from subscriptions.common.errors import UNAVAILABLE
 from subscriptions.common.inputs import storable_key
 from subscriptions.plans.client import catalog_of
@@ -36,8 +37,8 @@ async def current_usage(
 ) -> Any:
     if not storable_key(external_customer_id) or not storable_key(external_subscription_id):
         raise SubscriptionNotFound()
-    ensure_customer_access(principal, external_customer_id)
-    subscription = await current.find_subscription(session, principal.organization_id, external_customer_id,
+    customer = await accessible_customer(session, principal, external_customer_id)
+    subscription = await current.find_subscription(session, principal.organization_id, customer.id,
                                                    external_subscription_id)
     usage = await current.current_usage(session, catalog_of(request), metric_cache_of(request.app), subscription,
                                         now(request), apply_taxes=apply_taxes)
@@ -56,9 +57,9 @@ async def past_usage(
 ) -> Any:
     if not storable_key(external_customer_id) or not storable_key(external_subscription_id):
         raise SubscriptionNotFound()
-    ensure_customer_access(principal, external_customer_id)
+    customer = await accessible_customer(session, principal, external_customer_id)
     periods, meta = await past.past_usage(session, catalog_of(request), metric_cache_of(request.app),
-                                          principal.organization_id, external_customer_id, external_subscription_id,
+                                          principal.organization_id, customer.id, external_subscription_id,
                                           page, billable_metric_code, periods_count)
     return {"usage_periods": periods, "meta": meta}
 
@@ -77,8 +78,8 @@ async def projected_usage(
 ) -> Any:
     if not storable_key(external_customer_id) or not storable_key(external_subscription_id):
         raise SubscriptionNotFound()
-    ensure_customer_access(principal, external_customer_id)
-    subscription = await current.find_subscription(session, principal.organization_id, external_customer_id,
+    customer = await accessible_customer(session, principal, external_customer_id)
+    subscription = await current.find_subscription(session, principal.organization_id, customer.id,
                                                    external_subscription_id)
     usage = await current.projected_usage(session, catalog_of(request), metric_cache_of(request.app), subscription,
                                           now(request), apply_taxes=apply_taxes)
