@@ -139,7 +139,7 @@ def build_service_app(
     for router in definition.routers:
         app.include_router(router)
     install_strict_requests(app)
-    install_openapi(app)
+    install_openapi(app, settings.max_body_bytes, dict(definition.body_limits))
     return app
 
 

@@ -39,6 +39,7 @@ def require_roles(*roles: str) -> Callable[..., Principal]:
         return principal
 
     dependency.__name__ = f"require_{'_or_'.join(roles)}"
+    dependency.invora_roles = allowed  # type: ignore[attr-defined] # read by the OpenAPI document (x-invora-roles)
     return dependency
 
 

@@ -5,7 +5,12 @@ service names the routes that take more (the event batch) in `ServiceDefinition.
 A declared `Content-Length` above the limit is refused at once, without reading a byte; otherwise
 bytes are counted as they arrive (chunked bodies and bodies without `Content-Length` included),
 and the request is refused as soon as the count passes the limit, so an oversized body is never
-held in memory whole. The answer is 413 with Lago's error body.
+held in memory whole. The answer is 413 with Lago's error body, and the connection is then closed.
+
+Before answering, the rest of the body is read and dropped (up to `DRAIN_BYTES`, never kept): most
+clients send the whole body before reading the answer, and a server that closes on unread bytes makes
+the kernel reset the connection, so those clients would see a broken connection instead of the 413.
+(It must happen before the answer: once a response is complete, the server reports the client gone.)
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from invora.errors import PayloadTooLarge
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DRAIN_BYTES = 64 * 1024 * 1024  # beyond this, the connection is simply closed
 
 
 class BodyTooLarge(HTTPException):
@@ -51,6 +57,7 @@ class BodyLimitMiddleware:
         limit = self.limit_for(scope)
         declared = _content_length(scope)
         if declared is not None and declared > limit:
+            await _drain(receive, more=True)
             await _send_too_large(send, limit)
             return
         received = 0
@@ -62,6 +69,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    await _drain(receive, more=message.get("more_body", False))
                     raise BodyTooLarge(limit)
             return message
 
@@ -78,6 +86,16 @@ class BodyLimitMiddleware:
             if started:
                 raise
             await _send_too_large(send, limit)
+
+
+async def _drain(receive: Receive, more: bool) -> None:
+    dropped = 0
+    while more and dropped < DRAIN_BYTES:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        dropped += len(message.get("body", b""))
+        more = message.get("more_body", False)
 
 
 async def _send_too_large(send: Send, limit: int) -> None:

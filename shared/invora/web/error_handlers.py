@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from invora.errors import (
     BadRequest,
@@ -155,6 +156,11 @@ async def _database_unavailable(_request: Request, exc: Exception) -> JSONRespon
     return _render(DatabaseUnavailable())
 
 
+async def _client_disconnect(_request: Request, _exc: Exception) -> JSONResponse:
+    # the client left while sending its body: nobody reads this answer, and it is no server error
+    return _render(BadRequest("the client disconnected before sending the whole body", code="client_disconnected"))
+
+
 async def _unhandled(_request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled_error", error=repr(exc))
     return JSONResponse(INTERNAL_ERROR_BODY, status_code=500)
@@ -168,4 +174,5 @@ def install_error_handlers(app: FastAPI) -> None:
     for unavailable in (OperationalError, InterfaceError, ConnectionError, asyncpg.CannotConnectNowError,
                         asyncpg.TooManyConnectionsError):
         app.add_exception_handler(unavailable, _database_unavailable)
+    app.add_exception_handler(ClientDisconnect, _client_disconnect)
     app.add_exception_handler(Exception, _unhandled)

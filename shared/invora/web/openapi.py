@@ -3,7 +3,10 @@
 FastAPI builds it from the routes; `install_openapi` then
 
 - documents the error answers any route of a kind can give (401/403 with a key, 404 with an id
-  in the path, 400 with a body, 422 with any input), so no status code is a surprise;
+  in the path, 400 and 413 with a body, 422 with any input), so no status code is a surprise;
+- names, on each operation, the roles it lets through (`x-invora-roles`, from its `require_roles`
+  dependency; absent: any valid key) and, with a body, the largest body it takes
+  (`x-invora-max-body-bytes`), which the suite's security tests read;
 - works around three quirks: a dict whose keys have a `pattern` comes out of pydantic as
   `patternProperties` (which lets other keys through unchecked) instead of `propertyNames`;
   numeric bounds behind a validator come out as `ge`/`le` instead of `minimum`/`maximum`; and
@@ -17,6 +20,8 @@ import re
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 
 from invora.web.error_docs import ApiError, ValidationErrorBody
 
@@ -30,17 +35,21 @@ _ERROR_DESCRIPTIONS = {
     "401": "Missing or invalid API key.",
     "403": "The key's roles do not allow this operation.",
     "404": "No such object in the caller's organization (code `<object>_not_found`).",
+    "413": "Request body larger than the operation's limit (`x-invora-max-body-bytes`).",
     "422": "Validation failed; nothing was saved.",
 }
 
 
-def install_openapi(app: FastAPI) -> None:
+def install_openapi(app: FastAPI, max_body_bytes: int | None = None,
+                    body_limits: dict[str, int] | None = None) -> None:
     """Replace `app.openapi` with a generator that completes FastAPI's document (once, then cached)."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = complete(generate())
+            document = complete(generate())
+            _document_access(app, document, max_body_bytes, body_limits or {})
+            app.openapi_schema = document
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -59,6 +68,45 @@ def complete(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+def api_routes(routes: list) -> list[APIRoute]:
+    """Every API route, those of included routers too."""
+    found: list[APIRoute] = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append(route)
+        elif (included := getattr(route, "original_router", None)) is not None:  # FastAPI's included router
+            found.extend(api_routes(included.routes))
+    return found
+
+
+def _roles(dependant: Dependant) -> frozenset[str] | None:
+    for dependency in dependant.dependencies:
+        roles = getattr(dependency.call, "invora_roles", None)
+        if roles is not None:
+            return roles
+        if (found := _roles(dependency)) is not None:
+            return found
+    return None
+
+
+def _document_access(app: FastAPI, document: dict[str, Any], max_body_bytes: int | None,
+                     body_limits: dict[str, int]) -> None:
+    paths = document.get("paths", {})
+    for route in api_routes(app.router.routes):
+        item = paths.get(route.path_format)
+        if item is None:
+            continue
+        for method in route.methods:
+            operation = item.get(method.lower())
+            if operation is None:
+                continue
+            roles = _roles(route.dependant)
+            if roles is not None:
+                operation["x-invora-roles"] = sorted(roles)
+            if operation.get("requestBody") and max_body_bytes is not None:
+                operation["x-invora-max-body-bytes"] = body_limits.get(route.path_format, max_body_bytes)
+
+
 def _document_errors(path: str, operation: dict[str, Any]) -> None:
     responses = operation.setdefault("responses", {})
     codes: list[str] = []
@@ -67,7 +115,7 @@ def _document_errors(path: str, operation: dict[str, Any]) -> None:
     if _PATH_PARAMETER.search(path):
         codes.append("404")  # a malformed or unknown id names nothing
     if operation.get("requestBody"):
-        codes += ["400", "422"]
+        codes += ["400", "413", "422"]
     if operation.get("requestBody") or any(p.get("in") == "query" for p in operation.get("parameters", [])):
         codes.append("422")
     for code in codes:

@@ -32,6 +32,7 @@ from starlette.responses import Response
 
 from invora.errors import InvalidJson, InvoraError
 from invora.web.inputs import storable_text, unstorable_strings
+from invora.web.openapi import api_routes
 
 _ESCAPED_UNSTORABLE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
 _BOM = b"\xef\xbb\xbf"
@@ -62,8 +63,9 @@ def _no_constant(name: str) -> Any:
 _DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_constant=_no_constant)
 
 
-def parse_json_body(body: bytes) -> Any:
-    """The request's JSON under the rules above (raises `InvalidJson`; `RequestValidationError` for bad strings)."""
+def parse_json_body(body: bytes, body_field: Any = None) -> Any:
+    """The request's JSON under the rules above (raises `InvalidJson`; `RequestValidationError` for bad strings,
+    together with the body's other validation errors when `body_field`, the route's body, is given)."""
     if body.startswith(_BOM):
         raise InvalidJson("a byte order mark is not allowed (RFC 8259)")
     try:
@@ -83,7 +85,10 @@ def parse_json_body(body: bytes) -> Any:
                    "ctx": {"error": ValueError("invalid_characters")}}
                   for path in unstorable_strings(document)]
         if errors:
-            raise RequestValidationError(errors)
+            # one answer with every error of the body, as if the schema itself had refused the characters
+            schema_errors = body_field.validate(document, loc=("body",))[1] if body_field is not None else []
+            ours = {tuple(error["loc"]) for error in errors}
+            raise RequestValidationError(errors + [e for e in schema_errors if tuple(e["loc"]) not in ours])
     return document
 
 
@@ -109,43 +114,50 @@ def _is_json(request: Request) -> bool:
     return message.get_content_maintype() == "application" and (subtype == "json" or subtype.endswith("+json"))
 
 
-def strict(handler: Handler, reads_body: bool) -> Handler:
+def strict(handler: Handler, body_field: Any) -> Handler:
     async def checked(request: Request) -> Response:
         if any(isinstance(value, str) and not storable_text(value) for value in request.path_params.values()):
             raise UnknownPathParameter()
         check_query(request)
-        if reads_body and _is_json(request):
+        if body_field is not None and _is_json(request):
             body = await request.body()
             if body:
                 # FastAPI's handler reads `request.json()`, which keeps what is set here
-                request._json = parse_json_body(body)  # noqa: SLF001 - Starlette's cache of the parsed body
+                request._json = parse_json_body(body, body_field)  # noqa: SLF001 - Starlette's cache of the body
         return await handler(request)
 
     return checked
 
 
-def _api_routes(routes: list) -> list[APIRoute]:
-    found: list[APIRoute] = []
-    for route in routes:
-        if isinstance(route, APIRoute):
-            found.append(route)
-        elif (included := getattr(route, "original_router", None)) is not None:  # FastAPI's included router
-            found.extend(_api_routes(included.routes))
-    return found
+class _StrictRoute(APIRoute):
+    """Mixed in under a route's own class: the checks run inside any wrapping the route's class adds (a batch
+    route keying its 422 by item index sees the characters' errors like the schema's)."""
+
+    def get_route_handler(self) -> Handler:
+        return strict(super().get_route_handler(), self.body_field)
+
+
+_STRICT_CLASSES: dict[type, type] = {}
+
+
+def _strict_class(route_class: type[APIRoute]) -> type[APIRoute]:
+    if route_class is APIRoute:
+        return _StrictRoute
+    if route_class not in _STRICT_CLASSES:
+        _STRICT_CLASSES[route_class] = type(f"Strict{route_class.__name__}", (route_class, _StrictRoute), {})
+    return _STRICT_CLASSES[route_class]
 
 
 def install_strict_requests(app: FastAPI) -> None:
     """Put every API route of `app` behind the rules (call once all routers are included).
 
-    FastAPI builds each route's handler with `route.get_route_handler()` (its documented hook for a
-    custom request class, usually reached by subclassing `APIRoute`); the routes' own hook is wrapped
-    here, once per route, so no router of any service has to remember a `route_class`.
+    FastAPI builds each route's handler with `route.get_route_handler()`, its documented hook for a custom
+    request handling (usually reached by subclassing `APIRoute`). Each route gets a class that adds the
+    rules under its own (once; routers are shared by the apps of a test run), so no router of any service
+    has to remember a `route_class`.
     """
-    for route in _api_routes(app.router.routes):
-        if getattr(route, "_invora_strict", False):
+    for route in api_routes(app.router.routes):
+        if isinstance(route, _StrictRoute):
             continue
-        original = route.get_route_handler
-        route.get_route_handler = (  # type: ignore[method-assign]
-            lambda original=original, route=route: strict(original(), route.body_field is not None))
-        route._invora_strict = True  # noqa: SLF001
+        route.__class__ = _strict_class(type(route))
         route.app = request_response(route.get_route_handler())  # a route added to the app itself

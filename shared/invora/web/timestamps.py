@@ -26,6 +26,8 @@ _MONTH_DAY = ("(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?
               "|02-(?:0[1-9]|1[0-9]|2[0-8]))")
 _TIME = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?"
 _PARSE = TypeAdapter(datetime)
+# "2024-05-01T00:00:00.123456789+05:30" is 35 characters; fractions longer than a nanosecond mean nothing
+MAX_TIMESTAMP_LENGTH = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,13 +44,15 @@ class TimestampInput:
         years = padded_range(self.first_year, self.last_year, 4)
         return {
             "anyOf": [
-                {"type": "string", "format": "date-time", "pattern": f"^{years}-"},
-                {"type": "string", "pattern": f"^{years}-{_MONTH_DAY}[Tt]{_TIME}$"},
+                {"type": "string", "format": "date-time", "pattern": f"^{years}-", "maxLength": MAX_TIMESTAMP_LENGTH},
+                {"type": "string", "pattern": f"^{years}-{_MONTH_DAY}[Tt]{_TIME}$", "maxLength": MAX_TIMESTAMP_LENGTH},
             ],
             "description": "An RFC 3339 date-time, e.g. 2024-05-01T00:00:00Z; without an offset: UTC.",
         }
 
     def parse(self, value: Any) -> datetime:
+        if isinstance(value, str) and len(value) > MAX_TIMESTAMP_LENGTH:
+            raise ValueError("value_is_too_long")
         shape = _SHAPE.fullmatch(value) if isinstance(value, str) else None
         if shape is None:
             raise ValueError("invalid_date")
