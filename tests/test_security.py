@@ -157,9 +157,8 @@ async def _seed(suite: dict[str, str], key: str) -> dict[str, str]:
         metric = (await _ok(catalog, "POST", "/api/v1/billable_metrics", {"billable_metric": {
             "name": "calls", "code": f"{m}_metric", "aggregation_type": "count_agg",
             "filters": [{"key": "region", "values": ["eu", "us"]}]}}))["billable_metric"]
-        feature = (await _ok(catalog, "POST", "/api/v1/features", {"feature": {
-            "code": f"{m}_feature", "name": "Seats", "privileges": [{"code": f"{m}_priv", "value_type": "integer"}]}}
-        ))["feature"]
+        await _ok(catalog, "POST", "/api/v1/features", {"feature": {
+            "code": f"{m}_feature", "name": "Seats", "privileges": [{"code": f"{m}_priv", "value_type": "integer"}]}})
         await _ok(catalog, "POST", "/api/v1/add_ons", {"add_on": {
             "name": "Setup", "code": f"{m}_addon", "amount_cents": 100, "amount_currency": "EUR"}})
         await _ok(catalog, "POST", "/api/v1/taxes", {"tax": {"name": "VAT", "code": f"{m}_tax", "rate": "20"}})
@@ -350,7 +349,8 @@ class Probe:
     replayed_to_owner: int = 0  # stored responses the probe's own principal did get back
 
 
-async def _request(client: httpx.AsyncClient, method: str, url: str, key: str | None = None, **kwargs) -> httpx.Response:
+async def _request(client: httpx.AsyncClient, method: str, url: str, key: str | None = None,
+                   **kwargs) -> httpx.Response:
     headers = dict(kwargs.pop("headers", {}) or {})
     if key is not None:
         headers["Authorization"] = f"Bearer {key}"
@@ -519,9 +519,8 @@ def probe(suite: dict[str, str], invora_keys, request) -> Probe:
         ordered = sorted(operations, key=lambda o: (o.method == "DELETE", o.method != "GET"))
 
         async def one(operation: Operation, coroutine) -> None:
-            async with semaphore:
-                async with httpx.AsyncClient(timeout=60) as client:
-                    await coroutine(result, client, operation)
+            async with semaphore, httpx.AsyncClient(timeout=60) as client:
+                await coroutine(result, client, operation)
 
         await asyncio.gather(*(one(o, _probe_operation) for o in ordered if o.method in ("GET",)))
         await asyncio.gather(*(one(o, _probe_operation) for o in ordered if o.method not in ("GET",)))
