@@ -60,9 +60,9 @@ async def test_overrides_limits_termination_and_bad_input(world, api, make_api, 
         "external_customer_id": "nobody", "coupon_code": "tenpct"}}, status=404)
     await api.error("POST", "/api/v1/applied_coupons", {"applied_coupon": {
         "external_customer_id": "cus_d", "coupon_code": "tenpct", "percentage_rate": "101"}})
-    tenant = make_api(org, roles=("tenant",), customer="cus_other")
+    tenant = make_api(org, roles=("tenant",), customer_id=uuid.uuid4())
     assert (await tenant.ok("GET", "/api/v1/applied_coupons"))["applied_coupons"] == []
-    await make_api(org, roles=("tenant",), customer="cus_d").error(
+    await make_api(org, roles=("tenant",), customer_id=applied["lago_customer_id"]).error(
         "DELETE", f"/api/v1/customers/cus_d/applied_coupons/{applied['lago_id']}", status=403)
     await make_api(uuid.uuid4()).error(
         "DELETE", f"/api/v1/customers/cus_d/applied_coupons/{applied['lago_id']}", status=404)

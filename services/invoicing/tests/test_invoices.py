@@ -250,7 +250,8 @@ async def test_organizations_are_isolated_and_tenant_keys_see_their_own_customer
     assert await invoices(stranger) == []
     await stranger.error("GET", f"/api/v1/invoices/{target['lago_id']}", status=404)
     await stranger.error("POST", f"/api/v1/invoices/{target['lago_id']}/void", status=404)
-    tenant = make_api(org, roles=("tenant",), customer="cus_mine")
+    mine = next(i for i in everything if i["customer"]["external_id"] == "cus_mine")["customer"]["lago_id"]
+    tenant = make_api(org, roles=("tenant",), customer_id=mine)
     assert [i["customer"]["external_id"] for i in await invoices(tenant)] == ["cus_mine"]
     await tenant.error("GET", f"/api/v1/invoices/{target['lago_id']}", status=403)
     await tenant.error("GET", "/api/v1/customers/cus_other/invoices", status=403)

@@ -5,6 +5,8 @@ import uuid
 import pytest
 from sqlalchemy import text
 
+from wallets.customers import service as customers
+
 
 async def test_create_with_paid_and_granted_credits(api):
     customer = await api.customer()
@@ -139,7 +141,9 @@ async def test_tenant_keys_read_their_own_customer_only(make_api, org):
     other = await admin.customer()
     wallet = await admin.wallet(mine, granted_credits="3")
     foreign = await admin.wallet(other, granted_credits="3")
-    tenant = make_api(org, roles=("tenant",), customer=mine)
+    async with admin.service.database.sessionmaker() as session:
+        mine_id = (await customers.find(session, org, mine))["id"]
+    tenant = make_api(org, roles=("tenant",), customer_id=mine_id)
     assert (await tenant.get_wallet(wallet["lago_id"]))["balance_cents"] == 300
     await tenant.ok("GET", f"/api/v1/customers/{mine}/balance_history")
     assert (await tenant.error("GET", f"/api/v1/wallets/{foreign['lago_id']}", status=403))["code"] == \

@@ -28,11 +28,13 @@ async def get(session: AsyncSession, organization_id: uuid.UUID, applied_coupon_
 
 
 async def page(session: AsyncSession, organization_id: uuid.UUID, *, external_customer_id: str | None,
-               status: str | None, coupon_codes: Sequence[str], limit: int,
+               customer_id: uuid.UUID | None = None, status: str | None, coupon_codes: Sequence[str], limit: int,
                offset: int) -> tuple[list[AppliedCoupon], int]:
     statement = select(AppliedCoupon).where(AppliedCoupon.organization_id == organization_id)
     if external_customer_id is not None:
         statement = statement.where(AppliedCoupon.external_customer_id == external_customer_id)
+    if customer_id is not None:
+        statement = statement.where(AppliedCoupon.customer_id == customer_id)
     if status is not None:
         statement = statement.where(AppliedCoupon.status == status)
     if coupon_codes:

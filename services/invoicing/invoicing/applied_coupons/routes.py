@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Request
 
 from invoicing.applied_coupons import repository, service
 from invoicing.applied_coupons.schemas import AppliedCouponBody, AppliedCouponResponse, AppliedCouponsResponse
-from invora.auth.deps import ReaderOrTenant, Writer, ensure_customer_access, is_staff
+from invora.auth.deps import ReaderOrTenant, Writer, is_staff
 from invora.runtime import now
 from invora.web.deps import DbSession
 from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, NOT_FOUND, WRITE_ERRORS
@@ -35,14 +35,12 @@ async def list_applied_coupons(request: Request, session: DbSession, principal: 
                                pagination: Pagination,
                                external_customer_id: Annotated[str | None, Query(max_length=255)] = None,
                                status: Literal["active", "terminated"] | None = None) -> AppliedCouponsResponse:
-    if not is_staff(principal):
-        if external_customer_id is not None:
-            ensure_customer_access(principal, external_customer_id)
-        external_customer_id = principal.customer or "\x00none"
+    # a tenant key: its own customer's, by internal id
+    customer_id = None if is_staff(principal) else principal.customer_id
     codes = request.query_params.getlist("coupon_code[]")[:100]
     rows, total = await repository.page(session, principal.organization_id, external_customer_id=external_customer_id,
-                                        status=status, coupon_codes=codes, limit=pagination.per_page,
-                                        offset=pagination.offset)
+                                        customer_id=customer_id, status=status, coupon_codes=codes,
+                                        limit=pagination.per_page, offset=pagination.offset)
     return AppliedCouponsResponse(applied_coupons=[service.render(r) for r in rows], meta=pagination.meta(total))
 
 

@@ -93,8 +93,8 @@ async def apply(session: AsyncSession, organization_id: uuid.UUID, data: Applied
 
 async def terminate(session: AsyncSession, principal: Principal, external_customer_id: str,
                     applied_coupon_id: uuid.UUID, now: datetime) -> AppliedCoupon:
-    ensure_customer_access(principal, external_customer_id)
     row = await repository.get(session, principal.organization_id, applied_coupon_id, lock=True)
+    ensure_customer_access(principal, row.customer_id if row is not None else None)
     if row is None or row.external_customer_id != external_customer_id:
         raise AppliedCouponNotFound()
     if row.status == "terminated":

@@ -18,16 +18,14 @@ async def visible(session: AsyncSession, principal: Principal, fee_id: uuid.UUID
     fee = await repository.get_fee(session, principal.organization_id, fee_id, lock=lock)
     if fee is None:
         raise FeeNotFound()
-    ensure_customer_access(principal, fee.external_customer_id)
+    ensure_customer_access(principal, fee.customer_id)
     return fee
 
 
 async def list_fees(session: AsyncSession, principal: Principal, filters: repository.FeeFilters, *, limit: int,
                     offset: int) -> tuple[list[Fee], int]:
-    if not is_staff(principal):
-        if filters.external_customer_id is not None:
-            ensure_customer_access(principal, filters.external_customer_id)
-        filters.external_customer_id = principal.customer or "\x00none"
+    if not is_staff(principal):  # a tenant key: its own customer's fees, by internal id
+        filters.customer_id = principal.customer_id
     return await repository.list_fees(session, principal.organization_id, filters, limit=limit, offset=offset)
 
 

@@ -21,7 +21,7 @@ from invora.ids import uuid7
 async def visible(session: AsyncSession, principal: Principal, invoice_id: uuid.UUID, *,
                   lock: bool = False) -> Invoice:
     invoice = await service.load(session, principal.organization_id, invoice_id, lock=lock)
-    ensure_customer_access(principal, invoice.external_customer_id)
+    ensure_customer_access(principal, invoice.customer_id)
     return invoice
 
 

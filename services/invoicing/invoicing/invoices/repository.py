@@ -241,6 +241,7 @@ async def list_invoices(session: AsyncSession, organization_id: uuid.UUID, filte
 @dataclass
 class FeeFilters:
     external_customer_id: str | None = None
+    customer_id: uuid.UUID | None = None
     external_subscription_id: str | None = None
     fee_type: str | None = None
     billable_metric_code: str | None = None
@@ -254,6 +255,7 @@ async def list_fees(session: AsyncSession, organization_id: uuid.UUID, filters: 
                     offset: int) -> tuple[list[Fee], int]:
     statement = select(Fee).where(Fee.organization_id == organization_id)
     for column, value in ((Fee.external_customer_id, filters.external_customer_id),
+                          (Fee.customer_id, filters.customer_id),
                           (Fee.external_subscription_id, filters.external_subscription_id),
                           (Fee.fee_type, filters.fee_type), (Fee.billable_metric_code, filters.billable_metric_code),
                           (Fee.amount_currency, filters.currency), (Fee.payment_status, filters.payment_status)):

@@ -25,7 +25,8 @@ from invoicing.invoices.schemas import (
     OneOffInvoiceBody,
     PreviewInput,
 )
-from invora.auth.deps import ReaderOrTenant, Writer, ensure_customer_access, is_staff
+from invoicing.projections.access import ensure_external_customer_access
+from invora.auth.deps import ReaderOrTenant, Writer, is_staff
 from invora.errors import MethodNotAllowed, ValidationFailed
 from invora.money import CURRENCIES
 from invora.runtime import now
@@ -69,12 +70,11 @@ def _filters(request: Request, principal, external_customer_id: str | None, curr
             errors[name] = ["invalid_date"]
     if errors:
         raise ValidationFailed(errors)
-    if not is_staff(principal):
-        if external_customer_id is not None:
-            ensure_customer_access(principal, external_customer_id)
-        external_customer_id = principal.customer or "\x00none"
     return repository.InvoiceFilters(
-        external_customer_id=external_customer_id, statuses=statuses, payment_statuses=payment_statuses,
+        external_customer_id=external_customer_id,
+        # a tenant key: its own customer's invoices, by internal id
+        customer_id=None if is_staff(principal) else principal.customer_id,
+        statuses=statuses, payment_statuses=payment_statuses,
         invoice_type=invoice_type, currency=currency, issuing_date_from=dates["issuing_date_from"],
         issuing_date_to=dates["issuing_date_to"], amount_from=amount_from, amount_to=amount_to,
         payment_overdue=payment_overdue, search_term=search_term)
@@ -135,7 +135,7 @@ async def customer_invoices(request: Request, session: DbSession, principal: Rea
                             amount_to: Annotated[int | None, Query(ge=0, le=2**62)] = None,
                             payment_overdue: bool | None = None, search_term: Text = None,
                             after: uuid.UUID | None = None) -> InvoicesResponse:
-    ensure_customer_access(principal, external_customer_id)
+    await ensure_external_customer_access(session, principal, external_customer_id)
     filters = _filters(request, principal, external_customer_id, currency, invoice_type, issuing_date_from,
                        issuing_date_to, amount_from, amount_to, payment_overdue, search_term)
     return await _page(session, principal, filters, pagination, after)

@@ -8,13 +8,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 
-from invora.auth.deps import ReaderOrTenant, Writer, ensure_customer_access
+from invora.auth.deps import ReaderOrTenant, Writer
 from invora.runtime import Now
 from invora.web.deps import DbSession
 from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, NOT_ALLOWED, NOT_FOUND, READ_ERRORS
 from wallets.credits import service
 from wallets.credits.schemas import CreditsView, HistoryPage, ManualCreditBody, ManualCreditResponse, UsageCreditsBody
 from wallets.transactions.schemas import WalletTransactionResponse
+from wallets.customers import service as customers
 
 router = APIRouter(prefix="/api/v1/customers/{external_customer_id}", tags=["credits"])
 ExternalCustomerId = Annotated[str, Path(description="The customer's external id.")]
@@ -43,7 +44,7 @@ async def add_usage_credits(body: UsageCreditsBody, request: Request, session: D
             summary="The customer's credits: available, pending, expiring within 30 days")
 async def credits_view(session: DbSession, principal: ReaderOrTenant, now: Now,
                        external_customer_id: ExternalCustomerId) -> CreditsView:
-    ensure_customer_access(principal, external_customer_id)
+    await customers.ensure_external_customer_access(session, principal, external_customer_id)
     return await service.view(session, principal.organization_id, external_customer_id, now)
 
 
@@ -58,7 +59,7 @@ async def balance_history(
     created_after: Annotated[datetime | None, Query()] = None,
     created_before: Annotated[datetime | None, Query()] = None,
 ) -> HistoryPage:
-    ensure_customer_access(principal, external_customer_id)
+    await customers.ensure_external_customer_access(session, principal, external_customer_id)
     return await service.history(session, principal.organization_id, external_customer_id, limit=limit, cursor=cursor,
                                  wallet_id=wallet_id, transaction_type=transaction_type,
                                  created_after=created_after, created_before=created_before)

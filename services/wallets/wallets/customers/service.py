@@ -7,6 +7,8 @@ import uuid
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from invora.auth.deps import ensure_customer_access, is_staff
+from invora.auth.principal import Principal
 from invora.events.contracts.subscriptions import CustomerEvent
 from invora.events.envelope import EventEnvelope
 from invora.web.inputs import storable_key
@@ -37,3 +39,13 @@ async def get(session: AsyncSession, organization_id: uuid.UUID, external_id: st
     if customer is None:
         raise CustomerNotFound()
     return customer
+
+
+async def ensure_external_customer_access(session: AsyncSession, principal: Principal,
+                                          external_customer_id: str) -> None:
+    """A tenant key names its customer by `lago_id`: the path's external id is resolved to the live customer
+    holding it, which must be the key's (a deleted customer's external id may belong to a new customer)."""
+    if is_staff(principal):
+        return
+    customer = await find(session, principal.organization_id, external_customer_id)
+    ensure_customer_access(principal, customer["id"] if customer is not None else None)

@@ -46,7 +46,7 @@ async def create_transactions(body: WalletTransactionCreateBody, session: DbSess
 async def _readable(session, principal, lago_id: str):
     transaction = await operations.get_row(session, principal.organization_id, lago_id)
     wallet = await wallets.get_row(session, principal.organization_id, transaction["wallet_id"])
-    ensure_customer_access(principal, wallet["external_customer_id"])
+    ensure_customer_access(principal, wallet["customer_id"])
     return transaction, wallet
 
 
@@ -95,7 +95,7 @@ async def list_transactions(
     transaction_type: Annotated[TypeFilter | None, Query()] = None,
 ) -> WalletTransactionsPage:
     wallet = await wallets.get_row(session, principal.organization_id, lago_id)
-    ensure_customer_access(principal, wallet["external_customer_id"])
+    ensure_customer_access(principal, wallet["customer_id"])
     items, meta = await operations.list_of_wallet(session, wallet, page, status=status,
                                                   transaction_status=transaction_status,
                                                   transaction_type=transaction_type)

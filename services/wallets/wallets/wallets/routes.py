@@ -14,6 +14,7 @@ from invora.web.deps import DbSession
 from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, NOT_ALLOWED, NOT_FOUND, READ_ERRORS, WRITE_ERRORS
 from invora.web.pagination import Pagination
 from wallets.common.inputs import Currency
+from wallets.customers import service as customers
 from wallets.wallets import service
 from wallets.wallets.render import render
 from wallets.wallets.schemas import (
@@ -38,7 +39,7 @@ WalletCode = Annotated[str, Path(description="The wallet's code, unique per cust
 
 async def _readable(session, principal: Principal, wallet_id: str):
     wallet = await service.get_row(session, principal.organization_id, wallet_id)
-    ensure_customer_access(principal, wallet["external_customer_id"])
+    ensure_customer_access(principal, wallet["customer_id"])
     return wallet
 
 
@@ -52,7 +53,7 @@ async def create_wallet(body: WalletCreateBody, session: DbSession, principal: W
 async def list_wallets(session: DbSession, principal: ReaderOrTenant, page: Pagination,
                        external_customer_id: Annotated[str, Query(max_length=255)],
                        currency: Annotated[Currency | None, Query()] = None) -> WalletsResponse:
-    ensure_customer_access(principal, external_customer_id)
+    await customers.ensure_external_customer_access(session, principal, external_customer_id)
     wallets, meta = await service.list_wallets(session, principal.organization_id, external_customer_id, currency,
                                                page)
     return WalletsResponse(wallets=wallets, meta=meta)
@@ -121,7 +122,7 @@ async def create_customer_wallet(body: CustomerWalletCreateBody, session: DbSess
 @customer_router.get("", response_model=WalletsResponse, responses=LIST_DOCS, summary="List a customer's wallets")
 async def list_customer_wallets(session: DbSession, principal: ReaderOrTenant, page: Pagination,
                                 external_customer_id: ExternalCustomerId) -> WalletsResponse:
-    ensure_customer_access(principal, external_customer_id)
+    await customers.ensure_external_customer_access(session, principal, external_customer_id)
     wallets, meta = await service.list_wallets(session, principal.organization_id, external_customer_id, None, page)
     return WalletsResponse(wallets=wallets, meta=meta)
 
@@ -129,7 +130,7 @@ async def list_customer_wallets(session: DbSession, principal: ReaderOrTenant, p
 @customer_router.get("/{code}", response_model=WalletResponse, responses=READ_ERRORS, summary="Retrieve a wallet")
 async def get_customer_wallet(session: DbSession, principal: ReaderOrTenant, external_customer_id: ExternalCustomerId,
                               code: WalletCode) -> WalletResponse:
-    ensure_customer_access(principal, external_customer_id)
+    await customers.ensure_external_customer_access(session, principal, external_customer_id)
     return WalletResponse(wallet=render(await service.get_by_code(session, principal.organization_id,
                                                                   external_customer_id, code)))
 
