@@ -7,9 +7,10 @@ and B. For each operation, by category:
 - `no_key`: no `Authorization` → 401.
 - `forged_key`: unsigned (`alg: none`), HS256 signed with the public key, another key pair, an `exp` that
   is a numeric string → 401.
-- `other_org_ids`: B's admin key on A's ids (path and query) → refused (4xx), nothing of A in the answer,
-  and A's objects still there afterwards.
-- `tenant_other_customer`: a tenant key of A for another of A's customers, on A's customer → 403.
+- `other_org_ids`: B's admin key on A's ids (path and query) → refused (4xx; a read may answer from B's
+  own, empty, scope), nothing of A in the answer, and A's objects still there afterwards.
+- `tenant_other_customer`: a tenant key of A for another of A's customers, on A's customer → 403 (404 for
+  an id the key cannot see; a list answers the key's own customer's rows), nothing of A's customer in it.
 - `role_without_right`: every role the operation does not let through (`x-invora-roles`) → 403.
 - `idempotency_replay`: A's admin sends a POST with an Idempotency-Key; the same key and body from other
   principals (another admin key, each other role, B) is never answered with the stored response.
@@ -20,6 +21,9 @@ and B. For each operation, by category:
   `Content-Length` (chunked) → 413.
 
 A 5xx anywhere is a failure of its category. The table of attempts and refusals is printed.
+Organization A's objects are made through the catalog, subscriptions and notifications APIs; the
+invoicing and wallets objects come from events, which this probe does not run (consumers off), so on
+their routes the ids are ones that name nothing and the leak checks have nothing of A to find.
 Command: `uv run pytest tests/test_security.py -q -s` (the table is printed with or without `-s`).
 """
 
@@ -372,9 +376,12 @@ async def _probe_operation(probe: Probe, client: httpx.AsyncClient, operation: O
         payload["params"] = query
     label = operation.label
 
-    async def check(category: str, what: str, response_or_none, *expected: int, leak: bool = False) -> None:
+    async def check(category: str, what: str, response_or_none, *expected: int, leak: bool = False,
+                    empty_read_ok: bool = False) -> None:
         response = response_or_none
         refused = _refused(response, *expected)
+        if empty_read_ok and method == "GET" and response.status_code == 200:
+            refused = True  # a read answered from the caller's own scope: refused if nothing of A is in it
         if leak and MARKER in response.text:
             refused = False
         tally.record(category, refused, f"{label} [{what}] -> {response.status_code} {response.text[:200]}")
@@ -388,7 +395,7 @@ async def _probe_operation(probe: Probe, client: httpx.AsyncClient, operation: O
     has_ids = "{" in operation.path
     if has_ids:
         await check("other_org_ids", "path ids", await _request(client, method, url, keys["b_admin"], **payload),
-                    leak=True)
+                    leak=True, empty_read_ok=True)
     elif method == "GET":
         params = {p["name"]: ids.get(p["name"], ids["external_customer_id"]) for p in operation.parameters("query")
                   if _string_schema(operation.document, p.get("schema", {})) is not None
@@ -400,7 +407,8 @@ async def _probe_operation(probe: Probe, client: httpx.AsyncClient, operation: O
     # a tenant key of A for another customer of A (operations open to any key name nothing of a customer)
     if operation.roles is not None:
         await check("tenant_other_customer", "tenant", await _request(client, method, url, keys["a_tenant_other"],
-                                                                      **payload), 403, leak=True)
+                                                                      **payload), 403, 404, leak=True,
+                    empty_read_ok=True)
 
     # roles without the right
     allowed = operation.roles
