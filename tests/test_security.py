@@ -545,14 +545,12 @@ def probe(suite: dict[str, str], invora_keys, request) -> Probe:
         return result
 
     result = asyncio.run(run())
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
     summary = (f"\nsecurity probe: {len(result.operations)} operations of {len(SERVICES)} services; "
                f"{result.replayed_to_owner} stored responses replayed to their own principal\n"
                + result.tally.table() + "\n")
-    if reporter is not None:
-        reporter.write_line(summary)
-    else:  # pragma: no cover
-        print(summary)
+    with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
+        print(summary, flush=True)  # shown whether or not pytest captures output
     return result
 
 
