@@ -133,6 +133,9 @@ def fuzz_runs(suite: dict[str, str], make_api_key, tmp_path_factory: pytest.Temp
             key = make_api_key(uuid.uuid4(), ["admin", "billing_admin"])  # an organization of its own
             if service == "subscriptions":
                 _seed(suite, key)
+            # the document is built on its first request (seconds on a busy machine, past Schemathesis'
+            # 10 s loading timeout when six are built at once): build it here, then it is cached
+            assert httpx.get(f"{suite[service]}/openapi.json", timeout=120).status_code == 200
             command = [
                 sys.executable, "-m", "schemathesis.cli", "run", f"{suite[service]}/openapi.json", *operations,
                 "--header", f"Authorization: Bearer {key}", "--max-examples", str(MAX_EXAMPLES),

@@ -5,7 +5,8 @@ parses and validates it (so no route, and no field a schema forgot, can opt out)
   bodies are refused), hold no duplicated object key at any depth (RFC 8259 leaves the meaning open:
   the last value winning silently is how two parsers come to read one body differently), and no
   `NaN`/`Infinity` (not JSON). Each is a 400 `invalid_json` naming the problem.
-- **Every string** of a JSON body (values and keys) and of the query string follows the text rule of
+- **Every string** a route reads from a JSON body (values and keys, whatever the field's type; unknown
+  fields, which are ignored, are left alone) and every query parameter follows the text rule of
   `invora.web.inputs` (no NUL, no lone surrogate): a field-level 422 `invalid_characters`. A path
   parameter that breaks it names nothing: 404.
 
@@ -25,6 +26,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute, request_response
 from starlette.requests import Request
@@ -80,16 +82,34 @@ def parse_json_body(body: bytes, body_field: Any = None) -> Any:
         raise InvalidJson() from exc  # as FastAPI's own parse answered
     except RecursionError as exc:
         raise InvalidJson("nested too deeply") from exc
-    if _ESCAPED_UNSTORABLE.search(text):
-        errors = [{"type": "value_error", "loc": ("body", *path), "msg": "invalid_characters", "input": None,
-                   "ctx": {"error": ValueError("invalid_characters")}}
-                  for path in unstorable_strings(document)]
-        if errors:
-            # one answer with every error of the body, as if the schema itself had refused the characters
-            schema_errors = body_field.validate(document, loc=("body",))[1] if body_field is not None else []
-            ours = {tuple(error["loc"]) for error in errors}
-            raise RequestValidationError(errors + [e for e in schema_errors if tuple(e["loc"]) not in ours])
+    if _ESCAPED_UNSTORABLE.search(text) and any(True for _ in unstorable_strings(document)):
+        _refuse_unstorable_input(document, body_field)
     return document
+
+
+def _refuse_unstorable_input(document: Any, body_field: Any) -> None:
+    """Refuse the unstorable strings the route would read; those of ignored (unknown) fields are left alone.
+
+    The body is validated against the route's schema: its own errors come first (a field typed
+    `StorableText` names the characters itself); otherwise every string the validated body keeps
+    (by its JSON names) is checked, whatever its type, so NUL never reaches a column.
+    """
+    def refused(paths) -> dict[tuple, dict[str, Any]]:
+        return {("body", *path): {"type": "value_error", "loc": ("body", *path), "msg": "invalid_characters",
+                                  "input": None, "ctx": {"error": ValueError("invalid_characters")}}
+                for path in paths}
+
+    if body_field is None:
+        kept = document
+    else:
+        value, schema_errors = body_field.validate(document, loc=("body",))
+        if schema_errors:
+            # where the schema refused a string for its characters, say so in our words
+            ours = refused(unstorable_strings(document))
+            raise RequestValidationError([ours.get(tuple(error["loc"]), error) for error in schema_errors])
+        kept = jsonable_encoder(value, by_alias=True)
+    if errors := list(refused(unstorable_strings(kept)).values()):
+        raise RequestValidationError(errors)
 
 
 def check_query(request: Request) -> None:
