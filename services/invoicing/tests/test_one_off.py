@@ -53,7 +53,7 @@ async def test_one_off_bad_input(world, api, make_api, org):
         {"add_on_code": "setup", "tax_codes": ["unknown"]}]}}, status=404)
     await api.error("POST", "/api/v1/invoices", {"invoice": {"external_customer_id": "cus_2", "fees": [
         {"add_on_code": "setup", "units": "-1"}]}})
-    await make_api(org, roles=("tenant",), customer="cus_2").error("POST", "/api/v1/invoices", {"invoice": {
+    await make_api(org, roles=("tenant",), customer_id=uuid.uuid4()).error("POST", "/api/v1/invoices", {"invoice": {
         "external_customer_id": "cus_2", "fees": [{"add_on_code": "setup"}]}}, status=403)
     await make_api(uuid.uuid4()).error("POST", "/api/v1/invoices", {"invoice": {
         "external_customer_id": "cus_2", "fees": [{"add_on_code": "setup"}]}}, status=404)

@@ -77,9 +77,9 @@ async def test_payments_are_private_to_their_organization_and_customer(payments,
     stranger = payments.client(uuid.uuid4())
     assert (await stranger.get(f"/api/v1/payments/{payment['lago_id']}")).status_code == 404
     assert (await stranger.get("/api/v1/payments")).json()["meta"]["total_count"] == 0
-    own = payments.client(stage.org, roles=["tenant"], customer=customer["external_id"])
+    own = payments.client(stage.org, roles=["tenant"], customer_id=customer["lago_id"])
     assert (await own.get(f"/api/v1/payments/{payment['lago_id']}")).status_code == 200
-    other = payments.client(stage.org, roles=["tenant"], customer="someone_else")
+    other = payments.client(stage.org, roles=["tenant"], customer_id=uuid.uuid4())
     assert (await other.get(f"/api/v1/payments/{payment['lago_id']}")).status_code == 403
     assert (await stage.client.get("/api/v1/payments/not-a-uuid")).status_code == 404
 

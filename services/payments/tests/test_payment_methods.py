@@ -57,10 +57,10 @@ async def test_access_and_missing_things(payments, stage):
     stranger = payments.client(uuid.uuid4())
     assert (await stranger.get(url)).status_code == 404
     assert (await stranger.put(f"{url}/{method}/set_as_default")).status_code == 404
-    own = payments.client(stage.org, roles=["tenant"], customer=customer["external_id"])
+    own = payments.client(stage.org, roles=["tenant"], customer_id=customer["lago_id"])
     assert (await own.get(url)).status_code == 200
     assert (await own.delete(f"{url}/{method}")).status_code == 403
-    other = payments.client(stage.org, roles=["tenant"], customer="someone_else")
+    other = payments.client(stage.org, roles=["tenant"], customer_id=uuid.uuid4())
     assert (await other.get(url)).status_code == 403
     assert (await stage.client.put(f"{url}/{uuid.uuid4()}/set_as_default")).status_code == 404
     assert (await stage.client.put(f"{url}/not-a-uuid/set_as_default")).status_code == 404

@@ -79,7 +79,7 @@ class Api(ApiClient):
 
 @pytest.fixture
 def make_api(subs: RunningService, clock):
-    """`make_api(org, roles=[...], customer=...)`: an Api for any organization and key."""
+    """`make_api(org, roles=[...], customer_id=...)`: an Api for any organization and key."""
 
     def make(organization_id: uuid.UUID | None = None, roles=("admin",), **kwargs) -> Api:
         return Api(subs.client(organization_id, roles=list(roles), **kwargs))

@@ -8,6 +8,8 @@ from datetime import datetime
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from invora.auth.deps import ensure_customer_access, is_staff
+from invora.auth.principal import Principal
 from invora.events.contracts.payments import CustomerPaymentProviderEvent, ProviderCustomer, ProviderError
 from invora.events.contracts.subscriptions import Customer, CustomerEvent
 from invora.events.envelope import EventEnvelope
@@ -107,3 +109,13 @@ async def ensure_provider_customer(sessionmaker: async_sessionmaker[AsyncSession
         stored = (await repository.link(session, customer["id"], provider["id"]))["provider_customer_id"]
         await session.commit()
     return stored
+
+
+async def ensure_external_customer_access(session: AsyncSession, principal: Principal,
+                                          external_customer_id: str) -> None:
+    """A tenant key names its customer by `lago_id`: the path's external id is resolved to the live customer
+    holding it (this service's projection), which must be the key's."""
+    if is_staff(principal):
+        return
+    customer = await repository.by_external_id(session, principal.organization_id, external_customer_id)
+    ensure_customer_access(principal, customer["id"] if customer is not None else None)

@@ -12,9 +12,10 @@ from fastapi import APIRouter, Depends, Path, Request
 
 from invora.web.error_docs import LIST_ERRORS, NOT_ALLOWED, NOT_FOUND, WRITE_ERRORS, ApiError, response
 from invora.web.pagination import Pagination
-from payments.common.auth import ReaderOrTenant, Writer, ensure_customer_access
+from payments.common.auth import ReaderOrTenant, Writer
 from payments.common.deps import Runtime
 from payments.common.ids import parse_uuid
+from payments.customers import service as customers
 from payments.payment_methods import service
 from payments.payment_methods.schemas import PaymentMethodResponse, PaymentMethodsResponse
 
@@ -36,7 +37,8 @@ Sessions = Annotated[object, Depends(_sessionmaker)]
             responses={**LIST_ERRORS, **NOT_FOUND, **NOT_ALLOWED, **PROVIDER_ERRORS})
 async def list_payment_methods(sessions: Sessions, runtime: Runtime, principal: ReaderOrTenant, page: Pagination,
                                external_customer_id: ExternalCustomerId) -> PaymentMethodsResponse:
-    ensure_customer_access(principal, external_customer_id)
+    async with sessions() as session:  # a tenant key: the live customer of this external id must be its own
+        await customers.ensure_external_customer_access(session, principal, external_customer_id)
     methods, meta = await service.list_methods(sessions, runtime.adapters, principal.organization_id,
                                                external_customer_id, page)
     return PaymentMethodsResponse(payment_methods=methods, meta=meta)

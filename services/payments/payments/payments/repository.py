@@ -135,9 +135,13 @@ async def uncalled_live(session: AsyncSession, invoice_id: uuid.UUID) -> list[Ro
 
 
 async def list_page(session: AsyncSession, organization_id: uuid.UUID, *, external_customer_id: str | None,
-                    invoice_id: uuid.UUID | None, params: PageParams) -> tuple[list[RowMapping], PaginationMeta]:
+                    invoice_id: uuid.UUID | None, params: PageParams,
+                    customer_id: uuid.UUID | None = None) -> tuple[list[RowMapping], PaginationMeta]:
     where = ["p.organization_id = :org"]
     binds: dict[str, Any] = {"org": organization_id}
+    if customer_id is not None:
+        where.append("p.customer_id = :customer_id")
+        binds["customer_id"] = customer_id
     if external_customer_id is not None:
         where.append("p.external_customer_id = :external_customer_id")
         binds["external_customer_id"] = external_customer_id

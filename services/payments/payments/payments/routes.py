@@ -12,24 +12,19 @@ from invora.auth.principal import Principal
 from invora.web.deps import DbSession
 from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, NOT_ALLOWED, NOT_FOUND, READ_ERRORS
 from invora.web.pagination import Pagination
-from payments.common.auth import ReaderOrTenant, Writer, ensure_customer_access
+from payments.common.auth import ReaderOrTenant, Writer, ensure_customer_access, is_staff
 from payments.common.deps import Now
 from payments.common.ids import parse_uuid
+from payments.customers import service as customers
 from payments.payments import service
 from payments.payments.schemas import ManualPaymentBody, PaymentResponse, PaymentsResponse
 
 router = APIRouter(prefix="/api/v1", tags=["payments"])
 
 
-def _tenant_scope(principal: Principal, external_customer_id: str | None) -> str | None:
-    """A tenant key lists its own customer's payments whatever it asks for."""
-    if external_customer_id is not None:
-        ensure_customer_access(principal, external_customer_id)
-        return external_customer_id
-    if principal.has_any({"admin", "billing_admin", "service", "super_admin"}):
-        return None
-    ensure_customer_access(principal, "")
-    return None
+def _tenant_scope(principal: Principal) -> uuid.UUID | None:
+    """A tenant key lists its own customer's payments (by internal id) whatever it asks for."""
+    return None if is_staff(principal) else principal.customer_id
 
 
 @router.post("/payments", response_model=PaymentResponse, responses={**CREATE_ERRORS, **NOT_FOUND, **NOT_ALLOWED},
@@ -43,9 +38,10 @@ async def create_payment(body: ManualPaymentBody, session: DbSession, principal:
 async def list_payments(session: DbSession, principal: ReaderOrTenant, page: Pagination,
                         external_customer_id: Annotated[str | None, Query(max_length=255)] = None,
                         invoice_id: Annotated[uuid.UUID | None, Query()] = None) -> PaymentsResponse:
-    scope = _tenant_scope(principal, external_customer_id)
-    payments, meta = await service.list_payments(session, principal.organization_id, external_customer_id=scope,
-                                                 invoice_id=invoice_id, params=page)
+    payments, meta = await service.list_payments(session, principal.organization_id,
+                                                 external_customer_id=external_customer_id,
+                                                 customer_id=_tenant_scope(principal), invoice_id=invoice_id,
+                                                 params=page)
     return PaymentsResponse(payments=payments, meta=meta)
 
 
@@ -54,7 +50,7 @@ async def list_payments(session: DbSession, principal: ReaderOrTenant, page: Pag
 async def get_payment(session: DbSession, principal: ReaderOrTenant,
                       lago_id: Annotated[str, Path(description="The payment's lago_id.")]) -> PaymentResponse:
     payment = await service.get(session, principal.organization_id, parse_uuid(lago_id))
-    ensure_customer_access(principal, payment.external_customer_id)
+    ensure_customer_access(principal, payment.lago_customer_id)
     return PaymentResponse(payment=payment)
 
 
@@ -63,8 +59,9 @@ async def get_payment(session: DbSession, principal: ReaderOrTenant,
 async def list_customer_payments(session: DbSession, principal: ReaderOrTenant, page: Pagination,
                                  external_customer_id: Annotated[str, Path()],
                                  invoice_id: Annotated[uuid.UUID | None, Query()] = None) -> PaymentsResponse:
-    ensure_customer_access(principal, external_customer_id)
+    await customers.ensure_external_customer_access(session, principal, external_customer_id)
     payments, meta = await service.list_payments(session, principal.organization_id,
-                                                 external_customer_id=external_customer_id, invoice_id=invoice_id,
+                                                 external_customer_id=external_customer_id,
+                                                 customer_id=_tenant_scope(principal), invoice_id=invoice_id,
                                                  params=page)
     return PaymentsResponse(payments=payments, meta=meta)

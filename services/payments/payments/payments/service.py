@@ -55,7 +55,8 @@ async def get(session: AsyncSession, organization_id: uuid.UUID, payment_id: uui
 
 
 async def list_payments(session: AsyncSession, organization_id: uuid.UUID, *, external_customer_id: str | None,
-                        invoice_id: uuid.UUID | None, params: PageParams) -> tuple[list[Payment], PaginationMeta]:
+                        invoice_id: uuid.UUID | None, params: PageParams,
+                        customer_id: uuid.UUID | None = None) -> tuple[list[Payment], PaginationMeta]:
     rows, meta = await repository.list_page(session, organization_id, external_customer_id=external_customer_id,
-                                            invoice_id=invoice_id, params=params)
+                                            customer_id=customer_id, invoice_id=invoice_id, params=params)
     return [render(row) for row in rows], meta

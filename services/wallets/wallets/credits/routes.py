@@ -14,8 +14,8 @@ from invora.web.deps import DbSession
 from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, NOT_ALLOWED, NOT_FOUND, READ_ERRORS
 from wallets.credits import service
 from wallets.credits.schemas import CreditsView, HistoryPage, ManualCreditBody, ManualCreditResponse, UsageCreditsBody
-from wallets.transactions.schemas import WalletTransactionResponse
 from wallets.customers import service as customers
+from wallets.transactions.schemas import WalletTransactionResponse
 
 router = APIRouter(prefix="/api/v1/customers/{external_customer_id}", tags=["credits"])
 ExternalCustomerId = Annotated[str, Path(description="The customer's external id.")]
