@@ -26,7 +26,7 @@ async def test_a_recreated_customer_does_not_inherit_its_predecessors_history(ap
     await api.ok("POST", "/api/v1/events", {"event": {
         "transaction_id": "t1", "external_subscription_id": "old_sub", "code": metric["code"]}})
     clock.set(datetime(2026, 4, 1, 1, tzinfo=UTC))
-    await run_pass(subs.database.sessionmaker, clock())  # the old customer's first period closes
+    await run_pass(subs.database.sessionmaker, clock.now())  # the old customer's first period closes
     old_key = make_api(org, roles=["tenant"], customer_id=old["lago_id"])
     past = await old_key.ok("GET", "/api/v1/customers/reused/past_usage",
                             params={"external_subscription_id": "old_sub"})
