@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from catalog.common.inputs import Code, Description, InputModel, Name, StrictInt, Text
-from invora.expressions import MAX_LENGTH as MAX_EXPRESSION
 from invora.events.contracts.catalog import AggregationType, BillableMetric
+from invora.expressions import MAX_LENGTH as MAX_EXPRESSION
 from invora.web.pagination import PaginationMeta
 
 MAX_FILTERS = 50
@@ -86,8 +86,9 @@ PropertyValue = Annotated[str, StringConstraints(max_length=MAX_PROPERTY_TEXT)] 
 
 
 class ExpressionEventInput(InputModel):
-    code: Text
-    timestamp: StrictInt | Text | None = Field(None, description="Unix seconds (integer or text); now when absent.")
+    code: Code  # a metric code: bounded like every code (the security tests found it unbounded)
+    timestamp: StrictInt | Annotated[Text, StringConstraints(max_length=64)] | None = Field(
+        None, description="Unix seconds (integer or text); now when absent.")
     properties: Annotated[dict[Annotated[str, StringConstraints(max_length=255)], PropertyValue],
                           Field(max_length=MAX_PROPERTIES)] = Field(default_factory=dict)
 
