@@ -134,9 +134,8 @@ async def test_ready_only_once_every_consumer_has_its_partitions(start_example):
     waits for the assignment, and an event sent the moment /ready says yes is handled at once."""
     import time
 
-    from sqlalchemy import select
-
     import example_service as example
+    from sqlalchemy import select
 
     started = time.monotonic()
     # a 6 s session: the join takes about 3 s here, long enough to see /ready wait for it

@@ -22,13 +22,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import text
 
-from invora.bus.connection import BrokerConnection
 from invora.clock import ManualClock, SystemClock
 from invora.db.engine import Database
-from invora.events.envelope import EventEnvelope
-from invora.events.topics import ALL_TOPICS
-from invora.outbox import add_event
-from invora.outbox.relay import OutboxRelay
+from invora.testing.producer import Producer, running_producer
 from invora.testing.receiver import WebhookReceiver
 from invora.testing.services import RunningService, run_service
 from notifications.runtime import wake_workers_at_commit
@@ -114,41 +110,10 @@ def clock(notifications) -> AsyncIterator[ManualClock]:
 # -- another service's outbox ----------------------------------------------------------------------------
 
 
-class Producer:
-    """A producing service: writes events with `add_event` in its own transaction; its relay publishes them."""
-
-    def __init__(self, database: Database) -> None:
-        self.database = database
-
-    async def emit(
-        self, organization_id: uuid.UUID, type: str, *, data: dict | None = None, aggregate_type: str | None = None,
-        aggregate_id: str | None = None, correlation_id: str | None = None,
-    ) -> EventEnvelope:
-        async with self.database.sessionmaker() as session:
-            envelope = await add_event(
-                session, type=type, organization_id=organization_id,
-                aggregate_type=aggregate_type or type.split(".", 1)[0], aggregate_id=aggregate_id or str(uuid.uuid4()),
-                data=data if data is not None else {"lago_id": str(uuid.uuid4())},
-                correlation_id=correlation_id, source="producer",
-            )
-            await session.commit()
-        return envelope
-
-
 @pytest.fixture(scope="session")
 async def producer(migrated_database, invora_kafka) -> AsyncIterator[Producer]:
-    database = Database(migrated_database(SERVICE))  # any migrated service database has the outbox tables
-    broker = BrokerConnection(invora_kafka, client_id="test-producer", topics=ALL_TOPICS, partitions=3,
-                              replication_factor=1)
-    await broker.start()
-    relay = OutboxRelay(database.asyncpg_dsn, broker, service="test-producer", poll_interval=0.1)
-    await relay.start()
-    try:
-        yield Producer(database)
-    finally:
-        await relay.stop()
-        await broker.stop()
-        await database.dispose()
+    async with running_producer(migrated_database(SERVICE), invora_kafka) as running:
+        yield running
 
 
 # -- receivers and waiting -------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import pytest
 from invora.clock import ManualClock
 from invora.events.envelope import EventEnvelope
 from invora.testing.api import ApiClient
+from invora.testing.producer import Producer, running_producer
 from invora.testing.services import RunningService, run_service
 from wallets.customers import service as customers
 
@@ -112,43 +113,10 @@ def api(make_api, org: uuid.UUID) -> Api:
 
 # -- another service's outbox (invoicing, subscriptions) ------------------------------------------------------
 
-class Producer:
-    """A producing service: writes events with `add_event` in its own transaction; its relay publishes them."""
-
-    def __init__(self, database) -> None:
-        self.database = database
-
-    async def emit(self, organization_id: uuid.UUID, type: str, *, data: dict, aggregate_type: str,
-                   aggregate_id: str) -> EventEnvelope:
-        from invora.outbox import add_event
-
-        async with self.database.sessionmaker() as session:
-            envelope = await add_event(session, type=type, organization_id=organization_id,
-                                       aggregate_type=aggregate_type, aggregate_id=aggregate_id, data=data,
-                                       source="producer")
-            await session.commit()
-        return envelope
-
-
 @pytest.fixture(scope="module")
 async def producer(migrated_database, invora_kafka) -> AsyncIterator[Producer]:
-    from invora.bus.connection import BrokerConnection
-    from invora.db.engine import Database
-    from invora.events.topics import ALL_TOPICS
-    from invora.outbox.relay import OutboxRelay
-
-    database = Database(migrated_database(SERVICE))  # any migrated service database has the outbox tables
-    broker = BrokerConnection(invora_kafka, client_id="test-producer", topics=ALL_TOPICS, partitions=3,
-                              replication_factor=1)
-    await broker.start()
-    relay = OutboxRelay(database.asyncpg_dsn, broker, service="test-producer", poll_interval=0.1)
-    await relay.start()
-    try:
-        yield Producer(database)
-    finally:
-        await relay.stop()
-        await broker.stop()
-        await database.dispose()
+    async with running_producer(migrated_database(SERVICE), invora_kafka) as running:
+        yield running
 
 
 @pytest.fixture
