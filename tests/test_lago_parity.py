@@ -133,7 +133,7 @@ def test_no_exception_is_stale(lago, served, exceptions):
     """An exception for an operation the suite serves (or that Lago does not have) must go."""
     stale = {op: "" for op in exceptions if op in served}
     unknown = {op: "" for op in exceptions if op not in lago}
-    assert not stale, f"listed as not served but served — remove from docs/lago-compatibility.md:\n{report(stale, lago)}"
+    assert not stale, f"served but listed as not served: remove from {COMPATIBILITY_DOC.name}:\n{report(stale, lago)}"
     assert not unknown, f"listed but not a Lago operation:\n{report(unknown, lago)}"
 
 

@@ -25,7 +25,7 @@ async def test_service_starts_healthy_ready_with_openapi(service, start_service)
     assert (await client.get("/health")).json() == {"status": "ok", "service": service}
     # ready once its consumers have joined their groups (a few seconds on the embedded broker)
     deadline = time.monotonic() + 30
-    while (ready := await client.get("/ready")).status_code != 200 and time.monotonic() < deadline:
+    while (ready := await client.get("/ready")).status_code != 200 and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.1)
     assert ready.status_code == 200, ready.text
     expected = {"database": "ok", "broker": "ok"} | ({"consumers": "ok"} if running.app.state.consumers else {})

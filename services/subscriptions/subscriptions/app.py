@@ -18,6 +18,7 @@ from subscriptions.plans.client import catalog_lifespan
 from subscriptions.plans.consumer import catalog_consumers
 from subscriptions.runtime import SubscriptionsRuntime
 from subscriptions.settings import SubscriptionsSettings
+from subscriptions.subscriptions.routes import customer_router as customer_subscriptions
 from subscriptions.subscriptions.routes import router as subscriptions
 from subscriptions.subscriptions.scheduler import scheduler_lifespan
 from subscriptions.usage.alert_routes import router as alerts
@@ -34,8 +35,8 @@ DEFINITION = ServiceDefinition(
         "aggregation, entitlements and customer billing state."
     ),
     # the entitlement check is the hottest route: first, so matching a request to it is cheapest
-    routers=[customer_entitlements, customers, billing_state, subscriptions, subscription_entitlements,
-             events, usage, lifetime_usage, alerts],
+    routers=[customer_entitlements, customers, customer_subscriptions, billing_state, subscriptions,
+             subscription_entitlements, events, usage, lifetime_usage, alerts],
     background=[catalog_lifespan, entitlement_cache_lifespan, scheduler_lifespan()],
     body_limits={"/api/v1/events/batch": MAX_BATCH_BODY_BYTES},
     openapi_tags=[

@@ -60,7 +60,8 @@ async def test_override_one_charge_for_one_subscription(api, plans, org, clock):
     missing = await api.error("PUT", "/api/v1/subscriptions/sub_a/charges/nope", {"charge": {
         "properties": {"amount": "1"}}}, status=404)
     assert missing["code"] == "charge_not_found"
-    assert (await api.error("GET", "/api/v1/subscriptions/nope/charges", status=404))["code"] == "subscription_not_found"
+    unknown = await api.error("GET", "/api/v1/subscriptions/nope/charges", status=404)
+    assert unknown["code"] == "subscription_not_found"
     assert (await api.error("GET", "/api/v1/subscriptions/sub_a/fixed_charges/nope", status=404))["code"] == (
         "fixed_charge_not_found")
     assert (await api.ok("GET", "/api/v1/subscriptions/sub_a/fixed_charges"))["fixed_charges"] == []
@@ -81,3 +82,21 @@ async def test_another_organization_cannot_read_or_override(api, plans, make_api
                       {"charge": {"properties": {"amount": "9"}}}, status=404)
     assert (await api.ok("GET", f"/api/v1/subscriptions/sub_x/charges/{code}"))["charge"]["properties"] == {
         "amount": "1"}
+
+
+async def test_a_customers_subscriptions(api, plans, make_api, org, clock):
+    plan = await plans.plan()
+    await api.customer("cus_list")
+    await api.customer("cus_none")
+    for external_id in ("sub_l1", "sub_l2"):
+        await api.ok("POST", "/api/v1/subscriptions", {"subscription": {
+            "external_customer_id": "cus_list", "plan_code": plan["code"], "external_id": external_id}})
+    listed = await api.ok("GET", "/api/v1/customers/cus_list/subscriptions")
+    assert sorted(s["external_id"] for s in listed["subscriptions"]) == ["sub_l1", "sub_l2"]
+    assert listed["meta"]["total_count"] == 2
+    assert (await api.ok("GET", "/api/v1/customers/cus_none/subscriptions"))["subscriptions"] == []
+    assert (await api.error("GET", "/api/v1/customers/ghost/subscriptions", status=404))["code"] == (
+        "customer_not_found")
+    tenant = make_api(org, roles=["tenant"], customer="cus_none")
+    await tenant.error("GET", "/api/v1/customers/cus_list/subscriptions", status=403)
+    await make_api(uuid.uuid4()).error("GET", "/api/v1/customers/cus_list/subscriptions", status=404)

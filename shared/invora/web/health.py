@@ -21,7 +21,8 @@ async def health(request: Request) -> dict[str, str]:
     return {"status": "ok", "service": request.app.state.service_name}
 
 
-@router.get("/ready", summary="Readiness: database and broker reachable, consumers joined", responses={503: {"description": "not ready"}})
+@router.get("/ready", summary="Readiness: database and broker reachable, consumers joined",
+            responses={503: {"description": "not ready"}})
 async def ready(request: Request) -> JSONResponse:
     state = request.app.state
     checks: dict[str, str] = {}

@@ -64,7 +64,8 @@ def page_of(items: list[dict], page: PageParams) -> tuple[list[dict], Pagination
 
 async def _context(session: AsyncSession, catalog: CatalogClient, organization_id: uuid.UUID, external_id: str,
                    status: str | None, for_update: bool = False) -> tuple[Subscription, dict[str, Any]]:
-    subscription = await find_by_external_id(session, organization_id, external_id, status=status, for_update=for_update)
+    subscription = await find_by_external_id(session, organization_id, external_id, status=status,
+                                             for_update=for_update)
     version = await catalog.plan_version(session, organization_id, subscription.plan_version_id)
     return subscription, version
 
@@ -103,7 +104,8 @@ async def override_item(session: AsyncSession, catalog: CatalogClient, organizat
         check_overrides(version, PlanOverrides.model_validate({kind: [merged]}))
     except ValidationFailed as failure:
         prefix = f"plan_overrides.{kind}.0."
-        raise ValidationFailed({field.removeprefix(prefix): codes for field, codes in failure.details.items()}) from None
+        details = {field.removeprefix(prefix): codes for field, codes in failure.details.items()}
+        raise ValidationFailed(details) from None
     if index is None:
         overrides.append(merged)
     else:

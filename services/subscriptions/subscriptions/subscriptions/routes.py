@@ -6,13 +6,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 
-from invora.auth.deps import Reader, Writer
+from invora.auth.deps import Reader, ReaderOrTenant, Writer, ensure_customer_access
 from invora.runtime import now
 from invora.web.deps import DbSession
 from invora.web.error_docs import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS
 from invora.web.pagination import Pagination
 from subscriptions.common.errors import UNAVAILABLE
 from subscriptions.common.inputs import Code
+from subscriptions.customers import service as customers
 from subscriptions.plans.client import catalog_of
 from subscriptions.subscriptions import charge_overrides, create, lifecycle, repository, terminate, update
 from subscriptions.subscriptions.errors import StatusFilterInvalid
@@ -61,6 +62,24 @@ async def list_subscriptions(
         filters.statuses = statuses
     rows, meta = await repository.list_subscriptions(session, principal.organization_id, filters, page)
     return SubscriptionsResponse(subscriptions=[lifecycle.render(row) for row in rows], meta=meta)
+
+
+# Lago's GET /customers/{external_customer_id}/subscriptions: the same list, for one customer that must exist
+customer_router = APIRouter(prefix="/api/v1/customers", tags=["subscriptions"])
+
+
+@customer_router.get("/{external_customer_id}/subscriptions", response_model=SubscriptionsResponse,
+                     responses={**LIST_ERRORS, **READ_ERRORS}, summary="List a customer's subscriptions",
+                     description="Filters: `plan_code`, `status[]` (default: active and pending). Tenant keys may "
+                                 "list their own customer's only.")
+async def list_customer_subscriptions(
+    session: DbSession, principal: ReaderOrTenant, page: Pagination, request: Request,
+    external_customer_id: str = Path(description="The customer's external id."),
+    plan_code: Annotated[Code | None, Query()] = None,
+) -> SubscriptionsResponse:
+    ensure_customer_access(principal, external_customer_id)
+    await customers.get(session, principal.organization_id, external_customer_id)  # 404 customer_not_found
+    return await list_subscriptions(session, principal, page, request, external_customer_id, plan_code)
 
 
 @router.get("/{external_id}", response_model=SubscriptionResponse, responses=READ_ERRORS,
