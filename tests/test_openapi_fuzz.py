@@ -67,6 +67,8 @@ BUSINESS_RULES: list[tuple[str, str, str]] = [
     (r"(POST|PUT) /api/v1/billable_metrics.*", r"field_name", r"value_is_mandatory"),
     (r"POST /api/v1/billable_metrics/evaluate_expression", r"event(\..+)?",
      r"invalid_event|value_is_mandatory|invalid_timestamp"),
+    # a charge whose plan has filters keeps at least one in a subscription's override (empty means "the plan's")
+    (r"DELETE /api/v1/subscriptions/.*/filters/.*", r"filters", r"cannot_remove_last_filter"),
     # a webhook URL must resolve, to public addresses, over https (unless allowed)
     (r".*", r"webhook_url", r"url_unresolvable|url_address_not_allowed|url_must_use_https"),
 ]

@@ -87,7 +87,7 @@ async def test_another_organization_cannot_read_or_override(api, plans, make_api
 async def test_a_customers_subscriptions(api, plans, make_api, org, clock):
     plan = await plans.plan()
     await api.customer("cus_list")
-    await api.customer("cus_none")
+    none = await api.customer("cus_none")
     for external_id in ("sub_l1", "sub_l2"):
         await api.ok("POST", "/api/v1/subscriptions", {"subscription": {
             "external_customer_id": "cus_list", "plan_code": plan["code"], "external_id": external_id}})
@@ -97,6 +97,50 @@ async def test_a_customers_subscriptions(api, plans, make_api, org, clock):
     assert (await api.ok("GET", "/api/v1/customers/cus_none/subscriptions"))["subscriptions"] == []
     assert (await api.error("GET", "/api/v1/customers/ghost/subscriptions", status=404))["code"] == (
         "customer_not_found")
-    tenant = make_api(org, roles=["tenant"], customer="cus_none")
+    tenant = make_api(org, roles=["tenant"], customer_id=none["lago_id"])
     await tenant.error("GET", "/api/v1/customers/cus_list/subscriptions", status=403)
+    assert (await tenant.ok("GET", "/api/v1/customers/cus_none/subscriptions"))["subscriptions"] == []
     await make_api(uuid.uuid4()).error("GET", "/api/v1/customers/cus_list/subscriptions", status=404)
+
+
+async def test_filters_of_one_subscriptions_charge(api, plans, org, clock):
+    metric = (await plans.api.ok("POST", "/api/v1/billable_metrics", {"billable_metric": {
+        "name": "Storage", "code": f"gb_{uuid.uuid4().hex[:6]}", "aggregation_type": "sum_agg", "field_name": "gb",
+        "filters": [{"key": "region", "values": ["eu", "us"]}]}}))["billable_metric"]
+    plan = await plans.plan(charges=[{
+        "billable_metric_id": metric["lago_id"], "charge_model": "standard", "properties": {"amount": "1"},
+        "filters": [{"invoice_display_name": "EU", "properties": {"amount": "2"}, "values": {"region": ["eu"]}}]}])
+    for customer, subscription in (("cus_f", "sub_f"), ("cus_g", "sub_g")):
+        await api.customer(customer)
+        await api.ok("POST", "/api/v1/subscriptions", {"subscription": {
+            "external_customer_id": customer, "plan_code": plan["code"], "external_id": subscription}})
+        await api.ok("POST", "/api/v1/events/batch", {"events": [
+            {"transaction_id": uuid.uuid4().hex, "external_subscription_id": subscription, "code": metric["code"],
+             "timestamp": iso(START + timedelta(minutes=5)), "properties": {"gb": 10, "region": region}}
+            for region in ("eu", "us")]})
+    code = (await api.ok("GET", "/api/v1/subscriptions/sub_f/charges"))["charges"][0]["code"]
+    base = f"/api/v1/subscriptions/sub_f/charges/{code}/filters"
+    listed = await api.ok("GET", base)
+    assert listed["meta"]["total_count"] == 1
+    eu = listed["filters"][0]
+    assert eu["values"] == {"region": ["eu"]} and eu["properties"] == {"amount": "2"}
+    assert await _usage_cents(api, "cus_f", "sub_f") == 2000 + 1000  # eu at 2, us at 1 (default)
+
+    us = (await api.ok("POST", base, {"filter": {"properties": {"amount": "5"},
+                                                  "values": {"region": ["us"]}}}))["filter"]
+    assert us["lago_id"] and us["values"] == {"region": ["us"]}
+    assert (await api.ok("GET", f"{base}/{us['lago_id']}"))["filter"] == us
+    assert await _usage_cents(api, "cus_f", "sub_f") == 2000 + 5000
+    changed = (await api.ok("PUT", f"{base}/{eu['lago_id']}", {"filter": {"properties": {"amount": "3"}}}))["filter"]
+    assert changed["properties"] == {"amount": "3"} and changed["values"] == {"region": ["eu"]}
+    assert await _usage_cents(api, "cus_f", "sub_f") == 3000 + 5000
+    bad = await api.error("PUT", f"{base}/{eu['lago_id']}", {"filter": {"properties": {"amount": "x"}}})
+    assert bad["error_details"] == {"filters.0.properties": ["invalid_amount"]}
+    removed = (await api.ok("DELETE", f"{base}/{us['lago_id']}"))["filter"]
+    assert removed["lago_id"] == us["lago_id"]
+    assert [f["lago_id"] for f in (await api.ok("GET", base))["filters"]] == [eu["lago_id"]]
+    assert await _usage_cents(api, "cus_f", "sub_f") == 3000 + 1000
+    last = await api.error("DELETE", f"{base}/{eu['lago_id']}")
+    assert last["error_details"] == {"filters": ["cannot_remove_last_filter"]}
+    assert (await api.error("GET", f"{base}/{uuid.uuid4()}", status=404))["code"] == "charge_filter_not_found"
+    assert await _usage_cents(api, "cus_g", "sub_g") == 2000 + 1000  # the other subscription: the plan's prices

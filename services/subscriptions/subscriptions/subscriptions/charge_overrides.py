@@ -20,10 +20,16 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.errors import ValidationFailed
+from invora.ids import uuid7
 from invora.web.pagination import PageParams, PaginationMeta
 from subscriptions.plans.client import CatalogClient
 from subscriptions.subscriptions import lifecycle
-from subscriptions.subscriptions.errors import ChargeNotFound, FixedChargeNotFound, SubscriptionNotEditable
+from subscriptions.subscriptions.errors import (
+    ChargeFilterNotFound,
+    ChargeNotFound,
+    FixedChargeNotFound,
+    SubscriptionNotEditable,
+)
 from subscriptions.subscriptions.models import Subscription
 from subscriptions.subscriptions.plan_terms import check_overrides
 from subscriptions.subscriptions.repository import find_by_external_id
@@ -47,8 +53,10 @@ def effective(items: list[dict[str, Any]], overrides: list[dict[str, Any]], fiel
         override = next((o for o in overrides if _matches(o, item)), None)
         if override is not None:
             for field in fields:
-                if override.get(field) is not None:
-                    shown[field] = copy.deepcopy(override[field])
+                # as usage and invoicing read an override: empty properties or filters fall back to the plan's
+                value = override.get(field)
+                if value is not None and (value or field not in ("properties", "filters")):
+                    shown[field] = copy.deepcopy(value)
         result.append(shown)
     return result
 
@@ -116,3 +124,52 @@ async def override_item(session: AsyncSession, catalog: CatalogClient, organizat
     await lifecycle.publish(session, subscription, "subscription.updated")
     fields = CHARGE_FIELDS if kind == "charges" else FIXED_CHARGE_FIELDS
     return effective([item], overrides, fields)[0]
+
+
+async def edit_filter(session: AsyncSession, catalog: CatalogClient, organization_id: uuid.UUID, external_id: str,
+                      status: str | None, code: str, filter_id: uuid.UUID | None, given: dict[str, Any] | None,
+                      now: datetime) -> dict:
+    """Add (`filter_id` None), change (`given`) or remove (`given` None) one filter of the subscription's
+    charge: the charge's current filters, so edited, become its override's `filters`. Returns the filter."""
+    subscription, version = await _context(session, catalog, organization_id, external_id, status)
+    charges = effective(version.get("charges") or [], (subscription.plan_overrides or {}).get("charges") or [],
+                        CHARGE_FIELDS)
+    charge = next((c for c in charges if c.get("code") == code), None)
+    if charge is None:
+        raise ChargeNotFound()
+    filters = [dict(f) for f in charge.get("filters") or []]
+    if filter_id is None:
+        target = {"lago_id": str(uuid7()), "invoice_display_name": None, **(given or {})}
+        filters.append(target)
+    else:
+        index = next((n for n, f in enumerate(filters) if str(f.get("lago_id")) == str(filter_id)), None)
+        if index is None:
+            raise ChargeFilterNotFound()
+        if given is None:
+            target = filters.pop(index)
+            if not filters and version_has_filters(version, code):
+                # an empty override list means "the plan's filters" to usage and invoicing: refuse, not mislead
+                raise ValidationFailed(filters=["cannot_remove_last_filter"])
+        else:
+            target = filters[index] = {**filters[index], **given}
+    await override_item(session, catalog, organization_id, external_id, status, "charges", code,
+                        {"filters": filters}, now)
+    return target
+
+
+async def read_filters(session: AsyncSession, catalog: CatalogClient, organization_id: uuid.UUID, external_id: str,
+                       status: str | None, code: str) -> list[dict]:
+    return list((await read_item(session, catalog, organization_id, external_id, status, "charges", code))
+                .get("filters") or [])
+
+
+async def read_filter(session: AsyncSession, catalog: CatalogClient, organization_id: uuid.UUID, external_id: str,
+                      status: str | None, code: str, filter_id: uuid.UUID) -> dict:
+    for item in await read_filters(session, catalog, organization_id, external_id, status, code):
+        if str(item.get("lago_id")) == str(filter_id):
+            return item
+    raise ChargeFilterNotFound()
+
+
+def version_has_filters(version: dict[str, Any], code: str) -> bool:
+    return any(c.get("code") == code and c.get("filters") for c in version.get("charges") or [])

@@ -40,3 +40,7 @@ class ChargeNotFound(NotFound):
 
 class FixedChargeNotFound(NotFound):
     resource = "fixed_charge"
+
+
+class ChargeFilterNotFound(NotFound):
+    resource = "charge_filter"

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 
-from invora.auth.deps import Reader, ReaderOrTenant, Writer, ensure_customer_access
+from invora.auth.deps import Reader, ReaderOrTenant, Writer
 from invora.runtime import now
 from invora.web.deps import DbSession
 from invora.web.error_docs import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS
 from invora.web.pagination import Pagination
+from subscriptions.common.auth import accessible_customer
 from subscriptions.common.errors import UNAVAILABLE
 from subscriptions.common.inputs import Code
-from subscriptions.customers import service as customers
 from subscriptions.plans.client import catalog_of
 from subscriptions.subscriptions import charge_overrides, create, lifecycle, repository, terminate, update
 from subscriptions.subscriptions.errors import StatusFilterInvalid
 from subscriptions.subscriptions.schemas import (
+    ChargeFilterCreateBody,
+    ChargeFilterResponse,
+    ChargeFiltersResponse,
+    ChargeFilterUpdateBody,
     SubscriptionChargeBody,
     SubscriptionChargeResponse,
     SubscriptionChargesResponse,
@@ -77,8 +82,7 @@ async def list_customer_subscriptions(
     external_customer_id: str = Path(description="The customer's external id."),
     plan_code: Annotated[Code | None, Query()] = None,
 ) -> SubscriptionsResponse:
-    ensure_customer_access(principal, external_customer_id)
-    await customers.get(session, principal.organization_id, external_customer_id)  # 404 customer_not_found
+    await accessible_customer(session, principal, external_customer_id)  # 403 another's tenant key; 404 none
     return await list_subscriptions(session, principal, page, request, external_customer_id, plan_code)
 
 
@@ -196,3 +200,65 @@ async def override_subscription_fixed_charge(
                                                 external_id, subscription_status, "fixed_charges",
                                                 fixed_charge_code, given, now(request))
     return SubscriptionFixedChargeResponse.model_validate({"fixed_charge": item})
+
+
+FilterId = Path(description="The filter's `lago_id`.")
+
+
+@router.get("/{external_id}/charges/{charge_code}/filters", response_model=ChargeFiltersResponse,
+            responses={**LIST_ERRORS, **READ_ERRORS, **UNAVAILABLE}, summary="List a subscription charge's filters")
+async def list_subscription_charge_filters(
+    session: DbSession, principal: Reader, request: Request, page: Pagination, external_id: str = ExternalId,
+    charge_code: str = ChargeCode, subscription_status: SubscriptionStatus = None,
+) -> ChargeFiltersResponse:
+    items = await charge_overrides.read_filters(session, catalog_of(request), principal.organization_id,
+                                                external_id, subscription_status, charge_code)
+    shown, meta = charge_overrides.page_of(items, page)
+    return ChargeFiltersResponse.model_validate({"filters": shown, "meta": meta})
+
+
+@router.post("/{external_id}/charges/{charge_code}/filters", response_model=ChargeFilterResponse,
+             responses={**WRITE_ERRORS, **UNAVAILABLE}, summary="Add a filter to a subscription's charge")
+async def create_subscription_charge_filter(
+    body: ChargeFilterCreateBody, session: DbSession, principal: Writer, request: Request,
+    external_id: str = ExternalId, charge_code: str = ChargeCode, subscription_status: SubscriptionStatus = None,
+) -> ChargeFilterResponse:
+    given = body.filter.model_dump(mode="json", include=body.filter.model_fields_set - {"cascade_updates"})
+    item = await charge_overrides.edit_filter(session, catalog_of(request), principal.organization_id, external_id,
+                                              subscription_status, charge_code, None, given, now(request))
+    return ChargeFilterResponse.model_validate({"filter": item})
+
+
+@router.get("/{external_id}/charges/{charge_code}/filters/{filter_id}", response_model=ChargeFilterResponse,
+            responses={**READ_ERRORS, **UNAVAILABLE}, summary="Retrieve a filter of a subscription's charge")
+async def get_subscription_charge_filter(
+    session: DbSession, principal: Reader, request: Request, external_id: str = ExternalId,
+    charge_code: str = ChargeCode, filter_id: uuid.UUID = FilterId, subscription_status: SubscriptionStatus = None,
+) -> ChargeFilterResponse:
+    item = await charge_overrides.read_filter(session, catalog_of(request), principal.organization_id, external_id,
+                                              subscription_status, charge_code, filter_id)
+    return ChargeFilterResponse.model_validate({"filter": item})
+
+
+@router.put("/{external_id}/charges/{charge_code}/filters/{filter_id}", response_model=ChargeFilterResponse,
+            responses={**WRITE_ERRORS, **UNAVAILABLE}, summary="Change a filter of a subscription's charge")
+async def update_subscription_charge_filter(
+    body: ChargeFilterUpdateBody, session: DbSession, principal: Writer, request: Request,
+    external_id: str = ExternalId, charge_code: str = ChargeCode, filter_id: uuid.UUID = FilterId,
+    subscription_status: SubscriptionStatus = None,
+) -> ChargeFilterResponse:
+    given = body.filter.model_dump(mode="json", include=body.filter.model_fields_set - {"cascade_updates"})
+    item = await charge_overrides.edit_filter(session, catalog_of(request), principal.organization_id, external_id,
+                                              subscription_status, charge_code, filter_id, given, now(request))
+    return ChargeFilterResponse.model_validate({"filter": item})
+
+
+@router.delete("/{external_id}/charges/{charge_code}/filters/{filter_id}", response_model=ChargeFilterResponse,
+               responses={**WRITE_ERRORS, **UNAVAILABLE}, summary="Remove a filter from a subscription's charge")
+async def delete_subscription_charge_filter(
+    session: DbSession, principal: Writer, request: Request, external_id: str = ExternalId,
+    charge_code: str = ChargeCode, filter_id: uuid.UUID = FilterId, subscription_status: SubscriptionStatus = None,
+) -> ChargeFilterResponse:
+    item = await charge_overrides.edit_filter(session, catalog_of(request), principal.organization_id, external_id,
+                                              subscription_status, charge_code, filter_id, None, now(request))
+    return ChargeFilterResponse.model_validate({"filter": item})

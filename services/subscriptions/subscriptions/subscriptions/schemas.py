@@ -173,3 +173,39 @@ class SubscriptionFixedChargeResponse(BaseModel):
 class SubscriptionFixedChargesResponse(BaseModel):
     fixed_charges: list[SubscriptionFixedCharge]
     meta: PaginationMeta
+
+
+# -- one filter of a subscription's charge: /subscriptions/{external_id}/charges/{code}/filters[/{id}] -------
+FilterValues = Annotated[dict[Code, Annotated[list[Code], Field(min_length=1, max_length=1000)]],
+                         Field(min_length=1, max_length=MAX_ITEMS)]
+
+
+class ChargeFilterCreateInput(InputModel):
+    invoice_display_name: Name | None = None
+    properties: JsonObject
+    values: FilterValues
+    cascade_updates: StrictBool | None = Field(None, description="Accepted and ignored: no plan changes here.")
+
+
+class ChargeFilterUpdateInput(InputModel):
+    invoice_display_name: Name | None = None
+    properties: JsonObject | None = None
+    values: FilterValues | None = None
+    cascade_updates: StrictBool | None = Field(None, description="Accepted and ignored: no plan changes here.")
+
+
+class ChargeFilterCreateBody(BaseModel):
+    filter: ChargeFilterCreateInput
+
+
+class ChargeFilterUpdateBody(BaseModel):
+    filter: ChargeFilterUpdateInput
+
+
+class ChargeFilterResponse(BaseModel):
+    filter: SubscriptionChargeFilter
+
+
+class ChargeFiltersResponse(BaseModel):
+    filters: list[SubscriptionChargeFilter]
+    meta: PaginationMeta
