@@ -65,7 +65,8 @@ def _line(charge: Mapping[str, Any], usage: ChargeUsageSnapshot, properties: Map
     result = price_charge(model, properties, currency, units=Decimal(units), event_values=values)
     with_cents = result.precise_amount.scaleb(_exponent(currency))
     return ChargeFeeLine(charge=charge, metric_code=usage.billable_metric.code, metric_name=usage.billable_metric.name,
-                         units=Decimal(units), events_count=events_count, amount_cents=int(result.amount_cents),
+                         # the engine's units: a refund below zero shows 0 units, as Lago's fee does
+                         units=result.units, events_count=events_count, amount_cents=int(result.amount_cents),
                          precise_amount_cents=with_cents, amount_details=result.as_dict(), **extra)
 
 
