@@ -31,7 +31,9 @@ def caddy_environment(home: Path) -> dict[str, str]:
 
 def wait_until_healthy(url: str, process: subprocess.Popen | None = None, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
-    with httpx.Client(timeout=2.0) as client:
+    # /health waits up to HEALTH_TIMEOUT for each service that accepts but does not answer: a read
+    # timeout at or below that never sees the gateway's answer while one service is silent
+    with httpx.Client(timeout=httpx.Timeout(15.0, connect=2.0)) as client:
         while True:
             if process is not None and process.poll() is not None:
                 raise RuntimeError(f"caddy exited with code {process.returncode}")
