@@ -18,6 +18,7 @@ from invora.db.migrate import SERVICES
 from invora.infra.ports import port_open
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
+_NOTABLE = ("item_parked", "_error", "_failed", "replay", "rewound", "broker_replaced")
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
 
@@ -74,11 +75,15 @@ class DevRun:
         self.seen_pids: set[int] = set()
 
     def diagnostics(self) -> str:
+        """The suite's output and, per log, its parking/error lines and its last lines."""
         parts = [f"--- invora dev output ---\n{self.output.read_text(errors='replace')}"]
         for log in [*sorted((self.data_dir / "logs").glob("*.log")), self.data_dir / "postgres" / "server.log"]:
             if not log.exists():
                 continue
-            tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+            lines = log.read_text(errors="replace").splitlines()
+            # what a loop set aside or failed on says more than the last requests do
+            notable = [line for line in lines if any(word in line for word in _NOTABLE)][-40:]
+            tail = "\n".join([*notable, "…", *lines[-15:]] if notable else lines[-15:])
             parts.append(f"--- {log.name} ---\n{tail}")
         return "\n".join(parts)
 
