@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from invora.db.migrate import SERVICES
-from invora.gateway.caddy import NOT_FOUND, SERVICE_UNAVAILABLE, caddy_config
+from invora.gateway.caddy import NOT_FOUND, PAYLOAD_TOO_LARGE, SERVICE_UNAVAILABLE, caddy_config
 from invora.gateway.process import run_caddy
 from invora.gateway.routes import PublicPath, RouteConflict, RouteTable, table_from_apps
 from invora.infra.ports import free_port
@@ -195,6 +195,32 @@ def test_request_bodies_stream_to_the_service_without_buffering(gateway_url, ech
     assert answer.status_code == 200 and answer.json()["size"] == chunks * (65536 + 13)
     first = echoes["subscriptions"].first_chunk_at
     assert first is not None and first < sent_last_at[0] - pause, "the gateway held the body back"
+
+
+def test_the_gateway_enforces_each_routes_body_limit(table, gateway_url, echoes):
+    """The same limits as the services (their OpenAPI's x-invora-max-body-bytes): the stand-in
+    upstreams here take any body, so a 413 can only come from the gateway."""
+    batch = next(p for p in table.paths if p.template == "/api/v1/events/batch")
+    endpoints = next(p for p in table.paths if p.template == "/api/v1/webhook_endpoints")
+    assert endpoints.max_body_bytes is not None and batch.max_body_bytes is not None
+    assert batch.max_body_bytes > endpoints.max_body_bytes
+    between = b"{" + b" " * (endpoints.max_body_bytes + 1024) + b"}"  # over one limit, under the other
+
+    def streamed(total: int) -> Iterator[bytes]:  # no Content-Length: cut off as it arrives
+        for _ in range(total // 65536 + 1):
+            yield b" " * 65536
+
+    with httpx.Client(base_url=gateway_url, timeout=20.0) as client:
+        refused = client.post("/api/v1/webhook_endpoints", content=between)
+        assert refused.status_code == 413 and refused.json() == PAYLOAD_TOO_LARGE
+        refused = client.post("/api/v1/webhook_endpoints", content=streamed(endpoints.max_body_bytes + 65536))
+        assert refused.status_code == 413 and refused.json() == PAYLOAD_TOO_LARGE
+        accepted = client.post("/api/v1/events/batch", content=between)
+        assert accepted.status_code == 200 and accepted.json()["size"] == len(between)
+        refused = client.post("/api/v1/events/batch", content=b" " * (batch.max_body_bytes + 1))
+        assert refused.status_code == 413 and refused.json() == PAYLOAD_TOO_LARGE
+        small = client.post("/api/v1/webhook_endpoints", json={"webhook_endpoint": {}})
+        assert small.status_code == 200 and small.json()["service"] == "notifications"
 
 
 def test_gateway_health_reports_every_service(gateway_url):

@@ -6,6 +6,9 @@ One server on one port:
   proxied to that service. Headers pass through untouched (`Authorization`, `Idempotency-Key`,
   `X-Request-ID`, `X-Correlation-ID`; Caddy adds `X-Forwarded-*`), request bodies stream to the
   service as they arrive (no `request_buffers`), responses stream back.
+- request bodies are limited as each service limits them (`x-invora-max-body-bytes` of the
+  operations, else the services' default): a larger body is cut off as it streams and answered 413
+  with Lago's error body, so an oversized body never crosses the hop whole.
 - a path no service declares: 404 with Lago's error body, from the gateway.
 - a service that does not answer (nothing listening, dial timeout, no response headers in time):
   503 with Lago's error body and `Retry-After`, at once: a refused connection fails immediately and
@@ -25,10 +28,13 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from invora.errors import PayloadTooLarge
 from invora.gateway.routes import RouteTable
+from invora.web.body_limit import DEFAULT_MAX_BODY_BYTES
 
 NOT_FOUND = {"status": 404, "error": "Not Found", "code": "not_found"}
 SERVICE_UNAVAILABLE = {"status": 503, "error": "Service Unavailable", "code": "service_unavailable"}
+PAYLOAD_TOO_LARGE = PayloadTooLarge().body()
 HEALTH_PATH = "/health"
 # sub-requests of /health; reachable from outside too, harmlessly (a service's /health)
 SERVICE_HEALTH_PREFIX = "/_gateway/health/"
@@ -109,14 +115,14 @@ def caddy_config(table: RouteTable, upstreams: Mapping[str, str], listen: str,
             "terminal": True,
         })
     for service in table.services:
-        pattern = table.service_pattern(service)
-        if pattern is None:
-            continue  # a service with no public path yet
-        routes.append({
-            "match": [{"path_regexp": {"name": service, "pattern": pattern}}],
-            "handle": [_proxy(upstreams[service], response_header_timeout=response_timeout)],
-            "terminal": True,
-        })
+        # one route per body limit of the service's paths (a service with no public path has none)
+        for index, (limit, pattern) in enumerate(table.body_limit_patterns(service, DEFAULT_MAX_BODY_BYTES)):
+            routes.append({
+                "match": [{"path_regexp": {"name": f"{service}{index}", "pattern": pattern}}],
+                "handle": [{"handler": "request_body", "max_size": limit},
+                           _proxy(upstreams[service], response_header_timeout=response_timeout)],
+                "terminal": True,
+            })
     routes.append({"handle": [_respond(NOT_FOUND, 404)], "terminal": True})
 
     error_routes = [
@@ -124,6 +130,12 @@ def caddy_config(table: RouteTable, upstreams: Mapping[str, str], listen: str,
             # a service's health sub-request failed: report it, keep /health itself answering
             "match": [{"path": [f"{SERVICE_HEALTH_PREFIX}*"]}],
             "handle": [_respond({"status": "unavailable"}, 200)],
+            "terminal": True,
+        },
+        {
+            # a body over its route's limit (the request_body handler's reader gave up)
+            "match": [{"expression": "{http.error.status_code} == 413"}],
+            "handle": [_respond(PAYLOAD_TOO_LARGE, 413)],
             "terminal": True,
         },
         {"handle": [_respond(SERVICE_UNAVAILABLE, 503, {"Retry-After": ["1"]})], "terminal": True},

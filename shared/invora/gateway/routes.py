@@ -35,6 +35,8 @@ class PublicPath:
     service: str
     template: str  # as in the OpenAPI document: /api/v1/customers/{external_customer_id}
     methods: tuple[str, ...]
+    # the largest body its operations accept (`x-invora-max-body-bytes`); None when none takes a body
+    max_body_bytes: int | None = None
 
     @property
     def segments(self) -> tuple[str, ...]:
@@ -74,7 +76,11 @@ class RouteTable:
                 if not template.startswith(PUBLIC_PREFIX):
                     continue  # /health, /ready, /metrics: each service's own, not routed
                 methods = tuple(sorted(m.upper() for m in operations if m.lower() in _HTTP_METHODS))
-                paths.append(PublicPath(service=service, template=template, methods=methods))
+                limits = [int(limit) for m, operation in operations.items()
+                          if m.lower() in _HTTP_METHODS and isinstance(operation, Mapping)
+                          and (limit := operation.get("x-invora-max-body-bytes")) is not None]
+                paths.append(PublicPath(service=service, template=template, methods=methods,
+                                        max_body_bytes=max(limits) if limits else None))
         table = cls(services=tuple(documents), paths=tuple(paths))
         table.check()
         return table
@@ -102,12 +108,26 @@ class RouteTable:
 
         A trailing slash is let through, so the service itself answers it as it would directly.
         """
-        patterns = sorted({p.pattern() for p in self.for_service(service)})
-        if not patterns:
-            return None
-        prefix = PUBLIC_PREFIX.rstrip("/")
-        alternatives = "|".join(p.removeprefix(prefix) for p in patterns)
-        return f"^{re.escape(prefix)}(?:{alternatives})/?$"
+        return _anchored(self.for_service(service))
+
+    def body_limit_patterns(self, service: str, default: int) -> list[tuple[int, str]]:
+        """(limit in bytes, anchored pattern) for a service's paths grouped by their body limit,
+        largest first (a path matched by two groups gets the larger; the service keeps its exact one).
+        A path none of whose operations takes a body gets `default`."""
+        groups: dict[int, list[PublicPath]] = {}
+        for path in self.for_service(service):
+            groups.setdefault(path.max_body_bytes or default, []).append(path)
+        return [(limit, pattern) for limit in sorted(groups, reverse=True)
+                if (pattern := _anchored(groups[limit])) is not None]
+
+
+def _anchored(paths: Iterable[PublicPath]) -> str | None:
+    patterns = sorted({p.pattern() for p in paths})
+    if not patterns:
+        return None
+    prefix = PUBLIC_PREFIX.rstrip("/")
+    alternatives = "|".join(p.removeprefix(prefix) for p in patterns)
+    return f"^{re.escape(prefix)}(?:{alternatives})/?$"
 
 
 def overlap(a: PublicPath, b: PublicPath) -> bool:
