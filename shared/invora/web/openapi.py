@@ -7,6 +7,8 @@ FastAPI builds it from the routes; `install_openapi` then
 - names, on each operation, the roles it lets through (`x-invora-roles`, from its `require_roles`
   dependency; absent: any valid key) and, with a body, the largest body it takes
   (`x-invora-max-body-bytes`), which the suite's security tests read;
+- writes the suite-wide rule that no string may hold NUL as a `pattern` on every string schema
+  that has none (nor an enum, const or format) of its own;
 - works around three quirks: a dict whose keys have a `pattern` comes out of pydantic as
   `patternProperties` (which lets other keys through unchecked) instead of `propertyNames`;
   numeric bounds behind a validator come out as `ge`/`le` instead of `minimum`/`maximum`; and
@@ -24,6 +26,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from invora.web.error_docs import ApiError, ValidationErrorBody
+from invora.web.inputs import NO_NUL_PATTERN
 
 _BOUNDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum",
            "multiple_of": "multipleOf"}
@@ -141,6 +144,9 @@ def _fix_schemas(node: Any) -> None:
         for key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
             if isinstance(node.get(key), float) and node[key].is_integer():
                 node[key] = int(node[key])
+    if node.get("type") == "string" and not {"pattern", "enum", "const", "format"} & node.keys():
+        # every string a route reads is refused with NUL (invora.web.strict_requests): say so
+        node["pattern"] = NO_NUL_PATTERN
     patterns = node.get("patternProperties")
     if isinstance(patterns, dict) and len(patterns) == 1 and "additionalProperties" not in node:
         # pydantic's spelling of dict[Annotated[str, pattern], V]: every key must match, values are V
