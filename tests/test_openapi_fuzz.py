@@ -52,6 +52,9 @@ BUSINESS_RULES: list[tuple[str, str, str]] = [
     (r".*", r"expiration_at|ending_at", r"invalid_date"),  # in the past, or before the start
     (r".*", r"add_on|currency", r"currencies_does_not_match"),  # an add-on, a plan, a customer in other currencies
     (r"PUT .*", r"status", r"subscription_not_editable"),  # terminated subscriptions are read-only
+    # an alert has at most one recurring threshold (a rule across the list's items)
+    (r"(POST|PUT) /api/v1/subscriptions/\{external_id\}/alerts.*", r"(\d+\.)?thresholds",
+     r"only_one_recurring_threshold"),
     # an update is checked merged with the stored object (a coupon turned `fixed_amount` needs its amount…)
     (r"PUT .*", r"field_name|recurring", r"value_is_mandatory|not_compatible_with_aggregation_type"),
     (r"PUT .*", r"amount_cents|amount_currency|percentage_rate|frequency_duration|expiration_at",
