@@ -23,6 +23,13 @@ from invora.infra.ports import free_port, wait_for_port
 from invora.infra.postgres import EmbeddedPostgres, database_urls, ensure_databases
 from invora.secrets import generate_key_entry
 
+# Scripts here are named after what they measure (payments.py, wallets.py), which would shadow the
+# services' packages of the same name while this folder is first on sys.path (a script's folder is):
+# every script imports this module first, and it moves the folder last, so the installed packages win
+# and sibling scripts (`from ingestion import …`) still import; spawned workers inherit the order.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE] + [str(_HERE)]
+
 
 @dataclass(frozen=True)
 class BenchEnvironment:

@@ -36,10 +36,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _harness import bench_environment  # noqa: E402
 
-# this file's name shadows the `payments` package: drop the folder from the path (spawned workers too)
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-sys.modules.pop("payments", None)
-
 
 class SlowAdapter:
     """A provider that answers after `delay` seconds (localstripe underneath, so charges are still counted)."""

@@ -41,9 +41,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _harness import bench_environment  # noqa: E402
 
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-sys.modules.pop("wallets", None)
-
 REQUEST_CENTS = 7
 
 
