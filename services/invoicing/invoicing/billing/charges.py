@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from invora.events.contracts.subscriptions import ChargeUsageSnapshot, FilterUsageSnapshot, UsageSnapshot
+from invora.money import exponent
 from invora.pricing import price_charge
 from invora.pricing.proration import minimum_true_up_cents
 
@@ -63,17 +64,11 @@ def _line(charge: Mapping[str, Any], usage: ChargeUsageSnapshot, properties: Map
     if model == "dynamic" and values is None:
         values = []
     result = price_charge(model, properties, currency, units=Decimal(units), event_values=values)
-    with_cents = result.precise_amount.scaleb(_exponent(currency))
+    with_cents = result.precise_amount.scaleb(exponent(currency))
     return ChargeFeeLine(charge=charge, metric_code=usage.billable_metric.code, metric_name=usage.billable_metric.name,
                          # the engine's units: a refund below zero shows 0 units, as Lago's fee does
                          units=result.units, events_count=events_count, amount_cents=int(result.amount_cents),
                          precise_amount_cents=with_cents, amount_details=result.as_dict(), **extra)
-
-
-def _exponent(currency: str) -> int:
-    from invora.money import exponent
-
-    return exponent(currency)
 
 
 def charge_fees(version: Mapping[str, Any], overrides: Mapping[str, Any], usage: UsageSnapshot,

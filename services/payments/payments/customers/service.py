@@ -15,9 +15,9 @@ from invora.events.contracts.subscriptions import Customer, CustomerEvent
 from invora.events.envelope import EventEnvelope
 from invora.ids import uuid7
 from invora.web.inputs import storable_key
-from payments.common.errors import CustomerNotFound
-from payments.common.events import publish
 from payments.customers import repository
+from payments.errors import CustomerNotFound
+from payments.events import publish
 from payments.providers.base import PaymentProviderAdapter
 from payments.providers.base import ProviderError as AdapterError
 

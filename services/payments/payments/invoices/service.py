@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from invora.events.contracts.invoicing import InvoiceEvent
 from invora.events.envelope import EventEnvelope
 from invora.logging import get_logger
-from payments.common.errors import InvoiceNotFound
 from payments.customers import repository as customers_repository
 from payments.customers import service as customers
+from payments.errors import InvoiceNotFound
 from payments.invoices import repository
 from payments.payment_providers import repository as providers_repository
 from payments.payments import lifecycle

@@ -10,14 +10,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
 
+from invora.auth.deps import ReaderOrTenant, Writer
+from invora.ids import parse_uuid
 from invora.web.error_docs import LIST_ERRORS, NOT_ALLOWED, NOT_FOUND, WRITE_ERRORS, ApiError, response
 from invora.web.pagination import Pagination
-from payments.common.auth import ReaderOrTenant, Writer
-from payments.common.deps import Runtime
-from payments.common.ids import parse_uuid
 from payments.customers import service as customers
 from payments.payment_methods import service
 from payments.payment_methods.schemas import PaymentMethodResponse, PaymentMethodsResponse
+from payments.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1/customers/{external_customer_id}/payment_methods", tags=["payment_methods"])
 ExternalCustomerId = Annotated[str, Path(description="The customer's external id.", max_length=255)]

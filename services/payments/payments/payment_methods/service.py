@@ -12,14 +12,14 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invora.web.pagination import PageParams, PaginationMeta
-from payments.common.errors import (
+from payments.customers import repository as customers_repository
+from payments.customers import service as customers
+from payments.errors import (
     CustomerHasNoProvider,
     PaymentMethodNotFound,
     ProviderRefused,
     ProviderUnavailable,
 )
-from payments.customers import repository as customers_repository
-from payments.customers import service as customers
 from payments.payment_methods.schemas import PaymentMethodObject
 from payments.payment_providers import repository as providers_repository
 from payments.providers.base import PaymentMethodInfo, ProviderError, ProviderUnreachable

@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
+from invora.auth.deps import Reader, Writer
+from invora.runtime import Now
 from invora.web.deps import DbSession
 from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, NOT_ALLOWED, READ_ERRORS, WRITE_ERRORS
 from invora.web.pagination import Pagination
-from payments.common.auth import Reader, Writer
-from payments.common.deps import Now
 from payments.payment_providers import service
 from payments.payment_providers.schemas import (
     PaymentProviderCreateBody,

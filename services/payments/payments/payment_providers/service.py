@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from invora.ids import uuid7
 from invora.web.inputs import storable_key
 from invora.web.pagination import PageParams, PaginationMeta
-from payments.common.errors import PaymentProviderCodeTaken, PaymentProviderInUse, PaymentProviderNotFound
+from payments.errors import PaymentProviderCodeTaken, PaymentProviderInUse, PaymentProviderNotFound
 from payments.payment_providers import repository
 from payments.payment_providers.models import PaymentProvider
 from payments.payment_providers.schemas import (

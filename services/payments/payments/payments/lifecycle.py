@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.events.contracts.payments import PaymentEvent
 from invora.ids import uuid7
-from payments.common.events import publish
+from payments.events import publish
 from payments.payments import repository
 from payments.payments.render import render
 from payments.providers.base import ChargeResult

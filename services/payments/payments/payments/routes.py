@@ -8,13 +8,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
+from invora.auth.deps import ReaderOrTenant, Writer, ensure_customer_access, is_staff
 from invora.auth.principal import Principal
+from invora.ids import parse_uuid
+from invora.runtime import Now
 from invora.web.deps import DbSession
 from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, NOT_ALLOWED, NOT_FOUND, READ_ERRORS
 from invora.web.pagination import Pagination
-from payments.common.auth import ReaderOrTenant, Writer, ensure_customer_access, is_staff
-from payments.common.deps import Now
-from payments.common.ids import parse_uuid
 from payments.customers import service as customers
 from payments.payments import service
 from payments.payments.schemas import ManualPaymentBody, PaymentResponse, PaymentsResponse

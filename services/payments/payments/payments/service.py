@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from invora.events.contracts.payments import Payment
 from invora.ids import uuid7
 from invora.web.pagination import PageParams, PaginationMeta
-from payments.common.errors import InvoiceNotPayable, PaymentAmountExceedsDue, PaymentNotFound
+from payments.errors import InvoiceNotPayable, PaymentAmountExceedsDue, PaymentNotFound
 from payments.invoices import repository as invoices_repository
 from payments.invoices import service as invoices
 from payments.payments import lifecycle, repository

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Depends, Path
 
+from invora.auth.deps import Reader, require_roles
+from invora.auth.principal import Principal
+from invora.ids import parse_uuid
 from invora.web.deps import DbSession
 from invora.web.error_docs import CREATE_ERRORS, NOT_ALLOWED, NOT_FOUND, READ_ERRORS, ApiError, response
-from payments.common.auth import Reader, Refunder
-from payments.common.deps import Runtime
-from payments.common.ids import parse_uuid
 from payments.refunds import service
 from payments.refunds.schemas import RefundBody, RefundResponse
+from payments.runtime import Runtime
+
+# refunds move money back: billing_admin (admin holds every right)
+Refunder = Annotated[Principal, Depends(require_roles("billing_admin", "admin"))]
 
 router = APIRouter(prefix="/api/v1", tags=["refunds"])
 

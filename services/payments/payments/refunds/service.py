@@ -19,14 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from invora.events.contracts.payments import Refund, RefundEvent
 from invora.ids import uuid7
 from invora.logging import get_logger
-from payments.common.errors import (
+from payments.errors import (
     IdempotencyKeyReused,
     PaymentNotFound,
     PaymentNotRefundable,
     RefundExceedsPayment,
     RefundNotFound,
 )
-from payments.common.events import publish
+from payments.events import publish
 from payments.payment_providers import repository as providers_repository
 from payments.payments import repository as payments_repository
 from payments.providers.base import ProviderError, RefundResult

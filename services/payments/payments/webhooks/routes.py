@@ -14,9 +14,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 
+from invora.runtime import Now
 from invora.web.deps import DbSession
 from invora.web.error_docs import NOT_FOUND, UNPROCESSABLE, ApiError, response
-from payments.common.deps import Now, Runtime
+from payments.runtime import Runtime
 from payments.webhooks import service
 
 router = APIRouter(prefix="/api/v1/provider_webhooks", tags=["provider_webhooks"])

@@ -9,9 +9,9 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.errors import BadRequest
+from invora.ids import parse_uuid
 from invora.logging import get_logger
-from payments.common.errors import PaymentProviderNotFound
-from payments.common.ids import parse_uuid
+from payments.errors import PaymentProviderNotFound
 from payments.payment_providers import repository as providers_repository
 from payments.payments import lifecycle
 from payments.payments import repository as payments_repository

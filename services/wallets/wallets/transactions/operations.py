@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.errors import ValidationFailed
 from invora.events.contracts.wallets import WalletTransaction
+from invora.ids import parse_uuid
 from invora.web.pagination import PageParams, PaginationMeta
 from wallets.common.errors import WalletNotActive, WalletNotFound, WalletTransactionNotFound
 from wallets.ledger.format import credits_text
@@ -18,13 +19,6 @@ from wallets.transactions.render import render
 from wallets.transactions.schemas import ConsumptionLink, WalletTransactionCreateInput
 from wallets.wallets import service as wallets
 from wallets.wallets.service import _check_paid_limits
-
-
-def _parse(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except (ValueError, TypeError, AttributeError):
-        return None
 
 
 async def create(session: AsyncSession, organization_id: uuid.UUID, data: WalletTransactionCreateInput, *,
@@ -69,7 +63,7 @@ async def create(session: AsyncSession, organization_id: uuid.UUID, data: Wallet
 
 
 async def get_row(session: AsyncSession, organization_id: uuid.UUID, transaction_id: str) -> RowMapping:
-    parsed = _parse(transaction_id)
+    parsed = parse_uuid(transaction_id)
     row = await repository.by_id(session, organization_id, parsed) if parsed else None
     if row is None:
         raise WalletTransactionNotFound()

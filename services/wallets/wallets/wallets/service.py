@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.errors import ValidationFailed
 from invora.events.contracts.wallets import Wallet, WalletEvent
-from invora.ids import uuid7
+from invora.ids import parse_uuid, uuid7
 from invora.web.inputs import storable_key
 from invora.web.pagination import PageParams, PaginationMeta
 from wallets.common.errors import CurrencyMismatch, WalletCodeTaken, WalletNotActive, WalletNotFound
@@ -25,16 +25,9 @@ from wallets.wallets.render import render, rules_to_store
 from wallets.wallets.schemas import CustomerWalletCreateInput, WalletUpdateInput, check_top_up_bounds
 
 
-def _parse_id(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except (ValueError, TypeError, AttributeError):
-        return None
-
-
 async def get_row(session: AsyncSession, organization_id: uuid.UUID, wallet_id: str | uuid.UUID, *,
                   lock: bool = False) -> RowMapping:
-    parsed = wallet_id if isinstance(wallet_id, uuid.UUID) else _parse_id(wallet_id)
+    parsed = wallet_id if isinstance(wallet_id, uuid.UUID) else parse_uuid(wallet_id)
     row = await repository.by_id(session, organization_id, parsed, lock=lock) if parsed else None
     if row is None:
         raise WalletNotFound()
