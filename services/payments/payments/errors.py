@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
+from invora.customer_projection.service import CustomerNotFound as CustomerNotFound
 from invora.errors import BadRequest, Conflict, MethodNotAllowed, NotFound, ServiceUnavailable, ValidationFailed
-
-
-class CustomerNotFound(NotFound):
-    def __init__(self) -> None:
-        super().__init__("customer")
 
 
 class InvoiceNotFound(NotFound):

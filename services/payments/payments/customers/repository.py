@@ -1,60 +1,20 @@
-"""SQL of the customers projection and of provider customers."""
+"""SQL of provider customers; the customers projection's is the shared one (re-exported here)."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-_COLUMNS = ("id", "organization_id", "external_id", "name", "email", "currency", "payment_provider",
-            "payment_provider_code", "provider_customer_id", "deleted_at", "last_sequence")
+from invora.customer_projection import repository as projection
 
-# an event older than (or the same as) the last one applied changes nothing; a customer first seen inside an
-# invoice (sequence 0) is replaced by the first real customer event
-_UPSERT = text(
-    f"""
-    INSERT INTO customers ({", ".join(_COLUMNS)})
-    VALUES ({", ".join(":" + c for c in _COLUMNS)})
-    ON CONFLICT (id) DO UPDATE SET
-        external_id = EXCLUDED.external_id, name = EXCLUDED.name, email = EXCLUDED.email,
-        currency = EXCLUDED.currency, payment_provider = EXCLUDED.payment_provider,
-        payment_provider_code = EXCLUDED.payment_provider_code, provider_customer_id = EXCLUDED.provider_customer_id,
-        deleted_at = EXCLUDED.deleted_at, last_sequence = EXCLUDED.last_sequence, updated_at = now()
-    WHERE customers.last_sequence < EXCLUDED.last_sequence AND customers.organization_id = EXCLUDED.organization_id
-    RETURNING id
-    """
-)
-_INSERT_IF_ABSENT = text(
-    f"""
-    INSERT INTO customers ({", ".join(_COLUMNS)})
-    VALUES ({", ".join(":" + c for c in _COLUMNS)})
-    ON CONFLICT DO NOTHING
-    """
-)
-_BY_EXTERNAL_ID = text(
-    "SELECT * FROM customers WHERE organization_id = :org AND external_id = :external_id AND deleted_at IS NULL"
-)
-_BY_ID = text("SELECT * FROM customers WHERE organization_id = :org AND id = :id")
-
-
-async def upsert(session: AsyncSession, values: dict[str, Any]) -> bool:
-    return (await session.execute(_UPSERT, values)).first() is not None
-
-
-async def insert_if_absent(session: AsyncSession, values: dict[str, Any]) -> None:
-    await session.execute(_INSERT_IF_ABSENT, values)
-
-
-async def by_external_id(session: AsyncSession, organization_id: uuid.UUID, external_id: str) -> RowMapping | None:
-    return (await session.execute(_BY_EXTERNAL_ID, {"org": organization_id, "external_id": external_id})
-            ).mappings().first()
-
-
-async def by_id(session: AsyncSession, organization_id: uuid.UUID, customer_id: uuid.UUID) -> RowMapping | None:
-    return (await session.execute(_BY_ID, {"org": organization_id, "id": customer_id})).mappings().first()
+# the projection itself (`customers`): the shared SQL (`invora.customer_projection.repository`)
+upsert = projection.upsert
+insert_if_absent = projection.insert_if_absent
+by_external_id = projection.by_external_id
+by_id = projection.by_id
 
 
 # -- provider customers -------------------------------------------------------------------------------------

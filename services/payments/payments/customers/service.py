@@ -3,62 +3,44 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from invora.auth.deps import ensure_customer_access, is_staff
-from invora.auth.principal import Principal
+from invora.customer_projection import service as projection
 from invora.events.contracts.payments import CustomerPaymentProviderEvent, ProviderCustomer, ProviderError
-from invora.events.contracts.subscriptions import Customer, CustomerEvent
+from invora.events.contracts.subscriptions import Customer
 from invora.events.envelope import EventEnvelope
 from invora.ids import uuid7
-from invora.web.inputs import storable_key
 from payments.customers import repository
-from payments.errors import CustomerNotFound
 from payments.events import publish
 from payments.providers.base import PaymentProviderAdapter
 from payments.providers.base import ProviderError as AdapterError
 
 
-def _values(organization_id: uuid.UUID, customer: Customer, *, deleted_at: datetime | None,
-            sequence: int) -> dict:
+def provider_columns(customer: Customer) -> dict:
     billing = customer.billing_configuration
     return {
-        "id": customer.lago_id, "organization_id": organization_id, "external_id": customer.external_id,
-        "name": customer.name, "email": customer.billing_email or customer.email, "currency": customer.currency,
+        "email": customer.billing_email or customer.email,
         "payment_provider": billing.payment_provider, "payment_provider_code": billing.payment_provider_code,
-        "provider_customer_id": billing.provider_customer_id, "deleted_at": deleted_at, "last_sequence": sequence,
+        "provider_customer_id": billing.provider_customer_id,
     }
 
 
 async def apply_event(session: AsyncSession, envelope: EventEnvelope) -> bool:
-    """Project one `customer.created|updated|deleted`; True if it changed the projection."""
-    customer = CustomerEvent.model_validate(envelope.data).customer
-    deleted_at = customer.deleted_at
-    if envelope.type == "customer.deleted" and deleted_at is None:
-        deleted_at = envelope.occurred_at
-    return await repository.upsert(session, _values(envelope.organization_id, customer, deleted_at=deleted_at,
-                                                    sequence=envelope.sequence))
+    """Project one `customer.created|updated|deleted` (the shared rules, with payments' own columns)."""
+    return await projection.apply_event(session, envelope, provider_columns)
 
 
 async def remember(session: AsyncSession, organization_id: uuid.UUID, customer: Customer) -> None:
     """A customer seen inside an invoice before its own event arrived: kept until a `customer.*` event replaces it."""
-    await repository.insert_if_absent(session, _values(organization_id, customer, deleted_at=None, sequence=0))
+    await repository.insert_if_absent(session, projection.values(organization_id, customer, deleted_at=None,
+                                                                 sequence=0, extra=provider_columns))
 
 
-async def find(session: AsyncSession, organization_id: uuid.UUID, external_id: str) -> RowMapping | None:
-    if not storable_key(external_id):
-        return None
-    return await repository.by_external_id(session, organization_id, external_id)
-
-
-async def get(session: AsyncSession, organization_id: uuid.UUID, external_id: str) -> RowMapping:
-    customer = await find(session, organization_id, external_id)
-    if customer is None:
-        raise CustomerNotFound()
-    return customer
+find = projection.find
+get = projection.get
+ensure_external_customer_access = projection.ensure_external_customer_access
 
 
 def _event(customer: RowMapping, provider: RowMapping, provider_customer_id: str | None,
@@ -109,13 +91,3 @@ async def ensure_provider_customer(sessionmaker: async_sessionmaker[AsyncSession
         stored = (await repository.link(session, customer["id"], provider["id"]))["provider_customer_id"]
         await session.commit()
     return stored
-
-
-async def ensure_external_customer_access(session: AsyncSession, principal: Principal,
-                                          external_customer_id: str) -> None:
-    """A tenant key names its customer by `lago_id`: the path's external id is resolved to the live customer
-    holding it (this service's projection), which must be the key's."""
-    if is_staff(principal):
-        return
-    customer = await repository.by_external_id(session, principal.organization_id, external_customer_id)
-    ensure_customer_access(principal, customer["id"] if customer is not None else None)

@@ -24,6 +24,7 @@ from decimal import Decimal
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from invora.customer_projection import repository as customers_repository
 from invora.events.contracts.invoicing import PrepaidCreditsReleaseRequested, PrepaidCreditsRequested
 from invora.events.contracts.wallets import (
     AppliedLine,
@@ -35,8 +36,7 @@ from invora.events.contracts.wallets import (
 from invora.ids import uuid7
 from invora.outbox import PendingEvent, add_events
 from wallets.applications import repository
-from wallets.common.events import publish
-from wallets.customers import repository as customers_repository
+from wallets.events import publish
 from wallets.ledger import repository as ledger_repository
 from wallets.ledger import service as ledger
 from wallets.ledger.arithmetic import AppliesTo, Block, Line, allocate_lines

@@ -7,7 +7,8 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from invora.events.contracts.wallets import WalletTransaction
-from wallets.common.inputs import Code, Currency, InputModel, PositiveCents, Reason, Timestamp
+from invora.web.fields import Code, Currency, PositiveCents, Reason, Timestamp
+from invora.web.inputs import InputModel
 
 
 class ManualCreditInput(InputModel):

@@ -12,7 +12,7 @@ from invora.errors import ValidationFailed
 from invora.events.contracts.wallets import WalletTransaction
 from invora.ids import parse_uuid
 from invora.web.pagination import PageParams, PaginationMeta
-from wallets.common.errors import WalletNotActive, WalletNotFound, WalletTransactionNotFound
+from wallets.errors import WalletNotActive, WalletNotFound, WalletTransactionNotFound
 from wallets.ledger.format import credits_text
 from wallets.transactions import repository, service
 from wallets.transactions.render import render

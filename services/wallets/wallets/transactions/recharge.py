@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.events.contracts.wallets import AutoRechargeLimitReached
 from invora.logging import get_logger
-from wallets.common.events import publish
+from wallets.events import publish
 from wallets.ledger.arithmetic import cents_to_credits
 from wallets.transactions import repository, service
 from wallets.wallets.render import render as render_wallet

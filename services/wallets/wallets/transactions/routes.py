@@ -11,7 +11,7 @@ from invora.runtime import Now
 from invora.web.deps import DbSession
 from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, NOT_ALLOWED, READ_ERRORS, WRITE_ERRORS
 from invora.web.pagination import Pagination
-from wallets.common.errors import CONFLICT_DOC
+from wallets.errors import CONFLICT_DOC
 from wallets.transactions import operations
 from wallets.transactions.render import render
 from wallets.transactions.schemas import (

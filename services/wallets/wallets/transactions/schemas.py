@@ -7,8 +7,11 @@ from typing import Literal
 from pydantic import BaseModel, Field, StrictBool
 
 from invora.events.contracts.wallets import WalletTransaction
+from invora.web.fields import KeyValueList as TransactionMetadata
+from invora.web.fields import Name, Reason, Timestamp
+from invora.web.inputs import InputModel
 from invora.web.pagination import PaginationMeta
-from wallets.common.inputs import Credits, InputModel, Name, Priority, Reason, Timestamp, TransactionMetadata
+from wallets.wallets.schemas import Credits, Priority
 
 
 class WalletTransactionCreateInput(InputModel):

@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from invora.events.contracts.wallets import CreditsBalanceDepleted, CreditsGranted, WalletEvent, WalletTransactionEvent
 from invora.ids import uuid7
 from invora.outbox import PendingEvent, add_events
-from wallets.common.errors import InsufficientCredits, WalletNotActive, WalletTransactionNotVoidable
-from wallets.common.events import publish
+from wallets.errors import InsufficientCredits, WalletNotActive, WalletTransactionNotVoidable
+from wallets.events import publish
 from wallets.ledger import service as ledger
 from wallets.ledger.arithmetic import Debit, allocate_credits, credits_to_cents
 from wallets.ledger.format import credits_text

@@ -12,8 +12,8 @@ from invora.auth.principal import Principal
 from invora.runtime import Now
 from invora.web.deps import DbSession
 from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, NOT_ALLOWED, NOT_FOUND, READ_ERRORS, WRITE_ERRORS
+from invora.web.fields import Currency
 from invora.web.pagination import Pagination
-from wallets.common.inputs import Currency
 from wallets.customers import service as customers
 from wallets.wallets import service
 from wallets.wallets.render import render

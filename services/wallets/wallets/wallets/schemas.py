@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StrictBool
 
 from invora.errors import ValidationFailed
 from invora.events.contracts.wallets import Wallet
+from invora.web.decimals import DecimalInput
+from invora.web.fields import AmountCents, Code, Currency, Metadata, Name, Timestamp
+from invora.web.fields import KeyValueList as TransactionMetadata
+from invora.web.inputs import InputModel, StrictInt
 from invora.web.pagination import PaginationMeta
-from wallets.common.inputs import (
-    AmountCents,
-    Code,
-    Credits,
-    Currency,
-    InputModel,
-    Metadata,
-    Name,
-    Priority,
-    Rate,
-    Timestamp,
-    TransactionMetadata,
-)
+
+MAX_CREDITS = 10**12
+# credits are decimals with at most 5 places (Lago keeps 5); a rate converts them to money
+Credits = Annotated[Decimal, DecimalInput(le=MAX_CREDITS, places=5)]
+Rate = Annotated[Decimal, DecimalInput(le=MAX_CREDITS, places=12, positive=True)]
+Priority = Annotated[StrictInt, Field(ge=1, le=50)]
 
 FeeType = Literal["charge", "subscription", "commitment", "fixed_charge", "add_on"]
 

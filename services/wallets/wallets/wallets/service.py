@@ -14,9 +14,9 @@ from invora.events.contracts.wallets import Wallet, WalletEvent
 from invora.ids import parse_uuid, uuid7
 from invora.web.inputs import storable_key
 from invora.web.pagination import PageParams, PaginationMeta
-from wallets.common.errors import CurrencyMismatch, WalletCodeTaken, WalletNotActive, WalletNotFound
-from wallets.common.events import publish
 from wallets.customers import service as customers
+from wallets.errors import CurrencyMismatch, WalletCodeTaken, WalletNotActive, WalletNotFound
+from wallets.events import publish
 from wallets.ledger import service as ledger
 from wallets.ledger.arithmetic import Debit, credits_to_cents
 from wallets.transactions import service as transactions

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
+from invora.customer_projection.service import CustomerNotFound as CustomerNotFound
 from invora.errors import Conflict, MethodNotAllowed, NotFound, ValidationFailed
 from invora.web.error_docs import ApiError, response
-
-
-class CustomerNotFound(NotFound):
-    def __init__(self) -> None:
-        super().__init__("customer")
 
 
 class WalletNotFound(NotFound):
