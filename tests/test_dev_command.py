@@ -61,6 +61,50 @@ def assert_services_reach_each_other(summary: dict) -> None:
         assert created.json()["subscription"]["plan_code"] == "dev_plan"
 
 
+def assert_invoices_are_charged_on_the_stripe_fake(summary: dict, ports: DevPorts) -> None:
+    """The issue's "done when" through `make run`: payments talks to the localstripe this run started; a
+    pay-in-advance subscription's invoice is charged there and shows `succeeded`, a declining card `failed`."""
+    import stripe
+
+    assert summary["stripe_api_base"] == f"http://127.0.0.1:{ports.stripe}"
+    fake = stripe.StripeClient("sk_test_dev", base_addresses={"api": summary["stripe_api_base"]},
+                               http_client=stripe.HTTPXClient(timeout=10, allow_sync_methods=True))
+    api = summary["api_url"]
+    with httpx.Client(timeout=10.0, headers={"Authorization": f"Bearer {summary['api_key']}"}) as client:
+        def ok(method: str, path: str, body: dict | None = None) -> dict:
+            response = client.request(method, f"{api}{path}", json=body)
+            assert response.status_code == 200, f"{method} {path}: {response.status_code} {response.text}"
+            return response.json()
+
+        ok("POST", "/api/v1/payment_providers", {"payment_provider": {
+            "provider_type": "stripe", "code": "stripe_dev", "name": "Stripe", "secret_key": "sk_test_dev"}})
+        ok("POST", "/api/v1/plans", {"plan": {"name": "Paid", "code": "paid_plan", "interval": "monthly",
+                                              "amount_cents": 2_500, "amount_currency": "EUR", "pay_in_advance": True}})
+        for external_id, card in (("dev_pays", "4242424242424242"), ("dev_declines", "4000000000000341")):
+            customer = fake.v1.customers.create({"email": f"{external_id}@example.test"})
+            method = fake.v1.payment_methods.create({"type": "card", "card": {
+                "number": card, "exp_month": 12, "exp_year": 2034, "cvc": "123"}})
+            fake.v1.payment_methods.attach(method.id, {"customer": customer.id})
+            ok("POST", "/api/v1/customers", {"customer": {
+                "external_id": external_id, "name": external_id, "currency": "EUR",
+                "billing_configuration": {"payment_provider": "stripe", "payment_provider_code": "stripe_dev",
+                                          "provider_customer_id": customer.id}}})
+            ok("POST", "/api/v1/subscriptions", {"subscription": {
+                "external_customer_id": external_id, "plan_code": "paid_plan", "external_id": f"sub_{external_id}"}})
+        for external_id, expected in (("dev_pays", "succeeded"), ("dev_declines", "failed")):
+            deadline = time.monotonic() + 60
+            while True:
+                invoices = ok("GET", f"/api/v1/invoices?external_customer_id={external_id}")["invoices"]
+                if invoices and invoices[0]["payment_status"] == expected:
+                    break
+                assert time.monotonic() < deadline, (external_id, invoices)
+                time.sleep(0.3)
+            payments = ok("GET", f"/api/v1/payments?external_customer_id={external_id}")["payments"]
+            assert [p["payment_status"] for p in payments] == [expected]
+            if expected == "failed":
+                assert payments[0]["failure"]["code"]
+
+
 def assert_one_origin_printed_first(run: DevRun, summary: dict) -> None:
     deadline = time.monotonic() + 10
     while "admin API key" not in (text := run.output.read_text(errors="replace")):
@@ -98,6 +142,7 @@ def test_dev_runs_the_suite_and_stops_cleanly(tmp_path: Path, data_dir: Path) ->
         assert_all_up(summary, ports)
         assert summary["kafka"] == f"127.0.0.1:{ports.kafka}"
         assert_services_reach_each_other(summary)
+        assert_invoices_are_charged_on_the_stripe_fake(summary, ports)
         assert_one_origin_printed_first(first, summary)
 
         claims = verify_key(summary["api_key"], data_dir)

@@ -14,6 +14,7 @@ from invora.db.migrate import SERVICES
 DEFAULT_PG_PORT = 15432
 DEFAULT_KAFKA_PORT = 19092
 DEFAULT_BASE_PORT = 8101
+DEFAULT_STRIPE_PORT = 12111
 
 
 def dev_command(
@@ -34,6 +35,13 @@ def dev_command(
         int | None,
         typer.Option("--gateway-port", help="Port of the gateway, the one API origin (default: --base-port - 1)."),
     ] = None,
+    stripe_port: Annotated[
+        int, typer.Option("--stripe-port", help="Port of localstripe, the Stripe fake payments charges on (ignored "
+                                                "with INVORA_PAYMENTS_STRIPE_API_BASE).")
+    ] = DEFAULT_STRIPE_PORT,
+    stripe_fake: Annotated[
+        bool, typer.Option("--stripe-fake/--no-stripe-fake", help="Start localstripe and point payments at it.")
+    ] = True,
     services: Annotated[
         bool, typer.Option("--services/--no-services", help="Start the six services, or only the infrastructure.")
     ] = True,
@@ -52,7 +60,9 @@ def dev_command(
     gateway = gateway_port or base_port - 1
     if not 1 <= gateway <= 65535 or gateway in service_range:
         raise typer.BadParameter(f"the gateway cannot use port {gateway}", param_hint="--gateway-port")
-    for option, port in (("--pg-port", pg_port), ("--kafka-port", kafka_port)):
+    checked = [("--pg-port", pg_port), ("--kafka-port", kafka_port)] + ([("--stripe-port", stripe_port)]
+                                                                        if stripe_fake else [])
+    for option, port in checked:
         if port in service_range:
             raise typer.BadParameter(f"{port} is one of the service ports (--base-port {base_port} + 0..5)",
                                      param_hint=option)
@@ -60,7 +70,8 @@ def dev_command(
             raise typer.BadParameter(f"{port} is the gateway's port", param_hint=option)
     options = DevOptions(
         data_dir=data_dir or default_data_dir(), pg_port=pg_port, kafka_port=kafka_port, base_port=base_port,
-        gateway_port=gateway, start_services=services, migrate=migrate, ready_timeout=ready_timeout,
+        gateway_port=gateway, stripe_port=stripe_port if stripe_fake else None, start_services=services,
+        migrate=migrate, ready_timeout=ready_timeout,
     )
     try:
         code = run_dev(options)

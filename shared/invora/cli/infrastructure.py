@@ -12,6 +12,7 @@ import psutil
 from invora.cli import leftovers
 from invora.cli.dev_files import DevFiles
 from invora.db.migrate import SERVICES, upgrade
+from invora.infra import localstripe
 from invora.infra.kafka import EmbeddedKafka
 from invora.infra.ports import port_open
 from invora.infra.postgres import EmbeddedPostgres, database_urls, ensure_databases
@@ -48,6 +49,9 @@ class Infrastructure:
         self.kafka_bootstrap_servers = ""
         self.postgres: EmbeddedPostgres | None = None
         self.kafka: EmbeddedKafka | None = None
+        self.stripe_api_base = ""
+        self.stripe: localstripe.LocalStripe | None = None
+        self._stripe_port = 0
 
     def start_postgres(self, port: int) -> None:
         external = os.environ.get("DATABASE_URL")
@@ -81,11 +85,37 @@ class Infrastructure:
         self.kafka_bootstrap_servers = self.kafka.bootstrap_servers
         self.report(f"Kafka: embedded Tansu on {self.kafka_bootstrap_servers} (memory only)")
 
+    def start_stripe_fake(self, port: int) -> None:
+        """localstripe on `port`, so that payments charges invoices on a Stripe fake out of the box; a Stripe
+        base URL given in the environment (`INVORA_PAYMENTS_STRIPE_API_BASE`, e.g. Stripe's own) wins."""
+        external = os.environ.get(localstripe.STRIPE_API_BASE_ENV)
+        if external:
+            self.stripe_api_base = external
+            self.report(f"Stripe: using {localstripe.STRIPE_API_BASE_ENV} ({external})")
+            return
+        if not localstripe.available():
+            self.report("Stripe: localstripe is not installed (a development dependency): payments talks to "
+                        "Stripe's own API")
+            return
+        require_free_port(port, "localstripe")
+        self._stripe_port = port
+        self._start_stripe()
+        self.report(f"Stripe: localstripe (the Stripe fake, memory only) on {self.stripe_api_base}")
+
+    def _start_stripe(self) -> None:
+        log = self.files.log_file("localstripe")
+        self.stripe = localstripe.start_localstripe(log, port=self._stripe_port, host=LOOPBACK, own_session=True)
+        leftovers.record(self.files.run_dir, "localstripe", self.stripe.process.pid)
+        self.stripe_api_base = self.stripe.url
+
     # -- supervision: only what this run started, on the same port and data -----------------------
     def supervised(self) -> list[str]:
-        return [name for name, part in (("postgres", self.postgres), ("kafka", self.kafka)) if part is not None]
+        parts = (("postgres", self.postgres), ("kafka", self.kafka), ("localstripe", self.stripe))
+        return [name for name, part in parts if part is not None]
 
     def running(self, name: str) -> bool:
+        if name == "localstripe":
+            return self.stripe is not None and self.stripe.running()
         if name == "kafka":
             return self.kafka is not None and self.kafka.process is not None and self.kafka.process.poll() is None
         assert self.postgres is not None
@@ -97,6 +127,11 @@ class Infrastructure:
 
     def restart(self, name: str) -> None:
         """Start `name` again after it died (raises when it cannot start yet; the caller backs off)."""
+        if name == "localstripe":
+            assert self.stripe is not None
+            localstripe.stop_localstripe(self.stripe)  # reaps the dead process
+            self._start_stripe()  # same port, empty (memory only)
+            return
         if name == "kafka":
             assert self.kafka is not None
             self.kafka.stop()  # reaps the dead process
@@ -118,6 +153,10 @@ class Infrastructure:
         return urls
 
     def stop(self) -> None:
+        if self.stripe is not None:
+            localstripe.stop_localstripe(self.stripe)
+            leftovers.forget(self.files.run_dir, "localstripe")
+            self.stripe = None
         if self.kafka is not None:
             self.kafka.stop()
             leftovers.forget(self.files.run_dir, "kafka")

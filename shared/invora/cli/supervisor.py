@@ -48,6 +48,7 @@ class DevOptions:
     kafka_port: int
     base_port: int
     gateway_port: int | None = None  # default: the port before --base-port
+    stripe_port: int | None = None  # localstripe's port; None: no Stripe fake
     start_services: bool = True
     migrate: bool = True
     ready_timeout: float = 60.0
@@ -68,6 +69,9 @@ def service_env(service: str, port: int, database_url: str, infra: Infrastructur
     prefix = f"INVORA_{service.upper()}_"
     # the public base URL of the API (the gateway) is the issuer of `jwt` webhook signatures
     public = {f"{prefix}WEBHOOK_JWT_ISSUER": api_url} if api_url and service == "notifications" else {}
+    # payments charges on the Stripe fake this run started (or the base URL the environment gave)
+    if service == "payments" and infra.stripe_api_base:
+        public[f"{prefix}STRIPE_API_BASE"] = infra.stripe_api_base
     return {
         **public,
         # how services reach each other locally, unless the environment says otherwise: the catalog's
@@ -124,6 +128,8 @@ def _supervise(files: DevFiles, options: DevOptions, signals: ShutdownSignals) -
             signals.check()
             infra.start_kafka(options.kafka_port)
             signals.check()
+            if options.stripe_port is not None and ports:
+                infra.start_stripe_fake(options.stripe_port)
             secrets_keys = ensure_dev_key_file(files)
             configure_for_migrations(files)  # a migration encrypts secrets older versions stored in clear
             database_urls = infra.prepare_databases(SERVICES, options.migrate)
@@ -146,6 +152,7 @@ def _supervise(files: DevFiles, options: DevOptions, signals: ShutdownSignals) -
                 "api_key": api_key,
                 "organization_id": str(organization_id),
                 "kafka": infra.kafka_bootstrap_servers,
+                "stripe_api_base": infra.stripe_api_base or None,
                 "services": {s.name: s.url for s in services if s.name != "gateway"},
                 "database_url": infra.admin_dsn,
             }
@@ -273,6 +280,8 @@ def _print_summary(summary: dict, files: DevFiles, elapsed: float) -> None:
     for name, url in summary["services"].items():
         table.add_row(name, url)
     table.add_row("kafka", summary["kafka"])
+    if summary.get("stripe_api_base"):
+        table.add_row("stripe (payments)", summary["stripe_api_base"])
     table.add_row("database", summary["database_url"])
     table.add_row("organization_id", summary["organization_id"])
     stdout.print(table)

@@ -35,6 +35,7 @@ class DevPorts:
     postgres: int
     kafka: int
     base: int
+    stripe: int = 0  # localstripe (0: `invora dev`'s default port)
 
     @property
     def gateway(self) -> int:
@@ -45,15 +46,17 @@ class DevPorts:
         """Free ports below the ephemeral range: a port the kernel handed out for a moment
         (free_port) can be taken by any outgoing connection before the second start binds it."""
         rng = random.Random()
-        wanted = 3 + len(SERVICES)
+        wanted = 4 + len(SERVICES)
         while True:
             first = rng.randrange(15000, ephemeral_port_floor() - wanted)
             block = list(range(first, first + wanted))
             if not any(port_open("127.0.0.1", port) for port in block):
-                return cls(postgres=block[0], kafka=block[1], base=block[3])  # the gateway takes block[2]
+                # the gateway takes block[2]; the services follow block[3]
+                return cls(postgres=block[0], kafka=block[1], base=block[3], stripe=block[-1])
 
     def all(self) -> list[int]:
-        return [self.postgres, self.kafka, self.gateway, *range(self.base, self.base + len(SERVICES))]
+        ports = [self.postgres, self.kafka, self.gateway, *range(self.base, self.base + len(SERVICES))]
+        return [*ports, self.stripe] if self.stripe else ports
 
 
 class DevRun:
@@ -61,13 +64,14 @@ class DevRun:
 
     def __init__(self, data_dir: Path, ports: DevPorts, output: Path) -> None:
         self.data_dir, self.ports, self.output = data_dir, ports, output
-        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")}
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "INVORA_PAYMENTS_STRIPE_API_BASE")}
         with open(output, "wb") as out:
             self.process = subprocess.Popen(
                 [
                     sys.executable, "-m", "invora.cli", "dev", "--data-dir", str(data_dir),
                     "--pg-port", str(ports.postgres), "--kafka-port", str(ports.kafka),
-                    "--base-port", str(ports.base),
+                    "--base-port", str(ports.base), *(["--stripe-port", str(ports.stripe)] if ports.stripe else []),
                 ],
                 cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True,

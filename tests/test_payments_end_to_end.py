@@ -1,0 +1,112 @@
+"""End to end over the real broker, the way `make run` wires it: catalog → subscriptions → invoicing →
+payments (on localstripe, the Stripe fake) → invoicing. A pay-in-advance subscription's first invoice is
+charged on the fake and shows `payment_status: succeeded`; a customer whose card declines gets
+`failed`, and `payment.failed` (with its decline category) is published. Counted at the fake: one
+charge per invoice."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+
+import httpx
+from sqlalchemy import text
+
+from invora.testing.services import run_service
+from subscriptions.plans.client import CatalogClient
+
+CARD_OK = "4242424242424242"
+CARD_DECLINED_ON_CHARGE = "4000000000000341"  # attaches, then every charge is declined
+
+
+async def ok(client: httpx.AsyncClient, method: str, url: str, body=None) -> dict:
+    response = await client.request(method, url, json=body)
+    assert response.status_code == 200, f"{method} {url}: {response.status_code} {response.text}"
+    return response.json()
+
+
+def stripe_customer(stripe, card: str) -> str:
+    customer = stripe.v1.customers.create({"email": "payer@acme.test"})
+    method = stripe.v1.payment_methods.create({"type": "card", "card": {
+        "number": card, "exp_month": 12, "exp_year": 2034, "cvc": "123"}})
+    stripe.v1.payment_methods.attach(method.id, {"customer": customer.id})
+    return customer.id
+
+
+async def invoice_of(client: httpx.AsyncClient, external_customer_id: str, payment_status: str,
+                     timeout: float = 60.0) -> dict:
+    deadline = asyncio.get_running_loop().time() + timeout
+    found: list = []
+    while asyncio.get_running_loop().time() < deadline:
+        found = (await ok(client, "GET", f"/api/v1/invoices?external_customer_id={external_customer_id}"))["invoices"]
+        if found and found[0]["payment_status"] == payment_status:
+            return found[0]
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"no invoice of {external_customer_id} with payment_status {payment_status}: {found}")
+
+
+async def test_a_subscription_invoice_is_charged_on_the_stripe_fake_and_shown_paid_or_failed(
+        migrated_database, invora_kafka, invora_keys, localstripe):
+    org = uuid.uuid4()
+    stripe = localstripe.client()
+    common = dict(kafka=invora_kafka, keys=invora_keys, consumer_session_timeout_ms=2_000)
+    async with contextlib.AsyncExitStack() as stack:
+        catalog = await stack.enter_async_context(run_service(
+            "catalog", database_url=migrated_database("catalog"), **common))
+        subs = await stack.enter_async_context(run_service(
+            "subscriptions", database_url=migrated_database("subscriptions"), **common, scheduler_enabled=False,
+            consumers_enabled=False))
+        invoicing = await stack.enter_async_context(run_service(
+            "invoicing", database_url=migrated_database("invoicing"), **common, scheduler_enabled=False))
+        payments = await stack.enter_async_context(run_service(
+            "payments", database_url=migrated_database("payments"), **common, stripe_api_base=localstripe.url,
+            charger_interval_seconds=0.2, provider_timeout_seconds=5.0, charger_lease_seconds=30.0))
+        runtime = subs.app.state.runtime
+        settings = subs.app.state.settings.model_copy(update={
+            "service_signing_key": invora_keys.private_pem.decode(), "catalog_url": "http://catalog.test"})
+        previous, runtime.catalog = runtime.catalog, CatalogClient(settings,
+                                                                   transport=httpx.ASGITransport(app=catalog.app))
+        stack.push_async_callback(runtime.catalog.aclose)
+        cat, sub_api, inv, pay = catalog.client(org), subs.client(org), invoicing.client(org), payments.client(org)
+
+        await ok(pay, "POST", "/api/v1/payment_providers", {"payment_provider": {
+            "provider_type": "stripe", "code": "stripe_main", "name": "Stripe", "secret_key": "sk_test_e2e"}})
+        await ok(cat, "POST", "/api/v1/plans", {"plan": {
+            "name": "Pro", "code": "pro", "interval": "monthly", "amount_cents": 4_900, "amount_currency": "EUR",
+            "pay_in_advance": True}})
+        cards = {"cus_pays": CARD_OK, "cus_declines": CARD_DECLINED_ON_CHARGE}
+        provider_customers = {}
+        for external_id, card in cards.items():
+            provider_customers[external_id] = stripe_customer(stripe, card)
+            await ok(sub_api, "POST", "/api/v1/customers", {"customer": {
+                "external_id": external_id, "name": external_id, "currency": "EUR",
+                "billing_configuration": {"payment_provider": "stripe", "payment_provider_code": "stripe_main",
+                                          "provider_customer_id": provider_customers[external_id]}}})
+            await ok(sub_api, "POST", "/api/v1/subscriptions", {"subscription": {
+                "external_customer_id": external_id, "plan_code": "pro", "external_id": f"sub_{external_id}"}})
+
+        paid = await invoice_of(inv, "cus_pays", "succeeded")
+        assert paid["status"] == "finalized" and paid["total_amount_cents"] > 0
+        failed = await invoice_of(inv, "cus_declines", "failed")
+        assert failed["status"] == "finalized"
+
+        # the money moved once, at the fake, for the invoice's total
+        charges = [c for c in stripe.v1.charges.list({"customer": provider_customers["cus_pays"]}).data
+                   if c.status == "succeeded"]
+        assert [c.amount for c in charges] == [paid["total_amount_cents"]]
+        assert not [c for c in stripe.v1.charges.list({"customer": provider_customers["cus_declines"]}).data
+                    if c.status == "succeeded"]
+        listed = (await ok(pay, "GET", f"/api/v1/payments?invoice_id={paid['lago_id']}"))["payments"]
+        assert [(p["payment_status"], p["amount_cents"]) for p in listed] == [
+            ("succeeded", paid["total_amount_cents"])]
+
+        async with payments.database.sessionmaker() as session:
+            failures = (await session.execute(text(
+                "SELECT envelope FROM outbox_events WHERE event_type = 'payment.failed'"))).scalars().all()
+        failures = [e for e in failures if e["organization_id"] == str(org)]
+        assert len(failures) == 1
+        payment = failures[0]["data"]["payment"]
+        assert payment["lago_payable_id"] == failed["lago_id"]
+        assert payment["failure"]["category"] in ("soft", "hard") and payment["failure"]["code"]
+        runtime.catalog = previous
