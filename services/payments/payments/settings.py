@@ -28,6 +28,11 @@ class PaymentsSettings(ServiceSettings):
     charger_backoff_seconds: float = Field(5.0, gt=0, description="First wait before a charge whose provider did not "
                                                                   "answer is looked up and retried (doubles each "
                                                                   "time, at most 1 h).")
+    reconcile_after_seconds: float = Field(60.0, ge=0, description="How long a charge the provider left `processing` "
+                                                                  "or `requires_action` waits for its webhook before "
+                                                                  "the reconciler looks it up by reference.")
+    reconcile_interval_seconds: float = Field(300.0, gt=0, description="How often the reconciler looks up a charge "
+                                                                      "that is still unsettled.")
 
     @model_validator(mode="after")
     def _lease_outlives_a_call(self) -> PaymentsSettings:

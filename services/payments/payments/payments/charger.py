@@ -31,7 +31,7 @@ from payments.customers import repository as customers_repository
 from payments.customers import service as customers
 from payments.invoices import repository as invoices_repository
 from payments.payment_providers import repository as providers_repository
-from payments.payments import lifecycle, repository
+from payments.payments import lifecycle, reconciler, repository
 from payments.providers.base import ChargeRequest, ChargeResult, ProviderError
 from payments.providers.declines import categorize
 from payments.refunds import service as refunds
@@ -168,6 +168,7 @@ def charger_lifespan(app: FastAPI) -> contextlib.AbstractAsyncContextManager[Non
                 try:
                     sessionmaker = app.state.database.sessionmaker
                     claimed = await run_once(runtime, sessionmaker) + await refunds.run_once(runtime, sessionmaker)
+                    await reconciler.run_once(runtime, sessionmaker)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - the next pass tries again

@@ -32,7 +32,11 @@ class Payment(Base):
         Index("ix_payments_organization_invoice", "organization_id", "invoice_id"),
         Index("ix_payments_invoice", "invoice_id", "payment_status"),
         Index("ix_payments_organization_customer", "organization_id", "external_customer_id", "created_at"),
+        Index("ix_payments_unsettled", "next_attempt_at",
+              postgresql_where=text("payment_status IN ('processing', 'requires_action')")),
         CheckConstraint("amount_cents > 0", name="amount_positive"),
+        CheckConstraint("(dispute_lost_at IS NULL) = (dispute_status IS DISTINCT FROM 'lost')",
+                        name="dispute_lost_when_lost"),
         CheckConstraint("type IN ('manual', 'provider')", name="known_type"),
         CheckConstraint("payment_status IN ('pending', 'processing', 'requires_action', 'succeeded', 'failed', "
                         "'canceled')", name="known_status"),
@@ -58,7 +62,8 @@ class Payment(Base):
     provider_payment_id: Mapped[str | None] = mapped_column(String(255))
     payment_method_id: Mapped[str | None] = mapped_column(String(255))
     # the charger's bookkeeping: calls made (a call may have reached the provider: look it up before another),
-    # the claim's lease, when to try next
+    # the claim's lease, when to try next (a `processing|requires_action` payment: when the reconciler looks
+    # it up next)
     calls: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -66,6 +71,13 @@ class Payment(Base):
     failure_code: Mapped[str | None] = mapped_column(String(100))
     failure_message: Mapped[str | None] = mapped_column(String(1000))
     next_action: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+    # a dispute of the charge (Stripe `charge.dispute.*`): the provider's id, its status (`needs_response`,
+    # `under_review`, `won`, `lost`...), its reason; when it opened and when it was lost
+    provider_dispute_id: Mapped[str | None] = mapped_column(String(255))
+    dispute_status: Mapped[str | None] = mapped_column(String(30))
+    dispute_reason: Mapped[str | None] = mapped_column(String(100))
+    disputed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    dispute_lost_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     paid_on: Mapped[date | None] = mapped_column(Date)
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())

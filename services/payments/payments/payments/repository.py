@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -73,6 +73,25 @@ _UNCALLED_LIVE = text(
       AND calls = 0 FOR UPDATE
     """
 )
+
+
+_DEFER_LOOKUP = text("UPDATE payments SET next_attempt_at = :next_at WHERE id = :id")
+
+
+async def unsettled_due(session: AsyncSession, now: datetime, *, settled_before: datetime, limit: int,
+                        not_parked) -> list[RowMapping]:
+    """Provider payments left `processing|requires_action` since before `settled_before` whose next lookup is due
+    (and that are not parked)."""
+    statement = select(text("payments.*")).select_from(text("payments")).where(
+        text("payments.payment_status IN ('processing', 'requires_action') AND payments.type = 'provider' "
+             "AND payments.updated_at <= :settled_before "
+             "AND (payments.next_attempt_at IS NULL OR payments.next_attempt_at <= :now)"),
+        not_parked).order_by(text("payments.next_attempt_at NULLS FIRST, payments.updated_at")).limit(limit)
+    return list((await session.execute(statement, {"settled_before": settled_before, "now": now})).mappings().all())
+
+
+async def defer_lookup(session: AsyncSession, payment_id: uuid.UUID, next_at: datetime) -> None:
+    await session.execute(_DEFER_LOOKUP, {"id": payment_id, "next_at": next_at})
 
 
 async def insert(session: AsyncSession, values: dict[str, Any]) -> uuid.UUID | None:

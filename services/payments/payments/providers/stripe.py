@@ -158,9 +158,16 @@ class StripeAdapter:
                             failure_message=exc.user_message or str(exc))
 
     async def _default_method(self, provider_customer_id: str) -> str | None:
+        """The customer's default at Stripe (a card, a SEPA debit mandate...), else its first card."""
+        try:
+            customer = await self._client.v1.customers.retrieve_async(provider_customer_id)
+        except stripe.StripeError as exc:
+            raise _provider_error(exc) from exc
+        default = _get(_get(customer, "invoice_settings"), "default_payment_method")
+        if default is not None:
+            return default if isinstance(default, str) else _get(default, "id")
         methods = await self.list_payment_methods(provider_customer_id)
-        default = next((m for m in methods if m.is_default), None) or (methods[0] if methods else None)
-        return default.provider_method_id if default else None
+        return methods[0].provider_method_id if methods else None
 
     async def find_charge(self, *, reference: str, provider_payment_id: str | None = None) -> ChargeResult | None:
         try:
