@@ -80,3 +80,55 @@ async def test_a_closed_period_is_invoiced_finalized_with_the_right_total(migrat
             ("charge", 500), ("subscription", 5_484)]
         await runtime.catalog.aclose()
         runtime.catalog = previous
+
+
+async def test_an_upgrade_credits_the_unused_advance_fee_on_the_new_plans_invoice(migrated_database, invora_kafka,
+                                                                                  invora_keys):
+    """catalog → subscriptions → Kafka → invoicing: a plan paid in advance upgraded mid-period. The new plan's
+    first fee is prorated, the old plan's unused days come back as a credit that invoice consumes."""
+    org = uuid.uuid4()
+    common = dict(kafka=invora_kafka, keys=invora_keys)
+    async with (run_service("catalog", database_url=migrated_database("catalog"), **common) as catalog,
+                run_service("subscriptions", database_url=migrated_database("subscriptions"), **common,
+                            scheduler_enabled=False, consumers_enabled=False) as subs,
+                run_service("invoicing", database_url=migrated_database("invoicing"), **common,
+                            scheduler_enabled=False, consumer_session_timeout_ms=2_000) as invoicing):
+        clock = ManualClock(START)
+        runtime = subs.app.state.runtime
+        runtime.clock = clock
+        settings = subs.app.state.settings.model_copy(update={
+            "service_signing_key": invora_keys.private_pem.decode(), "catalog_url": "http://catalog.test"})
+        previous, runtime.catalog = runtime.catalog, CatalogClient(settings,
+                                                                   transport=httpx.ASGITransport(app=catalog.app))
+        cat, sub_api, inv = catalog.client(org), subs.client(org), invoicing.client(org)
+        for code, amount in (("basic", 10_000), ("premium", 20_000)):
+            await ok(cat, "POST", "/api/v1/plans", {"plan": {
+                "name": code.title(), "code": code, "interval": "monthly", "amount_cents": amount,
+                "amount_currency": "EUR", "pay_in_advance": True}})
+        await ok(sub_api, "POST", "/api/v1/customers", {"customer": {
+            "external_id": "cus_up", "name": "Acme", "currency": "EUR"}})
+        await ok(sub_api, "POST", "/api/v1/subscriptions", {"subscription": {
+            "external_customer_id": "cus_up", "plan_code": "basic", "external_id": "sub_up"}})
+        clock.set(START + timedelta(days=5))  # 20 March 10:00
+        new = (await ok(sub_api, "POST", "/api/v1/subscriptions", {"subscription": {
+            "external_customer_id": "cus_up", "plan_code": "premium", "external_id": "sub_up"}}))["subscription"]
+        assert new["plan_code"] == "premium" and new["previous_plan_code"] == "basic"
+
+        found: list[dict] = []
+        for _ in range(150):
+            found = (await ok(inv, "GET", "/api/v1/invoices"))["invoices"]
+            if len(found) >= 3 and all(i["status"] == "finalized" for i in found):
+                break
+            await asyncio.sleep(0.2)
+        by_subscription: dict[str, list[int]] = {}
+        for invoice in found:
+            by_subscription.setdefault(invoice["lago_subscription_id"], []).append(invoice["total_amount_cents"])
+        assert len(found) == 3, found
+        # basic from 15 March: 17/31 of 100.00 = 54.84; its last period (to the upgrade) has no usage: 0.
+        # premium from 20 March: 12/31 of 200.00 = 77.42, less the unused 12/31 of basic (38.71) = 38.71
+        upgraded = next(i for i in found if i["lago_subscription_id"] == new["lago_id"])
+        assert (upgraded["fees_amount_cents"], upgraded["credit_notes_amount_cents"],
+                upgraded["total_amount_cents"]) == (7_742, 3_871, 3_871)
+        assert sorted(t for s, totals in by_subscription.items() if s != new["lago_id"] for t in totals) == [0, 5_484]
+        await runtime.catalog.aclose()
+        runtime.catalog = previous

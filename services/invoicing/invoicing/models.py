@@ -1,6 +1,7 @@
 """Every ORM model of the invoicing service, imported so Alembic sees the whole schema."""
 
 from invoicing.applied_coupons.models import AppliedCoupon
+from invoicing.credits.models import CustomerCredit, InvoiceCredit
 from invoicing.db import PLATFORM_MODELS
 from invoicing.invoices.models import (
     BillingCheckViolation,
@@ -20,6 +21,6 @@ from invoicing.projections.models import (
 
 __all__ = [
     "PLATFORM_MODELS", "AddOnProjection", "AppliedCoupon", "BillingCheckViolation", "CouponProjection",
-    "CustomerProjection", "Fee", "Invoice", "InvoiceAppliedTax", "InvoiceNumberCounter", "InvoicingSettings",
+    "CustomerCredit", "CustomerProjection", "Fee", "InvoiceCredit", "Invoice", "InvoiceAppliedTax", "InvoiceNumberCounter", "InvoicingSettings",
     "PlanVersionProjection", "TaxProjection",
 ]

@@ -104,6 +104,14 @@ async def test_upgrade_is_immediate_and_closes_the_old_period(api, plans, subs, 
     change = await wait_for_event("invora.subscription", lambda e: e.organization_id == org
                                   and e.type == "subscription.plan_changed")
     assert change.data["direction"] == "upgrade"
+    # keyed by the old subscription (after its last period's close); what invoicing prorates and credits with
+    assert change.aggregate_id == old["lago_id"]
+    assert change.data["previous_period_end"] == iso(datetime(2026, 4, 1, tzinfo=UTC))
+    assert (change.data["next_full_period_start"], change.data["next_full_period_end"]) == (
+        iso(datetime(2026, 1, 1, tzinfo=UTC)), iso(datetime(2026, 4, 1, tzinfo=UTC)))
+    started = await wait_for_event("invora.subscription", lambda e: e.organization_id == org
+                                   and e.type == "subscription.started" and e.aggregate_id == new["lago_id"])
+    assert started.data["reason"] == "upgrade"
     assert change.data["previous_subscription"]["lago_plan_version_id"] == cheap["lago_plan_version_id"]
     assert change.data["next_subscription"]["lago_plan_version_id"] == rich["lago_plan_version_id"]
     listed = await api.ok("GET", "/api/v1/subscriptions?status[]=terminated&status[]=active")
@@ -135,6 +143,11 @@ async def test_downgrade_waits_for_the_period_end(api, plans, subs, org, clock, 
                                  and e.type == "subscription.billing_period_ended")
     assert ended.data["subscription"]["lago_id"] == old["lago_id"] and ended.data["reason"] == "period_end"
     assert ended.data["period_end"] == "2026-04-01T00:00:00Z"
+    # the old plan ends here: no next period of it to bill in advance; the new plan's start bills its own
+    assert ended.data["next_period_start"] is None and ended.data["next_period_end"] is None
+    started = await wait_for_event("invora.subscription", lambda e: e.organization_id == org
+                                   and e.type == "subscription.started" and e.aggregate_id == now_active["lago_id"])
+    assert started.data["reason"] == "downgrade"
 
 
 async def test_update_and_terminate(api, plans, subs, org, clock, wait_for_event):

@@ -25,6 +25,12 @@ def local_date(instant: datetime, timezone: str) -> date:
     return instant.astimezone(ZoneInfo(timezone)).date()
 
 
+def start_of_local_day(instant: datetime, timezone: str) -> datetime:
+    """Local midnight of the instant's local date (an upgrade's day belongs to the new plan: Lago)."""
+    day = local_date(instant, timezone)
+    return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(timezone))
+
+
 def local_days(start: datetime, end: datetime, timezone: str) -> int:
     """Days of [start, end) in local dates: the first day counts, the last counts unless `end` is midnight."""
     if end <= start:

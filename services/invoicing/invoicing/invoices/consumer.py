@@ -1,7 +1,9 @@
 """What the invoicing service hears from the subscriptions service.
 
 - `subscription.billing_period_ended`: the period's invoice (exactly once per (subscription, period, reason));
-- `subscription.started`: the first period's fee when the plan is paid in advance;
+- `subscription.started`: the first period's fee when the plan is paid in advance (not on an upgrade);
+- `subscription.plan_changed`: an upgrade's credit (unused advance fee of the old plan) and the new plan's
+  first fee paid in advance (keyed by the old subscription: after its last period's invoice);
 - `subscription.billing_period_usage_revised`: late usage; a draft invoice of that period is computed again.
 
 A fetched batch per transaction (platform consumer + inbox; a failed batch is retried one event per
@@ -17,7 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicing.invoices import generate
 from invora.bus.consumer import ConsumerSpec
-from invora.events.contracts.subscriptions import BillingPeriodEnded, BillingPeriodUsageRevised, SubscriptionEvent
+from invora.events.contracts.subscriptions import (
+    BillingPeriodEnded,
+    BillingPeriodUsageRevised,
+    PlanChange,
+    SubscriptionEvent,
+)
 from invora.events.envelope import EventEnvelope
 
 
@@ -36,8 +43,14 @@ async def on_usage_revised(session: AsyncSession, event: EventEnvelope) -> None:
                                 BillingPeriodUsageRevised.model_validate(event.data), event.occurred_at)
 
 
+async def on_plan_changed(session: AsyncSession, event: EventEnvelope) -> None:
+    await generate.invoice_plan_change(session, event.organization_id, PlanChange.model_validate(event.data),
+                                       event.occurred_at)
+
+
 HANDLERS = {"subscription.billing_period_ended": on_period_ended, "subscription.started": on_started,
-            "subscription.billing_period_usage_revised": on_usage_revised}
+            "subscription.billing_period_usage_revised": on_usage_revised,
+            "subscription.plan_changed": on_plan_changed}
 
 
 async def on_subscription_event(session: AsyncSession, event: EventEnvelope) -> None:

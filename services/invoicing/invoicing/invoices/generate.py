@@ -2,7 +2,8 @@
 for fees paid in advance) to a draft, or straight to a finalized invoice when there is no grace period.
 
 - The subscription fee: in arrears for the closed period; paid in advance, for the next period (on a
-  natural period end) or the first period (on start); prorated by days; trial days not billed. A
+  natural period end) or the first period (on start, or on an upgrade from `subscription.plan_changed`,
+  after the old plan's unused days were credited: `credits`); prorated by days; trial days not billed. A
   termination of a plan paid in advance bills no subscription fee (that period was paid; crediting the
   unused days belongs to credit notes).
 - Charges: the period's usage snapshot priced again (`billing.charges`).
@@ -25,8 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicing.billing.charges import ChargeFeeLine, charge_fees
 from invoicing.billing.coverage import coverage_violation
-from invoicing.billing.subscription_fee import calendar_period, local_date, subscription_fee
+from invoicing.billing.subscription_fee import calendar_period, local_date, start_of_local_day, subscription_fee
 from invoicing.billing.taxes import TaxRate, precedence
+from invoicing.credits import service as credits
 from invoicing.invoices import lifecycle, repository, service
 from invoicing.invoices.errors import CustomerUnknown, PlanVersionUnknown
 from invoicing.invoices.models import Fee, Invoice
@@ -36,6 +38,7 @@ from invora.events.contracts.invoicing import BillingCheckFailed
 from invora.events.contracts.subscriptions import (
     BillingPeriodEnded,
     BillingPeriodUsageRevised,
+    PlanChange,
     Subscription,
     SubscriptionEvent,
 )
@@ -128,8 +131,10 @@ def period_lines(ctx: Context, data: BillingPeriodEnded) -> list[tuple[int, list
     subscription = data.subscription
     lines = []
     if not subscription.pay_in_advance:
+        # an upgrade's own day is the new plan's (Lago: 100 € from 1 Jan, upgraded on 15 Jan = 14/31)
+        end = start_of_local_day(data.period_end, data.timezone) if data.reason == "plan_change" else data.period_end
         lines.append(_subscription_line(ctx, subscription, full_start=data.full_period_start,
-                                        full_end=data.full_period_end, start=data.period_start, end=data.period_end,
+                                        full_end=data.full_period_end, start=data.period_start, end=end,
                                         timezone=data.timezone, trial_ends_at=data.in_trial_until, in_advance=False))
     elif data.reason == "period_end" and data.next_period_start and data.next_period_end:
         full_start, full_end = data.next_period_start, data.next_period_end
@@ -182,6 +187,8 @@ async def invoice_period(session: AsyncSession, organization_id: uuid.UUID, data
 async def invoice_start(session: AsyncSession, organization_id: uuid.UUID, data: SubscriptionEvent,
                         now: datetime) -> Invoice | None:
     subscription = data.subscription
+    if data.reason == "upgrade":
+        return None  # billed from `subscription.plan_changed`, after the old plan's unused days are credited
     if not subscription.pay_in_advance or subscription.started_at is None or \
             subscription.current_billing_period_ending_at is None:
         return None
@@ -193,10 +200,59 @@ async def invoice_start(session: AsyncSession, organization_id: uuid.UUID, data:
                          local_date(subscription.started_at, subscription.timezone), source, now)
 
 
+def upgrade_lines(ctx: Context, data: PlanChange) -> list[tuple[int, list[TaxRate], dict[str, Any]]]:
+    """The new plan's first fee paid in advance, from the upgrade instant to its period's end, prorated over
+    the schedule's full period (the subscriptions service sends it: anniversary periods keep the old anchor)."""
+    subscription = data.next_subscription
+    start = data.effective_at
+    end = data.next_period_end or subscription.current_billing_period_ending_at
+    assert end is not None
+    full_start, full_end = data.next_full_period_start, data.next_full_period_end
+    if full_start is None or full_end is None:
+        if subscription.billing_time == "calendar":
+            full_start, full_end = calendar_period(start, subscription.plan_interval, subscription.timezone)
+        else:
+            full_start, full_end = subscription.current_billing_period_started_at or start, end
+    return [_subscription_line(ctx, subscription, full_start=full_start, full_end=full_end, start=start, end=end,
+                               timezone=subscription.timezone, trial_ends_at=subscription.trial_ends_at,
+                               in_advance=True)]
+
+
 def lines_of_source(ctx: Context, source: dict[str, Any]) -> list[tuple[int, list[TaxRate], dict[str, Any]]]:
     if source["kind"] == "period":
         return period_lines(ctx, BillingPeriodEnded.model_validate(source["event"]))
+    if source["kind"] == "upgrade":
+        return upgrade_lines(ctx, PlanChange.model_validate(source["event"]))
     return start_lines(ctx, SubscriptionEvent.model_validate(source["event"]))
+
+
+def _source_subscription(source: dict[str, Any]) -> tuple[Subscription, uuid.UUID]:
+    event = source["event"]
+    subscription = Subscription.model_validate(event["next_subscription" if source["kind"] == "upgrade"
+                                                     else "subscription"])
+    return subscription, uuid.UUID(event.get("lago_plan_version_id") or str(subscription.lago_plan_version_id))
+
+
+async def invoice_plan_change(session: AsyncSession, organization_id: uuid.UUID, data: PlanChange,
+                              now: datetime) -> Invoice | None:
+    """An upgrade: the unused part of the old plan's fee paid in advance becomes a customer credit, then the
+    new plan's first period is invoiced (paid in advance), so that invoice consumes the credit first. The old
+    subscription's last period was invoiced from its close (`reason = plan_change`: charges up to the upgrade,
+    a fee in arrears prorated). A downgrade changes nothing now: it takes effect at the period's end, where
+    the old plan's period closes without a next one and the new subscription's start bills its fee."""
+    if data.direction != "upgrade":
+        return None
+    await credits.credit_upgrade(session, organization_id, data, now)
+    subscription = data.next_subscription
+    if not subscription.pay_in_advance:
+        return None  # the credit waits for the customer's next invoice
+    ctx = await context_of(session, organization_id, subscription, subscription.lago_plan_version_id)
+    source = {"kind": "upgrade", "event": data.model_dump(mode="json")}
+    start = subscription.current_billing_period_started_at or subscription.started_at or data.effective_at
+    end = subscription.current_billing_period_ending_at or data.next_period_end
+    assert end is not None
+    return await _create(session, organization_id, ctx, subscription, start, end, "subscription_start",
+                         local_date(data.effective_at, subscription.timezone), source, now)
 
 
 async def _create(session: AsyncSession, organization_id: uuid.UUID, ctx: Context, subscription: Subscription,
@@ -287,9 +343,7 @@ async def recompute(session: AsyncSession, invoice: Invoice, now: datetime) -> N
     """A draft (refresh) or failed (retry) invoice computed again from what it was built from, with the
     customer, plan version and taxes as known now."""
     source = invoice.source
-    event = source["event"]
-    subscription = Subscription.model_validate(event["subscription"])
-    version_id = uuid.UUID(event.get("lago_plan_version_id") or str(subscription.lago_plan_version_id))
+    subscription, version_id = _source_subscription(source)
     ctx = await context_of(session, invoice.organization_id, subscription, version_id)
     await repository.delete_fees(session, invoice.id)
     lines = lines_of_source(ctx, source)

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicing.billing.numbering import customer_number, organization_number, scope
+from invoicing.credits import service as credits
 from invoicing.invoices import repository, service
 from invoicing.invoices.errors import InvoiceAlreadyFinalized, InvoiceNotDraft, InvoiceNotFailed, InvoiceNotVoidable
 from invoicing.invoices.models import Fee, Invoice
@@ -65,6 +66,7 @@ async def void(session: AsyncSession, invoice: Invoice, now: datetime) -> None:
         raise InvoiceNotVoidable("only a finalized invoice that is not paid can be voided")
     invoice.status = "voided"
     invoice.voided_at = now
+    await credits.give_back(session, invoice, now)  # what it took from the customer's credits returns
     invoice.updated_at = now
     await service.publish(session, invoice, "invoice.voided")
 

@@ -50,7 +50,13 @@ def render_invoice(invoice: Invoice, fees: Sequence[Fee] | None = None,
         item={"lago_item_id": use["applied_coupon_id"], "type": "coupon", "code": use["coupon_code"],
               "name": use["coupon_name"]},
         invoice={"lago_id": str(invoice.id), "payment_status": invoice.payment_status},
-    ) for use in invoice.source.get("coupons") or [] if use["amount_cents"]]
+    ) for use in invoice.source.get("coupons") or [] if use["amount_cents"]] + [contract.Credit(
+        # a customer credit (an upgrade's unused advance fee) stands where Lago shows a credit note's credit
+        lago_id=uuid.UUID(use["lago_id"]), amount_cents=use["amount_cents"], amount_currency=invoice.currency,
+        before_taxes=False, item={"lago_item_id": use["credit_id"], "type": "credit_note", "code": use["reason"],
+                                  "name": "Unused subscription fee credit"},
+        invoice={"lago_id": str(invoice.id), "payment_status": invoice.payment_status},
+    ) for use in invoice.source.get("credits") or []]
     return contract.Invoice(
         lago_id=invoice.id, billing_entity_code=(customer or {}).get("billing_entity_code"),
         sequential_id=invoice.sequential_id, number=invoice.number or "", issuing_date=invoice.issuing_date,

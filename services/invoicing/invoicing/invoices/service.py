@@ -1,8 +1,8 @@
 """What every invoice path shares: amounts from fee rows, coupon consumption, events, reads for the API.
 
-`apply_amounts` is the one place an invoice's coupons, taxes and totals are computed and written
-(`invoicing.billing.compute`): at creation (coupons previewed, not consumed), at finalization
-(coupon rows locked and consumed) and on refresh.
+`apply_amounts` is the one place an invoice's coupons, taxes, customer credits and totals are computed and
+written (`invoicing.billing.compute`): at creation (coupons and credits previewed, not consumed), at
+finalization (coupon and credit rows locked and consumed) and on refresh.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from invoicing.applied_coupons.models import AppliedCoupon
 from invoicing.billing.compute import ComputedInvoice, FeeLine, compute_invoice
 from invoicing.billing.coupons import CouponState
 from invoicing.billing.taxes import TaxRate
+from invoicing.credits import service as credits
 from invoicing.invoices import repository
 from invoicing.invoices.errors import InvoiceNotFound
 from invoicing.invoices.models import Fee, Invoice
@@ -62,10 +63,13 @@ async def apply_amounts(session: AsyncSession, invoice: Invoice, fees: Sequence[
                         consume_coupons: bool) -> ComputedInvoice:
     coupons = await repository.active_coupons(session, invoice.organization_id, invoice.customer_id,
                                               lock=consume_coupons)
+    # the customer's credits (upgrade credits; credit notes' slot, after taxes), locked when consumed
+    customer_credits = await credits.available(session, invoice, lock=consume_coupons)
     lines = [line_of(fee) for fee in fees]
     computed = compute_invoice(lines, [coupon_state(c) for c in coupons], invoice.currency, now,
                                progressive_billing_credit=invoice.progressive_billing_credit_amount_cents,
-                               credit_notes=invoice.credit_notes_amount_cents, prepaid_credit=PREPAID_CREDIT_CENTS)
+                               credit_notes=sum(c.balance_cents for c in customer_credits),
+                               prepaid_credit=PREPAID_CREDIT_CENTS)
     for fee, result in zip(fees, computed.fees, strict=True):
         fee.precise_coupons_amount_cents = result.precise_coupons_amount_cents
         fee.taxes_precise_amount_cents = result.taxes_precise_amount_cents
@@ -99,7 +103,12 @@ async def apply_amounts(session: AsyncSession, invoice: Invoice, fees: Sequence[
             coupon.frequency_duration_remaining = use.frequency_duration_remaining
             if use.terminated:
                 coupon.status, coupon.terminated_at = "terminated", now
-    invoice.source = {**invoice.source, "coupons": uses}
+    credit_uses = credits.uses(customer_credits, t.credit_notes_amount_cents)
+    if consume_coupons:
+        await credits.consume(session, invoice, credit_uses, now)
+    invoice.source = {**invoice.source, "coupons": uses, "credits": [
+        {"lago_id": str(uuid.uuid5(invoice.id, f"credit:{use.credit.id}")), "credit_id": str(use.credit.id),
+         "reason": use.credit.reason, "amount_cents": use.amount_cents} for use in credit_uses]}
     invoice.updated_at = now
     await session.flush()
     return computed

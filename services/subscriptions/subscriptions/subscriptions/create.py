@@ -164,7 +164,7 @@ async def _replace_pending_plan(session: AsyncSession, pending: Subscription, te
 
 async def _upgrade(session: AsyncSession, customer: Customer, current: Subscription, terms: PlanTerms,
                    data: SubscriptionInput, now: datetime) -> Subscription:
-    previous_period_start = current.current_period_start
+    previous_period_start, previous_period_end = current.current_period_start, current.current_period_end
     if current.next_subscription_id is not None:  # an upgrade supersedes a scheduled downgrade
         await _cancel_next(session, current, now)
     await lifecycle.terminate(session, current, now, reason="upgrade", close_reason="plan_change")
@@ -177,11 +177,14 @@ async def _upgrade(session: AsyncSession, customer: Customer, current: Subscript
     current.next_subscription_id = subscription.id
     await lifecycle.publish(session, subscription, "subscription.created")
     # the trial is not granted again on a plan change (it ran from the first start)
-    await lifecycle.activate(session, subscription, now, None)
-    await lifecycle.publish_data(session, subscription, "subscription.plan_changed", PlanChange(
+    await lifecycle.activate(session, subscription, now, None, reason="upgrade")
+    full = lifecycle.schedule_of(subscription).period_at(now)
+    # keyed by the old subscription: invoicing reads it after that subscription's last period closed
+    await lifecycle.publish_data(session, current, "subscription.plan_changed", PlanChange(
         direction="upgrade", effective_at=now, previous_subscription=lifecycle.render(current),
         next_subscription=lifecycle.render(subscription), previous_period_start=previous_period_start,
-        next_period_end=subscription.current_period_end,
+        previous_period_end=previous_period_end, next_period_end=subscription.current_period_end,
+        next_full_period_start=full.start, next_full_period_end=full.end,
     ))
     return subscription
 

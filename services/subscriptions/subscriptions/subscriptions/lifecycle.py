@@ -77,13 +77,14 @@ def _open_period(subscription: Subscription, instant: datetime) -> None:
 
 
 async def activate(session: AsyncSession, subscription: Subscription, started_at: datetime,
-                   trial_period_days: Any = None) -> None:
-    """pending → active from `started_at`: opens its first period, starts its trial."""
+                   trial_period_days: Any = None, reason: str | None = None) -> None:
+    """pending → active from `started_at`: opens its first period, starts its trial. `reason`: `upgrade` or
+    `downgrade` when a plan change starts it (an upgrade's first fee is billed from `subscription.plan_changed`)."""
     subscription.status = "active"
     subscription.started_at = started_at
     subscription.trial_ends_at = trial_end(started_at, trial_period_days)
     _open_period(subscription, started_at)
-    await publish(session, subscription, "subscription.started")
+    await publish(session, subscription, "subscription.started", reason=reason)
 
 
 async def close_period(session: AsyncSession, subscription: Subscription, end: datetime, reason: str) -> bool:
@@ -107,7 +108,8 @@ async def close_period(session: AsyncSession, subscription: Subscription, end: d
     schedule = schedule_of(subscription)
     full = schedule.period_at(start)
     next_period: Period | None = None
-    if reason == "period_end":
+    # a downgrade due at this end: the subscription ends here, the next plan's subscription takes the next period
+    if reason == "period_end" and subscription.next_subscription_id is None:
         next_period = schedule.period_at(end)
         if subscription.ending_at is not None and subscription.ending_at < next_period.end:
             next_period = Period(next_period.start, subscription.ending_at) if subscription.ending_at > end else None

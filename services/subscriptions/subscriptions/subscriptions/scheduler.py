@@ -96,7 +96,7 @@ async def _apply_downgrade(session: AsyncSession, current: Subscription, at: dat
     await lifecycle.terminate(session, current, at, reason="downgrade")
     report.terminated += 1
     if following is not None and following.status == "pending":
-        await lifecycle.activate(session, following, at, None)
+        await lifecycle.activate(session, following, at, None, reason="downgrade")
         report.activated += 1
 
 

@@ -3,7 +3,8 @@
 - `customer.created|updated|deleted`: `{"customer": Customer}`;
 - `customer.billing_state_changed`: `CustomerBillingStateChanged`;
 - `subscription.created|started|updated|terminated|canceled|trial_ended`: `SubscriptionEvent`;
-- `subscription.plan_changed`: `PlanChange` (upgrade now, downgrade at the period's end);
+- `subscription.plan_changed`: `PlanChange` (upgrade now, downgrade at the period's end), keyed by the
+  previous subscription, so it follows that subscription's own events (its last period's close);
 - `subscription.billing_period_ended`: `BillingPeriodEnded` (exactly once per period);
 - `subscription.billing_period_usage_revised`: `BillingPeriodUsageRevised` (events reached a closed
   period: its usage again, once per revision);
@@ -166,11 +167,18 @@ class SubscriptionEvent(_Object):
 
     subscription: Subscription
     reason: str | None = Field(None, description="Why it ended: `api`, `customer_deleted`, `ending_at`, `upgrade`, "
-                                                  "`downgrade`, `superseded`.")
+                                                  "`downgrade`, `superseded`; on `subscription.started`, `upgrade` "
+                                                  "or `downgrade` when a plan change started it (null otherwise).")
 
 
 class PlanChange(_Object):
-    """`subscription.plan_changed`: an upgrade (immediate) or downgrade (at the end of the period)."""
+    """`subscription.plan_changed`: an upgrade (immediate) or downgrade (at the end of the period).
+
+    Keyed by the previous subscription (it comes after that subscription's last period closed). On an
+    upgrade, invoicing credits the unused part of the old plan's fee paid in advance for
+    [effective_at, previous_period_end) and bills the new plan's first period, prorated over the
+    schedule's full period [next_full_period_start, next_full_period_end).
+    """
 
     direction: Literal["upgrade", "downgrade"]
     effective_at: datetime
@@ -178,8 +186,15 @@ class PlanChange(_Object):
     next_subscription: Subscription
     previous_period_start: datetime | None = Field(
         None, description="Upgrade: the old plan's last period runs [previous_period_start, effective_at).")
+    previous_period_end: datetime | None = Field(
+        None, description="Upgrade: where the old plan's last period would have ended (exclusive); the days "
+                          "[effective_at, previous_period_end) of a fee paid in advance are credited.")
     next_period_end: datetime | None = Field(
         None, description="The end of the new plan's first period, [effective_at, next_period_end).")
+    next_full_period_start: datetime | None = Field(
+        None, description="Upgrade: the schedule's full period holding effective_at (the new plan's fee is "
+                          "prorated over it).")
+    next_full_period_end: datetime | None = None
 
 
 # -- usage snapshot ------------------------------------------------------------------------------------

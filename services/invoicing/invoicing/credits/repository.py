@@ -1,0 +1,71 @@
+"""SQL of customer credits: the fee an upgrade credits, the credit's claim, balances, applications."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invoicing.credits.models import CustomerCredit, InvoiceCredit
+from invoicing.invoices.models import Fee, Invoice
+
+
+async def advance_fee_at(session: AsyncSession, organization_id: uuid.UUID, subscription_id: uuid.UUID,
+                         instant: datetime) -> tuple[Fee, Invoice] | None:
+    """The subscription fee paid in advance whose span holds `instant` (its invoice not voided nor failed)."""
+    row = (await session.execute(select(Fee, Invoice).join(Invoice, Invoice.id == Fee.invoice_id).where(
+        Fee.organization_id == organization_id, Fee.subscription_id == subscription_id,
+        Fee.fee_type == "subscription", Fee.pay_in_advance.is_(True), Fee.from_date <= instant,
+        Fee.to_date > instant, Invoice.status.in_(("draft", "finalized", "pending")),
+    ).order_by(Fee.from_date.desc()).limit(1))).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def claim_credit(session: AsyncSession, values: dict[str, Any]) -> uuid.UUID | None:
+    """Insert the credit unless this (subscription, reason) already has one; its id, or None."""
+    return (await session.execute(insert(CustomerCredit).values(**values).on_conflict_do_nothing(
+        index_elements=["organization_id", "subscription_id", "reason"]).returning(CustomerCredit.id)
+    )).scalar_one_or_none()
+
+
+async def available(session: AsyncSession, organization_id: uuid.UUID, customer_id: uuid.UUID, currency: str,
+                    exclude_invoice_id: uuid.UUID, *, lock: bool) -> list[CustomerCredit]:
+    """The customer's credits with a balance in this currency, oldest first (locked to consume them)."""
+    statement = select(CustomerCredit).where(
+        CustomerCredit.organization_id == organization_id, CustomerCredit.customer_id == customer_id,
+        CustomerCredit.currency == currency, CustomerCredit.balance_cents > 0,
+        CustomerCredit.source_invoice_id != exclude_invoice_id,
+    ).order_by(CustomerCredit.created_at, CustomerCredit.id)
+    if lock:
+        statement = statement.with_for_update().execution_options(populate_existing=True)
+    return list((await session.execute(statement)).scalars())
+
+
+async def take(session: AsyncSession, organization_id: uuid.UUID, invoice_id: uuid.UUID, credit_id: uuid.UUID,
+               amount_cents: int, now: datetime) -> None:
+    await session.execute(update(CustomerCredit).where(CustomerCredit.id == credit_id).values(
+        balance_cents=CustomerCredit.balance_cents - amount_cents, updated_at=now))
+    await session.execute(insert(InvoiceCredit).values(
+        organization_id=organization_id, invoice_id=invoice_id, credit_id=credit_id, amount_cents=amount_cents,
+        created_at=now, updated_at=now))
+
+
+async def give_back(session: AsyncSession, invoice_id: uuid.UUID, now: datetime) -> int:
+    """A voided invoice's credits return to their balances; how much was given back."""
+    taken = (await session.execute(delete(InvoiceCredit).where(InvoiceCredit.invoice_id == invoice_id).returning(
+        InvoiceCredit.credit_id, InvoiceCredit.amount_cents))).all()
+    for credit_id, amount in taken:
+        await session.execute(update(CustomerCredit).where(CustomerCredit.id == credit_id).values(
+            balance_cents=CustomerCredit.balance_cents + amount, updated_at=now))
+    return sum(amount for _, amount in taken)
+
+
+async def of_customer(session: AsyncSession, organization_id: uuid.UUID,
+                      customer_id: uuid.UUID) -> list[CustomerCredit]:
+    return list((await session.execute(select(CustomerCredit).where(
+        CustomerCredit.organization_id == organization_id, CustomerCredit.customer_id == customer_id,
+    ).order_by(CustomerCredit.created_at, CustomerCredit.id))).scalars())

@@ -1,0 +1,91 @@
+"""Customer credits: created by an upgrade (the unused part of the old plan's fee paid in advance), consumed
+by the customer's next invoices after taxes (Lago's credit-note slot), given back when such an invoice is voided.
+
+- The credit is computed from the fee actually billed (`billing.credits.unused_fee_credit`): its plan
+  amount and full-period days, its coupon share and tax rate; nothing when the old plan was paid in
+  arrears, when no fee covers the upgrade instant (trial, voided invoice) or when nothing is left unused.
+- One credit per terminated subscription (unique key): a redelivered plan change credits nothing more.
+- `consume` runs in the finalizing transaction with the credit rows locked, so two invoices finalizing
+  at once never take the same balance (and a `CHECK` keeps every balance ≥ 0).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invoicing.billing.credits import CreditBalance, allocate, unused_fee_credit
+from invoicing.billing.subscription_fee import local_days
+from invoicing.credits import repository
+from invoicing.credits.models import CustomerCredit
+from invoicing.invoices.models import Invoice
+from invora.events.contracts.subscriptions import PlanChange
+from invora.ids import uuid7
+from invora.logging import get_logger
+
+log = get_logger(__name__)
+
+
+async def credit_upgrade(session: AsyncSession, organization_id: uuid.UUID, data: PlanChange,
+                         now: datetime) -> uuid.UUID | None:
+    old = data.previous_subscription
+    if not old.pay_in_advance:
+        return None
+    found = await repository.advance_fee_at(session, organization_id, old.lago_id, data.effective_at)
+    if found is None:
+        log.info("upgrade_credit_no_advance_fee", subscription_id=str(old.lago_id))
+        return None
+    fee, invoice = found
+    details = fee.amount_details or {}
+    days_in_period = int(details.get("days_in_period") or 0)
+    plan_amount = int(details.get("plan_amount_cents") or old.plan_amount_cents)
+    billed_from = datetime.fromisoformat(details["billed_from"]) if details.get("billed_from") else fee.from_date
+    assert fee.to_date is not None and billed_from is not None
+    # the upgrade's own day is credited: the new plan bills it (Lago's `billed_from - 1 day` on upgrade)
+    remaining = local_days(max(data.effective_at, billed_from), fee.to_date, old.timezone)
+    amount = unused_fee_credit(plan_amount_cents=plan_amount, days_in_period=days_in_period, remaining_days=remaining,
+                               fee_amount_cents=fee.amount_cents,
+                               fee_coupons_precise_cents=Decimal(fee.precise_coupons_amount_cents),
+                               taxes_rate=Decimal(fee.taxes_rate))
+    if amount <= 0:
+        return None
+    return await repository.claim_credit(session, dict(
+        id=uuid7(), organization_id=organization_id, customer_id=invoice.customer_id, currency=fee.amount_currency,
+        amount_cents=amount, balance_cents=amount, reason="upgrade", subscription_id=old.lago_id,
+        source_invoice_id=invoice.id, source_fee_id=fee.id, created_at=now, updated_at=now,
+        details={"remaining_days": remaining, "days_in_period": days_in_period, "plan_amount_cents": plan_amount,
+                 "effective_at": data.effective_at.isoformat(), "next_plan_code": data.next_subscription.plan_code,
+                 "previous_plan_code": old.plan_code}))
+
+
+@dataclass(frozen=True, slots=True)
+class CreditUse:
+    credit: CustomerCredit
+    amount_cents: int
+
+
+async def available(session: AsyncSession, invoice: Invoice, *, lock: bool) -> list[CustomerCredit]:
+    """Credits this invoice may consume (a subscription invoice in the credit's currency; not the credit's own)."""
+    if invoice.invoice_type != "subscription":
+        return []
+    return await repository.available(session, invoice.organization_id, invoice.customer_id, invoice.currency,
+                                      invoice.id, lock=lock)
+
+
+def uses(credits: list[CustomerCredit], amount_cents: int) -> list[CreditUse]:
+    by_id = {credit.id: credit for credit in credits}
+    return [CreditUse(by_id[key], part) for key, part in  # type: ignore[index]
+            allocate([CreditBalance(c.id, c.balance_cents) for c in credits], amount_cents)]
+
+
+async def consume(session: AsyncSession, invoice: Invoice, taken: list[CreditUse], now: datetime) -> None:
+    for use in taken:
+        await repository.take(session, invoice.organization_id, invoice.id, use.credit.id, use.amount_cents, now)
+
+
+async def give_back(session: AsyncSession, invoice: Invoice, now: datetime) -> int:
+    return await repository.give_back(session, invoice.id, now)
