@@ -4,6 +4,8 @@ documents to come.
 
 from __future__ import annotations
 
+import dataclasses
+
 from fastapi import FastAPI
 
 from invoicing.applied_coupons.routes import router as applied_coupons_router
@@ -12,9 +14,11 @@ from invoicing.invoices.consumer import INVOICE_CONSUMERS
 from invoicing.invoices.payments_consumer import PAYMENT_CONSUMERS
 from invoicing.invoices.routes import router as invoices_router
 from invoicing.invoices.scheduler import scheduler
+from invoicing.prepaid_credits.consumer import WALLETS_CONSUMER, credits_consumer
 from invoicing.projections.consumer import PROJECTION_CONSUMERS
 from invoicing.settings import InvoicingSettings
 from invora.app import ServiceDefinition, build_service_app
+from invora.runtime import ServiceRuntime
 
 DEFINITION = ServiceDefinition(
     name="invoicing",
@@ -24,7 +28,7 @@ DEFINITION = ServiceDefinition(
         "Turns each closed billing period into an invoice."
     ),
     routers=(invoices_router, fees_router, applied_coupons_router),
-    consumers=(*PROJECTION_CONSUMERS, *INVOICE_CONSUMERS, *PAYMENT_CONSUMERS),
+    consumers=(*PROJECTION_CONSUMERS, *INVOICE_CONSUMERS, *PAYMENT_CONSUMERS, WALLETS_CONSUMER),
     background=(scheduler(lambda app: app.state.settings.scheduler_interval_seconds),),
     openapi_tags=[
         {"name": "invoices", "description": "Invoices (Lago API v1): draft → finalized → voided, failed + retry."},
@@ -36,4 +40,7 @@ DEFINITION = ServiceDefinition(
 
 
 def create_app(settings: InvoicingSettings | None = None) -> FastAPI:
-    return build_service_app(DEFINITION, settings or InvoicingSettings())
+    settings = settings or InvoicingSettings()
+    runtime = ServiceRuntime(settings=settings)
+    definition = dataclasses.replace(DEFINITION, consumers=(*DEFINITION.consumers, credits_consumer(runtime)))
+    return build_service_app(definition, settings, runtime)

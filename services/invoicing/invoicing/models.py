@@ -11,6 +11,7 @@ from invoicing.invoices.models import (
     InvoiceNumberCounter,
     InvoicingSettings,
 )
+from invoicing.prepaid_credits.models import WalletProjection
 from invoicing.projections.models import (
     AddOnProjection,
     CouponProjection,
@@ -21,6 +22,6 @@ from invoicing.projections.models import (
 
 __all__ = [
     "PLATFORM_MODELS", "AddOnProjection", "AppliedCoupon", "BillingCheckViolation", "CouponProjection",
-    "CustomerCredit", "CustomerProjection", "Fee", "InvoiceCredit", "Invoice", "InvoiceAppliedTax", "InvoiceNumberCounter", "InvoicingSettings",
-    "PlanVersionProjection", "TaxProjection",
+    "CustomerCredit", "CustomerProjection", "Fee", "Invoice", "InvoiceAppliedTax", "InvoiceCredit",
+    "InvoiceNumberCounter", "InvoicingSettings", "PlanVersionProjection", "TaxProjection", "WalletProjection",
 ]

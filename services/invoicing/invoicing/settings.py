@@ -16,3 +16,6 @@ class InvoicingSettings(ServiceSettings):
     scheduler_enabled: bool = Field(True, description="Finalize drafts after their grace period, flag overdue "
                                                       "invoices, in this process.")
     scheduler_interval_seconds: float = Field(10.0, gt=0, description="Seconds between scheduler passes.")
+    prepaid_credits_resend_after_seconds: float = Field(
+        60.0, gt=0, description="A pending invoice whose prepaid-credits request has had no answer for this long "
+                                "is asked again (wallets answers a repeated request the same).")

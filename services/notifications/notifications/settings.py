@@ -63,7 +63,9 @@ class NotificationsSettings(ServiceSettings):
         24.0, ge=0, description="How long a rotated-out secret keeps signing alongside the new one."
     )
     excluded_event_types: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="Event types never fanned out to webhook endpoints (internal plumbing)."
+        default_factory=list,
+        description="Event types never fanned out to webhook endpoints, beyond the suite's internal events "
+                    "(`invora.events.contracts.internal.INTERNAL_EVENT_TYPES`, always excluded).",
     )
     message_retention_days: float = Field(30.0, gt=0, description="Finished webhook messages are kept this long.")
 

@@ -56,3 +56,32 @@ async def test_a_batch_makes_one_delivery_per_event_and_matching_endpoint(notifi
         await session.execute(text("DELETE FROM webhook_messages WHERE event_id = ANY(:ids)"),
                               {"ids": [e.id for e in events]})
         await session.commit()
+
+
+async def test_internal_saga_events_never_reach_tenant_endpoints(notifications, kit):
+    from invora.events.contracts.internal import INTERNAL_EVENT_TYPES
+
+    org = uuid.uuid4()
+    client = notifications.client(org)
+    everything = await kit.create_endpoint(client, "http://127.0.0.1:9/all", signature_algo="hmac")
+    named = await kit.create_endpoint(client, "http://127.0.0.1:9/named", signature_algo="hmac",
+                                      event_types=["invoice.*", "credits.applied", "invoice.finalized"])
+    internal = [_event(org, t) for t in sorted(INTERNAL_EVENT_TYPES)]
+    public = _event(org, "invoice.finalized")
+    assert {"invoice.prepaid_credits_requested", "invoice.prepaid_credits_release_requested", "credits.applied",
+            "credits.released"} <= INTERNAL_EVENT_TYPES
+    async with notifications.database.sessionmaker() as session:
+        created = await fan_out(session, [*internal, public], notifications.app.state.runtime)
+        await session.commit()
+    rows = await kit.fetch_all(
+        notifications.database,
+        "SELECT m.event_type, d.endpoint_id FROM webhook_deliveries d JOIN webhook_messages m ON m.id = d.message_id "
+        "WHERE m.event_id = ANY(:ids)", ids=[e.id for e in [*internal, public]],
+    )
+    # the public event reaches both endpoints; no internal one reaches any, whatever the endpoint's filter says
+    assert created == 2
+    assert sorted((r["event_type"], str(r["endpoint_id"])) for r in rows) == sorted([
+        ("invoice.finalized", everything["lago_id"]), ("invoice.finalized", named["lago_id"])])
+    async with notifications.database.sessionmaker() as session:
+        await session.execute(text("DELETE FROM webhook_messages WHERE event_id = ANY(:ids)"), {"ids": [public.id]})
+        await session.commit()

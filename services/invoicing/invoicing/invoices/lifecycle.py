@@ -1,13 +1,16 @@
 """The invoice state machine; every path (API, consumers, scheduler) goes through it.
 
     draft ──finalize──► finalized ──void──► voided
-      │  ▲ refresh                          (keeps its number)
-      ▼  │
-    failed ──retry──► draft | finalized
+      │  ▲ refresh  │       ▲               (keeps its number; prepaid credits released)
+      │  │          ▼       │ credits.applied
+      ▼  │        pending ──┘  (waiting for the wallets' answer: invoicing/prepaid_credits)
+    failed ──retry──► draft | pending | finalized
 
-- finalize: coupon rows locked and consumed, amounts written, then the number: the scope's counter
-  row is incremented and stays locked until this transaction commits, so a rolled-back finalization
-  gives its number back (gapless) and two finalizations never share one (unique index too).
+- finalize: coupon rows locked and consumed, amounts written; then, when the customer has an active
+  wallet in the currency and something is due, `pending` and the prepaid-credits request (nothing
+  numbered yet); otherwise (and once wallets answered, in the answer's transaction) the number: the
+  scope's counter row is incremented and stays locked until this transaction commits, so a rolled-back
+  finalization gives its number back (gapless) and two finalizations never share one (unique index too).
   Publishes `invoice.created` (Lago's) and `invoice.finalized` (payments charge on it).
 - A customer parked by the billing check keeps its invoices in draft (finalize refuses).
 None of these commits: the caller's transaction (request or consumed event) does.
@@ -20,12 +23,17 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicing.billing.numbering import customer_number, organization_number, scope
+from invoicing.billing.prepaid import with_prepaid_credit
 from invoicing.credits import service as credits
 from invoicing.invoices import repository, service
 from invoicing.invoices.errors import InvoiceAlreadyFinalized, InvoiceNotDraft, InvoiceNotFailed, InvoiceNotVoidable
 from invoicing.invoices.models import Fee, Invoice
+from invoicing.prepaid_credits import service as prepaid_credits
 from invoicing.projections import repository as projections
 from invora.errors import Conflict
+from invora.logging import get_logger
+
+log = get_logger(__name__)
 
 
 class CustomerParked(Conflict):
@@ -36,13 +44,47 @@ async def finalize(session: AsyncSession, invoice: Invoice, now: datetime, *,
                    fees: list[Fee] | None = None, extra_events: tuple[str, ...] = ()) -> None:
     if invoice.status == "finalized":
         raise InvoiceAlreadyFinalized("the invoice is already finalized")
-    if invoice.status not in ("draft", "pending"):
-        raise InvoiceNotDraft("only a draft invoice can be finalized")
+    if invoice.status != "draft":
+        raise InvoiceNotDraft("only a draft invoice can be finalized (a pending one waits for its prepaid credits)")
     if await repository.parked(session, invoice.organization_id, invoice.customer_id):
         raise CustomerParked("the billing check parked this customer's invoicing; resolve it first")
     if fees is None:
         fees = (await repository.fees_of(session, [invoice.id]))[invoice.id]
     await service.apply_amounts(session, invoice, fees, now, consume_coupons=True)
+    if await prepaid_credits.wants_credits(session, invoice):
+        invoice.status = "pending"
+        invoice.prepaid_credits_status = "requested"
+        invoice.finalize_at = None
+        invoice.updated_at = now
+        await prepaid_credits.send_request(session, invoice, fees, now)
+        return
+    await _number(session, invoice, now, fees=fees, extra_events=extra_events)
+
+
+async def settle_prepaid_credits(session: AsyncSession, invoice: Invoice, applied_cents: int, now: datetime) -> bool:
+    """Wallets answered a pending invoice: its credits recorded (never above the amount due), the total due
+    recomputed, then the number and `invoice.finalized`, in the answer's transaction. An answer for an
+    invoice no longer waiting (a second copy) changes nothing: False."""
+    if invoice.status != "pending" or invoice.prepaid_credits_status != "requested":
+        log.info("prepaid_credits_answer_ignored", invoice_id=str(invoice.id), status=invoice.status,
+                 prepaid_credits_status=invoice.prepaid_credits_status)
+        return False
+    fees = (await repository.fees_of(session, [invoice.id]))[invoice.id]
+    settled = with_prepaid_credit(sub_total_including_taxes=invoice.sub_total_including_taxes_amount_cents,
+                                  credit_notes=invoice.credit_notes_amount_cents, applied=applied_cents)
+    if settled.prepaid_credit_amount_cents != applied_cents:
+        log.error("prepaid_credits_above_amount_due", invoice_id=str(invoice.id), applied=applied_cents,
+                  recorded=settled.prepaid_credit_amount_cents)
+    with session.no_autoflush:  # the row is written once whole: `applied` with its number (CHECKs)
+        invoice.prepaid_credit_amount_cents = settled.prepaid_credit_amount_cents
+        invoice.total_amount_cents = settled.total_amount_cents
+        invoice.prepaid_credits_status = "applied"
+        await _number(session, invoice, now, fees=fees)
+    return True
+
+
+async def _number(session: AsyncSession, invoice: Invoice, now: datetime, *, fees: list[Fee],
+                  extra_events: tuple[str, ...] = ()) -> None:
     settings = await repository.settings_of(session, invoice.organization_id)
     numbering_scope = scope(settings.document_numbering, invoice.customer_id)
     sequence = await repository.next_number(session, invoice.organization_id, numbering_scope)
@@ -69,6 +111,15 @@ async def void(session: AsyncSession, invoice: Invoice, now: datetime) -> None:
     await credits.give_back(session, invoice, now)  # what it took from the customer's credits returns
     invoice.updated_at = now
     await service.publish(session, invoice, "invoice.voided")
+    if invoice.prepaid_credits_status == "applied" and invoice.prepaid_credit_amount_cents > 0:
+        invoice.prepaid_credits_status = "release_requested"
+        await prepaid_credits.send_release(session, invoice)
+
+
+def prepaid_credits_released(invoice: Invoice) -> None:
+    """Wallets gave the credits back (`credits.released`); a second copy changes nothing."""
+    if invoice.prepaid_credits_status == "release_requested":
+        invoice.prepaid_credits_status = "released"
 
 
 async def fail(session: AsyncSession, invoice: Invoice, error: str, now: datetime) -> None:

@@ -33,6 +33,7 @@ from invora.db.base import OrganizationModel
 
 INVOICE_STATUSES = ("draft", "finalized", "voided", "failed", "pending")
 PAYMENT_STATUSES = ("pending", "succeeded", "failed")
+PREPAID_CREDITS_STATUSES = ("requested", "applied", "release_requested", "released")
 
 
 class Invoice(OrganizationModel, Base):
@@ -61,6 +62,15 @@ class Invoice(OrganizationModel, Base):
             " - prepaid_credit_amount_cents", name="total"),
         CheckConstraint("total_amount_cents >= 0 AND coupons_amount_cents >= 0 AND taxes_amount_cents >= 0",
                         name="non_negative"),
+        # the prepaid-credits saga (invoicing/prepaid_credits): a pending invoice waits for wallets' answer,
+        # and credits are only on an invoice whose request was answered
+        CheckConstraint(f"prepaid_credits_status IS NULL OR prepaid_credits_status IN {PREPAID_CREDITS_STATUSES}",
+                        name="prepaid_credits_status"),
+        CheckConstraint("status <> 'pending' OR prepaid_credits_status = 'requested'", name="pending_awaits_credits"),
+        CheckConstraint("prepaid_credit_amount_cents = 0 OR prepaid_credits_status IN ('applied', "
+                        "'release_requested', 'released')", name="prepaid_credit_answered"),
+        Index("ix_invoices_pending_credits", "prepaid_credits_requested_at",
+              postgresql_where=text("status = 'pending'")),
     )
     # set by the code in each change (no `onupdate`: an equal value would be replaced by now() and expire)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=text("now()"))
@@ -105,6 +115,9 @@ class Invoice(OrganizationModel, Base):
     source: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
     finalized_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     voided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # the prepaid-credits saga: requested → applied (→ release_requested → released on void); NULL: not asked
+    prepaid_credits_status: Mapped[str | None] = mapped_column(String(20))
+    prepaid_credits_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Fee(OrganizationModel, Base):

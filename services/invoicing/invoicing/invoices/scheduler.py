@@ -1,4 +1,5 @@
-"""Background passes: finalize drafts whose grace period is over; flag overdue invoices once.
+"""Background passes: finalize drafts whose grace period is over; ask wallets again for the prepaid credits of
+a pending invoice whose answer has not come; flag overdue invoices once.
 
 Exactly once across replicas: rows are claimed `FOR UPDATE SKIP LOCKED`, re-read under the lock,
 and the effect is guarded by the row's own state (a finalized invoice is not finalized again; the
@@ -10,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicing.invoices import lifecycle, repository
+from invoicing.prepaid_credits import repository as prepaid_repository
+from invoicing.prepaid_credits import service as prepaid_credits
 from invora.errors import InvoraError
 from invora.logging import get_logger
 
@@ -37,6 +40,23 @@ async def finalize_due(sessionmaker: async_sessionmaker[AsyncSession], now: date
                     log.warning("draft_not_finalized", invoice_id=str(invoice.id), error=exc.code)
         if len(drafts) < batch:
             return done
+
+
+async def resend_prepaid_requests(sessionmaker: async_sessionmaker[AsyncSession], now: datetime,
+                                  after_seconds: float, batch: int = 200) -> int:
+    """Pending invoices whose request had no answer within `after_seconds` (lost, or wallets was down): the same
+    request again, keyed by the invoice (wallets applies once and answers every copy the same)."""
+    sent = 0
+    while True:
+        async with sessionmaker() as session, session.begin():
+            pending = await prepaid_repository.stale_pending(session, now - timedelta(seconds=after_seconds), batch)
+            fees = await repository.fees_of(session, [i.id for i in pending])
+            for invoice in pending:
+                await prepaid_credits.send_request(session, invoice, fees[invoice.id], now)
+                log.warning("prepaid_credits_request_resent", invoice_id=str(invoice.id))
+                sent += 1
+        if len(pending) < batch:
+            return sent
 
 
 async def flag_overdue(sessionmaker: async_sessionmaker[AsyncSession], now: datetime, batch: int = 200) -> int:
@@ -66,6 +86,7 @@ def scheduler(interval_seconds: Callable[[FastAPI], float]):
                         now = app.state.runtime.clock.now()
                         sessionmaker = app.state.database.sessionmaker
                         await finalize_due(sessionmaker, now)
+                        await resend_prepaid_requests(sessionmaker, now, settings.prepaid_credits_resend_after_seconds)
                         await flag_overdue(sessionmaker, now)
                     except asyncio.CancelledError:
                         raise

@@ -30,10 +30,6 @@ from invora.events.contracts.invoicing import InvoiceEvent
 from invora.ids import uuid7
 from invora.outbox import add_event
 
-# the prepaid-credits seam: the wallets service settles prepaid credits against an invoice (saga keyed by
-# the invoice id); until that lands every invoice takes 0 from wallets
-PREPAID_CREDIT_CENTS = 0
-
 
 def coupon_state(coupon: AppliedCoupon) -> CouponState:
     return CouponState(
@@ -69,7 +65,7 @@ async def apply_amounts(session: AsyncSession, invoice: Invoice, fees: Sequence[
     computed = compute_invoice(lines, [coupon_state(c) for c in coupons], invoice.currency, now,
                                progressive_billing_credit=invoice.progressive_billing_credit_amount_cents,
                                credit_notes=sum(c.balance_cents for c in customer_credits),
-                               prepaid_credit=PREPAID_CREDIT_CENTS)
+                               prepaid_credit=invoice.prepaid_credit_amount_cents)
     for fee, result in zip(fees, computed.fees, strict=True):
         fee.precise_coupons_amount_cents = result.precise_coupons_amount_cents
         fee.taxes_precise_amount_cents = result.taxes_precise_amount_cents

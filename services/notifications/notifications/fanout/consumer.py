@@ -20,6 +20,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from invora.events.contracts.internal import INTERNAL_EVENT_TYPES
 from invora.events.envelope import EventEnvelope
 from invora.ids import uuid7
 from invora.observability.metrics import domain_counter
@@ -84,7 +85,8 @@ async def fan_out(session: AsyncSession, events: Sequence[EventEnvelope], runtim
     ValidationError: an event some endpoint wants breaks the contract (one no endpoint wants is
     never stored, so it is not checked).
     """
-    excluded = runtime.settings.excluded_event_types
+    # internal plumbing (the shared list) never reaches tenants; the setting excludes more
+    excluded = INTERNAL_EVENT_TYPES.union(runtime.settings.excluded_event_types)
     events = [e for e in events if e.type not in excluded]
     if not events:
         return 0

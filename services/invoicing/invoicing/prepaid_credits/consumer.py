@@ -1,0 +1,53 @@
+"""What invoicing hears from the wallets service, one event per transaction (platform consumer + inbox):
+
+- `wallet.created|updated|terminated` (`invora.wallet`): the wallets projection (who has a usable wallet);
+- `credits.applied` (`invora.credits`): the answer to a pending invoice's request: credits recorded, then
+  the invoice is finalized (number, `invoice.finalized`) in this transaction;
+- `credits.released`: the credits of a voided invoice went back to the wallets.
+
+A crash before the commit leaves the event unacknowledged: it is delivered again and applied then.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invoicing.invoices import lifecycle
+from invoicing.invoices import repository as invoices
+from invoicing.prepaid_credits import repository
+from invora.bus.consumer import ConsumerSpec
+from invora.events.contracts.wallets import PrepaidCreditsApplied, PrepaidCreditsReleased, WalletEvent
+from invora.events.envelope import EventEnvelope, topic_for
+from invora.logging import get_logger
+from invora.runtime import ServiceRuntime
+
+log = get_logger(__name__)
+
+
+async def on_wallet(session: AsyncSession, event: EventEnvelope) -> None:
+    wallet = WalletEvent.model_validate(event.data).wallet
+    await repository.upsert_wallet(session, event.organization_id, wallet, event.sequence, event.occurred_at)
+
+
+def credits_consumer(runtime: ServiceRuntime) -> ConsumerSpec:
+    async def on_credits(session: AsyncSession, event: EventEnvelope) -> None:
+        if event.type == "credits.applied":
+            answer = PrepaidCreditsApplied.model_validate(event.data)
+            invoice = await invoices.lock_invoice(session, event.organization_id, answer.lago_invoice_id)
+            if invoice is None:
+                log.warning("prepaid_credits_answer_for_unknown_invoice", invoice_id=str(answer.lago_invoice_id))
+                return
+            applied = answer.applied_amount_cents if answer.status == "applied" else 0
+            await lifecycle.settle_prepaid_credits(session, invoice, applied, runtime.clock.now())
+            return
+        released = PrepaidCreditsReleased.model_validate(event.data)
+        invoice = await invoices.lock_invoice(session, event.organization_id, released.lago_invoice_id)
+        if invoice is not None:
+            lifecycle.prepaid_credits_released(invoice)
+
+    return ConsumerSpec(name="prepaid-credits", topics=(topic_for("credits"),), handler=on_credits,
+                        event_types=frozenset({"credits.applied", "credits.released"}))
+
+
+WALLETS_CONSUMER = ConsumerSpec(name="wallets", topics=(topic_for("wallet"),), handler=on_wallet,
+                                event_types=frozenset({"wallet.created", "wallet.updated", "wallet.terminated"}))

@@ -1,0 +1,29 @@
+"""Internal events: service-to-service plumbing that tenants never receive as webhooks.
+
+The notifications fan-out consumes every topic of the suite; it drops these types before matching
+endpoints (whatever an endpoint's filter says, `*` included). One list for the suite: a service adding
+a saga step or a request/answer pair between services adds its types here. Lago sends no webhook for
+any of them; each carries data meant for the receiving service (a full usage snapshot, a saga's
+request), not a tenant-facing object.
+"""
+
+from __future__ import annotations
+
+from invora.events.contracts.invoicing import PREPAID_CREDITS_RELEASE_REQUESTED, PREPAID_CREDITS_REQUESTED
+
+INTERNAL_EVENT_TYPES: frozenset[str] = frozenset({
+    # invoicing ⇄ wallets: the prepaid-credits saga
+    PREPAID_CREDITS_REQUESTED,
+    PREPAID_CREDITS_RELEASE_REQUESTED,
+    "credits.applied",
+    "credits.released",
+    # subscriptions → invoicing: closed periods and late usage, with their usage snapshots
+    "subscription.billing_period_ended",
+    "subscription.billing_period_usage_revised",
+    # catalog → subscriptions: move subscriptions to a plan's new version
+    "plan.cascade_requested",
+})
+
+
+def is_internal(event_type: str) -> bool:
+    return event_type in INTERNAL_EVENT_TYPES
