@@ -46,10 +46,10 @@ async def wallet_event(world, body: dict, event_type: str = "wallet.created", se
 def answer(world, request: dict, applied: int, status: str = "applied"):
     lines = request["lines"]
     data = {"lago_invoice_id": request["lago_invoice_id"], "external_customer_id": request["external_customer_id"],
-            "currency": request["currency"], "requested_amount_cents": sum(l["amount_cents"] for l in lines),
+            "currency": request["currency"], "requested_amount_cents": sum(line["amount_cents"] for line in lines),
             "applied_amount_cents": applied, "status": status, "wallet_transactions": [],
-            "lines": [{"lago_fee_id": l["lago_fee_id"], "fee_type": l["fee_type"],
-                       "requested_amount_cents": l["amount_cents"], "applied_amount_cents": 0} for l in lines]}
+            "lines": [{"lago_fee_id": line["lago_fee_id"], "fee_type": line["fee_type"],
+                       "requested_amount_cents": line["amount_cents"], "applied_amount_cents": 0} for line in lines]}
     return world.envelope("credits.applied", "credits", request["lago_invoice_id"], data)
 
 
