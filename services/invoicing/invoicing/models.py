@@ -11,6 +11,7 @@ from invoicing.invoices.models import (
     InvoiceNumberCounter,
     InvoicingSettings,
 )
+from invoicing.late_usage.models import UsageRevision
 from invoicing.prepaid_credits.models import WalletProjection
 from invoicing.projections.models import (
     AddOnProjection,
@@ -23,5 +24,6 @@ from invoicing.projections.models import (
 __all__ = [
     "PLATFORM_MODELS", "AddOnProjection", "AppliedCoupon", "BillingCheckViolation", "CouponProjection",
     "CustomerCredit", "CustomerProjection", "Fee", "Invoice", "InvoiceAppliedTax", "InvoiceCredit",
-    "InvoiceNumberCounter", "InvoicingSettings", "PlanVersionProjection", "TaxProjection", "WalletProjection",
+    "InvoiceNumberCounter", "InvoicingSettings", "PlanVersionProjection", "TaxProjection", "UsageRevision",
+    "WalletProjection",
 ]

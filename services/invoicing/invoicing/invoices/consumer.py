@@ -4,7 +4,8 @@
 - `subscription.started`: the first period's fee when the plan is paid in advance (not on an upgrade);
 - `subscription.plan_changed`: an upgrade's credit (unused advance fee of the old plan) and the new plan's
   first fee paid in advance (keyed by the old subscription: after its last period's invoice);
-- `subscription.billing_period_usage_revised`: late usage; a draft invoice of that period is computed again.
+- `subscription.billing_period_usage_revised`: late usage, by `sequence` (`invoicing.late_usage`): a draft of
+  that period is computed again; a final one gets a follow-up invoice for the difference.
 
 A fetched batch per transaction (platform consumer + inbox; a failed batch is retried one event per
 transaction); each invoice computes at its event's `occurred_at`, so a redelivery computes the same
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicing.invoices import generate
+from invoicing.late_usage import service as late_usage
 from invora.bus.consumer import ConsumerSpec
 from invora.events.contracts.subscriptions import (
     BillingPeriodEnded,
@@ -39,8 +41,8 @@ async def on_started(session: AsyncSession, event: EventEnvelope) -> None:
 
 
 async def on_usage_revised(session: AsyncSession, event: EventEnvelope) -> None:
-    await generate.revise_usage(session, event.organization_id,
-                                BillingPeriodUsageRevised.model_validate(event.data), event.occurred_at)
+    await late_usage.revise(session, event.organization_id, BillingPeriodUsageRevised.model_validate(event.data),
+                            event.sequence, event.occurred_at)
 
 
 async def on_plan_changed(session: AsyncSession, event: EventEnvelope) -> None:

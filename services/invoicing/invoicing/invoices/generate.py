@@ -26,18 +26,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicing.billing.charges import ChargeFeeLine, charge_fees
 from invoicing.billing.coverage import coverage_violation
+from invoicing.billing.late_usage import Billed, difference
 from invoicing.billing.subscription_fee import calendar_period, local_date, start_of_local_day, subscription_fee
 from invoicing.billing.taxes import TaxRate, precedence
 from invoicing.credits import service as credits
 from invoicing.invoices import lifecycle, repository, service
 from invoicing.invoices.errors import CustomerUnknown, PlanVersionUnknown
 from invoicing.invoices.models import Fee, Invoice
+from invoicing.late_usage import repository as late_usage
 from invoicing.projections import repository as projections
 from invoicing.projections.models import CustomerProjection, PlanVersionProjection
 from invora.events.contracts.invoicing import BillingCheckFailed
 from invora.events.contracts.subscriptions import (
     BillingPeriodEnded,
-    BillingPeriodUsageRevised,
     PlanChange,
     Subscription,
     SubscriptionEvent,
@@ -179,9 +180,21 @@ async def invoice_period(session: AsyncSession, organization_id: uuid.UUID, data
         return None
     ctx = await context_of(session, organization_id, subscription, data.lago_plan_version_id)
     source = {"kind": "period", "event": data.model_dump(mode="json")}
+    revised = await late_usage.latest(session, organization_id, data.lago_billing_period_id)
+    if revised is not None:  # late usage heard of before this close was handled (it was parked): use it
+        source = {**source, "event": {**source["event"], "usage": revised.usage}, "usage_revision": revised.revision,
+                  "usage_sequence": revised.sequence}
     return await _create(session, organization_id, ctx, subscription, data.period_start, data.period_end,
                          data.reason, local_date(data.period_end, data.timezone), source, now,
                          billing_period_id=data.lago_billing_period_id)
+
+
+async def create_follow_up(session: AsyncSession, organization_id: uuid.UUID, ctx: Context, data: BillingPeriodEnded,
+                           reason: str, billing_day: Any, source: dict[str, Any], now: datetime) -> Invoice | None:
+    """The follow-up invoice of a final invoice's period (late usage, `invoicing.late_usage`): same subscription
+    and period, its own reason (one per revision: the unique key makes a redelivery insert nothing)."""
+    return await _create(session, organization_id, ctx, data.subscription, data.period_start, data.period_end,
+                         reason, billing_day, source, now, billing_period_id=data.lago_billing_period_id)
 
 
 async def invoice_start(session: AsyncSession, organization_id: uuid.UUID, data: SubscriptionEvent,
@@ -221,6 +234,10 @@ def upgrade_lines(ctx: Context, data: PlanChange) -> list[tuple[int, list[TaxRat
 def lines_of_source(ctx: Context, source: dict[str, Any]) -> list[tuple[int, list[TaxRate], dict[str, Any]]]:
     if source["kind"] == "period":
         return period_lines(ctx, BillingPeriodEnded.model_validate(source["event"]))
+    if source["kind"] == "usage_revision":  # a follow-up of a final invoice: late usage's difference only
+        event = BillingPeriodEnded.model_validate(source["event"])
+        billed = {key: Billed.load(value) for key, value in source["billed"].items()}
+        return difference(period_lines(ctx, event), billed, exponent(event.subscription.plan_amount_currency)).lines
     if source["kind"] == "upgrade":
         return upgrade_lines(ctx, PlanChange.model_validate(source["event"]))
     return start_lines(ctx, SubscriptionEvent.model_validate(source["event"]))
@@ -349,22 +366,3 @@ async def recompute(session: AsyncSession, invoice: Invoice, now: datetime) -> N
     lines = lines_of_source(ctx, source)
     invoice.error_details = []
     await write_fees(session, invoice, lines, now)
-
-
-async def revise_usage(session: AsyncSession, organization_id: uuid.UUID, data: BillingPeriodUsageRevised,
-                       now: datetime) -> list[Invoice]:
-    """Late usage of a closed period: its invoice, while still a draft, is computed again with the period's
-    usage as it is now (each revision once, in order). A finalized invoice is left as it is (billing the
-    difference belongs to credit notes and a follow-up invoice, not built)."""
-    revised = []
-    for invoice in await repository.drafts_of_period(session, organization_id, data.lago_billing_period_id):
-        if invoice.status != "draft" or invoice.source.get("kind") != "period" or \
-                int(invoice.source.get("usage_revision") or 0) >= data.revision:
-            log.info("usage_revision_not_applied", invoice_id=str(invoice.id), status=invoice.status,
-                     revision=data.revision)
-            continue
-        event = {**invoice.source["event"], "usage": data.usage.model_dump(mode="json")}
-        invoice.source = {**invoice.source, "event": event, "usage_revision": data.revision}
-        await recompute(session, invoice, now)
-        revised.append(invoice)
-    return revised
