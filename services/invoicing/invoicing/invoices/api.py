@@ -110,6 +110,7 @@ async def resolve_violation(session: AsyncSession, organization_id: uuid.UUID, v
     violation = found[0]
     violation.resolved_at = now
     await session.flush()
+    repository.forget_parked(session, organization_id, violation.customer_id)
     if not await repository.parked(session, organization_id, violation.customer_id):
         await repository.release_parked_drafts(session, organization_id, violation.customer_id, now)
     return violation

@@ -14,12 +14,15 @@ invoice (and inserts nothing: unique key).
 
 from __future__ import annotations
 
+import contextlib
+import uuid
 from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invoicing.invoices import generate
+from invoicing.invoices import generate, repository
 from invoicing.late_usage import service as late_usage
+from invoicing.projections import repository as projections
 from invora.bus.consumer import ConsumerSpec
 from invora.events.contracts.subscriptions import (
     BillingPeriodEnded,
@@ -62,9 +65,28 @@ async def on_subscription_event(session: AsyncSession, event: EventEnvelope) -> 
 async def on_subscription_events(session: AsyncSession, events: Sequence[EventEnvelope]) -> None:
     """A fetched batch of one partition in one transaction (the platform consumer's batch mode): one commit
     for many invoices on a billing day. Each event's effect stands alone (its own unique claim), so when a
-    batch fails the platform runs its events again one per transaction, as the contract asks."""
+    batch fails the platform runs its events again one per transaction, as the contract asks.
+
+    What every invoice of the batch reads anyway (its customer, plan version and whether the customer is
+    parked) is read first for the whole batch, one query each, instead of once per invoice."""
+    await _prefetch(session, events)
     for event in events:
         await on_subscription_event(session, event)
+
+
+async def _prefetch(session: AsyncSession, events: Sequence[EventEnvelope]) -> None:
+    wanted: dict[uuid.UUID, tuple[set[uuid.UUID], set[uuid.UUID]]] = {}
+    for event in events:
+        subscription = event.data.get("subscription") if isinstance(event.data, dict) else None
+        if not isinstance(subscription, dict):
+            continue
+        customers, versions = wanted.setdefault(event.organization_id, (set(), set()))
+        with contextlib.suppress(TypeError, ValueError):  # a malformed event fails in its handler, not here
+            customers.add(uuid.UUID(str(subscription["lago_customer_id"])))
+            versions.add(uuid.UUID(str(event.data.get("lago_plan_version_id") or subscription["lago_plan_version_id"])))
+    for organization_id, (customers, versions) in wanted.items():
+        await projections.prefetch(session, organization_id, list(customers), list(versions))
+        await repository.prefetch_parked(session, organization_id, list(customers))
 
 
 # one consumer for every type: a subscription's events stay in order (start before its first period's end)

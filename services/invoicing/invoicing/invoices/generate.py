@@ -282,7 +282,7 @@ async def _create(session: AsyncSession, organization_id: uuid.UUID, ctx: Contex
         else settings.invoice_grace_period
     net_term = customer.net_payment_term if customer.net_payment_term is not None else settings.net_payment_term
     issuing_date = billing_day + timedelta(days=grace)
-    invoice_id = await repository.claim(session, dict(
+    invoice = await repository.claim(session, dict(
         id=uuid7(), organization_id=organization_id, customer_id=customer.id,
         external_customer_id=customer.external_id, subscription_id=subscription.lago_id,
         external_subscription_id=subscription.external_id, billing_period_id=billing_period_id,
@@ -291,11 +291,10 @@ async def _create(session: AsyncSession, organization_id: uuid.UUID, ctx: Contex
         payment_due_date=issuing_date + timedelta(days=net_term), net_payment_term=net_term,
         finalize_at=now + timedelta(days=grace), source=source, created_at=now, updated_at=now,
     ))
-    if invoice_id is None:
+    if invoice is None:
         log.info("invoice_already_exists", subscription_id=str(subscription.lago_id), period_start=str(period_start),
                  reason=reason)
         return None
-    invoice = await service.load(session, organization_id, invoice_id)
     try:
         lines = lines_of_source(ctx, source)
     except GENERATION_ERRORS as exc:
@@ -324,8 +323,10 @@ async def write_fees(session: AsyncSession, invoice: Invoice, lines: list[tuple[
                                   "tax_description": t.description} for t in taxes], **payload)
         session.add(fee)
         fees.append(fee)
-    await session.flush()
+    # without `compute` the caller computes the amounts next: the fees are inserted once, amounts included,
+    # at the next flush
     if compute:
+        await session.flush()
         await service.apply_amounts(session, invoice, fees, now, consume_coupons=False)
     return fees
 

@@ -20,6 +20,13 @@ from invoicing.invoices.models import (
     InvoiceAppliedTax,
     InvoicingSettings,
 )
+from invora.db.memo import memo
+
+# Reads a billing run repeats for every invoice of a batch are remembered for the transaction
+# (`invora.db.memo`): the organization's settings, which customers are parked, and which invoices were
+# claimed in this transaction (they have no applied taxes to delete yet).
+_SETTINGS, _PARKED, _FRESH = "invoicing.settings", "invoicing.parked", "invoicing.fresh_invoices"
+_APPLIED_TAXES = "invoicing.applied_taxes"  # invoice id → the applied taxes this transaction wrote
 
 _NEXT_NUMBER = text(
     """
@@ -31,15 +38,23 @@ _NEXT_NUMBER = text(
 
 
 async def next_number(session: AsyncSession, organization_id: uuid.UUID, scope: str) -> int:
-    """The scope's next number; the counter row stays locked until the transaction ends (gapless)."""
-    return (await session.execute(_NEXT_NUMBER, {"organization": organization_id, "scope": scope})).scalar_one()
+    """The scope's next number; the counter row stays locked until the transaction ends (gapless).
+    Pending changes are not flushed first (they do not touch the counter): the finalization writes its
+    amounts and its number in one UPDATE."""
+    with session.no_autoflush:
+        return (await session.execute(_NEXT_NUMBER, {"organization": organization_id, "scope": scope})).scalar_one()
 
 
 async def settings_of(session: AsyncSession, organization_id: uuid.UUID) -> InvoicingSettings:
+    remembered = memo(session, _SETTINGS)
+    if organization_id in remembered:
+        return remembered[organization_id]
     found = await session.get(InvoicingSettings, organization_id)
-    return found if found is not None else InvoicingSettings(
+    settings = found if found is not None else InvoicingSettings(
         organization_id=organization_id, document_numbering="per_organization", document_number_prefix="INV",
         invoice_grace_period=0, net_payment_term=0)
+    remembered[organization_id] = settings
+    return settings
 
 
 async def save_settings(session: AsyncSession, organization_id: uuid.UUID, values: dict[str, Any]) -> InvoicingSettings:
@@ -48,15 +63,20 @@ async def save_settings(session: AsyncSession, organization_id: uuid.UUID, value
         index_elements=["organization_id"], set_={**values, "updated_at": func.now()}))
     found = await session.get(InvoicingSettings, organization_id, populate_existing=True)
     assert found is not None
+    memo(session, _SETTINGS)[organization_id] = found
     return found
 
 
-async def claim(session: AsyncSession, values: dict[str, Any]) -> uuid.UUID | None:
-    """Insert the invoice unless its (subscription, period, reason) already has one; its id, or None."""
-    return (await session.execute(insert(Invoice).values(**values).on_conflict_do_nothing(
+async def claim(session: AsyncSession, values: dict[str, Any]) -> Invoice | None:
+    """Insert the invoice unless its (subscription, period, reason) already has one: the new row (one
+    round trip: the insert returns it), or None."""
+    invoice = (await session.execute(insert(Invoice).values(**values).on_conflict_do_nothing(
         index_elements=["organization_id", "subscription_id", "period_start", "billing_reason"],
         index_where=text("subscription_id IS NOT NULL"),
-    ).returning(Invoice.id))).scalar_one_or_none()
+    ).returning(Invoice))).scalar_one_or_none()
+    if invoice is not None:
+        memo(session, _FRESH)[invoice.id] = True
+    return invoice
 
 
 async def insert_invoice(session: AsyncSession, values: dict[str, Any]) -> uuid.UUID:
@@ -68,10 +88,15 @@ async def add_fees(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> Non
         await session.execute(insert(Fee), list(rows))
 
 
-async def replace_applied_taxes(session: AsyncSession, invoice_id: uuid.UUID, rows: Sequence[dict[str, Any]]) -> None:
-    await session.execute(delete(InvoiceAppliedTax).where(InvoiceAppliedTax.invoice_id == invoice_id))
-    if rows:
-        await session.execute(insert(InvoiceAppliedTax), list(rows))
+async def replace_applied_taxes(session: AsyncSession, invoice_id: uuid.UUID,
+                                rows: Sequence[dict[str, Any]]) -> list[InvoiceAppliedTax]:
+    """The invoice's applied taxes replaced by `rows`; the new rows, as `applied_taxes_of` would read them."""
+    if memo(session, _FRESH).pop(invoice_id, None) is None:  # an invoice claimed in this transaction has none yet
+        await session.execute(delete(InvoiceAppliedTax).where(InvoiceAppliedTax.invoice_id == invoice_id))
+    written = sorted((await session.scalars(insert(InvoiceAppliedTax).returning(InvoiceAppliedTax), list(rows))).all(),
+                     key=lambda row: row.tax_code) if rows else []
+    memo(session, _APPLIED_TAXES)[invoice_id] = written
+    return written
 
 
 async def delete_fees(session: AsyncSession, invoice_id: uuid.UUID) -> None:
@@ -105,10 +130,12 @@ async def fees_of(session: AsyncSession, invoice_ids: Sequence[uuid.UUID]) -> di
 
 async def applied_taxes_of(session: AsyncSession,
                            invoice_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[InvoiceAppliedTax]]:
-    found: dict[uuid.UUID, list[InvoiceAppliedTax]] = {i: [] for i in invoice_ids}
-    if invoice_ids:
+    written = memo(session, _APPLIED_TAXES)
+    found: dict[uuid.UUID, list[InvoiceAppliedTax]] = {i: list(written.get(i, ())) for i in invoice_ids}
+    unknown = [i for i in invoice_ids if i not in written]  # written in this transaction: no need to read them back
+    if unknown:
         rows = (await session.execute(select(InvoiceAppliedTax).where(
-            InvoiceAppliedTax.invoice_id.in_(list(invoice_ids))).order_by(InvoiceAppliedTax.tax_code))).scalars().all()
+            InvoiceAppliedTax.invoice_id.in_(unknown)).order_by(InvoiceAppliedTax.tax_code))).scalars().all()
         for row in rows:
             found[row.invoice_id].append(row)
     return found
@@ -121,7 +148,8 @@ async def active_coupons(session: AsyncSession, organization_id: uuid.UUID, cust
         AppliedCoupon.status == "active").order_by(AppliedCoupon.created_at, AppliedCoupon.id)
     if lock:
         statement = statement.with_for_update().execution_options(populate_existing=True)
-    return list((await session.execute(statement)).scalars())
+    with session.no_autoflush:  # pending fees get their amounts first and are inserted once, amounts included
+        return list((await session.execute(statement)).scalars())
 
 
 async def update_coupon(session: AsyncSession, coupon_id: uuid.UUID, values: dict[str, Any]) -> None:
@@ -148,24 +176,57 @@ async def overdue_candidates(session: AsyncSession, today: date, limit: int) -> 
 async def billed_subscription_periods(session: AsyncSession, organization_id: uuid.UUID,
                                       subscription_id: uuid.UUID,
                                       exclude_invoice_id: uuid.UUID) -> list[tuple[datetime, datetime]]:
-    """The [from, to) every subscription fee of the subscription covers, in order (voided invoices excluded)."""
-    rows = (await session.execute(select(Fee.from_date, Fee.to_date).join(Invoice, Invoice.id == Fee.invoice_id).where(
-        Fee.organization_id == organization_id, Fee.subscription_id == subscription_id,
-        Fee.fee_type == "subscription", Invoice.status != "voided", Fee.from_date.is_not(None),
-        Fee.invoice_id != exclude_invoice_id,
-    ).order_by(Fee.from_date))).all()
+    """The [from, to) every subscription fee of the subscription covers, in order (voided invoices excluded).
+    Only other invoices' fees count, so the excluded invoice's pending fees need not be flushed first."""
+    with session.no_autoflush:
+        rows = (await session.execute(select(Fee.from_date, Fee.to_date).join(Invoice, Invoice.id == Fee.invoice_id)
+                                      .where(Fee.organization_id == organization_id,
+                                             Fee.subscription_id == subscription_id, Fee.fee_type == "subscription",
+                                             Invoice.status != "voided", Fee.from_date.is_not(None),
+                                             Fee.invoice_id != exclude_invoice_id,
+                                             ).order_by(Fee.from_date))).all()
     return [(row[0], row[1]) for row in rows]
 
 
 async def parked(session: AsyncSession, organization_id: uuid.UUID, customer_id: uuid.UUID) -> bool:
-    return (await session.execute(select(func.count()).select_from(BillingCheckViolation).where(
-        BillingCheckViolation.organization_id == organization_id, BillingCheckViolation.customer_id == customer_id,
-        BillingCheckViolation.resolved_at.is_(None)))).scalar_one() > 0
+    """Whether the customer has an unresolved billing-check violation (remembered for the transaction;
+    `prefetch_parked` answers it for a whole batch of customers in one query)."""
+    remembered = memo(session, _PARKED)
+    if (organization_id, customer_id) not in remembered:
+        with session.no_autoflush:
+            remembered[(organization_id, customer_id)] = (await session.execute(
+                select(func.count()).select_from(BillingCheckViolation).where(
+                    BillingCheckViolation.organization_id == organization_id,
+                    BillingCheckViolation.customer_id == customer_id,
+                    BillingCheckViolation.resolved_at.is_(None)))).scalar_one() > 0
+    return remembered[(organization_id, customer_id)]
+
+
+async def prefetch_parked(session: AsyncSession, organization_id: uuid.UUID,
+                          customer_ids: Sequence[uuid.UUID]) -> None:
+    """`parked` for many customers in one query (a consumer's batch)."""
+    wanted = set(customer_ids)
+    if not wanted:
+        return
+    parked_ids = set((await session.execute(select(BillingCheckViolation.customer_id).where(
+        BillingCheckViolation.organization_id == organization_id,
+        BillingCheckViolation.customer_id.in_(list(wanted)),
+        BillingCheckViolation.resolved_at.is_(None)))).scalars())
+    remembered = memo(session, _PARKED)
+    for customer_id in wanted:
+        remembered[(organization_id, customer_id)] = customer_id in parked_ids
+
+
+def forget_parked(session: AsyncSession, organization_id: uuid.UUID, customer_id: uuid.UUID) -> None:
+    """A violation of the customer was resolved in this transaction: `parked` asks the database again."""
+    memo(session, _PARKED).pop((organization_id, customer_id), None)
 
 
 async def record_violation(session: AsyncSession, values: dict[str, Any]) -> uuid.UUID:
-    return (await session.execute(insert(BillingCheckViolation).values(**values)
-                                  .returning(BillingCheckViolation.id))).scalar_one()
+    violation_id = (await session.execute(insert(BillingCheckViolation).values(**values)
+                                          .returning(BillingCheckViolation.id))).scalar_one()
+    memo(session, _PARKED)[(values["organization_id"], values["customer_id"])] = True
+    return violation_id
 
 
 async def violations(session: AsyncSession, organization_id: uuid.UUID) -> list[BillingCheckViolation]:

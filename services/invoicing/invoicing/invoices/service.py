@@ -28,7 +28,7 @@ from invoicing.projections import repository as projections
 from invora.events.contracts.invoicing import Invoice as InvoiceObject
 from invora.events.contracts.invoicing import InvoiceEvent
 from invora.ids import uuid7
-from invora.outbox import add_event
+from invora.outbox import PendingEvent, add_events
 
 
 def coupon_state(coupon: AppliedCoupon) -> CouponState:
@@ -106,8 +106,7 @@ async def apply_amounts(session: AsyncSession, invoice: Invoice, fees: Sequence[
         {"lago_id": str(uuid.uuid5(invoice.id, f"credit:{use.credit.id}")), "credit_id": str(use.credit.id),
          "reason": use.credit.reason, "amount_cents": use.amount_cents} for use in credit_uses]}
     invoice.updated_at = now
-    await session.flush()
-    return computed
+    return computed  # flushed with whatever the caller changes next (the finalization's number): one UPDATE
 
 
 async def load(session: AsyncSession, organization_id: uuid.UUID, invoice_id: uuid.UUID, *,
@@ -148,6 +147,7 @@ async def publish(session: AsyncSession, invoice: Invoice, *event_types: str, fe
             customer = found.body if found else None
         taxes = await repository.applied_taxes_of(session, [invoice.id])
         rendered = render_invoice(invoice, fees, taxes[invoice.id], customer)
-    for event_type in event_types:
-        await add_event(session, type=event_type, organization_id=invoice.organization_id, aggregate_type="invoice",
-                        aggregate_id=invoice.id, data=InvoiceEvent(invoice=rendered))
+    payload = InvoiceEvent(invoice=rendered).model_dump(mode="json")  # rendered once for every event type
+    await add_events(session, [PendingEvent(type=event_type, organization_id=invoice.organization_id,
+                                            aggregate_type="invoice", aggregate_id=invoice.id, data=payload)
+                               for event_type in event_types])

@@ -20,7 +20,11 @@ from invoicing.projections.models import (
     TaxProjection,
 )
 from invora.events.contracts.catalog import AddOn, Coupon, Plan, Tax
+from invora.db.memo import memo
 from invora.events.contracts.subscriptions import Customer
+
+_TAXES = "invoicing.taxes"  # the organization's tax projection rows, read once per transaction
+_PREFETCHED = "invoicing.prefetched"
 
 
 async def upsert_customer(session: AsyncSession, organization_id: uuid.UUID, customer: Customer) -> None:
@@ -58,6 +62,22 @@ async def remember_plan_version(session: AsyncSession, organization_id: uuid.UUI
     ).on_conflict_do_nothing())
 
 
+async def prefetch(session: AsyncSession, organization_id: uuid.UUID, customer_ids: Sequence[uuid.UUID],
+                   version_ids: Sequence[uuid.UUID]) -> None:
+    """Customers and plan versions of a consumer's batch in two queries: later `customer()` and
+    `plan_version()` calls find them in the session (its identity map) without a round trip. The rows are
+    held for the transaction: the identity map alone holds them weakly and would let them go."""
+    held = memo(session, _PREFETCHED).setdefault(organization_id, [])
+    if customer_ids:
+        held.extend((await session.execute(select(CustomerProjection).where(
+            CustomerProjection.organization_id == organization_id,
+            CustomerProjection.id.in_(set(customer_ids))))).scalars())
+    if version_ids:
+        held.extend((await session.execute(select(PlanVersionProjection).where(
+            PlanVersionProjection.organization_id == organization_id,
+            PlanVersionProjection.id.in_(set(version_ids))))).scalars())
+
+
 async def plan_version(session: AsyncSession, organization_id: uuid.UUID,
                        version_id: uuid.UUID) -> PlanVersionProjection | None:
     return await session.get(PlanVersionProjection, (organization_id, version_id))
@@ -68,6 +88,17 @@ async def upsert_tax(session: AsyncSession, organization_id: uuid.UUID, tax: Tax
                   applied_to_organization=tax.applied_to_organization and not deleted, deleted=deleted)
     await session.execute(insert(TaxProjection).values(organization_id=organization_id, code=tax.code, **values)
                           .on_conflict_do_update(index_elements=["organization_id", "code"], set_=values))
+    memo(session, _TAXES).pop(organization_id, None)
+
+
+async def _live_taxes(session: AsyncSession, organization_id: uuid.UUID) -> list[TaxProjection]:
+    """The organization's taxes that are not deleted, by code (a handful of rows; remembered for the transaction)."""
+    remembered = memo(session, _TAXES)
+    if organization_id not in remembered:
+        remembered[organization_id] = list((await session.execute(select(TaxProjection).where(
+            TaxProjection.organization_id == organization_id, TaxProjection.deleted.is_(False),
+        ).order_by(TaxProjection.code))).scalars().all())
+    return remembered[organization_id]
 
 
 def tax_rate(row: TaxProjection) -> TaxRate:
@@ -77,18 +108,12 @@ def tax_rate(row: TaxProjection) -> TaxRate:
 async def taxes_by_code(session: AsyncSession, organization_id: uuid.UUID, codes: Sequence[str]) -> list[TaxRate]:
     if not codes:
         return []
-    rows = (await session.execute(select(TaxProjection).where(
-        TaxProjection.organization_id == organization_id, TaxProjection.code.in_(list(codes)),
-        TaxProjection.deleted.is_(False)))).scalars().all()
-    by_code = {row.code: tax_rate(row) for row in rows}
+    by_code = {row.code: tax_rate(row) for row in await _live_taxes(session, organization_id)}
     return [by_code[code] for code in codes if code in by_code]
 
 
 async def organization_taxes(session: AsyncSession, organization_id: uuid.UUID) -> list[TaxRate]:
-    rows = (await session.execute(select(TaxProjection).where(
-        TaxProjection.organization_id == organization_id, TaxProjection.applied_to_organization.is_(True),
-        TaxProjection.deleted.is_(False)).order_by(TaxProjection.code))).scalars().all()
-    return [tax_rate(row) for row in rows]
+    return [tax_rate(row) for row in await _live_taxes(session, organization_id) if row.applied_to_organization]
 
 
 async def upsert_coupon(session: AsyncSession, organization_id: uuid.UUID, coupon: Coupon, deleted: bool) -> None:
