@@ -12,6 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicing.credits.models import CustomerCredit, InvoiceCredit
 from invoicing.invoices.models import Fee, Invoice
+from invora.db.memo import memo
+
+# (organization, customer) → whether the customer may hold a credit with a balance, remembered for the
+# transaction (a consumer's batch asks once for all its customers: most have none, and then `available`
+# needs no query); anything that creates or gives back a balance says so here
+_MAY_HAVE_CREDITS = "invoicing.customers_with_credits"
 
 
 async def advance_fee_at(session: AsyncSession, organization_id: uuid.UUID, subscription_id: uuid.UUID,
@@ -27,14 +33,30 @@ async def advance_fee_at(session: AsyncSession, organization_id: uuid.UUID, subs
 
 async def claim_credit(session: AsyncSession, values: dict[str, Any]) -> uuid.UUID | None:
     """Insert the credit unless this (subscription, reason) already has one; its id, or None."""
+    memo(session, _MAY_HAVE_CREDITS)[(values["organization_id"], values["customer_id"])] = True
     return (await session.execute(insert(CustomerCredit).values(**values).on_conflict_do_nothing(
         index_elements=["organization_id", "subscription_id", "reason"]).returning(CustomerCredit.id)
     )).scalar_one_or_none()
 
 
+async def prefetch_customers_with_credits(session: AsyncSession, organization_id: uuid.UUID,
+                                          customer_ids: list[uuid.UUID]) -> None:
+    """Which of these customers hold a credit with a balance, in one query (a consumer's batch)."""
+    if not customer_ids:
+        return
+    holders = set((await session.execute(select(CustomerCredit.customer_id).where(
+        CustomerCredit.organization_id == organization_id, CustomerCredit.customer_id.in_(customer_ids),
+        CustomerCredit.balance_cents > 0).distinct())).scalars())
+    remembered = memo(session, _MAY_HAVE_CREDITS)
+    for customer_id in customer_ids:
+        remembered.setdefault((organization_id, customer_id), customer_id in holders)
+
+
 async def available(session: AsyncSession, organization_id: uuid.UUID, customer_id: uuid.UUID, currency: str,
                     exclude_invoice_id: uuid.UUID, *, lock: bool) -> list[CustomerCredit]:
     """The customer's credits with a balance in this currency, oldest first (locked to consume them)."""
+    if memo(session, _MAY_HAVE_CREDITS).get((organization_id, customer_id)) is False:
+        return []
     statement = select(CustomerCredit).where(
         CustomerCredit.organization_id == organization_id, CustomerCredit.customer_id == customer_id,
         CustomerCredit.currency == currency, CustomerCredit.balance_cents > 0,
@@ -56,6 +78,7 @@ async def take(session: AsyncSession, organization_id: uuid.UUID, invoice_id: uu
 
 async def give_back(session: AsyncSession, invoice_id: uuid.UUID, now: datetime) -> int:
     """A voided invoice's credits return to their balances; how much was given back."""
+    memo(session, _MAY_HAVE_CREDITS).clear()  # a balance may be back above zero
     taken = (await session.execute(delete(InvoiceCredit).where(InvoiceCredit.invoice_id == invoice_id).returning(
         InvoiceCredit.credit_id, InvoiceCredit.amount_cents))).all()
     for credit_id, amount in taken:

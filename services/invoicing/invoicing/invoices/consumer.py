@@ -21,7 +21,9 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicing.invoices import generate, repository
+from invoicing.credits import repository as credits
 from invoicing.late_usage import service as late_usage
+from invoicing.prepaid_credits import repository as prepaid_credits
 from invoicing.projections import repository as projections
 from invora.bus.consumer import ConsumerSpec
 from invora.events.contracts.subscriptions import (
@@ -67,8 +69,9 @@ async def on_subscription_events(session: AsyncSession, events: Sequence[EventEn
     for many invoices on a billing day. Each event's effect stands alone (its own unique claim), so when a
     batch fails the platform runs its events again one per transaction, as the contract asks.
 
-    What every invoice of the batch reads anyway (its customer, plan version and whether the customer is
-    parked) is read first for the whole batch, one query each, instead of once per invoice."""
+    What every invoice of the batch reads anyway (its customer, plan version, whether the customer is
+    parked, holds credits or an active wallet) is read first for the whole batch, one query each, instead
+    of once per invoice."""
     await _prefetch(session, events)
     for event in events:
         await on_subscription_event(session, event)
@@ -87,6 +90,8 @@ async def _prefetch(session: AsyncSession, events: Sequence[EventEnvelope]) -> N
     for organization_id, (customers, versions) in wanted.items():
         await projections.prefetch(session, organization_id, list(customers), list(versions))
         await repository.prefetch_parked(session, organization_id, list(customers))
+        await credits.prefetch_customers_with_credits(session, organization_id, list(customers))
+        await prepaid_credits.prefetch_active_wallets(session, organization_id, list(customers))
 
 
 # one consumer for every type: a subscription's events stay in order (start before its first period's end)
