@@ -20,8 +20,8 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invoicing.invoices import generate, repository
 from invoicing.credits import repository as credits
+from invoicing.invoices import generate, repository
 from invoicing.late_usage import service as late_usage
 from invoicing.prepaid_credits import repository as prepaid_credits
 from invoicing.projections import repository as projections
@@ -84,7 +84,7 @@ async def _prefetch(session: AsyncSession, events: Sequence[EventEnvelope]) -> N
         if not isinstance(subscription, dict):
             continue
         customers, versions = wanted.setdefault(event.organization_id, (set(), set()))
-        with contextlib.suppress(TypeError, ValueError):  # a malformed event fails in its handler, not here
+        with contextlib.suppress(KeyError, TypeError, ValueError):  # a malformed event fails in its handler, not here
             customers.add(uuid.UUID(str(subscription["lago_customer_id"])))
             versions.add(uuid.UUID(str(event.data.get("lago_plan_version_id") or subscription["lago_plan_version_id"])))
     for organization_id, (customers, versions) in wanted.items():

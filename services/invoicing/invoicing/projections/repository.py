@@ -19,8 +19,8 @@ from invoicing.projections.models import (
     PlanVersionProjection,
     TaxProjection,
 )
-from invora.events.contracts.catalog import AddOn, Coupon, Plan, Tax
 from invora.db.memo import memo
+from invora.events.contracts.catalog import AddOn, Coupon, Plan, Tax
 from invora.events.contracts.subscriptions import Customer
 
 _TAXES = "invoicing.taxes"  # the organization's tax projection rows, read once per transaction
