@@ -2,7 +2,8 @@
 payments (on localstripe, the Stripe fake) → invoicing. A pay-in-advance subscription's first invoice is
 charged on the fake and shows `payment_status: succeeded`; a customer whose card declines gets
 `failed`, and `payment.failed` (with its decline category) is published. Counted at the fake: one
-charge per invoice."""
+charge per invoice. A lost dispute (Stripe's `charge.dispute.closed` webhook) reaches the invoice as
+`payment_dispute_lost_at`."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ async def invoice_of(client: httpx.AsyncClient, external_customer_id: str, payme
 
 
 async def test_a_subscription_invoice_is_charged_on_the_stripe_fake_and_shown_paid_or_failed(
-        migrated_database, invora_kafka, invora_keys, localstripe):
+        migrated_database, invora_kafka, invora_keys, localstripe, webhook_receiver):
     org = uuid.uuid4()
     stripe = localstripe.client()
     common = dict(kafka=invora_kafka, keys=invora_keys, consumer_session_timeout_ms=2_000)
@@ -71,7 +72,10 @@ async def test_a_subscription_invoice_is_charged_on_the_stripe_fake_and_shown_pa
         cat, sub_api, inv, pay = catalog.client(org), subs.client(org), invoicing.client(org), payments.client(org)
 
         await ok(pay, "POST", "/api/v1/payment_providers", {"payment_provider": {
-            "provider_type": "stripe", "code": "stripe_main", "name": "Stripe", "secret_key": "sk_test_e2e"}})
+            "provider_type": "stripe", "code": "stripe_main", "name": "Stripe", "secret_key": "sk_test_e2e",
+            "webhook_secret": "whsec_e2e"}})
+        localstripe.register_webhook(f"e2e-{uuid.uuid4().hex[:6]}", webhook_receiver.url, "whsec_e2e",
+                                     events=["charge.dispute.closed"])
         await ok(cat, "POST", "/api/v1/plans", {"plan": {
             "name": "Pro", "code": "pro", "interval": "monthly", "amount_cents": 4_900, "amount_currency": "EUR",
             "pay_in_advance": True}})
@@ -109,4 +113,26 @@ async def test_a_subscription_invoice_is_charged_on_the_stripe_fake_and_shown_pa
         payment = failures[0]["data"]["payment"]
         assert payment["lago_payable_id"] == failed["lago_id"]
         assert payment["failure"]["category"] in ("soft", "hard") and payment["failure"]["code"]
+
+        # the customer disputes the charge and the bank decides against the merchant: Stripe's webhook goes to
+        # payments, whose `payment.dispute_lost` marks the invoice
+        dispute = localstripe.open_dispute(charges[0].id)
+        localstripe.close_dispute(dispute["id"], "lost")
+        webhook = None
+        for _ in range(100):
+            webhook = next((r for r in webhook_receiver.requests if dispute["id"].encode() in r.body), None)
+            if webhook:
+                break
+            await asyncio.sleep(0.1)
+        assert webhook is not None, "no charge.dispute.closed webhook"
+        received = await payments.client().post(
+            f"/api/v1/provider_webhooks/stripe/{org}", params={"code": "stripe_main"}, content=webhook.body,
+            headers={"content-type": "application/json", "stripe-signature": webhook.headers["Stripe-Signature"]})
+        assert received.status_code == 200 and received.json()["outcome"] == "applied", received.text
+        for _ in range(200):
+            invoice = (await ok(inv, "GET", f"/api/v1/invoices/{paid['lago_id']}"))["invoice"]
+            if invoice["payment_dispute_lost_at"]:
+                break
+            await asyncio.sleep(0.2)
+        assert invoice["payment_dispute_lost_at"], "the lost dispute never reached the invoice"
         runtime.catalog = previous

@@ -57,6 +57,13 @@ async def void(session: AsyncSession, principal: Principal, invoice_id: uuid.UUI
     return await service.full(session, invoice)
 
 
+async def lose_dispute(session: AsyncSession, principal: Principal, invoice_id: uuid.UUID,
+                       now: datetime) -> InvoiceObject:
+    invoice = await visible(session, principal, invoice_id, lock=True)
+    await lifecycle.lose_dispute(session, invoice, now)
+    return await service.full(session, invoice)
+
+
 async def refresh(session: AsyncSession, principal: Principal, invoice_id: uuid.UUID, now: datetime) -> InvoiceObject:
     invoice = await visible(session, principal, invoice_id, lock=True)
     lifecycle.ensure_draft(invoice)

@@ -29,6 +29,12 @@ class InvoiceNotVoidable(MethodNotAllowed):
     code = "invoice_not_voidable"
 
 
+class InvoiceNotDisputable(MethodNotAllowed):
+    """Lago answers 405 `not_disputable` when the invoice is not finalized."""
+
+    code = "not_disputable"
+
+
 class InvoiceNotFailed(MethodNotAllowed):
     code = "invoice_not_failed"
 

@@ -26,7 +26,13 @@ from invoicing.billing.numbering import customer_number, organization_number, sc
 from invoicing.billing.prepaid import with_prepaid_credit
 from invoicing.credits import service as credits
 from invoicing.invoices import repository, service
-from invoicing.invoices.errors import InvoiceAlreadyFinalized, InvoiceNotDraft, InvoiceNotFailed, InvoiceNotVoidable
+from invoicing.invoices.errors import (
+    InvoiceAlreadyFinalized,
+    InvoiceNotDisputable,
+    InvoiceNotDraft,
+    InvoiceNotFailed,
+    InvoiceNotVoidable,
+)
 from invoicing.invoices.models import Fee, Invoice
 from invoicing.prepaid_credits import service as prepaid_credits
 from invoicing.projections import repository as projections
@@ -156,3 +162,17 @@ async def mark_overdue(session: AsyncSession, invoice: Invoice, now: datetime) -
     invoice.payment_overdue = True
     invoice.updated_at = now
     await service.publish(session, invoice, "invoice.payment_overdue")
+
+
+async def lose_dispute(session: AsyncSession, invoice: Invoice, now: datetime) -> bool:
+    """The payment's dispute was lost (Lago): `payment_dispute_lost_at` is set once, with
+    `invoice.payment_dispute_lost`; asked again (the API twice, the API then payments' event) it changes
+    nothing. True if it was set now."""
+    if invoice.status != "finalized":
+        raise InvoiceNotDisputable("only a finalized invoice's payment can be disputed")
+    if invoice.payment_dispute_lost_at is not None:
+        return False
+    invoice.payment_dispute_lost_at = now
+    invoice.updated_at = now
+    await service.publish(session, invoice, "invoice.payment_dispute_lost")
+    return True

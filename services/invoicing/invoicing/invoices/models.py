@@ -50,6 +50,8 @@ class Invoice(OrganizationModel, Base):
         Index("ix_invoices_due_drafts", "finalize_at", postgresql_where=text("status = 'draft'")),
         CheckConstraint(f"status IN {INVOICE_STATUSES}", name="status"),
         CheckConstraint(f"payment_status IN {PAYMENT_STATUSES}", name="payment_status"),
+        CheckConstraint("payment_dispute_lost_at IS NULL OR status IN ('finalized', 'voided')",
+                        name="dispute_lost_when_finalized"),
         CheckConstraint("status NOT IN ('finalized', 'voided') OR number IS NOT NULL", name="numbered"),
         CheckConstraint(
             "sub_total_excluding_taxes_amount_cents = fees_amount_cents - progressive_billing_credit_amount_cents"
@@ -106,6 +108,7 @@ class Invoice(OrganizationModel, Base):
     prepaid_credit_amount_cents: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     total_amount_cents: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     payment_overdue: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    payment_dispute_lost_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     version_number: Mapped[int] = mapped_column(Integer, nullable=False, server_default="4")
     metadata_items: Mapped[list[dict[str, Any]]] = mapped_column(
         "metadata", JSONB, nullable=False, server_default=text("'[]'::jsonb"))

@@ -2,7 +2,8 @@
 
 `payment.succeeded` → `succeeded`; `payment.failed` → `failed` (a later success wins; a failure never
 overwrites a success, whatever order the events come in). Each changed invoice publishes
-`invoice.payment_status_updated`. One event, one transaction (platform consumer + inbox).
+`invoice.payment_status_updated`. `payment.dispute_lost` marks the invoice `payment_dispute_lost_at`
+(`invoice.payment_dispute_lost`), once, as `POST /invoices/{id}/lose_dispute` does. One event, one transaction (platform consumer + inbox).
 """
 
 from __future__ import annotations
@@ -15,14 +16,19 @@ from invora.events.contracts.payments import PaymentEvent
 from invora.events.envelope import EventEnvelope
 
 STATUSES = {"payment.succeeded": "succeeded", "payment.failed": "failed"}
+DISPUTE_LOST = "payment.dispute_lost"
 
 
 async def on_payment(session: AsyncSession, event: EventEnvelope) -> None:
     payment = PaymentEvent.model_validate(event.data).payment
     ids = list(payment.invoice_ids) or ([payment.lago_payable_id] if payment.payable_type == "Invoice" else [])
-    status = STATUSES[event.type]
     for invoice_id in ids:
         invoice = await repository.lock_invoice(session, event.organization_id, invoice_id)
+        if event.type == DISPUTE_LOST:
+            if invoice is not None and invoice.status == "finalized":
+                await lifecycle.lose_dispute(session, invoice, event.occurred_at)
+            continue
+        status = STATUSES[event.type]
         if invoice is None or invoice.status not in ("finalized", "voided"):
             continue
         if invoice.payment_status == "succeeded" and status == "failed":
@@ -32,5 +38,5 @@ async def on_payment(session: AsyncSession, event: EventEnvelope) -> None:
 
 PAYMENT_CONSUMERS: tuple[ConsumerSpec, ...] = (
     ConsumerSpec(name="payment-status", topics=("invora.payment",), handler=on_payment,
-                 event_types=frozenset(STATUSES)),
+                 event_types=frozenset({*STATUSES, DISPUTE_LOST})),
 )

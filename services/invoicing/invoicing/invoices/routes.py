@@ -224,6 +224,16 @@ async def void_invoice(lago_id: InvoiceId, session: DbSession, principal: Writer
     return InvoiceResponse(invoice=await api.void(session, principal, lago_id, now(request)))
 
 
+@router.post("/invoices/{lago_id}/lose_dispute", response_model=InvoiceResponse, responses=STATE_ERRORS,
+             summary="Mark an invoice payment dispute as lost",
+             description="Sets `payment_dispute_lost_at` on a finalized invoice and publishes "
+                         "`invoice.payment_dispute_lost` (Lago), once: asked again, the invoice is answered unchanged. "
+                         "The payments service does the same when the provider reports a lost dispute. 405 "
+                         "`not_disputable` when the invoice is not finalized.")
+async def lose_dispute(lago_id: InvoiceId, session: DbSession, principal: Writer, request: Request) -> InvoiceResponse:
+    return InvoiceResponse(invoice=await api.lose_dispute(session, principal, lago_id, now(request)))
+
+
 @router.put("/invoices/{lago_id}/refresh", response_model=InvoiceResponse, responses=STATE_ERRORS,
             summary="Refresh a draft invoice",
             description="Computed again from its period's usage with today's customer, plan version, taxes and "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.engine import RowMapping
 
-from invora.events.contracts.payments import Payment, PaymentFailure
+from invora.events.contracts.payments import Payment, PaymentDispute, PaymentFailure
 
 
 def render(row: RowMapping) -> Payment:
@@ -12,6 +12,11 @@ def render(row: RowMapping) -> Payment:
     if row["payment_status"] == "failed":
         failure = PaymentFailure(category=row["failure_category"] or "soft", code=row["failure_code"],
                                  message=row["failure_message"])
+    dispute = None
+    if row.get("provider_dispute_id"):
+        dispute = PaymentDispute(provider_dispute_id=row["provider_dispute_id"], status=row["dispute_status"],
+                                 reason=row["dispute_reason"], opened_at=row["disputed_at"],
+                                 lost_at=row["dispute_lost_at"])
     return Payment(
         lago_id=row["id"], lago_customer_id=row["customer_id"], external_customer_id=row["external_customer_id"],
         invoice_ids=[row["invoice_id"]], invoice_numbers=[row["invoice_number"]] if row["invoice_number"] else [],
@@ -21,5 +26,5 @@ def render(row: RowMapping) -> Payment:
         payment_provider_type=row["payment_provider_type"] or ("manual" if row["type"] == "manual" else None),
         external_payment_id=row["provider_payment_id"], provider_payment_id=row["provider_payment_id"],
         provider_customer_id=row["provider_customer_id"], payment_method_id=row["payment_method_id"],
-        next_action=row["next_action"] or {}, failure=failure, paid_at=row["paid_at"], created_at=row["created_at"],
+        next_action=row["next_action"] or {}, failure=failure, dispute=dispute, paid_at=row["paid_at"], created_at=row["created_at"],
     )

@@ -61,6 +61,14 @@ class PaymentMethodInfo:
 
 
 @dataclass(frozen=True)
+class DisputeInfo:
+    provider_dispute_id: str
+    status: str  # the provider's word: needs_response, under_review, won, lost, warning_closed...
+    outcome: Literal["open", "won", "lost"]
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
 class WebhookEvent:
     """A provider webhook, verified and parsed."""
 
@@ -72,6 +80,7 @@ class WebhookEvent:
     charge: ChargeResult | None = None
     provider_refund_id: str | None = None
     refund_status: Literal["pending", "succeeded", "failed"] | None = None
+    dispute: DisputeInfo | None = None
 
 
 class ProviderError(Exception):

@@ -19,6 +19,7 @@ import stripe
 from payments.providers.base import (
     ChargeRequest,
     ChargeResult,
+    DisputeInfo,
     InvalidWebhook,
     PaymentMethodInfo,
     ProviderError,
@@ -264,8 +265,12 @@ class StripeAdapter:
             return WebhookEvent(id=event["id"], type=event["type"], kind="charge", provider_payment_id=obj["id"],
                                 reference=_get(_get(obj, "metadata"), REFERENCE_KEY), charge=charge_result(obj))
         if event["type"].startswith("charge.dispute."):
+            status = _get(obj, "status") or "needs_response"
+            outcome = {"won": "won", "lost": "lost"}.get(status, "open")
             return WebhookEvent(id=event["id"], type=event["type"], kind="dispute",
-                                provider_payment_id=_get(obj, "payment_intent"))
+                                provider_payment_id=_get(obj, "payment_intent"),
+                                dispute=DisputeInfo(provider_dispute_id=obj["id"], status=status[:30], outcome=outcome,
+                                                    reason=(_get(obj, "reason") or None)))
         if kind == "refund":
             status = {"succeeded": "succeeded", "failed": "failed", "canceled": "failed"}.get(obj.get("status"),
                                                                                              "pending")

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from invora.errors import BadRequest
 from invora.ids import parse_uuid
 from invora.logging import get_logger
+from payments.disputes import service as disputes
 from payments.errors import PaymentProviderNotFound
 from payments.payment_providers import repository as providers_repository
 from payments.payments import lifecycle
@@ -53,6 +54,8 @@ async def handle(session: AsyncSession, adapters: AdapterFactory, *, provider_ty
             return "unknown_payment"
         moved = await lifecycle.apply_charge_result(session, payment, event.charge, now)
         return "applied" if moved else "no_change"
+    if event.kind == "dispute" and event.dispute is not None:
+        return await disputes.apply(session, provider.id, event.provider_payment_id, event.dispute, now)
     if event.kind == "refund" and event.provider_refund_id and event.refund_status:
         return await refunds.apply_provider_status(session, provider.id, event.provider_refund_id,
                                                    event.refund_status, now)

@@ -242,7 +242,7 @@ class PrepaidCreditsReleaseRequested(_Object):
 
 
 INVOICE_EVENT_TYPES = ("drafted", "created", "one_off_created", "finalized", "voided", "payment_status_updated",
-                       "payment_overdue", "generation_failed")
+                       "payment_overdue", "payment_dispute_lost", "generation_failed")
 
 EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     **{f"invoice.{verb}": InvoiceEvent for verb in INVOICE_EVENT_TYPES},

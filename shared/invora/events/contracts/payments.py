@@ -8,6 +8,10 @@
 - `payment.requires_action`: the customer must authenticate (3-D Secure): `next_action.redirect_to_url`;
   all `PaymentEvent` (`{"payment": Payment}`), topic `invora.payment`, key the payment's `lago_id`.
   Invoicing updates the invoice's `payment_status` from these (`lago_payable_id` is the invoice).
+- `payment.dispute_opened`, `payment.dispute_won`, `payment.dispute_lost`: the cardholder disputed the
+  charge at the provider (Stripe `charge.dispute.*`), and how the bank decided (`dispute`). Invoicing
+  marks the invoice `payment_dispute_lost_at` on `payment.dispute_lost` (Lago's
+  `invoice.payment_dispute_lost`).
 - `refund.created|succeeded|failed`: `RefundEvent`, topic `invora.refund`, key the refund's `lago_id`.
   `lago_invoice_id` and `idempotency_key` let the requester (an admin, a credit note) match the answer.
 - `customer.payment_provider_created`: `CustomerPaymentProviderEvent`: the customer now exists at
@@ -39,6 +43,15 @@ class PaymentFailure(_Object):
     message: str | None = None
 
 
+class PaymentDispute(_Object):
+    provider_dispute_id: str
+    status: str = Field(description="The provider's dispute status (`needs_response`, `under_review`, `won`, "
+                                    "`lost`...).")
+    reason: str | None = Field(None, description="The provider's reason (`fraudulent`, `product_not_received`...).")
+    opened_at: datetime | None = None
+    lost_at: datetime | None = None
+
+
 class Payment(_Object):
     """Lago's `PaymentObject`, plus `failure` when it failed."""
 
@@ -63,6 +76,7 @@ class Payment(_Object):
     payment_method_id: str | None = None
     next_action: dict[str, Any] = Field(default_factory=dict)
     failure: PaymentFailure | None = None
+    dispute: PaymentDispute | None = Field(None, description="A dispute of the charge at the provider, if any.")
     paid_at: datetime | None = None
     created_at: datetime
 
@@ -113,7 +127,8 @@ class CustomerPaymentProviderEvent(_Object):
     customer: ProviderCustomer
 
 
-PAYMENT_EVENT_TYPES = ("created", "succeeded", "failed", "requires_action")
+PAYMENT_EVENT_TYPES = ("created", "succeeded", "failed", "requires_action", "dispute_opened", "dispute_won",
+                       "dispute_lost")
 REFUND_EVENT_TYPES = ("created", "succeeded", "failed")
 
 EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
