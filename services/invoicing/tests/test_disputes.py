@@ -11,8 +11,6 @@ from sqlalchemy import text
 
 from invoicing.invoices.payments_consumer import on_payment
 
-
-
 T0 = datetime(2026, 3, 1, tzinfo=UTC)  # the invoicing tests' clock (conftest)
 
 

@@ -3,7 +3,8 @@
 `payment.succeeded` → `succeeded`; `payment.failed` → `failed` (a later success wins; a failure never
 overwrites a success, whatever order the events come in). Each changed invoice publishes
 `invoice.payment_status_updated`. `payment.dispute_lost` marks the invoice `payment_dispute_lost_at`
-(`invoice.payment_dispute_lost`), once, as `POST /invoices/{id}/lose_dispute` does. One event, one transaction (platform consumer + inbox).
+(`invoice.payment_dispute_lost`), once, as `POST /invoices/{id}/lose_dispute` does. One event, one
+transaction (platform consumer + inbox).
 """
 
 from __future__ import annotations

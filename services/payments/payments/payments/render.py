@@ -26,5 +26,6 @@ def render(row: RowMapping) -> Payment:
         payment_provider_type=row["payment_provider_type"] or ("manual" if row["type"] == "manual" else None),
         external_payment_id=row["provider_payment_id"], provider_payment_id=row["provider_payment_id"],
         provider_customer_id=row["provider_customer_id"], payment_method_id=row["payment_method_id"],
-        next_action=row["next_action"] or {}, failure=failure, dispute=dispute, paid_at=row["paid_at"], created_at=row["created_at"],
+        next_action=row["next_action"] or {}, failure=failure, dispute=dispute, paid_at=row["paid_at"],
+        created_at=row["created_at"],
     )
