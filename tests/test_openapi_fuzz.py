@@ -55,6 +55,8 @@ BUSINESS_RULES: list[tuple[str, str, str]] = [
     # an alert has at most one recurring threshold (a rule across the list's items)
     (r"(POST|PUT) /api/v1/subscriptions/\{external_id\}/alerts.*", r"(\d+\.)?thresholds",
      r"only_one_recurring_threshold"),
+    (r"(POST|PUT) /api/v1/customers/\{external_customer_id\}/wallets/\{wallet_code\}/alerts.*",
+     r"(alerts\.\d+\.)?thresholds", r"only_one_recurring_threshold"),
     # an update is checked merged with the stored object (a coupon turned `fixed_amount` needs its amount…)
     (r"PUT .*", r"field_name|recurring", r"value_is_mandatory|not_compatible_with_aggregation_type"),
     (r"PUT .*", r"amount_cents|amount_currency|percentage_rate|frequency_duration|expiration_at",

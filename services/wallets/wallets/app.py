@@ -9,6 +9,8 @@ import dataclasses
 from fastapi import FastAPI
 
 from invora.app import ServiceDefinition, build_service_app
+from wallets.alerts.evaluate import alerts_lifespan
+from wallets.alerts.routes import router as alerts
 from wallets.applications.consumer import prepaid_credits_consumer
 from wallets.applications.payments_consumer import payments_consumer
 from wallets.credits.routes import router as credits
@@ -29,8 +31,8 @@ DEFINITION = ServiceDefinition(
         "Owns prepaid credits: wallets, credit grants (blocks with their own expiry and priority), the "
         "double-entry ledger of wallet transactions, credit applications to invoices, manual credits."
     ),
-    routers=[wallets, wallet_transactions, customer_wallets, transactions, credits],
-    background=[expiry_lifespan, reconciliation_lifespan],
+    routers=[wallets, wallet_transactions, customer_wallets, alerts, transactions, credits],
+    background=[expiry_lifespan, reconciliation_lifespan, alerts_lifespan],
     openapi_tags=[
         {"name": "wallets", "description": "Wallets (Lago API v1): prepaid credits per customer and currency."},
         {"name": "wallet_transactions", "description": "Wallet transactions (Lago API v1): paid, granted and "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from invora.customer_projection.service import CustomerNotFound as CustomerNotFound
-from invora.errors import Conflict, MethodNotAllowed, NotFound, ValidationFailed
+from invora.errors import BadRequest, Conflict, MethodNotAllowed, NotFound, ValidationFailed
 from invora.web.error_docs import ApiError, response
 
 
@@ -41,3 +41,22 @@ class CurrencyMismatch(ValidationFailed):
 
 # the OpenAPI answers these errors add to the shared ones (`invora.web.error_docs`)
 CONFLICT_DOC = {409: response(ApiError, "Not enough credits for this debit (`insufficient_credits`).")}
+
+
+class AlertNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("alert")
+
+
+class AlertCodeTaken(ValidationFailed):
+    def __init__(self) -> None:
+        super().__init__(code=["value_already_exist"])
+
+
+class AlertMissing(BadRequest):
+    """Lago's `params.require(:alert)`: neither `alert` nor `alerts` was sent."""
+
+    code = "bad_request"
+
+    def __init__(self) -> None:
+        super().__init__("param is missing or the value is empty: alert")

@@ -1,5 +1,6 @@
 """Every ORM model of the wallets service, imported so Alembic sees the whole schema."""
 
+from wallets.alerts.models import WalletAlert
 from wallets.applications.models import CreditApplication
 from wallets.credits.models import ManualCreditAudit
 from wallets.customers.models import Customer
@@ -10,4 +11,4 @@ from wallets.transactions.recurring_models import RecurringRun
 from wallets.wallets.models import Wallet
 
 __all__ = ["PLATFORM_MODELS", "Customer", "Wallet", "WalletTransaction", "LedgerEntry", "CreditApplication",
-           "ManualCreditAudit", "RecurringRun"]
+           "ManualCreditAudit", "RecurringRun", "WalletAlert"]

@@ -16,6 +16,9 @@ class WalletsSettings(ServiceSettings):
     scheduler_enabled: bool = Field(True, description="Run the expiry loop (credit blocks and wallets past their "
                                                       "expiration) in this process.")
     expiry_interval_seconds: float = Field(30.0, gt=0, description="How often the expiry loop looks for due blocks.")
+    alerts_interval_seconds: float = Field(15.0, gt=0, description="How often wallet alerts compare the "
+                                                                   "balances they watch with their thresholds "
+                                                                   "(runs with the scheduler).")
     reconciliation_enabled: bool = Field(True, description="Run the ledger reconciliation loop in this process.")
     reconciliation_interval_seconds: float = Field(
         300.0, gt=0, description="How often every balance is checked against the sum of its ledger entries.")

@@ -7,7 +7,9 @@
 - `credits.granted`: `CreditsGranted` (granted or purchased credits reached a wallet's balance);
 - `credits.balance_depleted`: `CreditsBalanceDepleted` (a wallet's balance reached zero);
 - `credits.applied`: `PrepaidCreditsApplied`, wallets' answer to `invoice.prepaid_credits_requested`;
-- `credits.released`: `PrepaidCreditsReleased`, the answer to `invoice.prepaid_credits_release_requested`.
+- `credits.released`: `PrepaidCreditsReleased`, the answer to `invoice.prepaid_credits_release_requested`;
+- `alert.triggered`: `WalletAlertTriggered` (`{"triggered_alert": TriggeredWalletAlert}`, Lago's webhook object):
+  a wallet alert's evaluation crossed thresholds (topic `invora.alert`, key the alert's `lago_id`).
 
 Topics `invora.wallet`, `invora.wallet_transaction`, `invora.credits`. The saga answers are keyed
 by the invoice's `lago_id` (`aggregate_type` `credits`), so one invoice's answers stay in order;
@@ -207,6 +209,40 @@ class PrepaidCreditsReleased(_Object):
     wallet_transactions: list[AppliedWalletTransaction]
 
 
+class AlertThreshold(_Object):
+    code: str | None = None
+    value: str
+    recurring: bool = False
+
+
+class TriggeredWalletAlert(_Object):
+    """Lago's `TriggeredAlertObject` for a wallet alert: values are decimal strings (cents for the
+    `*_amount` types, credits for the `*_credits_*` ones); a recurring threshold appears once per point."""
+
+    lago_id: uuid.UUID = Field(description="This triggering's id.")
+    lago_organization_id: uuid.UUID
+    lago_alert_id: uuid.UUID
+    lago_wallet_id: uuid.UUID
+    wallet_code: str
+    lago_subscription_id: None = None
+    external_subscription_id: None = None
+    external_customer_id: str
+    billable_metric_code: None = None
+    alert_type: Literal["wallet_balance_amount", "wallet_credits_balance", "wallet_ongoing_balance_amount",
+                        "wallet_credits_ongoing_balance"]
+    alert_code: str
+    alert_name: str | None = None
+    direction: Literal["decreasing"] = "decreasing"
+    previous_value: str
+    current_value: str
+    crossed_thresholds: list[AlertThreshold]
+    triggered_at: datetime
+
+
+class WalletAlertTriggered(_Object):
+    triggered_alert: TriggeredWalletAlert
+
+
 EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     **{f"wallet.{verb}": WalletEvent for verb in ("created", "updated", "terminated", "depleted_ongoing_balance")},
     **{f"wallet_transaction.{verb}": WalletTransactionEvent for verb in ("created", "updated", "payment_failure")},
@@ -215,6 +251,7 @@ EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     "credits.balance_depleted": CreditsBalanceDepleted,
     "credits.applied": PrepaidCreditsApplied,
     "credits.released": PrepaidCreditsReleased,
+    "alert.triggered": WalletAlertTriggered,
 }
 
 CREDITS_DECIMALS = 5
