@@ -17,6 +17,8 @@ from payments.payments.routes import router as payments
 from payments.refunds.routes import router as refunds
 from payments.runtime import PaymentsRuntime
 from payments.settings import PaymentsSettings
+from payments.wallet_topups.charger import topup_charger_lifespan
+from payments.wallet_topups.consumer import wallet_topups_consumer
 from payments.webhooks.routes import router as provider_webhooks
 
 DEFINITION = ServiceDefinition(
@@ -27,7 +29,7 @@ DEFINITION = ServiceDefinition(
         "refunds and provider webhooks."
     ),
     routers=[payment_providers, payments, payment_methods, refunds, provider_webhooks],
-    background=[charger_lifespan],
+    background=[charger_lifespan, topup_charger_lifespan],
     openapi_tags=[
         {"name": "payment_providers", "description": "An organization's connections to payment providers "
                                                      "(credentials encrypted at rest)."},
@@ -43,5 +45,6 @@ DEFINITION = ServiceDefinition(
 def create_app(settings: PaymentsSettings | None = None) -> FastAPI:
     settings = settings or PaymentsSettings()
     runtime = PaymentsRuntime(settings=settings)
-    definition = dataclasses.replace(DEFINITION, consumers=[customers_consumer(), invoices_consumer(lambda: runtime)])
+    definition = dataclasses.replace(DEFINITION, consumers=[customers_consumer(), invoices_consumer(lambda: runtime),
+                                                                  wallet_topups_consumer(lambda: runtime)])
     return build_service_app(definition, settings, runtime)

@@ -6,6 +6,7 @@ from payments.invoices.models import Invoice
 from payments.payment_providers.models import PaymentProvider
 from payments.payments.models import Payment
 from payments.refunds.models import AuditEntry, Refund
+from payments.wallet_topups.models import WalletTopUpCharge
 
 __all__ = ["PLATFORM_MODELS", "AuditEntry", "Customer", "Invoice", "Payment", "PaymentProvider", "ProviderCustomer",
-           "Refund"]
+           "Refund", "WalletTopUpCharge"]

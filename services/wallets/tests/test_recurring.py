@@ -63,3 +63,37 @@ async def test_a_target_rule_fills_the_gap(api, wallets, clock):
     await run_due_pass(wallets.database.sessionmaker, clock.now())
     await run_due_pass(wallets.database.sessionmaker, clock.now())
     assert (await api.get_wallet(wallet["lago_id"]))["credits_balance"] == "10.0"
+
+
+async def test_intervals_missed_while_down_are_caught_up_once(api, wallets, clock):
+    """The service was down for five months: the first pass tops up once (for the latest due time), not five
+    times, and the next month tops up once more."""
+    customer = await api.customer()
+    started = clock.now()
+    wallet = await api.wallet(customer, recurring_transaction_rules=[
+        {"trigger": "interval", "interval": "monthly", "granted_credits": "10", "started_at": started.isoformat()}])
+    clock.set(started + timedelta(days=5 * 31))  # no pass ran meanwhile
+    sessionmaker = wallets.database.sessionmaker
+    await run_due_pass(sessionmaker, clock.now())
+    await run_due_pass(sessionmaker, clock.now())
+    assert (await api.get_wallet(wallet["lago_id"]))["credits_balance"] == "10.0"
+    clock.advance(days=31)
+    await run_due_pass(sessionmaker, clock.now())
+    assert (await api.get_wallet(wallet["lago_id"]))["credits_balance"] == "20.0"
+
+
+async def test_every_wallet_is_reached_batch_after_batch_once_even_with_concurrent_passes(api, wallets, clock):
+    """Passes walk all wallets a batch at a time (the first batch used to be all a pass ever saw), and two
+    passes at once still top each wallet up once."""
+    import asyncio
+
+    customer = await api.customer()
+    ids = [(await api.wallet(customer, code=f"w{i}", recurring_transaction_rules=[
+        {"trigger": "interval", "interval": "weekly", "granted_credits": "1",
+         "started_at": clock.now().isoformat()}]))["lago_id"] for i in range(7)]
+    clock.advance(days=7, minutes=1)
+    sessionmaker = wallets.database.sessionmaker
+    await asyncio.gather(run_due_pass(sessionmaker, clock.now(), limit=2),
+                         run_due_pass(sessionmaker, clock.now(), limit=3))
+    await run_due_pass(sessionmaker, clock.now(), limit=2)  # whatever SKIP LOCKED left is done now, once
+    assert [(await api.get_wallet(i))["credits_balance"] for i in ids] == ["1.0"] * 7

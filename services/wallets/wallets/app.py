@@ -19,6 +19,7 @@ from wallets.ledger.reconcile import reconciliation_lifespan
 from wallets.runtime import WalletsRuntime
 from wallets.settings import WalletsSettings
 from wallets.transactions.expiry import expiry_lifespan
+from wallets.transactions.payments_consumer import topup_payments_consumer
 from wallets.transactions.routes import router as transactions
 from wallets.transactions.routes import wallet_router as wallet_transactions
 from wallets.wallets.routes import customer_router as customer_wallets
@@ -47,5 +48,6 @@ def create_app(settings: WalletsSettings | None = None) -> FastAPI:
     settings = settings or WalletsSettings()
     runtime = WalletsRuntime(settings=settings)
     definition = dataclasses.replace(
-        DEFINITION, consumers=[customers_consumer(runtime), prepaid_credits_consumer(runtime), payments_consumer()])
+        DEFINITION, consumers=[customers_consumer(runtime), prepaid_credits_consumer(runtime), payments_consumer(),
+                                     topup_payments_consumer(runtime)])
     return build_service_app(definition, settings, runtime)

@@ -90,7 +90,8 @@ async def add_usage_credits(session: AsyncSession, organization_id: uuid.UUID, e
     row = await transactions.add_block(
         session, wallet, credits=credits, category="purchased", now=now, settled=False,
         invoice_requires_successful_payment=True, description="Added usage credits", actor=actor,
-        metadata=[{"key": "payment_method_id", "value": data.payment_method_id}])
+        metadata=[{"key": "payment_method_id", "value": data.payment_method_id}],
+        payment_method_id=data.payment_method_id)
     return render(row, wallet["currency"])
 
 

@@ -4,13 +4,19 @@ Due times run from the rule's `started_at` (or its creation) every week, month, 
 or year; a month lacking the anchor's day uses its last day. Each pass tops up for the latest due
 time at or before now, once: `recurring_runs` has the key (wallet, rule, due time), claimed in the
 same transaction as the credits, so two passes, two processes or a retried pass never top up twice.
-Missed intervals are not caught up (one top-up for the latest, as a late cron would do). Wallets are
-claimed with `FOR UPDATE SKIP LOCKED`.
+
+**Catch-up**: intervals missed while the service was down (or the loop was stopped) are caught up
+once, not once per missed interval: the first pass after the outage tops up for the latest due
+time only, and the earlier ones are never due again (a pass only ever looks at the latest). A
+prepaid allowance that expires with its period would otherwise pile up N periods at once. A pass
+walks every wallet with an interval rule in id order, a batch per transaction (`FOR UPDATE SKIP
+LOCKED`: a wallet another process holds is left to it), so no wallet waits behind the first batch.
 """
 
 from __future__ import annotations
 
 import calendar
+import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -22,6 +28,7 @@ from wallets.transactions.recharge import amounts
 
 MONTHS = {"monthly": 1, "quarterly": 3, "semiannual": 6, "yearly": 12}
 BATCH = 200
+FIRST = uuid.UUID(int=0)
 
 
 def nth_due(anchor: datetime, interval: str, n: int) -> datetime:
@@ -47,10 +54,13 @@ def latest_due(anchor: datetime, interval: str, now: datetime) -> datetime | Non
     return nth_due(anchor, interval, n)
 
 
-async def run_due(session: AsyncSession, now: datetime) -> int:
-    """One pass over wallets with interval rules; the number of top-ups made."""
+async def run_due(session: AsyncSession, now: datetime, after: uuid.UUID = FIRST,
+                  limit: int = BATCH) -> tuple[int, uuid.UUID | None]:
+    """One batch of wallets with interval rules after `after`: (top-ups made, the last wallet id seen, or None
+    when this was the last batch)."""
     made = 0
-    for wallet in await repository.wallets_with_interval_rules(session, BATCH):
+    batch = await repository.wallets_with_interval_rules(session, after, limit)
+    for wallet in batch:
         for rule in wallet["recurring_transaction_rules"]:
             if rule.get("trigger") != "interval" or rule.get("status", "active") != "active":
                 continue
@@ -73,11 +83,16 @@ async def run_due(session: AsyncSession, now: datetime) -> int:
             if granted > Decimal(0):
                 await service.add_block(session, wallet, credits=granted, category="granted", **terms)
             made += 1
-    return made
+    return made, (batch[-1]["id"] if len(batch) == limit else None)
 
 
-async def run_due_pass(sessionmaker: async_sessionmaker[AsyncSession], now: datetime) -> int:
-    async with sessionmaker() as session:
-        made = await run_due(session, now)
-        await session.commit()
+async def run_due_pass(sessionmaker: async_sessionmaker[AsyncSession], now: datetime, limit: int = BATCH) -> int:
+    """Every wallet with an interval rule, a transaction per batch; the number of top-ups made."""
+    made = 0
+    after: uuid.UUID | None = FIRST
+    while after is not None:
+        async with sessionmaker() as session:
+            count, after = await run_due(session, now, after, limit)
+            await session.commit()
+        made += count
     return made

@@ -166,7 +166,7 @@ async def recharges_since(session: AsyncSession, wallet_id: uuid.UUID, since: da
 _WITH_INTERVAL_RULES = text(
     """
     SELECT * FROM wallets
-    WHERE status = 'active' AND recurring_transaction_rules @> '[{"trigger": "interval"}]'
+    WHERE status = 'active' AND recurring_transaction_rules @> '[{"trigger": "interval"}]' AND id > :after
     ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED
     """
 )
@@ -178,8 +178,9 @@ _CLAIM_RUN = text(
 )
 
 
-async def wallets_with_interval_rules(session: AsyncSession, limit: int) -> list[RowMapping]:
-    return list((await session.execute(_WITH_INTERVAL_RULES, {"limit": limit})).mappings().all())
+async def wallets_with_interval_rules(session: AsyncSession, after: uuid.UUID, limit: int) -> list[RowMapping]:
+    """The next `limit` active wallets with an interval rule after `after` (id order), locked; others skipped."""
+    return list((await session.execute(_WITH_INTERVAL_RULES, {"after": after, "limit": limit})).mappings().all())
 
 
 async def claim_recurring_run(session: AsyncSession, wallet_id: uuid.UUID, rule_id: str, due: datetime) -> bool:

@@ -16,7 +16,13 @@ from typing import Literal
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invora.events.contracts.wallets import CreditsBalanceDepleted, CreditsGranted, WalletEvent, WalletTransactionEvent
+from invora.events.contracts.wallets import (
+    CreditsBalanceDepleted,
+    CreditsGranted,
+    TopUpPaymentRequested,
+    WalletEvent,
+    WalletTransactionEvent,
+)
 from invora.ids import uuid7
 from invora.outbox import PendingEvent, add_events
 from wallets.errors import InsufficientCredits, WalletNotActive, WalletTransactionNotVoidable
@@ -72,9 +78,10 @@ async def add_block(
     description: str, source: str = "manual", settled: bool = True, priority: int = 50,
     expiration_at: datetime | None = None, name: str | None = None, metadata: list[dict] | None = None,
     invoice_requires_successful_payment: bool = False, actor: str | None = None,
-    purchase_order_number: str | None = None,
+    purchase_order_number: str | None = None, payment_method_id: str | None = None,
 ) -> RowMapping:
-    """Credits into `wallet` as their own block (granted, or purchased); pending purchases wait for payment."""
+    """Credits into `wallet` as their own block (granted, or purchased); pending purchases wait for payment:
+    the payments service is asked to charge them (`wallet_transaction.payment_requested`, same transaction)."""
     if wallet["status"] != "active":
         raise WalletNotActive("the wallet is terminated")
     cents = credits_to_cents(credits, wallet["rate_amount"], wallet["currency"])
@@ -93,11 +100,30 @@ async def add_block(
     if settled:
         row = await _credit_block(session, wallet, row, now)
     await publish_transaction(session, wallet, row)
+    if not settled and category == "purchased":
+        await request_payment(session, wallet, row, payment_method_id)
     if settled:
         await publish(session, wallet["organization_id"], "credits.granted", transaction_id, CreditsGranted(
             external_customer_id=wallet["external_customer_id"], lago_wallet_id=wallet["id"],
             wallet_transaction=render(row, wallet["currency"])))
     return row
+
+
+async def request_payment(session: AsyncSession, wallet: RowMapping, row: RowMapping,
+                          payment_method_id: str | None = None) -> None:
+    """Ask payments to charge a pending purchase (its answer: `transactions/payments_consumer.py`).
+
+    A purchase worth nothing in money (credits below a cent) is settled at once: there is nothing to charge.
+    """
+    if row["amount_cents"] <= 0:
+        await settle(session, wallet, row, row["created_at"])
+        return
+    await publish(session, wallet["organization_id"], "wallet_transaction.payment_requested", row["id"],
+                  TopUpPaymentRequested(
+                      lago_wallet_transaction_id=row["id"], lago_wallet_id=wallet["id"],
+                      lago_customer_id=wallet["customer_id"], external_customer_id=wallet["external_customer_id"],
+                      amount_cents=row["amount_cents"], currency=wallet["currency"],
+                      payment_method_id=payment_method_id, description=row["description"]))
 
 
 async def _credit_block(session: AsyncSession, wallet: RowMapping, row: RowMapping, now: datetime) -> RowMapping:

@@ -3,3 +3,4 @@
 An event's `data` validates against the contract registered for its `type`; consumers import the
 contract, never the producing service.
 """
+

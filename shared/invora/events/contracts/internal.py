@@ -22,6 +22,10 @@ INTERNAL_EVENT_TYPES: frozenset[str] = frozenset({
     "subscription.billing_period_usage_revised",
     # catalog → subscriptions: move subscriptions to a plan's new version
     "plan.cascade_requested",
+    # wallets ⇄ payments: charging a pending top-up, and the charge's outcome
+    "wallet_transaction.payment_requested",
+    "wallet_topup_payment.succeeded",
+    "wallet_topup_payment.failed",
 })
 
 

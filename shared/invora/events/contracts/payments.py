@@ -17,6 +17,9 @@
 - `customer.payment_provider_created`: `CustomerPaymentProviderEvent`: the customer now exists at
   the provider (`provider_customer_id`); `customer.payment_provider_error`: creating it failed
   (`provider_error`). Topic `invora.customer`, key the customer's `lago_id`.
+- `wallet_topup_payment.succeeded|failed` (internal, payments → wallets): `WalletTopUpPaymentEvent`, the
+  answer to wallets' `wallet_transaction.payment_requested`; topic `invora.wallet_topup_payment`, key the
+  charge's `lago_id`. Once per top-up.
 """
 
 from __future__ import annotations
@@ -81,6 +84,26 @@ class Payment(_Object):
     created_at: datetime
 
 
+class WalletTopUpPayment(_Object):
+    """The charge of one wallet top-up (`TopUpPaymentRequested`), as payments settled it."""
+
+    lago_id: uuid.UUID = Field(description="Payments' id of the charge (the provider reference).")
+    lago_wallet_transaction_id: uuid.UUID
+    lago_wallet_id: uuid.UUID
+    lago_customer_id: uuid.UUID
+    amount_cents: int
+    currency: str
+    payment_status: Literal["succeeded", "failed"]
+    provider_payment_id: str | None = None
+    payment_provider_code: str | None = None
+    failure: PaymentFailure | None = None
+    paid_at: datetime | None = None
+
+
+class WalletTopUpPaymentEvent(_Object):
+    wallet_topup_payment: WalletTopUpPayment
+
+
 class PaymentEvent(_Object):
     payment: Payment
 
@@ -136,4 +159,6 @@ EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     **{f"refund.{verb}": RefundEvent for verb in REFUND_EVENT_TYPES},
     "customer.payment_provider_created": CustomerPaymentProviderEvent,
     "customer.payment_provider_error": CustomerPaymentProviderEvent,
+    "wallet_topup_payment.succeeded": WalletTopUpPaymentEvent,
+    "wallet_topup_payment.failed": WalletTopUpPaymentEvent,
 }

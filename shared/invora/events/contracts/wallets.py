@@ -4,6 +4,7 @@
 - `wallet.depleted_ongoing_balance`: `WalletEvent` (the ongoing balance reached zero or less);
 - `wallet.auto_recharge_limit_reached`: `AutoRechargeLimitReached` (the daily cap of auto recharges);
 - `wallet_transaction.created|updated|payment_failure`: `WalletTransactionEvent`;
+- `wallet_transaction.payment_requested`: `TopUpPaymentRequested` (internal: payments charges the top-up);
 - `credits.granted`: `CreditsGranted` (granted or purchased credits reached a wallet's balance);
 - `credits.balance_depleted`: `CreditsBalanceDepleted` (a wallet's balance reached zero);
 - `credits.applied`: `PrepaidCreditsApplied`, wallets' answer to `invoice.prepaid_credits_requested`;
@@ -137,6 +138,26 @@ class WalletTransaction(_Object):
     applied_invoice_custom_sections: list[dict[str, str]] = Field(default_factory=list)
 
 
+class TopUpPaymentRequested(_Object):
+    """`wallet_transaction.payment_requested` (internal, wallets → payments): charge a pending purchase.
+
+    Published in the transaction that records the `pending` purchase (a paid top-up that requires a
+    successful payment, "add usage credits", a paid auto recharge or recurring top-up). Payments
+    charges it once per `lago_wallet_transaction_id` and answers `wallet_topup_payment.succeeded|failed`.
+    """
+
+    lago_wallet_transaction_id: uuid.UUID
+    lago_wallet_id: uuid.UUID
+    lago_customer_id: uuid.UUID
+    external_customer_id: str
+    amount_cents: int = Field(gt=0)
+    currency: str
+    payment_method_id: str | None = Field(
+        None, description="The payment method to charge (payments' `lago_id` or the provider's id); "
+                          "None: the customer's default at its provider.")
+    description: str
+
+
 class WalletEvent(_Object):
     wallet: Wallet
 
@@ -247,6 +268,7 @@ EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     **{f"wallet.{verb}": WalletEvent for verb in ("created", "updated", "terminated", "depleted_ongoing_balance")},
     **{f"wallet_transaction.{verb}": WalletTransactionEvent for verb in ("created", "updated", "payment_failure")},
     "wallet.auto_recharge_limit_reached": AutoRechargeLimitReached,
+    "wallet_transaction.payment_requested": TopUpPaymentRequested,
     "credits.granted": CreditsGranted,
     "credits.balance_depleted": CreditsBalanceDepleted,
     "credits.applied": PrepaidCreditsApplied,
