@@ -26,8 +26,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicing.billing.charges import ChargeFeeLine, charge_fees
 from invoicing.billing.coverage import coverage_violation
+from invoicing.billing.commitment import prorated_commitment_cents, true_up_cents
+from invoicing.billing.fixed_charges import fixed_charge_fees
 from invoicing.billing.late_usage import Billed, difference
-from invoicing.billing.subscription_fee import calendar_period, local_date, start_of_local_day, subscription_fee
+from invoicing.billing.subscription_fee import (
+    calendar_period,
+    local_date,
+    local_days,
+    start_of_local_day,
+    subscription_fee,
+)
 from invoicing.billing.taxes import TaxRate, precedence
 from invoicing.credits import service as credits
 from invoicing.invoices import lifecycle, repository, service
@@ -128,6 +136,54 @@ def _charge_payload(ctx: Context, subscription: Subscription, line: ChargeFeeLin
     )
 
 
+Line = tuple[int, list[TaxRate], dict[str, Any]]
+
+
+def _fixed_charge_lines(ctx: Context, subscription: Subscription, overrides: dict[str, Any], *, in_advance: bool,
+                        full_start: datetime, full_end: datetime, start: datetime, end: datetime,
+                        timezone: str) -> list[Line]:
+    """The fixed charges paid in advance (or in arrears) for [start, end) of the full period."""
+    if not ctx.version.body.get("fixed_charges"):
+        return []
+    days_in_period = max(local_days(full_start, full_end, timezone), 1)
+    days = min(local_days(start, end, timezone), days_in_period)
+    currency = subscription.plan_amount_currency
+    lines: list[Line] = []
+    for line in fixed_charge_fees(ctx.version.body, overrides, currency, in_advance=in_advance, days_billed=days,
+                                  days_in_period=days_in_period):
+        fixed_charge = line.fixed_charge
+        name = fixed_charge.get("invoice_display_name") or fixed_charge.get("add_on_code") or fixed_charge["code"]
+        payload = dict(
+            fee_type="fixed_charge", subscription_id=subscription.lago_id,
+            external_subscription_id=subscription.external_id, fixed_charge_id=uuid.UUID(str(fixed_charge["lago_id"])),
+            units=line.units, events_count=None, amount_cents=line.amount_cents,
+            precise_amount_cents=line.precise_amount_cents,
+            unit_amount_cents=int((Decimal(line.amount_cents) / line.units).to_integral_value()) if line.units else 0,
+            precise_unit_amount=(line.precise_amount_cents / line.units).scaleb(-exponent(currency))
+            if line.units else Decimal(0),
+            invoice_display_name=fixed_charge.get("invoice_display_name"), pay_in_advance=in_advance,
+            from_date=start, to_date=end,
+            item={"type": "fixed_charge", "code": fixed_charge["code"], "name": name,
+                  "invoice_display_name": fixed_charge.get("invoice_display_name"),
+                  "lago_item_id": str(fixed_charge["lago_id"]), "item_type": "FixedCharge",
+                  "plan_code": ctx.version.plan_code},
+            amount_details=line.amount_details,
+        )
+        lines.append((line.amount_cents, list(ctx.taxes(_rates(fixed_charge.get("taxes")))), payload))
+    return lines
+
+
+def _next_full_period(subscription: Subscription, data: BillingPeriodEnded) -> tuple[datetime, datetime]:
+    assert data.next_period_start is not None and data.next_period_end is not None
+    full_start, full_end = data.next_period_start, data.next_period_end
+    if subscription.ending_at is not None and subscription.ending_at <= data.next_period_end:
+        if subscription.billing_time == "calendar":
+            full_start, full_end = calendar_period(full_start, subscription.plan_interval, data.timezone)
+        else:  # cut by its end: prorated over a period as long as the one that closed
+            full_end = full_start + (data.full_period_end - data.full_period_start)
+    return full_start, full_end
+
+
 def period_lines(ctx: Context, data: BillingPeriodEnded) -> list[tuple[int, list[TaxRate], dict[str, Any]]]:
     subscription = data.subscription
     lines = []
@@ -138,16 +194,22 @@ def period_lines(ctx: Context, data: BillingPeriodEnded) -> list[tuple[int, list
                                         full_end=data.full_period_end, start=data.period_start, end=end,
                                         timezone=data.timezone, trial_ends_at=data.in_trial_until, in_advance=False))
     elif data.reason == "period_end" and data.next_period_start and data.next_period_end:
-        full_start, full_end = data.next_period_start, data.next_period_end
-        if subscription.ending_at is not None and subscription.ending_at <= data.next_period_end:
-            if subscription.billing_time == "calendar":
-                full_start, full_end = calendar_period(full_start, subscription.plan_interval, data.timezone)
-            else:  # cut by its end: prorated over a period as long as the one that closed
-                full_end = full_start + (data.full_period_end - data.full_period_start)
+        full_start, full_end = _next_full_period(subscription, data)
         lines.append(_subscription_line(ctx, subscription, full_start=full_start, full_end=full_end,
                                         start=data.next_period_start, end=data.next_period_end,
                                         timezone=data.timezone, trial_ends_at=subscription.trial_ends_at,
                                         in_advance=True))
+    # fixed charges in arrears for the closed period; those paid in advance for the next one
+    closed_end = start_of_local_day(data.period_end, data.timezone) if data.reason == "plan_change" \
+        else data.period_end
+    lines.extend(_fixed_charge_lines(ctx, subscription, data.plan_overrides, in_advance=False,
+                                     full_start=data.full_period_start, full_end=data.full_period_end,
+                                     start=data.period_start, end=closed_end, timezone=data.timezone))
+    if data.reason == "period_end" and data.next_period_start and data.next_period_end:
+        full_start, full_end = _next_full_period(subscription, data)
+        lines.extend(_fixed_charge_lines(ctx, subscription, data.plan_overrides, in_advance=True,
+                                         full_start=full_start, full_end=full_end, start=data.next_period_start,
+                                         end=data.next_period_end, timezone=data.timezone))
     if data.usage is None:
         raise ValueError("the period's usage snapshot is missing (the plan version was unknown when it closed)")
     own_taxes: dict[str, list[TaxRate]] = {}
@@ -168,9 +230,18 @@ def start_lines(ctx: Context, data: SubscriptionEvent) -> list[tuple[int, list[T
         full_start, full_end = calendar_period(start, subscription.plan_interval, subscription.timezone)
     else:
         full_start, full_end = subscription.current_billing_period_started_at or start, end
-    return [_subscription_line(ctx, subscription, full_start=full_start, full_end=full_end, start=start, end=end,
-                               timezone=subscription.timezone, trial_ends_at=subscription.trial_ends_at,
-                               in_advance=True)]
+    lines = [_subscription_line(ctx, subscription, full_start=full_start, full_end=full_end, start=start, end=end,
+                                timezone=subscription.timezone, trial_ends_at=subscription.trial_ends_at,
+                                in_advance=True)] if subscription.pay_in_advance else []
+    return lines + _fixed_charge_lines(ctx, subscription, subscription.plan_overrides, in_advance=True,
+                                       full_start=full_start, full_end=full_end, start=start, end=end,
+                                       timezone=subscription.timezone)
+
+
+def _bills_at_start(subscription: Subscription, version: PlanVersionProjection | None) -> bool:
+    """A period's start is invoiced when the plan's fee or one of its fixed charges is paid in advance."""
+    return subscription.pay_in_advance or (version is not None and any(
+        fixed_charge.get("pay_in_advance") for fixed_charge in version.body.get("fixed_charges") or []))
 
 
 async def invoice_period(session: AsyncSession, organization_id: uuid.UUID, data: BillingPeriodEnded,
@@ -202,8 +273,10 @@ async def invoice_start(session: AsyncSession, organization_id: uuid.UUID, data:
     subscription = data.subscription
     if data.reason == "upgrade":
         return None  # billed from `subscription.plan_changed`, after the old plan's unused days are credited
-    if not subscription.pay_in_advance or subscription.started_at is None or \
-            subscription.current_billing_period_ending_at is None:
+    if subscription.started_at is None or subscription.current_billing_period_ending_at is None:
+        return None
+    if not subscription.pay_in_advance and not _bills_at_start(subscription, await projections.plan_version(
+            session, organization_id, subscription.lago_plan_version_id)):
         return None
     ctx = await context_of(session, organization_id, subscription, subscription.lago_plan_version_id)
     source = {"kind": "start", "event": data.model_dump(mode="json")}
@@ -226,9 +299,12 @@ def upgrade_lines(ctx: Context, data: PlanChange) -> list[tuple[int, list[TaxRat
             full_start, full_end = calendar_period(start, subscription.plan_interval, subscription.timezone)
         else:
             full_start, full_end = subscription.current_billing_period_started_at or start, end
-    return [_subscription_line(ctx, subscription, full_start=full_start, full_end=full_end, start=start, end=end,
-                               timezone=subscription.timezone, trial_ends_at=subscription.trial_ends_at,
-                               in_advance=True)]
+    lines = [_subscription_line(ctx, subscription, full_start=full_start, full_end=full_end, start=start, end=end,
+                                timezone=subscription.timezone, trial_ends_at=subscription.trial_ends_at,
+                                in_advance=True)] if subscription.pay_in_advance else []
+    return lines + _fixed_charge_lines(ctx, subscription, subscription.plan_overrides, in_advance=True,
+                                       full_start=full_start, full_end=full_end, start=start, end=end,
+                                       timezone=subscription.timezone)
 
 
 def lines_of_source(ctx: Context, source: dict[str, Any]) -> list[tuple[int, list[TaxRate], dict[str, Any]]]:
@@ -250,6 +326,52 @@ def _source_subscription(source: dict[str, Any]) -> tuple[Subscription, uuid.UUI
     return subscription, uuid.UUID(event.get("lago_plan_version_id") or str(subscription.lago_plan_version_id))
 
 
+async def commitment_lines(session: AsyncSession, ctx: Context, invoice: Invoice, source: dict[str, Any],
+                           lines: list[Line]) -> list[Line]:
+    """The minimum commitment's true-up of a closed period (Lago's), on that period's invoice: the plan's
+    commitment (or the subscription's override of its amount and name), prorated by the days the subscription
+    held in the period, less the period's fees (in arrears here; the subscription fee, fixed charges and
+    charges paid in advance for this period on earlier invoices)."""
+    if source.get("kind") != "period":
+        return []
+    data = BillingPeriodEnded.model_validate(source["event"])
+    commitment = dict(ctx.version.body.get("minimum_commitment") or {})
+    override = data.plan_overrides.get("minimum_commitment") or {}
+    if override.get("amount_cents") is not None:
+        commitment = {**commitment, **{k: v for k, v in override.items() if v is not None and k != "tax_codes"}}
+    amount = int(commitment.get("amount_cents") or 0)
+    if amount <= 0:
+        return []
+    end = start_of_local_day(data.period_end, data.timezone) if data.reason == "plan_change" else data.period_end
+    days_in_period = max(local_days(data.full_period_start, data.full_period_end, data.timezone), 1)
+    days = min(local_days(data.period_start, end, data.timezone), days_in_period)
+    committed = prorated_commitment_cents(amount, days, days_in_period)
+    here = sum(line_amount for line_amount, _, payload in lines if not payload.get("pay_in_advance")
+               and payload["fee_type"] in ("subscription", "charge", "fixed_charge"))
+    before = await repository.paid_in_advance_for(session, invoice.organization_id, data.subscription.lago_id,
+                                                  data.period_start, data.period_end, invoice.id)
+    true_up = true_up_cents(committed, here + before)
+    if true_up <= 0:
+        return []
+    subscription = data.subscription
+    name = commitment.get("invoice_display_name") or "Minimum commitment"
+    payload = dict(
+        fee_type="commitment", subscription_id=subscription.lago_id, external_subscription_id=subscription.external_id,
+        units=Decimal(1), events_count=None, amount_cents=true_up, precise_amount_cents=Decimal(true_up),
+        unit_amount_cents=true_up, precise_unit_amount=Decimal(true_up).scaleb(-exponent(invoice.currency)),
+        invoice_display_name=commitment.get("invoice_display_name"), pay_in_advance=False,
+        from_date=data.period_start, to_date=data.period_end,
+        item={"type": "commitment", "code": "minimum_commitment", "name": name,
+              "invoice_display_name": commitment.get("invoice_display_name"),
+              "lago_item_id": commitment.get("lago_id"), "item_type": "Commitment",
+              "plan_code": ctx.version.plan_code},
+        amount_details={"commitment_amount_cents": amount, "prorated_commitment_amount_cents": committed,
+                        "days": days, "days_in_period": days_in_period, "fees_amount_cents": here + before},
+        description="minimum commitment true-up",
+    )
+    return [(true_up, list(ctx.taxes(_rates(commitment.get("taxes")))), payload)]
+
+
 async def invoice_plan_change(session: AsyncSession, organization_id: uuid.UUID, data: PlanChange,
                               now: datetime) -> Invoice | None:
     """An upgrade: the unused part of the old plan's fee paid in advance becomes a customer credit, then the
@@ -261,7 +383,8 @@ async def invoice_plan_change(session: AsyncSession, organization_id: uuid.UUID,
         return None
     await credits.credit_upgrade(session, organization_id, data, now)
     subscription = data.next_subscription
-    if not subscription.pay_in_advance:
+    if not subscription.pay_in_advance and not _bills_at_start(subscription, await projections.plan_version(
+            session, organization_id, subscription.lago_plan_version_id)):
         return None  # the credit waits for the customer's next invoice
     ctx = await context_of(session, organization_id, subscription, subscription.lago_plan_version_id)
     source = {"kind": "upgrade", "event": data.model_dump(mode="json")}
@@ -297,6 +420,7 @@ async def _create(session: AsyncSession, organization_id: uuid.UUID, ctx: Contex
         return None
     try:
         lines = lines_of_source(ctx, source)
+        lines += await commitment_lines(session, ctx, invoice, source, lines)
     except GENERATION_ERRORS as exc:
         invoice.finalize_at = None
         await lifecycle.fail(session, invoice, repr(exc), now)
@@ -365,5 +489,6 @@ async def recompute(session: AsyncSession, invoice: Invoice, now: datetime) -> N
     ctx = await context_of(session, invoice.organization_id, subscription, version_id)
     await repository.delete_fees(session, invoice.id)
     lines = lines_of_source(ctx, source)
+    lines += await commitment_lines(session, ctx, invoice, source, lines)
     invoice.error_details = []
     await write_fees(session, invoice, lines, now)

@@ -127,7 +127,8 @@ class Fee(OrganizationModel, Base):
     __tablename__ = "fees"
     __table_args__ = (
         Index("ix_fees_list", "organization_id", "created_at", "id"),
-        CheckConstraint("fee_type IN ('subscription', 'charge', 'add_on', 'commitment', 'credit')", name="fee_type"),
+        CheckConstraint("fee_type IN ('subscription', 'charge', 'fixed_charge', 'add_on', 'commitment', 'credit')",
+                        name="fee_type"),
         CheckConstraint("taxes_amount_cents >= 0", name="taxes_non_negative"),
     )
     # set by the code in each change (no `onupdate`: an equal value would be replaced by now() and expire)
@@ -142,6 +143,7 @@ class Fee(OrganizationModel, Base):
     external_subscription_id: Mapped[str | None] = mapped_column(String(255))
     charge_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     charge_filter_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    fixed_charge_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     true_up_parent_fee_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     billable_metric_code: Mapped[str | None] = mapped_column(String(255))
     grouped_by: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))

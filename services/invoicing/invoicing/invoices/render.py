@@ -22,6 +22,7 @@ def render_fee(fee: Fee) -> contract.Fee:
     excluding = Decimal(fee.amount_cents) - Decimal(fee.precise_coupons_amount_cents)
     return contract.Fee(
         lago_id=fee.id, lago_charge_id=fee.charge_id, lago_charge_filter_id=fee.charge_filter_id,
+        lago_fixed_charge_id=fee.fixed_charge_id,
         lago_invoice_id=fee.invoice_id, lago_true_up_parent_fee_id=fee.true_up_parent_fee_id,
         lago_subscription_id=fee.subscription_id, lago_customer_id=fee.customer_id,
         external_customer_id=fee.external_customer_id, external_subscription_id=fee.external_subscription_id,

@@ -361,3 +361,15 @@ async def lock_by_status(session: AsyncSession, organization_id: uuid.UUID, stat
         Invoice.organization_id == organization_id, Invoice.status == status,
     ).order_by(Invoice.created_at, Invoice.id).limit(limit).with_for_update(skip_locked=True)
         .execution_options(populate_existing=True))).scalars())
+
+
+async def paid_in_advance_for(session: AsyncSession, organization_id: uuid.UUID, subscription_id: uuid.UUID,
+                              start: datetime, end: datetime, exclude_invoice_id: uuid.UUID) -> int:
+    """Fees of the subscription paid in advance for a period starting in [start, end), on other invoices that
+    stand (not voided nor failed): what a minimum commitment counts as already billed for that period."""
+    return int((await session.execute(select(func.coalesce(func.sum(Fee.amount_cents), 0)).join(
+        Invoice, Invoice.id == Fee.invoice_id).where(
+        Fee.organization_id == organization_id, Fee.subscription_id == subscription_id,
+        Fee.pay_in_advance.is_(True), Fee.from_date >= start, Fee.from_date < end,
+        Fee.invoice_id != exclude_invoice_id, Invoice.status.not_in(("voided", "failed")),
+    ))).scalar_one())

@@ -76,7 +76,7 @@ class InvoiceAppliedTax(AppliedTax):
 
 
 class FeeItem(_Object):
-    type: Literal["subscription", "charge", "add_on", "commitment", "credit"]
+    type: Literal["subscription", "charge", "fixed_charge", "add_on", "commitment", "credit"]
     code: str
     name: str
     invoice_display_name: str | None = None
@@ -91,6 +91,7 @@ class Fee(_Object):
     lago_id: uuid.UUID
     lago_charge_id: uuid.UUID | None = None
     lago_charge_filter_id: uuid.UUID | None = None
+    lago_fixed_charge_id: uuid.UUID | None = None
     lago_invoice_id: uuid.UUID | None = None
     lago_true_up_fee_id: uuid.UUID | None = None
     lago_true_up_parent_fee_id: uuid.UUID | None = None
