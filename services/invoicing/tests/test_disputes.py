@@ -49,7 +49,8 @@ async def test_lose_dispute_marks_the_invoice_once(world, api, inv, org, make_ap
     invoice = await finalized_invoice(world, api)
     marked = (await api.ok("POST", f"/api/v1/invoices/{invoice['lago_id']}/lose_dispute"))["invoice"]
     assert marked["payment_dispute_lost_at"] is not None
-    again = (await api.ok("POST", f"/api/v1/invoices/{invoice['lago_id']}/lose_dispute"))["invoice"]
+    # Lago's official clients send PUT: the same operation
+    again = (await api.ok("PUT", f"/api/v1/invoices/{invoice['lago_id']}/lose_dispute"))["invoice"]
     assert again["payment_dispute_lost_at"] == marked["payment_dispute_lost_at"]
     # payments reports the same dispute lost afterwards: nothing more
     await world.deliver(on_payment, dispute_lost(world, invoice, invoice["customer"]["lago_id"],

@@ -12,6 +12,7 @@ from payments.customers.consumer import customers_consumer
 from payments.invoices.consumer import invoices_consumer
 from payments.payment_methods.routes import router as payment_methods
 from payments.payment_providers.routes import router as payment_providers
+from payments.payment_urls.routes import router as payment_urls
 from payments.payments.charger import charger_lifespan
 from payments.payments.routes import router as payments
 from payments.refunds.routes import router as refunds
@@ -28,13 +29,15 @@ DEFINITION = ServiceDefinition(
         "Owns payment providers, provider customers, payments (charges of finalized invoices, manual payments), "
         "refunds and provider webhooks."
     ),
-    routers=[payment_providers, payments, payment_methods, refunds, provider_webhooks],
+    routers=[payment_providers, payments, payment_methods, payment_urls, refunds, provider_webhooks],
     background=[charger_lifespan, topup_charger_lifespan],
     openapi_tags=[
         {"name": "payment_providers", "description": "An organization's connections to payment providers "
                                                      "(credentials encrypted at rest)."},
         {"name": "payments", "description": "Payments (Lago API v1): provider charges and manual payments."},
         {"name": "payment_methods", "description": "A customer's payment methods at its provider (Lago API v1)."},
+        {"name": "payment_urls", "description": "Pages hosted by the payment provider: paying an invoice, adding a "
+                                                "payment method (Lago API v1)."},
         {"name": "refunds", "description": "Refunds of a payment, fully or partly, with a reason and an audit "
                                            "trail."},
         {"name": "provider_webhooks", "description": "Webhooks from payment providers (signed by the provider)."},

@@ -76,3 +76,24 @@ class ProviderRefused(BadRequest):
 
 class ProviderUnavailable(ServiceUnavailable):
     code = "payment_provider_unavailable"
+
+
+class NoLinkedPaymentProvider(ValidationFailed):
+    """Lago: a payment or checkout URL for a customer without a payment provider."""
+
+    def __init__(self) -> None:
+        super().__init__(base=["no_linked_payment_provider"])
+
+
+class InvoiceNotPayableByUrl(ValidationFailed):
+    """A payment URL for an invoice that is not finalized or owes nothing."""
+
+    def __init__(self) -> None:
+        super().__init__(base=["invoice_not_payable"])
+
+
+class InvoiceHasLiveCharge(ValidationFailed):
+    """A payment URL while a charge of the invoice is under way (it could take the money twice)."""
+
+    def __init__(self) -> None:
+        super().__init__(base=["payment_in_progress"])

@@ -224,6 +224,9 @@ async def void_invoice(lago_id: InvoiceId, session: DbSession, principal: Writer
     return InvoiceResponse(invoice=await api.void(session, principal, lago_id, now(request)))
 
 
+@router.put("/invoices/{lago_id}/lose_dispute", response_model=InvoiceResponse, responses=STATE_ERRORS,
+            summary="Mark an invoice payment dispute as lost (PUT, as Lago's official clients send it)",
+            description="The same as `POST`: Lago's OpenAPI document says POST, its clients send PUT.")
 @router.post("/invoices/{lago_id}/lose_dispute", response_model=InvoiceResponse, responses=STATE_ERRORS,
              summary="Mark an invoice payment dispute as lost",
              description="Sets `payment_dispute_lost_at` on a finalized invoice and publishes "

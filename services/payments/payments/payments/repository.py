@@ -14,7 +14,8 @@ from invora.web.pagination import PageParams, PaginationMeta
 
 _COLUMNS = ("id", "organization_id", "invoice_id", "customer_id", "external_customer_id", "type", "amount_cents",
             "currency", "payment_status", "provider_status", "reference", "idempotency_key", "payment_provider_id",
-            "payment_provider_code", "payment_provider_type", "paid_on", "paid_at", "created_at", "updated_at")
+            "payment_provider_code", "payment_provider_type", "provider_payment_id", "payment_method_id", "paid_on",
+            "paid_at", "created_at", "updated_at")
 
 # ON CONFLICT DO NOTHING: the partial unique index on live provider attempts makes a second attempt for
 # an invoice that already has one a no-op (a replayed `invoice.finalized`, two consumers racing)
@@ -75,6 +76,10 @@ _UNCALLED_LIVE = text(
 )
 
 
+_LIVE_ATTEMPT = text(
+    "SELECT EXISTS (SELECT 1 FROM payments WHERE invoice_id = :invoice_id AND type = 'provider' "
+    "AND payment_status IN ('pending', 'processing', 'requires_action'))"
+)
 _DEFER_LOOKUP = text("UPDATE payments SET next_attempt_at = :next_at WHERE id = :id")
 
 
@@ -88,6 +93,10 @@ async def unsettled_due(session: AsyncSession, now: datetime, *, settled_before:
              "AND (payments.next_attempt_at IS NULL OR payments.next_attempt_at <= :now)"),
         not_parked).order_by(text("payments.next_attempt_at NULLS FIRST, payments.updated_at")).limit(limit)
     return list((await session.execute(statement, {"settled_before": settled_before, "now": now})).mappings().all())
+
+
+async def live_attempt(session: AsyncSession, invoice_id: uuid.UUID) -> bool:
+    return bool((await session.execute(_LIVE_ATTEMPT, {"invoice_id": invoice_id})).scalar_one())
 
 
 async def defer_lookup(session: AsyncSession, payment_id: uuid.UUID, next_at: datetime) -> None:

@@ -81,6 +81,7 @@ class WebhookEvent:
     provider_refund_id: str | None = None
     refund_status: Literal["pending", "succeeded", "failed"] | None = None
     dispute: DisputeInfo | None = None
+    metadata: dict[str, str] = field(default_factory=dict)  # what we set on the charge (hosted payments)
 
 
 class ProviderError(Exception):
@@ -111,6 +112,12 @@ class PaymentProviderAdapter(Protocol):
                               idempotency_key: str) -> str: ...
 
     async def setup_url(self, *, provider_customer_id: str, success_url: str | None) -> str: ...
+
+    async def payment_url(self, *, provider_customer_id: str, amount_cents: int, currency: str, description: str,
+                          success_url: str | None, metadata: dict[str, str]) -> str:
+        """A page hosted by the provider where the customer pays `amount_cents` once; the charge it makes carries
+        `metadata`, so its webhook names what was paid."""
+        ...
 
     async def charge(self, request: ChargeRequest) -> ChargeResult: ...
 

@@ -115,9 +115,25 @@ class StripeAdapter:
         return customer.id
 
     async def setup_url(self, *, provider_customer_id: str, success_url: str | None) -> str:
-        """A Stripe Checkout session in setup mode: the customer adds a card there (not in localstripe)."""
+        """A Stripe Checkout Session in setup mode: the customer adds a payment method there."""
         params: dict[str, Any] = {"mode": "setup", "customer": provider_customer_id, "currency": "usd",
                                   "success_url": success_url or "https://example.com/success"}
+        try:
+            session = await self._client.v1.checkout.sessions.create_async(params)
+        except stripe.StripeError as exc:
+            raise _provider_error(exc) from exc
+        return session.url
+
+    async def payment_url(self, *, provider_customer_id: str, amount_cents: int, currency: str, description: str,
+                          success_url: str | None, metadata: dict[str, str]) -> str:
+        """A Stripe Checkout Session in payment mode for one amount; its PaymentIntent carries `metadata`."""
+        params: dict[str, Any] = {
+            "mode": "payment", "customer": provider_customer_id,
+            "success_url": success_url or "https://example.com/success",
+            "line_items": [{"quantity": 1, "price_data": {"currency": currency.lower(), "unit_amount": amount_cents,
+                                                          "product_data": {"name": description[:250]}}}],
+            "payment_intent_data": {"metadata": metadata}, "metadata": metadata,
+        }
         try:
             session = await self._client.v1.checkout.sessions.create_async(params)
         except stripe.StripeError as exc:
@@ -262,8 +278,9 @@ class StripeAdapter:
         obj = event["data"]["object"]
         kind = event["type"].split(".", 1)[0]
         if kind == "payment_intent":
+            metadata = {str(k): str(v) for k, v in (_plain(_get(obj, "metadata")) or {}).items()}
             return WebhookEvent(id=event["id"], type=event["type"], kind="charge", provider_payment_id=obj["id"],
-                                reference=_get(_get(obj, "metadata"), REFERENCE_KEY), charge=charge_result(obj))
+                                reference=metadata.get(REFERENCE_KEY), charge=charge_result(obj), metadata=metadata)
         if event["type"].startswith("charge.dispute."):
             status = _get(obj, "status") or "needs_response"
             outcome = {"won": "won", "lost": "lost"}.get(status, "open")

@@ -14,6 +14,7 @@ from invora.logging import get_logger
 from payments.disputes import service as disputes
 from payments.errors import PaymentProviderNotFound
 from payments.payment_providers import repository as providers_repository
+from payments.payment_urls import service as payment_urls
 from payments.payments import lifecycle
 from payments.payments import repository as payments_repository
 from payments.providers.base import InvalidWebhook
@@ -50,6 +51,10 @@ async def handle(session: AsyncSession, adapters: AdapterFactory, *, provider_ty
             if payment is not None and payment["payment_provider_id"] != provider.id:
                 payment = None
         if payment is None:
+            hosted = await payment_urls.record_hosted_payment(session, provider, event.provider_payment_id,
+                                                              event.metadata, event.charge, now)
+            if hosted is not None:
+                return hosted
             log.info("webhook_for_unknown_payment", type=event.type, provider_payment_id=event.provider_payment_id)
             return "unknown_payment"
         moved = await lifecycle.apply_charge_result(session, payment, event.charge, now)
