@@ -131,3 +131,23 @@ async def test_each_crossing_is_published_once(api, wallets, org, clock):
     assert credit_hit["current_value"] == "29.0"
     got = (await api.ok("GET", f"{_path(customer)}/low"))["alert"]
     assert got["previous_value"] == "2900.0" and got["last_processed_at"] is not None
+
+
+async def test_an_ongoing_alert_watches_the_balance_minus_current_usage(api, wallets, clock):
+    customer = await api.customer()
+    wallet = await api.wallet(customer, code="main", granted_credits="10")  # 1000 cents
+    alert = (await api.ok("POST", _path(customer), {"alert": {
+        "alert_type": "wallet_ongoing_balance_amount", "code": "ongoing",
+        "thresholds": [{"value": 500}, {"value": 0}]}}))["alert"]
+    credits = (await api.ok("POST", _path(customer), {"alert": {
+        "alert_type": "wallet_credits_ongoing_balance", "code": "ongoing_credits",
+        "thresholds": [{"value": "2.5"}]}}))["alert"]
+    async with wallets.database.sessionmaker() as session:  # what the usage refresh stores (usage/refresh.py)
+        await session.execute(text("UPDATE wallets SET ongoing_usage_balance_cents = 1200 WHERE id = :id"),
+                              {"id": wallet["lago_id"]})
+        await session.commit()
+    await evaluate_alerts(wallets.database.sessionmaker, clock.now())
+    [hit] = await _triggered(wallets, alert["lago_id"])
+    assert hit["current_value"] == "-200.0" and [t["value"] for t in hit["crossed_thresholds"]] == ["500", "0"]
+    [credit_hit] = await _triggered(wallets, credits["lago_id"])
+    assert credit_hit["current_value"] == "-2.0" and credit_hit["previous_value"] == "10.0"

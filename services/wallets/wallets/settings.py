@@ -22,6 +22,20 @@ class WalletsSettings(ServiceSettings):
     reconciliation_enabled: bool = Field(True, description="Run the ledger reconciliation loop in this process.")
     reconciliation_interval_seconds: float = Field(
         300.0, gt=0, description="How often every balance is checked against the sum of its ledger entries.")
+    usage_refresh_enabled: bool = Field(True, description="Refresh each wallet's ongoing usage (current unbilled "
+                                                          "usage) from the subscriptions service, with the "
+                                                          "scheduler; needs a key for it.")
+    usage_refresh_interval_seconds: float = Field(60.0, gt=0, description="Seconds between ongoing usage refreshes.")
+    usage_refresh_concurrency: int = Field(8, ge=1, le=256, description="Customers asked of subscriptions at once.")
+    subscriptions_url: str = Field("http://127.0.0.1:8102", description="Base URL of the subscriptions service.")
+    service_signing_key: str | None = Field(
+        None, description="Private key (PEM text or path) that signs short-lived `service` keys, one per "
+                          "organization, for calls to the subscriptions service. Takes precedence over "
+                          "`subscriptions_api_key`.")
+    subscriptions_api_key: str | None = Field(
+        None, description="A fixed `service` API key for the subscriptions service (single-organization deployments).")
+    subscriptions_timeout_seconds: float = Field(5.0, gt=0, description="Timeout of one call to subscriptions.")
+    subscriptions_retries: int = Field(2, ge=0, le=10, description="Retries of a failed call to subscriptions.")
     usage_credits_min_cents: int = Field(500, ge=1, description="Smallest \"add usage credits\" purchase "
                                                                 "(minor units; seed 003: $5).")
     usage_credits_max_cents: int = Field(500_000, ge=1, description="Largest \"add usage credits\" purchase "

@@ -165,6 +165,12 @@ def service_container(service: str, port: int) -> dict[str, Any]:
         env += [{"name": "INVORA_SUBSCRIPTIONS_CATALOG_URL", "value": f"http://catalog:{service_ports()['catalog']}"},
                 {"name": "INVORA_SUBSCRIPTIONS_SERVICE_SIGNING_KEY", "value": "/signing/private.pem"}]
         mounts.append({"name": "signing-key", "mountPath": "/signing", "readOnly": True})
+    if service == "wallets":
+        # reads customers' current usage from subscriptions (the ongoing balance) with `service` keys it signs
+        env += [{"name": "INVORA_WALLETS_SUBSCRIPTIONS_URL",
+                 "value": f"http://subscriptions:{service_ports()['subscriptions']}"},
+                {"name": "INVORA_WALLETS_SERVICE_SIGNING_KEY", "value": "/signing/private.pem"}]
+        mounts.append({"name": "signing-key", "mountPath": "/signing", "readOnly": True})
     return {
         "name": service,
         "image": IMAGE,
@@ -188,7 +194,7 @@ def service_volumes(service: str) -> list[dict[str, Any]]:
         {"name": "auth-keys", "secret": {"secretName": AUTH_KEYS_SECRET, "defaultMode": 0o444}},
         {"name": "tmp", "emptyDir": {}},
     ]
-    if service == "subscriptions":
+    if service in ("subscriptions", "wallets"):
         # owner root, group fsGroup (the service's group): readable by the group, nobody else
         volumes.append({"name": "signing-key", "secret": {"secretName": SIGNING_KEY_SECRET, "defaultMode": 0o440}})
     return volumes
