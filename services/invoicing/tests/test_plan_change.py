@@ -196,6 +196,37 @@ async def test_a_downgrade_bills_nothing_now_and_the_new_plan_from_the_period_en
     assert totals == [20_000, 0, 5_000]
 
 
+async def test_a_termination_credits_the_days_after_its_own_and_its_invoice_takes_them_first(world, api, inv, org):
+    """Lago's credit note on termination (`on_termination_credit_note` = credit, the default): the termination's
+    day counts as used; `skip` credits nothing, `refund` / `offset` are not built (nothing credited)."""
+    calls = charge("api_calls", properties={"amount": "1"})
+    plan = await world.plan(10_000, pay_in_advance=True, charges=[calls])
+    subs = {}
+    for choice in (None, "skip", "refund"):
+        customer = await world.customer()  # one each: a credit is the customer's, any of its invoices takes it
+        sub = world.subscription(customer, plan, started_at=JAN.isoformat(), subscription_at=JAN.isoformat(),
+                                 current_billing_period_started_at=JAN.isoformat(),
+                                 current_billing_period_ending_at=(FEB - timedelta(seconds=1)).isoformat())
+        await world.deliver(on_subscription_event, started(world, sub, JAN))
+        ended = {**sub, "status": "terminated", "terminated_at": UPGRADE.isoformat(),
+                 "on_termination_credit_note": choice}
+        envelope = world.period_ended(ended, JAN, UPGRADE, reason="termination", full=(JAN, FEB),
+                                      usage=[charge_usage(calls, "3")])
+        await world.deliver(on_subscription_event, envelope)
+        await world.deliver(on_subscription_event, envelope)  # redelivered: no second credit
+        subs[choice] = sub
+    # 16 of 31 days (16–31 January) of 100 € = 51.61 €; the termination's invoice (3.00 €) takes 3.00 € of it
+    assert await credits_of(inv, org) == [(5_161, 5_161 - 300)]
+    by_sub = {}
+    for invoice in await all_invoices(api):
+        by_sub.setdefault(invoice["lago_subscription_id"], []).append(invoice)
+    closing = by_sub[subs[None]["lago_id"]][1]
+    assert (closing["fees_amount_cents"], closing["credit_notes_amount_cents"], closing["total_amount_cents"]) == (
+        300, 300, 0)
+    for choice in ("skip", "refund"):
+        assert by_sub[subs[choice]["lago_id"]][1]["total_amount_cents"] == 300
+
+
 # -- maths ----------------------------------------------------------------------------------------------
 
 cents = st.integers(min_value=0, max_value=10**9)

@@ -23,13 +23,13 @@ class CustomerCredit(OrganizationModel, Base):
 
     __tablename__ = "customer_credits"
     __table_args__ = (
-        # one upgrade credit per old subscription: a redelivered plan change credits nothing more
+        # one credit per (subscription, reason): a redelivered plan change or termination credits nothing more
         Index("uq_customer_credits_subscription_reason", "organization_id", "subscription_id", "reason", unique=True),
         Index("ix_customer_credits_available", "organization_id", "customer_id", "created_at",
               postgresql_where=text("balance_cents > 0")),
         CheckConstraint("amount_cents > 0", name="amount_positive"),
         CheckConstraint("balance_cents >= 0 AND balance_cents <= amount_cents", name="balance_within_amount"),
-        CheckConstraint("reason IN ('upgrade')", name="reason"),
+        CheckConstraint("reason IN ('upgrade', 'termination')", name="reason"),
     )
 
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=text("now()"))

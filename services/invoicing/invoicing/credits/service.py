@@ -1,4 +1,4 @@
-"""Customer credits: created by an upgrade (the unused part of the old plan's fee paid in advance), consumed
+"""Customer credits: created by an upgrade or a termination (the unused part of a fee paid in advance), consumed
 by the customer's next invoices after taxes (Lago's credit-note slot), given back when such an invoice is voided.
 
 - The credit is computed from the fee actually billed (`billing.credits.unused_fee_credit`): its plan
@@ -13,17 +13,18 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicing.billing.credits import CreditBalance, allocate, unused_fee_credit
-from invoicing.billing.subscription_fee import local_days
+from invoicing.billing.subscription_fee import local_date, local_days
 from invoicing.credits import repository
 from invoicing.credits.models import CustomerCredit
 from invoicing.invoices.models import Invoice
-from invora.events.contracts.subscriptions import PlanChange
+from invora.events.contracts.subscriptions import PlanChange, Subscription
 from invora.ids import uuid7
 from invora.logging import get_logger
 
@@ -32,12 +33,38 @@ log = get_logger(__name__)
 
 async def credit_upgrade(session: AsyncSession, organization_id: uuid.UUID, data: PlanChange,
                          now: datetime) -> uuid.UUID | None:
+    """An upgrade: the days from the upgrade's own day to the period's end are credited (the new plan bills
+    the upgrade's day; Lago's `billed_from - 1 day` on upgrade)."""
     old = data.previous_subscription
+    return await _credit_unused(session, organization_id, old, data.effective_at, data.effective_at, "upgrade", now,
+                                {"next_plan_code": data.next_subscription.plan_code})
+
+
+async def credit_termination(session: AsyncSession, organization_id: uuid.UUID, subscription: Subscription,
+                             terminated_at: datetime, now: datetime) -> uuid.UUID | None:
+    """A subscription paid in advance terminated mid-period: the days after the termination's own day are
+    credited (Lago's credit note on termination, `on_termination_credit_note` = `credit`, its default).
+    `skip` credits nothing; `refund` and `offset` (paying back or reducing the paid invoice) are not built,
+    so nothing is credited for them either (logged)."""
+    choice = subscription.on_termination_credit_note
+    if choice not in (None, "credit"):
+        log.info("termination_credit_not_built", subscription_id=str(subscription.lago_id), choice=choice)
+        return None
+    day = local_date(terminated_at, subscription.timezone) + timedelta(days=1)
+    from_day_after = datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(subscription.timezone))
+    return await _credit_unused(session, organization_id, subscription, terminated_at, from_day_after, "termination",
+                                now, {})
+
+
+async def _credit_unused(session: AsyncSession, organization_id: uuid.UUID, old: Subscription, instant: datetime,
+                         unused_from: datetime, reason: str, now: datetime,
+                         extra: dict[str, str]) -> uuid.UUID | None:
+    """The unused part of the advance fee covering `instant`, from `unused_from` to that fee's end."""
     if not old.pay_in_advance:
         return None
-    found = await repository.advance_fee_at(session, organization_id, old.lago_id, data.effective_at)
+    found = await repository.advance_fee_at(session, organization_id, old.lago_id, instant)
     if found is None:
-        log.info("upgrade_credit_no_advance_fee", subscription_id=str(old.lago_id))
+        log.info("unused_fee_credit_no_advance_fee", subscription_id=str(old.lago_id), reason=reason)
         return None
     fee, invoice = found
     details = fee.amount_details or {}
@@ -45,8 +72,7 @@ async def credit_upgrade(session: AsyncSession, organization_id: uuid.UUID, data
     plan_amount = int(details.get("plan_amount_cents") or old.plan_amount_cents)
     billed_from = datetime.fromisoformat(details["billed_from"]) if details.get("billed_from") else fee.from_date
     assert fee.to_date is not None and billed_from is not None
-    # the upgrade's own day is credited: the new plan bills it (Lago's `billed_from - 1 day` on upgrade)
-    remaining = local_days(max(data.effective_at, billed_from), fee.to_date, old.timezone)
+    remaining = local_days(max(unused_from, billed_from), fee.to_date, old.timezone)
     amount = unused_fee_credit(plan_amount_cents=plan_amount, days_in_period=days_in_period, remaining_days=remaining,
                                fee_amount_cents=fee.amount_cents,
                                fee_coupons_precise_cents=Decimal(fee.precise_coupons_amount_cents),
@@ -55,11 +81,10 @@ async def credit_upgrade(session: AsyncSession, organization_id: uuid.UUID, data
         return None
     return await repository.claim_credit(session, dict(
         id=uuid7(), organization_id=organization_id, customer_id=invoice.customer_id, currency=fee.amount_currency,
-        amount_cents=amount, balance_cents=amount, reason="upgrade", subscription_id=old.lago_id,
+        amount_cents=amount, balance_cents=amount, reason=reason, subscription_id=old.lago_id,
         source_invoice_id=invoice.id, source_fee_id=fee.id, created_at=now, updated_at=now,
         details={"remaining_days": remaining, "days_in_period": days_in_period, "plan_amount_cents": plan_amount,
-                 "effective_at": data.effective_at.isoformat(), "next_plan_code": data.next_subscription.plan_code,
-                 "previous_plan_code": old.plan_code}))
+                 "effective_at": instant.isoformat(), "previous_plan_code": old.plan_code, **extra}))
 
 
 @dataclass(frozen=True, slots=True)

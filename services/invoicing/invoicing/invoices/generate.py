@@ -247,6 +247,9 @@ def _bills_at_start(subscription: Subscription, version: PlanVersionProjection |
 async def invoice_period(session: AsyncSession, organization_id: uuid.UUID, data: BillingPeriodEnded,
                          now: datetime) -> Invoice | None:
     subscription = data.subscription
+    if data.reason == "termination" and subscription.pay_in_advance:
+        # first, so that the termination's own invoice consumes it (Lago's credit note, then the final invoice)
+        await credits.credit_termination(session, organization_id, subscription, data.period_end, now)
     if data.reason == "termination" and subscription.on_termination_invoice == "skip":
         return None
     ctx = await context_of(session, organization_id, subscription, data.lago_plan_version_id)
