@@ -16,6 +16,11 @@ class PaymentNotFound(NotFound):
         super().__init__("payment")
 
 
+class PaymentReceiptNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("payment_receipt")
+
+
 class RefundNotFound(NotFound):
     def __init__(self) -> None:
         super().__init__("refund")

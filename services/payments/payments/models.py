@@ -4,9 +4,10 @@ from payments.customers.models import Customer, ProviderCustomer
 from payments.db import PLATFORM_MODELS
 from payments.invoices.models import Invoice
 from payments.payment_providers.models import PaymentProvider
+from payments.payment_receipts.models import PaymentReceipt, PaymentReceiptCounter
 from payments.payments.models import Payment
 from payments.refunds.models import AuditEntry, Refund
 from payments.wallet_topups.models import WalletTopUpCharge
 
-__all__ = ["PLATFORM_MODELS", "AuditEntry", "Customer", "Invoice", "Payment", "PaymentProvider", "ProviderCustomer",
-           "Refund", "WalletTopUpCharge"]
+__all__ = ["PLATFORM_MODELS", "AuditEntry", "Customer", "Invoice", "Payment", "PaymentProvider", "PaymentReceipt",
+           "PaymentReceiptCounter", "ProviderCustomer", "Refund", "WalletTopUpCharge"]

@@ -17,7 +17,7 @@ AGGREGATE_TYPES: tuple[str, ...] = (
     # invoicing
     "invoice", "credit_note", "fee",
     # payments
-    "payment", "refund", "payment_request", "dunning", "wallet_topup_payment",
+    "payment", "payment_receipt", "refund", "payment_request", "dunning", "wallet_topup_payment",
     # wallets
     "wallet", "wallet_transaction", "credits",
     # notifications

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from invora.events.contracts.payments import PaymentEvent
 from invora.ids import uuid7
 from payments.events import publish
+from payments.payment_receipts import service as receipts
 from payments.payments import repository
 from payments.payments.render import render
 from payments.providers.base import ChargeResult
@@ -125,3 +126,5 @@ async def publish_payment(session: AsyncSession, payment_id: uuid.UUID, organiza
                           event_type: str) -> None:
     row = await repository.by_id(session, organization_id, payment_id)
     await publish(session, organization_id, event_type, payment_id, PaymentEvent(payment=render(row)))
+    if event_type == "payment.succeeded":  # published once per payment, in the transaction of its success
+        await receipts.issue(session, organization_id, payment_id)

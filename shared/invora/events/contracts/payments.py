@@ -12,6 +12,8 @@
   charge at the provider (Stripe `charge.dispute.*`), and how the bank decided (`dispute`). Invoicing
   marks the invoice `payment_dispute_lost_at` on `payment.dispute_lost` (Lago's
   `invoice.payment_dispute_lost`).
+- `payment_receipt.created`: `PaymentReceiptEvent` (Lago's `PaymentReceiptObject`): the receipt of a
+  succeeded payment, numbered gaplessly per organization. Topic `invora.payment_receipt`, key the receipt's id.
 - `refund.created|succeeded|failed`: `RefundEvent`, topic `invora.refund`, key the refund's `lago_id`.
   `lago_invoice_id` and `idempotency_key` let the requester (an admin, a credit note) match the answer.
 - `customer.payment_provider_created`: `CustomerPaymentProviderEvent`: the customer now exists at
@@ -108,6 +110,19 @@ class PaymentEvent(_Object):
     payment: Payment
 
 
+class PaymentReceipt(_Object):
+    """Lago's `PaymentReceiptObject`."""
+
+    lago_id: uuid.UUID
+    number: str
+    payment: Payment
+    created_at: datetime
+
+
+class PaymentReceiptEvent(_Object):
+    payment_receipt: PaymentReceipt
+
+
 class Refund(_Object):
     lago_id: uuid.UUID
     lago_payment_id: uuid.UUID
@@ -157,6 +172,7 @@ REFUND_EVENT_TYPES = ("created", "succeeded", "failed")
 EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     **{f"payment.{verb}": PaymentEvent for verb in PAYMENT_EVENT_TYPES},
     **{f"refund.{verb}": RefundEvent for verb in REFUND_EVENT_TYPES},
+    "payment_receipt.created": PaymentReceiptEvent,
     "customer.payment_provider_created": CustomerPaymentProviderEvent,
     "customer.payment_provider_error": CustomerPaymentProviderEvent,
     "wallet_topup_payment.succeeded": WalletTopUpPaymentEvent,

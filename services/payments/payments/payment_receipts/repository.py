@@ -1,0 +1,71 @@
+"""SQL of payment receipts: the gapless counter, the receipts, reads (joined with their payment)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invora.web.pagination import PageParams, PaginationMeta
+
+# the counter row stays locked until the issuing transaction ends: numbers are unique and, since a
+# rolled-back transaction gives its increment back, gapless
+_NEXT_NUMBER = text(
+    """
+    INSERT INTO payment_receipt_counters (organization_id, last_number) VALUES (:org, 1)
+    ON CONFLICT (organization_id) DO UPDATE SET last_number = payment_receipt_counters.last_number + 1
+    RETURNING last_number
+    """
+)
+_EXISTS = text("SELECT EXISTS (SELECT 1 FROM payment_receipts WHERE payment_id = :payment_id)")
+_INSERT = text(
+    """
+    INSERT INTO payment_receipts (id, organization_id, payment_id, sequential_id, number, created_at)
+    VALUES (:id, :org, :payment_id, :sequential_id, :number, :created_at)
+    """
+)
+_SELECT = (
+    "SELECT r.id AS receipt_id, r.number AS receipt_number, r.created_at AS receipt_created_at, p.*, "
+    "i.number AS invoice_number FROM payment_receipts r JOIN payments p ON p.id = r.payment_id "
+    "JOIN invoices i ON i.id = p.invoice_id"
+)
+
+
+async def exists_for(session: AsyncSession, payment_id: uuid.UUID) -> bool:
+    return bool((await session.execute(_EXISTS, {"payment_id": payment_id})).scalar_one())
+
+
+async def next_number(session: AsyncSession, organization_id: uuid.UUID) -> int:
+    return int((await session.execute(_NEXT_NUMBER, {"org": organization_id})).scalar_one())
+
+
+async def insert(session: AsyncSession, values: dict[str, Any]) -> None:
+    await session.execute(_INSERT, values)
+
+
+async def by_id(session: AsyncSession, organization_id: uuid.UUID, receipt_id: uuid.UUID) -> RowMapping | None:
+    return (await session.execute(text(f"{_SELECT} WHERE r.organization_id = :org AND r.id = :id"),
+                                  {"org": organization_id, "id": receipt_id})).mappings().first()
+
+
+async def list_page(session: AsyncSession, organization_id: uuid.UUID, *, invoice_id: uuid.UUID | None,
+                    customer_id: uuid.UUID | None, params: PageParams) -> tuple[list[RowMapping], PaginationMeta]:
+    where = ["r.organization_id = :org"]
+    binds: dict[str, Any] = {"org": organization_id}
+    if invoice_id is not None:
+        where.append("p.invoice_id = :invoice_id")
+        binds["invoice_id"] = invoice_id
+    if customer_id is not None:
+        where.append("p.customer_id = :customer_id")
+        binds["customer_id"] = customer_id
+    condition = " AND ".join(where)
+    total = (await session.execute(text(
+        f"SELECT count(*) FROM payment_receipts r JOIN payments p ON p.id = r.payment_id WHERE {condition}"),
+        binds)).scalar_one()
+    rows = (await session.execute(text(
+        f"{_SELECT} WHERE {condition} ORDER BY r.sequential_id DESC LIMIT :limit OFFSET :offset"),
+        {**binds, "limit": params.per_page, "offset": params.offset})).mappings().all()
+    return list(rows), params.meta(total)
