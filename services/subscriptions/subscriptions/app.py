@@ -14,6 +14,7 @@ from subscriptions.customers.routes import router as customers
 from subscriptions.entitlements.invalidation import entitlement_cache_lifespan
 from subscriptions.entitlements.routes import customer_router as customer_entitlements
 from subscriptions.entitlements.routes import subscription_router as subscription_entitlements
+from subscriptions.fee_estimates.routes import router as fee_estimates
 from subscriptions.plans.client import catalog_lifespan
 from subscriptions.plans.consumer import catalog_consumers
 from subscriptions.runtime import SubscriptionsRuntime
@@ -36,7 +37,7 @@ DEFINITION = ServiceDefinition(
     ),
     # the entitlement check is the hottest route: first, so matching a request to it is cheapest
     routers=[customer_entitlements, customers, customer_subscriptions, billing_state, subscriptions,
-             subscription_entitlements, events, usage, lifetime_usage, alerts],
+             subscription_entitlements, fee_estimates, events, usage, lifetime_usage, alerts],
     background=[catalog_lifespan, entitlement_cache_lifespan, scheduler_lifespan()],
     body_limits={"/api/v1/events/batch": MAX_BATCH_BODY_BYTES},
     openapi_tags=[

@@ -22,6 +22,7 @@ from invora.pricing.dynamic import price as price_dynamic
 from invora.pricing.engine import parse, price_charge
 from invora.pricing.graduated import price as price_graduated
 from invora.pricing.graduated_percentage import price as price_graduated_percentage
+from invora.pricing.increment import Increment, price_increment
 from invora.pricing.package import price as price_package
 from invora.pricing.percentage import price as price_percentage
 from invora.pricing.properties import (
@@ -36,7 +37,8 @@ from invora.pricing.standard import price as price_standard
 from invora.pricing.volume import price as price_volume
 
 __all__ = [
-    "CHARGE_MODELS", "FIXED_CHARGE_MODELS", "ChargeResult", "InvalidProperties", "PriceLine", "PricingError",
+    "CHARGE_MODELS", "FIXED_CHARGE_MODELS", "ChargeResult", "Increment", "InvalidProperties", "PriceLine",
+    "PricingError",
     "clean_properties", "parse", "price_charge", "price_dynamic", "price_graduated", "price_graduated_percentage",
-    "price_package", "price_percentage", "price_standard", "price_volume", "validate_properties",
+    "price_increment", "price_package", "price_percentage", "price_standard", "price_volume", "validate_properties",
 ]

@@ -36,7 +36,7 @@ class ChargeFeeLine:
     true_up: bool = False
 
 
-def _terms(charge: Mapping[str, Any], overrides: Mapping[str, Any]) -> tuple[Mapping[str, Any], list[Any]]:
+def terms(charge: Mapping[str, Any], overrides: Mapping[str, Any]) -> tuple[Mapping[str, Any], list[Any]]:
     for override in overrides.get("charges") or []:
         if override.get("id") == str(charge["lago_id"]) or override.get("code") == charge.get("code"):
             return override.get("properties") or charge["properties"], override.get("filters") or charge.get(
@@ -79,7 +79,7 @@ def charge_fees(version: Mapping[str, Any], overrides: Mapping[str, Any], usage:
         if charge.get("pay_in_advance") or charge.get("invoiceable") is False:
             continue
         found = by_charge.get(str(charge["lago_id"]))
-        properties, filters = _terms(charge, overrides)
+        properties, filters = terms(charge, overrides)
         charge_lines: list[ChargeFeeLine] = []
         if found is None:
             pass

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicing.fees.schemas import FeeAdjustment
 from invoicing.invoices import lifecycle, repository, service
+from invoicing.invoices.errors import InvoiceNotDraft
 from invoicing.invoices.models import Fee, Invoice
 from invora.errors import NotFound, ValidationFailed
 from invora.money import exponent
@@ -41,6 +42,8 @@ def _adjusted(fee: Fee, adjustment: FeeAdjustment) -> dict[str, Any]:
 
 
 async def _draft_of(session: AsyncSession, fee: Fee) -> Invoice:
+    if fee.invoice_id is None:  # paid in advance and not invoiceable: no invoice to compute again
+        raise InvoiceNotDraft("a fee no invoice carries cannot be adjusted")
     invoice = await service.load(session, fee.organization_id, fee.invoice_id, lock=True)
     lifecycle.ensure_draft(invoice)
     return invoice

@@ -6,6 +6,8 @@
   first fee paid in advance (keyed by the old subscription: after its last period's invoice);
 - `subscription.billing_period_usage_revised`: late usage, by `sequence` (`invoicing.late_usage`): a draft of
   that period is computed again; a final one gets a follow-up invoice for the difference.
+- `subscription.pay_in_advance_usage`: an event reached a charge paid in advance: its fee (and invoice);
+- `subscription.usage_threshold_reached`: lifetime usage crossed a threshold: a progressive-billing invoice.
 
 A fetched batch per transaction (platform consumer + inbox; a failed batch is retried one event per
 transaction); each invoice computes at its event's `occurred_at`, so a redelivery computes the same
@@ -21,7 +23,7 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicing.credits import repository as credits
-from invoicing.invoices import generate, repository
+from invoicing.invoices import advance, generate, progressive, repository
 from invoicing.late_usage import service as late_usage
 from invoicing.prepaid_credits import repository as prepaid_credits
 from invoicing.projections import repository as projections
@@ -29,8 +31,10 @@ from invora.bus.consumer import ConsumerSpec
 from invora.events.contracts.subscriptions import (
     BillingPeriodEnded,
     BillingPeriodUsageRevised,
+    PayInAdvanceUsage,
     PlanChange,
     SubscriptionEvent,
+    UsageThresholdReached,
 )
 from invora.events.envelope import EventEnvelope
 
@@ -55,9 +59,21 @@ async def on_plan_changed(session: AsyncSession, event: EventEnvelope) -> None:
                                        event.occurred_at)
 
 
+async def on_pay_in_advance_usage(session: AsyncSession, event: EventEnvelope) -> None:
+    await advance.on_usage(session, event.organization_id, PayInAdvanceUsage.model_validate(event.data),
+                           event.occurred_at)
+
+
+async def on_usage_threshold_reached(session: AsyncSession, event: EventEnvelope) -> None:
+    await progressive.on_threshold_reached(session, event.organization_id,
+                                           UsageThresholdReached.model_validate(event.data), event.occurred_at)
+
+
 HANDLERS = {"subscription.billing_period_ended": on_period_ended, "subscription.started": on_started,
             "subscription.billing_period_usage_revised": on_usage_revised,
-            "subscription.plan_changed": on_plan_changed}
+            "subscription.plan_changed": on_plan_changed,
+            "subscription.pay_in_advance_usage": on_pay_in_advance_usage,
+            "subscription.usage_threshold_reached": on_usage_threshold_reached}
 
 
 async def on_subscription_event(session: AsyncSession, event: EventEnvelope) -> None:

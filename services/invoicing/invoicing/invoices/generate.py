@@ -47,9 +47,12 @@ from invoicing.projections.models import CustomerProjection, PlanVersionProjecti
 from invora.events.contracts.invoicing import BillingCheckFailed
 from invora.events.contracts.subscriptions import (
     BillingPeriodEnded,
+    PayInAdvanceUsage,
     PlanChange,
     Subscription,
     SubscriptionEvent,
+    UsageSnapshot,
+    UsageThresholdReached,
 )
 from invora.ids import uuid7
 from invora.logging import get_logger
@@ -212,13 +215,21 @@ def period_lines(ctx: Context, data: BillingPeriodEnded) -> list[tuple[int, list
                                          end=data.next_period_end, timezone=data.timezone))
     if data.usage is None:
         raise ValueError("the period's usage snapshot is missing (the plan version was unknown when it closed)")
+    return lines + usage_lines(ctx, subscription, data.plan_overrides, data.usage, data.period_start,
+                               data.period_end)
+
+
+def usage_lines(ctx: Context, subscription: Subscription, overrides: dict[str, Any], usage: UsageSnapshot,
+                start: datetime, end: datetime) -> list[tuple[int, list[TaxRate], dict[str, Any]]]:
+    """The charge fees of a usage snapshot (charges in arrears only)."""
+    lines = []
     own_taxes: dict[str, list[TaxRate]] = {}
-    for line in charge_fees(ctx.version.body, data.plan_overrides, data.usage, subscription.plan_amount_currency):
+    for line in charge_fees(ctx.version.body, overrides, usage, subscription.plan_amount_currency):
         charge_id = str(line.charge["lago_id"])
         if charge_id not in own_taxes:
             own_taxes[charge_id] = _rates(line.charge.get("taxes"))
         lines.append((line.amount_cents, list(ctx.taxes(own_taxes[charge_id])),
-                      _charge_payload(ctx, subscription, line, data.period_start, data.period_end)))
+                      _charge_payload(ctx, subscription, line, start, end)))
     return lines
 
 
@@ -311,14 +322,20 @@ def upgrade_lines(ctx: Context, data: PlanChange) -> list[tuple[int, list[TaxRat
 
 
 def lines_of_source(ctx: Context, source: dict[str, Any]) -> list[tuple[int, list[TaxRate], dict[str, Any]]]:
-    if source["kind"] == "period":
+    kind = source["kind"]
+    if kind == "period":
         return period_lines(ctx, BillingPeriodEnded.model_validate(source["event"]))
-    if source["kind"] == "usage_revision":  # a follow-up of a final invoice: late usage's difference only
+    if kind == "usage_revision":  # a follow-up of a final invoice: late usage's difference only
         event = BillingPeriodEnded.model_validate(source["event"])
         billed = {key: Billed.load(value) for key, value in source["billed"].items()}
         return difference(period_lines(ctx, event), billed, exponent(event.subscription.plan_amount_currency)).lines
-    if source["kind"] == "upgrade":
+    if kind == "upgrade":
         return upgrade_lines(ctx, PlanChange.model_validate(source["event"]))
+    if kind in ("advance", "progressive"):
+        from invoicing.invoices import advance, progressive  # they build on this module
+        if kind == "advance":
+            return [advance.fee_line(ctx, PayInAdvanceUsage.model_validate(source["event"]))]
+        return progressive.lines(ctx, UsageThresholdReached.model_validate(source["event"]))
     return start_lines(ctx, SubscriptionEvent.model_validate(source["event"]))
 
 
@@ -401,22 +418,32 @@ async def invoice_plan_change(session: AsyncSession, organization_id: uuid.UUID,
 async def _create(session: AsyncSession, organization_id: uuid.UUID, ctx: Context, subscription: Subscription,
                   period_start: datetime, period_end: datetime, reason: str, billing_day: Any,
                   source: dict[str, Any], now: datetime, billing_period_id: uuid.UUID | None = None,
-                  ) -> Invoice | None:
+                  *, invoice_type: str = "subscription", source_key: str | None = None,
+                  grace_applies: bool = True) -> Invoice | None:
     settings = await repository.settings_of(session, organization_id)
     customer = ctx.customer
     grace = customer.invoice_grace_period if customer.invoice_grace_period is not None \
         else settings.invoice_grace_period
     net_term = customer.net_payment_term if customer.net_payment_term is not None else settings.net_payment_term
+    if not grace_applies:
+        grace = 0
+    if reason in service.DEDUCTING_REASONS and (ctx.version.body.get("usage_thresholds")
+                                                 or (subscription.plan_overrides or {}).get("usage_thresholds")):
+        # progressive billing may have invoiced part of this period: `apply_amounts` looks for it (only then:
+        # one statement fewer for every other invoice)
+        source = {**source, "progressive_billing": True}
     issuing_date = billing_day + timedelta(days=grace)
-    invoice = await repository.claim(session, dict(
+    values = dict(
         id=uuid7(), organization_id=organization_id, customer_id=customer.id,
         external_customer_id=customer.external_id, subscription_id=subscription.lago_id,
         external_subscription_id=subscription.external_id, billing_period_id=billing_period_id,
-        billing_reason=reason, period_start=period_start, period_end=period_end, invoice_type="subscription",
+        billing_reason=reason, period_start=period_start, period_end=period_end, invoice_type=invoice_type,
         status="draft", currency=subscription.plan_amount_currency, issuing_date=issuing_date,
         payment_due_date=issuing_date + timedelta(days=net_term), net_payment_term=net_term,
         finalize_at=now + timedelta(days=grace), source=source, created_at=now, updated_at=now,
-    ))
+        source_key=source_key,
+    )
+    invoice = await (repository.claim_keyed if source_key else repository.claim)(session, values)
     if invoice is None:
         log.info("invoice_already_exists", subscription_id=str(subscription.lago_id), period_start=str(period_start),
                  reason=reason)

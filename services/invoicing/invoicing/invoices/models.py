@@ -41,7 +41,13 @@ class Invoice(OrganizationModel, Base):
     __table_args__ = (
         # exactly one invoice per (subscription, period, reason): redelivered events and racing consumers
         Index("uq_invoices_subscription_period", "organization_id", "subscription_id", "period_start", "billing_reason",
-              unique=True, postgresql_where=text("subscription_id IS NOT NULL")),
+              unique=True, postgresql_where=text("subscription_id IS NOT NULL AND source_key IS NULL")),
+        # one invoice per idempotency key where (subscription, period, reason) is not one: an event paid in
+        # advance, a usage threshold crossed
+        Index("uq_invoices_source_key", "organization_id", "source_key", unique=True,
+              postgresql_where=text("source_key IS NOT NULL")),
+        Index("ix_invoices_progressive", "organization_id", "subscription_id", "period_start",
+              postgresql_where=text("invoice_type = 'progressive_billing'")),
         Index("uq_invoices_number", "organization_id", "number", unique=True,
               postgresql_where=text("number IS NOT NULL")),
         # keyset pagination of GET /invoices: newest first, by customer and status
@@ -83,6 +89,7 @@ class Invoice(OrganizationModel, Base):
     external_subscription_id: Mapped[str | None] = mapped_column(String(255))
     billing_period_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     billing_reason: Mapped[str] = mapped_column(String(40), nullable=False)
+    source_key: Mapped[str | None] = mapped_column(String(255))
     period_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     period_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     invoice_type: Mapped[str] = mapped_column(String(40), nullable=False, server_default="subscription")
@@ -127,6 +134,11 @@ class Fee(OrganizationModel, Base):
     __tablename__ = "fees"
     __table_args__ = (
         Index("ix_fees_list", "organization_id", "created_at", "id"),
+        # one fee per (subscription, charge, event) paid in advance: redeliveries insert nothing
+        Index("uq_fees_pay_in_advance", "organization_id", "subscription_id", "charge_id", "event_transaction_id",
+              unique=True, postgresql_where=text("event_transaction_id IS NOT NULL")),
+        Index("ix_fees_not_invoiced", "organization_id", "subscription_id",
+              postgresql_where=text("invoice_id IS NULL")),
         CheckConstraint("fee_type IN ('subscription', 'charge', 'fixed_charge', 'add_on', 'commitment', 'credit')",
                         name="fee_type"),
         CheckConstraint("taxes_amount_cents >= 0", name="taxes_non_negative"),
@@ -134,8 +146,10 @@ class Fee(OrganizationModel, Base):
     # set by the code in each change (no `onupdate`: an equal value would be replaced by now() and expire)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=text("now()"))
 
-    invoice_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("invoices.id", ondelete="CASCADE"),
-                                                  nullable=False, index=True)
+    # null: a fee paid in advance that no invoice carries (`invoiceable: false`)
+    invoice_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True),
+                                                         ForeignKey("invoices.id", ondelete="CASCADE"), index=True)
+    event_transaction_id: Mapped[str | None] = mapped_column(String(255))
     fee_type: Mapped[str] = mapped_column(String(20), nullable=False)
     customer_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     external_customer_id: Mapped[str] = mapped_column(String(255), nullable=False)

@@ -72,11 +72,47 @@ async def claim(session: AsyncSession, values: dict[str, Any]) -> Invoice | None
     round trip: the insert returns it), or None."""
     invoice = (await session.execute(insert(Invoice).values(**values).on_conflict_do_nothing(
         index_elements=["organization_id", "subscription_id", "period_start", "billing_reason"],
-        index_where=text("subscription_id IS NOT NULL"),
+        index_where=text("subscription_id IS NOT NULL AND source_key IS NULL"),
     ).returning(Invoice))).scalar_one_or_none()
     if invoice is not None:
         memo(session, _FRESH)[invoice.id] = True
     return invoice
+
+
+async def claim_keyed(session: AsyncSession, values: dict[str, Any]) -> Invoice | None:
+    """Insert the invoice unless one with its `source_key` exists (an event paid in advance, a threshold
+    crossed): the new row, or None."""
+    invoice = (await session.execute(insert(Invoice).values(**values).on_conflict_do_nothing(
+        index_elements=["organization_id", "source_key"], index_where=text("source_key IS NOT NULL"),
+    ).returning(Invoice))).scalar_one_or_none()
+    if invoice is not None:
+        memo(session, _FRESH)[invoice.id] = True
+    return invoice
+
+
+async def claim_advance_fee(session: AsyncSession, values: dict[str, Any]) -> uuid.UUID | None:
+    """Insert a fee paid in advance unless its (subscription, charge, event) has one; its id, or None."""
+    return (await session.execute(insert(Fee).values(**values).on_conflict_do_nothing(
+        index_elements=["organization_id", "subscription_id", "charge_id", "event_transaction_id"],
+        index_where=text("event_transaction_id IS NOT NULL"),
+    ).returning(Fee.id))).scalar_one_or_none()
+
+
+async def progressive_billed(session: AsyncSession, organization_id: uuid.UUID, subscription_id: uuid.UUID,
+                             period_start: Any, *, exclude: uuid.UUID | None = None,
+                             created_before: datetime | None = None) -> int:
+    """What the finalized progressive-billing invoices of one subscription period billed for usage (their
+    fees less their own deductions). Drafts do not count (Lago: only finalized invoices)."""
+    statement = select(func.coalesce(func.sum(
+        Invoice.fees_amount_cents - Invoice.progressive_billing_credit_amount_cents), 0)).where(
+        Invoice.organization_id == organization_id, Invoice.subscription_id == subscription_id,
+        Invoice.period_start == period_start, Invoice.invoice_type == "progressive_billing",
+        Invoice.status == "finalized")
+    if exclude is not None:
+        statement = statement.where(Invoice.id != exclude)
+    if created_before is not None:  # a progressive invoice deducts those before it, never a later one
+        statement = statement.where(Invoice.created_at <= created_before)
+    return int((await session.execute(statement)).scalar_one())
 
 
 async def insert_invoice(session: AsyncSession, values: dict[str, Any]) -> uuid.UUID:

@@ -55,15 +55,32 @@ def fee_tax_entries(computed_fee: Any, currency: str) -> list[dict[str, Any]]:
              "amount_currency": currency} for tax, amount in computed_fee.applied_taxes]
 
 
+# what a progressive-billing deduction applies to: the period's invoice and the period's progressive invoices
+DEDUCTING_REASONS = ("period_end", "termination", "plan_change", "progressive_billing")
+
+
+async def progressive_billing_credit(session: AsyncSession, invoice: Invoice) -> int:
+    """What the period's finalized progressive-billing invoices (other than this one) billed for usage: deducted
+    right after the fees, before coupons (Lago). Drafts do not count (Lago counts finalized invoices only).
+    Only invoices of subscriptions with usage thresholds (when created) look: `generate._create` marks them."""
+    if invoice.billing_reason not in DEDUCTING_REASONS or invoice.subscription_id is None \
+            or not invoice.source.get("progressive_billing"):
+        return 0
+    return await repository.progressive_billed(session, invoice.organization_id, invoice.subscription_id,
+                                               invoice.period_start, exclude=invoice.id,
+                                               created_before=invoice.created_at)
+
+
 async def apply_amounts(session: AsyncSession, invoice: Invoice, fees: Sequence[Fee], now: datetime, *,
                         consume_coupons: bool) -> ComputedInvoice:
+    progressive = await progressive_billing_credit(session, invoice)
     coupons = await repository.active_coupons(session, invoice.organization_id, invoice.customer_id,
                                               lock=consume_coupons)
     # the customer's credits (upgrade credits; credit notes' slot, after taxes), locked when consumed
     customer_credits = await credits.available(session, invoice, lock=consume_coupons)
     lines = [line_of(fee) for fee in fees]
     computed = compute_invoice(lines, [coupon_state(c) for c in coupons], invoice.currency, now,
-                               progressive_billing_credit=invoice.progressive_billing_credit_amount_cents,
+                               progressive_billing_credit=progressive,
                                credit_notes=sum(c.balance_cents for c in customer_credits),
                                prepaid_credit=invoice.prepaid_credit_amount_cents)
     for fee, result in zip(fees, computed.fees, strict=True):

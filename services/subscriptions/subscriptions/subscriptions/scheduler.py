@@ -32,6 +32,7 @@ from invora.parking import Backoff, ParkingLot
 from subscriptions.subscriptions import lifecycle
 from subscriptions.subscriptions.models import Subscription
 from subscriptions.usage.alerts import evaluate_alerts
+from subscriptions.usage.progressive import evaluate as evaluate_progressive_billing
 from subscriptions.usage.revisions import revise_usage
 
 log = get_logger(__name__)
@@ -184,6 +185,10 @@ def scheduler_lifespan():
                         await evaluate_alerts(app.state.database.sessionmaker, runtime.clock.now())
                     except Exception:
                         log.exception("alert_pass_failed")
+                    try:
+                        await evaluate_progressive_billing(app.state.database.sessionmaker, runtime.clock.now())
+                    except Exception:
+                        log.exception("progressive_billing_pass_failed")
                     try:
                         await revise_usage(app.state.database.sessionmaker, settings.usage_revision_grace_seconds)
                     except Exception:

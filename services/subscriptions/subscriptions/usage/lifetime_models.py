@@ -25,6 +25,9 @@ class LifetimeUsage(Base):
     external_subscription_id: Mapped[str] = mapped_column(String(255), nullable=False)
     external_historical_usage_amount_cents: Mapped[int] = mapped_column(BigInteger, nullable=False,
                                                                         server_default=text("0"))
+    # progressive billing: the highest threshold amount whose crossing was published (each crossing once)
+    progressive_billed_threshold_cents: Mapped[int] = mapped_column(BigInteger, nullable=False,
+                                                                    server_default=text("0"))
     thresholds_reached: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False,
                                                                server_default=text("'{}'::jsonb"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=text("now()"))

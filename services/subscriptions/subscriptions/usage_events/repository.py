@@ -27,8 +27,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from subscriptions.subscriptions.models import Subscription
 from subscriptions.usage_events.ingest import EPOCH, EventSubscription, Prepared, micros
 
 # instants as microseconds since the epoch (see `ingest.micros`); `* interval '1 microsecond'` is exact:
@@ -192,3 +194,21 @@ async def stored_events(session: AsyncSession, organization_id: uuid.UUID,
     conn = await driver(session)
     rows = await conn.fetch(STORED_EVENTS, organization_id, [k[0] for k in keys], [k[1] for k in keys])
     return {(row["external_subscription_id"], row["transaction_id"]): row for row in rows}
+
+
+LOCK_FOR_ADVANCE = "SELECT pg_advisory_xact_lock(hashtextextended('pay_in_advance:' || CAST(:id AS text), 0))"
+
+
+async def lock_for_pay_in_advance(session: AsyncSession, subscription_ids: list[uuid.UUID]) -> None:
+    """Serialize the batches that reach a subscription's charges paid in advance (to commit), in one order
+    (no deadlock): each one reads the units before and after its events with no other batch in between.
+    Through the session, so the transaction (and the write after it) is opened here."""
+    for subscription_id in sorted(subscription_ids):
+        await session.execute(text(LOCK_FOR_ADVANCE), {"id": str(subscription_id)})
+
+
+async def subscription_rows(session: AsyncSession, organization_id: uuid.UUID,
+                            subscription_ids: list[uuid.UUID]) -> dict[uuid.UUID, Subscription]:
+    rows = (await session.execute(select(Subscription).where(
+        Subscription.organization_id == organization_id, Subscription.id.in_(subscription_ids)))).scalars().all()
+    return {row.id: row for row in rows}

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.web.pagination import PageParams, PaginationMeta, paginate
 from subscriptions.plans.client import CatalogClient
-from subscriptions.usage_events import answers, repository
+from subscriptions.usage_events import answers, pay_in_advance, repository
 from subscriptions.usage_events.buckets import period_at, schedule_for
 from subscriptions.usage_events.errors import EventNotFound
 from subscriptions.usage_events.ingest import Prepared, micros, prepare
@@ -42,7 +42,15 @@ async def ingest(session: AsyncSession, catalog: CatalogClient, cache: MetricCac
     late = [(e.subscription.id, micros(e.period_start), micros(period_at(schedule_for(e.subscription),
                                                                          e.timestamp).end))
             for e in unique if e.late]
+    # charges paid in advance: units read before and after the write, under a lock, published with the events
+    advance_events = await pay_in_advance.candidates(session, catalog, organization_id, unique)
+    advance = pay_in_advance.PayInAdvance(session, catalog, organization_id, advance_events) if advance_events \
+        else None
+    if advance is not None:
+        await advance.before()
     inserted_ids = await repository.write(session, organization_id, unique, now, late)
+    if advance is not None:
+        await advance.publish(inserted_ids)
     if len(inserted_ids) == len(prepared):
         return answers.body([rendered[event.id] for event in prepared], batch=batch)
     stored = await repository.stored_events(session, organization_id,

@@ -20,6 +20,8 @@ INTERNAL_EVENT_TYPES: frozenset[str] = frozenset({
     # subscriptions → invoicing: closed periods and late usage, with their usage snapshots
     "subscription.billing_period_ended",
     "subscription.billing_period_usage_revised",
+    # subscriptions → invoicing: an event reached a charge paid in advance (units to price)
+    "subscription.pay_in_advance_usage",
     # catalog → subscriptions: move subscriptions to a plan's new version
     "plan.cascade_requested",
     # wallets ⇄ payments: charging a pending top-up, and the charge's outcome

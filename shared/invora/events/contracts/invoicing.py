@@ -22,6 +22,9 @@ The prepaid-credits saga (docs/wallets.md) starts here:
   saw) is recorded, and a later request for that invoice applies nothing. Wallets' answers are in
   `invora.events.contracts.wallets`.
 
+`fee.created`: `FeeEvent` (`{"fee": Fee}`, Lago's webhook): a fee paid in advance that no invoice carries
+(a charge with `invoiceable: false`); topic `invora.fee`, keyed by the fee.
+
 Topic `invora.invoice`, message key the invoice's `lago_id` (the subscription's id for a check failure).
 """
 
@@ -196,6 +199,10 @@ class InvoiceEvent(_Object):
     invoice: Invoice
 
 
+class FeeEvent(_Object):
+    fee: Fee
+
+
 class BillingCheckFailed(_Object):
     lago_violation_id: uuid.UUID
     lago_customer_id: uuid.UUID
@@ -248,6 +255,7 @@ INVOICE_EVENT_TYPES = ("drafted", "created", "one_off_created", "finalized", "vo
 EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     **{f"invoice.{verb}": InvoiceEvent for verb in INVOICE_EVENT_TYPES},
     "invoice.billing_check_failed": BillingCheckFailed,
+    "fee.created": FeeEvent,
     PREPAID_CREDITS_REQUESTED: PrepaidCreditsRequested,
     PREPAID_CREDITS_RELEASE_REQUESTED: PrepaidCreditsReleaseRequested,
 }

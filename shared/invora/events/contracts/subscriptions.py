@@ -8,7 +8,11 @@
 - `subscription.billing_period_ended`: `BillingPeriodEnded` (exactly once per period);
 - `subscription.billing_period_usage_revised`: `BillingPeriodUsageRevised` (events reached a closed
   period: its usage again, once per revision);
-- `alert.triggered`: `AlertTriggered` (a usage alert crossed thresholds; keyed by the subscription).
+- `alert.triggered`: `AlertTriggered` (a usage alert crossed thresholds; keyed by the subscription);
+- `subscription.pay_in_advance_usage`: `PayInAdvanceUsage` (internal, for invoicing: an event reached a
+  charge paid in advance; one per (event, charge), published in the transaction that stores the event);
+- `subscription.usage_threshold_reached`: `UsageThresholdReached` (Lago's webhook, also what invoicing
+  issues a progressive-billing invoice on: lifetime usage crossed a usage threshold).
 
 Topics are `invora.customer` / `invora.subscription`; the message key is the object's `lago_id`,
 so one object's events stay in order.
@@ -333,6 +337,56 @@ class AlertTriggered(_Object):
     triggered_at: datetime
 
 
+class PayInAdvanceUsage(_Object):
+    """`subscription.pay_in_advance_usage`: one stored usage event reached one charge paid in advance.
+
+    The subscriptions service fixes the units (what it owns: aggregation), the invoicing service prices
+    them (what it owns: money) with the pinned plan version and the subscription's overrides:
+    the fee is price(`units_after`) − price(`units_before`) of the charge's slot (its charge filter,
+    or the default, and its pricing group) in the open period. Successive events of a slot chain
+    (`units_before` of one is `units_after` of the previous), taken under a per-subscription lock,
+    so their fees add up to the price of the period's units. Internal: not a tenant webhook.
+    Idempotency key for the receiver: (subscription, charge, `transaction_id`).
+    """
+
+    lago_event_id: uuid.UUID
+    transaction_id: str
+    code: str
+    timestamp: datetime
+    subscription: Subscription
+    lago_plan_version_id: uuid.UUID
+    lago_charge_id: uuid.UUID
+    lago_charge_filter_id: uuid.UUID | None = None
+    grouped_by: dict[str, str | None] = Field(default_factory=dict)
+    units_before: str = Field(description="The slot's units in the open period before this event (decimal string).")
+    units_after: str = Field(description="The slot's units once this event is counted (decimal string).")
+    period_start: datetime
+    period_end: datetime
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+
+class UsageThresholdReached(_Object):
+    """`subscription.usage_threshold_reached`: the subscription's lifetime usage crossed a usage threshold.
+
+    Lago's webhook (`subscription` + `usage_threshold`), with what invoicing needs to issue the
+    progressive-billing invoice: the open period's usage so far (`usage`, the snapshot's shape)
+    and its bounds. `crossed_amount_cents` is the threshold amount crossed (a recurring threshold's
+    multiple); the invoice's idempotency key is (subscription, `crossed_amount_cents`). When one
+    evaluation crosses several amounts, one event names the highest and lists them all.
+    """
+
+    subscription: Subscription
+    usage_threshold: dict[str, Any]
+    crossed_amount_cents: int
+    crossed_amounts_cents: list[int] = Field(default_factory=list)
+    lifetime_usage_amount_cents: int
+    lago_plan_version_id: uuid.UUID
+    period_start: datetime
+    period_end: datetime
+    reached_at: datetime
+    usage: UsageSnapshot
+
+
 class CustomerEvent(_Object):
     customer: Customer
 
@@ -358,6 +412,8 @@ EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     "subscription.billing_period_ended": BillingPeriodEnded,
     "subscription.billing_period_usage_revised": BillingPeriodUsageRevised,
     "alert.triggered": AlertTriggered,
+    "subscription.pay_in_advance_usage": PayInAdvanceUsage,
+    "subscription.usage_threshold_reached": UsageThresholdReached,
 }
 
 

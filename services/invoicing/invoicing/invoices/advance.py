@@ -1,0 +1,121 @@
+"""Charges paid in advance: a fee the moment a usage event reaches one (`subscription.pay_in_advance_usage`).
+
+The subscriptions service fixes the units of the charge's slot before and after the event; this prices them
+with the pinned plan version and the subscription's overrides of the charge (`invora.pricing.price_increment`):
+the fee is the difference. Then, as Lago:
+
+- `invoiceable: true`: an invoice of its own for that fee (`invoice_type: subscription`, billing reason
+  `pay_in_advance_charge`), coupons and taxes applied, finalized at once (no grace period: it is billed when
+  the usage happens); its idempotency key is (subscription, charge, event transaction id);
+- `invoiceable: false`: the fee alone, no invoice (`lago_invoice_id: null`), taxes computed on it, and the
+  `fee.created` webhook; its `payment_status` is set with `PUT /fees/{id}`.
+
+Exactly one fee per (subscription, charge, event transaction id): a unique index; a redelivered event inserts
+nothing and publishes nothing. The period's invoice never bills these charges again (`billing.charges`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invoicing.billing.charges import terms
+from invoicing.billing.compute import FeeLine, compute_invoice
+from invoicing.billing.subscription_fee import local_date
+from invoicing.billing.taxes import TaxRate
+from invoicing.invoices import generate, repository, service
+from invoicing.invoices.models import Fee, Invoice
+from invoicing.invoices.render import render_fee
+from invora.events.contracts.invoicing import FeeEvent
+from invora.events.contracts.subscriptions import PayInAdvanceUsage
+from invora.ids import uuid7
+from invora.logging import get_logger
+from invora.money import exponent
+from invora.outbox import add_event
+from invora.pricing import price_increment
+
+log = get_logger(__name__)
+
+
+def charge_of(ctx: generate.Context, charge_id: uuid.UUID) -> dict[str, Any] | None:
+    return next((c for c in ctx.version.body.get("charges") or [] if str(c["lago_id"]) == str(charge_id)), None)
+
+
+def fee_line(ctx: generate.Context, data: PayInAdvanceUsage) -> tuple[int, list[TaxRate], dict[str, Any]]:
+    """The event's fee: its amount, its tax rates and the columns to store."""
+    subscription = data.subscription
+    charge = charge_of(ctx, data.lago_charge_id)
+    if charge is None:
+        raise ValueError(f"charge {data.lago_charge_id} is not in plan version {data.lago_plan_version_id}")
+    properties, filters = terms(charge, subscription.plan_overrides or {})
+    filter_body = None
+    if data.lago_charge_filter_id is not None:
+        filter_body = next((f for f in filters if str(f.get("lago_id")) == str(data.lago_charge_filter_id)), None)
+        if filter_body is not None and filter_body.get("properties"):
+            properties = filter_body["properties"]
+    currency = subscription.plan_amount_currency
+    increment = price_increment(charge["charge_model"], properties, currency, before=Decimal(data.units_before),
+                                after=Decimal(data.units_after))
+    precise_cents = increment.precise_amount.scaleb(exponent(currency))
+    units = increment.units
+    invoiceable = charge.get("invoiceable") is not False
+    payload = dict(
+        fee_type="charge", subscription_id=subscription.lago_id, external_subscription_id=subscription.external_id,
+        charge_id=data.lago_charge_id, charge_filter_id=data.lago_charge_filter_id,
+        billable_metric_code=charge.get("billable_metric_code"), grouped_by=dict(data.grouped_by), units=units,
+        events_count=1, amount_cents=increment.amount_cents, precise_amount_cents=precise_cents,
+        precise_unit_amount=(increment.precise_amount / units) if units else Decimal(0),
+        invoice_display_name=charge.get("invoice_display_name"), pay_in_advance=True, invoiceable=invoiceable,
+        from_date=data.period_start, to_date=data.period_end, event_transaction_id=data.transaction_id,
+        item={"type": "charge", "code": charge.get("billable_metric_code"), "name": charge.get("billable_metric_code"),
+              "invoice_display_name": charge.get("invoice_display_name"),
+              "filter_invoice_display_name": None if filter_body is None else filter_body.get("invoice_display_name"),
+              "filters": None if filter_body is None else filter_body.get("values"),
+              "lago_item_id": str(charge.get("lago_billable_metric_id")), "item_type": "BillableMetric",
+              "grouped_by": dict(data.grouped_by), "plan_code": ctx.version.plan_code},
+        amount_details={"units_before": data.units_before, "units_after": data.units_after,
+                        "lago_event_id": str(data.lago_event_id)},
+    )
+    return increment.amount_cents, list(ctx.taxes(generate._rates(charge.get("taxes")))), payload
+
+
+async def on_usage(session: AsyncSession, organization_id: uuid.UUID, data: PayInAdvanceUsage,
+                   now: datetime) -> Fee | Invoice | None:
+    """The fee (and its invoice when the charge is invoiceable) of one event; None when it exists already."""
+    subscription = data.subscription
+    ctx = await generate.context_of(session, organization_id, subscription, data.lago_plan_version_id)
+    charge = charge_of(ctx, data.lago_charge_id)
+    if charge is None or not charge.get("pay_in_advance"):
+        log.warning("pay_in_advance_charge_unknown", charge_id=str(data.lago_charge_id))
+        return None
+    if charge.get("invoiceable") is not False:
+        source = {"kind": "advance", "event": data.model_dump(mode="json")}
+        key = f"advance:{subscription.lago_id}:{data.lago_charge_id}:{data.transaction_id}"
+        return await generate._create(session, organization_id, ctx, subscription, data.period_start,
+                                      data.period_end, "pay_in_advance_charge",
+                                      local_date(data.timestamp, subscription.timezone), source, now,
+                                      source_key=key, grace_applies=False)
+    amount, taxes, payload = fee_line(ctx, data)
+    fee_id = await repository.claim_advance_fee(session, dict(
+        id=uuid7(), organization_id=organization_id, invoice_id=None, customer_id=ctx.customer.id,
+        external_customer_id=ctx.customer.external_id, amount_currency=subscription.plan_amount_currency,
+        created_at=now, updated_at=now, applied_taxes=[], **payload))
+    if fee_id is None:
+        log.info("pay_in_advance_fee_exists", transaction_id=data.transaction_id)
+        return None
+    fee = await repository.get_fee(session, organization_id, fee_id)
+    assert fee is not None
+    computed = compute_invoice([FeeLine(amount_cents=amount, taxes=taxes)], [], fee.amount_currency, now)
+    result = computed.fees[0]
+    fee.taxes_precise_amount_cents = result.taxes_precise_amount_cents
+    fee.taxes_amount_cents = result.taxes_amount_cents
+    fee.taxes_rate = result.taxes_rate
+    fee.applied_taxes = service.fee_tax_entries(result, fee.amount_currency)
+    await session.flush()
+    await add_event(session, type="fee.created", organization_id=organization_id, aggregate_type="fee",
+                    aggregate_id=fee.id, data=FeeEvent(fee=render_fee(fee)))
+    return fee
