@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,10 +27,28 @@ class AdapterFactory:
         adapter = self._cache.get(key)
         if adapter is None:
             adapter = self._build(get("provider_type"), get("secret_key"), get("webhook_secret"))
+            stale = [k for k in self._cache if k[0] == key[0]]  # the same connection with older credentials
             if len(self._cache) > 1_000:
-                self._cache.clear()
+                stale = list(self._cache)
+            for old in stale:
+                self._close_later(self._cache.pop(old))
             self._cache[key] = adapter
         return adapter
+
+    @staticmethod
+    def _close_later(adapter: PaymentProviderAdapter) -> None:
+        close = getattr(adapter, "aclose", None)
+        if close is not None:
+            with contextlib.suppress(RuntimeError):  # no running loop: nothing was opened in one either
+                asyncio.get_running_loop().create_task(close())
+
+    async def aclose(self) -> None:
+        """Close every adapter's HTTP session (the service's shutdown)."""
+        adapters, self._cache = list(self._cache.values()), {}
+        for adapter in adapters:
+            close = getattr(adapter, "aclose", None)
+            if close is not None:
+                await close()
 
     def _build(self, provider_type: str, secret_key: str, webhook_secret: str | None) -> PaymentProviderAdapter:
         if provider_type == "stripe":

