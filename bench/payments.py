@@ -16,9 +16,10 @@ the charger's and the provider's.
 The charger processes start (imports, a database connection) before the clock does, as a running
 service's charger is warm. Reported per phase: charges/s (invoices / wall time from the chargers'
 start signal to the last one's exit), p50 / p99 from the later of the attempt's commit and that
-signal to the payment's `succeeded` commit (every attempt is queued at once, so these include the queue), and the check: localstripe holds exactly one succeeded
-charge per invoice, of the invoice's amount (it ignores idempotency keys, so a second call would be
-a second charge). Target (issue 16): ≥ 200 charges/s with the 200 ms provider. Prints JSON.
+signal to the payment's `succeeded` commit (every attempt is queued at once, so these include the
+queue), and the check: localstripe holds exactly one succeeded charge per invoice, of the invoice's
+amount (it ignores idempotency keys, so a second call would be a second charge). Target (issue 16):
+≥ 200 charges/s with the 200 ms provider. Prints JSON.
 """
 
 from __future__ import annotations
