@@ -32,7 +32,8 @@ Timestamp = Annotated[datetime | None, TimestampInput(1970, 2999), Query()]
                         "`fee_type`, `billable_metric_code`, `currency`, `payment_status`, `created_at_from/to`.")
 async def list_fees(session: DbSession, principal: ReaderOrTenant, pagination: Pagination,
                     external_customer_id: Text = None, external_subscription_id: Text = None,
-                    fee_type: Literal["charge", "fixed_charge", "add_on", "subscription", "credit", "commitment"] | None = None,
+                    fee_type: Literal["charge", "fixed_charge", "add_on", "subscription", "credit",
+                                      "commitment"] | None = None,
                     billable_metric_code: Text = None,
                     currency: Annotated[str | None, Choice(CURRENCIES, "currency_code_invalid"), Query()] = None,
                     payment_status: Literal["pending", "succeeded", "failed", "refunded"] | None = None,

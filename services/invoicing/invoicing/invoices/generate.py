@@ -25,8 +25,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicing.billing.charges import ChargeFeeLine, charge_fees
-from invoicing.billing.coverage import coverage_violation
 from invoicing.billing.commitment import prorated_commitment_cents, true_up_cents
+from invoicing.billing.coverage import coverage_violation
 from invoicing.billing.fixed_charges import fixed_charge_fees
 from invoicing.billing.late_usage import Billed, difference
 from invoicing.billing.subscription_fee import (

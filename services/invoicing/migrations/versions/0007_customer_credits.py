@@ -43,8 +43,9 @@ def upgrade() -> None:
     )
     op.create_index("uq_customer_credits_subscription_reason", "customer_credits",
                     ["organization_id", "subscription_id", "reason"], unique=True)
-    op.create_index("ix_customer_credits_available", "customer_credits", ["organization_id", "customer_id", "created_at"],
-                    unique=False, postgresql_where=sa.text("balance_cents > 0"))
+    op.create_index("ix_customer_credits_available", "customer_credits",
+                    ["organization_id", "customer_id", "created_at"], unique=False,
+                    postgresql_where=sa.text("balance_cents > 0"))
     op.create_index(op.f("ix_customer_credits_organization_id"), "customer_credits", ["organization_id"], unique=False)
     op.create_table(
         "invoice_credits",
