@@ -41,6 +41,13 @@ class PaymentProviderCodeTaken(ValidationFailed):
         super().__init__(code=["value_already_exist"])
 
 
+class PaymentProviderFieldsNotAccepted(ValidationFailed):
+    """An update names a field the connection's provider does not take (Adyen's `hmac_key` on Stripe...)."""
+
+    def __init__(self, fields: list[str]) -> None:
+        super().__init__({field: ["not_accepted_by_provider"] for field in fields})
+
+
 class PaymentProviderInUse(MethodNotAllowed):
     code = "payment_provider_in_use"
 

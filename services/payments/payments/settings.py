@@ -16,6 +16,10 @@ class PaymentsSettings(ServiceSettings):
     stripe_api_base: str | None = Field(
         None, description="Stripe's API base URL; unset: Stripe's own (https://api.stripe.com). Tests and `make run` "
                           "point it at localstripe.")
+    paystack_api_base: str | None = Field(
+        None, description="Paystack's API base URL; unset: Paystack's own (https://api.paystack.co).")
+    flutterwave_api_base: str | None = Field(
+        None, description="Flutterwave's v3 API base URL; unset: Flutterwave's own (https://api.flutterwave.com/v3).")
     provider_timeout_seconds: float = Field(10.0, gt=0, le=120, description="Timeout of one call to a payment "
                                                                            "provider; a call without an answer is "
                                                                            "reconciled by looking the charge up.")

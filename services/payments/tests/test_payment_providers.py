@@ -83,3 +83,33 @@ async def test_only_admins_write_connections(payments, org):
     reader = payments.client(org, roles=["service"])
     assert (await reader.post("/api/v1/payment_providers", json=_body("nope"))).status_code == 403
     assert (await reader.get("/api/v1/payment_providers")).status_code == 200
+
+
+async def test_each_provider_takes_its_own_fields(payments, org):
+    client = payments.client(org)
+    paystack = await client.post("/api/v1/payment_providers", json={"payment_provider": {
+        "provider_type": "paystack", "code": "ps", "name": "Paystack", "secret_key": "sk_test_paystack_7777"}})
+    assert paystack.status_code == 200, paystack.text
+    shown = paystack.json()["payment_provider"]
+    assert shown["provider_type"] == "paystack" and shown["secret_key"] == "••••7777"
+    assert shown["webhook_path"] == f"/api/v1/provider_webhooks/paystack/{org}?code=ps"
+    flutterwave = await client.post("/api/v1/payment_providers", json={"payment_provider": {
+        "provider_type": "flutterwave", "code": "flw", "name": "Flutterwave",
+        "secret_key": "FLWSECK_TEST-abcdef-X", "webhook_secret": "my-secret-hash"}})
+    assert flutterwave.status_code == 200 and flutterwave.json()["payment_provider"]["has_webhook_secret"]
+    # Paystack signs webhooks with its secret key: a separate webhook secret is not one of its fields
+    refused = await client.post("/api/v1/payment_providers", json={"payment_provider": {
+        "provider_type": "paystack", "code": "ps2", "name": "Paystack", "secret_key": "sk_test_x",
+        "webhook_secret": "whsec_x"}})
+    assert refused.status_code == 422 and refused.json()["code"] == "validation_errors"
+    update = await client.put("/api/v1/payment_providers/ps", json={"payment_provider": {"webhook_secret": "nope"}})
+    assert update.status_code == 422
+    assert update.json()["error_details"] == {"webhook_secret": ["not_accepted_by_provider"]}
+    rotated = await client.put("/api/v1/payment_providers/flw", json={"payment_provider": {"webhook_secret": "new"}})
+    assert rotated.status_code == 200
+    async with payments.database.sessionmaker() as session:
+        rows = (await session.execute(text(
+            "SELECT code, webhook_secret, settings FROM payment_providers WHERE organization_id = :org ORDER BY code"),
+            {"org": org})).all()
+    assert [(r.code, r.settings) for r in rows] == [("flw", {}), ("ps", {})]
+    assert rows[0].webhook_secret.startswith("enc:v1:") and rows[1].webhook_secret is None

@@ -43,7 +43,8 @@ async def _context(sessionmaker: async_sessionmaker[AsyncSession], organization_
         link = await customers_repository.link(session, customer["id"], provider.id)
         connection = {"id": provider.id, "code": provider.code, "name": provider.name,
                       "provider_type": provider.provider_type, "secret_key": provider.secret_key,
-                      "webhook_secret": provider.webhook_secret, "updated_at": provider.updated_at}
+                      "webhook_secret": provider.webhook_secret, "settings": dict(provider.settings or {}),
+                      "updated_at": provider.updated_at}
     provider_customer_id = (link["provider_customer_id"] if link and link["provider_customer_id"]
                             else customer["provider_customer_id"])
     return connection, provider_customer_id

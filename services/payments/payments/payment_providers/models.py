@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import DateTime, Index, String, func, text
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from invora.secrets.column import secret_column
@@ -28,6 +28,9 @@ class PaymentProvider(Base):
     secret_key: Mapped[str] = secret_column("payment_providers", "secret_key", nullable=False)
     webhook_secret: Mapped[str | None] = secret_column("payment_providers", "webhook_secret", nullable=True)
     success_redirect_url: Mapped[str | None] = mapped_column(String(1024))
+    # the provider's non-secret fields (Adyen's merchant account and live prefix...)
+    settings: Mapped[dict[str, str]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"),
+                                                     default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

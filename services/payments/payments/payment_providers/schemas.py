@@ -19,26 +19,70 @@ class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class PaymentProviderCreateInput(_Input):
-    provider_type: Literal["stripe"] = Field(description="The provider (only Stripe is built so far).")
+Name = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+
+
+class _Connection(_Input):
     code: Code = Field(description="Unique per organization; customers name it in "
                                    "`billing_configuration.payment_provider_code`.")
-    name: Annotated[str, StringConstraints(min_length=1, max_length=255)]
-    secret_key: Secret = Field(description="The provider's secret API key (stored encrypted, never returned).")
-    webhook_secret: Secret | None = Field(None, description="The secret that signs the provider's webhooks "
-                                                            "(Stripe: `whsec_...`), stored encrypted.")
+    name: Name
     success_redirect_url: Url | None = None
+
+    def stored(self) -> tuple[str, str | None, dict[str, str]]:
+        """What the row keeps: the main secret, the webhook secret, the non-secret settings."""
+        raise NotImplementedError
+
+
+class StripeConnection(_Connection):
+    provider_type: Literal["stripe"]
+    secret_key: Secret = Field(description="Stripe's secret API key (stored encrypted, never returned).")
+    webhook_secret: Secret | None = Field(None, description="The endpoint's signing secret (`whsec_...`), "
+                                                            "stored encrypted.")
+
+    def stored(self) -> tuple[str, str | None, dict[str, str]]:
+        return self.secret_key, self.webhook_secret, {}
+
+
+class PaystackConnection(_Connection):
+    provider_type: Literal["paystack"]
+    secret_key: Secret = Field(description="Paystack's secret key (`sk_...`); it also signs Paystack's webhooks.")
+
+    def stored(self) -> tuple[str, str | None, dict[str, str]]:
+        return self.secret_key, None, {}
+
+
+class FlutterwaveConnection(_Connection):
+    provider_type: Literal["flutterwave"]
+    secret_key: Secret = Field(description="Flutterwave's secret key (`FLWSECK-...`), stored encrypted.")
+    webhook_secret: Secret | None = Field(None, description="The secret hash set in Flutterwave's dashboard; "
+                                                            "Flutterwave sends it in `verif-hash`.")
+
+    def stored(self) -> tuple[str, str | None, dict[str, str]]:
+        return self.secret_key, self.webhook_secret, {}
+
+
+PaymentProviderCreateInput = Annotated[
+    StripeConnection | PaystackConnection | FlutterwaveConnection, Field(discriminator="provider_type")]
+
+# which update fields each provider takes, and where each is kept (`secret_key`, `webhook_secret` or a setting)
+UPDATABLE_FIELDS: dict[str, dict[str, str]] = {
+    "stripe": {"secret_key": "secret_key", "webhook_secret": "webhook_secret"},
+    "paystack": {"secret_key": "secret_key"},
+    "flutterwave": {"secret_key": "secret_key", "webhook_secret": "webhook_secret"},
+}
 
 
 class PaymentProviderUpdateInput(_Input):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
-    secret_key: Secret | None = None
-    webhook_secret: Secret | None = None
+    name: Name | None = None
     success_redirect_url: Url | None = None
+    secret_key: Secret | None = Field(None, description="Stripe, Paystack, Flutterwave: the secret key.")
+    webhook_secret: Secret | None = Field(None, description="Stripe: the signing secret; Flutterwave: the "
+                                                            "secret hash.")
 
 
 class PaymentProviderCreateBody(_Input):
-    payment_provider: PaymentProviderCreateInput
+    payment_provider: PaymentProviderCreateInput = Field(description="A connection: `provider_type` names the "
+                                                                     "provider and the fields it takes.")
 
 
 class PaymentProviderUpdateBody(_Input):

@@ -11,10 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from invora.ids import uuid7
 from invora.web.inputs import storable_key
 from invora.web.pagination import PageParams, PaginationMeta
-from payments.errors import PaymentProviderCodeTaken, PaymentProviderInUse, PaymentProviderNotFound
+from payments.errors import (
+    PaymentProviderCodeTaken,
+    PaymentProviderFieldsNotAccepted,
+    PaymentProviderInUse,
+    PaymentProviderNotFound,
+)
 from payments.payment_providers import repository
 from payments.payment_providers.models import PaymentProvider
 from payments.payment_providers.schemas import (
+    UPDATABLE_FIELDS,
     PaymentProviderCreateInput,
     PaymentProviderObject,
     PaymentProviderUpdateInput,
@@ -22,6 +28,7 @@ from payments.payment_providers.schemas import (
 from payments.payments import repository as payments_repository
 
 REQUIRED_FIELDS = frozenset({"name", "secret_key"})
+COMMON_FIELDS = frozenset({"name", "success_redirect_url"})
 
 
 def render(provider: PaymentProvider) -> PaymentProviderObject:
@@ -31,7 +38,7 @@ def render(provider: PaymentProvider) -> PaymentProviderObject:
         has_webhook_secret=provider.webhook_secret is not None,
         webhook_path=f"/api/v1/provider_webhooks/{provider.provider_type}/{provider.organization_id}?code={provider.code}",
         success_redirect_url=provider.success_redirect_url, created_at=provider.created_at,
-        updated_at=provider.updated_at)
+        updated_at=provider.updated_at, **(provider.settings or {}))
 
 
 async def get(session: AsyncSession, organization_id: uuid.UUID, code: str, *, lock: bool = False) -> PaymentProvider:
@@ -45,9 +52,10 @@ async def create(session: AsyncSession, organization_id: uuid.UUID, data: Paymen
                  now: datetime) -> PaymentProvider:
     if await repository.by_code(session, organization_id, data.code) is not None:
         raise PaymentProviderCodeTaken()
+    secret_key, webhook_secret, settings = data.stored()
     provider = PaymentProvider(
         id=uuid7(), organization_id=organization_id, provider_type=data.provider_type, code=data.code,
-        name=data.name, secret_key=data.secret_key, webhook_secret=data.webhook_secret,
+        name=data.name, secret_key=secret_key, webhook_secret=webhook_secret, settings=settings,
         success_redirect_url=data.success_redirect_url, created_at=now, updated_at=now)
     try:
         async with session.begin_nested():
@@ -58,11 +66,21 @@ async def create(session: AsyncSession, organization_id: uuid.UUID, data: Paymen
 
 async def update(session: AsyncSession, provider: PaymentProvider, data: PaymentProviderUpdateInput, *,
                  now: datetime) -> PaymentProvider:
-    for field in data.model_fields_set:
+    accepted = UPDATABLE_FIELDS[provider.provider_type]
+    refused = sorted(f for f in data.model_fields_set if f not in COMMON_FIELDS and f not in accepted)
+    if refused:
+        raise PaymentProviderFieldsNotAccepted(refused)
+    settings = dict(provider.settings or {})
+    for field in sorted(data.model_fields_set):
         value = getattr(data, field)
-        if value is None and field in REQUIRED_FIELDS:  # null for a required field: kept as it is
+        target = accepted.get(field, field)
+        if value is None and (field in REQUIRED_FIELDS or target == "secret_key"):  # null for a required field: kept
             continue
-        setattr(provider, field, value)
+        if target.startswith("settings."):
+            settings[target.removeprefix("settings.")] = value
+        else:
+            setattr(provider, target, value)
+    provider.settings = settings
     provider.updated_at = now
     await session.flush()
     return provider

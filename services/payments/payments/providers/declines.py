@@ -30,3 +30,28 @@ def categorize(code: str | None) -> DeclineCategory:
     if code in HARD_DECLINES:
         return "hard"
     return "soft"
+
+
+# Providers that answer a decline in words (Paystack's `gateway_response`, Flutterwave's `processor_response`):
+# the first phrase found names the code. The phrases are the issuers' ISO 8583 response texts as those
+# providers pass them through.
+_PHRASES: tuple[tuple[str, str], ...] = (
+    ("insufficient", "insufficient_funds"), ("not sufficient", "insufficient_funds"),
+    ("exceeds withdrawal", "withdrawal_count_limit_exceeded"), ("limit exceeded", "card_velocity_exceeded"),
+    ("expired", "expired_card"), ("lost", "lost_card"), ("stolen", "stolen_card"), ("pick-up", "pickup_card"),
+    ("pick up", "pickup_card"), ("restricted", "restricted_card"), ("fraud", "fraudulent"),
+    ("invalid card", "invalid_number"), ("invalid account", "invalid_account"), ("closed", "account_closed"),
+    ("not permitted", "transaction_not_allowed"), ("not allowed", "transaction_not_allowed"),
+    ("do not honor", "do_not_honor"), ("do not honour", "do_not_honor"),
+    ("authentication", "payment_intent_authentication_failure"), ("issuer or switch", "issuer_not_available"),
+    ("issuer unavailable", "issuer_not_available"), ("timeout", "processing_error"), ("try again", "try_again_later"),
+)
+
+
+def code_from_text(text: str | None) -> str:
+    """A decline code (Stripe's vocabulary, which `categorize` reads) for a provider's decline message."""
+    lowered = (text or "").lower()
+    for phrase, code in _PHRASES:
+        if phrase in lowered:
+            return code
+    return "generic_decline"

@@ -1,17 +1,25 @@
-"""Adapters for provider connections: one per connection (and its credentials), kept while they hold."""
+"""Adapters for provider connections: one per connection (and its credentials), kept while they hold.
+
+The one place that names the provider types. A connection row carries its main secret (`secret_key`:
+Stripe's and Paystack's secret key, Flutterwave's secret key...), its webhook secret, and `settings`,
+the provider's non-secret fields (Adyen's merchant account...).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal, get_args
 
 from payments.providers.base import PaymentProviderAdapter
+from payments.providers.flutterwave import FlutterwaveAdapter
+from payments.providers.paystack import PaystackAdapter
 from payments.providers.stripe import StripeAdapter
 from payments.settings import PaymentsSettings
 
-PROVIDER_TYPES = ("stripe",)
+ProviderType = Literal["stripe", "paystack", "flutterwave"]
+PROVIDER_TYPES: tuple[str, ...] = get_args(ProviderType)
 
 
 class AdapterFactory:
@@ -22,11 +30,16 @@ class AdapterFactory:
         self._cache: dict[tuple, PaymentProviderAdapter] = {}
 
     def for_connection(self, connection: Mapping[str, Any] | Any) -> PaymentProviderAdapter:
-        get = connection.get if isinstance(connection, Mapping) else lambda k: getattr(connection, k)
+        if isinstance(connection, Mapping):
+            get = connection.get
+        else:
+            def get(key: str) -> Any:
+                return getattr(connection, key, None)
         key = (get("id"), get("updated_at"))
         adapter = self._cache.get(key)
         if adapter is None:
-            adapter = self._build(get("provider_type"), get("secret_key"), get("webhook_secret"))
+            adapter = self._build(get("provider_type"), get("secret_key"), get("webhook_secret"),
+                                  get("settings") or {})
             stale = [k for k in self._cache if k[0] == key[0]]  # the same connection with older credentials
             if len(self._cache) > 1_000:
                 stale = list(self._cache)
@@ -50,9 +63,16 @@ class AdapterFactory:
             if close is not None:
                 await close()
 
-    def _build(self, provider_type: str, secret_key: str, webhook_secret: str | None) -> PaymentProviderAdapter:
+    def _build(self, provider_type: str, secret_key: str, webhook_secret: str | None,
+               options: Mapping[str, Any]) -> PaymentProviderAdapter:
+        timeout = self._settings.provider_timeout_seconds
         if provider_type == "stripe":
             return StripeAdapter(secret_key=secret_key, webhook_secret=webhook_secret,
-                                 api_base=self._settings.stripe_api_base,
-                                 timeout_seconds=self._settings.provider_timeout_seconds)
+                                 api_base=self._settings.stripe_api_base, timeout_seconds=timeout)
+        if provider_type == "paystack":
+            return PaystackAdapter(secret_key=secret_key, api_base=self._settings.paystack_api_base,
+                                   timeout_seconds=timeout)
+        if provider_type == "flutterwave":
+            return FlutterwaveAdapter(secret_key=secret_key, webhook_secret=webhook_secret,
+                                      api_base=self._settings.flutterwave_api_base, timeout_seconds=timeout)
         raise ValueError(f"no adapter for provider type {provider_type!r}")

@@ -10,13 +10,14 @@ verify gets 400 and changes nothing.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 
 from invora.runtime import Now
 from invora.web.deps import DbSession
 from invora.web.error_docs import NOT_FOUND, UNPROCESSABLE, ApiError, response
+from payments.providers.registry import ProviderType
 from payments.runtime import Runtime
 from payments.webhooks import service
 
@@ -27,7 +28,7 @@ router = APIRouter(prefix="/api/v1/provider_webhooks", tags=["provider_webhooks"
              responses={400: response(ApiError, "Signature missing or invalid (`invalid_webhook_signature`)."),
                         **NOT_FOUND, **UNPROCESSABLE})
 async def receive_webhook(request: Request, session: DbSession, runtime: Runtime, now: Now,
-                          provider_type: Annotated[Literal["stripe"], Path()],
+                          provider_type: Annotated[ProviderType, Path()],
                           organization_id: Annotated[uuid.UUID, Path()],
                           code: Annotated[str, Query(min_length=1, max_length=255)]) -> dict:
     body = await request.body()

@@ -33,7 +33,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 PaymentStatus = Literal["pending", "processing", "succeeded", "failed", "requires_action", "canceled"]
-ProviderType = Literal["stripe", "manual"]
+ProviderType = Literal["stripe", "paystack", "flutterwave", "adyen", "gocardless", "cashfree", "tap", "moneyhash",
+                       "manual"]
 DeclineCategory = Literal["soft", "hard"]
 RefundStatus = Literal["pending", "succeeded", "failed"]
 

@@ -1,0 +1,432 @@
+"""The providers other than Stripe, each against its local fake (`tests/fakes/`), through the same paths as
+Stripe's tests: a charge taken once, declines in their category, 3-D Secure and the webhook that completes it,
+webhooks refused when unsigned or forged, duplicates that change nothing, refunds (partial then full), and the
+never-twice staging (a crash after the call, a lost answer, concurrent chargers) counted at the fake.
+
+Every test runs once per provider (`driver`): a driver knows how to connect the provider, give a customer a
+card that behaves a given way, count the charges at the fake and sign its webhooks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from invora.events.envelope import EventEnvelope
+from invora.testing.services import run_service
+from payments.payments import charger, repository
+from payments.providers.base import ChargeRequest, ProviderUnreachable
+from payments.refunds import service as refunds
+from services.payments.tests.conftest import SERVICE, Stage, customer_object
+from services.payments.tests.fakes.flutterwave import FakeFlutterwave
+from services.payments.tests.fakes.paystack import FakePaystack
+
+
+@pytest.fixture(scope="module")
+async def fakes():
+    servers = {"paystack": FakePaystack(), "flutterwave": FakeFlutterwave()}
+    for server in servers.values():
+        await server.start()
+    try:
+        yield servers
+    finally:
+        for server in servers.values():
+            await server.stop()
+
+
+@pytest.fixture(scope="module")
+async def payments(migrated_database, invora_kafka: str, invora_keys, fakes):
+    url = migrated_database(SERVICE)
+    async with run_service(SERVICE, database_url=url, kafka=invora_kafka, keys=invora_keys, consumers_enabled=False,
+                           charger_enabled=False, charger_backoff_seconds=1.0, provider_timeout_seconds=5.0,
+                           charger_lease_seconds=30.0, paystack_api_base=fakes["paystack"].url,
+                           flutterwave_api_base=fakes["flutterwave"].url,
+                           consumer_session_timeout_ms=2_000) as running:
+        yield running
+
+
+# -- one driver per provider --------------------------------------------------------------------------
+
+
+class PaystackDriver:
+    provider_type = "paystack"
+    signs_the_body = True
+    currency = "NGN"
+
+    def __init__(self, fake: FakePaystack) -> None:
+        self.fake = fake
+        self.secret_key = f"sk_test_{uuid.uuid4().hex}"
+
+    def connection(self, code: str) -> dict[str, Any]:
+        return {"provider_type": "paystack", "code": code, "name": "Paystack", "secret_key": self.secret_key}
+
+    def customer(self, email: str, behaviour: str | None) -> str:
+        code = self.fake.add_customer(email)
+        if behaviour:
+            self.fake.add_card(code, behaviour)
+        return code
+
+    def charges(self, provider_customer_id: str, email: str) -> list[int]:
+        return [t["amount"] for t in self.fake.charges(provider_customer_id)]
+
+    def charge_webhook(self, payment: dict) -> tuple[bytes, dict[str, str]]:
+        transaction = self.fake.transactions[payment["lago_id"]]
+        return self.fake.signed(self.secret_key, "charge.success", transaction)
+
+    def forged(self, payment: dict) -> tuple[bytes, dict[str, str]]:
+        return self.fake.signed("sk_test_someone_else", "charge.success", self.fake.transactions[payment["lago_id"]])
+
+    def authenticate(self, payment: dict) -> None:
+        self.fake.complete_authentication(payment["lago_id"])
+
+    def settle_refund(self, provider_refund_id: str) -> tuple[bytes, dict[str, str]] | None:
+        refund = self.fake.settle_refund(int(provider_refund_id))
+        return self.fake.signed(self.secret_key, "refund.processed", refund)
+
+    def refunded(self) -> int:
+        return sum(r["amount"] for r in self.fake.refunds.values())
+
+
+class FlutterwaveDriver:
+    provider_type = "flutterwave"
+    signs_the_body = False
+    currency = "EUR"
+
+    def __init__(self, fake: FakeFlutterwave) -> None:
+        self.fake = fake
+        self.secret_key = f"FLWSECK_TEST-{uuid.uuid4().hex}-X"
+        self.secret_hash = uuid.uuid4().hex
+
+    def connection(self, code: str) -> dict[str, Any]:
+        return {"provider_type": "flutterwave", "code": code, "name": "Flutterwave", "secret_key": self.secret_key,
+                "webhook_secret": self.secret_hash}
+
+    def customer(self, email: str, behaviour: str | None) -> str:
+        if behaviour:
+            self.fake.add_card(email, behaviour, currency=self.currency)
+        return email
+
+    def charges(self, provider_customer_id: str, email: str) -> list[int]:
+        return [int(t["amount"] * 100) for t in self.fake.charges(email)]
+
+    def _transaction(self, payment: dict) -> dict:
+        return next(t for t in self.fake.transactions.values() if t["tx_ref"] == payment["lago_id"])
+
+    def charge_webhook(self, payment: dict) -> tuple[bytes, dict[str, str]]:
+        return self.fake.signed(self.secret_hash, "charge.completed", self._transaction(payment))
+
+    def forged(self, payment: dict) -> tuple[bytes, dict[str, str]]:
+        return self.fake.signed("not-the-hash", "charge.completed", self._transaction(payment))
+
+    def authenticate(self, payment: dict) -> None:
+        self.fake.complete_authentication(payment["lago_id"])
+
+    def settle_refund(self, provider_refund_id: str) -> tuple[bytes, dict[str, str]] | None:
+        return None  # Flutterwave answers `completed` at once
+
+    def refunded(self) -> int:
+        return sum(int(r["amount_refunded"] * 100) for r in self.fake.refunds.values())
+
+
+DRIVERS = {"paystack": PaystackDriver, "flutterwave": FlutterwaveDriver}
+
+
+class ProviderStage(Stage):
+    def __init__(self, service, org, driver) -> None:
+        super().__init__(service, org, None, None)
+        self.driver = driver
+        self.provider_code = f"{driver.provider_type}_{uuid.uuid4().hex[:6]}"
+
+    async def customer(self, *, card: str | None = "ok", **kwargs) -> dict:
+        return await super().customer(card=card, **kwargs)
+
+    async def connect(self) -> dict:
+        return (await self.ok("POST", "/api/v1/payment_providers",
+                              {"payment_provider": self.driver.connection(self.provider_code)}))["payment_provider"]
+
+    def customer_event(self, *, card: str | None = "ok", provider: bool = True, linked: bool = True,
+                       external_id: str | None = None) -> tuple[dict, EventEnvelope]:
+        external_id = external_id or f"cus_{uuid.uuid4().hex[:8]}"
+        email = f"{external_id}@acme.test"
+        provider_customer_id = self.driver.customer(email, card) if linked else None
+        obj = customer_object(external_id, lago_id=uuid.uuid4(), provider_code=self.provider_code,
+                              provider_customer_id=provider_customer_id, email=email)
+        obj["billing_configuration"]["payment_provider"] = self.driver.provider_type
+        obj["currency"] = self.driver.currency
+        envelope = EventEnvelope(type="customer.created", source="subscriptions", organization_id=self.org,
+                                 aggregate_type="customer", aggregate_id=obj["lago_id"], sequence=1,
+                                 data={"customer": obj})
+        return {**obj, "provider_customer_id": provider_customer_id}, envelope
+
+    def invoice_event(self, customer: dict, amount_cents: int, **kwargs) -> EventEnvelope:
+        envelope = super().invoice_event(customer, amount_cents, **kwargs)
+        envelope.data["invoice"]["currency"] = self.driver.currency
+        return envelope
+
+    def charges(self, customer: dict) -> list[int]:
+        return self.driver.charges(customer["provider_customer_id"], customer["email"])
+
+    async def webhook(self, body: bytes, headers: dict[str, str], code: str | None = None):
+        client = self.service.client()
+        return await client.post(f"/api/v1/provider_webhooks/{self.driver.provider_type}/{self.org}",
+                                 params={"code": code or self.provider_code}, content=body, headers=headers)
+
+
+@pytest.fixture(params=sorted(DRIVERS))
+async def stage(request, payments, org, fakes) -> ProviderStage:
+    stage = ProviderStage(payments, org, DRIVERS[request.param](fakes[request.param]))
+    await stage.connect()
+    return stage
+
+
+def _runtime(payments):
+    return payments.app.state.runtime
+
+
+async def _run(payments) -> int:
+    return await charger.run_once(_runtime(payments), payments.database.sessionmaker)
+
+
+class ManualClock:
+    def __init__(self, moment) -> None:
+        self.moment = moment
+
+    def now(self):
+        return self.moment
+
+
+# -- the tests ----------------------------------------------------------------------------------------
+
+
+async def test_a_finalized_invoice_is_charged_once(payments, stage):
+    customer = await stage.customer()
+    invoice_id, payment_id = await stage.finalize(customer, 12_345)
+    await _run(payments)
+    payment = await stage.payment(payment_id)
+    assert payment["payment_status"] == "succeeded" and payment["amount_cents"] == 12_345
+    assert payment["payment_provider_type"] == stage.driver.provider_type and payment["provider_payment_id"]
+    assert stage.charges(customer) == [12_345]
+    assert [e["type"] for e in await stage.events("payment.created", "payment.succeeded")] == [
+        "payment.created", "payment.succeeded"]
+    assert await _run(payments) == 0
+    assert stage.charges(customer) == [12_345]
+
+
+@pytest.mark.parametrize(("behaviour", "code", "category"), [
+    ("insufficient_funds", "insufficient_funds", "soft"), ("stolen", "stolen_card", "hard")])
+async def test_a_decline_fails_the_payment_with_its_category(payments, stage, behaviour, code, category):
+    customer = await stage.customer(card=behaviour)
+    _, payment_id = await stage.finalize(customer, 2_000)
+    await _run(payments)
+    payment = await stage.payment(payment_id)
+    assert payment["payment_status"] == "failed"
+    assert payment["failure"]["code"] == code and payment["failure"]["category"] == category
+    failed = await stage.events("payment.failed")
+    assert len(failed) == 1 and failed[0]["data"]["payment"]["failure"]["category"] == category
+    assert stage.charges(customer) == []
+
+
+async def test_a_customer_without_a_card_fails_hard_and_nothing_is_charged(payments, stage):
+    customer = await stage.customer(card=None)
+    _, payment_id = await stage.finalize(customer, 2_000)
+    await _run(payments)
+    payment = await stage.payment(payment_id)
+    assert payment["payment_status"] == "failed" and payment["failure"]["category"] == "hard"
+    assert payment["failure"]["code"] == "no_payment_method"
+
+
+async def test_authentication_asks_for_action_and_the_webhook_completes_it_once(payments, stage):
+    customer = await stage.customer(card="needs_authentication")
+    _, payment_id = await stage.finalize(customer, 2_500)
+    await _run(payments)
+    payment = await stage.payment(payment_id)
+    assert payment["payment_status"] == "requires_action"
+    assert payment["next_action"]["url"].startswith("http://127.0.0.1")
+    assert stage.charges(customer) == []
+    stage.driver.authenticate(payment)  # the customer authenticates on the provider's page
+    body, headers = stage.driver.charge_webhook(payment)
+    applied = await stage.webhook(body, headers)
+    assert applied.status_code == 200 and applied.json()["outcome"] == "applied"
+    assert (await stage.payment(payment_id))["payment_status"] == "succeeded"
+    again = await stage.webhook(body, headers)
+    assert again.status_code == 200 and again.json()["outcome"] == "duplicate"
+    assert [e["data"]["payment"]["lago_id"] for e in await stage.events("payment.succeeded")] == [str(payment_id)]
+    assert stage.charges(customer) == [2_500]
+
+
+async def test_a_webhook_that_does_not_verify_is_refused_and_changes_nothing(payments, stage):
+    customer = await stage.customer(card="needs_authentication")
+    _, payment_id = await stage.finalize(customer, 1_000)
+    await _run(payments)
+    payment = await stage.payment(payment_id)
+    stage.driver.authenticate(payment)
+    body, headers = stage.driver.forged(payment)
+    refused = await stage.webhook(body, headers)
+    assert refused.status_code == 400 and refused.json()["code"] == "invalid_webhook_signature"
+    genuine_body, genuine_headers = stage.driver.charge_webhook(payment)
+    if stage.driver.signs_the_body:  # Flutterwave's `verif-hash` is a shared secret in clear: it signs nothing
+        tampered = await stage.webhook(genuine_body.replace(b'"status"', b'"status" ', 1), genuine_headers)
+        assert tampered.status_code == 400 and tampered.json()["code"] == "invalid_webhook_signature"
+    unsigned = await stage.webhook(genuine_body, {"content-type": "application/json"})
+    assert unsigned.status_code == 400 and unsigned.json()["code"] == "invalid_webhook_signature"
+    unknown = await stage.webhook(genuine_body, genuine_headers, code="no_such_connection")
+    assert unknown.status_code == 404
+    assert (await stage.payment(payment_id))["payment_status"] == "requires_action"
+    assert await stage.events("payment.succeeded") == []
+
+
+async def test_a_late_webhook_and_its_redelivery_change_nothing(payments, stage):
+    customer = await stage.customer()
+    _, payment_id = await stage.finalize(customer, 6_000)
+    await _run(payments)
+    payment = await stage.payment(payment_id)
+    assert payment["payment_status"] == "succeeded"
+    body, headers = stage.driver.charge_webhook(payment)
+    first = await stage.webhook(body, headers)
+    assert first.status_code == 200 and first.json()["outcome"] == "no_change"
+    again = await stage.webhook(body, headers)
+    assert again.status_code == 200 and again.json()["outcome"] == "duplicate"
+    assert len(await stage.events("payment.succeeded")) == 1
+    assert stage.charges(customer) == [6_000]
+
+
+async def _refund(stage, payment_id: uuid.UUID, **fields) -> dict:
+    client = stage.service.client(stage.org, roles=["billing_admin"])
+    body = {"refund": {"reason": "duplicate order", "idempotency_key": f"rf-{uuid.uuid4().hex}", **fields}}
+    response = await client.post(f"/api/v1/payments/{payment_id}/refunds", json=body)
+    assert response.status_code == 200, response.text
+    return response.json()["refund"]
+
+
+async def test_a_partial_then_a_full_refund_reach_the_provider_once(payments, stage):
+    customer = await stage.customer()
+    _, payment_id = await stage.finalize(customer, 5_000)
+    await _run(payments)
+    before = stage.driver.refunded()
+    first = await _refund(stage, payment_id, amount_cents=1_500)
+    await refunds.run_once(_runtime(payments), payments.database.sessionmaker)
+    rest = await _refund(stage, payment_id)
+    await refunds.run_once(_runtime(payments), payments.database.sessionmaker)
+    await refunds.run_once(_runtime(payments), payments.database.sessionmaker)  # nothing left to send
+    assert stage.driver.refunded() - before == 5_000
+    for refund in (first, rest):
+        shown = (await stage.ok("GET", f"/api/v1/refunds/{refund['lago_id']}"))["refund"]
+        assert shown["provider_refund_id"]
+        settled = stage.driver.settle_refund(shown["provider_refund_id"])
+        if settled is not None:  # settled later, by webhook
+            assert shown["status"] == "pending"
+            response = await stage.webhook(*settled)
+            assert response.status_code == 200 and response.json()["outcome"] != "duplicate", response.text
+            assert (await stage.webhook(*settled)).json()["outcome"] == "duplicate"
+        shown = (await stage.ok("GET", f"/api/v1/refunds/{refund['lago_id']}"))["refund"]
+        assert shown["status"] == "succeeded"
+    assert sorted(e["type"] for e in await stage.events("refund.succeeded", "refund.failed")) == [
+        "refund.succeeded", "refund.succeeded"]
+
+
+async def test_a_crash_after_the_call_is_reconciled_by_reference_without_a_second_charge(payments, stage):
+    customer = await stage.customer()
+    _, payment_id = await stage.finalize(customer, 4_200)
+    runtime = _runtime(payments)
+    sessionmaker = payments.database.sessionmaker
+    now = runtime.clock.now()
+    async with sessionmaker() as session:  # the crashed process claimed, marked the call, called, and died
+        claimed = await repository.claim_due(session, now, now + timedelta(seconds=30), 100)
+        lease = next(r["lease_until"] for r in claimed if r["id"] == payment_id)
+        assert await repository.mark_called(session, payment_id, lease, amount_cents=4_200,
+                                            provider_customer_id=customer["provider_customer_id"])
+        payment = await repository.lock(session, payment_id)
+        await session.commit()
+    adapter = runtime.adapters.for_connection(await _connection(payments, payment["payment_provider_id"]))
+    await adapter.charge(ChargeRequest(reference=payment["reference"], idempotency_key=payment["idempotency_key"],
+                                       amount_cents=4_200, currency=stage.driver.currency,
+                                       provider_customer_id=customer["provider_customer_id"]))
+    assert stage.charges(customer) == [4_200]
+    original = runtime.clock
+    runtime.clock = ManualClock(now + timedelta(seconds=31))  # the lease runs out; the next claimer looks it up
+    try:
+        await _run(payments)
+    finally:
+        runtime.clock = original
+    assert (await stage.payment(payment_id))["payment_status"] == "succeeded"
+    assert stage.charges(customer) == [4_200]
+
+
+class LostAnswer:
+    """The provider takes the charge, but its answer never comes back."""
+
+    def __init__(self, adapter) -> None:
+        self._adapter = adapter
+        self.calls = 0
+
+    def __getattr__(self, name):
+        return getattr(self._adapter, name)
+
+    async def charge(self, request):
+        self.calls += 1
+        await self._adapter.charge(request)
+        raise ProviderUnreachable("read timeout")
+
+
+async def test_a_lost_answer_is_reconciled_by_looking_the_charge_up(payments, stage):
+    customer = await stage.customer()
+    _, payment_id = await stage.finalize(customer, 3_100)
+    runtime = _runtime(payments)
+    factory = runtime.adapters
+    wrappers: list[LostAnswer] = []
+
+    class Factory:
+        def for_connection(self, connection):
+            wrappers.append(LostAnswer(factory.for_connection(connection)))
+            return wrappers[-1]
+
+    runtime.adapters = Factory()
+    try:
+        await _run(payments)
+        assert (await stage.payment(payment_id))["payment_status"] == "pending"
+        original = runtime.clock
+        runtime.clock = ManualClock(original.now() + timedelta(seconds=5))
+        try:
+            await _run(payments)
+        finally:
+            runtime.clock = original
+    finally:
+        runtime.adapters = factory
+    assert (await stage.payment(payment_id))["payment_status"] == "succeeded"
+    assert sum(w.calls for w in wrappers) == 1
+    assert stage.charges(customer) == [3_100]
+
+
+async def test_concurrent_chargers_send_one_charge_each(payments, stage):
+    customer = await stage.customer()
+    ids = [(await stage.finalize(customer, 100 + i))[1] for i in range(5)]
+    await asyncio.gather(*(_run(payments) for _ in range(4)))
+    for payment_id in ids:
+        assert (await stage.payment(payment_id))["payment_status"] == "succeeded"
+    assert sorted(stage.charges(customer)) == [100, 101, 102, 103, 104]
+
+
+async def test_a_replayed_finalized_event_charges_once(payments, stage):
+    customer = await stage.customer()
+    envelope = stage.invoice_event(customer, 5_000)
+    first = await stage.apply_invoice_event(envelope)
+    replay = stage.invoice_event(customer, 5_000, invoice_id=uuid.UUID(envelope.aggregate_id), sequence=2)
+    assert await stage.apply_invoice_event(envelope) is None
+    assert await stage.apply_invoice_event(replay) is None
+    await _run(payments)
+    assert (await stage.payment(first))["payment_status"] == "succeeded"
+    assert stage.charges(customer) == [5_000]
+
+
+async def _connection(payments, provider_id):
+    from payments.payment_providers.models import PaymentProvider
+
+    async with payments.database.sessionmaker() as session:
+        provider = await session.get(PaymentProvider, provider_id)
+        return {"id": provider.id, "provider_type": provider.provider_type, "secret_key": provider.secret_key,
+                "webhook_secret": provider.webhook_secret, "settings": provider.settings,
+                "updated_at": provider.updated_at}
