@@ -20,6 +20,11 @@ class PaymentsSettings(ServiceSettings):
         None, description="Paystack's API base URL; unset: Paystack's own (https://api.paystack.co).")
     flutterwave_api_base: str | None = Field(
         None, description="Flutterwave's v3 API base URL; unset: Flutterwave's own (https://api.flutterwave.com/v3).")
+    adyen_api_base: str | None = Field(
+        None, description="Adyen's Checkout API base URL, version included; unset: Adyen's test endpoint, or the live "
+                          "one of the connection's `live_prefix`.")
+    gocardless_api_base: str | None = Field(
+        None, description="GoCardless's API base URL; unset: GoCardless's own (https://api.gocardless.com).")
     provider_timeout_seconds: float = Field(10.0, gt=0, le=120, description="Timeout of one call to a payment "
                                                                            "provider; a call without an answer is "
                                                                            "reconciled by looking the charge up.")

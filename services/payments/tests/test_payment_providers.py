@@ -113,3 +113,39 @@ async def test_each_provider_takes_its_own_fields(payments, org):
             {"org": org})).all()
     assert [(r.code, r.settings) for r in rows] == [("flw", {}), ("ps", {})]
     assert rows[0].webhook_secret.startswith("enc:v1:") and rows[1].webhook_secret is None
+
+
+async def test_adyen_and_gocardless_take_lagos_fields(payments, org):
+    client = payments.client(org)
+    adyen = await client.post("/api/v1/payment_providers", json={"payment_provider": {
+        "provider_type": "adyen", "code": "ady", "name": "Adyen", "api_key": "AQEkey_secret_9999",
+        "hmac_key": "00ff" * 16, "merchant_account": "AcmeECOM", "live_prefix": "1797a841fbb37ca7-AdyenDemo"}})
+    assert adyen.status_code == 200, adyen.text
+    shown = adyen.json()["payment_provider"]
+    assert shown["secret_key"] == "••••9999" and shown["has_webhook_secret"]
+    assert shown["merchant_account"] == "AcmeECOM" and shown["live_prefix"] == "1797a841fbb37ca7-AdyenDemo"
+    assert "00ff00ff" not in adyen.text
+    not_hex = await client.post("/api/v1/payment_providers", json={"payment_provider": {
+        "provider_type": "adyen", "code": "ady2", "name": "Adyen", "api_key": "k", "hmac_key": "xyz",
+        "merchant_account": "AcmeECOM"}})
+    assert not_hex.status_code == 422
+    no_account = await client.post("/api/v1/payment_providers", json={"payment_provider": {
+        "provider_type": "adyen", "code": "ady3", "name": "Adyen", "api_key": "k"}})
+    assert no_account.status_code == 422
+    moved = await client.put("/api/v1/payment_providers/ady", json={"payment_provider": {
+        "merchant_account": "AcmeEU", "live_prefix": None}})
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["payment_provider"]["merchant_account"] == "AcmeEU"
+    assert moved.json()["payment_provider"]["live_prefix"] is None
+    wrong = await client.put("/api/v1/payment_providers/ady", json={"payment_provider": {"access_token": "t"}})
+    assert wrong.status_code == 422 and wrong.json()["error_details"] == {"access_token": ["not_accepted_by_provider"]}
+    gocardless = await client.post("/api/v1/payment_providers", json={"payment_provider": {
+        "provider_type": "gocardless", "code": "gc", "name": "GoCardless", "access_token": "sandbox_token_4321",
+        "webhook_secret": "gc-secret"}})
+    assert gocardless.status_code == 200 and gocardless.json()["payment_provider"]["secret_key"] == "••••4321"
+    async with payments.database.sessionmaker() as session:
+        row = (await session.execute(text(
+            "SELECT secret_key, webhook_secret, settings FROM payment_providers WHERE organization_id = :org "
+            "AND code = 'ady'"), {"org": org})).one()
+    assert row.secret_key.startswith("enc:v1:") and row.webhook_secret.startswith("enc:v1:")
+    assert row.settings == {"merchant_account": "AcmeEU"}

@@ -61,14 +61,50 @@ class FlutterwaveConnection(_Connection):
         return self.secret_key, self.webhook_secret, {}
 
 
+Hex = Annotated[str, StringConstraints(min_length=2, max_length=1024, pattern=r"^(?:[0-9A-Fa-f]{2})+$")]
+Setting = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[^\x00]+$")]
+
+
+class AdyenConnection(_Connection):
+    """Lago's Adyen fields."""
+
+    provider_type: Literal["adyen"]
+    api_key: Secret = Field(description="The web service user's API key (stored encrypted, never returned).")
+    hmac_key: Hex | None = Field(None, description="The webhook's HMAC key (hex), stored encrypted.")
+    merchant_account: Setting = Field(description="The merchant account charges are made on.")
+    live_prefix: Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9-]+$")] | None = \
+        Field(None, description="The live endpoint's prefix; unset: Adyen's test environment.")
+
+    def stored(self) -> tuple[str, str | None, dict[str, str]]:
+        settings = {"merchant_account": self.merchant_account}
+        if self.live_prefix:
+            settings["live_prefix"] = self.live_prefix
+        return self.api_key, self.hmac_key, settings
+
+
+class GoCardlessConnection(_Connection):
+    provider_type: Literal["gocardless"]
+    access_token: Secret = Field(description="GoCardless's access token (Lago obtains it through OAuth; here it is "
+                                             "given), stored encrypted.")
+    webhook_secret: Secret | None = Field(None, description="The webhook endpoint's secret, which signs "
+                                                            "`Webhook-Signature`; stored encrypted.")
+
+    def stored(self) -> tuple[str, str | None, dict[str, str]]:
+        return self.access_token, self.webhook_secret, {}
+
+
 PaymentProviderCreateInput = Annotated[
-    StripeConnection | PaystackConnection | FlutterwaveConnection, Field(discriminator="provider_type")]
+    StripeConnection | PaystackConnection | FlutterwaveConnection | AdyenConnection | GoCardlessConnection,
+    Field(discriminator="provider_type")]
 
 # which update fields each provider takes, and where each is kept (`secret_key`, `webhook_secret` or a setting)
 UPDATABLE_FIELDS: dict[str, dict[str, str]] = {
     "stripe": {"secret_key": "secret_key", "webhook_secret": "webhook_secret"},
     "paystack": {"secret_key": "secret_key"},
     "flutterwave": {"secret_key": "secret_key", "webhook_secret": "webhook_secret"},
+    "adyen": {"api_key": "secret_key", "hmac_key": "webhook_secret", "merchant_account": "settings.merchant_account",
+              "live_prefix": "settings.live_prefix"},
+    "gocardless": {"access_token": "secret_key", "webhook_secret": "webhook_secret"},
 }
 
 
@@ -77,7 +113,13 @@ class PaymentProviderUpdateInput(_Input):
     success_redirect_url: Url | None = None
     secret_key: Secret | None = Field(None, description="Stripe, Paystack, Flutterwave: the secret key.")
     webhook_secret: Secret | None = Field(None, description="Stripe: the signing secret; Flutterwave: the "
-                                                            "secret hash.")
+                                                            "secret hash; GoCardless: the endpoint's secret.")
+    api_key: Secret | None = Field(None, description="Adyen: the API key.")
+    hmac_key: Hex | None = Field(None, description="Adyen: the webhook HMAC key.")
+    merchant_account: Setting | None = Field(None, description="Adyen: the merchant account.")
+    live_prefix: Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9-]+$")] | None = \
+        Field(None, description="Adyen: the live endpoint's prefix.")
+    access_token: Secret | None = Field(None, description="GoCardless: the access token.")
 
 
 class PaymentProviderCreateBody(_Input):
@@ -99,6 +141,8 @@ class PaymentProviderObject(BaseModel):
     webhook_path: str = Field(description="Where the provider sends its webhooks (POST, relative to the API's "
                                           "origin).")
     success_redirect_url: str | None
+    merchant_account: str | None = Field(None, description="Adyen: the merchant account.")
+    live_prefix: str | None = Field(None, description="Adyen: the live endpoint's prefix (unset: test).")
     created_at: datetime
     updated_at: datetime
 

@@ -27,7 +27,7 @@ from payments.payment_providers.schemas import (
 )
 from payments.payments import repository as payments_repository
 
-REQUIRED_FIELDS = frozenset({"name", "secret_key"})
+REQUIRED_FIELDS = frozenset({"name", "secret_key", "api_key", "access_token", "merchant_account"})
 COMMON_FIELDS = frozenset({"name", "success_redirect_url"})
 
 
@@ -76,7 +76,9 @@ async def update(session: AsyncSession, provider: PaymentProvider, data: Payment
         target = accepted.get(field, field)
         if value is None and (field in REQUIRED_FIELDS or target == "secret_key"):  # null for a required field: kept
             continue
-        if target.startswith("settings."):
+        if target.startswith("settings.") and value is None:
+            settings.pop(target.removeprefix("settings."), None)
+        elif target.startswith("settings."):
             settings[target.removeprefix("settings.")] = value
         else:
             setattr(provider, target, value)

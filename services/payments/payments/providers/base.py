@@ -124,7 +124,7 @@ class PaymentProviderAdapter(Protocol):
     async def find_charge(self, *, reference: str, provider_payment_id: str | None = None) -> ChargeResult | None: ...
 
     async def refund(self, *, provider_payment_id: str, amount_cents: int, idempotency_key: str,
-                     reason: str, reference: str) -> RefundResult: ...
+                     reason: str, reference: str, currency: str | None = None) -> RefundResult: ...
 
     async def find_refund(self, *, provider_payment_id: str, reference: str) -> RefundResult | None: ...
 
@@ -135,3 +135,10 @@ class PaymentProviderAdapter(Protocol):
     async def detach_payment_method(self, provider_method_id: str) -> None: ...
 
     def parse_webhook(self, body: bytes, headers: dict[str, str]) -> WebhookEvent: ...
+
+
+def parse_webhooks(adapter: PaymentProviderAdapter, body: bytes, headers: dict[str, str]) -> list[WebhookEvent]:
+    """Every event of a webhook: providers that batch events (GoCardless, Adyen) implement `parse_webhooks`;
+    the others send one event per webhook."""
+    parse_many = getattr(adapter, "parse_webhooks", None)
+    return list(parse_many(body, headers)) if parse_many is not None else [adapter.parse_webhook(body, headers)]

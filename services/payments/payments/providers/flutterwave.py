@@ -170,7 +170,7 @@ class FlutterwaveAdapter:
         return charge_result(response.body["data"])
 
     async def refund(self, *, provider_payment_id: str, amount_cents: int, idempotency_key: str,
-                     reason: str, reference: str) -> RefundResult:
+                     reason: str, reference: str, currency: str | None = None) -> RefundResult:
         verified = (await self._http.ok("GET", f"/transactions/{quote(provider_payment_id, safe='')}/verify"))["data"]
         response = await self._http.request(
             "POST", f"/transactions/{quote(provider_payment_id, safe='')}/refund",

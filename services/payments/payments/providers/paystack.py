@@ -131,7 +131,7 @@ class PaystackAdapter:
         return charge_result(response.body["data"])
 
     async def refund(self, *, provider_payment_id: str, amount_cents: int, idempotency_key: str,
-                     reason: str, reference: str) -> RefundResult:
+                     reason: str, reference: str, currency: str | None = None) -> RefundResult:
         response = await self._http.request("POST", "/refund", json={
             "transaction": provider_payment_id, "amount": amount_cents,
             "merchant_note": f"{reason[:400]} {_marker(reference)}"})

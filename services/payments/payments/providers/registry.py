@@ -12,13 +12,15 @@ import contextlib
 from collections.abc import Mapping
 from typing import Any, Literal, get_args
 
+from payments.providers.adyen import AdyenAdapter
 from payments.providers.base import PaymentProviderAdapter
 from payments.providers.flutterwave import FlutterwaveAdapter
+from payments.providers.gocardless import GoCardlessAdapter
 from payments.providers.paystack import PaystackAdapter
 from payments.providers.stripe import StripeAdapter
 from payments.settings import PaymentsSettings
 
-ProviderType = Literal["stripe", "paystack", "flutterwave"]
+ProviderType = Literal["stripe", "paystack", "flutterwave", "adyen", "gocardless"]
 PROVIDER_TYPES: tuple[str, ...] = get_args(ProviderType)
 
 
@@ -75,4 +77,12 @@ class AdapterFactory:
         if provider_type == "flutterwave":
             return FlutterwaveAdapter(secret_key=secret_key, webhook_secret=webhook_secret,
                                       api_base=self._settings.flutterwave_api_base, timeout_seconds=timeout)
+        if provider_type == "adyen":
+            return AdyenAdapter(api_key=secret_key, hmac_key=webhook_secret,
+                                merchant_account=options.get("merchant_account") or "",
+                                live_prefix=options.get("live_prefix"), api_base=self._settings.adyen_api_base,
+                                timeout_seconds=timeout)
+        if provider_type == "gocardless":
+            return GoCardlessAdapter(access_token=secret_key, webhook_secret=webhook_secret,
+                                     api_base=self._settings.gocardless_api_base, timeout_seconds=timeout)
         raise ValueError(f"no adapter for provider type {provider_type!r}")

@@ -239,7 +239,7 @@ class StripeAdapter:
         return matches
 
     async def refund(self, *, provider_payment_id: str, amount_cents: int, idempotency_key: str,
-                     reason: str, reference: str) -> RefundResult:
+                     reason: str, reference: str, currency: str | None = None) -> RefundResult:
         try:
             refund = await self._client.v1.refunds.create_async(
                 {"payment_intent": provider_payment_id, "amount": amount_cents,

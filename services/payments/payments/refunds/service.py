@@ -164,7 +164,7 @@ async def refund_one(runtime, sessionmaker: async_sessionmaker[AsyncSession], re
             result = await adapter.refund(provider_payment_id=payment["provider_payment_id"],
                                           amount_cents=refund["amount_cents"],
                                           idempotency_key=refund["idempotency_key"], reason=refund["reason"],
-                                          reference=reference)
+                                          reference=reference, currency=payment["currency"])
     except ProviderError as exc:
         async with sessionmaker() as session:
             await repository.release(session, refund_id, lease_until,

@@ -33,6 +33,7 @@ async def receive_webhook(request: Request, session: DbSession, runtime: Runtime
                           code: Annotated[str, Query(min_length=1, max_length=255)]) -> dict:
     body = await request.body()
     headers = {k.lower(): v for k, v in request.headers.items()}
-    outcome = await service.handle(session, runtime.adapters, provider_type=provider_type,
-                                   organization_id=organization_id, code=code, body=body, headers=headers, now=now)
-    return {"received": True, "outcome": outcome}
+    outcomes = await service.handle(session, runtime.adapters, provider_type=provider_type,
+                                    organization_id=organization_id, code=code, body=body, headers=headers, now=now)
+    # `outcome`: the first event's (most providers send one per webhook); `outcomes`: each event's, in order
+    return {"received": True, "outcome": outcomes[0] if outcomes else "ignored", "outcomes": outcomes}

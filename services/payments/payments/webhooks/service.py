@@ -17,7 +17,7 @@ from payments.payment_providers import repository as providers_repository
 from payments.payment_urls import service as payment_urls
 from payments.payments import lifecycle
 from payments.payments import repository as payments_repository
-from payments.providers.base import InvalidWebhook
+from payments.providers.base import InvalidWebhook, WebhookEvent, parse_webhooks
 from payments.providers.registry import AdapterFactory
 from payments.refunds import service as refunds
 
@@ -30,16 +30,25 @@ class InvalidWebhookSignature(BadRequest):
 
 
 async def handle(session: AsyncSession, adapters: AdapterFactory, *, provider_type: str, organization_id: uuid.UUID,
-                 code: str, body: bytes, headers: dict[str, str], now: datetime) -> str:
+                 code: str, body: bytes, headers: dict[str, str], now: datetime) -> list[str]:
+    """What became of each event of the webhook (one for most providers; GoCardless and Adyen batch them).
+
+    Every event is verified before any is applied (one bad signature refuses the whole webhook), and
+    each goes through the inbox on its own, so a redelivered batch changes nothing twice."""
     provider = await providers_repository.by_code(session, organization_id, code)
     if provider is None or provider.provider_type != provider_type:
         raise PaymentProviderNotFound()
     try:
-        event = adapters.for_connection(provider).parse_webhook(body, headers)
+        events = parse_webhooks(adapters.for_connection(provider), body, headers)
     except InvalidWebhook as exc:
         raise InvalidWebhookSignature(str(exc)) from exc
+    return [await _apply(session, provider, organization_id, event, now) for event in events]
+
+
+async def _apply(session: AsyncSession, provider, organization_id: uuid.UUID, event: WebhookEvent,
+                 now: datetime) -> str:
     consumer = f"webhook:{provider.id}"
-    if not await _record(session, consumer, event.id, event.type, provider_type):
+    if not await _record(session, consumer, event.id, event.type, provider.provider_type):
         return "duplicate"
     if event.kind == "charge" and event.charge is not None:
         payment = None

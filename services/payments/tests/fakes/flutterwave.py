@@ -19,8 +19,9 @@ from typing import Any
 
 from aiohttp import web
 
-from .base import FakeServer, dumps
 from invora.money import exponent
+
+from .base import FakeServer, dumps
 
 # how the issuer answers a tokenized charge: (status, processor_response)
 BEHAVIOURS = {
@@ -57,8 +58,9 @@ class FakeFlutterwave(FakeServer):
         """A successful card payment through the checkout, which tokenized the card; its transaction id."""
         token = f"flw-t1nf-{uuid.uuid4().hex}-m03k"
         self.behaviours[token] = behaviour
-        transaction = self._transaction(email, amount=Decimal(1), currency=currency, tx_ref=f"checkout-{uuid.uuid4().hex}",
-                                        status="successful", processor_response="Approved", token=token, last4=last4)
+        transaction = self._transaction(email, amount=Decimal(1), currency=currency,
+                                        tx_ref=f"checkout-{uuid.uuid4().hex}", status="successful",
+                                        processor_response="Approved", token=token, last4=last4)
         transaction["checkout"] = True
         return transaction["id"]
 
@@ -123,6 +125,9 @@ class FakeFlutterwave(FakeServer):
         return self.reply({"status": "success", "message": "Hosted Link",
                            "data": {"link": f"{self.url}/checkout/{uuid.uuid4().hex[:12]}"}})
 
+    def _by_id(self, value: str) -> dict[str, Any] | None:
+        return self.transactions.get(int(value)) if value.isdigit() else None
+
     @staticmethod
     def _shown(transaction: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in transaction.items() if k != "checkout"}
@@ -139,7 +144,7 @@ class FakeFlutterwave(FakeServer):
 
     async def _verify(self, request: web.Request) -> web.Response:
         self._authorized(request)
-        transaction = self.transactions.get(int(request.match_info["id"])) if request.match_info["id"].isdigit() else None
+        transaction = self._by_id(request.match_info["id"])
         if transaction is None:
             return self._refuse("No transaction was found for this id")
         return self.reply({"status": "success", "message": "Transaction fetched successfully",
@@ -183,7 +188,7 @@ class FakeFlutterwave(FakeServer):
 
     async def _refund(self, request: web.Request) -> web.Response:
         self._authorized(request)
-        transaction = self.transactions.get(int(request.match_info["id"])) if request.match_info["id"].isdigit() else None
+        transaction = self._by_id(request.match_info["id"])
         if transaction is None or transaction["status"] != "successful":
             return self._refuse("Transaction not found or not refundable")
         body = await self.body(request)
