@@ -49,7 +49,7 @@ async def run_once(runtime: PaymentsRuntime, sessionmaker: async_sessionmaker[As
                 connections[row["payment_provider_id"]] = None if provider is None else {
                     "id": provider.id, "code": provider.code, "provider_type": provider.provider_type,
                     "secret_key": provider.secret_key, "webhook_secret": provider.webhook_secret,
-                    "updated_at": provider.updated_at}
+                    "settings": dict(provider.settings or {}), "updated_at": provider.updated_at}
         await session.commit()
     outcomes: dict[str, int] = {}
     for row in due:

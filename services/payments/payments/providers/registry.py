@@ -37,11 +37,11 @@ class AdapterFactory:
         else:
             def get(key: str) -> Any:
                 return getattr(connection, key, None)
-        key = (get("id"), get("updated_at"))
+        options = dict(get("settings") or {})
+        key = (get("id"), get("updated_at"), tuple(sorted(options.items())))
         adapter = self._cache.get(key)
         if adapter is None:
-            adapter = self._build(get("provider_type"), get("secret_key"), get("webhook_secret"),
-                                  get("settings") or {})
+            adapter = self._build(get("provider_type"), get("secret_key"), get("webhook_secret"), options)
             stale = [k for k in self._cache if k[0] == key[0]]  # the same connection with older credentials
             if len(self._cache) > 1_000:
                 stale = list(self._cache)
