@@ -74,6 +74,8 @@ BUSINESS_RULES: list[tuple[str, str, str]] = [
      r"invalid_event|value_is_mandatory|invalid_timestamp"),
     # a charge whose plan has filters keeps at least one in a subscription's override (empty means "the plan's")
     (r"DELETE /api/v1/subscriptions/.*/filters/.*", r"filters", r"cannot_remove_last_filter"),
+    # a connection's update takes the fields of its own provider only (the PUT body names no provider_type)
+    (r"PUT /api/v1/payment_providers/\{code\}", r".*", r"not_accepted_by_provider"),
     # a webhook URL must resolve, to public addresses, over https (unless allowed)
     (r".*", r"webhook_url", r"url_unresolvable|url_address_not_allowed|url_must_use_https"),
 ]

@@ -19,7 +19,7 @@ import pytest
 
 from invora.events.envelope import EventEnvelope
 from invora.testing.services import run_service
-from payments.payments import charger, repository
+from payments.payments import charger, reconciler, repository
 from payments.providers.base import ChargeRequest, ProviderUnreachable
 from payments.refunds import service as refunds
 from services.payments.tests.conftest import SERVICE, Stage, customer_object
@@ -58,9 +58,14 @@ async def payments(migrated_database, invora_kafka: str, invora_keys, fakes):
 
 
 class Driver:
+    def settle_silently(self, payment: dict) -> None:
+        """The provider settles the charge (the customer authenticated...) and no webhook tells us."""
+        self.authenticate(payment)
+
     signs_the_body = True  # the signature covers the body (a tampered body does not verify)
     looks_up_by_reference = True  # else: a reconciling charger repeats the call with the same idempotency key
     authenticates = True  # has a 3-D Secure path
+    reconciles = True  # a payment can be read back (by reference or by the provider's id)
     declines = {"insufficient_funds": ("insufficient_funds", "soft"), "stolen": ("stolen_card", "hard")}
 
     def settle(self, payment: dict) -> list[tuple[bytes, dict[str, str]]]:
@@ -160,6 +165,7 @@ class AdyenDriver(Driver):
     provider_type = "adyen"
     currency = "EUR"
     looks_up_by_reference = False
+    reconciles = False
     declines = {"insufficient_funds": ("insufficient_funds", "soft"), "stolen": ("restricted_card", "hard")}
 
     def __init__(self, fake: FakeAdyen) -> None:
@@ -242,6 +248,9 @@ class GoCardlessDriver(Driver):
 
     def settle(self, payment: dict) -> list[tuple[bytes, dict[str, str]]]:
         return [self.fake.signed(self.webhook_secret, self.fake.settle(payment["provider_payment_id"]))]
+
+    def settle_silently(self, payment: dict) -> None:
+        self.fake.settle(payment["provider_payment_id"])
 
     def charge_webhook(self, payment: dict) -> tuple[bytes, dict[str, str]]:
         event = self.fake.event("payments", "confirmed", payment["provider_payment_id"], "payment_confirmed",
@@ -585,3 +594,38 @@ async def _connection(payments, provider_id):
         return {"id": provider.id, "provider_type": provider.provider_type, "secret_key": provider.secret_key,
                 "webhook_secret": provider.webhook_secret, "settings": provider.settings,
                 "updated_at": provider.updated_at}
+
+
+async def test_payment_methods_are_read_from_the_provider(payments, stage):
+    customer = await stage.customer()
+    url = f"/api/v1/customers/{customer['external_id']}/payment_methods"
+    listed = await stage.ok("GET", url)
+    assert listed["meta"]["total_count"] == 1
+    [method] = listed["payment_methods"]
+    assert method["is_default"] and method["last4"] and method["payment_provider_type"] == stage.driver.provider_type
+    # none of these providers keeps a default of its own: asking to change it is refused, nothing changes
+    refused = await stage.error("PUT", f"{url}/{method['lago_id']}/set_as_default", status=400)
+    assert refused["code"] == "payment_provider_error"
+    assert (await stage.ok("GET", url))["payment_methods"] == listed["payment_methods"]
+
+
+async def test_a_charge_settled_without_its_webhook_is_found_by_the_reconciler(payments, stage):
+    if not stage.driver.reconciles:
+        pytest.skip("Adyen has no look-up: only its webhook settles a payment")
+    customer = await stage.customer(card="needs_authentication" if stage.driver.authenticates else "ok")
+    _, payment_id = await stage.finalize(customer, 3_300)
+    await _run(payments)
+    payment = await stage.payment(payment_id)
+    assert payment["payment_status"] in {"requires_action", "processing"}
+    stage.driver.settle_silently(payment)
+    runtime = _runtime(payments)
+    previous = runtime.settings
+    runtime.settings = previous.model_copy(update={"reconcile_after_seconds": 0})
+    try:
+        await reconciler.run_once(runtime, payments.database.sessionmaker)
+        assert (await stage.payment(payment_id))["payment_status"] == "succeeded"
+        await reconciler.run_once(runtime, payments.database.sessionmaker)
+    finally:
+        runtime.settings = previous
+    assert [e["data"]["payment"]["lago_id"] for e in await stage.events("payment.succeeded")] == [str(payment_id)]
+    assert stage.charges(customer) == [3_300]

@@ -160,7 +160,7 @@ class PaystackAdapter:
                             code="not_supported")
 
     async def detach_payment_method(self, provider_method_id: str) -> None:
-        await self._http.ok("POST", "/customer/deactivate_authorization",
+        await self._http.ok("POST", "/customer/authorization/deactivate",
                             json={"authorization_code": provider_method_id})
 
     def parse_webhook(self, body: bytes, headers: dict[str, str]) -> WebhookEvent:

@@ -47,7 +47,7 @@ class FakePaystack(FakeServer):
         routes = [
             web.post("/customer", self._create_customer),
             web.get("/customer/{code}", self._get_customer),
-            web.post("/customer/deactivate_authorization", self._deactivate),
+            web.post("/customer/authorization/deactivate", self._deactivate),
             web.post("/transaction/initialize", self._initialize),
             web.post("/transaction/charge_authorization", self._charge_authorization),
             web.get("/transaction/verify/{reference}", self._verify),
