@@ -90,6 +90,13 @@ class GoCardlessAdapter:
                                              timeout=timeout_seconds)
         self._webhook_secret = webhook_secret
 
+    def _service(self, name: str) -> Any:
+        """The SDK's service for a resource, without its own retries: it would retry a timed-out create up to
+        three times, sleeping between, which could outlast the charger's lease (the charger retries instead)."""
+        service = getattr(self._client, name)
+        service.max_network_retries = 1
+        return service
+
     async def _call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         try:
             return await asyncio.to_thread(function, *args, **kwargs)
@@ -109,20 +116,20 @@ class GoCardlessAdapter:
             params["email"] = email
         if name:
             params.update(given_name=given, family_name=family or given)
-        customer = await self._call(self._client.customers.create, params=params,
+        customer = await self._call(self._service("customers").create, params=params,
                                     headers={"Idempotency-Key": idempotency_key})
         return customer.id
 
     async def setup_url(self, *, provider_customer_id: str, success_url: str | None) -> str:
         """A billing request for a mandate and its hosted flow, where the customer authorises the debit."""
-        billing_request = await self._call(self._client.billing_requests.create, params={
+        billing_request = await self._call(self._service("billing_requests").create, params={
             "mandate_request": {}, "links": {"customer": provider_customer_id}})
-        flow = await self._call(self._client.billing_request_flows.create, params={
+        flow = await self._call(self._service("billing_request_flows").create, params={
             "redirect_uri": success_url, "links": {"billing_request": billing_request.id}})
         return flow.authorisation_url
 
     async def _mandates(self, provider_customer_id: str) -> list[dict[str, Any]]:
-        page = await self._call(self._client.mandates.list, params={"customer": provider_customer_id, "limit": 100})
+        page = await self._call(self._service("mandates").list, params={"customer": provider_customer_id, "limit": 100})
         usable = [m.attributes for m in page.records if m.status in USABLE_MANDATES]
         return sorted(usable, key=lambda m: m.get("created_at") or "", reverse=True)
 
@@ -141,7 +148,7 @@ class GoCardlessAdapter:
                   "metadata": {REFERENCE_KEY: request.reference,
                                **{k: v for k, v in request.metadata.items()}}}
         try:
-            payment = await self._call(self._client.payments.create, params=params,
+            payment = await self._call(self._service("payments").create, params=params,
                                        headers={"Idempotency-Key": request.idempotency_key})
         except ProviderError as exc:
             if exc.retryable:
@@ -155,11 +162,11 @@ class GoCardlessAdapter:
     async def find_charge(self, *, reference: str, provider_payment_id: str | None = None) -> ChargeResult | None:
         if not provider_payment_id:
             return None  # no look-up by metadata: the charger repeats the create with the same idempotency key
-        payment = await self._call(self._client.payments.get, provider_payment_id)
+        payment = await self._call(self._service("payments").get, provider_payment_id)
         return charge_result(payment.attributes)
 
     async def _refunds(self, provider_payment_id: str) -> list[dict[str, Any]]:
-        page = await self._call(self._client.refunds.list, params={"payment": provider_payment_id, "limit": 100})
+        page = await self._call(self._service("refunds").list, params={"payment": provider_payment_id, "limit": 100})
         return [r.attributes for r in page.records]
 
     async def refund(self, *, provider_payment_id: str, amount_cents: int, idempotency_key: str,
@@ -167,7 +174,7 @@ class GoCardlessAdapter:
         already = sum(int(r.get("amount") or 0) for r in await self._refunds(provider_payment_id)
                       if _REFUND_STATUS.get(r.get("status") or "") != "failed")
         try:
-            refund = await self._call(self._client.refunds.create, params={
+            refund = await self._call(self._service("refunds").create, params={
                 "amount": amount_cents, "total_amount_confirmation": already + amount_cents,
                 "links": {"payment": provider_payment_id},
                 "metadata": {REFERENCE_KEY: reference, "reason": reason[:400]}},
@@ -188,7 +195,7 @@ class GoCardlessAdapter:
         methods = []
         for index, mandate in enumerate(mandates):
             account_id = (mandate.get("links") or {}).get("customer_bank_account")
-            account = (await self._call(self._client.customer_bank_accounts.get, account_id)).attributes \
+            account = (await self._call(self._service("customer_bank_accounts").get, account_id)).attributes \
                 if account_id else {}
             methods.append(PaymentMethodInfo(
                 provider_method_id=mandate["id"], type="direct_debit", brand=mandate.get("scheme"),
@@ -201,7 +208,7 @@ class GoCardlessAdapter:
                             code="not_supported")
 
     async def detach_payment_method(self, provider_method_id: str) -> None:
-        await self._call(self._client.mandates.cancel, provider_method_id)
+        await self._call(self._service("mandates").cancel, provider_method_id)
 
     def parse_webhook(self, body: bytes, headers: dict[str, str]) -> WebhookEvent:
         return self.parse_webhooks(body, headers)[0]
