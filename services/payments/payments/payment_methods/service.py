@@ -41,10 +41,7 @@ async def _context(sessionmaker: async_sessionmaker[AsyncSession], organization_
         if provider is None:
             raise CustomerHasNoProvider("the customer has no payment provider")
         link = await customers_repository.link(session, customer["id"], provider.id)
-        connection = {"id": provider.id, "code": provider.code, "name": provider.name,
-                      "provider_type": provider.provider_type, "secret_key": provider.secret_key,
-                      "webhook_secret": provider.webhook_secret, "settings": dict(provider.settings or {}),
-                      "updated_at": provider.updated_at}
+        connection = provider.connection()
     provider_customer_id = (link["provider_customer_id"] if link and link["provider_customer_id"]
                             else customer["provider_customer_id"])
     return connection, provider_customer_id

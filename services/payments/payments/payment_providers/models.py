@@ -34,3 +34,10 @@ class PaymentProvider(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    def connection(self) -> dict:
+        """What an adapter is built from (`AdapterFactory.for_connection`): the decrypted credentials and the
+        provider's settings, read while the row is loaded (no provider is called inside a transaction)."""
+        return {"id": self.id, "code": self.code, "name": self.name, "provider_type": self.provider_type,
+                "secret_key": self.secret_key, "webhook_secret": self.webhook_secret,
+                "settings": dict(self.settings or {}), "updated_at": self.updated_at}

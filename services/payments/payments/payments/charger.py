@@ -79,9 +79,7 @@ async def charge_one(runtime: PaymentsRuntime, sessionmaker: async_sessionmaker[
             await session.commit()
             return "canceled"
         provider = await providers_repository.by_id(session, organization_id, payment["payment_provider_id"])
-        connection = {"id": provider.id, "code": provider.code, "provider_type": provider.provider_type,
-                      "secret_key": provider.secret_key, "webhook_secret": provider.webhook_secret,
-                      "settings": dict(provider.settings or {}), "updated_at": provider.updated_at}
+        connection = provider.connection()
         customer = await customers_repository.by_id(session, organization_id, payment["customer_id"])
         # The usual first attempt (never called, the customer already known at the provider) takes the
         # call (`calls + 1`, step 3) in this same transaction: one commit before the provider call

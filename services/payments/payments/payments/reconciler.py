@@ -46,10 +46,7 @@ async def run_once(runtime: PaymentsRuntime, sessionmaker: async_sessionmaker[As
             if row["payment_provider_id"] not in connections:
                 provider = await providers_repository.by_id(session, row["organization_id"],
                                                             row["payment_provider_id"])
-                connections[row["payment_provider_id"]] = None if provider is None else {
-                    "id": provider.id, "code": provider.code, "provider_type": provider.provider_type,
-                    "secret_key": provider.secret_key, "webhook_secret": provider.webhook_secret,
-                    "settings": dict(provider.settings or {}), "updated_at": provider.updated_at}
+                connections[row["payment_provider_id"]] = None if provider is None else provider.connection()
         await session.commit()
     outcomes: dict[str, int] = {}
     for row in due:

@@ -145,9 +145,7 @@ async def refund_one(runtime, sessionmaker: async_sessionmaker[AsyncSession], re
             return "lost_claim"
         payment = await payments_repository.lock(session, refund["payment_id"])
         provider = await providers_repository.by_id(session, refund["organization_id"], payment["payment_provider_id"])
-        connection = {"id": provider.id, "provider_type": provider.provider_type, "secret_key": provider.secret_key,
-                      "webhook_secret": provider.webhook_secret, "settings": dict(provider.settings or {}),
-                      "updated_at": provider.updated_at}
+        connection = provider.connection()
         await session.commit()
     adapter = runtime.adapters.for_connection(connection)
     reference = str(refund_id)

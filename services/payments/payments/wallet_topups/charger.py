@@ -109,9 +109,7 @@ async def charge_one(runtime: PaymentsRuntime, sessionmaker: async_sessionmaker[
                 "missing_payment_provider", "the customer has no payment provider connection"), runtime.clock.now())
             await session.commit()
             return "no_provider"
-        connection = {"id": provider.id, "code": provider.code, "provider_type": provider.provider_type,
-                      "secret_key": provider.secret_key, "webhook_secret": provider.webhook_secret,
-                      "updated_at": provider.updated_at}
+        connection = provider.connection()
         await session.commit()  # no lock is held during provider calls
     adapter = runtime.adapters.for_connection(connection)
     reference = str(charge["id"])
