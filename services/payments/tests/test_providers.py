@@ -629,3 +629,23 @@ async def test_a_charge_settled_without_its_webhook_is_found_by_the_reconciler(p
         runtime.settings = previous
     assert [e["data"]["payment"]["lago_id"] for e in await stage.events("payment.succeeded")] == [str(payment_id)]
     assert stage.charges(customer) == [3_300]
+
+
+async def test_an_invoice_paid_on_the_providers_hosted_page_is_recorded_once(payments, stage):
+    customer = await stage.customer(card=None)  # nothing to charge off-session: the charge fails, the invoice is due
+    invoice_id, payment_id = await stage.finalize(customer, 7_700)
+    await _run(payments)
+    assert (await stage.payment(payment_id))["payment_status"] == "failed"
+    if stage.driver.provider_type != "paystack":
+        refused = await stage.error("POST", f"/api/v1/invoices/{invoice_id}/payment_url", status=400)
+        assert refused["code"] == "payment_provider_error"  # not built for this provider: said so, nothing made
+        return
+    url = (await stage.ok("POST", f"/api/v1/invoices/{invoice_id}/payment_url"))["invoice_payment_details"][
+        "payment_url"]
+    transaction = stage.driver.fake.pay_checkout(url)
+    body, headers = stage.driver.fake.signed(stage.driver.secret_key, "charge.success", transaction)
+    assert (await stage.webhook(body, headers)).json()["outcome"] == "recorded"
+    assert (await stage.webhook(body, headers)).json()["outcome"] == "duplicate"
+    listed = await stage.ok("GET", f"/api/v1/payments?invoice_id={invoice_id}")
+    paid = [p for p in listed["payments"] if p["payment_status"] == "succeeded"]
+    assert [(p["amount_cents"], p["provider_payment_id"]) for p in paid] == [(7_700, str(transaction["id"]))]

@@ -40,4 +40,5 @@ class PaymentProvider(Base):
         provider's settings, read while the row is loaded (no provider is called inside a transaction)."""
         return {"id": self.id, "code": self.code, "name": self.name, "provider_type": self.provider_type,
                 "secret_key": self.secret_key, "webhook_secret": self.webhook_secret,
-                "settings": dict(self.settings or {}), "updated_at": self.updated_at}
+                "settings": dict(self.settings or {}), "success_redirect_url": self.success_redirect_url,
+                "updated_at": self.updated_at}

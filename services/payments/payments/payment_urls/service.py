@@ -46,18 +46,12 @@ INVOICE_KEY = "invora_invoice_id"
 ORGANIZATION_KEY = "invora_organization_id"
 
 
-def _connection(provider) -> dict:
-    return {"id": provider.id, "code": provider.code, "name": provider.name, "provider_type": provider.provider_type,
-            "secret_key": provider.secret_key, "webhook_secret": provider.webhook_secret,
-            "success_redirect_url": provider.success_redirect_url, "updated_at": provider.updated_at}
-
-
 async def _provider_of(session: AsyncSession, organization_id: uuid.UUID, customer) -> dict:
     code = customer["payment_provider_code"]
     provider = await providers_repository.by_code(session, organization_id, code) if code else None
     if provider is None:
         raise NoLinkedPaymentProvider()
-    return _connection(provider)
+    return provider.connection()
 
 
 async def _call(coroutine):

@@ -112,6 +112,10 @@ class AdyenAdapter:
             "merchantAccount": self._merchant_account, "shopperReference": shopper_reference})
         return list((body or {}).get("storedPaymentMethods") or [])
 
+    async def payment_url(self, *, provider_customer_id: str, amount_cents: int, currency: str, description: str,
+                          success_url: str | None, metadata: dict[str, str]) -> str:
+        raise ProviderError("An invoice's hosted payment page is not built for Adyen yet.", code="not_supported")
+
     async def charge(self, request: ChargeRequest) -> ChargeResult:
         method = request.payment_method_id
         if method is None:

@@ -129,6 +129,10 @@ class FlutterwaveAdapter:
                 distinct.append(transaction)
         return distinct
 
+    async def payment_url(self, *, provider_customer_id: str, amount_cents: int, currency: str, description: str,
+                          success_url: str | None, metadata: dict[str, str]) -> str:
+        raise ProviderError("An invoice's hosted payment page is not built for Flutterwave yet.", code="not_supported")
+
     async def charge(self, request: ChargeRequest) -> ChargeResult:
         method = request.payment_method_id
         if method is None:

@@ -133,6 +133,10 @@ class GoCardlessAdapter:
         usable = [m.attributes for m in page.records if m.status in USABLE_MANDATES]
         return sorted(usable, key=lambda m: m.get("created_at") or "", reverse=True)
 
+    async def payment_url(self, *, provider_customer_id: str, amount_cents: int, currency: str, description: str,
+                          success_url: str | None, metadata: dict[str, str]) -> str:
+        raise ProviderError("An invoice's hosted payment page is not built for GoCardless yet.", code="not_supported")
+
     async def charge(self, request: ChargeRequest) -> ChargeResult:
         mandate = request.payment_method_id
         if mandate is None:

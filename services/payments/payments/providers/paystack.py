@@ -98,6 +98,16 @@ class PaystackAdapter:
             "callback_url": success_url, "metadata": {"invora_purpose": "payment_method_setup"}})
         return body["data"]["authorization_url"]
 
+    async def payment_url(self, *, provider_customer_id: str, amount_cents: int, currency: str, description: str,
+                          success_url: str | None, metadata: dict[str, str]) -> str:
+        """Paystack's hosted checkout for one payment (`transaction/initialize`); its `charge.success` webhook
+        carries `metadata` back."""
+        customer = await self._customer(provider_customer_id)
+        body = await self._http.ok("POST", "/transaction/initialize", json={
+            "email": customer["email"], "amount": amount_cents, "currency": currency.upper(),
+            "callback_url": success_url, "metadata": {**metadata, "invora_description": description}})
+        return body["data"]["authorization_url"]
+
     async def charge(self, request: ChargeRequest) -> ChargeResult:
         customer = await self._customer(request.provider_customer_id)
         authorization = request.payment_method_id or _default_authorization(customer)
@@ -182,8 +192,10 @@ class PaystackAdapter:
             return WebhookEvent(id=event_id, type=name, kind="dispute",
                                 provider_payment_id=str(transaction.get("id")) if transaction.get("id") else None)
         if name.startswith("charge."):
+            metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
             return WebhookEvent(id=event_id, type=name, kind="charge", provider_payment_id=str(data.get("id")),
-                                reference=data.get("reference"), charge=charge_result(data))
+                                reference=data.get("reference"), charge=charge_result(data),
+                                metadata={k: str(v) for k, v in metadata.items()})
         if name.startswith("refund."):
             result = refund_result(data)
             return WebhookEvent(id=event_id, type=name, kind="refund", provider_refund_id=result.provider_refund_id,

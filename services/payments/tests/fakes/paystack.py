@@ -44,6 +44,7 @@ class FakePaystack(FakeServer):
         self.transactions: dict[str, dict[str, Any]] = {}  # by reference
         self.refunds: dict[int, dict[str, Any]] = {}
         self.behaviours: dict[str, str] = {}  # authorization_code -> behaviour
+        self.checkouts: dict[str, dict[str, Any]] = {}  # access_code -> the initialized transaction
         routes = [
             web.post("/customer", self._create_customer),
             web.get("/customer/{code}", self._get_customer),
@@ -88,6 +89,22 @@ class FakePaystack(FakeServer):
         refund = self.refunds[refund_id]
         refund["status"] = status
         return refund
+
+    def pay_checkout(self, authorization_url: str) -> dict[str, Any]:
+        """The customer pays on the checkout page: a successful transaction carrying the initialized metadata."""
+        checkout = self.checkouts[authorization_url.rsplit("/", 1)[-1]]
+        customer = self._customer_by(checkout["email"])
+        authorization_code = self.add_card(customer["customer_code"])
+        authorization = customer["authorizations"][0]
+        assert authorization["authorization_code"] == authorization_code
+        transaction = {
+            "id": self.next_id(), "domain": "test", "status": "success", "reference": checkout["reference"],
+            "amount": checkout["amount"], "currency": checkout["currency"], "gateway_response": "Successful",
+            "channel": "card", "metadata": checkout["metadata"], "paid_at": _now(), "transaction_date": _now(),
+            "authorization": authorization, "plan": None,
+            "customer": {k: customer[k] for k in ("id", "customer_code", "email", "first_name", "last_name")}}
+        self.transactions[checkout["reference"]] = transaction
+        return transaction
 
     def complete_authentication(self, reference: str) -> dict[str, Any]:
         """The customer authorized a paused charge on Paystack's page: it succeeds."""
@@ -149,6 +166,8 @@ class FakePaystack(FakeServer):
             return self._refuse("Invalid email or amount")
         reference = body.get("reference") or uuid.uuid4().hex[:15]
         access_code = uuid.uuid4().hex[:15]
+        self.checkouts[access_code] = {"reference": reference, "email": body["email"], "amount": body["amount"],
+                                       "currency": body.get("currency") or "NGN", "metadata": body.get("metadata") or {}}
         return self.reply({"status": True, "message": "Authorization URL created", "data": {
             "authorization_url": f"{self.url}/checkout/{access_code}", "access_code": access_code,
             "reference": reference}})

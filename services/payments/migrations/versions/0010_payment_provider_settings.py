@@ -1,8 +1,8 @@
 """Provider connections keep their provider's non-secret fields (Adyen's merchant account and live prefix,
 Cashfree's client id...) in `settings`; secrets stay in the encrypted `secret_key` and `webhook_secret`.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-02
 """
 
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0009"
-down_revision: str | None = "0008"
+revision: str = "0010"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
