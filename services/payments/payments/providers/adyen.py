@@ -94,6 +94,10 @@ class AdyenAdapter:
         self._http = JsonClient(base_url=base, timeout_seconds=timeout_seconds, provider="adyen",
                                 headers={"X-API-Key": api_key})
 
+    async def aclose(self) -> None:
+        """Close the HTTP client (the factory calls it when the connection changes, and at shutdown)."""
+        await self._http.aclose()
+
     async def create_customer(self, *, reference: str, email: str | None, name: str | None,
                               idempotency_key: str) -> str:
         return reference  # Adyen knows a shopper by the reference we give it

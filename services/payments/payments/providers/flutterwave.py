@@ -100,6 +100,10 @@ class FlutterwaveAdapter:
         self._http = JsonClient(base_url=api_base or DEFAULT_API_BASE, timeout_seconds=timeout_seconds,
                                 headers={"Authorization": f"Bearer {secret_key}"}, provider="flutterwave")
 
+    async def aclose(self) -> None:
+        """Close the HTTP client (the factory calls it when the connection changes, and at shutdown)."""
+        await self._http.aclose()
+
     async def create_customer(self, *, reference: str, email: str | None, name: str | None,
                               idempotency_key: str) -> str:
         if not email:

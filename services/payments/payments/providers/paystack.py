@@ -78,6 +78,10 @@ class PaystackAdapter:
         self._http = JsonClient(base_url=api_base or DEFAULT_API_BASE, timeout_seconds=timeout_seconds,
                                 headers={"Authorization": f"Bearer {secret_key}"}, provider="paystack")
 
+    async def aclose(self) -> None:
+        """Close the HTTP client (the factory calls it when the connection changes, and at shutdown)."""
+        await self._http.aclose()
+
     async def create_customer(self, *, reference: str, email: str | None, name: str | None,
                               idempotency_key: str) -> str:
         if not email:

@@ -167,7 +167,8 @@ class FakePaystack(FakeServer):
         reference = body.get("reference") or uuid.uuid4().hex[:15]
         access_code = uuid.uuid4().hex[:15]
         self.checkouts[access_code] = {"reference": reference, "email": body["email"], "amount": body["amount"],
-                                       "currency": body.get("currency") or "NGN", "metadata": body.get("metadata") or {}}
+                                       "currency": body.get("currency") or "NGN",
+                                       "metadata": body.get("metadata") or {}}
         return self.reply({"status": True, "message": "Authorization URL created", "data": {
             "authorization_url": f"{self.url}/checkout/{access_code}", "access_code": access_code,
             "reference": reference}})
