@@ -22,6 +22,8 @@ from wallets.transactions.expiry import expiry_lifespan
 from wallets.transactions.payments_consumer import topup_payments_consumer
 from wallets.transactions.routes import router as transactions
 from wallets.transactions.routes import wallet_router as wallet_transactions
+from wallets.unit_credits.routes import customer_router as customer_unit_credits
+from wallets.unit_credits.routes import router as unit_credits
 from wallets.usage.refresh import usage_refresh_lifespan
 from wallets.wallets.routes import customer_router as customer_wallets
 from wallets.wallets.routes import router as wallets
@@ -33,7 +35,8 @@ DEFINITION = ServiceDefinition(
         "Owns prepaid credits: wallets, credit grants (blocks with their own expiry and priority), the "
         "double-entry ledger of wallet transactions, credit applications to invoices, manual credits."
     ),
-    routers=[wallets, wallet_transactions, customer_wallets, alerts, transactions, credits],
+    routers=[wallets, wallet_transactions, customer_wallets, alerts, transactions, credits, customer_unit_credits,
+             unit_credits],
     background=[expiry_lifespan, reconciliation_lifespan, alerts_lifespan, usage_refresh_lifespan],
     openapi_tags=[
         {"name": "wallets", "description": "Wallets (Lago API v1): prepaid credits per customer and currency."},

@@ -60,3 +60,12 @@ class AlertMissing(BadRequest):
 
     def __init__(self) -> None:
         super().__init__("param is missing or the value is empty: alert")
+
+
+class UnitCreditNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("unit_credit")
+
+
+class UnitCreditNotVoidable(MethodNotAllowed):
+    code = "unit_credit_not_voidable"

@@ -45,6 +45,7 @@ from wallets.transactions import repository as transactions_repository
 from wallets.transactions.recharge import maybe_recharge
 from wallets.transactions.render import render as render_transaction
 from wallets.transactions.service import depletion_events, publish_transaction
+from wallets.unit_credits import service as unit_credits
 
 
 def _answer(request: PrepaidCreditsRequested, applied_per_line: list[int],
@@ -183,6 +184,8 @@ async def release(session: AsyncSession, organization_id: uuid.UUID, request: Pr
                            customer=request.external_customer_id, currency=None, status="released", requested=0)
     application = await repository.get(session, organization_id, invoice_id, lock=True)
     assert application is not None
+    # unit credits the invoice used (wallets/unit_credits) go back too, once
+    await unit_credits.release(session, organization_id, invoice_id, now)
     if application["status"] == "released":
         answer = PrepaidCreditsReleased(lago_invoice_id=invoice_id,
                                         external_customer_id=application["external_customer_id"],

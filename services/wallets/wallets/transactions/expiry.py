@@ -21,6 +21,7 @@ from invora.logging import get_logger
 from wallets.ledger import repository as ledger_repository
 from wallets.transactions import repository, service
 from wallets.transactions.recurring import run_due_pass
+from wallets.unit_credits import service as unit_credits
 from wallets.wallets import repository as wallets_repository
 from wallets.wallets import service as wallets_service
 
@@ -51,6 +52,9 @@ async def expire_due(sessionmaker: async_sessionmaker[AsyncSession], now: dateti
                 left = block is not None and (block["remaining_credits"] > 0 or block["remaining_cents"] > 0)
                 if left and await service.expire_block(session, wallet, block, now) is not None:
                     written += 1
+        await session.commit()
+    async with sessionmaker() as session:  # unit credit grants past their expiry (wallets/unit_credits)
+        written += await unit_credits.expire_due(session, now, BATCH)
         await session.commit()
     return written
 
