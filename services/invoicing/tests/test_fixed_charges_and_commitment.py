@@ -154,3 +154,57 @@ def test_a_true_up_tops_the_fees_up_to_the_prorated_commitment_to_the_cent(amoun
     lines = [FeeLine(amount_cents=f, taxes=[tax_rate]) for f in [*fees, up]]
     t = compute_invoice(lines, [], "EUR", datetime(2026, 4, 1, tzinfo=UTC)).totals
     assert t.total_amount_cents == sum(fees) + up + t.taxes_amount_cents
+
+
+@settings(max_examples=200, deadline=None)
+@given(plan_amount=st.integers(min_value=0, max_value=10**7), days_in_period=st.integers(min_value=28, max_value=31),
+       data=st.data(),
+       fixed=st.lists(st.tuples(st.integers(min_value=0, max_value=50), st.sampled_from(["0.5", "10", "33.33"]),
+                                st.booleans(), st.booleans()), max_size=4),
+       commitment=st.integers(min_value=0, max_value=5 * 10**7),
+       coupon=st.integers(min_value=0, max_value=10**6), credit=st.integers(min_value=0, max_value=10**7),
+       rates=st.lists(st.sampled_from(["0", "5.5", "10", "20"]), min_size=1, max_size=2, unique=True))
+def test_an_invoice_with_fixed_charges_a_true_up_coupons_taxes_and_credits_adds_up_to_the_cent(
+        plan_amount, days_in_period, data, fixed, commitment, coupon, credit, rates):
+    """Random fixed charges (prorated or not, in advance or in arrears), a partial period, a commitment, a fixed
+    coupon, taxes and a customer credit: total = Σ fees − coupons + taxes − credits, taxes equal a brute-force
+    recomputation rounded once per rate, and the fees of the period reach the prorated commitment exactly."""
+    from invoicing.billing.coupons import CouponState
+    from invoicing.billing.fixed_charges import fixed_charge_fees
+    from invoicing.billing.subscription_fee import subscription_fee
+
+    days = data.draw(st.integers(min_value=1, max_value=days_in_period))
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    full_end = start + timedelta(days=days_in_period)
+    version = {"fixed_charges": [
+        {"lago_id": str(uuid.uuid4()), "code": f"fc{n}", "charge_model": "standard", "properties": {"amount": price},
+         "units": units, "prorated": prorated, "pay_in_advance": advance}
+        for n, (units, price, prorated, advance) in enumerate(fixed)]}
+    lines: list[int] = []
+    sub = subscription_fee(plan_amount, "EUR", full_start=start, full_end=full_end, start=start,
+                           end=start + timedelta(days=days), timezone="UTC")
+    lines.append(sub.amount_cents)
+    for advance in (False, True):
+        for line in fixed_charge_fees(version, {}, "EUR", in_advance=advance, days_billed=days,
+                                      days_in_period=days_in_period):
+            full = Decimal(line.units) * Decimal(line.fixed_charge["properties"]["amount"]) * 100
+            expected = full * days / days_in_period if line.fixed_charge["prorated"] else full
+            assert abs(Decimal(line.amount_cents) - expected) <= Decimal("0.5")
+            lines.append(line.amount_cents)
+    committed = prorated_commitment_cents(commitment, days, days_in_period)
+    up = true_up_cents(committed, sum(lines))
+    assert sum(lines) + up == max(committed, sum(lines))
+    lines.append(up)
+    taxes = [TaxRate(code=f"t{r}", name=r, rate=Decimal(r)) for r in rates]
+    coupons = [CouponState(id=uuid.uuid4(), coupon_type="fixed_amount", frequency="forever",
+                           created_at=datetime(2026, 1, 1, tzinfo=UTC), amount_cents=coupon, amount_currency="EUR")]
+    computed = compute_invoice([FeeLine(amount_cents=a, taxes=taxes) for a in lines], coupons, "EUR",
+                               datetime(2026, 4, 1, tzinfo=UTC), credit_notes=credit)
+    t = computed.totals
+    assert t.coupons_amount_cents == min(coupon, sum(lines))
+    brute = sum(int(((Decimal(sum(lines)) - t.coupons_amount_cents) * Decimal(r) / 100).quantize(
+        Decimal(1), rounding="ROUND_HALF_UP")) for r in rates)
+    assert t.taxes_amount_cents == brute
+    assert t.credit_notes_amount_cents == min(credit, t.sub_total_including_taxes_amount_cents)
+    assert t.total_amount_cents == sum(lines) - t.coupons_amount_cents + t.taxes_amount_cents \
+        - t.credit_notes_amount_cents >= 0
