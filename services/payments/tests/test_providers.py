@@ -119,6 +119,16 @@ class PaystackDriver(Driver):
     def refunded(self) -> int:
         return sum(r["amount"] for r in self.fake.refunds.values())
 
+    def disputes(self, payment: dict) -> list[tuple[bytes, dict[str, str]]]:
+        transaction = self.fake.transactions[payment["lago_id"]]
+        opened = {"id": 358950, "refund_amount": transaction["amount"], "currency": transaction["currency"],
+                  "status": "awaiting-merchant-feedback", "resolution": None, "domain": "test",
+                  "category": "chargeback",
+                  "transaction": {"id": transaction["id"], "reference": transaction["reference"]}}
+        resolved = {**opened, "status": "resolved", "resolution": "merchant-accepted"}
+        return [self.fake.signed(self.secret_key, "charge.dispute.create", opened),
+                self.fake.signed(self.secret_key, "charge.dispute.resolve", resolved)]
+
 
 class FlutterwaveDriver(Driver):
     provider_type = "flutterwave"
@@ -221,6 +231,16 @@ class AdyenDriver(Driver):
     def refunded(self) -> int:
         return sum(r["amount"]["value"] for r in self.fake.refunds.values())
 
+    def disputes(self, payment: dict) -> list[tuple[bytes, dict[str, str]]]:
+        at_adyen = self.fake.by_reference(payment["lago_id"])
+        common = {"merchant_reference": payment["lago_id"], "value": at_adyen["amount"]["value"],
+                  "currency": at_adyen["amount"]["currency"], "original_reference": at_adyen["pspReference"]}
+        return [self.fake.notification(self.hmac_key, "NOTIFICATION_OF_CHARGEBACK",
+                                       psp="CB1" + at_adyen["pspReference"], reason="Fraudulent transaction",
+                                       **common),
+                self.fake.notification(self.hmac_key, "SECOND_CHARGEBACK", psp="CB2" + at_adyen["pspReference"],
+                                       reason="Fraudulent transaction", **common)]
+
 
 class GoCardlessDriver(Driver):
     provider_type = "gocardless"
@@ -267,6 +287,11 @@ class GoCardlessDriver(Driver):
 
     def refunded(self) -> int:
         return sum(r["amount"] for r in self.fake.refunds.values())
+
+    def disputes(self, payment: dict) -> list[tuple[bytes, dict[str, str]]]:
+        event = self.fake.event("payments", "charged_back", payment["provider_payment_id"], "authorisation_disputed",
+                                "The customer disputed the debit with their bank.")
+        return [self.fake.signed(self.webhook_secret, [event])]
 
 
 DRIVERS = {"paystack": PaystackDriver, "flutterwave": FlutterwaveDriver, "adyen": AdyenDriver,
@@ -649,3 +674,21 @@ async def test_an_invoice_paid_on_the_providers_hosted_page_is_recorded_once(pay
     listed = await stage.ok("GET", f"/api/v1/payments?invoice_id={invoice_id}")
     paid = [p for p in listed["payments"] if p["payment_status"] == "succeeded"]
     assert [(p["amount_cents"], p["provider_payment_id"]) for p in paid] == [(7_700, str(transaction["id"]))]
+
+
+async def test_a_dispute_at_the_provider_is_recorded_on_the_payment_once(payments, stage):
+    if not hasattr(stage.driver, "disputes"):
+        pytest.skip(f"{stage.driver.provider_type}: disputes are not read")
+    customer = await stage.customer()
+    _, payment_id = await stage.finalize(customer, 4_400)
+    await _run(payments)
+    await stage.settle(payment_id)
+    payment = await stage.payment(payment_id)
+    for body, headers in stage.driver.disputes(payment):
+        applied = await stage.webhook(body, headers)
+        assert applied.status_code == 200 and applied.json()["outcome"] == "applied", applied.text
+        assert (await stage.webhook(body, headers)).json()["outcome"] == "duplicate"
+    dispute = (await stage.payment(payment_id))["dispute"]
+    assert dispute["status"] == "lost" and dispute["lost_at"] and dispute["opened_at"]
+    events = await stage.events("payment.dispute_opened", "payment.dispute_won", "payment.dispute_lost")
+    assert sorted(e["type"] for e in events) == ["payment.dispute_lost", "payment.dispute_opened"]

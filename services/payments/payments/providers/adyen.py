@@ -22,7 +22,7 @@ the hex HMAC key, in `additionalData.hmacSignature`).
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 from Adyen.util import is_valid_hmac_notification
@@ -30,6 +30,7 @@ from Adyen.util import is_valid_hmac_notification
 from payments.providers.base import (
     ChargeRequest,
     ChargeResult,
+    DisputeInfo,
     InvalidWebhook,
     PaymentMethodInfo,
     ProviderError,
@@ -52,6 +53,14 @@ REFUSAL_CODES = {
     "24": "incorrect_cvc", "25": "restricted_card", "26": "revocation_of_authorization", "27": "do_not_honor",
     "28": "withdrawal_count_limit_exceeded", "29": "withdrawal_count_limit_exceeded", "31": "fraudulent",
     "38": "authentication_required", "42": "payment_intent_authentication_failure",
+}
+# Adyen's dispute notifications (https://docs.adyen.com/risk-management/disputes-api/dispute-notifications):
+# the chargeback opens (or informs of) a dispute; a reversal or won pre-arbitration is won; a second chargeback or
+# lost pre-arbitration is lost
+DISPUTE_OUTCOMES: dict[str, Literal["open", "won", "lost"]] = {
+    "NOTIFICATION_OF_CHARGEBACK": "open", "REQUEST_FOR_INFORMATION": "open", "CHARGEBACK": "open",
+    "INFORMATION_SUPPLIED": "open", "CHARGEBACK_REVERSED": "won", "PREARBITRATION_WON": "won",
+    "SECOND_CHARGEBACK": "lost", "PREARBITRATION_LOST": "lost",
 }
 _ACTION_CODES = {"RedirectShopper", "IdentifyShopper", "ChallengeShopper", "PresentToShopper"}
 
@@ -231,8 +240,12 @@ def _event(item: dict[str, Any]) -> WebhookEvent:
         status = "succeeded" if code == "REFUND" and success else "failed"
         return WebhookEvent(id=event_id, type=code, kind="refund", provider_refund_id=psp,
                             provider_payment_id=item.get("originalReference"), refund_status=status)
-    if code in {"CHARGEBACK", "NOTIFICATION_OF_CHARGEBACK", "CHARGEBACK_REVERSED", "SECOND_CHARGEBACK"}:
-        return WebhookEvent(id=event_id, type=code, kind="dispute", provider_payment_id=item.get("originalReference"))
+    if code in DISPUTE_OUTCOMES:
+        # a dispute notification names the disputed payment (`originalReference`, else its own `pspReference`)
+        payment = item.get("originalReference") or psp
+        dispute = DisputeInfo(provider_dispute_id=f"chargeback-{payment}", status=code.lower()[:30],
+                              outcome=DISPUTE_OUTCOMES[code], reason=item.get("reason") or None)
+        return WebhookEvent(id=event_id, type=code, kind="dispute", provider_payment_id=payment, dispute=dispute)
     return WebhookEvent(id=event_id, type=code or "unknown", kind="other")
 
 

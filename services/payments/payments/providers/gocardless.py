@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import gocardless_pro
 import requests
@@ -32,6 +32,7 @@ from gocardless_pro import webhooks as gc_webhooks
 from payments.providers.base import (
     ChargeRequest,
     ChargeResult,
+    DisputeInfo,
     InvalidWebhook,
     PaymentMethodInfo,
     ProviderError,
@@ -55,6 +56,8 @@ CAUSES = {
 }
 _STATUS = {"confirmed": "succeeded", "paid_out": "succeeded", "failed": "failed", "cancelled": "canceled",
            "customer_approval_denied": "failed"}
+CHARGEBACK_OUTCOMES: dict[str, Literal["open", "won", "lost"]] = {
+    "charged_back": "lost", "chargeback_settled": "lost", "chargeback_cancelled": "won"}
 _REFUND_STATUS = {"paid": "succeeded", "refund_settled": "succeeded", "cancelled": "failed", "bounced": "failed",
                   "failed": "failed", "funds_returned": "failed"}
 
@@ -236,8 +239,12 @@ def _event(event: dict[str, Any]) -> WebhookEvent:
     resource, action = event.get("resource_type"), event.get("action")
     links, details = event.get("links") or {}, event.get("details") or {}
     name = f"{resource}.{action}"
-    if resource == "payments" and action in {"charged_back", "chargeback_cancelled", "chargeback_settled"}:
-        return WebhookEvent(id=event["id"], type=name, kind="dispute", provider_payment_id=links.get("payment"))
+    if resource == "payments" and action in CHARGEBACK_OUTCOMES:
+        # a direct debit charge-back is the payer's bank taking the money back: lost unless cancelled
+        dispute = DisputeInfo(provider_dispute_id=f"chargeback-{links.get('payment')}", status=action[:30],
+                              outcome=CHARGEBACK_OUTCOMES[action], reason=details.get("cause"))
+        return WebhookEvent(id=event["id"], type=name, kind="dispute", provider_payment_id=links.get("payment"),
+                            dispute=dispute)
     if resource == "payments" and action in {*_STATUS, "submitted", "created"}:
         result = charge_result({"status": action}, cause=details.get("cause"), description=details.get("description"),
                                payment_id=links.get("payment"))

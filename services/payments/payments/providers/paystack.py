@@ -25,6 +25,7 @@ from urllib.parse import quote
 from payments.providers.base import (
     ChargeRequest,
     ChargeResult,
+    DisputeInfo,
     InvalidWebhook,
     PaymentMethodInfo,
     ProviderError,
@@ -193,7 +194,15 @@ class PaystackAdapter:
         event_id = f"{name}:{object_id}:{data.get('status')}"
         if name.startswith("charge.dispute"):
             transaction = data.get("transaction") or {}
-            return WebhookEvent(id=event_id, type=name, kind="dispute",
+            # resolved: "declined" means the merchant's evidence won; "merchant-accepted" (or a refund) lost it
+            resolution = data.get("resolution")
+            outcome = "open" if name != "charge.dispute.resolve" or not resolution else \
+                ("won" if resolution == "declined" else "lost")
+            dispute = DisputeInfo(provider_dispute_id=str(data.get("id")),
+                                  status=str(resolution or data.get("status") or name)[:30], outcome=outcome,
+                                  reason=data.get("category"))
+            return WebhookEvent(id=f"{name}:{data.get('id')}:{data.get('status')}:{resolution}", type=name,
+                                kind="dispute", dispute=dispute,
                                 provider_payment_id=str(transaction.get("id")) if transaction.get("id") else None)
         if name.startswith("charge."):
             metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
