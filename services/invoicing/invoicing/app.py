@@ -16,9 +16,9 @@ from invoicing.invoices.routes import router as invoices_router
 from invoicing.invoices.scheduler import scheduler
 from invoicing.prepaid_credits.consumer import WALLETS_CONSUMER, credits_consumer
 from invoicing.projections.consumer import PROJECTION_CONSUMERS
+from invoicing.runtime import InvoicingRuntime, clients_lifespan
 from invoicing.settings import InvoicingSettings
 from invora.app import ServiceDefinition, build_service_app
-from invora.runtime import ServiceRuntime
 
 DEFINITION = ServiceDefinition(
     name="invoicing",
@@ -29,7 +29,7 @@ DEFINITION = ServiceDefinition(
     ),
     routers=(invoices_router, fees_router, applied_coupons_router),
     consumers=(*PROJECTION_CONSUMERS, *INVOICE_CONSUMERS, *PAYMENT_CONSUMERS, WALLETS_CONSUMER),
-    background=(scheduler(lambda app: app.state.settings.scheduler_interval_seconds),),
+    background=(scheduler(lambda app: app.state.settings.scheduler_interval_seconds), clients_lifespan),
     openapi_tags=[
         {"name": "invoices", "description": "Invoices (Lago API v1): draft → finalized → voided, failed + retry."},
         {"name": "fees", "description": "Fees (Lago API v1)."},
@@ -41,6 +41,6 @@ DEFINITION = ServiceDefinition(
 
 def create_app(settings: InvoicingSettings | None = None) -> FastAPI:
     settings = settings or InvoicingSettings()
-    runtime = ServiceRuntime(settings=settings)
+    runtime = InvoicingRuntime(settings=settings)
     definition = dataclasses.replace(DEFINITION, consumers=(*DEFINITION.consumers, credits_consumer(runtime)))
     return build_service_app(definition, settings, runtime)

@@ -19,3 +19,15 @@ class InvoicingSettings(ServiceSettings):
     prepaid_credits_resend_after_seconds: float = Field(
         60.0, gt=0, description="A pending invoice whose prepaid-credits request has had no answer for this long "
                                 "is asked again (wallets answers a repeated request the same).")
+    # reads from other services that need a fresh answer (previews of existing subscriptions; plan versions
+    # missing from the projection), signed with short-lived `service` keys
+    subscriptions_url: str = Field("http://127.0.0.1:8102", description="Base URL of the subscriptions service.")
+    wallets_url: str = Field("http://127.0.0.1:8105", description="Base URL of the wallets service.")
+    catalog_url: str = Field("http://127.0.0.1:8101", description="Base URL of the catalog service.")
+    service_signing_key: str | None = Field(
+        None, description="Private key (PEM text or path) that signs short-lived `service` keys, one per "
+                          "organization, for calls to other services. Takes precedence over `service_api_key`.")
+    service_api_key: str | None = Field(
+        None, description="A fixed `service` API key for calls to other services (single-organization deployments).")
+    service_timeout_seconds: float = Field(3.0, gt=0, le=60, description="Timeout of one call to another service.")
+    service_retries: int = Field(1, ge=0, le=10, description="Retries of a failed call to another service.")

@@ -78,6 +78,7 @@ def service_env(service: str, port: int, database_url: str, infra: Infrastructur
         # address, and the key that signs the short-lived `service` keys they call each other with
         f"{prefix}CATALOG_URL": f"http://127.0.0.1:{ports.get('catalog', 8101)}",
         f"{prefix}SUBSCRIPTIONS_URL": f"http://127.0.0.1:{ports.get('subscriptions', 8102)}",
+        f"{prefix}WALLETS_URL": f"http://127.0.0.1:{ports.get('wallets', 8105)}",
         f"{prefix}SERVICE_SIGNING_KEY": str(private_key),
         # the key ring for secrets at rest, generated once and kept with the data it encrypts
         **({"INVORA_SECRETS_KEY": str(secrets_keys)} if secrets_keys else {}),

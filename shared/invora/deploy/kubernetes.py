@@ -171,6 +171,14 @@ def service_container(service: str, port: int) -> dict[str, Any]:
                  "value": f"http://subscriptions:{service_ports()['subscriptions']}"},
                 {"name": "INVORA_WALLETS_SERVICE_SIGNING_KEY", "value": "/signing/private.pem"}]
         mounts.append({"name": "signing-key", "mountPath": "/signing", "readOnly": True})
+    if service == "invoicing":
+        # previews of subscriptions and plan versions missing from its projection: fresh reads from the
+        # subscriptions, wallets and catalog services with short-lived `service` keys it signs itself
+        ports = service_ports()
+        env += [{"name": f"INVORA_INVOICING_{name.upper()}_URL", "value": f"http://{name}:{ports[name]}"}
+                for name in ("subscriptions", "wallets", "catalog")]
+        env.append({"name": "INVORA_INVOICING_SERVICE_SIGNING_KEY", "value": "/signing/private.pem"})
+        mounts.append({"name": "signing-key", "mountPath": "/signing", "readOnly": True})
     return {
         "name": service,
         "image": IMAGE,
@@ -194,7 +202,7 @@ def service_volumes(service: str) -> list[dict[str, Any]]:
         {"name": "auth-keys", "secret": {"secretName": AUTH_KEYS_SECRET, "defaultMode": 0o444}},
         {"name": "tmp", "emptyDir": {}},
     ]
-    if service in ("subscriptions", "wallets"):
+    if service in ("subscriptions", "wallets", "invoicing"):
         # owner root, group fsGroup (the service's group): readable by the group, nobody else
         volumes.append({"name": "signing-key", "secret": {"secretName": SIGNING_KEY_SECRET, "defaultMode": 0o440}})
     return volumes

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from invora.errors import Conflict, MethodNotAllowed, NotFound
+from invora.errors import Conflict, MethodNotAllowed, NotFound, ServiceUnavailable
 
 
 class InvoiceNotFound(NotFound):
@@ -46,3 +46,9 @@ class PlanVersionUnknown(RuntimeError):
 
 class CustomerUnknown(RuntimeError):
     """The customer an event names is not in the projection yet: the event is retried."""
+
+
+class DependencyUnavailable(ServiceUnavailable):
+    """Another service this request reads from (subscriptions, wallets) refused or did not answer: 503."""
+
+    code = "dependency_unavailable"

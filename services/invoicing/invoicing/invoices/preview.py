@@ -4,9 +4,8 @@ Computes with the same code as real invoices and writes nothing (no row, no even
 Built: a new subscription (`plan_code`, `subscription_at`, `billing_time`) for a known customer (its tax
 codes, applied coupons, timezone) or one described inline; coupons given inline are applied after the
 customer's. The first period's subscription fee: paid in advance, the invoice at the start; in arrears, the
-invoice at the end of the first period, with no usage yet. Not built: previews of existing subscriptions
-(`subscriptions.external_ids`: their usage lives in the subscriptions service): the input does not accept
-`subscriptions` (422), and `plan_code` is required.
+invoice at the end of the first period, with no usage yet. Previews of existing subscriptions
+(`subscriptions.external_ids`) are `preview_existing.py`.
 """
 
 from __future__ import annotations
@@ -36,6 +35,8 @@ NIL = uuid.UUID(int=0)  # a preview has no id
 
 async def preview(session: AsyncSession, organization_id: uuid.UUID, data: PreviewInput,
                   now: datetime) -> InvoiceObject:
+    if data.plan_code is None:
+        raise ValidationFailed(plan_code=["value_is_mandatory"])
     versions = (await session.execute(select(PlanVersionProjection).where(
         PlanVersionProjection.organization_id == organization_id,
         PlanVersionProjection.plan_code == data.plan_code))).scalars().all()

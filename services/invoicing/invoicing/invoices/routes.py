@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 
-from invoicing.invoices import api, one_off, preview, repository, service
+from invoicing.invoices import api, one_off, preview, preview_existing, repository, service
 from invoicing.invoices.errors import InvoiceNotFound
 from invoicing.invoices.schemas import (
     BillingCheckViolation,
@@ -162,13 +162,21 @@ for _literal in ("preview", "finalize_all", "retry_all"):
                          include_in_schema=False)
 
 
-@router.post("/invoices/preview", response_model=InvoiceResponse, responses=CREATE_ERRORS | NOT_FOUND,
+@router.post("/invoices/preview", response_model=InvoiceResponse,
+             responses=CREATE_ERRORS | NOT_FOUND | {503: response(ApiError, "The subscriptions or wallets service did "
+                                                                          "not answer (previews of subscriptions).")},
              summary="Preview an invoice",
-             description="The first invoice a customer would get on `plan_code` (Lago's input): computed like a real "
-                         "one, nothing written; its `lago_id` is the nil UUID. Previews of existing subscriptions "
-                         "(`subscriptions`) are refused (422 `not_supported`).")
+             description="Lago's input. With `plan_code`: the first invoice a customer would get on that plan. With "
+                         "`subscriptions.external_ids`: the customer's next invoice of those subscriptions if their "
+                         "open periods ended now (usage read from the subscriptions service; coupons, taxes, "
+                         "credits, prepaid credits). Computed like a real invoice, nothing written; its `lago_id` is "
+                         "the nil UUID. A plan change or termination previewed is 422 `not_supported`; the "
+                         "subscriptions or wallets service unreachable is 503.")
 async def preview_invoice(body: PreviewInput, session: DbSession, principal: Writer,
                           request: Request) -> InvoiceResponse:
+    if body.subscriptions is not None:
+        return InvoiceResponse(invoice=await preview_existing.preview_existing(
+            session, principal.organization_id, body, request.app.state.runtime, now(request)))
     return InvoiceResponse(invoice=await preview.preview(session, principal.organization_id, body, now(request)))
 
 
