@@ -44,3 +44,23 @@ def test_events_and_usage_with_lago_client(lago):
     assert projected.amount_cents == 200
     past = subscriptions.customers.past_usage("cus_1", "sub_1")
     assert past["usage_periods"] == []
+
+
+def test_fee_estimates_with_lago_client(lago):
+    catalog, subscriptions = lago
+    metric = catalog.billable_metrics.create(BillableMetric(name="Seats", code="seats", aggregation_type="sum_agg",
+                                                            field_name="n"))
+    catalog.plans.create(Plan(name="Seats", code="seats_plan", interval="monthly", amount_cents=0,
+                              amount_currency="EUR", pay_in_advance=False, charges=Charges(__root__=[Charge(
+                                  billable_metric_id=metric.lago_id, charge_model="standard", pay_in_advance=True,
+                                  invoiceable=True, properties={"amount": "12.5"})])))
+    subscriptions.subscriptions.create(Subscription(external_customer_id="cus_2", plan_code="seats_plan",
+                                                    external_id="sub_2"))
+    found = subscriptions.events.estimate_fees(Event(transaction_id="est", external_subscription_id="sub_2",
+                                                     code="seats", properties={"n": 2}))
+    [fee] = found["fees"]
+    assert (fee.amount_cents, fee.units, fee.pay_in_advance, fee.lago_id) == (2_500, "2", True, None)
+    with pytest.raises(LagoApiError) as missing:
+        subscriptions.events.estimate_fees(Event(transaction_id="x", external_subscription_id="nope", code="seats",
+                                                 properties={"n": 1}))
+    assert missing.value.status_code == 404
