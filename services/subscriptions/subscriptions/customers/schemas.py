@@ -32,7 +32,9 @@ MAX_METADATA = 50
 
 class BillingConfigurationInput(InputModel):
     invoice_grace_period: GracePeriod | None = None
-    payment_provider: Literal["stripe", "adyen", "gocardless", "cashfree", "flutterwave", "moneyhash"] | None = None
+    # Lago's providers, plus Paystack (payments has an adapter for it; Lago has none)
+    payment_provider: Literal["stripe", "adyen", "gocardless", "cashfree", "flutterwave", "moneyhash",
+                              "paystack"] | None = None
     payment_provider_code: Name | None = None
     provider_customer_id: Name | None = None
     sync: StrictBool | None = None
