@@ -66,6 +66,7 @@ class Driver:
     looks_up_by_reference = True  # else: a reconciling charger repeats the call with the same idempotency key
     authenticates = True  # has a 3-D Secure path
     reconciles = True  # a payment can be read back (by reference or by the provider's id)
+    deletes_methods = True  # a payment method can be removed at the provider
     declines = {"insufficient_funds": ("insufficient_funds", "soft"), "stolen": ("stolen_card", "hard")}
 
     def settle(self, payment: dict) -> list[tuple[bytes, dict[str, str]]]:
@@ -132,6 +133,7 @@ class PaystackDriver(Driver):
 
 class FlutterwaveDriver(Driver):
     provider_type = "flutterwave"
+    deletes_methods = False
     signs_the_body = False
     currency = "EUR"
 
@@ -176,6 +178,7 @@ class AdyenDriver(Driver):
     currency = "EUR"
     looks_up_by_reference = False
     reconciles = False
+    deletes_methods = False
     declines = {"insufficient_funds": ("insufficient_funds", "soft"), "stolen": ("restricted_card", "hard")}
 
     def __init__(self, fake: FakeAdyen) -> None:
@@ -632,6 +635,13 @@ async def test_payment_methods_are_read_from_the_provider(payments, stage):
     refused = await stage.error("PUT", f"{url}/{method['lago_id']}/set_as_default", status=400)
     assert refused["code"] == "payment_provider_error"
     assert (await stage.ok("GET", url))["payment_methods"] == listed["payment_methods"]
+    if stage.driver.deletes_methods:  # Paystack deactivates the authorization, GoCardless cancels the mandate
+        await stage.ok("DELETE", f"{url}/{method['lago_id']}")
+        assert (await stage.ok("GET", url))["meta"]["total_count"] == 0
+    else:  # Flutterwave cannot delete a token; Adyen's removal is not built: said so, nothing changed
+        assert (await stage.error("DELETE", f"{url}/{method['lago_id']}", status=400))["code"] == \
+            "payment_provider_error"
+        assert (await stage.ok("GET", url))["payment_methods"] == listed["payment_methods"]
 
 
 async def test_a_charge_settled_without_its_webhook_is_found_by_the_reconciler(payments, stage):
