@@ -77,3 +77,22 @@ def test_catalog_round_trip_with_lago_client(lago):
 
     deleted = lago.plans.destroy("startup")
     assert deleted.code == "startup"
+
+
+def test_organization_settings_with_lago_client(lago):
+    from lago_python_client.models.organization import Organization, OrganizationBillingConfiguration
+
+    lago.taxes.create(Tax(name="VAT", code="org_vat", rate=20.0, applied_to_organization=True))
+    updated = lago.organizations.update(Organization(
+        default_currency="EUR", legal_name="Acme SAS", country="FR", timezone="Europe/Paris", net_payment_term=30,
+        document_numbering="per_customer", document_number_prefix="acme", email_settings=["invoice.finalized"],
+        finalize_zero_amount_invoice=False,
+        billing_configuration=OrganizationBillingConfiguration(invoice_grace_period=2, document_locale="fr"),
+    ))
+    assert updated.legal_name == "Acme SAS" and updated.country == "FR" and updated.timezone == "Europe/Paris"
+    assert updated.net_payment_term == 30 and updated.document_number_prefix == "ACME"
+    assert updated.finalize_zero_amount_invoice is False and updated.email_settings == ["invoice.finalized"]
+    assert updated.billing_configuration.invoice_grace_period == 2
+    with pytest.raises(LagoApiError) as refused:
+        lago.organizations.update(Organization(default_currency="EUR", timezone="Nowhere/Else"))
+    assert refused.value.status_code == 422

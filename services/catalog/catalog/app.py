@@ -13,6 +13,7 @@ from catalog.add_ons.routes import router as add_ons
 from catalog.billable_metrics.routes import router as billable_metrics
 from catalog.coupons.routes import router as coupons
 from catalog.features.routes import router as features
+from catalog.organizations.routes import router as organizations
 from catalog.plans.charge_routes import router as plan_charges
 from catalog.plans.entitlement_routes import router as plan_entitlements
 from catalog.plans.routes import router as plans
@@ -25,11 +26,12 @@ DEFINITION = ServiceDefinition(
     name="catalog",
     title="Invora Catalog",
     description=(
-        "Owns billable metrics, plans and immutable plan versions, charges, add-ons, features, coupons and "
-        "taxes: what a business sells and how it is priced. Lago API v1 compatible; see docs/catalog.md."
+        "Owns billable metrics, plans and immutable plan versions, charges, add-ons, features, coupons, "
+        "taxes and the organization's settings: what a business sells and how it is priced. Lago API v1 "
+        "compatible; see docs/catalog.md."
     ),
     routers=[billable_metrics, plans, plan_versions, plan_charges, plan_entitlements, add_ons, features, coupons,
-             taxes],
+             taxes, organizations],
     openapi_tags=[
         {"name": "billable_metrics", "description": "What is measured and how events aggregate into units."},
         {"name": "plans", "description": "Plans, their charges, fixed charges and filters. Price changes create "
@@ -40,6 +42,8 @@ DEFINITION = ServiceDefinition(
         {"name": "features", "description": "Capabilities with typed privileges."},
         {"name": "coupons", "description": "Discount definitions."},
         {"name": "taxes", "description": "Tax rates referenced by code."},
+        {"name": "organizations", "description": "The organization's settings: legal details, numbering, grace "
+                                                  "period, payment term, e-mail and webhook defaults."},
     ],
 )
 

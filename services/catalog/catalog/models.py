@@ -5,6 +5,7 @@ from catalog.billable_metrics.models import BillableMetric
 from catalog.coupons.models import Coupon, CouponTarget
 from catalog.db import PLATFORM_MODELS
 from catalog.features.models import Feature, FeaturePrivilege
+from catalog.organizations.models import Organization
 from catalog.plans.models import (
     Charge,
     FixedCharge,
@@ -18,5 +19,6 @@ from catalog.taxes.models import Tax
 
 __all__ = [
     "PLATFORM_MODELS", "AddOn", "BillableMetric", "Charge", "Coupon", "CouponTarget", "Feature", "FeaturePrivilege",
-    "FixedCharge", "Plan", "PlanEntitlement", "PlanVersion", "PlanVersionCharge", "PlanVersionFixedCharge", "Tax",
+    "FixedCharge", "Organization", "Plan", "PlanEntitlement", "PlanVersion", "PlanVersionCharge",
+    "PlanVersionFixedCharge", "Tax",
 ]

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from invoicing.invoices.consumer import on_subscription_event
-from invoicing.projections.consumer import on_add_on, on_coupon, on_customer, on_plan, on_tax
+from invoicing.projections.consumer import on_add_on, on_coupon, on_customer, on_organization, on_plan, on_tax
 from invora.clock import ManualClock
 from invora.events.envelope import EventEnvelope
 from invora.ids import uuid7
@@ -96,6 +96,15 @@ class World:
                 "created_at": T0.isoformat(), "updated_at": T0.isoformat(), **fields}
         await self.deliver(on_customer, self.envelope("customer.created", "customer", body["lago_id"],
                                                       {"customer": body}))
+        return body
+
+    async def organization(self, occurred_at: datetime | None = None, billing_configuration: dict | None = None,
+                           **fields) -> dict:
+        """The catalog's `organization.updated` (the whole object, as `PUT /organizations` publishes it)."""
+        body = {"lago_id": str(self.org), "name": "Acme", "created_at": T0.isoformat(),
+                "billing_configuration": {"invoice_grace_period": 0, **(billing_configuration or {})}, **fields}
+        await self.deliver(on_organization, self.envelope("organization.updated", "organization", self.org,
+                                                          {"organization": body}, occurred_at=occurred_at))
         return body
 
     async def tax(self, code: str, rate: str, applied_to_organization: bool = False) -> dict:

@@ -21,7 +21,7 @@ class InjectedFailure(Exception):
 
 
 async def test_eight_concurrent_finalizers_with_rollbacks_leave_no_gap_and_no_duplicate(world, inv, org, api):
-    await api.ok("PUT", "/api/v1/invoice_settings", {"invoice_settings": {"document_number_prefix": "GAP"}})
+    await world.organization(document_number_prefix="GAP")
     customer = await world.customer(invoice_grace_period=5)
     plan = await world.plan(1_000)
     drafts = 40
@@ -63,7 +63,7 @@ async def test_eight_concurrent_finalizers_with_rollbacks_leave_no_gap_and_no_du
 
 
 async def test_numbering_per_customer(world, api):
-    await api.ok("PUT", "/api/v1/invoice_settings", {"invoice_settings": {"document_numbering": "per_customer"}})
+    await world.organization(document_numbering="per_customer")
     first = await world.customer(sequential_id=1)
     second = await world.customer(sequential_id=2)
     plan = await world.plan(1_000)

@@ -11,7 +11,7 @@ from invora.events.envelope import topic_for
 
 AGGREGATE_TYPES: tuple[str, ...] = (
     # catalog
-    "billable_metric", "plan", "add_on", "feature", "coupon", "tax",
+    "billable_metric", "plan", "add_on", "feature", "coupon", "tax", "organization", "billing_entity",
     # subscriptions
     "customer", "subscription", "alert",
     # invoicing
@@ -25,3 +25,7 @@ AGGREGATE_TYPES: tuple[str, ...] = (
 )
 
 ALL_TOPICS: tuple[str, ...] = tuple(topic_for(a) for a in AGGREGATE_TYPES)
+
+# service-to-service facts that are not Lago webhooks: the fan-out never forwards them to tenants
+INTERNAL_AGGREGATE_TYPES: frozenset[str] = frozenset({"organization", "billing_entity"})
+WEBHOOK_TOPICS: tuple[str, ...] = tuple(topic_for(a) for a in AGGREGATE_TYPES if a not in INTERNAL_AGGREGATE_TYPES)

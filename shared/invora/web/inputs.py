@@ -27,11 +27,14 @@ from pydantic import (
     Field,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
+    StringConstraints,
 )
 from pydantic import StrictInt as _StrictInt
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 from typing_extensions import TypeAliasType
+
+from invora.countries import COUNTRIES
 
 MAX_CODE = 255
 MAX_JSON_DEPTH = 10
@@ -249,3 +252,33 @@ def storable_key(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+# -- contact details shared by customers, the organization and billing entities ----------------------------
+
+# several addresses separated by commas (Lago); plain ASCII classes, read alike by Python and ECMA-262
+_ADDRESS = r"[^@,;\x00-\x20]+@[^@,;\x00-\x20]+\.[^@,;\x00-\x20]+"
+EMAILS_PATTERN = rf"^[ \t]*{_ADDRESS}(?:[ \t]*,[ \t]*{_ADDRESS})*[ \t]*$"
+_EMAILS = re.compile(EMAILS_PATTERN)
+MAX_EMAILS_TEXT = 2000
+
+
+def _emails(value: str) -> str:
+    if not _EMAILS.fullmatch(value):
+        raise ValueError("invalid_email_format")
+    return value
+
+
+def _country(value: str) -> str:
+    return value.upper()
+
+
+def _countries() -> frozenset[str]:
+    return COUNTRIES | {c.lower() for c in COUNTRIES}
+
+
+# ISO 3166-1 alpha-2, in capitals or in small letters (stored in capitals)
+Country = Annotated[str, Choice(_countries(), "country_code_invalid"), AfterValidator(_country)]
+Timezone = Annotated[str, Choice(iana_timezones(), "invalid_timezone")]
+Emails = Annotated[str, StringConstraints(max_length=MAX_EMAILS_TEXT), StorableText(EMAILS_PATTERN),
+                   AfterValidator(_emails)]

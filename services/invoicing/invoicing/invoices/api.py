@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicing.invoices import generate, lifecycle, repository, service
 from invoicing.invoices.models import Invoice
-from invoicing.invoices.schemas import InvoiceSettingsUpdate, InvoiceUpdate
+from invoicing.invoices.schemas import InvoiceUpdate
 from invora.auth.deps import ensure_customer_access
 from invora.auth.principal import Principal
 from invora.errors import NotFound, ValidationFailed
@@ -95,17 +95,11 @@ async def _retry(session: AsyncSession, invoice: Invoice, now: datetime) -> None
         await lifecycle.finalize(session, invoice, now)
 
 
-async def save_settings(session: AsyncSession, organization_id: uuid.UUID,
-                        body: InvoiceSettingsUpdate) -> dict[str, Any]:
-    values = body.model_dump(exclude_none=True)
-    row = await repository.save_settings(session, organization_id, values) if values else \
-        await repository.settings_of(session, organization_id)
-    return settings_view(row)
-
-
 def settings_view(row: Any) -> dict[str, Any]:
     return {"document_numbering": row.document_numbering, "document_number_prefix": row.document_number_prefix,
-            "invoice_grace_period": row.invoice_grace_period, "net_payment_term": row.net_payment_term}
+            "invoice_grace_period": row.invoice_grace_period, "net_payment_term": row.net_payment_term,
+            "finalize_zero_amount_invoice": row.finalize_zero_amount_invoice, "timezone": row.timezone,
+            "default_currency": row.default_currency}
 
 
 async def resolve_violation(session: AsyncSession, organization_id: uuid.UUID, violation_id: uuid.UUID,

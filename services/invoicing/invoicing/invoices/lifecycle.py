@@ -13,12 +13,15 @@
   finalization gives its number back (gapless) and two finalizations never share one (unique index too).
   Publishes `invoice.created` (Lago's) and `invoice.finalized` (payments charge on it).
 - A customer parked by the billing check keeps its invoices in draft (finalize refuses).
+- An invoice whose fees total zero is `closed` instead (no number, no event) when the customer's
+  `finalize_zero_amount_invoice` is `skip`, or `inherit` and the organization's setting is false (Lago's rule).
 None of these commits: the caller's transaction (request or consumed event) does.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -92,9 +95,14 @@ async def settle_prepaid_credits(session: AsyncSession, invoice: Invoice, applie
 async def _number(session: AsyncSession, invoice: Invoice, now: datetime, *, fees: list[Fee],
                   extra_events: tuple[str, ...] = ()) -> None:
     settings = await repository.settings_of(session, invoice.organization_id)
+    customer = await projections.customer(session, invoice.organization_id, invoice.customer_id)
+    if invoice.fees_amount_cents == 0 and not finalizes_zero_amount(settings, customer):
+        invoice.status = "closed"  # Lago's: no number, no event, nothing to pay
+        invoice.finalize_at = None
+        invoice.updated_at = now
+        return
     numbering_scope = scope(settings.document_numbering, invoice.customer_id)
     sequence = await repository.next_number(session, invoice.organization_id, numbering_scope)
-    customer = await projections.customer(session, invoice.organization_id, invoice.customer_id)
     invoice.payment_due_date = invoice.issuing_date + timedelta(days=invoice.net_payment_term)
     if settings.document_numbering == "per_organization":
         invoice.number = organization_number(settings.document_number_prefix, invoice.issuing_date, sequence)
@@ -107,6 +115,14 @@ async def _number(session: AsyncSession, invoice: Invoice, now: datetime, *, fee
     invoice.updated_at = now
     await service.publish(session, invoice, *extra_events, "invoice.created", "invoice.finalized", fees=fees,
                           customer=customer.body if customer else None)
+
+
+def finalizes_zero_amount(settings: Any, customer: Any) -> bool:
+    """The customer's `finalize_zero_amount_invoice` (`finalize` / `skip`), else the organization's."""
+    choice = (customer.body.get("finalize_zero_amount_invoice") if customer else None) or "inherit"
+    if choice == "inherit":
+        return bool(settings.finalize_zero_amount_invoice)
+    return choice == "finalize"
 
 
 async def void(session: AsyncSession, invoice: Invoice, now: datetime) -> None:

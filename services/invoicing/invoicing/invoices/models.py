@@ -31,7 +31,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from invoicing.db import Base
 from invora.db.base import OrganizationModel
 
-INVOICE_STATUSES = ("draft", "finalized", "voided", "failed", "pending")
+# closed: a zero-amount invoice the organization (or customer) chose not to finalize (Lago's `closed`)
+INVOICE_STATUSES = ("draft", "finalized", "voided", "failed", "pending", "closed")
 PAYMENT_STATUSES = ("pending", "succeeded", "failed")
 PREPAID_CREDITS_STATUSES = ("requested", "applied", "release_requested", "released")
 
@@ -217,7 +218,10 @@ class InvoiceNumberCounter(Base):
 
 
 class InvoicingSettings(Base):
-    """An organization's invoicing choices (Lago keeps them on the organization)."""
+    """What invoicing applies of the organization's settings: a projection of the catalog's `organization.updated`.
+
+    No row: the organization has never been updated, and the defaults below (the catalog's) apply.
+    """
 
     __tablename__ = "invoicing_settings"
     __table_args__ = (
@@ -229,6 +233,10 @@ class InvoicingSettings(Base):
     document_number_prefix: Mapped[str] = mapped_column(String(20), nullable=False, server_default="INV")
     invoice_grace_period: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     net_payment_term: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    finalize_zero_amount_invoice: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+    timezone: Mapped[str] = mapped_column(String(64), nullable=False, server_default="UTC")
+    default_currency: Mapped[str] = mapped_column(String(3), nullable=False, server_default="USD")
+    # the event's time: an older event never overwrites a newer one
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=text("now()"))
 
 

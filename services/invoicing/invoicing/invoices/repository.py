@@ -46,25 +46,17 @@ async def next_number(session: AsyncSession, organization_id: uuid.UUID, scope: 
 
 
 async def settings_of(session: AsyncSession, organization_id: uuid.UUID) -> InvoicingSettings:
+    """The organization's settings as last heard from the catalog; the catalog's defaults before that."""
     remembered = memo(session, _SETTINGS)
     if organization_id in remembered:
         return remembered[organization_id]
     found = await session.get(InvoicingSettings, organization_id)
     settings = found if found is not None else InvoicingSettings(
         organization_id=organization_id, document_numbering="per_organization", document_number_prefix="INV",
-        invoice_grace_period=0, net_payment_term=0)
+        invoice_grace_period=0, net_payment_term=0, finalize_zero_amount_invoice=True, timezone="UTC",
+        default_currency="USD")
     remembered[organization_id] = settings
     return settings
-
-
-async def save_settings(session: AsyncSession, organization_id: uuid.UUID, values: dict[str, Any]) -> InvoicingSettings:
-    statement = insert(InvoicingSettings).values(organization_id=organization_id, **values)
-    await session.execute(statement.on_conflict_do_update(
-        index_elements=["organization_id"], set_={**values, "updated_at": func.now()}))
-    found = await session.get(InvoicingSettings, organization_id, populate_existing=True)
-    assert found is not None
-    memo(session, _SETTINGS)[organization_id] = found
-    return found
 
 
 async def claim(session: AsyncSession, values: dict[str, Any]) -> Invoice | None:

@@ -18,7 +18,6 @@ from invoicing.invoices.schemas import (
     InvoiceBatchResponse,
     InvoiceResponse,
     InvoiceSettings,
-    InvoiceSettingsBody,
     InvoiceSettingsResponse,
     InvoicesResponse,
     InvoiceUpdateBody,
@@ -39,7 +38,7 @@ STATE_ERRORS = {**WRITE_ERRORS, 409: response(ApiError, "The invoice's state for
                                                         "`invoice_already_finalized`, `customer_invoicing_parked`).")}
 router = APIRouter(prefix="/api/v1", tags=["invoices"])
 InvoiceId = Annotated[uuid.UUID, Path(description="The invoice's `lago_id`.")]
-STATUSES = ("draft", "finalized", "voided", "failed", "pending")
+STATUSES = ("draft", "finalized", "voided", "failed", "pending", "closed")
 PAYMENT_STATUSES = ("pending", "succeeded", "failed")
 INVOICE_TYPES = ("subscription", "add_on", "credit", "one_off", "progressive_billing", "advance_charges")
 
@@ -262,21 +261,15 @@ async def retry_invoice(lago_id: InvoiceId, session: DbSession, principal: Write
 
 
 @router.get("/invoice_settings", response_model=InvoiceSettingsResponse, responses=READ_ERRORS,
-            tags=["invoice_settings"], summary="The organization's invoicing settings")
+            tags=["invoice_settings"], summary="The organization's settings as invoicing applies them",
+            description="Read-only: the catalog owns them (`PUT /organizations`); invoicing keeps them from "
+                        "`organization.updated`. `document_numbering` (`per_organization`: PREFIX-YYYYMM-NNNNN, "
+                        "`per_customer`: PREFIX-<customer>-NNN), `document_number_prefix`, `invoice_grace_period` and "
+                        "`net_payment_term` (days; a customer's own values win), `finalize_zero_amount_invoice`, "
+                        "`timezone`, `default_currency`.")
 async def get_settings(session: DbSession, principal: Writer) -> InvoiceSettingsResponse:
     row = await repository.settings_of(session, principal.organization_id)
     return InvoiceSettingsResponse(invoice_settings=InvoiceSettings(**api.settings_view(row)))
-
-
-@router.put("/invoice_settings", response_model=InvoiceSettingsResponse, responses=WRITE_ERRORS,
-            tags=["invoice_settings"], summary="Change the organization's invoicing settings",
-            description="Invora's resource (Lago keeps these on the organization): `document_numbering` "
-                        "(`per_organization`: PREFIX-YYYYMM-NNNNN, `per_customer`: PREFIX-<customer>-NNN), "
-                        "`document_number_prefix`, `invoice_grace_period` and `net_payment_term` (days; a "
-                        "customer's own values win).")
-async def put_settings(body: InvoiceSettingsBody, session: DbSession, principal: Writer) -> InvoiceSettingsResponse:
-    view = await api.save_settings(session, principal.organization_id, body.invoice_settings)
-    return InvoiceSettingsResponse(invoice_settings=InvoiceSettings(**view))
 
 
 @router.get("/billing_check_violations", response_model=BillingCheckViolationsResponse, responses=READ_ERRORS,

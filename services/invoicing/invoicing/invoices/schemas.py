@@ -52,25 +52,16 @@ class InvoiceUpdateBody(BaseModel):
 
 
 class InvoiceSettings(BaseModel):
-    """Invora's own resource (Lago keeps these on the organization)."""
+    """Invora's read-only view of what invoicing applies of the organization's settings (catalog's
+    `PUT /organizations`)."""
 
     document_numbering: Literal["per_customer", "per_organization"] = "per_organization"
     document_number_prefix: str = Field("INV", min_length=1, max_length=10, pattern=r"^[A-Za-z0-9_-]+$")
     invoice_grace_period: int = Field(0, ge=0, le=365)
     net_payment_term: int = Field(0, ge=0, le=365)
-
-
-class InvoiceSettingsUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    document_numbering: Literal["per_customer", "per_organization"] | None = None
-    document_number_prefix: str | None = Field(None, min_length=1, max_length=10, pattern=r"^[A-Za-z0-9_-]+$")
-    invoice_grace_period: StrictInt | None = Field(None, ge=0, le=365)
-    net_payment_term: StrictInt | None = Field(None, ge=0, le=365)
-
-
-class InvoiceSettingsBody(BaseModel):
-    invoice_settings: InvoiceSettingsUpdate
+    finalize_zero_amount_invoice: bool = True
+    timezone: str = "UTC"
+    default_currency: str = "USD"
 
 
 class InvoiceSettingsResponse(BaseModel):

@@ -1,4 +1,5 @@
-"""The projections' consumers: customers (subscriptions), plan versions, taxes, coupons and add-ons (catalog).
+"""The projections' consumers: customers (subscriptions), plan versions, taxes, coupons, add-ons and the
+organization's settings (catalog).
 
 Each event is handled once (platform consumer + inbox) in one transaction with its effect. A
 customer row only moves forward (`updated_at`); a plan version, once known, never changes.
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicing.projections import repository
 from invora.bus.consumer import ConsumerSpec
-from invora.events.contracts.catalog import AddOnEvent, CouponEvent, PlanEvent, TaxEvent
+from invora.events.contracts.catalog import AddOnEvent, CouponEvent, OrganizationEvent, PlanEvent, TaxEvent
 from invora.events.contracts.subscriptions import CustomerEvent
 from invora.events.envelope import EventEnvelope
 
@@ -38,6 +39,11 @@ async def on_add_on(session: AsyncSession, event: EventEnvelope) -> None:
     await repository.upsert_add_on(session, event.organization_id, add_on, deleted=event.type == "add_on.deleted")
 
 
+async def on_organization(session: AsyncSession, event: EventEnvelope) -> None:
+    organization = OrganizationEvent.model_validate(event.data).organization
+    await repository.upsert_organization(session, event.organization_id, organization, event.occurred_at)
+
+
 def _verbs(aggregate: str) -> frozenset[str]:
     return frozenset(f"{aggregate}.{verb}" for verb in ("created", "updated", "deleted"))
 
@@ -49,5 +55,7 @@ PROJECTION_CONSUMERS: tuple[ConsumerSpec, ...] = (
                  event_types=frozenset({"plan.created", "plan.updated"})),
     ConsumerSpec(name="taxes", topics=("invora.tax",), handler=on_tax, event_types=_verbs("tax")),
     ConsumerSpec(name="coupons", topics=("invora.coupon",), handler=on_coupon, event_types=_verbs("coupon")),
+    ConsumerSpec(name="organizations", topics=("invora.organization",), handler=on_organization,
+                 event_types=frozenset({"organization.updated"})),
     ConsumerSpec(name="add-ons", topics=("invora.add_on",), handler=on_add_on, event_types=_verbs("add_on")),
 )

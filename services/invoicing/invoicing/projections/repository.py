@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicing.billing.taxes import TaxRate
+from invoicing.invoices.models import InvoicingSettings
 from invoicing.projections.models import (
     AddOnProjection,
     CouponProjection,
@@ -20,7 +22,7 @@ from invoicing.projections.models import (
     TaxProjection,
 )
 from invora.db.memo import memo
-from invora.events.contracts.catalog import AddOn, Coupon, Plan, Tax
+from invora.events.contracts.catalog import AddOn, Coupon, Organization, Plan, Tax
 from invora.events.contracts.subscriptions import Customer
 
 _TAXES = "invoicing.taxes"  # the organization's tax projection rows, read once per transaction
@@ -38,6 +40,22 @@ async def upsert_customer(session: AsyncSession, organization_id: uuid.UUID, cus
     await session.execute(statement.on_conflict_do_update(
         index_elements=["organization_id", "id"], set_=values,
         where=CustomerProjection.updated_at <= statement.excluded.updated_at))
+
+
+async def upsert_organization(session: AsyncSession, organization_id: uuid.UUID, organization: Organization,
+                              occurred_at: datetime) -> None:
+    """What invoicing applies of the organization's settings; an older event never overwrites a newer one."""
+    values = dict(
+        document_numbering=organization.document_numbering, document_number_prefix=organization.document_number_prefix,
+        invoice_grace_period=organization.billing_configuration.invoice_grace_period,
+        net_payment_term=organization.net_payment_term,
+        finalize_zero_amount_invoice=organization.finalize_zero_amount_invoice, timezone=organization.timezone,
+        default_currency=organization.default_currency, updated_at=occurred_at,
+    )
+    statement = insert(InvoicingSettings).values(organization_id=organization_id, **values)
+    await session.execute(statement.on_conflict_do_update(
+        index_elements=["organization_id"], set_=values,
+        where=InvoicingSettings.updated_at <= statement.excluded.updated_at))
 
 
 async def customer(session: AsyncSession, organization_id: uuid.UUID,

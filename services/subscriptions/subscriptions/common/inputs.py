@@ -6,24 +6,26 @@ every check is in the OpenAPI document (enums, patterns, bounds), which admits w
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints
 
 from invora.money import CURRENCIES
+from invora.web.inputs import EMAILS_PATTERN as EMAILS_PATTERN
 from invora.web.inputs import MAX_CODE, Choice, StorableText, iana_timezones
+from invora.web.inputs import Country as Country
+from invora.web.inputs import Emails as Emails
 
 # re-exported: the service's bodies and routes build on them
 from invora.web.inputs import InputModel as InputModel
 from invora.web.inputs import JsonObject as JsonObject
 from invora.web.inputs import StrictInt as StrictInt
+from invora.web.inputs import Timezone as Timezone
 from invora.web.inputs import check_json as check_json
 from invora.web.inputs import check_text as check_text
 from invora.web.inputs import storable_key as storable_key
 from invora.web.timestamps import TimestampInput
-from subscriptions.common.countries import COUNTRIES
 
 MAX_NAME = 255
 MAX_TEXT = 2000
@@ -32,29 +34,14 @@ MAX_ITEMS = 100
 LATEST_DATE = datetime(2999, 12, 31, tzinfo=UTC)
 EARLIEST_DATE = datetime(1970, 1, 1, tzinfo=UTC)
 
-# several addresses separated by commas (Lago); plain ASCII classes, read alike by Python and ECMA-262
-_ADDRESS = r"[^@,;\x00-\x20]+@[^@,;\x00-\x20]+\.[^@,;\x00-\x20]+"
-EMAILS_PATTERN = rf"^[ \t]*{_ADDRESS}(?:[ \t]*,[ \t]*{_ADDRESS})*[ \t]*$"
-_EMAILS = re.compile(EMAILS_PATTERN)
-
 # what `str.strip()` removes; a reason must hold something else
 _SPACES = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
 _SPACE_CLASS = "".join(f"\\u{ord(c):04x}" for c in _SPACES)
 REASON_PATTERN = rf"^[^\x00]*[^\x00{_SPACE_CLASS}][^\x00]*$"
 
 
-def _country(value: str) -> str:
-    return value.upper()
-
-
 def is_timezone(value: str) -> bool:
     return value in iana_timezones()
-
-
-def _emails(value: str) -> str:
-    if not _EMAILS.fullmatch(value):
-        raise ValueError("invalid_email_format")
-    return value
 
 
 def _reason(value: str) -> str:
@@ -67,12 +54,7 @@ def _reason(value: str) -> str:
 Text = Annotated[str, StringConstraints(max_length=MAX_TEXT), StorableText()]
 Code = Annotated[str, StringConstraints(min_length=1, max_length=MAX_CODE), StorableText()]
 Name = Annotated[str, StringConstraints(max_length=MAX_NAME), StorableText()]
-# ISO 3166-1 alpha-2, in capitals or in small letters (stored in capitals)
-Country = Annotated[str, Choice(COUNTRIES | {c.lower() for c in COUNTRIES}, "country_code_invalid"),
-                    AfterValidator(_country)]
 Currency = Annotated[str, Choice(CURRENCIES, "currency_code_invalid")]
-Timezone = Annotated[str, Choice(iana_timezones(), "invalid_timezone")]
-Emails = Annotated[str, StringConstraints(max_length=MAX_TEXT), StorableText(EMAILS_PATTERN), AfterValidator(_emails)]
 Timestamp = Annotated[datetime, TimestampInput(EARLIEST_DATE.year, LATEST_DATE.year)]
 Reason = Annotated[str, StringConstraints(max_length=MAX_TEXT), StorableText(REASON_PATTERN),
                    AfterValidator(_reason)]

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request
 
 from invora.auth.deps import Reader, ReaderOrTenant, Writer
+from invora.countries import COUNTRIES
 from invora.errors import ValidationFailed
 from invora.money import CURRENCIES
 from invora.runtime import now
@@ -14,7 +15,6 @@ from invora.web.deps import DbSession
 from invora.web.error_docs import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS
 from invora.web.pagination import Pagination
 from subscriptions.common.auth import accessible_customer
-from subscriptions.common.countries import COUNTRIES
 from subscriptions.common.inputs import Name, check_text
 from subscriptions.customers import service
 from subscriptions.customers.schemas import CustomerCreateBody, CustomerResponse, CustomersResponse

@@ -245,6 +245,94 @@ class PlanVersion(PlanPrices):
     created_at: datetime
 
 
+
+# -- the organization and its billing entities ---------------------------------------------------------
+
+DocumentNumbering = Literal["per_customer", "per_organization"]
+EntityDocumentNumbering = Literal["per_customer", "per_billing_entity"]
+EmailSetting = Literal["invoice.finalized", "credit_note.created", "payment_receipt.created"]
+
+
+class OrganizationBillingConfiguration(_Object):
+    invoice_footer: str | None = None
+    invoice_grace_period: int = 0
+    document_locale: str = "en"
+
+
+class Organization(_Object):
+    """The organization's settings (Lago's organization object); the catalog owns them.
+
+    `lago_id` is the organization id every key carries. Services read what they need from
+    `organization.updated` (invoicing: numbering, grace period, payment term, zero-amount invoices,
+    timezone; notifications: `webhook_url`), never from the catalog's database.
+    """
+
+    lago_id: uuid.UUID
+    name: str
+    created_at: datetime | None = None
+    webhook_url: str | None = None
+    webhook_urls: list[str] = Field(default_factory=list)
+    country: str | None = None
+    default_currency: str = "USD"
+    address_line1: str | None = None
+    address_line2: str | None = None
+    state: str | None = None
+    zipcode: str | None = None
+    email: str | None = None
+    city: str | None = None
+    legal_name: str | None = None
+    legal_number: str | None = None
+    document_numbering: DocumentNumbering = "per_organization"
+    document_number_prefix: str = "INV"
+    net_payment_term: int = 0
+    tax_identification_number: str | None = None
+    timezone: str = "UTC"
+    email_settings: list[EmailSetting] = Field(default_factory=list)
+    billing_configuration: OrganizationBillingConfiguration = Field(default_factory=OrganizationBillingConfiguration)
+    finalize_zero_amount_invoice: bool = True
+    taxes: list[Tax] = Field(default_factory=list, description="Taxes applied to the organization by default.")
+
+
+class BillingEntity(_Object):
+    """An organizational unit that issues invoices (Lago's billing entity, extended with its taxes)."""
+
+    lago_id: uuid.UUID
+    code: str
+    name: str
+    default_currency: str = "USD"
+    document_locale: str = "en"
+    document_numbering: EntityDocumentNumbering = "per_customer"
+    document_number_prefix: str | None = None
+    finalize_zero_amount_invoice: bool = True
+    invoice_footer: str | None = None
+    invoice_grace_period: int = 0
+    subscription_invoice_issuing_date_anchor: Literal["current_period_end", "next_period_start"] = \
+        "next_period_start"
+    subscription_invoice_issuing_date_adjustment: Literal["align_with_finalization_date", "keep_anchor"] = \
+        "align_with_finalization_date"
+    is_default: bool = False
+    net_payment_term: int = 0
+    address_line1: str | None = None
+    address_line2: str | None = None
+    city: str | None = None
+    state: str | None = None
+    country: str | None = None
+    zipcode: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    legal_name: str | None = None
+    legal_number: str | None = None
+    tax_identification_number: str | None = None
+    timezone: str = "UTC"
+    email_settings: list[EmailSetting] = Field(default_factory=list)
+    eu_tax_management: bool = False
+    logo_url: str | None = None
+    taxes: list[Tax] = Field(default_factory=list)
+    selected_invoice_custom_sections: list[dict[str, str]] = Field(default_factory=list)
+    created_at: datetime
+    updated_at: datetime
+
+
 # -- event payloads (the `data` of each envelope) -------------------------------------------------------
 
 class TaxEvent(_Object):
@@ -269,6 +357,18 @@ class CouponEvent(_Object):
 
 class PlanEvent(_Object):
     plan: Plan
+
+
+class OrganizationEvent(_Object):
+    """`organization.updated` (internal: not forwarded to tenant webhooks)."""
+
+    organization: Organization
+
+
+class BillingEntityEvent(_Object):
+    """`billing_entity.created` / `.updated` (internal: not forwarded to tenant webhooks)."""
+
+    billing_entity: BillingEntity
 
 
 class PlanUpdatedEvent(PlanEvent):
@@ -306,7 +406,7 @@ class PlanCascadeRequestedEvent(_Object):
     changes: PriceChanges
 
 
-AGGREGATES = ("tax", "billable_metric", "add_on", "feature", "coupon", "plan")
+AGGREGATES = ("tax", "billable_metric", "add_on", "feature", "coupon", "plan", "organization", "billing_entity")
 
 EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     **{f"tax.{verb}": TaxEvent for verb in ("created", "updated", "deleted")},
@@ -318,6 +418,9 @@ EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     "plan.updated": PlanUpdatedEvent,
     "plan.deleted": PlanEvent,
     "plan.cascade_requested": PlanCascadeRequestedEvent,
+    "organization.updated": OrganizationEvent,
+    "billing_entity.created": BillingEntityEvent,
+    "billing_entity.updated": BillingEntityEvent,
 }
 
 

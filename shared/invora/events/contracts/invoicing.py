@@ -48,7 +48,7 @@ PREPAID_CREDITS_RELEASE_REQUESTED = "invoice.prepaid_credits_release_requested"
 
 FeeType = Literal["subscription", "charge", "commitment", "fixed_charge", "add_on", "credit"]
 
-InvoiceStatus = Literal["draft", "finalized", "voided", "failed", "pending"]
+InvoiceStatus = Literal["draft", "finalized", "voided", "failed", "pending", "closed"]
 PaymentStatus = Literal["pending", "succeeded", "failed"]
 InvoiceType = Literal["subscription", "add_on", "credit", "one_off", "progressive_billing"]
 
