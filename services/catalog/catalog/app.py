@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from catalog.add_ons.routes import router as add_ons
 from catalog.billable_metrics.routes import router as billable_metrics
+from catalog.billing_entities.routes import router as billing_entities
 from catalog.coupons.routes import router as coupons
 from catalog.features.routes import router as features
 from catalog.organizations.routes import router as organizations
@@ -31,7 +32,7 @@ DEFINITION = ServiceDefinition(
         "compatible; see docs/catalog.md."
     ),
     routers=[billable_metrics, plans, plan_versions, plan_charges, plan_entitlements, add_ons, features, coupons,
-             taxes, organizations],
+             taxes, organizations, billing_entities],
     openapi_tags=[
         {"name": "billable_metrics", "description": "What is measured and how events aggregate into units."},
         {"name": "plans", "description": "Plans, their charges, fixed charges and filters. Price changes create "
@@ -44,6 +45,8 @@ DEFINITION = ServiceDefinition(
         {"name": "taxes", "description": "Tax rates referenced by code."},
         {"name": "organizations", "description": "The organization's settings: legal details, numbering, grace "
                                                   "period, payment term, e-mail and webhook defaults."},
+        {"name": "billing_entities", "description": "Units that issue invoices: legal details, numbering, invoice "
+                                                     "settings and their own taxes."},
     ],
 )
 

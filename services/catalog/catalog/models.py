@@ -2,6 +2,7 @@
 
 from catalog.add_ons.models import AddOn
 from catalog.billable_metrics.models import BillableMetric
+from catalog.billing_entities.models import BillingEntity
 from catalog.coupons.models import Coupon, CouponTarget
 from catalog.db import PLATFORM_MODELS
 from catalog.features.models import Feature, FeaturePrivilege
@@ -18,7 +19,8 @@ from catalog.plans.models import (
 from catalog.taxes.models import Tax
 
 __all__ = [
-    "PLATFORM_MODELS", "AddOn", "BillableMetric", "Charge", "Coupon", "CouponTarget", "Feature", "FeaturePrivilege",
+    "PLATFORM_MODELS", "AddOn", "BillableMetric", "BillingEntity", "Charge", "Coupon", "CouponTarget", "Feature",
+    "FeaturePrivilege",
     "FixedCharge", "Organization", "Plan", "PlanEntitlement", "PlanVersion", "PlanVersionCharge",
     "PlanVersionFixedCharge", "Tax",
 ]

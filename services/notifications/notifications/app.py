@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from invora.app import ServiceDefinition, build_service_app
 from notifications.deliveries.routes import router as deliveries_router
 from notifications.delivery_worker.worker import delivery_worker_lifespan
+from notifications.endpoints.organization_default import organization_webhook_consumer_spec
 from notifications.endpoints.routes import router as endpoints_router
 from notifications.fanout.consumer_spec import fanout_consumer_spec
 from notifications.runtime import NotificationsRuntime
@@ -27,8 +28,9 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
         description=DESCRIPTION,
         # the public-key routes come before /webhooks/{lago_id}
         routers=[signing_router, deliveries_router, endpoints_router],
-        # the fan-out consumer handles a fetched batch per transaction (see fanout/consumer_spec.py)
-        consumers=[fanout_consumer_spec(runtime)],
+        # the fan-out consumer handles a fetched batch per transaction (see fanout/consumer_spec.py); the
+        # organization's `webhook_url` becomes an endpoint (endpoints/organization_default.py)
+        consumers=[fanout_consumer_spec(runtime), organization_webhook_consumer_spec(runtime)],
         background=[signing_key_lifespan(runtime), delivery_worker_lifespan(runtime)],
         openapi_tags=[
             {"name": "webhook_endpoints", "description": "Where an organization's events are sent, and how."},
