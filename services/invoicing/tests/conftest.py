@@ -17,7 +17,15 @@ from typing import Any
 import pytest
 
 from invoicing.invoices.consumer import on_subscription_event
-from invoicing.projections.consumer import on_add_on, on_coupon, on_customer, on_organization, on_plan, on_tax
+from invoicing.projections.consumer import (
+    on_add_on,
+    on_billing_entity,
+    on_coupon,
+    on_customer,
+    on_organization,
+    on_plan,
+    on_tax,
+)
 from invora.clock import ManualClock
 from invora.events.envelope import EventEnvelope
 from invora.ids import uuid7
@@ -105,6 +113,16 @@ class World:
                 "billing_configuration": {"invoice_grace_period": 0, **(billing_configuration or {})}, **fields}
         await self.deliver(on_organization, self.envelope("organization.updated", "organization", self.org,
                                                           {"organization": body}, occurred_at=occurred_at))
+        return body
+
+    async def billing_entity(self, code: str, taxes: list | None = None, updated_at: datetime | None = None,
+                             **fields) -> dict:
+        """The catalog's `billing_entity.updated` (the whole entity)."""
+        at = (updated_at or T0).isoformat()
+        body = {"lago_id": str(uuid.uuid4()), "code": code, "name": code.title(), "taxes": taxes or [],
+                "created_at": T0.isoformat(), "updated_at": at, **fields}
+        await self.deliver(on_billing_entity, self.envelope("billing_entity.updated", "billing_entity",
+                                                            body["lago_id"], {"billing_entity": body}))
         return body
 
     async def tax(self, code: str, rate: str, applied_to_organization: bool = False) -> dict:

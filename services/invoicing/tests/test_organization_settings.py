@@ -105,3 +105,43 @@ async def test_the_settings_are_read_only_here_and_staff_only(world, api, make_a
     assert body["status"] == 405
     tenant = make_api(org, roles=("tenant",), customer_id=uuid.uuid4())
     await tenant.error("GET", "/api/v1/invoice_settings", status=403)
+
+
+async def test_a_customer_is_invoiced_by_its_billing_entity(world, api):
+    await world.organization(document_number_prefix="ORG", net_payment_term=30)
+    org_vat = await world.tax("org_vat", "20", applied_to_organization=True)
+    eu_vat = await world.tax("eu_vat", "10")
+    await world.billing_entity("eu", document_numbering="per_billing_entity", document_number_prefix="EU",
+                               net_payment_term=7, invoice_grace_period=0, taxes=[eu_vat])
+    await world.billing_entity("us", document_numbering="per_billing_entity", document_number_prefix="US")
+    plan = await world.plan(1_000)
+    european = await world.customer(billing_entity_code="eu")
+    american = await world.customer(billing_entity_code="us")
+    plain = await world.customer()
+    unknown = await world.customer(billing_entity_code="not_heard_of_yet")
+    for customer in (european, european, american, plain, unknown):
+        await world.close(world.subscription(customer, plan), T0, APR)
+    rows = await _invoices(api)
+    by_customer: dict[str, list[dict]] = {}
+    for invoice in rows:
+        by_customer.setdefault(invoice["customer"]["lago_id"], []).append(invoice)
+    eu = by_customer[european["lago_id"]]
+    assert sorted(i["number"] for i in eu) == ["EU-202604-00001", "EU-202604-00002"]  # the entity's own counter
+    assert {i["payment_due_date"] for i in eu} == {"2026-04-08"}  # its 7 days, not the organization's 30
+    assert {t["tax_code"] for i in eu for t in i["applied_taxes"]} == {"eu_vat"}  # its taxes replace the defaults
+    assert {i["total_amount_cents"] for i in eu} == {1_100}
+    [us] = by_customer[american["lago_id"]]
+    assert us["number"] == "US-202604-00001" and us["applied_taxes"] == []  # no taxes of its own: none
+    for lone in (plain, unknown):  # no entity (or one not heard of): the organization's settings and taxes
+        [invoice] = by_customer[lone["lago_id"]]
+        assert invoice["number"].startswith("ORG-202604-") and invoice["payment_due_date"] == "2026-05-01"
+        assert [t["tax_code"] for t in invoice["applied_taxes"]] == [org_vat["code"]]
+
+
+async def test_an_entitys_zero_amount_rule_and_an_older_event(world, api):
+    await world.billing_entity("quiet", finalize_zero_amount_invoice=False, updated_at=T0 + timedelta(minutes=2))
+    await world.billing_entity("quiet", finalize_zero_amount_invoice=True, updated_at=T0 + timedelta(minutes=1))
+    customer = await world.customer(billing_entity_code="quiet")
+    await world.close(world.subscription(customer, await world.plan(0)), T0, APR)
+    [invoice] = await _invoices(api)
+    assert invoice["status"] == "closed"  # the newer entity (zero-amount invoices not finalized) won

@@ -40,6 +40,7 @@ from invoicing.billing.taxes import TaxRate, precedence
 from invoicing.credits import service as credits
 from invoicing.invoices import lifecycle, repository, service
 from invoicing.invoices.errors import CustomerUnknown, PlanVersionUnknown
+from invoicing.invoices.issuer import issuer_of
 from invoicing.invoices.models import Fee, Invoice
 from invoicing.late_usage import repository as late_usage
 from invoicing.projections import repository as projections
@@ -91,7 +92,7 @@ async def context_of(session: AsyncSession, organization_id: uuid.UUID, subscrip
     if version is None:
         raise PlanVersionUnknown(str(version_id))
     return Context(customer, version, await projections.taxes_by_code(session, organization_id, customer.tax_codes),
-                   await projections.organization_taxes(session, organization_id))
+                   await projections.organization_taxes(session, organization_id, customer))
 
 
 def _subscription_line(ctx: Context, subscription: Subscription, *, full_start: datetime, full_end: datetime,
@@ -420,8 +421,8 @@ async def _create(session: AsyncSession, organization_id: uuid.UUID, ctx: Contex
                   source: dict[str, Any], now: datetime, billing_period_id: uuid.UUID | None = None,
                   *, invoice_type: str = "subscription", source_key: str | None = None,
                   grace_applies: bool = True) -> Invoice | None:
-    settings = await repository.settings_of(session, organization_id)
     customer = ctx.customer
+    settings = await issuer_of(session, organization_id, customer)
     grace = customer.invoice_grace_period if customer.invoice_grace_period is not None \
         else settings.invoice_grace_period
     net_term = customer.net_payment_term if customer.net_payment_term is not None else settings.net_payment_term

@@ -29,13 +29,7 @@ from invoicing.billing.numbering import customer_number, organization_number, sc
 from invoicing.billing.prepaid import with_prepaid_credit
 from invoicing.credits import service as credits
 from invoicing.invoices import repository, service
-from invoicing.invoices.errors import (
-    InvoiceAlreadyFinalized,
-    InvoiceNotDisputable,
-    InvoiceNotDraft,
-    InvoiceNotFailed,
-    InvoiceNotVoidable,
-)
+from invoicing.invoices.issuer import issuer_of
 from invoicing.invoices.models import Fee, Invoice
 from invoicing.prepaid_credits import service as prepaid_credits
 from invoicing.projections import repository as projections
@@ -94,17 +88,17 @@ async def settle_prepaid_credits(session: AsyncSession, invoice: Invoice, applie
 
 async def _number(session: AsyncSession, invoice: Invoice, now: datetime, *, fees: list[Fee],
                   extra_events: tuple[str, ...] = ()) -> None:
-    settings = await repository.settings_of(session, invoice.organization_id)
     customer = await projections.customer(session, invoice.organization_id, invoice.customer_id)
+    settings = await issuer_of(session, invoice.organization_id, customer)
     if invoice.fees_amount_cents == 0 and not finalizes_zero_amount(settings, customer):
         invoice.status = "closed"  # Lago's: no number, no event, nothing to pay
         invoice.finalize_at = None
         invoice.updated_at = now
         return
-    numbering_scope = scope(settings.document_numbering, invoice.customer_id)
+    numbering_scope = scope(settings.document_numbering, invoice.customer_id, settings.billing_entity_id)
     sequence = await repository.next_number(session, invoice.organization_id, numbering_scope)
     invoice.payment_due_date = invoice.issuing_date + timedelta(days=invoice.net_payment_term)
-    if settings.document_numbering == "per_organization":
+    if settings.document_numbering in ("per_organization", "per_billing_entity"):
         invoice.number = organization_number(settings.document_number_prefix, invoice.issuing_date, sequence)
     else:
         slug = f"{(customer.body.get('sequential_id') if customer else 0) or 0:03d}"

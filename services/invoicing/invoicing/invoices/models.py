@@ -213,7 +213,8 @@ class InvoiceNumberCounter(Base):
     __tablename__ = "invoice_number_counters"
 
     organization_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    scope: Mapped[str] = mapped_column(String(80), primary_key=True)  # "organization" or "customer:<uuid>"
+    # organization | customer:<uuid> | billing_entity:<uuid>
+    scope: Mapped[str] = mapped_column(String(80), primary_key=True)
     last_number: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
 
 

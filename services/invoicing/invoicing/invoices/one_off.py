@@ -21,6 +21,7 @@ from invoicing.applied_coupons.errors import CustomerNotFound
 from invoicing.billing.subscription_fee import local_date
 from invoicing.billing.taxes import TaxRate, precedence
 from invoicing.invoices import generate, lifecycle, repository, service
+from invoicing.invoices.issuer import issuer_of
 from invoicing.invoices.models import Invoice
 from invoicing.invoices.schemas import OneOffInvoiceInput
 from invoicing.projections import repository as projections
@@ -46,7 +47,7 @@ async def create(session: AsyncSession, organization_id: uuid.UUID, data: OneOff
     if len(known) != len(codes):
         raise NotFound("tax")
     customer_taxes = await projections.taxes_by_code(session, organization_id, customer.tax_codes)
-    organization_taxes = await projections.organization_taxes(session, organization_id)
+    organization_taxes = await projections.organization_taxes(session, organization_id, customer)
     lines: list[tuple[int, list[TaxRate], dict[str, Any]]] = []
     for fee in data.fees:
         add_on = add_ons[fee.add_on_code].body
@@ -64,7 +65,7 @@ async def create(session: AsyncSession, organization_id: uuid.UUID, data: OneOff
             from_date=fee.from_datetime, to_date=fee.to_datetime,
             item={"type": "add_on", "code": add_on["code"], "name": add_on["name"], "invoice_display_name": name,
                   "lago_item_id": str(add_on["lago_id"]), "item_type": "AddOn"})))
-    settings = await repository.settings_of(session, organization_id)
+    settings = await issuer_of(session, organization_id, customer)
     net_term = customer.net_payment_term if customer.net_payment_term is not None else settings.net_payment_term
     issuing = local_date(now, customer.timezone)
     invoice_id = await repository.insert_invoice(session, dict(

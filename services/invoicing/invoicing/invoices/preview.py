@@ -61,7 +61,7 @@ async def preview(session: AsyncSession, organization_id: uuid.UUID, data: Previ
                            end=full_end, timezone=timezone, trial_ends_at=trial_end)
     customer_taxes = await projections.taxes_by_code(session, organization_id, known.tax_codes) if known else []
     taxes = precedence(generate._rates(plan.get("taxes")), customer_taxes,
-                       await projections.organization_taxes(session, organization_id))
+                       await projections.organization_taxes(session, organization_id, known))
     coupons = [service.coupon_state(c) for c in await repository.active_coupons(
         session, organization_id, known.id, lock=False)] if known else []
     for n, inline in enumerate(data.coupons or []):

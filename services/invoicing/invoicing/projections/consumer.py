@@ -1,5 +1,5 @@
-"""The projections' consumers: customers (subscriptions), plan versions, taxes, coupons, add-ons and the
-organization's settings (catalog).
+"""The projections' consumers: customers (subscriptions), plan versions, taxes, coupons, add-ons, the
+organization's settings and billing entities (catalog).
 
 Each event is handled once (platform consumer + inbox) in one transaction with its effect. A
 customer row only moves forward (`updated_at`); a plan version, once known, never changes.
@@ -11,7 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicing.projections import repository
 from invora.bus.consumer import ConsumerSpec
-from invora.events.contracts.catalog import AddOnEvent, CouponEvent, OrganizationEvent, PlanEvent, TaxEvent
+from invora.events.contracts.catalog import (
+    AddOnEvent,
+    BillingEntityEvent,
+    CouponEvent,
+    OrganizationEvent,
+    PlanEvent,
+    TaxEvent,
+)
 from invora.events.contracts.subscriptions import CustomerEvent
 from invora.events.envelope import EventEnvelope
 
@@ -44,6 +51,11 @@ async def on_organization(session: AsyncSession, event: EventEnvelope) -> None:
     await repository.upsert_organization(session, event.organization_id, organization, event.occurred_at)
 
 
+async def on_billing_entity(session: AsyncSession, event: EventEnvelope) -> None:
+    entity = BillingEntityEvent.model_validate(event.data).billing_entity
+    await repository.upsert_billing_entity(session, event.organization_id, entity)
+
+
 def _verbs(aggregate: str) -> frozenset[str]:
     return frozenset(f"{aggregate}.{verb}" for verb in ("created", "updated", "deleted"))
 
@@ -57,5 +69,7 @@ PROJECTION_CONSUMERS: tuple[ConsumerSpec, ...] = (
     ConsumerSpec(name="coupons", topics=("invora.coupon",), handler=on_coupon, event_types=_verbs("coupon")),
     ConsumerSpec(name="organizations", topics=("invora.organization",), handler=on_organization,
                  event_types=frozenset({"organization.updated"})),
+    ConsumerSpec(name="billing-entities", topics=("invora.billing_entity",), handler=on_billing_entity,
+                 event_types=frozenset({"billing_entity.created", "billing_entity.updated"})),
     ConsumerSpec(name="add-ons", topics=("invora.add_on",), handler=on_add_on, event_types=_verbs("add_on")),
 )

@@ -3,7 +3,8 @@
 - `customers`: what an invoice needs of its customer (currency, timezone, tax codes, net payment term,
   grace period, billing entity) and the customer object it renders;
 - `plan_versions`: immutable catalog plan versions (prices, charges, taxes), keyed by version id;
-- `taxes`, `coupons`, `add_ons`: the catalog's definitions by code.
+- `taxes`, `coupons`, `add_ons`: the catalog's definitions by code;
+- `billing_entities`: the catalog's billing entities (numbering, invoice settings, own taxes) by code.
 """
 
 from __future__ import annotations
@@ -34,6 +35,26 @@ class CustomerProjection(Base):
     billing_entity_code: Mapped[str | None] = mapped_column(String(255))
     body: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class BillingEntityProjection(Base):
+    """What invoicing applies of a billing entity (catalog's `billing_entity.*`) to its customers' invoices."""
+
+    __tablename__ = "billing_entities"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    code: Mapped[str] = mapped_column(String(255), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    document_numbering: Mapped[str] = mapped_column(String(20), nullable=False)
+    document_number_prefix: Mapped[str] = mapped_column(String(20), nullable=False)
+    invoice_grace_period: Mapped[int] = mapped_column(Integer, nullable=False)
+    net_payment_term: Mapped[int] = mapped_column(Integer, nullable=False)
+    finalize_zero_amount_invoice: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    timezone: Mapped[str] = mapped_column(String(64), nullable=False)
+    default_currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    tax_codes: Mapped[list[str]] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+    body: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 

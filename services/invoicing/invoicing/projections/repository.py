@@ -16,13 +16,14 @@ from invoicing.billing.taxes import TaxRate
 from invoicing.invoices.models import InvoicingSettings
 from invoicing.projections.models import (
     AddOnProjection,
+    BillingEntityProjection,
     CouponProjection,
     CustomerProjection,
     PlanVersionProjection,
     TaxProjection,
 )
 from invora.db.memo import memo
-from invora.events.contracts.catalog import AddOn, Coupon, Organization, Plan, Tax
+from invora.events.contracts.catalog import AddOn, BillingEntity, Coupon, Organization, Plan, Tax
 from invora.events.contracts.subscriptions import Customer
 
 _TAXES = "invoicing.taxes"  # the organization's tax projection rows, read once per transaction
@@ -56,6 +57,28 @@ async def upsert_organization(session: AsyncSession, organization_id: uuid.UUID,
     await session.execute(statement.on_conflict_do_update(
         index_elements=["organization_id"], set_=values,
         where=InvoicingSettings.updated_at <= statement.excluded.updated_at))
+
+
+async def upsert_billing_entity(session: AsyncSession, organization_id: uuid.UUID, entity: BillingEntity) -> None:
+    values = dict(
+        id=entity.lago_id, document_numbering=entity.document_numbering,
+        document_number_prefix=entity.document_number_prefix or "INV",
+        invoice_grace_period=entity.invoice_grace_period, net_payment_term=entity.net_payment_term,
+        finalize_zero_amount_invoice=entity.finalize_zero_amount_invoice, timezone=entity.timezone,
+        default_currency=entity.default_currency, tax_codes=[t.code for t in entity.taxes],
+        body=entity.model_dump(mode="json"), updated_at=entity.updated_at,
+    )
+    statement = insert(BillingEntityProjection).values(organization_id=organization_id, code=entity.code, **values)
+    await session.execute(statement.on_conflict_do_update(
+        index_elements=["organization_id", "code"], set_=values,
+        where=BillingEntityProjection.updated_at <= statement.excluded.updated_at))
+
+
+async def billing_entity(session: AsyncSession, organization_id: uuid.UUID,
+                         code: str | None) -> BillingEntityProjection | None:
+    if not code:
+        return None
+    return await session.get(BillingEntityProjection, (organization_id, code))
 
 
 async def customer(session: AsyncSession, organization_id: uuid.UUID,
@@ -130,7 +153,12 @@ async def taxes_by_code(session: AsyncSession, organization_id: uuid.UUID, codes
     return [by_code[code] for code in codes if code in by_code]
 
 
-async def organization_taxes(session: AsyncSession, organization_id: uuid.UUID) -> list[TaxRate]:
+async def organization_taxes(session: AsyncSession, organization_id: uuid.UUID,
+                             customer: CustomerProjection | None = None) -> list[TaxRate]:
+    """The default taxes: the customer's billing entity's own, else those applied to the organization."""
+    entity = await billing_entity(session, organization_id, customer.billing_entity_code if customer else None)
+    if entity is not None:
+        return await taxes_by_code(session, organization_id, entity.tax_codes)
     return [tax_rate(row) for row in await _live_taxes(session, organization_id) if row.applied_to_organization]
 
 
