@@ -25,7 +25,3 @@ AGGREGATE_TYPES: tuple[str, ...] = (
 )
 
 ALL_TOPICS: tuple[str, ...] = tuple(topic_for(a) for a in AGGREGATE_TYPES)
-
-# service-to-service facts that are not Lago webhooks: the fan-out never forwards them to tenants
-INTERNAL_AGGREGATE_TYPES: frozenset[str] = frozenset({"organization", "billing_entity"})
-WEBHOOK_TOPICS: tuple[str, ...] = tuple(topic_for(a) for a in AGGREGATE_TYPES if a not in INTERNAL_AGGREGATE_TYPES)

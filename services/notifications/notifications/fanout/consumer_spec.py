@@ -1,5 +1,4 @@
-"""The fan-out consumer's declaration: every topic of the suite but the internal ones (`WEBHOOK_TOPICS`),
-one transaction per fetched batch.
+"""The fan-out consumer's declaration: every topic of the suite, one transaction per fetched batch.
 
 The guarantees are the platform consumer's (inbox rows and effects commit together, then the
 offset; a failing event is retried with back-off and nothing behind it on the partition
@@ -18,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.bus.consumer import ConsumerSpec
 from invora.events.envelope import EventEnvelope
-from invora.events.topics import WEBHOOK_TOPICS
+from invora.events.topics import ALL_TOPICS
 from notifications.fanout.consumer import fan_out
 from notifications.runtime import NotificationsRuntime
 
@@ -29,4 +28,4 @@ def fanout_consumer_spec(runtime: NotificationsRuntime) -> ConsumerSpec:
     async def handle(session: AsyncSession, events: Sequence[EventEnvelope]) -> None:
         await fan_out(session, events, runtime)
 
-    return ConsumerSpec(name=runtime.settings.consumer_name, topics=WEBHOOK_TOPICS, batch_handler=handle)
+    return ConsumerSpec(name=runtime.settings.consumer_name, topics=ALL_TOPICS, batch_handler=handle)

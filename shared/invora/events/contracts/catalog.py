@@ -360,13 +360,13 @@ class PlanEvent(_Object):
 
 
 class OrganizationEvent(_Object):
-    """`organization.updated` (internal: not forwarded to tenant webhooks)."""
+    """`organization.updated` (internal: `invora.events.contracts.internal`)."""
 
     organization: Organization
 
 
 class BillingEntityEvent(_Object):
-    """`billing_entity.created` / `.updated` (internal: not forwarded to tenant webhooks)."""
+    """`billing_entity.created` / `.updated` (internal: `invora.events.contracts.internal`)."""
 
     billing_entity: BillingEntity
 
