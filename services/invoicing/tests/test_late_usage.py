@@ -115,7 +115,7 @@ async def test_a_final_invoice_is_never_reopened_and_each_revision_bills_its_dif
 
 async def test_a_follow_up_still_in_draft_takes_the_next_revision_instead_of_a_second_follow_up(world, api):
     period = await closed_period(world)
-    await api.ok("PUT", "/api/v1/invoice_settings", {"invoice_settings": {"invoice_grace_period": 2}})
+    await world.organization(billing_configuration={"invoice_grace_period": 2})  # the catalog's settings
     await period.deliver(period.revision("8", 1))
     await period.deliver(period.revision("11", 2))
     found = await of_subscription(api, period)
