@@ -29,6 +29,13 @@ from invoicing.billing.numbering import customer_number, organization_number, sc
 from invoicing.billing.prepaid import with_prepaid_credit
 from invoicing.credits import service as credits
 from invoicing.invoices import repository, service
+from invoicing.invoices.errors import (
+    InvoiceAlreadyFinalized,
+    InvoiceNotDisputable,
+    InvoiceNotDraft,
+    InvoiceNotFailed,
+    InvoiceNotVoidable,
+)
 from invoicing.invoices.issuer import issuer_of
 from invoicing.invoices.models import Fee, Invoice
 from invoicing.prepaid_credits import service as prepaid_credits
