@@ -2,16 +2,16 @@
 `finalize_zero_amount_invoice`, `timezone` and `default_currency` join them; invoices gain the `closed` status
 (a zero-amount invoice not finalized, as Lago's).
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-02
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
