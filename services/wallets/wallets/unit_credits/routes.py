@@ -10,7 +10,6 @@ from sqlalchemy.engine import RowMapping
 
 from invora.auth.deps import ReaderOrTenant, Writer, require_roles
 from invora.auth.principal import Principal
-from invora.errors import ValidationFailed
 from invora.ids import parse_uuid
 from invora.runtime import Now
 from invora.web.deps import DbSession
@@ -86,9 +85,7 @@ async def list_unit_credits(external_customer_id: ExternalCustomerId, session: D
 async def apply_unit_credits(body: UnitCreditApplicationBody, session: DbSession, principal: Applier,
                              now: Now) -> UnitCreditApplicationResponse:
     data = body.unit_credit_application
-    invoice_id = parse_uuid(data.lago_invoice_id)
-    if invoice_id is None:
-        raise ValidationFailed(lago_invoice_id=["invalid_value"])
+    invoice_id = data.lago_invoice_id
     customer = await customers.get(session, principal.organization_id, data.external_customer_id)
     applied = await service.consume(session, principal.organization_id, customer["id"], invoice_id,
                                     data.billable_metric_code, data.units, now)

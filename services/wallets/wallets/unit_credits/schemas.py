@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -63,8 +64,7 @@ class UnitCreditsResponse(BaseModel):
 
 
 class UnitCreditApplicationInput(InputModel):
-    lago_invoice_id: Annotated[str, Field(max_length=64)] = Field(description="The invoice: the idempotency key "
-                                                                              "with the metric.")
+    lago_invoice_id: uuid.UUID = Field(description="The invoice: the idempotency key with the metric.")
     external_customer_id: Code
     billable_metric_code: Code
     units: Annotated[Decimal, DecimalInput(le=MAX_UNITS, places=5)] = Field(
