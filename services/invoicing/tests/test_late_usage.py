@@ -136,3 +136,24 @@ def test_the_follow_up_bills_exactly_the_positive_differences(billed, revised):
     assert sum(line[0] for line in outcome.lines) == sum(max(r - b, 0) for r, b in zip(revised, previous, strict=True))
     assert outcome.uncredited_cents == sum(max(b - r, 0) for r, b in zip(revised, previous, strict=True))
     assert all(line[0] > 0 and line[2]["amount_cents"] == line[0] for line in outcome.lines)
+
+
+async def test_a_weighted_sum_fee_shows_the_sum_of_event_values_as_total_aggregated_units(world, api):
+    """Lago: a weighted sum's fee has `units` the time-weighted value and `total_aggregated_units` the plain sum of
+    the event values; any other aggregation shows its units there."""
+    seats = charge("seats", properties={"amount": "2"})
+    calls = charge("calls", properties={"amount": "1"})
+    plan = await world.plan(0, charges=[seats, calls])
+    customer = await world.customer()
+    weighted = {**charge_usage(seats, "3.5", 4), "total_aggregated_units": "12"}
+    weighted["billable_metric"] = {**weighted["billable_metric"], "aggregation_type": "weighted_sum_agg"}
+    await world.close(world.subscription(customer, plan), T0, APR, usage=[weighted, charge_usage(calls, "7")])
+    [invoice] = await invoices(api, external_customer_id=customer["external_id"])
+    fees = (await api.ok("GET", f"/api/v1/invoices/{invoice['lago_id']}"))["invoice"]["fees"]
+    by_code = {f["item"]["code"]: f for f in fees}
+    assert (by_code["seats"]["units"], by_code["seats"]["total_aggregated_units"],
+            by_code["seats"]["amount_cents"]) == ("3.5", "12", 700)
+    assert (by_code["calls"]["units"], by_code["calls"]["total_aggregated_units"]) == ("7", "7")
+    listed = (await api.ok("GET", "/api/v1/fees", params={"external_customer_id": customer["external_id"]}))["fees"]
+    assert {f["item"]["code"]: f["total_aggregated_units"] for f in listed
+            if f["item"]["type"] == "charge"} == {"seats": "12", "calls": "7"}

@@ -34,6 +34,8 @@ class ChargeFeeLine:
     grouped_by: dict[str, Any] = field(default_factory=dict)
     amount_details: dict[str, Any] = field(default_factory=dict)
     true_up: bool = False
+    # Lago's `total_aggregated_units`: the snapshot's (a weighted sum's Σ event values); None: the units
+    total_aggregated_units: Decimal | None = None
 
 
 def terms(charge: Mapping[str, Any], overrides: Mapping[str, Any]) -> tuple[Mapping[str, Any], list[Any]]:
@@ -55,6 +57,14 @@ def _slot_properties(entry: FilterUsageSnapshot, properties: Mapping[str, Any],
             found_id = charge_filter.get("lago_id")
             return charge_filter.get("properties") or properties, None if found_id is None else str(found_id)
     return properties, None if entry.lago_charge_filter_id is None else str(entry.lago_charge_filter_id)
+
+
+def _total(entry: Any) -> Decimal | None:
+    """The slot's `total_aggregated_units` when it is not its units (a weighted sum: Σ event values, Lago's)."""
+    total = getattr(entry, "total_aggregated_units", None)
+    if total in (None, "") or Decimal(total) == Decimal(entry.units):
+        return None
+    return Decimal(total)
 
 
 def _line(charge: Mapping[str, Any], usage: ChargeUsageSnapshot, properties: Mapping[str, Any], currency: str,
@@ -91,19 +101,22 @@ def charge_fees(version: Mapping[str, Any], overrides: Mapping[str, Any], usage:
                         charge_lines.append(_line(charge, found, props, currency, entry.units, entry.events_count,
                                                   entry.event_values, charge_filter_id=filter_id,
                                                   filter_display_name=entry.invoice_display_name,
-                                                  grouped_by=dict(group.grouped_by)))
+                                                  grouped_by=dict(group.grouped_by),
+                                                  total_aggregated_units=_total(entry)))
                 else:
                     charge_lines.append(_line(charge, found, properties, currency, group.units, group.events_count,
-                                              group.event_values, grouped_by=dict(group.grouped_by)))
+                                              group.event_values, grouped_by=dict(group.grouped_by),
+                                              total_aggregated_units=_total(group)))
         elif found.filters:
             for entry in found.filters:
                 props, filter_id = _slot_properties(entry, properties, filters)
                 charge_lines.append(_line(charge, found, props, currency, entry.units, entry.events_count,
                                           entry.event_values, charge_filter_id=filter_id,
-                                          filter_display_name=entry.invoice_display_name))
+                                          filter_display_name=entry.invoice_display_name,
+                                          total_aggregated_units=_total(entry)))
         else:
             charge_lines.append(_line(charge, found, properties, currency, found.units, found.events_count,
-                                      found.event_values))
+                                      found.event_values, total_aggregated_units=_total(found)))
         lines.extend(charge_lines)
         minimum = int(charge.get("min_amount_cents") or 0)
         true_up = minimum_true_up_cents(sum(line.amount_cents for line in charge_lines), minimum)

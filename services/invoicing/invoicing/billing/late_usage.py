@@ -64,6 +64,7 @@ def difference(revised: Iterable[Line], billed: Mapping[str, Billed], currency_e
         events = max((payload.get("events_count") or 0) - before.events_count, 0)
         lines.append((extra, taxes, {
             **payload, "amount_cents": extra, "precise_amount_cents": Decimal(extra), "units": units,
+            "total_aggregated_units": None,
             "events_count": events,
             "precise_unit_amount": (Decimal(extra) / units).scaleb(-currency_exponent) if units else Decimal(0),
             "description": "late usage: the period's usage revised after its invoice was finalized",

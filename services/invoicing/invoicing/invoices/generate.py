@@ -127,7 +127,7 @@ def _charge_payload(ctx: Context, subscription: Subscription, line: ChargeFeeLin
         charge_id=uuid.UUID(str(charge["lago_id"])), billable_metric_code=line.metric_code,
         charge_filter_id=uuid.UUID(line.charge_filter_id) if line.charge_filter_id else None,
         grouped_by=line.grouped_by, units=units, events_count=line.events_count, amount_cents=line.amount_cents,
-        precise_amount_cents=line.precise_amount_cents,
+        precise_amount_cents=line.precise_amount_cents, total_aggregated_units=line.total_aggregated_units,
         precise_unit_amount=(line.precise_amount_cents / units).scaleb(-exponent(subscription.plan_amount_currency))
         if units else Decimal(0),
         invoice_display_name=charge.get("invoice_display_name"), pay_in_advance=False, from_date=start, to_date=end,

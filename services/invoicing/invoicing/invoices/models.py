@@ -166,6 +166,8 @@ class Fee(OrganizationModel, Base):
     invoice_display_name: Mapped[str | None] = mapped_column(String(255))
     amount_currency: Mapped[str] = mapped_column(String(3), nullable=False)
     units: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
+    # Lago's `total_aggregated_units` when it differs from `units` (a weighted sum: Σ event values); NULL: units
+    total_aggregated_units: Mapped[Decimal | None] = mapped_column(Numeric)
     events_count: Mapped[int | None] = mapped_column(BigInteger)
     amount_cents: Mapped[int] = mapped_column(BigInteger, nullable=False)
     precise_amount_cents: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
