@@ -2,6 +2,7 @@
 service, beside the raw `COPY` rate of the same rows into the same PostgreSQL.
 
     uv run python bench/ingestion.py [--clients 8] [--batch 100] [--duration 15] [--subscriptions 1000]
+                                     [--pay-in-advance]
 
 Starts embedded PostgreSQL and the Tansu broker (or uses DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS),
 migrates a fresh subscriptions database and seeds `--subscriptions` active subscriptions on one plan
@@ -44,7 +45,7 @@ from invora.auth.keys import sign_token
 METRIC_CODE = "storage_gb"
 
 
-async def seed(url: str, org: uuid.UUID, subscriptions: int) -> None:
+async def seed(url: str, org: uuid.UUID, subscriptions: int, pay_in_advance: bool = False) -> None:
     from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
     from subscriptions.customers.models import Customer
@@ -63,6 +64,7 @@ async def seed(url: str, org: uuid.UUID, subscriptions: int) -> None:
                "amount_currency": "EUR", "pay_in_advance": False, "taxes": [],
                "charges": [{"lago_id": str(uuid.uuid4()), "lago_billable_metric_id": str(metric_id),
                             "billable_metric_code": METRIC_CODE, "code": "storage", "charge_model": "standard",
+                            "pay_in_advance": pay_in_advance, "invoiceable": True,
                             "properties": {"amount": "0.01"}, "filters": [], "taxes": [],
                             "created_at": now.isoformat()}]}
     async with async_sessionmaker(engine)() as session, session.begin():
@@ -266,13 +268,16 @@ def main() -> None:
     parser.add_argument("--usage-events", type=int, nargs="*", default=[],
                         help="then measure current usage of one subscription holding these many events (e.g. "
                              "1000000 10000000), sequential requests")
+    parser.add_argument("--pay-in-advance", action="store_true",
+                        help="the charge is paid in advance: every event also publishes subscription.pay_in_advance_usage "
+                             "(units read before and after under a per-subscription lock)")
     parser.add_argument("--skip-ingestion", action="store_true", help="only the current-usage phase")
     args = parser.parse_args()
     load_average = os.getloadavg()[0]
     with bench_environment("subscriptions") as environment:
         url, private_pem = environment.database_url, environment.private_pem
         org = uuid.uuid4()
-        asyncio.run(seed(url, org, args.subscriptions))
+        asyncio.run(seed(url, org, args.subscriptions, args.pay_in_advance))
         with serve(environment, "subscriptions", args.workers) as base:
             token = sign_token(private_pem, organization_id=org, roles=["admin"])
             results: dict = {}
@@ -295,7 +300,7 @@ def main() -> None:
                 "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                             "python": platform.python_version(), "load_average_1m_at_start": load_average},
                 "parameters": {"clients": args.clients, "batch": args.batch, "duration_s": args.duration,
-                               "subscriptions": args.subscriptions,
+                               "subscriptions": args.subscriptions, "pay_in_advance": args.pay_in_advance,
                                "server": f"uvicorn, {args.workers} worker(s), uvloop, httptools",
                                "database": "DATABASE_URL" if os.environ.get("DATABASE_URL") else "embedded PostgreSQL"},
                 **results,

@@ -151,3 +151,37 @@ async def test_instant_estimates_price_the_event_alone(api, plans, subs, org, cl
                                      "2": {"properties.gb": ["value_is_mandatory"]}}
     too_many = await api.error("POST", "/api/v1/events/batch_estimate_instant_fees", {"events": [one] * 101})
     assert too_many["error_details"] == {"events": ["too_many_items"]}
+
+
+async def test_unique_count_and_charge_filters(api, plans, subs, org, clock):
+    """A unique count paid in advance (its units read from the period's usage): a value already counted adds
+    nothing; a charge filter's events chain in their own slot, the rest in the default's."""
+    users = (await plans.api.ok("POST", "/api/v1/billable_metrics", {"billable_metric": {
+        "name": "Users", "code": f"users_{uuid.uuid4().hex[:6]}", "aggregation_type": "unique_count_agg",
+        "field_name": "user"}}))["billable_metric"]
+    gb = (await plans.api.ok("POST", "/api/v1/billable_metrics", {"billable_metric": {
+        "name": "GB", "code": f"gb_{uuid.uuid4().hex[:6]}", "aggregation_type": "sum_agg", "field_name": "gb",
+        "filters": [{"key": "region", "values": ["eu", "us"]}]}}))["billable_metric"]
+    plan = await plans.plan(charges=[
+        {"billable_metric_id": users["lago_id"], "charge_model": "standard", "pay_in_advance": True,
+         "properties": {"amount": "3"}},
+        {"billable_metric_id": gb["lago_id"], "charge_model": "standard", "pay_in_advance": True,
+         "properties": {"amount": "1"},
+         "filters": [{"values": {"region": ["eu"]}, "properties": {"amount": "2"}}]}])
+    customer = await api.customer()
+    await api.ok("POST", "/api/v1/subscriptions", {"subscription": {
+        "external_customer_id": customer["external_id"], "plan_code": plan["code"], "external_id": "sub_uf"}})
+    await api.ok("POST", "/api/v1/events/batch", {"events": [
+        event(users["code"], "sub_uf", "u1", user="ann"), event(users["code"], "sub_uf", "u2", user="bob"),
+        event(users["code"], "sub_uf", "u3", user="ann")]})
+    await api.ok("POST", "/api/v1/events", {"event": event(users["code"], "sub_uf", "u4", user="cid")})
+    await api.ok("POST", "/api/v1/events/batch", {"events": [
+        event(gb["code"], "sub_uf", "g1", gb=2, region="eu"), event(gb["code"], "sub_uf", "g2", gb=3, region="us"),
+        event(gb["code"], "sub_uf", "g3", gb=1, region="eu")]})
+    published = {e["transaction_id"]: e for e in await advance_events(subs, org)}
+    assert [(published[t]["units_before"], published[t]["units_after"]) for t in ("u1", "u2", "u3", "u4")] == [
+        ("0", "1"), ("1", "2"), ("2", "2"), ("2", "3")]
+    eu = {published[t]["lago_charge_filter_id"] for t in ("g1", "g3")}
+    assert len(eu) == 1 and None not in eu and published["g2"]["lago_charge_filter_id"] is None
+    assert [(published[t]["units_before"], published[t]["units_after"]) for t in ("g1", "g3", "g2")] == [
+        ("0", "2"), ("2", "3"), ("0", "3")]

@@ -7,9 +7,10 @@ charge's slot — its charge filter or the default, and its pricing group — in
 the event; invoicing bills price(after) − price(before).
 
 How the units stay exact under concurrency: a batch with such events takes a per-subscription advisory lock
-(`repository.lock_for_pay_in_advance`, to commit, in one order), reads the open period's usage, writes the
-events (the usual single statement, now inside that transaction), reads the usage again, and writes one outbox
-row per (inserted event, charge) — all in one commit with the events. Within a batch, the events of one slot
+(`repository.lock_for_pay_in_advance`, to commit, in one order), reads the units before (count and sum metrics:
+the touched rollup rows, one statement; others: the open period's usage), writes the events (the usual single
+statement, now inside that transaction), and writes one outbox row per (inserted event, charge) — all in one
+commit with the events. Within a batch, the events of one slot
 chain in the order sent: each adds its own units (count: 1; sum: its value; unique count: 1 for a value first
 added in the batch), and the last one ends exactly at the units read after the write, so the fees add up to the
 price of the period's units whatever the batch held. A duplicate transaction id (not inserted) publishes
@@ -31,13 +32,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.events.contracts.subscriptions import PayInAdvanceUsage
-from invora.outbox import add_event
+from invora.outbox import PendingEvent, add_events
 from subscriptions.plans.client import CatalogClient
 from subscriptions.subscriptions.lifecycle import render
 from subscriptions.subscriptions.models import Subscription
-from subscriptions.usage.aggregate import slot_of
+from subscriptions.usage.aggregate import rounded, slot_of
 from subscriptions.usage.snapshot import usage_snapshot
 from subscriptions.usage_events import repository
+from subscriptions.usage_events.buckets import schedule_for
 from subscriptions.usage_events.ingest import Prepared
 from subscriptions.usage_events.pricing_groups import keys_of, text_value
 
@@ -143,21 +145,47 @@ def slot_units(usage: dict[str, Any] | None, charge_id: str, filter_id: str | No
     return Decimal(scope["units"])
 
 
+FAST = ("count_agg", "sum_agg")  # units = Σ of the slot's rollups: no full usage read needed
+
+
 class PayInAdvance:
-    """One ingestion's work for charges paid in advance: `before(…)`, then the write, then `publish(…)`."""
+    """One ingestion's work for charges paid in advance: `before(…)`, then the write, then `publish(…)`.
+
+    Fast path (count and sum metrics that do not recur): one read of the touched metrics' rollup rows
+    before the write; the units after each event are the units before plus what the inserted events added
+    (exact: the lock keeps every other batch of these subscriptions out, and the rollups are exact sums).
+    Other metrics (unique count, recurring totals carried from earlier periods) read the open period's usage
+    before and after the write (`usage_snapshot`).
+    """
 
     def __init__(self, session: AsyncSession, catalog: CatalogClient, organization_id: uuid.UUID,
                  events: list[Prepared]) -> None:
         self.session, self.catalog, self.organization_id, self.events = session, catalog, organization_id, events
         self.subscriptions: dict[uuid.UUID, Subscription] = {}
         self.usage_before: dict[uuid.UUID, dict[str, Any] | None] = {}
+        self.rollups_before: dict[uuid.UUID, list[Any]] = {}
+        self.fast: set[uuid.UUID] = set()
+
+    def _bucket(self, subscription: Subscription) -> Any:
+        return schedule_for(subscription).period_at(subscription.current_period_start).start
 
     async def before(self) -> None:
         ids = sorted({e.subscription.id for e in self.events})
         await repository.lock_for_pay_in_advance(self.session, ids)
         self.subscriptions = await repository.subscription_rows(self.session, self.organization_id, ids)
+        keys = []
         for subscription_id, subscription in self.subscriptions.items():
-            self.usage_before[subscription_id] = await self._usage(subscription)
+            if subscription.current_period_start is None or subscription.current_period_end is None:
+                continue
+            mine = [e for e in self.events if e.subscription.id == subscription_id]
+            if all(e.metric.aggregation_type in FAST and not e.metric.recurring for e in mine):
+                self.fast.add(subscription_id)
+                bucket = self._bucket(subscription)
+                keys += [(subscription_id, bucket, code) for code in sorted({e.event.code for e in mine})]
+            else:
+                self.usage_before[subscription_id] = await self._usage(subscription)
+        for row in await repository.slot_rollups(self.session, keys):
+            self.rollups_before.setdefault(row["subscription_id"], []).append(row)
 
     async def _usage(self, subscription: Subscription) -> dict[str, Any] | None:
         if subscription.current_period_start is None or subscription.current_period_end is None:
@@ -165,8 +193,27 @@ class PayInAdvance:
         return await usage_snapshot(self.session, subscription, subscription.current_period_start,
                                     subscription.current_period_end)
 
+    def _rollup_units(self, subscription: Subscription, hit: Hit) -> Decimal:
+        """The slot's units before the batch, from the rollup rows read under the lock."""
+        _properties, filters = charge_terms(hit.charge, subscription.plan_overrides or {})
+        total = Decimal(0)
+        for row in self.rollups_before.get(subscription.id, ()):
+            if row["code"] != hit.event.event.code:
+                continue
+            group = json.loads(row["group_key"]) if row["group_key"] else {}
+            slot = slot_of(filters, group)
+            filter_id = None if slot is None else str(filters[slot].get("lago_id") or "") or None
+            if filter_id != hit.filter_id:
+                continue
+            values = json.loads(row["pricing_group"]) if row["pricing_group"] else {}
+            if {key: values.get(key) for key in hit.grouped_by} != hit.grouped_by:
+                continue
+            total += Decimal(row["events_count"]) if hit.event.metric.aggregation_type == "count_agg" \
+                else Decimal(row["value_sum"] or 0)
+        return total
+
     async def publish(self, inserted: set[uuid.UUID]) -> int:
-        published = 0
+        pending: list[PendingEvent] = []
         for subscription_id, subscription in self.subscriptions.items():
             if subscription.current_period_start is None or subscription.current_period_end is None:
                 continue
@@ -175,7 +222,8 @@ class PayInAdvance:
             if not mine:
                 continue
             version = await self.catalog.plan_version(self.session, self.organization_id, subscription.plan_version_id)
-            after_usage = await self._usage(subscription)
+            fast = subscription_id in self.fast
+            after_usage = None if fast else await self._usage(subscription)
             before_usage = self.usage_before.get(subscription_id)
             by_slot: dict[tuple[str, str, str, str], list[Hit]] = {}
             for hit in hits_of(mine, version, subscription):
@@ -183,27 +231,31 @@ class PayInAdvance:
             rendered = render(subscription)
             for hits in by_slot.values():
                 first = hits[0]
-                slot = (str(first.charge["lago_id"]), first.filter_id, first.grouped_by)
-                running = slot_units(before_usage, *slot)
-                end = slot_units(after_usage, *slot)
+                metric = first.event.metric
+                if fast:
+                    running = self._rollup_units(subscription, first)
+                    end = running + sum((h.increment for h in hits), Decimal(0))
+                else:
+                    slot = (str(first.charge["lago_id"]), first.filter_id, first.grouped_by)
+                    running, end = slot_units(before_usage, *slot), slot_units(after_usage, *slot)
                 for index, hit in enumerate(hits):
                     units_after = end if index == len(hits) - 1 else running + hit.increment
-                    await add_event(self.session, type=EVENT_TYPE, organization_id=self.organization_id,
-                                    aggregate_type="subscription", aggregate_id=subscription_id,
-                                    data=PayInAdvanceUsage(
-                                        lago_event_id=hit.event.id, transaction_id=hit.event.event.transaction_id,
-                                        code=hit.event.event.code, timestamp=hit.event.timestamp,
-                                        subscription=rendered, lago_plan_version_id=subscription.plan_version_id,
-                                        lago_charge_id=uuid.UUID(str(hit.charge["lago_id"])),
-                                        lago_charge_filter_id=uuid.UUID(hit.filter_id) if hit.filter_id else None,
-                                        grouped_by=hit.grouped_by, units_before=_text(running),
-                                        units_after=_text(units_after),
-                                        period_start=subscription.current_period_start,
-                                        period_end=subscription.current_period_end,
-                                        properties=hit.event.properties))
+                    shown_before, shown_after = (rounded(metric, running), rounded(metric, units_after)) if fast \
+                        else (running, units_after)
+                    pending.append(PendingEvent(
+                        type=EVENT_TYPE, organization_id=self.organization_id, aggregate_type="subscription",
+                        aggregate_id=subscription_id, data=PayInAdvanceUsage(
+                            lago_event_id=hit.event.id, transaction_id=hit.event.event.transaction_id,
+                            code=hit.event.event.code, timestamp=hit.event.timestamp, subscription=rendered,
+                            lago_plan_version_id=subscription.plan_version_id,
+                            lago_charge_id=uuid.UUID(str(hit.charge["lago_id"])),
+                            lago_charge_filter_id=uuid.UUID(hit.filter_id) if hit.filter_id else None,
+                            grouped_by=hit.grouped_by, units_before=_text(shown_before),
+                            units_after=_text(shown_after), period_start=subscription.current_period_start,
+                            period_end=subscription.current_period_end, properties=hit.event.properties)))
                     running = units_after
-                    published += 1
-        return published
+        await add_events(self.session, pending)  # two statements, whatever the number of events
+        return len(pending)
 
 
 def _text(value: Decimal) -> str:

@@ -196,15 +196,31 @@ async def stored_events(session: AsyncSession, organization_id: uuid.UUID,
     return {(row["external_subscription_id"], row["transaction_id"]): row for row in rows}
 
 
-LOCK_FOR_ADVANCE = "SELECT pg_advisory_xact_lock(hashtextextended('pay_in_advance:' || CAST(:id AS text), 0))"
+LOCK_FOR_ADVANCE = text(
+    "SELECT count(pg_advisory_xact_lock(hashtextextended('pay_in_advance:' || id, 0)))"
+    " FROM (SELECT unnest(CAST(:ids AS text[])) AS id ORDER BY 1) AS ordered")
+
+SLOT_ROLLUPS = """
+SELECT r.subscription_id, r.code, r.group_key, r.pricing_group, r.events_count, r.value_sum
+FROM usage_rollups r
+JOIN unnest($1::uuid[], $2::timestamptz[], $3::text[]) AS k(subscription_id, period_start, code)
+  ON r.subscription_id = k.subscription_id AND r.period_start = k.period_start AND r.code = k.code
+"""
 
 
 async def lock_for_pay_in_advance(session: AsyncSession, subscription_ids: list[uuid.UUID]) -> None:
     """Serialize the batches that reach a subscription's charges paid in advance (to commit), in one order
-    (no deadlock): each one reads the units before and after its events with no other batch in between.
+    (no deadlock), one statement: each one reads the units before its events with no other batch in between.
     Through the session, so the transaction (and the write after it) is opened here."""
-    for subscription_id in sorted(subscription_ids):
-        await session.execute(text(LOCK_FOR_ADVANCE), {"id": str(subscription_id)})
+    await session.execute(LOCK_FOR_ADVANCE, {"ids": sorted(str(i) for i in subscription_ids)})
+
+
+async def slot_rollups(session: AsyncSession, keys: list[tuple[uuid.UUID, datetime, str]]) -> list[Any]:
+    """The rollup rows (count and sum) of (subscription, full period start, metric code) keys."""
+    if not keys:
+        return []
+    conn = await driver(session)
+    return await conn.fetch(SLOT_ROLLUPS, [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys])
 
 
 async def subscription_rows(session: AsyncSession, organization_id: uuid.UUID,
