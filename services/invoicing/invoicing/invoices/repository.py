@@ -93,13 +93,14 @@ async def claim_advance_fee(session: AsyncSession, values: dict[str, Any]) -> uu
 async def progressive_billed(session: AsyncSession, organization_id: uuid.UUID, subscription_id: uuid.UUID,
                              period_start: Any, *, exclude: uuid.UUID | None = None,
                              created_before: datetime | None = None) -> int:
-    """What the finalized progressive-billing invoices of one subscription period billed for usage (their
-    fees less their own deductions). Drafts do not count (Lago: only finalized invoices)."""
+    """What the final progressive-billing invoices of one subscription period billed for usage (their fees less
+    their own deductions): finalized, or `pending` (amounts fixed, waiting for prepaid credits). Drafts do not
+    count (Lago: only finalized invoices); voided ones billed nothing."""
     statement = select(func.coalesce(func.sum(
         Invoice.fees_amount_cents - Invoice.progressive_billing_credit_amount_cents), 0)).where(
         Invoice.organization_id == organization_id, Invoice.subscription_id == subscription_id,
         Invoice.period_start == period_start, Invoice.invoice_type == "progressive_billing",
-        Invoice.status == "finalized")
+        Invoice.status.in_(("finalized", "pending")))
     if exclude is not None:
         statement = statement.where(Invoice.id != exclude)
     if created_before is not None:  # a progressive invoice deducts those before it, never a later one
