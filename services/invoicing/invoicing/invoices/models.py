@@ -54,7 +54,7 @@ class Invoice(OrganizationModel, Base):
         # keyset pagination of GET /invoices: newest first, by customer and status
         Index("ix_invoices_list", "organization_id", "created_at", "id"),
         Index("ix_invoices_customer_list", "organization_id", "customer_id", "created_at", "id"),
-        # GET /invoices?external_customer_id=…&statuses[]=…: the filters, then the keyset order (migration 0014)
+        # GET /invoices?external_customer_id=…&statuses[]=…: the filters, then the keyset order (migration 0017)
         Index("ix_invoices_customer_status_list", "organization_id", "external_customer_id", "status", "created_at",
               "id"),
         Index("ix_invoices_due_drafts", "finalize_at", postgresql_where=text("status = 'draft'")),

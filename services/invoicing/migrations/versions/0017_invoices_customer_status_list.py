@@ -5,15 +5,15 @@ by walking the organization's whole list index newest first and filtering every 
 
 Built CONCURRENTLY (outside the migration's transaction) so that writes to `invoices` go on while it builds.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-02
 """
 
 from alembic import op
 
-revision = "0014"
-down_revision = "0013"
+revision = "0017"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
