@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from invoicing.applied_coupons.routes import router as applied_coupons_router
 from invoicing.fees.routes import router as fees_router
-from invoicing.invoices.consumer import INVOICE_CONSUMERS
+from invoicing.invoices.consumer import invoice_consumers
 from invoicing.invoices.payments_consumer import PAYMENT_CONSUMERS
 from invoicing.invoices.routes import router as invoices_router
 from invoicing.invoices.scheduler import scheduler
@@ -28,7 +28,7 @@ DEFINITION = ServiceDefinition(
         "Turns each closed billing period into an invoice."
     ),
     routers=(invoices_router, fees_router, applied_coupons_router),
-    consumers=(*PROJECTION_CONSUMERS, *INVOICE_CONSUMERS, *PAYMENT_CONSUMERS, WALLETS_CONSUMER),
+    consumers=(*PROJECTION_CONSUMERS, *PAYMENT_CONSUMERS, WALLETS_CONSUMER),
     background=(scheduler(lambda app: app.state.settings.scheduler_interval_seconds), clients_lifespan),
     openapi_tags=[
         {"name": "invoices", "description": "Invoices (Lago API v1): draft → finalized → voided, failed + retry."},
@@ -42,5 +42,6 @@ DEFINITION = ServiceDefinition(
 def create_app(settings: InvoicingSettings | None = None) -> FastAPI:
     settings = settings or InvoicingSettings()
     runtime = InvoicingRuntime(settings=settings)
-    definition = dataclasses.replace(DEFINITION, consumers=(*DEFINITION.consumers, credits_consumer(runtime)))
+    definition = dataclasses.replace(DEFINITION, consumers=(*DEFINITION.consumers, *invoice_consumers(runtime),
+                                                            credits_consumer(runtime)))
     return build_service_app(definition, settings, runtime)

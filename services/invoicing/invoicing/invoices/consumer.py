@@ -24,9 +24,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicing.credits import repository as credits
 from invoicing.invoices import advance, generate, progressive, repository
+from invoicing.invoices.errors import PlanVersionUnknown
 from invoicing.late_usage import service as late_usage
 from invoicing.prepaid_credits import repository as prepaid_credits
 from invoicing.projections import repository as projections
+from invoicing.projections.catalog import fetch_plan_version
+from invoicing.runtime import InvoicingRuntime
 from invora.bus.consumer import ConsumerSpec
 from invora.events.contracts.subscriptions import (
     BillingPeriodEnded,
@@ -110,8 +113,25 @@ async def _prefetch(session: AsyncSession, events: Sequence[EventEnvelope]) -> N
         await prepaid_credits.prefetch_active_wallets(session, organization_id, list(customers))
 
 
-# one consumer for every type: a subscription's events stay in order (start before its first period's end)
-INVOICE_CONSUMERS: tuple[ConsumerSpec, ...] = (
-    ConsumerSpec(name="subscription-invoices", topics=("invora.subscription",), batch_handler=on_subscription_events,
-                 event_types=frozenset(HANDLERS)),
-)
+def with_catalog_fallback(runtime: InvoicingRuntime):
+    """The batch handler, asking the catalog for a plan version the projection lacks (`projections.catalog`):
+    stored in its own transaction, then the failure goes up and the platform consumer retries the events,
+    which find it. Without an answer (catalog down, version unknown there) the events are retried and parked
+    with back-off as before."""
+
+    async def handle(session: AsyncSession, events: Sequence[EventEnvelope]) -> None:
+        try:
+            await on_subscription_events(session, events)
+        except PlanVersionUnknown as exc:
+            version_id, organization_id = exc.args[0], exc.args[1] if len(exc.args) > 1 else None
+            if organization_id is not None:
+                await fetch_plan_version(session, runtime.catalog, uuid.UUID(organization_id), uuid.UUID(version_id))
+            raise
+
+    return handle
+
+
+def invoice_consumers(runtime: InvoicingRuntime) -> tuple[ConsumerSpec, ...]:
+    # one consumer for every type: a subscription's events stay in order (start before its first period's end)
+    return (ConsumerSpec(name="subscription-invoices", topics=("invora.subscription",),
+                         batch_handler=with_catalog_fallback(runtime), event_types=frozenset(HANDLERS)),)

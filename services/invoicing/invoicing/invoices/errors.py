@@ -39,7 +39,7 @@ class InvoiceNotFailed(MethodNotAllowed):
     code = "invoice_not_failed"
 
 
-class PlanVersionUnknown(RuntimeError):
+class PlanVersionUnknown(RuntimeError):  # args: (version id, organization id)
     """The plan version an event names is not in the projection yet: the event is retried (it arrives on
     another topic, so it may lag the subscription's events by a moment)."""
 

@@ -90,7 +90,7 @@ async def context_of(session: AsyncSession, organization_id: uuid.UUID, subscrip
         raise CustomerUnknown(str(subscription.lago_customer_id))
     version = await projections.plan_version(session, organization_id, version_id)
     if version is None:
-        raise PlanVersionUnknown(str(version_id))
+        raise PlanVersionUnknown(str(version_id), str(organization_id))
     return Context(customer, version, await projections.taxes_by_code(session, organization_id, customer.tax_codes),
                    await projections.organization_taxes(session, organization_id, customer))
 
