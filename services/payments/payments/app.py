@@ -13,6 +13,7 @@ from payments.invoices.consumer import invoices_consumer
 from payments.payment_methods.routes import router as payment_methods
 from payments.payment_providers.routes import router as payment_providers
 from payments.payment_receipts.routes import router as payment_receipts
+from payments.payment_requests.routes import router as payment_requests
 from payments.payment_urls.routes import router as payment_urls
 from payments.payments.charger import charger_lifespan
 from payments.payments.routes import router as payments
@@ -30,8 +31,8 @@ DEFINITION = ServiceDefinition(
         "Owns payment providers, provider customers, payments (charges of finalized invoices, manual payments), "
         "refunds and provider webhooks."
     ),
-    routers=[payment_providers, payments, payment_methods, payment_urls, payment_receipts, refunds,
-             provider_webhooks],
+    routers=[payment_providers, payments, payment_methods, payment_urls, payment_receipts,
+             payment_requests, refunds, provider_webhooks],
     background=[charger_lifespan, topup_charger_lifespan],
     openapi_tags=[
         {"name": "payment_providers", "description": "An organization's connections to payment providers "
@@ -42,6 +43,8 @@ DEFINITION = ServiceDefinition(
                                                 "payment method (Lago API v1)."},
         {"name": "payment_receipts", "description": "Receipts of succeeded payments, numbered gaplessly (Lago API "
                                                     "v1)."},
+        {"name": "payment_requests", "description": "A customer's unpaid invoices bundled and charged once (Lago "
+                                                    "API v1)."},
         {"name": "refunds", "description": "Refunds of a payment, fully or partly, with a reason and an audit "
                                            "trail."},
         {"name": "provider_webhooks", "description": "Webhooks from payment providers (signed by the provider)."},

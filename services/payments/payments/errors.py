@@ -21,6 +21,11 @@ class PaymentReceiptNotFound(NotFound):
         super().__init__("payment_receipt")
 
 
+class PaymentRequestNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("payment_request")
+
+
 class RefundNotFound(NotFound):
     def __init__(self) -> None:
         super().__init__("refund")
@@ -109,3 +114,11 @@ class InvoiceHasLiveCharge(ValidationFailed):
 
     def __init__(self) -> None:
         super().__init__(base=["payment_in_progress"])
+
+
+class PaymentRequestInvalidInvoices(ValidationFailed):
+    """A payment request naming an invoice that is not the customer's, not finalized, already paid, or in another
+    currency than the others."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(lago_invoice_ids=[code])

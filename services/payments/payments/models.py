@@ -5,9 +5,11 @@ from payments.db import PLATFORM_MODELS
 from payments.invoices.models import Invoice
 from payments.payment_providers.models import PaymentProvider
 from payments.payment_receipts.models import PaymentReceipt, PaymentReceiptCounter
+from payments.payment_requests.models import PaymentRequest, PaymentRequestInvoice
 from payments.payments.models import Payment
 from payments.refunds.models import AuditEntry, Refund
 from payments.wallet_topups.models import WalletTopUpCharge
 
 __all__ = ["PLATFORM_MODELS", "AuditEntry", "Customer", "Invoice", "Payment", "PaymentProvider", "PaymentReceipt",
-           "PaymentReceiptCounter", "ProviderCustomer", "Refund", "WalletTopUpCharge"]
+           "PaymentReceiptCounter", "PaymentRequest", "PaymentRequestInvoice", "ProviderCustomer", "Refund",
+           "WalletTopUpCharge"]

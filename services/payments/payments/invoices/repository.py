@@ -23,12 +23,16 @@ _UPSERT = text(
 )
 _BY_ID = text("SELECT * FROM invoices WHERE organization_id = :org AND id = :id")
 _LOCK = text("SELECT * FROM invoices WHERE organization_id = :org AND id = :id FOR UPDATE")
-# what the invoice still owes: its total less what succeeded payments took, plus what was refunded of them
+# what the invoice still owes: its total less what succeeded payments took (its own, and its share of its
+# payment requests' succeeded payments), plus what was refunded of them
 _PAID = text(
     """
     SELECT COALESCE(SUM(p.amount_cents), 0) -
            COALESCE((SELECT SUM(r.amount_cents) FROM refunds r
-                     WHERE r.invoice_id = :id AND r.status = 'succeeded'), 0)
+                     WHERE r.invoice_id = :id AND r.status = 'succeeded'), 0) +
+           COALESCE((SELECT SUM(pri.amount_cents) FROM payment_request_invoices pri
+                     JOIN payments rp ON rp.payment_request_id = pri.payment_request_id
+                     WHERE pri.invoice_id = :id AND rp.payment_status = 'succeeded'), 0)
     FROM payments p WHERE p.invoice_id = :id AND p.payment_status = 'succeeded'
     """
 )

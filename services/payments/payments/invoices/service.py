@@ -23,6 +23,7 @@ from payments.errors import InvoiceNotFound
 from payments.invoices import repository
 from payments.payment_providers import repository as providers_repository
 from payments.payments import lifecycle
+from payments.payments import repository as payments_repository
 
 log = get_logger(__name__)
 
@@ -54,8 +55,8 @@ async def apply_event(session: AsyncSession, envelope: EventEnvelope) -> uuid.UU
 async def schedule_charge(session: AsyncSession, invoice: RowMapping) -> uuid.UUID | None:
     """A `pending` provider payment for what the invoice still owes, if its customer has a provider."""
     due = invoice["total_amount_cents"] - await repository.paid_cents(session, invoice["id"])
-    if due <= 0:
-        return None
+    if due <= 0 or await payments_repository.live_attempt(session, invoice["id"]):
+        return None  # paid, or a charge of it (its own, a payment request's) under way
     customer = await customers_repository.by_id(session, invoice["organization_id"], invoice["customer_id"])
     code = customer["payment_provider_code"] if customer else None
     if not code:

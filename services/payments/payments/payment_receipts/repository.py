@@ -10,6 +10,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.web.pagination import PageParams, PaginationMeta
+from payments.payments.repository import PAYABLE_COLUMNS
 
 # the counter row stays locked until the issuing transaction ends: numbers are unique and, since a
 # rolled-back transaction gives its increment back, gapless
@@ -29,8 +30,8 @@ _INSERT = text(
 )
 _SELECT = (
     "SELECT r.id AS receipt_id, r.number AS receipt_number, r.created_at AS receipt_created_at, p.*, "
-    "i.number AS invoice_number FROM payment_receipts r JOIN payments p ON p.id = r.payment_id "
-    "JOIN invoices i ON i.id = p.invoice_id"
+    f"{PAYABLE_COLUMNS} FROM payment_receipts r JOIN payments p ON p.id = r.payment_id "
+    "LEFT JOIN invoices i ON i.id = p.invoice_id"
 )
 
 
@@ -56,7 +57,8 @@ async def list_page(session: AsyncSession, organization_id: uuid.UUID, *, invoic
     where = ["r.organization_id = :org"]
     binds: dict[str, Any] = {"org": organization_id}
     if invoice_id is not None:
-        where.append("p.invoice_id = :invoice_id")
+        where.append("(p.invoice_id = :invoice_id OR EXISTS (SELECT 1 FROM payment_request_invoices pri "
+                     "WHERE pri.payment_request_id = p.payment_request_id AND pri.invoice_id = :invoice_id))")
         binds["invoice_id"] = invoice_id
     if customer_id is not None:
         where.append("p.customer_id = :customer_id")

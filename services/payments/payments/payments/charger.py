@@ -31,6 +31,7 @@ from payments.customers import repository as customers_repository
 from payments.customers import service as customers
 from payments.invoices import repository as invoices_repository
 from payments.payment_providers import repository as providers_repository
+from payments.payment_requests import service as payment_requests
 from payments.payments import lifecycle, reconciler, repository
 from payments.providers.base import ChargeRequest, ChargeResult, ProviderError
 from payments.providers.declines import categorize
@@ -72,10 +73,17 @@ async def charge_one(runtime: PaymentsRuntime, sessionmaker: async_sessionmaker[
         if payment is None or payment["payment_status"] != "pending" or payment["lease_until"] != lease_until:
             return "lost_claim"
         organization_id = payment["organization_id"]
-        invoice = await invoices_repository.by_id(session, organization_id, payment["invoice_id"], lock=True)
-        due = invoice["total_amount_cents"] - await invoices_repository.paid_cents(session, invoice["id"])
-        if invoice["status"] != "finalized" or due <= 0:
-            await lifecycle.cancel(session, payment, reason="invoice_not_payable" if due > 0 else "invoice_paid")
+        if payment["payment_request_id"] is not None:  # a payment request: all of its invoices, re-read
+            due, cancel_reason, description, metadata = await payment_requests.charge_check(session, payment)
+        else:
+            invoice = await invoices_repository.by_id(session, organization_id, payment["invoice_id"], lock=True)
+            due = invoice["total_amount_cents"] - await invoices_repository.paid_cents(session, invoice["id"])
+            cancel_reason = None if invoice["status"] == "finalized" and due > 0 else (
+                "invoice_not_payable" if due > 0 else "invoice_paid")
+            description = f"Invoice {invoice['number'] or invoice['id']}"
+            metadata = {"invora_invoice_id": str(invoice["id"])}
+        if cancel_reason is not None:
+            await lifecycle.cancel(session, payment, reason=cancel_reason)
             await session.commit()
             return "canceled"
         provider = await providers_repository.by_id(session, organization_id, payment["payment_provider_id"])
@@ -144,8 +152,7 @@ async def _call(runtime: PaymentsRuntime, sessionmaker: async_sessionmaker[Async
     request = ChargeRequest(reference=payment["reference"], idempotency_key=payment["idempotency_key"],
                             amount_cents=amount, currency=payment["currency"],
                             provider_customer_id=provider_customer_id,
-                            description=f"Invoice {invoice['number'] or invoice['id']}",
-                            metadata={"invora_invoice_id": str(invoice["id"])})
+                            description=description, metadata=metadata)
     try:
         result = await adapter.charge(request)
     except ProviderError as exc:

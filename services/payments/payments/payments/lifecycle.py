@@ -23,6 +23,7 @@ from invora.events.contracts.payments import PaymentEvent
 from invora.ids import uuid7
 from payments.events import publish
 from payments.payment_receipts import service as receipts
+from payments.payment_requests import status as request_status
 from payments.payments import repository
 from payments.payments.render import render
 from payments.providers.base import ChargeResult
@@ -128,3 +129,4 @@ async def publish_payment(session: AsyncSession, payment_id: uuid.UUID, organiza
     await publish(session, organization_id, event_type, payment_id, PaymentEvent(payment=render(row)))
     if event_type == "payment.succeeded":  # published once per payment, in the transaction of its success
         await receipts.issue(session, organization_id, payment_id)
+    await request_status.on_payment(session, row, event_type)

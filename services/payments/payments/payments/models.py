@@ -25,6 +25,9 @@ class Payment(Base):
         Index("uq_payments_one_live_attempt_per_invoice", "invoice_id", unique=True,
               postgresql_where=text("type = 'provider' AND payment_status IN ('pending', 'processing', "
                                     "'requires_action')")),
+        Index("uq_payments_one_live_attempt_per_request", "payment_request_id", unique=True,
+              postgresql_where=text("type = 'provider' AND payment_status IN ('pending', 'processing', "
+                                    "'requires_action')")),
         Index("uq_payments_provider_payment_id", "payment_provider_id", "provider_payment_id", unique=True,
               postgresql_where=text("provider_payment_id IS NOT NULL")),
         Index("uq_payments_idempotency_key", "organization_id", "idempotency_key", unique=True),
@@ -35,6 +38,7 @@ class Payment(Base):
         Index("ix_payments_unsettled", "next_attempt_at",
               postgresql_where=text("payment_status IN ('processing', 'requires_action')")),
         CheckConstraint("amount_cents > 0", name="amount_positive"),
+        CheckConstraint("(invoice_id IS NULL) <> (payment_request_id IS NULL)", name="pays_one_payable"),
         CheckConstraint("(dispute_lost_at IS NULL) = (dispute_status IS DISTINCT FROM 'lost')",
                         name="dispute_lost_when_lost"),
         CheckConstraint("type IN ('manual', 'provider')", name="known_type"),
@@ -45,7 +49,8 @@ class Payment(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     organization_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
-    invoice_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("invoices.id"), nullable=False)
+    invoice_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("invoices.id"))  # or a payment request:
+    payment_request_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("payment_requests.id"))
     customer_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     external_customer_id: Mapped[str] = mapped_column(String(255), nullable=False)
     type: Mapped[str] = mapped_column(String(10), nullable=False)

@@ -15,6 +15,7 @@ from invora.web.pagination import PageParams, PaginationMeta
 _COLUMNS = ("id", "organization_id", "invoice_id", "customer_id", "external_customer_id", "type", "amount_cents",
             "currency", "payment_status", "provider_status", "reference", "idempotency_key", "payment_provider_id",
             "payment_provider_code", "payment_provider_type", "provider_payment_id", "payment_method_id", "paid_on",
+            "payment_request_id",
             "paid_at", "created_at", "updated_at")
 
 # ON CONFLICT DO NOTHING: the partial unique index on live provider attempts makes a second attempt for
@@ -28,7 +29,16 @@ _INSERT = text(
     RETURNING id
     """
 )
-_SELECT = "SELECT p.*, i.number AS invoice_number FROM payments p JOIN invoices i ON i.id = p.invoice_id"
+# a payment pays one invoice or a payment request (its invoices, listed with their numbers)
+PAYABLE_COLUMNS = (
+    "i.number AS invoice_number, "
+    "ARRAY(SELECT pri.invoice_id FROM payment_request_invoices pri WHERE pri.payment_request_id = p.payment_request_id "
+    "ORDER BY pri.invoice_id) AS request_invoice_ids, "
+    "ARRAY(SELECT ri.number FROM payment_request_invoices pri JOIN invoices ri ON ri.id = pri.invoice_id "
+    "WHERE pri.payment_request_id = p.payment_request_id AND ri.number IS NOT NULL ORDER BY pri.invoice_id"
+    ") AS request_invoice_numbers"
+)
+_SELECT = f"SELECT p.*, {PAYABLE_COLUMNS} FROM payments p LEFT JOIN invoices i ON i.id = p.invoice_id"
 _BY_ID = text(f"{_SELECT} WHERE p.organization_id = :org AND p.id = :id")
 _LOCK = text("SELECT * FROM payments WHERE organization_id = :org AND id = :id FOR UPDATE")
 _LOCK_ANY = text("SELECT * FROM payments WHERE id = :id FOR UPDATE")
@@ -76,9 +86,16 @@ _UNCALLED_LIVE = text(
 )
 
 
+# a charge of the invoice under way: its own attempt, or one of a payment request that includes it
 _LIVE_ATTEMPT = text(
-    "SELECT EXISTS (SELECT 1 FROM payments WHERE invoice_id = :invoice_id AND type = 'provider' "
-    "AND payment_status IN ('pending', 'processing', 'requires_action'))"
+    """
+    SELECT EXISTS (SELECT 1 FROM payments WHERE invoice_id = :invoice_id AND type = 'provider'
+                   AND payment_status IN ('pending', 'processing', 'requires_action'))
+        OR EXISTS (SELECT 1 FROM payment_request_invoices pri
+                   JOIN payments p ON p.payment_request_id = pri.payment_request_id
+                   WHERE pri.invoice_id = :invoice_id AND p.type = 'provider'
+                     AND p.payment_status IN ('pending', 'processing', 'requires_action'))
+    """
 )
 _DEFER_LOOKUP = text("UPDATE payments SET next_attempt_at = :next_at WHERE id = :id")
 

@@ -68,6 +68,8 @@ async def request_refund(session: AsyncSession, organization_id: uuid.UUID, paym
         if not same:
             raise IdempotencyKeyReused("this idempotency key was used for another refund")
         return await get(session, organization_id, existing["id"]), False
+    if payment["invoice_id"] is None:
+        raise PaymentNotRefundable("a payment request's payment is not refundable here yet")
     if payment["payment_status"] != "succeeded":
         raise PaymentNotRefundable("only a succeeded payment can be refunded")
     refundable = payment["amount_cents"] - await repository.refunded_cents(session, payment["id"])

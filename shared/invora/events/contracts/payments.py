@@ -14,6 +14,9 @@
   `invoice.payment_dispute_lost`).
 - `payment_receipt.created`: `PaymentReceiptEvent` (Lago's `PaymentReceiptObject`): the receipt of a
   succeeded payment, numbered gaplessly per organization. Topic `invora.payment_receipt`, key the receipt's id.
+- `payment_request.created`, `payment_request.payment_status_updated`, `payment_request.payment_failure`:
+  `PaymentRequestEvent` (Lago's `PaymentRequestObject`): a customer's unpaid invoices bundled into one
+  amount; its payment's status; a failed charge of it. Topic `invora.payment_request`, key the request's id.
 - `refund.created|succeeded|failed`: `RefundEvent`, topic `invora.refund`, key the refund's `lago_id`.
   `lago_invoice_id` and `idempotency_key` let the requester (an admin, a credit note) match the answer.
 - `customer.payment_provider_created`: `CustomerPaymentProviderEvent`: the customer now exists at
@@ -124,6 +127,44 @@ class PaymentReceiptEvent(_Object):
     payment_receipt: PaymentReceipt
 
 
+class PaymentRequestCustomer(_Object):
+    """Lago's `CustomerBaseObject`, as far as payments knows the customer."""
+
+    lago_id: uuid.UUID
+    external_id: str
+    name: str | None = None
+    email: str | None = None
+    currency: str | None = None
+
+
+class PaymentRequestInvoice(_Object):
+    """Lago's `InvoiceBaseObject`, as far as payments knows the invoice, and what the request asks of it."""
+
+    lago_id: uuid.UUID
+    number: str | None = None
+    status: str
+    currency: str
+    total_amount_cents: int
+    requested_amount_cents: int
+
+
+class PaymentRequest(_Object):
+    """Lago's `PaymentRequestObject`."""
+
+    lago_id: uuid.UUID
+    email: str
+    amount_cents: int
+    amount_currency: str
+    payment_status: Literal["pending", "succeeded", "failed"]
+    created_at: datetime
+    customer: PaymentRequestCustomer
+    invoices: list[PaymentRequestInvoice]
+
+
+class PaymentRequestEvent(_Object):
+    payment_request: PaymentRequest
+
+
 class Refund(_Object):
     lago_id: uuid.UUID
     lago_payment_id: uuid.UUID
@@ -174,6 +215,8 @@ EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     **{f"payment.{verb}": PaymentEvent for verb in PAYMENT_EVENT_TYPES},
     **{f"refund.{verb}": RefundEvent for verb in REFUND_EVENT_TYPES},
     "payment_receipt.created": PaymentReceiptEvent,
+    **{f"payment_request.{verb}": PaymentRequestEvent
+       for verb in ("created", "payment_status_updated", "payment_failure")},
     "customer.payment_provider_created": CustomerPaymentProviderEvent,
     "customer.payment_provider_error": CustomerPaymentProviderEvent,
     "wallet_topup_payment.succeeded": WalletTopUpPaymentEvent,
