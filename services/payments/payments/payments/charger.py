@@ -107,8 +107,8 @@ async def charge_one(runtime: PaymentsRuntime, sessionmaker: async_sessionmaker[
     adapter = runtime.adapters.for_connection(connection)
     now = runtime.clock.now()
     if marked_now is not None:
-        return await _call(runtime, sessionmaker, payment, invoice, payment_id, lease_until, adapter,
-                           amount, marked_now)
+        return await _call(runtime, sessionmaker, payment, payment_id, lease_until, adapter,
+                           amount, marked_now, description, metadata)
 
     if payment["calls"] > 0:
         try:
@@ -142,12 +142,13 @@ async def charge_one(runtime: PaymentsRuntime, sessionmaker: async_sessionmaker[
         await session.commit()
     if not marked:
         return "lost_claim"
-    return await _call(runtime, sessionmaker, payment, invoice, payment_id, lease_until, adapter, amount,
-                       provider_customer_id)
+    return await _call(runtime, sessionmaker, payment, payment_id, lease_until, adapter, amount,
+                       provider_customer_id, description, metadata)
 
 
-async def _call(runtime: PaymentsRuntime, sessionmaker: async_sessionmaker[AsyncSession], payment, invoice,
-                payment_id, lease_until: datetime, adapter, amount: int, provider_customer_id: str) -> str:
+async def _call(runtime: PaymentsRuntime, sessionmaker: async_sessionmaker[AsyncSession], payment,
+                payment_id, lease_until: datetime, adapter, amount: int, provider_customer_id: str,
+                description: str, metadata: dict[str, str]) -> str:
     """The provider call of an attempt whose `calls + 1` is committed, and its outcome recorded."""
     request = ChargeRequest(reference=payment["reference"], idempotency_key=payment["idempotency_key"],
                             amount_cents=amount, currency=payment["currency"],
