@@ -3,8 +3,8 @@ may now pay a request instead of one invoice (`payment_request_id`, exactly one 
 provider attempt per request (a partial unique index, as per invoice); each request keeps the amount it
 asks of each invoice (`payment_request_invoices`).
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-02
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010"
-down_revision: str | None = "0009"
+revision: str = "0011"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
