@@ -13,6 +13,7 @@ from invoicing.invoices.consumer import on_subscription_event
 from invora.ids import uuid7
 
 from .conftest import T0, charge, charge_usage  # noqa: TID252
+from .test_applied_coupons import coupon  # noqa: TID252
 
 APR = datetime(2026, 4, 1, tzinfo=UTC)
 GRADUATED = {"graduated_ranges": [
@@ -232,3 +233,39 @@ def test_fees_of_chained_events_add_up_to_the_price_of_the_period(charge, units)
     whole = price_charge(model, properties, "EUR", units=before).precise_amount if before else Decimal(0)
     assert exact == whole
     assert abs(Decimal(rounded) - whole * 100) <= Decimal(len(units)) / 2
+
+
+async def test_paid_fees_are_regrouped_into_an_advance_charges_invoice_at_the_close(world, api, inv, org):
+    """`regroup_paid_fees: invoice` (Lago): the paid fees of a charge paid in advance and not invoiceable become
+    one `advance_charges` invoice when the period closes — finalized, numbered, already paid, no coupon; an
+    unpaid fee waits; a replayed close regroups nothing twice."""
+    await world.tax("vat", "10", applied_to_organization=True)
+    await world.coupon_event(coupon("tenpct", "percentage", frequency="forever"))
+    customer = await world.customer()
+    await api.ok("POST", "/api/v1/applied_coupons", {"applied_coupon": {
+        "external_customer_id": customer["external_id"], "coupon_code": "tenpct"}})
+    seats = charge("seats", "standard", {"amount": "3"}, pay_in_advance=True, invoiceable=False,
+                   regroup_paid_fees="invoice")
+    plan = await world.plan(1_000, charges=[seats])
+    sub = world.subscription(customer, plan)
+    for n, (before, after) in enumerate([("0", "2"), ("2", "3"), ("3", "4")]):
+        await world.deliver(on_subscription_event, advance_usage(world, sub, seats, f"s{n}", before, after))
+    fees = (await api.ok("GET", "/api/v1/fees", params={"external_subscription_id": sub["external_id"]}))["fees"]
+    by_txn = {f["event_transaction_id"]: f for f in fees}
+    for paid in ("s0", "s1"):
+        await api.ok("PUT", f"/api/v1/fees/{by_txn[paid]['lago_id']}", {"fee": {"payment_status": "succeeded"}})
+    close = world.period_ended(sub, T0, APR, usage=[charge_usage(seats, "4", 3)])
+    await world.deliver(on_subscription_event, close)
+    await world.deliver(on_subscription_event, close)  # redelivered
+    [regrouped] = await all_invoices(api, invoice_type="advance_charges")
+    assert (regrouped["status"], regrouped["payment_status"], regrouped["fees_amount_cents"],
+            regrouped["coupons_amount_cents"], regrouped["taxes_amount_cents"]) == ("finalized", "succeeded", 900, 0,
+                                                                                    90)
+    assert regrouped["number"]
+    full = (await api.ok("GET", f"/api/v1/invoices/{regrouped['lago_id']}"))["invoice"]
+    assert sorted(f["event_transaction_id"] for f in full["fees"]) == ["s0", "s1"]
+    after = (await api.ok("GET", "/api/v1/fees", params={"external_subscription_id": sub["external_id"]}))["fees"]
+    assert {f["event_transaction_id"]: f["lago_invoice_id"] for f in after}["s2"] is None
+    # the period's own invoice bills the subscription fee only, and the coupon applies there
+    [period] = await all_invoices(api, invoice_type="subscription")
+    assert (period["fees_amount_cents"], period["coupons_amount_cents"]) == (1_000, 100)

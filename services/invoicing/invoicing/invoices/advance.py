@@ -8,7 +8,9 @@ the fee is the difference. Then, as Lago:
   `pay_in_advance_charge`), coupons and taxes applied, finalized at once (no grace period: it is billed when
   the usage happens); its idempotency key is (subscription, charge, event transaction id);
 - `invoiceable: false`: the fee alone, no invoice (`lago_invoice_id: null`), taxes computed on it, and the
-  `fee.created` webhook; its `payment_status` is set with `PUT /fees/{id}`.
+  `fee.created` webhook; its `payment_status` is set with `PUT /fees/{id}`. With `regroup_paid_fees: invoice`,
+  the period's close gathers the paid ones (`succeeded`) into one `advance_charges` invoice (`regroup_paid`):
+  finalized and numbered, `payment_status: succeeded`, no coupons, no credits (the fees are paid).
 
 Exactly one fee per (subscription, charge, event transaction id): a unique index; a redelivered event inserts
 nothing and publishes nothing. The period's invoice never bills these charges again (`billing.charges`).
@@ -17,7 +19,7 @@ nothing and publishes nothing. The period's invoice never bills these charges ag
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -27,11 +29,12 @@ from invoicing.billing.charges import terms
 from invoicing.billing.compute import FeeLine, compute_invoice
 from invoicing.billing.subscription_fee import local_date
 from invoicing.billing.taxes import TaxRate
-from invoicing.invoices import generate, repository, service
+from invoicing.invoices import generate, lifecycle, repository, service
+from invoicing.invoices.lifecycle import CustomerParked
 from invoicing.invoices.models import Fee, Invoice
 from invoicing.invoices.render import render_fee
 from invora.events.contracts.invoicing import FeeEvent
-from invora.events.contracts.subscriptions import PayInAdvanceUsage
+from invora.events.contracts.subscriptions import PayInAdvanceUsage, Subscription
 from invora.ids import uuid7
 from invora.logging import get_logger
 from invora.money import exponent
@@ -81,6 +84,48 @@ def fee_line(ctx: generate.Context, data: PayInAdvanceUsage) -> tuple[int, list[
                         "lago_event_id": str(data.lago_event_id)},
     )
     return increment.amount_cents, list(ctx.taxes(generate._rates(charge.get("taxes")))), payload
+
+
+def regrouped_charge_ids(ctx: generate.Context) -> list[uuid.UUID]:
+    return [uuid.UUID(str(c["lago_id"])) for c in ctx.version.body.get("charges") or []
+            if c.get("pay_in_advance") and c.get("invoiceable") is False and c.get("regroup_paid_fees") == "invoice"]
+
+
+async def regroup_paid(session: AsyncSession, organization_id: uuid.UUID, ctx: generate.Context,
+                       subscription: Subscription, period_start: datetime, period_end: datetime,
+                       now: datetime) -> Invoice | None:
+    """Lago's `regroup_paid_fees: invoice`: at a period's close, the paid fees of such charges that no invoice
+    carries yet become one `advance_charges` invoice (one per (subscription, period): its `source_key`)."""
+    charge_ids = regrouped_charge_ids(ctx)
+    if not charge_ids:
+        return None  # no statement for plans without such a charge
+    fees = await repository.paid_fees_to_regroup(session, organization_id, subscription.lago_id, charge_ids,
+                                                 period_end)
+    if not fees:
+        return None
+    settings = await repository.settings_of(session, organization_id)
+    customer = ctx.customer
+    net_term = customer.net_payment_term if customer.net_payment_term is not None else settings.net_payment_term
+    issuing = local_date(period_end, subscription.timezone)
+    invoice = await repository.claim_keyed(session, dict(
+        id=uuid7(), organization_id=organization_id, customer_id=customer.id,
+        external_customer_id=customer.external_id, subscription_id=subscription.lago_id,
+        external_subscription_id=subscription.external_id, billing_reason="advance_charges",
+        period_start=period_start, period_end=period_end, invoice_type="advance_charges", status="draft",
+        payment_status="succeeded", currency=subscription.plan_amount_currency, issuing_date=issuing,
+        payment_due_date=issuing + timedelta(days=net_term), net_payment_term=net_term, finalize_at=now,
+        source={"kind": "regroup", "lago_fee_ids": [str(f.id) for f in fees]}, created_at=now, updated_at=now,
+        source_key=f"regroup:{subscription.lago_id}:{period_start.isoformat()}"))
+    if invoice is None:
+        return None
+    for fee in fees:
+        fee.invoice_id, fee.updated_at = invoice.id, now
+    await session.flush()
+    try:
+        await lifecycle.finalize(session, invoice, now, fees=fees)
+    except CustomerParked:  # stays a draft; the scheduler finalizes it once the customer is released
+        await service.apply_amounts(session, invoice, fees, now, consume_coupons=False)
+    return invoice
 
 
 async def on_usage(session: AsyncSession, organization_id: uuid.UUID, data: PayInAdvanceUsage,

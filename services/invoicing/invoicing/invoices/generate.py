@@ -270,9 +270,14 @@ async def invoice_period(session: AsyncSession, organization_id: uuid.UUID, data
     if revised is not None:  # late usage heard of before this close was handled (it was parked): use it
         source = {**source, "event": {**source["event"], "usage": revised.usage}, "usage_revision": revised.revision,
                   "usage_sequence": revised.sequence}
-    return await _create(session, organization_id, ctx, subscription, data.period_start, data.period_end,
-                         data.reason, local_date(data.period_end, data.timezone), source, now,
-                         billing_period_id=data.lago_billing_period_id)
+    invoice = await _create(session, organization_id, ctx, subscription, data.period_start, data.period_end,
+                            data.reason, local_date(data.period_end, data.timezone), source, now,
+                            billing_period_id=data.lago_billing_period_id)
+    if data.reason in ("period_end", "termination"):
+        from invoicing.invoices import advance  # it builds on this module
+        await advance.regroup_paid(session, organization_id, ctx, subscription, data.period_start,
+                                   data.period_end, now)
+    return invoice
 
 
 async def create_follow_up(session: AsyncSession, organization_id: uuid.UUID, ctx: Context, data: BillingPeriodEnded,

@@ -90,6 +90,16 @@ async def claim_advance_fee(session: AsyncSession, values: dict[str, Any]) -> uu
     ).returning(Fee.id))).scalar_one_or_none()
 
 
+async def paid_fees_to_regroup(session: AsyncSession, organization_id: uuid.UUID, subscription_id: uuid.UUID,
+                               charge_ids: Sequence[uuid.UUID], before: datetime) -> list[Fee]:
+    """Fees paid in advance that no invoice carries, paid (`succeeded`), of the given charges, up to `before`:
+    locked, for the `advance_charges` invoice that regroups them."""
+    return list((await session.execute(select(Fee).where(
+        Fee.organization_id == organization_id, Fee.subscription_id == subscription_id, Fee.invoice_id.is_(None),
+        Fee.pay_in_advance.is_(True), Fee.payment_status == "succeeded", Fee.charge_id.in_(list(charge_ids)),
+        Fee.created_at < before).order_by(Fee.created_at, Fee.id).with_for_update())).scalars())
+
+
 async def progressive_billed(session: AsyncSession, organization_id: uuid.UUID, subscription_id: uuid.UUID,
                              period_start: Any, *, exclude: uuid.UUID | None = None,
                              created_before: datetime | None = None) -> int:

@@ -74,10 +74,11 @@ async def progressive_billing_credit(session: AsyncSession, invoice: Invoice) ->
 async def apply_amounts(session: AsyncSession, invoice: Invoice, fees: Sequence[Fee], now: datetime, *,
                         consume_coupons: bool) -> ComputedInvoice:
     progressive = await progressive_billing_credit(session, invoice)
-    coupons = await repository.active_coupons(session, invoice.organization_id, invoice.customer_id,
-                                              lock=consume_coupons)
+    paid = invoice.invoice_type == "advance_charges"  # fees already paid (regrouped): no coupon, no credit
+    coupons = [] if paid else await repository.active_coupons(session, invoice.organization_id, invoice.customer_id,
+                                                              lock=consume_coupons)
     # the customer's credits (upgrade credits; credit notes' slot, after taxes), locked when consumed
-    customer_credits = await credits.available(session, invoice, lock=consume_coupons)
+    customer_credits = [] if paid else await credits.available(session, invoice, lock=consume_coupons)
     lines = [line_of(fee) for fee in fees]
     computed = compute_invoice(lines, [coupon_state(c) for c in coupons], invoice.currency, now,
                                progressive_billing_credit=progressive,

@@ -50,7 +50,7 @@ FeeType = Literal["subscription", "charge", "commitment", "fixed_charge", "add_o
 
 InvoiceStatus = Literal["draft", "finalized", "voided", "failed", "pending", "closed"]
 PaymentStatus = Literal["pending", "succeeded", "failed"]
-InvoiceType = Literal["subscription", "add_on", "credit", "one_off", "progressive_billing"]
+InvoiceType = Literal["subscription", "add_on", "credit", "one_off", "progressive_billing", "advance_charges"]
 
 
 class _Object(BaseModel):
