@@ -46,7 +46,8 @@ def render_fee(fee: Fee) -> contract.Fee:
 
 
 def render_invoice(invoice: Invoice, fees: Sequence[Fee] | None = None,
-                   applied_taxes: Sequence[InvoiceAppliedTax] = (), customer: dict[str, Any] | None = None,
+                   applied_taxes: Sequence[InvoiceAppliedTax] = (),
+                   customer: dict[str, Any] | Customer | None = None,
                    ) -> contract.Invoice:
     credits = [contract.Credit(
         lago_id=uuid.UUID(use["lago_id"]), amount_cents=use["amount_cents"], amount_currency=invoice.currency,
@@ -61,7 +62,8 @@ def render_invoice(invoice: Invoice, fees: Sequence[Fee] | None = None,
         invoice={"lago_id": str(invoice.id), "payment_status": invoice.payment_status},
     ) for use in invoice.source.get("credits") or []]
     return contract.Invoice(
-        lago_id=invoice.id, billing_entity_code=(customer or {}).get("billing_entity_code"),
+        lago_id=invoice.id, billing_entity_code=customer.billing_entity_code if isinstance(customer, Customer)
+        else (customer or {}).get("billing_entity_code"),
         sequential_id=invoice.sequential_id, number=invoice.number or "", issuing_date=invoice.issuing_date,
         payment_due_date=invoice.payment_due_date, payment_overdue=invoice.payment_overdue,
         payment_dispute_lost_at=invoice.payment_dispute_lost_at,
@@ -79,7 +81,8 @@ def render_invoice(invoice: Invoice, fees: Sequence[Fee] | None = None,
         voided_at=invoice.voided_at, lago_subscription_id=invoice.subscription_id,
         external_subscription_id=invoice.external_subscription_id, billing_period_start=invoice.period_start,
         billing_period_end=invoice.period_end,
-        customer=Customer.model_validate(customer) if customer else None,
+        # a page of one customer's invoices validates its projection once (`full_many`), not per invoice
+        customer=customer if isinstance(customer, Customer) or not customer else Customer.model_validate(customer),
         metadata=[contract.InvoiceMetadata.model_validate(item) for item in invoice.metadata_items],
         applied_taxes=[contract.InvoiceAppliedTax(
             lago_id=tax.id, lago_tax_id=tax.tax_id, tax_name=tax.tax_name, tax_code=tax.tax_code,

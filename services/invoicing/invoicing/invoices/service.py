@@ -27,6 +27,7 @@ from invoicing.invoices.render import render_invoice
 from invoicing.projections import repository as projections
 from invora.events.contracts.invoicing import Invoice as InvoiceObject
 from invora.events.contracts.invoicing import InvoiceEvent
+from invora.events.contracts.subscriptions import Customer
 from invora.ids import uuid7
 from invora.outbox import PendingEvent, add_events
 
@@ -145,11 +146,11 @@ async def full_many(session: AsyncSession, invoices: Sequence[Invoice], *,
     ids = [i.id for i in invoices]
     fees = await repository.fees_of(session, ids) if with_fees else {}
     taxes = await repository.applied_taxes_of(session, ids)
-    customers: dict[uuid.UUID, dict[str, Any] | None] = {}
+    customers: dict[uuid.UUID, Customer | None] = {}
     for invoice in invoices:
         if invoice.customer_id not in customers:
             found = await projections.customer(session, invoice.organization_id, invoice.customer_id)
-            customers[invoice.customer_id] = found.body if found else None
+            customers[invoice.customer_id] = Customer.model_validate(found.body) if found and found.body else None
     return [render_invoice(i, fees.get(i.id, []), taxes.get(i.id, []), customers[i.customer_id]) for i in invoices]
 
 
