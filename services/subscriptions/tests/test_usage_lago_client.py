@@ -39,6 +39,16 @@ def test_events_and_usage_with_lago_client(lago):
         subscriptions.events.create(Event(transaction_id="t2", external_subscription_id="sub_1", code="nope"))
     assert invalid.value.status_code == 422
     usage = subscriptions.customers.current_usage("cus_1", "sub_1")
+    by_code = subscriptions.customers.current_usage("cus_1", "sub_1", charge_code="calls")
+    assert [c.billable_metric.code for c in by_code.charges_usage] == ["calls"]
+    assert by_code.amount_cents == usage.amount_cents
+    none = subscriptions.customers.current_usage("cus_1", "sub_1", group={"region": "eu"})
+    assert none.charges_usage == [] and none.amount_cents == 0  # the charge does not group by region
+    old = subscriptions.customers.current_usage("cus_1", "sub_1", filter_by_group={"region": "eu"})
+    assert old.charges_usage == []
+    with pytest.raises(LagoApiError) as unknown:
+        subscriptions.customers.current_usage("cus_1", "sub_1", charge_code="nope")
+    assert unknown.value.status_code == 404
     assert usage.amount_cents == 200 and usage.charges_usage[0].units == "4"
     projected = subscriptions.customers.projected_usage("cus_1", "sub_1")
     assert projected.amount_cents == 200

@@ -38,6 +38,7 @@ from subscriptions.usage.aggregate import (
     slot_of,
     split_by_filters,
 )
+from subscriptions.usage.errors import BillableMetricNotFound, ChargeNotFound
 from subscriptions.usage_events.buckets import schedule_for
 from subscriptions.usage_events.ingest import group_key, number
 from subscriptions.usage_events.metrics import Metric, MetricCache, plan_metrics
@@ -125,6 +126,29 @@ class Projection:
         with localcontext() as ctx:
             ctx.prec = 60
             return value * self.total_days / self.days_passed
+
+
+@dataclass(frozen=True, slots=True)
+class UsageFilter:
+    """Lago's `current_usage` query filters: one charge (by id or code), one metric, one pricing group."""
+
+    charge_id: str | None = None
+    charge_code: str | None = None
+    billable_metric_code: str | None = None
+    group: tuple[tuple[str, str], ...] = ()
+
+    def keeps_charge(self, charge: dict[str, Any]) -> bool:
+        return ((self.charge_id is None or str(charge.get("lago_id")) == self.charge_id)
+                and (self.charge_code is None or charge.get("code") == self.charge_code)
+                and (self.billable_metric_code is None or charge.get("billable_metric_code")
+                     == self.billable_metric_code))
+
+    def keeps_group(self, grouped_by: dict[str, str | None]) -> bool:
+        return all(grouped_by.get(key, _ABSENT) == value for key, value in self.group)
+
+
+_ABSENT = object()
+NO_FILTER = UsageFilter()
 
 
 @dataclass(slots=True)
@@ -274,12 +298,19 @@ def _groups(keys: Keys, buckets: list[Bucket], carried: list[tuple[Bucket, Decim
 
 
 async def current_usage(session: AsyncSession, catalog: CatalogClient, cache: MetricCache,
-                        subscription: Subscription, now: datetime, *, apply_taxes: bool = True) -> dict[str, Any]:
+                        subscription: Subscription, now: datetime, *, apply_taxes: bool = True,
+                        only: UsageFilter = NO_FILTER) -> dict[str, Any]:
     organization_id = subscription.organization_id
     version = await catalog.plan_version(session, organization_id, subscription.plan_version_id)
     metrics = await plan_metrics(session, catalog, cache, organization_id, subscription.plan_version_id)
     period = Period(subscription.current_period_start, subscription.current_period_end)
-    return await usage_of(session, subscription, version, metrics, period, apply_taxes=apply_taxes)
+    charges = version.get("charges") or []
+    if (only.charge_id or only.charge_code) and not any(only.keeps_charge({**c, "billable_metric_code": None})
+                                                        for c in charges):
+        raise ChargeNotFound()
+    if only.billable_metric_code and not any(c["billable_metric_code"] == only.billable_metric_code for c in charges):
+        raise BillableMetricNotFound()
+    return await usage_of(session, subscription, version, metrics, period, apply_taxes=apply_taxes, only=only)
 
 
 def _usage_entry(priced: Priced, projection: Projection | None) -> dict[str, Any]:
@@ -330,8 +361,10 @@ def _grouped_usage(filters: list[dict[str, Any]], slot_groups: list[dict[Project
 
 async def usage_of(session: AsyncSession, subscription: Subscription, version: dict[str, Any],
                    metrics: dict[str, Metric], period: Period, *, apply_taxes: bool = True,
-                   with_event_values: bool = False, projection: Projection | None = None) -> dict[str, Any]:
-    """Usage of `period` of the subscription, for the charges of `version` (metrics by code)."""
+                   with_event_values: bool = False, projection: Projection | None = None,
+                   only: UsageFilter = NO_FILTER) -> dict[str, Any]:
+    """Usage of `period` of the subscription, for the charges of `version` (metrics by code); `only` keeps
+    one charge, metric or pricing group (Lago's `current_usage` filters; the totals are those of what is kept)."""
     full_period = schedule_for(subscription).period_at(period.start)
     bucket_start = full_period.start
     # Lago's charges_duration: the whole period's days (a weighted sum is divided by it)
@@ -369,6 +402,8 @@ async def usage_of(session: AsyncSession, subscription: Subscription, version: d
     charges_usage = []
     total_cents = taxes_cents = projected_total = 0
     for charge in version.get("charges") or []:
+        if not only.keeps_charge(charge):
+            continue
         metric = metrics.get(charge["billable_metric_code"])
         if metric is None:  # never cached: no event was ever accepted for it
             metric = Metric(id=uuid.UUID(str(charge["lago_billable_metric_id"])), code=charge["billable_metric_code"],
@@ -390,6 +425,11 @@ async def usage_of(session: AsyncSession, subscription: Subscription, version: d
                                                      model))
         slot_groups = [_groups(keys, buckets, carry, values) for keys, buckets, carry, values
                        in zip(slot_keys, [*matched, rest_buckets], slot_carried, slot_values, strict=True)]
+        if only.group:  # one pricing group: a charge not grouped by those keys has none of it, and is left out
+            slot_groups = [{values: g for values, g in groups.items() if only.keeps_group(g.grouped_by)}
+                           for groups in slot_groups]
+            if not any(slot_groups):
+                continue
         slot_priced = []
         for props, groups in zip(slot_properties, slot_groups, strict=True):
             for found in groups.values():

@@ -1,4 +1,4 @@
-"""The usage alerts' named errors (usage reads answer `subscriptions.errors.SubscriptionNotFound`)."""
+"""The usage reads' and alerts' named errors (usage reads also answer `subscriptions.errors.SubscriptionNotFound`)."""
 
 from __future__ import annotations
 
@@ -20,3 +20,23 @@ class AlertMissing(BadRequest):
 
     def __init__(self) -> None:
         super().__init__("param is missing or the value is empty: alert")
+
+
+class ChargeNotFound(NotFound):
+    """`current_usage` filtered by a charge the subscription's plan does not have."""
+
+    resource = "charge"
+
+
+class BillableMetricNotFound(NotFound):
+    resource = "billable_metric"
+
+
+class FullUsageNotBuilt(FieldError):
+    """Lago's `full_usage=true` (usage since the subscription started) is not built: refused, never ignored."""
+
+    field, reason = "full_usage", "not_supported"
+
+
+class UsageFilterMissing(FieldError):
+    field, reason = "full_usage", "charge_or_group_filter_required"

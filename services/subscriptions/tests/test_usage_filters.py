@@ -1,0 +1,92 @@
+"""Lago's `current_usage` filters: one charge (by id or code, also the deprecated `filter_by_*`), one
+billable metric, one pricing group (`group[key]=value`, `filter_by_group[...]`); the totals are those of
+what is kept; unknown charges and metrics are 404, bad filters 4xx; `full_usage` is refused (not built)."""
+
+from __future__ import annotations
+
+import uuid
+
+from .conftest import Api, Plans  # noqa: TID252
+from .test_usage_current import metric  # noqa: TID252
+from .test_usage_grouped import GRADUATED, ev, subscribe  # noqa: TID252
+
+URL = "/api/v1/customers/cus_1/current_usage"
+
+
+async def _usage(api: Api, **params) -> dict:
+    return (await api.ok("GET", URL, params={"external_subscription_id": "sub_1", **params}))["customer_usage"]
+
+
+async def _setup(api: Api, plans: Plans) -> tuple[dict, dict, dict]:
+    calls = await metric(plans, "count_agg")
+    storage = await metric(plans, "count_agg")
+    sub = await subscribe(api, plans, [
+        {"billable_metric_id": calls["lago_id"], "charge_model": "graduated",
+         "properties": {"graduated_ranges": GRADUATED, "pricing_group_keys": ["region"]}},
+        {"billable_metric_id": storage["lago_id"], "charge_model": "standard", "properties": {"amount": "2"}},
+    ])
+    events = ([ev(calls["code"], region="eu") for _ in range(8)] + [ev(calls["code"], region="us") for _ in range(12)]
+              + [ev(storage["code"]) for _ in range(3)])
+    await api.ok("POST", "/api/v1/events/batch", {"events": events})
+    return calls, storage, sub
+
+
+async def test_one_charge_one_metric_one_group(api, plans, clock):
+    calls, storage, _sub = await _setup(api, plans)
+    whole = await _usage(api)
+    charges = {c["billable_metric"]["code"]: c for c in whole["charges_usage"]}
+    assert whole["amount_cents"] == 900 + 1200 + 600
+
+    by_id = await _usage(api, charge_id=charges[storage["code"]]["charge"]["lago_id"])
+    assert [c["billable_metric"]["code"] for c in by_id["charges_usage"]] == [storage["code"]]
+    assert by_id["amount_cents"] == 600 and by_id["total_amount_cents"] == 600
+    deprecated = await _usage(api, filter_by_charge_id=charges[storage["code"]]["charge"]["lago_id"])
+    assert deprecated["charges_usage"] == by_id["charges_usage"]
+
+    by_metric = await _usage(api, billable_metric_code=calls["code"])
+    assert [c["billable_metric"]["code"] for c in by_metric["charges_usage"]] == [calls["code"]]
+    assert by_metric["amount_cents"] == 2100
+
+    eu = await _usage(api, **{"group[region]": "eu"})
+    [only] = eu["charges_usage"]  # the charge that does not group by region is left out
+    assert only["billable_metric"]["code"] == calls["code"]
+    assert [g["grouped_by"] for g in only["grouped_usage"]] == [{"region": "eu"}]
+    assert only["units"] == "8" and only["amount_cents"] == 900 and eu["amount_cents"] == 900
+    us = await _usage(api, **{"filter_by_group[region]": "us", "charge_code": only.get("charge", {}).get("code")
+                              or calls["code"]})
+    assert us["amount_cents"] == 1200 and us["charges_usage"][0]["units"] == "12"
+    as_json = await _usage(api, filter_by_group='{"region": "eu"}')  # what Lago's clients send
+    assert as_json["charges_usage"] == eu["charges_usage"]
+    nowhere = await _usage(api, **{"group[region]": "mars"})
+    assert nowhere["charges_usage"] == [] and nowhere["amount_cents"] == 0
+
+
+async def test_unknown_filters_and_bad_input(api, plans, clock):
+    await _setup(api, plans)
+    body = await api.error("GET", URL, params={"external_subscription_id": "sub_1", "charge_id": str(uuid.uuid4())},
+                           status=404)
+    assert body["code"] == "charge_not_found"
+    body = await api.error("GET", URL, params={"external_subscription_id": "sub_1", "charge_code": "nope"},
+                           status=404)
+    assert body["code"] == "charge_not_found"
+    body = await api.error("GET", URL, params={"external_subscription_id": "sub_1",
+                                               "billable_metric_code": "nope"}, status=404)
+    assert body["code"] == "billable_metric_not_found"
+    body = await api.error("GET", URL, params={"external_subscription_id": "sub_1", "charge_id": "not-a-uuid"})
+    assert body["status"] == 422 and "charge_id" in body["error_details"]
+    body = await api.error("GET", URL, params={"external_subscription_id": "sub_1", "full_usage": "true"})
+    assert body["error_details"] == {"full_usage": ["charge_or_group_filter_required"]}
+    body = await api.error("GET", URL, params={"external_subscription_id": "sub_1", "full_usage": "true",
+                                               "charge_code": "x"})
+    assert body["error_details"] == {"full_usage": ["not_supported"]}
+    body = await api.error("GET", URL, params={"external_subscription_id": "sub_1", "group[]": "eu"})
+    assert body["error_details"] == {"group": ["value_is_invalid"]}
+    body = await api.error("GET", URL, params={"external_subscription_id": "sub_1", "filter_by_group": "[1]"})
+    assert body["error_details"] == {"filter_by_group": ["value_is_invalid"]}
+
+
+async def test_filters_never_reach_another_organization(api, plans, clock, make_api):
+    calls, _storage, _sub = await _setup(api, plans)
+    stranger = make_api(uuid.uuid4())
+    await stranger.error("GET", URL, params={"external_subscription_id": "sub_1", "billable_metric_code":
+                                             calls["code"]}, status=404)
