@@ -8,6 +8,7 @@ import dataclasses
 
 from fastapi import FastAPI
 
+from invoicing.analytics.routes import router as analytics_router
 from invoicing.applied_coupons.routes import router as applied_coupons_router
 from invoicing.fees.routes import router as fees_router
 from invoicing.invoices.consumer import invoice_consumers
@@ -27,12 +28,13 @@ DEFINITION = ServiceDefinition(
         "Owns invoices, fees, applied coupons and taxes, invoice numbering (credit notes and documents to come). "
         "Turns each closed billing period into an invoice."
     ),
-    routers=(invoices_router, fees_router, applied_coupons_router),
+    routers=(invoices_router, fees_router, applied_coupons_router, analytics_router),
     consumers=(*PROJECTION_CONSUMERS, *PAYMENT_CONSUMERS, WALLETS_CONSUMER),
     background=(scheduler(lambda app: app.state.settings.scheduler_interval_seconds), clients_lifespan),
     openapi_tags=[
         {"name": "invoices", "description": "Invoices (Lago API v1): draft → finalized → voided, failed + retry."},
         {"name": "fees", "description": "Fees (Lago API v1)."},
+        {"name": "analytics", "description": "Revenue analytics from invoices and fees (Lago API v1)."},
         {"name": "applied_coupons", "description": "Coupons applied to customers (Lago API v1)."},
         {"name": "invoice_settings", "description": "Numbering, grace period, payment term; the billing check."},
     ],

@@ -1,0 +1,58 @@
+"""SQL of the revenue analytics: monthly sums over this service's own invoices and fees.
+
+Months are the UTC month of the issuing date; only finalized invoices count (drafts, pending,
+closed and voided invoices are not revenue). `since` limits to months from that day on.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+_FILTERS = """
+  i.organization_id = :organization AND i.status = 'finalized' AND i.issuing_date >= :since
+  AND (CAST(:currency AS text) IS NULL OR i.currency = :currency)
+"""
+
+GROSS_REVENUE = text(f"""
+SELECT date_trunc('month', i.issuing_date)::date AS month, i.currency,
+       sum(i.total_amount_cents)::bigint AS amount_cents, count(*) AS invoices_count
+FROM invoices i
+WHERE {_FILTERS} AND (CAST(:customer AS text) IS NULL OR i.external_customer_id = :customer)
+GROUP BY 1, 2 ORDER BY 1, 2
+""")
+
+INVOICE_COLLECTION = text(f"""
+SELECT date_trunc('month', i.issuing_date)::date AS month, i.currency, i.payment_status,
+       sum(i.total_amount_cents)::bigint AS amount_cents, count(*) AS invoices_count
+FROM invoices i
+WHERE {_FILTERS}
+GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+""")
+
+INVOICED_USAGE = text(f"""
+SELECT date_trunc('month', i.issuing_date)::date AS month, i.currency, f.billable_metric_code AS code,
+       sum(f.amount_cents)::bigint AS amount_cents
+FROM fees f JOIN invoices i ON i.id = f.invoice_id AND i.organization_id = f.organization_id
+WHERE {_FILTERS} AND f.fee_type = 'charge'
+GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+""")
+
+OVERDUE_BALANCE = text(f"""
+SELECT date_trunc('month', i.issuing_date)::date AS month, i.currency,
+       sum(i.total_amount_cents)::bigint AS amount_cents, array_agg(i.id ORDER BY i.id) AS lago_invoice_ids
+FROM invoices i
+WHERE {_FILTERS} AND i.payment_overdue AND i.payment_status <> 'succeeded' AND i.total_amount_cents > 0
+  AND (CAST(:customer AS text) IS NULL OR i.external_customer_id = :customer)
+GROUP BY 1, 2 ORDER BY 1, 2
+""")
+
+
+async def rows(session: AsyncSession, statement: Any, organization_id: uuid.UUID, since: date,
+               currency: str | None, customer: str | None = None) -> list[Any]:
+    return list((await session.execute(statement, {"organization": organization_id, "since": since,
+                                                   "currency": currency, "customer": customer})).all())

@@ -1,0 +1,59 @@
+"""HTTP routes of the revenue analytics (`/api/v1/analytics/*`, Lago's shapes); staff keys only."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from invoicing.analytics import service
+from invoicing.analytics.schemas import GrossRevenues, InvoiceCollections, InvoicedUsages, OverdueBalances
+from invora.auth.deps import Writer
+from invora.money import CURRENCIES
+from invora.runtime import now
+from invora.web.deps import DbSession
+from invora.web.error_docs import LIST_ERRORS
+from invora.web.inputs import Choice
+
+router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
+Currency = Annotated[str | None, Choice(CURRENCIES, "currency_code_invalid"), Query()]
+Months = Annotated[int | None, Query(ge=1, le=1200, description="The last N months (UTC), this one included.")]
+Customer = Annotated[str | None, Query(max_length=255)]
+RULE = ("Finalized invoices only, by the UTC month of their issuing date; months with nothing are not listed. "
+        "Admin and billing-admin keys only.")
+
+
+@router.get("/gross_revenue", response_model=GrossRevenues, responses=LIST_ERRORS, summary="List gross revenue",
+            description=f"Σ `total_amount_cents` and the count of invoices per month and currency. {RULE}")
+async def gross_revenue(session: DbSession, principal: Writer, request: Request, currency: Currency = None,
+                        external_customer_id: Customer = None, months: Months = None) -> GrossRevenues:
+    return GrossRevenues(gross_revenues=await service.gross_revenues(
+        session, principal.organization_id, now(request).date(), months, currency, external_customer_id))
+
+
+@router.get("/invoice_collection", response_model=InvoiceCollections, responses=LIST_ERRORS,
+            summary="List of finalized invoices",
+            description=f"Per month, currency and `payment_status`: the count and Σ `total_amount_cents`. {RULE}")
+async def invoice_collection(session: DbSession, principal: Writer, request: Request, currency: Currency = None,
+                             months: Months = None) -> InvoiceCollections:
+    return InvoiceCollections(invoice_collections=await service.invoice_collections(
+        session, principal.organization_id, now(request).date(), months, currency))
+
+
+@router.get("/invoiced_usage", response_model=InvoicedUsages, responses=LIST_ERRORS, summary="List usage revenue",
+            description=f"Σ of usage (charge) fees' `amount_cents` per month, currency and billable metric `code`. "
+                        f"{RULE}")
+async def invoiced_usage(session: DbSession, principal: Writer, request: Request, currency: Currency = None,
+                         months: Months = None) -> InvoicedUsages:
+    return InvoicedUsages(invoiced_usages=await service.invoiced_usages(
+        session, principal.organization_id, now(request).date(), months, currency))
+
+
+@router.get("/overdue_balance", response_model=OverdueBalances, responses=LIST_ERRORS,
+            summary="List overdue balance",
+            description=f"Σ `total_amount_cents` of invoices past their due date and not paid, with their ids, per "
+                        f"month and currency. {RULE}")
+async def overdue_balance(session: DbSession, principal: Writer, request: Request, currency: Currency = None,
+                          external_customer_id: Customer = None, months: Months = None) -> OverdueBalances:
+    return OverdueBalances(overdue_balances=await service.overdue_balances(
+        session, principal.organization_id, now(request).date(), months, currency, external_customer_id))

@@ -1,0 +1,53 @@
+"""Lago's analytics objects (`GrossRevenues`, `InvoiceCollections`, `InvoicedUsages`, `OverdueBalances`)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel
+
+
+class GrossRevenue(BaseModel):
+    month: datetime
+    amount_cents: int
+    currency: str
+    invoices_count: int
+
+
+class InvoiceCollection(BaseModel):
+    month: datetime
+    payment_status: str
+    invoices_count: int
+    amount_cents: int
+    currency: str
+
+
+class InvoicedUsage(BaseModel):
+    month: datetime
+    code: str | None
+    amount_cents: int
+    currency: str
+
+
+class OverdueBalance(BaseModel):
+    month: datetime
+    amount_cents: int
+    currency: str
+    lago_invoice_ids: list[uuid.UUID]
+
+
+class GrossRevenues(BaseModel):
+    gross_revenues: list[GrossRevenue]
+
+
+class InvoiceCollections(BaseModel):
+    invoice_collections: list[InvoiceCollection]
+
+
+class InvoicedUsages(BaseModel):
+    invoiced_usages: list[InvoicedUsage]
+
+
+class OverdueBalances(BaseModel):
+    overdue_balances: list[OverdueBalance]
