@@ -72,10 +72,10 @@ async def current_usage(
     billable_metric_code: Annotated[str | None, Query(max_length=255)] = None,
     filter_by_charge_id: Annotated[uuid.UUID | None, Query(deprecated=True)] = None,
     filter_by_charge_code: Annotated[str | None, Query(max_length=255, deprecated=True)] = None,
-    full_usage: bool = False,
 ) -> Any:
     group = _group_filter(request)
-    if full_usage:
+    # not in the schema: `full_usage=true` is refused (not built), and a schema must not promise it
+    if request.query_params.get("full_usage", "").lower() in ("true", "1"):
         if not (charge_id or charge_code or filter_by_charge_id or filter_by_charge_code or group):
             raise UsageFilterMissing()
         raise FullUsageNotBuilt()
