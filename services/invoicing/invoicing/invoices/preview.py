@@ -35,8 +35,6 @@ NIL = uuid.UUID(int=0)  # a preview has no id
 
 async def preview(session: AsyncSession, organization_id: uuid.UUID, data: PreviewInput,
                   now: datetime) -> InvoiceObject:
-    if data.plan_code is None:
-        raise ValidationFailed(plan_code=["value_is_mandatory"])
     versions = (await session.execute(select(PlanVersionProjection).where(
         PlanVersionProjection.organization_id == organization_id,
         PlanVersionProjection.plan_code == data.plan_code))).scalars().all()

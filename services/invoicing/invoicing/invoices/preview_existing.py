@@ -12,8 +12,8 @@ after).
   precedence, the customer's credits (upgrade credits), and prepaid credits: when the wallets projection says
   the customer has an active wallet in the currency, the wallets service's balances (fresh, over HTTP) up to
   the amount due (an estimate: a wallet's `applies_to` restriction is not applied here).
-- Not supported (422): a plan change (`subscriptions.plan_code`) or termination (`subscriptions.terminated_at`)
-  previewed, and a `plan_code` with `subscriptions`.
+- Not supported (422, the input schema admits null only): a plan change (`subscriptions.plan_code`) or a
+  termination (`subscriptions.terminated_at`) previewed; `plan_code` with `subscriptions` matches neither input.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from invoicing.invoices import generate, repository, service
 from invoicing.invoices.errors import DependencyUnavailable, PlanVersionUnknown
 from invoicing.invoices.models import Fee, Invoice, InvoiceAppliedTax
 from invoicing.invoices.render import render_invoice
-from invoicing.invoices.schemas import PreviewInput
+from invoicing.invoices.schemas import PreviewSubscriptionsInput
 from invoicing.prepaid_credits import repository as wallets
 from invoicing.projections import repository as projections
 from invoicing.runtime import InvoicingRuntime
@@ -105,16 +105,8 @@ async def _wallet_balance(runtime: InvoicingRuntime, organization_id: uuid.UUID,
                if w["status"] == "active" and w["currency"] == currency)
 
 
-async def preview_existing(session: AsyncSession, organization_id: uuid.UUID, data: PreviewInput,
+async def preview_existing(session: AsyncSession, organization_id: uuid.UUID, data: PreviewSubscriptionsInput,
                            runtime: InvoicingRuntime, now: datetime) -> InvoiceObject:
-    assert data.subscriptions is not None
-    unsupported = {name: ["not_supported"] for name, given in (
-        ("plan_code", data.plan_code), ("subscriptions.plan_code", data.subscriptions.plan_code),
-        ("subscriptions.terminated_at", data.subscriptions.terminated_at)) if given is not None}
-    if unsupported:
-        raise ValidationFailed(**unsupported)
-    if not data.customer.external_id:
-        raise ValidationFailed(**{"customer.external_id": ["value_is_mandatory"]})
     customer = await projections.customer_by_external_id(session, organization_id, data.customer.external_id)
     if customer is None or customer.deleted_at is not None:
         raise NotFound("customer")

@@ -23,6 +23,7 @@ from invoicing.invoices.schemas import (
     InvoiceUpdateBody,
     OneOffInvoiceBody,
     PreviewInput,
+    PreviewSubscriptionsInput,
 )
 from invoicing.projections.access import ensure_external_customer_access
 from invora.auth.deps import ReaderOrTenant, Writer, is_staff
@@ -169,11 +170,11 @@ for _literal in ("preview", "finalize_all", "retry_all"):
                          "`subscriptions.external_ids`: the customer's next invoice of those subscriptions if their "
                          "open periods ended now (usage read from the subscriptions service; coupons, taxes, "
                          "credits, prepaid credits). Computed like a real invoice, nothing written; its `lago_id` is "
-                         "the nil UUID. A plan change or termination previewed is 422 `not_supported`; the "
+                         "the nil UUID. A plan change or termination previewed is refused (422); the "
                          "subscriptions or wallets service unreachable is 503.")
-async def preview_invoice(body: PreviewInput, session: DbSession, principal: Writer,
+async def preview_invoice(body: PreviewInput | PreviewSubscriptionsInput, session: DbSession, principal: Writer,
                           request: Request) -> InvoiceResponse:
-    if body.subscriptions is not None:
+    if isinstance(body, PreviewSubscriptionsInput):
         return InvoiceResponse(invoice=await preview_existing.preview_existing(
             session, principal.organization_id, body, request.app.state.runtime, now(request)))
     return InvoiceResponse(invoice=await preview.preview(session, principal.organization_id, body, now(request)))

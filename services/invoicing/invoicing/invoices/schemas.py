@@ -124,27 +124,40 @@ class PreviewCoupon(BaseModel):
     percentage_rate: Annotated[Decimal, DecimalInput(le=100, places=5)] | None = None
 
 
-class PreviewSubscriptions(BaseModel):
-    """Lago's `subscriptions` of a preview: existing subscriptions of the customer, their next invoice.
-    A plan change (`plan_code`) or a termination (`terminated_at`) previewed is not supported (422)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    external_ids: list[Annotated[str, Field(min_length=1, max_length=255)]] = Field(min_length=1, max_length=20)
-    plan_code: str | None = Field(None, max_length=255, description="Not supported (422 when given).")
-    terminated_at: Annotated[datetime, TimestampInput(1970, 2999)] | None = Field(
-        None, description="Not supported (422 when given).")
-
-
 class PreviewInput(BaseModel):
-    """Lago's input: a new subscription (`plan_code`), or the next invoice of existing ones (`subscriptions`)."""
+    """Lago's input for a new subscription (`plan_code`): its first invoice."""
 
     model_config = ConfigDict(extra="forbid")
 
     customer: PreviewCustomer
-    plan_code: str | None = Field(None, min_length=1, max_length=255)
-    subscriptions: PreviewSubscriptions | None = None
+    plan_code: str = Field(min_length=1, max_length=255)
     billing_entity_code: str | None = Field(None, max_length=255, description="Accepted; one billing entity today.")
     subscription_at: Annotated[datetime, TimestampInput(1970, 2999)] | None = None
     billing_time: Literal["calendar", "anniversary"] = "calendar"
+    coupons: list[PreviewCoupon] | None = Field(None, max_length=20)
+
+
+class PreviewExistingCustomer(PreviewCustomer):
+    external_id: str = Field(min_length=1, max_length=255)
+
+
+class PreviewSubscriptions(BaseModel):
+    """Lago's `subscriptions` of a preview: existing subscriptions of the customer, their next invoice. Previewing
+    a plan change (`plan_code`) or a termination (`terminated_at`) is not supported: only null is accepted."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    external_ids: list[Annotated[str, Field(min_length=1, max_length=255)]] = Field(min_length=1, max_length=20)
+    plan_code: None = Field(None, description="Not supported (a plan change previewed): null only.")
+    terminated_at: None = Field(None, description="Not supported (a termination previewed): null only.")
+
+
+class PreviewSubscriptionsInput(BaseModel):
+    """Lago's input for existing subscriptions (`subscriptions.external_ids`): their next invoice."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer: PreviewExistingCustomer
+    subscriptions: PreviewSubscriptions
+    billing_entity_code: str | None = Field(None, max_length=255, description="Accepted; one billing entity today.")
     coupons: list[PreviewCoupon] | None = Field(None, max_length=20)
