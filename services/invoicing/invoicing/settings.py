@@ -19,6 +19,10 @@ class InvoicingSettings(ServiceSettings):
     prepaid_credits_resend_after_seconds: float = Field(
         60.0, gt=0, description="A pending invoice whose prepaid-credits request has had no answer for this long "
                                 "is asked again (wallets answers a repeated request the same).")
+    prepaid_credits_abandon_after_seconds: float = Field(
+        3600.0, gt=0, description="A `pending` invoice still without an answer this long after its request is "
+                                  "finalized without prepaid credits, and a release is sent so that whatever wallets "
+                                  "applied (or would apply later) is given back.")
     # reads from other services that need a fresh answer (previews of existing subscriptions; plan versions
     # missing from the projection), signed with short-lived `service` keys
     subscriptions_url: str = Field("http://127.0.0.1:8102", description="Base URL of the subscriptions service.")

@@ -248,3 +248,37 @@ def test_credit_lines_and_totals_add_up_to_the_cent(dues, fees, coupons, taxes, 
     assert with_prepaid_credit(sub_total_including_taxes=before.sub_total_including_taxes_amount_cents,
                                credit_notes=before.credit_notes_amount_cents,
                                applied=due + 1).prepaid_credit_amount_cents == due
+
+
+async def test_an_answer_that_never_comes_is_compensated_finalized_without_credits_and_released(
+        world, api, inv, org, on_credits):
+    _customer, invoice = await pending_invoice(world, api)
+    [request] = await outbox(inv, org, "invoice.prepaid_credits_requested")
+    asked = datetime.fromisoformat(request["requested_at"])
+    sessionmaker = inv.database.sessionmaker
+    # before the abandon delay: asked again, still pending
+    await resend_prepaid_requests(sessionmaker, asked + timedelta(minutes=5), 60, abandon_after_seconds=3600)
+    assert (await api.ok("GET", f"/api/v1/invoices/{invoice['lago_id']}"))["invoice"]["status"] == "pending"
+    # past it: finalized without credits, and a release so nothing wallets applied (or would apply) stays taken
+    await resend_prepaid_requests(sessionmaker, asked + timedelta(hours=2), 60, abandon_after_seconds=3600)
+    full = (await api.ok("GET", f"/api/v1/invoices/{invoice['lago_id']}"))["invoice"]
+    assert (full["status"], full["number"], full["prepaid_credit_amount_cents"], full["total_amount_cents"]) == (
+        "finalized", "INV-202604-00001", 0, 12_400)
+    releases = [r for r in await outbox(inv, org, "invoice.prepaid_credits_release_requested")
+                if r["lago_invoice_id"] == invoice["lago_id"]]
+    assert [r["reason"] for r in releases] == ["invoice_abandoned"]
+    # wallets' late answer changes nothing; its release answer closes the saga
+    await world.deliver(on_credits, answer(world, request, 900))
+    again = (await api.ok("GET", f"/api/v1/invoices/{invoice['lago_id']}"))["invoice"]
+    assert (again["prepaid_credit_amount_cents"], again["total_amount_cents"]) == (0, 12_400)
+    assert len(await outbox(inv, org, "invoice.finalized")) == 1
+    await world.deliver(on_credits, world.envelope("credits.released", "credits", invoice["lago_id"], {
+        "lago_invoice_id": invoice["lago_id"], "released_amount_cents": 900, "wallet_transactions": []}))
+    async with inv.database.sessionmaker() as session:
+        status = (await session.execute(text("SELECT prepaid_credits_status FROM invoices WHERE id = :id"),
+                                        {"id": invoice["lago_id"]})).scalar_one()
+    assert status == "released"
+    # voiding it later sends no second release
+    await api.ok("POST", f"/api/v1/invoices/{invoice['lago_id']}/void")
+    assert len([r for r in await outbox(inv, org, "invoice.prepaid_credits_release_requested")
+                if r["lago_invoice_id"] == invoice["lago_id"]]) == 1

@@ -93,6 +93,22 @@ async def settle_prepaid_credits(session: AsyncSession, invoice: Invoice, applie
     return True
 
 
+async def abandon_prepaid_credits(session: AsyncSession, invoice: Invoice, now: datetime) -> bool:
+    """The compensation of a request never answered (wallets gone for longer than the abandon delay): the
+    invoice is finalized without prepaid credits and a release is sent in the same transaction, so whatever
+    wallets applied is given back, and a request it has not handled yet applies nothing (a release before its
+    request is recorded there). A late `credits.applied` then finds the invoice final and changes nothing."""
+    if invoice.status != "pending" or invoice.prepaid_credits_status != "requested":
+        return False
+    fees = (await repository.fees_of(session, [invoice.id]))[invoice.id]
+    log.warning("prepaid_credits_abandoned", invoice_id=str(invoice.id))
+    with session.no_autoflush:
+        invoice.prepaid_credits_status = "release_requested"
+        await prepaid_credits.send_release(session, invoice, abandoned=True)
+        await _number(session, invoice, now, fees=fees)
+    return True
+
+
 async def _number(session: AsyncSession, invoice: Invoice, now: datetime, *, fees: list[Fee],
                   extra_events: tuple[str, ...] = ()) -> None:
     customer = await projections.customer(session, invoice.organization_id, invoice.customer_id)

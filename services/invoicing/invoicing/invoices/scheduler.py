@@ -43,17 +43,25 @@ async def finalize_due(sessionmaker: async_sessionmaker[AsyncSession], now: date
 
 
 async def resend_prepaid_requests(sessionmaker: async_sessionmaker[AsyncSession], now: datetime,
-                                  after_seconds: float, batch: int = 200) -> int:
+                                  after_seconds: float, batch: int = 200, abandon_after_seconds: float | None = None,
+                                  ) -> int:
     """Pending invoices whose request had no answer within `after_seconds` (lost, or wallets was down): the same
-    request again, keyed by the invoice (wallets applies once and answers every copy the same)."""
+    request again, keyed by the invoice (wallets applies once and answers every copy the same). One pending
+    for longer than `abandon_after_seconds` since it asked first is finalized without credits and a release
+    sent (`lifecycle.abandon_prepaid_credits`)."""
     sent = 0
     while True:
         async with sessionmaker() as session, session.begin():
             pending = await prepaid_repository.stale_pending(session, now - timedelta(seconds=after_seconds), batch)
             fees = await repository.fees_of(session, [i.id for i in pending])
             for invoice in pending:
-                await prepaid_credits.send_request(session, invoice, fees[invoice.id], now)
-                log.warning("prepaid_credits_request_resent", invoice_id=str(invoice.id))
+                # `updated_at` is the instant it went pending (a resend moves only `prepaid_credits_requested_at`)
+                if abandon_after_seconds is not None and \
+                        invoice.updated_at <= now - timedelta(seconds=abandon_after_seconds):
+                    await lifecycle.abandon_prepaid_credits(session, invoice, now)
+                else:
+                    await prepaid_credits.send_request(session, invoice, fees[invoice.id], now)
+                    log.warning("prepaid_credits_request_resent", invoice_id=str(invoice.id))
                 sent += 1
         if len(pending) < batch:
             return sent
@@ -86,7 +94,9 @@ def scheduler(interval_seconds: Callable[[FastAPI], float]):
                         now = app.state.runtime.clock.now()
                         sessionmaker = app.state.database.sessionmaker
                         await finalize_due(sessionmaker, now)
-                        await resend_prepaid_requests(sessionmaker, now, settings.prepaid_credits_resend_after_seconds)
+                        await resend_prepaid_requests(
+                            sessionmaker, now, settings.prepaid_credits_resend_after_seconds,
+                            abandon_after_seconds=settings.prepaid_credits_abandon_after_seconds)
                         await flag_overdue(sessionmaker, now)
                     except asyncio.CancelledError:
                         raise

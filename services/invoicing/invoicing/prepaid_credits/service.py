@@ -72,8 +72,8 @@ async def send_request(session: AsyncSession, invoice: Invoice, fees: Sequence[F
                     aggregate_type="invoice", aggregate_id=invoice.id, data=request_of(invoice, fees, now))
 
 
-async def send_release(session: AsyncSession, invoice: Invoice) -> None:
+async def send_release(session: AsyncSession, invoice: Invoice, *, abandoned: bool = False) -> None:
     await add_event(session, type=PREPAID_CREDITS_RELEASE_REQUESTED, organization_id=invoice.organization_id,
                     aggregate_type="invoice", aggregate_id=invoice.id, data=PrepaidCreditsReleaseRequested(
                         lago_invoice_id=invoice.id, external_customer_id=invoice.external_customer_id,
-                        reason="invoice_voided"))
+                        reason="invoice_abandoned" if abandoned else "invoice_voided"))
