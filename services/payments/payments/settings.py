@@ -25,6 +25,9 @@ class PaymentsSettings(ServiceSettings):
                           "one of the connection's `live_prefix`.")
     gocardless_api_base: str | None = Field(
         None, description="GoCardless's API base URL; unset: GoCardless's own (https://api.gocardless.com).")
+    cashfree_api_base: str | None = Field(
+        None, description="Cashfree's PG API base URL; unset: Cashfree's production one (https://api.cashfree.com/pg; "
+                          "its sandbox is https://sandbox.cashfree.com/pg).")
     provider_timeout_seconds: float = Field(10.0, gt=0, le=120, description="Timeout of one call to a payment "
                                                                            "provider; a call without an answer is "
                                                                            "reconciled by looking the charge up.")

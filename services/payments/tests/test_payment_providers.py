@@ -149,3 +149,35 @@ async def test_adyen_and_gocardless_take_lagos_fields(payments, org):
             "AND code = 'ady'"), {"org": org})).one()
     assert row.secret_key.startswith("enc:v1:") and row.webhook_secret.startswith("enc:v1:")
     assert row.settings == {"merchant_account": "AcmeEU"}
+
+
+async def test_cashfree_takes_lagos_fields(payments, org):
+    client = payments.client(org)
+    created = await client.post("/api/v1/payment_providers", json={"payment_provider": {
+        "provider_type": "cashfree", "code": "cf", "name": "Cashfree", "client_id": "TEST10234abc",
+        "client_secret": "cfsk_ma_test_secret_7777", "redirect_url": "https://acme.test/thanks"}})
+    assert created.status_code == 200, created.text
+    shown = created.json()["payment_provider"]
+    assert shown["secret_key"] == "••••7777" and shown["client_id"] == "TEST10234abc"
+    assert shown["success_redirect_url"] == "https://acme.test/thanks" and not shown["has_webhook_secret"]
+    assert "cfsk_ma_test_secret" not in created.text
+    missing = await client.post("/api/v1/payment_providers", json={"payment_provider": {
+        "provider_type": "cashfree", "code": "cf2", "name": "Cashfree", "client_secret": "s"}})
+    assert missing.status_code == 422
+    foreign = await client.post("/api/v1/payment_providers", json={"payment_provider": {
+        "provider_type": "cashfree", "code": "cf3", "name": "Cashfree", "client_id": "x", "client_secret": "s",
+        "secret_key": "sk_x"}})
+    assert foreign.status_code == 422
+    moved = await client.put("/api/v1/payment_providers/cf", json={"payment_provider": {
+        "client_id": "TEST999", "client_secret": "cfsk_new_secret_8888", "redirect_url": "https://acme.test/b"}})
+    assert moved.status_code == 200, moved.text
+    shown = moved.json()["payment_provider"]
+    assert shown["client_id"] == "TEST999" and shown["secret_key"] == "••••8888"
+    assert shown["success_redirect_url"] == "https://acme.test/b"
+    wrong = await client.put("/api/v1/payment_providers/cf", json={"payment_provider": {"hmac_key": "00ff"}})
+    assert wrong.status_code == 422 and wrong.json()["error_details"] == {"hmac_key": ["not_accepted_by_provider"]}
+    async with payments.database.sessionmaker() as session:
+        row = (await session.execute(text(
+            "SELECT secret_key, settings FROM payment_providers WHERE organization_id = :org AND code = 'cf'"),
+            {"org": org})).one()
+    assert row.secret_key.startswith("enc:v1:") and row.settings == {"client_id": "TEST999"}

@@ -24,6 +24,7 @@ from payments.providers.base import ChargeRequest, ProviderUnreachable
 from payments.refunds import service as refunds
 from services.payments.tests.conftest import SERVICE, Stage, customer_object
 from services.payments.tests.fakes.adyen import FakeAdyen
+from services.payments.tests.fakes.cashfree import FakeCashfree
 from services.payments.tests.fakes.flutterwave import FakeFlutterwave
 from services.payments.tests.fakes.gocardless import FakeGoCardless
 from services.payments.tests.fakes.paystack import FakePaystack
@@ -32,7 +33,7 @@ from services.payments.tests.fakes.paystack import FakePaystack
 @pytest.fixture(scope="module")
 async def fakes():
     servers = {"paystack": FakePaystack(), "flutterwave": FakeFlutterwave(), "adyen": FakeAdyen(),
-               "gocardless": FakeGoCardless()}
+               "gocardless": FakeGoCardless(), "cashfree": FakeCashfree()}
     for server in servers.values():
         await server.start()
     try:
@@ -49,7 +50,7 @@ async def payments(migrated_database, invora_kafka: str, invora_keys, fakes):
                            charger_enabled=False, charger_backoff_seconds=1.0, provider_timeout_seconds=5.0,
                            charger_lease_seconds=30.0, paystack_api_base=fakes["paystack"].url,
                            flutterwave_api_base=fakes["flutterwave"].url, adyen_api_base=fakes["adyen"].url + "/v71",
-                           gocardless_api_base=fakes["gocardless"].url,
+                           gocardless_api_base=fakes["gocardless"].url, cashfree_api_base=fakes["cashfree"].url,
                            consumer_session_timeout_ms=2_000) as running:
         yield running
 
@@ -67,6 +68,7 @@ class Driver:
     authenticates = True  # has a 3-D Secure path
     reconciles = True  # a payment can be read back (by reference or by the provider's id)
     deletes_methods = True  # a payment method can be removed at the provider
+    hosted = False  # no off-session charge: a charge is a page the customer pays (Cashfree's payment link)
     declines = {"insufficient_funds": ("insufficient_funds", "soft"), "stolen": ("stolen_card", "hard")}
 
     def settle(self, payment: dict) -> list[tuple[bytes, dict[str, str]]]:
@@ -297,8 +299,58 @@ class GoCardlessDriver(Driver):
         return [self.fake.signed(self.webhook_secret, [event])]
 
 
+class CashfreeDriver(Driver):
+    """Cashfree: a charge is a payment link (`requires_action` with its URL); the customer pays it and the
+    `PAYMENT_LINK_EVENT` webhook settles the payment."""
+
+    provider_type = "cashfree"
+    currency = "INR"
+    hosted = True
+    authenticates = False  # 3-D Secure happens on Cashfree's page, inside the customer's payment
+    deletes_methods = False
+
+    def __init__(self, fake: FakeCashfree) -> None:
+        self.fake = fake
+        self.client_secret = f"cfsk_ma_test_{uuid.uuid4().hex}"
+
+    def connection(self, code: str) -> dict[str, Any]:
+        return {"provider_type": "cashfree", "code": code, "name": "Cashfree", "client_id": f"TEST{uuid.uuid4().hex}",
+                "client_secret": self.client_secret, "redirect_url": "https://acme.test/paid"}
+
+    def customer(self, email: str, behaviour: str | None) -> str:
+        self.fake.will_pay(email, behaviour or "ok")
+        return email
+
+    def charges(self, provider_customer_id: str, email: str) -> list[int]:
+        return [int(o["order_amount"] * 100) for o in self.fake.charges(email)]
+
+    def _link_event(self, link: dict, secret: str) -> tuple[bytes, dict[str, str]]:
+        return self.fake.signed(secret, "PAYMENT_LINK_EVENT", link)
+
+    def settle(self, payment: dict) -> list[tuple[bytes, dict[str, str]]]:
+        link = self.fake.pay(payment["lago_id"])  # the customer pays on the link
+        return [self._link_event(link, self.client_secret)] if link["link_status"] == "PAID" else []
+
+    def settle_silently(self, payment: dict) -> None:
+        self.fake.pay(payment["lago_id"])
+
+    def charge_webhook(self, payment: dict) -> tuple[bytes, dict[str, str]]:
+        return self._link_event(self.fake.links[payment["lago_id"]], self.client_secret)
+
+    def forged(self, payment: dict) -> tuple[bytes, dict[str, str]]:
+        claimed = {**self.fake.links[payment["lago_id"]], "link_status": "PAID"}
+        return self._link_event(claimed, "cfsk_ma_test_someone_else")
+
+    def settle_refund(self, provider_refund_id: str) -> tuple[bytes, dict[str, str]] | None:
+        refund = self.fake.settle_refund(provider_refund_id)
+        return self.fake.signed(self.client_secret, "REFUND_STATUS_WEBHOOK", {"refund": refund})
+
+    def refunded(self) -> int:
+        return sum(int(r["refund_amount"] * 100) for r in self.fake.refunds.values())
+
+
 DRIVERS = {"paystack": PaystackDriver, "flutterwave": FlutterwaveDriver, "adyen": AdyenDriver,
-           "gocardless": GoCardlessDriver}
+           "gocardless": GoCardlessDriver, "cashfree": CashfreeDriver}
 
 
 class ProviderStage(Stage):
@@ -398,6 +450,10 @@ async def test_a_decline_fails_the_payment_with_its_category(payments, stage, be
     await _run(payments)
     await stage.settle(payment_id)
     payment = await stage.payment(payment_id)
+    if stage.driver.hosted:  # a decline on the provider's page leaves the page payable: nothing failed, nothing taken
+        assert payment["payment_status"] == "requires_action" and payment["next_action"]["url"]
+        assert await stage.events("payment.failed") == [] and stage.charges(customer) == []
+        return
     assert payment["payment_status"] == "failed"
     assert payment["failure"]["code"] == code and payment["failure"]["category"] == category
     failed = await stage.events("payment.failed")
@@ -406,6 +462,8 @@ async def test_a_decline_fails_the_payment_with_its_category(payments, stage, be
 
 
 async def test_a_customer_without_a_card_fails_hard_and_nothing_is_charged(payments, stage):
+    if stage.driver.hosted:
+        pytest.skip(f"{stage.driver.provider_type} charges through a page: no saved card is needed")
     customer = await stage.customer(card=None)
     _, payment_id = await stage.finalize(customer, 2_000)
     await _run(payments)
@@ -527,7 +585,8 @@ async def test_a_crash_after_the_call_is_reconciled_by_reference_without_a_secon
     await adapter.charge(ChargeRequest(reference=payment["reference"], idempotency_key=payment["idempotency_key"],
                                        amount_cents=4_200, currency=stage.driver.currency,
                                        provider_customer_id=customer["provider_customer_id"]))
-    assert stage.charges(customer) == [4_200]
+    # a hosted provider takes the money when the customer pays the page `settle` opens below
+    assert stage.charges(customer) == ([] if stage.driver.hosted else [4_200])
     original = runtime.clock
     runtime.clock = ManualClock(now + timedelta(seconds=31))  # the lease runs out; the next claimer looks it up
     try:
@@ -628,6 +687,9 @@ async def test_payment_methods_are_read_from_the_provider(payments, stage):
     customer = await stage.customer()
     url = f"/api/v1/customers/{customer['external_id']}/payment_methods"
     listed = await stage.ok("GET", url)
+    if stage.driver.hosted:  # the provider keeps no method for us
+        assert listed["meta"]["total_count"] == 0 and listed["payment_methods"] == []
+        return
     assert listed["meta"]["total_count"] == 1
     [method] = listed["payment_methods"]
     assert method["is_default"] and method["last4"] and method["payment_provider_type"] == stage.driver.provider_type
@@ -670,7 +732,25 @@ async def test_an_invoice_paid_on_the_providers_hosted_page_is_recorded_once(pay
     customer = await stage.customer(card=None)  # nothing to charge off-session: the charge fails, the invoice is due
     invoice_id, payment_id = await stage.finalize(customer, 7_700)
     await _run(payments)
+    if stage.driver.hosted:  # the charge's own link expires unpaid: the invoice is due again
+        link = stage.driver.fake.expire(str(payment_id))
+        assert (await stage.webhook(*stage.driver.fake.signed(stage.driver.client_secret, "PAYMENT_LINK_EVENT",
+                                                              link))).json()["outcome"] == "applied"
     assert (await stage.payment(payment_id))["payment_status"] == "failed"
+    if stage.driver.provider_type == "cashfree":
+        url = (await stage.ok("POST", f"/api/v1/invoices/{invoice_id}/payment_url"))["invoice_payment_details"][
+            "payment_url"]
+        [link] = [k for k in stage.driver.fake.links.values() if k["link_url"] == url]
+        assert link["link_amount"] == 77 and link["link_meta"]["return_url"] == "https://acme.test/paid"
+        body, headers = stage.driver.fake.signed(stage.driver.client_secret, "PAYMENT_LINK_EVENT",
+                                                 stage.driver.fake.pay(link["link_id"]))
+        assert (await stage.webhook(body, headers)).json()["outcome"] == "recorded"
+        assert (await stage.webhook(body, headers)).json()["outcome"] == "duplicate"
+        listed = await stage.ok("GET", f"/api/v1/payments?invoice_id={invoice_id}")
+        paid = [p for p in listed["payments"] if p["payment_status"] == "succeeded"]
+        assert [(p["amount_cents"], p["provider_payment_id"]) for p in paid] == [(7_700, link["link_id"])]
+        assert stage.charges(customer) == [7_700]
+        return
     if stage.driver.provider_type != "paystack":
         refused = await stage.error("POST", f"/api/v1/invoices/{invoice_id}/payment_url", status=400)
         assert refused["code"] == "payment_provider_error"  # not built for this provider: said so, nothing made

@@ -93,8 +93,27 @@ class GoCardlessConnection(_Connection):
         return self.access_token, self.webhook_secret, {}
 
 
+class CashfreeConnection(_Connection):
+    """Lago's Cashfree fields (`client_id`, `client_secret`, `redirect_url`)."""
+
+    provider_type: Literal["cashfree"]
+    client_id: Setting = Field(description="Cashfree's client (app) id, sent as `x-client-id`.")
+    client_secret: Secret = Field(description="Cashfree's client secret (stored encrypted, never returned); it also "
+                                              "signs Cashfree's webhooks.")
+    redirect_url: Url | None = Field(None, description="Lago's name for `success_redirect_url`: where the payment "
+                                                       "link returns the customer.")
+
+    def model_post_init(self, context: object, /) -> None:
+        if self.redirect_url and not self.success_redirect_url:
+            self.success_redirect_url = self.redirect_url
+
+    def stored(self) -> tuple[str, str | None, dict[str, str]]:
+        return self.client_secret, None, {"client_id": self.client_id}
+
+
 PaymentProviderCreateInput = Annotated[
-    StripeConnection | PaystackConnection | FlutterwaveConnection | AdyenConnection | GoCardlessConnection,
+    StripeConnection | PaystackConnection | FlutterwaveConnection | AdyenConnection | GoCardlessConnection
+    | CashfreeConnection,
     Field(discriminator="provider_type")]
 
 # which update fields each provider takes, and where each is kept (`secret_key`, `webhook_secret` or a setting)
@@ -105,6 +124,8 @@ UPDATABLE_FIELDS: dict[str, dict[str, str]] = {
     "adyen": {"api_key": "secret_key", "hmac_key": "webhook_secret", "merchant_account": "settings.merchant_account",
               "live_prefix": "settings.live_prefix"},
     "gocardless": {"access_token": "secret_key", "webhook_secret": "webhook_secret"},
+    "cashfree": {"client_id": "settings.client_id", "client_secret": "secret_key",
+                 "redirect_url": "success_redirect_url"},
 }
 
 
@@ -120,6 +141,9 @@ class PaymentProviderUpdateInput(_Input):
     live_prefix: Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9-]+$")] | None = \
         Field(None, description="Adyen: the live endpoint's prefix.")
     access_token: Secret | None = Field(None, description="GoCardless: the access token.")
+    client_id: Setting | None = Field(None, description="Cashfree: the client id.")
+    client_secret: Secret | None = Field(None, description="Cashfree: the client secret.")
+    redirect_url: Url | None = Field(None, description="Cashfree: Lago's name for `success_redirect_url`.")
 
 
 class PaymentProviderCreateBody(_Input):
@@ -143,6 +167,7 @@ class PaymentProviderObject(BaseModel):
     success_redirect_url: str | None
     merchant_account: str | None = Field(None, description="Adyen: the merchant account.")
     live_prefix: str | None = Field(None, description="Adyen: the live endpoint's prefix (unset: test).")
+    client_id: str | None = Field(None, description="Cashfree: the client id.")
     created_at: datetime
     updated_at: datetime
 

@@ -27,7 +27,8 @@ from payments.payment_providers.schemas import (
 )
 from payments.payments import repository as payments_repository
 
-REQUIRED_FIELDS = frozenset({"name", "secret_key", "api_key", "access_token", "merchant_account"})
+REQUIRED_FIELDS = frozenset({"name", "secret_key", "api_key", "access_token", "merchant_account", "client_id",
+                             "client_secret"})
 COMMON_FIELDS = frozenset({"name", "success_redirect_url"})
 
 

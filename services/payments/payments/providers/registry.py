@@ -14,13 +14,14 @@ from typing import Any, Literal, get_args
 
 from payments.providers.adyen import AdyenAdapter
 from payments.providers.base import PaymentProviderAdapter
+from payments.providers.cashfree import CashfreeAdapter
 from payments.providers.flutterwave import FlutterwaveAdapter
 from payments.providers.gocardless import GoCardlessAdapter
 from payments.providers.paystack import PaystackAdapter
 from payments.providers.stripe import StripeAdapter
 from payments.settings import PaymentsSettings
 
-ProviderType = Literal["stripe", "paystack", "flutterwave", "adyen", "gocardless"]
+ProviderType = Literal["stripe", "paystack", "flutterwave", "adyen", "gocardless", "cashfree"]
 PROVIDER_TYPES: tuple[str, ...] = get_args(ProviderType)
 
 
@@ -85,4 +86,7 @@ class AdapterFactory:
         if provider_type == "gocardless":
             return GoCardlessAdapter(access_token=secret_key, webhook_secret=webhook_secret,
                                      api_base=self._settings.gocardless_api_base, timeout_seconds=timeout)
+        if provider_type == "cashfree":
+            return CashfreeAdapter(client_id=options.get("client_id") or "", client_secret=secret_key,
+                                   api_base=self._settings.cashfree_api_base, timeout_seconds=timeout)
         raise ValueError(f"no adapter for provider type {provider_type!r}")
