@@ -132,3 +132,33 @@ async def test_a_checkout_url_adds_the_card_the_next_charge_uses(payments, stage
     no_provider = await stage.customer(provider=False)
     body = await stage.error("POST", f"/api/v1/customers/{no_provider['external_id']}/checkout_url")
     assert body["error_details"] == {"base": ["no_linked_payment_provider"]}
+
+
+async def test_retry_payment_charges_a_failed_invoice_again_once(payments, stage):
+    customer = await stage.customer(card=None)  # no card: the first charge fails
+    invoice_id, first = await stage.finalize(customer, 1_500)
+    # while the first attempt is pending, a retry is refused (one live attempt per invoice)
+    body = await stage.error("POST", f"/api/v1/invoices/{invoice_id}/retry_payment")
+    assert body["error_details"] == {"base": ["payment_in_progress"]}
+    await charger.run_once(payments.app.state.runtime, payments.database.sessionmaker)
+    assert (await stage.payment(first))["payment_status"] == "failed"
+    method = stage.stripe.v1.payment_methods.create({"type": "card", "card": {
+        "number": CARD_OK, "exp_month": 12, "exp_year": 2034, "cvc": "123"}})
+    stage.stripe.v1.payment_methods.attach(method.id, {"customer": customer["provider_customer_id"]})
+
+    retried = (await stage.ok("POST", f"/api/v1/invoices/{invoice_id}/retry_payment"))["payment"]
+    assert retried["payment_status"] == "pending" and retried["lago_payable_id"] == str(invoice_id)
+    again = await stage.error("POST", f"/api/v1/invoices/{invoice_id}/retry_payment")  # asked twice at once
+    assert again["error_details"] == {"base": ["payment_in_progress"]}
+    await charger.run_once(payments.app.state.runtime, payments.database.sessionmaker)
+    assert (await stage.payment(retried["lago_id"]))["payment_status"] == "succeeded"
+    assert [c.amount for c in stage.charges_at_stripe(customer["provider_customer_id"])] == [1_500]
+    paid = await stage.error("POST", f"/api/v1/invoices/{invoice_id}/retry_payment", status=405)
+    assert paid["code"] == "invoice_not_payable"
+    await stage.error("POST", f"/api/v1/invoices/{uuid.uuid4()}/retry_payment", status=404)
+    other_org = stage.service.client(uuid.uuid4())
+    assert (await other_org.post(f"/api/v1/invoices/{invoice_id}/retry_payment")).status_code == 404
+    custom = await stage.error("POST", f"/api/v1/invoices/{invoice_id}/retry_payment",
+                               {"payment_method": {"payment_method_type": "card", "payment_method_id": "pm_x"}})
+    assert custom["error_details"] == {"payment_method": ["not_supported"]}
+    await stage.error("POST", f"/api/v1/invoices/{invoice_id}/retry_payment", {"unknown": 1})

@@ -17,7 +17,14 @@ from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, NOT_ALLOWED, NOT_F
 from invora.web.pagination import Pagination
 from payments.customers import service as customers
 from payments.payments import service
-from payments.payments.schemas import ManualPaymentBody, PaymentResponse, PaymentsResponse
+from payments.payments.schemas import (
+    ManualPaymentBody,
+    PaymentResponse,
+    PaymentsResponse,
+    RetryPaymentBody,
+    RetryPaymentResponse,
+)
+from payments.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1", tags=["payments"])
 
@@ -65,3 +72,19 @@ async def list_customer_payments(session: DbSession, principal: ReaderOrTenant, 
                                                  customer_id=_tenant_scope(principal), invoice_id=invoice_id,
                                                  params=page)
     return PaymentsResponse(payments=payments, meta=meta)
+
+
+@router.post("/invoices/{lago_id}/retry_payment", response_model=RetryPaymentResponse,
+             responses={**CREATE_ERRORS, **NOT_FOUND, **NOT_ALLOWED}, summary="Retry an invoice payment",
+             description="A new charge attempt for what the finalized invoice still owes, through the customer's "
+                         "provider and default payment method (the charger sends it, never twice). 405 "
+                         "`invoice_not_payable` (not finalized, nothing due); 422 `base`: `payment_in_progress` "
+                         "(a charge of it is under way), `no_linked_payment_provider`; `payment_method`: "
+                         "`not_supported` (a method other than the default).")
+async def retry_payment(session: DbSession, principal: Writer, runtime: Runtime,
+                        lago_id: Annotated[str, Path(description="The invoice's lago_id.")],
+                        body: RetryPaymentBody | None = None) -> RetryPaymentResponse:
+    method = body.payment_method.payment_method_id if body and body.payment_method else None
+    payment = await service.retry_payment(session, principal.organization_id, parse_uuid(lago_id), method)
+    runtime.wake_charger()  # it also comes by on its interval, after this request commits
+    return RetryPaymentResponse(payment=payment)

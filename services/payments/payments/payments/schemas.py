@@ -35,3 +35,22 @@ class PaymentResponse(BaseModel):
 class PaymentsResponse(BaseModel):
     payments: list[Payment]
     meta: PaginationMeta
+
+
+class PaymentMethodReference(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    payment_method_type: Annotated[str, StringConstraints(max_length=50, pattern=r"^[^\x00]*$")] | None = None
+    payment_method_id: Annotated[str, StringConstraints(max_length=255, pattern=r"^[^\x00]*$")] | None = None
+
+
+class RetryPaymentBody(BaseModel):
+    """Lago's optional body: the payment method to use (only the customer's default is supported here)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    payment_method: PaymentMethodReference | None = None
+
+
+class RetryPaymentResponse(BaseModel):
+    payment: Payment = Field(description="The new charge attempt (`pending`; the charger sends it).")

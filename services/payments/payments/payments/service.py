@@ -12,12 +12,21 @@ from datetime import UTC, datetime, time
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from invora.errors import ValidationFailed
 from invora.events.contracts.payments import Payment
 from invora.ids import uuid7
 from invora.web.pagination import PageParams, PaginationMeta
-from payments.errors import InvoiceNotPayable, PaymentAmountExceedsDue, PaymentNotFound
+from payments.customers import repository as customers_repository
+from payments.errors import (
+    InvoiceHasLiveCharge,
+    InvoiceNotPayable,
+    NoLinkedPaymentProvider,
+    PaymentAmountExceedsDue,
+    PaymentNotFound,
+)
 from payments.invoices import repository as invoices_repository
 from payments.invoices import service as invoices
+from payments.payment_providers import repository as providers_repository
 from payments.payments import lifecycle, repository
 from payments.payments.render import render
 from payments.payments.schemas import ManualPaymentInput
@@ -60,3 +69,25 @@ async def list_payments(session: AsyncSession, organization_id: uuid.UUID, *, ex
     rows, meta = await repository.list_page(session, organization_id, external_customer_id=external_customer_id,
                                             customer_id=customer_id, invoice_id=invoice_id, params=params)
     return [render(row) for row in rows], meta
+
+
+async def retry_payment(session: AsyncSession, organization_id: uuid.UUID, invoice_id: uuid.UUID | None,
+                        payment_method_id: str | None) -> Payment:
+    """Lago's `retry_payment`: a new charge attempt for what a finalized invoice still owes, sent by the charger like
+    the first (never while another charge of it is under way: one live attempt per invoice)."""
+    if payment_method_id:
+        raise ValidationFailed(payment_method=["not_supported"])
+    invoice = await invoices.get(session, organization_id, invoice_id, lock=True)
+    due = invoice["total_amount_cents"] - await invoices_repository.paid_cents(session, invoice["id"])
+    if invoice["status"] != "finalized" or due <= 0:
+        raise InvoiceNotPayable("only a finalized invoice that still owes money can be charged again")
+    if await repository.live_attempt(session, invoice["id"]):
+        raise InvoiceHasLiveCharge()
+    customer = await customers_repository.by_id(session, organization_id, invoice["customer_id"])
+    if customer is None or not customer["payment_provider_code"] or await providers_repository.by_code(
+            session, organization_id, customer["payment_provider_code"]) is None:
+        raise NoLinkedPaymentProvider()
+    payment_id = await invoices.schedule_charge(session, invoice)
+    if payment_id is None:  # a concurrent attempt won the partial unique index
+        raise InvoiceHasLiveCharge()
+    return await get(session, organization_id, payment_id)
