@@ -293,6 +293,12 @@ class Organization(_Object):
     taxes: list[Tax] = Field(default_factory=list, description="Taxes applied to the organization by default.")
 
 
+class InvoiceCustomSection(_Object):
+    lago_id: uuid.UUID
+    name: str
+    code: str
+
+
 class BillingEntity(_Object):
     """An organizational unit that issues invoices (Lago's billing entity, extended with its taxes)."""
 
@@ -328,7 +334,8 @@ class BillingEntity(_Object):
     eu_tax_management: bool = False
     logo_url: str | None = None
     taxes: list[Tax] = Field(default_factory=list)
-    selected_invoice_custom_sections: list[dict[str, str]] = Field(default_factory=list)
+    selected_invoice_custom_sections: list[InvoiceCustomSection] = Field(
+        default_factory=list, description="Invoice custom sections are not built: always empty.")
     created_at: datetime
     updated_at: datetime
 
