@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from invoicing.analytics.routes import router as analytics_router
 from invoicing.applied_coupons.routes import router as applied_coupons_router
+from invoicing.credit_notes.routes import router as credit_notes_router
 from invoicing.fees.routes import router as fees_router
 from invoicing.invoices.consumer import invoice_consumers
 from invoicing.invoices.payments_consumer import PAYMENT_CONSUMERS
@@ -28,7 +29,7 @@ DEFINITION = ServiceDefinition(
         "Owns invoices, fees, applied coupons and taxes, invoice numbering (credit notes and documents to come). "
         "Turns each closed billing period into an invoice."
     ),
-    routers=(invoices_router, fees_router, applied_coupons_router, analytics_router),
+    routers=(invoices_router, fees_router, applied_coupons_router, analytics_router, credit_notes_router),
     consumers=(*PROJECTION_CONSUMERS, *PAYMENT_CONSUMERS, WALLETS_CONSUMER),
     background=(scheduler(lambda app: app.state.settings.scheduler_interval_seconds), clients_lifespan),
     openapi_tags=[
@@ -36,6 +37,7 @@ DEFINITION = ServiceDefinition(
         {"name": "fees", "description": "Fees (Lago API v1)."},
         {"name": "analytics", "description": "Revenue analytics from invoices and fees (Lago API v1)."},
         {"name": "applied_coupons", "description": "Coupons applied to customers (Lago API v1)."},
+        {"name": "credit_notes", "description": "Credit notes on finalized invoices (Lago API v1)."},
         {"name": "invoice_settings", "description": "Numbering, grace period, payment term; the billing check."},
     ],
 )

@@ -1,6 +1,7 @@
 """Every ORM model of the invoicing service, imported so Alembic sees the whole schema."""
 
 from invoicing.applied_coupons.models import AppliedCoupon
+from invoicing.credit_notes.models import CreditNote, CreditNoteItem
 from invoicing.credits.models import CustomerCredit, InvoiceCredit
 from invoicing.db import PLATFORM_MODELS
 from invoicing.invoices.models import (
@@ -22,7 +23,7 @@ from invoicing.projections.models import (
 )
 
 __all__ = [
-    "PLATFORM_MODELS", "AddOnProjection", "AppliedCoupon", "BillingCheckViolation", "CouponProjection",
+    "PLATFORM_MODELS", "AddOnProjection", "AppliedCoupon", "BillingCheckViolation", "CouponProjection", "CreditNote", "CreditNoteItem",
     "CustomerCredit", "CustomerProjection", "Fee", "Invoice", "InvoiceAppliedTax", "InvoiceCredit",
     "InvoiceNumberCounter", "InvoicingSettings", "PlanVersionProjection", "TaxProjection", "UsageRevision",
     "WalletProjection",

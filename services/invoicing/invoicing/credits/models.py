@@ -1,4 +1,5 @@
-"""Customer credits owned by invoicing (until credit notes exist) and what each invoice took from them.
+"""Customer credits owned by invoicing and what each invoice took from them: upgrade and termination credits, and
+the credit part of a credit note (`reason` `credit_note`, `credit_note_id`; voided: `voided_at`, balance 0).
 
 The database holds their invariants: one upgrade credit per terminated subscription (unique key), a
 balance never below 0 nor above the credit, an application per (invoice, credit) of a positive amount.
@@ -29,7 +30,13 @@ class CustomerCredit(OrganizationModel, Base):
               postgresql_where=text("balance_cents > 0")),
         CheckConstraint("amount_cents > 0", name="amount_positive"),
         CheckConstraint("balance_cents >= 0 AND balance_cents <= amount_cents", name="balance_within_amount"),
-        CheckConstraint("reason IN ('upgrade', 'termination')", name="reason"),
+        Index("uq_customer_credits_credit_note", "credit_note_id", unique=True,
+              postgresql_where=text("credit_note_id IS NOT NULL")),
+        CheckConstraint("reason IN ('upgrade', 'termination', 'credit_note')", name="reason"),
+        CheckConstraint("(reason = 'credit_note') = (credit_note_id IS NOT NULL) AND "
+                        "(reason = 'credit_note' OR (subscription_id IS NOT NULL AND source_fee_id IS NOT NULL))",
+                        name="source"),
+        CheckConstraint("voided_at IS NULL OR balance_cents = 0", name="voided_has_no_balance"),
     )
 
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=text("now()"))
@@ -38,9 +45,11 @@ class CustomerCredit(OrganizationModel, Base):
     amount_cents: Mapped[int] = mapped_column(BigInteger, nullable=False)
     balance_cents: Mapped[int] = mapped_column(BigInteger, nullable=False)
     reason: Mapped[str] = mapped_column(String(20), nullable=False)
-    subscription_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    subscription_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     source_invoice_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
-    source_fee_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    source_fee_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    credit_note_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("credit_notes.id"))
+    voided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
 
 

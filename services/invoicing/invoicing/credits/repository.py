@@ -82,7 +82,9 @@ async def give_back(session: AsyncSession, invoice_id: uuid.UUID, now: datetime)
     taken = (await session.execute(delete(InvoiceCredit).where(InvoiceCredit.invoice_id == invoice_id).returning(
         InvoiceCredit.credit_id, InvoiceCredit.amount_cents))).all()
     for credit_id, amount in taken:
-        await session.execute(update(CustomerCredit).where(CustomerCredit.id == credit_id).values(
+        # a voided credit note's credit stays voided: what it gave is not given back (Lago)
+        await session.execute(update(CustomerCredit).where(CustomerCredit.id == credit_id,
+                                                           CustomerCredit.voided_at.is_(None)).values(
             balance_cents=CustomerCredit.balance_cents + amount, updated_at=now))
     return sum(amount for _, amount in taken)
 
@@ -92,3 +94,8 @@ async def of_customer(session: AsyncSession, organization_id: uuid.UUID,
     return list((await session.execute(select(CustomerCredit).where(
         CustomerCredit.organization_id == organization_id, CustomerCredit.customer_id == customer_id,
     ).order_by(CustomerCredit.created_at, CustomerCredit.id))).scalars())
+
+
+def remember_balance(session: AsyncSession, organization_id: uuid.UUID, customer_id: uuid.UUID) -> None:
+    """The customer now holds a balance (a credit note's credit): `available` must look it up."""
+    memo(session, _MAY_HAVE_CREDITS)[(organization_id, customer_id)] = True

@@ -25,6 +25,11 @@ The prepaid-credits saga (docs/wallets.md) starts here:
 `fee.created`: `FeeEvent` (`{"fee": Fee}`, Lago's webhook): a fee paid in advance that no invoice carries
 (a charge with `invoiceable: false`); topic `invora.fee`, keyed by the fee.
 
+`credit_note.created` (a credit note was issued on a finalized invoice), `credit_note.generated` (its
+document is ready: no PDF is rendered, so it follows at once), `credit_note.refund_failure` (its refund
+failed at the provider): `CreditNoteEvent` (`{"credit_note": CreditNote}`, Lago's webhooks); topic
+`invora.credit_note`, keyed by the credit note.
+
 Topic `invora.invoice`, message key the invoice's `lago_id` (the subscription's id for a check failure).
 """
 
@@ -249,6 +254,65 @@ class PrepaidCreditsReleaseRequested(_Object):
     reason: Literal["invoice_voided", "invoice_abandoned"] = "invoice_voided"
 
 
+class CreditNoteAppliedTax(_Object):
+    lago_tax_id: uuid.UUID | None = None
+    tax_name: str
+    tax_code: str
+    tax_rate: JsonNumber
+    tax_description: str | None = None
+    base_amount_cents: int
+    amount_cents: int
+    amount_currency: str
+
+
+class CreditNoteItem(_Object):
+    lago_id: uuid.UUID
+    amount_cents: int
+    amount_currency: str
+    fee: Fee
+
+
+class CreditNote(_Object):
+    """Lago's `CreditNoteObject`."""
+
+    lago_id: uuid.UUID
+    billing_entity_code: str | None = None
+    sequential_id: int
+    number: str
+    lago_invoice_id: uuid.UUID
+    invoice_number: str
+    issuing_date: date
+    credit_status: Literal["available", "consumed", "voided"] | None = None
+    refund_status: Literal["pending", "succeeded", "failed"] | None = None
+    reason: Literal["duplicated_charge", "product_unsatisfactory", "order_change", "order_cancellation",
+                    "fraudulent_charge", "other"]
+    description: str | None = None
+    currency: str
+    total_amount_cents: int
+    taxes_amount_cents: int
+    taxes_rate: JsonNumber
+    sub_total_excluding_taxes_amount_cents: int
+    balance_amount_cents: int
+    credit_amount_cents: int
+    refund_amount_cents: int
+    offset_amount_cents: int
+    coupons_adjustment_amount_cents: int
+    created_at: datetime
+    updated_at: datetime
+    file_url: str | None = None
+    self_billed: bool = False
+    items: list[CreditNoteItem] = Field(default_factory=list)
+    applied_taxes: list[CreditNoteAppliedTax] = Field(default_factory=list)
+    customer: Customer | None = None
+    error_details: list[dict[str, Any]] | None = None
+
+
+class CreditNoteEvent(_Object):
+    credit_note: CreditNote
+
+
+CREDIT_NOTE_EVENT_TYPES = ("created", "generated", "refund_failure")
+
 INVOICE_EVENT_TYPES = ("drafted", "created", "one_off_created", "finalized", "voided", "payment_status_updated",
                        "payment_overdue", "payment_dispute_lost", "generation_failed")
 
@@ -256,6 +320,7 @@ EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     **{f"invoice.{verb}": InvoiceEvent for verb in INVOICE_EVENT_TYPES},
     "invoice.billing_check_failed": BillingCheckFailed,
     "fee.created": FeeEvent,
+    **{f"credit_note.{verb}": CreditNoteEvent for verb in CREDIT_NOTE_EVENT_TYPES},
     PREPAID_CREDITS_REQUESTED: PrepaidCreditsRequested,
     PREPAID_CREDITS_RELEASE_REQUESTED: PrepaidCreditsReleaseRequested,
 }

@@ -1,0 +1,103 @@
+"""A credit note's amounts from its items (pure; property-tested against a brute-force sum).
+
+Lago's rules: an item's `amount_cents` is the fee's amount credited, taxes excluded, at most what is left
+of the fee after earlier credit notes. The fee's coupon discount is taken back pro rata
+(`coupons_adjustment`: item × the fee's precise coupons ÷ the fee's amount); taxes are the fee's tax
+rates on what is left, summed exactly per tax and rounded once per tax (half up), as the invoice did.
+`total = sub_total_excluding_taxes + taxes`, `sub_total_excluding_taxes = Σ items − coupons_adjustment`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+HUNDRED = Decimal(100)
+
+
+@dataclass(frozen=True, slots=True)
+class FeeTax:
+    code: str
+    name: str
+    rate: Decimal
+    lago_tax_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CreditableFee:
+    fee_id: uuid.UUID
+    amount_cents: int
+    precise_coupons_amount_cents: Decimal
+    already_credited_cents: int
+    taxes: tuple[FeeTax, ...] = ()
+
+    @property
+    def creditable_cents(self) -> int:
+        return max(self.amount_cents - self.already_credited_cents, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class TaxLine:
+    code: str
+    name: str
+    rate: Decimal
+    lago_tax_id: str | None
+    base_amount_cents: Decimal
+    amount_cents: int
+
+
+@dataclass(frozen=True, slots=True)
+class Amounts:
+    items_amount_cents: int
+    precise_coupons_adjustment_amount_cents: Decimal
+    coupons_adjustment_amount_cents: int
+    sub_total_excluding_taxes_amount_cents: int
+    precise_taxes_amount_cents: Decimal
+    taxes_amount_cents: int
+    total_amount_cents: int
+    taxes_rate: Decimal
+    taxes: list[TaxLine] = field(default_factory=list)
+
+
+def _cents(value: Decimal) -> int:
+    return int(value.quantize(Decimal(1), ROUND_HALF_UP))
+
+
+def over_cap(fees: dict[uuid.UUID, CreditableFee], items: list[tuple[uuid.UUID, int]]) -> list[int]:
+    """Indexes of the items asking more than their fee has left (the same fee twice counts once, summed)."""
+    asked: dict[uuid.UUID, int] = defaultdict(int)
+    wrong = []
+    for index, (fee_id, amount) in enumerate(items):
+        asked[fee_id] += amount
+        if asked[fee_id] > fees[fee_id].creditable_cents:
+            wrong.append(index)
+    return wrong
+
+
+def compute(fees: dict[uuid.UUID, CreditableFee], items: list[tuple[uuid.UUID, int]]) -> Amounts:
+    coupons = Decimal(0)
+    bases: dict[str, Decimal] = defaultdict(Decimal)
+    described: dict[str, FeeTax] = {}
+    for fee_id, amount in items:
+        fee = fees[fee_id]
+        share = (Decimal(amount) * fee.precise_coupons_amount_cents / Decimal(fee.amount_cents)
+                 if fee.amount_cents else Decimal(0))
+        coupons += share
+        for tax in fee.taxes:
+            bases[tax.code] += Decimal(amount) - share
+            described[tax.code] = tax
+    lines = [TaxLine(code, described[code].name, described[code].rate, described[code].lago_tax_id, base,
+                     _cents(base * described[code].rate / HUNDRED)) for code, base in bases.items()]
+    precise_taxes = sum((line.base_amount_cents * line.rate / HUNDRED for line in lines), Decimal(0))
+    taxes = sum(line.amount_cents for line in lines)
+    items_total = sum(amount for _, amount in items)
+    coupons_cents = min(_cents(coupons), items_total)
+    sub_total = items_total - coupons_cents
+    rate = (Decimal(taxes) * HUNDRED / Decimal(sub_total)).quantize(Decimal("0.01"), ROUND_HALF_UP) if sub_total \
+        else Decimal(0)
+    return Amounts(items_amount_cents=items_total, precise_coupons_adjustment_amount_cents=coupons,
+                   coupons_adjustment_amount_cents=coupons_cents, sub_total_excluding_taxes_amount_cents=sub_total,
+                   precise_taxes_amount_cents=precise_taxes, taxes_amount_cents=taxes,
+                   total_amount_cents=sub_total + taxes, taxes_rate=rate, taxes=lines)

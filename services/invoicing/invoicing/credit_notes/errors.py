@@ -1,0 +1,42 @@
+"""Credit notes' named errors."""
+
+from __future__ import annotations
+
+from invora.errors import FieldError, MethodNotAllowed, NotFound
+
+
+class CreditNoteNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("credit_note")
+
+
+class InvoiceNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("invoice")
+
+
+class FeeNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("fee")
+
+
+class InvoiceNotCreditable(MethodNotAllowed):
+    """Only a finalized invoice takes credit notes (Lago: `invalid_type_or_status`)."""
+
+    code = "invalid_type_or_status"
+
+
+class CreditNoteAlreadyVoided(MethodNotAllowed):
+    code = "credit_note_already_voided"
+
+
+class RefundNotSupported(FieldError):
+    """A refund part: not built (the refund request needs the invoice's payment ids, which invoicing lacks)."""
+
+    field = "refund_amount_cents"
+    reason = "not_supported"
+
+
+class OffsetNotSupported(FieldError):
+    field = "offset_amount_cents"
+    reason = "not_supported"

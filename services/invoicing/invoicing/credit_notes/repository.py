@@ -1,0 +1,106 @@
+"""SQL of credit notes: the invoice's fees and what earlier notes took from them, the notes, their items."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invoicing.credit_notes.models import CreditNote, CreditNoteItem
+from invoicing.credits.models import CustomerCredit
+from invoicing.invoices.models import Fee
+
+
+async def fees(session: AsyncSession, invoice_id: uuid.UUID, fee_ids: list[uuid.UUID] | None = None) -> list[Fee]:
+    statement = select(Fee).where(Fee.invoice_id == invoice_id)
+    if fee_ids is not None:
+        statement = statement.where(Fee.id.in_(fee_ids))
+    return list((await session.execute(statement.order_by(Fee.created_at, Fee.id))).scalars())
+
+
+async def credited_by_fee(session: AsyncSession, invoice_id: uuid.UUID) -> dict[uuid.UUID, int]:
+    """What the invoice's credit notes (voided ones too, as Lago) took from each fee."""
+    rows = (await session.execute(select(CreditNoteItem.fee_id, func.sum(CreditNoteItem.amount_cents)).join(
+        CreditNote, CreditNote.id == CreditNoteItem.credit_note_id).where(CreditNote.invoice_id == invoice_id)
+        .group_by(CreditNoteItem.fee_id))).all()
+    return {fee_id: int(total) for fee_id, total in rows}
+
+
+async def credited_total(session: AsyncSession, invoice_id: uuid.UUID) -> int:
+    return int((await session.execute(select(func.coalesce(func.sum(CreditNote.total_amount_cents), 0)).where(
+        CreditNote.invoice_id == invoice_id))).scalar_one())
+
+
+async def next_sequence(session: AsyncSession, invoice_id: uuid.UUID) -> int:
+    """The invoice row is locked by the caller, so two notes never read the same number (and a unique key
+    on (invoice, sequence) would refuse the second anyway)."""
+    return int((await session.execute(select(func.coalesce(func.max(CreditNote.sequential_id), 0)).where(
+        CreditNote.invoice_id == invoice_id))).scalar_one()) + 1
+
+
+async def add(session: AsyncSession, note: CreditNote, items: list[CreditNoteItem],
+              credit: CustomerCredit | None) -> None:
+    session.add(note)
+    await session.flush()
+    session.add_all(items)
+    if credit is not None:
+        session.add(credit)
+    await session.flush()
+
+
+async def get(session: AsyncSession, organization_id: uuid.UUID, note_id: uuid.UUID, *,
+              lock: bool = False) -> CreditNote | None:
+    statement = select(CreditNote).where(CreditNote.organization_id == organization_id, CreditNote.id == note_id)
+    if lock:
+        statement = statement.with_for_update().execution_options(populate_existing=True)
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def page(session: AsyncSession, organization_id: uuid.UUID, *, customer_id: uuid.UUID | None,
+               external_customer_id: str | None, invoice_id: uuid.UUID | None, reason: str | None,
+               limit: int, offset: int) -> tuple[list[CreditNote], int]:
+    conditions = [CreditNote.organization_id == organization_id]
+    if customer_id is not None:
+        conditions.append(CreditNote.customer_id == customer_id)
+    if external_customer_id is not None:
+        conditions.append(CreditNote.external_customer_id == external_customer_id)
+    if invoice_id is not None:
+        conditions.append(CreditNote.invoice_id == invoice_id)
+    if reason is not None:
+        conditions.append(CreditNote.reason == reason)
+    total = int((await session.execute(select(func.count()).select_from(CreditNote).where(*conditions)))
+                .scalar_one())
+    rows = list((await session.execute(select(CreditNote).where(*conditions).order_by(
+        CreditNote.created_at.desc(), CreditNote.id.desc()).limit(limit).offset(offset))).scalars())
+    return rows, total
+
+
+ItemsByNote = dict[uuid.UUID, list[tuple[CreditNoteItem, Fee]]]
+
+
+async def items_of(session: AsyncSession, note_ids: list[uuid.UUID]) -> ItemsByNote:
+    found: ItemsByNote = defaultdict(list)
+    if note_ids:
+        for item, fee in (await session.execute(select(CreditNoteItem, Fee).join(Fee, Fee.id == CreditNoteItem.fee_id)
+                                                .where(CreditNoteItem.credit_note_id.in_(note_ids))
+                                                .order_by(CreditNoteItem.created_at, CreditNoteItem.id))).all():
+            found[item.credit_note_id].append((item, fee))
+    return found
+
+
+async def credits_of(session: AsyncSession, note_ids: list[uuid.UUID],
+                     *, lock: bool = False) -> dict[uuid.UUID, CustomerCredit]:
+    if not note_ids:
+        return {}
+    statement = select(CustomerCredit).where(CustomerCredit.credit_note_id.in_(note_ids))
+    if lock:
+        statement = statement.with_for_update().execution_options(populate_existing=True)
+    return {credit.credit_note_id: credit for credit in (await session.execute(statement)).scalars()}  # type: ignore[misc]
+
+
+async def save(session: AsyncSession, note: CreditNote) -> None:
+    """Write the note's changes and read back what the database set (`updated_at`)."""
+    await session.flush()
+    await session.refresh(note)

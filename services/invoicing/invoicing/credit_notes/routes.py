@@ -1,0 +1,100 @@
+"""HTTP routes of credit notes (`/api/v1/credit_notes`, Lago's)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+
+from invoicing.credit_notes import repository, service
+from invoicing.credit_notes.schemas import (
+    CreditNoteBody,
+    CreditNoteResponse,
+    CreditNotesResponse,
+    CreditNoteUpdateBody,
+    EstimateBody,
+    EstimateResponse,
+    Reason,
+)
+from invora.auth.deps import ReaderOrTenant, Writer, is_staff
+from invora.runtime import now
+from invora.web.deps import DbSession
+from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, NOT_FOUND, READ_ERRORS, WRITE_ERRORS
+from invora.web.pagination import Pagination
+
+router = APIRouter(prefix="/api/v1", tags=["credit_notes"])
+
+
+@router.post("/credit_notes", response_model=CreditNoteResponse, responses={**CREATE_ERRORS, **NOT_FOUND},
+             summary="Create a credit note",
+             description="On a finalized invoice: items per fee (taxes excluded), at most what each fee has left "
+                         "after earlier credit notes; taxes and coupons pro rata per fee; the total at most what "
+                         "is left of the invoice. The credit part is consumed by the customer's next invoices. "
+                         "`refund_amount_cents` and `offset_amount_cents` are not supported (422). Publishes "
+                         "`credit_note.created` and `credit_note.generated`. Send an `Idempotency-Key` to make a "
+                         "retry safe.")
+async def create_credit_note(body: CreditNoteBody, session: DbSession, principal: Writer,
+                             request: Request) -> CreditNoteResponse:
+    note = await service.create(session, principal.organization_id, body.credit_note, now(request))
+    return CreditNoteResponse(credit_note=(await service.render_many(session, [note]))[0])
+
+
+@router.post("/credit_notes/estimate", response_model=EstimateResponse, responses={**CREATE_ERRORS, **NOT_FOUND},
+             summary="Estimate a credit note", description="The amounts a credit note with these items would have "
+                                                           "(Lago's estimate); nothing is written.")
+async def estimate_credit_note(body: EstimateBody, session: DbSession, principal: Writer) -> EstimateResponse:
+    return EstimateResponse(estimated_credit_note=await service.estimate(session, principal.organization_id,
+                                                                         body.credit_note))
+
+
+@router.get("/credit_notes", response_model=CreditNotesResponse, responses=LIST_ERRORS, summary="List credit notes",
+            description="Newest first; filters `external_customer_id`, `invoice_id`, `reason`. A tenant key sees "
+                        "its own customer's.")
+async def list_credit_notes(session: DbSession, principal: ReaderOrTenant, pagination: Pagination,
+                            external_customer_id: Annotated[str | None, Query(max_length=255)] = None,
+                            invoice_id: uuid.UUID | None = None, reason: Reason | None = None) -> CreditNotesResponse:
+    return await _page(session, principal, pagination, external_customer_id, invoice_id, reason)
+
+
+@router.get("/customers/{external_customer_id}/credit_notes", response_model=CreditNotesResponse,
+            responses=LIST_ERRORS, summary="List a customer's credit notes")
+async def list_customer_credit_notes(external_customer_id: Annotated[str, Path(max_length=255)], session: DbSession,
+                                     principal: ReaderOrTenant, pagination: Pagination,
+                                     invoice_id: uuid.UUID | None = None,
+                                     reason: Reason | None = None) -> CreditNotesResponse:
+    return await _page(session, principal, pagination, external_customer_id, invoice_id, reason)
+
+
+async def _page(session, principal, pagination, external_customer_id, invoice_id, reason) -> CreditNotesResponse:  # noqa: ANN001
+    customer_id = None if is_staff(principal) else principal.customer_id
+    rows, total = await repository.page(session, principal.organization_id, customer_id=customer_id,
+                                        external_customer_id=external_customer_id, invoice_id=invoice_id,
+                                        reason=reason, limit=pagination.per_page, offset=pagination.offset)
+    return CreditNotesResponse(credit_notes=await service.render_many(session, rows), meta=pagination.meta(total))
+
+
+@router.get("/credit_notes/{lago_id}", response_model=CreditNoteResponse, responses=READ_ERRORS,
+            summary="Retrieve a credit note")
+async def get_credit_note(lago_id: Annotated[uuid.UUID, Path()], session: DbSession,
+                          principal: ReaderOrTenant) -> CreditNoteResponse:
+    note = await service.get(session, principal, lago_id)
+    return CreditNoteResponse(credit_note=(await service.render_many(session, [note]))[0])
+
+
+@router.put("/credit_notes/{lago_id}", response_model=CreditNoteResponse, responses=WRITE_ERRORS,
+            summary="Update a credit note's refund status",
+            description="Lago's `refund_status`; only a note with a refund part has one (none can be made yet).")
+async def update_credit_note(lago_id: Annotated[uuid.UUID, Path()], body: CreditNoteUpdateBody, session: DbSession,
+                             principal: Writer, request: Request) -> CreditNoteResponse:
+    note = await service.update(session, principal, lago_id, body.credit_note.refund_status, now(request))
+    return CreditNoteResponse(credit_note=(await service.render_many(session, [note]))[0])
+
+
+@router.put("/credit_notes/{lago_id}/void", response_model=CreditNoteResponse, responses=WRITE_ERRORS,
+            summary="Void a credit note",
+            description="What is left of its credit is removed (what invoices consumed stays consumed).")
+async def void_credit_note(lago_id: Annotated[uuid.UUID, Path()], session: DbSession, principal: Writer,
+                           request: Request) -> CreditNoteResponse:
+    note = await service.void(session, principal, lago_id, now(request))
+    return CreditNoteResponse(credit_note=(await service.render_many(session, [note]))[0])

@@ -1,0 +1,103 @@
+"""Request and response bodies of the credit notes API (Lago's shapes; the object is the event contract's)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from invora.events.contracts.invoicing import CreditNote, JsonNumber
+from invora.web.inputs import StrictInt
+from invora.web.pagination import PaginationMeta
+
+Reason = Literal["duplicated_charge", "product_unsatisfactory", "order_change", "order_cancellation",
+                 "fraudulent_charge", "other"]
+
+
+class ItemInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    fee_id: uuid.UUID
+    amount_cents: StrictInt = Field(ge=1, le=10**15)
+
+
+class EstimateInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    invoice_id: uuid.UUID
+    items: list[ItemInput] = Field(min_length=1, max_length=1_000)
+
+
+class EstimateBody(BaseModel):
+    credit_note: EstimateInput
+
+
+class CreditNoteInput(EstimateInput):
+    reason: Reason | None = None
+    description: str | None = Field(None, max_length=2_000)
+    credit_amount_cents: StrictInt | None = Field(None, ge=0, le=10**15)
+    refund_amount_cents: StrictInt | None = Field(None, ge=0, le=10**15)
+    offset_amount_cents: StrictInt | None = Field(None, ge=0, le=10**15)
+
+
+class CreditNoteBody(BaseModel):
+    credit_note: CreditNoteInput
+
+
+class CreditNoteUpdateInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    refund_status: Literal["pending", "succeeded", "failed"]
+
+
+class CreditNoteUpdateBody(BaseModel):
+    credit_note: CreditNoteUpdateInput
+
+
+class CreditNoteResponse(BaseModel):
+    credit_note: CreditNote
+
+
+class CreditNotesResponse(BaseModel):
+    credit_notes: list[CreditNote]
+    meta: PaginationMeta
+
+
+class EstimatedItem(BaseModel):
+    amount_cents: int
+    lago_fee_id: uuid.UUID
+
+
+class EstimatedTax(BaseModel):
+    lago_tax_id: uuid.UUID | None = None
+    tax_name: str
+    tax_code: str
+    tax_rate: JsonNumber
+    tax_description: str | None = None
+    base_amount_cents: int
+    amount_cents: int
+    amount_currency: str
+
+
+class EstimatedCreditNote(BaseModel):
+    lago_invoice_id: uuid.UUID
+    invoice_number: str
+    currency: str
+    taxes_amount_cents: int
+    precise_taxes_amount_cents: JsonNumber
+    taxes_rate: JsonNumber
+    sub_total_excluding_taxes_amount_cents: int
+    max_creditable_amount_cents: int
+    max_refundable_amount_cents: int
+    max_offsettable_amount_cents: int
+    coupons_adjustment_amount_cents: int
+    precise_coupons_adjustment_amount_cents: JsonNumber
+    items: list[EstimatedItem]
+    applied_taxes: list[EstimatedTax]
+
+
+class EstimateResponse(BaseModel):
+    estimated_credit_note: EstimatedCreditNote
+
+
