@@ -215,7 +215,11 @@ async def test_bad_input_is_refused_with_field_errors_and_changes_nothing(world,
     assert body["code"] == "fee_not_found"
     body = await api.error("POST", url, {"credit_note": {"invoice_id": invoice["lago_id"], "refund_amount_cents": 6,
                                                         "items": [{"fee_id": setup, "amount_cents": 5}]}})
-    assert body["error_details"] == {"refund_amount_cents": ["not_supported"]}
+    assert list(body["error_details"]) == ["refund_amount_cents"]
+    body = await api.error("POST", url, {"credit_note": {"invoice_id": invoice["lago_id"], "offset_amount_cents": 6,
+                                                        "items": [{"fee_id": setup, "amount_cents": 5}]}})
+    assert list(body["error_details"]) == ["offset_amount_cents"]
+    await api.error("PUT", f"{url}/estimate", {"credit_note": {"refund_status": "succeeded"}}, status=405)
     body = await api.error("POST", url, {"credit_note": {"invoice_id": invoice["lago_id"], "credit_amount_cents": 5,
                                                         "items": [{"fee_id": setup, "amount_cents": 5}]}})
     assert body["error_details"] == {"credit_amount_cents": ["does_not_match_item_amounts"]}

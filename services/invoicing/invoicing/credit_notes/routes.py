@@ -18,12 +18,23 @@ from invoicing.credit_notes.schemas import (
     Reason,
 )
 from invora.auth.deps import ReaderOrTenant, Writer, is_staff
+from invora.errors import MethodNotAllowed
 from invora.runtime import now
 from invora.web.deps import DbSession
 from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, NOT_FOUND, READ_ERRORS, WRITE_ERRORS
 from invora.web.pagination import Pagination
 
 router = APIRouter(prefix="/api/v1", tags=["credit_notes"])
+
+
+async def _not_allowed() -> None:
+    raise MethodNotAllowed("this resource does not accept that method")
+
+
+# `/credit_notes/estimate` would otherwise match `/credit_notes/{lago_id}`'s other methods (a 422 for a bad id);
+# registered first, it answers 405
+router.add_api_route("/credit_notes/estimate", _not_allowed, methods=["GET", "PUT", "DELETE", "PATCH"],
+                     include_in_schema=False)
 
 
 @router.post("/credit_notes", response_model=CreditNoteResponse, responses={**CREATE_ERRORS, **NOT_FOUND},

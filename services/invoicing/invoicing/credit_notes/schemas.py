@@ -37,8 +37,9 @@ class CreditNoteInput(EstimateInput):
     reason: Reason | None = None
     description: str | None = Field(None, max_length=2_000)
     credit_amount_cents: StrictInt | None = Field(None, ge=0, le=10**15)
-    refund_amount_cents: StrictInt | None = Field(None, ge=0, le=10**15)
-    offset_amount_cents: StrictInt | None = Field(None, ge=0, le=10**15)
+    # refunds and offsets are not built: only 0 (or nothing) is accepted
+    refund_amount_cents: StrictInt | None = Field(None, ge=0, le=0, description="Not supported yet: 0 or null.")
+    offset_amount_cents: StrictInt | None = Field(None, ge=0, le=0, description="Not supported yet: 0 or null.")
 
 
 class CreditNoteBody(BaseModel):
