@@ -105,7 +105,15 @@ async def test_a_request_without_provider_waits_for_manual_payment(payments, sta
     await stage.ok("POST", "/api/v1/payments", {"payment": {"invoice_id": str(invoice_ids[0]), "amount_cents": 700,
                                                             "reference": "wire-1"}})
     mine = await stage.ok("GET", f"/api/v1/customers/{customer['external_id']}/payment_requests")
-    assert [r["lago_id"] for r in mine["payment_requests"]] == [created["lago_id"]]
+    assert [(r["lago_id"], r["payment_status"]) for r in mine["payment_requests"]] == [(created["lago_id"],
+                                                                                        "pending")]
+    # the last invoice paid by hand: the request is paid, once
+    await stage.ok("POST", "/api/v1/payments", {"payment": {"invoice_id": str(invoice_ids[1]), "amount_cents": 300,
+                                                            "reference": "wire-2"}})
+    assert (await stage.ok("GET", f"/api/v1/payment_requests/{created['lago_id']}"))["payment_request"][
+        "payment_status"] == "succeeded"
+    updates = await stage.events("payment_request.payment_status_updated")
+    assert [e["data"]["payment_request"]["payment_status"] for e in updates] == ["succeeded"]
 
 
 async def test_an_invoice_paid_meanwhile_cancels_the_requests_charge(payments, stage):

@@ -86,3 +86,22 @@ async def list_page(session: AsyncSession, organization_id: uuid.UUID, *, extern
         f"{_SELECT} WHERE {condition} ORDER BY r.created_at DESC, r.id DESC LIMIT :limit OFFSET :offset"),
         {**binds, "limit": params.per_page, "offset": params.offset})).mappings().all()
     return list(rows), params.meta(total)
+
+
+_OPEN_WITH_INVOICE = text(
+    """
+    SELECT r.id, r.organization_id FROM payment_requests r
+    JOIN payment_request_invoices pri ON pri.payment_request_id = r.id
+    WHERE pri.invoice_id = :invoice_id AND r.payment_status <> 'succeeded'
+    ORDER BY r.id FOR UPDATE OF r
+    """
+)
+_INVOICE_IDS = text("SELECT invoice_id FROM payment_request_invoices WHERE payment_request_id = :id")
+
+
+async def open_with_invoice(session: AsyncSession, invoice_id: uuid.UUID) -> list[RowMapping]:
+    return list((await session.execute(_OPEN_WITH_INVOICE, {"invoice_id": invoice_id})).mappings().all())
+
+
+async def invoice_ids(session: AsyncSession, request_id: uuid.UUID) -> list[uuid.UUID]:
+    return list((await session.execute(_INVOICE_IDS, {"id": request_id})).scalars().all())

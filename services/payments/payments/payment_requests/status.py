@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from invora.events.contracts.payments import PaymentRequest, PaymentRequestCustomer, PaymentRequestEvent
 from invora.events.contracts.payments import PaymentRequestInvoice as InvoiceLine
 from payments.events import publish
+from payments.invoices import repository as invoices_repository
 from payments.payment_requests import repository
 
 STATUS_OF = {"payment.succeeded": "succeeded", "payment.failed": "failed"}
@@ -48,3 +49,18 @@ async def on_payment(session: AsyncSession, payment: RowMapping, event_type: str
                           "payment_request.payment_status_updated")
     if status == "failed":
         await publish_request(session, request["organization_id"], request["id"], "payment_request.payment_failure")
+
+
+async def on_invoice_paid(session: AsyncSession, invoice_id: uuid.UUID) -> None:
+    """A request left for manual payment is paid once every one of its invoices is paid (by hand, on a page):
+    `succeeded` with `payment_request.payment_status_updated`, once."""
+    for request in await repository.open_with_invoice(session, invoice_id):
+        for other in await repository.invoice_ids(session, request["id"]):
+            invoice = await invoices_repository.by_id(session, request["organization_id"], other)
+            if invoice is None or invoice["total_amount_cents"] > await invoices_repository.paid_cents(session,
+                                                                                                          other):
+                break
+        else:
+            await repository.set_status(session, request["id"], "succeeded")
+            await publish_request(session, request["organization_id"], request["id"],
+                                  "payment_request.payment_status_updated")

@@ -27,6 +27,7 @@ from payments.errors import (
 from payments.invoices import repository as invoices_repository
 from payments.invoices import service as invoices
 from payments.payment_providers import repository as providers_repository
+from payments.payment_requests import status as request_status
 from payments.payments import lifecycle, repository
 from payments.payments.render import render
 from payments.payments.schemas import ManualPaymentInput
@@ -53,6 +54,8 @@ async def create_manual(session: AsyncSession, organization_id: uuid.UUID, data:
     if data.amount_cents == due:  # paid in full: an attempt not yet sent is not sent
         await lifecycle.cancel_uncalled_attempts(session, invoice, reason="invoice_paid")
     await lifecycle.publish_payment(session, payment_id, organization_id, "payment.succeeded")
+    if data.amount_cents == due:  # a payment request left for manual payment may be paid now
+        await request_status.on_invoice_paid(session, invoice["id"])
     return await get(session, organization_id, payment_id)
 
 
