@@ -84,3 +84,23 @@ class ServiceClient:
             if attempt < self._retries:
                 await asyncio.sleep(0.05 * 2**attempt)
         raise ServiceUnavailableError(f"{path}: no answer")
+
+    async def post(self, organization_id: uuid.UUID, path: str, body: Any, *, idempotency_key: str) -> dict[str, Any]:
+        """A command the other service applies once per `idempotency_key` (its `Idempotency-Key` middleware and
+        its own idempotent write), so a retry after a lost answer is safe. A 4xx or no answer raises."""
+        headers = {"Authorization": f"Bearer {self._key(organization_id)}", "Idempotency-Key": idempotency_key}
+        for attempt in range(self._retries + 1):
+            try:
+                response = await self._http.post(path, json=body, headers=headers)
+            except httpx.HTTPError as exc:
+                log.warning("service_call_failed", path=path, attempt=attempt, error=repr(exc))
+            else:
+                if response.status_code < 300:
+                    return response.json()
+                if response.status_code < 500:
+                    log.error("service_refused", path=path, status=response.status_code, body=response.text[:500])
+                    raise ServiceUnavailableError(f"{path}: {response.status_code}")
+                log.warning("service_call_failed", path=path, attempt=attempt, status=response.status_code)
+            if attempt < self._retries:
+                await asyncio.sleep(0.05 * 2**attempt)
+        raise ServiceUnavailableError(f"{path}: no answer")

@@ -14,6 +14,7 @@ from invoicing.invoices.models import (
 )
 from invoicing.late_usage.models import UsageRevision
 from invoicing.prepaid_credits.models import WalletProjection
+from invoicing.unit_credits.models import UnitCreditGrantProjection
 from invoicing.projections.models import (
     AddOnProjection,
     CouponProjection,
@@ -26,5 +27,5 @@ __all__ = [
     "PLATFORM_MODELS", "AddOnProjection", "AppliedCoupon", "BillingCheckViolation", "CouponProjection", "CreditNote", "CreditNoteItem",
     "CustomerCredit", "CustomerProjection", "Fee", "Invoice", "InvoiceAppliedTax", "InvoiceCredit",
     "InvoiceNumberCounter", "InvoicingSettings", "PlanVersionProjection", "TaxProjection", "UsageRevision",
-    "WalletProjection",
+    "UnitCreditGrantProjection", "WalletProjection",
 ]

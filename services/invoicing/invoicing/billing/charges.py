@@ -5,6 +5,12 @@ pricing group when it groups (`grouped_by`). Properties come from the subscripti
 overrides the charge (matched by charge id or code, as the subscriptions service does), else from the
 plan version. A charge whose fees add up to less than its `min_amount_cents` gets a true-up fee for the
 difference (not prorated). Pay-in-advance charges and non-invoiceable ones are not billed here.
+
+**Unit credits** (seed 002, `credited`: units of a metric the customer's grants covered for this invoice)
+offset the metric's units *before* pricing: taken from the metric's fee slots in order (charge, then
+filter/group as the snapshot lists them), each slot priced on its units left over. A charge priced on its
+event values (`percentage`, `dynamic`) is not offset. The slot's fee shows `units` = the units priced and
+`amount_details.unit_credits` = `{usage_units, credited_units}`.
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ class ChargeFeeLine:
     true_up: bool = False
     # Lago's `total_aggregated_units`: the snapshot's (a weighted sum's Σ event values); None: the units
     total_aggregated_units: Decimal | None = None
+    # units of the slot that unit credits offset before pricing (`units` is what was priced)
+    credited_units: Decimal = Decimal(0)
 
 
 def terms(charge: Mapping[str, Any], overrides: Mapping[str, Any]) -> tuple[Mapping[str, Any], list[Any]]:
@@ -67,22 +75,46 @@ def _total(entry: Any) -> Decimal | None:
     return Decimal(total)
 
 
+NOT_OFFSET_MODELS = frozenset({"percentage", "dynamic"})
+
+
+def plain(units: Decimal) -> str:
+    """Units as a plain decimal string without trailing zeros (`10000`, `2.5`)."""
+    return format(units.normalize(), "f")
+
+
+def offsettable(charge: Mapping[str, Any]) -> bool:
+    """Whether unit credits may offset this charge's units (priced on units, not on event values)."""
+    return charge.get("charge_model") not in NOT_OFFSET_MODELS
+
+
 def _line(charge: Mapping[str, Any], usage: ChargeUsageSnapshot, properties: Mapping[str, Any], currency: str,
-          units: str, events_count: int, event_values: list[str] | None, **extra: Any) -> ChargeFeeLine:
+          units: str, events_count: int, event_values: list[str] | None, pool: dict[str, Decimal] | None = None,
+          **extra: Any) -> ChargeFeeLine:
     values = None if event_values is None else [Decimal(v) for v in event_values]
     model = charge["charge_model"]
     if model == "dynamic" and values is None:
         values = []
-    result = price_charge(model, properties, currency, units=Decimal(units), event_values=values)
+    usage_units = Decimal(units)
+    code = usage.billable_metric.code
+    credited = Decimal(0)
+    if pool and pool.get(code, 0) > 0 and offsettable(charge) and usage_units > 0:
+        credited = min(pool[code], usage_units)
+        pool[code] -= credited
+    result = price_charge(model, properties, currency, units=usage_units - credited, event_values=values)
     with_cents = result.precise_amount.scaleb(exponent(currency))
-    return ChargeFeeLine(charge=charge, metric_code=usage.billable_metric.code, metric_name=usage.billable_metric.name,
+    details = result.as_dict()
+    if credited:
+        details = {**details, "unit_credits": {"usage_units": plain(usage_units), "credited_units": plain(credited)}}
+    return ChargeFeeLine(charge=charge, metric_code=code, metric_name=usage.billable_metric.name,
                          # the engine's units: a refund below zero shows 0 units, as Lago's fee does
                          units=result.units, events_count=events_count, amount_cents=int(result.amount_cents),
-                         precise_amount_cents=with_cents, amount_details=result.as_dict(), **extra)
+                         precise_amount_cents=with_cents, amount_details=details, credited_units=credited, **extra)
 
 
 def charge_fees(version: Mapping[str, Any], overrides: Mapping[str, Any], usage: UsageSnapshot,
-                currency: str) -> list[ChargeFeeLine]:
+                currency: str, credited: Mapping[str, Decimal] | None = None) -> list[ChargeFeeLine]:
+    pool = {code: Decimal(units) for code, units in (credited or {}).items()}
     by_charge = {str(c.charge.lago_id): c for c in usage.charges_usage}
     lines: list[ChargeFeeLine] = []
     for charge in version.get("charges") or []:
@@ -99,24 +131,24 @@ def charge_fees(version: Mapping[str, Any], overrides: Mapping[str, Any], usage:
                     for entry in group.filters:
                         props, filter_id = _slot_properties(entry, properties, filters)
                         charge_lines.append(_line(charge, found, props, currency, entry.units, entry.events_count,
-                                                  entry.event_values, charge_filter_id=filter_id,
+                                                  entry.event_values, pool, charge_filter_id=filter_id,
                                                   filter_display_name=entry.invoice_display_name,
                                                   grouped_by=dict(group.grouped_by),
                                                   total_aggregated_units=_total(entry)))
                 else:
                     charge_lines.append(_line(charge, found, properties, currency, group.units, group.events_count,
-                                              group.event_values, grouped_by=dict(group.grouped_by),
+                                              group.event_values, pool, grouped_by=dict(group.grouped_by),
                                               total_aggregated_units=_total(group)))
         elif found.filters:
             for entry in found.filters:
                 props, filter_id = _slot_properties(entry, properties, filters)
                 charge_lines.append(_line(charge, found, props, currency, entry.units, entry.events_count,
-                                          entry.event_values, charge_filter_id=filter_id,
+                                          entry.event_values, pool, charge_filter_id=filter_id,
                                           filter_display_name=entry.invoice_display_name,
                                           total_aggregated_units=_total(entry)))
         else:
             charge_lines.append(_line(charge, found, properties, currency, found.units, found.events_count,
-                                      found.event_values, total_aggregated_units=_total(found)))
+                                      found.event_values, pool, total_aggregated_units=_total(found)))
         lines.extend(charge_lines)
         minimum = int(charge.get("min_amount_cents") or 0)
         true_up = minimum_true_up_cents(sum(line.amount_cents for line in charge_lines), minimum)

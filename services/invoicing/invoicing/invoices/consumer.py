@@ -30,6 +30,7 @@ from invoicing.prepaid_credits import repository as prepaid_credits
 from invoicing.projections import repository as projections
 from invoicing.projections.catalog import fetch_plan_version
 from invoicing.runtime import InvoicingRuntime
+from invoicing.unit_credits import service as unit_credits
 from invora.bus.consumer import ConsumerSpec
 from invora.events.contracts.subscriptions import (
     BillingPeriodEnded,
@@ -120,6 +121,7 @@ def with_catalog_fallback(runtime: InvoicingRuntime):
     with back-off as before."""
 
     async def handle(session: AsyncSession, events: Sequence[EventEnvelope]) -> None:
+        token = unit_credits.WALLETS.set(runtime.wallets)  # period invoices of customers with unit grants ask it
         try:
             await on_subscription_events(session, events)
         except PlanVersionUnknown as exc:
@@ -127,6 +129,8 @@ def with_catalog_fallback(runtime: InvoicingRuntime):
             if organization_id is not None:
                 await fetch_plan_version(session, runtime.catalog, uuid.UUID(organization_id), uuid.UUID(version_id))
             raise
+        finally:
+            unit_credits.WALLETS.reset(token)
 
     return handle
 

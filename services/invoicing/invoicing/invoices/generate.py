@@ -18,6 +18,7 @@ for fees paid in advance) to a draft, or straight to a finalized invoice when th
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -45,6 +46,7 @@ from invoicing.invoices.models import Fee, Invoice
 from invoicing.late_usage import repository as late_usage
 from invoicing.projections import repository as projections
 from invoicing.projections.models import CustomerProjection, PlanVersionProjection
+from invoicing.unit_credits import service as unit_credits
 from invora.events.contracts.invoicing import BillingCheckFailed
 from invora.events.contracts.subscriptions import (
     BillingPeriodEnded,
@@ -188,7 +190,9 @@ def _next_full_period(subscription: Subscription, data: BillingPeriodEnded) -> t
     return full_start, full_end
 
 
-def period_lines(ctx: Context, data: BillingPeriodEnded) -> list[tuple[int, list[TaxRate], dict[str, Any]]]:
+def period_lines(ctx: Context, data: BillingPeriodEnded,
+                 credited: dict[str, Decimal] | None = None) -> list[tuple[int, list[TaxRate], dict[str, Any]]]:
+    """`credited`: units of a metric unit credits covered for this invoice (`invoicing.unit_credits`)."""
     subscription = data.subscription
     lines = []
     if not subscription.pay_in_advance:
@@ -217,15 +221,16 @@ def period_lines(ctx: Context, data: BillingPeriodEnded) -> list[tuple[int, list
     if data.usage is None:
         raise ValueError("the period's usage snapshot is missing (the plan version was unknown when it closed)")
     return lines + usage_lines(ctx, subscription, data.plan_overrides, data.usage, data.period_start,
-                               data.period_end)
+                               data.period_end, credited)
 
 
 def usage_lines(ctx: Context, subscription: Subscription, overrides: dict[str, Any], usage: UsageSnapshot,
-                start: datetime, end: datetime) -> list[tuple[int, list[TaxRate], dict[str, Any]]]:
+                start: datetime, end: datetime,
+                credited: dict[str, Decimal] | None = None) -> list[tuple[int, list[TaxRate], dict[str, Any]]]:
     """The charge fees of a usage snapshot (charges in arrears only)."""
     lines = []
     own_taxes: dict[str, list[TaxRate]] = {}
-    for line in charge_fees(ctx.version.body, overrides, usage, subscription.plan_amount_currency):
+    for line in charge_fees(ctx.version.body, overrides, usage, subscription.plan_amount_currency, credited):
         charge_id = str(line.charge["lago_id"])
         if charge_id not in own_taxes:
             own_taxes[charge_id] = _rates(line.charge.get("taxes"))
@@ -270,9 +275,22 @@ async def invoice_period(session: AsyncSession, organization_id: uuid.UUID, data
     if revised is not None:  # late usage heard of before this close was handled (it was parked): use it
         source = {**source, "event": {**source["event"], "usage": revised.usage}, "usage_revision": revised.revision,
                   "usage_sequence": revised.sequence}
+    # unit credits (seed 002): only a customer holding a live grant of one of the period's metrics is asked
+    wanted: dict[str, Decimal] = {}
+    metrics = await unit_credits.live_metrics(session, organization_id, ctx.customer.id, now)
+    if metrics:
+        wanted = unit_credits.requested_units(ctx.version.body, BillingPeriodEnded.model_validate(source["event"]),
+                                              metrics)
+    extra: dict[str, Any] = {}
+    if wanted:
+        async def offset_units(invoice: Invoice) -> None:  # after the claim: a duplicate never asks
+            credited = await unit_credits.consume(organization_id, invoice.id, ctx.customer.external_id, wanted)
+            invoice.source = {**invoice.source, "unit_credits": credited}
+
+        extra = dict(invoice_id=unit_credits.invoice_id(organization_id, data), before_pricing=offset_units)
     invoice = await _create(session, organization_id, ctx, subscription, data.period_start, data.period_end,
                             data.reason, local_date(data.period_end, data.timezone), source, now,
-                            billing_period_id=data.lago_billing_period_id)
+                            billing_period_id=data.lago_billing_period_id, **extra)
     if data.reason in ("period_end", "termination"):
         from invoicing.invoices import advance  # it builds on this module
         await advance.regroup_paid(session, organization_id, ctx, subscription, data.period_start,
@@ -330,11 +348,11 @@ def upgrade_lines(ctx: Context, data: PlanChange) -> list[tuple[int, list[TaxRat
 def lines_of_source(ctx: Context, source: dict[str, Any]) -> list[tuple[int, list[TaxRate], dict[str, Any]]]:
     kind = source["kind"]
     if kind == "period":
-        return period_lines(ctx, BillingPeriodEnded.model_validate(source["event"]))
+        return period_lines(ctx, BillingPeriodEnded.model_validate(source["event"]), unit_credits.credited_of(source))
     if kind == "usage_revision":  # a follow-up of a final invoice: late usage's difference only
         event = BillingPeriodEnded.model_validate(source["event"])
         billed = {key: Billed.load(value) for key, value in source["billed"].items()}
-        return difference(period_lines(ctx, event), billed, exponent(event.subscription.plan_amount_currency)).lines
+        return difference(period_lines(ctx, event, unit_credits.credited_of(source)), billed, exponent(event.subscription.plan_amount_currency)).lines
     if kind == "upgrade":
         return upgrade_lines(ctx, PlanChange.model_validate(source["event"]))
     if kind in ("advance", "progressive"):
@@ -425,7 +443,8 @@ async def _create(session: AsyncSession, organization_id: uuid.UUID, ctx: Contex
                   period_start: datetime, period_end: datetime, reason: str, billing_day: Any,
                   source: dict[str, Any], now: datetime, billing_period_id: uuid.UUID | None = None,
                   *, invoice_type: str = "subscription", source_key: str | None = None,
-                  grace_applies: bool = True) -> Invoice | None:
+                  grace_applies: bool = True, invoice_id: uuid.UUID | None = None,
+                  before_pricing: Callable[[Invoice], Awaitable[None]] | None = None) -> Invoice | None:
     customer = ctx.customer
     settings = await issuer_of(session, organization_id, customer)
     grace = customer.invoice_grace_period if customer.invoice_grace_period is not None \
@@ -440,7 +459,7 @@ async def _create(session: AsyncSession, organization_id: uuid.UUID, ctx: Contex
         source = {**source, "progressive_billing": True}
     issuing_date = billing_day + timedelta(days=grace)
     values = dict(
-        id=uuid7(), organization_id=organization_id, customer_id=customer.id,
+        id=invoice_id or uuid7(), organization_id=organization_id, customer_id=customer.id,
         external_customer_id=customer.external_id, subscription_id=subscription.lago_id,
         external_subscription_id=subscription.external_id, billing_period_id=billing_period_id,
         billing_reason=reason, period_start=period_start, period_end=period_end, invoice_type=invoice_type,
@@ -454,6 +473,9 @@ async def _create(session: AsyncSession, organization_id: uuid.UUID, ctx: Contex
         log.info("invoice_already_exists", subscription_id=str(subscription.lago_id), period_start=str(period_start),
                  reason=reason)
         return None
+    if before_pricing is not None:
+        await before_pricing(invoice)
+        source = invoice.source
     try:
         lines = lines_of_source(ctx, source)
         lines += await commitment_lines(session, ctx, invoice, source, lines)

@@ -40,6 +40,7 @@ from invoicing.invoices.issuer import issuer_of
 from invoicing.invoices.models import Fee, Invoice
 from invoicing.prepaid_credits import service as prepaid_credits
 from invoicing.projections import repository as projections
+from invoicing.unit_credits import service as unit_credits
 from invora.errors import Conflict
 from invora.logging import get_logger
 
@@ -152,6 +153,9 @@ async def void(session: AsyncSession, invoice: Invoice, now: datetime) -> None:
     await service.publish(session, invoice, "invoice.voided")
     if invoice.prepaid_credits_status == "applied" and invoice.prepaid_credit_amount_cents > 0:
         invoice.prepaid_credits_status = "release_requested"
+        await prepaid_credits.send_release(session, invoice)  # wallets gives back its unit credits with them
+    elif unit_credits.holds_units(invoice.source):
+        # unit credits only: the same release request (wallets releases the invoice's units, once)
         await prepaid_credits.send_release(session, invoice)
 
 

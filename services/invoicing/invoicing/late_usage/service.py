@@ -28,6 +28,7 @@ from invoicing.invoices import generate
 from invoicing.invoices import repository as invoices
 from invoicing.invoices.models import Invoice
 from invoicing.late_usage import repository
+from invoicing.unit_credits import service as unit_credits
 from invora.events.contracts.subscriptions import BillingPeriodEnded, BillingPeriodUsageRevised
 from invora.logging import get_logger
 from invora.money import exponent
@@ -66,9 +67,11 @@ async def revise(session: AsyncSession, organization_id: uuid.UUID, data: Billin
     template = _with_usage(originals[0].source, usage, data, sequence)
     source = {"kind": "usage_revision", "event": template["event"], "usage_sequence": sequence,
               "usage_revision": data.revision, "billed": {key: value.dump() for key, value in billed.items()}}
+    if template.get("unit_credits"):  # the first invoice's credited units offset the revised usage too
+        source["unit_credits"] = template["unit_credits"]
     event = BillingPeriodEnded.model_validate(template["event"])
     ctx = await generate.context_of(session, organization_id, event.subscription, event.lago_plan_version_id)
-    outcome = difference(generate.period_lines(ctx, event), billed, exponent(event.subscription.plan_amount_currency))
+    outcome = difference(generate.period_lines(ctx, event, unit_credits.credited_of(source)), billed, exponent(event.subscription.plan_amount_currency))
     if outcome.uncredited_cents:
         log.warning("late_usage_not_credited", billing_period_id=str(data.lago_billing_period_id),
                     amount_cents=outcome.uncredited_cents, revision=data.revision)

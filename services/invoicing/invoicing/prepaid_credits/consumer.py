@@ -1,6 +1,7 @@
 """What invoicing hears from the wallets service, one event per transaction (platform consumer + inbox):
 
 - `wallet.created|updated|terminated` (`invora.wallet`): the wallets projection (who has a usable wallet);
+  `wallet.unit_credit_created|voided|expired` (same topic): the unit-credit grants projection;
 - `credits.applied` (`invora.credits`): the answer to a pending invoice's request: credits recorded, then
   the invoice is finalized (number, `invoice.finalized`) in this transaction;
 - `credits.released`: the credits of a voided invoice went back to the wallets.
@@ -15,8 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from invoicing.invoices import lifecycle
 from invoicing.invoices import repository as invoices
 from invoicing.prepaid_credits import repository
+from invoicing.unit_credits import repository as unit_credits
 from invora.bus.consumer import ConsumerSpec
-from invora.events.contracts.wallets import PrepaidCreditsApplied, PrepaidCreditsReleased, WalletEvent
+from invora.events.contracts.wallets import (
+    UNIT_CREDIT_EVENTS,
+    PrepaidCreditsApplied,
+    PrepaidCreditsReleased,
+    UnitCreditEvent,
+    WalletEvent,
+)
 from invora.events.envelope import EventEnvelope, topic_for
 from invora.logging import get_logger
 from invora.runtime import ServiceRuntime
@@ -25,6 +33,10 @@ log = get_logger(__name__)
 
 
 async def on_wallet(session: AsyncSession, event: EventEnvelope) -> None:
+    if event.type in UNIT_CREDIT_EVENTS:  # the unit-credit grants projection (`invoicing.unit_credits`)
+        grant = UnitCreditEvent.model_validate(event.data).unit_credit
+        await unit_credits.upsert_grant(session, event.organization_id, grant, event.sequence, event.occurred_at)
+        return
     wallet = WalletEvent.model_validate(event.data).wallet
     await repository.upsert_wallet(session, event.organization_id, wallet, event.sequence, event.occurred_at)
 
@@ -50,4 +62,5 @@ def credits_consumer(runtime: ServiceRuntime) -> ConsumerSpec:
 
 
 WALLETS_CONSUMER = ConsumerSpec(name="wallets", topics=(topic_for("wallet"),), handler=on_wallet,
-                                event_types=frozenset({"wallet.created", "wallet.updated", "wallet.terminated"}))
+                                event_types=frozenset({"wallet.created", "wallet.updated", "wallet.terminated",
+                                                       *UNIT_CREDIT_EVENTS}))

@@ -22,9 +22,11 @@ from decimal import Decimal
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from invora.events.contracts.wallets import UnitCredit, UnitCreditEvent
 from invora.ids import uuid7
 from invora.web.pagination import PageParams, PaginationMeta
 from wallets.errors import UnitCreditNotFound, UnitCreditNotVoidable
+from wallets.events import publish
 from wallets.unit_credits import repository
 from wallets.unit_credits.order import Grant, allocate, total
 
@@ -35,6 +37,16 @@ QUANTUM = Decimal("0.00001")
 class Released:
     released_units: Decimal
     lost_units: Decimal
+
+
+async def _announce(session: AsyncSession, row: RowMapping, verb: str) -> None:
+    """`wallet.unit_credit_<verb>` (internal): invoicing projects who holds unit grants from it."""
+    await publish(session, row["organization_id"], f"wallet.unit_credit_{verb}", row["id"], UnitCreditEvent(
+        unit_credit=UnitCredit(lago_id=row["id"], lago_customer_id=row["customer_id"],
+                               external_customer_id=row["external_customer_id"],
+                               billable_metric_code=row["billable_metric_code"], units=str(row["units"]),
+                               remaining_units=str(row["remaining_units"]), status=row["status"],
+                               expiration_at=row["expiration_at"])))
 
 
 def _legs(organization_id: uuid.UUID, movement_id: uuid.UUID, kind: str, counter: str,
@@ -58,6 +70,7 @@ async def grant(session: AsyncSession, customer: RowMapping, *, metric_code: str
                                                    [(grant_id, units)], now))
     row = await repository.grant_by_id(session, customer["organization_id"], grant_id)
     assert row is not None
+    await _announce(session, row, "created")
     return row
 
 
@@ -126,7 +139,9 @@ async def _remove_rest(session: AsyncSession, row: RowMapping, *, status: str, r
     if row["remaining_units"] > 0:
         await repository.insert_entries(session, _legs(row["organization_id"], uuid7(), kind, counter,
                                                        [(row["id"], -row["remaining_units"])], now))
-    return await repository.end_grant(session, row["id"], status, reason, now)
+    ended = await repository.end_grant(session, row["id"], status, reason, now)
+    await _announce(session, ended, status)
+    return ended
 
 
 async def void(session: AsyncSession, organization_id: uuid.UUID, grant_id: uuid.UUID | None, reason: str,

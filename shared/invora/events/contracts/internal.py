@@ -28,6 +28,10 @@ INTERNAL_EVENT_TYPES: frozenset[str] = frozenset({
     "wallet_transaction.payment_requested",
     "wallet_topup_payment.succeeded",
     "wallet_topup_payment.failed",
+    # wallets → invoicing: who holds unit-credit grants (invoicing asks for units before pricing)
+    "wallet.unit_credit_created",
+    "wallet.unit_credit_voided",
+    "wallet.unit_credit_expired",
     # catalog → invoicing, notifications: the organization's settings and its billing entities
     "organization.updated",
     "billing_entity.created",

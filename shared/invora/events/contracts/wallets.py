@@ -9,6 +9,9 @@
 - `credits.balance_depleted`: `CreditsBalanceDepleted` (a wallet's balance reached zero);
 - `credits.applied`: `PrepaidCreditsApplied`, wallets' answer to `invoice.prepaid_credits_requested`;
 - `credits.released`: `PrepaidCreditsReleased`, the answer to `invoice.prepaid_credits_release_requested`;
+- `wallet.unit_credit_created|voided|expired`: `UnitCreditEvent` (internal, wallets → invoicing): a customer's
+  unit-credit grant (seed 002) came, was voided or expired; invoicing's projection of who holds unit grants
+  (topic `invora.wallet`, key the grant's `lago_id`, so one grant's events stay in order);
 - `alert.triggered`: `WalletAlertTriggered` (`{"triggered_alert": TriggeredWalletAlert}`, Lago's webhook object):
   a wallet alert's evaluation crossed thresholds (topic `invora.alert`, key the alert's `lago_id`).
 
@@ -264,6 +267,25 @@ class WalletAlertTriggered(_Object):
     triggered_alert: TriggeredWalletAlert
 
 
+class UnitCredit(_Object):
+    """A unit-credit grant (wallets' `unit_credit` object): units of one billable metric for one customer."""
+
+    lago_id: uuid.UUID
+    lago_customer_id: uuid.UUID
+    external_customer_id: str
+    billable_metric_code: str
+    units: str
+    remaining_units: str
+    status: Literal["active", "voided", "expired"]
+    expiration_at: datetime | None = None
+
+
+class UnitCreditEvent(_Object):
+    unit_credit: UnitCredit
+
+
+UNIT_CREDIT_EVENTS = ("wallet.unit_credit_created", "wallet.unit_credit_voided", "wallet.unit_credit_expired")
+
 EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     **{f"wallet.{verb}": WalletEvent for verb in ("created", "updated", "terminated", "depleted_ongoing_balance")},
     **{f"wallet_transaction.{verb}": WalletTransactionEvent for verb in ("created", "updated", "payment_failure")},
@@ -274,6 +296,7 @@ EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     "credits.applied": PrepaidCreditsApplied,
     "credits.released": PrepaidCreditsReleased,
     "alert.triggered": WalletAlertTriggered,
+    **{event_type: UnitCreditEvent for event_type in UNIT_CREDIT_EVENTS},
 }
 
 CREDITS_DECIMALS = 5
