@@ -1,0 +1,167 @@
+"""Unit credits on period invoices, invoicing's side (`invoicing.unit_credits`, `billing/charges.py`):
+the offset before pricing (hypothesis against a brute-force model), the grants projection (by sequence,
+live grants only), and a customer with grants whose wallets service is unreachable (nothing written, the
+event retried). The whole exchange with the real wallets service: `tests/test_unit_credits_invoicing.py`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import text
+
+from invoicing.billing.charges import charge_fees
+from invoicing.invoices.consumer import with_catalog_fallback
+from invoicing.invoices.errors import DependencyUnavailable
+from invoicing.prepaid_credits.consumer import on_wallet
+from invoicing.unit_credits import repository
+from invoicing.unit_credits import service as unit_credits
+from invora.events.contracts.subscriptions import UsageSnapshot
+from invora.pricing import price_charge
+from invora.service_client import ServiceClient
+
+from .conftest import T0, charge, charge_usage  # noqa: TID252
+
+APR = datetime(2026, 4, 1, tzinfo=UTC)
+GRADUATED = {"graduated_ranges": [
+    {"from_value": 0, "to_value": 1000, "per_unit_amount": "0.02", "flat_amount": "0"},
+    {"from_value": 1001, "to_value": None, "per_unit_amount": "0.01", "flat_amount": "0"}]}
+
+
+def snapshot(*usages: dict) -> UsageSnapshot:
+    return UsageSnapshot.model_validate({
+        "from_datetime": T0.isoformat(), "to_datetime": APR.isoformat(), "issuing_date": "2026-04-01",
+        "currency": "EUR", "amount_cents": 0, "total_amount_cents": 0, "charges_usage": list(usages)})
+
+
+def test_twelve_thousand_calls_with_ten_thousand_credited_are_priced_on_two_thousand():
+    calls = charge("calls", properties={"amount": "0.01"})
+    [line] = charge_fees({"charges": [calls]}, {}, snapshot(charge_usage(calls, "12000")), "EUR",
+                         {"calls": Decimal(10_000)})
+    assert (line.units, line.credited_units, line.amount_cents) == (Decimal(2000), Decimal(10_000), 2_000)
+    assert line.amount_details["unit_credits"] == {"usage_units": "12000", "credited_units": "10000"}
+    [plain] = charge_fees({"charges": [calls]}, {}, snapshot(charge_usage(calls, "12000")), "EUR")
+    assert plain.amount_cents == 12_000 and "unit_credits" not in plain.amount_details
+
+
+def test_a_percentage_charge_is_not_offset_and_another_metric_is_untouched():
+    fee = charge("volume", "percentage", {"rate": "1"})
+    other = charge("storage", properties={"amount": "1"})
+    lines = charge_fees({"charges": [fee, other]}, {}, snapshot(
+        charge_usage(fee, "3", event_values=["100", "100", "100"]), charge_usage(other, "5")), "EUR",
+        {"volume": Decimal(2)})
+    assert [line.credited_units for line in lines] == [0, 0]
+    assert lines[1].amount_cents == 500
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 5_000), min_size=1, max_size=4), st.integers(0, 20_000),
+       st.sampled_from(["standard", "graduated"]))
+def test_credited_units_are_taken_from_the_metric_slots_in_order_and_each_priced_on_what_is_left(
+        slots, credited, model):
+    charges = [charge("calls", model, GRADUATED if model == "graduated" else {"amount": "0.01"}) for _ in slots]
+    usage = snapshot(*(charge_usage(c, str(units)) for c, units in zip(charges, slots, strict=True)))
+    lines = charge_fees({"charges": charges}, {}, usage, "EUR", {"calls": Decimal(credited)})
+    pool = Decimal(credited)
+    for line, units, body in zip(lines, slots, charges, strict=True):  # brute force: slot by slot
+        taken = min(pool, Decimal(units))
+        pool -= taken
+        assert line.credited_units == taken
+        assert line.units == units - taken
+        expected = price_charge(model, body["properties"], "EUR", units=Decimal(units) - taken)
+        assert line.amount_cents == int(expected.amount_cents)
+    # never more than credited nor than used
+    assert sum(line.credited_units for line in lines) == min(Decimal(credited), Decimal(sum(slots)))
+
+
+def grant_body(customer: dict, status: str = "active", expiration_at: datetime | None = None,
+               lago_id: str | None = None, metric: str = "calls") -> dict:
+    return {"lago_id": lago_id or str(uuid.uuid4()), "lago_customer_id": customer["lago_id"],
+            "external_customer_id": customer["external_id"], "billable_metric_code": metric, "units": "10000",
+            "remaining_units": "10000", "status": status,
+            "expiration_at": expiration_at.isoformat() if expiration_at else None}
+
+
+async def grant_event(world, body: dict, verb: str = "created", sequence: int | None = None) -> None:
+    envelope = world.envelope(f"wallet.unit_credit_{verb}", "wallet", body["lago_id"], {"unit_credit": body})
+    if sequence is not None:
+        envelope = envelope.model_copy(update={"sequence": sequence})
+    await world.deliver(on_wallet, envelope)
+
+
+async def live(inv, org, customer: dict, at: datetime) -> set[str]:
+    async with inv.database.sessionmaker() as session:
+        return await repository.live_metric_codes(session, org, uuid.UUID(customer["lago_id"]), at)
+
+
+async def test_the_grants_projection_moves_forward_only_and_knows_live_grants(world, inv, org):
+    customer = await world.customer()
+    body = grant_body(customer)
+    await grant_event(world, {**body, "status": "voided"}, "voided", sequence=5)
+    await grant_event(world, body, "created", sequence=4)  # an older event redelivered: stays voided
+    assert await live(inv, org, customer, T0) == set()
+    await grant_event(world, grant_body(customer, expiration_at=T0 + timedelta(days=1), metric="storage"))
+    assert await live(inv, org, customer, T0) == {"storage"}
+    assert await live(inv, org, customer, T0 + timedelta(days=2)) == set()  # expired by then
+    other = await world.customer()
+    assert await live(inv, org, other, T0) == set()
+
+
+@pytest.fixture
+def handle(inv):
+    return with_catalog_fallback(inv.app.state.runtime)
+
+
+async def test_wallets_unreachable_for_a_customer_with_grants_writes_nothing_and_raises(world, inv, org, handle):
+    customer = await world.customer()
+    await grant_event(world, grant_body(customer))
+    calls = charge("calls", properties={"amount": "0.01"})
+    plan = await world.plan(0, charges=[calls])
+    sub = world.subscription(customer, plan)
+    envelope = world.period_ended(sub, T0, APR, usage=[charge_usage(calls, "12000")])
+    runtime = inv.app.state.runtime
+    reachable = runtime.wallets
+    runtime.wallets = ServiceClient(base_url="http://127.0.0.1:9", subject="service:invoicing", issuer="invora",
+                                    api_key="unused", timeout=0.5, retries=0)
+    try:
+        async with inv.database.sessionmaker() as session:
+            with pytest.raises(DependencyUnavailable):
+                await handle(session, [envelope])
+            await session.rollback()
+    finally:
+        await runtime.wallets.aclose()
+        runtime.wallets = reachable
+    async with inv.database.sessionmaker() as session:
+        count = (await session.execute(text("SELECT count(*) FROM invoices WHERE organization_id = :o"),
+                                       {"o": org})).scalar()
+    assert count == 0  # the platform consumer retries the event; nothing half-written
+    assert unit_credits.WALLETS.get() is None  # the consumer's client is not left behind
+
+
+async def test_a_customer_without_grants_is_invoiced_without_asking_wallets(world, inv, org, handle):
+    customer = await world.customer()
+    other = await world.customer()
+    await grant_event(world, grant_body(other))  # someone else's grant
+    calls = charge("calls", properties={"amount": "0.01"})
+    plan = await world.plan(0, charges=[calls])
+    sub = world.subscription(customer, plan)
+    runtime = inv.app.state.runtime
+    reachable = runtime.wallets
+    runtime.wallets = ServiceClient(base_url="http://127.0.0.1:9", subject="service:invoicing", issuer="invora",
+                                    api_key="unused", timeout=0.5, retries=0)  # any call would fail
+    try:
+        async with inv.database.sessionmaker() as session:
+            await handle(session, [world.period_ended(sub, T0, APR, usage=[charge_usage(calls, "12000")])])
+            await session.commit()
+    finally:
+        await runtime.wallets.aclose()
+        runtime.wallets = reachable
+    async with inv.database.sessionmaker() as session:
+        amount, source = (await session.execute(text(
+            "SELECT fees_amount_cents, source FROM invoices WHERE organization_id = :o"), {"o": org})).one()
+    assert amount == 12_000 and "unit_credits" not in source
