@@ -14,7 +14,6 @@ from invoicing.invoices.models import (
 )
 from invoicing.late_usage.models import UsageRevision
 from invoicing.prepaid_credits.models import WalletProjection
-from invoicing.unit_credits.models import UnitCreditGrantProjection
 from invoicing.projections.models import (
     AddOnProjection,
     CouponProjection,
@@ -22,6 +21,7 @@ from invoicing.projections.models import (
     PlanVersionProjection,
     TaxProjection,
 )
+from invoicing.unit_credits.models import UnitCreditGrantProjection
 
 __all__ = [
     "PLATFORM_MODELS", "AddOnProjection", "AppliedCoupon", "BillingCheckViolation", "CouponProjection", "CreditNote", "CreditNoteItem",

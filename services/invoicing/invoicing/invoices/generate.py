@@ -352,7 +352,8 @@ def lines_of_source(ctx: Context, source: dict[str, Any]) -> list[tuple[int, lis
     if kind == "usage_revision":  # a follow-up of a final invoice: late usage's difference only
         event = BillingPeriodEnded.model_validate(source["event"])
         billed = {key: Billed.load(value) for key, value in source["billed"].items()}
-        return difference(period_lines(ctx, event, unit_credits.credited_of(source)), billed, exponent(event.subscription.plan_amount_currency)).lines
+        lines = period_lines(ctx, event, unit_credits.credited_of(source))
+        return difference(lines, billed, exponent(event.subscription.plan_amount_currency)).lines
     if kind == "upgrade":
         return upgrade_lines(ctx, PlanChange.model_validate(source["event"]))
     if kind in ("advance", "progressive"):

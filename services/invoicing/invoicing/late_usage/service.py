@@ -71,7 +71,8 @@ async def revise(session: AsyncSession, organization_id: uuid.UUID, data: Billin
         source["unit_credits"] = template["unit_credits"]
     event = BillingPeriodEnded.model_validate(template["event"])
     ctx = await generate.context_of(session, organization_id, event.subscription, event.lago_plan_version_id)
-    outcome = difference(generate.period_lines(ctx, event, unit_credits.credited_of(source)), billed, exponent(event.subscription.plan_amount_currency))
+    revised = generate.period_lines(ctx, event, unit_credits.credited_of(source))
+    outcome = difference(revised, billed, exponent(event.subscription.plan_amount_currency))
     if outcome.uncredited_cents:
         log.warning("late_usage_not_credited", billing_period_id=str(data.lago_billing_period_id),
                     amount_cents=outcome.uncredited_cents, revision=data.revision)
