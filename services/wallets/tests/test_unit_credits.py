@@ -286,6 +286,13 @@ async def test_invoicing_offsets_units_once_and_a_void_gives_them_back(api, make
     bad = {"unit_credit_application": {**body["unit_credit_application"], "lago_invoice_id": "nope"}}
     await invoicing.error("POST", "/api/v1/unit_credits/applications", bad, status=422)
 
+    async with wallets.database.sessionmaker() as session:  # only its prepaid credits abandoned: units kept
+        await applications.release(session, org, PrepaidCreditsReleaseRequested(
+            lago_invoice_id=uuid.UUID(invoice), external_customer_id=customer, reason="invoice_abandoned"),
+            clock.now())
+        await session.commit()
+    assert (await _remaining(api, customer))["calls"] == "0.0"  # the finalized invoice priced what is left
+
     async with wallets.database.sessionmaker() as session:  # the invoice is voided
         await applications.release(session, org, PrepaidCreditsReleaseRequested(
             lago_invoice_id=uuid.UUID(invoice), external_customer_id=customer), clock.now())

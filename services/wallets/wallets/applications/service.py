@@ -184,8 +184,10 @@ async def release(session: AsyncSession, organization_id: uuid.UUID, request: Pr
                            customer=request.external_customer_id, currency=None, status="released", requested=0)
     application = await repository.get(session, organization_id, invoice_id, lock=True)
     assert application is not None
-    # unit credits the invoice used (wallets/unit_credits) go back too, once
-    await unit_credits.release(session, organization_id, invoice_id, now)
+    if request.reason == "invoice_voided":
+        # unit credits the invoice used (wallets/unit_credits) go back too, once; not when only its prepaid
+        # credits were abandoned: the invoice was finalized with its units offset, so it keeps them
+        await unit_credits.release(session, organization_id, invoice_id, now)
     if application["status"] == "released":
         answer = PrepaidCreditsReleased(lago_invoice_id=invoice_id,
                                         external_customer_id=application["external_customer_id"],
