@@ -28,6 +28,8 @@ class PaymentsSettings(ServiceSettings):
     cashfree_api_base: str | None = Field(
         None, description="Cashfree's PG API base URL; unset: Cashfree's production one (https://api.cashfree.com/pg; "
                           "its sandbox is https://sandbox.cashfree.com/pg).")
+    tap_api_base: str | None = Field(
+        None, description="Tap's API base URL, version included; unset: Tap's own (https://api.tap.company/v2).")
     provider_timeout_seconds: float = Field(10.0, gt=0, le=120, description="Timeout of one call to a payment "
                                                                            "provider; a call without an answer is "
                                                                            "reconciled by looking the charge up.")

@@ -181,3 +181,21 @@ async def test_cashfree_takes_lagos_fields(payments, org):
             "SELECT secret_key, settings FROM payment_providers WHERE organization_id = :org AND code = 'cf'"),
             {"org": org})).one()
     assert row.secret_key.startswith("enc:v1:") and row.settings == {"client_id": "TEST999"}
+
+
+async def test_tap_takes_its_secret_key_and_webhook_url(payments, org):
+    client = payments.client(org)
+    created = await client.post("/api/v1/payment_providers", json={"payment_provider": {
+        "provider_type": "tap", "code": "tap", "name": "Tap", "secret_key": "sk_test_tapsecret_5555",
+        "webhook_url": "https://billing.acme.test/hooks/tap"}})
+    assert created.status_code == 200, created.text
+    shown = created.json()["payment_provider"]
+    assert shown["secret_key"] == "••••5555" and shown["webhook_url"] == "https://billing.acme.test/hooks/tap"
+    assert "tapsecret" not in created.text
+    not_url = await client.post("/api/v1/payment_providers", json={"payment_provider": {
+        "provider_type": "tap", "code": "tap2", "name": "Tap", "secret_key": "sk_x", "webhook_url": "ftp://x"}})
+    assert not_url.status_code == 422
+    moved = await client.put("/api/v1/payment_providers/tap", json={"payment_provider": {"webhook_url": None}})
+    assert moved.status_code == 200 and moved.json()["payment_provider"]["webhook_url"] is None
+    wrong = await client.put("/api/v1/payment_providers/tap", json={"payment_provider": {"client_id": "x"}})
+    assert wrong.status_code == 422 and wrong.json()["error_details"] == {"client_id": ["not_accepted_by_provider"]}

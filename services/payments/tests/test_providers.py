@@ -13,6 +13,7 @@ import asyncio
 import json
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -28,12 +29,13 @@ from services.payments.tests.fakes.cashfree import FakeCashfree
 from services.payments.tests.fakes.flutterwave import FakeFlutterwave
 from services.payments.tests.fakes.gocardless import FakeGoCardless
 from services.payments.tests.fakes.paystack import FakePaystack
+from services.payments.tests.fakes.tap import FakeTap
 
 
 @pytest.fixture(scope="module")
 async def fakes():
     servers = {"paystack": FakePaystack(), "flutterwave": FakeFlutterwave(), "adyen": FakeAdyen(),
-               "gocardless": FakeGoCardless(), "cashfree": FakeCashfree()}
+               "gocardless": FakeGoCardless(), "cashfree": FakeCashfree(), "tap": FakeTap()}
     for server in servers.values():
         await server.start()
     try:
@@ -51,6 +53,7 @@ async def payments(migrated_database, invora_kafka: str, invora_keys, fakes):
                            charger_lease_seconds=30.0, paystack_api_base=fakes["paystack"].url,
                            flutterwave_api_base=fakes["flutterwave"].url, adyen_api_base=fakes["adyen"].url + "/v71",
                            gocardless_api_base=fakes["gocardless"].url, cashfree_api_base=fakes["cashfree"].url,
+                           tap_api_base=fakes["tap"].url,
                            consumer_session_timeout_ms=2_000) as running:
         yield running
 
@@ -349,8 +352,56 @@ class CashfreeDriver(Driver):
         return sum(int(r["refund_amount"] * 100) for r in self.fake.refunds.values())
 
 
+class TapDriver(Driver):
+    """Tap: a merchant-initiated charge of the newest saved card (token + payment agreement); KWD, three decimals."""
+
+    provider_type = "tap"
+    currency = "KWD"
+    looks_up_by_reference = False  # the charger repeats the call with the same `reference.idempotent`
+    deletes_methods = False
+
+    def __init__(self, fake: FakeTap) -> None:
+        self.fake = fake
+        self.secret_key = f"sk_test_{uuid.uuid4().hex}"
+
+    def connection(self, code: str) -> dict[str, Any]:
+        return {"provider_type": "tap", "code": code, "name": "Tap", "secret_key": self.secret_key,
+                "webhook_url": "https://billing.acme.test/hooks/tap"}
+
+    def customer(self, email: str, behaviour: str | None) -> str:
+        customer = self.fake.add_customer(email)
+        if behaviour:
+            self.fake.add_card(customer, behaviour)
+        return customer
+
+    def charges(self, provider_customer_id: str, email: str) -> list[int]:
+        return [int(c["amount"] * 1000) for c in self.fake.charges(provider_customer_id)]
+
+    def charge_webhook(self, payment: dict) -> tuple[bytes, dict[str, str]]:
+        return self.fake.signed(self.secret_key, self.fake.charges_by_id[payment["provider_payment_id"]])
+
+    def forged(self, payment: dict) -> tuple[bytes, dict[str, str]]:
+        claimed = {**self.fake.charges_by_id[payment["provider_payment_id"]], "status": "CAPTURED"}
+        return self.fake.signed(f"sk_test_{uuid.uuid4().hex}", claimed)
+
+    @staticmethod
+    def tamper(body: bytes) -> bytes:  # Tap signs some fields, not the bytes: change the amount
+        assert b'"amount": ' in body
+        return body.replace(b'"amount": ', b'"amount": 9', 1)
+
+    def authenticate(self, payment: dict) -> None:
+        self.fake.complete_authentication(payment["provider_payment_id"])
+
+    def settle_refund(self, provider_refund_id: str) -> tuple[bytes, dict[str, str]] | None:
+        return self.fake.signed(self.secret_key, self.fake.settle_refund(provider_refund_id))
+
+    def refunded(self) -> int:
+        return sum(int(r["amount"] * 1000) for r in self.fake.refunds.values())
+
+
 DRIVERS = {"paystack": PaystackDriver, "flutterwave": FlutterwaveDriver, "adyen": AdyenDriver,
-           "gocardless": GoCardlessDriver, "cashfree": CashfreeDriver}
+           "gocardless": GoCardlessDriver, "cashfree": CashfreeDriver,
+           "tap": TapDriver}
 
 
 class ProviderStage(Stage):
@@ -750,6 +801,18 @@ async def test_an_invoice_paid_on_the_providers_hosted_page_is_recorded_once(pay
         paid = [p for p in listed["payments"] if p["payment_status"] == "succeeded"]
         assert [(p["amount_cents"], p["provider_payment_id"]) for p in paid] == [(7_700, link["link_id"])]
         assert stage.charges(customer) == [7_700]
+        return
+    if stage.driver.provider_type == "tap":  # Tap's hosted page is a customer-present charge (`src_all`)
+        url = (await stage.ok("POST", f"/api/v1/invoices/{invoice_id}/payment_url"))["invoice_payment_details"][
+            "payment_url"]
+        charge = stage.driver.fake.pay_page(url)
+        assert charge["customer_initiated"] and charge["amount"] == Decimal("7.7")
+        body, headers = stage.driver.fake.signed(stage.driver.secret_key, charge)
+        assert (await stage.webhook(body, headers)).json()["outcome"] == "recorded"
+        assert (await stage.webhook(body, headers)).json()["outcome"] == "duplicate"
+        listed = await stage.ok("GET", f"/api/v1/payments?invoice_id={invoice_id}")
+        paid = [p for p in listed["payments"] if p["payment_status"] == "succeeded"]
+        assert [(p["amount_cents"], p["provider_payment_id"]) for p in paid] == [(7_700, charge["id"])]
         return
     if stage.driver.provider_type != "paystack":
         refused = await stage.error("POST", f"/api/v1/invoices/{invoice_id}/payment_url", status=400)

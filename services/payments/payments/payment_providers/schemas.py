@@ -111,9 +111,22 @@ class CashfreeConnection(_Connection):
         return self.client_secret, None, {"client_id": self.client_id}
 
 
+class TapConnection(_Connection):
+    """Tap (Lago has no Tap integration): the secret key, and where Tap must post its webhooks."""
+
+    provider_type: Literal["tap"]
+    secret_key: Secret = Field(description="Tap's secret key (`sk_…`), stored encrypted; it also signs Tap's "
+                                           "webhooks (`hashstring`).")
+    webhook_url: Url | None = Field(None, description="The public URL of this connection's `webhook_path`: Tap "
+                                                      "posts each charge's webhook to the `post.url` of its request.")
+
+    def stored(self) -> tuple[str, str | None, dict[str, str]]:
+        return self.secret_key, None, {"webhook_url": self.webhook_url} if self.webhook_url else {}
+
+
 PaymentProviderCreateInput = Annotated[
     StripeConnection | PaystackConnection | FlutterwaveConnection | AdyenConnection | GoCardlessConnection
-    | CashfreeConnection,
+    | CashfreeConnection | TapConnection,
     Field(discriminator="provider_type")]
 
 # which update fields each provider takes, and where each is kept (`secret_key`, `webhook_secret` or a setting)
@@ -126,6 +139,7 @@ UPDATABLE_FIELDS: dict[str, dict[str, str]] = {
     "gocardless": {"access_token": "secret_key", "webhook_secret": "webhook_secret"},
     "cashfree": {"client_id": "settings.client_id", "client_secret": "secret_key",
                  "redirect_url": "success_redirect_url"},
+    "tap": {"secret_key": "secret_key", "webhook_url": "settings.webhook_url"},
 }
 
 
@@ -144,6 +158,7 @@ class PaymentProviderUpdateInput(_Input):
     client_id: Setting | None = Field(None, description="Cashfree: the client id.")
     client_secret: Secret | None = Field(None, description="Cashfree: the client secret.")
     redirect_url: Url | None = Field(None, description="Cashfree: Lago's name for `success_redirect_url`.")
+    webhook_url: Url | None = Field(None, description="Tap: where Tap posts its webhooks.")
 
 
 class PaymentProviderCreateBody(_Input):
@@ -168,6 +183,7 @@ class PaymentProviderObject(BaseModel):
     merchant_account: str | None = Field(None, description="Adyen: the merchant account.")
     live_prefix: str | None = Field(None, description="Adyen: the live endpoint's prefix (unset: test).")
     client_id: str | None = Field(None, description="Cashfree: the client id.")
+    webhook_url: str | None = Field(None, description="Tap: where Tap posts its webhooks.")
     created_at: datetime
     updated_at: datetime
 

@@ -19,9 +19,10 @@ from payments.providers.flutterwave import FlutterwaveAdapter
 from payments.providers.gocardless import GoCardlessAdapter
 from payments.providers.paystack import PaystackAdapter
 from payments.providers.stripe import StripeAdapter
+from payments.providers.tap import TapAdapter
 from payments.settings import PaymentsSettings
 
-ProviderType = Literal["stripe", "paystack", "flutterwave", "adyen", "gocardless", "cashfree"]
+ProviderType = Literal["stripe", "paystack", "flutterwave", "adyen", "gocardless", "cashfree", "tap"]
 PROVIDER_TYPES: tuple[str, ...] = get_args(ProviderType)
 
 
@@ -89,4 +90,7 @@ class AdapterFactory:
         if provider_type == "cashfree":
             return CashfreeAdapter(client_id=options.get("client_id") or "", client_secret=secret_key,
                                    api_base=self._settings.cashfree_api_base, timeout_seconds=timeout)
+        if provider_type == "tap":
+            return TapAdapter(secret_key=secret_key, webhook_url=options.get("webhook_url"),
+                              api_base=self._settings.tap_api_base, timeout_seconds=timeout)
         raise ValueError(f"no adapter for provider type {provider_type!r}")

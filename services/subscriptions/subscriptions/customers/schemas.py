@@ -32,9 +32,9 @@ MAX_METADATA = 50
 
 class BillingConfigurationInput(InputModel):
     invoice_grace_period: GracePeriod | None = None
-    # Lago's providers, plus Paystack (payments has an adapter for it; Lago has none)
+    # Lago's providers, plus Paystack and Tap (payments has adapters for them; Lago has none)
     payment_provider: Literal["stripe", "adyen", "gocardless", "cashfree", "flutterwave", "moneyhash",
-                              "paystack"] | None = None
+                              "paystack", "tap"] | None = None
     payment_provider_code: Name | None = None
     provider_customer_id: Name | None = None
     sync: StrictBool | None = None
