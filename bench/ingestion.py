@@ -269,8 +269,9 @@ def main() -> None:
                         help="then measure current usage of one subscription holding these many events (e.g. "
                              "1000000 10000000), sequential requests")
     parser.add_argument("--pay-in-advance", action="store_true",
-                        help="the charge is paid in advance: every event also publishes subscription.pay_in_advance_usage "
-                             "(units read before and after under a per-subscription lock)")
+                        help="the charge is paid in advance: every event also publishes "
+                             "subscription.pay_in_advance_usage (units read before and after "
+                             "under a per-subscription lock)")
     parser.add_argument("--skip-ingestion", action="store_true", help="only the current-usage phase")
     args = parser.parse_args()
     load_average = os.getloadavg()[0]

@@ -8,7 +8,6 @@ overdue flag is set with its event), each batch in one transaction.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
@@ -88,29 +87,21 @@ def scheduler(interval_seconds: Callable[[FastAPI], float]):
                 yield
                 return
 
-            async def loop() -> None:
-                while True:
-                    try:
-                        now = app.state.runtime.clock.now()
-                        sessionmaker = app.state.database.sessionmaker
-                        await finalize_due(sessionmaker, now)
-                        await resend_prepaid_requests(
-                            sessionmaker, now, settings.prepaid_credits_resend_after_seconds,
-                            abandon_after_seconds=settings.prepaid_credits_abandon_after_seconds)
-                        await flag_overdue(sessionmaker, now)
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception:  # noqa: BLE001 - the next pass tries again
-                        log.exception("invoicing_scheduler_failed")
-                    await asyncio.sleep(interval_seconds(app))
+            def now() -> datetime:
+                return app.state.runtime.clock.now()
 
-            task = asyncio.create_task(loop(), name="invoicing-scheduler")
-            try:
+            def database() -> async_sessionmaker[AsyncSession]:
+                return app.state.database.sessionmaker
+
+            passes = {
+                "finalize_due": lambda: finalize_due(database(), now()),
+                "prepaid_credits_resend": lambda: resend_prepaid_requests(
+                    database(), now(), settings.prepaid_credits_resend_after_seconds,
+                    abandon_after_seconds=settings.prepaid_credits_abandon_after_seconds),
+                "flag_overdue": lambda: flag_overdue(database(), now()),
+            }
+            async with background.repeat("invoicing-scheduler", passes, lambda: interval_seconds(app)):
                 yield
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
 
         return running()
 

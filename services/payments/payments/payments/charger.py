@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from invora import background
 from invora.logging import get_logger
 from payments.customers import repository as customers_repository
 from payments.customers import service as customers
@@ -203,30 +204,21 @@ def charger_lifespan(app: FastAPI) -> contextlib.AbstractAsyncContextManager[Non
                 await _close_adapters(runtime)
             return
 
-        async def loop() -> None:
-            while True:
-                claimed = 0
-                try:
-                    sessionmaker = app.state.database.sessionmaker
-                    claimed = await run_once(runtime, sessionmaker) + await refunds.run_once(runtime, sessionmaker)
-                    await reconciler.run_once(runtime, sessionmaker)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - the next pass tries again
-                    log.warning("charger_pass_failed", error=repr(exc))
-                if claimed:
-                    continue
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(runtime.charger_wakeup.wait(), runtime.settings.charger_interval_seconds)
-                runtime.charger_wakeup.clear()
+        def database() -> async_sessionmaker[AsyncSession]:
+            return app.state.database.sessionmaker
 
-        task = asyncio.create_task(loop(), name="payments-charger")
+        async def reconcile() -> None:  # what it settles does not make the next round start at once
+            await reconciler.run_once(runtime, database())
+
+        # charges and refunds run again at once while they find work
+        passes = {"charger_pass": lambda: run_once(runtime, database()),
+                  "refund_pass": lambda: refunds.run_once(runtime, database()),
+                  "reconciler_pass": reconcile}
         try:
-            yield
+            async with background.repeat("payments-charger", passes, runtime.settings.charger_interval_seconds,
+                                         wakeup=runtime.charger_wakeup, again_when_busy=True):
+                yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
             await _close_adapters(runtime)
 
     return lifespan()

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from invora import background
 from invora.logging import get_logger
 from payments.customers import repository as customers_repository
 from payments.customers import service as customers
@@ -178,24 +179,9 @@ def topup_charger_lifespan(app: FastAPI) -> contextlib.AbstractAsyncContextManag
             yield
             return
 
-        async def loop() -> None:
-            while True:
-                claimed = 0
-                try:
-                    claimed = await run_once(runtime, app.state.database.sessionmaker)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - the next pass tries again
-                    log.warning("topup_charger_pass_failed", error=repr(exc))
-                if not claimed:
-                    await asyncio.sleep(runtime.settings.charger_interval_seconds)
-
-        task = asyncio.create_task(loop(), name="payments-topup-charger")
-        try:
+        passes = {"topup_charger_pass": lambda: run_once(runtime, app.state.database.sessionmaker)}
+        async with background.repeat("payments-topup-charger", passes, runtime.settings.charger_interval_seconds,
+                                     again_when_busy=True):
             yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     return lifespan()

@@ -16,7 +16,6 @@ the outbox event commit together, so a crash leaves either all of it or none of 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
@@ -27,6 +26,7 @@ from fastapi import FastAPI
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from invora import background
 from invora.logging import get_logger
 from invora.parking import Backoff, ParkingLot
 from subscriptions.subscriptions import lifecycle
@@ -174,34 +174,17 @@ def scheduler_lifespan():
                 yield
                 return
 
-            async def loop() -> None:
-                while True:
-                    try:
-                        await run_pass(app.state.database.sessionmaker, runtime.clock.now(),
-                                       settings.scheduler_batch_size)
-                    except Exception:  # e.g. the database is away: the next pass tries again
-                        log.exception("scheduler_pass_failed")
-                    try:
-                        await evaluate_alerts(app.state.database.sessionmaker, runtime.clock.now())
-                    except Exception:
-                        log.exception("alert_pass_failed")
-                    try:
-                        await evaluate_progressive_billing(app.state.database.sessionmaker, runtime.clock.now())
-                    except Exception:
-                        log.exception("progressive_billing_pass_failed")
-                    try:
-                        await revise_usage(app.state.database.sessionmaker, settings.usage_revision_grace_seconds)
-                    except Exception:
-                        log.exception("usage_revision_pass_failed")
-                    await asyncio.sleep(settings.scheduler_interval_seconds)
+            def database() -> async_sessionmaker[AsyncSession]:
+                return app.state.database.sessionmaker
 
-            task = asyncio.create_task(loop())
-            try:
+            passes = {
+                "scheduler_pass": lambda: run_pass(database(), runtime.clock.now(), settings.scheduler_batch_size),
+                "alert_pass": lambda: evaluate_alerts(database(), runtime.clock.now()),
+                "progressive_billing_pass": lambda: evaluate_progressive_billing(database(), runtime.clock.now()),
+                "usage_revision_pass": lambda: revise_usage(database(), settings.usage_revision_grace_seconds),
+            }
+            async with background.repeat("subscriptions-scheduler", passes, settings.scheduler_interval_seconds):
                 yield
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
 
         return running()
 

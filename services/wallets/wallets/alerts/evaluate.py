@@ -11,7 +11,6 @@ values, as Lago's asynchronous evaluation does).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
@@ -20,15 +19,14 @@ from datetime import datetime
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from invora import background
 from invora.events.contracts.wallets import AlertThreshold, TriggeredWalletAlert, WalletAlertTriggered
 from invora.ids import uuid7
-from invora.logging import get_logger
 from wallets.alerts import repository
 from wallets.alerts.service import value_text, watched_value
 from wallets.alerts.thresholds import crossed
 from wallets.events import publish
 
-log = get_logger(__name__)
 BATCH = 500
 
 
@@ -82,22 +80,8 @@ def alerts_lifespan(app: FastAPI) -> contextlib.AbstractAsyncContextManager[None
             yield
             return
 
-        async def loop() -> None:
-            while True:
-                try:
-                    await evaluate_alerts(app.state.database.sessionmaker, runtime.clock.now())
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - the next pass tries again
-                    log.warning("wallet_alerts_failed", error=repr(exc))
-                await asyncio.sleep(runtime.settings.alerts_interval_seconds)
-
-        task = asyncio.create_task(loop(), name="wallets-alerts")
-        try:
+        passes = {"wallet_alerts": lambda: evaluate_alerts(app.state.database.sessionmaker, runtime.clock.now())}
+        async with background.repeat("wallets-alerts", passes, runtime.settings.alerts_interval_seconds):
             yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     return lifespan()

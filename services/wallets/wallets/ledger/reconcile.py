@@ -10,7 +10,6 @@ run sets them to zero. It only reads, so running it in several processes at once
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from fastapi import FastAPI
 from prometheus_client import Counter, Gauge
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from invora import background
 from invora.logging import get_logger
 from wallets.ledger import repository
 
@@ -69,23 +69,15 @@ def reconciliation_lifespan(app: FastAPI) -> contextlib.AbstractAsyncContextMana
             yield
             return
 
-        async def loop() -> None:
-            while True:
-                await asyncio.sleep(settings.reconciliation_interval_seconds)
-                try:
-                    await run_once(app.state.database.sessionmaker)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - the next run tries again
-                    RECONCILIATIONS.labels("failed").inc()
-                    log.warning("reconciliation_failed", error=repr(exc))
+        async def reconciliation() -> None:
+            try:
+                await run_once(app.state.database.sessionmaker)
+            except Exception:
+                RECONCILIATIONS.labels("failed").inc()
+                raise
 
-        task = asyncio.create_task(loop(), name="wallets-reconciliation")
-        try:
+        async with background.repeat("wallets-reconciliation", {"reconciliation": reconciliation},
+                                     settings.reconciliation_interval_seconds, wait_first=True):
             yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     return lifespan()

@@ -9,7 +9,6 @@ cannot come back (a void's reversal does not refill an expired block).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -17,7 +16,7 @@ from datetime import datetime
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from invora.logging import get_logger
+from invora import background
 from wallets.ledger import repository as ledger_repository
 from wallets.transactions import repository, service
 from wallets.transactions.recurring import run_due_pass
@@ -25,7 +24,6 @@ from wallets.unit_credits import service as unit_credits
 from wallets.wallets import repository as wallets_repository
 from wallets.wallets import service as wallets_service
 
-log = get_logger(__name__)
 BATCH = 200
 
 
@@ -67,23 +65,9 @@ def expiry_lifespan(app: FastAPI) -> contextlib.AbstractAsyncContextManager[None
             yield
             return
 
-        async def loop() -> None:
-            while True:
-                try:
-                    await expire_due(app.state.database.sessionmaker, runtime.clock.now())
-                    await run_due_pass(app.state.database.sessionmaker, runtime.clock.now())
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - the next pass tries again
-                    log.warning("expiry_failed", error=repr(exc))
-                await asyncio.sleep(runtime.settings.expiry_interval_seconds)
-
-        task = asyncio.create_task(loop(), name="wallets-expiry")
-        try:
+        passes = {"expiry": lambda: expire_due(app.state.database.sessionmaker, runtime.clock.now()),
+                  "recurring_top_ups": lambda: run_due_pass(app.state.database.sessionmaker, runtime.clock.now())}
+        async with background.repeat("wallets-expiry", passes, runtime.settings.expiry_interval_seconds):
             yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     return lifespan()

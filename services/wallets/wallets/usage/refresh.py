@@ -23,6 +23,7 @@ from datetime import datetime
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from invora import background
 from invora.logging import get_logger
 from invora.outbox import add_events
 from invora.service_client import ServiceClient, ServiceUnavailableError
@@ -97,24 +98,12 @@ def usage_refresh_lifespan(app: FastAPI) -> contextlib.AbstractAsyncContextManag
             yield
             return
 
-        async def loop() -> None:
-            while True:
-                try:
-                    await refresh_pass(app.state.database.sessionmaker, client, runtime.clock.now(),
-                                       settings.usage_refresh_concurrency)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - the next pass tries again
-                    log.warning("ongoing_usage_refresh_failed", error=repr(exc))
-                await asyncio.sleep(settings.usage_refresh_interval_seconds)
-
-        task = asyncio.create_task(loop(), name="wallets-usage-refresh")
+        passes = {"ongoing_usage_refresh": lambda: refresh_pass(
+            app.state.database.sessionmaker, client, runtime.clock.now(), settings.usage_refresh_concurrency)}
         try:
-            yield
+            async with background.repeat("wallets-usage-refresh", passes, settings.usage_refresh_interval_seconds):
+                yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
             await client.aclose()
 
     return lifespan()
