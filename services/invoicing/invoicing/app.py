@@ -1,4 +1,4 @@
-"""The invoicing service: invoices, fees, applied coupons and taxes, invoice numbering; credit notes and
+"""The invoicing service: invoices, fees, applied coupons and taxes, invoice numbering, credit notes;
 documents to come.
 """
 
@@ -26,7 +26,7 @@ DEFINITION = ServiceDefinition(
     name="invoicing",
     title="Invora Invoicing",
     description=(
-        "Owns invoices, fees, applied coupons and taxes, invoice numbering (credit notes and documents to come). "
+        "Owns invoices, fees, applied coupons and taxes, invoice numbering, credit notes (documents to come). "
         "Turns each closed billing period into an invoice."
     ),
     routers=(invoices_router, fees_router, applied_coupons_router, analytics_router, credit_notes_router),
