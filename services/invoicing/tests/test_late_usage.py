@@ -3,14 +3,16 @@ a final invoice is never reopened, its period's difference is billed on a follow
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from invoicing.billing.late_usage import Billed, difference, slot_key
-from invoicing.invoices.consumer import on_subscription_event
+from invoicing.invoices.consumer import on_subscription_event, on_subscription_events
 
 from .conftest import T0, charge, charge_usage  # noqa: TID252
 from .test_invoices import invoices, outbox  # noqa: TID252
@@ -80,6 +82,53 @@ async def test_a_revision_heard_before_its_period_closes_in_invoicing_is_used_by
     assert (invoice["status"], invoice["fees_amount_cents"]) == ("finalized", 2_200)
     await period.deliver(period.revision("12", 1, sequence=revised.sequence))  # again: nothing
     assert len(await of_subscription(api, period)) == 1
+
+
+@pytest.mark.parametrize("batched", [False, True], ids=["one_event", "batch"])
+@pytest.mark.parametrize("grace", [3, None], ids=["draft", "finalized"])
+@pytest.mark.parametrize("first", ["invoice", "revision"])
+async def test_a_revision_committed_beside_its_periods_invoice_creation_is_never_lost(world, api, inv, first, grace,
+                                                                                      batched):
+    """The invoice's creation and a revision of its period run in two transactions at once: whichever commits
+    first, the revision ends up in the draft (or, the invoice final, on its follow-up) or in the invoice."""
+    await world.tax("vat10", "10")
+    calls = charge("late_calls", properties={"amount": "1"})
+    plan = await world.plan(1_000, charges=[calls])
+    customer = await world.customer(tax_codes=["vat10"], invoice_grace_period=grace)
+    sub = world.subscription(customer, plan)
+    close = world.period_ended(sub, T0, APR, usage=[charge_usage(calls, "5")])
+    period = Period(world, calls, sub, close)
+    revised = period.revision("12", 1)
+    held, other = (close, revised) if first == "invoice" else (revised, close)
+    async with inv.database.sessionmaker() as session:
+        if batched:  # the consumer's batch: the periods of its closes locked and read ahead
+            await on_subscription_events(session, [held])
+        else:
+            await on_subscription_event(session, held)  # not committed yet
+        racing = asyncio.create_task(world.deliver(on_subscription_events if batched else on_subscription_event,
+                                                   [other] if batched else other))
+        await asyncio.sleep(0.5)  # unserialised, the other one reads now, sees nothing and commits
+        assert not racing.done()  # it waits for the period's lock
+        await session.commit()
+    await racing
+    found = [(i["status"], i["fees_amount_cents"]) for i in await of_subscription(api, period)]
+    if first == "invoice" and grace is None:  # final before the revision: the difference on a follow-up
+        assert found == [("finalized", 1_500), ("finalized", 700)]
+    else:
+        assert found == [("draft" if grace else "finalized", 2_200)]
+
+
+async def test_a_revision_before_its_close_in_one_batch_is_used_by_the_invoice(world, api):
+    """The batch reads its closes' revisions ahead; a revision kept earlier in the same batch is not missed."""
+    await world.tax("vat10", "10")
+    calls = charge("late_calls", properties={"amount": "1"})
+    plan = await world.plan(1_000, charges=[calls])
+    sub = world.subscription(await world.customer(tax_codes=["vat10"]), plan)
+    close = world.period_ended(sub, T0, APR, usage=[charge_usage(calls, "5")])
+    period = Period(world, calls, sub, close)
+    await world.deliver(on_subscription_events, [period.revision("12", 1), close])
+    [invoice] = await of_subscription(api, period)
+    assert (invoice["status"], invoice["fees_amount_cents"]) == ("finalized", 2_200)
 
 
 async def test_a_final_invoice_is_never_reopened_and_each_revision_bills_its_difference_once(world, api, inv, org):

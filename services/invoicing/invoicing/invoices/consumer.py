@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from invoicing.credits import repository as credits
 from invoicing.invoices import advance, generate, progressive, repository
 from invoicing.invoices.errors import PlanVersionUnknown
+from invoicing.late_usage import repository as usage_revisions
 from invoicing.late_usage import service as late_usage
 from invoicing.prepaid_credits import repository as prepaid_credits
 from invoicing.projections import repository as projections
@@ -99,7 +100,12 @@ async def on_subscription_events(session: AsyncSession, events: Sequence[EventEn
 
 async def _prefetch(session: AsyncSession, events: Sequence[EventEnvelope]) -> None:
     wanted: dict[uuid.UUID, tuple[set[uuid.UUID], set[uuid.UUID]]] = {}
+    periods: dict[uuid.UUID, set[uuid.UUID]] = {}
     for event in events:
+        if event.type == "subscription.billing_period_ended" and isinstance(event.data, dict):
+            with contextlib.suppress(KeyError, TypeError, ValueError):
+                periods.setdefault(event.organization_id, set()).add(
+                    uuid.UUID(str(event.data["lago_billing_period_id"])))
         subscription = event.data.get("subscription") if isinstance(event.data, dict) else None
         if not isinstance(subscription, dict):
             continue
@@ -112,6 +118,8 @@ async def _prefetch(session: AsyncSession, events: Sequence[EventEnvelope]) -> N
         await repository.prefetch_parked(session, organization_id, list(customers))
         await credits.prefetch_customers_with_credits(session, organization_id, list(customers))
         await prepaid_credits.prefetch_active_wallets(session, organization_id, list(customers))
+    for organization_id, period_ids in periods.items():  # the closes' late usage, their periods locked
+        await usage_revisions.prefetch_latest(session, organization_id, sorted(period_ids))
 
 
 def with_catalog_fallback(runtime: InvoicingRuntime):

@@ -46,6 +46,9 @@ def is_follow_up(invoice: Invoice) -> bool:
 async def revise(session: AsyncSession, organization_id: uuid.UUID, data: BillingPeriodUsageRevised, sequence: int,
                  now: datetime) -> list[Invoice]:
     """Apply one revision (see the module's rules); the invoices it changed or created."""
+    # first, before the revisions row: the period's invoice creation takes it too (`repository.latest`), so a
+    # revision either commits before that invoice reads it or waits for the invoice and then finds it
+    await repository.lock_period(session, data.lago_billing_period_id)
     if not await repository.keep_if_newer(session, organization_id, data, sequence, now):
         log.info("usage_revision_superseded", billing_period_id=str(data.lago_billing_period_id),
                  revision=data.revision, sequence=sequence)
