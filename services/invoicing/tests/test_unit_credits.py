@@ -6,10 +6,12 @@ event retried). The whole exchange with the real wallets service: `tests/test_un
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -26,6 +28,7 @@ from invora.pricing import price_charge
 from invora.service_client import ServiceClient
 
 from .conftest import T0, charge, charge_usage  # noqa: TID252
+from .test_invoices import outbox  # noqa: TID252
 
 APR = datetime(2026, 4, 1, tzinfo=UTC)
 GRADUATED = {"graduated_ranges": [
@@ -165,3 +168,64 @@ async def test_a_customer_without_grants_is_invoiced_without_asking_wallets(worl
         amount, source = (await session.execute(text(
             "SELECT fees_amount_cents, source FROM invoices WHERE organization_id = :o"), {"o": org})).one()
     assert amount == 12_000 and "unit_credits" not in source
+
+
+class FakeWallets(httpx.AsyncBaseTransport):
+    """Wallets' `POST /unit_credits/applications` as its contract answers it (once per (invoice, metric), never
+    above what is left); the real service behind it: `tests/test_unit_credits_invoicing.py`."""
+
+    def __init__(self, units: Decimal) -> None:
+        self.left, self.answers, self.calls = units, {}, 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.calls += 1
+        body = json.loads(request.content)["unit_credit_application"]
+        key = (body["lago_invoice_id"], body["billable_metric_code"])
+        if key not in self.answers:
+            self.answers[key] = min(self.left, Decimal(body["units"]))
+            self.left -= self.answers[key]
+        return httpx.Response(200, json={"unit_credit_application": {
+            "lago_invoice_id": key[0], "billable_metric_code": key[1], "requested_units": body["units"],
+            "applied_units": str(self.answers[key])}})
+
+
+async def test_refresh_late_usage_and_void_reuse_the_recorded_units_and_release_them(world, api, inv, org, handle):
+    customer = await world.customer(invoice_grace_period=1)
+    await grant_event(world, grant_body(customer))
+    calls = charge("calls", properties={"amount": "1"})
+    plan = await world.plan(0, charges=[calls])
+    sub = world.subscription(customer, plan)
+    runtime = inv.app.state.runtime
+    reachable, fake = runtime.wallets, FakeWallets(Decimal(10))
+    runtime.wallets = ServiceClient(base_url="http://w.test", subject="service:invoicing", issuer="invora",
+                                    api_key="k", transport=fake)
+    closed = world.period_ended(sub, T0, APR, usage=[charge_usage(calls, "12")])
+    try:
+        async with inv.database.sessionmaker() as session:
+            await handle(session, [closed])
+            await session.commit()
+        [draft] = (await api.ok("GET", "/api/v1/invoices"))["invoices"]
+        assert draft["status"] == "draft" and draft["fees_amount_cents"] == 200  # 12 − 10 credited = 2 × 1 €
+        # refresh prices again with the recorded units, never asking again
+        await api.ok("PUT", f"/api/v1/invoices/{draft['lago_id']}/refresh")
+        finalized = (await api.ok("PUT", f"/api/v1/invoices/{draft['lago_id']}/finalize"))["invoice"]
+        assert finalized["fees_amount_cents"] == 200 and fake.calls == 1
+        # late usage: 15 used in all → 5 priced, 2 billed already → the follow-up bills 3
+        revised = world.envelope("subscription.billing_period_usage_revised", "subscription", sub["lago_id"], {
+            "lago_billing_period_id": closed.data["lago_billing_period_id"], "revision": 1, "subscription": sub,
+            "period_start": T0.isoformat(), "period_end": APR.isoformat(), "events_count": 15,
+            "usage_amount_cents": 0, "usage": {**closed.data["usage"], "charges_usage": [charge_usage(calls, "15")]}},
+            occurred_at=APR + timedelta(hours=1))
+        async with inv.database.sessionmaker() as session:
+            await handle(session, [revised])
+            await session.commit()
+        follow_up = next(i for i in (await api.ok("GET", "/api/v1/invoices"))["invoices"]
+                         if i["lago_id"] != draft["lago_id"])
+        assert follow_up["fees_amount_cents"] == 300 and fake.calls == 1
+        # void: the release request wallets answers by giving the units back
+        await api.ok("POST", f"/api/v1/invoices/{draft['lago_id']}/void")
+        released = await outbox(inv, org, "invoice.prepaid_credits_release_requested")
+        assert [r["lago_invoice_id"] for r in released] == [draft["lago_id"]]
+    finally:
+        await runtime.wallets.aclose()
+        runtime.wallets = reachable
