@@ -24,7 +24,8 @@ from invoicing.projections.models import (
 from invoicing.unit_credits.models import UnitCreditGrantProjection
 
 __all__ = [
-    "PLATFORM_MODELS", "AddOnProjection", "AppliedCoupon", "BillingCheckViolation", "CouponProjection", "CreditNote", "CreditNoteItem",
+    "PLATFORM_MODELS", "AddOnProjection", "AppliedCoupon", "BillingCheckViolation", "CouponProjection", "CreditNote",
+    "CreditNoteItem",
     "CustomerCredit", "CustomerProjection", "Fee", "Invoice", "InvoiceAppliedTax", "InvoiceCredit",
     "InvoiceNumberCounter", "InvoicingSettings", "PlanVersionProjection", "TaxProjection", "UsageRevision",
     "UnitCreditGrantProjection", "WalletProjection",
