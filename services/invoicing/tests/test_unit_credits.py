@@ -113,6 +113,12 @@ async def test_the_grants_projection_moves_forward_only_and_knows_live_grants(wo
     assert await live(inv, org, customer, T0 + timedelta(days=2)) == set()  # expired by then
     other = await world.customer()
     assert await live(inv, org, other, T0) == set()
+    async with inv.database.sessionmaker() as session:  # a consumer batch's prefetch answers the same
+        ids = [uuid.UUID(customer["lago_id"]), uuid.UUID(other["lago_id"])]
+        await repository.prefetch_active_grants(session, org, ids)
+        assert await repository.live_metric_codes(session, org, ids[0], T0) == {"storage"}
+        assert await repository.live_metric_codes(session, org, ids[0], T0 + timedelta(days=2)) == set()
+        assert await repository.live_metric_codes(session, org, ids[1], T0) == set()
 
 
 @pytest.fixture

@@ -31,6 +31,7 @@ from invoicing.prepaid_credits import repository as prepaid_credits
 from invoicing.projections import repository as projections
 from invoicing.projections.catalog import fetch_plan_version
 from invoicing.runtime import InvoicingRuntime
+from invoicing.unit_credits import repository as unit_credit_grants
 from invoicing.unit_credits import service as unit_credits
 from invora.bus.consumer import ConsumerSpec
 from invora.events.contracts.subscriptions import (
@@ -91,8 +92,8 @@ async def on_subscription_events(session: AsyncSession, events: Sequence[EventEn
     batch fails the platform runs its events again one per transaction, as the contract asks.
 
     What every invoice of the batch reads anyway (its customer, plan version, whether the customer is
-    parked, holds credits or an active wallet) is read first for the whole batch, one query each, instead
-    of once per invoice."""
+    parked, holds credits, an active wallet or unit grants) is read first for the whole batch, one query each,
+    instead of once per invoice."""
     await _prefetch(session, events)
     for event in events:
         await on_subscription_event(session, event)
@@ -118,6 +119,7 @@ async def _prefetch(session: AsyncSession, events: Sequence[EventEnvelope]) -> N
         await repository.prefetch_parked(session, organization_id, list(customers))
         await credits.prefetch_customers_with_credits(session, organization_id, list(customers))
         await prepaid_credits.prefetch_active_wallets(session, organization_id, list(customers))
+        await unit_credit_grants.prefetch_active_grants(session, organization_id, list(customers))
     for organization_id, period_ids in periods.items():  # the closes' late usage, their periods locked
         await usage_revisions.prefetch_latest(session, organization_id, sorted(period_ids))
 
