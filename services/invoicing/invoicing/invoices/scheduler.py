@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from invoicing.invoices import lifecycle, repository
 from invoicing.prepaid_credits import repository as prepaid_repository
 from invoicing.prepaid_credits import service as prepaid_credits
+from invora import background
 from invora.errors import InvoraError
 from invora.logging import get_logger
 
@@ -79,7 +80,7 @@ async def flag_overdue(sessionmaker: async_sessionmaker[AsyncSession], now: date
 
 
 def scheduler(interval_seconds: Callable[[FastAPI], float]):
-    def background(app: FastAPI) -> contextlib.AbstractAsyncContextManager[None]:
+    def scheduler_lifespan(app: FastAPI) -> contextlib.AbstractAsyncContextManager[None]:
         @contextlib.asynccontextmanager
         async def running() -> AsyncIterator[None]:
             settings = app.state.settings
@@ -105,4 +106,4 @@ def scheduler(interval_seconds: Callable[[FastAPI], float]):
 
         return running()
 
-    return background
+    return scheduler_lifespan
