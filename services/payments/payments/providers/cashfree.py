@@ -137,7 +137,7 @@ class CashfreeAdapter:
             link_id=request.reference, idempotency_key=request.idempotency_key, amount_cents=request.amount_cents,
             currency=request.currency, email=request.provider_customer_id,
             purpose=request.description or f"Payment {request.reference}", success_url=None,
-            notes={**request.metadata, "invora_reference": request.reference})
+            notes={"invora_reference": request.reference, **request.metadata})  # Cashfree keeps few notes: ours first
         if response.ok and isinstance(response.body, dict):
             return link_result(response.body, request.amount_cents)
         found = await self.find_charge(reference=request.reference)  # a link with our id exists: the first call's
