@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
+from decimal import Decimal
+from types import SimpleNamespace
 
-from invoicing.analytics.service import first_month
+from invoicing.analytics.service import first_month, interval_months, mrr_by_month
+from invoicing.invoices.consumer import on_subscription_event
 from invoicing.invoices.scheduler import flag_overdue
 from invora.clock import ManualClock
 
-from .conftest import T0, World, charge, charge_usage  # noqa: TID252
+from .conftest import T0, World, charge, charge_usage, tax  # noqa: TID252
 
 APR = datetime(2026, 4, 1, tzinfo=UTC)
 MAY = datetime(2026, 5, 1, tzinfo=UTC)
@@ -78,10 +81,67 @@ async def test_staff_only_and_organizations_apart(world, api, make_api, org):
     await _bill(world)
     tenant = make_api(org, roles=("tenant",), customer_id=uuid.uuid4())
     service = make_api(org, roles=("service",))
-    for path in ("gross_revenue", "invoice_collection", "invoiced_usage", "overdue_balance"):
+    for path in ("gross_revenue", "invoice_collection", "invoiced_usage", "mrr", "overdue_balance"):
         await tenant.error("GET", f"/api/v1/analytics/{path}", status=403)
         await service.error("GET", f"/api/v1/analytics/{path}", status=403)
     other = make_api(uuid.uuid4())
     assert (await other.ok("GET", "/api/v1/analytics/gross_revenue"))["gross_revenues"] == []
     billing_admin = make_api(org, roles=("billing_admin",))
     assert len((await billing_admin.ok("GET", "/api/v1/analytics/gross_revenue"))["gross_revenues"]) == 2
+
+
+
+async def test_mrr_spreads_subscription_fees_by_plan_interval(world, api, inv, make_api):
+    """Taxes count; yearly in arrears: 1/12 to each of the 12 months up to the issuing one; quarterly in advance:
+    1/3 from the issuing month on, months after the current one dropped; weekly: mean of the month's fees × 4.33."""
+    monthly = await world.plan(1_000, taxes=[tax("vat_20", "20")])
+    yearly = await world.plan(12_000, interval="yearly")
+    quarterly = await world.plan(3_001, interval="quarterly", pay_in_advance=True)
+    weekly = await world.plan(700, interval="weekly")
+    await world.close(world.subscription(await world.customer(), monthly), T0, APR)  # 10 € + 2 € VAT in April
+    year_start = datetime(2025, 4, 1, tzinfo=UTC).isoformat()
+    await world.close(world.subscription(await world.customer(), yearly, subscription_at=year_start,
+                                         started_at=year_start), datetime(2025, 4, 1, tzinfo=UTC), APR)
+    # quarterly in advance: 30.01 € issued on 1 April for April–June, then on 1 July for July–September
+    jul, oct = datetime(2026, 7, 1, tzinfo=UTC), datetime(2026, 10, 1, tzinfo=UTC)
+    sub = world.subscription(await world.customer(), quarterly, subscription_at=APR.isoformat(),
+                             started_at=APR.isoformat(), current_billing_period_started_at=APR.isoformat(),
+                             current_billing_period_ending_at=jul.isoformat())
+    await world.deliver(on_subscription_event, world.envelope("subscription.started", "subscription", sub["lago_id"],
+                                                              {"subscription": sub}, occurred_at=APR))
+    await world.close(sub, APR, jul, next_period_start=jul.isoformat(), next_period_end=oct.isoformat())
+    week_start = datetime(2026, 4, 6, tzinfo=UTC).isoformat()
+    week = world.subscription(await world.customer(), weekly, subscription_at=week_start, started_at=week_start)
+    for day in (6, 13):
+        await world.close(week, datetime(2026, 4, day, tzinfo=UTC), datetime(2026, 4, day + 7, tzinfo=UTC))
+
+    inv.app.state.runtime.clock = ManualClock(datetime(2026, 7, 20, tzinfo=UTC))
+    try:
+        mrrs = (await api.ok("GET", "/api/v1/analytics/mrr"))["mrrs"]
+        last = (await api.ok("GET", "/api/v1/analytics/mrr", params={"months": "2", "currency": "EUR"}))["mrrs"]
+        assert (await api.ok("GET", "/api/v1/analytics/mrr", params={"currency": "USD"}))["mrrs"] == []
+        billing_admin = make_api(world.org, roles=("billing_admin",))
+        assert (await billing_admin.ok("GET", "/api/v1/analytics/mrr"))["mrrs"] == mrrs
+        assert (await make_api(uuid.uuid4()).ok("GET", "/api/v1/analytics/mrr"))["mrrs"] == []
+    finally:
+        inv.app.state.runtime.clock = ManualClock(T0)
+    year = {f"{2025 + (4 + k) // 12}-{(4 + k) % 12 + 1:02d}": 1_000 for k in range(11)}  # 2025-05 … 2026-03
+    assert {m["month"][:7]: m["amount_cents"] for m in mrrs} == {
+        **year, "2026-04": 1_200 + 1_000 + 3_031 + 1_000, "2026-05": 1_000, "2026-06": 1_000,
+        "2026-07": 1_000}  # 700 × 4.33 = 3 031; 3 001 / 3 = 1 000.33 → 1 000 (August and September are ahead)
+    assert {m["currency"] for m in mrrs} == {"EUR"} and mrrs[0]["month"] == "2025-05-01T00:00:00Z"
+    assert last == [{"month": "2026-06-01T00:00:00Z", "amount_cents": 1_000, "currency": "EUR"},
+                    {"month": "2026-07-01T00:00:00Z", "amount_cents": 1_000, "currency": "EUR"}]
+
+
+def test_mrr_interval_and_rounding_rules():
+    assert [interval_months(d) for d in (7, 28, 31, 90, 92, 181, 184, 365, 366, None)] == [
+        0, 1, 1, 3, 3, 6, 6, 12, 12, 1]
+    fee = SimpleNamespace(issuing_date=date(2026, 1, 15), currency="EUR", pay_in_advance=True, amount=Decimal(100),
+                          days_in_period=365)
+    spread = mrr_by_month([fee], date(2026, 12, 1))
+    assert len(spread) == 12 and sum(spread.values()) == Decimal(100)  # no cent lost before the final rounding
+    assert min(spread) == (date(2026, 1, 1), "EUR") and max(spread) == (date(2026, 12, 1), "EUR")
+    arrears = mrr_by_month([SimpleNamespace(**{**vars(fee), "pay_in_advance": False})], date(2026, 12, 1))
+    assert sorted(arrears) == [(date(2025, month, 1), "EUR") for month in range(2, 13)] + [(date(2026, 1, 1), "EUR")]
+    assert mrr_by_month([fee], date(2026, 3, 1)).keys() == {(date(2026, m, 1), "EUR") for m in (1, 2, 3)}

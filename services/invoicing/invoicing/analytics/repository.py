@@ -56,3 +56,20 @@ async def rows(session: AsyncSession, statement: Any, organization_id: uuid.UUID
                currency: str | None, customer: str | None = None) -> list[Any]:
     return list((await session.execute(statement, {"organization": organization_id, "since": since,
                                                    "currency": currency, "customer": customer})).all())
+
+
+# subscription fees of finalized invoices, net of coupons, taxes included (Lago's MRR base); the plan interval is
+# told by the length of the fee's full billing period (`amount_details.days_in_period`), prorated or not
+MRR_FEES = text("""
+SELECT i.issuing_date, i.currency, f.pay_in_advance,
+       (f.amount_cents - f.precise_coupons_amount_cents + f.taxes_amount_cents) AS amount,
+       CAST(f.amount_details ->> 'days_in_period' AS integer) AS days_in_period
+FROM fees f JOIN invoices i ON i.id = f.invoice_id AND i.organization_id = f.organization_id
+WHERE i.organization_id = :organization AND i.status = 'finalized' AND f.fee_type = 'subscription'
+  AND (CAST(:currency AS text) IS NULL OR i.currency = :currency)
+ORDER BY i.issuing_date, f.id
+""")
+
+
+async def mrr_fees(session: AsyncSession, organization_id: uuid.UUID, currency: str | None) -> list[Any]:
+    return list((await session.execute(MRR_FEES, {"organization": organization_id, "currency": currency})).all())

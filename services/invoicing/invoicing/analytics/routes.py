@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from invoicing.analytics import service
-from invoicing.analytics.schemas import GrossRevenues, InvoiceCollections, InvoicedUsages, OverdueBalances
+from invoicing.analytics.schemas import GrossRevenues, InvoiceCollections, InvoicedUsages, Mrrs, OverdueBalances
 from invora.auth.deps import Writer
 from invora.money import CURRENCIES
 from invora.runtime import now
@@ -47,6 +47,18 @@ async def invoiced_usage(session: DbSession, principal: Writer, request: Request
                          months: Months = None) -> InvoicedUsages:
     return InvoicedUsages(invoiced_usages=await service.invoiced_usages(
         session, principal.organization_id, now(request).date(), months, currency))
+
+
+@router.get("/mrr", response_model=Mrrs, responses=LIST_ERRORS, summary="List MRR",
+            description="Monthly recurring revenue per month and currency: subscription fees of finalized invoices "
+                        "(`amount_cents` − coupons + taxes) spread over the months they pay for — monthly plans in "
+                        "the issuing month; quarterly, semiannual and yearly plans evenly over 3, 6 or 12 months, "
+                        "forward from the issuing month when paid in advance, backward when paid in arrears; "
+                        "weekly plans: Σ / count of the month's weekly fees × 4.33. Months up to the current one; "
+                        "months with nothing are not listed. Admin and billing-admin keys only.")
+async def mrr(session: DbSession, principal: Writer, request: Request, currency: Currency = None,
+              months: Months = None) -> Mrrs:
+    return Mrrs(mrrs=await service.mrrs(session, principal.organization_id, now(request).date(), months, currency))
 
 
 @router.get("/overdue_balance", response_model=OverdueBalances, responses=LIST_ERRORS,

@@ -1,4 +1,4 @@
-"""Lago's analytics objects (`GrossRevenues`, `InvoiceCollections`, `InvoicedUsages`, `OverdueBalances`)."""
+"""Lago's analytics objects (`GrossRevenues`, `InvoiceCollections`, `InvoicedUsages`, `Mrrs`, `OverdueBalances`)."""
 
 from __future__ import annotations
 
@@ -51,3 +51,13 @@ class InvoicedUsages(BaseModel):
 
 class OverdueBalances(BaseModel):
     overdue_balances: list[OverdueBalance]
+
+
+class Mrr(BaseModel):
+    month: datetime
+    amount_cents: int
+    currency: str
+
+
+class Mrrs(BaseModel):
+    mrrs: list[Mrr]

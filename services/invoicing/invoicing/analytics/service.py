@@ -6,13 +6,15 @@
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicing.analytics import repository
-from invoicing.analytics.schemas import GrossRevenue, InvoiceCollection, InvoicedUsage, OverdueBalance
+from invoicing.analytics.schemas import GrossRevenue, InvoiceCollection, InvoicedUsage, Mrr, OverdueBalance
 
 EPOCH = date(1970, 1, 1)
 
@@ -60,3 +62,59 @@ async def overdue_balances(session: AsyncSession, organization_id: uuid.UUID, to
                                              first_month(today, months), currency, customer)
     return [OverdueBalance(month=_month(r.month), amount_cents=r.amount_cents, currency=r.currency,
                            lago_invoice_ids=list(r.lago_invoice_ids)) for r in found]
+
+
+# Lago's MRR (`GET /analytics/mrr`): subscription fees of finalized invoices, `amount − coupons + taxes`, spread
+# over the months the fee pays for. The plan interval is told by the fee's full billing period in days:
+WEEKLY_DAYS, MONTHLY_DAYS, QUARTERLY_DAYS, SEMIANNUAL_DAYS = 7, 31, 92, 184
+SHARE = Decimal("1e-10")  # a month's share, in cents: exact sums far beyond any real amount
+WEEKS_PER_MONTH = Decimal("4.33")  # Lago's figure for weekly plans (spec: "multiplied by 4.33")
+
+
+def interval_months(days_in_period: int | None) -> int:
+    """Months one fee is spread over: 0 for a weekly plan (averaged instead), 1 monthly, 3, 6 or 12."""
+    days = days_in_period or 30
+    if days <= WEEKLY_DAYS:
+        return 0
+    if days <= MONTHLY_DAYS:
+        return 1
+    if days <= QUARTERLY_DAYS:
+        return 3
+    return 6 if days <= SEMIANNUAL_DAYS else 12
+
+
+def _shift(month: date, by: int) -> date:
+    index = month.year * 12 + month.month - 1 + by
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def mrr_by_month(fees: list[Any], last: date) -> dict[tuple[date, str], Decimal]:
+    """Σ per (month, currency) of the fees' monthly shares, months up to `last` (the current month) only.
+
+    A fee of an n-month plan adds `amount / n` to n months: the issuing month and the n − 1 after it when paid in
+    advance, before it when paid in arrears (Lago's rule, without its day-prorated first advance month). Weekly
+    fees: per month and currency, Σ amount / count of weekly fees × 4.33.
+    """
+    total: dict[tuple[date, str], Decimal] = defaultdict(Decimal)
+    weekly: dict[tuple[date, str], list[Decimal]] = defaultdict(list)
+    for fee in fees:
+        issued = date(fee.issuing_date.year, fee.issuing_date.month, 1)
+        amount, months = Decimal(fee.amount), interval_months(fee.days_in_period)
+        if months == 0:
+            weekly[(issued, fee.currency)].append(amount)
+            continue
+        step, share = (1 if fee.pay_in_advance else -1), (amount / months).quantize(SHARE)
+        for index in range(months):  # the last month takes the remainder: the shares add up to the fee exactly
+            total[(_shift(issued, step * index), fee.currency)] += share if index < months - 1 \
+                else amount - share * (months - 1)
+    for key, amounts in weekly.items():
+        total[key] += sum(amounts, Decimal(0)) / len(amounts) * WEEKS_PER_MONTH
+    return {key: value for key, value in total.items() if key[0] <= last}
+
+
+async def mrrs(session: AsyncSession, organization_id: uuid.UUID, today: date, months: int | None,
+               currency: str | None) -> list[Mrr]:
+    first, last = first_month(today, months), date(today.year, today.month, 1)
+    spread = mrr_by_month(await repository.mrr_fees(session, organization_id, currency), last)
+    return [Mrr(month=_month(month), currency=code, amount_cents=int(amount.quantize(Decimal(1), ROUND_HALF_UP)))
+            for (month, code), amount in sorted(spread.items()) if month >= first]
