@@ -28,6 +28,7 @@ from invora.runtime import ServiceRuntime
 from invora.secrets import column as secret_columns
 from invora.settings import ServiceSettings
 from invora.web import health
+from invora.web.api_log import ApiLogMiddleware
 from invora.web.body_limit import BodyLimitMiddleware
 from invora.web.error_handlers import install_error_handlers
 from invora.web.idempotency import IdempotencyMiddleware
@@ -134,6 +135,9 @@ def build_service_app(
     app.add_middleware(IdempotencyMiddleware, ttl_hours=settings.idempotency_ttl_hours)
     # outside the idempotency middleware, which reads the body first
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes, limits=definition.body_limits)
+    if settings.api_log_enabled:
+        # inside the request context (it reads the request id), outside everything that reads the body
+        app.add_middleware(ApiLogMiddleware, service=definition.name)
     app.add_middleware(RequestContextMiddleware, service=definition.name)
     app.include_router(health.router)
     for router in definition.routers:

@@ -112,6 +112,8 @@ class ServiceSettings(BaseSettings):
                                               "garbage collector's full passes (`gc.freeze`), which otherwise "
                                               "stall requests for tens of milliseconds.")
     idempotency_ttl_hours: float = Field(24.0, ge=24.0, description="How long Idempotency-Key responses are replayed.")
+    api_log_enabled: bool = Field(True, description="Record every authenticated mutating `/api/` request as an "
+                                  "`api_log.recorded` event (notifications serves them at `/api/v1/api_logs`).")
 
     @field_validator("auth_public_keys", mode="before")
     @classmethod

@@ -69,6 +69,13 @@ class NotificationsSettings(ServiceSettings):
     )
     message_retention_days: float = Field(30.0, gt=0, description="Finished webhook messages are kept this long.")
 
+    # -- activity and API logs ---------------------------------------------------------------
+    activity_log_retention_days: float = Field(90.0, gt=0, description="Activity logs are kept this long.")
+    api_log_retention_days: float = Field(30.0, gt=0, description="API logs are kept this long.")
+    log_retention_interval_seconds: float = Field(
+        3600.0, gt=0, description="How often the activity/API log retention pass runs."
+    )
+
     # -- worker ----------------------------------------------------------------------------
     worker_enabled: bool = Field(True, description="Run the delivery worker inside this process.")
     worker_concurrency: int = Field(256, ge=1, le=10_000, description="Requests in flight per worker process.")

@@ -22,6 +22,8 @@ AGGREGATE_TYPES: tuple[str, ...] = (
     "wallet", "wallet_transaction", "credits",
     # notifications
     "webhook_endpoint", "webhook",
+    # every service (shared middleware): mutating API requests, for notifications' `/api_logs`
+    "api_log",
 )
 
 ALL_TOPICS: tuple[str, ...] = tuple(topic_for(a) for a in AGGREGATE_TYPES)

@@ -70,6 +70,9 @@ def service_settings(service: str, *, database_url: str, kafka: str, keys: KeyPa
         "log_level": "WARNING",
         "relay_poll_interval_seconds": 0.2,
         "gc_freeze": False,
+        # an outbox row per mutating request would change what other tests count in the outbox; the API log's
+        # own tests turn it on (docs/activity-logs.md)
+        "api_log_enabled": False,
         "secrets_key": TEST_SECRETS_KEY,  # many apps come and go in one test process: let the collector free them
         **overrides,
     }

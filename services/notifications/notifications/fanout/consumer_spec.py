@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from invora.bus.consumer import ConsumerSpec
 from invora.events.envelope import EventEnvelope
 from invora.events.topics import ALL_TOPICS
+from notifications.activity_logs.recorder import record_activities
+from notifications.api_logs.recorder import record_api_logs
 from notifications.fanout.consumer import fan_out
 from notifications.runtime import NotificationsRuntime
 
@@ -26,6 +28,10 @@ def fanout_consumer_spec(runtime: NotificationsRuntime) -> ConsumerSpec:
     """Named by `consumer_name` (Kafka group `notifications.<name>`, inbox consumer name)."""
 
     async def handle(session: AsyncSession, events: Sequence[EventEnvelope]) -> None:
+        # the activity and API logs are recorded in the same transaction as the deliveries (docs/activity-logs.md)
+        now = runtime.clock.now()
+        await record_activities(session, events, now)
+        await record_api_logs(session, events, now)
         await fan_out(session, events, runtime)
 
     return ConsumerSpec(name=runtime.settings.consumer_name, topics=ALL_TOPICS, batch_handler=handle)

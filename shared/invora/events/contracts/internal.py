@@ -9,6 +9,7 @@ request), not a tenant-facing object.
 
 from __future__ import annotations
 
+from invora.events.contracts.api_logs import API_LOG_RECORDED
 from invora.events.contracts.invoicing import PREPAID_CREDITS_RELEASE_REQUESTED, PREPAID_CREDITS_REQUESTED
 
 INTERNAL_EVENT_TYPES: frozenset[str] = frozenset({
@@ -36,6 +37,8 @@ INTERNAL_EVENT_TYPES: frozenset[str] = frozenset({
     "organization.updated",
     "billing_entity.created",
     "billing_entity.updated",
+    # every service → notifications: one mutating API request, for `/api_logs`
+    API_LOG_RECORDED,
 })
 
 
