@@ -145,3 +145,51 @@ def test_mrr_interval_and_rounding_rules():
     arrears = mrr_by_month([SimpleNamespace(**{**vars(fee), "pay_in_advance": False})], date(2026, 12, 1))
     assert sorted(arrears) == [(date(2025, month, 1), "EUR") for month in range(2, 13)] + [(date(2026, 1, 1), "EUR")]
     assert mrr_by_month([fee], date(2026, 3, 1)).keys() == {(date(2026, m, 1), "EUR") for m in (1, 2, 3)}
+
+
+async def test_usage_sums_invoiced_charge_fees_per_period_and_metric(world, api, make_api, org):
+    calls, seats = charge("calls", properties={"amount": "1"}), charge("seats", properties={"amount": "0.5"})
+    plan = await world.plan(1_000, charges=[calls, seats])
+    company = await world.customer(customer_type="company", country="FR")
+    person = await world.customer(customer_type="individual", country="DE")
+    sub = world.subscription(company, plan)
+    await world.close(sub, T0, APR, usage=[charge_usage(calls, "5"), charge_usage(seats, "3")])  # 5 € + 1.50 €
+    later = world.subscription(person, plan, subscription_at=APR.isoformat(), started_at=APR.isoformat())
+    await world.close(later, APR, MAY, usage=[charge_usage(calls, "2.5")])  # 2.50 €
+
+    usages = (await api.ok("GET", "/api/v1/analytics/usage"))["usages"]
+    assert [(u["start_of_period_dt"], u["end_of_period_dt"], u["billable_metric_code"], u["amount_cents"],
+             u["units"], u["amount_currency"]) for u in usages] == [
+        ("2026-03-01", "2026-03-31", "calls", 500, "5", "EUR"), ("2026-03-01", "2026-03-31", "seats", 150, "3", "EUR"),
+        ("2026-04-01", "2026-04-30", "calls", 250, "2.5", "EUR")]
+    assert {u["organization_id"] for u in usages} == {str(org)}
+
+    async def codes(**params) -> list[tuple[str, str, int]]:
+        found = (await api.ok("GET", "/api/v1/analytics/usage", params=params))["usages"]
+        return [(u["start_of_period_dt"], u["billable_metric_code"], u["amount_cents"]) for u in found]
+
+    april = [("2026-04-01", "calls", 250)]
+    assert await codes(external_customer_id=person["external_id"]) == april
+    assert await codes(external_subscription_id=later["external_id"]) == april
+    assert await codes(customer_type="individual") == april
+    assert await codes(customer_country="DE") == april
+    assert await codes(from_date="2026-04-01") == april
+    assert await codes(to_date="2026-03-31", billable_metric_code="seats") == [("2026-03-01", "seats", 150)]
+    assert await codes(plan_code=plan["code"], currency="EUR") == [("2026-03-01", "calls", 500),
+                                                                   ("2026-03-01", "seats", 150), *april]
+    assert await codes(plan_code="other") == [] and await codes(currency="USD") == []
+    assert await codes(time_granularity="daily") == [("2026-03-01", "calls", 500), ("2026-03-01", "seats", 150),
+                                                     *april]
+    weekly = (await api.ok("GET", "/api/v1/analytics/usage", params={"time_granularity": "weekly"}))["usages"]
+    # 1 March 2026 is a Sunday: its week began on Monday 23 February; 1 April (a Wednesday): Monday 30 March
+    assert [(u["start_of_period_dt"], u["end_of_period_dt"]) for u in weekly] == [
+        ("2026-02-23", "2026-03-01"), ("2026-02-23", "2026-03-01"), ("2026-03-30", "2026-04-05")]
+
+    for params, field in (({"time_granularity": "yearly"}, "time_granularity"), ({"from_date": "soon"}, "from_date"),
+                          ({"customer_country": "XX"}, "customer_country"), ({"currency": "XYZ"}, "currency"),
+                          ({"is_billable_metric_recurring": "true"}, "is_billable_metric_recurring")):
+        assert field in (await api.error("GET", "/api/v1/analytics/usage", params=params))["error_details"]
+    assert (await make_api(uuid.uuid4()).ok("GET", "/api/v1/analytics/usage"))["usages"] == []
+    await make_api(org, roles=("tenant",), customer_id=uuid.uuid4()).error("GET", "/api/v1/analytics/usage",
+                                                                          status=403)
+    assert len((await make_api(org, roles=("billing_admin",)).ok("GET", "/api/v1/analytics/usage"))["usages"]) == 3

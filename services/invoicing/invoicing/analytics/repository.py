@@ -73,3 +73,30 @@ ORDER BY i.issuing_date, f.id
 
 async def mrr_fees(session: AsyncSession, organization_id: uuid.UUID, currency: str | None) -> list[Any]:
     return list((await session.execute(MRR_FEES, {"organization": organization_id, "currency": currency})).all())
+
+
+# invoiced usage (charge fees of finalized invoices) by the UTC day, week (from Monday) or month its period began
+USAGE = text("""
+SELECT date_trunc(:granularity, f.from_date AT TIME ZONE 'UTC')::date AS period, f.amount_currency AS currency,
+       f.billable_metric_code AS code, sum(f.amount_cents)::bigint AS amount_cents, sum(f.units) AS units
+FROM fees f JOIN invoices i ON i.id = f.invoice_id AND i.organization_id = f.organization_id
+LEFT JOIN customers c ON c.organization_id = f.organization_id AND c.id = f.customer_id
+WHERE f.organization_id = :organization AND i.status = 'finalized' AND f.fee_type = 'charge'
+  AND f.from_date IS NOT NULL
+  AND (CAST(:currency AS text) IS NULL OR f.amount_currency = :currency)
+  AND (CAST(:from_date AS date) IS NULL OR (f.from_date AT TIME ZONE 'UTC')::date >= :from_date)
+  AND (CAST(:to_date AS date) IS NULL OR (f.from_date AT TIME ZONE 'UTC')::date <= :to_date)
+  AND (CAST(:customer AS text) IS NULL OR f.external_customer_id = :customer)
+  AND (CAST(:subscription AS text) IS NULL OR f.external_subscription_id = :subscription)
+  AND (CAST(:plan_code AS text) IS NULL OR f.item ->> 'plan_code' = :plan_code)
+  AND (CAST(:metric AS text) IS NULL OR f.billable_metric_code = :metric)
+  AND (CAST(:customer_type AS text) IS NULL OR c.body ->> 'customer_type' = :customer_type)
+  AND (CAST(:country AS text) IS NULL OR c.body ->> 'country' = :country)
+GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+""")
+
+
+async def usage(session: AsyncSession, organization_id: uuid.UUID, granularity: str,
+                filters: dict[str, Any]) -> list[Any]:
+    return list((await session.execute(USAGE, {"organization": organization_id, "granularity": granularity,
+                                               **filters})).all())

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import date
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 
 from invoicing.analytics import service
-from invoicing.analytics.schemas import GrossRevenues, InvoiceCollections, InvoicedUsages, Mrrs, OverdueBalances
+from invoicing.analytics.schemas import GrossRevenues, InvoiceCollections, InvoicedUsages, Mrrs, OverdueBalances, Usages
 from invora.auth.deps import Writer
+from invora.countries import COUNTRIES
 from invora.money import CURRENCIES
 from invora.runtime import now
 from invora.web.deps import DbSession
@@ -69,3 +71,26 @@ async def overdue_balance(session: DbSession, principal: Writer, request: Reques
                           external_customer_id: Customer = None, months: Months = None) -> OverdueBalances:
     return OverdueBalances(overdue_balances=await service.overdue_balances(
         session, principal.organization_id, now(request).date(), months, currency, external_customer_id))
+
+
+@router.get("/usage", response_model=Usages, responses=LIST_ERRORS, summary="List usage",
+            description="Invoiced usage: Σ `amount_cents` (before taxes) and Σ units of the usage (charge) fees of "
+                        "finalized invoices per period — the UTC day, week (from Monday) or month the fee's billing "
+                        "period began (`time_granularity`, monthly by default) — currency and billable metric; "
+                        "`from_date`/`to_date` bound that day. Usage of the current, not yet invoiced period is not "
+                        "counted. `is_billable_metric_recurring` is refused (422 `not_supported`): invoicing does not "
+                        "know which metrics are recurring. Admin and billing-admin keys only.")
+async def usage(session: DbSession, principal: Writer, currency: Currency = None,
+                time_granularity: Annotated[Literal["daily", "weekly", "monthly"], Query()] = "monthly",
+                from_date: Annotated[date | None, Query()] = None, to_date: Annotated[date | None, Query()] = None,
+                customer_type: Annotated[Literal["individual", "company"] | None, Query()] = None,
+                external_customer_id: Customer = None,
+                customer_country: Annotated[str | None, Choice(COUNTRIES, "country_code_invalid"), Query()] = None,
+                external_subscription_id: Customer = None,
+                is_billable_metric_recurring: Annotated[bool | None, Query()] = None,
+                plan_code: Customer = None, billable_metric_code: Customer = None) -> Usages:
+    return Usages(usages=await service.usages(
+        session, principal.organization_id, time_granularity, is_billable_metric_recurring=is_billable_metric_recurring,
+        currency=currency, from_date=from_date, to_date=to_date, customer_type=customer_type,
+        customer=external_customer_id, country=customer_country, subscription=external_subscription_id,
+        plan_code=plan_code, metric=billable_metric_code))

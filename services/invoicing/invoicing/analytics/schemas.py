@@ -1,9 +1,10 @@
-"""Lago's analytics objects (`GrossRevenues`, `InvoiceCollections`, `InvoicedUsages`, `Mrrs`, `OverdueBalances`)."""
+"""Lago's analytics objects (`GrossRevenues`, `InvoiceCollections`, `InvoicedUsages`, `Mrrs`, `OverdueBalances`,
+`Usages`)."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel
 
@@ -61,3 +62,17 @@ class Mrr(BaseModel):
 
 class Mrrs(BaseModel):
     mrrs: list[Mrr]
+
+
+class Usage(BaseModel):
+    organization_id: uuid.UUID
+    start_of_period_dt: date
+    end_of_period_dt: date
+    amount_currency: str
+    amount_cents: int
+    billable_metric_code: str | None
+    units: str
+
+
+class Usages(BaseModel):
+    usages: list[Usage]

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicing.analytics import repository
-from invoicing.analytics.schemas import GrossRevenue, InvoiceCollection, InvoicedUsage, Mrr, OverdueBalance
+from invoicing.analytics.schemas import GrossRevenue, InvoiceCollection, InvoicedUsage, Mrr, OverdueBalance, Usage
+from invora.errors import FieldError
 
 EPOCH = date(1970, 1, 1)
 
@@ -118,3 +119,33 @@ async def mrrs(session: AsyncSession, organization_id: uuid.UUID, today: date, m
     spread = mrr_by_month(await repository.mrr_fees(session, organization_id, currency), last)
     return [Mrr(month=_month(month), currency=code, amount_cents=int(amount.quantize(Decimal(1), ROUND_HALF_UP)))
             for (month, code), amount in sorted(spread.items()) if month >= first]
+
+
+GRANULARITIES = {"daily": "day", "weekly": "week", "monthly": "month"}
+
+
+class RecurringFilterNotSupported(FieldError):
+    """Invoicing does not know which billable metrics are recurring: a filter it would silently ignore is refused."""
+
+    field, reason = "is_billable_metric_recurring", "not_supported"
+
+
+def _period_end(start: date, granularity: str) -> date:
+    if granularity == "daily":
+        return start
+    if granularity == "weekly":
+        return start + timedelta(days=6)
+    return _shift(start, 1) - timedelta(days=1)
+
+
+async def usages(session: AsyncSession, organization_id: uuid.UUID, granularity: str, *,
+                 is_billable_metric_recurring: bool | None, **filters: Any) -> list[Usage]:
+    """Lago's `/analytics/usage` from invoiced usage: Σ `amount_cents` and units of the charge fees of finalized
+    invoices per period (the UTC day, ISO week or month the fee's billing period began), currency and metric."""
+    if is_billable_metric_recurring is not None:
+        raise RecurringFilterNotSupported()
+    found = await repository.usage(session, organization_id, GRANULARITIES[granularity], filters)
+    return [Usage(organization_id=organization_id, start_of_period_dt=r.period,
+                  end_of_period_dt=_period_end(r.period, granularity), amount_currency=r.currency,
+                  amount_cents=r.amount_cents, billable_metric_code=r.code, units=format(Decimal(r.units), "f"))
+            for r in found]
