@@ -76,6 +76,8 @@ BUSINESS_RULES: list[tuple[str, str, str]] = [
     (r"DELETE /api/v1/subscriptions/.*/filters/.*", r"filters", r"cannot_remove_last_filter"),
     # a connection's update takes the fields of its own provider only (the PUT body names no provider_type)
     (r"PUT /api/v1/payment_providers/\{code\}", r".*", r"not_accepted_by_provider"),
+    # a payment retry charges the customer's default method; naming another is refused (docs/payments.md)
+    (r"POST /api/v1/invoices/\{lago_id\}/retry_payment", r"payment_method", r"not_supported"),
     # a webhook URL must resolve, to public addresses, over https (unless allowed)
     (r".*", r"webhook_url", r"url_unresolvable|url_address_not_allowed|url_must_use_https"),
 ]

@@ -8,10 +8,9 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import bindparam, func, select, text
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.types import BigInteger
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import BigInteger
 
 from invoicing.billing.late_usage import Billed, slot_key
 from invoicing.invoices.models import Fee
