@@ -198,6 +198,8 @@ async def test_bad_filter_input_is_a_4xx_with_field_details(notifications):
         ("/api/v1/api_logs", {"http_statuses[]": "600"}),
         ("/api/v1/api_logs", {"http_statuses[]": "oops"}),
         ("/api/v1/api_logs", {"from_date": "2026-02-30"}),
+        ("/api/v1/api_logs", {"http_statuses[]": ""}),
+        ("/api/v1/activity_logs", {"from_date": "0"}),
     ]
     for path, params in cases:
         response = await client.get(path, params=params)
@@ -205,4 +207,6 @@ async def test_bad_filter_input_is_a_4xx_with_field_details(notifications):
         body = response.json()
         assert body["status"] == response.status_code and "error" in body, body
     status = await client.get("/api/v1/api_logs", params={"http_statuses[]": "oops"})
-    assert status.status_code == 422 and status.json()["error_details"] == {"http_statuses": ["invalid_http_status"]}
+    assert status.status_code == 422 and list(status.json()["error_details"]) == ["http_statuses[].0"], status.text
+    unix = await client.get("/api/v1/activity_logs", params={"to_date": "0"})
+    assert unix.status_code == 422 and list(unix.json()["error_details"]) == ["to_date"], unix.text

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -15,15 +14,15 @@ from invora.web.pagination import Pagination
 from notifications.activity_logs import service
 from notifications.activity_logs.repository import ActivityFilters
 from notifications.activity_logs.schemas import ActivityLogList, ActivityLogResponse, ActivitySource
-from notifications.logs_inputs import FilterText, day_bounds
+from notifications.logs_inputs import Day, FilterText, day_bounds
 
 router = APIRouter(prefix="/api/v1/activity_logs", tags=["activity_logs"])
 Staff = Annotated[Principal, Depends(require_roles("admin", "billing_admin"))]
 
 
 def _filters(
-    from_date: Annotated[date | None, Query(description="From this UTC day (inclusive), YYYY-MM-DD")] = None,
-    to_date: Annotated[date | None, Query(description="Up to this UTC day (inclusive), YYYY-MM-DD")] = None,
+    from_date: Annotated[Day | None, Query(description="From this UTC day (inclusive), YYYY-MM-DD")] = None,
+    to_date: Annotated[Day | None, Query(description="Up to this UTC day (inclusive), YYYY-MM-DD")] = None,
     activity_types: Annotated[list[FilterText] | None, Query(alias="activity_types[]")] = None,
     activity_sources: Annotated[list[ActivitySource] | None, Query(alias="activity_sources[]")] = None,
     user_emails: Annotated[list[FilterText] | None, Query(alias="user_emails[]")] = None,

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from invora.errors import FieldError, NotFound
+from invora.errors import NotFound
 
 
 class ApiLogNotFound(NotFound):
     resource = "api_log"
 
-
-class InvalidHttpStatus(FieldError):
-    field = "http_statuses"
-    reason = "invalid_http_status"

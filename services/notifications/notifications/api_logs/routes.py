@@ -2,40 +2,35 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
+from pydantic import StringConstraints
 
 from invora.auth.deps import require_roles
 from invora.auth.principal import Principal
 from invora.web.deps import DbSession
 from invora.web.pagination import Pagination
 from notifications.api_logs import service
-from notifications.api_logs.errors import InvalidHttpStatus
 from notifications.api_logs.repository import ApiLogFilters
 from notifications.api_logs.schemas import ApiLogList, ApiLogResponse
-from notifications.logs_inputs import FilterText, day_bounds
+from notifications.logs_inputs import Day, FilterText, day_bounds
 
 router = APIRouter(prefix="/api/v1/api_logs", tags=["api_logs"])
 Staff = Annotated[Principal, Depends(require_roles("admin", "billing_admin"))]
 HttpMethod = Literal["post", "put", "patch", "delete"]
+HttpStatus = Annotated[str, StringConstraints(pattern=r"^(succeeded|failed|[1-5][0-9]{2})$")]
 
 
 def _status(value: str) -> int | str:
-    text = value.strip().lower()
-    if text in ("succeeded", "failed"):
-        return text
-    if text.isascii() and text.isdigit() and 100 <= int(text) <= 599:
-        return int(text)
-    raise InvalidHttpStatus()
+    return value if value in ("succeeded", "failed") else int(value)
 
 
 def _filters(
-    from_date: Annotated[date | None, Query(description="From this UTC day (inclusive), YYYY-MM-DD")] = None,
-    to_date: Annotated[date | None, Query(description="Up to this UTC day (inclusive), YYYY-MM-DD")] = None,
+    from_date: Annotated[Day | None, Query(description="From this UTC day (inclusive), YYYY-MM-DD")] = None,
+    to_date: Annotated[Day | None, Query(description="Up to this UTC day (inclusive), YYYY-MM-DD")] = None,
     http_methods: Annotated[list[HttpMethod] | None, Query(alias="http_methods[]")] = None,
-    http_statuses: Annotated[list[Annotated[str, Query(max_length=9)]] | None, Query(
+    http_statuses: Annotated[list[HttpStatus] | None, Query(
         alias="http_statuses[]", description="`succeeded`, `failed` or a status code (100-599)")] = None,
     api_version: Annotated[FilterText | None, Query()] = None,
     request_paths: Annotated[list[FilterText] | None, Query(
