@@ -206,6 +206,37 @@ async def _events_by_slot(conn: Any, subscription_id: uuid.UUID, metric: Metric,
     return by_slot
 
 
+# aggregations whose units split exactly by event: Σ of the groups' units is the charge's (before rounding)
+PRESENTED_AGGREGATIONS = ("count_agg", "sum_agg")
+
+
+def presentation_keys(properties: dict[str, Any]) -> list[str]:
+    return [str(item["value"]) for item in properties.get("presentation_group_keys") or []
+            if isinstance(item, dict) and item.get("value")]
+
+
+async def presentation_breakdowns(conn: Any, subscription_id: uuid.UUID, metric: Metric, period: Period,
+                                  keys: list[str]) -> list[dict[str, Any]]:
+    """Lago's `presentation_breakdowns`: the period's units per distinct value of the charge's presentation keys
+    (display only: pricing is untouched), read from the period's stored events, O(events). Counted for count and
+    sum metrics that are not recurring (their units are a sum over events); other aggregations get `[]`."""
+    if metric.aggregation_type not in PRESENTED_AGGREGATIONS or metric.recurring:
+        return []
+    units: dict[tuple[str | None, ...], Decimal] = {}
+    for row in await conn.fetch(EVENTS, subscription_id, metric.code, period.start, period.end):
+        properties = json.loads(row["properties"])
+        if metric.aggregation_type == "count_agg":
+            value: Decimal | None = Decimal(1)
+        else:
+            value = number(properties.get(metric.field_name or ""))
+        if value is None:
+            continue
+        values = tuple(text_value(properties.get(key)) for key in keys)
+        units[values] = units.get(values, ZERO) + value
+    return [{"presentation_by": dict(zip(keys, values, strict=True)), "units": text_units(total)}
+            for values, total in sorted(units.items(), key=lambda item: [(v is not None, v or "") for v in item[0]])]
+
+
 # percentage properties that price each transaction apart (the others apply to the total units)
 _PER_TRANSACTION = ("fixed_amount", "free_units_per_events", "per_transaction_min_amount",
                     "per_transaction_max_amount")
@@ -467,6 +498,9 @@ async def usage_of(session: AsyncSession, subscription: Subscription, version: d
                 str(v) for groups in slot_groups for g in groups.values() for v in g.event_values or ()]
         grouped = (_grouped_usage(filters, slot_groups, projection, with_event_values and model in (
             "percentage", "dynamic"), with_event_values) if any(slot_keys) else [])
+        if shown_by := presentation_keys(properties):
+            extra["presentation_breakdowns"] = await presentation_breakdowns(conn, subscription.id, metric, period,
+                                                                             shown_by)
         charges_usage.append({
             "units": text_units(charge_total.units),
             "total_aggregated_units": text_units(charge_total.total_aggregated_units),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from invora.web.pagination import PaginationMeta
 
@@ -43,6 +43,11 @@ class GroupedUsage(BaseModel):
     filters: list[FilterUsage]
 
 
+class PresentationBreakdown(BaseModel):
+    presentation_by: dict[str, str | None]
+    units: str
+
+
 class ChargeUsage(BaseModel):
     units: str
     total_aggregated_units: str
@@ -53,6 +58,8 @@ class ChargeUsage(BaseModel):
     billable_metric: MetricRef
     filters: list[FilterUsage]
     grouped_usage: list[GroupedUsage] = []
+    # only for a charge with `presentation_group_keys` (display-only sub-items; see docs/metering.md)
+    presentation_breakdowns: list[PresentationBreakdown] | None = Field(None, exclude_if=lambda v: v is None)
 
 
 class CustomerUsage(BaseModel):
