@@ -186,6 +186,7 @@ async def test_usage_sums_invoiced_charge_fees_per_period_and_metric(world, api,
         ("2026-02-23", "2026-03-01"), ("2026-02-23", "2026-03-01"), ("2026-03-30", "2026-04-05")]
 
     for params, field in (({"time_granularity": "yearly"}, "time_granularity"), ({"from_date": "soon"}, "from_date"),
+                          ({"to_date": "0"}, "to_date"), ({"to_date": "2026-02-30"}, "to_date"),
                           ({"customer_country": "XX"}, "customer_country"), ({"currency": "XYZ"}, "currency"),
                           ({"is_billable_metric_recurring": "true"}, "is_billable_metric_recurring")):
         assert field in (await api.error("GET", "/api/v1/analytics/usage", params=params))["error_details"]

@@ -17,6 +17,7 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from typing import Annotated, Any, Union
 
 from pydantic import (
@@ -28,6 +29,7 @@ from pydantic import (
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
     StringConstraints,
+    WithJsonSchema,
 )
 from pydantic import StrictInt as _StrictInt
 from pydantic.json_schema import JsonSchemaValue
@@ -282,3 +284,14 @@ Country = Annotated[str, Choice(_countries(), "country_code_invalid"), AfterVali
 Timezone = Annotated[str, Choice(iana_timezones(), "invalid_timezone")]
 Emails = Annotated[str, StringConstraints(max_length=MAX_EMAILS_TEXT), StorableText(EMAILS_PATTERN),
                    AfterValidator(_emails)]
+
+
+def _iso_day(value: str) -> date:
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        raise ValueError("invalid_date")
+    return date.fromisoformat(value)  # a ValueError (422) for 2026-02-30
+
+
+# a query/body day as `YYYY-MM-DD` only (pydantic's `date` alone also takes a Unix time such as `0`); validates to
+# a `date`
+IsoDay = Annotated[str, AfterValidator(_iso_day), WithJsonSchema({"type": "string", "format": "date"})]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -15,7 +14,7 @@ from invora.money import CURRENCIES
 from invora.runtime import now
 from invora.web.deps import DbSession
 from invora.web.error_docs import LIST_ERRORS
-from invora.web.inputs import Choice
+from invora.web.inputs import Choice, IsoDay
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
 Currency = Annotated[str | None, Choice(CURRENCIES, "currency_code_invalid"), Query()]
@@ -78,19 +77,21 @@ async def overdue_balance(session: DbSession, principal: Writer, request: Reques
                         "finalized invoices per period — the UTC day, week (from Monday) or month the fee's billing "
                         "period began (`time_granularity`, monthly by default) — currency and billable metric; "
                         "`from_date`/`to_date` bound that day. Usage of the current, not yet invoiced period is not "
-                        "counted. `is_billable_metric_recurring` is refused (422 `not_supported`): invoicing does not "
-                        "know which metrics are recurring. Admin and billing-admin keys only.")
-async def usage(session: DbSession, principal: Writer, currency: Currency = None,
+                        "counted. Lago's `is_billable_metric_recurring` is not served (422 `not_supported`): invoicing "
+                        "does not know which metrics are recurring. Admin and billing-admin keys only.")
+async def usage(session: DbSession, principal: Writer, request: Request, currency: Currency = None,
                 time_granularity: Annotated[Literal["daily", "weekly", "monthly"], Query()] = "monthly",
-                from_date: Annotated[date | None, Query()] = None, to_date: Annotated[date | None, Query()] = None,
+                from_date: Annotated[IsoDay | None, Query()] = None, to_date: Annotated[IsoDay | None, Query()] = None,
                 customer_type: Annotated[Literal["individual", "company"] | None, Query()] = None,
                 external_customer_id: Customer = None,
                 customer_country: Annotated[str | None, Choice(COUNTRIES, "country_code_invalid"), Query()] = None,
                 external_subscription_id: Customer = None,
-                is_billable_metric_recurring: Annotated[bool | None, Query()] = None,
                 plan_code: Customer = None, billable_metric_code: Customer = None) -> Usages:
+    # not in the schema: the filter is refused (invoicing cannot tell recurring metrics), and a schema must not
+    # promise it
     return Usages(usages=await service.usages(
-        session, principal.organization_id, time_granularity, is_billable_metric_recurring=is_billable_metric_recurring,
+        session, principal.organization_id, time_granularity,
+        is_billable_metric_recurring=request.query_params.get("is_billable_metric_recurring"),
         currency=currency, from_date=from_date, to_date=to_date, customer_type=customer_type,
         customer=external_customer_id, country=customer_country, subscription=external_subscription_id,
         plan_code=plan_code, metric=billable_metric_code))

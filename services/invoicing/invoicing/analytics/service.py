@@ -139,7 +139,7 @@ def _period_end(start: date, granularity: str) -> date:
 
 
 async def usages(session: AsyncSession, organization_id: uuid.UUID, granularity: str, *,
-                 is_billable_metric_recurring: bool | None, **filters: Any) -> list[Usage]:
+                 is_billable_metric_recurring: str | None, **filters: Any) -> list[Usage]:
     """Lago's `/analytics/usage` from invoiced usage: Σ `amount_cents` and units of the charge fees of finalized
     invoices per period (the UTC day, ISO week or month the fee's billing period began), currency and metric."""
     if is_billable_metric_recurring is not None:
