@@ -102,6 +102,8 @@ def _api_log_event(org: uuid.UUID, *, request_id: str, method: str = "post", sta
 
 async def test_api_log_events_are_served_with_lagos_filters(notifications, producer, kit):
     org = uuid.uuid4()
+    # an endpoint wanting every event: the internal api_log.recorded must still not reach it
+    await kit.create_endpoint(notifications.client(org), "http://127.0.0.1:9/all", signature_algo="hmac")
     for request_id, method, status, path in (("r-1", "post", 200, "/billable_metrics"),
                                              ("r-2", "put", 422, "/billable_metrics/storage"),
                                              ("r-3", "delete", 404, "/plans/startup")):
@@ -129,10 +131,18 @@ async def test_api_log_events_are_served_with_lagos_filters(notifications, produ
     assert (log["http_method"], log["http_status"], log["request_path"], log["principal"]) == (
         "put", 422, "/billable_metrics/storage", "key-1")
     assert (await notifications.client(uuid.uuid4()).get("/api/v1/api_logs/r-2")).status_code == 404
-    # an internal event: never a webhook delivery, nor an activity
-    rows = await kit.fetch_all(notifications.database, "SELECT count(*) AS n FROM webhook_messages "
-                               "WHERE organization_id = :org", org=org)
-    assert rows[0]["n"] == 0
+    # an internal event: never a webhook delivery, nor an activity (a webhook.test proves the endpoint is live)
+    endpoint = (await client.get("/api/v1/webhook_endpoints")).json()["webhook_endpoints"][0]
+    test = await client.post(f"/api/v1/webhook_endpoints/{endpoint['lago_id']}/test")
+    assert test.status_code == 200, test.text
+
+    async def test_message():
+        found = await kit.fetch_all(notifications.database, "SELECT event_type FROM webhook_messages "
+                                    "WHERE organization_id = :org", org=org)
+        return found or None
+
+    rows = await kit.wait_until(test_message, message="the webhook.test message")
+    assert [r["event_type"] for r in rows] == ["webhook.test"]
     assert (await _activities(client))["meta"]["total_count"] == 0
 
 
