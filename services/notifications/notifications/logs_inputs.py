@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 
-from pydantic import AfterValidator, StringConstraints, WithJsonSchema
+from pydantic import StringConstraints
 
-from invora.web.inputs import StorableText
+from invora.web.inputs import IsoDay, StorableText
 
 FilterText = Annotated[str, StringConstraints(max_length=255), StorableText()]
-
-
-def _day(value: str) -> date:
-    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
-        raise ValueError("invalid_date")
-    return date.fromisoformat(value)  # ValueError (a 422) for 2026-02-30
-
-
-# `YYYY-MM-DD` only (pydantic alone would also take a Unix time such as `0`)
-Day = Annotated[str, AfterValidator(_day), WithJsonSchema({"type": "string", "format": "date"})]
+Day = IsoDay  # `YYYY-MM-DD` only, shared
 
 
 def day_bounds(from_date: date | None, to_date: date | None) -> tuple[datetime | None, datetime | None]:
