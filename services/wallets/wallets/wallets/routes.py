@@ -148,3 +148,39 @@ async def terminate_customer_wallet(session: DbSession, principal: Writer, now: 
                                     external_customer_id: ExternalCustomerId, code: WalletCode) -> WalletResponse:
     wallet = await service.get_by_code(session, principal.organization_id, external_customer_id, code, lock=True)
     return WalletResponse(wallet=await service.terminate(session, wallet, now=now, actor=principal.subject))
+
+
+@customer_router.post("/{code}/metadata", response_model=MetadataResponse, responses=WRITE_ERRORS,
+                      summary="Replace wallet metadata")
+async def replace_customer_wallet_metadata(body: MetadataBody, session: DbSession, principal: Writer,
+                                           external_customer_id: ExternalCustomerId,
+                                           code: WalletCode) -> MetadataResponse:
+    wallet = await service.get_by_code(session, principal.organization_id, external_customer_id, code, lock=True)
+    return MetadataResponse(metadata=await service.set_metadata(session, wallet, body.metadata, merge=False))
+
+
+@customer_router.patch("/{code}/metadata", response_model=MetadataResponse, responses=WRITE_ERRORS,
+                       summary="Merge wallet metadata")
+async def merge_customer_wallet_metadata(body: MetadataBody, session: DbSession, principal: Writer,
+                                         external_customer_id: ExternalCustomerId,
+                                         code: WalletCode) -> MetadataResponse:
+    wallet = await service.get_by_code(session, principal.organization_id, external_customer_id, code, lock=True)
+    return MetadataResponse(metadata=await service.set_metadata(session, wallet, body.metadata, merge=True))
+
+
+@customer_router.delete("/{code}/metadata", response_model=MetadataResponse, responses=WRITE_ERRORS,
+                        summary="Delete all wallet metadata")
+async def delete_customer_wallet_metadata(session: DbSession, principal: Writer,
+                                          external_customer_id: ExternalCustomerId,
+                                          code: WalletCode) -> MetadataResponse:
+    wallet = await service.get_by_code(session, principal.organization_id, external_customer_id, code, lock=True)
+    return MetadataResponse(metadata=await service.set_metadata(session, wallet, None, merge=False))
+
+
+@customer_router.delete("/{code}/metadata/{key}", response_model=MetadataResponse, responses=WRITE_ERRORS,
+                        summary="Delete a metadata key")
+async def delete_customer_wallet_metadata_key(session: DbSession, principal: Writer,
+                                              external_customer_id: ExternalCustomerId, code: WalletCode,
+                                              key: Annotated[str, Path(max_length=100)]) -> MetadataResponse:
+    wallet = await service.get_by_code(session, principal.organization_id, external_customer_id, code, lock=True)
+    return MetadataResponse(metadata=await service.delete_metadata_key(session, wallet, key))

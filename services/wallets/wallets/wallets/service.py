@@ -159,9 +159,14 @@ async def list_wallets(session: AsyncSession, organization_id: uuid.UUID, extern
     return [render(r) for r in rows], meta
 
 
+MAX_METADATA_KEYS = 50  # Lago's limit on a metadata object (keys <= 100 chars, values <= 255: see the schema)
+
+
 async def set_metadata(session: AsyncSession, wallet: RowMapping, metadata: dict | None, *, merge: bool) -> dict | None:
     if merge:
         metadata = {**(wallet["metadata"] or {}), **(metadata or {})}
+        if len(metadata) > MAX_METADATA_KEYS:  # each request is bounded by the schema; the merged result too
+            raise ValidationFailed(metadata=["too_many_keys"])
     row = await repository.update_fields(session, wallet["id"], {"metadata": metadata or None})
     await publish(session, wallet["organization_id"], "wallet.updated", wallet["id"], WalletEvent(wallet=render(row)))
     return row["metadata"]
