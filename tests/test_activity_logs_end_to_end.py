@@ -81,3 +81,6 @@ def test_secret_fields_are_redacted_and_non_json_bodies_not_kept():
     assert logged["webhook_endpoint"]["webhook_url"] == "https://x"
     assert "hunter2" not in body_text(b"password=hunter2", truncated=False)
     assert "whsec" not in body_text(raw, truncated=True)
+    lone = body_text(b'{"name": "a\\ud800b\\u0000c"}', truncated=False)
+    lone.encode()  # storable: no lone surrogate, no NUL
+    assert "\x00" not in lone and json.loads(lone)["name"] == "a\ud800b\x00c"

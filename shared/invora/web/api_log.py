@@ -51,9 +51,15 @@ def body_text(raw: bytes, truncated: bool) -> str:
     if not raw:
         return ""
     try:
-        return json.dumps(redact(json.loads(raw)), ensure_ascii=False, separators=(",", ":"))
+        body = redact(json.loads(raw))
     except ValueError:  # not JSON (or not UTF-8): its content could hold anything
         return json.dumps({"invora_note": f"non-JSON body of {len(raw)} bytes not kept"})
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # a lone surrogate (`"\\ud800"` in the JSON): kept escaped, storable
+        return json.dumps(body, separators=(",", ":"))
+    return text.replace("\x00", "\\u0000")
 
 
 def _split_path(path: str) -> tuple[str, str]:

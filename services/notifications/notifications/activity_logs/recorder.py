@@ -51,7 +51,7 @@ def _external(obj: Any, field: str, aggregate_type: str) -> str | None:
         value = obj["customer"].get("external_id")
     if value is None and field == "external_subscription_id" and isinstance(obj.get("subscription"), dict):
         value = obj["subscription"].get("external_id")
-    return value[:255] if isinstance(value, str) else None
+    return value[:255] if isinstance(value, str) and _storable(value) else None
 
 
 def _changes(before: Any, after: Any) -> dict | None:
@@ -62,17 +62,21 @@ def _changes(before: Any, after: Any) -> dict | None:
 
 
 def _storable(obj: Any) -> bool:
-    """JSONB refuses NUL characters and non-finite numbers: such an object is not logged (the event still is)."""
+    """PostgreSQL refuses NUL characters, lone surrogates and (JSONB) non-finite numbers."""
     try:
-        return "\\u0000" not in json.dumps(obj, allow_nan=False)
+        text = json.dumps(obj, allow_nan=False, ensure_ascii=False)
+        text.encode()  # UnicodeEncodeError (a ValueError) for a lone surrogate
     except ValueError:
         return False
+    return "\x00" not in text and "\\u0000" not in text
 
 
 async def record_activities(session: AsyncSession, events: Sequence[EventEnvelope], now) -> int:
     """Insert the batch's activity logs (never commits); answers how many were new."""
     events = [e for e in events if e.type not in INTERNAL_EVENT_TYPES and e.type not in NOT_ACTIVITIES
               and not e.type.startswith("webhook.")]
+    # an event whose type or aggregate PostgreSQL cannot store is left to the fan-out's contract (rejected)
+    events = [e for e in events if _storable([e.type, e.aggregate_type, e.aggregate_id])]
     if not events:
         return 0
     keys = {(e.organization_id, resource_type_of(e.aggregate_type), e.aggregate_id[:200]) for e in events}
