@@ -17,7 +17,9 @@ log = get_logger()
 
 
 def _clean(text: str) -> str:
-    return text.replace("\x00", "")
+    """NUL removed, a lone surrogate replaced: PostgreSQL stores neither, and one bad entry must not block the
+    consumer's partition."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode()
 
 
 async def record_api_logs(session: AsyncSession, events: Sequence[EventEnvelope], now) -> int:
