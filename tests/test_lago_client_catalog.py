@@ -96,3 +96,20 @@ def test_organization_settings_with_lago_client(lago):
     with pytest.raises(LagoApiError) as refused:
         lago.organizations.update(Organization(default_currency="EUR", timezone="Nowhere/Else"))
     assert refused.value.status_code == 422
+
+
+def test_billing_entities_with_lago_client(lago):
+    from lago_python_client.models import BillingEntity, BillingEntityUpdate
+
+    created = lago.billing_entities.create(BillingEntity(code="eu", name="Acme Europe", default_currency="EUR",
+                                                         net_payment_term=10))
+    assert created.code == "eu" and created.name == "Acme Europe" and created.default_currency == "EUR"
+    assert created.net_payment_term == 10 and created.lago_id
+    assert lago.billing_entities.find("eu").lago_id == created.lago_id
+    updated = lago.billing_entities.update(BillingEntityUpdate(name="Acme EU", net_payment_term=30), "eu")
+    assert updated.name == "Acme EU" and updated.net_payment_term == 30
+    listed = lago.billing_entities.find_all()
+    assert [e.code for e in listed["billing_entities"]] == ["eu"]
+    with pytest.raises(LagoApiError) as missing:
+        lago.billing_entities.find("nope")
+    assert missing.value.status_code == 404

@@ -40,7 +40,7 @@ async def test_invoices_are_numbered_by_the_organization_and_the_customers_entit
     common = dict(kafka=invora_kafka, keys=invora_keys)
     async with (run_service("catalog", database_url=migrated_database("catalog"), **common) as catalog,
                 run_service("subscriptions", database_url=migrated_database("subscriptions"), **common,
-                            scheduler_enabled=False, consumers_enabled=False) as subs,
+                            scheduler_enabled=False, consumer_session_timeout_ms=2_000) as subs,
                 run_service("invoicing", database_url=migrated_database("invoicing"), **common,
                             scheduler_enabled=False, consumer_session_timeout_ms=2_000) as invoicing):
         clock = ManualClock(START)
@@ -67,7 +67,14 @@ async def test_invoices_are_numbered_by_the_organization_and_the_customers_entit
                     "SELECT count(*) FROM billing_entities WHERE organization_id = :org AND code = 'eu'"),
                     {"org": org})).scalar_one()
 
+        async def entity_known_to_subscriptions():
+            async with subs.database.sessionmaker() as session:
+                return (await session.execute(text(
+                    "SELECT count(*) FROM known_billing_entities WHERE organization_id = :org AND code = 'eu'"),
+                    {"org": org})).scalar_one()
+
         await until(organization_applied, "organization.updated applied by invoicing")
+        await until(entity_known_to_subscriptions, "billing_entity.created applied by subscriptions")
         await until(entity_applied, "billing_entity.created applied by invoicing")
 
         await ok(cat, "POST", "/api/v1/plans", {"plan": {

@@ -1,6 +1,7 @@
 """Every ORM model of the subscriptions service, imported so Alembic sees the whole schema."""
 
 from subscriptions.access.models import BillingStateAudit, CustomerEntitlementOverride, GracePeriod
+from subscriptions.billing_entities.models import KnownBillingEntity
 from subscriptions.customers.models import Customer
 from subscriptions.db import PLATFORM_MODELS
 from subscriptions.subscriptions.models import (
@@ -16,5 +17,5 @@ from subscriptions.usage_events.models import CachedBillableMetric, UsageEvent, 
 __all__ = [
     "PLATFORM_MODELS", "BillingPeriod", "BillingStateAudit", "CachedPlanVersion", "Customer",
     "CustomerEntitlementOverride", "GracePeriod", "PlanEntitlementsProjection", "Subscription",
-    "CachedBillableMetric", "LifetimeUsage", "UsageAlert", "UsageEvent", "UsageRollup",
+    "CachedBillableMetric", "KnownBillingEntity", "LifetimeUsage", "UsageAlert", "UsageEvent", "UsageRollup",
 ]

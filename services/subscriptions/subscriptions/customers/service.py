@@ -15,6 +15,8 @@ from invora.events.contracts.subscriptions import CustomerBillingState, Customer
 from invora.ids import uuid7
 from invora.outbox import add_event
 from invora.web.pagination import PageParams, PaginationMeta, paginate
+from subscriptions.billing_entities import repository as billing_entities
+from subscriptions.billing_entities.errors import BillingEntityNotFound
 from subscriptions.common.inputs import storable_key
 from subscriptions.customers.errors import CurrencyMismatch, CustomerNotFound, MetadataKeyDuplicated
 from subscriptions.customers.models import Customer
@@ -140,6 +142,9 @@ async def upsert(session: AsyncSession, organization_id: uuid.UUID, data: Custom
     # one writer per organization at a time: sequential ids and external ids stay unique under races
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
                           {"key": _lock_key(organization_id)})
+    if data.given("billing_entity_code") and data.billing_entity_code is not None and \
+            not await billing_entities.exists(session, organization_id, data.billing_entity_code):
+        raise BillingEntityNotFound()  # Lago: 404 billing_entity_not_found, nothing written
     customer = await find(session, organization_id, data.external_id, for_update=True)
     created = customer is None
     if customer is None:

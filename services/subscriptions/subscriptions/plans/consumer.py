@@ -4,7 +4,8 @@
   projection the entitlement check reads;
 - `plan.cascade_requested`: subscriptions on the previous version move to the new one. Their
   overrides stay: a subscription that overrode a price keeps its price, and takes the new
-  version's other prices (the catalog's contract).
+  version's other prices (the catalog's contract);
+- `billing_entity.created|updated`: the organization's entity codes (`billing_entities/`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from invora.bus.consumer import ConsumerSpec
 from invora.events.contracts.catalog import PlanCascadeRequestedEvent, PlanEvent
 from invora.events.envelope import EventEnvelope
 from invora.logging import get_logger
+from subscriptions.billing_entities.consumer import BILLING_ENTITY_CONSUMER
 from subscriptions.plans.client import CatalogClient
 from subscriptions.runtime import SubscriptionsRuntime
 from subscriptions.subscriptions import lifecycle
@@ -66,4 +68,5 @@ def catalog_consumers(runtime: SubscriptionsRuntime) -> tuple[ConsumerSpec, ...]
                      event_types=frozenset({"plan.created", "plan.updated"})),
         ConsumerSpec(name="plan-cascade", topics=("invora.plan",), handler=on_cascade,
                      event_types=frozenset({"plan.cascade_requested"})),
+        BILLING_ENTITY_CONSUMER,
     )
