@@ -69,3 +69,44 @@ async def test_overrides_limits_termination_and_bad_input(world, api, make_api, 
     done = (await api.ok("DELETE", f"/api/v1/customers/cus_d/applied_coupons/{applied['lago_id']}"))[
         "applied_coupon"]
     assert done["status"] == "terminated" and done["terminated_at"] is not None
+
+
+async def test_customer_applied_coupons_filters_pagination_and_access(world, api, make_api, org):
+    for code in ("alpha", "beta", "gamma"):
+        await world.coupon_event(coupon(code))
+    await world.customer("cus_list")
+    await world.customer("cus_other")
+    applied = {}
+    for code in ("alpha", "beta", "gamma"):
+        applied[code] = (await api.ok("POST", "/api/v1/applied_coupons", {"applied_coupon": {
+            "external_customer_id": "cus_list", "coupon_code": code}}))["applied_coupon"]
+    await api.ok("POST", "/api/v1/applied_coupons", {"applied_coupon": {
+        "external_customer_id": "cus_other", "coupon_code": "alpha"}})
+    await api.ok("DELETE", f"/api/v1/customers/cus_list/applied_coupons/{applied['beta']['lago_id']}")
+    path = "/api/v1/customers/cus_list/applied_coupons"
+
+    everything = await api.ok("GET", path)
+    assert [c["coupon_code"] for c in everything["applied_coupons"]] == ["gamma", "beta", "alpha"]  # newest first
+    assert everything["meta"]["total_count"] == 3
+    assert {c["external_customer_id"] for c in everything["applied_coupons"]} == {"cus_list"}
+    active = await api.ok("GET", path, params={"status": "active"})
+    assert sorted(c["coupon_code"] for c in active["applied_coupons"]) == ["alpha", "gamma"]
+    terminated = await api.ok("GET", path, params={"status": "terminated"})
+    assert [c["coupon_code"] for c in terminated["applied_coupons"]] == ["beta"]
+    by_code = await api.ok("GET", path, params=[("coupon_code[]", "alpha"), ("coupon_code[]", "beta")])
+    assert sorted(c["coupon_code"] for c in by_code["applied_coupons"]) == ["alpha", "beta"]
+    page2 = await api.ok("GET", path, params={"per_page": 2, "page": 2})
+    assert [c["coupon_code"] for c in page2["applied_coupons"]] == ["alpha"]
+    assert (page2["meta"]["current_page"], page2["meta"]["total_pages"], page2["meta"]["prev_page"]) == (2, 2, 1)
+
+    # bad input: 4xx with field details, never a 500
+    bad = await api.error("GET", path, params={"status": "paused"}, status=422)
+    assert "status" in bad["error_details"]
+    await api.error("GET", path, params={"per_page": 0}, status=422)
+    await api.error("GET", "/api/v1/customers/nobody/applied_coupons", status=404)
+    # another organization: the customer does not exist there
+    await make_api(uuid.uuid4()).error("GET", path, status=404)
+    # a tenant key: its own customer only
+    mine = make_api(org, roles=("tenant",), customer_id=applied["alpha"]["lago_customer_id"])
+    assert (await mine.ok("GET", path))["meta"]["total_count"] == 3
+    await mine.error("GET", "/api/v1/customers/cus_other/applied_coupons", status=403)

@@ -44,6 +44,22 @@ async def list_applied_coupons(request: Request, session: DbSession, principal: 
     return AppliedCouponsResponse(applied_coupons=[service.render(r) for r in rows], meta=pagination.meta(total))
 
 
+@router.get("/customers/{external_customer_id}/applied_coupons", response_model=AppliedCouponsResponse,
+            responses={**LIST_ERRORS, **NOT_FOUND}, summary="List a customer's applied coupons",
+            description="Newest first; filters `status`, `coupon_code[]`. 404 for a customer unknown to the "
+                        "organization.")
+async def list_customer_applied_coupons(request: Request, session: DbSession, principal: ReaderOrTenant,
+                                        pagination: Pagination,
+                                        external_customer_id: Annotated[str, Path(max_length=255)],
+                                        status: Literal["active", "terminated"] | None = None
+                                        ) -> AppliedCouponsResponse:
+    codes = request.query_params.getlist("coupon_code[]")[:100]
+    rows, total = await service.customer_page(session, principal, external_customer_id, status=status,
+                                              coupon_codes=codes, limit=pagination.per_page,
+                                              offset=pagination.offset)
+    return AppliedCouponsResponse(applied_coupons=[service.render(r) for r in rows], meta=pagination.meta(total))
+
+
 @router.delete("/customers/{external_customer_id}/applied_coupons/{applied_coupon_id}",
                response_model=AppliedCouponResponse, responses=WRITE_ERRORS, summary="Terminate an applied coupon")
 async def terminate_applied_coupon(external_customer_id: Annotated[str, Path(max_length=255)],

@@ -102,3 +102,17 @@ async def terminate(session: AsyncSession, principal: Principal, external_custom
     row.status, row.terminated_at, row.updated_at = "terminated", now, now
     await session.flush()
     return row
+
+
+async def customer_page(session: AsyncSession, principal: Principal, external_customer_id: str, *,
+                        status: str | None, coupon_codes: list[str], limit: int,
+                        offset: int) -> tuple[list[AppliedCoupon], int]:
+    """`GET /customers/{external_customer_id}/applied_coupons`: the customer must exist (not deleted) in the
+    caller's organization (else 404 `customer_not_found`); a tenant key only for its own customer (403)."""
+    customer = await projections.customer_by_external_id(session, principal.organization_id, external_customer_id)
+    if customer is None or customer.deleted_at is not None:
+        raise CustomerNotFound()
+    ensure_customer_access(principal, customer.id)
+    return await repository.page(session, principal.organization_id, external_customer_id=None,
+                                 customer_id=customer.id, status=status, coupon_codes=coupon_codes, limit=limit,
+                                 offset=offset)
