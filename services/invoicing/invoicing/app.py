@@ -13,6 +13,7 @@ from invoicing.applied_coupons.routes import router as applied_coupons_router
 from invoicing.credit_notes.routes import router as credit_notes_router
 from invoicing.fees.routes import router as fees_router
 from invoicing.invoices.consumer import invoice_consumers
+from invoicing.credit_notes.consumer import REFUND_CONSUMERS
 from invoicing.invoices.payments_consumer import PAYMENT_CONSUMERS
 from invoicing.invoices.routes import router as invoices_router
 from invoicing.invoices.scheduler import scheduler
@@ -30,7 +31,7 @@ DEFINITION = ServiceDefinition(
         "Turns each closed billing period into an invoice."
     ),
     routers=(invoices_router, fees_router, applied_coupons_router, analytics_router, credit_notes_router),
-    consumers=(*PROJECTION_CONSUMERS, *PAYMENT_CONSUMERS, WALLETS_CONSUMER),
+    consumers=(*PROJECTION_CONSUMERS, *PAYMENT_CONSUMERS, *REFUND_CONSUMERS, WALLETS_CONSUMER),
     background=(scheduler(lambda app: app.state.settings.scheduler_interval_seconds), clients_lifespan),
     openapi_tags=[
         {"name": "invoices", "description": "Invoices (Lago API v1): draft → finalized → voided, failed + retry."},

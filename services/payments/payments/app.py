@@ -21,6 +21,7 @@ from payments.refunds.routes import router as refunds
 from payments.runtime import PaymentsRuntime
 from payments.settings import PaymentsSettings
 from payments.wallet_topups.charger import topup_charger_lifespan
+from payments.refunds.consumer import credit_note_refunds_consumer
 from payments.wallet_topups.consumer import wallet_topups_consumer
 from payments.webhooks.routes import router as provider_webhooks
 
@@ -56,5 +57,6 @@ def create_app(settings: PaymentsSettings | None = None) -> FastAPI:
     settings = settings or PaymentsSettings()
     runtime = PaymentsRuntime(settings=settings)
     definition = dataclasses.replace(DEFINITION, consumers=[customers_consumer(), invoices_consumer(lambda: runtime),
-                                                                  wallet_topups_consumer(lambda: runtime)])
+                                                                  wallet_topups_consumer(lambda: runtime),
+                                                                  credit_note_refunds_consumer(lambda: runtime)])
     return build_service_app(definition, settings, runtime)

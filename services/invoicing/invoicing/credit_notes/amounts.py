@@ -101,3 +101,14 @@ def compute(fees: dict[uuid.UUID, CreditableFee], items: list[tuple[uuid.UUID, i
                    coupons_adjustment_amount_cents=coupons_cents, sub_total_excluding_taxes_amount_cents=sub_total,
                    precise_taxes_amount_cents=precise_taxes, taxes_amount_cents=taxes,
                    total_amount_cents=sub_total + taxes, taxes_rate=rate, taxes=lines)
+
+
+def max_refundable(total_cents: int, refundable_by_payment: dict[uuid.UUID, int]) -> int:
+    """Lago's cap of a note's refund part: what was paid less what earlier notes refunded, at most the note's
+    total. A refund is asked of one payment, so the cap is the payment with the most left."""
+    return max(min(total_cents, max(refundable_by_payment.values(), default=0)), 0)
+
+
+def refund_payment(refundable_by_payment: dict[uuid.UUID, int], refund_cents: int) -> uuid.UUID | None:
+    """The oldest payment with enough left for the refund (None: no single payment covers it)."""
+    return next((payment_id for payment_id, left in refundable_by_payment.items() if left >= refund_cents), None)

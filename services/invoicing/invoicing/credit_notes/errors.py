@@ -30,13 +30,6 @@ class CreditNoteAlreadyVoided(MethodNotAllowed):
     code = "credit_note_already_voided"
 
 
-class RefundNotSupported(FieldError):
-    """A refund part: not built (the refund request needs the invoice's payment ids, which invoicing lacks)."""
-
-    field = "refund_amount_cents"
-    reason = "not_supported"
-
-
 class OffsetNotSupported(FieldError):
     field = "offset_amount_cents"
     reason = "not_supported"

@@ -52,6 +52,7 @@ class CreditNote(OrganizationModel, Base):
                         name="total_is_sub_total_and_taxes"),
         CheckConstraint("(credit_amount_cents = 0) = (credit_status IS NULL)", name="credit_status_when_credit"),
         CheckConstraint("(refund_amount_cents = 0) = (refund_status IS NULL)", name="refund_status_when_refund"),
+        CheckConstraint("(refund_amount_cents = 0) = (refund_payment_id IS NULL)", name="refund_payment_when_refund"),
         CheckConstraint("credit_status IS NULL OR credit_status IN ('available', 'consumed', 'voided')",
                         name="credit_status"),
         CheckConstraint("refund_status IS NULL OR refund_status IN ('pending', 'succeeded', 'failed')",
@@ -83,6 +84,8 @@ class CreditNote(OrganizationModel, Base):
     applied_taxes: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False,
                                                                 server_default=text("'[]'::jsonb"))
     voided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # the payment the refund part is asked of (payments refunds it with the note's id as idempotency key)
+    refund_payment_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
 
 
 class CreditNoteItem(OrganizationModel, Base):
@@ -97,3 +100,17 @@ class CreditNoteItem(OrganizationModel, Base):
     fee_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("fees.id"), nullable=False, index=True)
     amount_cents: Mapped[int] = mapped_column(BigInteger, nullable=False)
     amount_currency: Mapped[str] = mapped_column(String(3), nullable=False)
+
+
+class InvoicePayment(Base):
+    """What a succeeded payment paid of an invoice (from payments' `payment.succeeded`): the cap of refunds."""
+
+    __tablename__ = "invoice_payments"
+    __table_args__ = (CheckConstraint("amount_cents > 0", name="amount_positive"),)
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    invoice_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("invoices.id"), primary_key=True)
+    payment_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    amount_cents: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    paid_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

@@ -6,9 +6,10 @@ import uuid
 from collections import defaultdict
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invoicing.credit_notes.models import CreditNote, CreditNoteItem
+from invoicing.credit_notes.models import CreditNote, CreditNoteItem, InvoicePayment
 from invoicing.credits.models import CustomerCredit
 from invoicing.invoices.models import Fee
 
@@ -104,3 +105,24 @@ async def save(session: AsyncSession, note: CreditNote) -> None:
     """Write the note's changes and read back what the database set (`updated_at`)."""
     await session.flush()
     await session.refresh(note)
+
+
+async def record_payment(session: AsyncSession, payment: InvoicePayment) -> None:
+    """Once per (invoice, payment): a redelivered `payment.succeeded` changes nothing."""
+    await session.execute(insert(InvoicePayment).values(
+        organization_id=payment.organization_id, invoice_id=payment.invoice_id, payment_id=payment.payment_id,
+        amount_cents=payment.amount_cents, currency=payment.currency, paid_at=payment.paid_at,
+    ).on_conflict_do_nothing())
+
+
+async def refundable_by_payment(session: AsyncSession, invoice_id: uuid.UUID) -> dict[uuid.UUID, int]:
+    """Each payment of the invoice, less what the invoice's credit notes asked of it (failed refunds aside),
+    oldest payment first."""
+    paid = (await session.execute(select(InvoicePayment.payment_id, InvoicePayment.amount_cents).where(
+        InvoicePayment.invoice_id == invoice_id).order_by(InvoicePayment.paid_at, InvoicePayment.payment_id))).all()
+    refunded = dict((await session.execute(select(CreditNote.refund_payment_id, func.sum(CreditNote.refund_amount_cents))
+                                            .where(CreditNote.invoice_id == invoice_id,
+                                                   CreditNote.refund_payment_id.is_not(None),
+                                                   CreditNote.refund_status != "failed")
+                                            .group_by(CreditNote.refund_payment_id))).all())
+    return {payment_id: int(amount) - int(refunded.get(payment_id, 0)) for payment_id, amount in paid}

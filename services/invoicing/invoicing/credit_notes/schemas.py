@@ -37,8 +37,10 @@ class CreditNoteInput(EstimateInput):
     reason: Reason | None = None
     description: str | None = Field(None, max_length=2_000)
     credit_amount_cents: StrictInt | None = Field(None, ge=0, le=10**15)
-    # refunds and offsets are not built: only 0 (or nothing) is accepted
-    refund_amount_cents: StrictInt | None = Field(None, ge=0, le=0, description="Not supported yet: 0 or null.")
+    refund_amount_cents: StrictInt | None = Field(
+        None, ge=0, le=10**15, description="Refunded to the payment method: at most what was paid less earlier "
+                                           "refunds; `credit_amount_cents + refund_amount_cents` = the total.")
+    # offsets are not built: only 0 (or nothing) is accepted
     offset_amount_cents: StrictInt | None = Field(None, ge=0, le=0, description="Not supported yet: 0 or null.")
 
 

@@ -30,9 +30,8 @@ from invoicing.credit_notes.errors import (
     InvoiceNotCreditable,
     InvoiceNotFound,
     OffsetNotSupported,
-    RefundNotSupported,
 )
-from invoicing.credit_notes.models import CreditNote, CreditNoteItem
+from invoicing.credit_notes.models import CreditNote, CreditNoteItem, InvoicePayment
 from invoicing.credit_notes.schemas import (
     CreditNoteInput,
     EstimatedCreditNote,
@@ -100,8 +99,6 @@ def _applied_taxes(computed: amounts.Amounts, currency: str) -> list[dict[str, A
 
 async def create(session: AsyncSession, organization_id: uuid.UUID, data: CreditNoteInput,
                  now: datetime) -> CreditNote:
-    if data.refund_amount_cents:
-        raise RefundNotSupported()
     if data.offset_amount_cents:
         raise OffsetNotSupported()
     invoice = await _invoice(session, organization_id, data.invoice_id, lock=True)
@@ -111,16 +108,26 @@ async def create(session: AsyncSession, organization_id: uuid.UUID, data: Credit
         raise ValidationFailed(base=["invalid_total_amount"])
     if total > left:
         raise ValidationFailed(base=["higher_than_remaining_invoice_amount"])
-    credit_amount = total if data.credit_amount_cents is None else data.credit_amount_cents
-    if credit_amount != total:
+    refund_amount = data.refund_amount_cents or 0
+    credit_amount = total - refund_amount if data.credit_amount_cents is None else data.credit_amount_cents
+    if credit_amount + refund_amount != total:
         raise ValidationFailed(credit_amount_cents=["does_not_match_item_amounts"])
+    refund_payment_id = None
+    if refund_amount:
+        refundable = await repository.refundable_by_payment(session, invoice.id)
+        refund_payment_id = amounts.refund_payment(refundable, refund_amount)
+        if refund_amount > amounts.max_refundable(total, refundable) or refund_payment_id is None:
+            raise ValidationFailed(refund_amount_cents=["higher_than_remaining_invoice_amount"])
     sequence = await repository.next_sequence(session, invoice.id)
     note = CreditNote(
         id=uuid7(), organization_id=organization_id, created_at=now, updated_at=now, invoice_id=invoice.id,
         customer_id=invoice.customer_id, external_customer_id=invoice.external_customer_id, sequential_id=sequence,
         number=f"{invoice.number}-CN{sequence}", issuing_date=now.date(), reason=data.reason or "other",
-        description=data.description, currency=invoice.currency, credit_status="available", refund_status=None,
-        total_amount_cents=total, credit_amount_cents=credit_amount, refund_amount_cents=0, offset_amount_cents=0,
+        description=data.description, currency=invoice.currency,
+        credit_status="available" if credit_amount else None, refund_status="pending" if refund_amount else None,
+        refund_payment_id=refund_payment_id,
+        total_amount_cents=total, credit_amount_cents=credit_amount, refund_amount_cents=refund_amount,
+        offset_amount_cents=0,
         taxes_amount_cents=computed.taxes_amount_cents, precise_taxes_amount_cents=computed.precise_taxes_amount_cents,
         taxes_rate=computed.taxes_rate,
         sub_total_excluding_taxes_amount_cents=computed.sub_total_excluding_taxes_amount_cents,
@@ -129,14 +136,22 @@ async def create(session: AsyncSession, organization_id: uuid.UUID, data: Credit
     items = [CreditNoteItem(id=uuid7(), organization_id=organization_id, created_at=now, updated_at=now,
                             credit_note_id=note.id, fee_id=item.fee_id, amount_cents=item.amount_cents,
                             amount_currency=fees[item.fee_id].amount_currency) for item in data.items]
-    credit = CustomerCredit(
+    credit = None if not credit_amount else CustomerCredit(
         id=uuid7(), organization_id=organization_id, created_at=now, updated_at=now, customer_id=invoice.customer_id,
         currency=invoice.currency, amount_cents=credit_amount, balance_cents=credit_amount, reason="credit_note",
         subscription_id=None, source_invoice_id=invoice.id, source_fee_id=None, credit_note_id=note.id,
         details={"credit_note_number": note.number})
     await repository.add(session, note, items, credit)
-    credits_repository.remember_balance(session, organization_id, invoice.customer_id)
+    if credit is not None:
+        credits_repository.remember_balance(session, organization_id, invoice.customer_id)
     await publish(session, note, "credit_note.created", "credit_note.generated")
+    if refund_payment_id is not None:
+        await add_events(session, [PendingEvent(
+            type=contract.CREDIT_NOTE_REFUND_REQUESTED, organization_id=organization_id, aggregate_type="credit_note",
+            aggregate_id=note.id, data=contract.CreditNoteRefundRequested(
+                lago_credit_note_id=note.id, lago_invoice_id=invoice.id, lago_payment_id=refund_payment_id,
+                amount_cents=refund_amount, currency=invoice.currency,
+                reason=f"credit_note {note.number}: {note.reason}").model_dump(mode="json"))])
     return note
 
 
@@ -145,12 +160,13 @@ async def estimate(session: AsyncSession, organization_id: uuid.UUID, data: Esti
     invoice = await _invoice(session, organization_id, data.invoice_id, lock=False)
     computed, _, left = await _compute(session, invoice, data.items)
     creditable = max(min(computed.total_amount_cents, left), 0)
+    refundable = amounts.max_refundable(creditable, await repository.refundable_by_payment(session, invoice.id))
     return EstimatedCreditNote(
         lago_invoice_id=invoice.id, invoice_number=invoice.number or "", currency=invoice.currency,
         taxes_amount_cents=computed.taxes_amount_cents, precise_taxes_amount_cents=computed.precise_taxes_amount_cents,
         taxes_rate=computed.taxes_rate,
         sub_total_excluding_taxes_amount_cents=computed.sub_total_excluding_taxes_amount_cents,
-        max_creditable_amount_cents=creditable, max_refundable_amount_cents=0, max_offsettable_amount_cents=0,
+        max_creditable_amount_cents=creditable, max_refundable_amount_cents=refundable, max_offsettable_amount_cents=0,
         coupons_adjustment_amount_cents=computed.coupons_adjustment_amount_cents,
         precise_coupons_adjustment_amount_cents=computed.precise_coupons_adjustment_amount_cents,
         items=[EstimatedItem(amount_cents=item.amount_cents, lago_fee_id=item.fee_id) for item in data.items],
@@ -239,3 +255,27 @@ async def publish(session: AsyncSession, note: CreditNote, *event_types: str) ->
     await add_events(session, [PendingEvent(type=event_type, organization_id=note.organization_id,
                                             aggregate_type="credit_note", aggregate_id=note.id, data=payload)
                                for event_type in event_types])
+
+
+async def record_payment(session: AsyncSession, organization_id: uuid.UUID, invoice_id: uuid.UUID,
+                         payment_id: uuid.UUID, amount_cents: int, currency: str, paid_at: datetime) -> None:
+    """A succeeded payment of an invoice: what a credit note may refund of it."""
+    if amount_cents > 0:
+        await repository.record_payment(session, InvoicePayment(
+            organization_id=organization_id, invoice_id=invoice_id, payment_id=payment_id,
+            amount_cents=amount_cents, currency=currency, paid_at=paid_at))
+
+
+async def apply_refund_outcome(session: AsyncSession, organization_id: uuid.UUID, note_id: uuid.UUID,
+                               status: str, now: datetime) -> bool:
+    """`refund.succeeded|failed` of a note's refund: `pending` → the outcome, once (a redelivery or a late
+    duplicate finds the note no longer pending). A failure publishes `credit_note.refund_failure`."""
+    note = await repository.get(session, organization_id, note_id, lock=True)
+    if note is None or note.refund_status != "pending":
+        return False
+    note.refund_status = status
+    note.updated_at = now
+    await repository.save(session, note)
+    if status == "failed":
+        await publish(session, note, "credit_note.refund_failure")
+    return True

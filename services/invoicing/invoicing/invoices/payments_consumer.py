@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from invoicing.credit_notes import service as credit_notes
 from invoicing.invoices import lifecycle, repository
 from invora.bus.consumer import ConsumerSpec
 from invora.events.contracts.payments import PaymentEvent
@@ -32,6 +33,11 @@ async def on_payment(session: AsyncSession, event: EventEnvelope) -> None:
         status = STATUSES[event.type]
         if invoice is None or invoice.status not in ("finalized", "voided"):
             continue
+        if status == "succeeded" and payment.payable_type == "Invoice" and len(ids) == 1:
+            # what credit notes may refund of it (a payment request's payments are not refundable yet)
+            await credit_notes.record_payment(session, event.organization_id, invoice_id, payment.lago_id,
+                                              payment.amount_cents, payment.amount_currency,
+                                              payment.paid_at or event.occurred_at)
         if invoice.payment_status == "succeeded" and status == "failed":
             continue
         await lifecycle.set_payment_status(session, invoice, status, event.occurred_at)

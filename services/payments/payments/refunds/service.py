@@ -1,4 +1,4 @@
-"""Refunds: a billing admin (or, later, a credit note) asks for part or all of a payment back.
+"""Refunds: a billing admin (or a credit note, by invoicing's `credit_note.refund_requested`) asks for part or all of a payment back.
 
 A request names the payment, an amount, a reason and an idempotency key, and is answered by events
 (`refund.created`, then `refund.succeeded|failed`), so a credit note can use it unchanged. The
@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from invora.events.contracts.invoicing import CreditNoteRefundRequested
 from invora.events.contracts.payments import Refund, RefundEvent
 from invora.ids import uuid7
 from invora.logging import get_logger
@@ -181,3 +182,37 @@ async def refund_one(runtime, sessionmaker: async_sessionmaker[AsyncSession], re
                                              provider_refund_id=result.provider_refund_id, failure_message=None)
         await session.commit()
     return result.status
+
+
+# -- credit notes' refunds (invoicing's `credit_note.refund_requested`) ---------------------------------------
+
+async def request_for_credit_note(session: AsyncSession, organization_id: uuid.UUID,
+                                  request: CreditNoteRefundRequested) -> bool:
+    """The same refund as the API's, keyed by the credit note's id (a redelivery answers the first refund).
+    A request payments must refuse (the payment is no longer refundable, or refunded meanwhile by hand) is
+    recorded as a failed refund, so `refund.failed` tells invoicing; a payment payments does not know is logged.
+    Whether a refund was created now."""
+    data = RefundInput(amount_cents=request.amount_cents, reason=request.reason,
+                       idempotency_key=str(request.lago_credit_note_id))
+    try:
+        _, created = await request_refund(session, organization_id, request.lago_payment_id, data,
+                                          actor="credit_note")
+        return created
+    except PaymentNotFound:
+        log.warning("credit_note_refund_unknown_payment", credit_note_id=str(request.lago_credit_note_id),
+                    payment_id=str(request.lago_payment_id))
+        return False
+    except (PaymentNotRefundable, RefundExceedsPayment, IdempotencyKeyReused) as exc:
+        payment = await payments_repository.lock(session, request.lago_payment_id, organization_id)
+        if await repository.by_key(session, organization_id, data.idempotency_key) is not None:
+            return False
+        refund_id = uuid7()
+        await repository.insert(session, {
+            "id": refund_id, "organization_id": organization_id, "payment_id": payment["id"],
+            "invoice_id": payment["invoice_id"] or request.lago_invoice_id, "amount_cents": request.amount_cents,
+            "currency": payment["currency"], "reason": data.reason, "status": "pending",
+            "idempotency_key": data.idempotency_key, "requested_by": "credit_note"})
+        await _finish(session, organization_id, refund_id,
+                      RefundResult(status="failed", provider_refund_id=None, failure_message=exc.message),
+                      actor="credit_note")
+        return True

@@ -10,13 +10,19 @@ request), not a tenant-facing object.
 from __future__ import annotations
 
 from invora.events.contracts.api_logs import API_LOG_RECORDED
-from invora.events.contracts.invoicing import PREPAID_CREDITS_RELEASE_REQUESTED, PREPAID_CREDITS_REQUESTED
+from invora.events.contracts.invoicing import (
+    CREDIT_NOTE_REFUND_REQUESTED,
+    PREPAID_CREDITS_RELEASE_REQUESTED,
+    PREPAID_CREDITS_REQUESTED,
+)
 
 INTERNAL_EVENT_TYPES: frozenset[str] = frozenset({
     # invoicing ⇄ wallets: the prepaid-credits saga
     PREPAID_CREDITS_REQUESTED,
     PREPAID_CREDITS_RELEASE_REQUESTED,
     "credits.applied",
+    # invoicing → payments: a credit note's refund part (answered by payments' public `refund.*` events)
+    CREDIT_NOTE_REFUND_REQUESTED,
     "credits.released",
     # subscriptions → invoicing: closed periods and late usage, with their usage snapshots
     "subscription.billing_period_ended",

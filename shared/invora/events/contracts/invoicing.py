@@ -50,6 +50,7 @@ DecimalText = Annotated[Decimal, PlainSerializer(lambda value: format(value.norm
 
 PREPAID_CREDITS_REQUESTED = "invoice.prepaid_credits_requested"
 PREPAID_CREDITS_RELEASE_REQUESTED = "invoice.prepaid_credits_release_requested"
+CREDIT_NOTE_REFUND_REQUESTED = "credit_note.refund_requested"
 
 FeeType = Literal["subscription", "charge", "commitment", "fixed_charge", "add_on", "credit"]
 
@@ -311,6 +312,19 @@ class CreditNoteEvent(_Object):
     credit_note: CreditNote
 
 
+class CreditNoteRefundRequested(_Object):
+    """`credit_note.refund_requested` (internal, invoicing → payments): refund part of a payment of the note's
+    invoice. Payments records it as a refund whose idempotency key is the credit note's id (so a redelivery
+    answers the first refund) and reports by `refund.created|succeeded|failed`."""
+
+    lago_credit_note_id: uuid.UUID
+    lago_invoice_id: uuid.UUID
+    lago_payment_id: uuid.UUID
+    amount_cents: int = Field(gt=0)
+    currency: str = Field(min_length=3, max_length=3)
+    reason: str = Field(min_length=1, max_length=1000)
+
+
 CREDIT_NOTE_EVENT_TYPES = ("created", "generated", "refund_failure")
 
 INVOICE_EVENT_TYPES = ("drafted", "created", "one_off_created", "finalized", "voided", "payment_status_updated",
@@ -323,6 +337,7 @@ EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     **{f"credit_note.{verb}": CreditNoteEvent for verb in CREDIT_NOTE_EVENT_TYPES},
     PREPAID_CREDITS_REQUESTED: PrepaidCreditsRequested,
     PREPAID_CREDITS_RELEASE_REQUESTED: PrepaidCreditsReleaseRequested,
+    CREDIT_NOTE_REFUND_REQUESTED: CreditNoteRefundRequested,
 }
 
 
