@@ -10,10 +10,10 @@ from fastapi import FastAPI
 
 from invoicing.analytics.routes import router as analytics_router
 from invoicing.applied_coupons.routes import router as applied_coupons_router
+from invoicing.credit_notes.consumer import REFUND_CONSUMERS
 from invoicing.credit_notes.routes import router as credit_notes_router
 from invoicing.fees.routes import router as fees_router
 from invoicing.invoices.consumer import invoice_consumers
-from invoicing.credit_notes.consumer import REFUND_CONSUMERS
 from invoicing.invoices.payments_consumer import PAYMENT_CONSUMERS
 from invoicing.invoices.routes import router as invoices_router
 from invoicing.invoices.scheduler import scheduler

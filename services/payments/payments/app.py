@@ -17,11 +17,11 @@ from payments.payment_requests.routes import router as payment_requests
 from payments.payment_urls.routes import router as payment_urls
 from payments.payments.charger import charger_lifespan
 from payments.payments.routes import router as payments
+from payments.refunds.consumer import credit_note_refunds_consumer
 from payments.refunds.routes import router as refunds
 from payments.runtime import PaymentsRuntime
 from payments.settings import PaymentsSettings
 from payments.wallet_topups.charger import topup_charger_lifespan
-from payments.refunds.consumer import credit_note_refunds_consumer
 from payments.wallet_topups.consumer import wallet_topups_consumer
 from payments.webhooks.routes import router as provider_webhooks
 

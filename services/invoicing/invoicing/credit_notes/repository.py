@@ -120,9 +120,8 @@ async def refundable_by_payment(session: AsyncSession, invoice_id: uuid.UUID) ->
     oldest payment first."""
     paid = (await session.execute(select(InvoicePayment.payment_id, InvoicePayment.amount_cents).where(
         InvoicePayment.invoice_id == invoice_id).order_by(InvoicePayment.paid_at, InvoicePayment.payment_id))).all()
-    refunded = dict((await session.execute(select(CreditNote.refund_payment_id, func.sum(CreditNote.refund_amount_cents))
-                                            .where(CreditNote.invoice_id == invoice_id,
-                                                   CreditNote.refund_payment_id.is_not(None),
-                                                   CreditNote.refund_status != "failed")
-                                            .group_by(CreditNote.refund_payment_id))).all())
+    asked = select(CreditNote.refund_payment_id, func.sum(CreditNote.refund_amount_cents)).where(
+        CreditNote.invoice_id == invoice_id, CreditNote.refund_payment_id.is_not(None),
+        CreditNote.refund_status != "failed").group_by(CreditNote.refund_payment_id)
+    refunded = dict((await session.execute(asked)).all())
     return {payment_id: int(amount) - int(refunded.get(payment_id, 0)) for payment_id, amount in paid}

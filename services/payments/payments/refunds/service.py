@@ -1,4 +1,5 @@
-"""Refunds: a billing admin (or a credit note, by invoicing's `credit_note.refund_requested`) asks for part or all of a payment back.
+"""Refunds: a billing admin (or a credit note, by invoicing's `credit_note.refund_requested`) asks for part or
+all of a payment back.
 
 A request names the payment, an amount, a reason and an idempotency key, and is answered by events
 (`refund.created`, then `refund.succeeded|failed`), so a credit note can use it unchanged. The
