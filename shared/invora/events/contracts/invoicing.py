@@ -29,6 +29,8 @@ The prepaid-credits saga (docs/wallets.md) starts here:
 document is ready: no PDF is rendered, so it follows at once), `credit_note.refund_failure` (its refund
 failed at the provider): `CreditNoteEvent` (`{"credit_note": CreditNote}`, Lago's webhooks); topic
 `invora.credit_note`, keyed by the credit note.
+`credit_note.refund_requested` (internal, invoicing → payments): `CreditNoteRefundRequested`, same topic
+and key: refund the note's refund part of one payment; payments answers with `refund.*`.
 
 Topic `invora.invoice`, message key the invoice's `lago_id` (the subscription's id for a check failure).
 """
