@@ -60,6 +60,14 @@ async def update_fee(lago_id: FeeId, body: FeeUpdateBody, session: DbSession, pr
                                                            now(request))))
 
 
+@router.delete("/{lago_id}", response_model=FeeResponse, responses=WRITE_ERRORS, summary="Delete a fee",
+               description="Lago's: a fee not yet invoiced (a charge paid in advance that no invoice carries) is "
+                           "deleted and returned; a fee on an invoice: 405 `invoiced_fee`.")
+async def delete_fee(lago_id: FeeId, session: DbSession, principal: Writer) -> FeeResponse:
+    fee = await service.delete(session, principal, lago_id)
+    return FeeResponse(fee=render_fee(fee))
+
+
 @router.post("/{lago_id}/adjustment/preview", response_model=FeeResponse, responses=WRITE_ERRORS,
              summary="Preview a fee adjustment",
              description="The fee as the adjustment would make it (`units`, `unit_precise_amount` in major units); "

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicing.invoices import repository
-from invoicing.invoices.errors import FeeNotFound
+from invoicing.invoices.errors import FeeAlreadyInvoiced, FeeNotFound
 from invoicing.invoices.models import Fee
 from invora.auth.deps import ensure_customer_access, is_staff
 from invora.auth.principal import Principal
@@ -35,4 +35,14 @@ async def update(session: AsyncSession, principal: Principal, fee_id: uuid.UUID,
     fee.payment_status = payment_status
     fee.updated_at = now
     await session.flush()
+    return fee
+
+
+async def delete(session: AsyncSession, principal: Principal, fee_id: uuid.UUID) -> Fee:
+    """Lago's `DELETE /fees/{id}`: a fee not yet invoiced (`invoice_id` null) is removed; else 405 `invoiced_fee`.
+    The fee as it was is returned."""
+    fee = await visible(session, principal, fee_id, lock=True)
+    if fee.invoice_id is not None:
+        raise FeeAlreadyInvoiced("only a fee that is not yet invoiced can be deleted")
+    await repository.delete_fee(session, fee)
     return fee

@@ -57,6 +57,16 @@ async def void(session: AsyncSession, principal: Principal, invoice_id: uuid.UUI
     return await service.full(session, invoice)
 
 
+async def delete(session: AsyncSession, principal: Principal, invoice_id: uuid.UUID, now: datetime) -> InvoiceObject:
+    """Lago's `DELETE /invoices/{id}`: the draft as it was, then removed (`lifecycle.delete_draft`)."""
+    invoice = await visible(session, principal, invoice_id, lock=True)
+    if invoice.status != "draft":
+        await lifecycle.delete_draft(session, invoice, now)  # raises 405 invoice_not_draft
+    rendered = await service.full(session, invoice)
+    await lifecycle.delete_draft(session, invoice, now)
+    return rendered
+
+
 async def lose_dispute(session: AsyncSession, principal: Principal, invoice_id: uuid.UUID,
                        now: datetime) -> InvoiceObject:
     invoice = await visible(session, principal, invoice_id, lock=True)

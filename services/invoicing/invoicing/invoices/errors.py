@@ -52,3 +52,9 @@ class DependencyUnavailable(ServiceUnavailable):
     """Another service this request reads from (subscriptions, wallets) refused or did not answer: 503."""
 
     code = "dependency_unavailable"
+
+
+class FeeAlreadyInvoiced(MethodNotAllowed):
+    """Lago's: only a fee no invoice carries yet (a charge paid in advance, not invoiceable) can be deleted."""
+
+    code = "invoiced_fee"

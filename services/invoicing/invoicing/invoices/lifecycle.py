@@ -20,6 +20,7 @@ None of these commits: the caller's transaction (request or consumed event) does
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -42,6 +43,9 @@ from invoicing.prepaid_credits import service as prepaid_credits
 from invoicing.projections import repository as projections
 from invoicing.unit_credits import service as unit_credits
 from invora.errors import Conflict
+from invora.events.contracts.invoicing import BillingCheckFailed
+from invora.ids import uuid7
+from invora.outbox import add_event
 from invora.logging import get_logger
 
 log = get_logger(__name__)
@@ -157,6 +161,41 @@ async def void(session: AsyncSession, invoice: Invoice, now: datetime) -> None:
     elif unit_credits.holds_units(invoice.source):
         # unit credits only: the same release request (wallets releases the invoice's units, once)
         await prepaid_credits.send_release(session, invoice)
+
+
+async def delete_draft(session: AsyncSession, invoice: Invoice, now: datetime) -> list[uuid.UUID]:
+    """Lago's `DELETE /invoices/{id}`: a draft is removed entirely (its fees, taxes and customer-credit
+    applications with it); it never had a number, so numbering stays gapless. Any other status: 405.
+
+    What it took is given back first: customer credits (as on void) and unit credits (the wallets' release).
+    Lago then leaves the period unbilled; Invora's billing check makes that loud instead of silent: each
+    subscription period the draft covered is recorded as a `gap` violation (`detail.deleted_draft`), which
+    parks the customer (and publishes `invoice.billing_check_failed`) until an operator resolves it. The ids
+    of the violations recorded."""
+    if invoice.status != "draft":
+        raise InvoiceNotDraft("only a draft invoice can be deleted; void a finalized one")
+    fees = (await repository.fees_of(session, [invoice.id]))[invoice.id]
+    await credits.give_back(session, invoice, now)
+    if unit_credits.holds_units(invoice.source):
+        await prepaid_credits.send_release(session, invoice)
+    recorded = []
+    for fee in fees:
+        if fee.fee_type != "subscription" or fee.subscription_id is None or not (fee.from_date and fee.to_date):
+            continue
+        detail = {"deleted_draft": str(invoice.id), "billed": []}
+        violation_id = await repository.record_violation(session, dict(
+            id=uuid7(), organization_id=invoice.organization_id, customer_id=invoice.customer_id,
+            subscription_id=fee.subscription_id, kind="gap", period_start=fee.from_date, period_end=fee.to_date,
+            detail=detail))
+        await add_event(session, type="invoice.billing_check_failed", organization_id=invoice.organization_id,
+                        aggregate_type="invoice", aggregate_id=invoice.id, data=BillingCheckFailed(
+                            lago_violation_id=violation_id, lago_customer_id=invoice.customer_id,
+                            lago_subscription_id=fee.subscription_id, kind="gap", period_start=fee.from_date,
+                            period_end=fee.to_date, detail=detail))
+        recorded.append(violation_id)
+    log.info("draft_invoice_deleted", invoice_id=str(invoice.id), violations=len(recorded))
+    await repository.delete_invoice(session, invoice)
+    return recorded
 
 
 def prepaid_credits_released(invoice: Invoice) -> None:

@@ -142,6 +142,21 @@ async def delete_fees(session: AsyncSession, invoice_id: uuid.UUID) -> None:
     await session.execute(delete(Fee).where(Fee.invoice_id == invoice_id))
 
 
+async def delete_invoice(session: AsyncSession, invoice: Invoice) -> None:
+    """A draft removed for good: fees, applied taxes and credit applications go with it (ON DELETE CASCADE)."""
+    await session.execute(delete(Invoice).where(Invoice.id == invoice.id, Invoice.status == "draft")
+                          .execution_options(synchronize_session=False))
+    session.expunge(invoice)
+    memo(session, _APPLIED_TAXES).pop(invoice.id, None)
+
+
+async def delete_fee(session: AsyncSession, fee: Fee) -> None:
+    """A fee no invoice carries, removed for good."""
+    await session.execute(delete(Fee).where(Fee.id == fee.id, Fee.invoice_id.is_(None))
+                          .execution_options(synchronize_session=False))
+    session.expunge(fee)
+
+
 async def update_fee(session: AsyncSession, fee_id: uuid.UUID, values: dict[str, Any]) -> None:
     await session.execute(update(Fee).where(Fee.id == fee_id).values(**values))
 

@@ -215,6 +215,18 @@ async def update_invoice(lago_id: InvoiceId, body: InvoiceUpdateBody, session: D
     return InvoiceResponse(invoice=await api.update(session, principal, lago_id, body.invoice, now(request)))
 
 
+@router.delete("/invoices/{lago_id}", response_model=InvoiceResponse, responses=STATE_ERRORS,
+               summary="Delete a draft invoice",
+               description="Lago's: only a `draft` can be deleted (405 `invoice_not_draft` otherwise; void a finalized "
+                           "one). It is removed entirely and never had a number. Customer and unit credits it took "
+                           "are given back. Each subscription period it covered is recorded as a billing-check "
+                           "`gap` (the customer is parked until it is resolved) so no period goes unbilled "
+                           "silently.")
+async def delete_invoice(lago_id: InvoiceId, session: DbSession, principal: Writer,
+                         request: Request) -> InvoiceResponse:
+    return InvoiceResponse(invoice=await api.delete(session, principal, lago_id, now(request)))
+
+
 @router.put("/invoices/{lago_id}/finalize", response_model=InvoiceResponse, responses=STATE_ERRORS,
             summary="Finalize a draft invoice",
             description="Coupons consumed, the number assigned (gapless), `invoice.created` and `invoice.finalized` "
