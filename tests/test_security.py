@@ -264,8 +264,9 @@ def example(document: dict[str, Any], schema: dict[str, Any], name: str, ids: di
         required = schema.get("required", [])
         return {key: example(document, sub, key, ids, depth + 1)
                 for key, sub in (schema.get("properties") or {}).items() if key in required}
-    if kind == "array":
-        return []
+    if kind == "array":  # as few items as the schema allows (a batch's minimum names A's objects too)
+        return [example(document, schema.get("items", {}), name, ids, depth + 1)
+                for _ in range(schema.get("minItems", 0))]
     if kind == "integer":
         return max(1, schema.get("minimum", 1))
     if kind == "number":

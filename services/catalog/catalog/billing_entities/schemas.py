@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StrictBool, StringConstraints
 
-from catalog.common.inputs import Code, Currency, Name, TaxCodes, Text
+from catalog.common.inputs import Code, Currency, InvoiceFooter, Name, TaxCodes
 from catalog.organizations.schemas import (
     Days,
     DocumentNumberPrefix,
@@ -30,7 +30,7 @@ Phone = Annotated[str, StringConstraints(max_length=50)]
 
 
 class EntityBillingConfigurationInput(InputModel):
-    invoice_footer: Text | None = None
+    invoice_footer: InvoiceFooter | None = None
     document_locale: Locale | None = None
     invoice_grace_period: Days | None = None
     subscription_invoice_issuing_date_anchor: Literal["current_period_end", "next_period_start"] | None = None

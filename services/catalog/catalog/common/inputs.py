@@ -32,6 +32,8 @@ Code = Annotated[str, StringConstraints(min_length=1, max_length=MAX_CODE), Stor
 Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME), StorableText()]
 OptionalName = Annotated[str, StringConstraints(max_length=MAX_NAME), StorableText()]
 Description = Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION), StorableText()]
+# an invoice footer (an organization's or a billing entity's): Lago's 600 characters
+InvoiceFooter = Annotated[str, StringConstraints(max_length=600), StorableText()]
 Currency = Annotated[str, Choice(CURRENCIES)]
 AmountCents = Annotated[StrictInt, Field(ge=0, le=MAX_CENTS)]
 TaxCodes = Annotated[list[Code], Field(max_length=MAX_ITEMS), SchemaExtra.of(uniqueItems=True)]  # else 422

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StrictBool, StringConstraints
 
-from catalog.common.inputs import Currency, InputModel, Name, StrictInt, Text
+from catalog.common.inputs import Currency, InputModel, InvoiceFooter, Name, StrictInt
 from invora.events.contracts.catalog import Organization
 from invora.web.inputs import Country, Emails, StorableText, Timezone
 
@@ -43,7 +43,7 @@ EmailSettings = Annotated[list[Literal["invoice.finalized", "credit_note.created
 
 
 class BillingConfigurationInput(InputModel):
-    invoice_footer: Text | None = None
+    invoice_footer: InvoiceFooter | None = None
     invoice_grace_period: Days | None = None
     document_locale: Locale | None = None
 

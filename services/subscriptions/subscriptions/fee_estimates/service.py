@@ -50,12 +50,16 @@ INSTANT_MODELS = ("standard", "percentage")
 
 
 async def _subscription(session: AsyncSession, principal: Principal, external_id: str) -> Subscription:
-    found = (await session.execute(select(Subscription).where(
-        Subscription.organization_id == principal.organization_id, Subscription.external_id == external_id,
-        Subscription.status == "active"))).scalars().first()
+    """The subscription the event names, active; access is checked on any of that id's subscriptions first, so a
+    tenant key naming another customer's subscription is refused (403) whatever its status, in a batch too."""
+    rows = (await session.execute(select(Subscription).where(
+        Subscription.organization_id == principal.organization_id,
+        Subscription.external_id == external_id))).scalars().all()
+    for row in rows:
+        ensure_customer_access(principal, row.customer_id)
+    found = next((row for row in rows if row.status == "active"), None)
     if found is None:
         raise SubscriptionNotFound()
-    ensure_customer_access(principal, found.customer_id)
     return found
 
 
