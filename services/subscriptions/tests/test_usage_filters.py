@@ -1,12 +1,20 @@
 """Lago's `current_usage` filters: one charge (by id or code, also the deprecated `filter_by_*`), one
 billable metric, one pricing group (`group[key]=value`, `filter_by_group[...]`); the totals are those of
-what is kept; unknown charges and metrics are 404, bad filters 4xx; `full_usage` is refused (not built)."""
+what is kept; unknown charges and metrics are 404, bad filters 4xx; `full_usage=true` is the usage since the
+subscription started, priced once."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
-from .conftest import Api, Plans  # noqa: TID252
+from subscriptions.subscriptions.scheduler import run_pass
+
+from .conftest import (  # noqa: TID252
+    START,  # noqa: TID252
+    Api,
+    Plans,
+)
 from .test_usage_current import metric  # noqa: TID252
 from .test_usage_grouped import GRADUATED, ev, subscribe  # noqa: TID252
 
@@ -77,8 +85,11 @@ async def test_unknown_filters_and_bad_input(api, plans, clock):
     body = await api.error("GET", URL, params={"external_subscription_id": "sub_1", "full_usage": "true"})
     assert body["error_details"] == {"full_usage": ["charge_or_group_filter_required"]}
     body = await api.error("GET", URL, params={"external_subscription_id": "sub_1", "full_usage": "true",
+                                               "charge_code": "x"}, status=404)
+    assert body["code"] == "charge_not_found"
+    body = await api.error("GET", URL, params={"external_subscription_id": "sub_1", "full_usage": "maybe",
                                                "charge_code": "x"})
-    assert body["error_details"] == {"full_usage": ["not_supported"]}
+    assert "full_usage" in body["error_details"]
     body = await api.error("GET", URL, params={"external_subscription_id": "sub_1", "group[]": "eu"})
     assert body["error_details"] == {"group": ["value_is_invalid"]}
     body = await api.error("GET", URL, params={"external_subscription_id": "sub_1", "filter_by_group": "[1]"})
@@ -90,3 +101,43 @@ async def test_filters_never_reach_another_organization(api, plans, clock, make_
     stranger = make_api(uuid.uuid4())
     await stranger.error("GET", URL, params={"external_subscription_id": "sub_1", "billable_metric_code":
                                              calls["code"]}, status=404)
+
+
+async def test_full_usage_is_the_usage_since_the_subscription_started(subs, api, plans, clock, make_api):
+    calls = await metric(plans, "count_agg")
+    visitors = await metric(plans, "unique_count_agg")
+    await subscribe(api, plans, [
+        {"billable_metric_id": calls["lago_id"], "charge_model": "graduated",
+         "properties": {"graduated_ranges": GRADUATED}},
+        {"billable_metric_id": visitors["lago_id"], "charge_model": "standard", "properties": {"amount": "1"}},
+    ])
+    await api.ok("POST", "/api/v1/events/batch", {"events": [ev(calls["code"]) for _ in range(8)]})
+    first_end = START.replace(month=4, day=1, hour=0, minute=0)  # calendar monthly, UTC
+    clock.set(first_end + timedelta(hours=1))
+    assert await run_pass(subs.database.sessionmaker, clock.now())
+    in_april = int((first_end - START).total_seconds() // 60) + 30  # 00:30 on 1 April
+    await api.ok("POST", "/api/v1/events/batch", {"events": [ev(calls["code"], minutes=in_april) for _ in range(6)]})
+
+    open_period = await _usage(api)
+    charge_id = next(c["charge"]["lago_id"] for c in open_period["charges_usage"]
+                     if c["billable_metric"]["code"] == calls["code"])
+    period_only = await _usage(api, charge_id=charge_id)
+    assert period_only["charges_usage"][0]["units"] == "6" and period_only["amount_cents"] == 700  # 1 + 6 × 1
+
+    full = await _usage(api, charge_id=charge_id, full_usage="true")
+    [charge] = full["charges_usage"]
+    assert charge["units"] == "14" and charge["events_count"] == 14
+    # priced once over the 14 units (11 + 4 × 0.5), not per period (9 + 7)
+    assert full["amount_cents"] == charge["amount_cents"] == 1300
+    assert full["from_datetime"].startswith(START.isoformat()[:19])
+    assert full["to_datetime"] == period_only["to_datetime"]
+    # the deprecated filter name works the same
+    assert (await _usage(api, filter_by_charge_id=charge_id, full_usage="true"))["charges_usage"] == [charge]
+
+    visitors_charge = next(c["charge"]["lago_id"] for c in open_period["charges_usage"]
+                           if c["billable_metric"]["code"] == visitors["code"])
+    body = await api.error("GET", URL, params={"external_subscription_id": "sub_1", "full_usage": "true",
+                                               "charge_id": visitors_charge})
+    assert body["error_details"] == {"full_usage": ["not_supported_for_aggregation"]}
+    await make_api(uuid.uuid4()).error("GET", URL, params={"external_subscription_id": "sub_1", "full_usage": "true",
+                                                           "charge_id": charge_id}, status=404)

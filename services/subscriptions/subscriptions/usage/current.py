@@ -38,7 +38,7 @@ from subscriptions.usage.aggregate import (
     slot_of,
     split_by_filters,
 )
-from subscriptions.usage.errors import BillableMetricNotFound, ChargeNotFound
+from subscriptions.usage.errors import BillableMetricNotFound, ChargeNotFound, FullUsageNotBuilt
 from subscriptions.usage_events.buckets import schedule_for
 from subscriptions.usage_events.ingest import group_key, number
 from subscriptions.usage_events.metrics import Metric, MetricCache, plan_metrics
@@ -52,6 +52,14 @@ SELECT code, group_key, pricing_group, events_count, value_sum, value_max, lates
        unique_count, precise_sum
 FROM usage_rollups WHERE subscription_id = $1 AND period_start = $2
 """
+# full usage: every period's rollups since the subscription started (folded per group by `merged`)
+ROLLUPS_SINCE_START = """
+SELECT code, group_key, pricing_group, events_count, value_sum, value_max, latest_value, latest_at, weighted_moment,
+       unique_count, precise_sum
+FROM usage_rollups WHERE subscription_id = $1 AND period_start <= $2
+"""
+# aggregations whose per-period rollups fold into the lifetime's (sums add up, maximum and latest are taken)
+FULL_USAGE_AGGREGATIONS = frozenset({"count_agg", "sum_agg", "max_agg", "latest_agg"})
 CARRIED = """
 SELECT code, group_key, pricing_group, sum(value_sum) AS total FROM usage_rollups
 WHERE subscription_id = $1 AND period_start < $2 AND code = ANY($3::text[]) GROUP BY code, group_key, pricing_group
@@ -330,7 +338,9 @@ def _groups(keys: Keys, buckets: list[Bucket], carried: list[tuple[Bucket, Decim
 
 async def current_usage(session: AsyncSession, catalog: CatalogClient, cache: MetricCache,
                         subscription: Subscription, now: datetime, *, apply_taxes: bool = True,
-                        only: UsageFilter = NO_FILTER) -> dict[str, Any]:
+                        only: UsageFilter = NO_FILTER, full_usage: bool = False) -> dict[str, Any]:
+    """The open period's usage; with `full_usage` (Lago), the usage since the subscription started (every
+    period's rollups folded, priced once), for the charges `only` keeps."""
     organization_id = subscription.organization_id
     version = await catalog.plan_version(session, organization_id, subscription.plan_version_id)
     metrics = await plan_metrics(session, catalog, cache, organization_id, subscription.plan_version_id)
@@ -341,7 +351,15 @@ async def current_usage(session: AsyncSession, catalog: CatalogClient, cache: Me
         raise ChargeNotFound()
     if only.billable_metric_code and not any(c["billable_metric_code"] == only.billable_metric_code for c in charges):
         raise BillableMetricNotFound()
-    return await usage_of(session, subscription, version, metrics, period, apply_taxes=apply_taxes, only=only)
+    if full_usage:
+        for charge in charges:
+            metric = metrics.get(charge["billable_metric_code"])
+            if only.keeps_charge(charge) and metric is not None and (
+                    metric.recurring or metric.aggregation_type not in FULL_USAGE_AGGREGATIONS):
+                raise FullUsageNotBuilt()
+        period = Period(subscription.started_at or period.start, period.end)
+    return await usage_of(session, subscription, version, metrics, period, apply_taxes=apply_taxes, only=only,
+                          full_usage=full_usage)
 
 
 def _usage_entry(priced: Priced, projection: Projection | None) -> dict[str, Any]:
@@ -393,20 +411,25 @@ def _grouped_usage(filters: list[dict[str, Any]], slot_groups: list[dict[Project
 async def usage_of(session: AsyncSession, subscription: Subscription, version: dict[str, Any],
                    metrics: dict[str, Metric], period: Period, *, apply_taxes: bool = True,
                    with_event_values: bool = False, projection: Projection | None = None,
-                   only: UsageFilter = NO_FILTER) -> dict[str, Any]:
+                   only: UsageFilter = NO_FILTER, full_usage: bool = False) -> dict[str, Any]:
     """Usage of `period` of the subscription, for the charges of `version` (metrics by code); `only` keeps
-    one charge, metric or pricing group (Lago's `current_usage` filters; the totals are those of what is kept)."""
-    full_period = schedule_for(subscription).period_at(period.start)
+    one charge, metric or pricing group (Lago's `current_usage` filters; the totals are those of what is kept).
+    `full_usage`: `period` starts when the subscription started and every period's rollups up to the one
+    holding `period.end` count (the caller keeps to metrics whose rollups fold: `FULL_USAGE_AGGREGATIONS`)."""
+    full_period = schedule_for(subscription).period_at(period.end - timedelta(microseconds=1) if full_usage
+                                                       else period.start)
     bucket_start = full_period.start
     # Lago's charges_duration: the whole period's days (a weighted sum is divided by it)
     full_seconds = 86_400 * (local_date(full_period.end, subscription.timezone)
                              - local_date(full_period.start, subscription.timezone)).days
     conn = await driver(session)
     by_code: dict[str, list[Bucket]] = {}
-    for row in await conn.fetch(ROLLUPS, subscription.id, bucket_start):
+    for row in await conn.fetch(ROLLUPS_SINCE_START if full_usage else ROLLUPS, subscription.id, bucket_start):
         by_code.setdefault(row["code"], []).append(Bucket.of(row))
-    recurring = [m.code for m in metrics.values() if m.recurring and m.aggregation_type in CARRIED_TOTALS]
-    recurring_unique = [m.code for m in metrics.values() if m.recurring and m.aggregation_type == "unique_count_agg"]
+    recurring = [m.code for m in metrics.values() if m.recurring and m.aggregation_type in CARRIED_TOTALS
+                 and not full_usage]
+    recurring_unique = [m.code for m in metrics.values() if m.recurring and m.aggregation_type == "unique_count_agg"
+                        and not full_usage]
     carried: dict[str, list[tuple[Bucket, Decimal]]] = {}
     rows = [*(await conn.fetch(CARRIED, subscription.id, bucket_start, recurring) if recurring else ()),
             *(await conn.fetch(CARRIED_UNIQUE, subscription.id, bucket_start, recurring_unique)

@@ -33,9 +33,10 @@ class BillableMetricNotFound(NotFound):
 
 
 class FullUsageNotBuilt(FieldError):
-    """Lago's `full_usage=true` (usage since the subscription started) is not built: refused, never ignored."""
+    """`full_usage=true` over a metric whose rollups do not add up across periods (recurring, unique count,
+    weighted sum): refused, never answered wrong."""
 
-    field, reason = "full_usage", "not_supported"
+    field, reason = "full_usage", "not_supported_for_aggregation"
 
 
 class UsageFilterMissing(FieldError):

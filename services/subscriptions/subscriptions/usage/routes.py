@@ -22,7 +22,7 @@ from subscriptions.common.inputs import storable_key
 from subscriptions.plans.client import catalog_of
 from subscriptions.subscriptions.errors import SubscriptionNotFound
 from subscriptions.usage import current, past
-from subscriptions.usage.errors import FullUsageNotBuilt, UsageFilterMissing
+from subscriptions.usage.errors import UsageFilterMissing
 from subscriptions.usage.schemas import CustomerPastUsageResponse, CustomerUsageResponse
 from subscriptions.usage_events.metrics import metric_cache_of
 
@@ -61,7 +61,11 @@ def _group_filter(request: Request) -> tuple[tuple[str, str], ...]:
                         "charge, 404 `charge_not_found` when the plan has none such), `billable_metric_code`, and "
                         "`group[key]=value` (or `filter_by_group[key]=value`: one pricing group; a charge not "
                         "grouped by those keys is left out). The totals are those of what is kept. `full_usage=true` "
-                        "(usage since the subscription started) is not built: 422.")
+                        "(Lago): the usage since the subscription started instead of the open period's "
+                        "(`from_datetime` its start), priced once over the whole; it needs a charge or group "
+                        "filter (422 `charge_or_group_filter_required`) and, for now, a charge whose metric is "
+                        "not recurring and counts, sums, or takes the maximum or latest value (else 422 "
+                        "`not_supported_for_aggregation`).")
 async def current_usage(
     session: DbSession, principal: ReaderOrTenant, request: Request,
     external_customer_id: Annotated[str, Path()],
@@ -72,13 +76,12 @@ async def current_usage(
     billable_metric_code: Annotated[str | None, Query(max_length=255)] = None,
     filter_by_charge_id: Annotated[uuid.UUID | None, Query(deprecated=True)] = None,
     filter_by_charge_code: Annotated[str | None, Query(max_length=255, deprecated=True)] = None,
+    full_usage: Annotated[bool, Query(description="Usage since the subscription started (needs a charge or "
+                                                  "group filter).")] = False,
 ) -> Any:
     group = _group_filter(request)
-    # not in the schema: `full_usage=true` is refused (not built), and a schema must not promise it
-    if request.query_params.get("full_usage", "").lower() in ("true", "1"):
-        if not (charge_id or charge_code or filter_by_charge_id or filter_by_charge_code or group):
-            raise UsageFilterMissing()
-        raise FullUsageNotBuilt()
+    if full_usage and not (charge_id or charge_code or filter_by_charge_id or filter_by_charge_code or group):
+        raise UsageFilterMissing()
     if not storable_key(external_customer_id) or not storable_key(external_subscription_id):
         raise SubscriptionNotFound()
     chosen_id = charge_id or filter_by_charge_id
@@ -89,7 +92,7 @@ async def current_usage(
     subscription = await current.find_subscription(session, principal.organization_id, customer.id,
                                                    external_subscription_id)
     usage = await current.current_usage(session, catalog_of(request), metric_cache_of(request.app), subscription,
-                                        now(request), apply_taxes=apply_taxes, only=only)
+                                        now(request), apply_taxes=apply_taxes, only=only, full_usage=full_usage)
     return {"customer_usage": usage}
 
 
