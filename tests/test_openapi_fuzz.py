@@ -78,6 +78,10 @@ BUSINESS_RULES: list[tuple[str, str, str]] = [
     (r"PUT /api/v1/payment_providers/\{code\}", r".*", r"not_accepted_by_provider"),
     # a payment retry charges the customer's default method; naming another is refused (docs/payments.md)
     (r"POST /api/v1/invoices/\{lago_id\}/retry_payment", r"payment_method", r"not_supported"),
+    # Lago's `full_usage=true` needs a charge or group filter (a rule across parameters), and a metric whose
+    # per-period usage folds into the lifetime's (docs/metering.md)
+    (r"GET /api/v1/customers/\{external_customer_id\}/current_usage", r"full_usage",
+     r"charge_or_group_filter_required|not_supported_for_aggregation"),
     # a webhook URL must resolve, to public addresses, over https (unless allowed)
     (r".*", r"webhook_url", r"url_unresolvable|url_address_not_allowed|url_must_use_https"),
 ]
