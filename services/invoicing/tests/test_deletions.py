@@ -94,3 +94,21 @@ async def test_a_fee_not_yet_invoiced_can_be_deleted_an_invoiced_one_cannot(worl
     body = await api.error("DELETE", f"/api/v1/fees/{invoiced['lago_id']}", status=405)
     assert body["code"] == "invoiced_fee"
     await api.ok("GET", f"/api/v1/fees/{invoiced['lago_id']}")
+
+
+async def test_delete_racing_finalize_one_wins_and_nothing_is_half_done(world, api):
+    customer = await world.customer(invoice_grace_period=3)
+    sub = world.subscription(customer, await world.plan(1_500))
+    await world.close(sub, T0, APR)
+    [draft] = await all_invoices(api)
+    path = f"/api/v1/invoices/{draft['lago_id']}"
+    deleted, finalized = await asyncio.gather(api.client.delete(path), api.client.put(f"{path}/finalize"))
+    statuses = sorted([deleted.status_code, finalized.status_code])
+    if deleted.status_code == 200:  # the delete won: the finalize found nothing
+        assert finalized.status_code == 404 and await all_invoices(api) == []
+        assert len((await api.ok("GET", "/api/v1/billing_check_violations"))["billing_check_violations"]) == 1
+    else:  # the finalize won: the delete is refused and the invoice is numbered
+        assert statuses == [200, 405] and deleted.json()["code"] == "invoice_not_draft"
+        [kept] = await all_invoices(api)
+        assert kept["status"] == "finalized" and kept["number"]
+        assert (await api.ok("GET", "/api/v1/billing_check_violations"))["billing_check_violations"] == []
