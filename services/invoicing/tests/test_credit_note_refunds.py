@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from sqlalchemy import text
@@ -140,3 +141,16 @@ async def test_another_organizations_refund_event_changes_nothing(world, api, in
     assert (await api.ok("GET", f"/api/v1/credit_notes/{note['lago_id']}"))["credit_note"]["refund_status"] == \
         "pending"
     assert await outbox(inv, org, "credit_note.refund_failure") == []
+
+
+async def test_concurrent_refunds_never_exceed_what_was_paid(world, api, inv, org):
+    invoice = await one_off(world, api)
+    setup, _ = fee_ids(invoice)
+    await world.deliver(on_payment, paid(world, invoice, 10_000, uuid.uuid4()))
+    # each asks 36.00 € back (30.00 € + 20 %); the fee would take three, the 100.00 € paid only two
+    answers = await asyncio.gather(*(api.client.post("/api/v1/credit_notes", json={"credit_note": {
+        "invoice_id": invoice["lago_id"], "refund_amount_cents": 3_600,
+        "items": [{"fee_id": setup, "amount_cents": 3_000}]}}) for _ in range(5)))
+    assert sorted(a.status_code for a in answers) == [200, 200, 422, 422, 422]
+    assert {tuple(a.json()["error_details"]) for a in answers if a.status_code == 422} == {("refund_amount_cents",)}
+    assert [r["amount_cents"] for r in await requests(inv, org)] == [3_600, 3_600]
