@@ -235,3 +235,26 @@ async def test_refresh_late_usage_and_void_reuse_the_recorded_units_and_release_
     finally:
         await runtime.wallets.aclose()
         runtime.wallets = reachable
+
+
+async def test_deleting_a_draft_that_took_units_asks_wallets_to_release_them(world, api, inv, org, handle):
+    customer = await world.customer(invoice_grace_period=1)
+    await grant_event(world, grant_body(customer))
+    calls = charge("calls", properties={"amount": "1"})
+    sub = world.subscription(customer, await world.plan(0, charges=[calls]))
+    runtime = inv.app.state.runtime
+    reachable, fake = runtime.wallets, FakeWallets(Decimal(10))
+    runtime.wallets = ServiceClient(base_url="http://w.test", subject="service:invoicing", issuer="invora",
+                                    api_key="k", transport=fake)
+    try:
+        async with inv.database.sessionmaker() as session:
+            await handle(session, [world.period_ended(sub, T0, APR, usage=[charge_usage(calls, "12")])])
+            await session.commit()
+        [draft] = (await api.ok("GET", "/api/v1/invoices"))["invoices"]
+        assert draft["status"] == "draft" and draft["fees_amount_cents"] == 200 and fake.calls == 1
+        await api.ok("DELETE", f"/api/v1/invoices/{draft['lago_id']}")
+        released = await outbox(inv, org, "invoice.prepaid_credits_release_requested")
+        assert [r["lago_invoice_id"] for r in released] == [draft["lago_id"]]
+    finally:
+        await runtime.wallets.aclose()
+        runtime.wallets = reachable
