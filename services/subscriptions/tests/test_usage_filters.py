@@ -139,5 +139,8 @@ async def test_full_usage_is_the_usage_since_the_subscription_started(subs, api,
     body = await api.error("GET", URL, params={"external_subscription_id": "sub_1", "full_usage": "true",
                                                "charge_id": visitors_charge})
     assert body["error_details"] == {"full_usage": ["not_supported_for_aggregation"]}
+    # a group filter leaves out charges not grouped by its keys: the unique count is no obstacle then
+    grouped = await _usage(api, full_usage="true", **{"group[region]": "eu"})
+    assert grouped["charges_usage"] == [] and grouped["amount_cents"] == 0
     await make_api(uuid.uuid4()).error("GET", URL, params={"external_subscription_id": "sub_1", "full_usage": "true",
                                                            "charge_id": charge_id}, status=404)

@@ -49,6 +49,11 @@ def test_events_and_usage_with_lago_client(lago):
     with pytest.raises(LagoApiError) as unknown:
         subscriptions.customers.current_usage("cus_1", "sub_1", charge_code="nope")
     assert unknown.value.status_code == 404
+    full = subscriptions.customers.current_usage("cus_1", "sub_1", charge_code="calls", full_usage=True)
+    assert full.charges_usage[0].units == "4" and full.amount_cents == 200  # one period so far: the same usage
+    with pytest.raises(LagoApiError) as unfiltered:
+        subscriptions.customers.current_usage("cus_1", "sub_1", full_usage=True)
+    assert unfiltered.value.status_code == 422
     assert usage.amount_cents == 200 and usage.charges_usage[0].units == "4"
     projected = subscriptions.customers.projected_usage("cus_1", "sub_1")
     assert projected.amount_cents == 200

@@ -354,7 +354,7 @@ async def current_usage(session: AsyncSession, catalog: CatalogClient, cache: Me
     if full_usage:
         for charge in charges:
             metric = metrics.get(charge["billable_metric_code"])
-            if only.keeps_charge(charge) and metric is not None and (
+            if _may_keep(only, charge, subscription.plan_overrides or {}) and metric is not None and (
                     metric.recurring or metric.aggregation_type not in FULL_USAGE_AGGREGATIONS):
                 raise FullUsageNotBuilt()
         period = Period(subscription.started_at or period.start, period.end)
@@ -406,6 +406,17 @@ def _grouped_usage(filters: list[dict[str, Any]], slot_groups: list[dict[Project
                 str(v) for _, g in members for v in g.event_values or ()]
         entries.append(entry)
     return entries
+
+
+def _may_keep(only: UsageFilter, charge: dict[str, Any], overrides: dict[str, Any]) -> bool:
+    """Whether `only` can keep some of the charge: a group filter keeps only charges grouped by its keys."""
+    if not only.keeps_charge(charge):
+        return False
+    if not only.group:
+        return True
+    properties, filters = _charge_terms(charge, overrides)
+    grouped = set(keys_of(properties)).union(*(keys_of(f.get("properties") or properties) for f in filters))
+    return {key for key, _value in only.group} <= grouped
 
 
 async def usage_of(session: AsyncSession, subscription: Subscription, version: dict[str, Any],
