@@ -12,22 +12,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from invora.web.pagination import PageParams, PaginationMeta
 from payments.payments.repository import PAYABLE_COLUMNS
 
-# the counter row stays locked until the issuing transaction ends: numbers are unique and, since a
-# rolled-back transaction gives its increment back, gapless
-_NEXT_NUMBER = text(
+# The counter row stays locked until the issuing transaction ends: numbers are unique and, since a
+# rolled-back transaction gives its increment back, gapless. Counter and receipt are one statement (one
+# round trip under the lock), and callers take it last before their commit, so that the lock that
+# serialises an organization's successes is held for as little as possible. The number is formatted as
+# `service.number_of` does (`PREFIX-` and at least six digits).
+_ISSUE = text(
     """
-    INSERT INTO payment_receipt_counters (organization_id, last_number) VALUES (:org, 1)
-    ON CONFLICT (organization_id) DO UPDATE SET last_number = payment_receipt_counters.last_number + 1
-    RETURNING last_number
+    WITH counter AS (
+        INSERT INTO payment_receipt_counters (organization_id, last_number) VALUES (:org, 1)
+        ON CONFLICT (organization_id) DO UPDATE SET last_number = payment_receipt_counters.last_number + 1
+        RETURNING last_number
+    )
+    INSERT INTO payment_receipts (id, organization_id, payment_id, sequential_id, number, created_at)
+    SELECT :id, :org, :payment_id, last_number,
+           :prefix || '-' || CASE WHEN last_number < 1000000 THEN lpad(last_number::text, 6, '0')
+                                  ELSE last_number::text END,
+           :created_at
+    FROM counter
+    RETURNING sequential_id, number
     """
 )
 _EXISTS = text("SELECT EXISTS (SELECT 1 FROM payment_receipts WHERE payment_id = :payment_id)")
-_INSERT = text(
-    """
-    INSERT INTO payment_receipts (id, organization_id, payment_id, sequential_id, number, created_at)
-    VALUES (:id, :org, :payment_id, :sequential_id, :number, :created_at)
-    """
-)
 _SELECT = (
     "SELECT r.id AS receipt_id, r.number AS receipt_number, r.created_at AS receipt_created_at, p.*, "
     f"{PAYABLE_COLUMNS} FROM payment_receipts r JOIN payments p ON p.id = r.payment_id "
@@ -39,12 +45,9 @@ async def exists_for(session: AsyncSession, payment_id: uuid.UUID) -> bool:
     return bool((await session.execute(_EXISTS, {"payment_id": payment_id})).scalar_one())
 
 
-async def next_number(session: AsyncSession, organization_id: uuid.UUID) -> int:
-    return int((await session.execute(_NEXT_NUMBER, {"org": organization_id})).scalar_one())
-
-
-async def insert(session: AsyncSession, values: dict[str, Any]) -> None:
-    await session.execute(_INSERT, values)
+async def insert_numbered(session: AsyncSession, values: dict[str, Any]) -> RowMapping:
+    """The receipt with the organization's next number (its counter row locked until the transaction ends)."""
+    return (await session.execute(_ISSUE, values)).mappings().one()
 
 
 async def by_id(session: AsyncSession, organization_id: uuid.UUID, receipt_id: uuid.UUID) -> RowMapping | None:

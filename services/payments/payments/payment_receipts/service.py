@@ -20,6 +20,7 @@ from invora.web.pagination import PageParams, PaginationMeta
 from payments.errors import PaymentReceiptNotFound
 from payments.events import publish
 from payments.payment_receipts import repository
+from payments.payments import repository as payments_repository
 from payments.payments.render import render as render_payment
 
 PREFIX = "RCPT"
@@ -34,18 +35,26 @@ def render(row: RowMapping) -> PaymentReceipt:
                           created_at=row["receipt_created_at"])
 
 
-async def issue(session: AsyncSession, organization_id: uuid.UUID, payment_id: uuid.UUID) -> uuid.UUID | None:
-    """The payment's receipt (in the caller's transaction) and its event; None when it has one already."""
+async def issue(session: AsyncSession, organization_id: uuid.UUID, payment_id: uuid.UUID,
+                payment: RowMapping | None = None) -> uuid.UUID | None:
+    """The payment's receipt (in the caller's transaction) and its event; None when it has one already.
+
+    It takes the organization's counter row, locked until the transaction ends (every success of the
+    organization waits for it): call it LAST before the commit. `payment` is the payment as
+    `payments.repository.by_id` reads it, when the caller has it (saves a read).
+    """
     if await repository.exists_for(session, payment_id):
         return None
-    sequential_id = await repository.next_number(session, organization_id)
-    receipt_id = uuid7()
-    await repository.insert(session, {"id": receipt_id, "org": organization_id, "payment_id": payment_id,
-                                      "sequential_id": sequential_id, "number": number_of(sequential_id),
-                                      "created_at": datetime.now(UTC)})
-    row = await repository.by_id(session, organization_id, receipt_id)
-    await publish(session, organization_id, "payment_receipt.created", receipt_id,
-                  PaymentReceiptEvent(payment_receipt=render(row)))
+    if payment is None:
+        payment = await payments_repository.by_id(session, organization_id, payment_id)
+    rendered_payment = render_payment(payment)  # everything but the number is ready before the lock
+    receipt_id, created_at = uuid7(), datetime.now(UTC)
+    numbered = await repository.insert_numbered(session, {"id": receipt_id, "org": organization_id,
+                                                          "payment_id": payment_id, "prefix": PREFIX,
+                                                          "created_at": created_at})
+    await publish(session, organization_id, "payment_receipt.created", receipt_id, PaymentReceiptEvent(
+        payment_receipt=PaymentReceipt(lago_id=receipt_id, number=numbered["number"], payment=rendered_payment,
+                                       created_at=created_at)))
     return receipt_id
 
 

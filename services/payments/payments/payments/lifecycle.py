@@ -127,6 +127,8 @@ async def publish_payment(session: AsyncSession, payment_id: uuid.UUID, organiza
                           event_type: str) -> None:
     row = await repository.by_id(session, organization_id, payment_id)
     await publish(session, organization_id, event_type, payment_id, PaymentEvent(payment=render(row)))
-    if event_type == "payment.succeeded":  # published once per payment, in the transaction of its success
-        await receipts.issue(session, organization_id, payment_id)
     await request_status.on_payment(session, row, event_type)
+    if event_type == "payment.succeeded":  # published once per payment, in the transaction of its success
+        # last: the receipt takes the organization's counter row, locked until the commit, which every
+        # other success of the organization waits for (see payment_receipts.service.issue)
+        await receipts.issue(session, organization_id, payment_id, row)
