@@ -13,24 +13,32 @@ from invora.web.pagination import PageParams, PaginationMeta
 from payments.payments.repository import PAYABLE_COLUMNS
 
 # The counter row stays locked until the issuing transaction ends: numbers are unique and, since a
-# rolled-back transaction gives its increment back, gapless. Counter and receipt are one statement (one
-# round trip under the lock), and callers take it last before their commit, so that the lock that
-# serialises an organization's successes is held for as little as possible. The number is formatted as
-# `service.number_of` does (`PREFIX-` and at least six digits).
+# rolled-back transaction gives its increment back, gapless. Every success of an organization waits for
+# that lock, so it is taken by ONE statement, the last before the commit (see `service.issue`): the
+# counter, the receipt with its number, and the number written into the receipt's `payment_receipt.created`
+# outbox row (added earlier in the same transaction; the relay sees it only once committed). The number is
+# formatted as `service.number_of` does (`PREFIX-` and at least six digits).
 _ISSUE = text(
     """
     WITH counter AS (
         INSERT INTO payment_receipt_counters (organization_id, last_number) VALUES (:org, 1)
         ON CONFLICT (organization_id) DO UPDATE SET last_number = payment_receipt_counters.last_number + 1
         RETURNING last_number
+    ), numbered AS (
+        SELECT last_number, :prefix || '-' || CASE WHEN last_number < 1000000 THEN lpad(last_number::text, 6, '0')
+                                                   ELSE last_number::text END AS number
+        FROM counter
+    ), receipt AS (
+        INSERT INTO payment_receipts (id, organization_id, payment_id, sequential_id, number, created_at)
+        SELECT :id, :org, :payment_id, last_number, number, :created_at FROM numbered
+        RETURNING sequential_id, number
+    ), event AS (
+        UPDATE outbox_events SET envelope = jsonb_set(envelope, '{data,payment_receipt,number}',
+                                                      to_jsonb((SELECT number FROM numbered)))
+        WHERE event_id = :event_id
+        RETURNING event_id
     )
-    INSERT INTO payment_receipts (id, organization_id, payment_id, sequential_id, number, created_at)
-    SELECT :id, :org, :payment_id, last_number,
-           :prefix || '-' || CASE WHEN last_number < 1000000 THEN lpad(last_number::text, 6, '0')
-                                  ELSE last_number::text END,
-           :created_at
-    FROM counter
-    RETURNING sequential_id, number
+    SELECT receipt.sequential_id, receipt.number, (SELECT count(*) FROM event) AS events FROM receipt
     """
 )
 _EXISTS = text("SELECT EXISTS (SELECT 1 FROM payment_receipts WHERE payment_id = :payment_id)")
@@ -46,7 +54,8 @@ async def exists_for(session: AsyncSession, payment_id: uuid.UUID) -> bool:
 
 
 async def insert_numbered(session: AsyncSession, values: dict[str, Any]) -> RowMapping:
-    """The receipt with the organization's next number (its counter row locked until the transaction ends)."""
+    """The receipt with the organization's next number, also written into its event's outbox row (`event_id`);
+    the counter row stays locked until the transaction ends."""
     return (await session.execute(_ISSUE, values)).mappings().one()
 
 

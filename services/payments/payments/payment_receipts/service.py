@@ -47,14 +47,17 @@ async def issue(session: AsyncSession, organization_id: uuid.UUID, payment_id: u
         return None
     if payment is None:
         payment = await payments_repository.by_id(session, organization_id, payment_id)
-    rendered_payment = render_payment(payment)  # everything but the number is ready before the lock
     receipt_id, created_at = uuid7(), datetime.now(UTC)
+    # the event is written first with the number blank; the numbering statement fills it in, in this
+    # transaction (nothing reads the outbox row before the commit)
+    event = await publish(session, organization_id, "payment_receipt.created", receipt_id, PaymentReceiptEvent(
+        payment_receipt=PaymentReceipt(lago_id=receipt_id, number="", payment=render_payment(payment),
+                                       created_at=created_at)))
     numbered = await repository.insert_numbered(session, {"id": receipt_id, "org": organization_id,
                                                           "payment_id": payment_id, "prefix": PREFIX,
-                                                          "created_at": created_at})
-    await publish(session, organization_id, "payment_receipt.created", receipt_id, PaymentReceiptEvent(
-        payment_receipt=PaymentReceipt(lago_id=receipt_id, number=numbered["number"], payment=rendered_payment,
-                                       created_at=created_at)))
+                                                          "created_at": created_at, "event_id": event.id})
+    if numbered["events"] != 1:  # the envelope's shape changed: never commit an unnumbered receipt event
+        raise RuntimeError(f"payment_receipt.created {event.id} not numbered")
     return receipt_id
 
 
