@@ -9,7 +9,6 @@ from notifications.activity_logs.routes import router as activity_logs_router
 from notifications.api_logs.routes import router as api_logs_router
 from notifications.deliveries.routes import router as deliveries_router
 from notifications.delivery_worker.worker import delivery_worker_lifespan
-from notifications.endpoints.organization_default import organization_webhook_consumer_spec
 from notifications.endpoints.routes import router as endpoints_router
 from notifications.fanout.consumer_spec import fanout_consumer_spec
 from notifications.logs_retention import log_retention_lifespan
@@ -34,7 +33,7 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
         routers=[signing_router, deliveries_router, endpoints_router, activity_logs_router, api_logs_router],
         # the fan-out consumer handles a fetched batch per transaction (see fanout/consumer_spec.py); the
         # organization's `webhook_url` becomes an endpoint (endpoints/organization_default.py)
-        consumers=[fanout_consumer_spec(runtime), organization_webhook_consumer_spec(runtime)],
+        consumers=[fanout_consumer_spec(runtime)],
         background=[signing_key_lifespan(runtime), delivery_worker_lifespan(runtime), log_retention_lifespan(runtime)],
         openapi_tags=[
             {"name": "webhook_endpoints", "description": "Where an organization's events are sent, and how."},

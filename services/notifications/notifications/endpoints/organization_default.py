@@ -15,7 +15,6 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invora.bus.consumer import ConsumerSpec
 from invora.events.contracts.catalog import OrganizationEvent
 from invora.events.envelope import EventEnvelope
 from notifications.endpoints.errors import WebhookUrlRefused
@@ -50,11 +49,3 @@ async def register_organization_webhook(session: AsyncSession, event: EventEnvel
         name="Organization webhook", event_types=None, enabled=True, secret=generate_secret(), created_at=now,
         updated_at=now,
     ).on_conflict_do_nothing(index_elements=["organization_id", "webhook_url"]))
-
-
-def organization_webhook_consumer_spec(runtime: NotificationsRuntime) -> ConsumerSpec:
-    async def handle(session: AsyncSession, event: EventEnvelope) -> None:
-        await register_organization_webhook(session, event, runtime)
-
-    return ConsumerSpec(name="organization-webhook", topics=("invora.organization",), handler=handle,
-                        event_types=frozenset({"organization.updated"}))

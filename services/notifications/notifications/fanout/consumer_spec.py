@@ -20,6 +20,7 @@ from invora.events.envelope import EventEnvelope
 from invora.events.topics import ALL_TOPICS
 from notifications.activity_logs.recorder import record_activities
 from notifications.api_logs.recorder import record_api_logs
+from notifications.endpoints.organization_default import register_organization_webhook
 from notifications.fanout.consumer import fan_out
 from notifications.runtime import NotificationsRuntime
 
@@ -30,6 +31,11 @@ def fanout_consumer_spec(runtime: NotificationsRuntime) -> ConsumerSpec:
     async def handle(session: AsyncSession, events: Sequence[EventEnvelope]) -> None:
         # the activity and API logs are recorded in the same transaction as the deliveries (docs/activity-logs.md)
         now = runtime.clock.now()
+        # an organization's webhook_url becomes its endpoint before the batch fans out, so the batch's later
+        # events already reach it (one group for every topic: no second consumer to join before /ready)
+        for event in events:
+            if event.type == "organization.updated":
+                await register_organization_webhook(session, event, runtime)
         await record_activities(session, events, now)
         await record_api_logs(session, events, now)
         await fan_out(session, events, runtime)
