@@ -158,12 +158,18 @@ async def test_rotation_re_encrypts_everything_online_and_resumably(
 
     conn = await asyncpg.connect(dsn)
     try:
+        # this organization's endpoints (the shared fan-out group may register other tests' organization
+        # webhooks from the broker's backlog) and the service's JWT key; every stored secret is re-encrypted
         stored = [r[0] for r in await conn.fetch(
+            "SELECT secret FROM webhook_endpoints WHERE organization_id = $1 UNION ALL SELECT previous_secret "
+            "FROM webhook_endpoints WHERE organization_id = $1 AND previous_secret IS NOT NULL UNION ALL "
+            "SELECT private_key_pem FROM webhook_signing_keys", org)]
+        everything = [r[0] for r in await conn.fetch(
             "SELECT secret FROM webhook_endpoints UNION ALL SELECT previous_secret FROM webhook_endpoints "
             "WHERE previous_secret IS NOT NULL UNION ALL SELECT private_key_pem FROM webhook_signing_keys")]
     finally:
         await conn.close()
-    assert len(stored) == 5 + 1 + 1 and all(v.startswith("enc:v1:next:") for v in stored)
+    assert len(stored) == 5 + 1 + 1 and all(v.startswith("enc:v1:next:") for v in everything)
 
     # step 3: the old key can go; a service with only the new key reads everything
     monkeypatch.setattr(secrets, "_ring", both.only_current())
