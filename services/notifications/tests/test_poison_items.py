@@ -76,11 +76,13 @@ async def test_a_delivery_whose_attempt_crashes_is_parked_and_the_others_are_sen
     monkeypatch.setattr(worker.sender, "send", crashing)
     started = time.monotonic()
     healthy = [await producer.emit(org, "invoice.finalized", aggregate_type="invoice") for _ in range(3)]
-    requests = await receiver.wait_for(3, timeout=15)
+    requests = await receiver.wait_for(3, timeout=25)
     elapsed = time.monotonic() - started
     assert {kit.verify_request(r, secret=endpoint["secret"])["event_id"] for r in requests} == {
         str(e.id) for e in healthy}
-    assert elapsed < 5.0, elapsed
+    # sent without waiting for the crashed delivery's back-off (30 s): a loaded CI machine may take seconds to
+    # fan the events out, so the bound is the back-off, not a latency figure
+    assert elapsed < 25.0, elapsed
     delivery = await kit.delivery_of(client, endpoint["lago_id"], poisoned.id)
 
     async def parked():
