@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any
+from collections.abc import Sequence
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
@@ -11,6 +12,8 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 MAX_PER_PAGE = 100
+
+T = TypeVar("T")
 
 
 class PaginationMeta(BaseModel):
@@ -62,3 +65,8 @@ async def paginate(session: AsyncSession, statement: Select, params: PageParams)
     ).scalar_one()
     rows = (await session.execute(statement.limit(params.per_page).offset(params.offset))).scalars().all()
     return list(rows), params.meta(total)
+
+
+def page_of(items: Sequence[T], page: PageParams) -> tuple[list[T], PaginationMeta]:
+    """One page of a short list already in memory (a plan's charges, a charge's filters), in the same `meta`."""
+    return list(items[page.offset: page.offset + page.per_page]), page.meta(len(items))

@@ -4,27 +4,28 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from catalog.common.inputs import AmountCents, Code, Currency, Description, InputModel, Name, OptionalName, TaxCodes
 from invora.events.contracts.catalog import AddOn
+from invora.web.fields import AmountCents, Code, CurrencyChoice, Description, Name, RequiredName, TaxCodes
+from invora.web.inputs import InputModel
 from invora.web.pagination import PaginationMeta
 
 
 class AddOnCreateInput(InputModel):
-    name: Name
+    name: RequiredName
     code: Code
     amount_cents: AmountCents
-    amount_currency: Currency
-    invoice_display_name: OptionalName | None = None
+    amount_currency: CurrencyChoice
+    invoice_display_name: Name | None = None
     description: Description | None = None
     tax_codes: TaxCodes | None = None
 
 
 class AddOnUpdateInput(InputModel):
-    name: Name | None = None
+    name: RequiredName | None = None
     code: Code | None = None
     amount_cents: AmountCents | None = None
-    amount_currency: Currency | None = None
-    invoice_display_name: OptionalName | None = None
+    amount_currency: CurrencyChoice | None = None
+    invoice_display_name: Name | None = None
     description: Description | None = None
     tax_codes: TaxCodes | None = None
 

@@ -16,13 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog.add_ons.errors import AddOnAttachedToLivePlans, AddOnNotFound
 from catalog.add_ons.models import AddOn
 from catalog.add_ons.schemas import AddOnCreateInput, AddOnUpdateInput
-from catalog.common.events import publish
-from catalog.common.inputs import storable_key
+from catalog.events import publish
 from catalog.plans import repository as plan_repository
 from catalog.taxes import service as taxes
 from invora.db.flush import flush_unique
 from invora.errors import ValidationFailed
 from invora.events.contracts import catalog as contracts
+from invora.web.inputs import storable_key
 from invora.web.pagination import PageParams, PaginationMeta, paginate
 
 

@@ -6,9 +6,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
-from catalog.common.inputs import Code, Description, InputModel, Name, StrictInt, Text
 from invora.events.contracts.catalog import AggregationType, BillableMetric
 from invora.expressions import MAX_LENGTH as MAX_EXPRESSION
+from invora.web.fields import Code, Description, RequiredName, Text
+from invora.web.inputs import InputModel, StrictInt
 from invora.web.pagination import PaginationMeta
 
 MAX_FILTERS = 50
@@ -27,7 +28,7 @@ class BillableMetricFilterInput(InputModel):
 
 class _MetricFields(InputModel):
     description: Description | None = None
-    field_name: Name | None = None
+    field_name: RequiredName | None = None
     recurring: StrictBool | None = None
     rounding_function: RoundingFunction | None = None
     rounding_precision: RoundingPrecision | None = None
@@ -52,13 +53,13 @@ class BillableMetricCreateInput(_MetricFields):
 
     model_config = ConfigDict(json_schema_extra=_METRIC_RULES)
 
-    name: Name
+    name: RequiredName
     code: Code
     aggregation_type: AggregationType
 
 
 class BillableMetricUpdateInput(_MetricFields):
-    name: Name | None = None
+    name: RequiredName | None = None
     code: Code | None = None
     aggregation_type: AggregationType | None = None
 

@@ -24,13 +24,13 @@ from catalog.billable_metrics.schemas import (
     BillableMetricUpdateInput,
     EvaluateExpressionInput,
 )
-from catalog.common.events import publish
-from catalog.common.inputs import storable_key
+from catalog.events import publish
 from catalog.plans import repository as plan_repository
 from invora.db.flush import flush_unique
 from invora.errors import ValidationFailed
 from invora.events.contracts import catalog as contracts
 from invora.expressions import EventInput, ExpressionFailed, ExpressionInvalid, compile_expression, render
+from invora.web.inputs import storable_key
 from invora.web.pagination import PageParams, PaginationMeta, paginate
 
 NOT_RECURRING = frozenset({"count_agg", "max_agg", "latest_agg"})

@@ -8,7 +8,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.billing_entities.models import BillingEntity
-from catalog.common.inputs import storable_key
+from invora.web.inputs import storable_key
 
 
 async def find(session: AsyncSession, organization_id: uuid.UUID, code: str, *,

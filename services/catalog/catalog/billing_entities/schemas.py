@@ -11,7 +11,6 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StrictBool, StringConstraints
 
-from catalog.common.inputs import Code, Currency, InvoiceFooter, Name, TaxCodes
 from catalog.organizations.schemas import (
     Days,
     DocumentNumberPrefix,
@@ -20,6 +19,7 @@ from catalog.organizations.schemas import (
     Url,
 )
 from invora.events.contracts.catalog import BillingEntity
+from invora.web.fields import Code, CurrencyChoice, InvoiceFooter, RequiredName, TaxCodes
 from invora.web.inputs import InputModel, Timezone
 from invora.web.pagination import PaginationMeta
 
@@ -38,7 +38,7 @@ class EntityBillingConfigurationInput(InputModel):
 
 
 class BillingEntityFields(LegalDetailsInput):
-    default_currency: Currency | None = None
+    default_currency: CurrencyChoice | None = None
     document_numbering: EntityNumbering | None = None
     document_number_prefix: DocumentNumberPrefix | None = None
     finalize_zero_amount_invoice: StrictBool | None = None
@@ -56,11 +56,11 @@ class BillingEntityFields(LegalDetailsInput):
 
 class BillingEntityCreateInput(BillingEntityFields):
     code: Code
-    name: Annotated[Name, StringConstraints(min_length=1)]
+    name: RequiredName
 
 
 class BillingEntityUpdateInput(BillingEntityFields):
-    name: Annotated[Name, StringConstraints(min_length=1)] | None = None
+    name: RequiredName | None = None
 
 
 class BillingEntityCreateBody(BaseModel):

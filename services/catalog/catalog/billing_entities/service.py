@@ -16,7 +16,7 @@ from catalog.billing_entities import repository
 from catalog.billing_entities.errors import BillingEntityCodeTaken, BillingEntityNotFound
 from catalog.billing_entities.models import BillingEntity
 from catalog.billing_entities.schemas import BillingEntityCreateInput, BillingEntityFields, BillingEntityUpdateInput
-from catalog.common.events import publish
+from catalog.events import publish
 from catalog.taxes import service as taxes
 from invora.db.flush import flush_unique
 from invora.errors import ValidationFailed

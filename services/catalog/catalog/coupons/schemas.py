@@ -8,18 +8,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from catalog.common.inputs import (
-    MAX_ITEMS,
-    AmountCents,
-    Code,
-    Currency,
-    DecimalInput,
-    Description,
-    InputModel,
-    Name,
-    StrictInt,
-)
 from invora.events.contracts.catalog import Coupon
+from invora.web.decimals import DecimalInput
+from invora.web.fields import MAX_ITEMS, AmountCents, Code, CurrencyChoice, Description, RequiredName
+from invora.web.inputs import InputModel, StrictInt
 from invora.web.pagination import PaginationMeta
 from invora.web.timestamps import TimestampInput
 
@@ -46,7 +38,7 @@ class AppliesTo(InputModel):
 class _CouponFields(InputModel):
     description: Description | None = None
     amount_cents: AmountCents | None = None
-    amount_currency: Currency | None = None
+    amount_currency: CurrencyChoice | None = None
     percentage_rate: PercentageRate | None = None
     reusable: StrictBool | None = None
     frequency_duration: Annotated[StrictInt, Field(ge=1, le=1200)] | None = None
@@ -81,7 +73,7 @@ class CouponCreateInput(_CouponFields):
 
     model_config = ConfigDict(json_schema_extra=_COUPON_RULES)
 
-    name: Name
+    name: RequiredName
     code: Code
     coupon_type: Literal["fixed_amount", "percentage"]
     frequency: Frequency
@@ -89,7 +81,7 @@ class CouponCreateInput(_CouponFields):
 
 
 class CouponUpdateInput(_CouponFields):
-    name: Name | None = None
+    name: RequiredName | None = None
     code: Code | None = None
     coupon_type: Literal["fixed_amount", "percentage"] | None = None
     frequency: Frequency | None = None

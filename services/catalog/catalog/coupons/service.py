@@ -19,16 +19,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.billable_metrics import service as metrics
 from catalog.billable_metrics.models import BillableMetric
-from catalog.common.events import publish
-from catalog.common.inputs import storable_key
 from catalog.coupons.errors import CouponNotFound
 from catalog.coupons.models import Coupon, CouponTarget
 from catalog.coupons.schemas import AppliesTo, CouponCreateInput, CouponUpdateInput
+from catalog.events import publish
 from catalog.plans import repository as plan_repository
 from catalog.plans.models import Plan
 from invora.db.flush import flush_unique
 from invora.errors import MethodNotAllowed, ValidationFailed
 from invora.events.contracts import catalog as contracts
+from invora.web.inputs import storable_key
 from invora.web.pagination import PageParams, PaginationMeta, paginate
 
 

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from catalog.common.inputs import MAX_ITEMS, Code, InputModel, JsonObject, OptionalName
 from invora.events.contracts.catalog import Feature, PrivilegeValueType
-from invora.web.inputs import StorableText
+from invora.web.fields import MAX_ITEMS, Code, Name
+from invora.web.inputs import InputModel, JsonObject, StorableText
 from invora.web.pagination import PaginationMeta
 
 FeatureDescription = Annotated[str, StringConstraints(max_length=600), StorableText()]
@@ -17,7 +17,7 @@ MAX_SELECT_OPTIONS = 100
 
 class PrivilegeInput(InputModel):
     code: Code
-    name: OptionalName | None = None
+    name: Name | None = None
     value_type: PrivilegeValueType | None = None
     config: JsonObject | None = None
 
@@ -40,7 +40,7 @@ class NewPrivilegeInput(PrivilegeInput):
 
 
 class _FeatureFields(InputModel):
-    name: OptionalName | None = None
+    name: Name | None = None
     description: FeatureDescription | None = None
     privileges: Annotated[list[PrivilegeInput], Field(max_length=MAX_ITEMS)] | None = None
 

@@ -18,8 +18,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog.common.events import publish
-from catalog.common.inputs import storable_key
+from catalog.events import publish
 from catalog.features.errors import FeatureNotFound, PrivilegeNotFound
 from catalog.features.models import Feature, FeaturePrivilege
 from catalog.features.schemas import MAX_SELECT_OPTIONS, FeatureCreateInput, FeatureUpdateInput, PrivilegeInput
@@ -29,6 +28,7 @@ from catalog.plans.service import publish_updated
 from invora.db.flush import flush_unique
 from invora.errors import ValidationFailed
 from invora.events.contracts import catalog as contracts
+from invora.web.inputs import storable_key
 from invora.web.pagination import PageParams, PaginationMeta, paginate
 
 

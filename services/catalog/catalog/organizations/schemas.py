@@ -10,9 +10,9 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StrictBool, StringConstraints
 
-from catalog.common.inputs import Currency, InputModel, InvoiceFooter, Name, StrictInt
 from invora.events.contracts.catalog import Organization
-from invora.web.inputs import Country, Emails, StorableText, Timezone
+from invora.web.fields import CurrencyChoice, InvoiceFooter, RequiredName
+from invora.web.inputs import Country, Emails, InputModel, StorableText, StrictInt, Timezone
 
 
 def _matching(pattern: str) -> AfterValidator:
@@ -51,22 +51,22 @@ class BillingConfigurationInput(InputModel):
 class LegalDetailsInput(InputModel):
     """Fields an organization and a billing entity share; `null` clears a field."""
 
-    legal_name: Name | None = None
-    legal_number: Name | None = None
-    tax_identification_number: Name | None = None
+    legal_name: RequiredName | None = None
+    legal_number: RequiredName | None = None
+    tax_identification_number: RequiredName | None = None
     email: Emails | None = None
-    address_line1: Name | None = None
-    address_line2: Name | None = None
-    city: Name | None = None
-    state: Name | None = None
-    zipcode: Name | None = None
+    address_line1: RequiredName | None = None
+    address_line2: RequiredName | None = None
+    city: RequiredName | None = None
+    state: RequiredName | None = None
+    zipcode: RequiredName | None = None
     country: Country | None = None
 
 
 class OrganizationUpdateInput(LegalDetailsInput):
-    name: Annotated[Name, StringConstraints(min_length=1)] | None = None
+    name: RequiredName | None = None
     webhook_url: Url | None = None
-    default_currency: Currency | None = None
+    default_currency: CurrencyChoice | None = None
     document_numbering: Literal["per_customer", "per_organization"] | None = None
     document_number_prefix: DocumentNumberPrefix | None = None
     net_payment_term: Days | None = None

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog.common.events import publish
+from catalog.events import publish
 from catalog.organizations import repository
 from catalog.organizations.models import Organization
 from catalog.organizations.schemas import OrganizationUpdateInput

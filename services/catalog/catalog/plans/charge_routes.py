@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Path
 
-from catalog.common.paging import page_of
 from catalog.plans import charges
 from catalog.plans.schemas import (
     ChargeBody,
@@ -29,7 +28,7 @@ from catalog.plans.schemas import (
 from invora.auth.deps import Reader, Writer
 from invora.web.deps import DbSession
 from invora.web.error_docs import READ_ERRORS, WRITE_ERRORS
-from invora.web.pagination import Pagination
+from invora.web.pagination import Pagination, page_of
 
 router = APIRouter(prefix="/api/v1/plans/{code}", tags=["plans"])
 CodePath = Annotated[str, Path(description="Code of the plan.")]

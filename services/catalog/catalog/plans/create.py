@@ -6,7 +6,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog.common.events import publish
+from catalog.events import publish
 from catalog.plans import assemble, render, repository, versioning
 from catalog.plans.drafts import PlanDraft
 from catalog.plans.models import Plan

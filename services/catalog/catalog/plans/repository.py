@@ -11,7 +11,6 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from catalog.common.inputs import storable_key
 from catalog.plans.models import (
     Charge,
     FixedCharge,
@@ -21,6 +20,7 @@ from catalog.plans.models import (
     PlanVersionCharge,
     PlanVersionFixedCharge,
 )
+from invora.web.inputs import storable_key
 
 
 async def live_plan(

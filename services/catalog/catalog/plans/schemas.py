@@ -14,23 +14,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
-from catalog.common.inputs import (
-    MAX_ITEMS,
-    AmountCents,
-    Code,
-    Currency,
-    DecimalInput,
-    Description,
-    InputModel,
-    JsonObject,
-    Name,
-    OptionalName,
-    StrictInt,
-    TaxCodes,
-    Text,
-    check_json,
-    check_text,
-)
 from invora.events.contracts.catalog import (
     Charge,
     ChargeFilter,
@@ -42,7 +25,19 @@ from invora.events.contracts.catalog import (
     PlanInterval,
     PlanVersion,
 )
-from invora.web.inputs import JsonValue, documented_as
+from invora.web.decimals import DecimalInput
+from invora.web.fields import (
+    MAX_ITEMS,
+    AmountCents,
+    Code,
+    CurrencyChoice,
+    Description,
+    Name,
+    RequiredName,
+    TaxCodes,
+    Text,
+)
+from invora.web.inputs import InputModel, JsonObject, JsonValue, StrictInt, check_json, check_text, documented_as
 from invora.web.pagination import PaginationMeta
 from invora.web.schema_rules import any_given, given
 
@@ -96,7 +91,7 @@ Metadata = Annotated[
 
 
 class ChargeFilterInput(InputModel):
-    invoice_display_name: OptionalName | None = None
+    invoice_display_name: Name | None = None
     properties: JsonObject = Field(default_factory=dict)
     values: FilterValues
 
@@ -112,7 +107,7 @@ class ChargeInput(InputModel):
     pay_in_advance: StrictBool | None = None
     invoiceable: StrictBool | None = None
     regroup_paid_fees: Literal["invoice"] | None = None
-    invoice_display_name: OptionalName | None = None
+    invoice_display_name: Name | None = None
     prorated: StrictBool | None = None
     min_amount_cents: AmountCents | None = None
     properties: JsonObject | None = None
@@ -125,7 +120,7 @@ class FixedChargeInput(InputModel):
     add_on_id: uuid.UUID | None = None
     add_on_code: Code | None = None
     code: Code | None = None
-    invoice_display_name: OptionalName | None = None
+    invoice_display_name: Name | None = None
     units: Units | None = None
     charge_model: FixedChargeModel | None = None
     pay_in_advance: StrictBool | None = None
@@ -163,18 +158,18 @@ class MinimumCommitmentInput(InputModel):
     """Without `amount_cents` (e.g. `{}`) on an update: the commitment is removed."""
 
     amount_cents: AmountCents | None = None
-    invoice_display_name: OptionalName | None = None
+    invoice_display_name: Name | None = None
     tax_codes: TaxCodes | None = None
 
 
 class UsageThresholdInput(InputModel):
     amount_cents: Annotated[StrictInt, Field(ge=1, le=10**15)]
-    threshold_display_name: OptionalName | None = None
+    threshold_display_name: Name | None = None
     recurring: StrictBool | None = None
 
 
 class _PlanFields(InputModel):
-    invoice_display_name: OptionalName | None = None
+    invoice_display_name: Name | None = None
     description: Description | None = None
     trial_period: TrialPeriod | None = None
     bill_charges_monthly: StrictBool | None = None
@@ -188,11 +183,11 @@ class _PlanFields(InputModel):
 
 
 class PlanCreateInput(_PlanFields):
-    name: Name
+    name: RequiredName
     code: Code
     interval: PlanInterval
     amount_cents: AmountCents
-    amount_currency: Currency
+    amount_currency: CurrencyChoice
     pay_in_advance: StrictBool | None = None
     charges: Annotated[list[NewChargeInput], Field(max_length=MAX_ITEMS)] | None = None
     fixed_charges: Annotated[list[NewFixedChargeInput], Field(max_length=MAX_ITEMS)] | None = None
@@ -209,11 +204,11 @@ class UpdatedFixedChargeInput(FixedChargeInput):
 class PlanUpdateInput(_PlanFields):
     charges: Annotated[list[UpdatedChargeInput], Field(max_length=MAX_ITEMS)] | None = None
     fixed_charges: Annotated[list[UpdatedFixedChargeInput], Field(max_length=MAX_ITEMS)] | None = None
-    name: Name | None = None
+    name: RequiredName | None = None
     code: Code | None = None
     interval: PlanInterval | None = None
     amount_cents: AmountCents | None = None
-    amount_currency: Currency | None = None
+    amount_currency: CurrencyChoice | None = None
     pay_in_advance: StrictBool | None = None
     cascade_updates: StrictBool | None = None
 
@@ -288,7 +283,7 @@ class ChargesResponse(BaseModel):
 
 
 class ChargeFilterWriteInput(InputModel):
-    invoice_display_name: OptionalName | None = None
+    invoice_display_name: Name | None = None
     properties: JsonObject | None = None
     values: FilterValues | None = None
     cascade_updates: StrictBool | None = None

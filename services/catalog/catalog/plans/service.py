@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog.common.events import publish
+from catalog.events import publish
 from catalog.plans import render, repository
 from catalog.plans.drafts import PlanDraft
 from catalog.plans.errors import MetadataKeyNotFound, PlanNotFound, PlanVersionNotFound, TooManyMetadataItems

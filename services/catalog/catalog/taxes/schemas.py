@@ -7,15 +7,17 @@ from typing import Annotated
 
 from pydantic import BaseModel, StrictBool
 
-from catalog.common.inputs import Code, DecimalInput, Description, InputModel, Name
 from invora.events.contracts.catalog import Tax
+from invora.web.decimals import DecimalInput
+from invora.web.fields import Code, Description, RequiredName
+from invora.web.inputs import InputModel
 from invora.web.pagination import PaginationMeta
 
 TaxRate = Annotated[Decimal, DecimalInput(le=100)]  # a percentage
 
 
 class TaxCreateInput(InputModel):
-    name: Name
+    name: RequiredName
     code: Code
     rate: TaxRate
     description: Description | None = None
@@ -23,7 +25,7 @@ class TaxCreateInput(InputModel):
 
 
 class TaxUpdateInput(InputModel):
-    name: Name | None = None
+    name: RequiredName | None = None
     code: Code | None = None
     rate: TaxRate | None = None
     description: Description | None = None

@@ -8,13 +8,13 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog.common.events import publish
-from catalog.common.inputs import storable_key
+from catalog.events import publish
 from catalog.taxes.errors import TaxCodeTaken, TaxNotFound
 from catalog.taxes.models import Tax
 from catalog.taxes.schemas import TaxCreateInput, TaxUpdateInput
 from invora.db.flush import flush_unique
 from invora.events.contracts import catalog as contracts
+from invora.web.inputs import storable_key
 from invora.web.pagination import PageParams, PaginationMeta, paginate
 
 

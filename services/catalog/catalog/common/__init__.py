@@ -1,1 +1,0 @@
-"""Pieces every catalog domain uses: role policy, input types, error docs, event publishing."""
