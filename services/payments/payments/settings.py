@@ -30,6 +30,9 @@ class PaymentsSettings(ServiceSettings):
                           "its sandbox is https://sandbox.cashfree.com/pg).")
     tap_api_base: str | None = Field(
         None, description="Tap's API base URL, version included; unset: Tap's own (https://api.tap.company/v2).")
+    moneyhash_api_base: str | None = Field(
+        None, description="MoneyHash's API origin (the adapter adds `/api/v1.1`); unset: MoneyHash's own "
+                          "(https://web.moneyhash.io).")
     provider_timeout_seconds: float = Field(10.0, gt=0, le=120, description="Timeout of one call to a payment "
                                                                            "provider; a call without an answer is "
                                                                            "reconciled by looking the charge up.")

@@ -199,3 +199,31 @@ async def test_tap_takes_its_secret_key_and_webhook_url(payments, org):
     assert moved.status_code == 200 and moved.json()["payment_provider"]["webhook_url"] is None
     wrong = await client.put("/api/v1/payment_providers/tap", json={"payment_provider": {"client_id": "x"}})
     assert wrong.status_code == 422 and wrong.json()["error_details"] == {"client_id": ["not_accepted_by_provider"]}
+
+
+async def test_moneyhash_takes_lagos_fields_and_its_signature_key(payments, org):
+    client = payments.client(org)
+    created = await client.post("/api/v1/payment_providers", json={"payment_provider": {
+        "provider_type": "moneyhash", "code": "mh", "name": "MoneyHash", "api_key": "mh_api_key_secret_4321",
+        "flow_id": "xgXlXgX", "signature_key": "oVZo2bro-a7UBN3k9QFlsSz6cN_Zrdt9KCWk4_5q2lo="}})
+    assert created.status_code == 200, created.text
+    shown = created.json()["payment_provider"]
+    assert shown["secret_key"] == "••••4321" and shown["flow_id"] == "xgXlXgX" and shown["has_webhook_secret"]
+    assert shown["webhook_path"].startswith("/api/v1/provider_webhooks/moneyhash/")
+    assert "mh_api_key_secret" not in created.text and "oVZo2bro" not in created.text
+    for bad in ({"flow_id": "x" * 21}, {"flow_id": None}, {"api_key": None}, {"secret_key": "sk_x"}):
+        refused = await client.post("/api/v1/payment_providers", json={"payment_provider": {
+            "provider_type": "moneyhash", "code": "mh2", "name": "MoneyHash", "api_key": "k", "flow_id": "f", **bad}})
+        assert refused.status_code == 422, bad
+    moved = await client.put("/api/v1/payment_providers/mh", json={"payment_provider": {
+        "flow_id": "newflow", "webhook_url": "https://billing.acme.test/hooks/mh"}})
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["payment_provider"]["flow_id"] == "newflow"
+    wrong = await client.put("/api/v1/payment_providers/mh", json={"payment_provider": {"client_id": "x"}})
+    assert wrong.status_code == 422 and wrong.json()["error_details"] == {"client_id": ["not_accepted_by_provider"]}
+    async with payments.database.sessionmaker() as session:
+        row = (await session.execute(text(
+            "SELECT secret_key, webhook_secret, settings FROM payment_providers WHERE organization_id = :org "
+            "AND code = 'mh'"), {"org": org})).one()
+    assert row.secret_key.startswith("enc:v1:") and row.webhook_secret.startswith("enc:v1:")
+    assert row.settings == {"flow_id": "newflow", "webhook_url": "https://billing.acme.test/hooks/mh"}

@@ -28,6 +28,7 @@ from services.payments.tests.fakes.adyen import FakeAdyen
 from services.payments.tests.fakes.cashfree import FakeCashfree
 from services.payments.tests.fakes.flutterwave import FakeFlutterwave
 from services.payments.tests.fakes.gocardless import FakeGoCardless
+from services.payments.tests.fakes.moneyhash import FakeMoneyhash
 from services.payments.tests.fakes.paystack import FakePaystack
 from services.payments.tests.fakes.tap import FakeTap
 
@@ -35,7 +36,8 @@ from services.payments.tests.fakes.tap import FakeTap
 @pytest.fixture(scope="module")
 async def fakes():
     servers = {"paystack": FakePaystack(), "flutterwave": FakeFlutterwave(), "adyen": FakeAdyen(),
-               "gocardless": FakeGoCardless(), "cashfree": FakeCashfree(), "tap": FakeTap()}
+               "gocardless": FakeGoCardless(), "cashfree": FakeCashfree(), "tap": FakeTap(),
+               "moneyhash": FakeMoneyhash()}
     for server in servers.values():
         await server.start()
     try:
@@ -53,7 +55,7 @@ async def payments(migrated_database, invora_kafka: str, invora_keys, fakes):
                            charger_lease_seconds=30.0, paystack_api_base=fakes["paystack"].url,
                            flutterwave_api_base=fakes["flutterwave"].url, adyen_api_base=fakes["adyen"].url + "/v71",
                            gocardless_api_base=fakes["gocardless"].url, cashfree_api_base=fakes["cashfree"].url,
-                           tap_api_base=fakes["tap"].url,
+                           tap_api_base=fakes["tap"].url, moneyhash_api_base=fakes["moneyhash"].url,
                            consumer_session_timeout_ms=2_000) as running:
         yield running
 
@@ -399,9 +401,54 @@ class TapDriver(Driver):
         return sum(int(r["amount"] * 1000) for r in self.fake.refunds.values())
 
 
+class MoneyhashDriver(Driver):
+    """MoneyHash: a merchant-initiated intent on the newest card token (Lago's MIT call)."""
+
+    provider_type = "moneyhash"
+    currency = "USD"
+    looks_up_by_reference = False  # the charger repeats the call with the same `X-Idempotency-Key`
+    deletes_methods = False
+
+    def __init__(self, fake: FakeMoneyhash) -> None:
+        self.fake = fake
+        self.signature_key = uuid.uuid4().hex
+
+    def connection(self, code: str) -> dict[str, Any]:
+        return {"provider_type": "moneyhash", "code": code, "name": "MoneyHash", "api_key": uuid.uuid4().hex,
+                "flow_id": "xgXlXgX", "signature_key": self.signature_key,
+                "webhook_url": "https://billing.acme.test/hooks/moneyhash"}
+
+    def customer(self, email: str, behaviour: str | None) -> str:
+        customer = self.fake.add_customer(email)
+        if behaviour:
+            self.fake.add_card(customer, behaviour)
+        return customer
+
+    def charges(self, provider_customer_id: str, email: str) -> list[int]:
+        return [int(i["amount"] * 100) for i in self.fake.charges(provider_customer_id)]
+
+    def charge_webhook(self, payment: dict) -> tuple[bytes, dict[str, str]]:
+        return self.fake.signed(self.signature_key, self.fake.transaction_event(payment["provider_payment_id"]))
+
+    def forged(self, payment: dict) -> tuple[bytes, dict[str, str]]:
+        claimed = {**self.fake.transaction_event(payment["provider_payment_id"]),
+                   "type": "transaction.purchase.successful"}
+        return self.fake.signed(uuid.uuid4().hex, claimed)
+
+    def authenticate(self, payment: dict) -> None:
+        self.fake.complete_authentication(payment["provider_payment_id"])
+
+    def settle_refund(self, provider_refund_id: str) -> tuple[bytes, dict[str, str]] | None:
+        self.fake.settle_refund(provider_refund_id)
+        return self.fake.signed(self.signature_key, self.fake.refund_event(provider_refund_id))
+
+    def refunded(self) -> int:
+        return sum(int(r["amount"]["value"] * 100) for r in self.fake.refunds.values())
+
+
 DRIVERS = {"paystack": PaystackDriver, "flutterwave": FlutterwaveDriver, "adyen": AdyenDriver,
            "gocardless": GoCardlessDriver, "cashfree": CashfreeDriver,
-           "tap": TapDriver}
+           "tap": TapDriver, "moneyhash": MoneyhashDriver}
 
 
 class ProviderStage(Stage):
@@ -813,6 +860,21 @@ async def test_an_invoice_paid_on_the_providers_hosted_page_is_recorded_once(pay
         listed = await stage.ok("GET", f"/api/v1/payments?invoice_id={invoice_id}")
         paid = [p for p in listed["payments"] if p["payment_status"] == "succeeded"]
         assert [(p["amount_cents"], p["provider_payment_id"]) for p in paid] == [(7_700, charge["id"])]
+        return
+    if stage.driver.provider_type == "moneyhash":  # MoneyHash's embedded page for a customer-present intent
+        url = (await stage.ok("POST", f"/api/v1/invoices/{invoice_id}/payment_url"))["invoice_payment_details"][
+            "payment_url"]
+        intent = stage.driver.fake.pay_page(url)
+        assert not intent["merchant_initiated"] and intent["amount"] == Decimal("77")
+        assert intent["custom_fields"]["invora_invoice_id"] == str(invoice_id)
+        body, headers = stage.driver.fake.signed(stage.driver.signature_key,
+                                                 stage.driver.fake.intent_event(intent["id"]))
+        assert (await stage.webhook(body, headers)).json()["outcome"] == "recorded"
+        assert (await stage.webhook(body, headers)).json()["outcome"] == "duplicate"
+        listed = await stage.ok("GET", f"/api/v1/payments?invoice_id={invoice_id}")
+        paid = [p for p in listed["payments"] if p["payment_status"] == "succeeded"]
+        assert [(p["amount_cents"], p["provider_payment_id"]) for p in paid] == [(7_700, intent["id"])]
+        assert stage.charges(customer) == [7_700]
         return
     if stage.driver.provider_type != "paystack":
         refused = await stage.error("POST", f"/api/v1/invoices/{invoice_id}/payment_url", status=400)

@@ -124,9 +124,30 @@ class TapConnection(_Connection):
         return self.secret_key, None, {"webhook_url": self.webhook_url} if self.webhook_url else {}
 
 
+class MoneyhashConnection(_Connection):
+    """Lago's MoneyHash fields (`api_key`, `flow_id`), the webhook signature key Lago reads from MoneyHash
+    (here given), and where MoneyHash must post its webhooks."""
+
+    provider_type: Literal["moneyhash"]
+    api_key: Secret = Field(description="The MoneyHash account's API key (`x-Api-Key`), stored encrypted.")
+    flow_id: Annotated[str, StringConstraints(min_length=1, max_length=20, pattern=r"^[^\x00\s]+$")] = Field(
+        description="The MoneyHash flow intents are created in (Lago: at most 20 characters).")
+    signature_key: Secret | None = Field(None, description="The account's webhook signature key (MoneyHash's "
+                                                           "`get-webhook-signature-key`), stored encrypted; it "
+                                                           "verifies `MoneyHash-Signature`.")
+    webhook_url: Url | None = Field(None, description="The public URL of this connection's `webhook_path`, sent as "
+                                                      "each intent's `webhook_url`.")
+
+    def stored(self) -> tuple[str, str | None, dict[str, str]]:
+        settings = {"flow_id": self.flow_id}
+        if self.webhook_url:
+            settings["webhook_url"] = self.webhook_url
+        return self.api_key, self.signature_key, settings
+
+
 PaymentProviderCreateInput = Annotated[
     StripeConnection | PaystackConnection | FlutterwaveConnection | AdyenConnection | GoCardlessConnection
-    | CashfreeConnection | TapConnection,
+    | CashfreeConnection | TapConnection | MoneyhashConnection,
     Field(discriminator="provider_type")]
 
 # which update fields each provider takes, and where each is kept (`secret_key`, `webhook_secret` or a setting)
@@ -140,6 +161,8 @@ UPDATABLE_FIELDS: dict[str, dict[str, str]] = {
     "cashfree": {"client_id": "settings.client_id", "client_secret": "secret_key",
                  "redirect_url": "success_redirect_url"},
     "tap": {"secret_key": "secret_key", "webhook_url": "settings.webhook_url"},
+    "moneyhash": {"api_key": "secret_key", "signature_key": "webhook_secret", "flow_id": "settings.flow_id",
+                  "webhook_url": "settings.webhook_url"},
 }
 
 
@@ -149,7 +172,7 @@ class PaymentProviderUpdateInput(_Input):
     secret_key: Secret | None = Field(None, description="Stripe, Paystack, Flutterwave: the secret key.")
     webhook_secret: Secret | None = Field(None, description="Stripe: the signing secret; Flutterwave: the "
                                                             "secret hash; GoCardless: the endpoint's secret.")
-    api_key: Secret | None = Field(None, description="Adyen: the API key.")
+    api_key: Secret | None = Field(None, description="Adyen, MoneyHash: the API key.")
     hmac_key: Hex | None = Field(None, description="Adyen: the webhook HMAC key.")
     merchant_account: Setting | None = Field(None, description="Adyen: the merchant account.")
     live_prefix: Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9-]+$")] | None = \
@@ -158,7 +181,10 @@ class PaymentProviderUpdateInput(_Input):
     client_id: Setting | None = Field(None, description="Cashfree: the client id.")
     client_secret: Secret | None = Field(None, description="Cashfree: the client secret.")
     redirect_url: Url | None = Field(None, description="Cashfree: Lago's name for `success_redirect_url`.")
-    webhook_url: Url | None = Field(None, description="Tap: where Tap posts its webhooks.")
+    webhook_url: Url | None = Field(None, description="Tap, MoneyHash: where the provider posts its webhooks.")
+    flow_id: Annotated[str, StringConstraints(min_length=1, max_length=20, pattern=r"^[^\x00\s]+$")] | None = \
+        Field(None, description="MoneyHash: the flow intents are created in.")
+    signature_key: Secret | None = Field(None, description="MoneyHash: the webhook signature key.")
 
 
 class PaymentProviderCreateBody(_Input):
@@ -183,7 +209,8 @@ class PaymentProviderObject(BaseModel):
     merchant_account: str | None = Field(None, description="Adyen: the merchant account.")
     live_prefix: str | None = Field(None, description="Adyen: the live endpoint's prefix (unset: test).")
     client_id: str | None = Field(None, description="Cashfree: the client id.")
-    webhook_url: str | None = Field(None, description="Tap: where Tap posts its webhooks.")
+    webhook_url: str | None = Field(None, description="Tap, MoneyHash: where the provider posts its webhooks.")
+    flow_id: str | None = Field(None, description="MoneyHash: the flow intents are created in.")
     created_at: datetime
     updated_at: datetime
 

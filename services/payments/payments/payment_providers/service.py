@@ -28,7 +28,7 @@ from payments.payment_providers.schemas import (
 from payments.payments import repository as payments_repository
 
 REQUIRED_FIELDS = frozenset({"name", "secret_key", "api_key", "access_token", "merchant_account", "client_id",
-                             "client_secret"})
+                             "client_secret", "flow_id"})
 COMMON_FIELDS = frozenset({"name", "success_redirect_url"})
 
 

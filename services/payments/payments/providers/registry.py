@@ -17,12 +17,13 @@ from payments.providers.base import PaymentProviderAdapter
 from payments.providers.cashfree import CashfreeAdapter
 from payments.providers.flutterwave import FlutterwaveAdapter
 from payments.providers.gocardless import GoCardlessAdapter
+from payments.providers.moneyhash import MoneyhashAdapter
 from payments.providers.paystack import PaystackAdapter
 from payments.providers.stripe import StripeAdapter
 from payments.providers.tap import TapAdapter
 from payments.settings import PaymentsSettings
 
-ProviderType = Literal["stripe", "paystack", "flutterwave", "adyen", "gocardless", "cashfree", "tap"]
+ProviderType = Literal["stripe", "paystack", "flutterwave", "adyen", "gocardless", "cashfree", "tap", "moneyhash"]
 PROVIDER_TYPES: tuple[str, ...] = get_args(ProviderType)
 
 
@@ -93,4 +94,8 @@ class AdapterFactory:
         if provider_type == "tap":
             return TapAdapter(secret_key=secret_key, webhook_url=options.get("webhook_url"),
                               api_base=self._settings.tap_api_base, timeout_seconds=timeout)
+        if provider_type == "moneyhash":
+            return MoneyhashAdapter(api_key=secret_key, signature_key=webhook_secret, flow_id=options.get("flow_id"),
+                                    webhook_url=options.get("webhook_url"), api_base=self._settings.moneyhash_api_base,
+                                    timeout_seconds=timeout)
         raise ValueError(f"no adapter for provider type {provider_type!r}")
