@@ -216,7 +216,7 @@ async def test_bad_input_is_refused_with_field_errors_and_changes_nothing(world,
     body = await api.error("POST", url, {"credit_note": {"invoice_id": invoice["lago_id"], "refund_amount_cents": 6,
                                                         "items": [{"fee_id": setup, "amount_cents": 5}]}})
     assert list(body["error_details"]) == ["refund_amount_cents"]
-    body = await api.error("POST", url, {"credit_note": {"invoice_id": invoice["lago_id"], "offset_amount_cents": 6,
+    body = await api.error("POST", url, {"credit_note": {"invoice_id": invoice["lago_id"], "offset_amount_cents": 7,
                                                         "items": [{"fee_id": setup, "amount_cents": 5}]}})
     assert list(body["error_details"]) == ["offset_amount_cents"]
     await api.error("PUT", f"{url}/estimate", {"credit_note": {"refund_status": "succeeded"}}, status=405)

@@ -63,3 +63,48 @@ async def test_a_credit_notes_refund_is_made_once_at_stripe_and_a_refused_one_fa
 async def test_an_unknown_payment_records_nothing(payments, stage):
     await deliver(payments, request(stage, uuid.uuid4(), uuid.uuid4(), 100, uuid.uuid4()))
     assert await stage.events("refund.created", "refund.failed") == []
+
+
+def offset_note(stage, invoice_id, amount: int, note_id: uuid.UUID | None = None, sequence: int = 1) -> EventEnvelope:
+    note_id = note_id or uuid.uuid4()
+    now = "2026-12-02T00:00:00Z"
+    return EventEnvelope(type="credit_note.created", source="invoicing", organization_id=stage.org,
+                         aggregate_type="credit_note", aggregate_id=str(note_id), sequence=sequence, data={
+                             "credit_note": {
+                                 "lago_id": str(note_id), "sequential_id": 1, "number": "INV-1-CN1",
+                                 "lago_invoice_id": str(invoice_id), "invoice_number": "INV-1",
+                                 "issuing_date": "2026-12-02", "reason": "other", "currency": "EUR",
+                                 "total_amount_cents": amount, "taxes_amount_cents": 0, "taxes_rate": 0,
+                                 "sub_total_excluding_taxes_amount_cents": amount, "balance_amount_cents": 0,
+                                 "credit_amount_cents": 0, "refund_amount_cents": 0, "offset_amount_cents": amount,
+                                 "coupons_adjustment_amount_cents": 0, "created_at": now, "updated_at": now}})
+
+
+async def test_an_offset_lowers_the_charge_and_a_full_offset_cancels_it(payments, stage):
+    customer = await stage.customer()
+    # 90.00 € due, 30.00 € offset by a credit note (delivered twice, and a credit-only note changes nothing)
+    invoice_id, payment_id = await stage.finalize(customer, 9_000)
+    note = uuid.uuid4()
+    for _ in range(2):
+        await deliver(payments, offset_note(stage, invoice_id, 3_000, note))
+    credit_only = offset_note(stage, invoice_id, 1_000)
+    credit_only.data["credit_note"]["offset_amount_cents"] = 0
+    await deliver(payments, credit_only)
+    await charger.run_once(payments.app.state.runtime, payments.database.sessionmaker)
+    payment = await stage.payment(payment_id)
+    assert (payment["payment_status"], payment["amount_cents"]) == ("succeeded", 6_000)
+    at_stripe = stage.stripe.v1.payment_intents.retrieve(payment["provider_payment_id"])
+    assert at_stripe.amount == 6_000
+    # all of it offset before the charge is sent: the attempt is canceled, nothing reaches Stripe
+    other_id, other_payment = await stage.finalize(customer, 5_000)
+    await deliver(payments, offset_note(stage, other_id, 2_000))
+    await deliver(payments, offset_note(stage, other_id, 3_000))
+    assert (await stage.payment(other_payment))["payment_status"] == "canceled"
+    await charger.run_once(payments.app.state.runtime, payments.database.sessionmaker)
+    assert (await stage.payment(other_payment))["provider_payment_id"] is None
+    # an offset seen before the invoice (another topic may lag): the charge asks only what is left
+    early = uuid.uuid4()
+    envelope = stage.invoice_event(customer, 4_000)
+    await deliver(payments, offset_note(stage, uuid.UUID(envelope.aggregate_id), 1_500, early))
+    third = await stage.apply_invoice_event(envelope)
+    assert (await stage.payment(third))["amount_cents"] == 2_500

@@ -7,6 +7,9 @@
     − credit_notes                   credit notes offset on this invoice
     − prepaid_credit                 wallets' prepaid credits (the wallets service; 0 until it settles them)
                                      = total_amount (never below 0)
+
+What is still owed once the invoice is finalized (`due_cents`, Lago's `total_due_amount_cents`):
+total_amount − what its payments paid − its credit notes' offsets, never below 0.
 """
 
 from __future__ import annotations
@@ -37,3 +40,11 @@ def totals(*, fees: int, coupons: int, taxes: int, progressive_billing_credit: i
     prepaid = min(prepaid_credit, including - credit_notes)
     return Totals(fees, progressive, coupons, excluding, taxes, including, credit_notes, prepaid,
                   including - credit_notes - prepaid)
+
+
+def due_cents(*, total_cents: int, paid_cents: int, offset_cents: int, status: str, payment_status: str) -> int:
+    """Nothing is due on a voided invoice, nor on one whose payment succeeded (a payment request's payment
+    settles its invoices without a per-invoice amount invoicing could record as paid)."""
+    if status == "voided" or payment_status == "succeeded":
+        return 0
+    return max(total_cents - paid_cents - offset_cents, 0)

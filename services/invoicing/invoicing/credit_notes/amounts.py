@@ -103,6 +103,20 @@ def compute(fees: dict[uuid.UUID, CreditableFee], items: list[tuple[uuid.UUID, i
                    total_amount_cents=sub_total + taxes, taxes_rate=rate, taxes=lines)
 
 
+def max_offsettable(total_cents: int, due: int) -> int:
+    """Lago's cap of a note's offset part: what the invoice still owes, at most the note's total."""
+    return max(min(total_cents, due), 0)
+
+
+def split_total(total_cents: int, credit_cents: int | None, refund_cents: int, offset_cents: int) -> int | None:
+    """The credit part: given, or the total less the refund and offset parts. None when the three parts do
+    not make the total (or the credit would be negative)."""
+    credit = total_cents - refund_cents - offset_cents if credit_cents is None else credit_cents
+    if credit < 0 or credit + refund_cents + offset_cents != total_cents:
+        return None
+    return credit
+
+
 def max_refundable(total_cents: int, refundable_by_payment: dict[uuid.UUID, int]) -> int:
     """Lago's cap of a note's refund part: what was paid less what earlier notes refunded, at most the note's
     total. A refund is asked of one payment, so the cap is the payment with the most left."""

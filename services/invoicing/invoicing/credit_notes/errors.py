@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from invora.errors import FieldError, MethodNotAllowed, NotFound
+from invora.errors import MethodNotAllowed, NotFound
 
 
 class CreditNoteNotFound(NotFound):
@@ -28,8 +28,3 @@ class InvoiceNotCreditable(MethodNotAllowed):
 
 class CreditNoteAlreadyVoided(MethodNotAllowed):
     code = "credit_note_already_voided"
-
-
-class OffsetNotSupported(FieldError):
-    field = "offset_amount_cents"
-    reason = "not_supported"

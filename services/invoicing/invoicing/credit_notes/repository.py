@@ -107,12 +107,12 @@ async def save(session: AsyncSession, note: CreditNote) -> None:
     await session.refresh(note)
 
 
-async def record_payment(session: AsyncSession, payment: InvoicePayment) -> None:
-    """Once per (invoice, payment): a redelivered `payment.succeeded` changes nothing."""
-    await session.execute(insert(InvoicePayment).values(
+async def record_payment(session: AsyncSession, payment: InvoicePayment) -> bool:
+    """Once per (invoice, payment): a redelivered `payment.succeeded` changes nothing. Whether it was new."""
+    return (await session.execute(insert(InvoicePayment).values(
         organization_id=payment.organization_id, invoice_id=payment.invoice_id, payment_id=payment.payment_id,
         amount_cents=payment.amount_cents, currency=payment.currency, paid_at=payment.paid_at,
-    ).on_conflict_do_nothing())
+    ).on_conflict_do_nothing().returning(InvoicePayment.payment_id))).first() is not None
 
 
 async def refundable_by_payment(session: AsyncSession, invoice_id: uuid.UUID) -> dict[uuid.UUID, int]:

@@ -41,8 +41,10 @@ router.add_api_route("/credit_notes/estimate", _not_allowed, methods=["GET", "PU
              summary="Create a credit note",
              description="On a finalized invoice: items per fee (taxes excluded), at most what each fee has left "
                          "after earlier credit notes; taxes and coupons pro rata per fee; the total at most what "
-                         "is left of the invoice. The credit part is consumed by the customer's next invoices. "
-                         "`refund_amount_cents` and `offset_amount_cents` are not supported (422). Publishes "
+                         "is left of the invoice; `credit + refund + offset` = the total. The credit part is "
+                         "consumed by the customer's next invoices, the refund part goes back through payments "
+                         "(at most what was paid), the offset part is deducted from what the invoice still owes "
+                         "(at most that; the invoice is paid when nothing is left). Publishes "
                          "`credit_note.created` and `credit_note.generated`. Send an `Idempotency-Key` to make a "
                          "retry safe.")
 async def create_credit_note(body: CreditNoteBody, session: DbSession, principal: Writer,
@@ -95,7 +97,7 @@ async def get_credit_note(lago_id: Annotated[uuid.UUID, Path()], session: DbSess
 
 @router.put("/credit_notes/{lago_id}", response_model=CreditNoteResponse, responses=WRITE_ERRORS,
             summary="Update a credit note's refund status",
-            description="Lago's `refund_status`; only a note with a refund part has one (none can be made yet).")
+            description="Lago's `refund_status`; only a note with a refund part has one.")
 async def update_credit_note(lago_id: Annotated[uuid.UUID, Path()], body: CreditNoteUpdateBody, session: DbSession,
                              principal: Writer, request: Request) -> CreditNoteResponse:
     note = await service.update(session, principal, lago_id, body.credit_note.refund_status, now(request))

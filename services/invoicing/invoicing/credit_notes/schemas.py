@@ -39,9 +39,10 @@ class CreditNoteInput(EstimateInput):
     credit_amount_cents: StrictInt | None = Field(None, ge=0, le=10**15)
     refund_amount_cents: StrictInt | None = Field(
         None, ge=0, le=10**15, description="Refunded to the payment method: at most what was paid less earlier "
-                                           "refunds; `credit_amount_cents + refund_amount_cents` = the total.")
-    # offsets are not built: only 0 (or nothing) is accepted
-    offset_amount_cents: StrictInt | None = Field(None, ge=0, le=0, description="Not supported yet: 0 or null.")
+                                           "refunds; `credit + refund + offset` = the total.")
+    offset_amount_cents: StrictInt | None = Field(
+        None, ge=0, le=10**15, description="Deducted from what the invoice still owes (at most that); the invoice "
+                                           "is paid when nothing is left. `credit + refund + offset` = the total.")
 
 
 class CreditNoteBody(BaseModel):

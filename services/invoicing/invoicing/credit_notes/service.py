@@ -9,7 +9,9 @@
 - The credit part is a customer credit (`credits/`, `reason` `credit_note`): the customer's next
   subscription invoices consume it after taxes, oldest first. Void removes what is left (balance 0,
   `voided_at`); what invoices already consumed stays consumed.
-- The refund and offset parts are not built (422 `not_supported`): see docs/invoicing.md.
+- `credit + refund + offset = total`. The refund part is asked of payments (`credit_note.refund_requested`);
+  the offset part is deducted from what the invoice still owes (at most that), and settles it when nothing
+  is left: see docs/invoicing.md.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from invoicing.billing.totals import due_cents
 from invoicing.credit_notes import amounts, repository
 from invoicing.credit_notes.errors import (
     CreditNoteAlreadyVoided,
@@ -29,7 +32,6 @@ from invoicing.credit_notes.errors import (
     FeeNotFound,
     InvoiceNotCreditable,
     InvoiceNotFound,
-    OffsetNotSupported,
 )
 from invoicing.credit_notes.models import CreditNote, CreditNoteItem, InvoicePayment
 from invoicing.credit_notes.schemas import (
@@ -42,6 +44,7 @@ from invoicing.credit_notes.schemas import (
 )
 from invoicing.credits import repository as credits_repository
 from invoicing.credits.models import CustomerCredit
+from invoicing.invoices import lifecycle
 from invoicing.invoices import repository as invoices
 from invoicing.invoices.models import Fee, Invoice
 from invoicing.invoices.render import render_fee
@@ -97,10 +100,15 @@ def _applied_taxes(computed: amounts.Amounts, currency: str) -> list[dict[str, A
              "amount_cents": line.amount_cents, "amount_currency": currency} for line in computed.taxes]
 
 
+def due(invoice: Invoice) -> int:
+    """What the invoice still owes (Lago's `total_due_amount_cents`)."""
+    return due_cents(total_cents=invoice.total_amount_cents, paid_cents=invoice.total_paid_amount_cents,
+                             offset_cents=invoice.offset_amount_cents, status=invoice.status,
+                             payment_status=invoice.payment_status)
+
+
 async def create(session: AsyncSession, organization_id: uuid.UUID, data: CreditNoteInput,
                  now: datetime) -> CreditNote:
-    if data.offset_amount_cents:
-        raise OffsetNotSupported()
     invoice = await _invoice(session, organization_id, data.invoice_id, lock=True)
     computed, fees, left = await _compute(session, invoice, data.items)
     total = computed.total_amount_cents
@@ -109,8 +117,9 @@ async def create(session: AsyncSession, organization_id: uuid.UUID, data: Credit
     if total > left:
         raise ValidationFailed(base=["higher_than_remaining_invoice_amount"])
     refund_amount = data.refund_amount_cents or 0
-    credit_amount = total - refund_amount if data.credit_amount_cents is None else data.credit_amount_cents
-    if credit_amount + refund_amount != total:
+    offset_amount = data.offset_amount_cents or 0
+    credit_amount = amounts.split_total(total, data.credit_amount_cents, refund_amount, offset_amount)
+    if credit_amount is None and data.credit_amount_cents is not None:
         raise ValidationFailed(credit_amount_cents=["does_not_match_item_amounts"])
     refund_payment_id = None
     if refund_amount:
@@ -118,6 +127,10 @@ async def create(session: AsyncSession, organization_id: uuid.UUID, data: Credit
         refund_payment_id = amounts.refund_payment(refundable, refund_amount)
         if refund_amount > amounts.max_refundable(total, refundable) or refund_payment_id is None:
             raise ValidationFailed(refund_amount_cents=["higher_than_remaining_invoice_amount"])
+    if offset_amount > amounts.max_offsettable(total, due(invoice)):
+        raise ValidationFailed(offset_amount_cents=["higher_than_remaining_invoice_amount"])
+    if credit_amount is None:  # refund + offset above the total
+        raise ValidationFailed(credit_amount_cents=["does_not_match_item_amounts"])
     sequence = await repository.next_sequence(session, invoice.id)
     note = CreditNote(
         id=uuid7(), organization_id=organization_id, created_at=now, updated_at=now, invoice_id=invoice.id,
@@ -127,7 +140,7 @@ async def create(session: AsyncSession, organization_id: uuid.UUID, data: Credit
         credit_status="available" if credit_amount else None, refund_status="pending" if refund_amount else None,
         refund_payment_id=refund_payment_id,
         total_amount_cents=total, credit_amount_cents=credit_amount, refund_amount_cents=refund_amount,
-        offset_amount_cents=0,
+        offset_amount_cents=offset_amount,
         taxes_amount_cents=computed.taxes_amount_cents, precise_taxes_amount_cents=computed.precise_taxes_amount_cents,
         taxes_rate=computed.taxes_rate,
         sub_total_excluding_taxes_amount_cents=computed.sub_total_excluding_taxes_amount_cents,
@@ -145,6 +158,8 @@ async def create(session: AsyncSession, organization_id: uuid.UUID, data: Credit
     if credit is not None:
         credits_repository.remember_balance(session, organization_id, invoice.customer_id)
     await publish(session, note, "credit_note.created", "credit_note.generated")
+    if offset_amount:
+        await _settle(session, invoice, offset_amount, now)
     if refund_payment_id is not None:
         await add_events(session, [PendingEvent(
             type=contract.CREDIT_NOTE_REFUND_REQUESTED, organization_id=organization_id, aggregate_type="credit_note",
@@ -153,6 +168,16 @@ async def create(session: AsyncSession, organization_id: uuid.UUID, data: Credit
                 amount_cents=refund_amount, currency=invoice.currency,
                 reason=f"credit_note {note.number}: {note.reason}").model_dump(mode="json"))])
     return note
+
+
+async def _settle(session: AsyncSession, invoice: Invoice, offset_cents: int, now: datetime) -> None:
+    """The offset is deducted from what the invoice owes (payments reads it from `credit_note.created`);
+    an invoice that owes nothing more is paid (Lago's settlement: `payment_status` `succeeded`)."""
+    invoice.offset_amount_cents += offset_cents
+    invoice.updated_at = now
+    if due(invoice) == 0:
+        await lifecycle.set_payment_status(session, invoice, "succeeded", now)
+    await session.flush()
 
 
 async def estimate(session: AsyncSession, organization_id: uuid.UUID, data: EstimateInput) -> EstimatedCreditNote:
@@ -166,7 +191,8 @@ async def estimate(session: AsyncSession, organization_id: uuid.UUID, data: Esti
         taxes_amount_cents=computed.taxes_amount_cents, precise_taxes_amount_cents=computed.precise_taxes_amount_cents,
         taxes_rate=computed.taxes_rate,
         sub_total_excluding_taxes_amount_cents=computed.sub_total_excluding_taxes_amount_cents,
-        max_creditable_amount_cents=creditable, max_refundable_amount_cents=refundable, max_offsettable_amount_cents=0,
+        max_creditable_amount_cents=creditable, max_refundable_amount_cents=refundable,
+        max_offsettable_amount_cents=amounts.max_offsettable(creditable, due(invoice)),
         coupons_adjustment_amount_cents=computed.coupons_adjustment_amount_cents,
         precise_coupons_adjustment_amount_cents=computed.precise_coupons_adjustment_amount_cents,
         items=[EstimatedItem(amount_cents=item.amount_cents, lago_fee_id=item.fee_id) for item in data.items],
@@ -257,13 +283,14 @@ async def publish(session: AsyncSession, note: CreditNote, *event_types: str) ->
                                for event_type in event_types])
 
 
-async def record_payment(session: AsyncSession, organization_id: uuid.UUID, invoice_id: uuid.UUID,
-                         payment_id: uuid.UUID, amount_cents: int, currency: str, paid_at: datetime) -> None:
-    """A succeeded payment of an invoice: what a credit note may refund of it."""
-    if amount_cents > 0:
-        await repository.record_payment(session, InvoicePayment(
-            organization_id=organization_id, invoice_id=invoice_id, payment_id=payment_id,
-            amount_cents=amount_cents, currency=currency, paid_at=paid_at))
+async def record_payment(session: AsyncSession, invoice: Invoice, payment_id: uuid.UUID, amount_cents: int,
+                         currency: str, paid_at: datetime) -> None:
+    """A succeeded payment of an invoice (locked by the caller): what a credit note may refund of it, and the
+    invoice's `total_paid_amount_cents` (once per payment)."""
+    if amount_cents > 0 and await repository.record_payment(session, InvoicePayment(
+            organization_id=invoice.organization_id, invoice_id=invoice.id, payment_id=payment_id,
+            amount_cents=amount_cents, currency=currency, paid_at=paid_at)):
+        invoice.total_paid_amount_cents += amount_cents
 
 
 async def apply_refund_outcome(session: AsyncSession, organization_id: uuid.UUID, note_id: uuid.UUID,

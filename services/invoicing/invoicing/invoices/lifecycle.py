@@ -45,8 +45,8 @@ from invoicing.unit_credits import service as unit_credits
 from invora.errors import Conflict
 from invora.events.contracts.invoicing import BillingCheckFailed
 from invora.ids import uuid7
-from invora.outbox import add_event
 from invora.logging import get_logger
+from invora.outbox import add_event
 
 log = get_logger(__name__)
 

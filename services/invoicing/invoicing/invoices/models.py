@@ -83,6 +83,10 @@ class Invoice(OrganizationModel, Base):
                         "'release_requested', 'released')", name="prepaid_credit_answered"),
         Index("ix_invoices_pending_credits", "prepaid_credits_requested_at",
               postgresql_where=text("status = 'pending'")),
+        # credit notes' offsets (migration 0021): never negative, never more than the invoice's total
+        CheckConstraint("offset_amount_cents >= 0 AND offset_amount_cents <= total_amount_cents",
+                        name="offset_within_total"),
+        CheckConstraint("total_paid_amount_cents >= 0", name="total_paid_not_negative"),
     )
     # set by the code in each change (no `onupdate`: an equal value would be replaced by now() and expire)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=text("now()"))
@@ -118,6 +122,10 @@ class Invoice(OrganizationModel, Base):
     credit_notes_amount_cents: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     prepaid_credit_amount_cents: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     total_amount_cents: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    # Σ of the invoice's credit notes' `offset_amount_cents` (deducted from what is due, Lago's settlement)
+    offset_amount_cents: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    # Σ of what succeeded payments of this invoice alone paid (`invoice_payments`, from `payment.succeeded`)
+    total_paid_amount_cents: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     payment_overdue: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
     payment_dispute_lost_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     version_number: Mapped[int] = mapped_column(Integer, nullable=False, server_default="4")

@@ -35,9 +35,8 @@ async def on_payment(session: AsyncSession, event: EventEnvelope) -> None:
             continue
         if status == "succeeded" and payment.payable_type == "Invoice" and len(ids) == 1:
             # what credit notes may refund of it (a payment request's payments are not refundable yet)
-            await credit_notes.record_payment(session, event.organization_id, invoice_id, payment.lago_id,
-                                              payment.amount_cents, payment.amount_currency,
-                                              payment.paid_at or event.occurred_at)
+            await credit_notes.record_payment(session, invoice, payment.lago_id, payment.amount_cents,
+                                              payment.amount_currency, payment.paid_at or event.occurred_at)
         if invoice.payment_status == "succeeded" and status == "failed":
             continue
         await lifecycle.set_payment_status(session, invoice, status, event.occurred_at)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from invoicing.billing.totals import due_cents
 from invoicing.invoices.models import Fee, Invoice, InvoiceAppliedTax
 from invora.events.contracts import invoicing as contract
 from invora.events.contracts.subscriptions import Customer
@@ -77,6 +78,12 @@ def render_invoice(invoice: Invoice, fees: Sequence[Fee] | None = None,
         prepaid_credit_amount_cents=invoice.prepaid_credit_amount_cents,
         progressive_billing_credit_amount_cents=invoice.progressive_billing_credit_amount_cents,
         total_amount_cents=invoice.total_amount_cents, version_number=invoice.version_number,
+        # a preview's invoice is never written, so it has no database defaults
+        total_paid_amount_cents=invoice.total_paid_amount_cents or 0,
+        total_due_amount_cents=due_cents(total_cents=invoice.total_amount_cents,
+                                         paid_cents=invoice.total_paid_amount_cents or 0,
+                                         offset_cents=invoice.offset_amount_cents or 0, status=invoice.status,
+                                         payment_status=invoice.payment_status),
         created_at=invoice.created_at, updated_at=invoice.updated_at, finalized_at=invoice.finalized_at,
         voided_at=invoice.voided_at, lago_subscription_id=invoice.subscription_id,
         external_subscription_id=invoice.external_subscription_id, billing_period_start=invoice.period_start,

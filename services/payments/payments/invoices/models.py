@@ -28,3 +28,17 @@ class Invoice(Base):
     last_sequence: Mapped[int] = mapped_column(BigInteger, nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+class InvoiceOffset(Base):
+    """A credit note's offset part (invoicing's `credit_note.created`): deducted from what the invoice owes,
+    once per credit note (the key)."""
+
+    __tablename__ = "invoice_offsets"
+    __table_args__ = (CheckConstraint("amount_cents > 0", name="amount_positive"),)
+
+    credit_note_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    invoice_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False, index=True)
+    amount_cents: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())

@@ -24,7 +24,8 @@ _UPSERT = text(
 _BY_ID = text("SELECT * FROM invoices WHERE organization_id = :org AND id = :id")
 _LOCK = text("SELECT * FROM invoices WHERE organization_id = :org AND id = :id FOR UPDATE")
 # what the invoice still owes: its total less what succeeded payments took (its own, and its share of its
-# payment requests' succeeded payments), plus what was refunded of them
+# payment requests' succeeded payments), plus what was refunded of them, less its credit notes' offsets
+# (`paid_cents` is what is settled: paid or offset)
 _PAID = text(
     """
     SELECT COALESCE(SUM(p.amount_cents), 0) -
@@ -32,10 +33,26 @@ _PAID = text(
                      WHERE r.invoice_id = :id AND r.status = 'succeeded'), 0) +
            COALESCE((SELECT SUM(pri.amount_cents) FROM payment_request_invoices pri
                      JOIN payments rp ON rp.payment_request_id = pri.payment_request_id
-                     WHERE pri.invoice_id = :id AND rp.payment_status = 'succeeded'), 0)
+                     WHERE pri.invoice_id = :id AND rp.payment_status = 'succeeded'), 0) +
+           COALESCE((SELECT SUM(o.amount_cents) FROM invoice_offsets o WHERE o.invoice_id = :id), 0)
     FROM payments p WHERE p.invoice_id = :id AND p.payment_status = 'succeeded'
     """
 )
+
+
+_OFFSET = text(
+    """
+    INSERT INTO invoice_offsets (credit_note_id, organization_id, invoice_id, amount_cents)
+    VALUES (:note, :org, :invoice, :amount) ON CONFLICT (credit_note_id) DO NOTHING RETURNING credit_note_id
+    """
+)
+
+
+async def record_offset(session: AsyncSession, organization_id: uuid.UUID, invoice_id: uuid.UUID,
+                        credit_note_id: uuid.UUID, amount_cents: int) -> bool:
+    """Once per credit note (a redelivery, or the same note id seen again, records nothing). Whether it was new."""
+    return (await session.execute(_OFFSET, {"note": credit_note_id, "org": organization_id, "invoice": invoice_id,
+                                            "amount": amount_cents})).first() is not None
 
 
 async def upsert(session: AsyncSession, values: dict[str, Any]) -> bool:

@@ -14,7 +14,7 @@ import uuid
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invora.events.contracts.invoicing import InvoiceEvent
+from invora.events.contracts.invoicing import CreditNoteEvent, InvoiceEvent
 from invora.events.envelope import EventEnvelope
 from invora.logging import get_logger
 from payments.customers import repository as customers_repository
@@ -50,6 +50,20 @@ async def apply_event(session: AsyncSession, envelope: EventEnvelope) -> uuid.UU
     if envelope.type != "invoice.finalized" or row["status"] != "finalized" or invoice.payment_status == "succeeded":
         return None
     return await schedule_charge(session, row)
+
+
+async def apply_credit_note(session: AsyncSession, envelope: EventEnvelope) -> bool:
+    """`credit_note.created` with an offset part: deducted from what the invoice owes (once per note). An
+    invoice that owes nothing more has its uncalled charge canceled; a smaller amount due is what the charger
+    asks next (it re-reads the amount before every call). Whether an offset was recorded."""
+    note = CreditNoteEvent.model_validate(envelope.data).credit_note
+    if note.offset_amount_cents <= 0 or not await repository.record_offset(
+            session, envelope.organization_id, note.lago_invoice_id, note.lago_id, note.offset_amount_cents):
+        return False
+    row = await repository.by_id(session, envelope.organization_id, note.lago_invoice_id, lock=True)
+    if row is not None and row["total_amount_cents"] - await repository.paid_cents(session, row["id"]) <= 0:
+        await lifecycle.cancel_uncalled_attempts(session, row, reason="invoice_settled")
+    return True
 
 
 async def schedule_charge(session: AsyncSession, invoice: RowMapping) -> uuid.UUID | None:

@@ -184,6 +184,9 @@ class Invoice(_Object):
     prepaid_credit_amount_cents: int
     progressive_billing_credit_amount_cents: int
     total_amount_cents: int
+    total_paid_amount_cents: int = Field(0, description="What this invoice's own succeeded payments paid.")
+    total_due_amount_cents: int = Field(0, description="What is still owed: total − paid − credit notes' "
+                                                       "offsets (0 once voided or paid).")
     version_number: int
     self_billed: bool = False
     file_url: str | None = None
