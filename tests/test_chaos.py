@@ -11,70 +11,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import signal
 import time
 from collections import defaultdict
 from pathlib import Path
 
 import httpx
-import psutil
-import pytest
 
 from invora.infra.ports import port_open
 from invora.testing.dev_run import DevPorts, DevRun
 from invora.testing.receiver import WebhookReceiver
 
 
-def _recorded_pid(data_dir: Path, name: str) -> int:
-    return json.loads((data_dir / "run" / f"{name}.pid").read_text())["pid"]
-
-
-def _postmaster_pid(data_dir: Path) -> int:
-    return int((data_dir / "postgres" / "postmaster.pid").read_text().split("\n", 1)[0])
-
-
-async def _until(predicate, timeout: float, what: str, run: DevRun) -> None:
-    deadline = time.monotonic() + timeout
-    while not await asyncio.to_thread(predicate):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}\n{run.diagnostics()}")
-        await asyncio.sleep(0.3)
-
-
-def _all_ready(summary: dict) -> bool:
-    with httpx.Client(timeout=2.0) as client:
-        for url in summary["services"].values():
-            try:
-                if client.get(f"{url}/ready").status_code != 200:
-                    return False
-            except httpx.HTTPError:
-                return False
-    return True
-
-
-def _restarted(pid_of, old: int) -> bool:
-    try:
-        pid = pid_of()
-    except (OSError, ValueError, KeyError):
-        return False
-    return pid != old and psutil.pid_exists(pid)
-
-
-@pytest.fixture
-def data_dir():
-    import shutil
-    import tempfile
-
-    directory = Path(tempfile.mkdtemp(prefix="invora-chaos-"))
-    yield directory / "data"
-    shutil.rmtree(directory, ignore_errors=True)
-
-
-async def test_chaos_every_acknowledged_write_takes_effect_once(tmp_path: Path, data_dir: Path) -> None:
+async def test_chaos_every_acknowledged_write_takes_effect_once(tmp_path: Path, dev_data_dir: Path) -> None:
     receiver = WebhookReceiver()
     await receiver.start()
-    run = DevRun(data_dir, DevPorts.pick(), tmp_path / "dev.out")
+    run = DevRun(dev_data_dir, DevPorts.pick(), tmp_path / "dev.out")
     try:
         summary = await asyncio.to_thread(run.wait_for_dev_json)
         headers = {"Authorization": f"Bearer {summary['api_key']}"}
@@ -103,36 +54,12 @@ async def test_chaos_every_acknowledged_write_takes_effect_once(tmp_path: Path, 
             writer = asyncio.create_task(traffic())
             await asyncio.sleep(2)
 
+            # the broker (it comes back empty), the catalog mid-traffic (requests in flight fail: not
+            # acknowledged), then the database (crash recovery on the same data); 2 s of traffic after each
             recovery: dict[str, float] = {}  # seconds from the kill until every service is ready again
-            # 1. the broker: SIGKILL; it comes back empty, with a new cluster id
-            killed_at = time.monotonic()
-            kafka_pid = _recorded_pid(data_dir, "kafka")
-            os.kill(kafka_pid, signal.SIGKILL)
-            await _until(lambda: _restarted(lambda: _recorded_pid(data_dir, "kafka"), kafka_pid), 30,
-                         "the broker to be restarted", run)
-            await _until(lambda: _all_ready(summary), 60, "every service ready after the broker restart", run)
-            recovery["broker"] = time.monotonic() - killed_at
-            await asyncio.sleep(2)
-
-            # 2. a service mid-traffic: the catalog, SIGKILL (requests in flight fail: not acknowledged)
-            killed_at = time.monotonic()
-            catalog_pid = _recorded_pid(data_dir, "catalog")
-            os.killpg(catalog_pid, signal.SIGKILL)
-            await _until(lambda: _restarted(lambda: _recorded_pid(data_dir, "catalog"), catalog_pid), 30,
-                         "the catalog to be restarted", run)
-            await _until(lambda: _all_ready(summary), 60, "every service ready after the catalog restart", run)
-            recovery["catalog"] = time.monotonic() - killed_at
-            await asyncio.sleep(2)
-
-            # 3. the database: the postmaster SIGKILLed; restarted on the same data (crash recovery)
-            killed_at = time.monotonic()
-            postmaster = _postmaster_pid(data_dir)
-            os.kill(postmaster, signal.SIGKILL)
-            await _until(lambda: _restarted(lambda: _postmaster_pid(data_dir), postmaster), 60,
-                         "PostgreSQL to be restarted", run)
-            await _until(lambda: _all_ready(summary), 60, "every service ready after the database restart", run)
-            recovery["postgres"] = time.monotonic() - killed_at
-            await asyncio.sleep(2)
+            for target in ("kafka", "catalog", "postgres"):
+                recovery[target] = await run.kill_and_recover(target, summary)
+                await asyncio.sleep(2)
 
             stop.set()
             await writer

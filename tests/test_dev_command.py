@@ -3,17 +3,13 @@ started on free ports in a temporary data directory, then stopped with SIGTERM."
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import jwt
-import pytest
 
 from invora.db.migrate import SERVICES
 from invora.infra.ports import port_open
@@ -123,19 +119,12 @@ def stop_and_assert_clean(run: DevRun) -> None:
     assert not (run.data_dir / "dev.json").exists()
 
 
-@pytest.fixture
-def data_dir() -> Iterator[Path]:
-    """Outside tmp_path on purpose: as root, PostgreSQL runs as another user, and every new
-    pytest session resets /tmp/pytest-of-<user> to 0700, locking that user out mid-test."""
-    directory = Path(tempfile.mkdtemp(prefix="invora-dev-test-"))
-    yield directory / "data"
-    shutil.rmtree(directory, ignore_errors=True)
 
 
-def test_dev_runs_the_suite_and_stops_cleanly(tmp_path: Path, data_dir: Path) -> None:
+def test_dev_runs_the_suite_and_stops_cleanly(tmp_path: Path, dev_data_dir: Path) -> None:
     ports = DevPorts.pick()
 
-    first = DevRun(data_dir, ports, tmp_path / "first.out")
+    first = DevRun(dev_data_dir, ports, tmp_path / "first.out")
     try:
         summary = first.wait_for_dev_json()
         first.record_processes()
@@ -145,17 +134,17 @@ def test_dev_runs_the_suite_and_stops_cleanly(tmp_path: Path, data_dir: Path) ->
         assert_invoices_are_charged_on_the_stripe_fake(summary, ports)
         assert_one_origin_printed_first(first, summary)
 
-        claims = verify_key(summary["api_key"], data_dir)
+        claims = verify_key(summary["api_key"], dev_data_dir)
         assert claims["org"] == summary["organization_id"]
         assert claims["roles"] == ["admin"]
         assert "exp" not in claims
 
         created = run_cli(
-            "keys", "create", "--data-dir", str(data_dir), "--org", summary["organization_id"],
+            "keys", "create", "--data-dir", str(dev_data_dir), "--org", summary["organization_id"],
             "--role", "billing_admin", "--expires", "1h",
         )
         assert created.returncode == 0, created.stderr
-        key_claims = verify_key(created.stdout.strip(), data_dir)
+        key_claims = verify_key(created.stdout.strip(), dev_data_dir)
         assert key_claims["org"] == summary["organization_id"]
         assert key_claims["roles"] == ["billing_admin"]
 
@@ -164,7 +153,7 @@ def test_dev_runs_the_suite_and_stops_cleanly(tmp_path: Path, data_dir: Path) ->
         if first.process.poll() is None:
             first.kill_everything()
 
-    second = DevRun(data_dir, ports, tmp_path / "second.out")
+    second = DevRun(dev_data_dir, ports, tmp_path / "second.out")
     try:
         again = second.wait_for_dev_json()
         second.record_processes()

@@ -35,14 +35,16 @@ COUNTER = ConsumerSpec(name="widget-effects", topics=("invora.widget",), handler
 
 
 @contextlib.asynccontextmanager
-async def _service(database_url: str, kafka: str, keys) -> AsyncIterator[RunningService]:
+async def _service(database_url: str, kafka: str, keys, consumers: tuple[ConsumerSpec, ...] = (COUNTER,),
+                   ) -> AsyncIterator[RunningService]:
     settings = example.ExampleSettings(
         database_url=database_url, kafka_bootstrap_servers=kafka, auth_public_keys=[str(keys.public_path)],
         log_level="WARNING", relay_poll_interval_seconds=0.2, gc_freeze=False,
     )
     app = build_service_app(ServiceDefinition(
         name="example", title="Example", description="broker loss", routers=[example.router],
-        consumers=[COUNTER], consumer_options=ConsumerOptions(session_timeout_ms=2_000, heartbeat_interval_ms=500),
+        consumers=list(consumers),
+        consumer_options=ConsumerOptions(session_timeout_ms=2_000, heartbeat_interval_ms=500),
     ), settings)
     async with app.router.lifespan_context(app):
         running = RunningService("example", app, keys, database_url)
@@ -125,6 +127,54 @@ async def test_broker_restarted_empty_while_a_consumer_lags_every_event_takes_ef
             assert lag > 0, "the consumer was not lagging when the broker died: the test proved nothing"
             await _wait(lambda: _ready(client), 20, "/ready after the broker came back")
             assert service.app.state.broker.epoch == 1
+    finally:
+        await engine.dispose()
+        broker.stop()
+
+
+async def test_a_service_started_after_the_broker_was_replaced_while_it_was_down_republishes_its_outbox(
+    database, invora_keys, tmp_path,
+):
+    """The service is down while the broker is replaced: once back, its relay has no earlier look at the broker
+    of its own, but the cluster recorded in its database is not the one it finds, so it republishes."""
+    broker = EmbeddedKafka(log_file=tmp_path / "broker.log")
+    broker.start()
+    engine = create_async_engine(database)
+
+    async def effects() -> dict[str, int]:
+        async with engine.connect() as conn:
+            rows = await conn.execute(text("SELECT widget_id, count(*) FROM widget_effects GROUP BY widget_id"))
+            return {widget_id: count for widget_id, count in rows}
+
+    async def recorded_cluster() -> str | None:
+        async with engine.connect() as conn:
+            return (await conn.execute(text("SELECT cluster_id FROM outbox_broker"))).scalar_one_or_none()
+
+    try:
+        org = uuid.uuid4()
+        async with _service(database, broker.bootstrap_servers, invora_keys, consumers=()) as service:
+            client = service.client(org)
+            await _wait(lambda: _ready(client), 20, "/ready")
+            widgets = []
+            for i in range(30):
+                response = await client.post("/api/v1/widgets", json={"widget": {"code": f"w{i}", "name": "w"}})
+                assert response.status_code == 200, response.text
+                widgets.append(response.json()["widget"]["lago_id"])
+            await _wait(lambda: _published(engine, 30), 20, "the relay to publish")  # to a broker nobody reads
+            first_cluster = broker.cluster_id
+            assert await recorded_cluster() == first_cluster
+
+        broker.process.kill()  # while the service is down: its events go with the broker
+        broker.process.wait()
+        broker.start()
+        assert broker.cluster_id != first_cluster
+
+        async with _service(database, broker.bootstrap_servers, invora_keys) as service:
+            await _wait(lambda: _complete(effects, set(widgets)), 60, "the events published before to take effect")
+            await asyncio.sleep(1)
+            assert {w: n for w, n in (await effects()).items() if n != 1} == {}, "an event took effect twice"
+            assert await recorded_cluster() == broker.cluster_id
+            assert service.app.state.broker.epoch == 0  # no replacement seen by this process: the record did it
     finally:
         await engine.dispose()
         broker.stop()

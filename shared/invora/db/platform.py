@@ -1,4 +1,5 @@
-"""The platform tables every service database has: outbox, aggregate sequences, inbox, idempotency keys.
+"""The platform tables every service database has: outbox, aggregate sequences, inbox, idempotency keys,
+parked items and the outbox's broker identity.
 
 They are declared as mixins so each service binds them to its own declarative base
 (`declare_platform_models(Base)`), and created by the service's first migration through
@@ -11,7 +12,20 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Identity, Index, Integer, LargeBinary, String, Text, func, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
@@ -102,11 +116,26 @@ class ParkedItemMixin:
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
+class OutboxBrokerMixin:
+    """The cluster id of the broker the outbox was last published to: one row (`invora.outbox.relay`)."""
+
+    __tablename__ = "outbox_broker"
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple:
+        return (CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False, server_default=text("1"))
+    cluster_id: Mapped[str] = mapped_column(Text, nullable=False)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
 def declare_platform_models(base: type) -> dict[str, type]:
     """Bind the platform mixins to a service's declarative base."""
     return {
         mixin.__name__.removesuffix("Mixin"): type(mixin.__name__.removesuffix("Mixin"), (mixin, base), {})
-        for mixin in (OutboxMixin, AggregateSequenceMixin, InboxMixin, IdempotencyKeyMixin, ParkedItemMixin)
+        for mixin in (OutboxMixin, AggregateSequenceMixin, InboxMixin, IdempotencyKeyMixin, ParkedItemMixin,
+                      OutboxBrokerMixin)
     }
 
 
@@ -238,3 +267,26 @@ def drop_parked_items_table() -> None:
 
     op.drop_index("ix_parked_items_due", table_name="parked_items")
     op.drop_table("parked_items")
+
+
+def create_outbox_broker_table() -> None:
+    """For a service's migration: the cluster id of the broker its outbox was last published to (one row), so
+    that a relay started after the broker was replaced (while the service was down) republishes what the old
+    broker may not have delivered (`invora.outbox.relay`)."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    op.create_table(
+        "outbox_broker",
+        sa.Column("id", sa.SmallInteger(), nullable=False, server_default=sa.text("1")),
+        sa.Column("cluster_id", sa.Text(), nullable=False),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.text("now()")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_broker")),
+        sa.CheckConstraint("id = 1", name=op.f("ck_outbox_broker_one_row")),
+    )
+
+
+def drop_outbox_broker_table() -> None:
+    from alembic import op
+
+    op.drop_table("outbox_broker")

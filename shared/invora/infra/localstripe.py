@@ -31,7 +31,7 @@ def available() -> bool:
 @dataclass
 class LocalStripe:
     url: str
-    process: subprocess.Popen
+    process: subprocess.Popen | None = None  # None: a server another process started (`invora dev`'s)
 
     def register_webhook(self, name: str, url: str, secret: str, events: list[str] | None = None) -> None:
         data: dict = {"url": url, "secret": secret}
@@ -76,7 +76,7 @@ class LocalStripe:
                                    http_client=stripe.HTTPXClient(timeout=10, allow_sync_methods=True))
 
     def running(self) -> bool:
-        return self.process.poll() is None
+        return self.process is not None and self.process.poll() is None
 
 
 def start_localstripe(log_file: Path | None = None, port: int | None = None, host: str = "127.0.0.1",
@@ -99,6 +99,8 @@ def start_localstripe(log_file: Path | None = None, port: int | None = None, hos
 
 
 def stop_localstripe(server: LocalStripe) -> None:
+    if server.process is None:
+        return
     server.process.terminate()
     try:
         server.process.wait(timeout=5)

@@ -19,6 +19,10 @@ When the broker is found replaced or emptied (`BrokerConnection.epoch` moved: a 
 its topics gone), events published before may never have been consumed. The relay then marks every
 row its outbox still holds (published ones are kept `retention_seconds`) unpublished again, under
 the relay lock, and publishes them anew in position order; consumers de-duplicate by event id.
+The cluster id published to is also recorded in the database (`outbox_broker`, one row), so a relay
+that starts (a restart, a crash, `make run` again with its in-memory broker) and finds another cluster
+than the recorded one replays too: a process that was down while the broker was replaced has no
+earlier look of its own to compare with.
 
 A bad row never blocks the others. When a batch cannot be published, its rows are published
 one at a time; a row that still fails while others go through (or fails with an error no retry
@@ -85,6 +89,11 @@ _CLAIM = f"""
     FOR UPDATE SKIP LOCKED
 """
 _REPLAY = "UPDATE outbox_events SET published_at = NULL WHERE published_at IS NOT NULL"
+_RECORDED_CLUSTER = "SELECT cluster_id FROM outbox_broker WHERE id = 1 FOR UPDATE"
+_RECORD_CLUSTER = """
+    INSERT INTO outbox_broker (id, cluster_id, recorded_at) VALUES (1, $1, clock_timestamp())
+    ON CONFLICT (id) DO UPDATE SET cluster_id = excluded.cluster_id, recorded_at = excluded.recorded_at
+"""
 _MARK = "UPDATE outbox_events SET published_at = clock_timestamp() WHERE position = ANY($1::bigint[])"
 # published rows leave the parking lot (a PK lookup each; the table is empty when all is well)
 _RELEASE = f"DELETE FROM parked_items WHERE loop = '{RELAY_LOOP}' AND item_key = ANY($1::text[])"
@@ -127,6 +136,7 @@ class OutboxRelay:
         self._listen_conn: asyncpg.Connection | None = None
         # the broker epoch this outbox was published to (a BrokerConnection starts at 0; other publishers: None)
         self._broker_epoch: int | None = getattr(producer, "epoch", None)
+        self._recorded_cluster: str | None = None  # the cluster id this relay last found in `outbox_broker`
         self.parking = ParkingLot(service, RELAY_LOOP, RELAY_BACKOFF)
 
     async def start(self) -> None:
@@ -248,15 +258,27 @@ class OutboxRelay:
         return published, len(at_fault)
 
     async def _replay_if_broker_replaced(self, conn: asyncpg.Connection) -> None:
+        """Republish everything the outbox holds when the broker lost events: this process saw it replaced or
+        emptied (the epoch moved), or the cluster it answers for is not the one recorded as published to."""
         epoch = getattr(self.producer, "epoch", None)
-        if epoch is None or epoch == self._broker_epoch:
+        cluster = getattr(self.producer, "cluster_id", None)  # None until the link's first look
+        epoch_moved = epoch is not None and epoch != self._broker_epoch
+        if not epoch_moved and (cluster is None or cluster == self._recorded_cluster):
             return
+        replayed: int | None = None
         async with conn.transaction():
             # waits for a batch another relay of this database is publishing, so none is marked after us
             await conn.execute("SELECT pg_advisory_xact_lock($1)", RELAY_LOCK_KEY)
-            status = await conn.execute(_REPLAY)
+            recorded = await conn.fetchval(_RECORDED_CLUSTER)
+            if epoch_moved or (cluster is not None and recorded is not None and recorded != cluster):
+                replayed = int((await conn.execute(_REPLAY)).split()[-1])
+            if cluster is not None and cluster != recorded:
+                await conn.execute(_RECORD_CLUSTER, cluster)
         self._broker_epoch = epoch
-        log.warning("outbox_replay_after_broker_loss", rows=int(status.split()[-1]), epoch=epoch)
+        self._recorded_cluster = cluster
+        if replayed is not None:
+            log.warning("outbox_replay_after_broker_loss", rows=replayed, epoch=epoch, cluster_id=cluster,
+                        recorded_cluster_id=recorded)
 
     async def _housekeeping(self) -> None:
         assert self._conn is not None

@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import psutil
+import pytest
 
 from invora.db.migrate import SERVICES
 from invora.infra.ports import port_open
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
+KEEP_DATA_ENV = "INVORA_KEEP_DEV_DATA"  # set (to anything): `dev_data_dir` keeps the directory, to read its logs
 _NOTABLE = ("item_parked", "_error", "_failed", "replay", "rewound", "broker_replaced")
-START_TIMEOUT = 60.0
+START_TIMEOUT = 120.0  # a loaded machine (a CI run, a fault-injection rig) starts slower
 STOP_TIMEOUT = 30.0
 
 
@@ -134,6 +141,63 @@ class DevRun:
             message = f"invora dev still running {STOP_TIMEOUT}s after SIGTERM\n{self.diagnostics()}"
             raise AssertionError(message) from None
 
+    # -- fault injection (chaos tests) ----------------------------------------------------------
+    def recorded_pid(self, name: str) -> int:
+        """The pid the supervisor recorded for a supervised process (`kafka`, a service name)."""
+        return json.loads((self.data_dir / "run" / f"{name}.pid").read_text())["pid"]
+
+    def postmaster_pid(self) -> int:
+        return int((self.data_dir / "postgres" / "postmaster.pid").read_text().split("\n", 1)[0])
+
+    def restarted(self, pid_of, old: int) -> bool:  # noqa: ANN001 - a callable returning the current pid
+        """Whether the process `pid_of()` names is a new, live one (not `old`)."""
+        try:
+            pid = pid_of()
+        except (OSError, ValueError, KeyError):
+            return False
+        return pid != old and psutil.pid_exists(pid)
+
+    async def until(self, predicate, timeout: float, what: str) -> None:  # noqa: ANN001 - a blocking check
+        """Polls `predicate` (run in a thread) until true; fails with the run's diagnostics after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while not await asyncio.to_thread(predicate):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}\n{self.diagnostics()}")
+            await asyncio.sleep(0.3)
+
+    async def kill_and_recover(self, target: str, summary: dict) -> float:
+        """SIGKILLs `target`: `kafka` (it comes back empty, with a new cluster id), `postgres` (the postmaster:
+        crash recovery on the same data) or a service (its process group: requests in flight fail). Waits
+        until the supervisor has restarted it and every service is ready again; returns how long that took."""
+        killed_at = time.monotonic()
+        if target == "postgres":
+            pid_of = self.postmaster_pid
+            old = pid_of()
+            os.kill(old, signal.SIGKILL)
+        else:
+            def pid_of() -> int:
+                return self.recorded_pid(target)
+            old = pid_of()
+            if target == "kafka":
+                os.kill(old, signal.SIGKILL)
+            else:
+                os.killpg(old, signal.SIGKILL)
+        await self.until(lambda: self.restarted(pid_of, old), 60, f"{target} to be restarted")
+        await self.until(lambda: self.all_ready(summary), 60, f"every service ready after {target} was killed")
+        return time.monotonic() - killed_at
+
+    @staticmethod
+    def all_ready(summary: dict) -> bool:
+        """Every service of the run answers 200 on `/ready`."""
+        with httpx.Client(timeout=2.0) as client:
+            for url in summary["services"].values():
+                try:
+                    if client.get(f"{url}/ready").status_code != 200:
+                        return False
+                except httpx.HTTPError:
+                    return False
+        return True
+
     def kill_everything(self) -> None:
         """Last-resort cleanup when an assertion failed midway."""
         self.seen_pids.add(self.process.pid)
@@ -143,3 +207,14 @@ class DevRun:
             except psutil.Error:
                 pass
         self.process.wait(10)
+
+
+@pytest.fixture
+def dev_data_dir() -> Iterator[Path]:
+    """A data directory for one `invora dev` run, removed afterwards (kept when INVORA_KEEP_DEV_DATA is set).
+    Outside tmp_path on purpose: as root, PostgreSQL runs as another user, and every new pytest session
+    resets /tmp/pytest-of-<user> to 0700, locking that user out mid-test."""
+    directory = Path(tempfile.mkdtemp(prefix="invora-dev-"))
+    yield directory / "data"
+    if not os.environ.get(KEEP_DATA_ENV):
+        shutil.rmtree(directory, ignore_errors=True)

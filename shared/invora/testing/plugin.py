@@ -2,6 +2,7 @@
 
 import pytest
 
+from invora.testing.dev_run import dev_data_dir  # noqa: F401
 from invora.testing.events import wait_for_event  # noqa: F401
 from invora.testing.infrastructure import (  # noqa: F401
     create_database,
