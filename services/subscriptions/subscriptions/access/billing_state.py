@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.auth.principal import Principal
@@ -12,7 +11,8 @@ from invora.db.flush import flush_loaded
 from invora.events.contracts.subscriptions import CustomerBillingStateChanged
 from invora.ids import uuid7
 from invora.outbox import add_event
-from invora.web.pagination import PageParams, PaginationMeta, paginate
+from invora.web.pagination import PageParams, PaginationMeta
+from subscriptions.access import repository
 from subscriptions.access.errors import GraceExtensionOutOfRange, NoChangesRequested
 from subscriptions.access.models import BillingStateAudit
 from subscriptions.access.schemas import (
@@ -83,8 +83,5 @@ async def override(session: AsyncSession, principal: Principal, external_custome
 async def audit_log(session: AsyncSession, principal: Principal, external_customer_id: str,
                     page: PageParams) -> tuple[Customer, list[BillingStateAudit], PaginationMeta]:
     customer = await customers.get(session, principal.organization_id, external_customer_id)
-    statement = select(BillingStateAudit).where(
-        BillingStateAudit.organization_id == principal.organization_id, BillingStateAudit.customer_id == customer.id,
-    ).order_by(BillingStateAudit.created_at.desc(), BillingStateAudit.id.desc())
-    rows, meta = await paginate(session, statement, page)
+    rows, meta = await repository.billing_state_audits(session, principal.organization_id, customer.id, page)
     return customer, rows, meta

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Select, and_, func, not_, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.db.flush import flush_loaded
@@ -14,12 +12,14 @@ from invora.events.contracts.subscriptions import Customer as CustomerObject
 from invora.events.contracts.subscriptions import CustomerBillingState, CustomerEvent
 from invora.ids import uuid7
 from invora.outbox import add_event
-from invora.web.pagination import PageParams, PaginationMeta, paginate
 from subscriptions.billing_entities import repository as billing_entities
 from subscriptions.billing_entities.errors import BillingEntityNotFound
-from subscriptions.common.inputs import storable_key
+from subscriptions.customers import repository
 from subscriptions.customers.errors import CurrencyMismatch, CustomerNotFound, MetadataKeyDuplicated
 from subscriptions.customers.models import Customer
+from subscriptions.customers.repository import CustomerFilters as CustomerFilters
+from subscriptions.customers.repository import find as find
+from subscriptions.customers.repository import list_customers as list_customers
 from subscriptions.customers.schemas import CustomerInput
 
 # plain columns an upsert copies when the client sends them
@@ -65,19 +65,6 @@ def render(customer: Customer) -> CustomerObject:
         billing_state=billing_state_of(customer),
         **{name: getattr(customer, name) for name in _SIMPLE_FIELDS},
     )
-
-
-async def find(session: AsyncSession, organization_id: uuid.UUID, external_id: str, *,
-               for_update: bool = False) -> Customer | None:
-    if not storable_key(external_id):
-        return None
-    statement = select(Customer).where(
-        Customer.organization_id == organization_id, Customer.external_id == external_id,
-        Customer.deleted_at.is_(None),
-    )
-    if for_update:
-        statement = statement.with_for_update()
-    return (await session.execute(statement)).scalar_one_or_none()
 
 
 async def get(session: AsyncSession, organization_id: uuid.UUID, external_id: str, *,
@@ -140,18 +127,14 @@ async def upsert(session: AsyncSession, organization_id: uuid.UUID, data: Custom
                  now: datetime) -> tuple[Customer, bool]:
     """Create the customer, or update the live one with this `external_id`; only sent fields change."""
     # one writer per organization at a time: sequential ids and external ids stay unique under races
-    await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-                          {"key": _lock_key(organization_id)})
+    await repository.lock_organization(session, _lock_key(organization_id))
     if data.given("billing_entity_code") and data.billing_entity_code is not None and \
             not await billing_entities.exists(session, organization_id, data.billing_entity_code):
         raise BillingEntityNotFound()  # Lago: 404 billing_entity_not_found, nothing written
     customer = await find(session, organization_id, data.external_id, for_update=True)
     created = customer is None
     if customer is None:
-        next_id = (await session.execute(
-            select(func.coalesce(func.max(Customer.sequential_id), 0) + 1)
-            .where(Customer.organization_id == organization_id)
-        )).scalar_one()
+        next_id = await repository.next_sequential_id(session, organization_id)
         customer = Customer(
             id=uuid7(), organization_id=organization_id, external_id=data.external_id, sequential_id=next_id,
             account_type="customer", finalize_zero_amount_invoice="inherit", skip_invoice_custom_sections=False,
@@ -199,62 +182,3 @@ async def delete(session: AsyncSession, organization_id: uuid.UUID, external_id:
     await flush_loaded(session, customer)
     await _publish(session, customer, "customer.deleted")
     return customer
-
-
-# -- listing -------------------------------------------------------------------------------------------
-
-@dataclass
-class CustomerFilters:
-    search_term: str | None = None
-    countries: list[str] = field(default_factory=list)
-    currencies: list[str] = field(default_factory=list)
-    states: list[str] = field(default_factory=list)
-    zipcodes: list[str] = field(default_factory=list)
-    account_types: list[str] = field(default_factory=list)
-    billing_entity_codes: list[str] = field(default_factory=list)
-    customer_type: str | None = None
-    has_customer_type: bool | None = None
-    has_tax_identification_number: bool | None = None
-    metadata: dict[str, str] = field(default_factory=dict)
-
-
-def _escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _filtered(statement: Select, filters: CustomerFilters) -> Select:
-    if filters.search_term:
-        pattern = f"%{_escape_like(filters.search_term)}%"
-        statement = statement.where(or_(*(
-            column.ilike(pattern, escape="\\") for column in (
-                Customer.name, Customer.firstname, Customer.lastname, Customer.legal_name, Customer.external_id,
-                Customer.email,
-            )
-        )))
-    for column, values in ((Customer.country, filters.countries), (Customer.currency, filters.currencies),
-                           (Customer.state, filters.states), (Customer.zipcode, filters.zipcodes),
-                           (Customer.account_type, filters.account_types),
-                           (Customer.billing_entity_code, filters.billing_entity_codes)):
-        if values:
-            statement = statement.where(column.in_(values))
-    if filters.customer_type:
-        statement = statement.where(Customer.customer_type == filters.customer_type)
-    if filters.has_customer_type is not None:
-        condition = Customer.customer_type.is_not(None)
-        statement = statement.where(condition if filters.has_customer_type else not_(condition))
-    if filters.has_tax_identification_number is not None:
-        condition = and_(Customer.tax_identification_number.is_not(None), Customer.tax_identification_number != "")
-        statement = statement.where(condition if filters.has_tax_identification_number else not_(condition))
-    for key, value in filters.metadata.items():
-        if value == "":  # Lago: an empty value finds customers without this key
-            statement = statement.where(not_(Customer.metadata_items.contains([{"key": key}])))
-        else:
-            statement = statement.where(Customer.metadata_items.contains([{"key": key, "value": value}]))
-    return statement
-
-
-async def list_customers(session: AsyncSession, organization_id: uuid.UUID, filters: CustomerFilters,
-                         page: PageParams) -> tuple[list[Customer], PaginationMeta]:
-    statement = select(Customer).where(Customer.organization_id == organization_id, Customer.deleted_at.is_(None))
-    statement = _filtered(statement, filters).order_by(Customer.created_at.desc(), Customer.id.desc())
-    return await paginate(session, statement, page)

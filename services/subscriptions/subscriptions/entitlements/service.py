@@ -6,7 +6,6 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from invora.auth.errors import ForbiddenCustomer
@@ -14,13 +13,13 @@ from invora.auth.principal import Principal
 from invora.db.flush import flush_loaded
 from invora.errors import ValidationFailed
 from invora.ids import uuid7
-from invora.web.pagination import PageParams, PaginationMeta, paginate
+from invora.web.pagination import PageParams, PaginationMeta
 from subscriptions.access.models import CustomerEntitlementOverride, GracePeriod
 from subscriptions.common.inputs import storable_key
 from subscriptions.customers import service as customers
 from subscriptions.customers.errors import CustomerNotFound
 from subscriptions.customers.models import Customer
-from subscriptions.entitlements import values
+from subscriptions.entitlements import repository, values
 from subscriptions.entitlements.cache import CustomerSnapshot, EntitlementCache
 from subscriptions.entitlements.errors import EntitlementNotFound, GracePeriodNotFound, PrivilegeNotFound
 from subscriptions.entitlements.schemas import (
@@ -32,18 +31,14 @@ from subscriptions.entitlements.schemas import (
 from subscriptions.plans.client import CatalogClient
 from subscriptions.plans.errors import FeatureNotFound
 from subscriptions.subscriptions import lifecycle
-from subscriptions.subscriptions.models import PlanEntitlementsProjection, Subscription
+from subscriptions.subscriptions.models import Subscription
 from subscriptions.subscriptions.repository import find_by_external_id
 
 # -- subscription entitlements (Lago) --------------------------------------------------------------------
 
 
 async def _plan_entitlements(session: AsyncSession, subscription: Subscription) -> list[dict[str, Any]]:
-    stored = (await session.execute(select(PlanEntitlementsProjection.entitlements).where(
-        PlanEntitlementsProjection.organization_id == subscription.organization_id,
-        PlanEntitlementsProjection.plan_id == subscription.plan_id,
-    ))).scalar_one_or_none()
-    return list(stored or [])
+    return await repository.plan_entitlements(session, subscription.organization_id, subscription.plan_id)
 
 
 async def list_for_subscription(session: AsyncSession, organization_id: uuid.UUID, external_id: str,
@@ -132,8 +127,7 @@ def render_overrides(customer: Customer, row: CustomerEntitlementOverride | None
 
 
 async def _override_row(session: AsyncSession, customer: Customer) -> CustomerEntitlementOverride | None:
-    return (await session.execute(select(CustomerEntitlementOverride).where(
-        CustomerEntitlementOverride.customer_id == customer.id).with_for_update())).scalar_one_or_none()
+    return await repository.override_row(session, customer.id)
 
 
 async def get_overrides(session: AsyncSession, organization_id: uuid.UUID, external_customer_id: str):
@@ -189,19 +183,14 @@ async def add_grace(session: AsyncSession, principal: Principal, external_custom
 async def list_grace(session: AsyncSession, organization_id: uuid.UUID, external_customer_id: str, now: datetime,
                      include_expired: bool, page: PageParams) -> tuple[Customer, list[GracePeriod], PaginationMeta]:
     customer = await customers.get(session, organization_id, external_customer_id)
-    statement = select(GracePeriod).where(GracePeriod.organization_id == organization_id,
-                                          GracePeriod.customer_id == customer.id)
-    if not include_expired:
-        statement = statement.where(GracePeriod.revoked_at.is_(None), GracePeriod.expires_at > now)
-    rows, meta = await paginate(session, statement.order_by(GracePeriod.expires_at, GracePeriod.id), page)
+    rows, meta = await repository.grace_periods(session, organization_id, customer.id, now, include_expired, page)
     return customer, rows, meta
 
 
 async def revoke_grace(session: AsyncSession, organization_id: uuid.UUID, external_customer_id: str,
                        grace_id: uuid.UUID, now: datetime):
     customer = await customers.get(session, organization_id, external_customer_id)
-    row = (await session.execute(select(GracePeriod).where(
-        GracePeriod.id == grace_id, GracePeriod.customer_id == customer.id).with_for_update())).scalar_one_or_none()
+    row = await repository.grace_period(session, customer.id, grace_id)
     if row is None:
         raise GracePeriodNotFound()
     if row.revoked_at is None:
@@ -213,28 +202,9 @@ async def revoke_grace(session: AsyncSession, organization_id: uuid.UUID, extern
 
 # -- the check: from memory, or one round trip ----------------------------------------------------------
 
-_CHECK_INPUTS = text("""
-SELECT c.id, c.billing_state,
-       COALESCE((SELECT json_agg(json_build_array(pe.entitlements, s.entitlement_overrides, s.removed_entitlements))
-                 FROM subscriptions s
-                 LEFT JOIN plan_entitlements pe ON pe.organization_id = s.organization_id AND pe.plan_id = s.plan_id
-                 WHERE s.customer_id = c.id AND s.status = 'active'), '[]'::json) AS subscriptions,
-       o.quotas, o.features,
-       COALESCE((SELECT json_agg(json_build_array(g.metric, g.extra_allowance, g.starts_at, g.expires_at))
-                 FROM grace_periods g
-                 WHERE g.customer_id = c.id AND g.revoked_at IS NULL AND g.expires_at > :now), '[]'::json) AS grace
-FROM customers c
-LEFT JOIN customer_entitlement_overrides o ON o.customer_id = c.id
-WHERE c.organization_id = :org AND c.external_id = :external_id AND c.deleted_at IS NULL
-""")
-
-
 async def _load_inputs(engine: AsyncEngine, organization_id: uuid.UUID, external_customer_id: str,
                        now: datetime) -> CustomerSnapshot | None:
-    # a plain connection, no session or transaction bookkeeping: one read-only statement
-    async with engine.connect() as connection:
-        row = (await connection.execute(_CHECK_INPUTS, {"org": organization_id, "external_id": external_customer_id,
-                                                        "now": now})).one_or_none()
+    row = await repository.check_inputs(engine, organization_id, external_customer_id, now)
     if row is None:
         return None
     return CustomerSnapshot(

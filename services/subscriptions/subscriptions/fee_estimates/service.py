@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.auth.deps import ensure_customer_access
@@ -31,6 +30,7 @@ from invora.pricing import price_increment
 from subscriptions.fee_estimates.errors import BillableMetricNotFound, NoChargePaidInAdvance
 from subscriptions.fee_estimates.schemas import EstimateEventInput, EstimateItem, FeeEstimate
 from subscriptions.plans.client import CatalogClient
+from subscriptions.subscriptions import repository as subscription_repository
 from subscriptions.subscriptions.errors import SubscriptionNotFound
 from subscriptions.subscriptions.models import Subscription
 from subscriptions.usage.aggregate import slot_of
@@ -52,9 +52,7 @@ INSTANT_MODELS = ("standard", "percentage")
 async def _subscription(session: AsyncSession, principal: Principal, external_id: str) -> Subscription:
     """The subscription the event names, active; access is checked on any of that id's subscriptions first, so a
     tenant key naming another customer's subscription is refused (403) whatever its status, in a batch too."""
-    rows = (await session.execute(select(Subscription).where(
-        Subscription.organization_id == principal.organization_id,
-        Subscription.external_id == external_id))).scalars().all()
+    rows = await subscription_repository.all_by_external_id(session, principal.organization_id, external_id)
     for row in rows:
         ensure_customer_access(principal, row.customer_id)
     found = next((row for row in rows if row.status == "active"), None)

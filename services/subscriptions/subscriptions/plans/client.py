@@ -20,15 +20,13 @@ from urllib.parse import quote
 
 import httpx
 from fastapi import FastAPI, Request
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.auth.keys import sign_token
 from invora.logging import get_logger
+from subscriptions.plans import repository
 from subscriptions.plans.errors import CatalogUnavailable, FeatureNotFound, PlanNotFound, PlanVersionNotFound
 from subscriptions.settings import SubscriptionsSettings
-from subscriptions.subscriptions.models import CachedPlanVersion
 
 log = get_logger(__name__)
 KEY_LIFETIME = timedelta(minutes=10)
@@ -97,17 +95,13 @@ class CatalogClient:
         if key in self._versions:
             self._versions.move_to_end(key)
             return self._versions[key]
-        stored = (await session.execute(select(CachedPlanVersion.body).where(
-            CachedPlanVersion.organization_id == organization_id, CachedPlanVersion.plan_version_id == version_id,
-        ))).scalar_one_or_none()
+        stored = await repository.cached_plan_version(session, organization_id, version_id)
         if stored is None:
             body = await self._get(organization_id, f"/api/v1/plan_versions/{version_id}")
             if body is None:
                 raise PlanVersionNotFound()
             stored = body["plan_version"]
-            await session.execute(insert(CachedPlanVersion).values(
-                organization_id=organization_id, plan_version_id=version_id, plan_code=stored["plan_code"], body=stored,
-            ).on_conflict_do_nothing())
+            await repository.cache_plan_version(session, organization_id, version_id, stored)
         self._versions[key] = stored
         if len(self._versions) > MEMORY_CACHE_SIZE:
             self._versions.popitem(last=False)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.bus.consumer import ConsumerSpec
@@ -22,9 +21,8 @@ from invora.logging import get_logger
 from subscriptions.billing_entities.consumer import BILLING_ENTITY_CONSUMER
 from subscriptions.plans.client import CatalogClient
 from subscriptions.runtime import SubscriptionsRuntime
-from subscriptions.subscriptions import lifecycle
+from subscriptions.subscriptions import lifecycle, repository
 from subscriptions.subscriptions.create import remember_entitlements
-from subscriptions.subscriptions.models import LIVE_STATUSES, Subscription
 from subscriptions.subscriptions.plan_terms import PlanTerms
 
 log = get_logger(__name__)
@@ -37,10 +35,7 @@ async def refresh_entitlements(session: AsyncSession, event: EventEnvelope) -> N
 
 async def cascade(session: AsyncSession, event: EventEnvelope, catalog: CatalogClient) -> None:
     data = PlanCascadeRequestedEvent.model_validate(event.data)
-    rows = (await session.execute(select(Subscription).where(
-        Subscription.organization_id == event.organization_id,
-        Subscription.plan_version_id == data.from_plan_version_id, Subscription.status.in_(LIVE_STATUSES),
-    ).with_for_update())).scalars().all()
+    rows = await repository.live_on_plan_version(session, event.organization_id, data.from_plan_version_id)
     if not rows:
         return
     version = await catalog.plan_version(session, event.organization_id, data.to_plan_version_id)

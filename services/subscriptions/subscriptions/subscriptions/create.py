@@ -15,8 +15,6 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.db.flush import flush_loaded
@@ -27,9 +25,9 @@ from subscriptions.customers.errors import CurrencyMismatch
 from subscriptions.customers.models import Customer
 from subscriptions.customers.schemas import CustomerInput
 from subscriptions.plans.client import CatalogClient
-from subscriptions.subscriptions import lifecycle
+from subscriptions.subscriptions import lifecycle, repository
 from subscriptions.subscriptions.errors import EndingAtInvalid, SubscriptionExternalIdTaken
-from subscriptions.subscriptions.models import LIVE_STATUSES, PlanEntitlementsProjection, Subscription
+from subscriptions.subscriptions.models import Subscription
 from subscriptions.subscriptions.plan_terms import PlanTerms, check_overrides
 from subscriptions.subscriptions.repository import has_live_subscriptions
 from subscriptions.subscriptions.schemas import SubscriptionInput, overrides_dict
@@ -46,15 +44,8 @@ async def load_terms(session: AsyncSession, catalog: CatalogClient, organization
 async def remember_entitlements(session: AsyncSession, organization_id: uuid.UUID, plan: dict,
                                 as_of: datetime) -> None:
     """Keep the plan's entitlements as of `as_of`; what the catalog said earlier never overwrites it."""
-    values = {"organization_id": organization_id, "plan_id": uuid.UUID(str(plan["lago_id"])),
-              "plan_code": plan["code"], "entitlements": plan.get("entitlements") or [], "as_of": as_of}
-    statement = insert(PlanEntitlementsProjection).values(**values)
-    await session.execute(statement.on_conflict_do_update(
-        index_elements=["organization_id", "plan_id"],
-        set_={"plan_code": statement.excluded.plan_code, "entitlements": statement.excluded.entitlements,
-              "as_of": statement.excluded.as_of, "updated_at": func.now()},
-        where=PlanEntitlementsProjection.as_of < statement.excluded.as_of,
-    ))
+    await repository.remember_entitlements(session, organization_id, uuid.UUID(str(plan["lago_id"])), plan["code"],
+                                           plan.get("entitlements") or [], as_of)
 
 
 async def _customer_for(session: AsyncSession, organization_id: uuid.UUID, external_customer_id: str,
@@ -79,12 +70,7 @@ async def _settle_currency(session: AsyncSession, customer: Customer, currency: 
 
 
 async def _current(session: AsyncSession, customer: Customer, external_id: str) -> Subscription | None:
-    rows = (await session.execute(
-        select(Subscription).where(
-            Subscription.organization_id == customer.organization_id, Subscription.external_id == external_id,
-            Subscription.status.in_(LIVE_STATUSES),
-        ).order_by(Subscription.created_at.desc()).with_for_update()
-    )).scalars().all()
+    rows = await repository.live_by_external_id(session, customer.organization_id, external_id)
     if any(row.customer_id != customer.id for row in rows):
         raise SubscriptionExternalIdTaken()
     active = [row for row in rows if row.status == "active"]
@@ -190,8 +176,7 @@ async def _upgrade(session: AsyncSession, customer: Customer, current: Subscript
 
 
 async def _cancel_next(session: AsyncSession, current: Subscription, now: datetime) -> None:
-    pending = (await session.execute(select(Subscription).where(
-        Subscription.id == current.next_subscription_id).with_for_update())).scalar_one_or_none()
+    pending = await repository.get_for_update(session, current.next_subscription_id)
     if pending is not None and pending.status == "pending":
         await lifecycle.terminate(session, pending, now, reason="superseded")
     current.next_subscription_id = None

@@ -8,8 +8,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.db.flush import flush_loaded
@@ -19,7 +17,8 @@ from invora.ids import uuid7
 from invora.outbox import PendingEvent, add_event, add_events
 from subscriptions.periods import Period, Schedule, subscription_period, trial_end
 from subscriptions.periods.schedule import local_date, presented_end
-from subscriptions.subscriptions.models import BillingPeriod, Subscription
+from subscriptions.subscriptions import repository
+from subscriptions.subscriptions.models import Subscription
 from subscriptions.usage.snapshot import events_counted, period_usage
 
 
@@ -97,13 +96,7 @@ async def close_period(session: AsyncSession, subscription: Subscription, end: d
     if start is None or end <= start:
         return False
     row_id = uuid7()
-    inserted = (await session.execute(
-        insert(BillingPeriod).values(
-            id=row_id, organization_id=subscription.organization_id, subscription_id=subscription.id,
-            period_start=start, period_end=end, reason=reason, event_id=row_id,
-        ).on_conflict_do_nothing(index_elements=["subscription_id", "period_start"]).returning(BillingPeriod.id)
-    )).scalar_one_or_none()
-    if inserted is None:
+    if not await repository.claim_period(session, row_id, subscription, start, end, reason):
         return False
     schedule = schedule_of(subscription)
     full = schedule.period_at(start)
@@ -116,9 +109,8 @@ async def close_period(session: AsyncSession, subscription: Subscription, end: d
     in_trial = subscription.trial_ends_at if subscription.trial_ends_at and subscription.trial_ends_at > start else None
     usage = await period_usage(session, subscription, start, end)
     if usage is not None:  # what lifetime usage counts as billed, and what a revision compares with
-        await session.execute(update(BillingPeriod).where(BillingPeriod.id == row_id).values(
-            usage_amount_cents=usage.amount_cents,
-            usage_events_count=await events_counted(session, subscription.id, full.start)))
+        await repository.record_period_usage(session, row_id, usage.amount_cents,
+                                             await events_counted(session, subscription.id, full.start))
     await publish_data(session, subscription, "subscription.billing_period_ended", BillingPeriodEnded(
         lago_billing_period_id=row_id, subscription=render(subscription),
         lago_plan_version_id=subscription.plan_version_id, plan_overrides=subscription.plan_overrides or {},
@@ -176,7 +168,7 @@ async def close_past_periods(session: AsyncSession, subscription: Subscription, 
                 full_period_end=full.end, reason="period_end", timezone=subscription.timezone,
                 in_trial_until=in_trial, next_period_start=following.start, next_period_end=following.end,
                 usage=usage)))
-    await session.execute(insert(BillingPeriod), rows)
+    await repository.add_closed_periods(session, rows)
     await add_events(session, events)
     _open_period(subscription, periods[-1].end)
     return len(periods)

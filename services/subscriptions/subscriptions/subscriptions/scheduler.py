@@ -23,13 +23,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from fastapi import FastAPI
-from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invora import background
 from invora.logging import get_logger
 from invora.parking import Backoff, ParkingLot
-from subscriptions.subscriptions import lifecycle
+from subscriptions.subscriptions import lifecycle, repository
 from subscriptions.subscriptions.models import Subscription
 from subscriptions.usage.alerts import evaluate_alerts
 from subscriptions.usage.progressive import evaluate as evaluate_progressive_billing
@@ -92,27 +91,12 @@ async def advance(session: AsyncSession, subscription: Subscription, now: dateti
 async def _apply_downgrade(session: AsyncSession, current: Subscription, at: datetime, report: PassReport) -> None:
     if await lifecycle.close_period(session, current, at, "period_end"):
         report.periods_closed += 1
-    following = (await session.execute(select(Subscription).where(
-        Subscription.id == current.next_subscription_id).with_for_update())).scalar_one_or_none()
+    following = await repository.get_for_update(session, current.next_subscription_id)
     await lifecycle.terminate(session, current, at, reason="downgrade")
     report.terminated += 1
     if following is not None and following.status == "pending":
         await lifecycle.activate(session, following, at, None, reason="downgrade")
         report.activated += 1
-
-
-def _due_active(now: datetime):
-    return and_(Subscription.status == "active", or_(
-        Subscription.current_period_end <= now,
-        Subscription.ending_at <= now,
-        and_(Subscription.trial_ends_at <= now, Subscription.trial_ended_at.is_(None)),
-    ))
-
-
-def _due_pending(now: datetime):
-    # a downgrade's next subscription starts when its predecessor's period closes, not on its own
-    return and_(Subscription.status == "pending", Subscription.previous_subscription_id.is_(None),
-                Subscription.subscription_at <= now)
 
 
 async def run_pass(sessionmaker: async_sessionmaker, now: datetime, batch_size: int = 100,
@@ -127,12 +111,8 @@ async def run_pass(sessionmaker: async_sessionmaker, now: datetime, batch_size: 
     after = uuid.UUID(int=0)
     while True:
         async with sessionmaker() as session:
-            due = (await session.execute(
-                select(Subscription.id, Subscription.organization_id)
-                .where(or_(_due_active(now), _due_pending(now)), Subscription.id > after,
-                       parking.not_parked("subscriptions.id", now))
-                .order_by(Subscription.id).limit(batch_size)
-            )).all()
+            due = await repository.due_ids(session, now, after, batch_size,
+                                           parking.not_parked("subscriptions.id", now))
         for subscription_id, organization_id in due:
             one = PassReport()
             done, _ = await parking.isolated(
@@ -150,10 +130,7 @@ async def run_pass(sessionmaker: async_sessionmaker, now: datetime, batch_size: 
 
 async def _handle(session: AsyncSession, subscription_id: uuid.UUID, now: datetime, report: PassReport) -> None:
     # re-read under the lock: another replica may hold it (skipped) or have handled it (no longer due)
-    subscription = (await session.execute(
-        select(Subscription).where(Subscription.id == subscription_id, or_(_due_active(now), _due_pending(now)))
-        .with_for_update(skip_locked=True)
-    )).scalar_one_or_none()
+    subscription = await repository.claim_due(session, subscription_id, now)
     if subscription is None:
         return
     if subscription.status == "pending":

@@ -5,22 +5,17 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from subscriptions.customers.models import Customer
-from subscriptions.subscriptions import lifecycle
-from subscriptions.subscriptions.models import LIVE_STATUSES, Subscription
+from subscriptions.subscriptions import lifecycle, repository
+from subscriptions.subscriptions.models import Subscription
 from subscriptions.subscriptions.repository import find_by_external_id
 
 
 async def terminate_customer_subscriptions(session: AsyncSession, customer: Customer, now: datetime) -> None:
     """A deleted customer's live subscriptions end now (Lago): active ones terminate, pending ones are canceled."""
-    rows = (await session.execute(
-        select(Subscription).where(Subscription.customer_id == customer.id, Subscription.status.in_(LIVE_STATUSES))
-        .order_by(Subscription.status.desc())  # pending first: a downgrade's next plan goes before its current one
-        .with_for_update()
-    )).scalars().all()
+    rows = await repository.live_of_customer(session, customer.id)  # pending first
     for subscription in rows:
         await lifecycle.terminate(session, subscription, now, reason="customer_deleted")
 
@@ -34,8 +29,7 @@ async def terminate_by_external_id(session: AsyncSession, organization_id: uuid.
     if on_termination_credit_note is not None:
         subscription.on_termination_credit_note = on_termination_credit_note
     if subscription.status == "active" and subscription.next_subscription_id is not None:
-        pending = (await session.execute(select(Subscription).where(
-            Subscription.id == subscription.next_subscription_id).with_for_update())).scalar_one_or_none()
+        pending = await repository.get_for_update(session, subscription.next_subscription_id)
         if pending is not None:
             await lifecycle.terminate(session, pending, now, reason="api")
     await lifecycle.terminate(session, subscription, now, reason="api")

@@ -18,8 +18,6 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, ConfigDict, Field, StrictBool, TypeAdapter
-from sqlalchemy import Select, select
-from sqlalchemy import delete as sql_delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invora.errors import ValidationFailed
@@ -29,12 +27,13 @@ from invora.logging import get_logger
 from invora.outbox import add_event
 from invora.parking import Backoff, ParkingLot
 from invora.web.decimals import DecimalInput
-from invora.web.pagination import PageParams, PaginationMeta, paginate
+from invora.web.pagination import PageParams, PaginationMeta
 from invora.web.schema_rules import given
 from subscriptions.common.inputs import Code, InputModel, Name
+from subscriptions.subscriptions import repository as subscriptions
 from subscriptions.subscriptions.errors import SubscriptionNotFound
 from subscriptions.subscriptions.models import Subscription
-from subscriptions.usage import lifetime
+from subscriptions.usage import lifetime, repository
 from subscriptions.usage.alert_models import UsageAlert
 from subscriptions.usage.errors import AlertCodeTaken, AlertNotFound
 from subscriptions.usage.snapshot import usage_snapshot
@@ -141,19 +140,13 @@ def _stored(thresholds: list[ThresholdInput]) -> list[dict[str, Any]]:
 
 async def _require_subscription(session: AsyncSession, organization_id: uuid.UUID,
                                 external_subscription_id: str) -> None:
-    exists = (await session.execute(select(Subscription.id).where(
-        Subscription.organization_id == organization_id, Subscription.external_id == external_subscription_id,
-    ).limit(1))).scalar_one_or_none()
-    if exists is None:
+    if not await subscriptions.exists_by_external_id(session, organization_id, external_subscription_id):
         raise SubscriptionNotFound()
 
 
 async def _taken_codes(session: AsyncSession, organization_id: uuid.UUID, external_subscription_id: str,
                        codes: set[str]) -> set[str]:
-    return set((await session.execute(select(UsageAlert.code).where(
-        UsageAlert.organization_id == organization_id,
-        UsageAlert.external_subscription_id == external_subscription_id, UsageAlert.code.in_(codes),
-    ))).scalars())
+    return await repository.taken_alert_codes(session, organization_id, external_subscription_id, codes)
 
 
 async def create(session: AsyncSession, organization_id: uuid.UUID, external_subscription_id: str,
@@ -191,23 +184,15 @@ async def create_many(session: AsyncSession, organization_id: uuid.UUID, externa
     return alerts
 
 
-def _statement(organization_id: uuid.UUID, external_subscription_id: str, code: str | None = None) -> Select:
-    statement = select(UsageAlert).where(UsageAlert.organization_id == organization_id,
-                                         UsageAlert.external_subscription_id == external_subscription_id)
-    if code is not None:
-        statement = statement.where(UsageAlert.code == code)
-    return statement.order_by(UsageAlert.created_at, UsageAlert.id)
-
-
 async def find(session: AsyncSession, organization_id: uuid.UUID, external_subscription_id: str,
                code: str | None = None) -> list[UsageAlert]:
-    return list((await session.execute(_statement(organization_id, external_subscription_id, code))).scalars())
+    return await repository.find_alerts(session, organization_id, external_subscription_id, code)
 
 
 async def page(session: AsyncSession, organization_id: uuid.UUID, external_subscription_id: str,
                params: PageParams) -> tuple[list[UsageAlert], PaginationMeta]:
     await _require_subscription(session, organization_id, external_subscription_id)
-    return await paginate(session, _statement(organization_id, external_subscription_id), params)
+    return await repository.alerts_page(session, organization_id, external_subscription_id, params)
 
 
 async def get(session: AsyncSession, organization_id: uuid.UUID, external_subscription_id: str,
@@ -248,10 +233,7 @@ async def delete(session: AsyncSession, organization_id: uuid.UUID, external_sub
 
 async def delete_all(session: AsyncSession, organization_id: uuid.UUID, external_subscription_id: str) -> int:
     await _require_subscription(session, organization_id, external_subscription_id)
-    result = await session.execute(sql_delete(UsageAlert).where(
-        UsageAlert.organization_id == organization_id,
-        UsageAlert.external_subscription_id == external_subscription_id))
-    return int(getattr(result, "rowcount", 0) or 0)
+    return await repository.delete_alerts(session, organization_id, external_subscription_id)
 
 
 def crossed(thresholds: list[dict[str, Any]], previous: Decimal, current: Decimal) -> list[dict[str, Any]]:
@@ -301,10 +283,7 @@ async def evaluate_alerts(sessionmaker: async_sessionmaker, now: datetime, batch
     after = uuid.UUID(int=0)
     while True:
         async with sessionmaker() as session:
-            alerts = (await session.execute(
-                select(UsageAlert.id, UsageAlert.organization_id)
-                .where(UsageAlert.id > after, parking.not_parked("usage_alerts.id", now))
-                .order_by(UsageAlert.id).limit(batch_size))).all()
+            alerts = await repository.alert_ids(session, after, batch_size, parking.not_parked("usage_alerts.id", now))
         for alert_id, organization_id in alerts:
             done, count = await parking.isolated(
                 sessionmaker, alert_id, lambda session, aid=alert_id: _evaluate(session, aid, now),
@@ -319,14 +298,11 @@ async def evaluate_alerts(sessionmaker: async_sessionmaker, now: datetime, batch
 
 
 async def _evaluate(session: AsyncSession, alert_id: uuid.UUID, now: datetime) -> int:
-    alert = (await session.execute(select(UsageAlert).where(UsageAlert.id == alert_id)
-                                   .with_for_update(skip_locked=True))).scalar_one_or_none()
+    alert = await repository.lock_alert_skipping(session, alert_id)
     if alert is None:
         return 0
-    subscription = (await session.execute(select(Subscription).where(
-        Subscription.organization_id == alert.organization_id,
-        Subscription.external_id == alert.external_subscription_id, Subscription.status == "active",
-    ))).scalar_one_or_none()
+    subscription = await subscriptions.active_by_external_id(session, alert.organization_id,
+                                                            alert.external_subscription_id)
     if subscription is None or subscription.current_period_start is None:
         return 0
     usage = await usage_snapshot(session, subscription, subscription.current_period_start,

@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.logging import get_logger
@@ -28,6 +27,7 @@ from subscriptions.periods.schedule import lago_days_between, local_date, presen
 from subscriptions.plans.client import CatalogClient
 from subscriptions.subscriptions.errors import SubscriptionNotFound
 from subscriptions.subscriptions.models import Subscription
+from subscriptions.usage import repository
 from subscriptions.usage.aggregate import (
     Aggregate,
     Bucket,
@@ -47,43 +47,8 @@ from subscriptions.usage_events.repository import driver
 
 log = get_logger(__name__)
 
-ROLLUPS = """
-SELECT code, group_key, pricing_group, events_count, value_sum, value_max, latest_value, latest_at, weighted_moment,
-       unique_count, precise_sum
-FROM usage_rollups WHERE subscription_id = $1 AND period_start = $2
-"""
-# full usage: every period's rollups since the subscription started (folded per group by `merged`)
-ROLLUPS_SINCE_START = """
-SELECT code, group_key, pricing_group, events_count, value_sum, value_max, latest_value, latest_at, weighted_moment,
-       unique_count, precise_sum
-FROM usage_rollups WHERE subscription_id = $1 AND period_start <= $2
-"""
 # aggregations whose per-period rollups fold into the lifetime's (sums add up, maximum and latest are taken)
 FULL_USAGE_AGGREGATIONS = frozenset({"count_agg", "sum_agg", "max_agg", "latest_agg"})
-CARRIED = """
-SELECT code, group_key, pricing_group, sum(value_sum) AS total FROM usage_rollups
-WHERE subscription_id = $1 AND period_start < $2 AND code = ANY($3::text[]) GROUP BY code, group_key, pricing_group
-"""
-# recurring unique count: per group, the values an earlier period left present and this one has not touched
-CARRIED_UNIQUE = """
-SELECT s.code, s.group_key, s.pricing_group, count(*) AS total FROM (
-    SELECT DISTINCT ON (code, group_key, pricing_group, value) code, group_key, pricing_group, value, present
-    FROM usage_unique_values WHERE subscription_id = $1 AND period_start < $2 AND code = ANY($3::text[])
-    ORDER BY code, group_key, pricing_group, value, period_start DESC, last_at DESC, last_event_id DESC
-) s
-WHERE s.present AND NOT EXISTS (
-    SELECT 1 FROM usage_unique_values c WHERE c.subscription_id = $1 AND c.period_start = $2 AND c.code = s.code
-      AND c.group_key = s.group_key AND c.pricing_group = s.pricing_group AND c.value = s.value)
-GROUP BY s.code, s.group_key, s.pricing_group
-"""
-UNIQUE_STATES = """
-SELECT group_key, pricing_group, value, present, last_at, last_event_id FROM usage_unique_values
-WHERE subscription_id = $1 AND period_start = $2 AND code = $3
-"""
-EVENTS = """
-SELECT properties::text AS properties, precise_total_amount_cents, timestamp, id FROM usage_events
-WHERE subscription_id = $1 AND code = $2 AND timestamp >= $3 AND timestamp < $4 ORDER BY timestamp, id
-"""
 
 
 def text_units(value: Decimal) -> str:
@@ -174,10 +139,8 @@ async def find_subscription(session: AsyncSession, organization_id: uuid.UUID, c
                             external_subscription_id: str) -> Subscription:
     """The customer's active subscription, by the customer's internal id (a deleted customer's external id may
     belong to a new customer, never its subscriptions)."""
-    subscription = (await session.execute(select(Subscription).where(
-        Subscription.organization_id == organization_id, Subscription.external_id == external_subscription_id,
-        Subscription.customer_id == customer_id, Subscription.status == "active",
-    ))).scalar_one_or_none()
+    subscription = await repository.active_subscription_of_customer(session, organization_id, customer_id,
+                                                                    external_subscription_id)
     if subscription is None:
         raise SubscriptionNotFound()
     return subscription
@@ -197,7 +160,7 @@ async def _events_by_slot(conn: Any, subscription_id: uuid.UUID, metric: Metric,
     event order: the transactions a `percentage` charge prices one by one, or a `dynamic` charge's amounts."""
     by_slot: list[dict[Projected, list[Any]]] = [{} for _ in range(len(filters) + 1)]
     slots: dict[str, int] = {}
-    for row in await conn.fetch(EVENTS, subscription_id, metric.code, period.start, period.end):
+    for row in await repository.period_events(conn, subscription_id, metric.code, period.start, period.end):
         properties = json.loads(row["properties"])
         key = group_key(metric, properties)
         if key not in slots:
@@ -231,7 +194,7 @@ async def presentation_breakdowns(conn: Any, subscription_id: uuid.UUID, metric:
     if metric.aggregation_type not in PRESENTED_AGGREGATIONS or metric.recurring:
         return []
     units: dict[tuple[str | None, ...], Decimal] = {}
-    for row in await conn.fetch(EVENTS, subscription_id, metric.code, period.start, period.end):
+    for row in await repository.period_events(conn, subscription_id, metric.code, period.start, period.end):
         properties = json.loads(row["properties"])
         if metric.aggregation_type == "count_agg":
             value: Decimal | None = Decimal(1)
@@ -435,15 +398,15 @@ async def usage_of(session: AsyncSession, subscription: Subscription, version: d
                              - local_date(full_period.start, subscription.timezone)).days
     conn = await driver(session)
     by_code: dict[str, list[Bucket]] = {}
-    for row in await conn.fetch(ROLLUPS_SINCE_START if full_usage else ROLLUPS, subscription.id, bucket_start):
+    for row in await repository.rollups(conn, subscription.id, bucket_start, since_start=full_usage):
         by_code.setdefault(row["code"], []).append(Bucket.of(row))
     recurring = [m.code for m in metrics.values() if m.recurring and m.aggregation_type in CARRIED_TOTALS
                  and not full_usage]
     recurring_unique = [m.code for m in metrics.values() if m.recurring and m.aggregation_type == "unique_count_agg"
                         and not full_usage]
     carried: dict[str, list[tuple[Bucket, Decimal]]] = {}
-    rows = [*(await conn.fetch(CARRIED, subscription.id, bucket_start, recurring) if recurring else ()),
-            *(await conn.fetch(CARRIED_UNIQUE, subscription.id, bucket_start, recurring_unique)
+    rows = [*(await repository.carried_totals(conn, subscription.id, bucket_start, recurring) if recurring else ()),
+            *(await repository.carried_unique_counts(conn, subscription.id, bucket_start, recurring_unique)
               if recurring_unique else ())]
     if rows:
         for row in rows:
@@ -457,7 +420,7 @@ async def usage_of(session: AsyncSession, subscription: Subscription, version: d
     async def states_of(code: str) -> dict[tuple[str, str], list[UniqueState]]:
         if code not in unique_states:
             found: dict[tuple[str, str], list[UniqueState]] = {}
-            for row in await conn.fetch(UNIQUE_STATES, subscription.id, bucket_start, code):
+            for row in await repository.unique_states(conn, subscription.id, bucket_start, code):
                 found.setdefault((row["group_key"], row["pricing_group"]), []).append(
                     UniqueState(row["value"], row["present"], row["last_at"], row["last_event_id"]))
             unique_states[code] = found

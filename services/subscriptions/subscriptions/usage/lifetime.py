@@ -17,15 +17,14 @@ from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invora.ids import uuid7
 from subscriptions.plans.client import CatalogClient
+from subscriptions.subscriptions import repository
 from subscriptions.subscriptions.errors import SubscriptionNotFound
-from subscriptions.subscriptions.models import BillingPeriod, Subscription
+from subscriptions.subscriptions.models import Subscription
 from subscriptions.usage import current
+from subscriptions.usage import repository as usage_repository
 from subscriptions.usage.lifetime_models import LifetimeUsage
 from subscriptions.usage_events.metrics import MetricCache
 
@@ -33,9 +32,7 @@ from subscriptions.usage_events.metrics import MetricCache
 async def subscription_rows(session: AsyncSession, organization_id: uuid.UUID,
                             external_id: str) -> list[Subscription]:
     """Every subscription row sharing the external id (plan changes), oldest first."""
-    rows = list((await session.execute(select(Subscription).where(
-        Subscription.organization_id == organization_id, Subscription.external_id == external_id,
-    ).order_by(Subscription.created_at, Subscription.id))).scalars())
+    rows = list(await repository.all_by_external_id(session, organization_id, external_id))
     if not rows:
         raise SubscriptionNotFound()
     return rows
@@ -48,18 +45,11 @@ def current_of(rows: list[Subscription]) -> Subscription:
 
 async def record_of(session: AsyncSession, organization_id: uuid.UUID, external_id: str) -> LifetimeUsage:
     """The lifetime record, created on first use (concurrent first uses create one)."""
-    await session.execute(insert(LifetimeUsage).values(
-        id=uuid7(), organization_id=organization_id, external_subscription_id=external_id,
-    ).on_conflict_do_nothing(constraint="uq_lifetime_usages_subscription"))
-    return (await session.execute(select(LifetimeUsage).where(
-        LifetimeUsage.organization_id == organization_id, LifetimeUsage.external_subscription_id == external_id,
-    ).with_for_update())).scalar_one()
+    return await usage_repository.lifetime_record(session, organization_id, external_id)
 
 
 async def billed_amount(session: AsyncSession, rows: list[Subscription]) -> int:
-    total = (await session.execute(select(func.coalesce(func.sum(BillingPeriod.usage_amount_cents), 0)).where(
-        BillingPeriod.subscription_id.in_([s.id for s in rows])))).scalar_one()
-    return int(total)
+    return await repository.billed_usage_amount(session, [s.id for s in rows])
 
 
 def thresholds_of(version: dict[str, Any] | None, overrides: dict[str, Any] | None) -> list[dict[str, Any]]:

@@ -18,15 +18,15 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invora.events.contracts.subscriptions import UsageSnapshot, UsageThresholdReached
 from invora.logging import get_logger
 from invora.outbox import add_event
 from invora.parking import Backoff, ParkingLot
+from subscriptions.plans import repository as plans
+from subscriptions.subscriptions import repository as subscriptions
 from subscriptions.subscriptions.lifecycle import render
-from subscriptions.subscriptions.models import CachedPlanVersion, Subscription
 from subscriptions.usage import lifetime, repository
 from subscriptions.usage.snapshot import usage_snapshot
 
@@ -82,13 +82,10 @@ async def evaluate(sessionmaker: async_sessionmaker, now: datetime, batch_size: 
 
 
 async def _evaluate(session: AsyncSession, subscription_id: uuid.UUID, now: datetime) -> int:
-    subscription = (await session.execute(select(Subscription).where(Subscription.id == subscription_id)
-                                          .with_for_update(skip_locked=True))).scalar_one_or_none()
+    subscription = await subscriptions.lock_skipping(session, subscription_id)
     if subscription is None or subscription.status != "active" or subscription.current_period_start is None:
         return 0
-    version = (await session.execute(select(CachedPlanVersion.body).where(
-        CachedPlanVersion.organization_id == subscription.organization_id,
-        CachedPlanVersion.plan_version_id == subscription.plan_version_id))).scalar_one_or_none()
+    version = await plans.cached_plan_version(session, subscription.organization_id, subscription.plan_version_id)
     found = thresholds(version, subscription.plan_overrides)
     if not found:
         return 0

@@ -21,29 +21,21 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import and_, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invora.events.contracts.subscriptions import BillingPeriodUsageRevised
 from invora.logging import get_logger
 from invora.outbox import add_event
 from invora.parking import Backoff, ParkingLot
+from subscriptions.subscriptions import repository
 from subscriptions.subscriptions.lifecycle import render, schedule_of
-from subscriptions.subscriptions.models import BillingPeriod, Subscription
+from subscriptions.subscriptions.models import BillingPeriod
 from subscriptions.usage.snapshot import events_counted, period_usage
 
 log = get_logger(__name__)
 
 
 REVISION_PARKING = ParkingLot("subscriptions", "usage-revisions", Backoff(initial=30.0, maximum=3600.0))
-
-
-def _revision_due(grace_seconds: float):
-    return and_(
-        or_(BillingPeriod.usage_revision_pending, ~BillingPeriod.usage_checked),
-        or_(BillingPeriod.usage_revision_pending, BillingPeriod.created_at <= text(
-            "now() - make_interval(secs => :grace)").bindparams(grace=grace_seconds)),
-    )
 
 
 async def revise_usage(sessionmaker: async_sessionmaker, grace_seconds: float, batch_size: int = 100,
@@ -54,11 +46,8 @@ async def revise_usage(sessionmaker: async_sessionmaker, grace_seconds: float, b
     after = uuid.UUID(int=0)
     while True:
         async with sessionmaker() as session:
-            periods = (await session.execute(
-                select(BillingPeriod.id, BillingPeriod.organization_id)
-                .where(BillingPeriod.id > after, _revision_due(grace_seconds),
-                       parking.not_parked("billing_periods.id"))
-                .order_by(BillingPeriod.id).limit(batch_size))).all()
+            periods = await repository.revision_due_ids(session, grace_seconds, after, batch_size,
+                                                        parking.not_parked("billing_periods.id"))
         for period_id, organization_id in periods:
             done, count = await parking.isolated(
                 sessionmaker, period_id, lambda session, pid=period_id: _revise_locked(session, pid, grace_seconds),
@@ -73,15 +62,12 @@ async def revise_usage(sessionmaker: async_sessionmaker, grace_seconds: float, b
 
 
 async def _revise_locked(session: AsyncSession, period_id: uuid.UUID, grace_seconds: float) -> int:
-    period = (await session.execute(
-        select(BillingPeriod).where(BillingPeriod.id == period_id, _revision_due(grace_seconds))
-        .with_for_update(skip_locked=True))).scalar_one_or_none()
+    period = await repository.claim_revision_due(session, period_id, grace_seconds)
     return 0 if period is None else await _revise(session, period)
 
 
 async def _revise(session: AsyncSession, period: BillingPeriod) -> int:
-    subscription = (await session.execute(select(Subscription).where(
-        Subscription.id == period.subscription_id))).scalar_one()
+    subscription = await repository.get(session, period.subscription_id)
     full = schedule_of(subscription).period_at(period.period_start)
     counted = await events_counted(session, subscription.id, full.start)
     period.usage_revision_pending, period.usage_checked = False, True

@@ -12,41 +12,29 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.events.contracts.subscriptions import UsageSnapshot
 from subscriptions.periods import Period
-from subscriptions.subscriptions.models import CachedPlanVersion, Subscription
+from subscriptions.plans import repository as plans
+from subscriptions.subscriptions.models import Subscription
+from subscriptions.usage import repository
 from subscriptions.usage.current import usage_of
 from subscriptions.usage_events.metrics import Metric
-from subscriptions.usage_events.models import CachedBillableMetric
-
-EVENTS_COUNTED = text(
-    "SELECT coalesce(sum(events_count), 0) FROM usage_rollups WHERE subscription_id = :subscription"
-    " AND period_start = :bucket"
-)
 
 
 async def events_counted(session: AsyncSession, subscription_id: uuid.UUID, bucket_start: datetime) -> int:
     """Events in the rollups of one subscription's full billing period (what a snapshot of it counted)."""
-    return (await session.execute(EVENTS_COUNTED, {"subscription": subscription_id,
-                                                   "bucket": bucket_start})).scalar_one()
+    return await repository.events_counted(session, subscription_id, bucket_start)
 
 
 async def usage_snapshot(session: AsyncSession, subscription: Subscription, start: datetime,
                          end: datetime) -> dict[str, Any] | None:
-    version = (await session.execute(select(CachedPlanVersion.body).where(
-        CachedPlanVersion.organization_id == subscription.organization_id,
-        CachedPlanVersion.plan_version_id == subscription.plan_version_id,
-    ))).scalar_one_or_none()
+    version = await plans.cached_plan_version(session, subscription.organization_id, subscription.plan_version_id)
     if version is None:
         return None
     metric_ids = {str(c["lago_billable_metric_id"]) for c in version.get("charges") or []}
-    bodies = (await session.execute(select(CachedBillableMetric.body).where(
-        CachedBillableMetric.organization_id == subscription.organization_id,
-        CachedBillableMetric.metric_id.in_(metric_ids),
-    ))).scalars().all() if metric_ids else []
+    bodies = await plans.cached_metrics(session, subscription.organization_id, metric_ids)
     metrics = {body["code"]: Metric.of(body) for body in bodies}
     usage = await usage_of(session, subscription, version, metrics, Period(start, end), apply_taxes=False,
                            with_event_values=True)

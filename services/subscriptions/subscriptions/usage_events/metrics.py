@@ -16,13 +16,11 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from subscriptions.plans import repository
 from subscriptions.plans.client import CatalogClient
 from subscriptions.plans.errors import CatalogUnavailable
-from subscriptions.usage_events.models import CachedBillableMetric
 
 NUMERIC_AGGREGATIONS = frozenset({"sum_agg", "max_agg", "latest_agg", "weighted_sum_agg"})
 MEMORY_CACHE_SIZE = 8192
@@ -79,17 +77,13 @@ class MetricCache:
         cached = self._metrics.get(key)
         if cached is not None:
             return cached
-        body = (await session.execute(select(CachedBillableMetric.body).where(
-            CachedBillableMetric.organization_id == organization_id, CachedBillableMetric.metric_id == metric_id,
-        ))).scalar_one_or_none()
+        body = await repository.cached_metric(session, organization_id, metric_id)
         if body is None:
             answer = await catalog._get(organization_id, f"/api/v1/billable_metrics/{quote(code, safe='')}")
             if answer is None or str(answer["billable_metric"]["lago_id"]) != str(metric_id):
                 raise CatalogUnavailable("the catalog does not know a metric this plan charges")
             body = answer["billable_metric"]
-            await session.execute(insert(CachedBillableMetric).values(
-                organization_id=organization_id, metric_id=metric_id, code=code, body=body,
-            ).on_conflict_do_nothing())
+            await repository.cache_metric(session, organization_id, metric_id, code, body)
         metric = Metric.of(body)
         self.remember(organization_id, metric)
         return metric

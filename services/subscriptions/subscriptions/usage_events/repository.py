@@ -23,6 +23,7 @@ order and cannot deadlock.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -30,8 +31,10 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from invora.web.pagination import PageParams, PaginationMeta, paginate
 from subscriptions.subscriptions.models import Subscription
 from subscriptions.usage_events.ingest import EPOCH, EventSubscription, Prepared, micros
+from subscriptions.usage_events.models import UsageEvent
 
 # instants as microseconds since the epoch (see `ingest.micros`); `* interval '1 microsecond'` is exact:
 # a float8 holds every microsecond count up to the year 2255, and events are at most a day ahead
@@ -228,3 +231,32 @@ async def subscription_rows(session: AsyncSession, organization_id: uuid.UUID,
     rows = (await session.execute(select(Subscription).where(
         Subscription.organization_id == organization_id, Subscription.id.in_(subscription_ids)))).scalars().all()
     return {row.id: row for row in rows}
+
+
+@dataclass(slots=True)
+class EventFilters:
+    external_subscription_id: str | None = None
+    code: str | None = None
+    timestamp_from: datetime | None = None
+    timestamp_to: datetime | None = None
+
+
+async def list_events(session: AsyncSession, organization_id: uuid.UUID, filters: EventFilters,
+                      page: PageParams) -> tuple[list[UsageEvent], PaginationMeta]:
+    statement = select(UsageEvent).where(UsageEvent.organization_id == organization_id)
+    if filters.external_subscription_id is not None:
+        statement = statement.where(UsageEvent.external_subscription_id == filters.external_subscription_id)
+    if filters.code is not None:
+        statement = statement.where(UsageEvent.code == filters.code)
+    if filters.timestamp_from is not None:
+        statement = statement.where(UsageEvent.timestamp >= filters.timestamp_from)
+    if filters.timestamp_to is not None:
+        statement = statement.where(UsageEvent.timestamp <= filters.timestamp_to)
+    return await paginate(session, statement.order_by(UsageEvent.created_at.desc(), UsageEvent.id.desc()), page)
+
+
+async def first_event(session: AsyncSession, organization_id: uuid.UUID, transaction_id: str) -> UsageEvent | None:
+    """The first event stored with this transaction id (Lago: ids are unique per subscription only)."""
+    return (await session.execute(select(UsageEvent).where(
+        UsageEvent.organization_id == organization_id, UsageEvent.transaction_id == transaction_id,
+    ).order_by(UsageEvent.created_at, UsageEvent.id).limit(1))).scalar_one_or_none()

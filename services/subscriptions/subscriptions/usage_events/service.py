@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invora.web.pagination import PageParams, PaginationMeta, paginate
 from subscriptions.plans.client import CatalogClient
 from subscriptions.usage_events import answers, pay_in_advance, repository
 from subscriptions.usage_events.buckets import period_at, schedule_for
@@ -18,6 +15,8 @@ from subscriptions.usage_events.errors import EventNotFound
 from subscriptions.usage_events.ingest import Prepared, micros, prepare
 from subscriptions.usage_events.metrics import MetricCache
 from subscriptions.usage_events.models import UsageEvent
+from subscriptions.usage_events.repository import EventFilters as EventFilters
+from subscriptions.usage_events.repository import list_events as list_events
 from subscriptions.usage_events.schemas import EventInput, EventObject
 
 
@@ -75,33 +74,11 @@ def render(event: UsageEvent) -> EventObject:
     )
 
 
-@dataclass(slots=True)
-class EventFilters:
-    external_subscription_id: str | None = None
-    code: str | None = None
-    timestamp_from: datetime | None = None
-    timestamp_to: datetime | None = None
-
-
-async def list_events(session: AsyncSession, organization_id: uuid.UUID, filters: EventFilters,
-                      page: PageParams) -> tuple[list[UsageEvent], PaginationMeta]:
-    statement = select(UsageEvent).where(UsageEvent.organization_id == organization_id)
-    if filters.external_subscription_id is not None:
-        statement = statement.where(UsageEvent.external_subscription_id == filters.external_subscription_id)
-    if filters.code is not None:
-        statement = statement.where(UsageEvent.code == filters.code)
-    if filters.timestamp_from is not None:
-        statement = statement.where(UsageEvent.timestamp >= filters.timestamp_from)
-    if filters.timestamp_to is not None:
-        statement = statement.where(UsageEvent.timestamp <= filters.timestamp_to)
-    return await paginate(session, statement.order_by(UsageEvent.created_at.desc(), UsageEvent.id.desc()), page)
 
 
 async def get_event(session: AsyncSession, organization_id: uuid.UUID, transaction_id: str) -> UsageEvent:
     """The first event stored with this transaction id (Lago: ids are unique per subscription only)."""
-    event = (await session.execute(select(UsageEvent).where(
-        UsageEvent.organization_id == organization_id, UsageEvent.transaction_id == transaction_id,
-    ).order_by(UsageEvent.created_at, UsageEvent.id).limit(1))).scalar_one_or_none()
+    event = await repository.first_event(session, organization_id, transaction_id)
     if event is None:
         raise EventNotFound()
     return event
