@@ -10,10 +10,10 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicing.projections import repository
+from invora.billing_entity_projection import billing_entities_consumer
 from invora.bus.consumer import ConsumerSpec
 from invora.events.contracts.catalog import (
     AddOnEvent,
-    BillingEntityEvent,
     CouponEvent,
     OrganizationEvent,
     PlanEvent,
@@ -51,9 +51,8 @@ async def on_organization(session: AsyncSession, event: EventEnvelope) -> None:
     await repository.upsert_organization(session, event.organization_id, organization, event.occurred_at)
 
 
-async def on_billing_entity(session: AsyncSession, event: EventEnvelope) -> None:
-    entity = BillingEntityEvent.model_validate(event.data).billing_entity
-    await repository.upsert_billing_entity(session, event.organization_id, entity)
+BILLING_ENTITY_CONSUMER = billing_entities_consumer(repository.upsert_billing_entity)
+on_billing_entity = BILLING_ENTITY_CONSUMER.handler
 
 
 def _verbs(aggregate: str) -> frozenset[str]:
@@ -69,7 +68,6 @@ PROJECTION_CONSUMERS: tuple[ConsumerSpec, ...] = (
     ConsumerSpec(name="coupons", topics=("invora.coupon",), handler=on_coupon, event_types=_verbs("coupon")),
     ConsumerSpec(name="organizations", topics=("invora.organization",), handler=on_organization,
                  event_types=frozenset({"organization.updated"})),
-    ConsumerSpec(name="billing-entities", topics=("invora.billing_entity",), handler=on_billing_entity,
-                 event_types=frozenset({"billing_entity.created", "billing_entity.updated"})),
+    BILLING_ENTITY_CONSUMER,
     ConsumerSpec(name="add-ons", topics=("invora.add_on",), handler=on_add_on, event_types=_verbs("add_on")),
 )

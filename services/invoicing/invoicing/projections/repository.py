@@ -6,9 +6,8 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +22,7 @@ from invoicing.projections.models import (
     TaxProjection,
 )
 from invora.db.memo import memo
+from invora.db.upsert import upsert_newer
 from invora.events.contracts.catalog import AddOn, BillingEntity, Coupon, Organization, Plan, Tax
 from invora.events.contracts.subscriptions import Customer
 
@@ -37,10 +37,8 @@ async def upsert_customer(session: AsyncSession, organization_id: uuid.UUID, cus
         invoice_grace_period=customer.invoice_grace_period, billing_entity_code=customer.billing_entity_code,
         body=customer.model_dump(mode="json"), deleted_at=customer.deleted_at, updated_at=customer.updated_at,
     )
-    statement = insert(CustomerProjection).values(organization_id=organization_id, id=customer.lago_id, **values)
-    await session.execute(statement.on_conflict_do_update(
-        index_elements=["organization_id", "id"], set_=values,
-        where=CustomerProjection.updated_at <= statement.excluded.updated_at))
+    await upsert_newer(session, CustomerProjection, {"organization_id": organization_id, "id": customer.lago_id},
+                       values)
 
 
 async def upsert_organization(session: AsyncSession, organization_id: uuid.UUID, organization: Organization,
@@ -53,10 +51,7 @@ async def upsert_organization(session: AsyncSession, organization_id: uuid.UUID,
         finalize_zero_amount_invoice=organization.finalize_zero_amount_invoice, timezone=organization.timezone,
         default_currency=organization.default_currency, updated_at=occurred_at,
     )
-    statement = insert(InvoicingSettings).values(organization_id=organization_id, **values)
-    await session.execute(statement.on_conflict_do_update(
-        index_elements=["organization_id"], set_=values,
-        where=InvoicingSettings.updated_at <= statement.excluded.updated_at))
+    await upsert_newer(session, InvoicingSettings, {"organization_id": organization_id}, values)
 
 
 async def upsert_billing_entity(session: AsyncSession, organization_id: uuid.UUID, entity: BillingEntity) -> None:
@@ -68,10 +63,8 @@ async def upsert_billing_entity(session: AsyncSession, organization_id: uuid.UUI
         default_currency=entity.default_currency, tax_codes=[t.code for t in entity.taxes],
         body=entity.model_dump(mode="json"), updated_at=entity.updated_at,
     )
-    statement = insert(BillingEntityProjection).values(organization_id=organization_id, code=entity.code, **values)
-    await session.execute(statement.on_conflict_do_update(
-        index_elements=["organization_id", "code"], set_=values,
-        where=BillingEntityProjection.updated_at <= statement.excluded.updated_at))
+    await upsert_newer(session, BillingEntityProjection, {"organization_id": organization_id, "code": entity.code},
+                       values)
 
 
 async def billing_entity(session: AsyncSession, organization_id: uuid.UUID,
@@ -170,13 +163,6 @@ async def upsert_coupon(session: AsyncSession, organization_id: uuid.UUID, coupo
 
 async def coupon(session: AsyncSession, organization_id: uuid.UUID, code: str) -> CouponProjection | None:
     return await session.get(CouponProjection, (organization_id, code))
-
-
-async def forget_customer(session: AsyncSession, organization_id: uuid.UUID, customer_id: uuid.UUID,
-                          body: dict[str, Any]) -> None:
-    await session.execute(update(CustomerProjection).where(
-        CustomerProjection.organization_id == organization_id, CustomerProjection.id == customer_id,
-    ).values(deleted_at=body.get("deleted_at")))
 
 
 async def upsert_add_on(session: AsyncSession, organization_id: uuid.UUID, add_on: AddOn, deleted: bool) -> None:
