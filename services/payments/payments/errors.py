@@ -6,6 +6,13 @@ from invora.customer_projection.service import CustomerNotFound as CustomerNotFo
 from invora.errors import BadRequest, Conflict, MethodNotAllowed, NotFound, ServiceUnavailable, ValidationFailed
 
 
+class WalletTransactionNotFound(NotFound):
+    """No paid top-up payments was asked to collect has this id (in this organization)."""
+
+    def __init__(self) -> None:
+        super().__init__("wallet_transaction")
+
+
 class InvoiceNotFound(NotFound):
     def __init__(self) -> None:
         super().__init__("invoice")
@@ -111,6 +118,21 @@ class InvoiceNotPayableByUrl(ValidationFailed):
 
 class InvoiceHasLiveCharge(ValidationFailed):
     """A payment URL while a charge of the invoice is under way (it could take the money twice)."""
+
+    def __init__(self) -> None:
+        super().__init__(base=["payment_in_progress"])
+
+
+class WalletTransactionNotPayableByUrl(ValidationFailed):
+    """A payment URL for a top-up that is paid, or failed, already."""
+
+    def __init__(self) -> None:
+        super().__init__(base=["wallet_transaction_not_payable"])
+
+
+class WalletTransactionChargedOffSession(ValidationFailed):
+    """A payment URL for a top-up payments charges off-session (only `payment_method_type: manual` top-ups have a
+    page: a page beside an automatic charge could take the money twice)."""
 
     def __init__(self) -> None:
         super().__init__(base=["payment_in_progress"])

@@ -127,6 +127,10 @@ class PaystackDriver(Driver):
     def refunded(self) -> int:
         return sum(r["amount"] for r in self.fake.refunds.values())
 
+    def page_webhook(self, url: str) -> tuple[bytes, dict[str, str]]:
+        """The customer pays the provider's hosted page; the webhook that says so."""
+        return self.fake.signed(self.secret_key, "charge.success", self.fake.pay_checkout(url))
+
     def disputes(self, payment: dict) -> list[tuple[bytes, dict[str, str]]]:
         transaction = self.fake.transactions[payment["lago_id"]]
         opened = {"id": 358950, "refund_amount": transaction["amount"], "currency": transaction["currency"],
@@ -353,6 +357,10 @@ class CashfreeDriver(Driver):
     def refunded(self) -> int:
         return sum(int(r["refund_amount"] * 100) for r in self.fake.refunds.values())
 
+    def page_webhook(self, url: str) -> tuple[bytes, dict[str, str]]:
+        [link] = [k for k in self.fake.links.values() if k["link_url"] == url]
+        return self._link_event(self.fake.pay(link["link_id"]), self.client_secret)
+
 
 class TapDriver(Driver):
     """Tap: a merchant-initiated charge of the newest saved card (token + payment agreement); KWD, three decimals."""
@@ -400,6 +408,9 @@ class TapDriver(Driver):
     def refunded(self) -> int:
         return sum(int(r["amount"] * 1000) for r in self.fake.refunds.values())
 
+    def page_webhook(self, url: str) -> tuple[bytes, dict[str, str]]:
+        return self.fake.signed(self.secret_key, self.fake.pay_page(url))
+
 
 class MoneyhashDriver(Driver):
     """MoneyHash: a merchant-initiated intent on the newest card token (Lago's MIT call)."""
@@ -444,6 +455,10 @@ class MoneyhashDriver(Driver):
 
     def refunded(self) -> int:
         return sum(int(r["amount"]["value"] * 100) for r in self.fake.refunds.values())
+
+    def page_webhook(self, url: str) -> tuple[bytes, dict[str, str]]:
+        intent = self.fake.pay_page(url)
+        return self.fake.signed(self.signature_key, self.fake.intent_event(intent["id"]))
 
 
 DRIVERS = {"paystack": PaystackDriver, "flutterwave": FlutterwaveDriver, "adyen": AdyenDriver,
@@ -907,3 +922,51 @@ async def test_a_dispute_at_the_provider_is_recorded_on_the_payment_once(payment
     assert dispute["status"] == "lost" and dispute["lost_at"] and dispute["opened_at"]
     events = await stage.events("payment.dispute_opened", "payment.dispute_won", "payment.dispute_lost")
     assert sorted(e["type"] for e in events) == ["payment.dispute_lost", "payment.dispute_opened"]
+
+
+async def test_a_manual_wallet_top_up_is_paid_once_on_the_providers_page(payments, stage):
+    """Lago's `POST /wallet_transactions/{id}/payment_url` for a top-up wallets asked with `payment_method_type:
+    manual`: the provider's page where it has one, recorded once from its webhook (the answer to wallets); a
+    provider without a page says so, and nothing is left half made."""
+    from payments.wallet_topups import repository as topups_repository
+    from payments.wallet_topups import service as topups
+
+    customer = await stage.customer(card=None)
+    transaction_id = uuid.uuid4()
+    envelope = EventEnvelope(
+        type="wallet_transaction.payment_requested", source="wallets", organization_id=stage.org,
+        aggregate_type="wallet_transaction", aggregate_id=str(transaction_id), sequence=1, data={
+            "lago_wallet_transaction_id": str(transaction_id), "lago_wallet_id": str(uuid.uuid4()),
+            "lago_customer_id": customer["lago_id"], "external_customer_id": customer["external_id"],
+            "amount_cents": 7_700, "currency": stage.driver.currency, "description": "Purchased credits",
+            "manual": True})
+    async with payments.database.sessionmaker() as session:
+        await topups.record_request(session, envelope, _runtime(payments).clock.now())
+        await session.commit()
+
+    async def topup() -> dict:
+        async with payments.database.sessionmaker() as session:
+            return dict(await topups_repository.by_transaction(session, stage.org, transaction_id))
+
+    url = f"/api/v1/wallet_transactions/{transaction_id}/payment_url"
+    if not hasattr(stage.driver, "page_webhook"):  # Flutterwave, Adyen, GoCardless: no page built here
+        refused = await stage.error("POST", url, status=400)
+        assert refused["code"] == "payment_provider_error"
+        left = await topup()
+        assert left["hosted_at"] is None and left["hosted_url"] is None and left["status"] == "pending"
+        assert (await stage.error("POST", url, status=400))["code"] == "payment_provider_error"  # not stuck
+        return
+    details = (await stage.ok("POST", url))["wallet_transaction_payment_details"]
+    assert details["payment_provider"] == stage.driver.provider_type
+    assert (await stage.ok("POST", url))["wallet_transaction_payment_details"] == details  # one page
+    body, headers = stage.driver.page_webhook(details["payment_url"])
+    assert (await stage.webhook(body, headers)).json()["outcome"] == "recorded"
+    assert (await stage.webhook(body, headers)).json()["outcome"] == "duplicate"
+    settled = await topup()
+    assert settled["status"] == "succeeded" and settled["provider_payment_id"]
+    answers = await stage.events("wallet_topup_payment.succeeded", "wallet_topup_payment.failed")
+    assert [(e["type"], e["data"]["wallet_topup_payment"]["amount_cents"]) for e in answers] == [
+        ("wallet_topup_payment.succeeded", 7_700)]
+    assert stage.charges(customer) == [7_700]
+    assert await stage.events("payment.succeeded") == []  # a top-up, not an invoice payment
+    assert (await stage.error("POST", url))["error_details"] == {"base": ["wallet_transaction_not_payable"]}

@@ -5,6 +5,8 @@ hand (`run_once`); localstripe ignores idempotency keys, so a second call would 
 from __future__ import annotations
 
 import uuid
+import asyncio
+import json
 from datetime import timedelta
 
 from invora.events.envelope import EventEnvelope
@@ -15,7 +17,7 @@ CARD_DECLINED_ON_CHARGE = "4000000000000341"
 
 
 def _request(stage, customer: dict, amount_cents: int, *, transaction_id: uuid.UUID | None = None,
-             payment_method_id: str | None = None) -> EventEnvelope:
+             payment_method_id: str | None = None, manual: bool = False) -> EventEnvelope:
     transaction_id = transaction_id or uuid.uuid4()
     return EventEnvelope(
         type="wallet_transaction.payment_requested", source="wallets", organization_id=stage.org,
@@ -23,7 +25,7 @@ def _request(stage, customer: dict, amount_cents: int, *, transaction_id: uuid.U
             "lago_wallet_transaction_id": str(transaction_id), "lago_wallet_id": str(uuid.uuid4()),
             "lago_customer_id": customer["lago_id"], "external_customer_id": customer["external_id"],
             "amount_cents": amount_cents, "currency": "EUR", "payment_method_id": payment_method_id,
-            "description": "Added usage credits"})
+            "description": "Added usage credits", "manual": manual})
 
 
 async def _record(payments, envelope) -> uuid.UUID | None:
@@ -141,3 +143,134 @@ async def _connection(payments, stage) -> dict:
     return {"id": provider.id, "code": provider.code, "provider_type": provider.provider_type,
             "secret_key": provider.secret_key, "webhook_secret": provider.webhook_secret,
             "updated_at": provider.updated_at}
+
+
+async def _stripe_webhook(receiver, event_type: str, match, timeout: float = 15.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        for request in receiver.requests:
+            body = json.loads(request.body)
+            if body["type"] == event_type and match(body["data"]["object"]):
+                return request
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no {event_type} webhook")
+
+
+async def test_a_manual_top_up_is_paid_once_on_its_page_and_never_charged_off_session(payments, stage,
+                                                                                      webhook_receiver):
+    stage.localstripe.register_webhook(f"topup-{uuid.uuid4().hex[:6]}", webhook_receiver.url, stage.webhook_secret,
+                                       events=["payment_intent.succeeded"])
+    customer = await stage.customer(card=None)  # nothing saved at Stripe: the customer pays on the page
+    envelope = _request(stage, customer, 2_500, manual=True)
+    transaction_id = envelope.aggregate_id
+    await _record(payments, envelope)
+    await _run(payments)
+    await _run(payments)
+    charge = await _charge(payments, stage, transaction_id)
+    assert charge["status"] == "pending" and charge["calls"] == 0 and charge["manual"]  # never sent off-session
+    assert await _answers(stage) == []
+
+    url = f"/api/v1/wallet_transactions/{transaction_id}/payment_url"
+    details = (await stage.ok("POST", url))["wallet_transaction_payment_details"]
+    assert details["lago_wallet_transaction_id"] == transaction_id and details["payment_provider"] == "stripe"
+    assert details["lago_customer_id"] == customer["lago_id"]
+    assert details["external_customer_id"] == customer["external_id"]
+    session = stage.stripe.v1.checkout.sessions.retrieve(details["payment_url"].rsplit("/", 1)[-1])
+    assert (session.mode, session.amount_total, session.currency) == ("payment", 2_500, "eur")
+    # asked again: the same page (a second payable page could be paid twice)
+    assert (await stage.ok("POST", url))["wallet_transaction_payment_details"]["payment_url"] == \
+        details["payment_url"]
+    tenant = stage.service.client(stage.org, roles=["tenant"], customer_id=customer["lago_id"])
+    own = await tenant.post(url)
+    assert own.status_code == 200 and own.json()["wallet_transaction_payment_details"]["payment_url"] == \
+        details["payment_url"]
+
+    paid = stage.localstripe.complete_checkout(session.id, "4242424242424242")
+    request = await _stripe_webhook(webhook_receiver, "payment_intent.succeeded",
+                                    lambda obj: obj["id"] == paid["payment_intent"])
+
+    async def post(body: bytes, signature: str):
+        return await stage.service.client().post(
+            f"/api/v1/provider_webhooks/stripe/{stage.org}", params={"code": stage.provider_code}, content=body,
+            headers={"content-type": "application/json", "stripe-signature": signature})
+
+    first = await post(request.body, request.headers["Stripe-Signature"])
+    assert first.status_code == 200 and first.json()["outcome"] == "recorded", first.text
+    assert (await post(request.body, request.headers["Stripe-Signature"])).json()["outcome"] == "duplicate"
+    charge = await _charge(payments, stage, transaction_id)
+    assert charge["status"] == "succeeded" and charge["provider_payment_id"] == paid["payment_intent"]
+    [answer] = await _answers(stage)
+    assert answer["payment_status"] == "succeeded" and answer["amount_cents"] == 2_500
+    assert answer["lago_wallet_transaction_id"] == transaction_id
+    assert len(stage.charges_at_stripe(customer["provider_customer_id"])) == 1
+    # no invoice payment came of it
+    assert await stage.events("payment.succeeded") == []
+    refused = await stage.error("POST", url)
+    assert refused["error_details"] == {"base": ["wallet_transaction_not_payable"]}
+
+
+async def test_a_top_up_payment_url_is_refused_where_it_could_charge_twice_or_is_not_ours(payments, stage):
+    customer = await stage.customer()
+    automatic = _request(stage, customer, 1_000)  # charged off-session by the charger
+    await _record(payments, automatic)
+    body = await stage.error("POST", f"/api/v1/wallet_transactions/{automatic.aggregate_id}/payment_url")
+    assert body["error_details"] == {"base": ["payment_in_progress"]}
+    manual = _request(stage, customer, 1_200, manual=True)
+    await _record(payments, manual)
+    url = f"/api/v1/wallet_transactions/{manual.aggregate_id}/payment_url"
+    other_org = stage.service.client(uuid.uuid4())
+    assert (await other_org.post(url)).status_code == 404
+    stranger = await stage.customer()
+    tenant = stage.service.client(stage.org, roles=["tenant"], customer_id=stranger["lago_id"])
+    assert (await tenant.post(url)).status_code == 403
+    reader = stage.service.client(stage.org, roles=["service"])
+    assert (await reader.post(url)).status_code == 403
+    await stage.error("POST", f"/api/v1/wallet_transactions/{uuid.uuid4()}/payment_url", status=404)
+    await stage.error("POST", "/api/v1/wallet_transactions/not-an-id/payment_url", status=404)
+    no_provider = await stage.customer(provider=False)
+    unlinked = _request(stage, no_provider, 900, manual=True)
+    await _record(payments, unlinked)
+    body = await stage.error("POST", f"/api/v1/wallet_transactions/{unlinked.aggregate_id}/payment_url")
+    assert body["error_details"] == {"base": ["no_linked_payment_provider"]}
+    # none of these refusals made a page or touched a charge
+    for envelope in (automatic, manual, unlinked):
+        charge = await _charge(payments, stage, envelope.aggregate_id)
+        assert charge["hosted_url"] is None and charge["hosted_at"] is None and charge["status"] == "pending"
+
+
+async def test_concurrent_page_requests_make_one_page(payments, stage):
+    customer = await stage.customer(card=None)
+    envelope = _request(stage, customer, 3_000, manual=True)
+    await _record(payments, envelope)
+    url = f"/api/v1/wallet_transactions/{envelope.aggregate_id}/payment_url"
+    runtime = payments.app.state.runtime
+    factory, pages = runtime.adapters, []
+
+    class Counting:  # counts the pages asked of the provider
+        def __init__(self, adapter) -> None:
+            self._adapter = adapter
+
+        def __getattr__(self, name):
+            return getattr(self._adapter, name)
+
+        async def payment_url(self, **kwargs):
+            pages.append(kwargs["metadata"])
+            await asyncio.sleep(0.2)  # the provider takes its time: the other requests arrive meanwhile
+            return await self._adapter.payment_url(**kwargs)
+
+    class Factory:
+        def for_connection(self, connection):
+            return Counting(factory.for_connection(connection))
+
+    runtime.adapters = Factory()
+    try:
+        answers = await asyncio.gather(*(stage.client.post(url) for _ in range(4)))
+    finally:
+        runtime.adapters = factory
+    made = {a.json()["wallet_transaction_payment_details"]["payment_url"] for a in answers if a.status_code == 200}
+    assert len(made) == 1 and len(pages) == 1, [a.text for a in answers]
+    refused = [a.json() for a in answers if a.status_code != 200]
+    assert all(r["status"] == 422 and r["error_details"] == {"base": ["payment_in_progress"]} for r in refused)
+    assert pages[0]["invora_wallet_transaction_id"] == envelope.aggregate_id
+    again = (await stage.ok("POST", url))["wallet_transaction_payment_details"]["payment_url"]
+    assert {again} == made

@@ -101,3 +101,30 @@ async def test_a_paid_auto_recharge_asks_for_a_charge_and_a_decline_backs_off(ap
     assert await _apply(wallets, _answer(org, recharge, "failed")) == "failed"
     failed = (await api.ok("GET", f"/api/v1/wallet_transactions/{recharge['lago_id']}"))["wallet_transaction"]
     assert failed["status"] == "failed" and failed["failed_at"] is not None
+
+
+async def test_lagos_payment_method_decides_how_a_paid_top_up_is_collected(api, wallets, org):
+    """`payment_method_type: manual`: payments is asked to collect it on its page (never off-session);
+    `provider` with an id: that method is charged; a manual method naming an id is refused, nothing recorded."""
+    customer = await api.customer()
+    wallet = await api.wallet(customer, code="main", invoice_requires_successful_payment=True)
+    [manual] = await api.top_up(wallet["lago_id"], paid_credits="12.00",
+                                payment_method={"payment_method_type": "manual"})
+    [request] = await _outbox(wallets, "wallet_transaction.payment_requested", manual["lago_id"])
+    assert request["manual"] is True and request["payment_method_id"] is None and request["amount_cents"] == 1_200
+    assert manual["status"] == "pending"
+    [named] = await api.top_up(wallet["lago_id"], paid_credits="3.00",
+                               payment_method={"payment_method_type": "provider", "payment_method_id": "pm_123"})
+    [request] = await _outbox(wallets, "wallet_transaction.payment_requested", named["lago_id"])
+    assert request["manual"] is False and request["payment_method_id"] == "pm_123"
+    [plain] = await api.top_up(wallet["lago_id"], paid_credits="1.00")
+    [request] = await _outbox(wallets, "wallet_transaction.payment_requested", plain["lago_id"])
+    assert request["manual"] is False and request["payment_method_id"] is None
+    before = (await api.ok("GET", f"/api/v1/wallets/{wallet['lago_id']}/wallet_transactions"))["meta"]["total_count"]
+    for bad in ({"payment_method_type": "manual", "payment_method_id": "pm_123"}, {"payment_method_type": "card"},
+                {"payment_method_type": "provider", "payment_method_id": ""}):
+        error = await api.error("POST", "/api/v1/wallet_transactions", {"wallet_transaction": {
+            "wallet_id": wallet["lago_id"], "paid_credits": "5.00", "payment_method": bad}})
+        assert error["status"] == 422, bad
+    after = (await api.ok("GET", f"/api/v1/wallets/{wallet['lago_id']}/wallet_transactions"))["meta"]["total_count"]
+    assert after == before

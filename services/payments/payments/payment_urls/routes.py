@@ -1,5 +1,5 @@
-"""HTTP routes for provider-hosted pages (Lago API v1): `POST /api/v1/invoices/{lago_id}/payment_url` and
-`POST /api/v1/customers/{external_customer_id}/checkout_url`.
+"""HTTP routes for provider-hosted pages (Lago API v1): `POST /api/v1/invoices/{lago_id}/payment_url`,
+`POST /api/v1/wallet_transactions/{lago_id}/payment_url` and `POST /api/v1/customers/{external_customer_id}/checkout_url`.
 
 They call the provider, so they take the database's sessionmaker rather than the request's session.
 Staff keys, and a tenant key for its own customer (the customer pays, or adds a card, itself).
@@ -14,9 +14,14 @@ from fastapi import APIRouter, Depends, Path, Request
 from invora.auth.deps import WRITE_ROLES, require_roles
 from invora.auth.principal import Principal
 from invora.ids import parse_uuid
+from invora.runtime import Now
 from invora.web.error_docs import NOT_FOUND, UNPROCESSABLE, WRITE_ERRORS, ApiError, response
 from payments.payment_urls import service
-from payments.payment_urls.schemas import CustomerCheckoutUrlResponse, InvoicePaymentUrlResponse
+from payments.payment_urls.schemas import (
+    CustomerCheckoutUrlResponse,
+    InvoicePaymentUrlResponse,
+    WalletTransactionPaymentUrlResponse,
+)
 from payments.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1", tags=["payment_urls"])
@@ -44,6 +49,25 @@ async def invoice_payment_url(sessions: Sessions, runtime: Runtime, principal: W
                               ) -> InvoicePaymentUrlResponse:
     details = await service.invoice_payment_url(sessions, runtime.adapters, principal, parse_uuid(lago_id))
     return InvoicePaymentUrlResponse(invoice_payment_details=details)
+
+
+@router.post("/wallet_transactions/{lago_id}/payment_url", response_model=WalletTransactionPaymentUrlResponse,
+             summary="Generate a payment URL",
+             description="A page hosted by the customer's payment provider where a pending paid top-up is paid "
+                         "once; its payment settles the top-up (wallets grants the credits). Only top-ups created "
+                         "with `payment_method.payment_method_type: manual` have one (the others are charged "
+                         "off-session). The same page is given again while it may still be paid. 404 when payments "
+                         "was asked to collect no such top-up; 422 `wallet_transaction_not_payable` (paid or "
+                         "failed), `payment_in_progress` (charged off-session, or a page being made), "
+                         "`no_linked_payment_provider`.",
+             responses={**WRITE_ERRORS, **NOT_FOUND, **UNPROCESSABLE, **PROVIDER_ERRORS})
+async def wallet_transaction_payment_url(sessions: Sessions, runtime: Runtime, principal: WriterOrTenant, now: Now,
+                                         lago_id: Annotated[str, Path(description="The wallet transaction's "
+                                                                                  "lago_id.")]
+                                         ) -> WalletTransactionPaymentUrlResponse:
+    details = await service.wallet_transaction_payment_url(sessions, runtime.adapters, principal,
+                                                           parse_uuid(lago_id), now)
+    return WalletTransactionPaymentUrlResponse(wallet_transaction_payment_details=details)
 
 
 @router.post("/customers/{external_customer_id}/checkout_url", response_model=CustomerCheckoutUrlResponse,

@@ -1,4 +1,4 @@
-"""Payment URLs in the API (Lago's shapes): `InvoicePaymentUrl` and `CustomerCheckoutUrl`."""
+"""Payment URLs in the API (Lago's shapes): `InvoicePaymentUrl`, `WalletTransactionPaymentUrl` and `CustomerCheckoutUrl`."""
 
 from __future__ import annotations
 
@@ -29,3 +29,15 @@ class CustomerCheckoutUrl(BaseModel):
 
 class CustomerCheckoutUrlResponse(BaseModel):
     customer: CustomerCheckoutUrl
+
+
+class WalletTransactionPaymentDetails(BaseModel):
+    lago_customer_id: uuid.UUID
+    lago_wallet_transaction_id: uuid.UUID
+    external_customer_id: str
+    payment_provider: str
+    payment_url: str
+
+
+class WalletTransactionPaymentUrlResponse(BaseModel):
+    wallet_transaction_payment_details: WalletTransactionPaymentDetails

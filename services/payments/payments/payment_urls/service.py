@@ -15,7 +15,7 @@ still recorded (the money was taken) and logged as an overpayment, for a refund.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -31,23 +31,37 @@ from payments.errors import (
     NoLinkedPaymentProvider,
     ProviderRefused,
     ProviderUnavailable,
+    WalletTransactionChargedOffSession,
+    WalletTransactionNotFound,
+    WalletTransactionNotPayableByUrl,
 )
 from payments.invoices import repository as invoices_repository
 from payments.invoices import service as invoices
 from payments.payment_providers import repository as providers_repository
-from payments.payment_urls.schemas import CustomerCheckoutUrl, InvoicePaymentDetails
+from payments.payment_urls.schemas import (
+    CustomerCheckoutUrl,
+    InvoicePaymentDetails,
+    WalletTransactionPaymentDetails,
+)
 from payments.payments import lifecycle
 from payments.payments import repository as payments_repository
 from payments.providers.base import ChargeResult, ProviderError, ProviderUnreachable
 from payments.providers.registry import AdapterFactory
+from payments.wallet_topups import repository as topups_repository
+from payments.wallet_topups import service as topups
 
 log = get_logger(__name__)
 INVOICE_KEY = "invora_invoice_id"
 ORGANIZATION_KEY = "invora_organization_id"
+TOPUP_KEY = "invora_topup_charge_id"
+WALLET_TRANSACTION_KEY = "invora_wallet_transaction_id"
+# a top-up's page is given again while it may still be payable (Stripe's Checkout Sessions live 24 hours): a
+# second page beside a payable first one could be paid twice
+PAGE_REUSE = timedelta(hours=23)
 
 
 async def _provider_of(session: AsyncSession, organization_id: uuid.UUID, customer) -> dict:
-    code = customer["payment_provider_code"]
+    code = customer["payment_provider_code"] if customer is not None else None
     provider = await providers_repository.by_code(session, organization_id, code) if code else None
     if provider is None:
         raise NoLinkedPaymentProvider()
@@ -87,6 +101,80 @@ async def invoice_payment_url(sessionmaker: async_sessionmaker[AsyncSession], ad
     return InvoicePaymentDetails(lago_customer_id=invoice["customer_id"], lago_invoice_id=invoice["id"],
                                  external_customer_id=invoice["external_customer_id"],
                                  payment_provider=connection["provider_type"], payment_url=url)
+
+
+async def wallet_transaction_payment_url(sessionmaker: async_sessionmaker[AsyncSession], adapters: AdapterFactory,
+                                        principal: Principal, transaction_id: uuid.UUID | None,
+                                        now: datetime) -> WalletTransactionPaymentDetails:
+    """The provider's page for a pending paid top-up wallets asked payments to collect with Lago's
+    `payment_method_type: manual` (never charged off-session). One page per top-up at a time: the page made before
+    is given again while it may still be payable, and a page being made refuses a second request meanwhile."""
+    organization_id = principal.organization_id
+    async with sessionmaker() as session:
+        charge = await topups_repository.lock_by_transaction(session, organization_id, transaction_id) \
+            if transaction_id else None
+        if charge is None:
+            raise WalletTransactionNotFound()
+        ensure_customer_access(principal, charge["customer_id"])
+        if charge["status"] != "pending":
+            raise WalletTransactionNotPayableByUrl()
+        if not charge["manual"]:
+            raise WalletTransactionChargedOffSession()
+        customer = await customers_repository.by_id(session, organization_id, charge["customer_id"])
+        connection = await _provider_of(session, organization_id, customer)
+        details = {"lago_customer_id": charge["customer_id"], "lago_wallet_transaction_id": transaction_id,
+                   "external_customer_id": customer["external_id"], "payment_provider": connection["provider_type"]}
+        if charge["hosted_at"] is not None and charge["hosted_at"] > now - PAGE_REUSE:
+            if charge["hosted_url"] is None:  # another request is asking the provider for the page right now
+                raise WalletTransactionChargedOffSession()
+            if charge["payment_provider_code"] == connection["code"]:
+                return WalletTransactionPaymentDetails(**details, payment_url=charge["hosted_url"])
+        await topups_repository.begin_page(session, charge["id"], now, connection["code"])
+        await session.commit()
+    adapter = adapters.for_connection(connection)
+    try:
+        provider_customer_id = await _call(customers.ensure_provider_customer(sessionmaker, adapter, customer,
+                                                                              connection))
+        url = await _call(adapter.payment_url(
+            provider_customer_id=provider_customer_id, amount_cents=charge["amount_cents"],
+            currency=charge["currency"], description=charge["description"] or "Wallet top-up",
+            success_url=connection["success_redirect_url"],
+            metadata={TOPUP_KEY: str(charge["id"]), WALLET_TRANSACTION_KEY: str(transaction_id),
+                      ORGANIZATION_KEY: str(organization_id)}))
+    except BaseException:
+        async with sessionmaker() as session:
+            await topups_repository.page_failed(session, charge["id"], now)
+            await session.commit()
+        raise
+    async with sessionmaker() as session:
+        await topups_repository.page_made(session, charge["id"], now, url, provider_customer_id)
+        await session.commit()
+    return WalletTransactionPaymentDetails(**details, payment_url=url)
+
+
+async def record_hosted_topup(session: AsyncSession, provider, provider_payment_id: str | None,
+                              metadata: dict[str, str], charge: ChargeResult, now: datetime) -> str | None:
+    """A top-up paid on its page (the page's metadata names the top-up charge): settled once, which answers wallets
+    `wallet_topup_payment.succeeded`; None when the webhook is not about a top-up of this organization."""
+    charge_id = parse_uuid(metadata.get(TOPUP_KEY))
+    if charge_id is None or not provider_payment_id:
+        return None
+    if charge.status != "succeeded":
+        return "not_settled"  # the page goes on (another card, authentication): only money taken is recorded
+    topup = await topups_repository.lock_in_organization(session, provider.organization_id, charge_id)
+    if topup is None:  # another organization's top-up id in the metadata: never touched
+        return None
+    if topup["status"] != "pending":
+        if topup["provider_payment_id"] != provider_payment_id:
+            log.warning("topup_page_paid_after_settlement", charge_id=str(topup["id"]),
+                        provider_payment_id=provider_payment_id, amount_cents=charge.amount_cents)
+        return "no_change"
+    if charge.amount_cents < topup["amount_cents"] or not topup["manual"]:
+        log.warning("topup_page_payment_refused", charge_id=str(topup["id"]), paid=charge.amount_cents,
+                    due=topup["amount_cents"], manual=topup["manual"])
+        return "not_settled"
+    await topups.record_outcome(session, topup, charge, now)
+    return "recorded"
 
 
 async def customer_checkout_url(sessionmaker: async_sessionmaker[AsyncSession], adapters: AdapterFactory,

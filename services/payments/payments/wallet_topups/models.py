@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, Index, Integer, String, UniqueConstraint, func, text
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Text, DateTime, Index, Integer, String, UniqueConstraint, func, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -23,7 +23,9 @@ class WalletTopUpCharge(Base):
         UniqueConstraint("organization_id", "wallet_transaction_id", name="uq_wallet_topup_charges_transaction"),
         CheckConstraint("status IN ('pending', 'succeeded', 'failed')", name="status_known"),
         CheckConstraint("amount_cents > 0", name="amount_positive"),
-        Index("ix_wallet_topup_charges_pending", "created_at", postgresql_where=text("status = 'pending'")),
+        CheckConstraint("NOT manual OR calls = 0", name="manual_never_called"),  # a page, never off-session
+        Index("ix_wallet_topup_charges_pending", "created_at",
+              postgresql_where=text("status = 'pending' AND NOT manual")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -44,6 +46,9 @@ class WalletTopUpCharge(Base):
     calls: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    manual: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))  # Lago's manual
+    hosted_url: Mapped[str | None] = mapped_column(Text)  # the provider's page made for a manual top-up
+    hosted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # set before the page is asked for
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())

@@ -34,7 +34,7 @@ async def record_request(session: AsyncSession, envelope: EventEnvelope, now: da
         "wallet_id": request.lago_wallet_id, "customer_id": request.lago_customer_id,
         "amount_cents": request.amount_cents, "currency": request.currency,
         "description": request.description[:255], "payment_method_id": request.payment_method_id,
-        "idempotency_key": f"wallet-topup-{request.lago_wallet_transaction_id}"})
+        "idempotency_key": f"wallet-topup-{request.lago_wallet_transaction_id}", "manual": request.manual})
     return charge_id if recorded else None
 
 

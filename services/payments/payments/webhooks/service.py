@@ -60,8 +60,11 @@ async def _apply(session: AsyncSession, provider, organization_id: uuid.UUID, ev
             if payment is not None and payment["payment_provider_id"] != provider.id:
                 payment = None
         if payment is None:
-            hosted = await payment_urls.record_hosted_payment(session, provider, event.provider_payment_id,
-                                                              event.metadata, event.charge, now)
+            hosted = await payment_urls.record_hosted_topup(session, provider, event.provider_payment_id,
+                                                            event.metadata, event.charge, now)
+            if hosted is None:
+                hosted = await payment_urls.record_hosted_payment(session, provider, event.provider_payment_id,
+                                                                  event.metadata, event.charge, now)
             if hosted is not None:
                 return hosted
             log.info("webhook_for_unknown_payment", type=event.type, provider_payment_id=event.provider_payment_id)

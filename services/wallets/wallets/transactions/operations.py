@@ -45,9 +45,14 @@ async def create(session: AsyncSession, organization_id: uuid.UUID, data: Wallet
         requires_payment = (data.invoice_requires_successful_payment
                             if data.invoice_requires_successful_payment is not None
                             else wallet["invoice_requires_successful_payment"])
+        method = data.payment_method
+        if method is not None and method.payment_method_type == "manual" and method.payment_method_id:
+            raise ValidationFailed(payment_method=["payment_method_id_not_allowed_for_manual"])
         rows.append(await service.add_block(
             session, wallet, credits=data.paid_credits, category="purchased", settled=not requires_payment,
             invoice_requires_successful_payment=requires_payment,
+            payment_method_id=method.payment_method_id if method else None,
+            manual_payment=method is not None and method.payment_method_type == "manual",
             description=data.reason or f"Purchased {credits_text(data.paid_credits)} credits", **terms))
     if data.granted_credits:
         rows.append(await service.add_block(

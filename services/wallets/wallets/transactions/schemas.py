@@ -14,6 +14,17 @@ from invora.web.pagination import PaginationMeta
 from wallets.wallets.schemas import Credits, Priority
 
 
+class PaymentMethodReference(InputModel):
+    """Lago's `payment_method` of a paid top-up: `provider` (charged off-session, the named method or the customer's
+    default) or `manual` (not charged: the customer pays on the provider's page, `POST
+    /wallet_transactions/{lago_id}/payment_url`)."""
+
+    payment_method_type: Literal["provider", "manual"] = "provider"
+    payment_method_id: str | None = Field(None, min_length=1, max_length=255,
+                                          description="The method to charge (payments' `lago_id` of a method, or the "
+                                                      "provider's id); only with `provider`.")
+
+
 class WalletTransactionCreateInput(InputModel):
     wallet_id: str = Field(max_length=64)
     name: Name | None = None
@@ -24,6 +35,8 @@ class WalletTransactionCreateInput(InputModel):
     ignore_paid_top_up_limits: StrictBool | None = None
     metadata: TransactionMetadata | None = None
     purchase_order_number: Name | None = None
+    payment_method: PaymentMethodReference | None = Field(
+        None, description="How paid credits that require a successful payment are paid (Lago's).")
     # Invora: the terms of the credit block(s) this creates (seed 002: each grant its own expiry and priority)
     priority: Priority | None = Field(None, description="Block priority, 1 consumed first (default 50).")
     expiration_at: Timestamp | None = Field(None, description="When what is left of these credits expires.")

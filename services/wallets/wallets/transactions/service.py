@@ -78,7 +78,7 @@ async def add_block(
     description: str, source: str = "manual", settled: bool = True, priority: int = 50,
     expiration_at: datetime | None = None, name: str | None = None, metadata: list[dict] | None = None,
     invoice_requires_successful_payment: bool = False, actor: str | None = None,
-    purchase_order_number: str | None = None, payment_method_id: str | None = None,
+    purchase_order_number: str | None = None, payment_method_id: str | None = None, manual_payment: bool = False,
 ) -> RowMapping:
     """Credits into `wallet` as their own block (granted, or purchased); pending purchases wait for payment:
     the payments service is asked to charge them (`wallet_transaction.payment_requested`, same transaction)."""
@@ -101,7 +101,7 @@ async def add_block(
         row = await _credit_block(session, wallet, row, now)
     await publish_transaction(session, wallet, row)
     if not settled and category == "purchased":
-        await request_payment(session, wallet, row, payment_method_id)
+        await request_payment(session, wallet, row, payment_method_id, manual=manual_payment)
     if settled:
         await publish(session, wallet["organization_id"], "credits.granted", transaction_id, CreditsGranted(
             external_customer_id=wallet["external_customer_id"], lago_wallet_id=wallet["id"],
@@ -110,8 +110,9 @@ async def add_block(
 
 
 async def request_payment(session: AsyncSession, wallet: RowMapping, row: RowMapping,
-                          payment_method_id: str | None = None) -> None:
-    """Ask payments to charge a pending purchase (its answer: `transactions/payments_consumer.py`).
+                          payment_method_id: str | None = None, *, manual: bool = False) -> None:
+    """Ask payments to charge a pending purchase (its answer: `transactions/payments_consumer.py`); `manual`: not
+    charged off-session, the customer pays on the provider's page (payments' `wallet_transactions/{id}/payment_url`).
 
     A purchase worth nothing in money (credits below a cent) is settled at once: there is nothing to charge.
     """
@@ -123,7 +124,7 @@ async def request_payment(session: AsyncSession, wallet: RowMapping, row: RowMap
                       lago_wallet_transaction_id=row["id"], lago_wallet_id=wallet["id"],
                       lago_customer_id=wallet["customer_id"], external_customer_id=wallet["external_customer_id"],
                       amount_cents=row["amount_cents"], currency=wallet["currency"],
-                      payment_method_id=payment_method_id, description=row["description"]))
+                      payment_method_id=payment_method_id, description=row["description"], manual=manual))
 
 
 async def _credit_block(session: AsyncSession, wallet: RowMapping, row: RowMapping, now: datetime) -> RowMapping:

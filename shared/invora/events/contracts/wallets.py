@@ -159,6 +159,9 @@ class TopUpPaymentRequested(_Object):
         None, description="The payment method to charge (payments' `lago_id` or the provider's id); "
                           "None: the customer's default at its provider.")
     description: str
+    manual: bool = Field(False, description="Lago's `payment_method_type: manual`: not charged off-session; the "
+                                            "customer pays on the provider's page (payments' `POST "
+                                            "/wallet_transactions/{lago_id}/payment_url`).")
 
 
 class WalletEvent(_Object):
