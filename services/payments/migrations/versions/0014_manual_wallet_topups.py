@@ -2,8 +2,8 @@
 off-session (`manual`); the page made for it is kept (`hosted_url`, `hosted_at`) so one top-up has one page at a
 time, and a page being made blocks a second (`hosted_at` set, `hosted_url` not yet).
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-02
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012"
-down_revision: str | None = "0011"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
