@@ -29,6 +29,7 @@ import asyncio
 import json
 import multiprocessing
 import os
+import subprocess
 import sys
 import time
 import uuid
@@ -79,7 +80,7 @@ def _runtime(url: str, stripe_base: str, concurrency: int, delay: float):
     return runtime
 
 
-async def _charge_all(url: str, stripe_base: str, concurrency: int, delay: float, ready, go) -> None:
+async def _charge_all(url: str, stripe_base: str, concurrency: int, delay: float, ready, go, cpu) -> None:
     import stripe  # noqa: F401 - imported before the clock starts, as in a running service
     from sqlalchemy import text
 
@@ -93,21 +94,24 @@ async def _charge_all(url: str, stripe_base: str, concurrency: int, delay: float
             await session.execute(text("SELECT 1"))
         ready.set()
         await asyncio.to_thread(go.wait)
+        started = time.process_time()
         while await charger.run_once(runtime, database.sessionmaker):
             pass
+        cpu.put(time.process_time() - started)
     finally:
         await runtime.adapters.aclose()
         await database.dispose()
 
 
-def _worker(url: str, stripe_base: str, concurrency: int, delay: float, key: str, ready, go) -> None:
+def _worker(url: str, stripe_base: str, concurrency: int, delay: float, key: str, ready, go, cpu) -> None:
     from invora import secrets
 
     secrets.configure(secrets.KeyRing.parse(key))
-    asyncio.run(_charge_all(url, stripe_base, concurrency, delay, ready, go))
+    asyncio.run(_charge_all(url, stripe_base, concurrency, delay, ready, go, cpu))
 
 
-async def _seed(url: str, org: uuid.UUID, server, customers: int):
+async def _connection(url: str, org: uuid.UUID) -> None:
+    """The organization's Stripe connection (its API base is the chargers' setting: localstripe or the fake)."""
     from invora.db.engine import Database
     from payments.payment_providers.models import PaymentProvider
 
@@ -119,6 +123,9 @@ async def _seed(url: str, org: uuid.UUID, server, customers: int):
                                     name="Stripe", secret_key="sk_test_bench", created_at=now, updated_at=now))
         await session.commit()
     await database.dispose()
+
+
+def _localstripe_customers(server, customers: int) -> list[tuple[uuid.UUID, str, str]]:
     client = server.client()
     people = []
     for i in range(customers):
@@ -156,20 +163,22 @@ def _invoice_envelope(org, customer, amount: int):
                          aggregate_id=str(invoice_id), sequence=1, data={"invoice": invoice})
 
 
-async def _finalize(url: str, org, people, invoices: int, phase: int) -> dict[str, int]:
+async def _finalize(url: str, org, people, invoices: int, phase: int) -> dict[str, str]:
+    """`invoices` invoice.finalized events applied; {invoice id: "provider customer:amount"}."""
     from invora.db.engine import Database
     from payments.invoices import service as invoices_service
 
     database = Database(url)
-    expected: dict[str, int] = {}
+    expected: dict[str, str] = {}
     try:
         for start in range(0, invoices, 200):
             async with database.sessionmaker() as session:
                 for i in range(start, min(start + 200, invoices)):
                     customer = people[i % len(people)]
                     amount = 100 + phase * 100_000 + i
-                    await invoices_service.apply_event(session, _invoice_envelope(org, customer, amount))
-                    expected[f"{customer[2]}:{amount}"] = 1
+                    envelope = _invoice_envelope(org, customer, amount)
+                    await invoices_service.apply_event(session, envelope)
+                    expected[envelope.aggregate_id] = f"{customer[2]}:{amount}"
                 await session.commit()
     finally:
         await database.dispose()
@@ -196,8 +205,11 @@ async def _latencies(url: str, since: datetime, go_at: datetime) -> tuple[list[f
     return sorted(float(r.seconds) for r in rows if r.payment_status == "succeeded"), statuses
 
 
-def _charges_at_stripe(server, people, phase: int) -> dict[str, int]:
+def _charges_at_localstripe(server, people, phase: int, expected: dict[str, str]) -> dict[str, int]:
+    """Succeeded charges per invoice at localstripe (it keeps no invoice id: matched by customer and amount,
+    unique per invoice within a phase)."""
     client = server.client()
+    invoice_of = {value: invoice for invoice, value in expected.items()}
     counted: dict[str, int] = {}
     for _, _, provider_customer_id in people:
         params = {"customer": provider_customer_id, "limit": 100}
@@ -205,7 +217,7 @@ def _charges_at_stripe(server, people, phase: int) -> dict[str, int]:
             page = client.v1.charges.list(params)
             for charge in page.data:
                 if charge.status == "succeeded" and phase * 100_000 <= charge.amount - 100 < (phase + 1) * 100_000:
-                    key = f"{provider_customer_id}:{charge.amount}"
+                    key = invoice_of.get(f"{provider_customer_id}:{charge.amount}", f"?{charge.id}")
                     counted[key] = counted.get(key, 0) + 1
             if not page.has_more:
                 break
@@ -213,11 +225,52 @@ def _charges_at_stripe(server, people, phase: int) -> dict[str, int]:
     return counted
 
 
+class StripeFake:
+    """`_stripe_fake.py` in its own process (a provider runs elsewhere), answering charges after `latency_ms`."""
+
+    def __init__(self, latency_ms: int, log_path: Path) -> None:
+        from invora.infra.ports import free_port, wait_for_port
+
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        with open(log_path, "ab") as log:
+            self.process = subprocess.Popen([sys.executable, str(HERE / "_stripe_fake.py"), str(port), str(latency_ms)],
+                                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        wait_for_port("127.0.0.1", port, 20)
+
+    def charges_per_invoice(self) -> dict[str, int]:
+        import httpx
+
+        return httpx.get(f"{self.url}/_counts", timeout=30).json()["per_invoice"]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """A process's CPU time so far (Linux), to report the provider's CPU per charge."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _phase(spec: str) -> tuple[str, int]:
+    """`localstripe`, `localstripe:200` (localstripe, each charge's answer used 200 ms late) or `fake:200`."""
+    name, _, latency = spec.partition(":")
+    if name not in ("localstripe", "fake"):
+        raise argparse.ArgumentTypeError(f"unknown phase {spec!r}")
+    return name, int(latency or 0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--invoices", type=int, default=2000)
     parser.add_argument("--customers", type=int, default=20)
-    parser.add_argument("--latency-ms", type=int, nargs="+", default=[0, 200])
+    parser.add_argument("--phases", type=_phase, nargs="+", default=[("localstripe", 0), ("fake", 200)],
+                        help="localstripe | localstripe:MS | fake:MS (default: localstripe fake:200)")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--processes", type=int, default=1)
     args = parser.parse_args()
@@ -232,42 +285,72 @@ def main() -> None:
         server = start_localstripe(env.workdir / "localstripe.log")
         try:
             org = uuid.uuid4()
-            people = asyncio.run(_seed(env.database_url, org, server, args.customers))
-            for phase, latency in enumerate(args.latency_ms):
-                since = datetime.now(UTC)
-                expected = asyncio.run(_finalize(env.database_url, org, people, args.invoices, phase))
-                # the chargers start (imports, a database connection) before the clock does: a running
-                # service's charger is warm; what is measured is charging, not Python's start-up
-                context = multiprocessing.get_context("spawn")
-                go = context.Event()
-                workers = [(context.Process(target=_worker, args=(env.database_url, server.url, args.concurrency,
-                                                                   latency / 1000, key, ready, go)), ready)
-                           for ready in (context.Event() for _ in range(args.processes))]
-                for worker, _ in workers:
-                    worker.start()
-                for _, ready in workers:
-                    ready.wait(300)
-                go_at = datetime.now(UTC)
-                started = time.perf_counter()
-                go.set()
-                for worker, _ in workers:
-                    worker.join()
-                elapsed = time.perf_counter() - started
-                latencies, statuses = asyncio.run(_latencies(env.database_url, since, go_at))
-                counted = _charges_at_stripe(server, people, phase)
-                doubles = sum(1 for n in counted.values() if n > 1)
-                results.append({
-                    "provider_latency_ms": latency, "invoices": args.invoices, "customers": args.customers,
-                    "processes": args.processes, "concurrency": args.concurrency,
-                    "charges_per_second": round(args.invoices / elapsed, 1), "seconds": round(elapsed, 2),
-                    "p50_seconds": round(latencies[len(latencies) // 2], 3) if latencies else None,
-                    "p99_seconds": round(latencies[int(len(latencies) * 0.99) - 1], 3) if latencies else None,
-                    "payment_statuses": statuses, "charges_at_stripe": sum(counted.values()),
-                    "invoices_charged_twice": doubles, "invoices_not_charged": len(set(expected) - set(counted)),
-                })
+            asyncio.run(_connection(env.database_url, org))
+            stripe_people = None
+            for phase, (provider, latency) in enumerate(args.phases):
+                fake = StripeFake(latency, env.workdir / f"fake-{phase}.log") if provider == "fake" else None
+                try:
+                    if fake is None:
+                        stripe_people = stripe_people or _localstripe_customers(server, args.customers)
+                        people, base, delay = stripe_people, server.url, latency / 1000
+                        provider_pid = server.process.pid
+                    else:  # the fake knows every customer; its default method is pm_<customer id>
+                        people = [(uuid.uuid4(), f"fake_{phase}_{i}", f"cus_fake{phase}x{i}")
+                                  for i in range(args.customers)]
+                        base, delay, provider_pid = fake.url, 0.0, fake.process.pid
+                    results.append(_run_phase(args, env, key, org, people, phase, provider, latency, base, delay,
+                                              provider_pid, server, fake))
+                finally:
+                    if fake is not None:
+                        fake.stop()
         finally:
             stop_localstripe(server)
     print(json.dumps({"benchmark": "payments", "phases": results}, indent=2))
+
+
+def _run_phase(args, env, key: str, org, people, phase: int, provider: str, latency: int, base: str, delay: float,
+               provider_pid: int, server, fake) -> dict:
+    since = datetime.now(UTC)
+    expected = asyncio.run(_finalize(env.database_url, org, people, args.invoices, phase))
+    # the chargers start (imports, a database connection) before the clock does: a running
+    # service's charger is warm; what is measured is charging, not Python's start-up
+    context = multiprocessing.get_context("spawn")
+    go, cpu = context.Event(), context.Queue()
+    workers = [(context.Process(target=_worker, args=(env.database_url, base, args.concurrency, delay, key, ready,
+                                                      go, cpu)), ready)
+               for ready in (context.Event() for _ in range(args.processes))]
+    for worker, _ in workers:
+        worker.start()
+    for _, ready in workers:
+        ready.wait(300)
+    load = os.getloadavg()[0]
+    provider_cpu = _cpu_seconds(provider_pid)
+    go_at = datetime.now(UTC)
+    started = time.perf_counter()
+    go.set()
+    for worker, _ in workers:
+        worker.join()
+    elapsed = time.perf_counter() - started
+    provider_cpu = (_cpu_seconds(provider_pid) - provider_cpu) if provider_cpu is not None else None
+    charger_cpu = sum(cpu.get(timeout=5) for _ in workers)
+    latencies, statuses = asyncio.run(_latencies(env.database_url, since, go_at))
+    counted = (fake.charges_per_invoice() if fake is not None
+               else _charges_at_localstripe(server, people, phase, expected))
+    return {
+        "provider": provider if provider == "fake" or not latency else f"{provider} answers used {latency} ms late",
+        "provider_latency_ms": latency, "invoices": args.invoices, "customers": args.customers,
+        "processes": args.processes, "concurrency": args.concurrency, "load_average_at_start": round(load, 2),
+        "charges_per_second": round(args.invoices / elapsed, 1), "seconds": round(elapsed, 2),
+        "p50_seconds": round(latencies[len(latencies) // 2], 3) if latencies else None,
+        "p99_seconds": round(latencies[int(len(latencies) * 0.99) - 1], 3) if latencies else None,
+        "payment_statuses": statuses,
+        "charger_cpu_ms_per_charge": round(1000 * charger_cpu / args.invoices, 2),
+        "provider_cpu_ms_per_charge": round(1000 * provider_cpu / args.invoices, 2) if provider_cpu else None,
+        "charges_at_provider": sum(counted.values()),
+        "invoices_charged_twice": sum(1 for n in counted.values() if n > 1),
+        "invoices_not_charged": len(set(expected) - set(counted)),
+        "charges_of_unknown_invoices": len(set(counted) - set(expected)),
+    }
 
 
 if __name__ == "__main__":
