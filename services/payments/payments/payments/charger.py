@@ -18,7 +18,6 @@ the first call is still in flight.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -28,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invora import background
 from invora.logging import get_logger
+from payments import claims
 from payments.customers import repository as customers_repository
 from payments.customers import service as customers
 from payments.invoices import repository as invoices_repository
@@ -40,30 +40,14 @@ from payments.refunds import service as refunds
 from payments.runtime import PaymentsRuntime
 
 log = get_logger(__name__)
-MAX_BACKOFF_SECONDS = 3600.0
 
 
 async def run_once(runtime: PaymentsRuntime, sessionmaker: async_sessionmaker[AsyncSession]) -> int:
     """One pass: claim due attempts and handle them (bounded concurrency); the number claimed."""
-    settings = runtime.settings
-    now = runtime.clock.now()
-    async with sessionmaker() as session:
-        claimed = await repository.claim_due(session, now, now + timedelta(seconds=settings.charger_lease_seconds),
-                                             settings.charger_concurrency * 4)
-        await session.commit()
-    if not claimed:
-        return 0
-    limit = asyncio.Semaphore(settings.charger_concurrency)
-
-    async def guarded(row) -> None:
-        async with limit:
-            try:
-                await charge_one(runtime, sessionmaker, row["id"], row["lease_until"])
-            except Exception as exc:  # noqa: BLE001 - the lease runs out and the attempt is reconciled
-                log.warning("charge_failed_unexpectedly", payment_id=str(row["id"]), error=repr(exc))
-
-    await asyncio.gather(*(guarded(row) for row in claimed))
-    return len(claimed)
+    return await claims.run_claimed(
+        runtime, sessionmaker, repository.claim_due,
+        lambda row: charge_one(runtime, sessionmaker, row["id"], row["lease_until"]),
+        failure_event="charge_failed_unexpectedly", id_field="payment_id")
 
 
 async def charge_one(runtime: PaymentsRuntime, sessionmaker: async_sessionmaker[AsyncSession], payment_id,
@@ -178,7 +162,7 @@ async def _record(sessionmaker: async_sessionmaker[AsyncSession], payment_id, re
 
 async def _release(sessionmaker, payment, lease_until: datetime, now: datetime, runtime: PaymentsRuntime,
                    exc: Exception) -> None:
-    backoff = min(runtime.settings.charger_backoff_seconds * 2 ** max(payment["calls"] - 1, 0), MAX_BACKOFF_SECONDS)
+    backoff = claims.backoff_seconds(runtime.settings.charger_backoff_seconds, payment["calls"])
     log.info("charge_deferred", payment_id=str(payment["id"]), error=repr(exc), retry_in=backoff)
     async with sessionmaker() as session:
         await repository.release(session, payment["id"], lease_until, now + timedelta(seconds=backoff))

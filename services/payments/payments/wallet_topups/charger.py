@@ -17,7 +17,6 @@ A customer without a provider connection, or one the provider cannot create, is 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
@@ -28,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invora import background
 from invora.logging import get_logger
+from payments import claims
 from payments.customers import repository as customers_repository
 from payments.customers import service as customers
 from payments.payment_methods.service import method_id
@@ -38,28 +38,14 @@ from payments.runtime import PaymentsRuntime
 from payments.wallet_topups import repository, service
 
 log = get_logger(__name__)
-MAX_BACKOFF_SECONDS = 3600.0
 
 
 async def run_once(runtime: PaymentsRuntime, sessionmaker: async_sessionmaker[AsyncSession]) -> int:
     """One pass: claim due top-up charges and handle them (bounded concurrency); the number claimed."""
-    settings = runtime.settings
-    now = runtime.clock.now()
-    async with sessionmaker() as session:
-        claimed = await repository.claim_due(session, now, now + timedelta(seconds=settings.charger_lease_seconds),
-                                             settings.charger_concurrency * 4)
-        await session.commit()
-    limit = asyncio.Semaphore(settings.charger_concurrency)
-
-    async def guarded(row) -> None:
-        async with limit:
-            try:
-                await charge_one(runtime, sessionmaker, row["id"], row["lease_until"])
-            except Exception as exc:  # noqa: BLE001 - the lease runs out and the charge is reconciled
-                log.warning("topup_charge_failed_unexpectedly", charge_id=str(row["id"]), error=repr(exc))
-
-    await asyncio.gather(*(guarded(row) for row in claimed))
-    return len(claimed)
+    return await claims.run_claimed(
+        runtime, sessionmaker, repository.claim_due,
+        lambda row: charge_one(runtime, sessionmaker, row["id"], row["lease_until"]),
+        failure_event="topup_charge_failed_unexpectedly", id_field="charge_id")
 
 
 async def _record(sessionmaker, charge_id: uuid.UUID, result: ChargeResult, now: datetime) -> None:
@@ -71,7 +57,7 @@ async def _record(sessionmaker, charge_id: uuid.UUID, result: ChargeResult, now:
 
 async def _release(sessionmaker, charge, lease_until: datetime, now: datetime, runtime: PaymentsRuntime,
                    reason: str) -> None:
-    backoff = min(runtime.settings.charger_backoff_seconds * 2 ** max(charge["calls"] - 1, 0), MAX_BACKOFF_SECONDS)
+    backoff = claims.backoff_seconds(runtime.settings.charger_backoff_seconds, charge["calls"])
     log.info("topup_charge_deferred", charge_id=str(charge["id"]), reason=reason, retry_in=backoff)
     async with sessionmaker() as session:
         await repository.release(session, charge["id"], lease_until, now + timedelta(seconds=backoff))
