@@ -21,6 +21,10 @@ by_id = projection.by_id
 _LINK = text(
     "SELECT * FROM provider_customers WHERE customer_id = :customer_id AND payment_provider_id = :provider_id"
 )
+_LINKS = text(
+    "SELECT * FROM provider_customers WHERE customer_id = ANY(CAST(:customer_ids AS uuid[])) "
+    "AND payment_provider_id = ANY(CAST(:provider_ids AS uuid[]))"
+)
 _RESERVE_LINK = text(
     """
     INSERT INTO provider_customers (id, organization_id, customer_id, payment_provider_id, provider_customer_id)
@@ -41,6 +45,17 @@ _COMPLETE_LINK = text(
 async def link(session: AsyncSession, customer_id: uuid.UUID, provider_id: uuid.UUID) -> RowMapping | None:
     return (await session.execute(_LINK, {"customer_id": customer_id, "provider_id": provider_id})
             ).mappings().first()
+
+
+async def links(session: AsyncSession, pairs: set[tuple[uuid.UUID, uuid.UUID]]
+                ) -> dict[tuple[uuid.UUID, uuid.UUID], RowMapping]:
+    """`link` for several (customer id, provider id) pairs."""
+    if not pairs:
+        return {}
+    rows = (await session.execute(_LINKS, {"customer_ids": list({c for c, _ in pairs}),
+                                           "provider_ids": list({p for _, p in pairs})})).mappings()
+    return {(row["customer_id"], row["payment_provider_id"]): row for row in rows
+            if (row["customer_id"], row["payment_provider_id"]) in pairs}
 
 
 async def reserve_link(session: AsyncSession, *, id: uuid.UUID, organization_id: uuid.UUID, customer_id: uuid.UUID,

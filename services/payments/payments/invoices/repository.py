@@ -39,6 +39,22 @@ _PAID = text(
     """
 )
 
+_LOCK_MANY = text("SELECT * FROM invoices WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY id FOR UPDATE")
+# `_PAID` for several invoices at once
+_PAID_MANY = text(
+    """
+    SELECT i.id,
+           COALESCE((SELECT SUM(p.amount_cents) FROM payments p
+                     WHERE p.invoice_id = i.id AND p.payment_status = 'succeeded'), 0) -
+           COALESCE((SELECT SUM(r.amount_cents) FROM refunds r
+                     WHERE r.invoice_id = i.id AND r.status = 'succeeded'), 0) +
+           COALESCE((SELECT SUM(pri.amount_cents) FROM payment_request_invoices pri
+                     JOIN payments rp ON rp.payment_request_id = pri.payment_request_id
+                     WHERE pri.invoice_id = i.id AND rp.payment_status = 'succeeded'), 0) AS paid
+    FROM unnest(CAST(:ids AS uuid[])) AS i(id)
+    """
+)
+
 
 _OFFSET = text(
     """
@@ -67,3 +83,12 @@ async def by_id(session: AsyncSession, organization_id: uuid.UUID, invoice_id: u
 
 async def paid_cents(session: AsyncSession, invoice_id: uuid.UUID) -> int:
     return int((await session.execute(_PAID, {"id": invoice_id})).scalar_one())
+
+
+async def lock_many(session: AsyncSession, invoice_ids: list[uuid.UUID]) -> dict[uuid.UUID, RowMapping]:
+    """Several invoices under lock, in id order (callers check each one's organization)."""
+    return {row["id"]: row for row in (await session.execute(_LOCK_MANY, {"ids": invoice_ids})).mappings()}
+
+
+async def paid_cents_many(session: AsyncSession, invoice_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    return {row.id: int(row.paid) for row in await session.execute(_PAID_MANY, {"ids": invoice_ids})}

@@ -63,8 +63,11 @@ async def record_attempt(session: AsyncSession, invoice: RowMapping, provider, *
 
 
 async def apply_charge_result(session: AsyncSession, payment: RowMapping, result: ChargeResult,
-                              now: datetime) -> bool:
-    """Record the provider's answer on a locked payment; True if the status moved (and an event was written)."""
+                              now: datetime, *, receipts_due: list[tuple] | None = None) -> bool:
+    """Record the provider's answer on a locked payment; True if the status moved (and an event was written).
+
+    `receipts_due`: a success's receipt is left there for the caller to issue (`issue_receipts`), last before
+    its commit, instead of now (see `publish_payment`)."""
     target = result.status
     current = payment["payment_status"]
     values: dict = {"provider_status": result.provider_status[:50] if result.provider_status else current}
@@ -87,7 +90,8 @@ async def apply_charge_result(session: AsyncSession, payment: RowMapping, result
         values["next_action"] = result.next_action or {}
     await repository.set_outcome(session, payment["id"], _jsonable(values))
     if target in PUBLISHED:
-        await publish_payment(session, payment["id"], payment["organization_id"], PUBLISHED[target])
+        await publish_payment(session, payment["id"], payment["organization_id"], PUBLISHED[target],
+                              receipts_due=receipts_due)
     return True
 
 
@@ -124,11 +128,22 @@ def _jsonable(values: dict) -> dict:
 
 
 async def publish_payment(session: AsyncSession, payment_id: uuid.UUID, organization_id: uuid.UUID,
-                          event_type: str) -> None:
+                          event_type: str, *, receipts_due: list[tuple] | None = None) -> None:
     row = await repository.by_id(session, organization_id, payment_id)
     await publish(session, organization_id, event_type, payment_id, PaymentEvent(payment=render(row)))
     await request_status.on_payment(session, row, event_type)
     if event_type == "payment.succeeded":  # published once per payment, in the transaction of its success
         # last: the receipt takes the organization's counter row, locked until the commit, which every
-        # other success of the organization waits for (see payment_receipts.service.issue)
+        # other success of the organization waits for (see payment_receipts.service.issue); a caller that
+        # records several outcomes in one transaction issues them all after the last one
+        if receipts_due is not None:
+            receipts_due.append((organization_id, payment_id, row))
+        else:
+            await receipts.issue(session, organization_id, payment_id, row)
+
+
+async def issue_receipts(session: AsyncSession, receipts_due: list[tuple]) -> None:
+    """The receipts `apply_charge_result(..., receipts_due=)` left, each organization's in one run: call it last
+    before the commit."""
+    for organization_id, payment_id, row in sorted(receipts_due, key=lambda due: (str(due[0]), str(due[1]))):
         await receipts.issue(session, organization_id, payment_id, row)

@@ -55,7 +55,7 @@ _CLAIM_DUE = text(
           AND (lease_until IS NULL OR lease_until < :now) AND (next_attempt_at IS NULL OR next_attempt_at <= :now)
         ORDER BY created_at LIMIT :limit
         FOR UPDATE SKIP LOCKED)
-    RETURNING id, lease_until
+    RETURNING *
     """
 )
 # the claimer still holds its lease: only then may it call the provider (a claimer whose lease ran out
@@ -68,6 +68,18 @@ _MARK_CALLED = text(
     RETURNING calls
     """
 )
+# several claimed attempts taken at once, in their claim's transaction (the same conditions as `_MARK_CALLED`)
+_MARK_CALLED_MANY = text(
+    """
+    UPDATE payments p SET calls = p.calls + 1, amount_cents = v.amount_cents,
+                          provider_customer_id = v.provider_customer_id, updated_at = now()
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:amounts AS bigint[]), CAST(:customers AS text[]))
+         AS v(id, amount_cents, provider_customer_id)
+    WHERE p.id = v.id AND p.payment_status = 'pending' AND p.lease_until = :lease_until
+    RETURNING p.id
+    """
+)
+_LOCK_MANY = text("SELECT * FROM payments WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY id FOR UPDATE")
 _RELEASE = text(
     """
     UPDATE payments SET lease_until = NULL, next_attempt_at = :next_attempt_at, updated_at = now()
@@ -156,6 +168,23 @@ async def mark_called(session: AsyncSession, payment_id: uuid.UUID, lease_until:
     return (await session.execute(_MARK_CALLED, {
         "id": payment_id, "lease_until": lease_until, "amount_cents": amount_cents,
         "provider_customer_id": provider_customer_id})).first() is not None
+
+
+async def mark_called_many(session: AsyncSession, lease_until: datetime,
+                           calls: list[tuple[uuid.UUID, int, str]]) -> set[uuid.UUID]:
+    """`mark_called` for several attempts claimed with one lease: (id, amount, provider customer id) each; the
+    ids taken."""
+    if not calls:
+        return set()
+    ids, amounts, customers = (list(column) for column in zip(*calls, strict=True))
+    rows = await session.execute(_MARK_CALLED_MANY, {"ids": ids, "amounts": amounts, "customers": customers,
+                                                     "lease_until": lease_until})
+    return {row[0] for row in rows}
+
+
+async def lock_many(session: AsyncSession, payment_ids: list[uuid.UUID]) -> dict[uuid.UUID, RowMapping]:
+    """Several payments under lock, taken in id order (two batches cannot deadlock on each other)."""
+    return {row["id"]: row for row in (await session.execute(_LOCK_MANY, {"ids": payment_ids})).mappings()}
 
 
 async def release(session: AsyncSession, payment_id: uuid.UUID, lease_until: datetime,

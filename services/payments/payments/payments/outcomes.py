@@ -1,0 +1,93 @@
+"""Provider answers recorded several to a transaction (the charger's step 4, batched).
+
+Each answer is recorded through `lifecycle.apply_charge_result` on its payment, locked, exactly as one at a
+time would be (a webhook that recorded it first wins; the later one changes nothing). What changes is the
+transaction around them: the answers that arrive while one batch is being written are written together in
+the next one (the payments locked in one statement, in id order; the receipts of the successes issued after
+the last outcome, each organization's counter taken once, right before the commit; one commit). A batch
+that fails is retried one answer per transaction, so one bad outcome cannot keep the others unrecorded.
+`record` returns once its answer is committed; an answer that cannot be recorded raises there, and the
+attempt's lease runs out and it is reconciled at the provider, as when the process dies at that point.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from invora.logging import get_logger
+from payments.payments import lifecycle, repository
+from payments.providers.base import ChargeResult
+
+log = get_logger(__name__)
+MAX_BATCH = 64
+
+
+async def record_one(sessionmaker: async_sessionmaker[AsyncSession], payment_id: uuid.UUID, result: ChargeResult,
+                     clock: Any) -> None:
+    async with sessionmaker() as session:
+        payment = await repository.lock(session, payment_id)
+        await lifecycle.apply_charge_result(session, payment, result, clock.now())
+        await session.commit()
+
+
+class Recorder:
+    """One per charger pass."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], clock: Any) -> None:
+        self._sessionmaker = sessionmaker
+        self._clock = clock
+        self._waiting: list[tuple[uuid.UUID, ChargeResult, asyncio.Future]] = []
+        self._writer: asyncio.Task | None = None
+
+    async def record(self, payment_id: uuid.UUID, result: ChargeResult) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self._waiting.append((payment_id, result, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+        await asyncio.shield(done)  # a canceled caller does not cancel the others' batch
+
+    async def _write(self) -> None:
+        while self._waiting:
+            batch: list[tuple[uuid.UUID, ChargeResult, asyncio.Future]] = []
+            later: list[tuple[uuid.UUID, ChargeResult, asyncio.Future]] = []
+            for entry in self._waiting:  # one answer per payment in a batch
+                (later if len(batch) >= MAX_BATCH or any(entry[0] == b[0] for b in batch) else batch).append(entry)
+            self._waiting = later
+            try:
+                await self._write_batch(batch)
+            except Exception as exc:  # noqa: BLE001 - each answer again, alone
+                log.warning("charge_outcomes_batch_failed", payments=len(batch), error=repr(exc))
+                for payment_id, result, done in batch:
+                    try:
+                        await record_one(self._sessionmaker, payment_id, result, self._clock)
+                    except Exception as alone:  # noqa: BLE001 - handed to the caller
+                        _settle(done, alone)
+                    else:
+                        _settle(done, None)
+            else:
+                for _, _, done in batch:
+                    _settle(done, None)
+
+    async def _write_batch(self, batch: list[tuple[uuid.UUID, ChargeResult, asyncio.Future]]) -> None:
+        async with self._sessionmaker() as session:
+            payments = await repository.lock_many(session, [payment_id for payment_id, _, _ in batch])
+            receipts_due: list[tuple] = []
+            now = self._clock.now()
+            for payment_id, result, _ in batch:
+                await lifecycle.apply_charge_result(session, payments[payment_id], result, now,
+                                                    receipts_due=receipts_due)
+            await lifecycle.issue_receipts(session, receipts_due)
+            await session.commit()
+
+
+def _settle(done: asyncio.Future, error: BaseException | None) -> None:
+    if done.done():
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)
