@@ -1,25 +1,34 @@
 """Charges per second from finalized invoices to succeeded payments, and proof that none was sent twice.
 
-    uv run python bench/payments.py [--invoices 2000] [--customers 20] [--latency-ms 0 200]
+    uv run python bench/payments.py [--invoices 2000] [--customers 20] [--phases localstripe fake:200]
                                     [--concurrency 64] [--processes 1]
 
-Starts embedded PostgreSQL (or uses DATABASE_URL) and localstripe (loopback, in memory), migrates a
-fresh payments database, connects one Stripe connection, and creates `--customers` Stripe customers
-with a card. For each `--latency-ms` value (a phase), it records `--invoices` `invoice.finalized`
-events through the consumer's own path (`invoices.service.apply_event`, 200 a transaction: what the
-`invoices` consumer does per event, without the broker), then runs the charger (`charger.run_once`,
-`--concurrency` provider calls in flight per process, `--processes` processes) until nothing is
-pending. The 200 ms provider is localstripe behind an adapter that waits that long before each
-call's answer is used (Stripe's own latency is of that order). Kafka is not involved: the figure is
-the charger's and the provider's.
+Starts embedded PostgreSQL (or uses DATABASE_URL), migrates a fresh payments database and connects one
+Stripe connection. Each phase names its provider:
+
+- `localstripe` (loopback, in memory; `--customers` Stripe customers with a card): the Stripe fake of the
+  tests, one Python process; `localstripe:MS` uses each charge's answer MS ms late (`SlowAdapter`, the
+  figure of earlier sessions);
+- `fake:MS`: `_stripe_fake.py`, a light Stripe-protocol server in its own process that answers each
+  PaymentIntent MS ms after the request and counts PaymentIntents per invoice (localstripe spends more
+  CPU per charge than the charger, so with it underneath the benchmark measured localstripe).
+
+Either way the charger's code is unchanged: the real `StripeAdapter` (official SDK over aiohttp) talks
+HTTP to the phase's server. Per phase, `--invoices` `invoice.finalized` events are recorded through the
+consumer's own path (`invoices.service.apply_event`, 200 a transaction: what the `invoices` consumer does
+per event, without the broker), then `--processes` processes run the charger (`charger.run_once`,
+`--concurrency` provider calls in flight per process) until nothing is pending: claim, re-read under
+lock, `calls + 1` committed, provider call with the idempotency key, outcome with its events and receipt.
+Kafka is not involved: the figure is the charger's and the provider's.
 
 The charger processes start (imports, a database connection) before the clock does, as a running
 service's charger is warm. Reported per phase: charges/s (invoices / wall time from the chargers'
 start signal to the last one's exit), p50 / p99 from the later of the attempt's commit and that
 signal to the payment's `succeeded` commit (every attempt is queued at once, so these include the
-queue), and the check: localstripe holds exactly one succeeded charge per invoice, of the invoice's
-amount (it ignores idempotency keys, so a second call would be a second charge). Target (issue 16):
-≥ 200 charges/s with the 200 ms provider. Prints JSON.
+queue), the load average at the start, the chargers' and the provider's CPU per charge, and the check
+at the provider: exactly one succeeded charge per invoice (localstripe ignores idempotency keys and the
+fake counts PaymentIntents per invoice, so a second call would be a second charge there). Target
+(issue 16): >= 200 charges/s with the 200 ms provider. Prints JSON.
 """
 
 from __future__ import annotations
