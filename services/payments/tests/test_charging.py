@@ -5,6 +5,7 @@ counts the charges at the fake, which ignores idempotency keys, so a second call
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from datetime import timedelta
 
@@ -250,3 +251,96 @@ async def _connection(payments, provider_id):
         provider = await session.get(PaymentProvider, provider_id)
         return {"id": provider.id, "provider_type": provider.provider_type, "secret_key": provider.secret_key,
                 "webhook_secret": provider.webhook_secret, "updated_at": provider.updated_at}
+
+
+async def test_a_burst_beyond_the_concurrency_is_charged_once_each_never_more_at_once(payments, stage):
+    """One pass claims only as many attempts as it has free call slots, and claims again as calls finish."""
+    customer = await stage.customer()
+    ids = [(await stage.finalize(customer, 1_000 + i))[1] for i in range(7)]
+    runtime = _runtime(payments)
+    factory, previous = runtime.adapters, runtime.settings
+    in_flight, most = 0, 0
+
+    class Counting:
+        def __init__(self, adapter) -> None:
+            self._adapter = adapter
+
+        def __getattr__(self, name):
+            return getattr(self._adapter, name)
+
+        async def charge(self, request):
+            nonlocal in_flight, most
+            in_flight += 1
+            most = max(most, in_flight)
+            try:
+                await asyncio.sleep(0.05)
+                return await self._adapter.charge(request)
+            finally:
+                in_flight -= 1
+
+    class Factory:
+        def for_connection(self, connection):
+            return Counting(factory.for_connection(connection))
+
+    runtime.adapters, runtime.settings = Factory(), previous.model_copy(update={"charger_concurrency": 2})
+    try:
+        assert await _run(payments) >= 7  # one pass, claims of at most two
+    finally:
+        runtime.adapters, runtime.settings = factory, previous
+    assert most == 2
+    for payment_id in ids:
+        assert (await stage.payment(payment_id))["payment_status"] == "succeeded"
+    assert sorted(c.amount for c in stage.charges_at_stripe(customer["provider_customer_id"])) == [
+        1_000 + i for i in range(7)]
+    receipts = [e["data"]["payment_receipt"] for e in await stage.events("payment_receipt.created")]
+    mine = [r for r in receipts if r["payment"]["lago_id"] in {str(i) for i in ids}]
+    assert len(mine) == 7 and len({r["number"] for r in mine}) == 7 and all(r["number"] for r in mine)
+
+
+async def test_an_answer_that_cannot_be_recorded_leaves_the_others_recorded_and_is_reconciled_once(payments, stage):
+    """Answers are recorded several to a transaction; one that fails is retried alone, the others still land,
+    and the failed one is found at the provider by reference after its lease, never charged again."""
+    customer = await stage.customer()
+    ids = [(await stage.finalize(customer, 2_000 + i))[1] for i in range(4)]
+    runtime = _runtime(payments)
+    factory = runtime.adapters
+    answered: list[int] = []
+    all_answered = asyncio.Event()
+
+    class Unrecordable:
+        def __init__(self, adapter) -> None:
+            self._adapter = adapter
+
+        def __getattr__(self, name):
+            return getattr(self._adapter, name)
+
+        async def charge(self, request):
+            result = await self._adapter.charge(request)
+            answered.append(request.amount_cents)
+            if len(answered) == len(ids):
+                all_answered.set()
+            await asyncio.wait_for(all_answered.wait(), 10)  # the answers reach the recorder together
+            if request.amount_cents == 2_001:  # longer than the column: this answer cannot be written
+                return dataclasses.replace(result, provider_payment_id="pi_" + "x" * 300)
+            return result
+
+    class Factory:
+        def for_connection(self, connection):
+            return Unrecordable(factory.for_connection(connection))
+
+    runtime.adapters = Factory()
+    try:
+        await _run(payments)
+    finally:
+        runtime.adapters = factory
+    statuses = {i: (await stage.payment(payment_id))["payment_status"] for i, payment_id in enumerate(ids)}
+    assert statuses == {0: "succeeded", 1: "pending", 2: "succeeded", 3: "succeeded"}
+    original = runtime.clock
+    runtime.clock = ManualClock(original.now() + timedelta(seconds=31))  # the lease runs out
+    try:
+        await _run(payments)
+    finally:
+        runtime.clock = original
+    assert (await stage.payment(ids[1]))["payment_status"] == "succeeded"
+    assert sorted(c.amount for c in stage.charges_at_stripe(customer["provider_customer_id"])) == [
+        2_000, 2_001, 2_002, 2_003]
