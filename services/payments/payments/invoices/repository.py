@@ -23,25 +23,11 @@ _UPSERT = text(
 )
 _BY_ID = text("SELECT * FROM invoices WHERE organization_id = :org AND id = :id")
 _LOCK = text("SELECT * FROM invoices WHERE organization_id = :org AND id = :id FOR UPDATE")
-# what the invoice still owes: its total less what succeeded payments took (its own, and its share of its
-# payment requests' succeeded payments), plus what was refunded of them, less its credit notes' offsets
-# (`paid_cents` is what is settled: paid or offset)
-_PAID = text(
-    """
-    SELECT COALESCE(SUM(p.amount_cents), 0) -
-           COALESCE((SELECT SUM(r.amount_cents) FROM refunds r
-                     WHERE r.invoice_id = :id AND r.status = 'succeeded'), 0) +
-           COALESCE((SELECT SUM(pri.amount_cents) FROM payment_request_invoices pri
-                     JOIN payments rp ON rp.payment_request_id = pri.payment_request_id
-                     WHERE pri.invoice_id = :id AND rp.payment_status = 'succeeded'), 0) +
-           COALESCE((SELECT SUM(o.amount_cents) FROM invoice_offsets o WHERE o.invoice_id = :id), 0)
-    FROM payments p WHERE p.invoice_id = :id AND p.payment_status = 'succeeded'
-    """
-)
-
 _LOCK_MANY = text("SELECT * FROM invoices WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY id FOR UPDATE")
-# `_PAID` for several invoices at once
-_PAID_MANY = text(
+# what each invoice still owes: its total less what succeeded payments took (its own, and its share of its
+# payment requests' succeeded payments), plus what was refunded of them, less its credit notes' offsets
+# (`paid_cents` is what is settled: paid or offset); one statement for one invoice or several
+_PAID = text(
     """
     SELECT i.id,
            COALESCE((SELECT SUM(p.amount_cents) FROM payments p
@@ -50,7 +36,8 @@ _PAID_MANY = text(
                      WHERE r.invoice_id = i.id AND r.status = 'succeeded'), 0) +
            COALESCE((SELECT SUM(pri.amount_cents) FROM payment_request_invoices pri
                      JOIN payments rp ON rp.payment_request_id = pri.payment_request_id
-                     WHERE pri.invoice_id = i.id AND rp.payment_status = 'succeeded'), 0) AS paid
+                     WHERE pri.invoice_id = i.id AND rp.payment_status = 'succeeded'), 0) +
+           COALESCE((SELECT SUM(o.amount_cents) FROM invoice_offsets o WHERE o.invoice_id = i.id), 0) AS paid
     FROM unnest(CAST(:ids AS uuid[])) AS i(id)
     """
 )
@@ -82,7 +69,7 @@ async def by_id(session: AsyncSession, organization_id: uuid.UUID, invoice_id: u
 
 
 async def paid_cents(session: AsyncSession, invoice_id: uuid.UUID) -> int:
-    return int((await session.execute(_PAID, {"id": invoice_id})).scalar_one())
+    return (await paid_cents_many(session, [invoice_id]))[invoice_id]
 
 
 async def lock_many(session: AsyncSession, invoice_ids: list[uuid.UUID]) -> dict[uuid.UUID, RowMapping]:
@@ -91,4 +78,4 @@ async def lock_many(session: AsyncSession, invoice_ids: list[uuid.UUID]) -> dict
 
 
 async def paid_cents_many(session: AsyncSession, invoice_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
-    return {row.id: int(row.paid) for row in await session.execute(_PAID_MANY, {"ids": invoice_ids})}
+    return {row.id: int(row.paid) for row in await session.execute(_PAID, {"ids": invoice_ids})}
