@@ -4,9 +4,9 @@ hand (`run_once`); localstripe ignores idempotency keys, so a second call would 
 
 from __future__ import annotations
 
-import uuid
 import asyncio
 import json
+import uuid
 from datetime import timedelta
 
 from invora.events.envelope import EventEnvelope

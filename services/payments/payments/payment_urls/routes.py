@@ -1,5 +1,6 @@
 """HTTP routes for provider-hosted pages (Lago API v1): `POST /api/v1/invoices/{lago_id}/payment_url`,
-`POST /api/v1/wallet_transactions/{lago_id}/payment_url` and `POST /api/v1/customers/{external_customer_id}/checkout_url`.
+`POST /api/v1/wallet_transactions/{lago_id}/payment_url` and
+`POST /api/v1/customers/{external_customer_id}/checkout_url`.
 
 They call the provider, so they take the database's sessionmaker rather than the request's session.
 Staff keys, and a tenant key for its own customer (the customer pays, or adds a card, itself).

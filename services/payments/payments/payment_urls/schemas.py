@@ -1,4 +1,5 @@
-"""Payment URLs in the API (Lago's shapes): `InvoicePaymentUrl`, `WalletTransactionPaymentUrl` and `CustomerCheckoutUrl`."""
+"""Payment URLs in the API (Lago's shapes): `InvoicePaymentUrl`, `WalletTransactionPaymentUrl` and
+`CustomerCheckoutUrl`."""
 
 from __future__ import annotations
 

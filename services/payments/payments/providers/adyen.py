@@ -39,6 +39,7 @@ from payments.providers.base import (
 )
 from payments.providers.declines import categorize, code_from_text
 from payments.providers.http import JsonClient, refusal
+from payments.providers.pages import page_metadata, page_reference
 
 API_VERSION = "v71"
 TEST_API_BASE = f"https://checkout-test.adyen.com/{API_VERSION}"
@@ -127,7 +128,13 @@ class AdyenAdapter:
 
     async def payment_url(self, *, provider_customer_id: str, amount_cents: int, currency: str, description: str,
                           success_url: str | None, metadata: dict[str, str]) -> str:
-        raise ProviderError("An invoice's hosted payment page is not built for Adyen yet.", code="not_supported")
+        """An Adyen payment link for one payment; its `reference` (the payment's `merchantReference`, which the
+        notification's HMAC covers) names what is paid."""
+        body = await self._http.ok("POST", "/paymentLinks", json={
+            "amount": {"value": amount_cents, "currency": currency.upper()}, "merchantAccount": self._merchant_account,
+            "reference": page_reference(metadata), "shopperReference": provider_customer_id,
+            "description": description[:280], "returnUrl": success_url, "metadata": metadata})
+        return body["url"]
 
     async def charge(self, request: ChargeRequest) -> ChargeResult:
         method = request.payment_method_id
@@ -235,7 +242,8 @@ def _event(item: dict[str, Any]) -> WebhookEvent:
                                   amount_cents=amount, decline_category=categorize(decline), failure_code=decline,
                                   failure_message=reason)
         return WebhookEvent(id=event_id, type=code, kind="charge", provider_payment_id=psp,
-                            reference=item.get("merchantReference"), charge=result)
+                            reference=item.get("merchantReference"), charge=result,
+                            metadata=page_metadata(item.get("merchantReference")))
     if code in {"REFUND", "REFUND_FAILED", "REFUNDED_REVERSED"}:
         status = "succeeded" if code == "REFUND" and success else "failed"
         return WebhookEvent(id=event_id, type=code, kind="refund", provider_refund_id=psp,

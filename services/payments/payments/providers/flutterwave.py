@@ -11,6 +11,12 @@
   are converted from our minor units exactly (the currency's exponent), never through arithmetic on floats.
 - Refunds are `POST /transactions/{id}/refund` with our reference in `comments`; `find_refund` looks
   for it among `GET /refunds`.
+- Chargebacks: Flutterwave's chargeback object (`id`, `transaction_id`, `tx_ref`, `flw_ref`, `amount`, `status`,
+  `stage`, `comment`) posted to the webhook is recorded on the payment of its `transaction_id`: `initiated`/
+  `pending` open it, `declined` (the merchant contests) keeps it open, `accepted` (the merchant accepted: the
+  customer is refunded) or `lost` lose it, `won`/`reversed` win it.
+- An invoice's or a top-up's hosted page is Flutterwave's checkout (`POST /payments`), its `tx_ref` naming what it
+  pays (`providers/pages.py`), read back from the `charge.completed` webhook.
 - Webhooks carry `verif-hash`: the secret hash set in Flutterwave's dashboard (the connection's
   `webhook_secret`), compared in constant time. Flutterwave advises verifying the transaction by API
   before trusting a webhook's status, which `parse_webhook` cannot do (it makes no calls): the status
@@ -30,6 +36,7 @@ from invora.money import exponent
 from payments.providers.base import (
     ChargeRequest,
     ChargeResult,
+    DisputeInfo,
     InvalidWebhook,
     PaymentMethodInfo,
     ProviderError,
@@ -38,6 +45,7 @@ from payments.providers.base import (
 )
 from payments.providers.declines import categorize, code_from_text
 from payments.providers.http import JsonClient, refusal
+from payments.providers.pages import page_metadata, page_reference
 
 DEFAULT_API_BASE = "https://api.flutterwave.com/v3"
 REFERENCE_KEY = "invora_reference"
@@ -135,7 +143,13 @@ class FlutterwaveAdapter:
 
     async def payment_url(self, *, provider_customer_id: str, amount_cents: int, currency: str, description: str,
                           success_url: str | None, metadata: dict[str, str]) -> str:
-        raise ProviderError("An invoice's hosted payment page is not built for Flutterwave yet.", code="not_supported")
+        """Flutterwave's hosted checkout (`POST /payments`) for one payment; its `tx_ref` names what is paid (a
+        webhook's status is trusted once its hash matches, as for every Flutterwave webhook here)."""
+        body = await self._http.ok("POST", "/payments", json={
+            "tx_ref": page_reference(metadata), "amount": to_major(amount_cents, currency),
+            "currency": currency.upper(), "redirect_url": success_url, "customer": {"email": provider_customer_id},
+            "customizations": {"title": description[:100]}, "meta": metadata})
+        return body["data"]["link"]
 
     async def charge(self, request: ChargeRequest) -> ChargeResult:
         method = request.payment_method_id
@@ -226,11 +240,28 @@ class FlutterwaveAdapter:
         except (ValueError, KeyError, TypeError) as exc:
             raise InvalidWebhook("unreadable body") from exc
         event_id = f"{name}:{data.get('id')}:{data.get('status')}"
+        if "chargeback" in name.lower() or ("stage" in data and "transaction_id" in data):
+            return _chargeback(name, data)
         if name == "charge.completed":
             return WebhookEvent(id=event_id, type=name, kind="charge", provider_payment_id=str(data.get("id")),
-                                reference=data.get("tx_ref"), charge=charge_result(data))
+                                reference=data.get("tx_ref"), charge=charge_result(data),
+                                metadata=page_metadata(data.get("tx_ref")))
         if name.startswith("refund."):
             result = refund_result(data)
             return WebhookEvent(id=event_id, type=name, kind="refund", provider_refund_id=result.provider_refund_id,
                                 refund_status=result.status)
         return WebhookEvent(id=event_id, type=name, kind="other")
+
+
+_CHARGEBACK_OUTCOMES = {"initiated": "open", "pending": "open", "declined": "open", "accepted": "lost",
+                        "lost": "lost", "won": "won", "reversed": "won"}
+
+
+def _chargeback(name: str, data: dict[str, Any]) -> WebhookEvent:
+    """A Flutterwave chargeback, recorded on the payment of its `transaction_id`."""
+    status = str(data.get("status") or "initiated").lower()
+    dispute = DisputeInfo(provider_dispute_id=str(data.get("id")), status=status[:30],
+                          outcome=_CHARGEBACK_OUTCOMES.get(status, "open"), reason=data.get("comment"))
+    transaction_id = data.get("transaction_id")
+    return WebhookEvent(id=f"chargeback:{data.get('id')}:{status}:{data.get('stage')}", type=name, kind="dispute",
+                        dispute=dispute, provider_payment_id=str(transaction_id) if transaction_id else None)

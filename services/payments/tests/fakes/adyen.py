@@ -43,6 +43,7 @@ class FakeAdyen(FakeServer):
         self.payments: dict[str, dict[str, Any]] = {}  # by pspReference
         self.refunds: dict[str, dict[str, Any]] = {}
         self.idempotent: dict[str, dict[str, Any]] = {}  # Idempotency-Key -> first answer
+        self.links: dict[str, dict[str, Any]] = {}  # payment link url -> the link
         self.app.add_routes([
             web.post("/v71/payments", self._payments),
             web.get("/v71/storedPaymentMethods", self._stored_methods),
@@ -73,6 +74,16 @@ class FakeAdyen(FakeServer):
         payment = self.by_reference(reference)
         payment["resultCode"] = "Authorised"
         return payment
+
+    def pay_link(self, url: str) -> dict[str, Any]:
+        """The shopper pays a payment link: an authorised payment under the link's reference."""
+        link = self.links[url]
+        link["status"] = "completed"
+        psp = psp_reference()
+        self.payments[psp] = {"pspReference": psp, "resultCode": "Authorised", "amount": link["amount"],
+                              "merchantReference": link["reference"], "shopperReference": link["shopperReference"],
+                              "refunded": 0}
+        return self.payments[psp]
 
     def notification(self, hmac_key: str, event_code: str, *, psp: str, merchant_reference: str, value: int,
                      currency: str, success: bool = True, original_reference: str = "",
@@ -166,6 +177,13 @@ class FakeAdyen(FakeServer):
         body = await self.body(request)
         if (refused := self._check(request, body.get("merchantAccount"))) is not None:
             return refused
+        amount = body.get("amount") or {}
+        if not isinstance(amount.get("value"), int) or amount["value"] < 0 or not amount.get("currency") \
+                or not body.get("reference"):
+            return self._error(422, "100", "Required field missing or invalid: amount or reference")
         link_id = f"PL{uuid.uuid4().hex[:14].upper()}"
-        return self.reply({"id": link_id, "url": f"{self.url}/payByLink/{link_id}", "status": "active",
-                           "amount": body.get("amount"), "reference": body.get("reference")}, 201)
+        link = {"id": link_id, "url": f"{self.url}/payByLink/{link_id}", "status": "active", "amount": amount,
+                "reference": body["reference"], "shopperReference": body.get("shopperReference"),
+                "metadata": body.get("metadata") or {}}
+        self.links[link["url"]] = link
+        return self.reply(link, 201)

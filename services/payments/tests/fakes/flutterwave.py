@@ -7,6 +7,11 @@ refused); a transaction's `tx_ref` is unique (a second tokenized charge with it 
 (`add_card` stands for the customer's payment through Flutterwave's checkout) and is read from
 `GET /transactions/{id}/verify` (`data.card.token`). Refunds answer `completed` at once. Webhooks carry
 `verif-hash`, the secret hash the merchant set in the dashboard, in clear.
+
+Chargebacks (`chargeback`) follow v3's chargeback object (`GET /v3/chargebacks`: `id`, `amount`, `flw_ref`,
+`status` initiated/accepted/declined/lost/won, `stage` new/second/pre-arbitration/arbitration, `comment`,
+`transaction_id`, `tx_ref`); the name of the webhook event that carries one (`chargeback.<status>` here) is not
+verified against Flutterwave's sandbox (the adapter also knows a chargeback by its fields).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ class FakeFlutterwave(FakeServer):
         super().__init__()
         self.transactions: dict[int, dict[str, Any]] = {}
         self.refunds: dict[int, dict[str, Any]] = {}
+        self.links: dict[str, dict[str, Any]] = {}  # hosted checkout link -> the request that made it
         self.behaviours: dict[str, str] = {}  # token -> behaviour
         self.app.add_routes([
             web.post("/payments", self._payment_link),
@@ -78,6 +84,22 @@ class FakeFlutterwave(FakeServer):
         transaction.update(status="successful", processor_response="Approved")
         transaction["meta"].pop("authorization", None)
         return transaction
+
+    def pay_checkout(self, link: str) -> dict[str, Any]:
+        """The customer pays a hosted checkout link with a card; the successful transaction (its webhook's data)."""
+        page = self.links[link]
+        transaction = self._transaction(page["customer"]["email"], amount=Decimal(page["amount"]),
+                                        currency=page["currency"], tx_ref=page["tx_ref"], status="successful",
+                                        processor_response="Approved", token=f"flw-t1nf-{uuid.uuid4().hex}-m03k",
+                                        last4="4242", meta=page.get("meta"))
+        return self._shown(transaction)
+
+    def chargeback(self, transaction_id: int, status: str, stage: str = "new") -> dict[str, Any]:
+        transaction = self.transactions[transaction_id]
+        return {"id": 2000 + transaction_id % 1000, "amount": transaction["amount"], "flw_ref": transaction["flw_ref"],
+                "status": status, "stage": stage, "comment": "Product/service not received",
+                "meta": {"uploaded_proof": None, "history": []}, "due_date": _now(), "settlement_id": "N/A",
+                "created_at": _now(), "transaction_id": transaction_id, "tx_ref": transaction["tx_ref"]}
 
     # -- the API -------------------------------------------------------------------------------------
 
@@ -122,8 +144,13 @@ class FakeFlutterwave(FakeServer):
         body = await self.body(request)
         if not body.get("tx_ref") or not (body.get("customer") or {}).get("email"):
             return self._refuse("tx_ref and customer.email are required")
-        return self.reply({"status": "success", "message": "Hosted Link",
-                           "data": {"link": f"{self.url}/checkout/{uuid.uuid4().hex[:12]}"}})
+        amount, currency = body.get("amount"), body.get("currency")
+        if not isinstance(amount, Decimal | int) or amount <= 0 or not currency or \
+                Decimal(amount) != Decimal(amount).quantize(Decimal(1).scaleb(-exponent(currency))):
+            return self._refuse("amount and currency are required (at most the currency's decimals)")
+        link = f"{self.url}/checkout/{uuid.uuid4().hex[:12]}"
+        self.links[link] = body
+        return self.reply({"status": "success", "message": "Hosted Link", "data": {"link": link}})
 
     def _by_id(self, value: str) -> dict[str, Any] | None:
         return self.transactions.get(int(value)) if value.isdigit() else None
