@@ -1,7 +1,9 @@
 """A credit note's refund end to end over the real broker: catalog → subscriptions → invoicing → payments
 (localstripe) → invoicing. The pay-in-advance invoice is charged at the fake; invoicing learns the payment from
 `payment.succeeded`; a credit note refunding part of it asks payments (`credit_note.refund_requested`), the
-refunder refunds at the fake once, and `refund.succeeded` sets the note's `refund_status: succeeded`."""
+refunder refunds at the fake once, and `refund.succeeded` sets the note's `refund_status: succeeded`. An
+invoice paid twice (a manual partial payment, then a Stripe charge of the rest) has a refund above either
+payment split over both, newest first, each part refunded under its own key."""
 
 from __future__ import annotations
 
@@ -84,10 +86,121 @@ async def test_a_credit_notes_refund_is_made_once_at_stripe_and_succeeds(
         # the money went back once, at the fake, for the refund part only
         at_stripe = stripe.v1.refunds.list({"payment_intent": payment["provider_payment_id"]}).data
         assert [r.amount for r in at_stripe] == [refund]
-        # payments' refund is keyed by the credit note (what makes a redelivered request refund once)
+        # payments' refund is keyed by the note's refund part (what makes a redelivered request refund once)
+        async with invoicing.database.sessionmaker() as session:
+            part = (await session.execute(text("SELECT id::text FROM credit_note_refunds WHERE credit_note_id = :id"),
+                                          {"id": note["lago_id"]})).scalar_one()
         async with payments.database.sessionmaker() as session:
             rows = (await session.execute(text(
                 "SELECT idempotency_key, amount_cents, status, requested_by FROM refunds WHERE organization_id = :org"),
                 {"org": org})).all()
-        assert [tuple(r) for r in rows] == [(note["lago_id"], refund, "succeeded", "credit_note")]
+        assert [tuple(r) for r in rows] == [(part, refund, "succeeded", "credit_note")]
         runtime.catalog = previous
+
+
+async def wait_for(check, timeout: float = 60.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        found = await check()
+        if found:
+            return found
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"still not there after {timeout} s")
+        await asyncio.sleep(0.2)
+
+
+async def test_a_refund_above_either_payment_is_split_over_a_manual_and_a_stripe_payment(
+        migrated_database, invora_kafka, invora_keys, localstripe):
+    org = uuid.uuid4()
+    stripe = localstripe.client()
+    common = dict(kafka=invora_kafka, keys=invora_keys, consumer_session_timeout_ms=2_000)
+    async with contextlib.AsyncExitStack() as stack:
+        catalog = await stack.enter_async_context(run_service(
+            "catalog", database_url=migrated_database("catalog"), **common))
+        subs = await stack.enter_async_context(run_service(
+            "subscriptions", database_url=migrated_database("subscriptions"), **common, scheduler_enabled=False,
+            consumers_enabled=False))
+        invoicing = await stack.enter_async_context(run_service(
+            "invoicing", database_url=migrated_database("invoicing"), **common, scheduler_enabled=False))
+        payments = await stack.enter_async_context(run_service(
+            "payments", database_url=migrated_database("payments"), **common, stripe_api_base=localstripe.url,
+            charger_interval_seconds=0.2, provider_timeout_seconds=5.0, charger_lease_seconds=30.0))
+        runtime = subs.app.state.runtime
+        settings = subs.app.state.settings.model_copy(update={
+            "service_signing_key": invora_keys.private_pem.decode(), "catalog_url": "http://catalog.test"})
+        previous, runtime.catalog = runtime.catalog, CatalogClient(settings,
+                                                                   transport=httpx.ASGITransport(app=catalog.app))
+        stack.push_async_callback(runtime.catalog.aclose)
+        cat, sub_api, inv, pay = catalog.client(org), subs.client(org), invoicing.client(org), payments.client(org)
+
+        await ok(pay, "POST", "/api/v1/payment_providers", {"payment_provider": {
+            "provider_type": "stripe", "code": "stripe_main", "name": "Stripe", "secret_key": "sk_test_e2e",
+            "webhook_secret": "whsec_e2e"}})
+        await ok(cat, "POST", "/api/v1/plans", {"plan": {
+            "name": "Pro", "code": "pro", "interval": "monthly", "amount_cents": 4_900, "amount_currency": "EUR",
+            "pay_in_advance": True}})
+        # no provider yet: the invoice is finalized and not charged
+        customer = {"external_id": "cus_split", "name": "cus_split", "currency": "EUR"}
+        await ok(sub_api, "POST", "/api/v1/customers", {"customer": customer})
+        await ok(sub_api, "POST", "/api/v1/subscriptions", {"subscription": {
+            "external_customer_id": "cus_split", "plan_code": "pro", "external_id": "sub_split"}})
+        invoice = await invoice_of(inv, "cus_split", "pending")
+        total = invoice["total_amount_cents"]
+
+        # 10.00 € by wire (older; 404 until payments has projected the invoice), then the provider linked and the
+        # rest charged at Stripe (newer)
+        async def wired():
+            response = await pay.post("/api/v1/payments", json={"payment": {
+                "invoice_id": invoice["lago_id"], "amount_cents": 1_000, "reference": "wire-1"}})
+            assert response.status_code in (200, 404), response.text
+            return response.json()["payment"] if response.status_code == 200 else None
+        manual = await wait_for(wired)
+        await ok(sub_api, "POST", "/api/v1/customers", {"customer": {**customer, "billing_configuration": {
+            "payment_provider": "stripe", "payment_provider_code": "stripe_main",
+            "provider_customer_id": stripe_customer(stripe, CARD_OK)}}})
+
+        async def retried():
+            response = await pay.post(f"/api/v1/invoices/{invoice['lago_id']}/retry_payment", json={})
+            return response.json()["payment"] if response.status_code == 200 else None
+        charge = await wait_for(retried)
+
+        async def charged():
+            found = (await ok(pay, "GET", f"/api/v1/payments/{charge['lago_id']}"))["payment"]
+            return found if found["payment_status"] == "succeeded" else None
+        charge = await charged() or await wait_for(charged)
+        assert charge["amount_cents"] == total - 1_000
+        fee = (await ok(inv, "GET", f"/api/v1/invoices/{invoice['lago_id']}"))["invoice"]["fees"][0]
+        items = [{"fee_id": fee["lago_id"], "amount_cents": fee["amount_cents"]}]
+
+        async def both_recorded():  # invoicing learns each payment from its `payment.succeeded`
+            estimated = (await ok(inv, "POST", "/api/v1/credit_notes/estimate", {"credit_note": {
+                "invoice_id": invoice["lago_id"], "items": items}}))["estimated_credit_note"]
+            return estimated["max_refundable_amount_cents"] == total
+        await wait_for(both_recorded)
+
+        # all of it back: more than the Stripe charge, so 10.00 € come from the wire
+        note = (await ok(inv, "POST", "/api/v1/credit_notes", {"credit_note": {
+            "invoice_id": invoice["lago_id"], "reason": "order_cancellation", "refund_amount_cents": total,
+            "items": items}}))["credit_note"]
+        assert (note["refund_status"], note["refund_amount_cents"], note["credit_amount_cents"]) == (
+            "pending", total, 0)
+
+        async def settled():
+            found = (await ok(inv, "GET", f"/api/v1/credit_notes/{note['lago_id']}"))["credit_note"]
+            return found if found["refund_status"] != "pending" else None
+        assert (await wait_for(settled))["refund_status"] == "succeeded"
+        at_stripe = stripe.v1.refunds.list({"payment_intent": charge["provider_payment_id"]}).data
+        assert [r.amount for r in at_stripe] == [total - 1_000]
+        async with invoicing.database.sessionmaker() as session:
+            split = (await session.execute(text(
+                "SELECT id::text, payment_id::text, amount_cents, status FROM credit_note_refunds "
+                "WHERE credit_note_id = :id ORDER BY amount_cents DESC"), {"id": note["lago_id"]})).all()
+        assert [(payment, amount, status) for _, payment, amount, status in split] == [
+            (charge["lago_id"], total - 1_000, "succeeded"), (manual["lago_id"], 1_000, "succeeded")]
+        async with payments.database.sessionmaker() as session:
+            rows = (await session.execute(text(
+                "SELECT idempotency_key, payment_id::text, amount_cents, status FROM refunds "
+                "WHERE organization_id = :org ORDER BY amount_cents DESC"), {"org": org})).all()
+        assert [tuple(r) for r in rows] == [(part, payment, amount, "succeeded") for part, payment, amount, _ in split]
+        runtime.catalog = previous
+

@@ -25,13 +25,22 @@ def paid(world, invoice: dict, amount: int, payment_id: uuid.UUID, event_type: s
         "paid_at": JAN.isoformat(), "created_at": JAN.isoformat()}})
 
 
-def refund(world, note: dict, payment_id: uuid.UUID, event_type: str, key: str | None = None):
+def refund(world, note: dict, payment_id: uuid.UUID, event_type: str, key: str, amount: int | None = None):
+    """Payments' `refund.*` for one part of the note's refund (`key`: the part's id)."""
     status = event_type.split(".")[1]
     return world.envelope(event_type, "refund", uuid.uuid4(), {"refund": {
         "lago_id": str(uuid.uuid4()), "lago_payment_id": str(payment_id), "lago_invoice_id": note["lago_invoice_id"],
         "lago_customer_id": str(uuid.uuid4()), "external_customer_id": "cus_1",
-        "amount_cents": note["refund_amount_cents"], "amount_currency": "EUR", "reason": "credit note",
-        "status": status, "idempotency_key": key or note["lago_id"], "created_at": JAN.isoformat()}})
+        "amount_cents": amount or note["refund_amount_cents"], "amount_currency": "EUR", "reason": "credit note",
+        "status": status, "idempotency_key": key, "created_at": JAN.isoformat()}})
+
+
+async def parts(inv, note: dict) -> list[tuple[str, str, int, str]]:
+    """The note's refund parts: (id, payment, amount, status), in the order they were split."""
+    async with inv.database.sessionmaker() as session:
+        return [tuple(row) for row in (await session.execute(text(
+            "SELECT id::text, payment_id::text, amount_cents, status FROM credit_note_refunds "
+            "WHERE credit_note_id = :id ORDER BY id"), {"id": note["lago_id"]})).all()]
 
 
 async def requests(inv, org) -> list[dict]:
@@ -46,15 +55,19 @@ async def estimate(api, invoice: dict, items: list[dict]) -> dict:
         "invoice_id": invoice["lago_id"], "items": items}}))["estimated_credit_note"]
 
 
-def test_the_refund_cap_is_the_payment_with_the_most_left_at_most_the_total():
-    a, b = uuid.uuid4(), uuid.uuid4()
+def test_the_refund_cap_is_what_all_payments_have_left_at_most_the_total():
+    a, b = uuid.uuid4(), uuid.uuid4()  # b is the newer payment: listed first
     assert amounts.max_refundable(5_000, {}) == 0
-    assert amounts.max_refundable(5_000, {a: 3_000, b: 4_000}) == 4_000
-    assert amounts.max_refundable(2_000, {a: 3_000, b: 4_000}) == 2_000
+    assert amounts.max_refundable(9_000, {b: 4_000, a: 3_000}) == 7_000
+    assert amounts.max_refundable(2_000, {b: 4_000, a: 3_000}) == 2_000
     assert amounts.max_refundable(2_000, {a: -10}) == 0
-    assert amounts.refund_payment({a: 3_000, b: 4_000}, 3_000) == a
-    assert amounts.refund_payment({a: 3_000, b: 4_000}, 3_001) == b
-    assert amounts.refund_payment({a: 3_000, b: 4_000}, 4_001) is None
+    assert amounts.refund_parts({b: 4_000, a: 3_000}, 3_000) == [(b, 3_000)]
+    assert amounts.refund_parts({b: 4_000, a: 3_000}, 4_001) == [(b, 4_000), (a, 1)]
+    assert amounts.refund_parts({b: 0, a: 3_000}, 3_000) == [(a, 3_000)]
+    assert amounts.refund_parts({b: 4_000, a: 3_000}, 7_001) == []
+    assert amounts.refund_status(["succeeded", "pending"]) == "pending"
+    assert amounts.refund_status(["succeeded", "failed"]) == "failed"
+    assert amounts.refund_status(["succeeded", "succeeded"]) == "succeeded"
 
 
 async def test_refunds_are_capped_by_what_was_paid_and_follow_the_refund_events(world, api, inv, org):
@@ -89,10 +102,11 @@ async def test_refunds_are_capped_by_what_was_paid_and_follow_the_refund_events(
     assert (first["total_amount_cents"], first["credit_amount_cents"], first["refund_amount_cents"],
             first["balance_amount_cents"], first["credit_status"], first["refund_status"]) == (
         9_600, 1_600, 8_000, 1_600, "available", "pending")
+    [(first_part, _, _, _)] = await parts(inv, first)
     assert await requests(inv, org) == [{
         "lago_credit_note_id": first["lago_id"], "lago_invoice_id": invoice["lago_id"],
         "lago_payment_id": str(payment), "amount_cents": 8_000, "currency": "EUR",
-        "reason": f"credit_note {first['number']}: other"}]
+        "reason": f"credit_note {first['number']}: other", "idempotency_key": first_part}]
     # 20.00 € left to refund: training 25.00 € + 10 % = 27.50 € may not all be refunded
     assert (await estimate(api, invoice, [{"fee_id": training, "amount_cents": 2_500}]))[
         "max_refundable_amount_cents"] == 2_000
@@ -110,10 +124,11 @@ async def test_refunds_are_capped_by_what_was_paid_and_follow_the_refund_events(
         "max_refundable_amount_cents"] == 900
 
     # the outcomes, each delivered twice: exactly one transition, one refund_failure
+    [(second_part, _, _, _)] = await parts(inv, second)
     for _ in range(2):
-        await world.deliver(on_refund, refund(world, first, payment, "refund.succeeded"))
-        await world.deliver(on_refund, refund(world, second, payment, "refund.failed"))
-    await world.deliver(on_refund, refund(world, first, payment, "refund.failed"))  # late: a success stays
+        await world.deliver(on_refund, refund(world, first, payment, "refund.succeeded", first_part))
+        await world.deliver(on_refund, refund(world, second, payment, "refund.failed", second_part))
+    await world.deliver(on_refund, refund(world, first, payment, "refund.failed", first_part))  # late: success stays
     await world.deliver(on_refund, refund(world, first, payment, "refund.succeeded", key="by-hand-refund"))
     assert (await api.ok("GET", f"{url}/{first['lago_id']}"))["credit_note"]["refund_status"] == "succeeded"
     assert (await api.ok("GET", f"{url}/{second['lago_id']}"))["credit_note"]["refund_status"] == "failed"
@@ -135,7 +150,8 @@ async def test_another_organizations_refund_event_changes_nothing(world, api, in
     note = (await api.ok("POST", "/api/v1/credit_notes", {"credit_note": {
         "invoice_id": invoice["lago_id"], "refund_amount_cents": 600,
         "items": [{"fee_id": setup, "amount_cents": 500}]}}))["credit_note"]
-    foreign = refund(world, note, payment, "refund.failed")
+    [(part, _, _, _)] = await parts(inv, note)
+    foreign = refund(world, note, payment, "refund.failed", part)
     foreign = foreign.model_copy(update={"organization_id": uuid.uuid4()})
     await world.deliver(on_refund, foreign)
     assert (await api.ok("GET", f"/api/v1/credit_notes/{note['lago_id']}"))["credit_note"]["refund_status"] == \

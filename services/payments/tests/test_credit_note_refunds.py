@@ -11,12 +11,15 @@ from payments.refunds import service as refunds
 from payments.refunds.consumer import credit_note_refunds_consumer
 
 
-def request(stage, invoice_id, payment_id, amount: int, note_id: uuid.UUID) -> EventEnvelope:
+def request(stage, invoice_id, payment_id, amount: int, note_id: uuid.UUID,
+            key: str | None = None) -> EventEnvelope:
+    data = {"lago_credit_note_id": str(note_id), "lago_invoice_id": str(invoice_id),
+            "lago_payment_id": str(payment_id), "amount_cents": amount, "currency": "EUR",
+            "reason": "credit_note INV-1-CN1: duplicated_charge"}
+    if key is not None:  # a part of a note's refund split over several payments
+        data["idempotency_key"] = key
     return EventEnvelope(type="credit_note.refund_requested", source="invoicing", organization_id=stage.org,
-                         aggregate_type="credit_note", aggregate_id=str(note_id), sequence=1, data={
-                             "lago_credit_note_id": str(note_id), "lago_invoice_id": str(invoice_id),
-                             "lago_payment_id": str(payment_id), "amount_cents": amount, "currency": "EUR",
-                             "reason": "credit_note INV-1-CN1: duplicated_charge"})
+                         aggregate_type="credit_note", aggregate_id=str(note_id), sequence=1, data=data)
 
 
 async def deliver(payments, envelope: EventEnvelope) -> None:
@@ -58,6 +61,24 @@ async def test_a_credit_notes_refund_is_made_once_at_stripe_and_a_refused_one_fa
     await refunds.run_once(payments.app.state.runtime, payments.database.sessionmaker)
     assert sorted(r.amount for r in stage.stripe.v1.refunds.list(
         {"payment_intent": payment["provider_payment_id"]}).data) == [3_000, 6_000]
+
+
+async def test_each_part_of_a_split_refund_is_refunded_once_under_its_own_key(payments, stage):
+    customer = await stage.customer()
+    first_invoice, first = await stage.finalize(customer, 4_000)
+    second_invoice, second = await stage.finalize(customer, 6_000)
+    await charger.run_once(payments.app.state.runtime, payments.database.sessionmaker)
+    note, part_a, part_b = uuid.uuid4(), str(uuid.uuid4()), str(uuid.uuid4())
+    for _ in range(2):  # each part redelivered
+        await deliver(payments, request(stage, second_invoice, second, 6_000, note, part_a))
+        await deliver(payments, request(stage, first_invoice, first, 1_500, note, part_b))
+    await refunds.run_once(payments.app.state.runtime, payments.database.sessionmaker)
+    done = [e["data"]["refund"] for e in await stage.events("refund.succeeded")]
+    assert sorted((r["idempotency_key"], r["amount_cents"]) for r in done) == sorted([(part_a, 6_000),
+                                                                                      (part_b, 1_500)])
+    for payment_id, amount in ((first, 1_500), (second, 6_000)):
+        provider_id = (await stage.payment(payment_id))["provider_payment_id"]
+        assert [r.amount for r in stage.stripe.v1.refunds.list({"payment_intent": provider_id}).data] == [amount]
 
 
 async def test_an_unknown_payment_records_nothing(payments, stage):

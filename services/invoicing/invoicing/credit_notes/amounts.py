@@ -118,11 +118,30 @@ def split_total(total_cents: int, credit_cents: int | None, refund_cents: int, o
 
 
 def max_refundable(total_cents: int, refundable_by_payment: dict[uuid.UUID, int]) -> int:
-    """Lago's cap of a note's refund part: what was paid less what earlier notes refunded, at most the note's
-    total. A refund is asked of one payment, so the cap is the payment with the most left."""
-    return max(min(total_cents, max(refundable_by_payment.values(), default=0)), 0)
+    """Lago's cap of a note's refund part: what the invoice's payments paid less what earlier notes asked back
+    of them, at most the note's total. The refund is split over the payments (`refund_parts`)."""
+    return max(min(total_cents, sum(max(left, 0) for left in refundable_by_payment.values())), 0)
 
 
-def refund_payment(refundable_by_payment: dict[uuid.UUID, int], refund_cents: int) -> uuid.UUID | None:
-    """The oldest payment with enough left for the refund (None: no single payment covers it)."""
-    return next((payment_id for payment_id, left in refundable_by_payment.items() if left >= refund_cents), None)
+def refund_parts(refundable_by_payment: dict[uuid.UUID, int], refund_cents: int) -> list[tuple[uuid.UUID, int]]:
+    """The refund split over the payments in the mapping's order (newest payment first, as Lago refunds the
+    latest payment): each part takes what is left of its payment until the refund is covered. Empty when the
+    payments cannot cover it."""
+    parts: list[tuple[uuid.UUID, int]] = []
+    rest = refund_cents
+    for payment_id, left in refundable_by_payment.items():
+        if rest <= 0:
+            break
+        take = min(max(left, 0), rest)
+        if take:
+            parts.append((payment_id, take))
+            rest -= take
+    return parts if rest == 0 and refund_cents > 0 else []
+
+
+def refund_status(part_statuses: list[str]) -> str:
+    """A note's `refund_status` from its parts: `pending` while one is; then `failed` if one failed (the note's
+    refund did not all go back), else `succeeded`."""
+    if "pending" in part_statuses:
+        return "pending"
+    return "failed" if "failed" in part_statuses else "succeeded"

@@ -1,6 +1,7 @@
-"""What credit notes hear from payments: `refund.succeeded|failed` of a note's refund part (the refund's
-idempotency key is the note's id) sets the note's `refund_status`. One event, one transaction (platform
-consumer + inbox); the `pending` guard makes a redelivery change nothing."""
+"""What credit notes hear from payments: `refund.succeeded|failed` of one part of a note's refund (the refund's
+idempotency key is the part's id; a note refunded before parts existed has one part whose id is the note's)
+sets the part's status, and the note's `refund_status` follows its parts. One event, one transaction
+(platform consumer + inbox); the `pending` guard makes a redelivery change nothing."""
 
 from __future__ import annotations
 
@@ -19,10 +20,10 @@ OUTCOMES = {"refund.succeeded": "succeeded", "refund.failed": "failed"}
 async def on_refund(session: AsyncSession, event: EventEnvelope) -> None:
     refund = RefundEvent.model_validate(event.data).refund
     try:
-        note_id = uuid.UUID(refund.idempotency_key)
+        part_id = uuid.UUID(refund.idempotency_key)
     except ValueError:
         return  # a refund asked by hand, not by a credit note
-    await service.apply_refund_outcome(session, event.organization_id, note_id, OUTCOMES[event.type],
+    await service.apply_refund_outcome(session, event.organization_id, part_id, OUTCOMES[event.type],
                                        event.occurred_at)
 
 

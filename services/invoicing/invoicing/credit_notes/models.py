@@ -1,7 +1,8 @@
 """Credit notes on finalized invoices and their items (one per credited fee).
 
 The database holds their invariants: a number unique per organization and a sequence unique per invoice,
-amounts never negative, `total = credit + refund + offset`, `total = sub_total + taxes`, the remaining
+amounts never negative, `total = credit + refund + offset`, the refund split in parts (one per payment) that
+add up to it, `total = sub_total + taxes`, the remaining
 credit (`balance`) between 0 and the credited amount, an item's amount positive.
 """
 
@@ -52,7 +53,6 @@ class CreditNote(OrganizationModel, Base):
                         name="total_is_sub_total_and_taxes"),
         CheckConstraint("(credit_amount_cents = 0) = (credit_status IS NULL)", name="credit_status_when_credit"),
         CheckConstraint("(refund_amount_cents = 0) = (refund_status IS NULL)", name="refund_status_when_refund"),
-        CheckConstraint("(refund_amount_cents = 0) = (refund_payment_id IS NULL)", name="refund_payment_when_refund"),
         CheckConstraint("credit_status IS NULL OR credit_status IN ('available', 'consumed', 'voided')",
                         name="credit_status"),
         CheckConstraint("refund_status IS NULL OR refund_status IN ('pending', 'succeeded', 'failed')",
@@ -84,8 +84,27 @@ class CreditNote(OrganizationModel, Base):
     applied_taxes: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False,
                                                                 server_default=text("'[]'::jsonb"))
     voided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # the payment the refund part is asked of (payments refunds it with the note's id as idempotency key)
-    refund_payment_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+
+
+class CreditNoteRefund(OrganizationModel, Base):
+    """One part of a note's refund: what is asked back of one payment of the invoice (payments refunds it with
+    this row's id as idempotency key). A deferred trigger (migration 0023) keeps Σ parts = the note's
+    `refund_amount_cents` at every commit."""
+
+    __tablename__ = "credit_note_refunds"
+    __table_args__ = (
+        Index("uq_credit_note_refunds_note_payment", "credit_note_id", "payment_id", unique=True),
+        Index("ix_credit_note_refunds_invoice", "invoice_id"),
+        CheckConstraint("amount_cents > 0", name="amount_positive"),
+        CheckConstraint("status IN ('pending', 'succeeded', 'failed')", name="status"),
+    )
+
+    credit_note_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("credit_notes.id"),
+                                                      nullable=False)
+    invoice_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("invoices.id"), nullable=False)
+    payment_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    amount_cents: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
 
 
 class CreditNoteItem(OrganizationModel, Base):

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invoicing.credit_notes.models import CreditNote, CreditNoteItem, InvoicePayment
+from invoicing.credit_notes.models import CreditNote, CreditNoteItem, CreditNoteRefund, InvoicePayment
 from invoicing.credits.models import CustomerCredit
 from invoicing.invoices.models import Fee
 
@@ -117,11 +117,28 @@ async def record_payment(session: AsyncSession, payment: InvoicePayment) -> bool
 
 async def refundable_by_payment(session: AsyncSession, invoice_id: uuid.UUID) -> dict[uuid.UUID, int]:
     """Each payment of the invoice, less what the invoice's credit notes asked of it (failed refunds aside),
-    oldest payment first."""
+    newest payment first (the order refunds are split in)."""
     paid = (await session.execute(select(InvoicePayment.payment_id, InvoicePayment.amount_cents).where(
-        InvoicePayment.invoice_id == invoice_id).order_by(InvoicePayment.paid_at, InvoicePayment.payment_id))).all()
-    asked = select(CreditNote.refund_payment_id, func.sum(CreditNote.refund_amount_cents)).where(
-        CreditNote.invoice_id == invoice_id, CreditNote.refund_payment_id.is_not(None),
-        CreditNote.refund_status != "failed").group_by(CreditNote.refund_payment_id)
+        InvoicePayment.invoice_id == invoice_id).order_by(InvoicePayment.paid_at.desc(),
+                                                          InvoicePayment.payment_id.desc()))).all()
+    asked = select(CreditNoteRefund.payment_id, func.sum(CreditNoteRefund.amount_cents)).where(
+        CreditNoteRefund.invoice_id == invoice_id, CreditNoteRefund.status != "failed").group_by(
+        CreditNoteRefund.payment_id)
     refunded = dict((await session.execute(asked)).all())
     return {payment_id: int(amount) - int(refunded.get(payment_id, 0)) for payment_id, amount in paid}
+
+
+async def add_refunds(session: AsyncSession, parts: list[CreditNoteRefund]) -> None:
+    session.add_all(parts)
+    await session.flush()
+
+
+async def refund_part(session: AsyncSession, organization_id: uuid.UUID, part_id: uuid.UUID) -> CreditNoteRefund | None:
+    statement = select(CreditNoteRefund).where(CreditNoteRefund.organization_id == organization_id,
+                                               CreditNoteRefund.id == part_id).with_for_update()
+    return (await session.execute(statement.execution_options(populate_existing=True))).scalar_one_or_none()
+
+
+async def refund_statuses(session: AsyncSession, note_id: uuid.UUID) -> list[str]:
+    return list((await session.execute(select(CreditNoteRefund.status).where(
+        CreditNoteRefund.credit_note_id == note_id))).scalars())

@@ -33,7 +33,7 @@ from invoicing.credit_notes.errors import (
     InvoiceNotCreditable,
     InvoiceNotFound,
 )
-from invoicing.credit_notes.models import CreditNote, CreditNoteItem, InvoicePayment
+from invoicing.credit_notes.models import CreditNote, CreditNoteItem, CreditNoteRefund, InvoicePayment
 from invoicing.credit_notes.schemas import (
     CreditNoteInput,
     EstimatedCreditNote,
@@ -103,8 +103,8 @@ def _applied_taxes(computed: amounts.Amounts, currency: str) -> list[dict[str, A
 def due(invoice: Invoice) -> int:
     """What the invoice still owes (Lago's `total_due_amount_cents`)."""
     return due_cents(total_cents=invoice.total_amount_cents, paid_cents=invoice.total_paid_amount_cents,
-                             offset_cents=invoice.offset_amount_cents, status=invoice.status,
-                             payment_status=invoice.payment_status)
+                     offset_cents=invoice.offset_amount_cents, status=invoice.status,
+                     payment_status=invoice.payment_status)
 
 
 async def create(session: AsyncSession, organization_id: uuid.UUID, data: CreditNoteInput,
@@ -121,11 +121,11 @@ async def create(session: AsyncSession, organization_id: uuid.UUID, data: Credit
     credit_amount = amounts.split_total(total, data.credit_amount_cents, refund_amount, offset_amount)
     if credit_amount is None and data.credit_amount_cents is not None:
         raise ValidationFailed(credit_amount_cents=["does_not_match_item_amounts"])
-    refund_payment_id = None
+    parts: list[tuple[uuid.UUID, int]] = []
     if refund_amount:
         refundable = await repository.refundable_by_payment(session, invoice.id)
-        refund_payment_id = amounts.refund_payment(refundable, refund_amount)
-        if refund_amount > amounts.max_refundable(total, refundable) or refund_payment_id is None:
+        parts = amounts.refund_parts(refundable, refund_amount)
+        if refund_amount > amounts.max_refundable(total, refundable) or not parts:
             raise ValidationFailed(refund_amount_cents=["higher_than_remaining_invoice_amount"])
     if offset_amount > amounts.max_offsettable(total, due(invoice)):
         raise ValidationFailed(offset_amount_cents=["higher_than_remaining_invoice_amount"])
@@ -138,7 +138,6 @@ async def create(session: AsyncSession, organization_id: uuid.UUID, data: Credit
         number=f"{invoice.number}-CN{sequence}", issuing_date=now.date(), reason=data.reason or "other",
         description=data.description, currency=invoice.currency,
         credit_status="available" if credit_amount else None, refund_status="pending" if refund_amount else None,
-        refund_payment_id=refund_payment_id,
         total_amount_cents=total, credit_amount_cents=credit_amount, refund_amount_cents=refund_amount,
         offset_amount_cents=offset_amount,
         taxes_amount_cents=computed.taxes_amount_cents, precise_taxes_amount_cents=computed.precise_taxes_amount_cents,
@@ -160,14 +159,25 @@ async def create(session: AsyncSession, organization_id: uuid.UUID, data: Credit
     await publish(session, note, "credit_note.created", "credit_note.generated")
     if offset_amount:
         await _settle(session, invoice, offset_amount, now)
-    if refund_payment_id is not None:
-        await add_events(session, [PendingEvent(
-            type=contract.CREDIT_NOTE_REFUND_REQUESTED, organization_id=organization_id, aggregate_type="credit_note",
-            aggregate_id=note.id, data=contract.CreditNoteRefundRequested(
-                lago_credit_note_id=note.id, lago_invoice_id=invoice.id, lago_payment_id=refund_payment_id,
-                amount_cents=refund_amount, currency=invoice.currency,
-                reason=f"credit_note {note.number}: {note.reason}").model_dump(mode="json"))])
+    if parts:
+        await _request_refunds(session, note, invoice, parts, now)
     return note
+
+
+async def _request_refunds(session: AsyncSession, note: CreditNote, invoice: Invoice,
+                           parts: list[tuple[uuid.UUID, int]], now: datetime) -> None:
+    """One part per payment, each asked of payments by its own `credit_note.refund_requested` whose
+    idempotency key is the part's id (a redelivered request refunds that part once)."""
+    rows = [CreditNoteRefund(id=uuid7(), organization_id=note.organization_id, created_at=now, updated_at=now,
+                             credit_note_id=note.id, invoice_id=invoice.id, payment_id=payment_id,
+                             amount_cents=amount, status="pending") for payment_id, amount in parts]
+    await repository.add_refunds(session, rows)
+    await add_events(session, [PendingEvent(
+        type=contract.CREDIT_NOTE_REFUND_REQUESTED, organization_id=note.organization_id,
+        aggregate_type="credit_note", aggregate_id=note.id, data=contract.CreditNoteRefundRequested(
+            lago_credit_note_id=note.id, lago_invoice_id=invoice.id, lago_payment_id=row.payment_id,
+            amount_cents=row.amount_cents, currency=invoice.currency, idempotency_key=str(row.id),
+            reason=f"credit_note {note.number}: {note.reason}").model_dump(mode="json")) for row in rows])
 
 
 async def _settle(session: AsyncSession, invoice: Invoice, offset_cents: int, now: datetime) -> None:
@@ -293,16 +303,26 @@ async def record_payment(session: AsyncSession, invoice: Invoice, payment_id: uu
         invoice.total_paid_amount_cents += amount_cents
 
 
-async def apply_refund_outcome(session: AsyncSession, organization_id: uuid.UUID, note_id: uuid.UUID,
+async def apply_refund_outcome(session: AsyncSession, organization_id: uuid.UUID, part_id: uuid.UUID,
                                status: str, now: datetime) -> bool:
-    """`refund.succeeded|failed` of a note's refund: `pending` → the outcome, once (a redelivery or a late
-    duplicate finds the note no longer pending). A failure publishes `credit_note.refund_failure`."""
-    note = await repository.get(session, organization_id, note_id, lock=True)
-    if note is None or note.refund_status != "pending":
+    """`refund.succeeded|failed` of one part of a note's refund (the refund's idempotency key is the part's id):
+    `pending` → the outcome, once (a redelivery or a late duplicate finds the part no longer pending). The
+    note's `refund_status` follows all its parts (`amounts.refund_status`); the note turning `failed`
+    publishes `credit_note.refund_failure` (once: it is no longer pending after)."""
+    part = await repository.refund_part(session, organization_id, part_id)
+    if part is None or part.status != "pending":
         return False
-    note.refund_status = status
+    note = await repository.get(session, organization_id, part.credit_note_id, lock=True)
+    part.status = status
+    part.updated_at = now
+    await session.flush()
+    if note is None or note.refund_status != "pending":
+        return True  # set by hand (`PUT /credit_notes/{id}`) meanwhile: that answer stands
+    note.refund_status = amounts.refund_status(await repository.refund_statuses(session, note.id))
+    if note.refund_status == "pending":
+        return True
     note.updated_at = now
     await repository.save(session, note)
-    if status == "failed":
+    if note.refund_status == "failed":
         await publish(session, note, "credit_note.refund_failure")
     return True

@@ -189,12 +189,13 @@ async def refund_one(runtime, sessionmaker: async_sessionmaker[AsyncSession], re
 
 async def request_for_credit_note(session: AsyncSession, organization_id: uuid.UUID,
                                   request: CreditNoteRefundRequested) -> bool:
-    """The same refund as the API's, keyed by the credit note's id (a redelivery answers the first refund).
+    """The same refund as the API's, keyed by the request's idempotency key (the part of the note's refund;
+    the note's id for older requests), so a redelivery answers the first refund.
     A request payments must refuse (the payment is no longer refundable, or refunded meanwhile by hand) is
     recorded as a failed refund, so `refund.failed` tells invoicing; a payment payments does not know is logged.
     Whether a refund was created now."""
     data = RefundInput(amount_cents=request.amount_cents, reason=request.reason,
-                       idempotency_key=str(request.lago_credit_note_id))
+                       idempotency_key=request.idempotency_key or str(request.lago_credit_note_id))
     try:
         _, created = await request_refund(session, organization_id, request.lago_payment_id, data,
                                           actor="credit_note")

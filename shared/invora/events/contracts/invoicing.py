@@ -318,9 +318,11 @@ class CreditNoteEvent(_Object):
 
 
 class CreditNoteRefundRequested(_Object):
-    """`credit_note.refund_requested` (internal, invoicing → payments): refund part of a payment of the note's
-    invoice. Payments records it as a refund whose idempotency key is the credit note's id (so a redelivery
-    answers the first refund) and reports by `refund.created|succeeded|failed`."""
+    """`credit_note.refund_requested` (internal, invoicing → payments): refund one part of a note's refund from
+    one payment of its invoice (a note refunding more than one payment holds sends one per payment). Payments
+    records it as a refund whose idempotency key is `idempotency_key` (the part's id; the credit note's id when
+    absent, as before parts existed), so a redelivery answers the first refund, and reports by
+    `refund.created|succeeded|failed`."""
 
     lago_credit_note_id: uuid.UUID
     lago_invoice_id: uuid.UUID
@@ -328,6 +330,7 @@ class CreditNoteRefundRequested(_Object):
     amount_cents: int = Field(gt=0)
     currency: str = Field(min_length=3, max_length=3)
     reason: str = Field(min_length=1, max_length=1000)
+    idempotency_key: str | None = Field(None, min_length=1, max_length=255)
 
 
 CREDIT_NOTE_EVENT_TYPES = ("created", "generated", "refund_failure")
