@@ -318,6 +318,9 @@ class GoCardlessDriver(Driver):
     def refunded(self) -> int:
         return sum(r["amount"] for r in self.fake.refunds.values())
 
+    def page_webhook(self, url: str) -> tuple[bytes, dict[str, str]]:
+        return self.fake.signed(self.webhook_secret, [self.fake.pay_flow(url)])
+
     def disputes(self, payment: dict) -> list[tuple[bytes, dict[str, str]]]:
         event = self.fake.event("payments", "charged_back", payment["provider_payment_id"], "authorisation_disputed",
                                 "The customer disputed the debit with their bank.")
@@ -942,8 +945,8 @@ async def test_a_dispute_at_the_provider_is_recorded_on_the_payment_once(payment
 
 async def test_a_manual_wallet_top_up_is_paid_once_on_the_providers_page(payments, stage):
     """Lago's `POST /wallet_transactions/{id}/payment_url` for a top-up wallets asked with `payment_method_type:
-    manual`: the provider's page where it has one, recorded once from its webhook (the answer to wallets); a
-    provider without a page says so, and nothing is left half made."""
+    manual`: the provider's page, recorded once from its webhook (the answer to wallets). (A provider refusing the
+    page: `test_wallet_topups.py::test_a_page_the_provider_refuses_leaves_nothing_behind`.)"""
     from payments.wallet_topups import repository as topups_repository
     from payments.wallet_topups import service as topups
 
@@ -965,13 +968,6 @@ async def test_a_manual_wallet_top_up_is_paid_once_on_the_providers_page(payment
             return dict(await topups_repository.by_transaction(session, stage.org, transaction_id))
 
     url = f"/api/v1/wallet_transactions/{transaction_id}/payment_url"
-    if not hasattr(stage.driver, "page_webhook"):  # Flutterwave, Adyen, GoCardless: no page built here
-        refused = await stage.error("POST", url, status=400)
-        assert refused["code"] == "payment_provider_error"
-        left = await topup()
-        assert left["hosted_at"] is None and left["hosted_url"] is None and left["status"] == "pending"
-        assert (await stage.error("POST", url, status=400))["code"] == "payment_provider_error"  # not stuck
-        return
     details = (await stage.ok("POST", url))["wallet_transaction_payment_details"]
     assert details["payment_provider"] == stage.driver.provider_type
     assert (await stage.ok("POST", url))["wallet_transaction_payment_details"] == details  # one page
@@ -986,3 +982,22 @@ async def test_a_manual_wallet_top_up_is_paid_once_on_the_providers_page(payment
     assert stage.charges(customer) == [7_700]
     assert await stage.events("payment.succeeded") == []  # a top-up, not an invoice payment
     assert (await stage.error("POST", url))["error_details"] == {"base": ["wallet_transaction_not_payable"]}
+
+
+async def test_a_hosted_payment_event_without_its_amount_records_nothing(payments, stage):
+    """GoCardless's events name no amount: a page's payment is recorded with the amount its metadata carries, and
+    an event without it (forged metadata cannot be: the body is signed) records nothing rather than a zero."""
+    if stage.driver.provider_type != "gocardless":
+        pytest.skip("only GoCardless's events carry no amount")
+    customer = await stage.customer(card=None)
+    invoice_id, _ = await stage.finalize(customer, 5_100)
+    await _run(payments)
+    url = (await stage.ok("POST", f"/api/v1/invoices/{invoice_id}/payment_url"))["invoice_payment_details"][
+        "payment_url"]
+    event = stage.driver.fake.pay_flow(url)
+    assert event["resource_metadata"]["invora_amount_cents"] == "5100"
+    del event["resource_metadata"]["invora_amount_cents"]
+    body, headers = stage.driver.fake.signed(stage.driver.webhook_secret, [event])
+    assert (await stage.webhook(body, headers)).json()["outcome"] == "not_settled"
+    listed = await stage.ok("GET", f"/api/v1/payments?invoice_id={invoice_id}")
+    assert [p for p in listed["payments"] if p["payment_status"] == "succeeded"] == []

@@ -274,3 +274,39 @@ async def test_concurrent_page_requests_make_one_page(payments, stage):
     assert pages[0]["invora_wallet_transaction_id"] == envelope.aggregate_id
     again = (await stage.ok("POST", url))["wallet_transaction_payment_details"]["payment_url"]
     assert {again} == made
+
+
+async def test_a_page_the_provider_refuses_leaves_nothing_behind(payments, stage):
+    from payments.providers.base import ProviderError
+
+    customer = await stage.customer(card=None)
+    envelope = _request(stage, customer, 1_100, manual=True)
+    await _record(payments, envelope)
+    url = f"/api/v1/wallet_transactions/{envelope.aggregate_id}/payment_url"
+    runtime = payments.app.state.runtime
+    factory = runtime.adapters
+
+    class Refusing:
+        def __init__(self, adapter) -> None:
+            self._adapter = adapter
+
+        def __getattr__(self, name):
+            return getattr(self._adapter, name)
+
+        async def payment_url(self, **kwargs):
+            raise ProviderError("the provider refused the page", code="refused")
+
+    class Factory:
+        def for_connection(self, connection):
+            return Refusing(factory.for_connection(connection))
+
+    runtime.adapters = Factory()
+    try:
+        refused = await stage.error("POST", url, status=400)
+    finally:
+        runtime.adapters = factory
+    assert refused["code"] == "payment_provider_error"
+    charge = await _charge(payments, stage, envelope.aggregate_id)
+    assert charge["hosted_at"] is None and charge["hosted_url"] is None and charge["status"] == "pending"
+    made = (await stage.ok("POST", url))["wallet_transaction_payment_details"]  # asked again: a page now
+    assert made["payment_url"].startswith("https://checkout.stripe.com/")

@@ -204,6 +204,9 @@ async def record_hosted_payment(session: AsyncSession, provider, provider_paymen
         return None
     if charge.status != "succeeded":
         return "not_settled"  # the page goes on (another card, authentication): only money taken is recorded
+    if charge.amount_cents <= 0:  # a provider event without its amount: nothing to record it with
+        log.warning("hosted_payment_without_amount", provider_payment_id=provider_payment_id)
+        return "not_settled"
     invoice = await invoices_repository.by_id(session, provider.organization_id, invoice_id, lock=True)
     if invoice is None:  # another organization's invoice id in the metadata: never touched
         return None

@@ -21,6 +21,7 @@ The SDK is synchronous (requests): every call runs in a worker thread, never hol
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
@@ -138,7 +139,16 @@ class GoCardlessAdapter:
 
     async def payment_url(self, *, provider_customer_id: str, amount_cents: int, currency: str, description: str,
                           success_url: str | None, metadata: dict[str, str]) -> str:
-        raise ProviderError("An invoice's hosted payment page is not built for GoCardless yet.", code="not_supported")
+        """A billing request for one payment (`payment_request`, Instant Bank Pay) and its hosted flow; the payment it
+        makes carries what is paid and its amount (GoCardless keeps three metadata keys; its events name no amount),
+        which its events bring back in `resource_metadata`."""
+        billing_request = await self._call(self._service("billing_requests").create, params={
+            "payment_request": {"amount": amount_cents, "currency": currency.upper(), "description": description[:255],
+                                "metadata": _page_metadata(metadata, amount_cents)},
+            "links": {"customer": provider_customer_id}})
+        flow = await self._call(self._service("billing_request_flows").create, params={
+            "redirect_uri": success_url, "links": {"billing_request": billing_request.id}})
+        return flow.authorisation_url
 
     async def charge(self, request: ChargeRequest) -> ChargeResult:
         mandate = request.payment_method_id
@@ -248,9 +258,23 @@ def _event(event: dict[str, Any]) -> WebhookEvent:
     if resource == "payments" and action in {*_STATUS, "submitted", "created"}:
         result = charge_result({"status": action}, cause=details.get("cause"), description=details.get("description"),
                                payment_id=links.get("payment"))
+        metadata = event.get("resource_metadata") if isinstance(event.get("resource_metadata"), dict) else {}
+        if str(metadata.get(AMOUNT_KEY) or "").isdigit():  # a hosted page's payment: its amount, as we set it
+            result = dataclasses.replace(result, amount_cents=int(metadata[AMOUNT_KEY]))
         return WebhookEvent(id=event["id"], type=name, kind="charge", provider_payment_id=links.get("payment"),
-                            charge=result)
+                            charge=result, metadata={k: str(v) for k, v in metadata.items()})
     if resource == "refunds" and action in _REFUND_STATUS:
         return WebhookEvent(id=event["id"], type=name, kind="refund", provider_refund_id=links.get("refund"),
                             provider_payment_id=links.get("payment"), refund_status=_REFUND_STATUS[action])
     return WebhookEvent(id=event["id"], type=name, kind="other")
+
+
+AMOUNT_KEY = "invora_amount_cents"
+_PAGE_KEYS = ("invora_invoice_id", "invora_topup_charge_id")
+
+
+def _page_metadata(metadata: dict[str, str], amount_cents: int) -> dict[str, str]:
+    """What a hosted payment pays, its amount, then the rest, within GoCardless's three metadata keys."""
+    first = {k: metadata[k] for k in _PAGE_KEYS if metadata.get(k)}
+    rest = {k: v for k, v in metadata.items() if k not in first}
+    return dict(list({**first, AMOUNT_KEY: str(amount_cents), **rest}.items())[:3])

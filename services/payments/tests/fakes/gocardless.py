@@ -9,6 +9,11 @@ is settled later (`settle`, which also returns the webhook GoCardless would send
 `total_amount_confirmation`. Webhooks batch events under `events` and carry `Webhook-Signature`, the
 hex HMAC-SHA256 of the body with the endpoint's secret.
 
+A billing request with a `payment_request` and its flow (`POST /billing_requests`, `POST /billing_request_flows`)
+is a hosted payment (Instant Bank Pay): `pay_flow` stands for the customer paying there, which makes a confirmed
+payment carrying the request's metadata; its event brings that metadata back in `resource_metadata` (GoCardless's
+events carry their resource's metadata; not verified against GoCardless's sandbox).
+
 Mandates are what a customer authorised through GoCardless's hosted flow (`add_mandate`); their
 `behaviour` says what the payer's bank does with a payment.
 """
@@ -51,6 +56,8 @@ class FakeGoCardless(FakeServer):
         self.payments: dict[str, dict[str, Any]] = {}
         self.refunds: dict[str, dict[str, Any]] = {}
         self.behaviours: dict[str, str] = {}  # mandate -> behaviour
+        self.billing_requests: dict[str, dict[str, Any]] = {}
+        self.flows: dict[str, dict[str, Any]] = {}  # authorisation_url -> flow
         self.keys: dict[tuple[str, str], str] = {}  # (resource, Idempotency-Key) -> the created resource's id
         self.app.add_routes([
             web.post("/customers", self._create_customer),
@@ -63,6 +70,8 @@ class FakeGoCardless(FakeServer):
             web.get("/refunds", self._list_refunds),
             web.get("/refunds/{id}", self._get_refund),
             web.get("/customers/{id}", self._get_customer),
+            web.post("/billing_requests", self._create_billing_request),
+            web.post("/billing_request_flows", self._create_flow),
         ])
 
     # -- what the tests arrange and read -------------------------------------------------------------
@@ -88,8 +97,23 @@ class FakeGoCardless(FakeServer):
     def charges(self, customer_id: str) -> list[dict[str, Any]]:
         """Payments that take (or took) money from the customer: a double charge would show twice."""
         return [p for p in self.payments.values()
-                if self.mandates[p["links"]["mandate"]]["links"]["customer"] == customer_id
-                and p["status"] not in {"failed", "cancelled", "customer_approval_denied"}]
+                if (p["links"].get("customer") or self.mandates[p["links"]["mandate"]]["links"]["customer"]) ==
+                customer_id and p["status"] not in {"failed", "cancelled", "customer_approval_denied"}]
+
+    def pay_flow(self, authorisation_url: str) -> dict[str, Any]:
+        """The customer pays a billing request's flow (Instant Bank Pay): a confirmed payment, and its event."""
+        request = self.billing_requests[self.flows[authorisation_url]["links"]["billing_request"]]
+        asked = request["payment_request"]
+        payment = {"id": _id("PM"), "created_at": _now(), "charge_date": "2026-12-02", "amount": asked["amount"],
+                   "amount_refunded": 0, "currency": asked["currency"], "status": "confirmed",
+                   "description": asked.get("description"), "reference": None, "metadata": asked.get("metadata") or {},
+                   "links": {"billing_request": request["id"], "customer": request["links"]["customer"],
+                             "creditor": "CR1"}}
+        self.payments[payment["id"]] = payment
+        request["status"] = "fulfilled"
+        event = self.event("payments", "confirmed", payment["id"], "payment_confirmed", "The payment was confirmed.")
+        event["resource_metadata"] = payment["metadata"]
+        return event
 
     def signed(self, secret: str, events: list[dict[str, Any]]) -> tuple[bytes, dict[str, str]]:
         body = json.dumps({"events": events, "meta": {"webhook_id": _id("WB")}}).encode()
@@ -181,6 +205,36 @@ class FakeGoCardless(FakeServer):
         if (refused := self._authorized(request)) is not None:
             return refused
         return self.reply({"customer_bank_accounts": self.bank_accounts[request.match_info["id"]]})
+
+    async def _create_billing_request(self, request: web.Request) -> web.Response:
+        if (refused := self._authorized(request)) is not None:
+            return refused
+        body = (await self.body(request)).get("billing_requests") or {}
+        customer = (body.get("links") or {}).get("customer")
+        asked = body.get("payment_request")
+        if customer not in self.customers or (asked is None and body.get("mandate_request") is None):
+            return self._error(422, "validation_failed", "Validation failed", [
+                {"field": "links", "message": "a customer and a payment or mandate request are required"}])
+        if asked is not None and (not isinstance(asked.get("amount"), int) or asked["amount"] <= 0
+                                  or len(asked.get("metadata") or {}) > 3):
+            return self._error(422, "validation_failed", "Validation failed", [
+                {"field": "payment_request", "message": "a positive integer amount, at most three metadata keys"}])
+        billing_request = {"id": _id("BRQ"), "status": "pending", "created_at": _now(), "payment_request": asked,
+                           "mandate_request": body.get("mandate_request"), "links": {"customer": customer}}
+        self.billing_requests[billing_request["id"]] = billing_request
+        return self.reply({"billing_requests": billing_request}, 201)
+
+    async def _create_flow(self, request: web.Request) -> web.Response:
+        if (refused := self._authorized(request)) is not None:
+            return refused
+        body = (await self.body(request)).get("billing_request_flows") or {}
+        if (body.get("links") or {}).get("billing_request") not in self.billing_requests:
+            return self._error(422, "validation_failed", "Validation failed", [
+                {"field": "links", "message": "billing_request not found"}])
+        flow = {"id": _id("BRF"), "authorisation_url": f"{self.url}/flows/{uuid.uuid4().hex[:12]}",
+                "redirect_uri": body.get("redirect_uri"), "links": body["links"], "created_at": _now()}
+        self.flows[flow["authorisation_url"]] = flow
+        return self.reply({"billing_request_flows": flow}, 201)
 
     async def _create_payment(self, request: web.Request) -> web.Response:
         if (refused := self._authorized(request) or self._replayed("payments", request)) is not None:
