@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicing.credits import repository as credits
-from invoicing.invoices import advance, generate, progressive, repository
+from invoicing.invoices import advance, generate, lifecycle, progressive, repository
 from invoicing.invoices.errors import PlanVersionUnknown
 from invoicing.late_usage import repository as usage_revisions
 from invoicing.late_usage import service as late_usage
@@ -93,10 +93,16 @@ async def on_subscription_events(session: AsyncSession, events: Sequence[EventEn
 
     What every invoice of the batch reads anyway (its customer, plan version, whether the customer is
     parked, holds credits, an active wallet or unit grants) is read first for the whole batch, one query each,
-    instead of once per invoice."""
+    instead of once per invoice.
+
+    The period closes' invoices are numbered together at the batch's end (`lifecycle.defer_numbering`): the
+    organization's counter is locked for the last statements of the transaction only. Any other event first
+    has the waiting ones numbered, so it sees them final, as it would one event per transaction."""
     await _prefetch(session, events)
     for event in events:
+        await lifecycle.defer_numbering(session, event.type == "subscription.billing_period_ended")
         await on_subscription_event(session, event)
+    await lifecycle.defer_numbering(session, False)  # the waiting ones numbered; back to numbering at once
 
 
 async def _prefetch(session: AsyncSession, events: Sequence[EventEnvelope]) -> None:

@@ -12,6 +12,12 @@
   scope's counter row is incremented and stays locked until this transaction commits, so a rolled-back
   finalization gives its number back (gapless) and two finalizations never share one (unique index too).
   Publishes `invoice.created` (Lago's) and `invoice.finalized` (payments charge on it).
+- In a billing run's batch (`defer_numbering`, the period consumer) the numbers wait for the batch's end:
+  each finalization writes its amounts (still a draft), and `number_deferred` then moves every scope's
+  counter once for all of them, finalizes them in one statement and writes their events, right before the
+  commit: a counter row is locked for the batch's last statements only, so batches of one organization on
+  other partitions no longer queue behind each other's whole transaction. Same guarantees: the counters
+  move in the batch's transaction (a rollback gives the numbers back) and in event order.
 - A customer parked by the billing check keeps its invoices in draft (finalize refuses).
 - An invoice whose fees total zero is `closed` instead (no number, no event) when the customer's
   `finalize_zero_amount_invoice` is `skip`, or `inherit` and the organization's setting is false (Lago's rule).
@@ -21,10 +27,12 @@ None of these commits: the caller's transaction (request or consumed event) does
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from invoicing.billing.numbering import customer_number, organization_number, scope
 from invoicing.billing.prepaid import with_prepaid_credit
@@ -43,6 +51,7 @@ from invoicing.prepaid_credits import service as prepaid_credits
 from invoicing.projections import repository as projections
 from invoicing.unit_credits import service as unit_credits
 from invora.errors import Conflict
+from invora.db.memo import memo
 from invora.events.contracts.invoicing import BillingCheckFailed
 from invora.ids import uuid7
 from invora.logging import get_logger
@@ -124,19 +133,81 @@ async def _number(session: AsyncSession, invoice: Invoice, now: datetime, *, fee
         invoice.updated_at = now
         return
     numbering_scope = scope(settings.document_numbering, invoice.customer_id, settings.billing_entity_id)
-    sequence = await repository.next_number(session, invoice.organization_id, numbering_scope)
     invoice.payment_due_date = invoice.issuing_date + timedelta(days=invoice.net_payment_term)
-    if settings.document_numbering in ("per_organization", "per_billing_entity"):
-        invoice.number = organization_number(settings.document_number_prefix, invoice.issuing_date, sequence)
-    else:
-        slug = f"{(customer.body.get('sequential_id') if customer else 0) or 0:03d}"
-        invoice.number = customer_number(settings.document_number_prefix, slug, sequence)
+    deferred = memo(session, _DEFERRED)
+    if deferred.get("on"):  # a billing run's batch: numbered with the others right before the commit
+        deferred.setdefault("pending", []).append(_Pending(invoice, fees, customer, settings, numbering_scope,
+                                                           extra_events, now))
+        return
+    sequence = await repository.next_number(session, invoice.organization_id, numbering_scope)
+    invoice.number = _number_text(settings, customer, invoice, sequence)
     invoice.sequential_id = sequence
     invoice.status = "finalized"
     invoice.finalized_at = now
     invoice.updated_at = now
     await service.publish(session, invoice, *extra_events, "invoice.created", "invoice.finalized", fees=fees,
                           customer=customer.body if customer else None)
+
+
+def _number_text(settings: Any, customer: Any, invoice: Invoice, sequence: int) -> str:
+    if settings.document_numbering in ("per_organization", "per_billing_entity"):
+        return organization_number(settings.document_number_prefix, invoice.issuing_date, sequence)
+    slug = f"{(customer.body.get('sequential_id') if customer else 0) or 0:03d}"
+    return customer_number(settings.document_number_prefix, slug, sequence)
+
+
+_DEFERRED = "invoicing.deferred_numbering"  # {"on": bool, "pending": [_Pending]}, for the transaction
+
+
+@dataclass
+class _Pending:
+    invoice: Invoice
+    fees: list[Fee]
+    customer: Any
+    settings: Any
+    scope: str
+    extra_events: tuple[str, ...]
+    now: datetime
+
+
+async def defer_numbering(session: AsyncSession, on: bool) -> None:
+    """From now on in this transaction, finalizations wait for `number_deferred` for their numbers (`on`),
+    or are numbered at once again (those waiting are numbered first, so what follows sees them final)."""
+    if not on:
+        await number_deferred(session)
+    memo(session, _DEFERRED)["on"] = on
+
+
+async def number_deferred(session: AsyncSession) -> None:
+    """Number the finalizations waiting in this transaction, in the order they were finalized: each scope's
+    counter moved once (one statement for every scope), the invoices finalized in one statement, their
+    `invoice.created` / `invoice.finalized` events written together. Call it right before the commit."""
+    pending: list[_Pending] = memo(session, _DEFERRED).pop("pending", [])
+    if not pending:
+        return
+    await session.flush()  # the amounts, written while a draft
+    wanted: dict[tuple[uuid.UUID, str], int] = {}
+    for item in pending:
+        key = (item.invoice.organization_id, item.scope)
+        wanted[key] = wanted.get(key, 0) + 1
+    last = await repository.reserve_numbers(session, wanted)
+    following = {key: last[key] - count for key, count in wanted.items()}  # the number before the first reserved
+    rows = []
+    for item in pending:
+        key = (item.invoice.organization_id, item.scope)
+        following[key] += 1
+        rows.append((item.invoice.id, _number_text(item.settings, item.customer, item.invoice, following[key]),
+                     following[key], item.now))
+    finalized = await repository.finalize_numbered(session, rows)
+    if finalized != len(rows):  # a draft changed under this transaction: never leave a number unused
+        raise RuntimeError(f"{len(rows) - finalized} invoices of the batch were no longer drafts when numbered")
+    for item, (_id, number, sequence, at) in zip(pending, rows, strict=True):
+        for attribute, value in (("number", number), ("sequential_id", sequence), ("status", "finalized"),
+                                 ("finalized_at", at), ("updated_at", at)):
+            set_committed_value(item.invoice, attribute, value)  # what the statement wrote: nothing to flush
+    await service.publish_many(session, [
+        (item.invoice, (*item.extra_events, "invoice.created", "invoice.finalized"), item.fees,
+         item.customer.body if item.customer else None) for item in pending])
 
 
 def finalizes_zero_amount(settings: Any, customer: Any) -> bool:

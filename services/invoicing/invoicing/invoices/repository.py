@@ -45,6 +45,53 @@ async def next_number(session: AsyncSession, organization_id: uuid.UUID, scope: 
         return (await session.execute(_NEXT_NUMBER, {"organization": organization_id, "scope": scope})).scalar_one()
 
 
+# Numbers for a whole batch at once (`lifecycle.number_deferred`): every scope's counter moves by how many
+# invoices it numbers, in one statement, in (organization, scope) order so two batches never wait on each
+# other's counters crosswise (no deadlock); each row is locked only from here to the commit.
+_RESERVE_NUMBERS = text(
+    """
+    INSERT INTO invoice_number_counters (organization_id, scope, last_number)
+    SELECT o, s, n FROM unnest(CAST(:organizations AS uuid[]), CAST(:scopes AS varchar[]), CAST(:counts AS bigint[]))
+        AS wanted(o, s, n) ORDER BY o, s
+    ON CONFLICT (organization_id, scope) DO UPDATE
+        SET last_number = invoice_number_counters.last_number + excluded.last_number
+    RETURNING organization_id, scope, last_number
+    """
+)
+
+# the batch's numbered invoices finalized in one statement (number and status together: `ck_invoices_numbered`)
+_FINALIZE_NUMBERED = text(
+    """
+    UPDATE invoices SET status = 'finalized', number = v.number, sequential_id = v.sequential_id,
+        finalized_at = v.at, updated_at = v.at
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:numbers AS varchar[]), CAST(:sequential_ids AS bigint[]),
+                CAST(:ats AS timestamptz[])) AS v(id, number, sequential_id, at)
+    WHERE invoices.id = v.id AND invoices.status = 'draft'
+    """
+)
+
+
+async def reserve_numbers(session: AsyncSession,
+                          wanted: dict[tuple[uuid.UUID, str], int]) -> dict[tuple[uuid.UUID, str], int]:
+    """`count` numbers for each (organization, scope): the last number reserved for each (the reserved ones
+    are the `count` numbers up to it). The counters stay locked until the transaction ends (gapless)."""
+    keys = sorted(wanted, key=lambda k: (str(k[0]), k[1]))
+    with session.no_autoflush:
+        rows = (await session.execute(_RESERVE_NUMBERS, {
+            "organizations": [k[0] for k in keys], "scopes": [k[1] for k in keys],
+            "counts": [wanted[k] for k in keys]})).all()
+    return {(row.organization_id, row.scope): row.last_number for row in rows}
+
+
+async def finalize_numbered(session: AsyncSession, rows: Sequence[tuple[uuid.UUID, str, int, datetime]]) -> int:
+    """Drafts (id, number, sequential id, when) finalized in one statement; how many were."""
+    with session.no_autoflush:
+        result = await session.execute(_FINALIZE_NUMBERED, {
+            "ids": [r[0] for r in rows], "numbers": [r[1] for r in rows], "sequential_ids": [r[2] for r in rows],
+            "ats": [r[3] for r in rows]})
+    return result.rowcount
+
+
 async def settings_of(session: AsyncSession, organization_id: uuid.UUID) -> InvoicingSettings:
     """The organization's settings as last heard from the catalog; the catalog's defaults before that."""
     remembered = memo(session, _SETTINGS)

@@ -170,3 +170,17 @@ async def publish(session: AsyncSession, invoice: Invoice, *event_types: str, fe
     await add_events(session, [PendingEvent(type=event_type, organization_id=invoice.organization_id,
                                             aggregate_type="invoice", aggregate_id=invoice.id, data=payload)
                                for event_type in event_types])
+
+
+async def publish_many(session: AsyncSession,
+                       items: Sequence[tuple[Invoice, Sequence[str], Sequence[Fee], dict[str, Any] | None]]) -> None:
+    """`publish` for many invoices whose fees and customers the caller has (a batch's finalizations): their
+    events written together (two statements for all of them), each invoice's payload rendered once."""
+    taxes = await repository.applied_taxes_of(session, [invoice.id for invoice, *_ in items])
+    events = []
+    for invoice, event_types, fees, customer in items:
+        payload = InvoiceEvent(invoice=render_invoice(invoice, fees, taxes[invoice.id], customer)).model_dump(
+            mode="json")
+        events += [PendingEvent(type=event_type, organization_id=invoice.organization_id, aggregate_type="invoice",
+                                aggregate_id=invoice.id, data=payload) for event_type in event_types]
+    await add_events(session, events)
