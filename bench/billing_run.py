@@ -97,7 +97,70 @@ async def count(conn, sql: str, *args) -> int:
     return await conn.fetchval(sql, *args)
 
 
-async def run(args: argparse.Namespace, env) -> dict:
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _processes() -> dict[int, tuple[int, str, float]]:
+    """pid → (parent, name, CPU seconds so far) of every process we can read (Linux /proc)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        found[int(entry.name)] = (int(fields[1]), name, (int(fields[11]) + int(fields[12])) / _TICK)
+    return found
+
+
+class CpuMeter:
+    """CPU seconds of the run's parts between `start` and the last `sample`: the service (its uvicorn
+    processes), PostgreSQL (the postmaster's processes: the backends), the broker, and this script (the
+    publisher and its polling). Sampled while the run goes on, so a process that exits keeps what it used.
+    Where the time of a loaded machine went, whatever the other users of its CPUs take (Linux only)."""
+
+    def __init__(self, postmaster: int | None) -> None:
+        self.roots = {"bench": os.getpid(), "postgres": postmaster}
+        self.first: dict[int, float] = {}
+        self.last: dict[int, tuple[str, float]] = {}
+
+    def _part_of(self, table: dict[int, tuple[int, str, float]]) -> dict[int, str]:
+        parts: dict[int, str] = {}
+        for pid in table:
+            at, child = pid, None  # child: the ancestor right below this script
+            for _ in range(64):
+                if at == self.roots["postgres"]:
+                    parts[pid] = "postgres"
+                    break
+                if at == self.roots["bench"]:
+                    name = table[child][1] if child is not None else ""
+                    parts[pid] = "bench" if child is None else "broker" if "tansu" in name else "service"
+                    break
+                if at not in table:
+                    break
+                at, child = table[at][0], at
+        return parts
+
+    def sample(self) -> None:
+        table = _processes()
+        for pid, part in self._part_of(table).items():
+            self.last[pid] = (part, table[pid][2])
+
+    def start(self) -> None:
+        self.sample()
+        self.first = {pid: cpu for pid, (_part, cpu) in self.last.items()}
+
+    def seconds(self) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        for pid, (part, cpu) in self.last.items():
+            totals[part] = totals.get(part, 0.0) + cpu - self.first.get(pid, 0.0)
+        return {part: round(cpu, 2) for part, cpu in sorted(totals.items())}
+
+
+async def run(args: argparse.Namespace, env, meter: CpuMeter) -> dict:
     import asyncpg
     from aiokafka import AIOKafkaProducer
 
@@ -135,6 +198,7 @@ async def run(args: argparse.Namespace, env) -> dict:
             await asyncio.sleep(0.2)
 
         events = [period_event(plan, charges, customers[n % customers_total], n) for n in range(args.subscriptions)]
+        meter.start()
         started = time.time()
         for sub_id, data in events:
             await producer.send("invora.subscription", envelope(
@@ -147,8 +211,11 @@ async def run(args: argparse.Namespace, env) -> dict:
             if time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.5)
+            meter.sample()
             done = await count(conn, "SELECT count(*) FROM invoices WHERE status = 'finalized'")
+        meter.sample()
         finished = time.time()
+        cpu = meter.seconds()
         rows = await conn.fetch("SELECT extract(epoch FROM created_at) AS at FROM outbox_events "
                                 "WHERE event_type = 'invoice.finalized'")
         latencies = sorted(float(r["at"]) - started for r in rows)
@@ -169,11 +236,24 @@ async def run(args: argparse.Namespace, env) -> dict:
             "stages": {"publish_seconds": round(published - started, 2),
                        "publish_share": round((published - started) / elapsed, 3) if elapsed > 0 else None,
                        "consume_compute_finalize_seconds": round(last - published, 2)},
+            # CPU seconds each part used from the first period event to the last finalization, per invoice
+            # and as a share of their sum: where the work is, whatever else the machine runs
+            "cpu_seconds": cpu,
+            "cpu_ms_per_invoice": {part: round(seconds * 1000 / max(1, totals["invoices"]), 2)
+                                   for part, seconds in cpu.items()},
+            "cpu_share": {part: round(seconds / max(1e-9, sum(cpu.values())), 3) for part, seconds in cpu.items()},
             "target_10_minutes_for_100k_met": (args.subscriptions >= 100_000 and elapsed <= 600) or None,
         }
     finally:
         await producer.stop()
         await conn.close()
+
+
+def _postmaster(env) -> int | None:
+    """The embedded PostgreSQL's postmaster (pg_ctl detaches it from this script), None for DATABASE_URL."""
+    for found in env.workdir.glob("pg/**/postmaster.pid"):
+        return int(found.read_text().split("\n", 1)[0])
+    return None
 
 
 def main() -> None:
@@ -182,13 +262,18 @@ def main() -> None:
     parser.add_argument("--subscriptions-per-customer", type=int, default=1)
     parser.add_argument("--charges", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--workers", type=int, default=3,
+                        help="service processes (uvicorn workers), each with its consumers and relay")
+    parser.add_argument("--partitions", type=int, default=3, help="partitions of the topics the service creates")
     args = parser.parse_args()
+    os.environ["INVORA_KAFKA_TOPIC_PARTITIONS"] = str(args.partitions)
     load = os.getloadavg()[0]
-    with bench_environment("invoicing") as env, serve(env, "invoicing"):
-        result = asyncio.run(run(args, env))
+    with bench_environment("invoicing") as env, serve(env, "invoicing", workers=args.workers):
+        result = asyncio.run(run(args, env, CpuMeter(_postmaster(env))))
     print(json.dumps({
         "benchmark": "billing_run", "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                                                "python": platform.python_version(), "load_average_1m": load},
+                                                "python": platform.python_version(), "load_average_1m": load,
+                                                "load_average_1m_at_end": os.getloadavg()[0]},
         "parameters": vars(args), **result}, indent=2))
 
 

@@ -92,8 +92,9 @@ async def on_subscription_events(session: AsyncSession, events: Sequence[EventEn
     batch fails the platform runs its events again one per transaction, as the contract asks.
 
     What every invoice of the batch reads anyway (its customer, plan version, whether the customer is
-    parked, holds credits, an active wallet or unit grants) is read first for the whole batch, one query each,
-    instead of once per invoice.
+    parked, holds credits, an active wallet, unit grants or an applied coupon, and the subscriptions' billed
+    periods for the billing check) is read first for the whole batch, one query each, instead of once per
+    invoice.
 
     The period closes' invoices are numbered together at the batch's end (`lifecycle.defer_numbering`): the
     organization's counter is locked for the last statements of the transaction only. Any other event first
@@ -107,6 +108,7 @@ async def on_subscription_events(session: AsyncSession, events: Sequence[EventEn
 
 async def _prefetch(session: AsyncSession, events: Sequence[EventEnvelope]) -> None:
     wanted: dict[uuid.UUID, tuple[set[uuid.UUID], set[uuid.UUID]]] = {}
+    subscriptions: dict[uuid.UUID, set[uuid.UUID]] = {}
     periods: dict[uuid.UUID, set[uuid.UUID]] = {}
     for event in events:
         if event.type == "subscription.billing_period_ended" and isinstance(event.data, dict):
@@ -119,6 +121,7 @@ async def _prefetch(session: AsyncSession, events: Sequence[EventEnvelope]) -> N
         customers, versions = wanted.setdefault(event.organization_id, (set(), set()))
         with contextlib.suppress(KeyError, TypeError, ValueError):  # a malformed event fails in its handler, not here
             customers.add(uuid.UUID(str(subscription["lago_customer_id"])))
+            subscriptions.setdefault(event.organization_id, set()).add(uuid.UUID(str(subscription["lago_id"])))
             versions.add(uuid.UUID(str(event.data.get("lago_plan_version_id") or subscription["lago_plan_version_id"])))
     for organization_id, (customers, versions) in wanted.items():
         await projections.prefetch(session, organization_id, list(customers), list(versions))
@@ -126,6 +129,8 @@ async def _prefetch(session: AsyncSession, events: Sequence[EventEnvelope]) -> N
         await credits.prefetch_customers_with_credits(session, organization_id, list(customers))
         await prepaid_credits.prefetch_active_wallets(session, organization_id, list(customers))
         await unit_credit_grants.prefetch_active_grants(session, organization_id, list(customers))
+        await repository.prefetch_coupon_holders(session, organization_id, list(customers))
+        await repository.prefetch_billed_periods(session, organization_id, list(subscriptions.get(organization_id, ())))
     for organization_id, period_ids in periods.items():  # the closes' late usage, their periods locked
         await usage_revisions.prefetch_latest(session, organization_id, sorted(period_ids))
 

@@ -222,6 +222,7 @@ async def void(session: AsyncSession, invoice: Invoice, now: datetime) -> None:
     if invoice.status != "finalized" or invoice.payment_status == "succeeded":
         raise InvoiceNotVoidable("only a finalized invoice that is not paid can be voided")
     invoice.status = "voided"
+    repository.forget_billed(session)  # its fees no longer count for the billing check
     invoice.voided_at = now
     await credits.give_back(session, invoice, now)  # what it took from the customer's credits returns
     invoice.updated_at = now

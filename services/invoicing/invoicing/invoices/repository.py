@@ -27,6 +27,9 @@ from invora.db.memo import memo
 # claimed in this transaction (they have no applied taxes to delete yet).
 _SETTINGS, _PARKED, _FRESH = "invoicing.settings", "invoicing.parked", "invoicing.fresh_invoices"
 _APPLIED_TAXES = "invoicing.applied_taxes"  # invoice id → the applied taxes this transaction wrote
+# a batch's prefetches: (organization, customer) → holds an active applied coupon; (organization,
+# subscription) → [(invoice id, from, to)] of its subscription fees (what the billing check reads)
+_COUPON_HOLDERS, _BILLED = "invoicing.coupon_holders", "invoicing.billed_periods"
 
 _NEXT_NUMBER = text(
     """
@@ -109,10 +112,11 @@ async def settings_of(session: AsyncSession, organization_id: uuid.UUID) -> Invo
 async def claim(session: AsyncSession, values: dict[str, Any]) -> Invoice | None:
     """Insert the invoice unless its (subscription, period, reason) already has one: the new row (one
     round trip: the insert returns it), or None."""
-    invoice = (await session.execute(insert(Invoice).values(**values).on_conflict_do_nothing(
-        index_elements=["organization_id", "subscription_id", "period_start", "billing_reason"],
-        index_where=text("subscription_id IS NOT NULL AND source_key IS NULL"),
-    ).returning(Invoice))).scalar_one_or_none()
+    with session.no_autoflush:  # what earlier invoices of a batch left pending is written together later
+        invoice = (await session.execute(insert(Invoice).values(**values).on_conflict_do_nothing(
+            index_elements=["organization_id", "subscription_id", "period_start", "billing_reason"],
+            index_where=text("subscription_id IS NOT NULL AND source_key IS NULL"),
+        ).returning(Invoice))).scalar_one_or_none()
     if invoice is not None:
         memo(session, _FRESH)[invoice.id] = True
     return invoice
@@ -170,6 +174,7 @@ async def insert_invoice(session: AsyncSession, values: dict[str, Any]) -> uuid.
 
 
 async def add_fees(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    forget_billed(session)
     if rows:
         await session.execute(insert(Fee), list(rows))
 
@@ -179,13 +184,15 @@ async def replace_applied_taxes(session: AsyncSession, invoice_id: uuid.UUID,
     """The invoice's applied taxes replaced by `rows`; the new rows, as `applied_taxes_of` would read them."""
     if memo(session, _FRESH).pop(invoice_id, None) is None:  # an invoice claimed in this transaction has none yet
         await session.execute(delete(InvoiceAppliedTax).where(InvoiceAppliedTax.invoice_id == invoice_id))
-    written = sorted((await session.scalars(insert(InvoiceAppliedTax).returning(InvoiceAppliedTax), list(rows))).all(),
-                     key=lambda row: row.tax_code) if rows else []
+    with session.no_autoflush:  # the invoice row exists (claimed): its pending amounts and fees can wait
+        written = sorted((await session.scalars(insert(InvoiceAppliedTax).returning(InvoiceAppliedTax),
+                                                list(rows))).all(), key=lambda row: row.tax_code) if rows else []
     memo(session, _APPLIED_TAXES)[invoice_id] = written
     return written
 
 
 async def delete_fees(session: AsyncSession, invoice_id: uuid.UUID) -> None:
+    forget_billed(session)
     await session.execute(delete(Fee).where(Fee.invoice_id == invoice_id))
 
 
@@ -195,6 +202,7 @@ async def delete_invoice(session: AsyncSession, invoice: Invoice) -> None:
                           .execution_options(synchronize_session=False))
     session.expunge(invoice)
     memo(session, _APPLIED_TAXES).pop(invoice.id, None)
+    forget_billed(session)
 
 
 async def delete_fee(session: AsyncSession, fee: Fee) -> None:
@@ -244,6 +252,8 @@ async def applied_taxes_of(session: AsyncSession,
 
 async def active_coupons(session: AsyncSession, organization_id: uuid.UUID, customer_id: uuid.UUID, *,
                          lock: bool) -> list[AppliedCoupon]:
+    if memo(session, _COUPON_HOLDERS).get((organization_id, customer_id)) is False:
+        return []  # the batch's prefetch found none (`prefetch_coupon_holders`)
     statement = select(AppliedCoupon).where(
         AppliedCoupon.organization_id == organization_id, AppliedCoupon.customer_id == customer_id,
         AppliedCoupon.status == "active").order_by(AppliedCoupon.created_at, AppliedCoupon.id)
@@ -274,11 +284,63 @@ async def overdue_candidates(session: AsyncSession, today: date, limit: int) -> 
 
 # -- billing check: no period billed twice, none missed ------------------------------------------------
 
+async def prefetch_coupon_holders(session: AsyncSession, organization_id: uuid.UUID,
+                                  customer_ids: Sequence[uuid.UUID]) -> None:
+    """Which of these customers have an active applied coupon, in one query (a consumer's batch): the others'
+    invoices skip `active_coupons`' read."""
+    wanted = set(customer_ids)
+    if not wanted:
+        return
+    holders = set((await session.execute(select(AppliedCoupon.customer_id).where(
+        AppliedCoupon.organization_id == organization_id, AppliedCoupon.customer_id.in_(list(wanted)),
+        AppliedCoupon.status == "active").distinct())).scalars())
+    remembered = memo(session, _COUPON_HOLDERS)
+    for customer_id in wanted:
+        remembered.setdefault((organization_id, customer_id), customer_id in holders)
+
+
+async def prefetch_billed_periods(session: AsyncSession, organization_id: uuid.UUID,
+                                  subscription_ids: Sequence[uuid.UUID]) -> None:
+    """`billed_subscription_periods` of many subscriptions in one query (a consumer's batch); the fees the
+    transaction writes next are added (`remember_billed`), and anything else that changes fees or voids an
+    invoice forgets them all (`forget_billed`)."""
+    wanted = set(subscription_ids)
+    if not wanted:
+        return
+    with session.no_autoflush:
+        rows = (await session.execute(select(Fee.subscription_id, Fee.invoice_id, Fee.from_date, Fee.to_date)
+                                      .join(Invoice, Invoice.id == Fee.invoice_id)
+                                      .where(Fee.organization_id == organization_id,
+                                             Fee.subscription_id.in_(list(wanted)), Fee.fee_type == "subscription",
+                                             Invoice.status != "voided", Fee.from_date.is_not(None)))).all()
+    remembered = memo(session, _BILLED)
+    for subscription_id in wanted:
+        remembered.setdefault((organization_id, subscription_id), [])
+    for row in rows:
+        remembered[(organization_id, row.subscription_id)].append((row.invoice_id, row.from_date, row.to_date))
+
+
+def remember_billed(session: AsyncSession, fees: Sequence[Fee]) -> None:
+    """Subscription fees this transaction adds, for the billing check of the batch's later invoices."""
+    remembered = memo(session, _BILLED)
+    for fee in fees:
+        key = (fee.organization_id, fee.subscription_id)
+        if fee.fee_type == "subscription" and fee.from_date is not None and key in remembered:
+            remembered[key].append((fee.invoice_id, fee.from_date, fee.to_date))
+
+
+def forget_billed(session: AsyncSession) -> None:
+    memo(session, _BILLED).clear()
+
+
 async def billed_subscription_periods(session: AsyncSession, organization_id: uuid.UUID,
                                       subscription_id: uuid.UUID,
                                       exclude_invoice_id: uuid.UUID) -> list[tuple[datetime, datetime]]:
     """The [from, to) every subscription fee of the subscription covers, in order (voided invoices excluded).
     Only other invoices' fees count, so the excluded invoice's pending fees need not be flushed first."""
+    remembered = memo(session, _BILLED).get((organization_id, subscription_id))
+    if remembered is not None:  # the batch's prefetch, with what this transaction wrote since
+        return sorted((start, end) for invoice_id, start, end in remembered if invoice_id != exclude_invoice_id)
     with session.no_autoflush:
         rows = (await session.execute(select(Fee.from_date, Fee.to_date).join(Invoice, Invoice.id == Fee.invoice_id)
                                       .where(Fee.organization_id == organization_id,
