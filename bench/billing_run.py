@@ -198,6 +198,13 @@ async def run(args: argparse.Namespace, env, meter: CpuMeter) -> dict:
             await asyncio.sleep(0.2)
 
         events = [period_event(plan, charges, customers[n % customers_total], n) for n in range(args.subscriptions)]
+        # what the parts use doing nothing (consumers polling the broker, relays and parked-event polls): a
+        # rate per second, to tell the run's own work from the idle cost of its duration
+        meter.start()
+        idle_started = time.monotonic()
+        await asyncio.sleep(args.idle_seconds)
+        meter.sample()
+        idle_rate = {part: seconds / (time.monotonic() - idle_started) for part, seconds in meter.seconds().items()}
         meter.start()
         started = time.time()
         for sub_id, data in events:
@@ -242,6 +249,11 @@ async def run(args: argparse.Namespace, env, meter: CpuMeter) -> dict:
             "cpu_ms_per_invoice": {part: round(seconds * 1000 / max(1, totals["invoices"]), 2)
                                    for part, seconds in cpu.items()},
             "cpu_share": {part: round(seconds / max(1e-9, sum(cpu.values())), 3) for part, seconds in cpu.items()},
+            "idle_cpu_per_second": {part: round(rate, 3) for part, rate in idle_rate.items()},
+            # the run's CPU less what the parts would have used idle over the same time, per invoice
+            "marginal_cpu_ms_per_invoice": {
+                part: round((seconds - idle_rate.get(part, 0.0) * (finished - started)) * 1000
+                            / max(1, totals["invoices"]), 2) for part, seconds in cpu.items()},
             "target_10_minutes_for_100k_met": (args.subscriptions >= 100_000 and elapsed <= 600) or None,
         }
     finally:
@@ -262,9 +274,12 @@ def main() -> None:
     parser.add_argument("--subscriptions-per-customer", type=int, default=1)
     parser.add_argument("--charges", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=1800)
-    parser.add_argument("--workers", type=int, default=3,
+    parser.add_argument("--workers", type=int, default=2,
                         help="service processes (uvicorn workers), each with its consumers and relay")
-    parser.add_argument("--partitions", type=int, default=3, help="partitions of the topics the service creates")
+    parser.add_argument("--idle-seconds", type=float, default=5.0,
+                        help="how long the idle CPU of each part is measured before the run")
+    parser.add_argument("--partitions", type=int, default=4,
+                        help="partitions of the topics the service creates (a multiple of --workers balances them)")
     args = parser.parse_args()
     os.environ["INVORA_KAFKA_TOPIC_PARTITIONS"] = str(args.partitions)
     load = os.getloadavg()[0]

@@ -50,8 +50,8 @@ from invoicing.invoices.models import Fee, Invoice
 from invoicing.prepaid_credits import service as prepaid_credits
 from invoicing.projections import repository as projections
 from invoicing.unit_credits import service as unit_credits
-from invora.errors import Conflict
 from invora.db.memo import memo
+from invora.errors import Conflict
 from invora.events.contracts.invoicing import BillingCheckFailed
 from invora.ids import uuid7
 from invora.logging import get_logger
