@@ -1001,3 +1001,23 @@ async def test_a_hosted_payment_event_without_its_amount_records_nothing(payment
     assert (await stage.webhook(body, headers)).json()["outcome"] == "not_settled"
     listed = await stage.ok("GET", f"/api/v1/payments?invoice_id={invoice_id}")
     assert [p for p in listed["payments"] if p["payment_status"] == "succeeded"] == []
+
+
+async def test_moneyhash_s_checkout_url_tokenizes_the_card_the_next_charge_uses(payments, stage):
+    if stage.driver.provider_type != "moneyhash":
+        pytest.skip("MoneyHash's checkout URL (Lago's tokenizing intent)")
+    customer = await stage.customer(card=None, linked=False)  # not at MoneyHash yet: created on demand
+    answer = (await stage.ok("POST", f"/api/v1/customers/{customer['external_id']}/checkout_url"))["customer"]
+    assert answer["payment_provider"] == "moneyhash"
+    intent = next(i for i in stage.driver.fake.intents.values() if i["embed_url"] == answer["checkout_url"])
+    assert intent["_tokenize_card"] and not intent["merchant_initiated"]
+    assert intent["webhook_url"] == "https://billing.acme.test/hooks/moneyhash" and intent["flow"] == "xgXlXgX"
+    stage.driver.fake.pay_page(answer["checkout_url"])  # the customer pays the small amount; the card is kept
+    methods = await stage.ok("GET", f"/api/v1/customers/{customer['external_id']}/payment_methods")
+    assert [(m["last4"], m["is_default"]) for m in methods["payment_methods"]] == [("4242", True)]
+    _, payment_id = await stage.finalize(customer, 2_300)
+    await _run(payments)
+    payment = await stage.payment(payment_id)
+    assert payment["payment_status"] == "succeeded"
+    charged = stage.driver.fake.intents[payment["provider_payment_id"]]
+    assert charged["merchant_initiated"] and charged["merchant_reference"] == str(payment_id)

@@ -138,7 +138,12 @@ class FakeMoneyhash(FakeServer):
     def pay_page(self, embed_url: str) -> dict[str, Any]:
         """The customer pays a customer-present intent's page with a good card."""
         intent = next(i for i in self.intents.values() if i["embed_url"] == embed_url)
-        transaction = self._transaction(intent, None)
+        card = None
+        if intent["_tokenize_card"] and intent["customer"]:  # the card is kept as a token for later MIT charges
+            token_id = self.add_card(intent["customer"], "ok", last_4="4242")
+            card = self.cards[intent["customer"]][0]
+            assert card["id"] == token_id
+        transaction = self._transaction(intent, card)
         intent["active_transaction"] = transaction
         intent["transactions_history"].append(transaction)
         self._settle(intent, "SUCCESSFUL", "6000", "Successful")
@@ -249,7 +254,7 @@ class FakeMoneyhash(FakeServer):
             "is_live": False, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "merchant_reference": body.get("merchant_reference"), "customer": customer,
             "merchant_initiated": bool(body.get("merchant_initiated")), "webhook_url": body.get("webhook_url"),
-            "payment_status": {"status": "NO_AUTHORIZE_ATTEMPTS"}}
+            "payment_status": {"status": "NO_AUTHORIZE_ATTEMPTS"}, "_tokenize_card": bool(body.get("tokenize_card"))}
         self.intents[intent_id] = intent
         if body.get("merchant_initiated"):
             card = next((c for c in self.cards.get(customer, []) if c["id"] == body["card_token"]), None)
