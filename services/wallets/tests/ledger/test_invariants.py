@@ -64,6 +64,56 @@ async def test_no_debit_below_zero(api, wallets, org):
     assert (await api.get_wallet(str(wallet_id)))["balance_cents"] == 100
 
 
+_ENTRIES = ("INSERT INTO ledger_entries (organization_id, movement_id, wallet_id, account, block_id, kind, "
+            "amount_cents, credits) SELECT :org, :m, w, a, b, 'consumption', c, cr FROM unnest("
+            "CAST(:wallets AS uuid[]), CAST(:accounts AS varchar[]), CAST(:blocks AS uuid[]), CAST(:cents AS bigint[]), "
+            "CAST(:credits AS numeric[])) AS e(w, a, b, c, cr)")
+
+
+def _movement(org, movement_id, legs):
+    """One statement's rows: (wallet, block, cents) wallet legs and, per wallet, the `consumed` leg."""
+    rows = [(wallet, "wallet", block, cents) for wallet, block, cents in legs]
+    for wallet in dict.fromkeys(wallet for wallet, _, _ in legs):
+        rows.append((wallet, "consumed", None, -sum(c for w, _, c in legs if w == wallet)))
+    return {"org": org, "m": movement_id, "wallets": [r[0] for r in rows], "accounts": [r[1] for r in rows],
+            "blocks": [r[2] for r in rows], "cents": [r[3] for r in rows],
+            "credits": [Decimal(r[3]).scaleb(-2) for r in rows]}
+
+
+async def test_a_statement_of_many_entries_moves_each_wallet_and_block_by_their_sum(api, wallets, org):
+    """The balances move once per statement (one trigger over the statement's entries): two debits of one
+    block in one statement take both; entries of two wallets move each."""
+    first, first_block = await _wallet_with_credits(api, "10")
+    second, second_block = await _wallet_with_credits(api, "10")
+    async with wallets.database.sessionmaker() as session:
+        await session.execute(text(_ENTRIES), _movement(org, first_block, [
+            (first, first_block, -300), (first, first_block, -200), (second, second_block, -50)]))
+        await session.commit()
+    assert (await api.get_wallet(str(first)))["balance_cents"] == 500
+    assert (await api.get_wallet(str(first)))["consumed_amount_cents"] == 500
+    assert (await api.get_wallet(str(second)))["balance_cents"] == 950
+
+
+async def test_debits_of_one_statement_together_beyond_the_block_are_refused(api, wallets, org):
+    wallet_id, block_id = await _wallet_with_credits(api, "1")
+    async with wallets.database.sessionmaker() as session:
+        with pytest.raises(DBAPIError, match="not_negative"):
+            await session.execute(text(_ENTRIES), _movement(org, block_id, [
+                (wallet_id, block_id, -60), (wallet_id, block_id, -60)]))
+    assert (await api.get_wallet(str(wallet_id)))["balance_cents"] == 100
+
+
+async def test_an_entry_naming_another_wallets_block_is_refused(api, wallets, org):
+    wallet_id, block_id = await _wallet_with_credits(api, "1")
+    other_wallet, _ = await _wallet_with_credits(api, "1")
+    async with wallets.database.sessionmaker() as session:
+        with pytest.raises(DBAPIError, match="names no credit block of its wallet"):
+            await session.execute(text(_ENTRIES), _movement(org, block_id, [
+                (wallet_id, block_id, -10), (other_wallet, block_id, -10)]))
+    assert (await api.get_wallet(str(wallet_id)))["balance_cents"] == 100
+    assert (await api.get_wallet(str(other_wallet)))["balance_cents"] == 100
+
+
 async def test_reconciliation_is_clean_then_finds_forced_drift(api, wallets):
     wallet_id, _ = await _wallet_with_credits(api)
     async with wallets.database.sessionmaker() as session:

@@ -99,7 +99,13 @@ async def apply_many(session: AsyncSession, requests: Sequence[tuple[uuid.UUID, 
         session, sorted({(requests[i][0], requests[i][1].external_customer_id) for i in fresh}, key=str))
     wallets = {w["id"]: w for w in await ledger_repository.lock_active_wallets_of(
         session, sorted({c["id"] for c in customers.values()}))}
-    blocks: dict[uuid.UUID, Block] = {b.id: b for b in await ledger.live_blocks(session, list(wallets), now)}
+    wallets_of: dict[uuid.UUID, list[RowMapping]] = defaultdict(list)
+    for wallet in wallets.values():
+        wallets_of[wallet["customer_id"]].append(wallet)
+    # each wallet's live blocks, kept up to date as the batch's requests take from them
+    blocks: dict[uuid.UUID, dict[uuid.UUID, Block]] = defaultdict(dict)
+    for block in await ledger.live_blocks(session, list(wallets), now):
+        blocks[block.wallet_id][block.id] = block
     transactions: list[dict] = []
     entries: list[dict] = []
     events: list[PendingEvent] = []
@@ -108,17 +114,18 @@ async def apply_many(session: AsyncSession, requests: Sequence[tuple[uuid.UUID, 
         org, request = requests[index]
         customer = customers.get((org, request.external_customer_id))
         eligible = {} if customer is None else {
-            wallet_id: AppliesTo(frozenset(w["applies_to_fee_types"]), frozenset(w["applies_to_metric_codes"]))
-            for wallet_id, w in wallets.items()
-            if w["customer_id"] == customer["id"] and w["currency"] == request.currency}
+            w["id"]: AppliesTo(frozenset(w["applies_to_fee_types"]), frozenset(w["applies_to_metric_codes"]))
+            for w in wallets_of[customer["id"]] if w["currency"] == request.currency}
         lines = [Line(line.fee_type, line.billable_metric_code, line.amount_cents) for line in request.lines]
-        allocation = allocate_lines(lines, [b for b in blocks.values() if b.wallet_id in eligible], eligible)
+        allocation = allocate_lines(lines, [b for wallet_id in eligible for b in blocks[wallet_id].values()],
+                                    eligible)
         by_wallet: dict[uuid.UUID, list] = defaultdict(list)
         for debit in allocation.debits:
             by_wallet[debit.block.wallet_id].append(debit)
             block = debit.block
-            blocks[block.id] = dataclasses.replace(block, remaining_cents=block.remaining_cents - debit.cents,
-                                                   remaining_credits=block.remaining_credits - debit.credits)
+            blocks[block.wallet_id][block.id] = dataclasses.replace(
+                block, remaining_cents=block.remaining_cents - debit.cents,
+                remaining_credits=block.remaining_credits - debit.credits)
         applied: list[AppliedWalletTransaction] = []
         label = request.invoice_number or str(request.lago_invoice_id)
         for wallet_id, debits in by_wallet.items():
@@ -140,7 +147,7 @@ async def apply_many(session: AsyncSession, requests: Sequence[tuple[uuid.UUID, 
         answers[index] = _answer(request, allocation.applied_per_line, applied)
 
     if transactions:
-        await transactions_repository.insert_many(session, transactions)
+        await transactions_repository.insert_invoice_debits(session, transactions)
         await ledger_repository.insert_entries(session, entries)
         afters = await ledger_repository.wallets_by_ids(session, list(touched))
         for after in afters:

@@ -11,9 +11,6 @@ from sqlalchemy import text
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wallets.ledger.models import LedgerEntry
-
-_ENTRIES = LedgerEntry.__table__
 
 # wallets are locked in id order, so two movements over overlapping wallets never deadlock
 _LOCK_WALLETS = text(
@@ -79,8 +76,31 @@ async def live_blocks(session: AsyncSession, wallet_ids: Sequence[uuid.UUID], no
     return list((await session.execute(_LIVE_BLOCKS, {"ids": list(wallet_ids), "now": now})).mappings().all())
 
 
+# every entry of a batch in one statement: the ledger's trigger then moves each wallet and block once
+_INSERT_ENTRIES = text(
+    """
+    INSERT INTO ledger_entries (organization_id, movement_id, wallet_id, account, block_id, kind, amount_cents,
+                                credits, created_at)
+    SELECT o, m, w, a, b, k, c, cr, coalesce(t, now())
+    FROM unnest(CAST(:orgs AS uuid[]), CAST(:movements AS uuid[]), CAST(:wallets AS uuid[]),
+                CAST(:accounts AS varchar[]), CAST(:blocks AS uuid[]), CAST(:kinds AS varchar[]),
+                CAST(:cents AS bigint[]), CAST(:credits AS numeric[]), CAST(:at AS timestamptz[]))
+         WITH ORDINALITY AS e(o, m, w, a, b, k, c, cr, t, n)
+    ORDER BY n
+    """
+)
+
+
 async def insert_entries(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    await session.execute(_ENTRIES.insert(), rows)
+    """Write entries (`ledger.service.entries` rows: one or many movements) in one statement."""
+    if not rows:
+        return
+    await session.execute(_INSERT_ENTRIES, {
+        "orgs": [r["organization_id"] for r in rows], "movements": [r["movement_id"] for r in rows],
+        "wallets": [r["wallet_id"] for r in rows], "accounts": [r["account"] for r in rows],
+        "blocks": [r["block_id"] for r in rows], "kinds": [r["kind"] for r in rows],
+        "cents": [r["amount_cents"] for r in rows], "credits": [r["credits"] for r in rows],
+        "at": [r.get("created_at") for r in rows]})
 
 
 async def balance_drift(session: AsyncSession) -> list[RowMapping]:

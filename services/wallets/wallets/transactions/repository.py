@@ -22,8 +22,35 @@ async def insert(session: AsyncSession, values: dict[str, Any]) -> RowMapping:
     return (await session.execute(_TX.insert().values(**values).returning(*_TX.c))).mappings().one()
 
 
-async def insert_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    await session.execute(_TX.insert(), rows)
+# a batch's invoice debits (`applications.service._debit_row`) in one statement; the columns every such row
+# shares are written as the constants that function sets
+_INSERT_INVOICE_DEBITS = text(
+    """
+    INSERT INTO wallet_transactions (id, organization_id, wallet_id, customer_id, transaction_type,
+                                     transaction_status, status, source, credit_amount, amount_cents, is_block,
+                                     priority, description, lago_invoice_id, settled_at, created_at, updated_at)
+    SELECT i, o, w, c, 'outbound', 'invoiced', 'settled', 'invoice', cr, ce, false, 50, d, inv, t, t, t
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:orgs AS uuid[]), CAST(:wallets AS uuid[]), CAST(:customers AS uuid[]),
+                CAST(:credits AS numeric[]), CAST(:cents AS bigint[]), CAST(:descriptions AS text[]),
+                CAST(:invoices AS uuid[]), CAST(:at AS timestamptz[])) AS r(i, o, w, c, cr, ce, d, inv, t)
+    """
+)
+_INVOICE_DEBIT = {"transaction_type": "outbound", "transaction_status": "invoiced", "status": "settled",
+                  "source": "invoice", "is_block": False, "priority": 50, "metadata": [],
+                  "invoice_requires_successful_payment": False}
+
+
+async def insert_invoice_debits(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Write invoice debit rows (all with the constants of `_INVOICE_DEBIT`) in one statement."""
+    if not rows:
+        return
+    assert all(row[k] == v for row in rows for k, v in _INVOICE_DEBIT.items()), "not an invoice debit row"
+    await session.execute(_INSERT_INVOICE_DEBITS, {
+        "ids": [r["id"] for r in rows], "orgs": [r["organization_id"] for r in rows],
+        "wallets": [r["wallet_id"] for r in rows], "customers": [r["customer_id"] for r in rows],
+        "credits": [r["credit_amount"] for r in rows], "cents": [r["amount_cents"] for r in rows],
+        "descriptions": [r["description"] for r in rows], "invoices": [r["lago_invoice_id"] for r in rows],
+        "at": [r["created_at"] for r in rows]})
 
 
 async def by_id(session: AsyncSession, organization_id: uuid.UUID, transaction_id: uuid.UUID) -> RowMapping | None:
