@@ -21,6 +21,7 @@ from sqlalchemy import text
 from invora.bus.admin import ensure_topics
 from invora.bus.producer import EventProducer
 from invora.db.engine import Database
+from invora.events.envelope import EventEnvelope
 from invora.outbox import add_event
 from invora.outbox.relay import OutboxRelay
 
@@ -256,8 +257,12 @@ async def test_add_events_gives_each_aggregate_consecutive_sequences_in_order(da
         ])
         await session.commit()
         stored = (await session.execute(text(
-            "SELECT count(*) FROM outbox_events WHERE event_id = ANY(:ids)"), {"ids": [e.id for e in envelopes]}
-        )).scalar_one()
-    assert stored == 3
+            "SELECT event_id, event_type, message_key, envelope FROM outbox_events WHERE event_id = ANY(:ids) "
+            "ORDER BY position"), {"ids": [e.id for e in envelopes]})).all()
+    # one row each, positioned in the order given (the relay publishes by position), the envelope as built
+    assert [row.event_id for row in stored] == [e.id for e in envelopes]
+    assert [(row.event_type, row.message_key) for row in stored] == [(e.type, e.aggregate_id) for e in envelopes]
+    assert [EventEnvelope.model_validate(json.loads(row.envelope) if isinstance(row.envelope, str) else row.envelope)
+            for row in stored] == envelopes
     assert [(e.aggregate_id, e.sequence, e.data["n"]) for e in envelopes] == [(first, 2, 1), (second, 1, 2),
                                                                               (first, 3, 3)]

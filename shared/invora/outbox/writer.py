@@ -33,6 +33,17 @@ _INSERT = text(
     VALUES (:event_id, :topic, :message_key, :event_type, CAST(:envelope AS jsonb))
     """
 )
+# a batch's rows in one statement, in the order given (their positions follow it: the relay publishes in
+# position order, so one aggregate's events keep their sequence order)
+_INSERT_MANY = text(
+    """
+    INSERT INTO outbox_events (event_id, topic, message_key, event_type, envelope)
+    SELECT i, t, k, e, v
+    FROM unnest(CAST(:event_ids AS uuid[]), CAST(:topics AS varchar[]), CAST(:keys AS varchar[]),
+                CAST(:event_types AS varchar[]), CAST(:envelopes AS jsonb[])) WITH ORDINALITY AS r(i, t, k, e, v, n)
+    ORDER BY n
+    """
+)
 _NOTIFY = text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')")
 _NOTIFIED_KEY = "invora.outbox_notified_transaction"
 
@@ -114,7 +125,8 @@ class PendingEvent:
 
 async def add_events(session: AsyncSession, events: Sequence[PendingEvent]) -> list[EventEnvelope]:
     """`add_event` for many events at once (a consumer's batch): same rows, same per-aggregate order
-    (an aggregate's events get consecutive sequences in the order given), two statements. Never commits."""
+    (an aggregate's events get consecutive sequences in the order given, and positions in that order),
+    two statements. Never commits."""
     if not events:
         return []
     counts: dict[tuple[str, str], int] = {}
@@ -138,9 +150,10 @@ async def add_events(session: AsyncSession, events: Sequence[PendingEvent]) -> l
             type=event.type, source=source, organization_id=event.organization_id,
             aggregate_type=event.aggregate_type, aggregate_id=key[1], sequence=next_sequence[key],
             correlation_id=correlation_id, version=event.version, data=payload))
-    await session.execute(_INSERT, [{
-        "event_id": e.id, "topic": e.topic, "message_key": e.aggregate_id, "event_type": e.type,
-        "envelope": e.model_dump_json()} for e in envelopes])
+    await session.execute(_INSERT_MANY, {
+        "event_ids": [e.id for e in envelopes], "topics": [e.topic for e in envelopes],
+        "keys": [e.aggregate_id for e in envelopes], "event_types": [e.type for e in envelopes],
+        "envelopes": [e.model_dump_json() for e in envelopes]})
     transaction = session.sync_session.get_transaction()
     if session.info.get(_NOTIFIED_KEY) is not transaction:
         await session.execute(_NOTIFY)
