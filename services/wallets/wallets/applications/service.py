@@ -152,12 +152,14 @@ async def apply_many(session: AsyncSession, requests: Sequence[tuple[uuid.UUID, 
         afters = await ledger_repository.wallets_by_ids(session, list(touched))
         for after in afters:
             events.extend(depletion_events(touched[after["id"]], after))
+    # each answer rendered once: recorded with the claim, and the payload of every `credits.applied` for it
+    rendered = {index: answer.model_dump(mode="json") for index, answer in answers.items()}
     await repository.record_answers(session, [
-        (requests[i][0], requests[i][1].lago_invoice_id, answers[i].applied_amount_cents,
-         answers[i].model_dump(mode="json")) for i in fresh])
+        (requests[i][0], requests[i][1].lago_invoice_id, answers[i].applied_amount_cents, rendered[i])
+        for i in fresh])
     results = [answers[first[(org, request.lago_invoice_id)]] for org, request in requests]
-    events.extend(PendingEvent("credits.applied", org, "credits", answer.lago_invoice_id, answer)
-                  for (org, _request), answer in zip(requests, results, strict=True))
+    events.extend(PendingEvent("credits.applied", org, "credits", request.lago_invoice_id,
+                               rendered[first[(org, request.lago_invoice_id)]]) for org, request in requests)
     await add_events(session, events)
     if transactions:
         for after in afters:  # after the debits are written: a recharge's events follow the debit's
