@@ -7,15 +7,24 @@ Starts embedded PostgreSQL (or uses DATABASE_URL), migrates a fresh wallets data
 `--wallets` customers with one wallet each (a granted block of 1,000,000 cents) plus one hot
 customer whose wallet holds `--hot-balance` cents, through the ledger (the triggers apply every
 seeded entry). Then, for `--duration` seconds per phase, `--processes` processes × `--concurrency`
-sessions each call the wallets service's own application path (`applications.service.apply_many`,
-what the prepaid-credits consumer runs for a batch of `invoice.prepaid_credits_requested` events):
-`--batch` requests per transaction (1 = one transaction per request), each for 7 cents of a
-subscription fee. Kafka is not involved: the figure is the ledger's, not the broker's.
+loops each hand `invoice.prepaid_credits_requested` events (one new invoice each, 7 cents of a
+subscription fee) to the wallets service's own prepaid-credits consumer: the `ConsumerSpec` that
+`create_app` registers, in an `EventConsumer` whose Kafka client is never started. `--batch` records
+go to `EventConsumer.process_batch` (what the poll loop does with a fetched partition batch: the
+envelopes decoded, inbox rows, the batch handler → `applications.service.apply_many`, one commit),
+a single record to `EventConsumer.process` (the per-event path, one commit); a batch that fails is
+processed again one event at a time, as the poll loop does. Only the broker is left out: the figure
+is the consumer's and the ledger's, not Kafka's.
 
 Phases: `hot_single` and `hot_batched` (every request for the hot customer: all serialise on its
-wallet lock), `across_single` and `across_batched` (random customers among `--wallets`). After the
-hot phases the run checks correctness: the hot wallet lost exactly what the answers say was
-applied, never more than it held, and the reconciliation finds no drift.
+wallet lock), `across_single` and `across_batched` (random customers among `--wallets`). Each phase
+reports applications/s, statements and commits per application, and the CPU each application cost
+the consumer's Python and its PostgreSQL backends (read from /proc when the server is local): the
+part of the figure a loaded machine does not distort. After the hot phases the run checks
+correctness against the database: one recorded application per request, and the hot wallet lost
+exactly what the recorded applications, the published `credits.applied` answers and the ledger's
+consumption entries each say was applied, never going below zero; at the end the reconciliation
+must find no drift.
 
 Target (issue 15): ≥ 2,000 applications/s across wallets. Prints one JSON document.
 """
@@ -123,6 +132,14 @@ async def _worker_process(url: str, org: uuid.UUID, customers: list[str], durati
 
     event.listen(database.engine.sync_engine, "before_cursor_execute", count_statement)
     event.listen(database.engine.sync_engine, "commit", count_commit)
+    # CPU of the PostgreSQL backends serving this process (readable when the server runs on this machine)
+    backends: dict[int, float] = {}
+
+    def remember_backend(dbapi_connection, _record) -> None:
+        pid = dbapi_connection.driver_connection.get_server_pid()
+        backends[pid] = _cpu_seconds(pid) or 0.0
+
+    event.listen(database.engine.sync_engine, "connect", remember_backend)
     # the service's own consumer of invoicing's requests (the spec `create_app` registers), never started:
     # the bench hands it fetched records, as its poll loop would, instead of reading them from Kafka
     spec = prepaid_credits_consumer(WalletsRuntime(settings=WalletsSettings(database_url=url)))
@@ -130,15 +147,18 @@ async def _worker_process(url: str, org: uuid.UUID, customers: list[str], durati
                              sessionmaker=database.sessionmaker)
     done = fallbacks = 0
     offset = 0
+    producing = 0.0  # CPU spent making the bench's records, not the consumer's
     deadline = time.monotonic() + duration
 
     async def session_loop() -> None:
-        nonlocal done, fallbacks, offset
+        nonlocal done, fallbacks, offset, producing
         while time.monotonic() < deadline:
             records = []
+            cpu = time.process_time()
             for _ in range(batch):
                 offset += 1
                 records.append(_record(org, random.choice(customers), offset))
+            producing += time.process_time() - cpu
             if len(records) == 1:
                 await consumer.process(records[0])
             else:
@@ -150,13 +170,25 @@ async def _worker_process(url: str, org: uuid.UUID, customers: list[str], durati
                         await consumer.process(record)
             done += len(records)
 
-    started = time.monotonic()
+    started, cpu_started = time.monotonic(), time.process_time()
     await asyncio.gather(*(session_loop() for _ in range(concurrency)))
     elapsed = time.monotonic() - started
+    python_cpu = time.process_time() - cpu_started - producing
+    ends = {pid: _cpu_seconds(pid) for pid in backends}
+    database_cpu = None if None in ends.values() else sum(ends[pid] - start for pid, start in backends.items())
     await consumer.stop()
     await database.dispose()
     return {"applications": done, "elapsed": elapsed, "batches_retried_one_by_one": fallbacks,
-            "statements": statements, "commits": commits}
+            "statements": statements, "commits": commits, "python_cpu": python_cpu, "database_cpu": database_cpu}
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a local process (None when it is not on this machine)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _run_worker(args: tuple) -> dict:
@@ -210,6 +242,11 @@ def phase(url: str, org: uuid.UUID, customers: list[str], args, batch: int) -> d
             "applications_per_second": round(applications / elapsed, 1),
             "statements_per_application": round(sum(r["statements"] for r in results) / max(applications, 1), 2),
             "commits_per_application": round(sum(r["commits"] for r in results) / max(applications, 1), 3),
+            # CPU per application, the load-independent part: the consumer's Python and its PostgreSQL backends
+            "python_cpu_ms_per_application": round(1000 * sum(r["python_cpu"] for r in results)
+                                                   / max(applications, 1), 3),
+            "postgres_cpu_ms_per_application": None if any(r["database_cpu"] is None for r in results) else
+            round(1000 * sum(r["database_cpu"] for r in results) / max(applications, 1), 3),
             "batches_retried_one_by_one": sum(r["batches_retried_one_by_one"] for r in results)}
 
 

@@ -67,7 +67,8 @@ UPGRADE = [
         WHERE t.id = s.block_id AND t.is_block AND t.wallet_id = s.wallet_id;
         GET DIAGNOSTICS moved = ROW_COUNT;
         IF moved <> named THEN
-            RAISE EXCEPTION 'a ledger entry names no credit block of its wallet' USING ERRCODE = 'foreign_key_violation';
+            RAISE EXCEPTION 'a ledger entry names no credit block of its wallet'
+                USING ERRCODE = 'foreign_key_violation';
         END IF;
         RETURN NULL;
     END $$

@@ -66,8 +66,8 @@ async def test_no_debit_below_zero(api, wallets, org):
 
 _ENTRIES = ("INSERT INTO ledger_entries (organization_id, movement_id, wallet_id, account, block_id, kind, "
             "amount_cents, credits) SELECT :org, :m, w, a, b, 'consumption', c, cr FROM unnest("
-            "CAST(:wallets AS uuid[]), CAST(:accounts AS varchar[]), CAST(:blocks AS uuid[]), CAST(:cents AS bigint[]), "
-            "CAST(:credits AS numeric[])) AS e(w, a, b, c, cr)")
+            "CAST(:wallets AS uuid[]), CAST(:accounts AS varchar[]), CAST(:blocks AS uuid[]), "
+            "CAST(:cents AS bigint[]), CAST(:credits AS numeric[])) AS e(w, a, b, c, cr)")
 
 
 def _movement(org, movement_id, legs):

@@ -11,7 +11,6 @@ from sqlalchemy import text
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-
 # wallets are locked in id order, so two movements over overlapping wallets never deadlock
 _LOCK_WALLETS = text(
     "SELECT * FROM wallets WHERE organization_id = :org AND id = ANY(:ids) ORDER BY id FOR UPDATE"
