@@ -9,15 +9,15 @@ writes the entries (so nothing can see entries without their balances), the same
 wallet or a block below zero after the statement, an entry naming no wallet or a block of another
 wallet fails the statement, and the deferred per-movement balance check is untouched.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-02
 """
 
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
