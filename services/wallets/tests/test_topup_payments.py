@@ -4,6 +4,7 @@ The answers are applied here as the consumer applies them; `tests/test_wallet_to
 through Kafka, the payments service and localstripe."""
 
 import uuid
+from decimal import Decimal
 
 from sqlalchemy import text
 
@@ -128,3 +129,22 @@ async def test_lagos_payment_method_decides_how_a_paid_top_up_is_collected(api, 
         assert error["status"] == 422, bad
     after = (await api.ok("GET", f"/api/v1/wallets/{wallet['lago_id']}/wallet_transactions"))["meta"]["total_count"]
     assert after == before
+
+
+async def test_paid_credits_granted_at_once_are_invoiced_and_those_awaiting_payment_are_charged(api, wallets, org):
+    customer = await api.customer()
+    # paid credits at wallet creation (rate 2.00 €), a paid top-up, a granted one: credits at once
+    wallet = await api.wallet(customer, code="main", rate_amount="2", paid_credits="12.5")
+    assert wallet["balance_cents"] == 2_500
+    [top_up, grant] = await api.top_up(wallet["lago_id"], paid_credits="3", granted_credits="4")
+    assert (await api.get_wallet(wallet["lago_id"]))["balance_cents"] == 2_500 + 600 + 800
+    asked = await _outbox(wallets, "wallet.paid_credits_invoice_requested", wallet["lago_id"])
+    assert [(r["amount_cents"], Decimal(r["credit_amount"]), Decimal(r["rate_amount"]), r["external_customer_id"])
+            for r in asked] == [(2_500, Decimal("12.5"), 2, customer), (600, 3, 2, customer)]
+    assert asked[1]["lago_wallet_transaction_id"] == top_up["lago_id"]
+    assert grant["lago_id"] not in {r["lago_wallet_transaction_id"] for r in asked}
+    # a top-up that requires a successful payment is charged by payments instead, not invoiced
+    [pending] = await api.top_up(wallet["lago_id"], paid_credits="5", invoice_requires_successful_payment=True)
+    assert pending["status"] == "pending"
+    assert len(await _outbox(wallets, "wallet.paid_credits_invoice_requested", wallet["lago_id"])) == 2
+    assert len(await _outbox(wallets, "wallet_transaction.payment_requested", pending["lago_id"])) == 1

@@ -74,6 +74,8 @@ async def _invoice(session: AsyncSession, organization_id: uuid.UUID, invoice_id
         raise InvoiceNotFound()
     if found.status != "finalized" or found.number is None:
         raise InvoiceNotCreditable("only a finalized invoice takes credit notes")
+    if found.invoice_type == "credit":  # bought credits are in a wallet: Lago voids them with a refund (not built)
+        raise InvoiceNotCreditable("an invoice of prepaid credits takes no credit note")
     return found
 
 

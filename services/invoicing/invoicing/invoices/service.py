@@ -75,7 +75,8 @@ async def progressive_billing_credit(session: AsyncSession, invoice: Invoice) ->
 async def apply_amounts(session: AsyncSession, invoice: Invoice, fees: Sequence[Fee], now: datetime, *,
                         consume_coupons: bool) -> ComputedInvoice:
     progressive = await progressive_billing_credit(session, invoice)
-    paid = invoice.invoice_type == "advance_charges"  # fees already paid (regrouped): no coupon, no credit
+    # fees already paid (regrouped), or credits bought (Lago's `credit` invoice): no coupon, no credit
+    paid = invoice.invoice_type in ("advance_charges", "credit")
     coupons = [] if paid else await repository.active_coupons(session, invoice.organization_id, invoice.customer_id,
                                                               lock=consume_coupons)
     # the customer's credits (upgrade credits; credit notes' slot, after taxes), locked when consumed

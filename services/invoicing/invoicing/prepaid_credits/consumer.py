@@ -2,6 +2,8 @@
 
 - `wallet.created|updated|terminated` (`invora.wallet`): the wallets projection (who has a usable wallet);
   `wallet.unit_credit_created|voided|expired` (same topic): the unit-credit grants projection;
+  `wallet.paid_credits_invoice_requested` (same topic): paid credits granted at once, invoiced
+  (`invoices/credit_invoice.py`, dated when wallets granted them);
 - `credits.applied` (`invora.credits`): the answer to a pending invoice's request: credits recorded, then
   the invoice is finalized (number, `invoice.finalized`) in this transaction;
 - `credits.released`: the credits of a voided invoice went back to the wallets.
@@ -13,13 +15,15 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invoicing.invoices import lifecycle
+from invoicing.invoices import credit_invoice, lifecycle
 from invoicing.invoices import repository as invoices
 from invoicing.prepaid_credits import repository
 from invoicing.unit_credits import repository as unit_credits
 from invora.bus.consumer import ConsumerSpec
 from invora.events.contracts.wallets import (
+    PAID_CREDITS_INVOICE_REQUESTED,
     UNIT_CREDIT_EVENTS,
+    PaidCreditsInvoiceRequested,
     PrepaidCreditsApplied,
     PrepaidCreditsReleased,
     UnitCreditEvent,
@@ -33,6 +37,10 @@ log = get_logger(__name__)
 
 
 async def on_wallet(session: AsyncSession, event: EventEnvelope) -> None:
+    if event.type == PAID_CREDITS_INVOICE_REQUESTED:
+        request = PaidCreditsInvoiceRequested.model_validate(event.data)
+        await credit_invoice.create(session, event.organization_id, request, event.occurred_at)
+        return
     if event.type in UNIT_CREDIT_EVENTS:  # the unit-credit grants projection (`invoicing.unit_credits`)
         grant = UnitCreditEvent.model_validate(event.data).unit_credit
         await unit_credits.upsert_grant(session, event.organization_id, grant, event.sequence, event.occurred_at)
@@ -63,4 +71,4 @@ def credits_consumer(runtime: ServiceRuntime) -> ConsumerSpec:
 
 WALLETS_CONSUMER = ConsumerSpec(name="wallets", topics=(topic_for("wallet"),), handler=on_wallet,
                                 event_types=frozenset({"wallet.created", "wallet.updated", "wallet.terminated",
-                                                       *UNIT_CREDIT_EVENTS}))
+                                                       *UNIT_CREDIT_EVENTS, PAID_CREDITS_INVOICE_REQUESTED}))

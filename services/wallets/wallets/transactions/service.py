@@ -17,8 +17,10 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.events.contracts.wallets import (
+    PAID_CREDITS_INVOICE_REQUESTED,
     CreditsBalanceDepleted,
     CreditsGranted,
+    PaidCreditsInvoiceRequested,
     TopUpPaymentRequested,
     WalletEvent,
     WalletTransactionEvent,
@@ -81,7 +83,8 @@ async def add_block(
     purchase_order_number: str | None = None, payment_method_id: str | None = None, manual_payment: bool = False,
 ) -> RowMapping:
     """Credits into `wallet` as their own block (granted, or purchased); pending purchases wait for payment:
-    the payments service is asked to charge them (`wallet_transaction.payment_requested`, same transaction)."""
+    the payments service is asked to charge them (`wallet_transaction.payment_requested`, same transaction);
+    purchases settled at once are invoiced (`wallet.paid_credits_invoice_requested`, same transaction)."""
     if wallet["status"] != "active":
         raise WalletNotActive("the wallet is terminated")
     cents = credits_to_cents(credits, wallet["rate_amount"], wallet["currency"])
@@ -106,7 +109,21 @@ async def add_block(
         await publish(session, wallet["organization_id"], "credits.granted", transaction_id, CreditsGranted(
             external_customer_id=wallet["external_customer_id"], lago_wallet_id=wallet["id"],
             wallet_transaction=render(row, wallet["currency"])))
+    if settled and category == "purchased" and cents > 0:
+        await request_invoice(session, wallet, row)
     return row
+
+
+async def request_invoice(session: AsyncSession, wallet: RowMapping, row: RowMapping) -> None:
+    """Paid credits granted at once (no successful payment required) are still paid for: invoicing makes them
+    a `credit` invoice (Lago's), which payments charges like any invoice."""
+    await publish(session, wallet["organization_id"], PAID_CREDITS_INVOICE_REQUESTED, wallet["id"],
+                  PaidCreditsInvoiceRequested(
+                      lago_wallet_transaction_id=row["id"], lago_wallet_id=wallet["id"], wallet_name=wallet["name"],
+                      lago_customer_id=wallet["customer_id"], external_customer_id=wallet["external_customer_id"],
+                      amount_cents=row["amount_cents"], currency=wallet["currency"],
+                      credit_amount=row["credit_amount"], rate_amount=wallet["rate_amount"],
+                      purchase_order_number=row["purchase_order_number"], created_at=row["created_at"]))
 
 
 async def request_payment(session: AsyncSession, wallet: RowMapping, row: RowMapping,

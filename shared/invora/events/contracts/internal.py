@@ -35,6 +35,8 @@ INTERNAL_EVENT_TYPES: frozenset[str] = frozenset({
     "wallet_transaction.payment_requested",
     "wallet_topup_payment.succeeded",
     "wallet_topup_payment.failed",
+    # wallets → invoicing: paid credits granted at once, to be invoiced (a `credit` invoice payments charges)
+    "wallet.paid_credits_invoice_requested",
     # wallets → invoicing: who holds unit-credit grants (invoicing asks for units before pricing)
     "wallet.unit_credit_created",
     "wallet.unit_credit_voided",

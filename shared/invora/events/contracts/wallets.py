@@ -5,6 +5,9 @@
 - `wallet.auto_recharge_limit_reached`: `AutoRechargeLimitReached` (the daily cap of auto recharges);
 - `wallet_transaction.created|updated|payment_failure`: `WalletTransactionEvent`;
 - `wallet_transaction.payment_requested`: `TopUpPaymentRequested` (internal: payments charges the top-up);
+- `wallet.paid_credits_invoice_requested`: `PaidCreditsInvoiceRequested` (internal, wallets → invoicing): paid
+  credits granted at once (the wallet does not require a successful payment) are invoiced (Lago's `credit`
+  invoice), which payments then charges; topic `invora.wallet`, key the wallet's `lago_id`;
 - `credits.granted`: `CreditsGranted` (granted or purchased credits reached a wallet's balance);
 - `credits.balance_depleted`: `CreditsBalanceDepleted` (a wallet's balance reached zero);
 - `credits.applied`: `PrepaidCreditsApplied`, wallets' answer to `invoice.prepaid_credits_requested`;
@@ -289,11 +292,32 @@ class UnitCreditEvent(_Object):
 
 UNIT_CREDIT_EVENTS = ("wallet.unit_credit_created", "wallet.unit_credit_voided", "wallet.unit_credit_expired")
 
+class PaidCreditsInvoiceRequested(_Object):
+    """`wallet.paid_credits_invoice_requested` (internal, wallets → invoicing): invoice a paid top-up whose credits
+    were granted at once (`invoice_requires_successful_payment` false). Published in the transaction that
+    settles the purchase; invoicing makes one `credit` invoice per `lago_wallet_transaction_id`."""
+
+    lago_wallet_transaction_id: uuid.UUID
+    lago_wallet_id: uuid.UUID
+    wallet_name: str | None = None
+    lago_customer_id: uuid.UUID
+    external_customer_id: str
+    amount_cents: int = Field(gt=0)
+    currency: str = Field(min_length=3, max_length=3)
+    credit_amount: Decimal = Field(gt=0)
+    rate_amount: Decimal = Field(gt=0)
+    purchase_order_number: str | None = None
+    created_at: datetime
+
+
+PAID_CREDITS_INVOICE_REQUESTED = "wallet.paid_credits_invoice_requested"
+
 EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     **{f"wallet.{verb}": WalletEvent for verb in ("created", "updated", "terminated", "depleted_ongoing_balance")},
     **{f"wallet_transaction.{verb}": WalletTransactionEvent for verb in ("created", "updated", "payment_failure")},
     "wallet.auto_recharge_limit_reached": AutoRechargeLimitReached,
     "wallet_transaction.payment_requested": TopUpPaymentRequested,
+    PAID_CREDITS_INVOICE_REQUESTED: PaidCreditsInvoiceRequested,
     "credits.granted": CreditsGranted,
     "credits.balance_depleted": CreditsBalanceDepleted,
     "credits.applied": PrepaidCreditsApplied,
