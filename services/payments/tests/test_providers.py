@@ -1021,3 +1021,26 @@ async def test_moneyhash_s_checkout_url_tokenizes_the_card_the_next_charge_uses(
     assert payment["payment_status"] == "succeeded"
     charged = stage.driver.fake.intents[payment["provider_payment_id"]]
     assert charged["merchant_initiated"] and charged["merchant_reference"] == str(payment_id)
+
+
+async def test_moneyhash_s_signature_key_is_asked_of_moneyhash_when_not_given(payments, stage):
+    """Lago's MoneyHash fields are the API key and the flow: the webhook signature key is read from MoneyHash."""
+    if stage.driver.provider_type != "moneyhash":
+        pytest.skip("MoneyHash's connection")
+    api_key = uuid.uuid4().hex
+    created = (await stage.ok("POST", "/api/v1/payment_providers", {"payment_provider": {
+        "provider_type": "moneyhash", "code": "mh_lago", "name": "MoneyHash", "api_key": api_key,
+        "flow_id": "xgXlXgX"}}))["payment_provider"]
+    assert created["has_webhook_secret"]
+    event = {"type": "intent.processed", "data": {"intent_id": "unknown1", "intent": {
+        "id": "unknown1", "status": "PROCESSED", "amount": 1, "amount_currency": "USD", "custom_fields": {}}}}
+    body, headers = stage.driver.fake.signed(stage.driver.fake.signature_key_for(api_key), event)
+    accepted = await stage.webhook(body, headers, code="mh_lago")
+    assert accepted.status_code == 200 and accepted.json()["outcome"] == "unknown_payment", accepted.text
+    forged = await stage.webhook(*stage.driver.fake.signed(uuid.uuid4().hex, event), code="mh_lago")
+    assert forged.status_code == 400
+    refused = await stage.error("POST", "/api/v1/payment_providers", {"payment_provider": {
+        "provider_type": "moneyhash", "code": "mh_revoked", "name": "MoneyHash", "api_key": "revoked-key",
+        "flow_id": "xgXlXgX"}}, status=400)
+    assert refused["code"] == "payment_provider_error"
+    await stage.error("GET", "/api/v1/payment_providers/mh_revoked", status=404)  # nothing was made

@@ -9,7 +9,15 @@ from fastapi import APIRouter, Path
 from invora.auth.deps import Reader, Writer
 from invora.runtime import Now
 from invora.web.deps import DbSession
-from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, NOT_ALLOWED, READ_ERRORS, WRITE_ERRORS
+from invora.web.error_docs import (
+    CREATE_ERRORS,
+    LIST_ERRORS,
+    NOT_ALLOWED,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    ApiError,
+    response,
+)
 from invora.web.pagination import Pagination
 from payments.payment_providers import service
 from payments.payment_providers.schemas import (
@@ -18,16 +26,21 @@ from payments.payment_providers.schemas import (
     PaymentProvidersResponse,
     PaymentProviderUpdateBody,
 )
+from payments.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1/payment_providers", tags=["payment_providers"])
 Code = Annotated[str, Path(description="The connection's code, unique per organization.")]
 
 
-@router.post("", response_model=PaymentProviderResponse, responses=CREATE_ERRORS,
+@router.post("", response_model=PaymentProviderResponse, responses={
+                 **CREATE_ERRORS, 400: response(ApiError, "MoneyHash refused the API key while its webhook signature "
+                                                          "key was asked for (`payment_provider_error`)."),
+                 503: response(ApiError, "MoneyHash did not answer (`payment_provider_unavailable`).")},
              summary="Connect a payment provider")
 async def create_provider(body: PaymentProviderCreateBody, session: DbSession, principal: Writer,
-                          now: Now) -> PaymentProviderResponse:
-    provider = await service.create(session, principal.organization_id, body.payment_provider, now=now)
+                          now: Now, runtime: Runtime) -> PaymentProviderResponse:
+    provider = await service.create(session, principal.organization_id, body.payment_provider, now=now,
+                                    adapters=runtime.adapters)
     return PaymentProviderResponse(payment_provider=service.render(provider))
 
 

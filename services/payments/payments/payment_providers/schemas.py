@@ -125,16 +125,16 @@ class TapConnection(_Connection):
 
 
 class MoneyhashConnection(_Connection):
-    """Lago's MoneyHash fields (`api_key`, `flow_id`), the webhook signature key Lago reads from MoneyHash
-    (here given), and where MoneyHash must post its webhooks."""
+    """Lago's MoneyHash fields (`api_key`, `flow_id`), the webhook signature key (read from MoneyHash when not
+    given, as Lago does), and where MoneyHash must post its webhooks."""
 
     provider_type: Literal["moneyhash"]
     api_key: Secret = Field(description="The MoneyHash account's API key (`x-Api-Key`), stored encrypted.")
     flow_id: Annotated[str, StringConstraints(min_length=1, max_length=20, pattern=r"^[^\x00\s]+$")] = Field(
         description="The MoneyHash flow intents are created in (Lago: at most 20 characters).")
-    signature_key: Secret | None = Field(None, description="The account's webhook signature key (MoneyHash's "
-                                                           "`get-webhook-signature-key`), stored encrypted; it "
-                                                           "verifies `MoneyHash-Signature`.")
+    signature_key: Secret | None = Field(None, description="The account's webhook signature key, stored encrypted; "
+                                                           "it verifies `MoneyHash-Signature`. Unset: asked of "
+                                                           "MoneyHash (`get-webhook-signature-key`), as Lago does.")
     webhook_url: Url | None = Field(None, description="The public URL of this connection's `webhook_path`, sent as "
                                                       "each intent's `webhook_url`.")
 

@@ -16,6 +16,8 @@ from payments.errors import (
     PaymentProviderFieldsNotAccepted,
     PaymentProviderInUse,
     PaymentProviderNotFound,
+    ProviderRefused,
+    ProviderUnavailable,
 )
 from payments.payment_providers import repository
 from payments.payment_providers.models import PaymentProvider
@@ -26,6 +28,8 @@ from payments.payment_providers.schemas import (
     PaymentProviderUpdateInput,
 )
 from payments.payments import repository as payments_repository
+from payments.providers.base import ProviderError, ProviderUnreachable
+from payments.providers.registry import AdapterFactory
 
 REQUIRED_FIELDS = frozenset({"name", "secret_key", "api_key", "access_token", "merchant_account", "client_id",
                              "client_secret", "flow_id"})
@@ -50,7 +54,16 @@ async def get(session: AsyncSession, organization_id: uuid.UUID, code: str, *, l
 
 
 async def create(session: AsyncSession, organization_id: uuid.UUID, data: PaymentProviderCreateInput, *,
-                 now: datetime) -> PaymentProvider:
+                 now: datetime, adapters: AdapterFactory | None = None) -> PaymentProvider:
+    if data.provider_type == "moneyhash" and data.signature_key is None and adapters is not None:
+        # Lago's fields are the API key and the flow: the webhook signature key is MoneyHash's to give
+        # (asked before this request's first statement: no transaction is open during the call)
+        try:
+            data = data.model_copy(update={"signature_key": await adapters.moneyhash_signature_key(data.api_key)})
+        except ProviderUnreachable as exc:
+            raise ProviderUnavailable(exc.message) from exc
+        except ProviderError as exc:
+            raise ProviderRefused(exc.message) from exc
     if await repository.by_code(session, organization_id, data.code) is not None:
         raise PaymentProviderCodeTaken()
     secret_key, webhook_secret, settings = data.stored()

@@ -130,6 +130,21 @@ def charge_result(intent: dict[str, Any], transaction: dict[str, Any] | None = N
     return ChargeResult(status="processing", provider_status=(status or intent_status or "pending").lower(), **common)
 
 
+async def fetch_signature_key(*, api_key: str, api_base: str | None, timeout_seconds: float) -> str:
+    """The account's webhook signature key, which MoneyHash gives for the API key (Lago reads it so when a
+    connection is made: `GET /api/v1/organizations/get-webhook-signature-key/`)."""
+    client = JsonClient(base_url=(api_base or DEFAULT_API_BASE).rstrip("/") + "/api/v1",
+                        timeout_seconds=timeout_seconds, provider="moneyhash", headers={"X-Api-Key": api_key})
+    try:
+        response = await client.request("GET", "/organizations/get-webhook-signature-key/")
+    finally:
+        await client.aclose()
+    key = (response.get("data") or {}).get("webhook_signature_secret") if response.ok else None
+    if not isinstance(key, str) or not key:
+        raise _refusal(response)
+    return key
+
+
 class MoneyhashAdapter:
     provider_type = "moneyhash"
 

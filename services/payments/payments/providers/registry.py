@@ -17,7 +17,7 @@ from payments.providers.base import PaymentProviderAdapter
 from payments.providers.cashfree import CashfreeAdapter
 from payments.providers.flutterwave import FlutterwaveAdapter
 from payments.providers.gocardless import GoCardlessAdapter
-from payments.providers.moneyhash import MoneyhashAdapter
+from payments.providers.moneyhash import MoneyhashAdapter, fetch_signature_key
 from payments.providers.paystack import PaystackAdapter
 from payments.providers.stripe import StripeAdapter
 from payments.providers.tap import TapAdapter
@@ -67,6 +67,11 @@ class AdapterFactory:
             close = getattr(adapter, "aclose", None)
             if close is not None:
                 await close()
+
+    async def moneyhash_signature_key(self, api_key: str) -> str:
+        """MoneyHash's webhook signature key for an API key (asked when a connection is made without one)."""
+        return await fetch_signature_key(api_key=api_key, api_base=self._settings.moneyhash_api_base,
+                                         timeout_seconds=self._settings.provider_timeout_seconds)
 
     def _build(self, provider_type: str, secret_key: str, webhook_secret: str | None,
                options: Mapping[str, Any]) -> PaymentProviderAdapter:

@@ -65,6 +65,7 @@ class FakeMoneyhash(FakeServer):
             web.post(f"{prefix}/payments/intent/", self._create_intent),
             web.get(prefix + "/payments/intent/{intent_id}/", self._get_intent),
             web.post(prefix + "/payments/intent/{intent_id}/refund/", self._refund),
+            web.get("/api/v1/organizations/get-webhook-signature-key/", self._signature_key),
         ])
 
     # -- what the tests arrange and read -------------------------------------------------------------
@@ -155,6 +156,11 @@ class FakeMoneyhash(FakeServer):
                                                           "message": "Successful"})
         return refund
 
+    @staticmethod
+    def signature_key_for(api_key: str) -> str:
+        """The account's webhook signature key (one per API key here)."""
+        return base64.urlsafe_b64encode(hashlib.sha256(b"mh-signature:" + api_key.encode()).digest()).decode()
+
     # -- the API -------------------------------------------------------------------------------------
 
     @staticmethod
@@ -188,6 +194,12 @@ class FakeMoneyhash(FakeServer):
         if key is not None:
             self.idempotent[(api_key, key)] = (response.status, json.loads(response.text, parse_float=Decimal))
         return response
+
+    async def _signature_key(self, request: web.Request) -> web.Response:
+        api_key = self._api_key(request)
+        if api_key.startswith("revoked"):
+            return self._answer(None, 401, [{"x-api-key": "Invalid API key."}])
+        return self._answer({"webhook_signature_secret": self.signature_key_for(api_key)})
 
     async def _create_customer(self, request: web.Request) -> web.Response:
         async def create(request: web.Request) -> web.Response:
