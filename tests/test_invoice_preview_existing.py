@@ -1,6 +1,7 @@
 """Preview of an existing subscription's next invoice (`POST /invoices/preview` with `subscriptions`), across
-the real services: usage read from the subscriptions service over HTTP, prepaid credits from wallets, nothing
-written; then the period really closes and the real invoice has the preview's amounts."""
+the real services: usage read from the subscriptions service over HTTP, prepaid credits and what is left of
+unit credits from wallets, nothing written or consumed; then the period really closes and the real invoice has
+the preview's amounts."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -90,13 +92,16 @@ async def test_preview_of_an_existing_subscription_matches_its_real_invoice_and_
                 return response.json()["wallet"] if response.status_code == 200 else None
 
             created = await eventually(wallet, "the wallet")
+            # 6 calls of unit credits (seed 002): the preview offsets them without consuming them
+            grant = (await ok(wal, "POST", "/api/v1/customers/cus_preview/unit_credits", {"unit_credit": {
+                "billable_metric_code": "calls", "units": "6", "reason": "Welcome calls"}}))["unit_credit"]
 
             async def invoicing_is_ready() -> bool:  # customer, plan version and wallet projections
                 async with invoicing.database.sessionmaker() as session:
                     counts = [(await session.execute(text(f"SELECT count(*) FROM {t} WHERE organization_id = :o"),
                                                      {"o": org})).scalar() for t in ("customers", "plan_versions",
-                                                                                     "wallets")]
-                return counts[0] == 2 and counts[1] >= 1 and counts[2] == 1
+                                                                                     "wallets", "unit_credit_grants")]
+                return counts[0] == 2 and counts[1] >= 1 and counts[2] == 1 and counts[3] == 1
 
             await eventually(invoicing_is_ready, "invoicing's projections")
             clock.set(START + timedelta(days=3))
@@ -111,16 +116,21 @@ async def test_preview_of_an_existing_subscription_matches_its_real_invoice_and_
             before = await counts()
             body = {"customer": {"external_id": "cus_preview"}, "subscriptions": {"external_ids": ["sub_preview"]}}
             preview = (await ok(inv, "POST", "/api/v1/invoices/preview", body))["invoice"]
-            # 15 March 10:00 → 1 April: 17/31 of 100.00 = 54.84; 10 calls × 0.50 = 5.00; VAT 20 % = 11.97
+            # 15 March 10:00 → 1 April: 17/31 of 100.00 = 54.84; 10 calls, 6 credited, 4 × 0.50 = 2.00;
+            # VAT 20 % of 56.84 = 11.368 → 11.37
             assert (preview["fees_amount_cents"], preview["taxes_amount_cents"],
-                    preview["sub_total_including_taxes_amount_cents"]) == (5_984, 1_197, 7_181)
-            assert (preview["prepaid_credit_amount_cents"], preview["total_amount_cents"]) == (2_000, 5_181)
+                    preview["sub_total_including_taxes_amount_cents"]) == (5_684, 1_137, 6_821)
+            assert (preview["prepaid_credit_amount_cents"], preview["total_amount_cents"]) == (2_000, 4_821)
             assert preview["lago_id"] == str(uuid.UUID(int=0)) and preview["status"] == "draft"
             assert sorted((f["item"]["type"], f["amount_cents"]) for f in preview["fees"]) == [
-                ("charge", 500), ("subscription", 5_484)]
+                ("charge", 200), ("subscription", 5_484)]
+            [charge] = [f for f in preview["fees"] if f["item"]["type"] == "charge"]
+            assert (charge["units"], charge["amount_details"]["unit_credits"]["credited_units"]) == ("4", "6")
             # nothing written: no invoice, fee, tax, event, coupon or credit change, no wallet debit
             assert await counts() == before
             assert (await ok(wal, "GET", f"/api/v1/wallets/{created['lago_id']}"))["wallet"]["balance_cents"] == 2_000
+            [still] = (await ok(wal, "GET", "/api/v1/customers/cus_preview/unit_credits"))["unit_credits"]
+            assert (still["lago_id"], Decimal(still["remaining_units"])) == (grant["lago_id"], 6)
 
             # bad input and other customers' subscriptions
             for bad, field in (({**body["subscriptions"], "plan_code": "startup"}, "subscriptions.plan_code"),
@@ -157,6 +167,9 @@ async def test_preview_of_an_existing_subscription_matches_its_real_invoice_and_
             for amount in ("fees_amount_cents", "taxes_amount_cents", "sub_total_including_taxes_amount_cents",
                            "prepaid_credit_amount_cents", "total_amount_cents"):
                 assert real[amount] == preview[amount], amount
+            # the real invoice consumed the units the preview only counted
+            [used] = (await ok(wal, "GET", "/api/v1/customers/cus_preview/unit_credits"))["unit_credits"]
+            assert Decimal(used["remaining_units"]) == 0
         finally:
             await runtime.catalog.aclose()
             runtime.catalog = previous

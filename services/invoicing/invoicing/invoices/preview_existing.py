@@ -12,6 +12,10 @@ after).
   precedence, the customer's credits (upgrade credits), and prepaid credits: when the wallets projection says
   the customer has an active wallet in the currency, the wallets service's balances (fresh, over HTTP) up to
   the amount due (an estimate: a wallet's `applies_to` restriction is not applied here).
+- Unit credits (seed 002): when the grants projection says the customer holds a live grant of a metric the
+  periods price, what is left of its grants is read from wallets (`GET /customers/{id}/unit_credits`, fresh,
+  nothing consumed) and offsets the periods' units as the real invoice will (`unit_credits.requested_units`
+  then `generate.period_lines` with the credited units), subscription after subscription from one pool.
 - Not supported (422, the input schema admits null only): a plan change (`subscriptions.plan_code`) or a
   termination (`subscriptions.terminated_at`) previewed; `plan_code` with `subscriptions` matches neither input.
 """
@@ -39,6 +43,7 @@ from invoicing.invoices.schemas import PreviewSubscriptionsInput
 from invoicing.prepaid_credits import repository as wallets
 from invoicing.projections import repository as projections
 from invoicing.runtime import InvoicingRuntime
+from invoicing.unit_credits import service as unit_credits
 from invora.errors import NotFound, ValidationFailed
 from invora.events.contracts.invoicing import Invoice as InvoiceObject
 from invora.events.contracts.subscriptions import BillingPeriodEnded, Subscription, UsageSnapshot
@@ -105,6 +110,37 @@ async def _wallet_balance(runtime: InvoicingRuntime, organization_id: uuid.UUID,
                if w["status"] == "active" and w["currency"] == currency)
 
 
+async def _unit_credits_left(runtime: InvoicingRuntime, organization_id: uuid.UUID, external_customer_id: str,
+                             metrics: set[str], at: datetime) -> dict[str, Decimal]:
+    """What is left of the customer's live grants, per metric (only the metrics the projection names)."""
+    left: dict[str, Decimal] = {}
+    page = 1
+    while True:
+        found = await _get(runtime.wallets, "wallets", organization_id,
+                           f"/api/v1/customers/{quote(external_customer_id, safe='')}/unit_credits",
+                           params={"status": "active", "per_page": 100, "page": page}) or {}
+        for grant in found.get("unit_credits", []):
+            expires = grant.get("expiration_at")
+            if grant["billable_metric_code"] in metrics and (expires is None or datetime.fromisoformat(expires) > at):
+                left[grant["billable_metric_code"]] = left.get(grant["billable_metric_code"], Decimal(0)) + Decimal(
+                    grant["remaining_units"])
+        meta = found.get("meta") or {}
+        if not meta.get("next_page"):
+            return {metric: units for metric, units in left.items() if units > 0}
+        page = meta["next_page"]
+
+
+def _take(pool: dict[str, Decimal], wanted: dict[str, Decimal]) -> dict[str, Decimal]:
+    """The units credited to one period (at most what is left in the pool, which they leave)."""
+    credited = {}
+    for metric, units in wanted.items():
+        take = min(units, pool.get(metric, Decimal(0)))
+        if take > 0:
+            credited[metric] = take
+            pool[metric] -= take
+    return credited
+
+
 async def preview_existing(session: AsyncSession, organization_id: uuid.UUID, data: PreviewSubscriptionsInput,
                            runtime: InvoicingRuntime, now: datetime) -> InvoiceObject:
     customer = await projections.customer_by_external_id(session, organization_id, data.customer.external_id)
@@ -113,6 +149,8 @@ async def preview_existing(session: AsyncSession, organization_id: uuid.UUID, da
 
     lines: list[FeeLine] = []
     period: BillingPeriodEnded | None = None
+    metrics = await unit_credits.live_metrics(session, organization_id, customer.id, now)
+    pool = await _unit_credits_left(runtime, organization_id, customer.external_id, metrics, now) if metrics else {}
     for external_id in dict.fromkeys(data.subscriptions.external_ids):
         subscription, usage = await _subscription(runtime, organization_id, customer.external_id, external_id)
         event = open_period(subscription, usage)
@@ -123,7 +161,8 @@ async def preview_existing(session: AsyncSession, organization_id: uuid.UUID, da
             ctx = await generate.context_of(session, organization_id, subscription, subscription.lago_plan_version_id)
         except PlanVersionUnknown as exc:
             raise NotFound("plan") from exc
-        for amount, taxes, payload in generate.period_lines(ctx, event):
+        credited = _take(pool, unit_credits.requested_units(ctx.version.body, event, set(pool))) if pool else None
+        for amount, taxes, payload in generate.period_lines(ctx, event, credited):
             lines.append(FeeLine(amount, taxes, plan_code=(payload.get("item") or {}).get("plan_code"),
                                  billable_metric_code=payload.get("billable_metric_code"), payload=payload))
     assert period is not None
