@@ -73,3 +73,46 @@ def test_wallets_and_transactions_with_lago_client(clients):
 
     terminated = lago.wallets.destroy(wallet.lago_id)
     assert terminated.status == "terminated" and terminated.balance_cents == 0
+
+
+def test_a_manual_top_up_s_payment_url_through_lago_s_client(live_service, make_api_key, localstripe):
+    """Lago's client creates a paid top-up with `payment_method_type: manual` on wallets and asks payments for its
+    payment URL (`wallet_transactions.payment_url`): a Stripe Checkout page for the top-up's amount."""
+    import httpx
+    from lago_python_client.models import CustomerBillingConfiguration, PaymentMethod
+
+    key = make_api_key(uuid.uuid4(), ["admin"])
+    subscriptions = live_service("subscriptions", scheduler_enabled=False, consumers_enabled=False)
+    wallets = live_service("wallets", scheduler_enabled=False, consumer_session_timeout_ms=2_000)
+    payments = live_service("payments", stripe_api_base=localstripe.url, charger_enabled=False,
+                            consumer_session_timeout_ms=2_000)
+    connected = httpx.post(f"{payments}/api/v1/payment_providers", headers={"Authorization": f"Bearer {key}"},
+                           json={"payment_provider": {"provider_type": "stripe", "code": "stripe_main",
+                                                      "name": "Stripe", "secret_key": "sk_test_" + uuid.uuid4().hex}})
+    assert connected.status_code == 200, connected.text
+    stripe = localstripe.client()
+    stripe_customer = stripe.v1.customers.create({"email": "payer@acme.test"}).id
+    customers, lago, lago_payments = (Client(api_key=key, api_url=url) for url in (subscriptions, wallets, payments))
+    customers.customers.create(Customer(
+        external_id="cus_page", name="Acme", currency="EUR", email="payer@acme.test",
+        billing_configuration=CustomerBillingConfiguration(payment_provider="stripe",
+                                                           payment_provider_code="stripe_main",
+                                                           provider_customer_id=stripe_customer)))
+    wallet = _create_when_known(lago, Wallet(external_customer_id="cus_page", currency="EUR", rate_amount="1",
+                                             name="Main", invoice_requires_successful_payment=True))
+    [transaction] = lago.wallet_transactions.create(WalletTransaction(
+        wallet_id=wallet.lago_id, paid_credits="20", invoice_requires_successful_payment=True,
+        payment_method=PaymentMethod(payment_method_type="manual")))["wallet_transactions"]
+    assert transaction.status == "pending"
+    deadline = time.monotonic() + 60
+    while True:  # payments learns of the customer and of the top-up from the bus
+        try:
+            url = lago_payments.wallet_transactions.payment_url(transaction.lago_id)
+            break
+        except LagoApiError as error:
+            if error.status_code not in (404, 422) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+    session = stripe.v1.checkout.sessions.retrieve(url.rsplit("/", 1)[-1])
+    assert url.startswith("https://checkout.stripe.com/") and session.amount_total == 2_000
+    assert lago_payments.wallet_transactions.payment_url(transaction.lago_id) == url  # one page per top-up
