@@ -258,3 +258,98 @@ async def test_deleting_a_draft_that_took_units_asks_wallets_to_release_them(wor
     finally:
         await runtime.wallets.aclose()
         runtime.wallets = reachable
+
+
+# -- charges paid in advance -----------------------------------------------------------------------------------
+
+ADVANCE_TIERS = {"graduated_ranges": [
+    {"from_value": 0, "to_value": 10, "per_unit_amount": "1", "flat_amount": "0"},
+    {"from_value": 11, "to_value": None, "per_unit_amount": "0.5", "flat_amount": "0"}]}
+
+
+async def test_fees_paid_in_advance_are_offset_event_by_event_and_the_slot_keeps_its_position(
+        world, api, inv, org, handle):
+    from .test_pay_in_advance import advance_usage, all_invoices  # noqa: TID252, PLC0415
+
+    customer = await world.customer(tax_codes=[])
+    await grant_event(world, grant_body(customer))
+    calls = charge("calls", "graduated", ADVANCE_TIERS, pay_in_advance=True, invoiceable=True)
+    sub = world.subscription(customer, await world.plan(0, charges=[calls]))
+    runtime = inv.app.state.runtime
+    reachable, fake = runtime.wallets, FakeWallets(Decimal(5))
+    runtime.wallets = ServiceClient(base_url="http://w.test", subject="service:invoicing", issuer="invora",
+                                    api_key="k", transport=fake)
+    try:
+        first = advance_usage(world, sub, calls, "t1", "0", "9")
+        for envelope in (first, first, advance_usage(world, sub, calls, "t2", "9", "12"),
+                         advance_usage(world, sub, calls, "t3", "12", "15")):
+            async with inv.database.sessionmaker() as session:
+                await handle(session, [envelope])
+                await session.commit()
+        # t1: 9 calls, 5 credited → priced 0→4 (4.00); t2: 3 calls, none left → priced 4→7 (3.00), not 9→12;
+        # t3: 7→10 (3.00): the tiers see 10 priced calls, not 15 (without credits: 9.00, 2.00, 1.50)
+        full = [(await api.ok("GET", f"/api/v1/invoices/{i['lago_id']}"))["invoice"] for i in await all_invoices(api)]
+        found = sorted(full, key=lambda i: i["fees"][0]["event_transaction_id"])
+        assert [i["fees_amount_cents"] for i in found] == [400, 300, 300]
+        assert fake.calls == 3  # once per event, the redelivery asked nothing
+        fee = found[0]["fees"][0]
+        assert (fee["units"], fee["amount_details"]["unit_credits"]) == (
+            "4", {"usage_units": "9", "credited_units": "5"})
+        assert set(fake.answers) == {(i["lago_id"], "calls") for i in found}
+        # voiding the first gives its units back (the same release as a period invoice's)
+        await api.ok("POST", f"/api/v1/invoices/{found[0]['lago_id']}/void")
+        released = await outbox(inv, org, "invoice.prepaid_credits_release_requested")
+        assert [r["lago_invoice_id"] for r in released] == [found[0]["lago_id"]]
+    finally:
+        await runtime.wallets.aclose()
+        runtime.wallets = reachable
+
+
+async def test_a_fee_paid_in_advance_without_invoice_is_offset_and_wallets_knows_it_by_the_fee(
+        world, api, inv, org, handle):
+    from .test_pay_in_advance import advance_usage  # noqa: TID252, PLC0415
+
+    customer = await world.customer(tax_codes=[])
+    await grant_event(world, grant_body(customer))
+    calls = charge("calls", properties={"amount": "2"}, pay_in_advance=True, invoiceable=False)
+    sub = world.subscription(customer, await world.plan(0, charges=[calls]))
+    runtime = inv.app.state.runtime
+    reachable, fake = runtime.wallets, FakeWallets(Decimal(3))
+    runtime.wallets = ServiceClient(base_url="http://w.test", subject="service:invoicing", issuer="invora",
+                                    api_key="k", transport=fake)
+    try:
+        envelope = advance_usage(world, sub, calls, "t1", "0", "5")
+        for _ in range(2):
+            async with inv.database.sessionmaker() as session:
+                await handle(session, [envelope])
+                await session.commit()
+    finally:
+        await runtime.wallets.aclose()
+        runtime.wallets = reachable
+    [created] = await outbox(inv, org, "fee.created")
+    fee = created["fee"]
+    # 5 calls, 3 credited: 2 × 2.00 €
+    assert (fee["units"], fee["amount_cents"], fee["amount_details"]["unit_credits"]["credited_units"]) == (
+        "2", 400, "3")
+    assert fake.calls == 1 and list(fake.answers) == [(fee["lago_id"], "calls")]
+
+
+async def test_a_fee_paid_in_advance_of_a_customer_without_grants_asks_nothing(world, api, inv, org, handle):
+    from .test_pay_in_advance import advance_usage, all_invoices  # noqa: TID252, PLC0415
+
+    customer = await world.customer(tax_codes=[])
+    calls = charge("calls", properties={"amount": "2"}, pay_in_advance=True, invoiceable=True)
+    sub = world.subscription(customer, await world.plan(0, charges=[calls]))
+    runtime = inv.app.state.runtime
+    reachable = runtime.wallets
+    runtime.wallets = ServiceClient(base_url="http://127.0.0.1:9", subject="service:invoicing", issuer="invora",
+                                    api_key="unused", timeout=0.5, retries=0)  # any call would fail
+    try:
+        async with inv.database.sessionmaker() as session:
+            await handle(session, [advance_usage(world, sub, calls, "t1", "0", "5")])
+            await session.commit()
+    finally:
+        await runtime.wallets.aclose()
+        runtime.wallets = reachable
+    [invoice] = await all_invoices(api)
+    assert invoice["fees_amount_cents"] == 1_000

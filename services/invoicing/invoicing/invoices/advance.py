@@ -12,6 +12,10 @@ the fee is the difference. Then, as Lago:
   the period's close gathers the paid ones (`succeeded`) into one `advance_charges` invoice (`regroup_paid`):
   finalized and numbered, `payment_status: succeeded`, no coupons, no credits (the fees are paid).
 
+Unit credits (seed 002): a customer holding a live grant of the charge's metric has the event's units offset
+first (asked of wallets once, after the claim, under `unit_credits.advance_invoice_id`), the slot priced from
+its position less what its earlier fees' credits covered (docs/invoicing.md, "Unit credits").
+
 Exactly one fee per (subscription, charge, event transaction id): a unique index; a redelivered event inserts
 nothing and publishes nothing. The period's invoice never bills these charges again (`billing.charges`).
 """
@@ -25,7 +29,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invoicing.billing.charges import terms
+from invoicing.billing.charges import offsettable, plain, terms
 from invoicing.billing.compute import FeeLine, compute_invoice
 from invoicing.billing.subscription_fee import local_date
 from invoicing.billing.taxes import TaxRate
@@ -33,6 +37,7 @@ from invoicing.invoices import generate, lifecycle, repository, service
 from invoicing.invoices.lifecycle import CustomerParked
 from invoicing.invoices.models import Fee, Invoice
 from invoicing.invoices.render import render_fee
+from invoicing.unit_credits import service as unit_credits
 from invora.events.contracts.invoicing import FeeEvent
 from invora.events.contracts.subscriptions import PayInAdvanceUsage, Subscription
 from invora.ids import uuid7
@@ -48,8 +53,11 @@ def charge_of(ctx: generate.Context, charge_id: uuid.UUID) -> dict[str, Any] | N
     return next((c for c in ctx.version.body.get("charges") or [] if str(c["lago_id"]) == str(charge_id)), None)
 
 
-def fee_line(ctx: generate.Context, data: PayInAdvanceUsage) -> tuple[int, list[TaxRate], dict[str, Any]]:
-    """The event's fee: its amount, its tax rates and the columns to store."""
+def fee_line(ctx: generate.Context, data: PayInAdvanceUsage, credited: Decimal = Decimal(0),
+             prior: Decimal | None = None) -> tuple[int, list[TaxRate], dict[str, Any]]:
+    """The event's fee: its amount, its tax rates and the columns to store. `prior` (the customer was asked for
+    unit credits): the units they covered on the slot's earlier fees this period, so the slot is priced from
+    `units_before − prior` to `units_after − prior − credited` (`credited`: what they cover of this event)."""
     subscription = data.subscription
     charge = charge_of(ctx, data.lago_charge_id)
     if charge is None:
@@ -61,8 +69,13 @@ def fee_line(ctx: generate.Context, data: PayInAdvanceUsage) -> tuple[int, list[
         if filter_body is not None and filter_body.get("properties"):
             properties = filter_body["properties"]
     currency = subscription.plan_amount_currency
-    increment = price_increment(charge["charge_model"], properties, currency, before=Decimal(data.units_before),
-                                after=Decimal(data.units_after))
+    before, after = Decimal(data.units_before), Decimal(data.units_after)
+    details: dict[str, Any] = {}
+    if prior is not None:
+        details["unit_credits"] = {"usage_units": plain(after - before), "credited_units": plain(credited)}
+        before = max(before - prior, Decimal(0))
+        after = max(after - prior - credited, before)
+    increment = price_increment(charge["charge_model"], properties, currency, before=before, after=after)
     precise_cents = increment.precise_amount.scaleb(exponent(currency))
     units = increment.units
     invoiceable = charge.get("invoiceable") is not False
@@ -81,7 +94,7 @@ def fee_line(ctx: generate.Context, data: PayInAdvanceUsage) -> tuple[int, list[
               "lago_item_id": str(charge.get("lago_billable_metric_id")), "item_type": "BillableMetric",
               "grouped_by": dict(data.grouped_by), "plan_code": ctx.version.plan_code},
         amount_details={"units_before": data.units_before, "units_after": data.units_after,
-                        "lago_event_id": str(data.lago_event_id)},
+                        "lago_event_id": str(data.lago_event_id), **details},
     )
     return increment.amount_cents, list(ctx.taxes(generate._rates(charge.get("taxes")))), payload
 
@@ -137,23 +150,50 @@ async def on_usage(session: AsyncSession, organization_id: uuid.UUID, data: PayI
     if charge is None or not charge.get("pay_in_advance"):
         log.warning("pay_in_advance_charge_unknown", charge_id=str(data.lago_charge_id))
         return None
+    # unit credits (seed 002): only a customer holding a live grant of the charge's metric is asked
+    metric = charge.get("billable_metric_code")
+    usage_units = Decimal(data.units_after) - Decimal(data.units_before)
+    asked = bool(metric) and usage_units > 0 and offsettable(charge) and metric in await unit_credits.live_metrics(
+        session, organization_id, ctx.customer.id, now)
+    prior = await repository.credited_in_slot(
+        session, organization_id, subscription.lago_id, data.lago_charge_id, data.lago_charge_filter_id,
+        dict(data.grouped_by), data.period_start) if asked else None
+    known_as = unit_credits.advance_invoice_id(organization_id, subscription.lago_id, data.lago_charge_id,
+                                               data.transaction_id)
     if charge.get("invoiceable") is not False:
-        source = {"kind": "advance", "event": data.model_dump(mode="json")}
+        source: dict[str, Any] = {"kind": "advance", "event": data.model_dump(mode="json")}
         key = f"advance:{subscription.lago_id}:{data.lago_charge_id}:{data.transaction_id}"
+        extra: dict[str, Any] = {}
+        if asked and prior is not None:
+            source["unit_credits_prior"] = plain(prior)
+
+            async def offset_units(invoice: Invoice) -> None:  # after the claim: a duplicate never asks
+                credited = await unit_credits.consume(organization_id, invoice.id, ctx.customer.external_id,
+                                                      {metric: usage_units})
+                invoice.source = {**invoice.source, "unit_credits": credited}
+
+            extra = dict(invoice_id=known_as, before_pricing=offset_units)
         return await generate._create(session, organization_id, ctx, subscription, data.period_start,
                                       data.period_end, "pay_in_advance_charge",
                                       local_date(data.timestamp, subscription.timezone), source, now,
-                                      source_key=key, grace_applies=False)
-    amount, taxes, payload = fee_line(ctx, data)
+                                      source_key=key, grace_applies=False, **extra)
+    amount, taxes, payload = fee_line(ctx, data, prior=prior)
     fee_id = await repository.claim_advance_fee(session, dict(
-        id=uuid7(), organization_id=organization_id, invoice_id=None, customer_id=ctx.customer.id,
-        external_customer_id=ctx.customer.external_id, amount_currency=subscription.plan_amount_currency,
-        created_at=now, updated_at=now, applied_taxes=[], **payload))
+        id=known_as if asked else uuid7(), organization_id=organization_id, invoice_id=None,
+        customer_id=ctx.customer.id, external_customer_id=ctx.customer.external_id,
+        amount_currency=subscription.plan_amount_currency, created_at=now, updated_at=now, applied_taxes=[],
+        **payload))
     if fee_id is None:
         log.info("pay_in_advance_fee_exists", transaction_id=data.transaction_id)
         return None
+    if asked:  # after the claim (a duplicate never asks); wallets knows the fee by its id (no invoice)
+        credited = Decimal((await unit_credits.consume(organization_id, fee_id, ctx.customer.external_id,
+                                                       {metric: usage_units})).get(metric, "0"))
+        amount, taxes, payload = fee_line(ctx, data, credited, prior)
     fee = await repository.get_fee(session, organization_id, fee_id)
     assert fee is not None
+    for column in ("units", "amount_cents", "precise_amount_cents", "precise_unit_amount", "amount_details"):
+        setattr(fee, column, payload[column])
     computed = compute_invoice([FeeLine(amount_cents=amount, taxes=taxes)], [], fee.amount_currency, now)
     result = computed.fees[0]
     fee.taxes_precise_amount_cents = result.taxes_precise_amount_cents

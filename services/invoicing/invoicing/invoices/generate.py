@@ -358,8 +358,11 @@ def lines_of_source(ctx: Context, source: dict[str, Any]) -> list[tuple[int, lis
         return upgrade_lines(ctx, PlanChange.model_validate(source["event"]))
     if kind in ("advance", "progressive"):
         from invoicing.invoices import advance, progressive  # they build on this module
-        if kind == "advance":
-            return [advance.fee_line(ctx, PayInAdvanceUsage.model_validate(source["event"]))]
+        if kind == "advance":  # with the unit credits recorded at its creation, never asked again
+            prior = source.get("unit_credits_prior")
+            credited = sum(unit_credits.credited_of(source).values(), Decimal(0))
+            return [advance.fee_line(ctx, PayInAdvanceUsage.model_validate(source["event"]), credited,
+                                     None if prior is None else Decimal(prior))]
         return progressive.lines(ctx, UsageThresholdReached.model_validate(source["event"]))
     return start_lines(ctx, SubscriptionEvent.model_validate(source["event"]))
 

@@ -6,9 +6,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, func, or_, select, text, update
+from sqlalchemy import Numeric, Select, and_, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -131,6 +132,19 @@ async def claim_keyed(session: AsyncSession, values: dict[str, Any]) -> Invoice 
     if invoice is not None:
         memo(session, _FRESH)[invoice.id] = True
     return invoice
+
+
+async def credited_in_slot(session: AsyncSession, organization_id: uuid.UUID, subscription_id: uuid.UUID,
+                           charge_id: uuid.UUID, charge_filter_id: uuid.UUID | None, grouped_by: dict[str, Any],
+                           period_start: datetime) -> Decimal:
+    """The units unit credits covered on the slot's earlier fees paid in advance this period (what shifts the
+    priced position of the slot's next event)."""
+    credited = Fee.amount_details["unit_credits"]["credited_units"].astext
+    statement = select(func.coalesce(func.sum(credited.cast(Numeric)), 0)).where(
+        Fee.organization_id == organization_id, Fee.subscription_id == subscription_id, Fee.charge_id == charge_id,
+        Fee.charge_filter_id.is_(None) if charge_filter_id is None else Fee.charge_filter_id == charge_filter_id,
+        Fee.grouped_by == grouped_by, Fee.from_date == period_start, Fee.pay_in_advance.is_(True))
+    return Decimal((await session.execute(statement)).scalar_one())
 
 
 async def claim_advance_fee(session: AsyncSession, values: dict[str, Any]) -> uuid.UUID | None:

@@ -45,6 +45,13 @@ def invoice_id(organization_id: uuid.UUID, data: BillingPeriodEnded) -> uuid.UUI
                                   f"{data.reason}")
 
 
+def advance_invoice_id(organization_id: uuid.UUID, subscription_id: uuid.UUID, charge_id: uuid.UUID,
+                       transaction_id: str) -> uuid.UUID:
+    """The id a fee paid in advance is known by to wallets (its invoice's id when it has one): the same on every
+    attempt, so a redelivery after a crash gets wallets' first answer."""
+    return uuid.uuid5(_NAMESPACE, f"advance:{organization_id}:{subscription_id}:{charge_id}:{transaction_id}")
+
+
 def requested_units(version: Mapping[str, Any], data: BillingPeriodEnded, metrics: set[str]) -> dict[str, Decimal]:
     """Per metric the customer holds grants of: the period's units its charges would price (offsettable slots)."""
     if data.usage is None:
