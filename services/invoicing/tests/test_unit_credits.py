@@ -353,3 +353,72 @@ async def test_a_fee_paid_in_advance_of_a_customer_without_grants_asks_nothing(w
         runtime.wallets = reachable
     [invoice] = await all_invoices(api)
     assert invoice["fees_amount_cents"] == 1_000
+
+
+# -- progressive billing ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("left", "billed"), [(Decimal(5), (300, 400)), (Decimal(10), (0, 200))])
+async def test_progressive_invoices_and_the_period_credit_each_unit_once(world, api, inv, org, handle, left, billed):
+    """8 calls at a threshold, 12 at the close, 1 € a call: the progressive invoice asks for 8, the period's
+    invoice only for the 4 since; each is priced less every unit credited so far, so together they bill
+    (12 − credited) × 1 € and the period's deduction matches what the progressive invoice priced."""
+    from .test_pay_in_advance import all_invoices, threshold_reached, thresholds  # noqa: TID252, PLC0415
+
+    customer = await world.customer(tax_codes=[])
+    await grant_event(world, grant_body(customer))
+    calls = charge("calls", properties={"amount": "1"})
+    sub = world.subscription(customer, await world.plan(0, charges=[calls], usage_thresholds=thresholds(500)))
+    runtime = inv.app.state.runtime
+    reachable, fake = runtime.wallets, FakeWallets(left)
+    runtime.wallets = ServiceClient(base_url="http://w.test", subject="service:invoicing", issuer="invora",
+                                    api_key="k", transport=fake)
+    try:
+        reached = threshold_reached(world, sub, calls, "8", 500, 800, T0 + timedelta(days=5))
+        for envelope in (reached, reached, world.period_ended(sub, T0, APR, usage=[charge_usage(calls, "12")])):
+            async with inv.database.sessionmaker() as session:
+                await handle(session, [envelope])
+                await session.commit()
+    finally:
+        await runtime.wallets.aclose()
+        runtime.wallets = reachable
+    [progressive] = await all_invoices(api, invoice_type="progressive_billing")
+    [period] = await all_invoices(api, invoice_type="subscription")
+    assert progressive["total_amount_cents"] == billed[0]
+    assert period["total_amount_cents"] == billed[1]
+    assert progressive["total_amount_cents"] + period["total_amount_cents"] == (12 - min(left, 12)) * 100
+    # wallets was asked 8 units for the progressive invoice, then 4 (not 12) for the period's
+    asked = {invoice: units for (invoice, _), units in fake.answers.items()}
+    assert set(asked) == {progressive["lago_id"], period["lago_id"]} and fake.calls == 2
+    assert asked[progressive["lago_id"]] == min(left, 8)
+    assert asked[period["lago_id"]] == min(left - min(left, 8), 4)
+
+
+async def test_a_grant_gone_by_the_close_still_counts_what_progressive_invoices_credited(world, api, inv, org, handle):
+    from .test_pay_in_advance import all_invoices, threshold_reached, thresholds  # noqa: TID252, PLC0415
+
+    customer = await world.customer(tax_codes=[])
+    grant = grant_body(customer)
+    await grant_event(world, grant)
+    calls = charge("calls", properties={"amount": "1"})
+    sub = world.subscription(customer, await world.plan(0, charges=[calls], usage_thresholds=thresholds(500)))
+    runtime = inv.app.state.runtime
+    reachable, fake = runtime.wallets, FakeWallets(Decimal(6))
+    runtime.wallets = ServiceClient(base_url="http://w.test", subject="service:invoicing", issuer="invora",
+                                    api_key="k", transport=fake)
+    try:
+        async with inv.database.sessionmaker() as session:
+            await handle(session, [threshold_reached(world, sub, calls, "8", 500, 800, T0 + timedelta(days=5))])
+            await session.commit()
+        await grant_event(world, {**grant, "status": "voided"}, "voided")  # no live grant at the close
+        async with inv.database.sessionmaker() as session:
+            await handle(session, [world.period_ended(sub, T0, APR, usage=[charge_usage(calls, "12")])])
+            await session.commit()
+    finally:
+        await runtime.wallets.aclose()
+        runtime.wallets = reachable
+    [progressive] = await all_invoices(api, invoice_type="progressive_billing")
+    [period] = await all_invoices(api, invoice_type="subscription")
+    # 8 − 6 = 2 billed first; the close prices 12 − 6 = 6 and deducts the 2: 4, wallets not asked again
+    assert (progressive["total_amount_cents"], period["fees_amount_cents"], period["total_amount_cents"]) == (
+        200, 600, 400)
+    assert fake.calls == 1

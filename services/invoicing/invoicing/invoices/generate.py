@@ -275,17 +275,27 @@ async def invoice_period(session: AsyncSession, organization_id: uuid.UUID, data
     if revised is not None:  # late usage heard of before this close was handled (it was parked): use it
         source = {**source, "event": {**source["event"], "usage": revised.usage}, "usage_revision": revised.revision,
                   "usage_sequence": revised.sequence}
-    # unit credits (seed 002): only a customer holding a live grant of one of the period's metrics is asked
+    # unit credits (seed 002): only a customer holding a live grant of one of the period's metrics is asked;
+    # what the period's progressive-billing invoices had credited is priced as credited and not asked again
     wanted: dict[str, Decimal] = {}
+    prior: dict[str, Decimal] = {}
+    if data.reason in service.DEDUCTING_REASONS and (ctx.version.body.get("usage_thresholds")
+                                                      or (subscription.plan_overrides or {}).get("usage_thresholds")):
+        prior = await repository.progressive_unit_credits(session, organization_id, subscription.lago_id,
+                                                          data.period_start)
+        if prior:
+            source = {**source, "unit_credits_priced": unit_credits.merged(prior)}
     metrics = await unit_credits.live_metrics(session, organization_id, ctx.customer.id, now)
     if metrics:
-        wanted = unit_credits.requested_units(ctx.version.body, BillingPeriodEnded.model_validate(source["event"]),
-                                              metrics)
+        wanted = unit_credits.still_wanted(unit_credits.requested_units(
+            ctx.version.body, BillingPeriodEnded.model_validate(source["event"]), metrics), prior)
     extra: dict[str, Any] = {}
     if wanted:
         async def offset_units(invoice: Invoice) -> None:  # after the claim: a duplicate never asks
             credited = await unit_credits.consume(organization_id, invoice.id, ctx.customer.external_id, wanted)
             invoice.source = {**invoice.source, "unit_credits": credited}
+            if prior:
+                invoice.source = {**invoice.source, "unit_credits_priced": unit_credits.merged(prior, credited)}
 
         extra = dict(invoice_id=unit_credits.invoice_id(organization_id, data), before_pricing=offset_units)
     invoice = await _create(session, organization_id, ctx, subscription, data.period_start, data.period_end,
@@ -348,11 +358,11 @@ def upgrade_lines(ctx: Context, data: PlanChange) -> list[tuple[int, list[TaxRat
 def lines_of_source(ctx: Context, source: dict[str, Any]) -> list[tuple[int, list[TaxRate], dict[str, Any]]]:
     kind = source["kind"]
     if kind == "period":
-        return period_lines(ctx, BillingPeriodEnded.model_validate(source["event"]), unit_credits.credited_of(source))
+        return period_lines(ctx, BillingPeriodEnded.model_validate(source["event"]), unit_credits.priced_of(source))
     if kind == "usage_revision":  # a follow-up of a final invoice: late usage's difference only
         event = BillingPeriodEnded.model_validate(source["event"])
         billed = {key: Billed.load(value) for key, value in source["billed"].items()}
-        lines = period_lines(ctx, event, unit_credits.credited_of(source))
+        lines = period_lines(ctx, event, unit_credits.priced_of(source))
         return difference(lines, billed, exponent(event.subscription.plan_amount_currency)).lines
     if kind == "upgrade":
         return upgrade_lines(ctx, PlanChange.model_validate(source["event"]))
@@ -363,7 +373,8 @@ def lines_of_source(ctx: Context, source: dict[str, Any]) -> list[tuple[int, lis
             credited = sum(unit_credits.credited_of(source).values(), Decimal(0))
             return [advance.fee_line(ctx, PayInAdvanceUsage.model_validate(source["event"]), credited,
                                      None if prior is None else Decimal(prior))]
-        return progressive.lines(ctx, UsageThresholdReached.model_validate(source["event"]))
+        return progressive.lines(ctx, UsageThresholdReached.model_validate(source["event"]),
+                                 unit_credits.priced_of(source))
     return start_lines(ctx, SubscriptionEvent.model_validate(source["event"]))
 
 

@@ -134,6 +134,23 @@ async def claim_keyed(session: AsyncSession, values: dict[str, Any]) -> Invoice 
     return invoice
 
 
+async def progressive_unit_credits(session: AsyncSession, organization_id: uuid.UUID, subscription_id: uuid.UUID,
+                                   period_start: datetime, *, exclude: uuid.UUID | None = None) -> dict[str, Decimal]:
+    """The units unit credits covered on the period's progressive-billing invoices (voided ones aside: their
+    units went back), per metric: what the period's later invoices price as already credited."""
+    statement = select(Invoice.source["unit_credits"]).where(
+        Invoice.organization_id == organization_id, Invoice.subscription_id == subscription_id,
+        Invoice.period_start == period_start, Invoice.billing_reason == "progressive_billing",
+        Invoice.status != "voided", Invoice.source.has_key("unit_credits"))
+    if exclude is not None:
+        statement = statement.where(Invoice.id != exclude)
+    total: dict[str, Decimal] = {}
+    for credited in (await session.execute(statement)).scalars():
+        for metric, units in (credited or {}).items():
+            total[metric] = total.get(metric, Decimal(0)) + Decimal(units)
+    return total
+
+
 async def credited_in_slot(session: AsyncSession, organization_id: uuid.UUID, subscription_id: uuid.UUID,
                            charge_id: uuid.UUID, charge_filter_id: uuid.UUID | None, grouped_by: dict[str, Any],
                            period_start: datetime) -> Decimal:

@@ -72,9 +72,11 @@ async def revise(session: AsyncSession, organization_id: uuid.UUID, data: Billin
               "usage_revision": data.revision, "billed": {key: value.dump() for key, value in billed.items()}}
     if template.get("unit_credits"):  # the first invoice's credited units offset the revised usage too
         source["unit_credits"] = template["unit_credits"]
+    if template.get("unit_credits_priced"):  # and the period's progressive invoices' ones
+        source["unit_credits_priced"] = template["unit_credits_priced"]
     event = BillingPeriodEnded.model_validate(template["event"])
     ctx = await generate.context_of(session, organization_id, event.subscription, event.lago_plan_version_id)
-    revised = generate.period_lines(ctx, event, unit_credits.credited_of(source))
+    revised = generate.period_lines(ctx, event, unit_credits.priced_of(source))
     outcome = difference(revised, billed, exponent(event.subscription.plan_amount_currency))
     if outcome.uncredited_cents:
         log.warning("late_usage_not_credited", billing_period_id=str(data.lago_billing_period_id),

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from invoicing.billing.charges import charge_fees, offsettable, plain
 from invoicing.invoices.errors import DependencyUnavailable
 from invoicing.unit_credits import repository
-from invora.events.contracts.subscriptions import BillingPeriodEnded
+from invora.events.contracts.subscriptions import BillingPeriodEnded, UsageSnapshot
 from invora.service_client import ServiceClient, ServiceUnavailableError
 
 # the wallets client of the consumer running now (set by `invoices.consumer.with_catalog_fallback`)
@@ -56,8 +56,13 @@ def requested_units(version: Mapping[str, Any], data: BillingPeriodEnded, metric
     """Per metric the customer holds grants of: the period's units its charges would price (offsettable slots)."""
     if data.usage is None:
         return {}
+    return usage_units(version, data.plan_overrides, data.usage, data.subscription.plan_amount_currency, metrics)
+
+
+def usage_units(version: Mapping[str, Any], overrides: Mapping[str, Any] | None, usage: UsageSnapshot,
+                currency: str, metrics: set[str]) -> dict[str, Decimal]:
     wanted: dict[str, Decimal] = {}
-    for line in charge_fees(version, data.plan_overrides, data.usage, data.subscription.plan_amount_currency):
+    for line in charge_fees(version, overrides, usage, currency):
         if line.true_up or line.metric_code not in metrics or not offsettable(line.charge) or line.units <= 0:
             continue
         wanted[line.metric_code] = wanted.get(line.metric_code, Decimal(0)) + line.units
@@ -91,7 +96,30 @@ async def consume(organization_id: uuid.UUID, invoice_id: uuid.UUID, external_cu
 
 
 def credited_of(source: Mapping[str, Any]) -> dict[str, Decimal]:
+    """The units this invoice itself took from wallets (what its void gives back)."""
     return {metric: Decimal(units) for metric, units in (source.get("unit_credits") or {}).items()}
+
+
+def priced_of(source: Mapping[str, Any]) -> dict[str, Decimal]:
+    """The units the invoice is priced as credited: its own, plus those of the period's earlier
+    progressive-billing invoices (`unit_credits_priced`, recorded when it was made)."""
+    if "unit_credits_priced" in source:
+        return {metric: Decimal(units) for metric, units in source["unit_credits_priced"].items()}
+    return credited_of(source)
+
+
+def merged(*parts: Mapping[str, Decimal | str]) -> dict[str, str]:
+    total: dict[str, Decimal] = {}
+    for part in parts:
+        for metric, units in part.items():
+            total[metric] = total.get(metric, Decimal(0)) + Decimal(units)
+    return {metric: plain(units) for metric, units in total.items() if units > 0}
+
+
+def still_wanted(wanted: Mapping[str, Decimal], prior: Mapping[str, Decimal]) -> dict[str, Decimal]:
+    """What is left to ask once the period's earlier invoices' credited units are counted."""
+    return {metric: units - prior.get(metric, Decimal(0)) for metric, units in wanted.items()
+            if units > prior.get(metric, Decimal(0))}
 
 
 def holds_units(source: Mapping[str, Any] | None) -> bool:
