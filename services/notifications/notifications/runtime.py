@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from fastapi import Request
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.runtime import ServiceRuntime
+from notifications.delivery_worker.repository import notify_at_commit
 from notifications.settings import NotificationsSettings
 from notifications.signing.jwt import JwtSigner
 from notifications.ssrf.policy import TargetPolicy
@@ -54,9 +54,6 @@ def get_runtime(request: Request) -> NotificationsRuntime:
     return request.app.state.runtime
 
 
-_WAKE = text(f"SELECT pg_notify('{WAKE_CHANNEL}', :due_at)")
-
-
 async def wake_workers_at_commit(session: AsyncSession, due_at: datetime) -> None:
     """Tell every delivery worker (any replica) to look for due deliveries once this transaction commits.
 
@@ -64,4 +61,4 @@ async def wake_workers_at_commit(session: AsyncSession, due_at: datetime) -> Non
     that time (a large fan-out on a busy database), when the workers' searches have moved on
     past it: each worker lowers its search floor to it (delivery_worker/scan_floor.py).
     """
-    await session.execute(_WAKE, {"due_at": due_at.isoformat()})
+    await notify_at_commit(session, WAKE_CHANNEL, due_at)

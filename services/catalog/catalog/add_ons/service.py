@@ -10,11 +10,13 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from catalog.add_ons import repository
 from catalog.add_ons.errors import AddOnAttachedToLivePlans, AddOnNotFound
 from catalog.add_ons.models import AddOn
+from catalog.add_ons.repository import live_by_code as live_by_code
+from catalog.add_ons.repository import live_by_id as live_by_id
 from catalog.add_ons.schemas import AddOnCreateInput, AddOnUpdateInput
 from catalog.events import publish
 from catalog.plans import repository as plan_repository
@@ -22,8 +24,7 @@ from catalog.taxes import service as taxes
 from invora.db.flush import flush_unique
 from invora.errors import ValidationFailed
 from invora.events.contracts import catalog as contracts
-from invora.web.inputs import storable_key
-from invora.web.pagination import PageParams, PaginationMeta, paginate
+from invora.web.pagination import PageParams, PaginationMeta
 
 
 async def to_objects(session: AsyncSession, add_ons: Sequence[AddOn]) -> list[contracts.AddOn]:
@@ -44,25 +45,6 @@ async def to_object(session: AsyncSession, add_on: AddOn) -> contracts.AddOn:
     return (await to_objects(session, [add_on]))[0]
 
 
-def _live(organization_id: uuid.UUID):
-    return select(AddOn).where(AddOn.organization_id == organization_id, AddOn.deleted_at.is_(None))
-
-
-async def live_by_code(session: AsyncSession, organization_id: uuid.UUID, code: str) -> AddOn | None:
-    if not storable_key(code):
-        return None
-    return (await session.execute(_live(organization_id).where(AddOn.code == code))).scalar_one_or_none()
-
-
-async def live_by_id(
-    session: AsyncSession, organization_id: uuid.UUID, add_on_id: uuid.UUID, *, include_deleted: bool = False,
-) -> AddOn | None:
-    statement = select(AddOn).where(AddOn.organization_id == organization_id, AddOn.id == add_on_id)
-    if not include_deleted:
-        statement = statement.where(AddOn.deleted_at.is_(None))
-    return (await session.execute(statement)).scalar_one_or_none()
-
-
 async def get(session: AsyncSession, organization_id: uuid.UUID, code: str) -> AddOn:
     add_on = await live_by_code(session, organization_id, code)
     if add_on is None:
@@ -77,8 +59,7 @@ async def read(session: AsyncSession, organization_id: uuid.UUID, code: str) -> 
 async def list_add_ons(
     session: AsyncSession, organization_id: uuid.UUID, page: PageParams,
 ) -> tuple[list[contracts.AddOn], PaginationMeta]:
-    statement = _live(organization_id).order_by(AddOn.created_at.desc(), AddOn.id.desc())
-    rows, meta = await paginate(session, statement, page)
+    rows, meta = await repository.page(session, organization_id, page)
     return await to_objects(session, rows), meta
 
 

@@ -13,11 +13,14 @@ import uuid
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from catalog.billable_metrics import repository
 from catalog.billable_metrics.errors import BillableMetricAttachedToLivePlans, BillableMetricNotFound
 from catalog.billable_metrics.models import BillableMetric
+from catalog.billable_metrics.repository import by_ids as by_ids
+from catalog.billable_metrics.repository import find as find
+from catalog.billable_metrics.repository import live_by_codes as live_by_codes
 from catalog.billable_metrics.schemas import (
     BillableMetricCreateInput,
     BillableMetricFilterInput,
@@ -30,8 +33,7 @@ from invora.db.flush import flush_unique
 from invora.errors import ValidationFailed
 from invora.events.contracts import catalog as contracts
 from invora.expressions import EventInput, ExpressionFailed, ExpressionInvalid, compile_expression, render
-from invora.web.inputs import storable_key
-from invora.web.pagination import PageParams, PaginationMeta, paginate
+from invora.web.pagination import PageParams, PaginationMeta
 
 NOT_RECURRING = frozenset({"count_agg", "max_agg", "latest_agg"})
 LOCKED_WHEN_CHARGED = ("code", "aggregation_type", "field_name", "recurring", "weighted_interval", "expression")
@@ -46,18 +48,6 @@ def to_object(metric: BillableMetric) -> contracts.BillableMetric:
         filters=[contracts.BillableMetricFilter(**f) for f in metric.filters], created_at=metric.created_at,
         deleted_at=metric.deleted_at,
     )
-
-
-def _live(organization_id: uuid.UUID):
-    return select(BillableMetric).where(
-        BillableMetric.organization_id == organization_id, BillableMetric.deleted_at.is_(None)
-    )
-
-
-async def find(session: AsyncSession, organization_id: uuid.UUID, code: str) -> BillableMetric | None:
-    if not storable_key(code):
-        return None
-    return (await session.execute(_live(organization_id).where(BillableMetric.code == code))).scalar_one_or_none()
 
 
 async def get(session: AsyncSession, organization_id: uuid.UUID, code: str) -> BillableMetric:
@@ -75,14 +65,11 @@ async def list_metrics(
     session: AsyncSession, organization_id: uuid.UUID, page: PageParams, *,
     aggregation_types: list[str] | None = None, plan_code: str | None = None,
 ) -> tuple[list[contracts.BillableMetric], PaginationMeta]:
-    statement = _live(organization_id)
-    if aggregation_types:
-        statement = statement.where(BillableMetric.aggregation_type.in_(aggregation_types))
+    metric_ids = None
     if plan_code is not None:
         metric_ids = await plan_repository.metric_ids_of_current_version(session, organization_id, plan_code)
-        statement = statement.where(BillableMetric.id.in_(metric_ids))
-    statement = statement.order_by(BillableMetric.created_at.desc(), BillableMetric.id.desc())
-    rows, meta = await paginate(session, statement, page)
+    rows, meta = await repository.page(session, organization_id, page, aggregation_types=aggregation_types,
+                                       metric_ids=metric_ids)
     return [to_object(m) for m in rows], meta
 
 
@@ -157,25 +144,6 @@ async def delete(session: AsyncSession, organization_id: uuid.UUID, code: str) -
     await publish(session, organization_id, "billable_metric.deleted", metric.id,
                   contracts.BillableMetricEvent(billable_metric=result))
     return result
-
-
-async def by_ids(session: AsyncSession, organization_id: uuid.UUID, ids: set[uuid.UUID]) -> dict[uuid.UUID,
-                                                                                               BillableMetric]:
-    if not ids:
-        return {}
-    rows = (await session.execute(
-        select(BillableMetric).where(BillableMetric.organization_id == organization_id, BillableMetric.id.in_(ids))
-    )).scalars().all()
-    return {m.id: m for m in rows}
-
-
-async def live_by_codes(session: AsyncSession, organization_id: uuid.UUID, codes: set[str]) -> dict[str,
-                                                                                                   BillableMetric]:
-    codes = {c for c in codes if storable_key(c)}
-    if not codes:
-        return {}
-    rows = (await session.execute(_live(organization_id).where(BillableMetric.code.in_(codes)))).scalars().all()
-    return {m.code: m for m in rows}
 
 
 def _filters(filters: list[BillableMetricFilterInput]) -> list[dict]:

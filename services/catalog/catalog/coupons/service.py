@@ -13,14 +13,14 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import delete as sql_delete
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.billable_metrics import service as metrics
 from catalog.billable_metrics.models import BillableMetric
+from catalog.coupons import repository
 from catalog.coupons.errors import CouponNotFound
 from catalog.coupons.models import Coupon, CouponTarget
+from catalog.coupons.repository import find as find
 from catalog.coupons.schemas import AppliesTo, CouponCreateInput, CouponUpdateInput
 from catalog.events import publish
 from catalog.plans import repository as plan_repository
@@ -28,20 +28,13 @@ from catalog.plans.models import Plan
 from invora.db.flush import flush_unique
 from invora.errors import MethodNotAllowed, ValidationFailed
 from invora.events.contracts import catalog as contracts
-from invora.web.inputs import storable_key
-from invora.web.pagination import PageParams, PaginationMeta, paginate
+from invora.web.pagination import PageParams, PaginationMeta
 
 
 async def to_objects(session: AsyncSession, coupons: Sequence[Coupon]) -> list[contracts.Coupon]:
     if not coupons:
         return []
-    targets = (await session.execute(
-        select(CouponTarget.coupon_id, Plan.code, BillableMetric.code)
-        .outerjoin(Plan, Plan.id == CouponTarget.plan_id)
-        .outerjoin(BillableMetric, BillableMetric.id == CouponTarget.billable_metric_id)
-        .where(CouponTarget.coupon_id.in_([c.id for c in coupons]))
-        .order_by(CouponTarget.id)
-    )).all()
+    targets = await repository.targets(session, [c.id for c in coupons])
     plan_codes: dict[uuid.UUID, list[str]] = {}
     metric_codes: dict[uuid.UUID, list[str]] = {}
     for coupon_id, plan_code, metric_code in targets:
@@ -64,16 +57,6 @@ async def to_objects(session: AsyncSession, coupons: Sequence[Coupon]) -> list[c
     ]
 
 
-def _live(organization_id: uuid.UUID):
-    return select(Coupon).where(Coupon.organization_id == organization_id, Coupon.deleted_at.is_(None))
-
-
-async def find(session: AsyncSession, organization_id: uuid.UUID, code: str) -> Coupon | None:
-    if not storable_key(code):
-        return None
-    return (await session.execute(_live(organization_id).where(Coupon.code == code))).scalar_one_or_none()
-
-
 async def get(session: AsyncSession, organization_id: uuid.UUID, code: str) -> Coupon:
     coupon = await find(session, organization_id, code)
     if coupon is None:
@@ -92,8 +75,7 @@ async def read(session: AsyncSession, organization_id: uuid.UUID, code: str) -> 
 async def list_coupons(
     session: AsyncSession, organization_id: uuid.UUID, page: PageParams,
 ) -> tuple[list[contracts.Coupon], PaginationMeta]:
-    rows, meta = await paginate(session, _live(organization_id).order_by(Coupon.created_at.desc(), Coupon.id.desc()),
-                                page)
+    rows, meta = await repository.page(session, organization_id, page)
     return await to_objects(session, rows), meta
 
 
@@ -205,7 +187,7 @@ async def update(
     _normalise(coupon)
     coupon.updated_at = datetime.now(UTC)
     if targets is not None:
-        await session.execute(sql_delete(CouponTarget).where(CouponTarget.coupon_id == coupon.id))
+        await repository.delete_targets(session, coupon.id)
         session.add_all(_targets(coupon, *targets))
     await flush_unique(session)
     return await _publish(session, "updated", coupon)

@@ -10,26 +10,24 @@ every plan entitlement. Deleting a feature removes it from every plan.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete as sql_delete
-from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.events import publish
+from catalog.features import repository
 from catalog.features.errors import FeatureNotFound, PrivilegeNotFound
 from catalog.features.models import Feature, FeaturePrivilege
+from catalog.features.repository import find as find
+from catalog.features.repository import live_by_codes as live_by_codes
 from catalog.features.schemas import MAX_SELECT_OPTIONS, FeatureCreateInput, FeatureUpdateInput, PrivilegeInput
 from catalog.plans import repository as plan_repository
-from catalog.plans.models import PlanEntitlement
 from catalog.plans.service import publish_updated
 from invora.db.flush import flush_unique
 from invora.errors import ValidationFailed
 from invora.events.contracts import catalog as contracts
-from invora.web.inputs import storable_key
-from invora.web.pagination import PageParams, PaginationMeta, paginate
+from invora.web.pagination import PageParams, PaginationMeta
 
 
 def to_object(feature: Feature) -> contracts.Feature:
@@ -39,16 +37,6 @@ def to_object(feature: Feature) -> contracts.Feature:
         privileges=[contracts.FeaturePrivilege(code=p.code, name=p.name, value_type=p.value_type, config=p.config)
                     for p in feature.privileges],
     )
-
-
-def _live(organization_id: uuid.UUID):
-    return select(Feature).where(Feature.organization_id == organization_id, Feature.deleted_at.is_(None))
-
-
-async def find(session: AsyncSession, organization_id: uuid.UUID, code: str) -> Feature | None:
-    if not storable_key(code):
-        return None
-    return (await session.execute(_live(organization_id).where(Feature.code == code))).scalar_one_or_none()
 
 
 async def get(session: AsyncSession, organization_id: uuid.UUID, code: str) -> Feature:
@@ -62,24 +50,10 @@ async def read(session: AsyncSession, organization_id: uuid.UUID, code: str) -> 
     return to_object(await get(session, organization_id, code))
 
 
-async def live_by_codes(session: AsyncSession, organization_id: uuid.UUID, codes: Iterable[str]) -> dict[str, Feature]:
-    wanted = {c for c in codes if storable_key(c)}
-    if not wanted:
-        return {}
-    rows = (await session.execute(_live(organization_id).where(Feature.code.in_(wanted)))).scalars().all()
-    return {f.code: f for f in rows}
-
-
 async def list_features(
     session: AsyncSession, organization_id: uuid.UUID, page: PageParams, search_term: str | None = None,
 ) -> tuple[list[contracts.Feature], PaginationMeta]:
-    statement = _live(organization_id)
-    if search_term and storable_key(search_term):
-        pattern = "%" + search_term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        statement = statement.where(or_(Feature.code.ilike(pattern), Feature.name.ilike(pattern),
-                                        Feature.description.ilike(pattern)))
-    statement = statement.order_by(Feature.created_at.desc(), Feature.id.desc())
-    rows, meta = await paginate(session, statement, page)
+    rows, meta = await repository.page(session, organization_id, page, search_term)
     return [to_object(f) for f in rows], meta
 
 
@@ -175,7 +149,7 @@ async def delete(session: AsyncSession, organization_id: uuid.UUID, code: str) -
     """Soft delete; the feature leaves every plan (their entitlements are removed)."""
     feature = await get(session, organization_id, code)
     plans = await plan_repository.plans_with_feature(session, feature.id)
-    await session.execute(sql_delete(PlanEntitlement).where(PlanEntitlement.feature_id == feature.id))
+    await repository.remove_from_plans(session, feature.id)
     feature.deleted_at = datetime.now(UTC)
     await session.flush()
     result = await _publish(session, "deleted", feature)
@@ -191,9 +165,7 @@ async def delete_privilege(
     if privilege is None:
         raise PrivilegeNotFound()
     feature.privileges.remove(privilege)
-    rows = (await session.execute(
-        select(PlanEntitlement).where(PlanEntitlement.feature_id == feature.id)
-    )).scalars().all()
+    rows = await repository.plan_entitlements(session, feature.id)
     for row in rows:
         if privilege_code in row.privilege_values:
             row.privilege_values = {k: v for k, v in row.privilege_values.items() if k != privilege_code}

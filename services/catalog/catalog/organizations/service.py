@@ -10,14 +10,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.events import publish
 from catalog.organizations import repository
 from catalog.organizations.models import Organization
 from catalog.organizations.schemas import OrganizationUpdateInput
-from catalog.taxes.models import Tax
+from catalog.taxes import repository as tax_repository
 from catalog.taxes.service import to_object as tax_object
 from invora.events.contracts import catalog as contracts
 
@@ -35,10 +34,7 @@ def _defaults(organization_id: uuid.UUID) -> Organization:
 
 
 async def _applied_taxes(session: AsyncSession, organization_id: uuid.UUID) -> list[contracts.Tax]:
-    rows = (await session.execute(
-        select(Tax).where(Tax.organization_id == organization_id, Tax.applied_to_organization.is_(True))
-        .order_by(Tax.code)
-    )).scalars().all()
+    rows = await tax_repository.applied_to_organization(session, organization_id)
     return [tax_object(t) for t in rows]
 
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from catalog.features import repository as feature_repository
 from catalog.features.errors import FeatureNotFound, PrivilegeNotFound
 from catalog.features.models import Feature
 from catalog.features.service import live_by_codes as features_by_codes
-from catalog.plans import render
+from catalog.plans import render, repository
 from catalog.plans.errors import EntitlementNotFound
 from catalog.plans.models import Plan, PlanEntitlement
 from catalog.plans.service import get_plan, publish_updated
@@ -46,18 +46,13 @@ def check_value(privilege, value: Any) -> str | None:
 
 
 async def _entitlement_rows(session: AsyncSession, plan: Plan) -> list[PlanEntitlement]:
-    return list((await session.execute(
-        select(PlanEntitlement).where(PlanEntitlement.plan_id == plan.id)
-        .order_by(PlanEntitlement.created_at, PlanEntitlement.id)
-    )).scalars().all())
+    return (await repository.entitlements(session, [plan.id]))[plan.id]
 
 
 async def _objects(session: AsyncSession, rows: list[PlanEntitlement]) -> list[contracts.PlanEntitlement]:
     if not rows:
         return []
-    features = {f.id: f for f in (await session.execute(
-        select(Feature).where(Feature.id.in_({r.feature_id for r in rows}))
-    )).scalars()}
+    features = await feature_repository.by_ids(session, {r.feature_id for r in rows})
     return [render.entitlement_object(r, features[r.feature_id]) for r in rows if r.feature_id in features]
 
 
@@ -95,7 +90,7 @@ async def replace_entitlements(
 ) -> list[contracts.PlanEntitlement]:
     plan = await get_plan(session, organization_id, plan_code, for_update=True)
     features = await _resolve(session, organization_id, values)
-    await session.execute(delete(PlanEntitlement).where(PlanEntitlement.plan_id == plan.id))
+    await repository.delete_entitlements(session, plan.id)
     for code, privilege_values in values.items():
         session.add(PlanEntitlement(organization_id=organization_id, plan_id=plan.id,
                                     feature_id=features[code].id, privilege_values=dict(privilege_values)))

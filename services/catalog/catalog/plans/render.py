@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog.add_ons.models import AddOn
+from catalog.add_ons import repository as add_on_repository
+from catalog.features import repository as feature_repository
 from catalog.features.models import Feature
 from catalog.plans import repository
 from catalog.plans.models import Charge, FixedCharge, Plan, PlanEntitlement, PlanVersion
@@ -86,14 +86,8 @@ async def _lookups(
             codes.update(row.tax_codes)
     add_on_ids = {fc.add_on_id for rows in fixed_charges.values() for fc in rows}
     feature_ids = {e.feature_id for rows in entitlements.values() for e in rows}
-    add_ons = {}
-    if add_on_ids:
-        add_ons = {a.id: a for a in (await session.execute(select(AddOn).where(AddOn.id.in_(add_on_ids)))).scalars()}
-    features = {}
-    if feature_ids:
-        features = {f.id: f for f in (await session.execute(
-            select(Feature).where(Feature.id.in_(feature_ids))
-        )).scalars()}
+    add_ons = await add_on_repository.by_ids(session, add_on_ids)
+    features = await feature_repository.by_ids(session, feature_ids)
     return _Lookups(await taxes.by_codes(session, organization_id, codes), add_ons, features)
 
 

@@ -6,7 +6,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -21,6 +21,7 @@ from catalog.plans.models import (
     PlanVersionFixedCharge,
 )
 from invora.web.inputs import storable_key
+from invora.web.pagination import PageParams, PaginationMeta, paginate
 
 
 async def live_plan(
@@ -177,3 +178,38 @@ async def plans_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[
         return {}
     rows = (await session.execute(select(Plan).where(Plan.id.in_(wanted)))).scalars().all()
     return {p.id: p for p in rows}
+
+
+async def page_live(session: AsyncSession, organization_id: uuid.UUID,
+                    params: PageParams) -> tuple[list[Plan], PaginationMeta]:
+    """The organization's plans that are not archived, the newest first."""
+    statement = (select(Plan).where(Plan.organization_id == organization_id, Plan.deleted_at.is_(None))
+                 .order_by(Plan.created_at.desc(), Plan.id.desc()))
+    return await paginate(session, statement, params)
+
+
+async def page_versions(session: AsyncSession, plan_id: uuid.UUID,
+                        params: PageParams) -> tuple[list[PlanVersion], PaginationMeta]:
+    statement = select(PlanVersion).where(PlanVersion.plan_id == plan_id).order_by(PlanVersion.number.desc())
+    return await paginate(session, statement, params)
+
+
+async def version_of_organization(session: AsyncSession, organization_id: uuid.UUID,
+                                  version_id: uuid.UUID) -> PlanVersion | None:
+    return (await session.execute(
+        select(PlanVersion).where(PlanVersion.id == version_id, PlanVersion.organization_id == organization_id)
+    )).scalar_one_or_none()
+
+
+async def plan_by_id(session: AsyncSession, plan_id: uuid.UUID) -> Plan:
+    return (await session.execute(select(Plan).where(Plan.id == plan_id))).scalar_one()
+
+
+async def latest_version_number(session: AsyncSession, plan_id: uuid.UUID) -> int:
+    return (await session.execute(
+        select(func.max(PlanVersion.number)).where(PlanVersion.plan_id == plan_id)
+    )).scalar_one()
+
+
+async def delete_entitlements(session: AsyncSession, plan_id: uuid.UUID) -> None:
+    await session.execute(delete(PlanEntitlement).where(PlanEntitlement.plan_id == plan_id))

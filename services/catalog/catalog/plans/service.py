@@ -11,7 +11,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.events import publish
@@ -22,7 +21,7 @@ from catalog.plans.models import Plan, PlanVersion
 from catalog.plans.schemas import MAX_METADATA_KEYS
 from catalog.plans.versioning import Commit
 from invora.events.contracts import catalog as contracts
-from invora.web.pagination import PageParams, PaginationMeta, paginate
+from invora.web.pagination import PageParams, PaginationMeta
 
 
 @dataclass
@@ -78,9 +77,7 @@ async def publish_updated(
 async def list_plans(
     session: AsyncSession, organization_id: uuid.UUID, page: PageParams,
 ) -> tuple[list[contracts.Plan], PaginationMeta]:
-    statement = (select(Plan).where(Plan.organization_id == organization_id, Plan.deleted_at.is_(None))
-                 .order_by(Plan.created_at.desc(), Plan.id.desc()))
-    rows, meta = await paginate(session, statement, page)
+    rows, meta = await repository.page_live(session, organization_id, page)
     return await render.plan_objects(session, rows), meta
 
 
@@ -104,8 +101,7 @@ async def list_versions(
 ) -> tuple[list[contracts.PlanVersion], PaginationMeta]:
     plan = await get_plan(session, organization_id, code)
     current = await repository.current_version(session, plan.id)
-    statement = select(PlanVersion).where(PlanVersion.plan_id == plan.id).order_by(PlanVersion.number.desc())
-    rows, meta = await paginate(session, statement, page)
+    rows, meta = await repository.page_versions(session, plan.id, page)
     return await render.version_objects(session, plan, rows, current.number), meta
 
 
@@ -113,15 +109,11 @@ async def get_version(
     session: AsyncSession, organization_id: uuid.UUID, version_id: uuid.UUID,
 ) -> contracts.PlanVersion:
     """Any version of any plan of the organization, archived plans included: exactly what was sold."""
-    version = (await session.execute(
-        select(PlanVersion).where(PlanVersion.id == version_id, PlanVersion.organization_id == organization_id)
-    )).scalar_one_or_none()
+    version = await repository.version_of_organization(session, organization_id, version_id)
     if version is None:
         raise PlanVersionNotFound()
-    plan = (await session.execute(select(Plan).where(Plan.id == version.plan_id))).scalar_one()
-    latest = (await session.execute(
-        select(func.max(PlanVersion.number)).where(PlanVersion.plan_id == plan.id)
-    )).scalar_one()
+    plan = await repository.plan_by_id(session, version.plan_id)
+    latest = await repository.latest_version_number(session, plan.id)
     return (await render.version_objects(session, plan, [version], latest))[0]
 
 

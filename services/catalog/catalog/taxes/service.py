@@ -5,17 +5,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.events import publish
+from catalog.taxes import repository
 from catalog.taxes.errors import TaxCodeTaken, TaxNotFound
 from catalog.taxes.models import Tax
+from catalog.taxes.repository import by_codes as by_codes
+from catalog.taxes.repository import find as find
 from catalog.taxes.schemas import TaxCreateInput, TaxUpdateInput
 from invora.db.flush import flush_unique
 from invora.events.contracts import catalog as contracts
-from invora.web.inputs import storable_key
-from invora.web.pagination import PageParams, PaginationMeta, paginate
+from invora.web.pagination import PageParams, PaginationMeta
 
 
 def to_object(tax: Tax) -> contracts.Tax:
@@ -23,14 +24,6 @@ def to_object(tax: Tax) -> contracts.Tax:
         lago_id=tax.id, name=tax.name, code=tax.code, description=tax.description, rate=tax.rate,
         applied_to_organization=tax.applied_to_organization, created_at=tax.created_at,
     )
-
-
-async def find(session: AsyncSession, organization_id: uuid.UUID, code: str) -> Tax | None:
-    if not storable_key(code):
-        return None
-    return (await session.execute(
-        select(Tax).where(Tax.organization_id == organization_id, Tax.code == code)
-    )).scalar_one_or_none()
 
 
 async def get(session: AsyncSession, organization_id: uuid.UUID, code: str) -> Tax:
@@ -47,9 +40,7 @@ async def read(session: AsyncSession, organization_id: uuid.UUID, code: str) -> 
 async def list_taxes(
     session: AsyncSession, organization_id: uuid.UUID, page: PageParams,
 ) -> tuple[list[contracts.Tax], PaginationMeta]:
-    statement = select(Tax).where(Tax.organization_id == organization_id).order_by(Tax.created_at.desc(),
-                                                                                   Tax.id.desc())
-    rows, meta = await paginate(session, statement, page)
+    rows, meta = await repository.page(session, organization_id, page)
     return [to_object(t) for t in rows], meta
 
 
@@ -94,16 +85,6 @@ async def delete(session: AsyncSession, organization_id: uuid.UUID, code: str) -
     await session.flush()
     await publish(session, organization_id, "tax.deleted", tax.id, contracts.TaxEvent(tax=result))
     return result
-
-
-async def by_codes(session: AsyncSession, organization_id: uuid.UUID, codes: Iterable[str]) -> dict[str, Tax]:
-    wanted = set(codes)
-    if not wanted:
-        return {}
-    rows = (await session.execute(
-        select(Tax).where(Tax.organization_id == organization_id, Tax.code.in_(wanted))
-    )).scalars().all()
-    return {tax.code: tax for tax in rows}
 
 
 async def check_codes(

@@ -43,3 +43,11 @@ async def page(session: AsyncSession, organization_id: uuid.UUID, *, external_cu
     rows = (await session.execute(statement.order_by(AppliedCoupon.created_at.desc(), AppliedCoupon.id.desc())
                                   .limit(limit).offset(offset))).scalars().all()
     return list(rows), total
+
+
+async def statuses(session: AsyncSession, organization_id: uuid.UUID, customer_id: uuid.UUID,
+                   coupon_id: uuid.UUID) -> Sequence[str]:
+    """The statuses of every application of this coupon to this customer."""
+    return (await session.execute(select(AppliedCoupon.status).where(
+        AppliedCoupon.organization_id == organization_id, AppliedCoupon.customer_id == customer_id,
+        AppliedCoupon.coupon_id == coupon_id))).scalars().all()

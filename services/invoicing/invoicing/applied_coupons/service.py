@@ -13,7 +13,6 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicing.applied_coupons import repository
@@ -57,9 +56,7 @@ async def apply(session: AsyncSession, organization_id: uuid.UUID, data: Applied
     expiration = coupon.get("expiration_at")
     if coupon.get("terminated_at") or (expiration and datetime.fromisoformat(expiration) <= now):
         raise ValidationFailed(coupon_code=["coupon_is_not_active"])
-    earlier = (await session.execute(select(AppliedCoupon.status).where(
-        AppliedCoupon.organization_id == organization_id, AppliedCoupon.customer_id == customer.id,
-        AppliedCoupon.coupon_id == found.id))).scalars().all()
+    earlier = await repository.statuses(session, organization_id, customer.id, found.id)
     if "active" in earlier or (earlier and not coupon.get("reusable", True)):
         raise ValidationFailed(coupon_code=["coupon_already_applied"])
     frequency = data.frequency or coupon["frequency"]

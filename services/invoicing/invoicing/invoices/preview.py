@@ -14,7 +14,6 @@ import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicing.billing.compute import FeeLine, compute_invoice
@@ -26,7 +25,6 @@ from invoicing.invoices.models import Fee, Invoice, InvoiceAppliedTax
 from invoicing.invoices.render import render_invoice
 from invoicing.invoices.schemas import PreviewInput
 from invoicing.projections import repository as projections
-from invoicing.projections.models import PlanVersionProjection
 from invora.errors import NotFound, ValidationFailed
 from invora.events.contracts.invoicing import Invoice as InvoiceObject
 
@@ -35,9 +33,7 @@ NIL = uuid.UUID(int=0)  # a preview has no id
 
 async def preview(session: AsyncSession, organization_id: uuid.UUID, data: PreviewInput,
                   now: datetime) -> InvoiceObject:
-    versions = (await session.execute(select(PlanVersionProjection).where(
-        PlanVersionProjection.organization_id == organization_id,
-        PlanVersionProjection.plan_code == data.plan_code))).scalars().all()
+    versions = await projections.plan_versions_by_code(session, organization_id, data.plan_code)
     if not versions:
         raise NotFound("plan")
     version = max(versions, key=lambda v: int(v.body.get("version") or 0))

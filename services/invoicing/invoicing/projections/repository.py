@@ -179,3 +179,11 @@ async def add_ons(session: AsyncSession, organization_id: uuid.UUID,
         AddOnProjection.organization_id == organization_id, AddOnProjection.code.in_(list(codes)),
         AddOnProjection.deleted.is_(False)))).scalars().all()
     return {row.code: row for row in rows}
+
+
+async def plan_versions_by_code(session: AsyncSession, organization_id: uuid.UUID,
+                                plan_code: str) -> Sequence[PlanVersionProjection]:
+    """Every version heard of of the plan with this code."""
+    return (await session.execute(select(PlanVersionProjection).where(
+        PlanVersionProjection.organization_id == organization_id,
+        PlanVersionProjection.plan_code == plan_code))).scalars().all()

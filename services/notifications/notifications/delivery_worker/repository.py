@@ -345,3 +345,9 @@ async def defer_crashed(session: AsyncSession, delivery_id: uuid.UUID, token: uu
                         next_attempt_at: datetime, now: datetime) -> None:
     await session.execute(_DEFER_CRASHED, {"id": delivery_id, "token": token, "next_attempt_at": next_attempt_at,
                                            "now": now})
+
+
+async def notify_at_commit(session: AsyncSession, channel: str, due_at: datetime) -> None:
+    """`pg_notify(channel, due_at)`: delivered to every listener when (and only if) the transaction commits."""
+    await session.execute(text("SELECT pg_notify(:channel, :due_at)"),
+                          {"channel": channel, "due_at": due_at.isoformat()})

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.outbox import add_event
-from notifications.deliveries.models import DUE_STATUSES, FAILED, WebhookDelivery
+from notifications.endpoints import repository
 from notifications.endpoints.models import WebhookEndpoint
 from notifications.endpoints.schemas import WebhookEndpointObject
 
@@ -29,11 +28,7 @@ async def disable_endpoint(
     endpoint.disabled_reason = reason
     endpoint.updated_at = now
     await session.flush()
-    await session.execute(
-        update(WebhookDelivery)
-        .where(WebhookDelivery.endpoint_id == endpoint.id, WebhookDelivery.status.in_(DUE_STATUSES))
-        .values(status=FAILED, next_attempt_at=None, claim_token=None, updated_at=now)
-    )
+    await repository.fail_due_deliveries(session, endpoint.id, now)
     if publish:
         await add_event(
             session, type=DISABLED_EVENT, organization_id=endpoint.organization_id,

@@ -11,14 +11,12 @@ succeed); the organization's admins see it missing from `GET /webhook_endpoints`
 from __future__ import annotations
 
 import structlog
-from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.events.contracts.catalog import OrganizationEvent
 from invora.events.envelope import EventEnvelope
+from notifications.endpoints import repository
 from notifications.endpoints.errors import WebhookUrlRefused
-from notifications.endpoints.models import WebhookEndpoint
 from notifications.endpoints.service import DEFAULT_SIGNATURE_ALGO, validate_url
 from notifications.runtime import NotificationsRuntime
 from notifications.signing.secrets import generate_secret
@@ -38,14 +36,13 @@ async def register_organization_webhook(session: AsyncSession, event: EventEnvel
         log.warning("organization_webhook_url_refused", organization_id=str(event.organization_id),
                     reason=refused.details.get("webhook_url"))
         return
-    count = (await session.execute(select(func.count()).select_from(WebhookEndpoint).where(
-        WebhookEndpoint.organization_id == event.organization_id))).scalar_one()
+    count = await repository.count_of_organization(session, event.organization_id)
     if count >= runtime.settings.max_endpoints_per_organization:
         log.warning("organization_webhook_over_limit", organization_id=str(event.organization_id))
         return
     now = runtime.clock.now()
-    await session.execute(insert(WebhookEndpoint).values(
-        organization_id=event.organization_id, webhook_url=url, signature_algo=DEFAULT_SIGNATURE_ALGO,
+    await repository.insert_if_absent(
+        session, organization_id=event.organization_id, webhook_url=url, signature_algo=DEFAULT_SIGNATURE_ALGO,
         name="Organization webhook", event_types=None, enabled=True, secret=generate_secret(), created_at=now,
         updated_at=now,
-    ).on_conflict_do_nothing(index_elements=["organization_id", "webhook_url"]))
+    )

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.auth.principal import Principal
 from invora.db.flush import flush_unique
-from invora.web.pagination import PageParams, PaginationMeta, paginate
+from invora.web.pagination import PageParams, PaginationMeta
+from notifications.endpoints import repository
 from notifications.endpoints.disable import disable_endpoint
 from notifications.endpoints.errors import (
     EndpointLimitReached,
@@ -40,10 +40,7 @@ async def validate_url(url: str, runtime: NotificationsRuntime) -> str:
 
 async def get_endpoint(session: AsyncSession, principal: Principal, lago_id: uuid.UUID,
                        *, for_update: bool = False) -> WebhookEndpoint:
-    statement = principal.scope(select(WebhookEndpoint), WebhookEndpoint).where(WebhookEndpoint.id == lago_id)
-    if for_update:
-        statement = statement.with_for_update()
-    endpoint = (await session.execute(statement)).scalar_one_or_none()
+    endpoint = await repository.scoped(session, principal, lago_id, for_update=for_update)
     if endpoint is None:
         raise WebhookEndpointNotFound()
     return endpoint
@@ -52,20 +49,7 @@ async def get_endpoint(session: AsyncSession, principal: Principal, lago_id: uui
 async def list_endpoints(
     session: AsyncSession, principal: Principal, page: PageParams
 ) -> tuple[list[WebhookEndpoint], PaginationMeta]:
-    statement = principal.scope(select(WebhookEndpoint), WebhookEndpoint).order_by(
-        WebhookEndpoint.created_at, WebhookEndpoint.id
-    )
-    return await paginate(session, statement, page)
-
-
-async def _url_taken(session: AsyncSession, organization_id: uuid.UUID, url: str,
-                     except_id: uuid.UUID | None = None) -> bool:
-    statement = select(WebhookEndpoint.id).where(
-        WebhookEndpoint.organization_id == organization_id, WebhookEndpoint.webhook_url == url
-    )
-    if except_id is not None:
-        statement = statement.where(WebhookEndpoint.id != except_id)
-    return (await session.execute(statement.limit(1))).first() is not None
+    return await repository.page(session, principal, page)
 
 
 async def create_endpoint(
@@ -74,14 +58,10 @@ async def create_endpoint(
     url = await validate_url(fields.webhook_url, runtime)
     event_types = normalize_event_types(fields.event_types)
     organization_id = principal.organization_id
-    count = (
-        await session.execute(
-            select(func.count()).select_from(WebhookEndpoint).where(WebhookEndpoint.organization_id == organization_id)
-        )
-    ).scalar_one()
+    count = await repository.count_of_organization(session, organization_id)
     if count >= runtime.settings.max_endpoints_per_organization:
         raise EndpointLimitReached()
-    if await _url_taken(session, organization_id, url):
+    if await repository.url_taken(session, organization_id, url):
         raise WebhookUrlTaken()
     now = runtime.clock.now()
     enabled = fields.enabled is not False
@@ -114,7 +94,7 @@ async def update_endpoint(
     now = runtime.clock.now()
     if fields.webhook_url is not None and fields.webhook_url.strip() != endpoint.webhook_url:
         url = await validate_url(fields.webhook_url, runtime)
-        if await _url_taken(session, endpoint.organization_id, url, except_id=endpoint.id):
+        if await repository.url_taken(session, endpoint.organization_id, url, except_id=endpoint.id):
             raise WebhookUrlTaken()
         endpoint.webhook_url = url
     if fields.signature_algo is not None:  # absent or null keeps the current algorithm, as Lago

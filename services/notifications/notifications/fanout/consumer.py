@@ -16,22 +16,19 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.events.contracts.internal import INTERNAL_EVENT_TYPES
 from invora.events.envelope import EventEnvelope
 from invora.ids import uuid7
 from invora.observability.metrics import domain_counter
-from notifications.deliveries.models import PENDING, WebhookDelivery, WebhookMessage
+from notifications.deliveries.models import PENDING
 from notifications.endpoints.event_types import matches
-from notifications.endpoints.models import WebhookEndpoint
 from notifications.endpoints.send_test import TEST_EVENT, target_of_test_event
+from notifications.fanout import repository
 from notifications.fanout.contract import WebhookMessageContent
 from notifications.runtime import NotificationsRuntime, wake_workers_at_commit
 
-_MESSAGES_PER_STATEMENT = 1000  # 11 parameters each, well under PostgreSQL's 32,767 per statement
 DELIVERIES_CREATED = domain_counter(
     "webhook_deliveries_created_total", "Webhook deliveries created by the fan-out", ("event_type",)
 )
@@ -47,24 +44,9 @@ async def _endpoints(session: AsyncSession, events: Sequence[EventEnvelope]) -> 
     tested = {t for e in events if e.type == TEST_EVENT and (t := target_of_test_event(e)) is not None}
     rows: list = []
     if organizations:
-        # KEY SHARE: an endpoint being disabled (FOR UPDATE) waits for this transaction, then fails what it
-        # created; one disabled first is skipped here
-        rows += (
-            await session.execute(
-                select(WebhookEndpoint.id, WebhookEndpoint.organization_id, WebhookEndpoint.event_types,
-                       WebhookEndpoint.enabled)
-                .where(WebhookEndpoint.organization_id.in_(organizations), WebhookEndpoint.enabled.is_(True))
-                .with_for_update(key_share=True)
-            )
-        ).all()
+        rows += await repository.enabled_endpoints(session, organizations)
     if tested:
-        rows += (
-            await session.execute(
-                select(WebhookEndpoint.id, WebhookEndpoint.organization_id, WebhookEndpoint.event_types,
-                       WebhookEndpoint.enabled)
-                .where(WebhookEndpoint.id.in_(tested))
-            )
-        ).all()
+        rows += await repository.endpoints_by_id(session, tested)
     return list({row[0]: tuple(row) for row in rows}.values())
 
 
@@ -118,17 +100,11 @@ async def fan_out(session: AsyncSession, events: Sequence[EventEnvelope], runtim
     if not deliveries:
         return 0
     # an event already fanned out (e.g. replayed under another consumer name) keeps its first message
-    inserted: set[uuid.UUID] = set()
-    for start in range(0, len(messages), _MESSAGES_PER_STATEMENT):
-        statement = (
-            pg_insert(WebhookMessage).values(messages[start : start + _MESSAGES_PER_STATEMENT])
-            .on_conflict_do_nothing(index_elements=["event_id"]).returning(WebhookMessage.id)
-        )
-        inserted.update((await session.execute(statement)).scalars())
+    inserted = await repository.insert_new_messages(session, messages)
     deliveries = [d for d in deliveries if d["message_id"] in inserted]
     if not deliveries:
         return 0
-    await session.execute(insert(WebhookDelivery), deliveries)
+    await repository.insert_deliveries(session, deliveries)
     await wake_workers_at_commit(session, now)
     for delivery in deliveries:
         DELIVERIES_CREATED.labels("notifications", delivery["event_type"]).inc()

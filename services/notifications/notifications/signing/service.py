@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from notifications.settings import NotificationsSettings
+from notifications.signing import repository
 from notifications.signing.jwt import JwtSigner, generate_rsa_private_key_pem
-from notifications.signing.models import WebhookSigningKey
 
 INSTALLATION_KEY = "installation"
 
@@ -35,12 +33,8 @@ async def load_jwt_signer(
         pem = await _stored_key(session)
         if pem is None:
             # replicas starting together race here; the first insert wins and everyone reads it
-            await session.execute(
-                insert(WebhookSigningKey)
-                .values(name=INSTALLATION_KEY, algorithm="RS256",
-                        private_key_pem=generate_rsa_private_key_pem().decode())
-                .on_conflict_do_nothing(index_elements=["name"])
-            )
+            await repository.store_key_if_absent(session, INSTALLATION_KEY, "RS256",
+                                                 generate_rsa_private_key_pem().decode())
             await session.commit()
             pem = await _stored_key(session)
         assert pem is not None
@@ -48,8 +42,4 @@ async def load_jwt_signer(
 
 
 async def _stored_key(session: AsyncSession) -> str | None:
-    return (
-        await session.execute(
-            select(WebhookSigningKey.private_key_pem).where(WebhookSigningKey.name == INSTALLATION_KEY)
-        )
-    ).scalar_one_or_none()
+    return await repository.stored_key(session, INSTALLATION_KEY)

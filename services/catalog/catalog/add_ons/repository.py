@@ -1,0 +1,44 @@
+"""The SQL of add-ons (live ones: not soft-deleted)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog.add_ons.models import AddOn
+from invora.web.inputs import storable_key
+from invora.web.pagination import PageParams, PaginationMeta, paginate
+
+
+def _live(organization_id: uuid.UUID):
+    return select(AddOn).where(AddOn.organization_id == organization_id, AddOn.deleted_at.is_(None))
+
+
+async def live_by_code(session: AsyncSession, organization_id: uuid.UUID, code: str) -> AddOn | None:
+    if not storable_key(code):
+        return None
+    return (await session.execute(_live(organization_id).where(AddOn.code == code))).scalar_one_or_none()
+
+
+async def live_by_id(
+    session: AsyncSession, organization_id: uuid.UUID, add_on_id: uuid.UUID, *, include_deleted: bool = False,
+) -> AddOn | None:
+    statement = select(AddOn).where(AddOn.organization_id == organization_id, AddOn.id == add_on_id)
+    if not include_deleted:
+        statement = statement.where(AddOn.deleted_at.is_(None))
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def page(session: AsyncSession, organization_id: uuid.UUID,
+               params: PageParams) -> tuple[list[AddOn], PaginationMeta]:
+    return await paginate(session, _live(organization_id).order_by(AddOn.created_at.desc(), AddOn.id.desc()), params)
+
+
+async def by_ids(session: AsyncSession, add_on_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, AddOn]:
+    """Add-ons by id, deleted ones too (plan versions keep referring to them)."""
+    if not add_on_ids:
+        return {}
+    return {a.id: a for a in (await session.execute(select(AddOn).where(AddOn.id.in_(add_on_ids)))).scalars()}
