@@ -19,6 +19,7 @@ MAX_NAME = 255
 MAX_TEXT = 2000
 MAX_CENTS = 10**15  # ten trillion in major units: any real price, far from BIGINT overflow
 MAX_ITEMS = 100  # a plan's charges, a charge's filters, tax codes…
+EARLIEST_DATE = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST_DATE = datetime(2999, 12, 31, tzinfo=UTC)
 
 
@@ -46,7 +47,7 @@ CurrencyChoice = Annotated[str, Choice(CURRENCIES)]
 AmountCents = Annotated[StrictInt, Field(ge=0, le=MAX_CENTS)]
 PositiveCents = Annotated[StrictInt, Field(ge=1, le=MAX_CENTS)]
 TaxCodes = Annotated[list[Code], Field(max_length=MAX_ITEMS), SchemaExtra.of(uniqueItems=True)]  # else 422
-Timestamp = Annotated[datetime, TimestampInput(1970, LATEST_DATE.year)]
+Timestamp = Annotated[datetime, TimestampInput(EARLIEST_DATE.year, LATEST_DATE.year)]
 
 # Lago's `metadata` object: string keys to string (or null) values
 MetadataKey = Annotated[str, StringConstraints(min_length=1, max_length=100), StorableText()]

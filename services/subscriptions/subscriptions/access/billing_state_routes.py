@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Path, Request
+from typing import Annotated
 
-from invora.auth.deps import Reader, ReaderOrTenant
+from fastapi import APIRouter, Depends, Path, Request
+
+from invora.auth.deps import Reader, ReaderOrTenant, require_roles
+from invora.auth.principal import Principal
 from invora.runtime import now
 from invora.web.deps import DbSession
 from invora.web.error_docs import READ_ERRORS, WRITE_ERRORS
@@ -15,10 +18,12 @@ from subscriptions.access.schemas import (
     BillingStateOverrideBody,
     BillingStateResponse,
 )
-from subscriptions.common.auth import BillingAdmin, accessible_customer
+from subscriptions.customers.access import accessible_customer
 
 router = APIRouter(prefix="/api/v1/customers/{external_customer_id}/billing_state", tags=["billing_state"])
 ExternalId = Path(description="The customer's external id.")
+# customer billing-state overrides: billing_admin (super_admin always passes)
+BillingAdmin = Annotated[Principal, Depends(require_roles("billing_admin"))]
 
 
 @router.get("", response_model=BillingStateResponse, responses=READ_ERRORS, summary="Retrieve a billing state")

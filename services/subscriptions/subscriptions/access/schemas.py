@@ -6,12 +6,30 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from invora.events.contracts.subscriptions import CustomerBillingState
+from invora.web.fields import MAX_TEXT
+from invora.web.inputs import InputModel, StorableText, StrictInt
 from invora.web.pagination import PaginationMeta
 from invora.web.schema_rules import any_given
-from subscriptions.common.inputs import InputModel, Reason, StrictInt
+
+# what `str.strip()` removes; an operator's reason must hold something else (the pattern documents it)
+_SPACES = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
+_SPACE_CLASS = "".join(f"\\u{ord(c):04x}" for c in _SPACES)
+REASON_PATTERN = rf"^[^\x00]*[^\x00{_SPACE_CLASS}][^\x00]*$"
+
+
+def _reason(value: str) -> str:
+    stripped = value.strip()
+    if not stripped:
+        raise ValueError("value_is_too_short")
+    return stripped
+
+
+# the reason of an override (billing state, entitlements): not blank, stored stripped
+Reason = Annotated[str, StringConstraints(max_length=MAX_TEXT), StorableText(REASON_PATTERN),
+                   AfterValidator(_reason)]
 
 MAX_GRACE_EXTENSION_DAYS = 3650
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import Select, and_, func, not_, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from invora.web.inputs import storable_key
 from invora.web.pagination import PageParams, PaginationMeta, paginate
-from subscriptions.common.inputs import storable_key
 from subscriptions.customers.models import Customer
 
 

@@ -13,10 +13,11 @@ from invora.money import CURRENCIES
 from invora.runtime import now
 from invora.web.deps import DbSession
 from invora.web.error_docs import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS
+from invora.web.fields import Name
+from invora.web.inputs import check_text
 from invora.web.pagination import Pagination
-from subscriptions.common.auth import accessible_customer
-from subscriptions.common.inputs import Name, check_text
 from subscriptions.customers import service
+from subscriptions.customers.access import accessible_customer
 from subscriptions.customers.schemas import CustomerCreateBody, CustomerResponse, CustomersResponse
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"])

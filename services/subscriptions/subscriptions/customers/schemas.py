@@ -12,19 +12,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, StrictBool
 
 from invora.events.contracts.subscriptions import Customer as CustomerObject
+from invora.web.fields import MAX_ITEMS, Code, Currency, Description, Name
+from invora.web.inputs import Country, Emails, InputModel, StrictInt, Timezone
 from invora.web.pagination import PaginationMeta
-from subscriptions.common.inputs import (
-    MAX_ITEMS,
-    Code,
-    Country,
-    Currency,
-    Emails,
-    InputModel,
-    Name,
-    StrictInt,
-    Text,
-    Timezone,
-)
 
 GracePeriod = Annotated[StrictInt, Field(ge=0, le=365)]
 MAX_METADATA = 50
@@ -57,7 +47,7 @@ class AddressInput(InputModel):
 class MetadataInput(InputModel):
     id: uuid.UUID | None = None
     key: Annotated[Name, Field(min_length=1, max_length=100)]
-    value: Text
+    value: Description
     display_in_invoice: StrictBool = False
 
 
@@ -71,8 +61,8 @@ class CustomerInput(InputModel):
     email: Emails | None = None
     billing_email: Emails | None = None
     phone: Name | None = None
-    url: Text | None = None
-    logo_url: Text | None = None
+    url: Description | None = None
+    logo_url: Description | None = None
     address_line1: Name | None = None
     address_line2: Name | None = None
     city: Name | None = None

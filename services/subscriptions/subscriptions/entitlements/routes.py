@@ -7,13 +7,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 
-from invora.auth.deps import Reader, Writer, is_staff
+from invora.auth.deps import Reader, ReaderOrTenant, Writer, is_staff
 from invora.runtime import now
 from invora.web.deps import DbSession
 from invora.web.error_docs import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS
 from invora.web.pagination import Pagination
-from subscriptions.common.auth import CheckPrincipal
-from subscriptions.common.errors import UNAVAILABLE
 from subscriptions.entitlements import service
 from subscriptions.entitlements.invalidation import cache_of
 from subscriptions.entitlements.schemas import (
@@ -29,12 +27,16 @@ from subscriptions.entitlements.schemas import (
     SubscriptionEntitlementsResponse,
 )
 from subscriptions.plans.client import catalog_of
+from subscriptions.plans.errors import UNAVAILABLE
 
 subscription_router = APIRouter(prefix="/api/v1/subscriptions/{external_id}/entitlements", tags=["entitlements"])
 customer_router = APIRouter(prefix="/api/v1/customers/{external_customer_id}", tags=["entitlements"])
 SubscriptionId = Path(description="The subscription's external id.")
 CustomerId = Path(description="The customer's external id.")
 Status = Literal["active", "pending"]
+
+# the hot path: the shared verifier remembers verified keys briefly (settings.auth_cache_seconds)
+CheckPrincipal = ReaderOrTenant
 
 
 @subscription_router.get("", response_model=SubscriptionEntitlementsResponse, responses=READ_ERRORS,

@@ -8,8 +8,10 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, PlainValidator, StrictBool
 
+from invora.web.fields import Code, Description
+from invora.web.inputs import InputModel, StrictInt, check_text
 from invora.web.pagination import PaginationMeta
-from subscriptions.common.inputs import Code, InputModel, Reason, StrictInt, Text, check_text
+from subscriptions.access.schemas import Reason
 
 MAX_FEATURES = 100
 MAX_PRIVILEGE_TEXT = 255
@@ -30,7 +32,7 @@ def _privilege_value(value: Any) -> int | bool | str:
 
 PrivilegeValue = Annotated[int | bool | str, PlainValidator(
     _privilege_value,
-    json_schema_input_type=StrictInt | StrictBool | Annotated[Text, Field(max_length=MAX_PRIVILEGE_TEXT)])]
+    json_schema_input_type=StrictInt | StrictBool | Annotated[Description, Field(max_length=MAX_PRIVILEGE_TEXT)])]
 # codes as keys: {"feature_code": …}, at most MAX_FEATURES of them
 CodeMap = Field(max_length=MAX_FEATURES)
 

@@ -13,9 +13,9 @@ from invora.auth.principal import Principal
 from invora.db.flush import flush_loaded
 from invora.errors import ValidationFailed
 from invora.ids import uuid7
+from invora.web.inputs import storable_key
 from invora.web.pagination import PageParams, PaginationMeta
 from subscriptions.access.models import CustomerEntitlementOverride, GracePeriod
-from subscriptions.common.inputs import storable_key
 from subscriptions.customers import service as customers
 from subscriptions.customers.errors import CustomerNotFound
 from subscriptions.customers.models import Customer

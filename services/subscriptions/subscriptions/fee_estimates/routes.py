@@ -10,10 +10,10 @@ from invora.auth.deps import ReaderOrTenant
 from invora.runtime import now
 from invora.web.deps import DbSession
 from invora.web.error_docs import WRITE_ERRORS, response
-from subscriptions.common.errors import UNAVAILABLE
 from subscriptions.fee_estimates import service
 from subscriptions.fee_estimates.schemas import BatchEstimateBody, EstimateBody, FeesEstimate
 from subscriptions.plans.client import catalog_of
+from subscriptions.plans.errors import UNAVAILABLE
 from subscriptions.usage_events.metrics import metric_cache_of
 from subscriptions.usage_events.routes import IndexedErrorsRoute
 from subscriptions.usage_events.schemas import BatchValidationErrorBody

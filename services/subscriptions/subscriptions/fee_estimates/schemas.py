@@ -9,7 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, PlainSerializer, model_validator
 
-from subscriptions.common.inputs import Code, InputModel
+from invora.web.fields import Code
+from invora.web.inputs import InputModel
 from subscriptions.usage_events.schemas import Properties
 
 MAX_ESTIMATES = 100

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from invora.errors import NotFound, ServiceUnavailable
+from invora.web.error_docs import ApiError, response
 
 
 class CatalogUnavailable(ServiceUnavailable):
@@ -19,3 +22,9 @@ class PlanVersionNotFound(NotFound):
 
 class FeatureNotFound(NotFound):
     resource = "feature"
+
+
+# the answer documented on routes that need the catalog (`invora.web.error_docs` holds the shared ones)
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: response(ApiError, "A service this call depends on (the catalog) did not answer; retry."),
+}

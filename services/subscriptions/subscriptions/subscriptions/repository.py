@@ -12,8 +12,8 @@ from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, tex
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from invora.web.inputs import storable_key
 from invora.web.pagination import PageParams, PaginationMeta, paginate
-from subscriptions.common.inputs import storable_key
 from subscriptions.subscriptions.errors import SubscriptionNotFound
 from subscriptions.subscriptions.models import (
     LIVE_STATUSES,

@@ -11,11 +11,11 @@ from invora.auth.deps import Reader, ReaderOrTenant, Writer
 from invora.runtime import now
 from invora.web.deps import DbSession
 from invora.web.error_docs import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS
+from invora.web.fields import Code
 from invora.web.pagination import Pagination
-from subscriptions.common.auth import accessible_customer
-from subscriptions.common.errors import UNAVAILABLE
-from subscriptions.common.inputs import Code
+from subscriptions.customers.access import accessible_customer
 from subscriptions.plans.client import catalog_of
+from subscriptions.plans.errors import UNAVAILABLE
 from subscriptions.subscriptions import charge_overrides, create, lifecycle, repository, terminate, update
 from subscriptions.subscriptions.errors import StatusFilterInvalid
 from subscriptions.subscriptions.schemas import (

@@ -10,18 +10,9 @@ from pydantic import BaseModel, Field, StrictBool, StrictFloat, StringConstraint
 
 from invora.events.contracts import catalog as contracts
 from invora.events.contracts.subscriptions import Subscription as SubscriptionObject
+from invora.web.fields import MAX_ITEMS, Code, Currency, Description, Name, Timestamp
+from invora.web.inputs import InputModel, JsonObject, StrictInt
 from invora.web.pagination import PaginationMeta
-from subscriptions.common.inputs import (
-    MAX_ITEMS,
-    Code,
-    Currency,
-    InputModel,
-    JsonObject,
-    Name,
-    StrictInt,
-    Text,
-    Timestamp,
-)
 
 MAX_CENTS = 10**15
 DecimalString = Annotated[str, StringConstraints(max_length=40, pattern=r"^[0-9]{1,13}(\.[0-9]{1,12})?$")]
@@ -67,7 +58,7 @@ class PlanOverrides(InputModel):
     amount_currency: Currency | None = None
     name: Name | None = None
     invoice_display_name: Name | None = None
-    description: Text | None = None
+    description: Description | None = None
     trial_period: TrialDays | None = None
     tax_codes: Annotated[list[Code], Field(max_length=MAX_ITEMS)] | None = None
     charges: Annotated[list[ChargeOverride], Field(max_length=MAX_ITEMS)] | None = None

@@ -11,9 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from invora.auth.deps import Reader, Writer
 from invora.web.deps import DbSession
 from invora.web.error_docs import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS, response
+from invora.web.inputs import storable_key
 from invora.web.pagination import Pagination
 from invora.web.schema_rules import given
-from subscriptions.common.inputs import storable_key
 from subscriptions.subscriptions.errors import SubscriptionNotFound
 from subscriptions.usage import alerts
 from subscriptions.usage.alerts import MAX_BATCH, AlertInput, AlertUpdateInput

@@ -27,9 +27,10 @@ from invora.logging import get_logger
 from invora.outbox import add_event
 from invora.parking import Backoff, ParkingLot
 from invora.web.decimals import DecimalInput
+from invora.web.fields import Code, Name
+from invora.web.inputs import InputModel
 from invora.web.pagination import PageParams, PaginationMeta
 from invora.web.schema_rules import given
-from subscriptions.common.inputs import Code, InputModel, Name
 from subscriptions.subscriptions import repository as subscriptions
 from subscriptions.subscriptions.errors import SubscriptionNotFound
 from subscriptions.subscriptions.models import Subscription

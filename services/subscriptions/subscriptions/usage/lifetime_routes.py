@@ -11,9 +11,9 @@ from invora.auth.deps import Reader, Writer
 from invora.runtime import now
 from invora.web.deps import DbSession
 from invora.web.error_docs import READ_ERRORS, WRITE_ERRORS
-from subscriptions.common.errors import UNAVAILABLE
-from subscriptions.common.inputs import InputModel, StrictInt, storable_key
+from invora.web.inputs import InputModel, StrictInt, storable_key
 from subscriptions.plans.client import catalog_of
+from subscriptions.plans.errors import UNAVAILABLE
 from subscriptions.subscriptions.errors import SubscriptionNotFound
 from subscriptions.usage import lifetime
 from subscriptions.usage_events.metrics import metric_cache_of

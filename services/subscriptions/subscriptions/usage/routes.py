@@ -15,11 +15,11 @@ from invora.errors import ValidationFailed
 from invora.runtime import now
 from invora.web.deps import DbSession
 from invora.web.error_docs import READ_ERRORS
+from invora.web.inputs import storable_key
 from invora.web.pagination import Pagination
-from subscriptions.common.auth import accessible_customer
-from subscriptions.common.errors import UNAVAILABLE
-from subscriptions.common.inputs import storable_key
+from subscriptions.customers.access import accessible_customer
 from subscriptions.plans.client import catalog_of
+from subscriptions.plans.errors import UNAVAILABLE
 from subscriptions.subscriptions.errors import SubscriptionNotFound
 from subscriptions.usage import current, past
 from subscriptions.usage.errors import UsageFilterMissing

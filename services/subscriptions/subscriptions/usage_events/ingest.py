@@ -26,7 +26,7 @@ from invora.errors import ValidationFailed
 from invora.expressions import EventInput as ExpressionEvent
 from invora.expressions import ExpressionFailed, ExpressionInvalid, compile_expression
 from invora.ids import uuid7
-from subscriptions.common.inputs import EARLIEST_DATE
+from invora.web.fields import EARLIEST_DATE
 from subscriptions.plans.client import CatalogClient
 from subscriptions.usage_events.answers import properties_json
 from subscriptions.usage_events.buckets import locate

@@ -15,10 +15,11 @@ from invora.runtime import now
 from invora.web.deps import DbSession
 from invora.web.error_docs import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS, response
 from invora.web.error_handlers import validation_details
+from invora.web.fields import Code, Timestamp
+from invora.web.inputs import storable_key
 from invora.web.pagination import Pagination
-from subscriptions.common.errors import UNAVAILABLE
-from subscriptions.common.inputs import Code, Timestamp, storable_key
 from subscriptions.plans.client import catalog_of
+from subscriptions.plans.errors import UNAVAILABLE
 from subscriptions.usage_events import service
 from subscriptions.usage_events.errors import EventNotFound
 from subscriptions.usage_events.ingest import BatchValidationFailed

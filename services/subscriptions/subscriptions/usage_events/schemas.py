@@ -10,8 +10,9 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, Field, PlainSerializer
 
 from invora.web.error_docs import ApiError
+from invora.web.fields import Code
+from invora.web.inputs import InputModel, check_json, check_text
 from invora.web.pagination import PaginationMeta
-from subscriptions.common.inputs import Code, InputModel, check_json, check_text
 
 MAX_BATCH = 1000
 # the batch route's body limit (every other route: the `max_body_bytes` setting, 1 MiB): 1,000 events
