@@ -3,21 +3,17 @@ and API log (the catalog's outbox → Kafka → notifications' consumer)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 
 from invora.testing.services import run_service
 from invora.web.api_log import REDACTED, body_text
 
+from .e2e import eventually  # noqa: TID252
+
 
 async def until(check, what: str, tries: int = 150):
-    for _ in range(tries):
-        found = await check()
-        if found:
-            return found
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"{what} not seen within {tries * 0.2:.0f} s")
+    return await eventually(check, what, timeout=tries * 0.2, interval=0.2)
 
 
 async def test_a_billable_metric_created_through_the_catalog_is_an_activity_and_an_api_log(

@@ -8,41 +8,20 @@ payment split over both, newest first, each part refunded under its own key."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import uuid
 
-import httpx
 from sqlalchemy import text
 
-from invora.testing.services import run_service
-from subscriptions.plans.client import CatalogClient
-
-from .test_payments_end_to_end import CARD_OK, invoice_of, ok, stripe_customer  # noqa: TID252
+from .e2e import eventually, ok  # noqa: TID252
+from .test_payments_end_to_end import CARD_OK, invoice_of, services, stripe_customer  # noqa: TID252
 
 
 async def test_a_credit_notes_refund_is_made_once_at_stripe_and_succeeds(
-        migrated_database, invora_kafka, invora_keys, localstripe):
-    org = uuid.uuid4()
+        start_suite, localstripe):
     stripe = localstripe.client()
-    common = dict(kafka=invora_kafka, keys=invora_keys, consumer_session_timeout_ms=2_000)
-    async with contextlib.AsyncExitStack() as stack:
-        catalog = await stack.enter_async_context(run_service(
-            "catalog", database_url=migrated_database("catalog"), **common))
-        subs = await stack.enter_async_context(run_service(
-            "subscriptions", database_url=migrated_database("subscriptions"), **common, scheduler_enabled=False,
-            consumers_enabled=False))
-        invoicing = await stack.enter_async_context(run_service(
-            "invoicing", database_url=migrated_database("invoicing"), **common, scheduler_enabled=False))
-        payments = await stack.enter_async_context(run_service(
-            "payments", database_url=migrated_database("payments"), **common, stripe_api_base=localstripe.url,
-            charger_interval_seconds=0.2, provider_timeout_seconds=5.0, charger_lease_seconds=30.0))
-        runtime = subs.app.state.runtime
-        settings = subs.app.state.settings.model_copy(update={
-            "service_signing_key": invora_keys.private_pem.decode(), "catalog_url": "http://catalog.test"})
-        previous, runtime.catalog = runtime.catalog, CatalogClient(settings,
-                                                                   transport=httpx.ASGITransport(app=catalog.app))
-        stack.push_async_callback(runtime.catalog.aclose)
-        cat, sub_api, inv, pay = catalog.client(org), subs.client(org), invoicing.client(org), payments.client(org)
+    async with start_suite(services(localstripe.url)) as suite:
+        org, invoicing, payments = suite.org, suite["invoicing"], suite["payments"]
+        cat, sub_api, inv, pay = suite.api("catalog"), suite.api("subscriptions"), suite.api("invoicing"), suite.api(
+            "payments")
 
         await ok(pay, "POST", "/api/v1/payment_providers", {"payment_provider": {
             "provider_type": "stripe", "code": "stripe_main", "name": "Stripe", "secret_key": "sk_test_e2e",
@@ -95,43 +74,19 @@ async def test_a_credit_notes_refund_is_made_once_at_stripe_and_succeeds(
                 "SELECT idempotency_key, amount_cents, status, requested_by FROM refunds WHERE organization_id = :org"),
                 {"org": org})).all()
         assert [tuple(r) for r in rows] == [(part, refund, "succeeded", "credit_note")]
-        runtime.catalog = previous
 
 
 async def wait_for(check, timeout: float = 60.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        found = await check()
-        if found:
-            return found
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"still not there after {timeout} s")
-        await asyncio.sleep(0.2)
+    return await eventually(check, "the condition", timeout, interval=0.2)
 
 
 async def test_a_refund_above_either_payment_is_split_over_a_manual_and_a_stripe_payment(
-        migrated_database, invora_kafka, invora_keys, localstripe):
-    org = uuid.uuid4()
+        start_suite, localstripe):
     stripe = localstripe.client()
-    common = dict(kafka=invora_kafka, keys=invora_keys, consumer_session_timeout_ms=2_000)
-    async with contextlib.AsyncExitStack() as stack:
-        catalog = await stack.enter_async_context(run_service(
-            "catalog", database_url=migrated_database("catalog"), **common))
-        subs = await stack.enter_async_context(run_service(
-            "subscriptions", database_url=migrated_database("subscriptions"), **common, scheduler_enabled=False,
-            consumers_enabled=False))
-        invoicing = await stack.enter_async_context(run_service(
-            "invoicing", database_url=migrated_database("invoicing"), **common, scheduler_enabled=False))
-        payments = await stack.enter_async_context(run_service(
-            "payments", database_url=migrated_database("payments"), **common, stripe_api_base=localstripe.url,
-            charger_interval_seconds=0.2, provider_timeout_seconds=5.0, charger_lease_seconds=30.0))
-        runtime = subs.app.state.runtime
-        settings = subs.app.state.settings.model_copy(update={
-            "service_signing_key": invora_keys.private_pem.decode(), "catalog_url": "http://catalog.test"})
-        previous, runtime.catalog = runtime.catalog, CatalogClient(settings,
-                                                                   transport=httpx.ASGITransport(app=catalog.app))
-        stack.push_async_callback(runtime.catalog.aclose)
-        cat, sub_api, inv, pay = catalog.client(org), subs.client(org), invoicing.client(org), payments.client(org)
+    async with start_suite(services(localstripe.url)) as suite:
+        org, invoicing, payments = suite.org, suite["invoicing"], suite["payments"]
+        cat, sub_api, inv, pay = suite.api("catalog"), suite.api("subscriptions"), suite.api("invoicing"), suite.api(
+            "payments")
 
         await ok(pay, "POST", "/api/v1/payment_providers", {"payment_provider": {
             "provider_type": "stripe", "code": "stripe_main", "name": "Stripe", "secret_key": "sk_test_e2e",
@@ -202,5 +157,4 @@ async def test_a_refund_above_either_payment_is_split_over_a_manual_and_a_stripe
                 "SELECT idempotency_key, payment_id::text, amount_cents, status FROM refunds "
                 "WHERE organization_id = :org ORDER BY amount_cents DESC"), {"org": org})).all()
         assert [tuple(r) for r in rows] == [(part, payment, amount, "succeeded") for part, payment, amount, _ in split]
-        runtime.catalog = previous
 

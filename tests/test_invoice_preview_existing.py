@@ -5,21 +5,18 @@ the preview's amounts."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 import httpx
 from sqlalchemy import text
 
 from invora.clock import ManualClock
 from invora.service_client import ServiceClient
-from invora.testing.services import run_service
-from subscriptions.plans.client import CatalogClient
 from subscriptions.subscriptions.scheduler import run_pass
+
+from .e2e import INVOICING_WITH_WALLETS, eventually, ok  # noqa: TID252
 
 START = datetime(2026, 3, 15, 10, 0, tzinfo=UTC)
 END = datetime(2026, 4, 1, tzinfo=UTC)
@@ -27,39 +24,12 @@ TABLES = ("invoices", "fees", "invoice_applied_taxes", "outbox_events", "applied
           "usage_revisions")
 
 
-async def ok(client: httpx.AsyncClient, method: str, url: str, body=None, status: int = 200) -> dict:
-    response = await client.request(method, url, json=body)
-    assert response.status_code == status, f"{method} {url}: {response.status_code} {response.text}"
-    return response.json()
-
-
-async def eventually(probe: Callable[[], Awaitable[Any]], what: str, timeout: float = 60) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not (found := await probe()):
-        assert asyncio.get_running_loop().time() < deadline, f"{what}: not within {timeout} s"
-        await asyncio.sleep(0.25)
-    return found
-
-
 async def test_preview_of_an_existing_subscription_matches_its_real_invoice_and_writes_nothing(
-        migrated_database, invora_kafka, invora_keys):
-    org = uuid.uuid4()
-    common = dict(kafka=invora_kafka, keys=invora_keys, consumer_session_timeout_ms=2_000)
-    async with (run_service("catalog", database_url=migrated_database("catalog"), **common) as catalog,
-                run_service("subscriptions", database_url=migrated_database("subscriptions"), **common,
-                            scheduler_enabled=False) as subs,
-                run_service("invoicing", database_url=migrated_database("invoicing"), **common,
-                            scheduler_enabled=False) as invoicing,
-                run_service("wallets", database_url=migrated_database("wallets"), **common,
-                            scheduler_enabled=False) as wallets):
-        clock = ManualClock(START)
-        runtime = subs.app.state.runtime
-        runtime.clock = clock
+        start_suite, invora_keys):
+    clock = ManualClock(START)
+    async with start_suite(INVOICING_WITH_WALLETS, clock=clock) as suite:
+        org, subs, invoicing, wallets = suite.org, suite["subscriptions"], suite["invoicing"], suite["wallets"]
         invoicing.app.state.runtime.clock = clock
-        settings = subs.app.state.settings.model_copy(update={
-            "service_signing_key": invora_keys.private_pem.decode(), "catalog_url": "http://catalog.test"})
-        previous, runtime.catalog = runtime.catalog, CatalogClient(settings,
-                                                                   transport=httpx.ASGITransport(app=catalog.app))
         inv_runtime = invoicing.app.state.runtime
         pem = invora_keys.private_pem.decode()
         inv_runtime.subscriptions = ServiceClient(base_url="http://s.test", subject="service:invoicing",
@@ -67,109 +37,105 @@ async def test_preview_of_an_existing_subscription_matches_its_real_invoice_and_
                                                   transport=httpx.ASGITransport(app=subs.app))
         inv_runtime.wallets = ServiceClient(base_url="http://w.test", subject="service:invoicing", issuer="invora",
                                             signing_key=pem, transport=httpx.ASGITransport(app=wallets.app))
-        cat, sub_api, inv, wal = catalog.client(org), subs.client(org), invoicing.client(org), wallets.client(org)
-        try:
-            await ok(cat, "POST", "/api/v1/taxes", {"tax": {"name": "VAT", "code": "vat20", "rate": "20"}})
-            metric = (await ok(cat, "POST", "/api/v1/billable_metrics", {"billable_metric": {
-                "name": "Calls", "code": "calls", "aggregation_type": "count_agg"}}))["billable_metric"]
-            await ok(cat, "POST", "/api/v1/plans", {"plan": {
-                "name": "Startup", "code": "startup", "interval": "monthly", "amount_cents": 10_000,
-                "amount_currency": "EUR", "pay_in_advance": False, "tax_codes": ["vat20"],
-                "charges": [{"billable_metric_id": metric["lago_id"], "charge_model": "standard",
-                             "properties": {"amount": "0.5"}}]}})
-            for customer in ("cus_preview", "cus_other"):
-                await ok(sub_api, "POST", "/api/v1/customers", {"customer": {
-                    "external_id": customer, "name": "Acme", "currency": "EUR"}})
-            await ok(sub_api, "POST", "/api/v1/subscriptions", {"subscription": {
-                "external_customer_id": "cus_preview", "plan_code": "startup", "external_id": "sub_preview"}})
-            await ok(sub_api, "POST", "/api/v1/subscriptions", {"subscription": {
-                "external_customer_id": "cus_other", "plan_code": "startup", "external_id": "sub_other"}})
+        cat, sub_api, inv, wal = (suite.api(name) for name in ("catalog", "subscriptions", "invoicing", "wallets"))
+        await ok(cat, "POST", "/api/v1/taxes", {"tax": {"name": "VAT", "code": "vat20", "rate": "20"}})
+        metric = (await ok(cat, "POST", "/api/v1/billable_metrics", {"billable_metric": {
+            "name": "Calls", "code": "calls", "aggregation_type": "count_agg"}}))["billable_metric"]
+        await ok(cat, "POST", "/api/v1/plans", {"plan": {
+            "name": "Startup", "code": "startup", "interval": "monthly", "amount_cents": 10_000,
+            "amount_currency": "EUR", "pay_in_advance": False, "tax_codes": ["vat20"],
+            "charges": [{"billable_metric_id": metric["lago_id"], "charge_model": "standard",
+                         "properties": {"amount": "0.5"}}]}})
+        for customer in ("cus_preview", "cus_other"):
+            await ok(sub_api, "POST", "/api/v1/customers", {"customer": {
+                "external_id": customer, "name": "Acme", "currency": "EUR"}})
+        await ok(sub_api, "POST", "/api/v1/subscriptions", {"subscription": {
+            "external_customer_id": "cus_preview", "plan_code": "startup", "external_id": "sub_preview"}})
+        await ok(sub_api, "POST", "/api/v1/subscriptions", {"subscription": {
+            "external_customer_id": "cus_other", "plan_code": "startup", "external_id": "sub_other"}})
 
-            async def wallet() -> dict | None:
-                response = await wal.post("/api/v1/wallets", json={"wallet": {
-                    "external_customer_id": "cus_preview", "currency": "EUR", "rate_amount": "1",
-                    "granted_credits": "20"}})
-                return response.json()["wallet"] if response.status_code == 200 else None
+        async def wallet() -> dict | None:
+            response = await wal.post("/api/v1/wallets", json={"wallet": {
+                "external_customer_id": "cus_preview", "currency": "EUR", "rate_amount": "1",
+                "granted_credits": "20"}})
+            return response.json()["wallet"] if response.status_code == 200 else None
 
-            created = await eventually(wallet, "the wallet")
-            # 6 calls of unit credits (seed 002): the preview offsets them without consuming them
-            grant = (await ok(wal, "POST", "/api/v1/customers/cus_preview/unit_credits", {"unit_credit": {
-                "billable_metric_code": "calls", "units": "6", "reason": "Welcome calls"}}))["unit_credit"]
+        created = await eventually(wallet, "the wallet")
+        # 6 calls of unit credits (seed 002): the preview offsets them without consuming them
+        grant = (await ok(wal, "POST", "/api/v1/customers/cus_preview/unit_credits", {"unit_credit": {
+            "billable_metric_code": "calls", "units": "6", "reason": "Welcome calls"}}))["unit_credit"]
 
-            async def invoicing_is_ready() -> bool:  # customer, plan version and wallet projections
-                async with invoicing.database.sessionmaker() as session:
-                    counts = [(await session.execute(text(f"SELECT count(*) FROM {t} WHERE organization_id = :o"),
-                                                     {"o": org})).scalar() for t in ("customers", "plan_versions",
-                                                                                     "wallets", "unit_credit_grants")]
-                return counts[0] == 2 and counts[1] >= 1 and counts[2] == 1 and counts[3] == 1
+        async def invoicing_is_ready() -> bool:  # customer, plan version and wallet projections
+            async with invoicing.database.sessionmaker() as session:
+                counts = [(await session.execute(text(f"SELECT count(*) FROM {t} WHERE organization_id = :o"),
+                                                 {"o": org})).scalar() for t in ("customers", "plan_versions",
+                                                                                 "wallets", "unit_credit_grants")]
+            return counts[0] == 2 and counts[1] >= 1 and counts[2] == 1 and counts[3] == 1
 
-            await eventually(invoicing_is_ready, "invoicing's projections")
-            clock.set(START + timedelta(days=3))
-            await ok(sub_api, "POST", "/api/v1/events/batch", {"events": [
-                {"transaction_id": f"t{n}", "external_subscription_id": "sub_preview", "code": "calls",
-                 "timestamp": (START + timedelta(days=1, minutes=n)).isoformat()} for n in range(10)]})
+        await eventually(invoicing_is_ready, "invoicing's projections")
+        clock.set(START + timedelta(days=3))
+        await ok(sub_api, "POST", "/api/v1/events/batch", {"events": [
+            {"transaction_id": f"t{n}", "external_subscription_id": "sub_preview", "code": "calls",
+             "timestamp": (START + timedelta(days=1, minutes=n)).isoformat()} for n in range(10)]})
 
-            async def counts() -> dict[str, int]:
-                async with invoicing.database.sessionmaker() as session:
-                    return {t: (await session.execute(text(f"SELECT count(*) FROM {t}"))).scalar() for t in TABLES}
+        async def counts() -> dict[str, int]:
+            async with invoicing.database.sessionmaker() as session:
+                return {t: (await session.execute(text(f"SELECT count(*) FROM {t}"))).scalar() for t in TABLES}
 
-            before = await counts()
-            body = {"customer": {"external_id": "cus_preview"}, "subscriptions": {"external_ids": ["sub_preview"]}}
-            preview = (await ok(inv, "POST", "/api/v1/invoices/preview", body))["invoice"]
-            # 15 March 10:00 → 1 April: 17/31 of 100.00 = 54.84; 10 calls, 6 credited, 4 × 0.50 = 2.00;
-            # VAT 20 % of 56.84 = 11.368 → 11.37
-            assert (preview["fees_amount_cents"], preview["taxes_amount_cents"],
-                    preview["sub_total_including_taxes_amount_cents"]) == (5_684, 1_137, 6_821)
-            assert (preview["prepaid_credit_amount_cents"], preview["total_amount_cents"]) == (2_000, 4_821)
-            assert preview["lago_id"] == str(uuid.UUID(int=0)) and preview["status"] == "draft"
-            assert sorted((f["item"]["type"], f["amount_cents"]) for f in preview["fees"]) == [
-                ("charge", 200), ("subscription", 5_484)]
-            [charge] = [f for f in preview["fees"] if f["item"]["type"] == "charge"]
-            assert (charge["units"], charge["amount_details"]["unit_credits"]["credited_units"]) == ("4", "6")
-            # nothing written: no invoice, fee, tax, event, coupon or credit change, no wallet debit
-            assert await counts() == before
-            assert (await ok(wal, "GET", f"/api/v1/wallets/{created['lago_id']}"))["wallet"]["balance_cents"] == 2_000
-            [still] = (await ok(wal, "GET", "/api/v1/customers/cus_preview/unit_credits"))["unit_credits"]
-            assert (still["lago_id"], Decimal(still["remaining_units"])) == (grant["lago_id"], 6)
+        before = await counts()
+        body = {"customer": {"external_id": "cus_preview"}, "subscriptions": {"external_ids": ["sub_preview"]}}
+        preview = (await ok(inv, "POST", "/api/v1/invoices/preview", body))["invoice"]
+        # 15 March 10:00 → 1 April: 17/31 of 100.00 = 54.84; 10 calls, 6 credited, 4 × 0.50 = 2.00;
+        # VAT 20 % of 56.84 = 11.368 → 11.37
+        assert (preview["fees_amount_cents"], preview["taxes_amount_cents"],
+                preview["sub_total_including_taxes_amount_cents"]) == (5_684, 1_137, 6_821)
+        assert (preview["prepaid_credit_amount_cents"], preview["total_amount_cents"]) == (2_000, 4_821)
+        assert preview["lago_id"] == str(uuid.UUID(int=0)) and preview["status"] == "draft"
+        assert sorted((f["item"]["type"], f["amount_cents"]) for f in preview["fees"]) == [
+            ("charge", 200), ("subscription", 5_484)]
+        [charge] = [f for f in preview["fees"] if f["item"]["type"] == "charge"]
+        assert (charge["units"], charge["amount_details"]["unit_credits"]["credited_units"]) == ("4", "6")
+        # nothing written: no invoice, fee, tax, event, coupon or credit change, no wallet debit
+        assert await counts() == before
+        assert (await ok(wal, "GET", f"/api/v1/wallets/{created['lago_id']}"))["wallet"]["balance_cents"] == 2_000
+        [still] = (await ok(wal, "GET", "/api/v1/customers/cus_preview/unit_credits"))["unit_credits"]
+        assert (still["lago_id"], Decimal(still["remaining_units"])) == (grant["lago_id"], 6)
 
-            # bad input and other customers' subscriptions
-            for bad, field in (({**body["subscriptions"], "plan_code": "startup"}, "subscriptions.plan_code"),
-                               ({**body["subscriptions"], "terminated_at": END.isoformat()},
-                                "subscriptions.terminated_at")):
-                error = await ok(inv, "POST", "/api/v1/invoices/preview", {**body, "subscriptions": bad}, 422)
-                assert field in error["error_details"], error  # not supported: the schema admits null only
-            error = await ok(inv, "POST", "/api/v1/invoices/preview", {**body, "plan_code": "startup"}, 422)
-            assert error["code"] == "validation_errors"  # a new subscription or existing ones, not both
-            for external_ids in (["sub_other"], ["sub_missing"]):
-                error = await ok(inv, "POST", "/api/v1/invoices/preview",
-                                 {**body, "subscriptions": {"external_ids": external_ids}}, 404)
-                assert error["code"] == "subscription_not_found"
-            assert await counts() == before
+        # bad input and other customers' subscriptions
+        for bad, field in (({**body["subscriptions"], "plan_code": "startup"}, "subscriptions.plan_code"),
+                           ({**body["subscriptions"], "terminated_at": END.isoformat()},
+                            "subscriptions.terminated_at")):
+            error = await ok(inv, "POST", "/api/v1/invoices/preview", {**body, "subscriptions": bad}, 422)
+            assert field in error["error_details"], error  # not supported: the schema admits null only
+        error = await ok(inv, "POST", "/api/v1/invoices/preview", {**body, "plan_code": "startup"}, 422)
+        assert error["code"] == "validation_errors"  # a new subscription or existing ones, not both
+        for external_ids in (["sub_other"], ["sub_missing"]):
+            error = await ok(inv, "POST", "/api/v1/invoices/preview",
+                             {**body, "subscriptions": {"external_ids": external_ids}}, 404)
+            assert error["code"] == "subscription_not_found"
+        assert await counts() == before
 
-            # the subscriptions service unreachable: 503, never a 500
-            reachable = inv_runtime.subscriptions
-            inv_runtime.subscriptions = ServiceClient(base_url="http://127.0.0.1:9", subject="service:invoicing",
-                                                      issuer="invora", signing_key=pem, timeout=0.5, retries=1)
-            error = await ok(inv, "POST", "/api/v1/invoices/preview", body, 503)
-            assert error["code"] == "dependency_unavailable"
-            await inv_runtime.subscriptions.aclose()
-            inv_runtime.subscriptions = reachable
+        # the subscriptions service unreachable: 503, never a 500
+        reachable = inv_runtime.subscriptions
+        inv_runtime.subscriptions = ServiceClient(base_url="http://127.0.0.1:9", subject="service:invoicing",
+                                                  issuer="invora", signing_key=pem, timeout=0.5, retries=1)
+        error = await ok(inv, "POST", "/api/v1/invoices/preview", body, 503)
+        assert error["code"] == "dependency_unavailable"
+        await inv_runtime.subscriptions.aclose()
+        inv_runtime.subscriptions = reachable
 
-            # the period really closes: the real invoice has the preview's amounts
-            clock.set(END + timedelta(minutes=5))
-            assert await run_pass(subs.database.sessionmaker, clock.now())
+        # the period really closes: the real invoice has the preview's amounts
+        clock.set(END + timedelta(minutes=5))
+        assert await run_pass(subs.database.sessionmaker, clock.now())
 
-            async def finalized() -> dict | None:
-                found = (await ok(inv, "GET", "/api/v1/invoices?external_customer_id=cus_preview"))["invoices"]
-                return found[0] if found and found[0]["status"] == "finalized" else None
+        async def finalized() -> dict | None:
+            found = (await ok(inv, "GET", "/api/v1/invoices?external_customer_id=cus_preview"))["invoices"]
+            return found[0] if found and found[0]["status"] == "finalized" else None
 
-            real = await eventually(finalized, "the real invoice", timeout=90)
-            for amount in ("fees_amount_cents", "taxes_amount_cents", "sub_total_including_taxes_amount_cents",
-                           "prepaid_credit_amount_cents", "total_amount_cents"):
-                assert real[amount] == preview[amount], amount
-            # the real invoice consumed the units the preview only counted
-            [used] = (await ok(wal, "GET", "/api/v1/customers/cus_preview/unit_credits"))["unit_credits"]
-            assert Decimal(used["remaining_units"]) == 0
-        finally:
-            await runtime.catalog.aclose()
-            runtime.catalog = previous
+        real = await eventually(finalized, "the real invoice", timeout=90)
+        for amount in ("fees_amount_cents", "taxes_amount_cents", "sub_total_including_taxes_amount_cents",
+                       "prepaid_credit_amount_cents", "total_amount_cents"):
+            assert real[amount] == preview[amount], amount
+        # the real invoice consumed the units the preview only counted
+        [used] = (await ok(wal, "GET", "/api/v1/customers/cus_preview/unit_credits"))["unit_credits"]
+        assert Decimal(used["remaining_units"]) == 0

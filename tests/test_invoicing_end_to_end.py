@@ -4,43 +4,27 @@ its invoice arrives finalized, numbered, with the right total."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import UTC, datetime, timedelta
 
-import httpx
-
 from invora.clock import ManualClock
-from invora.testing.services import run_service
-from subscriptions.plans.client import CatalogClient
 from subscriptions.subscriptions.scheduler import run_pass
+
+from .e2e import ok  # noqa: TID252
 
 START = datetime(2026, 3, 15, 10, 0, tzinfo=UTC)
 END = datetime(2026, 4, 1, tzinfo=UTC)
 
 
-async def ok(client: httpx.AsyncClient, method: str, url: str, body=None) -> dict:
-    response = await client.request(method, url, json=body)
-    assert response.status_code == 200, f"{method} {url}: {response.status_code} {response.text}"
-    return response.json()
+SERVICES = {"catalog": {},
+            "subscriptions": {"scheduler_enabled": False, "consumers_enabled": False},
+            "invoicing": {"scheduler_enabled": False, "consumer_session_timeout_ms": 2_000}}
 
 
-async def test_a_closed_period_is_invoiced_finalized_with_the_right_total(migrated_database, invora_kafka,
-                                                                         invora_keys):
-    org = uuid.uuid4()
-    common = dict(kafka=invora_kafka, keys=invora_keys)
-    async with (run_service("catalog", database_url=migrated_database("catalog"), **common) as catalog,
-                run_service("subscriptions", database_url=migrated_database("subscriptions"), **common,
-                            scheduler_enabled=False, consumers_enabled=False) as subs,
-                run_service("invoicing", database_url=migrated_database("invoicing"), **common,
-                            scheduler_enabled=False, consumer_session_timeout_ms=2_000) as invoicing):
-        clock = ManualClock(START)
-        runtime = subs.app.state.runtime
-        runtime.clock = clock
-        settings = subs.app.state.settings.model_copy(update={
-            "service_signing_key": invora_keys.private_pem.decode(), "catalog_url": "http://catalog.test"})
-        previous, runtime.catalog = runtime.catalog, CatalogClient(settings,
-                                                                   transport=httpx.ASGITransport(app=catalog.app))
-        cat, sub_api, inv = catalog.client(org), subs.client(org), invoicing.client(org)
+async def test_a_closed_period_is_invoiced_finalized_with_the_right_total(start_suite):
+    clock = ManualClock(START)
+    async with start_suite(SERVICES, clock=clock) as suite:
+        subs = suite["subscriptions"]
+        cat, sub_api, inv = suite.api("catalog"), suite.api("subscriptions"), suite.api("invoicing")
 
         await ok(cat, "POST", "/api/v1/taxes", {"tax": {"name": "VAT", "code": "vat20", "rate": "20"}})
         metric = (await ok(cat, "POST", "/api/v1/billable_metrics", {"billable_metric": {
@@ -50,10 +34,8 @@ async def test_a_closed_period_is_invoiced_finalized_with_the_right_total(migrat
             "amount_currency": "EUR", "pay_in_advance": False, "tax_codes": ["vat20"],
             "charges": [{"billable_metric_id": metric["lago_id"], "charge_model": "standard",
                          "properties": {"amount": "0.5"}}]}})
-        await ok(sub_api, "POST", "/api/v1/customers", {"customer": {
-            "external_id": "cus_e2e", "name": "Acme", "currency": "EUR"}})
-        await ok(sub_api, "POST", "/api/v1/subscriptions", {"subscription": {
-            "external_customer_id": "cus_e2e", "plan_code": "startup", "external_id": "sub_e2e"}})
+        await suite.customer("cus_e2e")
+        await suite.subscribe("cus_e2e", "startup", "sub_e2e")
         clock.set(START + timedelta(days=3))
         await ok(sub_api, "POST", "/api/v1/events/batch", {"events": [
             {"transaction_id": f"t{n}", "external_subscription_id": "sub_e2e", "code": "calls",
@@ -78,40 +60,22 @@ async def test_a_closed_period_is_invoiced_finalized_with_the_right_total(migrat
         full = (await ok(inv, "GET", f"/api/v1/invoices/{invoice['lago_id']}"))["invoice"]
         assert sorted((f["item"]["type"], f["amount_cents"]) for f in full["fees"]) == [
             ("charge", 500), ("subscription", 5_484)]
-        await runtime.catalog.aclose()
-        runtime.catalog = previous
 
 
-async def test_an_upgrade_credits_the_unused_advance_fee_on_the_new_plans_invoice(migrated_database, invora_kafka,
-                                                                                  invora_keys):
+async def test_an_upgrade_credits_the_unused_advance_fee_on_the_new_plans_invoice(start_suite):
     """catalog → subscriptions → Kafka → invoicing: a plan paid in advance upgraded mid-period. The new plan's
     first fee is prorated, the old plan's unused days come back as a credit that invoice consumes."""
-    org = uuid.uuid4()
-    common = dict(kafka=invora_kafka, keys=invora_keys)
-    async with (run_service("catalog", database_url=migrated_database("catalog"), **common) as catalog,
-                run_service("subscriptions", database_url=migrated_database("subscriptions"), **common,
-                            scheduler_enabled=False, consumers_enabled=False) as subs,
-                run_service("invoicing", database_url=migrated_database("invoicing"), **common,
-                            scheduler_enabled=False, consumer_session_timeout_ms=2_000) as invoicing):
-        clock = ManualClock(START)
-        runtime = subs.app.state.runtime
-        runtime.clock = clock
-        settings = subs.app.state.settings.model_copy(update={
-            "service_signing_key": invora_keys.private_pem.decode(), "catalog_url": "http://catalog.test"})
-        previous, runtime.catalog = runtime.catalog, CatalogClient(settings,
-                                                                   transport=httpx.ASGITransport(app=catalog.app))
-        cat, sub_api, inv = catalog.client(org), subs.client(org), invoicing.client(org)
+    clock = ManualClock(START)
+    async with start_suite(SERVICES, clock=clock) as suite:
+        cat, inv = suite.api("catalog"), suite.api("invoicing")
         for code, amount in (("basic", 10_000), ("premium", 20_000)):
             await ok(cat, "POST", "/api/v1/plans", {"plan": {
                 "name": code.title(), "code": code, "interval": "monthly", "amount_cents": amount,
                 "amount_currency": "EUR", "pay_in_advance": True}})
-        await ok(sub_api, "POST", "/api/v1/customers", {"customer": {
-            "external_id": "cus_up", "name": "Acme", "currency": "EUR"}})
-        await ok(sub_api, "POST", "/api/v1/subscriptions", {"subscription": {
-            "external_customer_id": "cus_up", "plan_code": "basic", "external_id": "sub_up"}})
+        await suite.customer("cus_up")
+        await suite.subscribe("cus_up", "basic", "sub_up")
         clock.set(START + timedelta(days=5))  # 20 March 10:00
-        new = (await ok(sub_api, "POST", "/api/v1/subscriptions", {"subscription": {
-            "external_customer_id": "cus_up", "plan_code": "premium", "external_id": "sub_up"}}))["subscription"]
+        new = await suite.subscribe("cus_up", "premium", "sub_up")
         assert new["plan_code"] == "premium" and new["previous_plan_code"] == "basic"
 
         found: list[dict] = []
@@ -130,5 +94,3 @@ async def test_an_upgrade_credits_the_unused_advance_fee_on_the_new_plans_invoic
         assert (upgraded["fees_amount_cents"], upgraded["credit_notes_amount_cents"],
                 upgraded["total_amount_cents"]) == (7_742, 3_871, 3_871)
         assert sorted(t for s, totals in by_subscription.items() if s != new["lago_id"] for t in totals) == [0, 5_484]
-        await runtime.catalog.aclose()
-        runtime.catalog = previous

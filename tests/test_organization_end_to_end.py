@@ -3,53 +3,32 @@ through `organization.updated` / `billing_entity.created` only, and number its i
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from datetime import UTC, datetime, timedelta
 
-import httpx
 from sqlalchemy import text
 
 from invora.clock import ManualClock
-from invora.testing.services import run_service
-from subscriptions.plans.client import CatalogClient
 from subscriptions.subscriptions.scheduler import run_pass
+
+from .e2e import eventually, ok  # noqa: TID252
 
 START = datetime(2026, 3, 15, 10, 0, tzinfo=UTC)
 END = datetime(2026, 4, 1, tzinfo=UTC)
 
 
-async def ok(client: httpx.AsyncClient, method: str, url: str, body=None) -> dict:
-    response = await client.request(method, url, json=body)
-    assert response.status_code == 200, f"{method} {url}: {response.status_code} {response.text}"
-    return response.json()
-
-
 async def until(check, what: str, tries: int = 150):
-    for _ in range(tries):
-        found = await check()
-        if found:
-            return found
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"{what} not seen within {tries * 0.2:.0f} s")
+    return await eventually(check, what, timeout=tries * 0.2, interval=0.2)
 
 
-async def test_invoices_are_numbered_by_the_organization_and_the_customers_entity(migrated_database, invora_kafka,
-                                                                                  invora_keys):
-    org = uuid.uuid4()
-    common = dict(kafka=invora_kafka, keys=invora_keys)
-    async with (run_service("catalog", database_url=migrated_database("catalog"), **common) as catalog,
-                run_service("subscriptions", database_url=migrated_database("subscriptions"), **common,
-                            scheduler_enabled=False, consumer_session_timeout_ms=2_000) as subs,
-                run_service("invoicing", database_url=migrated_database("invoicing"), **common,
-                            scheduler_enabled=False, consumer_session_timeout_ms=2_000) as invoicing):
-        clock = ManualClock(START)
-        runtime = subs.app.state.runtime
-        runtime.clock = clock
-        settings = subs.app.state.settings.model_copy(update={
-            "service_signing_key": invora_keys.private_pem.decode(), "catalog_url": "http://catalog.test"})
-        runtime.catalog = CatalogClient(settings, transport=httpx.ASGITransport(app=catalog.app))
-        cat, sub_api, inv = catalog.client(org), subs.client(org), invoicing.client(org)
+async def test_invoices_are_numbered_by_the_organization_and_the_customers_entity(start_suite):
+    clock = ManualClock(START)
+    async with start_suite({
+        "catalog": {},
+        "subscriptions": {"scheduler_enabled": False, "consumer_session_timeout_ms": 2_000},
+        "invoicing": {"scheduler_enabled": False, "consumer_session_timeout_ms": 2_000},
+    }, clock=clock) as suite:
+        org, subs, invoicing = suite.org, suite["subscriptions"], suite["invoicing"]
+        cat, sub_api, inv = suite.api("catalog"), suite.api("subscriptions"), suite.api("invoicing")
 
         await ok(cat, "POST", "/api/v1/billing_entities", {"billing_entity": {
             "code": "eu", "name": "Acme Europe", "document_numbering": "per_billing_entity",
@@ -85,8 +64,7 @@ async def test_invoices_are_numbered_by_the_organization_and_the_customers_entit
             if entity:
                 body["billing_entity_code"] = entity
             await ok(sub_api, "POST", "/api/v1/customers", {"customer": body})
-            await ok(sub_api, "POST", "/api/v1/subscriptions", {"subscription": {
-                "external_customer_id": customer, "plan_code": "startup", "external_id": f"sub_{customer}"}})
+            await suite.subscribe(customer, "startup", f"sub_{customer}")
         clock.set(END + timedelta(minutes=5))
         assert await run_pass(subs.database.sessionmaker, clock.now())
 

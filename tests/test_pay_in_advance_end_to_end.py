@@ -4,53 +4,31 @@ a usage threshold crossed becomes a progressive-billing invoice the period's inv
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from datetime import UTC, datetime, timedelta
 
-import httpx
-
 from invora.clock import ManualClock
-from invora.testing.services import run_service
-from subscriptions.plans.client import CatalogClient
 from subscriptions.subscriptions.scheduler import run_pass
 from subscriptions.usage.progressive import evaluate
+
+from .e2e import eventually, ok  # noqa: TID252
 
 START = datetime(2026, 3, 15, 10, 0, tzinfo=UTC)
 END = datetime(2026, 4, 1, tzinfo=UTC)
 
 
-async def ok(client: httpx.AsyncClient, method: str, url: str, body=None, **kwargs) -> dict:
-    response = await client.request(method, url, json=body, **kwargs)
-    assert response.status_code == 200, f"{method} {url}: {response.status_code} {response.text}"
-    return response.json()
-
-
 async def wait_for(check, what: str, attempts: int = 200):
-    for _ in range(attempts):
-        found = await check()
-        if found:
-            return found
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"{what} within {attempts * 0.2:.0f} s")
+    return await eventually(check, what, timeout=attempts * 0.2, interval=0.2)
 
 
-async def test_fees_paid_in_advance_and_progressive_billing_across_services(migrated_database, invora_kafka,
-                                                                           invora_keys):
-    org = uuid.uuid4()
-    common = dict(kafka=invora_kafka, keys=invora_keys)
-    async with (run_service("catalog", database_url=migrated_database("catalog"), **common) as catalog,
-                run_service("subscriptions", database_url=migrated_database("subscriptions"), **common,
-                            scheduler_enabled=False, consumers_enabled=False) as subs,
-                run_service("invoicing", database_url=migrated_database("invoicing"), **common,
-                            scheduler_enabled=False, consumer_session_timeout_ms=2_000) as invoicing):
-        clock = ManualClock(START)
-        runtime = subs.app.state.runtime
-        runtime.clock = clock
-        settings = subs.app.state.settings.model_copy(update={
-            "service_signing_key": invora_keys.private_pem.decode(), "catalog_url": "http://catalog.test"})
-        runtime.catalog = CatalogClient(settings, transport=httpx.ASGITransport(app=catalog.app))
-        cat, sub_api, inv = catalog.client(org), subs.client(org), invoicing.client(org)
+async def test_fees_paid_in_advance_and_progressive_billing_across_services(start_suite):
+    clock = ManualClock(START)
+    async with start_suite({
+        "catalog": {},
+        "subscriptions": {"scheduler_enabled": False, "consumers_enabled": False},
+        "invoicing": {"scheduler_enabled": False, "consumer_session_timeout_ms": 2_000},
+    }, clock=clock) as suite:
+        subs = suite["subscriptions"]
+        cat, sub_api, inv = suite.api("catalog"), suite.api("subscriptions"), suite.api("invoicing")
 
         seats = (await ok(cat, "POST", "/api/v1/billable_metrics", {"billable_metric": {
             "name": "Seats", "code": "seats", "aggregation_type": "sum_agg", "field_name": "n"}}))["billable_metric"]
@@ -72,10 +50,8 @@ async def test_fees_paid_in_advance_and_progressive_billing_across_services(migr
                 # 0.50 a call, in arrears: what progressive billing and the period's invoice bill
                 {"billable_metric_id": calls["lago_id"], "charge_model": "standard",
                  "properties": {"amount": "0.5"}}]}})
-        await ok(sub_api, "POST", "/api/v1/customers", {"customer": {
-            "external_id": "cus_adv", "name": "Acme", "currency": "EUR"}})
-        await ok(sub_api, "POST", "/api/v1/subscriptions", {"subscription": {
-            "external_customer_id": "cus_adv", "plan_code": "team", "external_id": "sub_adv"}})
+        await suite.customer("cus_adv")
+        await suite.subscribe("cus_adv", "team", "sub_adv")
         clock.set(START + timedelta(days=1))
 
         def event(code: str, transaction_id: str, **properties) -> dict:

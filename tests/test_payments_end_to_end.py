@@ -8,23 +8,25 @@ charge per invoice. A lost dispute (Stripe's `charge.dispute.closed` webhook) re
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 
 import httpx
 from sqlalchemy import text
 
-from invora.testing.services import run_service
-from subscriptions.plans.client import CatalogClient
+from .e2e import ok  # noqa: TID252
 
 CARD_OK = "4242424242424242"
 CARD_DECLINED_ON_CHARGE = "4000000000000341"  # attaches, then every charge is declined
 
 
-async def ok(client: httpx.AsyncClient, method: str, url: str, body=None) -> dict:
-    response = await client.request(method, url, json=body)
-    assert response.status_code == 200, f"{method} {url}: {response.status_code} {response.text}"
-    return response.json()
+def services(stripe_api_base: str) -> dict[str, dict]:
+    """catalog → subscriptions → invoicing → payments (on the Stripe fake at `stripe_api_base`)."""
+    common = {"consumer_session_timeout_ms": 2_000}
+    return {"catalog": common,
+            "subscriptions": {**common, "scheduler_enabled": False, "consumers_enabled": False},
+            "invoicing": {**common, "scheduler_enabled": False},
+            "payments": {**common, "stripe_api_base": stripe_api_base, "charger_interval_seconds": 0.2,
+                         "provider_timeout_seconds": 5.0, "charger_lease_seconds": 30.0}}
 
 
 def stripe_customer(stripe, card: str) -> str:
@@ -48,28 +50,12 @@ async def invoice_of(client: httpx.AsyncClient, external_customer_id: str, payme
 
 
 async def test_a_subscription_invoice_is_charged_on_the_stripe_fake_and_shown_paid_or_failed(
-        migrated_database, invora_kafka, invora_keys, localstripe, webhook_receiver):
-    org = uuid.uuid4()
+        start_suite, localstripe, webhook_receiver):
     stripe = localstripe.client()
-    common = dict(kafka=invora_kafka, keys=invora_keys, consumer_session_timeout_ms=2_000)
-    async with contextlib.AsyncExitStack() as stack:
-        catalog = await stack.enter_async_context(run_service(
-            "catalog", database_url=migrated_database("catalog"), **common))
-        subs = await stack.enter_async_context(run_service(
-            "subscriptions", database_url=migrated_database("subscriptions"), **common, scheduler_enabled=False,
-            consumers_enabled=False))
-        invoicing = await stack.enter_async_context(run_service(
-            "invoicing", database_url=migrated_database("invoicing"), **common, scheduler_enabled=False))
-        payments = await stack.enter_async_context(run_service(
-            "payments", database_url=migrated_database("payments"), **common, stripe_api_base=localstripe.url,
-            charger_interval_seconds=0.2, provider_timeout_seconds=5.0, charger_lease_seconds=30.0))
-        runtime = subs.app.state.runtime
-        settings = subs.app.state.settings.model_copy(update={
-            "service_signing_key": invora_keys.private_pem.decode(), "catalog_url": "http://catalog.test"})
-        previous, runtime.catalog = runtime.catalog, CatalogClient(settings,
-                                                                   transport=httpx.ASGITransport(app=catalog.app))
-        stack.push_async_callback(runtime.catalog.aclose)
-        cat, sub_api, inv, pay = catalog.client(org), subs.client(org), invoicing.client(org), payments.client(org)
+    async with start_suite(services(localstripe.url)) as suite:
+        org, payments = suite.org, suite["payments"]
+        cat, sub_api, inv, pay = suite.api("catalog"), suite.api("subscriptions"), suite.api("invoicing"), suite.api(
+            "payments")
 
         await ok(pay, "POST", "/api/v1/payment_providers", {"payment_provider": {
             "provider_type": "stripe", "code": "stripe_main", "name": "Stripe", "secret_key": "sk_test_e2e",
@@ -87,8 +73,7 @@ async def test_a_subscription_invoice_is_charged_on_the_stripe_fake_and_shown_pa
                 "external_id": external_id, "name": external_id, "currency": "EUR",
                 "billing_configuration": {"payment_provider": "stripe", "payment_provider_code": "stripe_main",
                                           "provider_customer_id": provider_customers[external_id]}}})
-            await ok(sub_api, "POST", "/api/v1/subscriptions", {"subscription": {
-                "external_customer_id": external_id, "plan_code": "pro", "external_id": f"sub_{external_id}"}})
+            await suite.subscribe(external_id, "pro", f"sub_{external_id}")
 
         paid = await invoice_of(inv, "cus_pays", "succeeded")
         assert paid["status"] == "finalized" and paid["total_amount_cents"] > 0
@@ -135,4 +120,3 @@ async def test_a_subscription_invoice_is_charged_on_the_stripe_fake_and_shown_pa
                 break
             await asyncio.sleep(0.2)
         assert invoice["payment_dispute_lost_at"], "the lost dispute never reached the invoice"
-        runtime.catalog = previous

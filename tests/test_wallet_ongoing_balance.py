@@ -15,18 +15,12 @@ from sqlalchemy import text
 from invora.clock import ManualClock
 from invora.events.envelope import EventEnvelope
 from invora.service_client import ServiceClient
-from invora.testing.services import run_service
-from subscriptions.plans.client import CatalogClient
 from wallets.customers import service as wallet_customers
 from wallets.usage.refresh import refresh_pass
 
+from .e2e import ok  # noqa: TID252
+
 START = datetime(2026, 3, 15, 10, 0, tzinfo=UTC)
-
-
-async def ok(client: httpx.AsyncClient, method: str, url: str, body=None) -> dict:
-    response = await client.request(method, url, json=body)
-    assert response.status_code == 200, f"{method} {url}: {response.status_code} {response.text}"
-    return response.json()
 
 
 def _customer_event(org: uuid.UUID, external_id: str) -> EventEnvelope:
@@ -39,21 +33,15 @@ def _customer_event(org: uuid.UUID, external_id: str) -> EventEnvelope:
                          aggregate_type="customer", aggregate_id=str(lago_id), sequence=1, data={"customer": customer})
 
 
-async def test_the_ongoing_balance_follows_priced_usage(migrated_database, invora_kafka, invora_keys):
-    org = uuid.uuid4()
-    common = dict(kafka=invora_kafka, keys=invora_keys)
-    async with (run_service("catalog", database_url=migrated_database("catalog"), **common) as catalog,
-                run_service("subscriptions", database_url=migrated_database("subscriptions"), **common,
-                            scheduler_enabled=False, consumers_enabled=False) as subs,
-                run_service("wallets", database_url=migrated_database("wallets"), **common, scheduler_enabled=False,
-                            consumers_enabled=False, reconciliation_enabled=False) as wallets):
-        clock = ManualClock(START)
-        runtime = subs.app.state.runtime
-        runtime.clock = clock
-        settings = subs.app.state.settings.model_copy(update={
-            "service_signing_key": invora_keys.private_pem.decode(), "catalog_url": "http://catalog.test"})
-        runtime.catalog = CatalogClient(settings, transport=httpx.ASGITransport(app=catalog.app))
-        cat, sub_api, wal = catalog.client(org), subs.client(org), wallets.client(org)
+async def test_the_ongoing_balance_follows_priced_usage(start_suite, invora_keys):
+    clock = ManualClock(START)
+    async with start_suite({
+        "catalog": {},
+        "subscriptions": {"scheduler_enabled": False, "consumers_enabled": False},
+        "wallets": {"scheduler_enabled": False, "consumers_enabled": False, "reconciliation_enabled": False},
+    }, clock=clock) as suite:
+        org, subs, wallets = suite.org, suite["subscriptions"], suite["wallets"]
+        cat, sub_api, wal = suite.api("catalog"), suite.api("subscriptions"), suite.api("wallets")
 
         metric = (await ok(cat, "POST", "/api/v1/billable_metrics", {"billable_metric": {
             "name": "Calls", "code": "calls", "aggregation_type": "count_agg"}}))["billable_metric"]
@@ -62,10 +50,8 @@ async def test_the_ongoing_balance_follows_priced_usage(migrated_database, invor
             "amount_currency": "EUR", "pay_in_advance": False,
             "charges": [{"billable_metric_id": metric["lago_id"], "charge_model": "standard",
                          "properties": {"amount": "0.5"}}]}})
-        await ok(sub_api, "POST", "/api/v1/customers", {"customer": {
-            "external_id": "cus_og", "name": "Acme", "currency": "EUR"}})
-        await ok(sub_api, "POST", "/api/v1/subscriptions", {"subscription": {
-            "external_customer_id": "cus_og", "plan_code": "startup", "external_id": "sub_og"}})
+        await suite.customer("cus_og")
+        await suite.subscribe("cus_og", "startup", "sub_og")
 
         async with wallets.database.sessionmaker() as session:
             await wallet_customers.apply_event(session, _customer_event(org, "cus_og"))

@@ -5,13 +5,14 @@ and answers (`wallet_topup_payment.succeeded|failed`), and wallets settles it, o
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import text
 
 from invora.testing.producer import running_producer
+
+from .e2e import eventually  # noqa: TID252
 
 CARD_OK = "4242424242424242"
 CARD_DECLINED_ON_CHARGE = "4000000000000341"
@@ -38,14 +39,7 @@ def _stripe_customer(stripe, card: str) -> str:
 
 
 async def _until(probe, timeout: float = 90.0, what: str = "condition"):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await probe()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.3)
+    return await eventually(probe, what, timeout, interval=0.3)
 
 
 async def test_paid_top_ups_settle_or_fail_from_payments(start_service, migrated_database, invora_kafka,
