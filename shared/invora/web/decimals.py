@@ -63,6 +63,16 @@ class DecimalInput:
         return number
 
 
+def negative_out_of_range(value: Any) -> Any:
+    """A `BeforeValidator` for a `DecimalInput`: a negative number, or a string of one, is out of range (422
+    `value_is_out_of_range`) rather than malformed (`value_is_invalid`), as Lago answers for thresholds."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+        raise ValueError("value_is_out_of_range")
+    if isinstance(value, str) and value.startswith("-") and value[1:2].isdigit():
+        raise ValueError("value_is_out_of_range")
+    return value
+
+
 _DIGITS = re.compile(r"(?:0|[1-9][0-9]*)(?:\.[0-9]*)?")
 
 

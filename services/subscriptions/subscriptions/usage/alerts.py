@@ -26,7 +26,7 @@ from invora.ids import uuid7
 from invora.logging import get_logger
 from invora.outbox import add_event
 from invora.parking import Backoff, ParkingLot
-from invora.web.decimals import DecimalInput
+from invora.web.decimals import DecimalInput, negative_out_of_range
 from invora.web.fields import Code, Name
 from invora.web.inputs import InputModel
 from invora.web.pagination import PageParams, PaginationMeta
@@ -51,17 +51,8 @@ MAX_BATCH = 100
 MAX_THRESHOLD = 10**20
 
 
-def _sign(value: Any) -> Any:
-    """A negative value is out of range (not malformed), whether a number or a string."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
-        raise ValueError("value_is_out_of_range")
-    if isinstance(value, str) and value.startswith("-") and value[1:2].isdigit():
-        raise ValueError("value_is_out_of_range")
-    return value
-
-
 # Lago: an integer or a BigDecimal string; zero is allowed (it is never crossed: usage starts at zero)
-ThresholdValue = Annotated[Decimal, DecimalInput(le=MAX_THRESHOLD), BeforeValidator(_sign)]
+ThresholdValue = Annotated[Decimal, DecimalInput(le=MAX_THRESHOLD), BeforeValidator(negative_out_of_range)]
 _POSITIVE_VALUE = TypeAdapter(Annotated[Decimal, DecimalInput(le=MAX_THRESHOLD, positive=True)]).json_schema()
 # checked in `_rule_errors`: a recurring threshold repeats every `value`, so it must be above zero
 _RECURRING_RULE = {"anyOf": [{"properties": {"recurring": {"const": False}}},

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, TypeAdapter
 
-from invora.web.decimals import DecimalInput
+from invora.web.decimals import DecimalInput, negative_out_of_range
 from invora.web.fields import Code, Name
 from invora.web.inputs import InputModel
 from invora.web.pagination import PaginationMeta
@@ -20,17 +20,8 @@ MAX_BATCH = 20
 MAX_THRESHOLD = 10**15
 
 
-def _sign(value: Any) -> Any:
-    """A negative value is out of range (not malformed), whether a number or a string."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
-        raise ValueError("value_is_out_of_range")
-    if isinstance(value, str) and value.startswith("-") and value[1:2].isdigit():
-        raise ValueError("value_is_out_of_range")
-    return value
-
-
 # Lago: an integer or a BigDecimal string; cents for the `*_amount` types, credits for the others
-ThresholdValue = Annotated[Decimal, DecimalInput(le=MAX_THRESHOLD, places=5), BeforeValidator(_sign)]
+ThresholdValue = Annotated[Decimal, DecimalInput(le=MAX_THRESHOLD, places=5), BeforeValidator(negative_out_of_range)]
 
 
 # checked in the service: a recurring threshold repeats every `value`, so it must be above zero
