@@ -217,6 +217,39 @@ class ParkingLot:
                 await self.park(session, item_key, exc, organization_id=organization_id, now=now)
             return False, None
 
+    async def each_due(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        due: Callable[[AsyncSession, uuid.UUID, int], Awaitable[Sequence[Any]]],
+        work: Callable[[AsyncSession, uuid.UUID], Awaitable[T]],
+        *,
+        batch_size: int,
+        now: datetime | None = None,
+        refresh_metric: bool = True,
+    ) -> list[T]:
+        """A pass of a background loop: every item `due(session, after, limit)` lists, as (id, organization id)
+        rows in id order after `after`, read `batch_size` at a time, handled by `work(session, id)` in its own
+        transaction (`isolated`: a failing one is parked, the others go on). The results of the items that
+        committed; with `refresh_metric`, the `parked_items` gauge is refreshed at the end."""
+        results: list[T] = []
+        after = uuid.UUID(int=0)
+        while True:
+            async with sessionmaker() as session:
+                rows = await due(session, after, batch_size)
+            for item_id, organization_id in rows:
+                done, result = await self.isolated(sessionmaker, item_id,
+                                                   lambda session, item=item_id: work(session, item),
+                                                   organization_id=organization_id, now=now)
+                if done:
+                    results.append(result)  # type: ignore[arg-type]
+            if len(rows) < batch_size:
+                break
+            after = rows[-1][0]
+        if refresh_metric:
+            async with sessionmaker() as session:
+                await self.refresh_metric(session)
+        return results
+
     def not_parked(self, key_sql: str, now: datetime | None = None) -> TextClause:
         """A WHERE condition: the item whose key is the SQL expression `key_sql` is not parked, or is due again."""
         return text(

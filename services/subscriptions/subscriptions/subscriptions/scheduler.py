@@ -107,24 +107,18 @@ async def run_pass(sessionmaker: async_sessionmaker, now: datetime, batch_size: 
     parked with its error (`invora.parking`): the pass goes on with the others, and skips it until
     its back-off runs out.
     """
+    async def handled(session: AsyncSession, subscription_id: uuid.UUID) -> PassReport:
+        one = PassReport()
+        await _handle(session, subscription_id, now, one)
+        return one
+
     report = PassReport()
-    after = uuid.UUID(int=0)
-    while True:
-        async with sessionmaker() as session:
-            due = await repository.due_ids(session, now, after, batch_size,
-                                           parking.not_parked("subscriptions.id", now))
-        for subscription_id, organization_id in due:
-            one = PassReport()
-            done, _ = await parking.isolated(
-                sessionmaker, subscription_id, lambda session, sid=subscription_id, one=one: _handle(
-                    session, sid, now, one), organization_id=organization_id, now=now)
-            if done:
-                report += one
-        if len(due) < batch_size:
-            break
-        after = due[-1][0]
-    async with sessionmaker() as session:
-        await parking.refresh_metric(session)
+    for one in await parking.each_due(
+            sessionmaker,
+            lambda session, after, limit: repository.due_ids(session, now, after, limit,
+                                                             parking.not_parked("subscriptions.id", now)),
+            handled, batch_size=batch_size, now=now):
+        report += one
     return report
 
 

@@ -271,22 +271,12 @@ async def evaluate_alerts(sessionmaker: async_sessionmaker, now: datetime, batch
                           parking: ParkingLot = ALERT_PARKING) -> int:
     """Evaluate every alert once, each in its own transaction (a failing one is parked with its error);
     returns how many `alert.triggered` events were published."""
-    published = 0
-    after = uuid.UUID(int=0)
-    while True:
-        async with sessionmaker() as session:
-            alerts = await repository.alert_ids(session, after, batch_size, parking.not_parked("usage_alerts.id", now))
-        for alert_id, organization_id in alerts:
-            done, count = await parking.isolated(
-                sessionmaker, alert_id, lambda session, aid=alert_id: _evaluate(session, aid, now),
-                organization_id=organization_id, now=now)
-            published += count if done and count else 0
-        if len(alerts) < batch_size:
-            break
-        after = alerts[-1][0]
-    async with sessionmaker() as session:
-        await parking.refresh_metric(session)
-    return published
+    counts = await parking.each_due(
+        sessionmaker,
+        lambda session, after, limit: repository.alert_ids(session, after, limit,
+                                                           parking.not_parked("usage_alerts.id", now)),
+        lambda session, alert_id: _evaluate(session, alert_id, now), batch_size=batch_size, now=now)
+    return sum(counts)
 
 
 async def _evaluate(session: AsyncSession, alert_id: uuid.UUID, now: datetime) -> int:

@@ -65,20 +65,10 @@ def crossed(found: list[dict[str, Any]], previous: int, total: int) -> list[tupl
 async def evaluate(sessionmaker: async_sessionmaker, now: datetime, batch_size: int = 200,
                    parking: ParkingLot = PROGRESSIVE_PARKING) -> int:
     """One pass over the subscriptions with thresholds; returns how many crossings were published."""
-    published = 0
-    after = uuid.UUID(int=0)
-    while True:
-        async with sessionmaker() as session:
-            rows = await repository.subscriptions_with_thresholds(session, after, batch_size)
-        for subscription_id, organization_id in rows:
-            done, count = await parking.isolated(
-                sessionmaker, subscription_id, lambda session, sid=subscription_id: _evaluate(session, sid, now),
-                organization_id=organization_id, now=now)
-            published += count if done and count else 0
-        if len(rows) < batch_size:
-            break
-        after = rows[-1][0]
-    return published
+    counts = await parking.each_due(sessionmaker, repository.subscriptions_with_thresholds,
+                                    lambda session, subscription_id: _evaluate(session, subscription_id, now),
+                                    batch_size=batch_size, now=now, refresh_metric=False)
+    return sum(counts)
 
 
 async def _evaluate(session: AsyncSession, subscription_id: uuid.UUID, now: datetime) -> int:

@@ -42,23 +42,12 @@ async def revise_usage(sessionmaker: async_sessionmaker, grace_seconds: float, b
                        parking: ParkingLot = REVISION_PARKING) -> int:
     """Publish the revisions due, each period in its own transaction (a failing one is parked); returns
     how many were published."""
-    published = 0
-    after = uuid.UUID(int=0)
-    while True:
-        async with sessionmaker() as session:
-            periods = await repository.revision_due_ids(session, grace_seconds, after, batch_size,
-                                                        parking.not_parked("billing_periods.id"))
-        for period_id, organization_id in periods:
-            done, count = await parking.isolated(
-                sessionmaker, period_id, lambda session, pid=period_id: _revise_locked(session, pid, grace_seconds),
-                organization_id=organization_id)
-            published += count if done and count else 0
-        if len(periods) < batch_size:
-            break
-        after = periods[-1][0]
-    async with sessionmaker() as session:
-        await parking.refresh_metric(session)
-    return published
+    counts = await parking.each_due(
+        sessionmaker,
+        lambda session, after, limit: repository.revision_due_ids(session, grace_seconds, after, limit,
+                                                                 parking.not_parked("billing_periods.id")),
+        lambda session, period_id: _revise_locked(session, period_id, grace_seconds), batch_size=batch_size)
+    return sum(counts)
 
 
 async def _revise_locked(session: AsyncSession, period_id: uuid.UUID, grace_seconds: float) -> int:
