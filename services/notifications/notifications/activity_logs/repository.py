@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy import Select, delete, select, tuple_
 from sqlalchemy.dialects.postgresql import distinct_on
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from invora.db.bulk import insert_new
 from notifications.activity_logs.models import ActivityLog
 
 _ROWS_PER_STATEMENT = 1000  # 14 parameters each, under PostgreSQL's 32,767
@@ -50,12 +50,7 @@ async def latest_objects(session: AsyncSession, keys: Iterable[tuple[uuid.UUID, 
 
 async def insert_activities(session: AsyncSession, rows: list[dict]) -> int:
     """Insert, skipping events already recorded (redelivery). Answers how many rows are new."""
-    inserted = 0
-    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-        statement = (pg_insert(ActivityLog).values(rows[start : start + _ROWS_PER_STATEMENT])
-                     .on_conflict_do_nothing(index_elements=["event_id"]).returning(ActivityLog.id))
-        inserted += len((await session.execute(statement)).all())
-    return inserted
+    return len(await insert_new(session, ActivityLog, rows, per_statement=_ROWS_PER_STATEMENT, conflict=["event_id"]))
 
 
 def list_statement(organization_id: uuid.UUID, filters: ActivityFilters) -> Select:

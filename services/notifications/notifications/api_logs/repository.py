@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, delete, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from invora.db.bulk import insert_new
 from notifications.api_logs.models import ApiLog
 
 _ROWS_PER_STATEMENT = 1000
@@ -28,12 +28,7 @@ class ApiLogFilters:
 
 async def insert_api_logs(session: AsyncSession, rows: list[dict]) -> int:
     """Insert, skipping events already recorded (redelivery) and request ids already logged."""
-    inserted = 0
-    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-        statement = (pg_insert(ApiLog).values(rows[start : start + _ROWS_PER_STATEMENT])
-                     .on_conflict_do_nothing().returning(ApiLog.id))
-        inserted += len((await session.execute(statement)).all())
-    return inserted
+    return len(await insert_new(session, ApiLog, rows, per_statement=_ROWS_PER_STATEMENT))
 
 
 def list_statement(organization_id: uuid.UUID, filters: ApiLogFilters) -> Select:

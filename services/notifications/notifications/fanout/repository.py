@@ -7,9 +7,9 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from invora.db.bulk import insert_new
 from notifications.deliveries.models import WebhookDelivery, WebhookMessage
 from notifications.endpoints.models import WebhookEndpoint
 
@@ -36,14 +36,8 @@ async def endpoints_by_id(session: AsyncSession, endpoint_ids: Collection[uuid.U
 
 async def insert_new_messages(session: AsyncSession, messages: list[dict[str, Any]]) -> set[uuid.UUID]:
     """Insert the messages; one whose event already has a message (a replay) is skipped. The ids inserted."""
-    inserted: set[uuid.UUID] = set()
-    for start in range(0, len(messages), _MESSAGES_PER_STATEMENT):
-        statement = (
-            pg_insert(WebhookMessage).values(messages[start : start + _MESSAGES_PER_STATEMENT])
-            .on_conflict_do_nothing(index_elements=["event_id"]).returning(WebhookMessage.id)
-        )
-        inserted.update((await session.execute(statement)).scalars())
-    return inserted
+    return set(await insert_new(session, WebhookMessage, messages, per_statement=_MESSAGES_PER_STATEMENT,
+                                conflict=["event_id"]))
 
 
 async def insert_deliveries(session: AsyncSession, deliveries: list[dict[str, Any]]) -> None:
