@@ -57,7 +57,7 @@ async def reconcile(session: AsyncSession) -> Report:
 async def run_once(sessionmaker: async_sessionmaker[AsyncSession]) -> Report:
     async with sessionmaker() as session, session.begin():
         # one snapshot for every sum, so a movement committing meanwhile is seen whole or not at all
-        await session.execute(repository.REPEATABLE_READ)
+        await repository.repeatable_read(session)
         return await reconcile(session)
 
 

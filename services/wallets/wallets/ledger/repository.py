@@ -120,6 +120,11 @@ async def wallets_unlike_their_blocks(session: AsyncSession) -> list[RowMapping]
 REPEATABLE_READ = text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
 
 
+async def repeatable_read(session: AsyncSession) -> None:
+    """The transaction's reads share one snapshot (first statement of the transaction)."""
+    await session.execute(REPEATABLE_READ)
+
+
 # every active wallet of these customers, locked in id order (one statement for a whole batch)
 _LOCK_ACTIVE_OF_CUSTOMERS = text(
     "SELECT * FROM wallets WHERE customer_id = ANY(:customers) AND status = 'active' ORDER BY id FOR UPDATE"
