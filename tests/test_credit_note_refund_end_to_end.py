@@ -12,7 +12,13 @@ import asyncio
 from sqlalchemy import text
 
 from .e2e import eventually, ok  # noqa: TID252
-from .test_payments_end_to_end import CARD_OK, invoice_of, services, stripe_customer  # noqa: TID252
+from .test_payments_end_to_end import (  # noqa: TID252
+    CARD_OK,
+    invoice_of,
+    services,
+    stripe_and_pro_plan,
+    stripe_customer,
+)
 
 
 async def test_a_credit_notes_refund_is_made_once_at_stripe_and_succeeds(
@@ -20,15 +26,9 @@ async def test_a_credit_notes_refund_is_made_once_at_stripe_and_succeeds(
     stripe = localstripe.client()
     async with start_suite(services(localstripe.url)) as suite:
         org, invoicing, payments = suite.org, suite["invoicing"], suite["payments"]
-        cat, sub_api, inv, pay = suite.api("catalog"), suite.api("subscriptions"), suite.api("invoicing"), suite.api(
-            "payments")
+        sub_api, inv, pay = suite.api("subscriptions"), suite.api("invoicing"), suite.api("payments")
 
-        await ok(pay, "POST", "/api/v1/payment_providers", {"payment_provider": {
-            "provider_type": "stripe", "code": "stripe_main", "name": "Stripe", "secret_key": "sk_test_e2e",
-            "webhook_secret": "whsec_e2e"}})
-        await ok(cat, "POST", "/api/v1/plans", {"plan": {
-            "name": "Pro", "code": "pro", "interval": "monthly", "amount_cents": 4_900, "amount_currency": "EUR",
-            "pay_in_advance": True}})
+        await stripe_and_pro_plan(suite)
         provider_customer = stripe_customer(stripe, CARD_OK)
         await ok(sub_api, "POST", "/api/v1/customers", {"customer": {
             "external_id": "cus_refund", "name": "cus_refund", "currency": "EUR",
@@ -85,15 +85,9 @@ async def test_a_refund_above_either_payment_is_split_over_a_manual_and_a_stripe
     stripe = localstripe.client()
     async with start_suite(services(localstripe.url)) as suite:
         org, invoicing, payments = suite.org, suite["invoicing"], suite["payments"]
-        cat, sub_api, inv, pay = suite.api("catalog"), suite.api("subscriptions"), suite.api("invoicing"), suite.api(
-            "payments")
+        sub_api, inv, pay = suite.api("subscriptions"), suite.api("invoicing"), suite.api("payments")
 
-        await ok(pay, "POST", "/api/v1/payment_providers", {"payment_provider": {
-            "provider_type": "stripe", "code": "stripe_main", "name": "Stripe", "secret_key": "sk_test_e2e",
-            "webhook_secret": "whsec_e2e"}})
-        await ok(cat, "POST", "/api/v1/plans", {"plan": {
-            "name": "Pro", "code": "pro", "interval": "monthly", "amount_cents": 4_900, "amount_currency": "EUR",
-            "pay_in_advance": True}})
+        await stripe_and_pro_plan(suite)
         # no provider yet: the invoice is finalized and not charged
         customer = {"external_id": "cus_split", "name": "cus_split", "currency": "EUR"}
         await ok(sub_api, "POST", "/api/v1/customers", {"customer": customer})

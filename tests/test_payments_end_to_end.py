@@ -13,7 +13,7 @@ import uuid
 import httpx
 from sqlalchemy import text
 
-from .e2e import ok  # noqa: TID252
+from .e2e import Suite, ok  # noqa: TID252
 
 CARD_OK = "4242424242424242"
 CARD_DECLINED_ON_CHARGE = "4000000000000341"  # attaches, then every charge is declined
@@ -27,6 +27,17 @@ def services(stripe_api_base: str) -> dict[str, dict]:
             "invoicing": {**common, "scheduler_enabled": False},
             "payments": {**common, "stripe_api_base": stripe_api_base, "charger_interval_seconds": 0.2,
                          "provider_timeout_seconds": 5.0, "charger_lease_seconds": 30.0}}
+
+
+async def stripe_and_pro_plan(suite: Suite) -> None:
+    """The Stripe connection `stripe_main` (on the fake; webhook secret `whsec_e2e`) and the plan `pro`,
+    49.00 € a month paid in advance."""
+    await ok(suite.api("payments"), "POST", "/api/v1/payment_providers", {"payment_provider": {
+        "provider_type": "stripe", "code": "stripe_main", "name": "Stripe", "secret_key": "sk_test_e2e",
+        "webhook_secret": "whsec_e2e"}})
+    await ok(suite.api("catalog"), "POST", "/api/v1/plans", {"plan": {
+        "name": "Pro", "code": "pro", "interval": "monthly", "amount_cents": 4_900, "amount_currency": "EUR",
+        "pay_in_advance": True}})
 
 
 def stripe_customer(stripe, card: str) -> str:
@@ -54,17 +65,11 @@ async def test_a_subscription_invoice_is_charged_on_the_stripe_fake_and_shown_pa
     stripe = localstripe.client()
     async with start_suite(services(localstripe.url)) as suite:
         org, payments = suite.org, suite["payments"]
-        cat, sub_api, inv, pay = suite.api("catalog"), suite.api("subscriptions"), suite.api("invoicing"), suite.api(
-            "payments")
+        sub_api, inv, pay = suite.api("subscriptions"), suite.api("invoicing"), suite.api("payments")
 
-        await ok(pay, "POST", "/api/v1/payment_providers", {"payment_provider": {
-            "provider_type": "stripe", "code": "stripe_main", "name": "Stripe", "secret_key": "sk_test_e2e",
-            "webhook_secret": "whsec_e2e"}})
+        await stripe_and_pro_plan(suite)
         localstripe.register_webhook(f"e2e-{uuid.uuid4().hex[:6]}", webhook_receiver.url, "whsec_e2e",
                                      events=["charge.dispute.closed"])
-        await ok(cat, "POST", "/api/v1/plans", {"plan": {
-            "name": "Pro", "code": "pro", "interval": "monthly", "amount_cents": 4_900, "amount_currency": "EUR",
-            "pay_in_advance": True}})
         cards = {"cus_pays": CARD_OK, "cus_declines": CARD_DECLINED_ON_CHARGE}
         provider_customers = {}
         for external_id, card in cards.items():
