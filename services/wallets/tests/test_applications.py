@@ -157,3 +157,41 @@ async def test_a_batch_applies_each_request_as_alone_and_a_duplicate_gets_the_fi
         await session.commit()
     assert again == answers[:3]
     assert (await api.get_wallet(two["lago_id"]))["balance_cents"] == 400
+
+
+async def _events_of(wallets, event_type: str, aggregate_id) -> list[dict]:
+    async with wallets.database.sessionmaker() as session:
+        return [row.envelope for row in (await session.execute(text(
+            "SELECT envelope FROM outbox_events WHERE event_type = :t AND message_key = :k ORDER BY position"),
+            {"t": event_type, "k": str(aggregate_id)})).all()]
+
+
+async def test_a_batch_publishes_depletion_only_for_the_wallets_it_empties(api, wallets, org, clock):
+    """`apply_many` reads a wallet again after its debit only where a depletion or a recharge may follow:
+    the wallet the batch empties publishes `credits.balance_depleted` (once), the one whose ongoing balance
+    (balance minus unbilled usage) reaches zero `wallet.depleted_ongoing_balance`, the one left with credits
+    (and usage below them) neither."""
+    emptied, drained, left = await api.customer(), await api.customer(), await api.customer()
+    emptied_wallet = await api.wallet(emptied, granted_credits="5")
+    drained_wallet = await api.wallet(drained, granted_credits="10")
+    left_wallet = await api.wallet(left, granted_credits="10")
+    async with wallets.database.sessionmaker() as session:  # 600 cents of unbilled usage, as the refresh records it
+        await session.execute(text("UPDATE wallets SET ongoing_usage_balance_cents = 600 WHERE id = :w"),
+                              {"w": uuid.UUID(drained_wallet["lago_id"])})
+        await session.commit()
+    async with wallets.database.sessionmaker() as session:
+        answers = await service.apply_many(session, [
+            (org, request(emptied, ("subscription", None, 300))), (org, request(left, ("subscription", None, 100))),
+            (org, request(emptied, ("subscription", None, 300))), (org, request(drained, ("subscription", None, 400))),
+            (org, request(emptied, ("subscription", None, 300)))], clock.now())
+        await session.commit()
+    assert [a.applied_amount_cents for a in answers] == [300, 100, 200, 400, 0]
+    depleted = await _events_of(wallets, "credits.balance_depleted", emptied_wallet["lago_id"])
+    assert len(depleted) == 1 and depleted[0]["data"]["wallet"]["balance_cents"] == 0
+    ongoing = await _events_of(wallets, "wallet.depleted_ongoing_balance", drained_wallet["lago_id"])
+    assert len(ongoing) == 1 and ongoing[0]["data"]["wallet"]["balance_cents"] == 600
+    for wallet in (drained_wallet, left_wallet):
+        assert await _events_of(wallets, "credits.balance_depleted", wallet["lago_id"]) == []
+    assert await _events_of(wallets, "wallet.depleted_ongoing_balance", left_wallet["lago_id"]) == []
+    # the emptied wallet had no unbilled usage: its ongoing balance reached zero with it, once
+    assert len(await _events_of(wallets, "wallet.depleted_ongoing_balance", emptied_wallet["lago_id"])) == 1

@@ -24,7 +24,6 @@ from decimal import Decimal
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invora.customer_projection import repository as customers_repository
 from invora.events.contracts.invoicing import PrepaidCreditsReleaseRequested, PrepaidCreditsRequested
 from invora.events.contracts.wallets import (
     AppliedLine,
@@ -42,7 +41,7 @@ from wallets.ledger import service as ledger
 from wallets.ledger.arithmetic import AppliesTo, Block, Line, allocate_lines
 from wallets.ledger.format import credits_text
 from wallets.transactions import repository as transactions_repository
-from wallets.transactions.recharge import maybe_recharge
+from wallets.transactions.recharge import has_threshold_rule, maybe_recharge
 from wallets.transactions.render import render as render_transaction
 from wallets.transactions.service import depletion_events, publish_transaction
 from wallets.unit_credits import service as unit_credits
@@ -95,13 +94,12 @@ async def apply_many(session: AsyncSession, requests: Sequence[tuple[uuid.UUID, 
         else:  # released before (or since) it was applied: nothing stays applied
             answers[first[key]] = _answer(request, [0] * len(request.lines), [], status="released")
 
-    customers = await customers_repository.by_external_ids(
-        session, sorted({(requests[i][0], requests[i][1].external_customer_id) for i in fresh}, key=str))
-    wallets = {w["id"]: w for w in await ledger_repository.lock_active_wallets_of(
-        session, sorted({c["id"] for c in customers.values()}))}
-    wallets_of: dict[uuid.UUID, list[RowMapping]] = defaultdict(list)
+    # the customers' active wallets, locked (a customer unknown, deleted or without a wallet has none here)
+    wallets = {w["id"]: w for w in await ledger_repository.lock_active_wallets_of_external_ids(
+        session, sorted({(requests[i][0], requests[i][1].external_customer_id) for i in fresh}, key=str))}
+    wallets_of: dict[tuple[uuid.UUID, str], list[RowMapping]] = defaultdict(list)
     for wallet in wallets.values():
-        wallets_of[wallet["customer_id"]].append(wallet)
+        wallets_of[(wallet["organization_id"], wallet["customer_external_id"])].append(wallet)
     # each wallet's live blocks, kept up to date as the batch's requests take from them
     blocks: dict[uuid.UUID, dict[uuid.UUID, Block]] = defaultdict(dict)
     for block in await ledger.live_blocks(session, list(wallets), now):
@@ -112,10 +110,9 @@ async def apply_many(session: AsyncSession, requests: Sequence[tuple[uuid.UUID, 
     touched: dict[uuid.UUID, RowMapping] = {}
     for index in fresh:
         org, request = requests[index]
-        customer = customers.get((org, request.external_customer_id))
-        eligible = {} if customer is None else {
+        eligible = {
             w["id"]: AppliesTo(frozenset(w["applies_to_fee_types"]), frozenset(w["applies_to_metric_codes"]))
-            for w in wallets_of[customer["id"]] if w["currency"] == request.currency}
+            for w in wallets_of.get((org, request.external_customer_id), ()) if w["currency"] == request.currency}
         lines = [Line(line.fee_type, line.billable_metric_code, line.amount_cents) for line in request.lines]
         allocation = allocate_lines(lines, [b for wallet_id in eligible for b in blocks[wallet_id].values()],
                                     eligible)
@@ -146,10 +143,19 @@ async def apply_many(session: AsyncSession, requests: Sequence[tuple[uuid.UUID, 
                                                     amount_cents=cents, credit_amount=credits_text(credits)))
         answers[index] = _answer(request, allocation.applied_per_line, applied)
 
+    afters: list[RowMapping] = []
     if transactions:
         await transactions_repository.insert_invoice_debits(session, transactions)
         await ledger_repository.insert_entries(session, entries)
-        afters = await ledger_repository.wallets_by_ids(session, list(touched))
+        # the wallets as the ledger left them, read again only where something may follow from it: a
+        # depletion (the balance, or the ongoing balance, reached zero) or a threshold recharge. Their locks
+        # are held, so what the ledger took from each is exactly this batch's debits.
+        debited: dict[uuid.UUID, int] = defaultdict(int)
+        for row in transactions:
+            debited[row["wallet_id"]] += row["amount_cents"]
+        consequential = [wallet_id for wallet_id, wallet in touched.items()
+                         if _may_deplete_or_recharge(wallet, wallet["balance_cents"] - debited[wallet_id], now)]
+        afters = await ledger_repository.wallets_by_ids(session, consequential)
         for after in afters:
             events.extend(depletion_events(touched[after["id"]], after))
     # each answer rendered once: recorded with the claim, and the payload of every `credits.applied` for it
@@ -161,10 +167,16 @@ async def apply_many(session: AsyncSession, requests: Sequence[tuple[uuid.UUID, 
     events.extend(PendingEvent("credits.applied", org, "credits", request.lago_invoice_id,
                                rendered[first[(org, request.lago_invoice_id)]]) for org, request in requests)
     await add_events(session, events)
-    if transactions:
-        for after in afters:  # after the debits are written: a recharge's events follow the debit's
-            await maybe_recharge(session, after, now)
+    for after in afters:  # after the debits are written: a recharge's events follow the debit's
+        await maybe_recharge(session, after, now)
     return results
+
+
+def _may_deplete_or_recharge(wallet: RowMapping, balance_after: int, now: datetime) -> bool:
+    """Whether a debit leaving `balance_after` cents can publish a depletion (`depletion_events`: the balance
+    or the ongoing balance at zero or below) or start a threshold recharge (`maybe_recharge`)."""
+    return (balance_after <= 0 or balance_after - wallet["ongoing_usage_balance_cents"] <= 0
+            or has_threshold_rule(wallet, now))
 
 
 def _debit_row(org: uuid.UUID, wallet: RowMapping, invoice_id: uuid.UUID, cents: int, credits: Decimal,

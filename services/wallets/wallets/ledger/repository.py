@@ -132,6 +132,29 @@ _LOCK_ACTIVE_OF_CUSTOMERS = text(
 _WALLETS_BY_IDS = text("SELECT * FROM wallets WHERE id = ANY(:ids)")
 
 
+# the same, found from (organization, external customer id) through the live customers, in one statement
+_LOCK_ACTIVE_OF_EXTERNAL_IDS = text(
+    """
+    SELECT w.*, c.external_id AS customer_external_id FROM wallets w
+    JOIN customers c ON c.id = w.customer_id AND c.deleted_at IS NULL
+    JOIN unnest(CAST(:orgs AS uuid[]), CAST(:external_ids AS varchar[])) AS k(o, e)
+      ON c.organization_id = k.o AND c.external_id = k.e
+    WHERE w.status = 'active'
+    ORDER BY w.id FOR UPDATE OF w
+    """
+)
+
+
+async def lock_active_wallets_of_external_ids(session: AsyncSession, keys: Sequence[tuple[uuid.UUID, str]],
+                                              ) -> list[RowMapping]:
+    """Every active wallet of the live customers named by (organization, external id), locked in id order;
+    each row carries its customer's `customer_external_id`."""
+    if not keys:
+        return []
+    return list((await session.execute(_LOCK_ACTIVE_OF_EXTERNAL_IDS, {
+        "orgs": [k[0] for k in keys], "external_ids": [k[1] for k in keys]})).mappings().all())
+
+
 async def lock_active_wallets_of(session: AsyncSession, customer_ids: Sequence[uuid.UUID]) -> list[RowMapping]:
     if not customer_ids:
         return []

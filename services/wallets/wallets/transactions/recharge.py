@@ -60,6 +60,12 @@ def amounts(rule: dict, ongoing_credits: Decimal) -> tuple[Decimal, Decimal]:
     return Decimal(rule.get("paid_credits") or 0), Decimal(rule.get("granted_credits") or 0)
 
 
+def has_threshold_rule(wallet: RowMapping, now: datetime) -> bool:
+    """Whether a debit on this wallet may start a recharge (it has a threshold rule in force): without one,
+    `maybe_recharge` does nothing."""
+    return wallet["status"] == "active" and _active_threshold_rule(wallet, now) is not None
+
+
 async def maybe_recharge(session: AsyncSession, wallet: RowMapping, now: datetime) -> list[RowMapping]:
     """After a debit on `wallet` (locked, as it is now): top it up if its threshold rule says so and the
     guards allow. The transactions created (none, most of the time)."""
