@@ -1,7 +1,7 @@
 """Credit applications per second: on one hot wallet, and across 10,000 wallets.
 
     uv run python bench/wallets.py [--wallets 10000] [--duration 10] [--concurrency 8] [--batch 50]
-                                   [--processes 2]
+                                   [--processes 2] [--phases hot_single,hot_batched,across_single,across_batched]
 
 Starts embedded PostgreSQL (or uses DATABASE_URL), migrates a fresh wallets database and seeds
 `--wallets` customers with one wallet each (a granted block of 1,000,000 cents) plus one hot
@@ -250,34 +250,42 @@ def phase(url: str, org: uuid.UUID, customers: list[str], args, batch: int) -> d
             "batches_retried_one_by_one": sum(r["batches_retried_one_by_one"] for r in results)}
 
 
+PHASES = ("hot_single", "hot_batched", "across_single", "across_batched")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--wallets", type=int, default=10_000)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per phase")
-    parser.add_argument("--concurrency", type=int, default=8, help="sessions per process")
+    parser.add_argument("--concurrency", type=int, default=8, help="consumer loops per process")
     parser.add_argument("--processes", type=int, default=2)
-    parser.add_argument("--batch", type=int, default=50, help="requests per transaction in the batched phases")
+    parser.add_argument("--batch", type=int, default=50, help="records per consumer batch in the batched phases")
     parser.add_argument("--hot-balance", type=int, default=200_000, help="cents in the hot wallet")
+    parser.add_argument("--phases", default=",".join(PHASES), help=f"comma-separated subset of {', '.join(PHASES)}")
     args = parser.parse_args()
+    phases = [name for name in args.phases.split(",") if name]
+    if unknown := set(phases) - set(PHASES):
+        parser.error(f"unknown phases: {', '.join(sorted(unknown))}")
     load = os.getloadavg()[0]
     org = uuid.uuid4()
     with bench_environment("wallets") as env:
         asyncio.run(seed(env.database_url, org, args.wallets, args.hot_balance))
-        across = [f"cus_{i}" for i in range(args.wallets)]
+        customers = {"hot": ["hot"], "across": [f"cus_{i}" for i in range(args.wallets)]}
         results: dict = {}
         hot_before = asyncio.run(_hot_wallet(env.database_url))["balance"]
-        results["hot_single"] = phase(env.database_url, org, ["hot"], args, 1)
-        results["hot_batched"] = phase(env.database_url, org, ["hot"], args, args.batch)
+        for name in PHASES:
+            if name in phases:
+                where, size = name.split("_")
+                results[name] = phase(env.database_url, org, customers[where], args,
+                                      1 if size == "single" else args.batch)
         hot = asyncio.run(_hot_wallet(env.database_url))
-        hot_requests = results["hot_single"]["applications"] + results["hot_batched"]["applications"]
-        results["across_single"] = phase(env.database_url, org, across, args, 1)
-        results["across_batched"] = phase(env.database_url, org, across, args, args.batch)
         clean = asyncio.run(_reconcile(env.database_url))
-    best_across = max(results["across_single"]["applications_per_second"],
-                      results["across_batched"]["applications_per_second"])
+    hot_requests = sum(results[name]["applications"] for name in ("hot_single", "hot_batched") if name in results)
+    across = [results[name]["applications_per_second"] for name in ("across_single", "across_batched")
+              if name in results]
     print(json.dumps({
         "benchmark": "wallets_credit_applications", "load_average_1m_at_start": load,
-        "settings": vars(args), "phases": results,
+        "load_average_1m_at_end": os.getloadavg()[0], "settings": vars(args), "phases": results,
         "hot_wallet": {"balance_before_cents": hot_before, "balance_after_cents": hot["balance"],
                        "requests": hot_requests, "applications_recorded": hot["applications"],
                        "applied_cents_recorded": hot["recorded"], "applied_cents_answered": hot["answered"],
@@ -286,7 +294,7 @@ def main() -> None:
                        and hot["applications"] == hot_requests,
                        "never_negative": hot["balance"] >= 0},
         "reconciliation_clean": clean,
-        "targets": {"across_wallets_per_second": 2000, "met": best_across >= 2000},
+        "targets": {"across_wallets_per_second": 2000, "met": bool(across) and max(across) >= 2000},
     }, indent=2))
 
 
