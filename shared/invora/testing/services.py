@@ -52,6 +52,9 @@ class RunningService:
             await client.aclose()
 
 
+UNREACHABLE_API_BASE = "http://127.0.0.1:9"  # the discard port: nothing listens there in tests
+
+
 def _settings_class(service: str):
     module = importlib.import_module(f"{service}.settings")
     return next(
@@ -61,8 +64,11 @@ def _settings_class(service: str):
 
 
 def service_settings(service: str, *, database_url: str, kafka: str, keys: KeyPair, **overrides):
-    """The service's settings class filled in for tests; `overrides` win."""
+    """The service's settings class filled in for tests; `overrides` win. Tests reach no real provider: every
+    `*_api_base` a test does not set points at a closed loopback port (a call there is refused at once)."""
+    settings_class = _settings_class(service)
     values = {
+        **{name: UNREACHABLE_API_BASE for name in settings_class.model_fields if name.endswith("_api_base")},
         "database_url": database_url,
         "kafka_bootstrap_servers": kafka,
         "auth_public_keys": [str(keys.public_path)],
@@ -76,7 +82,7 @@ def service_settings(service: str, *, database_url: str, kafka: str, keys: KeyPa
         "secrets_key": TEST_SECRETS_KEY,  # many apps come and go in one test process: let the collector free them
         **overrides,
     }
-    return _settings_class(service)(**values)
+    return settings_class(**values)
 
 
 @contextlib.asynccontextmanager
