@@ -38,7 +38,7 @@ async def test_unknown_wallet_customer_or_organization_is_404(api, make_api):
     base = f"/api/v1/customers/{customer}/wallets/main/metadata"
     await api.error("PATCH", f"/api/v1/customers/{customer}/wallets/nope/metadata", {"metadata": {"x": "1"}},
                     status=404)
-    await api.error("DELETE", f"/api/v1/customers/cus_absent/wallets/main/metadata", status=404)
+    await api.error("DELETE", "/api/v1/customers/cus_absent/wallets/main/metadata", status=404)
     stranger = make_api(uuid.uuid4())
     await stranger.error("POST", base, {"metadata": {"x": "1"}}, status=404)
     await stranger.error("DELETE", f"{base}/a", status=404)
