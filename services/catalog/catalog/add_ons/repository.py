@@ -5,22 +5,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.add_ons.models import AddOn
-from invora.web.inputs import storable_key
+from invora.db import lookups
 from invora.web.pagination import PageParams, PaginationMeta, paginate
 
 
-def _live(organization_id: uuid.UUID):
-    return select(AddOn).where(AddOn.organization_id == organization_id, AddOn.deleted_at.is_(None))
+def _live(organization_id: uuid.UUID) -> Select:
+    return lookups.live(AddOn, organization_id)
 
 
 async def live_by_code(session: AsyncSession, organization_id: uuid.UUID, code: str) -> AddOn | None:
-    if not storable_key(code):
-        return None
-    return (await session.execute(_live(organization_id).where(AddOn.code == code))).scalar_one_or_none()
+    return await lookups.live_by_code(session, AddOn, organization_id, code)
 
 
 async def live_by_id(

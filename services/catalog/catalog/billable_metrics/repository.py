@@ -3,26 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.billable_metrics.models import BillableMetric
-from invora.web.inputs import storable_key
+from invora.db import lookups
 from invora.web.pagination import PageParams, PaginationMeta, paginate
 
 
-def _live(organization_id: uuid.UUID):
-    return select(BillableMetric).where(
-        BillableMetric.organization_id == organization_id, BillableMetric.deleted_at.is_(None)
-    )
+def _live(organization_id: uuid.UUID) -> Select:
+    return lookups.live(BillableMetric, organization_id)
 
 
 async def find(session: AsyncSession, organization_id: uuid.UUID, code: str) -> BillableMetric | None:
-    if not storable_key(code):
-        return None
-    return (await session.execute(_live(organization_id).where(BillableMetric.code == code))).scalar_one_or_none()
+    return await lookups.live_by_code(session, BillableMetric, organization_id, code)
 
 
 async def by_ids(session: AsyncSession, organization_id: uuid.UUID, ids: set[uuid.UUID]) -> dict[uuid.UUID,
@@ -35,13 +31,9 @@ async def by_ids(session: AsyncSession, organization_id: uuid.UUID, ids: set[uui
     return {m.id: m for m in rows}
 
 
-async def live_by_codes(session: AsyncSession, organization_id: uuid.UUID, codes: set[str]) -> dict[str,
-                                                                                                   BillableMetric]:
-    codes = {c for c in codes if storable_key(c)}
-    if not codes:
-        return {}
-    rows = (await session.execute(_live(organization_id).where(BillableMetric.code.in_(codes)))).scalars().all()
-    return {m.code: m for m in rows}
+async def live_by_codes(session: AsyncSession, organization_id: uuid.UUID,
+                        codes: Iterable[str]) -> dict[str, BillableMetric]:
+    return await lookups.live_by_codes(session, BillableMetric, organization_id, codes)
 
 
 async def page(session: AsyncSession, organization_id: uuid.UUID, params: PageParams, *,

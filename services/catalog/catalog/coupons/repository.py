@@ -6,25 +6,23 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import Select, select
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.billable_metrics.models import BillableMetric
 from catalog.coupons.models import Coupon, CouponTarget
 from catalog.plans.models import Plan
-from invora.web.inputs import storable_key
+from invora.db import lookups
 from invora.web.pagination import PageParams, PaginationMeta, paginate
 
 
-def _live(organization_id: uuid.UUID):
-    return select(Coupon).where(Coupon.organization_id == organization_id, Coupon.deleted_at.is_(None))
+def _live(organization_id: uuid.UUID) -> Select:
+    return lookups.live(Coupon, organization_id)
 
 
 async def find(session: AsyncSession, organization_id: uuid.UUID, code: str) -> Coupon | None:
-    if not storable_key(code):
-        return None
-    return (await session.execute(_live(organization_id).where(Coupon.code == code))).scalar_one_or_none()
+    return await lookups.live_by_code(session, Coupon, organization_id, code)
 
 
 async def page(session: AsyncSession, organization_id: uuid.UUID,

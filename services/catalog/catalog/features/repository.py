@@ -5,32 +5,27 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Iterable, Sequence
 
+from sqlalchemy import Select, or_, select
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.features.models import Feature
 from catalog.plans.models import PlanEntitlement
+from invora.db import lookups
 from invora.web.inputs import storable_key
 from invora.web.pagination import PageParams, PaginationMeta, paginate
 
 
-def _live(organization_id: uuid.UUID):
-    return select(Feature).where(Feature.organization_id == organization_id, Feature.deleted_at.is_(None))
+def _live(organization_id: uuid.UUID) -> Select:
+    return lookups.live(Feature, organization_id)
 
 
 async def find(session: AsyncSession, organization_id: uuid.UUID, code: str) -> Feature | None:
-    if not storable_key(code):
-        return None
-    return (await session.execute(_live(organization_id).where(Feature.code == code))).scalar_one_or_none()
+    return await lookups.live_by_code(session, Feature, organization_id, code)
 
 
 async def live_by_codes(session: AsyncSession, organization_id: uuid.UUID, codes: Iterable[str]) -> dict[str, Feature]:
-    wanted = {c for c in codes if storable_key(c)}
-    if not wanted:
-        return {}
-    rows = (await session.execute(_live(organization_id).where(Feature.code.in_(wanted)))).scalars().all()
-    return {f.code: f for f in rows}
+    return await lookups.live_by_codes(session, Feature, organization_id, codes)
 
 
 async def page(session: AsyncSession, organization_id: uuid.UUID, params: PageParams,
