@@ -15,6 +15,7 @@ from sqlalchemy import text
 from invora.clock import ManualClock
 from invora.service_client import ServiceClient
 from subscriptions.subscriptions.scheduler import run_pass
+from subscriptions.usage.progressive import evaluate as evaluate_progressive_billing
 
 from .e2e import INVOICING_WITH_WALLETS, eventually, ok  # noqa: TID252
 
@@ -139,3 +140,115 @@ async def test_preview_of_an_existing_subscription_matches_its_real_invoice_and_
         # the real invoice consumed the units the preview only counted
         [used] = (await ok(wal, "GET", "/api/v1/customers/cus_preview/unit_credits"))["unit_credits"]
         assert Decimal(used["remaining_units"]) == 0
+
+
+async def test_preview_deducts_what_progressive_billing_invoiced_as_the_period_invoice_does(
+        start_suite, invora_keys):
+    """A usage threshold crossed mid-period: the progressive-billing invoice billed 6 of 10 calls (4 taken from
+    unit credits). The preview of the period's invoice prices those 4 units as credited (not again from the
+    grants, now empty) and deducts what the progressive invoice billed, as the real period-end invoice does."""
+    clock = ManualClock(START)
+    async with start_suite(INVOICING_WITH_WALLETS, clock=clock) as suite:
+        org, subs, invoicing, wallets = suite.org, suite["subscriptions"], suite["invoicing"], suite["wallets"]
+        invoicing.app.state.runtime.clock = clock
+        inv_runtime = invoicing.app.state.runtime
+        pem = invora_keys.private_pem.decode()
+        inv_runtime.subscriptions = ServiceClient(base_url="http://s.test", subject="service:invoicing",
+                                                  issuer="invora", signing_key=pem,
+                                                  transport=httpx.ASGITransport(app=subs.app))
+        inv_runtime.wallets = ServiceClient(base_url="http://w.test", subject="service:invoicing", issuer="invora",
+                                            signing_key=pem, transport=httpx.ASGITransport(app=wallets.app))
+        cat, sub_api, inv, wal = (suite.api(name) for name in ("catalog", "subscriptions", "invoicing", "wallets"))
+        await ok(cat, "POST", "/api/v1/taxes", {"tax": {"name": "VAT", "code": "vat20", "rate": "20"}})
+        metric = (await ok(cat, "POST", "/api/v1/billable_metrics", {"billable_metric": {
+            "name": "Calls", "code": "calls", "aggregation_type": "count_agg"}}))["billable_metric"]
+        await ok(cat, "POST", "/api/v1/plans", {"plan": {
+            "name": "Metered", "code": "metered", "interval": "monthly", "amount_cents": 10_000,
+            "amount_currency": "EUR", "pay_in_advance": False, "tax_codes": ["vat20"],
+            "usage_thresholds": [{"amount_cents": 300, "threshold_display_name": "3 EUR"}],
+            "charges": [{"billable_metric_id": metric["lago_id"], "charge_model": "standard",
+                         "properties": {"amount": "0.5"}}]}})
+        await ok(sub_api, "POST", "/api/v1/customers", {"customer": {
+            "external_id": "cus_pb", "name": "Acme", "currency": "EUR"}})
+        await ok(sub_api, "POST", "/api/v1/subscriptions", {"subscription": {
+            "external_customer_id": "cus_pb", "plan_code": "metered", "external_id": "sub_pb"}})
+
+        async def grant() -> dict | None:  # once wallets knows the customer
+            response = await wal.post("/api/v1/customers/cus_pb/unit_credits", json={"unit_credit": {
+                "billable_metric_code": "calls", "units": "4", "reason": "Welcome calls"}})
+            return response.json()["unit_credit"] if response.status_code == 200 else None
+
+        await eventually(grant, "the unit credits grant")
+
+        async def invoicing_is_ready() -> bool:  # customer, plan version and grant projections
+            async with invoicing.database.sessionmaker() as session:
+                counts = [(await session.execute(text(f"SELECT count(*) FROM {t} WHERE organization_id = :o"),
+                                                 {"o": org})).scalar() for t in ("customers", "plan_versions",
+                                                                                 "unit_credit_grants")]
+            return counts[0] == 1 and counts[1] >= 1 and counts[2] == 1
+
+        await eventually(invoicing_is_ready, "invoicing's projections")
+
+        async def send(first: int, count: int, day: int) -> None:
+            await ok(sub_api, "POST", "/api/v1/events/batch", {"events": [
+                {"transaction_id": f"pb{n}", "external_subscription_id": "sub_pb", "code": "calls",
+                 "timestamp": (START + timedelta(days=day, minutes=n)).isoformat()}
+                for n in range(first, first + count)]})
+
+        # 10 calls = 5.00 of usage: the 3.00 threshold is crossed, a progressive invoice is issued
+        clock.set(START + timedelta(days=2))
+        await send(0, 10, 1)
+        assert await evaluate_progressive_billing(subs.database.sessionmaker, clock.now()) == 1
+
+        async def progressive() -> dict | None:
+            found = (await ok(inv, "GET", "/api/v1/invoices?external_customer_id=cus_pb"))["invoices"]
+            done = [i for i in found if i["invoice_type"] == "progressive_billing" and i["status"] == "finalized"]
+            return done[0] if done else None
+
+        issued = await eventually(progressive, "the progressive-billing invoice", timeout=90)
+        # (10 calls − 4 credited) × 0.50 = 3.00, VAT 0.60
+        assert (issued["fees_amount_cents"], issued["total_amount_cents"]) == (300, 360)
+        [grant] = (await ok(wal, "GET", "/api/v1/customers/cus_pb/unit_credits"))["unit_credits"]
+        assert Decimal(grant["remaining_units"]) == 0
+
+        # 6 more calls (16 in the period; no new crossing), then the preview of the period's invoice
+        clock.set(START + timedelta(days=3))
+        await send(10, 6, 2)
+        assert await evaluate_progressive_billing(subs.database.sessionmaker, clock.now()) == 0
+
+        async def counts() -> dict[str, int]:
+            async with invoicing.database.sessionmaker() as session:
+                return {t: (await session.execute(text(f"SELECT count(*) FROM {t}"))).scalar() for t in TABLES}
+
+        before = await counts()
+        body = {"customer": {"external_id": "cus_pb"}, "subscriptions": {"external_ids": ["sub_pb"]}}
+        preview = (await ok(inv, "POST", "/api/v1/invoices/preview", body))["invoice"]
+        # 17/31 of 100.00 = 54.84; (16 − 4 credited by the progressive invoice) × 0.50 = 6.00; fees 60.84;
+        # less the 3.00 progressive billing billed = 57.84 (without the fix: 62.84 and no deduction)
+        assert (preview["fees_amount_cents"], preview["progressive_billing_credit_amount_cents"],
+                preview["sub_total_excluding_taxes_amount_cents"]) == (6_084, 300, 5_784)
+        # taxes as the period's invoice computes them (`billing.compute`: VAT on the fees after coupons, 20 % of
+        # 60.84 = 12.17), then the totals' identity
+        assert preview["taxes_amount_cents"] == 1_217
+        assert preview["total_amount_cents"] == 5_784 + 1_217
+        [charge] = [f for f in preview["fees"] if f["item"]["type"] == "charge"]
+        assert (charge["units"], charge["amount_cents"]) == ("12", 600)
+        assert charge["amount_details"]["unit_credits"]["credited_units"] == "4"
+        assert await counts() == before  # nothing written
+        [still] = (await ok(wal, "GET", "/api/v1/customers/cus_pb/unit_credits"))["unit_credits"]
+        assert Decimal(still["remaining_units"]) == 0
+
+        # the period really closes: the real invoice has the preview's amounts, deduction included
+        clock.set(END + timedelta(minutes=5))
+        assert await run_pass(subs.database.sessionmaker, clock.now())
+
+        async def finalized() -> dict | None:
+            found = (await ok(inv, "GET", "/api/v1/invoices?external_customer_id=cus_pb"))["invoices"]
+            done = [i for i in found if i["invoice_type"] == "subscription" and i["status"] == "finalized"]
+            return done[0] if done else None
+
+        real = await eventually(finalized, "the period's invoice", timeout=90)
+        for amount in ("fees_amount_cents", "progressive_billing_credit_amount_cents",
+                       "sub_total_excluding_taxes_amount_cents", "taxes_amount_cents",
+                       "sub_total_including_taxes_amount_cents", "total_amount_cents"):
+            assert real[amount] == preview[amount], amount

@@ -261,6 +261,16 @@ def _bills_at_start(subscription: Subscription, version: PlanVersionProjection |
         fixed_charge.get("pay_in_advance") for fixed_charge in version.body.get("fixed_charges") or []))
 
 
+async def progressive_unit_credits(session: AsyncSession, organization_id: uuid.UUID, ctx: Context,
+                                   data: BillingPeriodEnded) -> dict[str, Decimal]:
+    """The units the period's progressive-billing invoices took from unit credits, per metric: the period's
+    invoice prices them as credited and does not ask for them again (its preview neither)."""
+    if not service.deducts_progressive_billing(data.reason, ctx.version.body, data.subscription.plan_overrides):
+        return {}
+    return await repository.progressive_unit_credits(session, organization_id, data.subscription.lago_id,
+                                                     data.period_start)
+
+
 async def invoice_period(session: AsyncSession, organization_id: uuid.UUID, data: BillingPeriodEnded,
                          now: datetime) -> Invoice | None:
     subscription = data.subscription
@@ -278,13 +288,9 @@ async def invoice_period(session: AsyncSession, organization_id: uuid.UUID, data
     # unit credits (seed 002): only a customer holding a live grant of one of the period's metrics is asked;
     # what the period's progressive-billing invoices had credited is priced as credited and not asked again
     wanted: dict[str, Decimal] = {}
-    prior: dict[str, Decimal] = {}
-    if data.reason in service.DEDUCTING_REASONS and (ctx.version.body.get("usage_thresholds")
-                                                      or (subscription.plan_overrides or {}).get("usage_thresholds")):
-        prior = await repository.progressive_unit_credits(session, organization_id, subscription.lago_id,
-                                                          data.period_start)
-        if prior:
-            source = {**source, "unit_credits_priced": unit_credits.merged(prior)}
+    prior = await progressive_unit_credits(session, organization_id, ctx, data)
+    if prior:
+        source = {**source, "unit_credits_priced": unit_credits.merged(prior)}
     metrics = await unit_credits.live_metrics(session, organization_id, ctx.customer.id, now)
     if metrics:
         wanted = unit_credits.still_wanted(unit_credits.requested_units(
@@ -467,8 +473,7 @@ async def _create(session: AsyncSession, organization_id: uuid.UUID, ctx: Contex
     net_term = customer.net_payment_term if customer.net_payment_term is not None else settings.net_payment_term
     if not grace_applies:
         grace = 0
-    if reason in service.DEDUCTING_REASONS and (ctx.version.body.get("usage_thresholds")
-                                                 or (subscription.plan_overrides or {}).get("usage_thresholds")):
+    if service.deducts_progressive_billing(reason, ctx.version.body, subscription.plan_overrides):
         # progressive billing may have invoiced part of this period: `apply_amounts` looks for it (only then:
         # one statement fewer for every other invoice)
         source = {**source, "progressive_billing": True}

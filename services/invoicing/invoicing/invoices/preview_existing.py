@@ -148,6 +148,7 @@ async def preview_existing(session: AsyncSession, organization_id: uuid.UUID, da
         raise NotFound("customer")
 
     lines: list[FeeLine] = []
+    progressive = 0
     period: BillingPeriodEnded | None = None
     metrics = await unit_credits.live_metrics(session, organization_id, customer.id, now)
     pool = await _unit_credits_left(runtime, organization_id, customer.external_id, metrics, now) if metrics else {}
@@ -161,10 +162,22 @@ async def preview_existing(session: AsyncSession, organization_id: uuid.UUID, da
             ctx = await generate.context_of(session, organization_id, subscription, subscription.lago_plan_version_id)
         except PlanVersionUnknown as exc:
             raise NotFound("plan") from exc
-        credited = _take(pool, unit_credits.requested_units(ctx.version.body, event, set(pool))) if pool else None
-        for amount, taxes, payload in generate.period_lines(ctx, event, credited):
+        # as the period's invoice (`generate.invoice_period`): the units its progressive-billing invoices credited
+        # are priced as credited and not asked again; what is left to ask comes from the grants' pool
+        prior = await generate.progressive_unit_credits(session, organization_id, ctx, event)
+        credited = _take(pool, unit_credits.still_wanted(
+            unit_credits.requested_units(ctx.version.body, event, set(pool)), prior)) if pool else {}
+        priced = {metric: Decimal(units) for metric, units in unit_credits.merged(prior, credited).items()}
+        own = generate.period_lines(ctx, event, priced or None)
+        for amount, taxes, payload in own:
             lines.append(FeeLine(amount, taxes, plan_code=(payload.get("item") or {}).get("plan_code"),
                                  billable_metric_code=payload.get("billable_metric_code"), payload=payload))
+        # the progressive-billing deduction the period's invoice will take (the same rule: finalized progressive
+        # invoices of the period), capped as that invoice caps it (`billing.totals`: at most its own fees)
+        if service.deducts_progressive_billing(event.reason, ctx.version.body, subscription.plan_overrides):
+            progressive += min(await service.period_progressive_credit(
+                session, organization_id, subscription.lago_id, event.period_start),
+                sum(amount for amount, _, _ in own))
     assert period is not None
     currency = period.subscription.plan_amount_currency
 
@@ -177,7 +190,7 @@ async def preview_existing(session: AsyncSession, organization_id: uuid.UUID, da
             amount_cents_remaining=inline.amount_cents, amount_currency=inline.amount_currency or currency,
             percentage_rate=inline.percentage_rate))
     customer_credits = await credits.available(session, organization_id, customer.id, currency, NIL, lock=False)
-    computed = compute_invoice(lines, coupons, currency, now,
+    computed = compute_invoice(lines, coupons, currency, now, progressive_billing_credit=progressive,
                                credit_notes=sum(c.balance_cents for c in customer_credits))
     t = computed.totals
     prepaid = 0
@@ -196,7 +209,8 @@ async def preview_existing(session: AsyncSession, organization_id: uuid.UUID, da
         currency=currency, number=None, sequential_id=None, issuing_date=issuing, payment_due_date=issuing,
         net_payment_term=0, payment_overdue=False, version_number=4, period_start=period.period_start,
         period_end=period.period_end, fees_amount_cents=t.fees_amount_cents,
-        progressive_billing_credit_amount_cents=0, coupons_amount_cents=t.coupons_amount_cents,
+        progressive_billing_credit_amount_cents=t.progressive_billing_credit_amount_cents,
+        coupons_amount_cents=t.coupons_amount_cents,
         sub_total_excluding_taxes_amount_cents=t.sub_total_excluding_taxes_amount_cents,
         taxes_amount_cents=t.taxes_amount_cents,
         sub_total_including_taxes_amount_cents=t.sub_total_including_taxes_amount_cents,

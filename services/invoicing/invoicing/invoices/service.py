@@ -8,7 +8,7 @@ finalization (coupon and credit rows locked and consumed) and on refresh.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -60,16 +60,34 @@ def fee_tax_entries(computed_fee: Any, currency: str) -> list[dict[str, Any]]:
 DEDUCTING_REASONS = ("period_end", "termination", "plan_change", "progressive_billing")
 
 
+def deducts_progressive_billing(reason: str, plan: Mapping[str, Any], overrides: Mapping[str, Any] | None) -> bool:
+    """Whether an invoice of this reason, of a subscription on this plan version (its body) with these overrides,
+    may follow progressive-billing invoices of its period (the plan or the subscription has usage thresholds)."""
+    return reason in DEDUCTING_REASONS and bool(plan.get("usage_thresholds")
+                                                or (overrides or {}).get("usage_thresholds"))
+
+
+async def period_progressive_credit(session: AsyncSession, organization_id: uuid.UUID, subscription_id: uuid.UUID,
+                                    period_start: datetime, *, exclude: uuid.UUID | None = None,
+                                    created_before: datetime | None = None) -> int:
+    """What the period's finalized progressive-billing invoices billed for usage (`exclude` aside, those created
+    up to `created_before`): deducted right after the fees, before coupons (Lago). Drafts do not count (Lago
+    counts finalized invoices only). The one rule for a period's invoice and for its preview
+    (`preview_existing`)."""
+    return await repository.progressive_billed(session, organization_id, subscription_id, period_start,
+                                               exclude=exclude, created_before=created_before)
+
+
 async def progressive_billing_credit(session: AsyncSession, invoice: Invoice) -> int:
-    """What the period's finalized progressive-billing invoices (other than this one) billed for usage: deducted
-    right after the fees, before coupons (Lago). Drafts do not count (Lago counts finalized invoices only).
-    Only invoices of subscriptions with usage thresholds (when created) look: `generate._create` marks them."""
+    """The deduction of one invoice: what the period's progressive-billing invoices before it (other than
+    itself) billed. Only invoices of subscriptions with usage thresholds (when created) look: `generate._create`
+    marks them (`deducts_progressive_billing`)."""
     if invoice.billing_reason not in DEDUCTING_REASONS or invoice.subscription_id is None \
             or not invoice.source.get("progressive_billing"):
         return 0
-    return await repository.progressive_billed(session, invoice.organization_id, invoice.subscription_id,
-                                               invoice.period_start, exclude=invoice.id,
-                                               created_before=invoice.created_at)
+    return await period_progressive_credit(session, invoice.organization_id, invoice.subscription_id,
+                                           invoice.period_start, exclude=invoice.id,
+                                           created_before=invoice.created_at)
 
 
 async def apply_amounts(session: AsyncSession, invoice: Invoice, fees: Sequence[Fee], now: datetime, *,
