@@ -12,6 +12,9 @@ after).
   precedence, the customer's credits (upgrade credits), and prepaid credits: when the wallets projection says
   the customer has an active wallet in the currency, the wallets service's balances (fresh, over HTTP) up to
   the amount due (an estimate: a wallet's `applies_to` restriction is not applied here).
+- Progressive billing: the period invoice's own deduction (`service.period_progressive_credit`, when
+  `service.deducts_progressive_billing`), and the units its progressive invoices credited priced as credited
+  (`generate.progressive_unit_credits`): the preview equals the period-end invoice.
 - Unit credits (seed 002): when the grants projection says the customer holds a live grant of a metric the
   periods price, what is left of its grants is read from wallets (`GET /customers/{id}/unit_credits`, fresh,
   nothing consumed) and offsets the periods' units as the real invoice will (`unit_credits.requested_units`
