@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.engine import RowMapping
@@ -21,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.events.contracts.payments import PaymentEvent
 from invora.ids import uuid7
-from payments.events import publish
+from invora.outbox.writer import PendingEvent, add_events
+from payments.events import pending, publish
 from payments.payment_receipts import service as receipts
 from payments.payment_requests import status as request_status
 from payments.payments import repository
@@ -62,12 +64,20 @@ async def record_attempt(session: AsyncSession, invoice: RowMapping, provider, *
     return inserted
 
 
-async def apply_charge_result(session: AsyncSession, payment: RowMapping, result: ChargeResult,
-                              now: datetime, *, receipts_due: list[tuple] | None = None) -> bool:
-    """Record the provider's answer on a locked payment; True if the status moved (and an event was written).
+@dataclass
+class Deferred:
+    """What a caller recording several outcomes in one transaction writes after the last one (`write_deferred`):
+    the payments' events (two statements for all of them) and the successes' receipts (last, see
+    `publish_payment`)."""
 
-    `receipts_due`: a success's receipt is left there for the caller to issue (`issue_receipts`), last before
-    its commit, instead of now (see `publish_payment`)."""
+    events: list[PendingEvent] = field(default_factory=list)
+    receipts: list[tuple[uuid.UUID, uuid.UUID, RowMapping]] = field(default_factory=list)
+
+
+async def apply_charge_result(session: AsyncSession, payment: RowMapping, result: ChargeResult,
+                              now: datetime, *, deferred: Deferred | None = None) -> bool:
+    """Record the provider's answer on a locked payment; True if the status moved (and an event was written, or
+    left in `deferred` for the caller's `write_deferred` before its commit)."""
     target = result.status
     current = payment["payment_status"]
     values: dict = {"provider_status": result.provider_status[:50] if result.provider_status else current}
@@ -91,7 +101,7 @@ async def apply_charge_result(session: AsyncSession, payment: RowMapping, result
     await repository.set_outcome(session, payment["id"], _jsonable(values))
     if target in PUBLISHED:
         await publish_payment(session, payment["id"], payment["organization_id"], PUBLISHED[target],
-                              receipts_due=receipts_due)
+                              deferred=deferred)
     return True
 
 
@@ -128,22 +138,27 @@ def _jsonable(values: dict) -> dict:
 
 
 async def publish_payment(session: AsyncSession, payment_id: uuid.UUID, organization_id: uuid.UUID,
-                          event_type: str, *, receipts_due: list[tuple] | None = None) -> None:
+                          event_type: str, *, deferred: Deferred | None = None) -> None:
     row = await repository.by_id(session, organization_id, payment_id)
-    await publish(session, organization_id, event_type, payment_id, PaymentEvent(payment=render(row)))
+    event = PaymentEvent(payment=render(row))
+    if deferred is not None:
+        deferred.events.append(pending(organization_id, event_type, payment_id, event))
+    else:
+        await publish(session, organization_id, event_type, payment_id, event)
     await request_status.on_payment(session, row, event_type)
     if event_type == "payment.succeeded":  # published once per payment, in the transaction of its success
         # last: the receipt takes the organization's counter row, locked until the commit, which every
         # other success of the organization waits for (see payment_receipts.service.issue); a caller that
         # records several outcomes in one transaction issues them all after the last one
-        if receipts_due is not None:
-            receipts_due.append((organization_id, payment_id, row))
+        if deferred is not None:
+            deferred.receipts.append((organization_id, payment_id, row))
         else:
             await receipts.issue(session, organization_id, payment_id, row)
 
 
-async def issue_receipts(session: AsyncSession, receipts_due: list[tuple]) -> None:
-    """The receipts `apply_charge_result(..., receipts_due=)` left, each organization's in one run: call it last
-    before the commit."""
-    for organization_id, payment_id, row in sorted(receipts_due, key=lambda due: (str(due[0]), str(due[1]))):
+async def write_deferred(session: AsyncSession, deferred: Deferred) -> None:
+    """What `apply_charge_result(..., deferred=)` left: the events (in the order recorded), then the receipts,
+    each organization's in one run; call it last before the commit."""
+    await add_events(session, deferred.events)
+    for organization_id, payment_id, row in sorted(deferred.receipts, key=lambda due: (str(due[0]), str(due[1]))):
         await receipts.issue(session, organization_id, payment_id, row)

@@ -3,8 +3,9 @@
 Each answer is recorded through `lifecycle.apply_charge_result` on its payment, locked, exactly as one at a
 time would be (a webhook that recorded it first wins; the later one changes nothing). What changes is the
 transaction around them: the answers that arrive while one batch is being written are written together in
-the next one (the payments locked in one statement, in id order; the receipts of the successes issued after
-the last outcome, each organization's counter taken once, right before the commit; one commit). A batch
+the next one (the payments locked in one statement, in id order; their events written after the last
+outcome, two statements for all of them (`invora.outbox.writer.add_events`); then the receipts of the
+successes, each organization's counter taken once, right before the commit; one commit). A batch
 that fails is retried one answer per transaction, so one bad outcome cannot keep the others unrecorded.
 `record` returns once its answer is committed; an answer that cannot be recorded raises there, and the
 attempt's lease runs out and it is reconciled at the provider, as when the process dies at that point.
@@ -75,12 +76,11 @@ class Recorder:
     async def _write_batch(self, batch: list[tuple[uuid.UUID, ChargeResult, asyncio.Future]]) -> None:
         async with self._sessionmaker() as session:
             payments = await repository.lock_many(session, [payment_id for payment_id, _, _ in batch])
-            receipts_due: list[tuple] = []
+            deferred = lifecycle.Deferred()
             now = self._clock.now()
             for payment_id, result, _ in batch:
-                await lifecycle.apply_charge_result(session, payments[payment_id], result, now,
-                                                    receipts_due=receipts_due)
-            await lifecycle.issue_receipts(session, receipts_due)
+                await lifecycle.apply_charge_result(session, payments[payment_id], result, now, deferred=deferred)
+            await lifecycle.write_deferred(session, deferred)
             await session.commit()
 
 
