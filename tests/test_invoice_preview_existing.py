@@ -227,10 +227,10 @@ async def test_preview_deducts_what_progressive_billing_invoiced_as_the_period_i
         # less the 3.00 progressive billing billed = 57.84 (without the fix: 62.84 and no deduction)
         assert (preview["fees_amount_cents"], preview["progressive_billing_credit_amount_cents"],
                 preview["sub_total_excluding_taxes_amount_cents"]) == (6_084, 300, 5_784)
-        # taxes as the period's invoice computes them (`billing.compute`: VAT on the fees after coupons, 20 % of
-        # 60.84 = 12.17), then the totals' identity
-        assert preview["taxes_amount_cents"] == 1_217
-        assert preview["total_amount_cents"] == 5_784 + 1_217
+        # taxes as the period's invoice computes them (`billing.compute`): VAT on the fees after the deduction, which
+        # the progressive invoice already taxed (20 % of 57.84 = 11.568 → 11.57, not 20 % of 60.84 = 12.17)
+        assert preview["taxes_amount_cents"] == 1_157
+        assert preview["total_amount_cents"] == 5_784 + 1_157
         [charge] = [f for f in preview["fees"] if f["item"]["type"] == "charge"]
         assert (charge["units"], charge["amount_cents"]) == ("12", 600)
         assert charge["amount_details"]["unit_credits"]["credited_units"] == "4"

@@ -177,6 +177,49 @@ def test_total_is_fees_minus_coupons_plus_taxes_and_taxes_match_a_brute_force(li
     assert t.taxes_amount_cents == brute
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 10**8), st.lists(st.sampled_from(RATES), max_size=3, unique=True),
+                          st.booleans()), max_size=8),
+       coupon_states, st.integers(0, 5 * 10**8))
+def test_the_progressive_deduction_is_taken_before_coupons_and_taxes(lines, coupons, progressive):
+    """What progressive invoices billed (and taxed) comes off the fees before coupons and taxes: charge fees
+    first, pro rata, then the others; never more than the fees; the shares add up to the deduction."""
+    fees = [FeeLine(amount, taxes, billable_metric_code="calls" if charge else None)
+            for amount, taxes, charge in lines]
+    invoice = compute_invoice(fees, coupons, "EUR", NOW, progressive_billing_credit=progressive)
+    t = invoice.totals
+    charges = sum(f.amount_cents for f in fees if f.billable_metric_code)
+    assert t.progressive_billing_credit_amount_cents == min(progressive, t.fees_amount_cents)
+    with pricing_context():
+        assert sum((f.progressive_billing_credit_cents for f in invoice.fees), Decimal(0)) == \
+            t.progressive_billing_credit_amount_cents
+    for f in invoice.fees:  # charge fees first: another fee takes a share only once they are used up
+        assert 0 <= f.progressive_billing_credit_cents <= f.line.amount_cents
+        if f.line.billable_metric_code is None and f.progressive_billing_credit_cents:
+            assert progressive > charges
+    assert 0 <= t.coupons_amount_cents <= t.fees_amount_cents - t.progressive_billing_credit_amount_cents
+    assert t.total_amount_cents == (t.fees_amount_cents - t.progressive_billing_credit_amount_cents
+                                    - t.coupons_amount_cents + t.taxes_amount_cents)
+    brute = 0  # per tax code, Σ (amount − progressive share − coupon share) × rate, rounded once half-up
+    for rate in RATES:
+        base = sum((Decimal(f.line.amount_cents) - f.progressive_billing_credit_cents - f.precise_coupons_amount_cents
+                    for f in invoice.fees if rate in f.line.taxes), Decimal(0))
+        if any(rate in f.line.taxes for f in invoice.fees):
+            brute += int((base * rate.rate / 100).quantize(Decimal(1), ROUND_HALF_UP))
+    assert t.taxes_amount_cents == brute
+
+
+def test_usage_billed_by_a_progressive_invoice_is_not_taxed_again():
+    # the period: a 100.00 subscription fee and 60.00 of usage, 30.00 of which a progressive invoice already
+    # billed and taxed; VAT 20 % on 130.00 = 26.00 (not on 160.00 = 32.00)
+    vat = RATES[0]
+    invoice = compute_invoice([FeeLine(10_000, [vat]), FeeLine(6_000, [vat], billable_metric_code="calls")], [],
+                              "EUR", NOW, progressive_billing_credit=3_000)
+    assert [f.progressive_billing_credit_cents for f in invoice.fees] == [0, 3_000]
+    assert (invoice.totals.progressive_billing_credit_amount_cents, invoice.totals.taxes_amount_cents,
+            invoice.totals.total_amount_cents) == (3_000, 2_600, 15_600)
+
+
 @given(st.integers(0, 10**9), st.integers(0, 10**9), st.integers(0, 10**9), st.integers(0, 10**9),
        st.integers(0, 10**9), st.integers(0, 10**9))
 def test_totals_never_go_negative_and_add_up(fees, coupons, taxes, progressive, credit_notes, prepaid):

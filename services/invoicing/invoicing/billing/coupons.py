@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
@@ -74,9 +74,10 @@ def _eligible(coupon: CouponState, fee: FeeBase) -> bool:
 
 
 def apply_coupons(coupons: Sequence[CouponState], fees: Sequence[FeeBase], currency: str,
-                  now: datetime) -> CouponsOutcome:
+                  now: datetime, *, deducted: Mapping[int, Decimal] | None = None) -> CouponsOutcome:
+    """`deducted`: what was already taken off each fee before coupons (progressive billing), by fee key."""
     outcome = CouponsOutcome()
-    left = {fee.key: Decimal(fee.amount_cents) for fee in fees}
+    left = {fee.key: Decimal(fee.amount_cents) - (deducted or {}).get(fee.key, ZERO) for fee in fees}
     for coupon in sorted(coupons, key=lambda c: (c.created_at, str(c.id))):
         if coupon.expiration_at is not None and coupon.expiration_at <= now:
             outcome.uses.append(CouponUse(coupon.id, 0, coupon.amount_cents_remaining,
