@@ -110,14 +110,18 @@ async def settings_of(session: AsyncSession, organization_id: uuid.UUID) -> Invo
     return settings
 
 
+_CLAIM = insert(Invoice).on_conflict_do_nothing(
+    index_elements=["organization_id", "subscription_id", "period_start", "billing_reason"],
+    index_where=text("subscription_id IS NOT NULL AND source_key IS NULL"),
+).returning(Invoice)
+
+
 async def claim(session: AsyncSession, values: dict[str, Any]) -> Invoice | None:
     """Insert the invoice unless its (subscription, period, reason) already has one: the new row (one
     round trip: the insert returns it), or None."""
     with session.no_autoflush:  # what earlier invoices of a batch left pending is written together later
-        invoice = (await session.execute(insert(Invoice).values(**values).on_conflict_do_nothing(
-            index_elements=["organization_id", "subscription_id", "period_start", "billing_reason"],
-            index_where=text("subscription_id IS NOT NULL AND source_key IS NULL"),
-        ).returning(Invoice))).scalar_one_or_none()
+        # one statement object, the values bound as parameters: compiled once (not rebuilt for every invoice)
+        invoice = (await session.execute(_CLAIM, values)).scalar_one_or_none()
     if invoice is not None:
         memo(session, _FRESH)[invoice.id] = True
     return invoice
@@ -213,11 +217,17 @@ async def add_fees(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> Non
 async def replace_applied_taxes(session: AsyncSession, invoice_id: uuid.UUID,
                                 rows: Sequence[dict[str, Any]]) -> list[InvoiceAppliedTax]:
     """The invoice's applied taxes replaced by `rows`; the new rows, as `applied_taxes_of` would read them."""
-    if memo(session, _FRESH).pop(invoice_id, None) is None:  # an invoice claimed in this transaction has none yet
+    if memo(session, _FRESH).pop(invoice_id, None) is not None:
+        # an invoice claimed in this transaction has none yet: the rows (every column given) join the next
+        # flush, which writes a batch's applied taxes together
+        written = sorted((InvoiceAppliedTax(**row) for row in rows), key=lambda row: row.tax_code)
+        session.add_all(written)
+    else:
+        # (the delete flushes what an earlier replace of this transaction left pending, then removes it)
         await session.execute(delete(InvoiceAppliedTax).where(InvoiceAppliedTax.invoice_id == invoice_id))
-    with session.no_autoflush:  # the invoice row exists (claimed): its pending amounts and fees can wait
-        written = sorted((await session.scalars(insert(InvoiceAppliedTax).returning(InvoiceAppliedTax),
-                                                list(rows))).all(), key=lambda row: row.tax_code) if rows else []
+        with session.no_autoflush:
+            written = sorted((await session.scalars(insert(InvoiceAppliedTax).returning(InvoiceAppliedTax),
+                                                    list(rows))).all(), key=lambda row: row.tax_code) if rows else []
     memo(session, _APPLIED_TAXES)[invoice_id] = written
     return written
 

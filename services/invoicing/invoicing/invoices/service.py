@@ -114,7 +114,8 @@ async def apply_amounts(session: AsyncSession, invoice: Invoice, fees: Sequence[
         "id": uuid7(), "organization_id": invoice.organization_id, "invoice_id": invoice.id, "tax_id":
         uuid.UUID(tax.tax.id) if tax.tax.id else None, "tax_code": tax.tax.code, "tax_name": tax.tax.name,
         "tax_description": tax.tax.description, "tax_rate": tax.tax.rate, "fees_amount_cents": tax.base_cents,
-        "amount_cents": tax.amount_cents, "amount_currency": invoice.currency} for tax in computed.taxes])
+        "amount_cents": tax.amount_cents, "amount_currency": invoice.currency, "created_at": now, "updated_at": now}
+        for tax in computed.taxes])
     t = computed.totals
     invoice.fees_amount_cents = t.fees_amount_cents
     invoice.progressive_billing_credit_amount_cents = t.progressive_billing_credit_amount_cents
