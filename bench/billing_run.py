@@ -274,11 +274,11 @@ def main() -> None:
     parser.add_argument("--subscriptions-per-customer", type=int, default=1)
     parser.add_argument("--charges", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=1800)
-    parser.add_argument("--workers", type=int, default=2,
+    parser.add_argument("--workers", type=int, default=1,
                         help="service processes (uvicorn workers), each with its consumers and relay")
     parser.add_argument("--idle-seconds", type=float, default=5.0,
                         help="how long the idle CPU of each part is measured before the run")
-    parser.add_argument("--partitions", type=int, default=4,
+    parser.add_argument("--partitions", type=int, default=3,
                         help="partitions of the topics the service creates (a multiple of --workers balances them)")
     args = parser.parse_args()
     os.environ["INVORA_KAFKA_TOPIC_PARTITIONS"] = str(args.partitions)
