@@ -1,21 +1,27 @@
 """A billing run: many subscriptions' periods end at the same instant → every invoice finalized.
 
-    uv run python bench/billing_run.py [--subscriptions 100000] [--customers-per 1] [--charges 3]
+    uv run python bench/billing_run.py [--subscriptions 100000] [--subscriptions-per-customer 1] [--charges 3]
+        [--workers 1] [--partitions 3] [--idle-seconds 5]
 
 Starts embedded PostgreSQL and the Tansu broker (or DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS), a fresh
-invoicing database, and the invoicing service under uvicorn in a child process (its consumers on, its
-scheduler off). It publishes what the other services would: one tax, one plan (the subscription fee
-plus `--charges` graduated, standard and package charges), one `customer.created` per customer, waits
-until the service has projected them (so its consumers have joined), then publishes one
-`subscription.billing_period_ended` per subscription, every period ending at the same instant, each
-with usage for every charge. It stops when every invoice is finalized.
+invoicing database, and the invoicing service under uvicorn in child processes (`--workers`, each with its
+consumers and outbox relay; its scheduler off; topics created with `--partitions`). It publishes what the
+other services would: one tax, one plan (the subscription fee plus `--charges` graduated, standard and
+package charges), one `customer.created` per customer, waits until the service has projected them (so its
+consumers have joined), measures what every part uses idle for `--idle-seconds`, then publishes one
+`subscription.billing_period_ended` per subscription, every period ending at the same instant, each with
+usage for every charge. It stops when every invoice is finalized.
 
 Reported: invoices/s (first period event published → last invoice finalized), and per invoice the
 time from that instant to the commit of its `invoice.finalized` outbox row (p50/p95/p99/max): the
 whole path, broker included, as a tenant's billing day would see it. `stages` gives where the time
-went: publishing the events, and the service's consumer (time to the last finalization). The
-subscriptions service's side (closing the periods, building the snapshots) is not part of it.
-Issue 14's target: 100,000 subscriptions in ≤ 10 minutes (stretch ≤ 3). Prints one JSON document.
+went (publishing the events, then the service's consumer to the last finalization); `cpu_*` where the CPU
+went: each part's CPU seconds over the run (the service's processes, PostgreSQL's, the broker's, this
+script's; Linux /proc), per invoice, as shares, idle per second, and per invoice less that idle rate
+(`marginal_cpu_ms_per_invoice`). On a shared machine invoices/s
+follows the load; CPU per invoice is what compares. The subscriptions service's side (closing the periods,
+building the snapshots) is not part of it. Issue 14's target: 100,000 subscriptions in ≤ 10 minutes
+(stretch ≤ 3), i.e. ≥ 167 invoices/s: not met here (bench/README.md says why). Prints one JSON document.
 """
 
 from __future__ import annotations
