@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -20,6 +21,7 @@ import httpx
 import psutil
 import pytest
 
+from invora.cli.leftovers import kill_recorded
 from invora.db.migrate import SERVICES
 from invora.infra.ports import port_open
 
@@ -199,8 +201,13 @@ class DevRun:
         return True
 
     def kill_everything(self) -> None:
-        """Last-resort cleanup when an assertion failed midway."""
+        """Last-resort cleanup when an assertion failed midway: the supervisor, everything it runs now (a
+        process it restarted is not among the pids seen at start, and an in-memory broker or the Stripe fake
+        names no data directory) and every pid it recorded."""
         self.seen_pids.add(self.process.pid)
+        with contextlib.suppress(psutil.Error):
+            self.seen_pids.update(p.pid for p in psutil.Process(self.process.pid).children(recursive=True))
+        kill_recorded(self.data_dir / "run")  # the supervisor's own pid files (checked against start times)
         for pid in self.seen_pids | {p.pid for p in self._processes_mentioning_data_dir()}:
             try:
                 psutil.Process(pid).kill()
