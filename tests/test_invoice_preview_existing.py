@@ -252,3 +252,66 @@ async def test_preview_deducts_what_progressive_billing_invoiced_as_the_period_i
                        "sub_total_excluding_taxes_amount_cents", "taxes_amount_cents",
                        "sub_total_including_taxes_amount_cents", "total_amount_cents"):
             assert real[amount] == preview[amount], amount
+
+
+async def test_preview_adds_the_minimum_commitment_true_up_as_the_period_invoice_does(start_suite, invora_keys):
+    """A plan whose minimum commitment exceeds the period's fees: the preview shows the true-up the period's
+    invoice will add (`generate.period_commitment_lines`, shared), and the real invoice has its amounts."""
+    clock = ManualClock(START)
+    suite_config = {name: config for name, config in INVOICING_WITH_WALLETS.items() if name != "wallets"}
+    async with start_suite(suite_config, clock=clock) as suite:
+        org, subs, invoicing = suite.org, suite["subscriptions"], suite["invoicing"]
+        invoicing.app.state.runtime.clock = clock
+        invoicing.app.state.runtime.subscriptions = ServiceClient(
+            base_url="http://s.test", subject="service:invoicing", issuer="invora",
+            signing_key=invora_keys.private_pem.decode(), transport=httpx.ASGITransport(app=subs.app))
+        cat, sub_api, inv = (suite.api(name) for name in ("catalog", "subscriptions", "invoicing"))
+        metric = (await ok(cat, "POST", "/api/v1/billable_metrics", {"billable_metric": {
+            "name": "Calls", "code": "calls", "aggregation_type": "count_agg"}}))["billable_metric"]
+        await ok(cat, "POST", "/api/v1/plans", {"plan": {
+            "name": "Committed", "code": "committed", "interval": "monthly", "amount_cents": 1_000,
+            "amount_currency": "EUR", "pay_in_advance": False,
+            "minimum_commitment": {"amount_cents": 31_000, "invoice_display_name": "Commitment"},
+            "charges": [{"billable_metric_id": metric["lago_id"], "charge_model": "standard",
+                         "properties": {"amount": "1"}}]}})
+        await ok(sub_api, "POST", "/api/v1/customers", {"customer": {
+            "external_id": "cus_commit", "name": "Acme", "currency": "EUR"}})
+        await ok(sub_api, "POST", "/api/v1/subscriptions", {"subscription": {
+            "external_customer_id": "cus_commit", "plan_code": "committed", "external_id": "sub_commit"}})
+
+        async def invoicing_is_ready() -> bool:
+            async with invoicing.database.sessionmaker() as session:
+                counts = [(await session.execute(text(f"SELECT count(*) FROM {t} WHERE organization_id = :o"),
+                                                 {"o": org})).scalar() for t in ("customers", "plan_versions")]
+            return all(counts)
+
+        await eventually(invoicing_is_ready, "invoicing's projections")
+        clock.set(START + timedelta(days=3))
+        await ok(sub_api, "POST", "/api/v1/events/batch", {"events": [
+            {"transaction_id": f"c{n}", "external_subscription_id": "sub_commit", "code": "calls",
+             "timestamp": (START + timedelta(days=1, minutes=n)).isoformat()} for n in range(5)]})
+
+        async def counts() -> dict[str, int]:
+            async with invoicing.database.sessionmaker() as session:
+                return {t: (await session.execute(text(f"SELECT count(*) FROM {t}"))).scalar() for t in TABLES}
+
+        before = await counts()
+        body = {"customer": {"external_id": "cus_commit"}, "subscriptions": {"external_ids": ["sub_commit"]}}
+        preview = (await ok(inv, "POST", "/api/v1/invoices/preview", body))["invoice"]
+        # 15 March 10:00 → 1 April, 17 of 31 days: the fee 10.00 × 17/31 = 5.48, 5 calls = 5.00; the commitment
+        # 310.00 × 17/31 = 170.00, so a true-up of 170.00 − 10.48 = 159.52
+        fees = {f["item"]["type"]: f["amount_cents"] for f in preview["fees"]}
+        assert fees == {"subscription": 548, "charge": 500, "commitment": 15_952}, fees
+        assert preview["fees_amount_cents"] == 17_000
+        assert await counts() == before  # nothing written
+
+        clock.set(END + timedelta(minutes=5))
+        assert await run_pass(subs.database.sessionmaker, clock.now())
+
+        async def finalized() -> dict | None:
+            found = (await ok(inv, "GET", "/api/v1/invoices?external_customer_id=cus_commit"))["invoices"]
+            return found[0] if found and found[0]["status"] == "finalized" else None
+
+        real = await eventually(finalized, "the real invoice", timeout=90)
+        for amount in ("fees_amount_cents", "taxes_amount_cents", "total_amount_cents"):
+            assert real[amount] == preview[amount], amount

@@ -393,13 +393,20 @@ def _source_subscription(source: dict[str, Any]) -> tuple[Subscription, uuid.UUI
 
 async def commitment_lines(session: AsyncSession, ctx: Context, invoice: Invoice, source: dict[str, Any],
                            lines: list[Line]) -> list[Line]:
-    """The minimum commitment's true-up of a closed period (Lago's), on that period's invoice: the plan's
-    commitment (or the subscription's override of its amount and name), prorated by the days the subscription
-    held in the period, less the period's fees (in arrears here; the subscription fee, fixed charges and
-    charges paid in advance for this period on earlier invoices)."""
+    """The minimum commitment's true-up of a closed period (Lago's), on that period's invoice."""
     if source.get("kind") != "period":
         return []
-    data = BillingPeriodEnded.model_validate(source["event"])
+    return await period_commitment_lines(session, ctx, BillingPeriodEnded.model_validate(source["event"]),
+                                         invoice.organization_id, invoice.currency, invoice.id, lines)
+
+
+async def period_commitment_lines(session: AsyncSession, ctx: Context, data: BillingPeriodEnded,
+                                  organization_id: uuid.UUID, currency: str, invoice_id: uuid.UUID,
+                                  lines: list[Line]) -> list[Line]:
+    """The true-up of `data`'s period: the plan's commitment (or the subscription's override of its amount and
+    name), prorated by the days the subscription held in the period, less the period's fees (in arrears in
+    `lines`; the subscription fee, fixed charges and charges paid in advance for this period on other invoices
+    than `invoice_id`). Shared by the period's invoice and the preview of existing subscriptions."""
     commitment = dict(ctx.version.body.get("minimum_commitment") or {})
     override = data.plan_overrides.get("minimum_commitment") or {}
     if override.get("amount_cents") is not None:
@@ -413,8 +420,8 @@ async def commitment_lines(session: AsyncSession, ctx: Context, invoice: Invoice
     committed = prorated_commitment_cents(amount, days, days_in_period)
     here = sum(line_amount for line_amount, _, payload in lines if not payload.get("pay_in_advance")
                and payload["fee_type"] in ("subscription", "charge", "fixed_charge"))
-    before = await repository.paid_in_advance_for(session, invoice.organization_id, data.subscription.lago_id,
-                                                  data.period_start, data.period_end, invoice.id)
+    before = await repository.paid_in_advance_for(session, organization_id, data.subscription.lago_id,
+                                                  data.period_start, data.period_end, invoice_id)
     true_up = true_up_cents(committed, here + before)
     if true_up <= 0:
         return []
@@ -423,7 +430,7 @@ async def commitment_lines(session: AsyncSession, ctx: Context, invoice: Invoice
     payload = dict(
         fee_type="commitment", subscription_id=subscription.lago_id, external_subscription_id=subscription.external_id,
         units=Decimal(1), events_count=None, amount_cents=true_up, precise_amount_cents=Decimal(true_up),
-        unit_amount_cents=true_up, precise_unit_amount=Decimal(true_up).scaleb(-exponent(invoice.currency)),
+        unit_amount_cents=true_up, precise_unit_amount=Decimal(true_up).scaleb(-exponent(currency)),
         invoice_display_name=commitment.get("invoice_display_name"), pay_in_advance=False,
         from_date=data.period_start, to_date=data.period_end,
         item={"type": "commitment", "code": "minimum_commitment", "name": name,

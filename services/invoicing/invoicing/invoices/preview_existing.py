@@ -172,6 +172,9 @@ async def preview_existing(session: AsyncSession, organization_id: uuid.UUID, da
             unit_credits.requested_units(ctx.version.body, event, set(pool)), prior)) if pool else {}
         priced = {metric: Decimal(units) for metric, units in unit_credits.merged(prior, credited).items()}
         own = generate.period_lines(ctx, event, priced or None)
+        # the minimum commitment's true-up, as the period's invoice adds it (nothing of this preview is stored)
+        own += await generate.period_commitment_lines(session, ctx, event, organization_id,
+                                                      event.subscription.plan_amount_currency, NIL, own)
         for amount, taxes, payload in own:
             lines.append(FeeLine(amount, taxes, plan_code=(payload.get("item") or {}).get("plan_code"),
                                  billable_metric_code=payload.get("billable_metric_code"), payload=payload))
