@@ -2,6 +2,9 @@
 UV ?= $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 # extra options for `make run`, e.g. DEV_ARGS="--base-port 9101"
 DEV_ARGS ?=
+# pytest-xdist workers for `make test` (each starts its own PostgreSQL and broker; a test file stays on one
+# worker); TEST_WORKERS=0 runs everything in this process
+TEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
 .PHONY: help ensure-uv sync run test bench lint migrate deploy-files
@@ -27,7 +30,7 @@ run: sync
 	$(UV) run invora dev $(DEV_ARGS)
 
 test: sync
-	$(UV) run pytest
+	$(UV) run pytest -n $(TEST_WORKERS) --dist loadfile
 
 bench: sync
 	@set -e; for script in bench/[!_]*.py; do \

@@ -25,6 +25,22 @@ TABLES = ("invoices", "fees", "invoice_applied_taxes", "outbox_events", "applied
           "usage_revisions")
 
 
+async def written(invoicing, org: uuid.UUID) -> dict[str, object]:
+    """The organization's rows in invoicing's tables, the outbox's by event type (to name what a failure wrote).
+    Other organizations' are left out: the session's broker may still hold earlier tests' events, which this
+    test's consumers (same group ids) take up meanwhile."""
+    by_org = {"invoice_applied_taxes": "invoice_id IN (SELECT id FROM invoices WHERE organization_id = :o)"}
+    async with invoicing.database.sessionmaker() as session:
+        found: dict[str, object] = {
+            t: (await session.execute(text(f"SELECT count(*) FROM {t} WHERE {by_org.get(t, 'organization_id = :o')}"),
+                                      {"o": org})).scalar()
+            for t in TABLES if t != "outbox_events"}
+        found["outbox_events"] = dict((await session.execute(text(
+            "SELECT event_type, count(*) FROM outbox_events WHERE envelope->>'organization_id' = :o "
+            "GROUP BY event_type ORDER BY 1"), {"o": str(org)})).all())
+    return found
+
+
 async def test_preview_of_an_existing_subscription_matches_its_real_invoice_and_writes_nothing(
         start_suite, invora_keys):
     clock = ManualClock(START)
@@ -79,11 +95,7 @@ async def test_preview_of_an_existing_subscription_matches_its_real_invoice_and_
             {"transaction_id": f"t{n}", "external_subscription_id": "sub_preview", "code": "calls",
              "timestamp": (START + timedelta(days=1, minutes=n)).isoformat()} for n in range(10)]})
 
-        async def counts() -> dict[str, int]:
-            async with invoicing.database.sessionmaker() as session:
-                return {t: (await session.execute(text(f"SELECT count(*) FROM {t}"))).scalar() for t in TABLES}
-
-        before = await counts()
+        before = await written(invoicing, org)
         body = {"customer": {"external_id": "cus_preview"}, "subscriptions": {"external_ids": ["sub_preview"]}}
         preview = (await ok(inv, "POST", "/api/v1/invoices/preview", body))["invoice"]
         # 15 March 10:00 → 1 April: 17/31 of 100.00 = 54.84; 10 calls, 6 credited, 4 × 0.50 = 2.00;
@@ -97,7 +109,7 @@ async def test_preview_of_an_existing_subscription_matches_its_real_invoice_and_
         [charge] = [f for f in preview["fees"] if f["item"]["type"] == "charge"]
         assert (charge["units"], charge["amount_details"]["unit_credits"]["credited_units"]) == ("4", "6")
         # nothing written: no invoice, fee, tax, event, coupon or credit change, no wallet debit
-        assert await counts() == before
+        assert await written(invoicing, org) == before
         assert (await ok(wal, "GET", f"/api/v1/wallets/{created['lago_id']}"))["wallet"]["balance_cents"] == 2_000
         [still] = (await ok(wal, "GET", "/api/v1/customers/cus_preview/unit_credits"))["unit_credits"]
         assert (still["lago_id"], Decimal(still["remaining_units"])) == (grant["lago_id"], 6)
@@ -114,7 +126,7 @@ async def test_preview_of_an_existing_subscription_matches_its_real_invoice_and_
             error = await ok(inv, "POST", "/api/v1/invoices/preview",
                              {**body, "subscriptions": {"external_ids": external_ids}}, 404)
             assert error["code"] == "subscription_not_found"
-        assert await counts() == before
+        assert await written(invoicing, org) == before
 
         # the subscriptions service unreachable: 503, never a 500
         reachable = inv_runtime.subscriptions
@@ -216,11 +228,7 @@ async def test_preview_deducts_what_progressive_billing_invoiced_as_the_period_i
         await send(10, 6, 2)
         assert await evaluate_progressive_billing(subs.database.sessionmaker, clock.now()) == 0
 
-        async def counts() -> dict[str, int]:
-            async with invoicing.database.sessionmaker() as session:
-                return {t: (await session.execute(text(f"SELECT count(*) FROM {t}"))).scalar() for t in TABLES}
-
-        before = await counts()
+        before = await written(invoicing, org)
         body = {"customer": {"external_id": "cus_pb"}, "subscriptions": {"external_ids": ["sub_pb"]}}
         preview = (await ok(inv, "POST", "/api/v1/invoices/preview", body))["invoice"]
         # 17/31 of 100.00 = 54.84; (16 − 4 credited by the progressive invoice) × 0.50 = 6.00; fees 60.84;
@@ -234,7 +242,7 @@ async def test_preview_deducts_what_progressive_billing_invoiced_as_the_period_i
         [charge] = [f for f in preview["fees"] if f["item"]["type"] == "charge"]
         assert (charge["units"], charge["amount_cents"]) == ("12", 600)
         assert charge["amount_details"]["unit_credits"]["credited_units"] == "4"
-        assert await counts() == before  # nothing written
+        assert await written(invoicing, org) == before  # nothing written
         [still] = (await ok(wal, "GET", "/api/v1/customers/cus_pb/unit_credits"))["unit_credits"]
         assert Decimal(still["remaining_units"]) == 0
 
@@ -291,11 +299,7 @@ async def test_preview_adds_the_minimum_commitment_true_up_as_the_period_invoice
             {"transaction_id": f"c{n}", "external_subscription_id": "sub_commit", "code": "calls",
              "timestamp": (START + timedelta(days=1, minutes=n)).isoformat()} for n in range(5)]})
 
-        async def counts() -> dict[str, int]:
-            async with invoicing.database.sessionmaker() as session:
-                return {t: (await session.execute(text(f"SELECT count(*) FROM {t}"))).scalar() for t in TABLES}
-
-        before = await counts()
+        before = await written(invoicing, org)
         body = {"customer": {"external_id": "cus_commit"}, "subscriptions": {"external_ids": ["sub_commit"]}}
         preview = (await ok(inv, "POST", "/api/v1/invoices/preview", body))["invoice"]
         # 15 March 10:00 → 1 April, 17 of 31 days: the fee 10.00 × 17/31 = 5.48, 5 calls = 5.00; the commitment
@@ -303,7 +307,7 @@ async def test_preview_adds_the_minimum_commitment_true_up_as_the_period_invoice
         fees = {f["item"]["type"]: f["amount_cents"] for f in preview["fees"]}
         assert fees == {"subscription": 548, "charge": 500, "commitment": 15_952}, fees
         assert preview["fees_amount_cents"] == 17_000
-        assert await counts() == before  # nothing written
+        assert await written(invoicing, org) == before  # nothing written
 
         clock.set(END + timedelta(minutes=5))
         assert await run_pass(subs.database.sessionmaker, clock.now())
