@@ -25,6 +25,18 @@ TABLES = ("invoices", "fees", "invoice_applied_taxes", "outbox_events", "applied
           "usage_revisions")
 
 
+def wire_invoicing(suite, clock: ManualClock, keys):  # noqa: ANN001, ANN201 - the suite and its runtime
+    """Invoicing on the test's clock, asking the in-process subscriptions (and wallets, when running) over HTTP."""
+    runtime = suite["invoicing"].app.state.runtime
+    runtime.clock = clock
+    for name, base_url in (("subscriptions", "http://s.test"), ("wallets", "http://w.test")):
+        if name in suite.running:
+            setattr(runtime, name, ServiceClient(base_url=base_url, subject="service:invoicing", issuer="invora",
+                                                 signing_key=keys.private_pem.decode(),
+                                                 transport=httpx.ASGITransport(app=suite[name].app)))
+    return runtime
+
+
 async def written(invoicing, org: uuid.UUID) -> dict[str, object]:
     """The organization's rows in invoicing's tables, the outbox's by event type (to name what a failure wrote).
     Other organizations' are left out: the session's broker may still hold earlier tests' events, which this
@@ -45,15 +57,8 @@ async def test_preview_of_an_existing_subscription_matches_its_real_invoice_and_
         start_suite, invora_keys):
     clock = ManualClock(START)
     async with start_suite(INVOICING_WITH_WALLETS, clock=clock) as suite:
-        org, subs, invoicing, wallets = suite.org, suite["subscriptions"], suite["invoicing"], suite["wallets"]
-        invoicing.app.state.runtime.clock = clock
-        inv_runtime = invoicing.app.state.runtime
-        pem = invora_keys.private_pem.decode()
-        inv_runtime.subscriptions = ServiceClient(base_url="http://s.test", subject="service:invoicing",
-                                                  issuer="invora", signing_key=pem,
-                                                  transport=httpx.ASGITransport(app=subs.app))
-        inv_runtime.wallets = ServiceClient(base_url="http://w.test", subject="service:invoicing", issuer="invora",
-                                            signing_key=pem, transport=httpx.ASGITransport(app=wallets.app))
+        org, subs, invoicing = suite.org, suite["subscriptions"], suite["invoicing"]
+        inv_runtime = wire_invoicing(suite, clock, invora_keys)
         cat, sub_api, inv, wal = (suite.api(name) for name in ("catalog", "subscriptions", "invoicing", "wallets"))
         await ok(cat, "POST", "/api/v1/taxes", {"tax": {"name": "VAT", "code": "vat20", "rate": "20"}})
         metric = (await ok(cat, "POST", "/api/v1/billable_metrics", {"billable_metric": {
@@ -131,7 +136,8 @@ async def test_preview_of_an_existing_subscription_matches_its_real_invoice_and_
         # the subscriptions service unreachable: 503, never a 500
         reachable = inv_runtime.subscriptions
         inv_runtime.subscriptions = ServiceClient(base_url="http://127.0.0.1:9", subject="service:invoicing",
-                                                  issuer="invora", signing_key=pem, timeout=0.5, retries=1)
+                                                  issuer="invora", signing_key=invora_keys.private_pem.decode(),
+                                                  timeout=0.5, retries=1)
         error = await ok(inv, "POST", "/api/v1/invoices/preview", body, 503)
         assert error["code"] == "dependency_unavailable"
         await inv_runtime.subscriptions.aclose()
@@ -161,15 +167,8 @@ async def test_preview_deducts_what_progressive_billing_invoiced_as_the_period_i
     grants, now empty) and deducts what the progressive invoice billed, as the real period-end invoice does."""
     clock = ManualClock(START)
     async with start_suite(INVOICING_WITH_WALLETS, clock=clock) as suite:
-        org, subs, invoicing, wallets = suite.org, suite["subscriptions"], suite["invoicing"], suite["wallets"]
-        invoicing.app.state.runtime.clock = clock
-        inv_runtime = invoicing.app.state.runtime
-        pem = invora_keys.private_pem.decode()
-        inv_runtime.subscriptions = ServiceClient(base_url="http://s.test", subject="service:invoicing",
-                                                  issuer="invora", signing_key=pem,
-                                                  transport=httpx.ASGITransport(app=subs.app))
-        inv_runtime.wallets = ServiceClient(base_url="http://w.test", subject="service:invoicing", issuer="invora",
-                                            signing_key=pem, transport=httpx.ASGITransport(app=wallets.app))
+        org, subs, invoicing = suite.org, suite["subscriptions"], suite["invoicing"]
+        wire_invoicing(suite, clock, invora_keys)
         cat, sub_api, inv, wal = (suite.api(name) for name in ("catalog", "subscriptions", "invoicing", "wallets"))
         await ok(cat, "POST", "/api/v1/taxes", {"tax": {"name": "VAT", "code": "vat20", "rate": "20"}})
         metric = (await ok(cat, "POST", "/api/v1/billable_metrics", {"billable_metric": {
@@ -269,10 +268,7 @@ async def test_preview_adds_the_minimum_commitment_true_up_as_the_period_invoice
     suite_config = {name: config for name, config in INVOICING_WITH_WALLETS.items() if name != "wallets"}
     async with start_suite(suite_config, clock=clock) as suite:
         org, subs, invoicing = suite.org, suite["subscriptions"], suite["invoicing"]
-        invoicing.app.state.runtime.clock = clock
-        invoicing.app.state.runtime.subscriptions = ServiceClient(
-            base_url="http://s.test", subject="service:invoicing", issuer="invora",
-            signing_key=invora_keys.private_pem.decode(), transport=httpx.ASGITransport(app=subs.app))
+        wire_invoicing(suite, clock, invora_keys)
         cat, sub_api, inv = (suite.api(name) for name in ("catalog", "subscriptions", "invoicing"))
         metric = (await ok(cat, "POST", "/api/v1/billable_metrics", {"billable_metric": {
             "name": "Calls", "code": "calls", "aggregation_type": "count_agg"}}))["billable_metric"]

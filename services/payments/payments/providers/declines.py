@@ -9,7 +9,7 @@ retry costs little).
 
 from __future__ import annotations
 
-from payments.providers.base import DeclineCategory
+from payments.providers.base import ChargeResult, DeclineCategory
 
 HARD_DECLINES = frozenset({
     "lost_card", "stolen_card", "pickup_card", "restricted_card", "expired_card", "incorrect_number",
@@ -55,3 +55,11 @@ def code_from_text(text: str | None) -> str:
         if phrase in lowered:
             return code
     return "generic_decline"
+
+
+def refused_charge(amount_cents: int, payment_method_id: str | None, message: str) -> ChargeResult:
+    """A charge the provider refused with a message only: its decline code read from the text, then categorized."""
+    code = code_from_text(message)
+    return ChargeResult(status="failed", provider_payment_id=None, provider_status="refused", amount_cents=amount_cents,
+                        payment_method_id=payment_method_id, decline_category=categorize(code), failure_code=code,
+                        failure_message=message)

@@ -43,7 +43,7 @@ from payments.providers.base import (
     RefundResult,
     WebhookEvent,
 )
-from payments.providers.declines import categorize, code_from_text
+from payments.providers.declines import categorize, code_from_text, refused_charge
 from payments.providers.http import JsonClient, refusal
 from payments.providers.pages import page_metadata, page_reference
 
@@ -178,10 +178,7 @@ class FlutterwaveAdapter:
             if found is not None:
                 return found
         error = refusal("flutterwave", response)
-        code = code_from_text(error.message)
-        return ChargeResult(status="failed", provider_payment_id=None, provider_status="refused",
-                            amount_cents=request.amount_cents, payment_method_id=method,
-                            decline_category=categorize(code), failure_code=code, failure_message=error.message)
+        return refused_charge(request.amount_cents, method, error.message)
 
     async def find_charge(self, *, reference: str, provider_payment_id: str | None = None) -> ChargeResult | None:
         response = await self._http.request("GET", "/transactions/verify_by_reference", params={"tx_ref": reference})

@@ -32,7 +32,7 @@ from payments.providers.base import (
     RefundResult,
     WebhookEvent,
 )
-from payments.providers.declines import categorize, code_from_text
+from payments.providers.declines import categorize, code_from_text, refused_charge
 from payments.providers.http import JsonClient, refusal
 
 DEFAULT_API_BASE = "https://api.paystack.co"
@@ -132,10 +132,7 @@ class PaystackAdapter:
             if found is not None:
                 return found
         error = refusal("paystack", response)
-        code = code_from_text(error.message)
-        return ChargeResult(status="failed", provider_payment_id=None, provider_status="refused",
-                            amount_cents=request.amount_cents, payment_method_id=authorization,
-                            decline_category=categorize(code), failure_code=code, failure_message=error.message)
+        return refused_charge(request.amount_cents, authorization, error.message)
 
     async def find_charge(self, *, reference: str, provider_payment_id: str | None = None) -> ChargeResult | None:
         response = await self._http.request("GET", f"/transaction/verify/{quote(reference, safe='')}")

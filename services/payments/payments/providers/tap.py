@@ -39,7 +39,7 @@ from payments.providers.base import (
     RefundResult,
     WebhookEvent,
 )
-from payments.providers.declines import categorize, code_from_text
+from payments.providers.declines import categorize, code_from_text, refused_charge
 from payments.providers.flutterwave import to_major, to_minor
 from payments.providers.http import JsonClient, refusal
 
@@ -162,10 +162,7 @@ class TapAdapter:
         if response.ok and isinstance(response.body, dict) and response.get("id"):
             return charge_result(response.body, request.amount_cents)
         error = _refusal(response)
-        code = code_from_text(error.message)
-        return ChargeResult(status="failed", provider_payment_id=None, provider_status="refused",
-                            amount_cents=request.amount_cents, payment_method_id=card["id"],
-                            decline_category=categorize(code), failure_code=code, failure_message=error.message)
+        return refused_charge(request.amount_cents, card["id"], error.message)
 
     async def find_charge(self, *, reference: str, provider_payment_id: str | None = None) -> ChargeResult | None:
         if not provider_payment_id:
