@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import text
+
 from payments.payments import charger
 
 
@@ -153,3 +155,62 @@ async def test_a_failed_payment_cannot_be_refunded(payments, stage):
     _, payment_id = await stage.finalize(customer, 1_000)
     await charger.run_once(payments.app.state.runtime, payments.database.sessionmaker)
     assert (await _refund(stage, payment_id, status=405))["code"] == "payment_not_refundable"
+
+
+async def test_a_stripe_refund_answered_pending_is_read_back_by_its_id_and_settled_once(payments, stage):
+    """Stripe answers some refunds `pending` (bank debits, some cards) and settles them later by `refund.updated`.
+    When that webhook is lost, the refund reconciler reads the refund back (`GET /v1/refunds/{id}`) and settles it
+    once; the webhook's status arriving afterwards changes nothing."""
+    from payments.providers.base import RefundResult
+    from payments.refunds import reconciler as refund_reconciler
+    from payments.refunds import service as refunds
+
+    stage.refunder = payments.client(stage.org, roles=["billing_admin"])
+    customer = await stage.customer()
+    _, payment_id = await stage.finalize(customer, 4_000)
+    runtime, sessionmaker = payments.app.state.runtime, payments.database.sessionmaker
+    await charger.run_once(runtime, sessionmaker)
+    refund = (await _refund(stage, payment_id, amount_cents=1_500))["refund"]
+    factory = runtime.adapters
+
+    class AnsweredPending:  # localstripe settles refunds at once: Stripe's `pending` answer is staged here
+        def __init__(self, adapter) -> None:
+            self._adapter = adapter
+
+        def __getattr__(self, name):
+            return getattr(self._adapter, name)
+
+        async def refund(self, **kwargs):
+            result = await self._adapter.refund(**kwargs)
+            return RefundResult(status="pending", provider_refund_id=result.provider_refund_id)
+
+    class Factory:
+        def for_connection(self, connection):
+            return AnsweredPending(factory.for_connection(connection))
+
+    runtime.adapters = Factory()
+    try:
+        await refunds.run_once(runtime, sessionmaker)
+    finally:
+        runtime.adapters = factory
+    shown = (await stage.ok("GET", f"/api/v1/refunds/{refund['lago_id']}"))["refund"]
+    assert shown["status"] == "pending" and shown["provider_refund_id"].startswith("re_")
+    previous = runtime.settings
+    runtime.settings = previous.model_copy(update={"reconcile_after_seconds": 0})
+    try:
+        assert await refund_reconciler.run_once(runtime, sessionmaker) == {"settled:succeeded": 1}
+        assert await refund_reconciler.run_once(runtime, sessionmaker) == {}
+    finally:
+        runtime.settings = previous
+    shown = (await stage.ok("GET", f"/api/v1/refunds/{refund['lago_id']}"))["refund"]
+    assert shown["status"] == "succeeded" and shown["audit"][-1]["actor"] == "reconciler"
+    payment = await stage.payment(payment_id)
+    async with sessionmaker() as session:  # the lost `refund.updated` arrives after all
+        provider_id = (await session.execute(text("SELECT payment_provider_id FROM payments WHERE id = :id"),
+                                             {"id": payment_id})).scalar_one()
+        assert await refunds.apply_provider_status(session, provider_id, shown["provider_refund_id"], "succeeded",
+                                                   runtime.clock.now()) == "no_change"
+        await session.commit()
+    assert [e["data"]["refund"]["lago_id"] for e in await stage.events("refund.succeeded")] == [refund["lago_id"]]
+    at_stripe = stage.stripe.v1.refunds.list({"payment_intent": payment["provider_payment_id"]}).data
+    assert [r.amount for r in at_stripe] == [1_500]

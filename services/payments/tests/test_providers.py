@@ -72,6 +72,7 @@ class Driver:
     looks_up_by_reference = True  # else: a reconciling charger repeats the call with the same idempotency key
     authenticates = True  # has a 3-D Secure path
     reconciles = True  # a payment can be read back (by reference or by the provider's id)
+    reads_refunds = True  # a refund can be read back (by the provider's refund id or by our reference)
     deletes_methods = True  # a payment method can be removed at the provider
     hosted = False  # no off-session charge: a charge is a page the customer pays (Cashfree's payment link)
     declines = {"insufficient_funds": ("insufficient_funds", "soft"), "stolen": ("stolen_card", "hard")}
@@ -199,6 +200,7 @@ class AdyenDriver(Driver):
     currency = "EUR"
     looks_up_by_reference = False
     reconciles = False
+    reads_refunds = False  # Adyen's Checkout API has no refund look-up: only the REFUND webhook settles one
     deletes_methods = False
     declines = {"insufficient_funds": ("insufficient_funds", "soft"), "stolen": ("restricted_card", "hard")}
 
@@ -698,6 +700,49 @@ async def test_a_partial_then_a_full_refund_reach_the_provider_once(payments, st
         assert shown["status"] == "succeeded"
     assert sorted(e["type"] for e in await stage.events("refund.succeeded", "refund.failed")) == [
         "refund.succeeded", "refund.succeeded"]
+
+
+async def test_a_pending_refund_whose_webhook_never_came_is_settled_by_the_reconciler_once(payments, stage):
+    """The provider answered the refund `pending`, settled it later, and its webhook was lost: the refund reconciler
+    reads it back (by the provider's refund id, or by our reference) and settles it once; the webhook arriving after
+    that changes nothing (`no_change`, no second `refund.succeeded`)."""
+    from payments.refunds import reconciler as refund_reconciler
+
+    customer = await stage.customer()
+    _, payment_id = await stage.finalize(customer, 5_000)
+    await _run(payments)
+    await stage.settle(payment_id)
+    refund = await _refund(stage, payment_id, amount_cents=2_000)
+    runtime, sessionmaker = _runtime(payments), payments.database.sessionmaker
+    await refunds.run_once(runtime, sessionmaker)
+    shown = (await stage.ok("GET", f"/api/v1/refunds/{refund['lago_id']}"))["refund"]
+    if shown["status"] != "pending":
+        pytest.skip(f"{stage.driver.provider_type} settles a refund in its answer")
+    late = stage.driver.settle_refund(shown["provider_refund_id"])  # settled at the provider; the webhook is lost
+    previous = runtime.settings
+    try:
+        runtime.settings = previous.model_copy(update={"reconcile_after_seconds": 3600})
+        assert await refund_reconciler.run_once(runtime, sessionmaker) == {}  # too early: the webhook has time
+        runtime.settings = previous.model_copy(update={"reconcile_after_seconds": 0})
+        outcomes = await refund_reconciler.run_once(runtime, sessionmaker)
+        shown = (await stage.ok("GET", f"/api/v1/refunds/{refund['lago_id']}"))["refund"]
+        if not stage.driver.reads_refunds:  # said in docs/payments.md: only the webhook settles it there
+            assert outcomes == {"not_found": 1} and shown["status"] == "pending"
+            response = await stage.webhook(*late)
+            assert response.json()["outcome"] == "applied"
+            assert len(await stage.events("refund.succeeded")) == 1
+            return
+        assert outcomes == {"settled:succeeded": 1}, outcomes
+        assert shown["status"] == "succeeded"
+        assert [a["action"] for a in shown["audit"]] == ["refund.requested", "refund.succeeded"]
+        assert shown["audit"][-1]["actor"] == "reconciler"
+        assert await refund_reconciler.run_once(runtime, sessionmaker) == {}  # settled: not looked up again
+    finally:
+        runtime.settings = previous
+    response = await stage.webhook(*late)  # the lost webhook arrives after all
+    assert response.status_code == 200 and response.json()["outcome"] in {"no_change", "ignored"}, response.text
+    assert [e["data"]["refund"]["lago_id"] for e in await stage.events("refund.succeeded")] == [refund["lago_id"]]
+    assert stage.driver.refunded() >= 2_000
 
 
 async def test_a_crash_after_the_call_is_reconciled_by_reference_without_a_second_charge(payments, stage):

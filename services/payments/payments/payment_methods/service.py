@@ -98,7 +98,7 @@ async def set_default(sessionmaker, adapters: AdapterFactory, organization_id: u
 
 async def delete(sessionmaker, adapters: AdapterFactory, organization_id: uuid.UUID, external_customer_id: str,
                  lago_id: uuid.UUID | None) -> PaymentMethodObject:
-    connection, _, adapter, method = await _find(sessionmaker, adapters, organization_id, external_customer_id,
-                                                 lago_id)
-    await _call(adapter.detach_payment_method(method.provider_method_id))
+    connection, provider_customer_id, adapter, method = await _find(sessionmaker, adapters, organization_id,
+                                                                     external_customer_id, lago_id)
+    await _call(adapter.detach_payment_method(provider_customer_id, method.provider_method_id))
     return _render(connection, method, is_default=False)

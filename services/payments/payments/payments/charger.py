@@ -43,6 +43,7 @@ from payments.payment_requests import service as payment_requests
 from payments.payments import first_attempts, lifecycle, outcomes, reconciler, repository
 from payments.providers.base import ChargeRequest, ChargeResult, ProviderError
 from payments.providers.declines import categorize
+from payments.refunds import reconciler as refund_reconciler
 from payments.refunds import service as refunds
 from payments.runtime import PaymentsRuntime
 
@@ -217,6 +218,7 @@ def charger_lifespan(app: FastAPI) -> contextlib.AbstractAsyncContextManager[Non
 
         async def reconcile() -> None:  # what it settles does not make the next round start at once
             await reconciler.run_once(runtime, database())
+            await refund_reconciler.run_once(runtime, database())
 
         # charges and refunds run again at once while they find work
         passes = {"charger_pass": lambda: run_once(runtime, database()),

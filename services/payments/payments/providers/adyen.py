@@ -182,7 +182,8 @@ class AdyenAdapter:
                                 failure_message=refusal("adyen", response).message)
         return RefundResult(status="pending", provider_refund_id=response.get("pspReference"))
 
-    async def find_refund(self, *, provider_payment_id: str, reference: str) -> RefundResult | None:
+    async def find_refund(self, *, provider_payment_id: str, reference: str,
+                          provider_refund_id: str | None = None) -> RefundResult | None:
         return None  # as for charges: the refunder repeats the call with the same idempotency key
 
     async def list_payment_methods(self, provider_customer_id: str) -> list[PaymentMethodInfo]:
@@ -197,7 +198,7 @@ class AdyenAdapter:
         raise ProviderError("Adyen keeps no default payment method: the most recently stored one is charged.",
                             code="not_supported")
 
-    async def detach_payment_method(self, provider_method_id: str) -> None:
+    async def detach_payment_method(self, provider_customer_id: str, provider_method_id: str) -> None:
         raise ProviderError("Removing an Adyen stored method needs the shopper; not supported by this call.",
                             code="not_supported")
 

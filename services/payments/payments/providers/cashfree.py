@@ -192,7 +192,8 @@ class CashfreeAdapter:
             raise refusal("cashfree", response)
         return refund_result(response.body)
 
-    async def find_refund(self, *, provider_payment_id: str, reference: str) -> RefundResult | None:
+    async def find_refund(self, *, provider_payment_id: str, reference: str,
+                          provider_refund_id: str | None = None) -> RefundResult | None:
         return await self._find_refund(await self._paid_order(provider_payment_id), reference)
 
     async def list_payment_methods(self, provider_customer_id: str) -> list[PaymentMethodInfo]:
@@ -201,7 +202,7 @@ class CashfreeAdapter:
     async def set_default_payment_method(self, provider_customer_id: str, provider_method_id: str) -> None:
         raise ProviderError("Cashfree keeps no payment method for payment links.", code="not_supported")
 
-    async def detach_payment_method(self, provider_method_id: str) -> None:
+    async def detach_payment_method(self, provider_customer_id: str, provider_method_id: str) -> None:
         raise ProviderError("Cashfree keeps no payment method for payment links.", code="not_supported")
 
     def parse_webhook(self, body: bytes, headers: dict[str, str]) -> WebhookEvent:

@@ -200,7 +200,8 @@ class FlutterwaveAdapter:
                                 failure_message=refusal("flutterwave", response).message)
         return refund_result(response.body["data"])
 
-    async def find_refund(self, *, provider_payment_id: str, reference: str) -> RefundResult | None:
+    async def find_refund(self, *, provider_payment_id: str, reference: str,
+                          provider_refund_id: str | None = None) -> RefundResult | None:
         body = await self._http.ok("GET", "/refunds", params={"id": provider_payment_id})
         found = [r for r in body.get("data") or []
                  if str(r.get("tx_id")) == provider_payment_id and _marker(reference) in (r.get("comments") or "")]
@@ -222,7 +223,7 @@ class FlutterwaveAdapter:
         raise ProviderError("Flutterwave keeps no default card: the most recently tokenized one is charged.",
                             code="not_supported")
 
-    async def detach_payment_method(self, provider_method_id: str) -> None:
+    async def detach_payment_method(self, provider_customer_id: str, provider_method_id: str) -> None:
         raise ProviderError("Flutterwave cannot delete a card token.", code="not_supported")
 
     def parse_webhook(self, body: bytes, headers: dict[str, str]) -> WebhookEvent:

@@ -202,7 +202,10 @@ class GoCardlessAdapter:
             return RefundResult(status="failed", provider_refund_id=None, failure_message=exc.message)
         return _refund_result(refund.attributes)
 
-    async def find_refund(self, *, provider_payment_id: str, reference: str) -> RefundResult | None:
+    async def find_refund(self, *, provider_payment_id: str, reference: str,
+                          provider_refund_id: str | None = None) -> RefundResult | None:
+        if provider_refund_id:  # `GET /refunds/{id}`
+            return _refund_result((await self._call(self._service("refunds").get, provider_refund_id)).attributes)
         found = [r for r in await self._refunds(provider_payment_id)
                  if (r.get("metadata") or {}).get(REFERENCE_KEY) == reference]
         return _refund_result(found[0]) if found else None
@@ -224,7 +227,7 @@ class GoCardlessAdapter:
         raise ProviderError("GoCardless keeps no default mandate: the newest usable one is charged.",
                             code="not_supported")
 
-    async def detach_payment_method(self, provider_method_id: str) -> None:
+    async def detach_payment_method(self, provider_customer_id: str, provider_method_id: str) -> None:
         await self._call(self._service("mandates").cancel, provider_method_id)
 
     def parse_webhook(self, body: bytes, headers: dict[str, str]) -> WebhookEvent:

@@ -16,7 +16,8 @@ The calls are the ones Lago makes (getlago/lago-api, `PaymentProviders::Moneyhas
   with the decline words of its last operation's `latest_status.message`; `PENDING_AUTHENTICATION` needs the
   customer (the intent's `embed_url`); `PENDING` is processing.
 - Refunds: `POST /api/v1.1/payments/intent/{id}/refund/` (idempotency key as above; settled by the
-  `transaction.refund.*` webhook; no look-up: repeated with the same key).
+  `transaction.refund.*` webhook; no look-up by our reference: a lost answer is repeated with the same key; a
+  refund MoneyHash answered is read back as an operation of the intent's transaction, `GET …/intent/{id}/`).
 - Webhooks carry `MoneyHash-Signature: t=…,v1=…,v2=…,v3=…`; v3 is the hex HMAC-SHA256, keyed with the account's
   webhook signature key, of base64(body) followed by `t` (Lago's `ValidateIncomingWebhookService`). Events read:
   `transaction.purchase.successful|failed|pending_authentication`, `intent.processed`, `intent.time_expired`,
@@ -254,8 +255,25 @@ class MoneyhashAdapter:
         return RefundResult(status=_REFUND_STATUS.get(str(data.get("status") or "").lower(), "pending"),
                             provider_refund_id=data.get("id"))
 
-    async def find_refund(self, *, provider_payment_id: str, reference: str) -> RefundResult | None:
-        return None  # no look-up by our reference: the refunder repeats the call with the same idempotency key
+    async def find_refund(self, *, provider_payment_id: str, reference: str,
+                          provider_refund_id: str | None = None) -> RefundResult | None:
+        if not provider_refund_id:
+            return None  # no look-up by our reference: the refunder repeats the call with the same idempotency key
+        # a refund is an operation of the intent's transaction: read the intent, find the operation by its id
+        response = await self._http.request("GET", f"/payments/intent/{quote(provider_payment_id, safe='')}/")
+        if response.status == 404:
+            return None
+        if not response.ok:
+            raise _refusal(response)
+        data = response.get("data") or {}
+        transactions = [data.get("active_transaction") or {}, *(data.get("transactions") or [])]
+        for transaction in transactions:
+            for operation in (transaction or {}).get("operations") or []:
+                if str(operation.get("id")) == provider_refund_id and operation.get("type") == "refund":
+                    status = str(operation.get("status") or (operation.get("latest_status") or {}).get("value") or "")
+                    return RefundResult(status=_REFUND_STATUS.get(status.lower(), "pending"),  # type: ignore[arg-type]
+                                        provider_refund_id=provider_refund_id)
+        return None
 
     async def list_payment_methods(self, provider_customer_id: str) -> list[PaymentMethodInfo]:
         cards = await self._cards(provider_customer_id)
@@ -268,7 +286,7 @@ class MoneyhashAdapter:
         raise ProviderError("MoneyHash has no default card: the most recent card token is charged.",
                             code="not_supported")
 
-    async def detach_payment_method(self, provider_method_id: str) -> None:
+    async def detach_payment_method(self, provider_customer_id: str, provider_method_id: str) -> None:
         raise ProviderError("Removing a MoneyHash card token is not built.", code="not_supported")
 
     def parse_webhook(self, body: bytes, headers: dict[str, str]) -> WebhookEvent:

@@ -152,7 +152,8 @@ class PaystackAdapter:
                                 failure_message=refusal("paystack", response).message)
         return refund_result(response.body["data"])
 
-    async def find_refund(self, *, provider_payment_id: str, reference: str) -> RefundResult | None:
+    async def find_refund(self, *, provider_payment_id: str, reference: str,
+                          provider_refund_id: str | None = None) -> RefundResult | None:
         body = await self._http.ok("GET", "/refund", params={"transaction": provider_payment_id, "perPage": 100})
         found = [r for r in body.get("data") or [] if _marker(reference) in (r.get("merchant_note") or "")]
         return refund_result(found[0]) if found else None
@@ -171,7 +172,7 @@ class PaystackAdapter:
         raise ProviderError("Paystack has no default payment method: the most recent card is charged.",
                             code="not_supported")
 
-    async def detach_payment_method(self, provider_method_id: str) -> None:
+    async def detach_payment_method(self, provider_customer_id: str, provider_method_id: str) -> None:
         await self._http.ok("POST", "/customer/authorization/deactivate",
                             json={"authorization_code": provider_method_id})
 

@@ -252,9 +252,16 @@ class StripeAdapter:
             return RefundResult(status="failed", provider_refund_id=None, failure_message=error.message)
         return _refund_result(refund)
 
-    async def find_refund(self, *, provider_payment_id: str, reference: str) -> RefundResult | None:
+    async def find_refund(self, *, provider_payment_id: str, reference: str,
+                          provider_refund_id: str | None = None) -> RefundResult | None:
         try:
+            if provider_refund_id:  # `GET /v1/refunds/{id}`
+                return _refund_result(await self._client.v1.refunds.retrieve_async(provider_refund_id))
             page = await self._client.v1.refunds.list_async({"payment_intent": provider_payment_id, "limit": 100})
+        except stripe.InvalidRequestError as exc:
+            if exc.http_status == 404:
+                return None
+            raise _provider_error(exc) from exc
         except stripe.StripeError as exc:
             raise _provider_error(exc) from exc
         found = [r for r in page.data if _get(r.metadata, REFERENCE_KEY) == reference]
@@ -283,7 +290,7 @@ class StripeAdapter:
         except stripe.StripeError as exc:
             raise _provider_error(exc) from exc
 
-    async def detach_payment_method(self, provider_method_id: str) -> None:
+    async def detach_payment_method(self, provider_customer_id: str, provider_method_id: str) -> None:
         try:
             await self._client.v1.payment_methods.detach_async(provider_method_id)
         except stripe.StripeError as exc:

@@ -3,6 +3,7 @@
 - A provider customer is a Tap customer (`POST /v2/customers`, its `cus_…` id).
 - A payment method is a card Tap saved on the customer (`GET /v2/card/{customer_id}`, newest first), saved by
   a first customer-present charge (`setup_url`); the newest is the default; Tap has no default to change.
+  Removed by `DELETE /v2/card/{customer_id}/{card_id}`.
 - An off-session charge is a merchant-initiated transaction: a token for the saved card
   (`POST /v2/tokens` with `saved_card`), then `POST /v2/charges` with `customer_initiated: false`,
   `threeDSecure: false` and the card's `payment_agreement.id`. `reference.idempotent` is the idempotency key
@@ -12,7 +13,8 @@
 - Statuses: `CAPTURED` succeeded; `INITIATED` with `transaction.url` needs the customer (3-D Secure);
   `DECLINED`, `FAILED`, `RESTRICTED`, `CANCELLED`, `VOID`, `TIMEDOUT`, `ABANDONED` failed, with the decline
   words of `response.message`.
-- Refunds are `POST /v2/refunds` (`reference.idempotent` = the refund's idempotency key; settled by webhook).
+- Refunds are `POST /v2/refunds` (`reference.idempotent` = the refund's idempotency key; settled by webhook, or
+  read back by its `re_…` id, `GET /v2/refunds/{id}`, when the webhook does not come).
 - Webhooks go to the `post.url` given in each request (the connection's `webhook_url`). Each carries a
   `hashstring` header: the hex HMAC-SHA256, keyed with the secret key, of
   `x_id{id}x_amount{amount}x_currency{currency}x_gateway_reference{reference.gateway}`
@@ -187,8 +189,16 @@ class TapAdapter:
             return RefundResult(status="failed", provider_refund_id=None, failure_message=_refusal(response).message)
         return refund_result(response.body)
 
-    async def find_refund(self, *, provider_payment_id: str, reference: str) -> RefundResult | None:
-        return None  # no look-up by our reference: the refunder repeats the call with the same idempotent string
+    async def find_refund(self, *, provider_payment_id: str, reference: str,
+                          provider_refund_id: str | None = None) -> RefundResult | None:
+        if not provider_refund_id:
+            return None  # no look-up by our reference: the refunder repeats the call with the same idempotent string
+        response = await self._http.request("GET", f"/refunds/{quote(provider_refund_id, safe='')}")
+        if response.status == 404:
+            return None
+        if not response.ok:
+            raise _refusal(response)
+        return refund_result(response.body)
 
     async def list_payment_methods(self, provider_customer_id: str) -> list[PaymentMethodInfo]:
         cards = await self._cards(provider_customer_id)
@@ -200,9 +210,13 @@ class TapAdapter:
     async def set_default_payment_method(self, provider_customer_id: str, provider_method_id: str) -> None:
         raise ProviderError("Tap has no default card: the most recent saved card is charged.", code="not_supported")
 
-    async def detach_payment_method(self, provider_method_id: str) -> None:
-        raise ProviderError("Removing a Tap card needs its customer (`DELETE /v2/card/{customer}/{card}`): not built.",
-                            code="not_supported")
+    async def detach_payment_method(self, provider_customer_id: str, provider_method_id: str) -> None:
+        """`DELETE /v2/card/{customer_id}/{card_id}`: the card is no longer charged (the next newest becomes the one
+        charged, Tap's own order)."""
+        response = await self._http.request(
+            "DELETE", f"/card/{quote(provider_customer_id, safe='')}/{quote(provider_method_id, safe='')}")
+        if not response.ok:
+            raise _refusal(response)
 
     def parse_webhook(self, body: bytes, headers: dict[str, str]) -> WebhookEvent:
         given = headers.get("hashstring")

@@ -37,6 +37,20 @@ _CLAIM_DUE = text(
     RETURNING id, lease_until
     """
 )
+# pending refunds the provider answered (its id known) and left unsettled since before :settled_before, whose next
+# look-up is due: each is taken with `lease_until` set to its next look-up, so two reconcilers never ask twice at once
+# (the refunder claims only refunds without a provider id: the two never take the same row)
+_CLAIM_UNSETTLED = text(
+    """
+    UPDATE refunds r SET lease_until = :next_lookup
+    FROM payments p
+    WHERE p.id = r.payment_id AND r.id IN (
+        SELECT id FROM refunds WHERE status = 'pending' AND provider_refund_id IS NOT NULL
+          AND updated_at <= :settled_before AND (lease_until IS NULL OR lease_until <= :now)
+        ORDER BY lease_until NULLS FIRST, updated_at LIMIT :limit FOR UPDATE SKIP LOCKED)
+    RETURNING r.id, r.organization_id, r.provider_refund_id, p.payment_provider_id, p.provider_payment_id
+    """
+)
 _MARK_CALLED = text("UPDATE refunds SET calls = calls + 1, updated_at = now() "
                     "WHERE id = :id AND status = 'pending' AND lease_until = :lease_until RETURNING calls")
 _RELEASE = text("UPDATE refunds SET lease_until = :next WHERE id = :id AND lease_until = :lease_until")
@@ -86,6 +100,12 @@ async def refunded_cents(session: AsyncSession, payment_id: uuid.UUID) -> int:
 async def claim_due(session: AsyncSession, now: datetime, lease_until: datetime, limit: int) -> list[RowMapping]:
     return list((await session.execute(_CLAIM_DUE, {"now": now, "lease_until": lease_until, "limit": limit})
                  ).mappings().all())
+
+
+async def claim_unsettled(session: AsyncSession, now: datetime, *, settled_before: datetime, next_lookup: datetime,
+                          limit: int) -> list[RowMapping]:
+    return list((await session.execute(_CLAIM_UNSETTLED, {
+        "now": now, "settled_before": settled_before, "next_lookup": next_lookup, "limit": limit})).mappings().all())
 
 
 async def mark_called(session: AsyncSession, refund_id: uuid.UUID, lease_until: datetime) -> bool:

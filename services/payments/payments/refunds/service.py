@@ -90,7 +90,7 @@ async def request_refund(session: AsyncSession, organization_id: uuid.UUID, paym
                                    "refundable_before_cents": refundable})
     await _publish(session, organization_id, refund_id, "refund.created")
     if manual:  # the money went back outside any provider: recorded as done
-        await _finish(session, organization_id, refund_id, RefundResult(status="succeeded", provider_refund_id=None),
+        await finish(session, organization_id, refund_id, RefundResult(status="succeeded", provider_refund_id=None),
                       actor=actor)
     return await get(session, organization_id, refund_id), True
 
@@ -100,12 +100,12 @@ async def apply_provider_status(session: AsyncSession, provider_id: uuid.UUID, p
     refund = await repository.lock_by_provider_id(session, provider_id, provider_refund_id)
     if refund is None or refund["status"] != "pending" or status == "pending":
         return "no_change"
-    await _finish(session, refund["organization_id"], refund["id"],
+    await finish(session, refund["organization_id"], refund["id"],
                   RefundResult(status=status, provider_refund_id=provider_refund_id), actor="provider_webhook")
     return "applied"
 
 
-async def _finish(session: AsyncSession, organization_id: uuid.UUID, refund_id: uuid.UUID, result: RefundResult, *,
+async def finish(session: AsyncSession, organization_id: uuid.UUID, refund_id: uuid.UUID, result: RefundResult, *,
                   actor: str | None) -> None:
     await repository.set_outcome(session, refund_id, status=result.status, provider_refund_id=result.provider_refund_id,
                                  failure_message=result.failure_message)
@@ -177,7 +177,7 @@ async def refund_one(runtime, sessionmaker: async_sessionmaker[AsyncSession], re
     async with sessionmaker() as session:
         locked = await repository.lock(session, refund_id)
         if locked["status"] == "pending":
-            await _finish(session, refund["organization_id"], refund_id, result, actor="refunder")
+            await finish(session, refund["organization_id"], refund_id, result, actor="refunder")
             if result.status == "pending":  # the provider's webhook finishes it
                 await repository.set_outcome(session, refund_id, status="pending",
                                              provider_refund_id=result.provider_refund_id, failure_message=None)
@@ -214,7 +214,7 @@ async def request_for_credit_note(session: AsyncSession, organization_id: uuid.U
             "invoice_id": payment["invoice_id"] or request.lago_invoice_id, "amount_cents": request.amount_cents,
             "currency": payment["currency"], "reason": data.reason, "status": "pending",
             "idempotency_key": data.idempotency_key, "requested_by": "credit_note"})
-        await _finish(session, organization_id, refund_id,
+        await finish(session, organization_id, refund_id,
                       RefundResult(status="failed", provider_refund_id=None, failure_message=exc.message),
                       actor="credit_note")
         return True

@@ -66,6 +66,8 @@ class FakeTap(FakeServer):
             web.post("/charges", self._create_charge),
             web.get("/charges/{charge_id}", self._get_charge),
             web.post("/refunds", self._create_refund),
+            web.get("/refunds/{refund_id}", self._get_refund),
+            web.delete("/card/{customer}/{card}", self._delete_card),
         ])
 
     # -- what the tests arrange and read -------------------------------------------------------------
@@ -198,6 +200,23 @@ class FakeTap(FakeServer):
         if charge is None:
             return self._error("1140", "Charge not found", 404)
         return self.reply(charge)
+
+    async def _get_refund(self, request: web.Request) -> web.Response:
+        self._authorized(request)
+        refund = self.refunds.get(request.match_info["refund_id"])
+        if refund is None:
+            return self._error("1142", "Refund not found", 404)
+        return self.reply(refund)
+
+    async def _delete_card(self, request: web.Request) -> web.Response:
+        """`DELETE /v2/card/{customer_id}/{card_id}`: Tap answers `{"id", "deleted": true}`."""
+        self._authorized(request)
+        customer, card_id = request.match_info["customer"], request.match_info["card"]
+        cards = self.cards.get(customer)
+        if cards is None or not any(c["id"] == card_id for c in cards):
+            return self._error("1126", "Invalid card or customer", 404)
+        self.cards[customer] = [c for c in cards if c["id"] != card_id]
+        return self.reply({"id": card_id, "object": "card", "deleted": True})
 
     async def _create_refund(self, request: web.Request) -> web.Response:
         self._authorized(request)
