@@ -111,6 +111,9 @@ class PaystackDriver(Driver):
     def charges(self, provider_customer_id: str, email: str) -> list[int]:
         return [t["amount"] for t in self.fake.charges(provider_customer_id)]
 
+    def add_method(self, provider_customer_id: str, behaviour: str) -> None:
+        self.fake.add_card(provider_customer_id, behaviour)
+
     def charge_webhook(self, payment: dict) -> tuple[bytes, dict[str, str]]:
         transaction = self.fake.transactions[payment["lago_id"]]
         return self.fake.signed(self.secret_key, "charge.success", transaction)
@@ -201,7 +204,6 @@ class AdyenDriver(Driver):
     looks_up_by_reference = False
     reconciles = False
     reads_refunds = False  # Adyen's Checkout API has no refund look-up: only the REFUND webhook settles one
-    deletes_methods = False
     declines = {"insufficient_funds": ("insufficient_funds", "soft"), "stolen": ("restricted_card", "hard")}
 
     def __init__(self, fake: FakeAdyen) -> None:
@@ -220,6 +222,9 @@ class AdyenDriver(Driver):
 
     def charges(self, provider_customer_id: str, email: str) -> list[int]:
         return [p["amount"]["value"] for p in self.fake.charges(provider_customer_id)]
+
+    def add_method(self, provider_customer_id: str, behaviour: str) -> None:
+        self.fake.add_card(provider_customer_id, behaviour)
 
     def _authorisation(self, payment: dict, hmac_key: str) -> tuple[bytes, dict[str, str]]:
         at_adyen = self.fake.by_reference(payment["lago_id"])
@@ -297,6 +302,9 @@ class GoCardlessDriver(Driver):
 
     def charges(self, provider_customer_id: str, email: str) -> list[int]:
         return [p["amount"] for p in self.fake.charges(provider_customer_id)]
+
+    def add_method(self, provider_customer_id: str, behaviour: str) -> None:
+        self.fake.add_mandate(provider_customer_id, behaviour)
 
     def settle(self, payment: dict) -> list[tuple[bytes, dict[str, str]]]:
         return [self.fake.signed(self.webhook_secret, self.fake.settle(payment["provider_payment_id"]))]
@@ -389,7 +397,6 @@ class TapDriver(Driver):
     provider_type = "tap"
     currency = "KWD"
     looks_up_by_reference = False  # the charger repeats the call with the same `reference.idempotent`
-    deletes_methods = False
 
     def __init__(self, fake: FakeTap) -> None:
         self.fake = fake
@@ -407,6 +414,9 @@ class TapDriver(Driver):
 
     def charges(self, provider_customer_id: str, email: str) -> list[int]:
         return [int(c["amount"] * 1000) for c in self.fake.charges(provider_customer_id)]
+
+    def add_method(self, provider_customer_id: str, behaviour: str) -> None:
+        self.fake.add_card(provider_customer_id, behaviour)
 
     def charge_webhook(self, payment: dict) -> tuple[bytes, dict[str, str]]:
         return self.fake.signed(self.secret_key, self.fake.charges_by_id[payment["provider_payment_id"]])
@@ -439,7 +449,6 @@ class MoneyhashDriver(Driver):
     provider_type = "moneyhash"
     currency = "USD"
     looks_up_by_reference = False  # the charger repeats the call with the same `X-Idempotency-Key`
-    deletes_methods = False
 
     def __init__(self, fake: FakeMoneyhash) -> None:
         self.fake = fake
@@ -458,6 +467,9 @@ class MoneyhashDriver(Driver):
 
     def charges(self, provider_customer_id: str, email: str) -> list[int]:
         return [int(i["amount"] * 100) for i in self.fake.charges(provider_customer_id)]
+
+    def add_method(self, provider_customer_id: str, behaviour: str) -> None:
+        self.fake.add_card(provider_customer_id, behaviour)
 
     def charge_webhook(self, payment: dict) -> tuple[bytes, dict[str, str]]:
         return self.fake.signed(self.signature_key, self.fake.transaction_event(payment["provider_payment_id"]))
@@ -874,13 +886,45 @@ async def test_payment_methods_are_read_from_the_provider(payments, stage):
     refused = await stage.error("PUT", f"{url}/{method['lago_id']}/set_as_default", status=400)
     assert refused["code"] == "payment_provider_error"
     assert (await stage.ok("GET", url))["payment_methods"] == listed["payment_methods"]
-    if stage.driver.deletes_methods:  # Paystack deactivates the authorization, GoCardless cancels the mandate
+    if stage.driver.deletes_methods:  # Paystack deactivates the authorization, GoCardless cancels the mandate,
+        # Adyen deletes the stored token, Tap the saved card, MoneyHash the card token
         await stage.ok("DELETE", f"{url}/{method['lago_id']}")
         assert (await stage.ok("GET", url))["meta"]["total_count"] == 0
-    else:  # Flutterwave cannot delete a token; Adyen's removal is not built: said so, nothing changed
+    else:  # Flutterwave cannot delete a token: said so, nothing changed
         assert (await stage.error("DELETE", f"{url}/{method['lago_id']}", status=400))["code"] == \
             "payment_provider_error"
         assert (await stage.ok("GET", url))["payment_methods"] == listed["payment_methods"]
+
+
+async def test_deleting_the_default_method_makes_the_next_newest_the_one_charged(payments, stage):
+    """Two methods at the provider, the newest (the default) declines: deleting it at the provider through Lago's
+    route leaves the older one, now shown as the default, and the next charge takes it once."""
+    if not stage.driver.deletes_methods or stage.driver.hosted:
+        pytest.skip(f"{stage.driver.provider_type} removes no method")
+    customer = await stage.customer(card="ok")
+    stage.driver.add_method(customer["provider_customer_id"], "insufficient_funds")  # the newest: the default
+    url = f"/api/v1/customers/{customer['external_id']}/payment_methods"
+    listed = (await stage.ok("GET", url))["payment_methods"]
+    assert len(listed) == 2
+    [default] = [m for m in listed if m["is_default"]]
+    [older] = [m for m in listed if not m["is_default"]]
+    other = await stage.customer(card="ok")  # another customer's method is not this customer's to delete
+    other_url = f"/api/v1/customers/{other['external_id']}/payment_methods"
+    [theirs] = (await stage.ok("GET", other_url))["payment_methods"]
+    await stage.error("DELETE", f"{url}/{theirs['lago_id']}", status=404)
+    await stage.error("DELETE", f"{url}/{uuid.uuid4()}", status=404)
+    assert [m["lago_id"] for m in (await stage.ok("GET", other_url))["payment_methods"]] == [theirs["lago_id"]]
+    deleted = await stage.ok("DELETE", f"{url}/{default['lago_id']}")
+    assert deleted["payment_method"]["lago_id"] == default["lago_id"]
+    after = (await stage.ok("GET", url))["payment_methods"]
+    assert [(m["lago_id"], m["is_default"]) for m in after] == [(older["lago_id"], True)]
+    await stage.error("DELETE", f"{url}/{default['lago_id']}", status=404)  # gone: nothing to delete twice
+    _, payment_id = await stage.finalize(customer, 2_700)
+    await _run(payments)
+    await stage.settle(payment_id)
+    payment = await stage.payment(payment_id)
+    assert payment["payment_status"] == "succeeded", payment
+    assert stage.charges(customer) == [2_700]
 
 
 async def test_a_charge_settled_without_its_webhook_is_found_by_the_reconciler(payments, stage):

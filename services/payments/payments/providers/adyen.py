@@ -199,8 +199,13 @@ class AdyenAdapter:
                             code="not_supported")
 
     async def detach_payment_method(self, provider_customer_id: str, provider_method_id: str) -> None:
-        raise ProviderError("Removing an Adyen stored method needs the shopper; not supported by this call.",
-                            code="not_supported")
+        """`DELETE /storedPaymentMethods/{id}?shopperReference=…&merchantAccount=…` (Checkout API v71, 204): the token
+        can no longer be charged; the newest stored method left becomes the one charged."""
+        response = await self._http.request(
+            "DELETE", f"/storedPaymentMethods/{quote(provider_method_id, safe='')}",
+            params={"shopperReference": provider_customer_id, "merchantAccount": self._merchant_account})
+        if not response.ok:
+            raise refusal("adyen", response)
 
     def parse_webhook(self, body: bytes, headers: dict[str, str]) -> WebhookEvent:
         events = self.parse_webhooks(body, headers)

@@ -5,7 +5,8 @@ The calls are the ones Lago makes (getlago/lago-api, `PaymentProviders::Moneyhas
 - A provider customer is a MoneyHash customer (`POST /api/v1.1/customers/`, its id in `data.id`).
 - A payment method is a card token MoneyHash keeps for the customer (saved by a customer-present intent with
   `tokenize_card: true`: `setup_url`); the adapter lists them (`GET /api/v1.1/tokens/cards/?customer=`), newest
-  first, the newest is the default; MoneyHash has no default to change.
+  first, the newest is the default; MoneyHash has no default to change; a token is deleted by
+  `DELETE /api/v1.1/tokens/cards/{id}/` (not verified against MoneyHash's sandbox, like the listing).
 - An off-session charge is a merchant-initiated intent (`POST /api/v1.1/payments/intent/`) with the card token,
   `merchant_initiated: true`, `payment_type: UNSCHEDULED`, `recurring_data.agreement_id` (our customer id), the
   connection's `flow_id` and `webhook_url`, our reference in `merchant_reference` and in `custom_fields`.
@@ -287,7 +288,11 @@ class MoneyhashAdapter:
                             code="not_supported")
 
     async def detach_payment_method(self, provider_customer_id: str, provider_method_id: str) -> None:
-        raise ProviderError("Removing a MoneyHash card token is not built.", code="not_supported")
+        """`DELETE /api/v1.1/tokens/cards/{id}/`: the token can no longer be charged; the newest token left is the one
+        charged next. The token is checked to be the customer's first (the route found it in the customer's list)."""
+        response = await self._http.request("DELETE", f"/tokens/cards/{quote(provider_method_id, safe='')}/")
+        if not response.ok:
+            raise _refusal(response)
 
     def parse_webhook(self, body: bytes, headers: dict[str, str]) -> WebhookEvent:
         given = headers.get(SIGNATURE_HEADER)

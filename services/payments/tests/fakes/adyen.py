@@ -3,7 +3,8 @@
 Shapes follow Adyen's documentation: `X-API-Key` authenticates; `POST /payments` answers
 `{"pspReference", "resultCode", "amount", "merchantReference", "refusalReason", "refusalReasonCode",
 "action"}`; errors are `{"status", "errorCode", "message", "errorType"}` (`800` "Contract not found" for an
-unknown stored method); an `Idempotency-Key` replays the first answer of a request (Adyen keeps keys at
+unknown stored method); stored methods are listed (`GET /storedPaymentMethods`) and deleted
+(`DELETE /storedPaymentMethods/{id}` with `shopperReference` and `merchantAccount`, 204); an `Idempotency-Key` replays the first answer of a request (Adyen keeps keys at
 least 7 days), which is Adyen's protection against a double charge since it has no look-up by
 reference; refunds (`POST /payments/{pspReference}/refunds`) answer `received` and are settled by a
 `REFUND` webhook. Webhooks are Adyen's standard notifications, signed with the official library's
@@ -47,6 +48,7 @@ class FakeAdyen(FakeServer):
         self.app.add_routes([
             web.post("/v71/payments", self._payments),
             web.get("/v71/storedPaymentMethods", self._stored_methods),
+            web.delete("/v71/storedPaymentMethods/{method_id}", self._delete_stored_method),
             web.post("/v71/payments/{psp}/refunds", self._refund),
             web.post("/v71/paymentLinks", self._payment_link),
         ])
@@ -148,6 +150,19 @@ class FakeAdyen(FakeServer):
         shopper = request.query.get("shopperReference")
         return self.reply({"merchantAccount": self.merchant_account, "shopperReference": shopper,
                            "storedPaymentMethods": self.stored.get(shopper, [])})
+
+    async def _delete_stored_method(self, request: web.Request) -> web.Response:
+        """`DELETE /storedPaymentMethods/{id}?shopperReference&merchantAccount` (both required): 204, no body."""
+        if (refused := self._check(request, request.query.get("merchantAccount"))) is not None:
+            return refused
+        shopper, method_id = request.query.get("shopperReference"), request.match_info["method_id"]
+        if not shopper:
+            return self._error(422, "100", "Required field 'shopperReference' is not provided.")
+        stored = self.stored.get(shopper, [])
+        if method_id not in {m["id"] for m in stored}:
+            return self._error(422, "800", "Contract not found")
+        self.stored[shopper] = [m for m in stored if m["id"] != method_id]
+        return web.Response(status=204)
 
     async def _refund(self, request: web.Request) -> web.Response:
         body = await self.body(request)

@@ -12,7 +12,7 @@ its lifetime). Webhooks carry `MoneyHash-Signature: t=…,v1=…,v2=…,v3=…`,
 signature key of base64(body) + t (v1 and v2 are written here as placeholders: the adapter reads v3 only).
 
 Not verified against MoneyHash's sandbox (Lago makes none of these calls): the card-token listing
-(`GET /api/v1.1/tokens/cards/?customer=`), the refund call (`POST /api/v1.1/payments/intent/{id}/refund/`, its
+(`GET /api/v1.1/tokens/cards/?customer=`) and deletion (`DELETE /api/v1.1/tokens/cards/{id}/`), the refund call (`POST /api/v1.1/payments/intent/{id}/refund/`, its
 answer being the refund operation) and the `transaction.refund.*` webhooks' shape (taken to be the purchase
 ones', with the refund operation's id in `operation_id`).
 """
@@ -62,6 +62,7 @@ class FakeMoneyhash(FakeServer):
         self.app.add_routes([
             web.post(f"{prefix}/customers/", self._create_customer),
             web.get(f"{prefix}/tokens/cards/", self._list_cards),
+            web.delete(prefix + "/tokens/cards/{token_id}/", self._delete_card),
             web.post(f"{prefix}/payments/intent/", self._create_intent),
             web.get(prefix + "/payments/intent/{intent_id}/", self._get_intent),
             web.post(prefix + "/payments/intent/{intent_id}/refund/", self._refund),
@@ -216,6 +217,15 @@ class FakeMoneyhash(FakeServer):
         if customer not in self.customers:
             return self._answer(None, 404, [{"customer": "Not found."}])
         return self._answer(self.cards[customer])
+
+    async def _delete_card(self, request: web.Request) -> web.Response:
+        self._api_key(request)
+        token_id = request.match_info["token_id"]
+        for customer, cards in self.cards.items():
+            if any(c["id"] == token_id for c in cards):
+                self.cards[customer] = [c for c in cards if c["id"] != token_id]
+                return self._answer({"id": token_id, "deleted": True})
+        return self._answer(None, 404, [{"card_token": "Not found."}])
 
     def _transaction(self, intent: dict[str, Any], card: dict[str, Any] | None) -> dict[str, Any]:
         return {"id": str(uuid.uuid4()), "created": intent["created"], "status": "PENDING",
