@@ -3,13 +3,13 @@
 A refund the provider accepted but has not finished (Paystack, Adyen, GoCardless, Cashfree, Tap, MoneyHash answer
 `pending`) is normally settled by the provider's webhook. When that webhook is lost, this loop (in the charger's,
 beside the charge reconciler) looks the refund up at the provider `RECONCILE_AFTER_SECONDS` after it was answered,
-by the provider's refund id where the provider has a read (Stripe, GoCardless, Tap, MoneyHash through the intent)
-or by our reference (Paystack, Flutterwave, Cashfree: our reference is the refund's id there), and records what it
-finds through the same `service.finish` as the refunder and the webhook: only a `pending` refund moves, under its lock, so
-`refund.succeeded|failed` is published once whichever comes first, and a webhook arriving later answers `no_change`.
-A refund still pending (or that the provider cannot read back: Adyen has no refund look-up) is looked at again every
-`RECONCILE_INTERVAL_SECONDS` (its claim's `lease_until` is its next look-up). A look-up that fails is logged and the
-refund waits for its next turn; the others go on. Provider calls are made outside any transaction.
+by the provider's refund id where the provider has a read (Stripe, GoCardless, Tap, MoneyHash through the intent) or
+by our reference (Paystack, Flutterwave, Cashfree: our reference is the refund's id there), and records what it
+finds through the same `service.finish` as the refunder and the webhook: only a `pending` refund moves, under its
+lock, so `refund.succeeded|failed` is published once whichever comes first, and a webhook arriving later answers
+`no_change`. A refund still pending (or that the provider cannot read back: Adyen has no refund look-up) is looked
+at again every `RECONCILE_INTERVAL_SECONDS` (its claim's `lease_until` is its next look-up). A look-up that fails is
+logged and the refund waits for its next turn; the others go on. Provider calls are made outside any transaction.
 """
 
 from __future__ import annotations

@@ -1,14 +1,14 @@
 """A fake of Adyen's Checkout API v71 (https://docs.adyen.com/api-explorer/Checkout/71/overview).
 
-Shapes follow Adyen's documentation: `X-API-Key` authenticates; `POST /payments` answers
-`{"pspReference", "resultCode", "amount", "merchantReference", "refusalReason", "refusalReasonCode",
-"action"}`; errors are `{"status", "errorCode", "message", "errorType"}` (`800` "Contract not found" for an
-unknown stored method); stored methods are listed (`GET /storedPaymentMethods`) and deleted
-(`DELETE /storedPaymentMethods/{id}` with `shopperReference` and `merchantAccount`, 204); an `Idempotency-Key` replays the first answer of a request (Adyen keeps keys at
-least 7 days), which is Adyen's protection against a double charge since it has no look-up by
-reference; refunds (`POST /payments/{pspReference}/refunds`) answer `received` and are settled by a
-`REFUND` webhook. Webhooks are Adyen's standard notifications, signed with the official library's
-`generate_notification_sig` (HMAC-SHA256 of the item's fields, hex key) in `additionalData.hmacSignature`.
+Shapes follow Adyen's documentation: `X-API-Key` authenticates; `POST /payments` answers `{"pspReference",
+"resultCode", "amount", "merchantReference", "refusalReason", "refusalReasonCode", "action"}`; errors are
+`{"status", "errorCode", "message", "errorType"}` (`800` "Contract not found" for an unknown stored method); stored
+methods are listed (`GET /storedPaymentMethods`) and deleted (`DELETE /storedPaymentMethods/{id}` with
+`shopperReference` and `merchantAccount`, 204); an `Idempotency-Key` replays the first answer of a request (Adyen
+keeps keys at least 7 days), which is Adyen's protection against a double charge since it has no look-up by
+reference; refunds (`POST /payments/{pspReference}/refunds`) answer `received` and are settled by a `REFUND`
+webhook. Webhooks are Adyen's standard notifications, signed with the official library's `generate_notification_sig`
+(HMAC-SHA256 of the item's fields, hex key) in `additionalData.hmacSignature`.
 """
 
 from __future__ import annotations

@@ -11,10 +11,10 @@ UUID; the same key with the same API key answers the first response (MoneyHash k
 its lifetime). Webhooks carry `MoneyHash-Signature: t=…,v1=…,v2=…,v3=…`, v3 the hex HMAC-SHA256 with the
 signature key of base64(body) + t (v1 and v2 are written here as placeholders: the adapter reads v3 only).
 
-Not verified against MoneyHash's sandbox (Lago makes none of these calls): the card-token listing
-(`GET /api/v1.1/tokens/cards/?customer=`) and deletion (`DELETE /api/v1.1/tokens/cards/{id}/`), the refund call (`POST /api/v1.1/payments/intent/{id}/refund/`, its
-answer being the refund operation) and the `transaction.refund.*` webhooks' shape (taken to be the purchase
-ones', with the refund operation's id in `operation_id`).
+Not verified against MoneyHash's sandbox (Lago makes none of these calls): the card-token listing (`GET
+/api/v1.1/tokens/cards/?customer=`) and deletion (`DELETE /api/v1.1/tokens/cards/{id}/`), the refund call (`POST
+/api/v1.1/payments/intent/{id}/refund/`, its answer being the refund operation) and the `transaction.refund.*`
+webhooks' shape (taken to be the purchase ones', with the refund operation's id in `operation_id`).
 """
 
 from __future__ import annotations

@@ -1,14 +1,14 @@
 """A fake of Tap Payments' API v2 (https://developers.tap.company/reference): the endpoints the adapter calls.
 
-Shapes follow Tap's documentation: `Authorization: Bearer sk_…`; amounts are decimal numbers in major units
-(KWD has three decimals); customers `cus_…`, saved cards `card_…` listed newest first by `GET /v2/card/{customer}`,
-tokens for a saved card (`POST /v2/tokens` with `saved_card`), charges `chg_…` (`CAPTURED`, `DECLINED` with
+Shapes follow Tap's documentation: `Authorization: Bearer sk_…`; amounts are decimal numbers in major units (KWD has
+three decimals); customers `cus_…`, saved cards `card_…` listed newest first by `GET /v2/card/{customer}`, tokens
+for a saved card (`POST /v2/tokens` with `saved_card`), charges `chg_…` (`CAPTURED`, `DECLINED` with
 `response.code`/`message`, `INITIATED` with `transaction.url` when the issuer wants the customer), refunds `re_…`
-starting `PENDING` (read back by `GET /v2/refunds/{id}`), a saved card removed by
-`DELETE /v2/card/{customer_id}/{card_id}` (`{"id", "deleted": true}`). `reference.idempotent` makes a charge or refund request idempotent: the same string answers
-the first result, as Tap documents (for 24 hours; this fake keeps it for its lifetime). A merchant-initiated
-charge (`customer_initiated: false`) needs the card's payment agreement (Tap's error 1216 otherwise).
-Webhooks carry `hashstring`: the hex HMAC-SHA256, keyed with the secret key, of
+starting `PENDING` (read back by `GET /v2/refunds/{id}`), a saved card removed by `DELETE
+/v2/card/{customer_id}/{card_id}` (`{"id", "deleted": true}`). `reference.idempotent` makes a charge or refund
+request idempotent: the same string answers the first result, as Tap documents (for 24 hours; this fake keeps it for
+its lifetime). A merchant-initiated charge (`customer_initiated: false`) needs the card's payment agreement (Tap's
+error 1216 otherwise). Webhooks carry `hashstring`: the hex HMAC-SHA256, keyed with the secret key, of
 `x_id…x_amount…x_currency…x_gateway_reference…x_payment_reference…x_status…x_created…`.
 
 Not verified against Tap's sandbox: that a saved card's listing carries its `payment_agreement.id` (the adapter
