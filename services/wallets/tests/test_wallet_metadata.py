@@ -27,6 +27,8 @@ async def test_replace_merge_delete_by_customer_and_code(api, wallets):
     assert (await api.get_wallet(wallet["lago_id"]))["metadata"] == {"d": None}
     assert (await api.ok("DELETE", base))["metadata"] is None
     assert (await api.get_wallet(wallet["lago_id"]))["metadata"] is None
+    # Lago: deleting a key of a wallet without metadata is 404 `metadata_not_found` (no event)
+    assert (await api.error("DELETE", f"{base}/d", status=404))["code"] == "metadata_not_found"
     events = await _updated_events(wallets, wallet["lago_id"])
     assert [e["metadata"] for e in events] == [{"a": "3", "b": "2"}, {"c": "x", "d": None}, {"d": None},
                                               {"d": None}, None]

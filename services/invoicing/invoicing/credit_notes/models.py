@@ -59,6 +59,8 @@ class CreditNote(OrganizationModel, Base):
                         name="refund_status"),
         CheckConstraint("reason IN ('duplicated_charge', 'product_unsatisfactory', 'order_change', "
                         "'order_cancellation', 'fraudulent_charge', 'other')", name="reason"),
+        CheckConstraint("metadata IS NULL OR (jsonb_typeof(metadata) = 'object' AND metadata <> '{}'::jsonb)",
+                        name="metadata_object"),
     )
 
     invoice_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("invoices.id"), nullable=False)
@@ -84,6 +86,8 @@ class CreditNote(OrganizationModel, Base):
     applied_taxes: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False,
                                                                 server_default=text("'[]'::jsonb"))
     voided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Lago's key-value `metadata` (`invora.metadata`: ≤ 50 keys); none is NULL, never `{}`
+    note_metadata: Mapped[dict[str, str | None] | None] = mapped_column("metadata", JSONB(none_as_null=True))
 
 
 class CreditNoteRefund(OrganizationModel, Base):

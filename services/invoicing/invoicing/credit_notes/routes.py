@@ -15,8 +15,11 @@ from invoicing.credit_notes.schemas import (
     CreditNoteUpdateBody,
     EstimateBody,
     EstimateResponse,
+    MetadataBody,
+    MetadataResponse,
     Reason,
 )
+from invora import metadata as item_metadata
 from invora.auth.deps import ReaderOrTenant, Writer, is_staff
 from invora.errors import MethodNotAllowed
 from invora.runtime import now
@@ -96,11 +99,12 @@ async def get_credit_note(lago_id: Annotated[uuid.UUID, Path()], session: DbSess
 
 
 @router.put("/credit_notes/{lago_id}", response_model=CreditNoteResponse, responses=WRITE_ERRORS,
-            summary="Update a credit note's refund status",
-            description="Lago's `refund_status`; only a note with a refund part has one.")
+            summary="Update a credit note",
+            description="Lago's `refund_status` (only a note with a refund part has one) and `metadata` (merged: "
+                        "the given keys added or overwritten, the others kept).")
 async def update_credit_note(lago_id: Annotated[uuid.UUID, Path()], body: CreditNoteUpdateBody, session: DbSession,
                              principal: Writer, request: Request) -> CreditNoteResponse:
-    note = await service.update(session, principal, lago_id, body.credit_note.refund_status, now(request))
+    note = await service.update(session, principal, lago_id, body.credit_note, now(request))
     return CreditNoteResponse(credit_note=(await service.render_many(session, [note]))[0])
 
 
@@ -111,3 +115,46 @@ async def void_credit_note(lago_id: Annotated[uuid.UUID, Path()], session: DbSes
                            request: Request) -> CreditNoteResponse:
     note = await service.void(session, principal, lago_id, now(request))
     return CreditNoteResponse(credit_note=(await service.render_many(session, [note]))[0])
+
+
+# -- metadata (Lago's key-value object; the rules are `invora.metadata`'s) ----------------------------------
+
+CreditNoteId = Annotated[uuid.UUID, Path(description="The credit note's `lago_id`.")]
+
+
+@router.post("/credit_notes/{lago_id}/metadata", response_model=MetadataResponse, responses=WRITE_ERRORS,
+             summary="Replace credit note metadata",
+             description="Replaces the note's metadata with the given keys (at most 50; keys up to 100 characters, "
+                         "values up to 255 or null); `{}` or null removes it.")
+async def replace_metadata(lago_id: CreditNoteId, body: MetadataBody, session: DbSession, principal: Writer,
+                           request: Request) -> MetadataResponse:
+    return MetadataResponse(metadata=await service.change_metadata(
+        session, principal, lago_id, now(request), lambda _current: item_metadata.replaced(body.metadata)))
+
+
+@router.patch("/credit_notes/{lago_id}/metadata", response_model=MetadataResponse, responses=WRITE_ERRORS,
+              summary="Merge credit note metadata",
+              description="The given keys are added or overwritten, the others kept; at most 50 keys after the "
+                          "merge (422 `too_many_keys`).")
+async def merge_metadata(lago_id: CreditNoteId, body: MetadataBody, session: DbSession, principal: Writer,
+                         request: Request) -> MetadataResponse:
+    return MetadataResponse(metadata=await service.change_metadata(
+        session, principal, lago_id, now(request), lambda current: item_metadata.merged(current, body.metadata)))
+
+
+@router.delete("/credit_notes/{lago_id}/metadata", response_model=MetadataResponse, responses=WRITE_ERRORS,
+               summary="Delete all credit note metadata")
+async def delete_metadata(lago_id: CreditNoteId, session: DbSession, principal: Writer,
+                          request: Request) -> MetadataResponse:
+    return MetadataResponse(metadata=await service.change_metadata(
+        session, principal, lago_id, now(request), lambda _current: item_metadata.replaced(None)))
+
+
+@router.delete("/credit_notes/{lago_id}/metadata/{key}", response_model=MetadataResponse, responses=WRITE_ERRORS,
+               summary="Delete a metadata key",
+               description="A key the metadata does not hold changes nothing; a note without metadata: 404 "
+                           "`metadata_not_found` (Lago's).")
+async def delete_metadata_key(lago_id: CreditNoteId, key: Annotated[str, Path(max_length=100)], session: DbSession,
+                              principal: Writer, request: Request) -> MetadataResponse:
+    return MetadataResponse(metadata=await service.change_metadata(
+        session, principal, lago_id, now(request), lambda current: item_metadata.without_key(current, key)))

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from invora.events.contracts.invoicing import CreditNote, JsonNumber
+from invora.web.fields import Metadata
 from invora.web.inputs import StrictInt
 from invora.web.pagination import PaginationMeta
 
@@ -43,6 +44,8 @@ class CreditNoteInput(EstimateInput):
     offset_amount_cents: StrictInt | None = Field(
         None, ge=0, le=10**15, description="Deducted from what the invoice still owes (at most that); the invoice "
                                            "is paid when nothing is left. `credit + refund + offset` = the total.")
+    metadata: Metadata | None = Field(None, description="Lago's key-value metadata (at most 50 keys, keys up to "
+                                                        "100 characters, values up to 255 or null).")
 
 
 class CreditNoteBody(BaseModel):
@@ -52,11 +55,26 @@ class CreditNoteBody(BaseModel):
 class CreditNoteUpdateInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    refund_status: Literal["pending", "succeeded", "failed"]
+    refund_status: Literal["pending", "succeeded", "failed"] | None = Field(
+        None, description="Only on a note with a refund part.")
+    metadata: Metadata | None = Field(None, description="Merged into the note's metadata (Lago's `PUT`: the given "
+                                                        "keys added or overwritten, the others kept).")
 
 
 class CreditNoteUpdateBody(BaseModel):
     credit_note: CreditNoteUpdateInput
+
+
+class MetadataBody(BaseModel):
+    """Lago's `CreditNoteMetadataResponse` as a request: `POST` replaces, `PATCH` merges."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metadata: Metadata | None
+
+
+class MetadataResponse(BaseModel):
+    metadata: dict[str, str | None] | None
 
 
 class CreditNoteResponse(BaseModel):

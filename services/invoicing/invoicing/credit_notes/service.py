@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -36,6 +36,7 @@ from invoicing.credit_notes.errors import (
 from invoicing.credit_notes.models import CreditNote, CreditNoteItem, CreditNoteRefund, InvoicePayment
 from invoicing.credit_notes.schemas import (
     CreditNoteInput,
+    CreditNoteUpdateInput,
     EstimatedCreditNote,
     EstimatedItem,
     EstimatedTax,
@@ -49,11 +50,13 @@ from invoicing.invoices import repository as invoices
 from invoicing.invoices.models import Fee, Invoice
 from invoicing.invoices.render import render_fee
 from invoicing.projections import repository as projections
+from invora import metadata as item_metadata
 from invora.auth.deps import ensure_customer_access
 from invora.auth.principal import Principal
 from invora.errors import ValidationFailed
 from invora.events.contracts import invoicing as contract
 from invora.ids import uuid7
+from invora.metadata import Metadata
 from invora.outbox import PendingEvent, add_events
 
 
@@ -146,7 +149,7 @@ async def create(session: AsyncSession, organization_id: uuid.UUID, data: Credit
         taxes_rate=computed.taxes_rate,
         sub_total_excluding_taxes_amount_cents=computed.sub_total_excluding_taxes_amount_cents,
         coupons_adjustment_amount_cents=computed.coupons_adjustment_amount_cents,
-        applied_taxes=_applied_taxes(computed, invoice.currency))
+        applied_taxes=_applied_taxes(computed, invoice.currency), note_metadata=item_metadata.replaced(data.metadata))
     items = [CreditNoteItem(id=uuid7(), organization_id=organization_id, created_at=now, updated_at=now,
                             credit_note_id=note.id, fee_id=item.fee_id, amount_cents=item.amount_cents,
                             amount_currency=fees[item.fee_id].amount_currency) for item in data.items]
@@ -236,16 +239,34 @@ async def void(session: AsyncSession, principal: Principal, note_id: uuid.UUID, 
     return note
 
 
-async def update(session: AsyncSession, principal: Principal, note_id: uuid.UUID, refund_status: str,
+async def update(session: AsyncSession, principal: Principal, note_id: uuid.UUID, data: CreditNoteUpdateInput,
                  now: datetime) -> CreditNote:
-    """Lago's `PUT`: the refund's status, for a note with a refund part (none can be made yet: 422)."""
+    """Lago's `PUT`: the refund's status, for a note with a refund part (none can be made yet: 422), and
+    `metadata` merged into the note's (Lago's `partial_metadata`)."""
     note = await get(session, principal, note_id, lock=True)
-    if not note.refund_amount_cents:
-        raise ValidationFailed(refund_status=["no_refund_amount"])
-    note.refund_status = refund_status
+    if data.refund_status is not None:
+        if not note.refund_amount_cents:
+            raise ValidationFailed(refund_status=["no_refund_amount"])
+        note.refund_status = data.refund_status
+    if data.metadata is not None:
+        note.note_metadata = item_metadata.merged(note.note_metadata, data.metadata)
     note.updated_at = now
     await repository.save(session, note)
     return note
+
+
+async def change_metadata(session: AsyncSession, principal: Principal, note_id: uuid.UUID, now: datetime,
+                          change: Callable[[Metadata | None], Metadata | None]) -> Metadata | None:
+    """Lago's `/credit_notes/{id}/metadata` routes: `change` is one of `invora.metadata`'s rules (replace,
+    merge, remove a key) applied to the note's metadata under its row lock, so concurrent changes all land.
+    No event: Lago publishes none for a metadata change."""
+    note = await get(session, principal, note_id, lock=True)
+    changed = change(note.note_metadata)
+    if changed != note.note_metadata:
+        note.note_metadata = changed
+        note.updated_at = now
+        await repository.save(session, note)
+    return note.note_metadata
 
 
 async def render_many(session: AsyncSession, notes: Sequence[CreditNote]) -> list[contract.CreditNote]:
@@ -283,7 +304,7 @@ async def render_many(session: AsyncSession, notes: Sequence[CreditNote]) -> lis
                                            amount_currency=item.amount_currency, fee=render_fee(fee))
                    for item, fee in items.get(note.id, [])],
             applied_taxes=[contract.CreditNoteAppliedTax.model_validate(tax) for tax in note.applied_taxes],
-            customer=contract.Customer.model_validate(customer) if customer else None))
+            customer=contract.Customer.model_validate(customer) if customer else None, metadata=note.note_metadata))
     return rendered
 
 

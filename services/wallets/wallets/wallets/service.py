@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from invora import metadata as item_metadata
 from invora.errors import ValidationFailed
 from invora.events.contracts.wallets import Wallet, WalletEvent
 from invora.ids import parse_uuid, uuid7
@@ -159,20 +160,17 @@ async def list_wallets(session: AsyncSession, organization_id: uuid.UUID, extern
     return [render(r) for r in rows], meta
 
 
-MAX_METADATA_KEYS = 50  # Lago's limit on a metadata object (keys <= 100 chars, values <= 255: see the schema)
-
-
 async def set_metadata(session: AsyncSession, wallet: RowMapping, metadata: dict | None, *, merge: bool) -> dict | None:
-    if merge:
-        metadata = {**(wallet["metadata"] or {}), **(metadata or {})}
-        if len(metadata) > MAX_METADATA_KEYS:  # each request is bounded by the schema; the merged result too
-            raise ValidationFailed(metadata=["too_many_keys"])
-    row = await repository.update_fields(session, wallet["id"], {"metadata": metadata or None})
-    await publish(session, wallet["organization_id"], "wallet.updated", wallet["id"], WalletEvent(wallet=render(row)))
-    return row["metadata"]
+    """Lago's replace (`merge=False`; `None` deletes it all) or merge: the rules are `invora.metadata`'s."""
+    value = item_metadata.merged(wallet["metadata"], metadata) if merge else item_metadata.replaced(metadata)
+    return await _store_metadata(session, wallet, value)
 
 
 async def delete_metadata_key(session: AsyncSession, wallet: RowMapping, key: str) -> dict | None:
-    metadata = dict(wallet["metadata"] or {})
-    metadata.pop(key, None)
-    return await set_metadata(session, wallet, metadata, merge=False)
+    return await _store_metadata(session, wallet, item_metadata.without_key(wallet["metadata"], key))
+
+
+async def _store_metadata(session: AsyncSession, wallet: RowMapping, metadata: dict | None) -> dict | None:
+    row = await repository.update_fields(session, wallet["id"], {"metadata": metadata})
+    await publish(session, wallet["organization_id"], "wallet.updated", wallet["id"], WalletEvent(wallet=render(row)))
+    return row["metadata"]

@@ -310,6 +310,7 @@ class CreditNote(_Object):
     items: list[CreditNoteItem] = Field(default_factory=list)
     applied_taxes: list[CreditNoteAppliedTax] = Field(default_factory=list)
     customer: Customer | None = None
+    metadata: dict[str, str | None] | None = None
     error_details: list[dict[str, Any]] | None = None
 
 
