@@ -390,6 +390,14 @@ class CashfreeDriver(Driver):
         [link] = [k for k in self.fake.links.values() if k["link_url"] == url]
         return self._link_event(self.fake.pay(link["link_id"]), self.client_secret)
 
+    def disputes(self, payment: dict) -> list[tuple[bytes, dict[str, str]]]:
+        """Cashfree's dispute webhooks name the order that paid the link: opened, under review, then lost."""
+        link_id, dispute_id = payment["provider_payment_id"], self.fake.next_id()
+        return [self.fake.signed(self.client_secret, event, self.fake.dispute(link_id, status, dispute_id=dispute_id))
+                for event, status in (("DISPUTE_CREATED", "CHARGEBACK_CREATED"),
+                                      ("DISPUTE_UPDATED", "CHARGEBACK_UNDER_REVIEW"),
+                                      ("DISPUTE_CLOSED", "CHARGEBACK_MERCHANT_LOST"))]
+
 
 class TapDriver(Driver):
     """Tap: a merchant-initiated charge of the newest saved card (token + payment agreement); KWD, three decimals."""
@@ -1015,8 +1023,8 @@ async def test_an_invoice_paid_on_the_providers_hosted_page_is_recorded_once(pay
 
 
 async def test_a_dispute_at_the_provider_is_recorded_on_the_payment_once(payments, stage):
-    if not hasattr(stage.driver, "disputes"):
-        pytest.skip(f"{stage.driver.provider_type}: disputes are not read")
+    if not hasattr(stage.driver, "disputes"):  # Tap's and MoneyHash's documented webhooks carry no dispute
+        pytest.skip(f"{stage.driver.provider_type}: its API documents no dispute or chargeback webhook")
     customer = await stage.customer()
     _, payment_id = await stage.finalize(customer, 4_400)
     await _run(payments)
@@ -1133,3 +1141,59 @@ async def test_moneyhash_s_signature_key_is_asked_of_moneyhash_when_not_given(pa
         "flow_id": "xgXlXgX"}}, status=400)
     assert refused["code"] == "payment_provider_error"
     await stage.error("GET", "/api/v1/payment_providers/mh_revoked", status=404)  # nothing was made
+
+
+def test_cashfree_s_dispute_stages_and_states_map_to_open_won_lost():
+    """Cashfree's `dispute_status` is a stage and a state; the merchant accepting a dispute loses it (the customer is
+    refunded), and a state we do not know keeps the dispute open rather than deciding it."""
+    from payments.providers.cashfree import dispute_info
+
+    def outcome(status: str) -> tuple[str, str]:
+        info = dispute_info({"dispute_id": 1, "dispute_status": status, "reason_description": "x" * 300})
+        assert info is not None and len(info.reason or "") <= 100 and len(info.status) <= 30
+        return info.outcome, info.status
+
+    assert outcome("DISPUTE_CREATED") == ("open", "created")
+    assert outcome("CHARGEBACK_INSUFFICIENT_EVIDENCE") == ("open", "insufficient_evidence")
+    assert outcome("PRE_ARBITRATION_DOCS_RECEIVED") == ("open", "docs_received")
+    assert outcome("ARBITRATION_MERCHANT_WON") == ("won", "merchant_won")
+    assert outcome("PRE_ARBITRATION_MERCHANT_LOST") == ("lost", "merchant_lost")
+    assert outcome("RETRIEVAL_MERCHANT_ACCEPTED") == ("lost", "merchant_accepted")
+    assert outcome("SOMETHING_NEW")[0] == "open"
+    assert dispute_info({"dispute_status": "DISPUTE_CREATED"}) is None  # no id: not a dispute we can record
+
+
+async def test_a_cashfree_dispute_on_an_order_we_never_saw_paid_records_nothing(payments, stage):
+    """A dispute names the order that paid a link; the order is learnt from the link's paid `PAYMENT_LINK_EVENT`.
+    A dispute on an order we do not know (another account's, or a link settled without its webhook) changes nothing."""
+    if stage.driver.provider_type != "cashfree":
+        pytest.skip("Cashfree's disputes name its orders")
+    customer = await stage.customer()
+    _, payment_id = await stage.finalize(customer, 3_100)
+    await _run(payments)
+    payment = await stage.payment(payment_id)
+    stage.driver.settle_silently(payment)  # paid at Cashfree; its webhook is lost; the reconciler settles it
+    runtime = _runtime(payments)
+    previous = runtime.settings
+    runtime.settings = previous.model_copy(update={"reconcile_after_seconds": 0})
+    try:
+        await reconciler.run_once(runtime, payments.database.sessionmaker)
+    finally:
+        runtime.settings = previous
+    assert (await stage.payment(payment_id))["payment_status"] == "succeeded"
+    data = stage.driver.fake.dispute(payment["provider_payment_id"], "CHARGEBACK_CREATED")
+    body, headers = stage.driver.fake.signed(stage.driver.client_secret, "DISPUTE_CREATED", data)
+    response = await stage.webhook(body, headers)
+    assert response.status_code == 200 and response.json()["outcome"] == "unknown_payment"
+    assert (await stage.payment(payment_id))["dispute"] is None
+    # the link's own webhook arrives after all: the order is learnt, and the next dispute webhook is recorded
+    link_event = stage.driver.fake.signed(stage.driver.client_secret, "PAYMENT_LINK_EVENT",
+                                          stage.driver.fake.links[payment["provider_payment_id"]])
+    assert (await stage.webhook(*link_event)).json()["outcome"] == "no_change"
+    data = stage.driver.fake.dispute(payment["provider_payment_id"], "CHARGEBACK_MERCHANT_WON")
+    response = await stage.webhook(*stage.driver.fake.signed(stage.driver.client_secret, "DISPUTE_CLOSED", data))
+    assert response.json()["outcome"] == "applied"
+    dispute = (await stage.payment(payment_id))["dispute"]
+    assert dispute["status"] == "won" and dispute["lost_at"] is None
+    events = await stage.events("payment.dispute_opened", "payment.dispute_won", "payment.dispute_lost")
+    assert sorted(e["type"] for e in events) == ["payment.dispute_opened", "payment.dispute_won"]

@@ -28,12 +28,16 @@ FINAL = frozenset({"won", "lost"})
 
 
 async def apply(session: AsyncSession, provider_id: uuid.UUID, provider_payment_id: str | None,
-                dispute: DisputeInfo, now: datetime) -> str:
+                dispute: DisputeInfo, now: datetime, *, provider_order_id: str | None = None) -> str:
+    """`provider_order_id`: the provider's order the dispute names when it does not name our payment's id
+    (Cashfree's disputes name the order that paid the link)."""
     payment = await payments_repository.lock_by_provider_payment_id(session, provider_id, provider_payment_id) \
         if provider_payment_id else None
+    if payment is None and provider_order_id:
+        payment = await payments_repository.lock_by_provider_order_id(session, provider_id, provider_order_id)
     if payment is None:
         log.info("dispute_for_unknown_payment", provider_payment_id=provider_payment_id,
-                 dispute_id=dispute.provider_dispute_id)
+                 provider_order_id=provider_order_id, dispute_id=dispute.provider_dispute_id)
         return "unknown_payment"
     if payment["dispute_status"] in FINAL:
         return "no_change"

@@ -30,6 +30,8 @@ class Payment(Base):
                                     "'requires_action')")),
         Index("uq_payments_provider_payment_id", "payment_provider_id", "provider_payment_id", unique=True,
               postgresql_where=text("provider_payment_id IS NOT NULL")),
+        Index("uq_payments_provider_order_id", "payment_provider_id", "provider_order_id", unique=True,
+              postgresql_where=text("provider_order_id IS NOT NULL")),
         Index("uq_payments_idempotency_key", "organization_id", "idempotency_key", unique=True),
         Index("ix_payments_due", "next_attempt_at", postgresql_where=text("payment_status = 'pending'")),
         Index("ix_payments_organization_invoice", "organization_id", "invoice_id"),
@@ -65,6 +67,7 @@ class Payment(Base):
     payment_provider_type: Mapped[str | None] = mapped_column(String(30))
     provider_customer_id: Mapped[str | None] = mapped_column(String(255))
     provider_payment_id: Mapped[str | None] = mapped_column(String(255))
+    provider_order_id: Mapped[str | None] = mapped_column(String(255))  # Cashfree: the link's paid order
     payment_method_id: Mapped[str | None] = mapped_column(String(255))
     # the charger's bookkeeping: calls made (a call may have reached the provider: look it up before another),
     # the claim's lease, when to try next (a `processing|requires_action` payment: when the reconciler looks

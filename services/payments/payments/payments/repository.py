@@ -45,6 +45,13 @@ _LOCK_ANY = text("SELECT * FROM payments WHERE id = :id FOR UPDATE")
 _BY_PROVIDER_PAYMENT_ID = text(
     "SELECT * FROM payments WHERE payment_provider_id = :provider_id AND provider_payment_id = :ppid FOR UPDATE"
 )
+_BY_PROVIDER_ORDER_ID = text(
+    "SELECT * FROM payments WHERE payment_provider_id = :provider_id AND provider_order_id = :oid FOR UPDATE"
+)
+_SET_PROVIDER_ORDER_ID = text(
+    "UPDATE payments SET provider_order_id = :oid WHERE payment_provider_id = :provider_id "
+    "AND provider_payment_id = :ppid AND provider_order_id IS NULL"
+)
 _ATTEMPTS = text("SELECT count(*) FROM payments WHERE invoice_id = :invoice_id AND type = 'provider'")
 _CLAIM_DUE = text(
     """
@@ -156,6 +163,19 @@ async def lock_by_provider_payment_id(session: AsyncSession, provider_id: uuid.U
                                       provider_payment_id: str) -> RowMapping | None:
     return (await session.execute(_BY_PROVIDER_PAYMENT_ID, {"provider_id": provider_id, "ppid": provider_payment_id})
             ).mappings().first()
+
+
+async def lock_by_provider_order_id(session: AsyncSession, provider_id: uuid.UUID,
+                                    provider_order_id: str) -> RowMapping | None:
+    return (await session.execute(_BY_PROVIDER_ORDER_ID, {"provider_id": provider_id, "oid": provider_order_id})
+            ).mappings().first()
+
+
+async def set_provider_order_id(session: AsyncSession, provider_id: uuid.UUID, provider_payment_id: str,
+                                provider_order_id: str) -> None:
+    """The provider's order that paid the payment, written once (the first order named stays)."""
+    await session.execute(_SET_PROVIDER_ORDER_ID, {"provider_id": provider_id, "ppid": provider_payment_id,
+                                                   "oid": provider_order_id})
 
 
 async def claim_due(session: AsyncSession, now: datetime, lease_until: datetime, limit: int) -> list[RowMapping]:

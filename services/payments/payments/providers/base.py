@@ -76,6 +76,7 @@ class WebhookEvent:
     type: str  # the provider's event type
     kind: Literal["charge", "refund", "dispute", "other"]
     provider_payment_id: str | None = None
+    provider_order_id: str | None = None  # Cashfree: the order that paid a link, which its disputes name
     reference: str | None = None
     charge: ChargeResult | None = None
     provider_refund_id: str | None = None

@@ -21,6 +21,9 @@ What Cashfree offers a billing system is a *hosted* payment, not an off-session 
 - Webhooks: `x-webhook-signature` is the base64 HMAC-SHA256 of `x-webhook-timestamp` + the raw body, keyed
   with the client secret. The event id is a hash of the body (Cashfree's own idempotency header is also
   a hash of the payload).
+- Disputes: `DISPUTE_CREATED|UPDATED|CLOSED` webhooks name the order that paid the link
+  (`order_details.order_id`), which the link's `PAYMENT_LINK_EVENT` gave us (`order.order_id`, kept on the
+  payment); recorded on that payment (`dispute_info`).
 - No payment methods are kept at Cashfree for us: the list is empty, and no setup URL.
 """
 
@@ -37,6 +40,7 @@ from urllib.parse import quote
 from payments.providers.base import (
     ChargeRequest,
     ChargeResult,
+    DisputeInfo,
     InvalidWebhook,
     PaymentMethodInfo,
     ProviderError,
@@ -49,6 +53,8 @@ from payments.providers.http import JsonClient, refusal
 DEFAULT_API_BASE = "https://api.cashfree.com/pg"
 API_VERSION = "2023-08-01"
 PLACEHOLDER_PHONE = "9999999999"  # Cashfree requires a phone on a link; payments keeps none
+DISPUTE_EVENTS = frozenset({"DISPUTE_CREATED", "DISPUTE_UPDATED", "DISPUTE_CLOSED"})
+DISPUTE_STAGES = ("PRE_ARBITRATION", "ARBITRATION", "CHARGEBACK", "RETRIEVAL", "DISPUTE")  # longest first
 _REFUND_STATUS = {"SUCCESS": "succeeded", "CANCELLED": "failed", "PENDING": "pending", "ONHOLD": "pending"}
 
 
@@ -75,6 +81,23 @@ def refund_result(refund: dict[str, Any]) -> RefundResult:
     cf_id = refund.get("cf_refund_id")
     return RefundResult(status=status, provider_refund_id=str(cf_id) if cf_id is not None else None,
                         failure_message=refund.get("status_description") if status == "failed" else None)
+
+
+def dispute_info(dispute: dict[str, Any]) -> DisputeInfo | None:
+    """Our view of Cashfree's `dispute` (its dispute webhooks): `dispute_status` is the stage (`DISPUTE`,
+    `CHARGEBACK`, `RETRIEVAL`, `PRE_ARBITRATION`, `ARBITRATION`) and its state: `…_MERCHANT_WON` won,
+    `…_MERCHANT_LOST` and `…_MERCHANT_ACCEPTED` (the merchant accepted: the customer is refunded) lost, the others
+    (`…_CREATED`, `…_DOCS_RECEIVED`, `…_UNDER_REVIEW`, `…_INSUFFICIENT_EVIDENCE`) open."""
+    dispute_id, status = dispute.get("dispute_id"), str(dispute.get("dispute_status") or "").strip('"').upper()
+    if dispute_id is None or not status:
+        return None
+    state = next((status.removeprefix(f"{stage}_") for stage in DISPUTE_STAGES if status.startswith(f"{stage}_")),
+                 status)
+    outcome = "won" if state == "MERCHANT_WON" else "lost" if state in {"MERCHANT_LOST", "MERCHANT_ACCEPTED"} \
+        else "open"
+    reason = dispute.get("reason_description") or dispute.get("reason_code")
+    return DisputeInfo(provider_dispute_id=str(dispute_id), status=state.lower()[:30], outcome=outcome,
+                       reason=str(reason)[:100] if reason else None)
 
 
 def signature(client_secret: str, timestamp: str, body: bytes) -> str:
@@ -221,9 +244,18 @@ class CashfreeAdapter:
         event_id = f"cashfree:{hashlib.sha256(body).hexdigest()}"
         if name == "PAYMENT_LINK_EVENT":
             notes = data.get("link_notes") if isinstance(data.get("link_notes"), dict) else {}
+            order = data.get("order") if isinstance(data.get("order"), dict) else {}
             return WebhookEvent(id=event_id, type=name, kind="charge", provider_payment_id=data.get("link_id"),
+                                provider_order_id=str(order["order_id"]) if order.get("order_id") else None,
                                 reference=notes.get("invora_reference"), charge=link_result(data),
                                 metadata={k: str(v) for k, v in notes.items()})
+        if name in DISPUTE_EVENTS and isinstance(data.get("dispute"), dict):
+            order = data.get("order_details") if isinstance(data.get("order_details"), dict) else {}
+            dispute = dispute_info(data["dispute"])
+            if dispute is None or not order.get("order_id"):
+                raise InvalidWebhook("a dispute without its id, status or order")
+            return WebhookEvent(id=event_id, type=name, kind="dispute", provider_order_id=str(order["order_id"]),
+                                dispute=dispute)
         if name == "REFUND_STATUS_WEBHOOK" and isinstance(data.get("refund"), dict):
             result = refund_result(data["refund"])
             return WebhookEvent(id=event_id, type=name, kind="refund", provider_refund_id=result.provider_refund_id,

@@ -49,7 +49,7 @@ DEFAULT_API_BASE = "https://api.tap.company/v2"
 REFERENCE_KEY = "invora_reference"
 _FAILED = {"DECLINED", "FAILED", "RESTRICTED", "CANCELLED", "VOID", "TIMEDOUT", "ABANDONED", "UNKNOWN"}
 _REFUND_STATUS = {"REFUNDED": "succeeded", "SUCCEEDED": "succeeded", "FAILED": "failed", "CANCELLED": "failed",
-                  "DECLINED": "failed"}
+                  "DECLINED": "failed", "RESTRICTED": "failed"}  # PENDING, ACCEPTED...: still pending
 
 
 def charge_result(charge: dict[str, Any], amount_cents: int = 0) -> ChargeResult:

@@ -51,32 +51,44 @@ async def _apply(session: AsyncSession, provider, organization_id: uuid.UUID, ev
     if not await _record(session, consumer, event.id, event.type, provider.provider_type):
         return "duplicate"
     if event.kind == "charge" and event.charge is not None:
-        payment = None
-        if event.provider_payment_id:
-            payment = await payments_repository.lock_by_provider_payment_id(session, provider.id,
-                                                                           event.provider_payment_id)
-        if payment is None and (reference := parse_uuid(event.reference)) is not None:
-            payment = await payments_repository.lock(session, reference, organization_id)
-            if payment is not None and payment["payment_provider_id"] != provider.id:
-                payment = None
-        if payment is None:
-            hosted = await payment_urls.record_hosted_topup(session, provider, event.provider_payment_id,
-                                                            event.metadata, event.charge, now)
-            if hosted is None:
-                hosted = await payment_urls.record_hosted_payment(session, provider, event.provider_payment_id,
-                                                                  event.metadata, event.charge, now)
-            if hosted is not None:
-                return hosted
-            log.info("webhook_for_unknown_payment", type=event.type, provider_payment_id=event.provider_payment_id)
-            return "unknown_payment"
-        moved = await lifecycle.apply_charge_result(session, payment, event.charge, now)
-        return "applied" if moved else "no_change"
+        outcome = await _apply_charge(session, provider, organization_id, event, now)
+        if event.provider_order_id and event.provider_payment_id and event.charge.status == "succeeded":
+            await payments_repository.set_provider_order_id(session, provider.id, event.provider_payment_id,
+                                                            event.provider_order_id)
+        return outcome
     if event.kind == "dispute" and event.dispute is not None:
-        return await disputes.apply(session, provider.id, event.provider_payment_id, event.dispute, now)
+        return await disputes.apply(session, provider.id, event.provider_payment_id, event.dispute, now,
+                                    provider_order_id=event.provider_order_id)
     if event.kind == "refund" and event.provider_refund_id and event.refund_status:
         return await refunds.apply_provider_status(session, provider.id, event.provider_refund_id,
                                                    event.refund_status, now)
     return "ignored"
+
+
+async def _apply_charge(session: AsyncSession, provider, organization_id: uuid.UUID, event: WebhookEvent,
+                        now: datetime) -> str:
+    """A charge's news: on the payment it names (by the provider's id, else our reference), else a page's payment."""
+    assert event.charge is not None
+    payment = None
+    if event.provider_payment_id:
+        payment = await payments_repository.lock_by_provider_payment_id(session, provider.id,
+                                                                       event.provider_payment_id)
+    if payment is None and (reference := parse_uuid(event.reference)) is not None:
+        payment = await payments_repository.lock(session, reference, organization_id)
+        if payment is not None and payment["payment_provider_id"] != provider.id:
+            payment = None
+    if payment is None:
+        hosted = await payment_urls.record_hosted_topup(session, provider, event.provider_payment_id,
+                                                        event.metadata, event.charge, now)
+        if hosted is None:
+            hosted = await payment_urls.record_hosted_payment(session, provider, event.provider_payment_id,
+                                                              event.metadata, event.charge, now)
+        if hosted is not None:
+            return hosted
+        log.info("webhook_for_unknown_payment", type=event.type, provider_payment_id=event.provider_payment_id)
+        return "unknown_payment"
+    moved = await lifecycle.apply_charge_result(session, payment, event.charge, now)
+    return "applied" if moved else "no_change"
 
 
 async def _record(session: AsyncSession, consumer: str, provider_event_id: str, event_type: str, topic: str) -> bool:

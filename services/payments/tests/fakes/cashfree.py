@@ -5,7 +5,8 @@ Shapes follow Cashfree's documentation: requests authenticate with `x-client-id`
 `x-api-version`; amounts are decimal numbers in major units; a `link_id` is unique per merchant (a second link
 with the same id is refused), links start `ACTIVE` with a `link_url`, turn `PAID` when the customer pays and
 `GET /links/{id}/orders` lists the orders made on them (Cashfree's own `CFPay_…` order ids); a `refund_id` is
-unique per order, refunds start `PENDING` and are settled later (`REFUND_STATUS_WEBHOOK`). Webhooks are signed
+unique per order, refunds start `PENDING` and are settled later (`REFUND_STATUS_WEBHOOK`); dispute webhooks
+(`DISPUTE_CREATED|UPDATED|CLOSED`, `dispute`) name the paid order in `order_details` (Cashfree's samples). Webhooks are signed
 as Cashfree signs them: `x-webhook-signature` is the base64 HMAC-SHA256 of `x-webhook-timestamp` followed by the
 raw body, keyed with the client secret.
 
@@ -30,6 +31,8 @@ from typing import Any
 from aiohttp import web
 
 from .base import FakeServer
+
+PLACEHOLDER_PHONE = "9999999999"
 
 
 def _now() -> str:
@@ -94,6 +97,24 @@ class FakeCashfree(FakeServer):
         digest = hmac.new(client_secret.encode(), timestamp.encode() + body, hashlib.sha256).digest()
         return body, {"content-type": "application/json", "x-webhook-timestamp": timestamp,
                       "x-webhook-signature": base64.b64encode(digest).decode(), "x-webhook-version": "2023-08-01"}
+
+    def dispute(self, link_id: str, dispute_status: str, *, dispute_id: int | None = None,
+                dispute_type: str = "CHARGEBACK") -> dict[str, Any]:
+        """The `data` of a dispute webhook (`DISPUTE_CREATED|UPDATED|CLOSED`) on the order that paid the link: the
+        dispute, the order's details (`order_id`, `cf_payment_id`) and the customer's."""
+        [order] = [o for o in self.orders.values() if o["link_id"] == link_id and o["order_status"] == "PAID"]
+        now = _now()
+        return {"dispute": {"dispute_id": dispute_id or self.next_id(), "dispute_type": dispute_type,
+                            "reason_code": "10.4", "reason_description": "Other Fraud - Card Absent Environment",
+                            "dispute_amount": order["order_amount"], "created_at": now, "updated_at": now,
+                            "respond_by": now, "dispute_status": dispute_status,
+                            "cf_dispute_remarks": "Dispute is created, please take action",
+                            "dispute_action_on": "MERCHANT"},
+                "order_details": {"order_id": order["order_id"], "order_amount": order["order_amount"],
+                                  "order_currency": order["order_currency"], "cf_payment_id": order["transaction_id"],
+                                  "payment_amount": order["order_amount"], "payment_currency": order["order_currency"]},
+                "customer_details": {"customer_name": None, "customer_phone": PLACEHOLDER_PHONE,
+                                     "customer_email": order["customer_details"]["customer_email"]}}
 
     def settle_refund(self, cf_refund_id: str, status: str = "SUCCESS") -> dict[str, Any]:
         refund = self.refunds[cf_refund_id]
