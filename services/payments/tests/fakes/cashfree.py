@@ -6,8 +6,8 @@ Shapes follow Cashfree's documentation: requests authenticate with `x-client-id`
 with the same id is refused), links start `ACTIVE` with a `link_url`, turn `PAID` when the customer pays and
 `GET /links/{id}/orders` lists the orders made on them (Cashfree's own `CFPay_…` order ids); a `refund_id` is
 unique per order, refunds start `PENDING` and are settled later (`REFUND_STATUS_WEBHOOK`); dispute webhooks
-(`DISPUTE_CREATED|UPDATED|CLOSED`, `dispute`) name the paid order in `order_details` (Cashfree's samples). Webhooks are signed
-as Cashfree signs them: `x-webhook-signature` is the base64 HMAC-SHA256 of `x-webhook-timestamp` followed by the
+(`DISPUTE_CREATED|UPDATED|CLOSED`, `dispute`) name the paid order in `order_details` (Cashfree's samples).
+Webhooks are signed as Cashfree signs them: `x-webhook-signature` is the base64 HMAC-SHA256 of `x-webhook-timestamp` followed by the
 raw body, keyed with the client secret.
 
 Not verified against a live sandbox: the exact error codes and messages of refusals (the adapter relies only
