@@ -7,8 +7,8 @@ with the same id is refused), links start `ACTIVE` with a `link_url`, turn `PAID
 `GET /links/{id}/orders` lists the orders made on them (Cashfree's own `CFPay_…` order ids); a `refund_id` is
 unique per order, refunds start `PENDING` and are settled later (`REFUND_STATUS_WEBHOOK`); dispute webhooks
 (`DISPUTE_CREATED|UPDATED|CLOSED`, `dispute`) name the paid order in `order_details` (Cashfree's samples).
-Webhooks are signed as Cashfree signs them: `x-webhook-signature` is the base64 HMAC-SHA256 of `x-webhook-timestamp` followed by the
-raw body, keyed with the client secret.
+Webhooks are signed as Cashfree signs them: `x-webhook-signature` is the base64 HMAC-SHA256 of
+`x-webhook-timestamp` followed by the raw body, keyed with the client secret.
 
 Not verified against a live sandbox: the exact error codes and messages of refusals (the adapter relies only
 on the HTTP status), and fields the adapter does not read.
