@@ -64,6 +64,11 @@ async def test_a_credit_note_with_taxes_per_fee_its_number_events_and_reads(worl
     assert second["number"] == f"{invoice['number']}-CN2" and second["reason"] == "other"
     got = (await api.ok("GET", f"/api/v1/credit_notes/{note['lago_id']}"))["credit_note"]
     assert got["total_amount_cents"] == 5_101 and got["customer"]["external_id"] == "cus_1"
+    # Lago's CreditNoteAppliedTaxObject: its own id (stable across reads), the credit note's, created_at
+    assert all(t["lago_credit_note_id"] == note["lago_id"] and t["created_at"] == note["created_at"]
+               and t["lago_id"] for t in note["applied_taxes"])
+    assert len({t["lago_id"] for t in note["applied_taxes"]}) == 2
+    assert [t["lago_id"] for t in got["applied_taxes"]] == [t["lago_id"] for t in note["applied_taxes"]]
     listed = await api.ok("GET", "/api/v1/credit_notes")
     assert [n["lago_id"] for n in listed["credit_notes"]] == [second["lago_id"], note["lago_id"]]
     assert listed["meta"]["total_count"] == 2

@@ -95,3 +95,28 @@ async def test_a_payload_breaking_the_contract_is_rejected_and_later_events_are_
     assert stored[0]["n"] == 0
     await notifications.app.state.delivery_worker.idle()
     assert len(receiver.requests) == len(good)
+
+
+def test_a_subscription_webhook_carries_lagos_subscription_object_not_the_event_wrapper():
+    """`subscription.*` events hold `{"subscription": {...}, "reason": ...}`: the webhook's `subscription` is
+    Lago's object (a Lago receiver reads `body["subscription"]["lago_id"]`), `reason` beside its fields; an
+    event whose data is the object alone is sent as it is."""
+    from notifications.fanout.payload import build_body
+
+    subscription = {"lago_id": str(uuid.uuid4()), "external_id": "sub_1", "status": "terminated"}
+    event = EventEnvelope(type="subscription.terminated", source="subscriptions", organization_id=uuid.uuid4(),
+                              aggregate_type="subscription", aggregate_id=str(uuid.uuid4()), sequence=3,
+                              data={"subscription": subscription, "reason": "api"})
+    object_type, body = build_body(event)
+    sent = json.loads(body)
+    assert object_type == "subscription" and sent["webhook_type"] == "subscription.terminated"
+    assert sent["subscription"] == {**subscription, "reason": "api"}
+    invoice = {"lago_id": str(uuid.uuid4()), "status": "finalized"}
+    alone = EventEnvelope(type="invoice.finalized", source="invoicing", organization_id=uuid.uuid4(),
+                              aggregate_type="invoice", aggregate_id=str(uuid.uuid4()), sequence=1,
+                              data={"invoice": invoice})
+    assert json.loads(build_body(alone)[1])["invoice"] == invoice
+    flat = EventEnvelope(type="webhook.test", source="notifications", organization_id=uuid.uuid4(),
+                             aggregate_type="webhook_endpoint", aggregate_id=str(uuid.uuid4()), sequence=1,
+                             data={"message": "hello"})
+    assert json.loads(build_body(flat)[1])["webhook_endpoint"] == {"message": "hello"}

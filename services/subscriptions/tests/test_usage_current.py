@@ -251,3 +251,31 @@ async def test_percentage_on_the_total_unless_it_prices_each_transaction(api, pl
     assert amounts[calls["code"]] == ("3", 30)  # 10 % of 3 units, from the rollups
     assert amounts[fees["code"]] == ("3", 180)  # each call a transaction: 3 × (10 % of 1 + 0.50)
     assert amounts[payments["code"]] == ("200", 1500)  # 10 % of what is above the 50 free
+
+
+async def test_every_charge_counts_the_same_events_stamped_before_the_start(api, plans, subs, org, clock):
+    """An event stamped before the subscription started, in its first full period, counts in the first period
+    (docs/metering.md). A `percentage` charge that prices each transaction reads the events themselves: it must see
+    the same ones the rollups hold (it used to read from `started_at` and bill 0 for what the others billed)."""
+    paid = await metric(plans, "sum_agg")
+    plan = await plans.plan(charges=[
+        {"billable_metric_id": paid["lago_id"], "charge_model": "percentage",
+         "properties": {"rate": "10", "fixed_amount": "0.5"}},
+        {"billable_metric_id": paid["lago_id"], "charge_model": "standard", "properties": {"amount": "1"}},
+    ])
+    await api.customer("cus_1")
+    await api.ok("POST", "/api/v1/subscriptions", {"subscription": {
+        "external_customer_id": "cus_1", "plan_code": plan["code"], "external_id": "sub_1"}})
+
+    def ev(at, value):
+        return {"transaction_id": uuid.uuid4().hex, "external_subscription_id": "sub_1", "code": paid["code"],
+                "timestamp": iso(at), "properties": {"value": value}}
+
+    await api.ok("POST", "/api/v1/events/batch", {"events": [
+        ev(START - timedelta(seconds=1), "100"), ev(START + timedelta(minutes=5), "50")]})
+    usage = (await api.ok("GET", "/api/v1/customers/cus_1/current_usage",
+                          params={"external_subscription_id": "sub_1"}))["customer_usage"]
+    amounts = {c["charge"]["charge_model"]: (c["units"], c["amount_cents"], c["events_count"])
+               for c in usage["charges_usage"]}
+    assert amounts["standard"] == ("150", 15_000, 2)
+    assert amounts["percentage"] == ("150", 1_600, 2)  # 10 % of 150 + 2 × 0.50

@@ -303,7 +303,9 @@ async def render_many(session: AsyncSession, notes: Sequence[CreditNote]) -> lis
             items=[contract.CreditNoteItem(lago_id=item.id, amount_cents=item.amount_cents,
                                            amount_currency=item.amount_currency, fee=render_fee(fee))
                    for item, fee in items.get(note.id, [])],
-            applied_taxes=[contract.CreditNoteAppliedTax.model_validate(tax) for tax in note.applied_taxes],
+            applied_taxes=[contract.CreditNoteAppliedTax.model_validate({
+                **tax, "lago_id": uuid.uuid5(note.id, str(tax.get("lago_tax_id") or tax["tax_code"])),
+                "lago_credit_note_id": note.id, "created_at": note.created_at}) for tax in note.applied_taxes],
             customer=contract.Customer.model_validate(customer) if customer else None, metadata=note.note_metadata))
     return rendered
 

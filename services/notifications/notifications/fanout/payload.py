@@ -3,9 +3,10 @@
     {"webhook_type": "invoice.finalized", "object_type": "invoice", "organization_id": "...",
      "invoice": {...}, "event_id": "...", "occurred_at": "...", "sequence": 3, "correlation_id": "..."}
 
-The object is the event's `data`, or `data[object_type]` when that is its only key (producers
-may wrap it either way). `object_type` is the event's aggregate type except where Lago
-names the object otherwise.
+The object is the event's `data`, or `data[object_type]` when that holds the object (producers
+may wrap it either way): Lago's receivers read `body[object_type]["lago_id"]`. The event's other
+keys beside the object (`reason` of `subscription.*`) are added to it when it has no such key.
+`object_type` is the event's aggregate type except where Lago names the object otherwise.
 
 The body is strict JSON: `NaN` and `Infinity` (which Python's json reads and writes, but
 receivers' parsers refuse) raise ValueError, and the fan-out's contract rejects the event.
@@ -34,8 +35,11 @@ def object_type_for(event: EventEnvelope) -> str:
 
 def webhook_object(event: EventEnvelope, object_type: str) -> Any:
     data = event.data
+    inner = data.get(object_type)
+    if isinstance(inner, dict):
+        return {**inner, **{key: value for key, value in data.items() if key != object_type and key not in inner}}
     if len(data) == 1 and object_type in data:
-        return data[object_type]
+        return inner
     return data
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any
 
@@ -60,6 +60,7 @@ def text_units(value: Decimal) -> str:
 PROJECTED_BY_AMOUNT = frozenset({"percentage", "graduated_percentage", "dynamic"})
 CARRIED_TOTALS = frozenset({"sum_agg", "weighted_sum_agg"})  # recurring: Σ values of every earlier period
 ZERO = Decimal(0)
+EARLIEST = datetime(1, 1, 1, tzinfo=UTC)  # every bucket up to the period's (full usage)
 
 Projected = tuple[str | None, ...]  # a pricing group: its values for the slot's keys (() when not grouped)
 
@@ -393,6 +394,10 @@ async def usage_of(session: AsyncSession, subscription: Subscription, version: d
     full_period = schedule_for(subscription).period_at(period.end - timedelta(microseconds=1) if full_usage
                                                        else period.start)
     bucket_start = full_period.start
+    # the events the rollups read hold: their buckets are whole schedule periods (an event stamped before
+    # `started_at` in the first one counts, docs/metering.md), so the charges that read events (percentage per
+    # transaction, dynamic, presentation breakdowns) read the same window, not `period`
+    events_window = Period(EARLIEST if full_usage else bucket_start, full_period.end)
     # Lago's charges_duration: the whole period's days (a weighted sum is divided by it)
     full_seconds = 86_400 * (local_date(full_period.end, subscription.timezone)
                              - local_date(full_period.start, subscription.timezone)).days
@@ -449,8 +454,8 @@ async def usage_of(session: AsyncSession, subscription: Subscription, version: d
         slot_values: list[dict[Projected, list[Any]] | None] = [None] * len(slot_properties)
         if (model == "percentage" and (with_event_values or _prices_transactions(metric, slot_properties))) or (
                 model == "dynamic" and with_event_values):
-            slot_values = list(await _events_by_slot(conn, subscription.id, metric, period, filters, slot_keys,
-                                                     model))
+            slot_values = list(await _events_by_slot(conn, subscription.id, metric, events_window, filters,
+                                                     slot_keys, model))
         slot_groups = [_groups(keys, buckets, carry, values) for keys, buckets, carry, values
                        in zip(slot_keys, [*matched, rest_buckets], slot_carried, slot_values, strict=True)]
         if only.group:  # one pricing group: a charge not grouped by those keys has none of it, and is left out
@@ -496,8 +501,8 @@ async def usage_of(session: AsyncSession, subscription: Subscription, version: d
         grouped = (_grouped_usage(filters, slot_groups, projection, with_event_values and model in (
             "percentage", "dynamic"), with_event_values) if any(slot_keys) else [])
         if shown_by := presentation_keys(properties):
-            extra["presentation_breakdowns"] = await presentation_breakdowns(conn, subscription.id, metric, period,
-                                                                             shown_by)
+            extra["presentation_breakdowns"] = await presentation_breakdowns(conn, subscription.id, metric,
+                                                                             events_window, shown_by)
         charges_usage.append({
             "units": text_units(charge_total.units),
             "total_aggregated_units": text_units(charge_total.total_aggregated_units),

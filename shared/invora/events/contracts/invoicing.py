@@ -261,6 +261,8 @@ class PrepaidCreditsReleaseRequested(_Object):
 
 
 class CreditNoteAppliedTax(_Object):
+    lago_id: uuid.UUID | None = Field(None, description="The applied tax's id (derived from the credit note and tax).")
+    lago_credit_note_id: uuid.UUID | None = None
     lago_tax_id: uuid.UUID | None = None
     tax_name: str
     tax_code: str
@@ -269,6 +271,7 @@ class CreditNoteAppliedTax(_Object):
     base_amount_cents: int
     amount_cents: int
     amount_currency: str
+    created_at: datetime | None = None
 
 
 class CreditNoteItem(_Object):
