@@ -93,34 +93,57 @@ def _runtime(url: str, stripe_base: str, concurrency: int, delay: float):
     return runtime
 
 
-async def _charge_all(url: str, stripe_base: str, concurrency: int, delay: float, ready, go, cpu) -> None:
+async def _charge_all(url: str, stripe_base: str, concurrency: int, delay: float, ready, go, cpu,
+                      profile: str | None) -> None:
     import stripe  # noqa: F401 - imported before the clock starts, as in a running service
     from sqlalchemy import text
 
     from invora.db.engine import Database
     from payments.payments import charger
 
+    from sqlalchemy import event
+
     runtime = _runtime(url, stripe_base, concurrency, delay)
     database = Database(url, pool_size=20)
+    counts = {"statements": 0, "commits": 0}
+
+    def statement(*_args) -> None:
+        counts["statements"] += 1
+
+    def commit(*_args) -> None:
+        counts["commits"] += 1
+
     try:
         async with database.sessionmaker() as session:  # a connection open, as in a running service
             await session.execute(text("SELECT 1"))
         ready.set()
         await asyncio.to_thread(go.wait)
+        profiler = None
+        if profile is not None:  # CPU time per function, from the start signal on
+            import cProfile
+
+            profiler = cProfile.Profile(time.process_time)
+            profiler.enable()
+        event.listen(database.engine.sync_engine, "before_cursor_execute", statement)
+        event.listen(database.engine.sync_engine, "commit", commit)
         started = time.process_time()
         while await charger.run_once(runtime, database.sessionmaker):
             pass
-        cpu.put(time.process_time() - started)
+        cpu.put((time.process_time() - started, counts["statements"], counts["commits"]))
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(f"{profile}.{os.getpid()}")
     finally:
         await runtime.adapters.aclose()
         await database.dispose()
 
 
-def _worker(url: str, stripe_base: str, concurrency: int, delay: float, key: str, ready, go, cpu) -> None:
+def _worker(url: str, stripe_base: str, concurrency: int, delay: float, key: str, ready, go, cpu,
+            profile: str | None = None) -> None:
     from invora import secrets
 
     secrets.configure(secrets.KeyRing.parse(key))
-    asyncio.run(_charge_all(url, stripe_base, concurrency, delay, ready, go, cpu))
+    asyncio.run(_charge_all(url, stripe_base, concurrency, delay, ready, go, cpu, profile))
 
 
 async def _connection(url: str, org: uuid.UUID) -> None:
@@ -309,6 +332,8 @@ def main() -> None:
                         help="localstripe | localstripe:MS | fake:MS (default: localstripe fake:200)")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--processes", type=int, default=1)
+    parser.add_argument("--profile", metavar="PREFIX",
+                        help="write each charger process's cProfile statistics to PREFIX.<pid> (slows it down)")
     args = parser.parse_args()
 
     from invora import secrets
@@ -353,7 +378,7 @@ def _run_phase(args, env, key: str, org, people, phase: int, provider: str, late
     context = multiprocessing.get_context("spawn")
     go, cpu = context.Event(), context.Queue()
     workers = [(context.Process(target=_worker, args=(env.database_url, base, args.concurrency, delay, key, ready,
-                                                      go, cpu)), ready)
+                                                      go, cpu, args.profile)), ready)
                for ready in (context.Event() for _ in range(args.processes))]
     for worker, _ in workers:
         worker.start()
@@ -369,7 +394,9 @@ def _run_phase(args, env, key: str, org, people, phase: int, provider: str, late
     elapsed = time.perf_counter() - started
     provider_cpu = (_cpu_seconds(provider_pid) - provider_cpu) if provider_cpu is not None else None
     postgres_cpu = (_postgres_cpu(env.workdir) - postgres_cpu) if postgres_cpu is not None else None
-    charger_cpu = sum(cpu.get(timeout=5) for _ in workers)
+    reports = [cpu.get(timeout=5) for _ in workers]
+    charger_cpu = sum(r[0] for r in reports)
+    statements, commits = sum(r[1] for r in reports), sum(r[2] for r in reports)
     latencies, statuses = asyncio.run(_latencies(env.database_url, since, go_at))
     counted = (fake.charges_per_invoice() if fake is not None
                else _charges_at_localstripe(server, people, phase, expected))
@@ -382,6 +409,8 @@ def _run_phase(args, env, key: str, org, people, phase: int, provider: str, late
         "p99_seconds": round(latencies[int(len(latencies) * 0.99) - 1], 3) if latencies else None,
         "payment_statuses": statuses,
         "charger_cpu_ms_per_charge": round(1000 * charger_cpu / args.invoices, 2),
+        "sql_statements_per_charge": round(statements / args.invoices, 2),
+        "commits_per_charge": round(commits / args.invoices, 3),
         "provider_cpu_ms_per_charge": round(1000 * provider_cpu / args.invoices, 2) if provider_cpu else None,
         "postgres_cpu_ms_per_charge": round(1000 * postgres_cpu / args.invoices, 2) if postgres_cpu else None,
         "charges_at_provider": sum(counted.values()),

@@ -14,34 +14,42 @@ from payments.payments.repository import PAYABLE_COLUMNS
 
 # The counter row stays locked until the issuing transaction ends: numbers are unique and, since a
 # rolled-back transaction gives its increment back, gapless. Every success of an organization waits for
-# that lock, so it is taken by ONE statement, the last before the commit (see `service.issue`): the
-# counter, the receipt with its number, and the number written into the receipt's `payment_receipt.created`
-# outbox row (added earlier in the same transaction; the relay sees it only once committed). The number is
-# formatted as `service.number_of` does (`PREFIX-` and at least six digits).
-_ISSUE = text(
+# that lock, so it is taken by ONE statement per organization, the last before the commit (see
+# `service.issue_many`): the counter moved by the number of receipts, the receipts with consecutive numbers
+# in the order given, and each number written into its receipt's `payment_receipt.created` outbox row
+# (added earlier in the same transaction; the relay sees it only once committed). The number is formatted
+# as `service.number_of` does (`PREFIX-` and at least six digits).
+_ISSUE_MANY = text(
     """
-    WITH counter AS (
-        INSERT INTO payment_receipt_counters (organization_id, last_number) VALUES (:org, 1)
-        ON CONFLICT (organization_id) DO UPDATE SET last_number = payment_receipt_counters.last_number + 1
+    WITH wanted AS (
+        SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:payment_ids AS uuid[]), CAST(:event_ids AS uuid[]),
+                             CAST(:created_ats AS timestamptz[])) WITH ORDINALITY AS w(id, payment_id, event_id,
+                                                                                        created_at, n)
+    ), counter AS (
+        INSERT INTO payment_receipt_counters (organization_id, last_number) VALUES (:org, CAST(:count AS bigint))
+        ON CONFLICT (organization_id)
+        DO UPDATE SET last_number = payment_receipt_counters.last_number + EXCLUDED.last_number
         RETURNING last_number
     ), numbered AS (
-        SELECT last_number, :prefix || '-' || CASE WHEN last_number < 1000000 THEN lpad(last_number::text, 6, '0')
-                                                   ELSE last_number::text END AS number
-        FROM counter
+        SELECT w.id, w.payment_id, w.event_id, w.created_at, c.last_number - CAST(:count AS bigint) + w.n AS seq
+        FROM wanted w CROSS JOIN counter c
+    ), formatted AS MATERIALIZED (
+        SELECT numbered.*, :prefix || '-' || CASE WHEN seq < 1000000 THEN lpad(seq::text, 6, '0')
+                                                  ELSE seq::text END AS number
+        FROM numbered
     ), receipt AS (
         INSERT INTO payment_receipts (id, organization_id, payment_id, sequential_id, number, created_at)
-        SELECT :id, :org, :payment_id, last_number, number, :created_at FROM numbered
-        RETURNING sequential_id, number
+        SELECT id, :org, payment_id, seq, number, created_at FROM formatted
+        RETURNING id
     ), event AS (
-        UPDATE outbox_events SET envelope = jsonb_set(envelope, '{data,payment_receipt,number}',
-                                                      to_jsonb((SELECT number FROM numbered)))
-        WHERE event_id = :event_id
-        RETURNING event_id
+        UPDATE outbox_events o SET envelope = jsonb_set(o.envelope, '{data,payment_receipt,number}', to_jsonb(f.number))
+        FROM formatted f WHERE o.event_id = f.event_id
+        RETURNING o.event_id
     )
-    SELECT receipt.sequential_id, receipt.number, (SELECT count(*) FROM event) AS events FROM receipt
+    SELECT (SELECT count(*) FROM receipt) AS receipts, (SELECT count(*) FROM event) AS events
     """
 )
-_EXISTS = text("SELECT EXISTS (SELECT 1 FROM payment_receipts WHERE payment_id = :payment_id)")
+_EXISTING = text("SELECT payment_id FROM payment_receipts WHERE payment_id = ANY(CAST(:payment_ids AS uuid[]))")
 _SELECT = (
     "SELECT r.id AS receipt_id, r.number AS receipt_number, r.created_at AS receipt_created_at, p.*, "
     f"{PAYABLE_COLUMNS} FROM payment_receipts r JOIN payments p ON p.id = r.payment_id "
@@ -49,14 +57,20 @@ _SELECT = (
 )
 
 
-async def exists_for(session: AsyncSession, payment_id: uuid.UUID) -> bool:
-    return bool((await session.execute(_EXISTS, {"payment_id": payment_id})).scalar_one())
+async def existing_for(session: AsyncSession, payment_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these payments have a receipt."""
+    return set((await session.execute(_EXISTING, {"payment_ids": payment_ids})).scalars())
 
 
-async def insert_numbered(session: AsyncSession, values: dict[str, Any]) -> RowMapping:
-    """The receipt with the organization's next number, also written into its event's outbox row (`event_id`);
-    the counter row stays locked until the transaction ends."""
-    return (await session.execute(_ISSUE, values)).mappings().one()
+async def insert_numbered_many(session: AsyncSession, organization_id: uuid.UUID, prefix: str,
+                               receipts: list[tuple[uuid.UUID, uuid.UUID, uuid.UUID, Any]]) -> RowMapping:
+    """The organization's receipts, (id, payment id, outbox event id, created at) each, numbered in that order
+    with its next numbers, also written into their events' outbox rows; the counter row stays locked until
+    the transaction ends. Returns how many receipts and events were written."""
+    ids, payment_ids, event_ids, created_ats = (list(column) for column in zip(*receipts, strict=True))
+    return (await session.execute(_ISSUE_MANY, {
+        "org": organization_id, "prefix": prefix, "count": len(receipts), "ids": ids, "payment_ids": payment_ids,
+        "event_ids": event_ids, "created_ats": created_ats})).mappings().one()
 
 
 async def by_id(session: AsyncSession, organization_id: uuid.UUID, receipt_id: uuid.UUID) -> RowMapping | None:

@@ -9,6 +9,7 @@ has one receipt: `issue` does nothing when the payment has one, and a unique ind
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy.engine import RowMapping
@@ -16,9 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.events.contracts.payments import PaymentReceipt, PaymentReceiptEvent
 from invora.ids import uuid7
+from invora.outbox.writer import PendingEvent, add_events
 from invora.web.pagination import PageParams, PaginationMeta
 from payments.errors import PaymentReceiptNotFound
-from payments.events import publish
+from payments.events import pending
 from payments.payment_receipts import repository
 from payments.payments import repository as payments_repository
 from payments.payments.render import render as render_payment
@@ -43,22 +45,43 @@ async def issue(session: AsyncSession, organization_id: uuid.UUID, payment_id: u
     organization waits for it): call it LAST before the commit. `payment` is the payment as
     `payments.repository.by_id` reads it, when the caller has it (saves a read).
     """
-    if await repository.exists_for(session, payment_id):
-        return None
     if payment is None:
         payment = await payments_repository.by_id(session, organization_id, payment_id)
-    receipt_id, created_at = uuid7(), datetime.now(UTC)
-    # the event is written first with the number blank; the numbering statement fills it in, in this
-    # transaction (nothing reads the outbox row before the commit)
-    event = await publish(session, organization_id, "payment_receipt.created", receipt_id, PaymentReceiptEvent(
-        payment_receipt=PaymentReceipt(lago_id=receipt_id, number="", payment=render_payment(payment),
-                                       created_at=created_at)))
-    numbered = await repository.insert_numbered(session, {"id": receipt_id, "org": organization_id,
-                                                          "payment_id": payment_id, "prefix": PREFIX,
-                                                          "created_at": created_at, "event_id": event.id})
-    if numbered["events"] != 1:  # the envelope's shape changed: never commit an unnumbered receipt event
-        raise RuntimeError(f"payment_receipt.created {event.id} not numbered")
-    return receipt_id
+    issued = await issue_many(session, [payment])
+    return issued[0] if issued else None
+
+
+async def issue_many(session: AsyncSession, payments: Sequence[RowMapping], *,
+                     with_events: Sequence[PendingEvent] = ()) -> list[uuid.UUID]:
+    """`issue` for several succeeded payments (rows as `payments.repository.by_id` reads them) in one
+    transaction, the caller's `with_events` written with the receipts' events: the receipts' existence
+    checked, then every event in two statements (`add_events`; a receipt's event is written with its number
+    blank), then each organization's receipts numbered by one statement that also fills the numbers into
+    their events, organizations in a fixed order. Call it LAST before the commit (the counters stay locked
+    until it). Returns the receipt ids issued, in the payments' order."""
+    unique = list({payment["id"]: payment for payment in payments}.values())
+    have = await repository.existing_for(session, [payment["id"] for payment in unique]) if unique else set()
+    due = [payment for payment in unique if payment["id"] not in have]
+    created_at = datetime.now(UTC)
+    receipt_ids = [uuid7() for _ in due]
+    receipt_events = [
+        pending(payment["organization_id"], "payment_receipt.created", receipt_id, PaymentReceiptEvent(
+            payment_receipt=PaymentReceipt(lago_id=receipt_id, number="", payment=render_payment(payment),
+                                           created_at=created_at)))
+        for receipt_id, payment in zip(receipt_ids, due, strict=True)]
+    envelopes = await add_events(session, [*with_events, *receipt_events])
+    event_ids = [envelope.id for envelope in envelopes[len(with_events):]]
+    by_organization: dict[uuid.UUID, list[tuple[uuid.UUID, uuid.UUID, uuid.UUID, datetime]]] = {}
+    for receipt_id, payment, event_id in zip(receipt_ids, due, event_ids, strict=True):
+        by_organization.setdefault(payment["organization_id"], []).append(
+            (receipt_id, payment["id"], event_id, created_at))
+    for organization_id in sorted(by_organization, key=str):  # one order for every writer: no deadlock
+        receipts = by_organization[organization_id]
+        numbered = await repository.insert_numbered_many(session, organization_id, PREFIX, receipts)
+        if numbered["receipts"] != len(receipts) or numbered["events"] != len(receipts):
+            # the envelope's shape changed: never commit an unnumbered receipt event
+            raise RuntimeError(f"payment_receipt.created: {numbered['events']} of {len(receipts)} numbered")
+    return receipt_ids
 
 
 async def get(session: AsyncSession, organization_id: uuid.UUID, receipt_id: uuid.UUID | None) -> PaymentReceipt:

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.events.contracts.payments import PaymentEvent
 from invora.ids import uuid7
-from invora.outbox.writer import PendingEvent, add_events
+from invora.outbox.writer import PendingEvent
 from payments.events import pending, publish
 from payments.payment_receipts import service as receipts
 from payments.payment_requests import status as request_status
@@ -67,11 +67,10 @@ async def record_attempt(session: AsyncSession, invoice: RowMapping, provider, *
 @dataclass
 class Deferred:
     """What a caller recording several outcomes in one transaction writes after the last one (`write_deferred`):
-    the payments' events (two statements for all of them) and the successes' receipts (last, see
-    `publish_payment`)."""
+    each locked payment with the columns its outcome changes and the event it publishes (None: none), all
+    written with one statement, their events and the successes' receipts with a few more for the whole batch."""
 
-    events: list[PendingEvent] = field(default_factory=list)
-    receipts: list[tuple[uuid.UUID, uuid.UUID, RowMapping]] = field(default_factory=list)
+    outcomes: list[tuple[RowMapping, dict, str | None]] = field(default_factory=list)
 
 
 async def apply_charge_result(session: AsyncSession, payment: RowMapping, result: ChargeResult,
@@ -87,7 +86,7 @@ async def apply_charge_result(session: AsyncSession, payment: RowMapping, result
         values["payment_method_id"] = result.payment_method_id
     if target == current or not can_move(current, target):
         if target == current and target == "processing":
-            await repository.set_outcome(session, payment["id"], values)
+            await _set_outcome(session, payment, values, None, deferred)
         return False
     values["payment_status"] = target
     if target == "succeeded":
@@ -98,11 +97,18 @@ async def apply_charge_result(session: AsyncSession, payment: RowMapping, result
                       failure_message=(result.failure_message or "")[:1000] or None)
     elif target == "requires_action":
         values["next_action"] = result.next_action or {}
-    await repository.set_outcome(session, payment["id"], _jsonable(values))
-    if target in PUBLISHED:
-        await publish_payment(session, payment["id"], payment["organization_id"], PUBLISHED[target],
-                              deferred=deferred)
+    await _set_outcome(session, payment, values, PUBLISHED.get(target), deferred)
     return True
+
+
+async def _set_outcome(session: AsyncSession, payment: RowMapping, values: dict, event_type: str | None,
+                       deferred: Deferred | None) -> None:
+    if deferred is not None:
+        deferred.outcomes.append((payment, values, event_type))
+        return
+    await repository.set_outcome(session, payment["id"], _jsonable(values))
+    if event_type is not None:
+        await publish_payment(session, payment["id"], payment["organization_id"], event_type)
 
 
 async def fail(session: AsyncSession, payment: RowMapping, *, category: str, code: str | None,
@@ -134,31 +140,39 @@ async def cancel_uncalled_attempts(session: AsyncSession, invoice: RowMapping, *
 
 
 def _jsonable(values: dict) -> dict:
-    return {k: (json.dumps(v) if k == "next_action" else v) for k, v in values.items()}
+    return {k: (json.dumps(v) if k == "next_action" and not isinstance(v, str) else v) for k, v in values.items()}
 
 
 async def publish_payment(session: AsyncSession, payment_id: uuid.UUID, organization_id: uuid.UUID,
-                          event_type: str, *, deferred: Deferred | None = None) -> None:
+                          event_type: str) -> None:
     row = await repository.by_id(session, organization_id, payment_id)
-    event = PaymentEvent(payment=render(row))
-    if deferred is not None:
-        deferred.events.append(pending(organization_id, event_type, payment_id, event))
-    else:
-        await publish(session, organization_id, event_type, payment_id, event)
+    await publish(session, organization_id, event_type, payment_id, PaymentEvent(payment=render(row)))
     await request_status.on_payment(session, row, event_type)
     if event_type == "payment.succeeded":  # published once per payment, in the transaction of its success
         # last: the receipt takes the organization's counter row, locked until the commit, which every
-        # other success of the organization waits for (see payment_receipts.service.issue); a caller that
-        # records several outcomes in one transaction issues them all after the last one
-        if deferred is not None:
-            deferred.receipts.append((organization_id, payment_id, row))
-        else:
-            await receipts.issue(session, organization_id, payment_id, row)
+        # other success of the organization waits for (see payment_receipts.service.issue)
+        await receipts.issue(session, organization_id, payment_id, row)
 
 
 async def write_deferred(session: AsyncSession, deferred: Deferred) -> None:
-    """What `apply_charge_result(..., deferred=)` left: the events (in the order recorded), then the receipts,
-    each organization's in one run; call it last before the commit."""
-    await add_events(session, deferred.events)
-    for organization_id, payment_id, row in sorted(deferred.receipts, key=lambda due: (str(due[0]), str(due[1]))):
-        await receipts.issue(session, organization_id, payment_id, row)
+    """What `apply_charge_result(..., deferred=)` left, call it last before the commit: the outcomes (one
+    statement), then the payments' events and the successes' receipts with theirs (`receipts.issue_many`: the
+    events in two statements, in the order recorded, then each organization's receipts numbered by one
+    statement, the last ones)."""
+    if not deferred.outcomes:
+        return
+    rows = await repository.set_outcomes(session, [
+        _jsonable({**{column: payment[column] for column in repository.OUTCOME_COLUMNS}, **values,
+                   "id": payment["id"]})
+        for payment, values, _ in deferred.outcomes])
+    events: list[PendingEvent] = []
+    succeeded: list[RowMapping] = []
+    for payment, _, event_type in deferred.outcomes:
+        if event_type is None:
+            continue
+        row = rows[payment["id"]]
+        events.append(pending(payment["organization_id"], event_type, payment["id"], PaymentEvent(payment=render(row))))
+        await request_status.on_payment(session, row, event_type)
+        if event_type == "payment.succeeded":
+            succeeded.append(row)
+    await receipts.issue_many(session, succeeded, with_events=events)

@@ -30,14 +30,14 @@ _INSERT = text(
     """
 )
 # a payment pays one invoice or a payment request (its invoices, listed with their numbers)
-PAYABLE_COLUMNS = (
-    "i.number AS invoice_number, "
+_REQUEST_COLUMNS = (
     "ARRAY(SELECT pri.invoice_id FROM payment_request_invoices pri WHERE pri.payment_request_id = p.payment_request_id "
     "ORDER BY pri.invoice_id) AS request_invoice_ids, "
     "ARRAY(SELECT ri.number FROM payment_request_invoices pri JOIN invoices ri ON ri.id = pri.invoice_id "
     "WHERE pri.payment_request_id = p.payment_request_id AND ri.number IS NOT NULL ORDER BY pri.invoice_id"
     ") AS request_invoice_numbers"
 )
+PAYABLE_COLUMNS = f"i.number AS invoice_number, {_REQUEST_COLUMNS}"
 _SELECT = f"SELECT p.*, {PAYABLE_COLUMNS} FROM payments p LEFT JOIN invoices i ON i.id = p.invoice_id"
 _BY_ID = text(f"{_SELECT} WHERE p.organization_id = :org AND p.id = :id")
 _LOCK = text("SELECT * FROM payments WHERE organization_id = :org AND id = :id FOR UPDATE")
@@ -84,6 +84,23 @@ _MARK_CALLED_MANY = text(
          AS v(id, amount_cents, provider_customer_id)
     WHERE p.id = v.id AND p.payment_status = 'pending' AND p.lease_until = :lease_until
     RETURNING p.id
+    """
+)
+# the provider's answers of a batch, in one statement (what `set_outcome` does for one, every outcome column
+# given for each row: the caller holds the rows locked and passes the current value of a column it does not
+# change); returns each row as `by_id` reads it
+OUTCOME_COLUMNS = ("provider_status", "provider_payment_id", "payment_method_id", "payment_status", "paid_at",
+                   "paid_on", "failure_category", "failure_code", "failure_message", "next_action")
+_OUTCOME_TYPES = {"paid_at": "timestamptz", "paid_on": "date", "next_action": "jsonb"}
+_SET_OUTCOMES = text(
+    f"""
+    UPDATE payments p SET {", ".join(f"{c} = v.{c}" for c in OUTCOME_COLUMNS)}, lease_until = NULL, updated_at = now()
+    FROM unnest(CAST(:id AS uuid[]), {", ".join(f"CAST(:{c} AS {_OUTCOME_TYPES.get(c, 'text')}[])"
+                                                 for c in OUTCOME_COLUMNS)})
+         AS v(id, {", ".join(OUTCOME_COLUMNS)})
+    WHERE p.id = v.id
+    RETURNING p.*, (SELECT i.number FROM invoices i WHERE i.id = p.invoice_id) AS invoice_number,
+      {_REQUEST_COLUMNS}
     """
 )
 _LOCK_MANY = text("SELECT * FROM payments WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY id FOR UPDATE")
@@ -218,6 +235,15 @@ async def set_outcome(session: AsyncSession, payment_id: uuid.UUID, values: dict
                             f"{column} = :{column}" for column in values)
     statement = text(f"UPDATE payments SET {assignments}, lease_until = NULL, updated_at = now() WHERE id = :id")
     await session.execute(statement, {**values, "id": payment_id})
+
+
+async def set_outcomes(session: AsyncSession, outcomes: list[dict[str, Any]]) -> dict[uuid.UUID, RowMapping]:
+    """`set_outcome` for several locked payments at once: each dict holds `id` and every `OUTCOME_COLUMNS`
+    (`next_action` as JSON text); the rows after the change, as `by_id` reads them, by id."""
+    if not outcomes:
+        return {}
+    binds = {column: [outcome[column] for outcome in outcomes] for column in ("id", *OUTCOME_COLUMNS)}
+    return {row["id"]: row for row in (await session.execute(_SET_OUTCOMES, binds)).mappings()}
 
 
 async def live_attempts_for_provider(session: AsyncSession, provider_id: uuid.UUID) -> bool:
