@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import hmac
 import json
+import uuid
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
@@ -122,7 +123,8 @@ class FlutterwaveAdapter:
     async def setup_url(self, *, provider_customer_id: str, success_url: str | None) -> str:
         """Flutterwave's hosted checkout for a small card payment, which tokenizes the card."""
         body = await self._http.ok("POST", "/payments", json={
-            "tx_ref": f"setup-{provider_customer_id}", "amount": 1, "currency": "NGN", "payment_options": "card",
+            # tx_ref is unique per transaction at Flutterwave: a nonce lets the customer add another card later
+            "tx_ref": f"setup-{uuid.uuid4().hex}", "amount": 1, "currency": "NGN", "payment_options": "card",
             "redirect_url": success_url, "customer": {"email": provider_customer_id},
             "meta": {"invora_purpose": "payment_method_setup"}})
         return body["data"]["link"]

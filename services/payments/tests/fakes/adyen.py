@@ -78,9 +78,13 @@ class FakeAdyen(FakeServer):
         return payment
 
     def pay_link(self, url: str) -> dict[str, Any]:
-        """The shopper pays a payment link: an authorised payment under the link's reference."""
+        """The shopper pays a payment link: an authorised payment under the link's reference; a link made with
+        `storePaymentMethodMode: enabled` also stores the card for the link's `shopperReference`."""
         link = self.links[url]
         link["status"] = "completed"
+        if link.get("storePaymentMethodMode") == "enabled" and link.get("shopperReference"):
+            # Adyen stores the card as a token for the shopper (a zero-value link only stores it)
+            link["storedPaymentMethodId"] = self.add_card(link["shopperReference"], "ok", last4="4242")
         psp = psp_reference()
         self.payments[psp] = {"pspReference": psp, "resultCode": "Authorised", "amount": link["amount"],
                               "merchantReference": link["reference"], "shopperReference": link["shopperReference"],
@@ -199,6 +203,11 @@ class FakeAdyen(FakeServer):
         link_id = f"PL{uuid.uuid4().hex[:14].upper()}"
         link = {"id": link_id, "url": f"{self.url}/payByLink/{link_id}", "status": "active", "amount": amount,
                 "reference": body["reference"], "shopperReference": body.get("shopperReference"),
-                "metadata": body.get("metadata") or {}}
+                "metadata": body.get("metadata") or {}, "storePaymentMethodMode": body.get("storePaymentMethodMode"),
+                "recurringProcessingModel": body.get("recurringProcessingModel")}
+        if body.get("storePaymentMethodMode") == "enabled" and (
+                not body.get("shopperReference") or not body.get("recurringProcessingModel")):
+            return self._error(422, "100", "Storing payment details needs shopperReference and "
+                                           "recurringProcessingModel")
         self.links[link["url"]] = link
         return self.reply(link, 201)

@@ -88,10 +88,12 @@ class FakeFlutterwave(FakeServer):
     def pay_checkout(self, link: str) -> dict[str, Any]:
         """The customer pays a hosted checkout link with a card; the successful transaction (its webhook's data)."""
         page = self.links[link]
+        token = f"flw-t1nf-{uuid.uuid4().hex}-m03k"
+        self.behaviours[token] = "ok"  # the card paid with is tokenized: later `tokenized-charges` may use it
         transaction = self._transaction(page["customer"]["email"], amount=Decimal(page["amount"]),
                                         currency=page["currency"], tx_ref=page["tx_ref"], status="successful",
-                                        processor_response="Approved", token=f"flw-t1nf-{uuid.uuid4().hex}-m03k",
-                                        last4="4242", meta=page.get("meta"))
+                                        processor_response="Approved", token=token, last4="4242",
+                                        meta=page.get("meta"))
         return self._shown(transaction)
 
     def chargeback(self, transaction_id: int, status: str, stage: str = "new") -> dict[str, Any]:

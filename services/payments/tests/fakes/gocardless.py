@@ -101,9 +101,16 @@ class FakeGoCardless(FakeServer):
                 customer_id and p["status"] not in {"failed", "cancelled", "customer_approval_denied"}]
 
     def pay_flow(self, authorisation_url: str) -> dict[str, Any]:
-        """The customer pays a billing request's flow (Instant Bank Pay): a confirmed payment, and its event."""
+        """The customer completes a billing request's flow: for a `mandate_request`, a mandate is set up (its
+        `mandates.created` event); for a `payment_request` (Instant Bank Pay), a confirmed payment and its event."""
         request = self.billing_requests[self.flows[authorisation_url]["links"]["billing_request"]]
         asked = request["payment_request"]
+        if asked is None:  # a mandate request only
+            mandate_id = self.add_mandate(request["links"]["customer"], "ok")
+            self.mandates[mandate_id]["status"] = "pending_submission"
+            request.update(status="fulfilled", mandate_request={**request["mandate_request"],
+                                                                "links": {"mandate": mandate_id}})
+            return self.event("mandates", "created", mandate_id, "mandate_created", "Mandate created via the API.")
         payment = {"id": _id("PM"), "created_at": _now(), "charge_date": "2026-12-02", "amount": asked["amount"],
                    "amount_refunded": 0, "currency": asked["currency"], "status": "confirmed",
                    "description": asked.get("description"), "reference": None, "metadata": asked.get("metadata") or {},

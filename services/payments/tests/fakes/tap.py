@@ -106,9 +106,14 @@ class FakeTap(FakeServer):
         return self.refunds[refund_id]
 
     def pay_page(self, url: str) -> dict[str, Any]:
-        """The customer pays a hosted charge's page with a good card."""
+        """The customer pays a hosted charge's page with a good card (saved on the customer when the charge asked)."""
         charge = next(c for c in self.charges_by_id.values() if (c.get("transaction") or {}).get("url") == url)
         charge.update(status="CAPTURED", response={"code": "000", "message": "Captured"})
+        if charge.get("save_card"):  # Tap saves the card paid with on the customer (`save_card: true`)
+            card_id = self.add_card(charge["customer"]["id"], "ok", last_four="4242")
+            charge["card"] = {k: self.cards[charge["customer"]["id"]][0][k]
+                              for k in ("id", "object", "first_six", "last_four", "brand")}
+            assert charge["card"]["id"] == card_id
         return charge
 
     # -- the API -------------------------------------------------------------------------------------
@@ -166,7 +171,8 @@ class FakeTap(FakeServer):
         charge: dict[str, Any] = {
             "id": charge_id, "object": "charge", "live_mode": False, "amount": Decimal(str(amount)),
             "currency": currency, "customer_initiated": body.get("customer_initiated", True),
-            "threeDSecure": body.get("threeDSecure", True), "description": body.get("description"),
+            "threeDSecure": body.get("threeDSecure", True), "save_card": bool(body.get("save_card")),
+            "description": body.get("description"),
             "metadata": body.get("metadata") or {}, "customer": {"id": customer_id},
             "reference": {**reference, "gateway": str(self.next_id()), "payment": str(self.next_id())},
             "transaction": {"created": str(now), "timezone": "UTC+03:00"},
