@@ -417,12 +417,23 @@ async def test_payment_events_set_the_payment_status(world, api, inv, org):
             "lago_id": str(uuid.uuid4()), "lago_customer_id": customer["lago_id"],
             "external_customer_id": customer["external_id"], "invoice_ids": [invoice["lago_id"]],
             "lago_payable_id": invoice["lago_id"], "amount_cents": 1_000, "amount_currency": "EUR",
-            "status": status, "payment_status": status, "type": "provider", "created_at": APR.isoformat()}})
+            "status": status, "payment_status": status, "type": "provider", "created_at": APR.isoformat(),
+            "payment_provider_type": "stripe", "payment_provider_code": "stripe_main",
+            "provider_customer_id": "cus_stripe_1",
+            "failure": {"category": "hard", "code": "card_declined", "message": "Your card was declined."}
+            if status == "failed" else None}})
 
     await world.deliver(on_payment, payment("payment.failed", "failed"))
     assert (await invoices(api))[0]["payment_status"] == "failed"
+    # Lago's `invoice.payment_failure` (object `payment_provider_invoice_payment_error`), once per failed charge
+    assert await outbox(inv, org, "invoice.payment_failure") == [{"payment_provider_invoice_payment_error": {
+        "lago_invoice_id": invoice["lago_id"], "lago_customer_id": customer["lago_id"],
+        "external_customer_id": customer["external_id"], "provider_customer_id": "cus_stripe_1",
+        "payment_provider": "stripe", "payment_provider_code": "stripe_main",
+        "provider_error": {"message": "Your card was declined.", "error_code": "card_declined"}}}]
     await world.deliver(on_payment, payment("payment.succeeded", "succeeded"))
     await world.deliver(on_payment, payment("payment.failed", "failed"))  # late: a success is not undone
     assert (await invoices(api))[0]["payment_status"] == "succeeded"
     assert [e["invoice"]["payment_status"] for e in await outbox(inv, org, "invoice.payment_status_updated")] == [
         "failed", "succeeded"]
+    assert len(await outbox(inv, org, "invoice.payment_failure")) == 1  # the late failure of a paid invoice: none

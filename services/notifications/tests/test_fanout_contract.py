@@ -116,6 +116,13 @@ def test_a_subscription_webhook_carries_lagos_subscription_object_not_the_event_
                               aggregate_type="invoice", aggregate_id=str(uuid.uuid4()), sequence=1,
                               data={"invoice": invoice})
     assert json.loads(build_body(alone)[1])["invoice"] == invoice
+    error = {"lago_invoice_id": invoice["lago_id"], "provider_error": {"message": "declined", "error_code": "x"}}
+    failure = EventEnvelope(type="invoice.payment_failure", source="invoicing", organization_id=uuid.uuid4(),
+                            aggregate_type="invoice", aggregate_id=str(uuid.uuid4()), sequence=2,
+                            data={"payment_provider_invoice_payment_error": error})
+    object_type, body = build_body(failure)  # Lago's object name for this webhook
+    assert object_type == "payment_provider_invoice_payment_error"
+    assert json.loads(body)["payment_provider_invoice_payment_error"] == error
     flat = EventEnvelope(type="webhook.test", source="notifications", organization_id=uuid.uuid4(),
                              aggregate_type="webhook_endpoint", aggregate_id=str(uuid.uuid4()), sequence=1,
                              data={"message": "hello"})

@@ -2,8 +2,9 @@
 
 `payment.succeeded` → `succeeded`; `payment.failed` → `failed` (a later success wins; a failure never
 overwrites a success, whatever order the events come in). Each changed invoice publishes
-`invoice.payment_status_updated`. `payment.dispute_lost` marks the invoice `payment_dispute_lost_at`
-(`invoice.payment_dispute_lost`), once, as `POST /invoices/{id}/lose_dispute` does. One event, one
+`invoice.payment_status_updated`; each failed provider charge of an invoice not paid publishes Lago's
+`invoice.payment_failure` (with the provider's error). `payment.dispute_lost` marks the invoice
+`payment_dispute_lost_at` (`invoice.payment_dispute_lost`), once, as `POST /invoices/{id}/lose_dispute` does. One event, one
 transaction (platform consumer + inbox).
 """
 
@@ -13,9 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicing.credit_notes import service as credit_notes
 from invoicing.invoices import lifecycle, repository
+from invoicing.invoices.models import Invoice
 from invora.bus.consumer import ConsumerSpec
-from invora.events.contracts.payments import PaymentEvent
+from invora.events.contracts import invoicing as contract
+from invora.events.contracts.payments import Payment, PaymentEvent
 from invora.events.envelope import EventEnvelope
+from invora.outbox import PendingEvent, add_events
 
 STATUSES = {"payment.succeeded": "succeeded", "payment.failed": "failed"}
 DISPUTE_LOST = "payment.dispute_lost"
@@ -40,6 +44,21 @@ async def on_payment(session: AsyncSession, event: EventEnvelope) -> None:
         if invoice.payment_status == "succeeded" and status == "failed":
             continue
         await lifecycle.set_payment_status(session, invoice, status, event.occurred_at)
+        if status == "failed" and payment.type == "provider":
+            await _publish_failure(session, invoice, payment)
+
+
+async def _publish_failure(session: AsyncSession, invoice: Invoice, payment: Payment) -> None:
+    failure = payment.failure
+    data = contract.InvoicePaymentFailure(payment_provider_invoice_payment_error=contract.InvoicePaymentError(
+        lago_invoice_id=invoice.id, lago_customer_id=payment.lago_customer_id,
+        external_customer_id=payment.external_customer_id, provider_customer_id=payment.provider_customer_id,
+        payment_provider=payment.payment_provider_type, payment_provider_code=payment.payment_provider_code,
+        provider_error=contract.ProviderError(message=failure.message if failure else None,
+                                              error_code=failure.code if failure else None)))
+    await add_events(session, [PendingEvent(
+        type="invoice.payment_failure", organization_id=invoice.organization_id, aggregate_type="invoice",
+        aggregate_id=invoice.id, data=data.model_dump(mode="json"))])
 
 
 PAYMENT_CONSUMERS: tuple[ConsumerSpec, ...] = (

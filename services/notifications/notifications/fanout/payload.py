@@ -26,6 +26,7 @@ OBJECT_TYPES: dict[str, str] = {
     "events.errors": "events_errors",
     "event.error": "event_error",
     "invoice.payment_dispute_lost": "payment_dispute_lost",
+    "invoice.payment_failure": "payment_provider_invoice_payment_error",
 }
 
 

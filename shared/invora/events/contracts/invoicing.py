@@ -210,6 +210,30 @@ class InvoiceEvent(_Object):
     invoice: Invoice
 
 
+class ProviderError(_Object):
+    message: str | None = None
+    error_code: str | None = None
+
+
+class InvoicePaymentError(_Object):
+    """Lago's `InvoicePaymentFailureObject`: a charge of the invoice failed at the customer's provider."""
+
+    lago_invoice_id: uuid.UUID
+    lago_customer_id: uuid.UUID
+    external_customer_id: str
+    provider_customer_id: str | None = None
+    payment_provider: str | None = Field(None, description="The provider's type (`stripe`, `adyen`, ...).")
+    payment_provider_code: str | None = None
+    provider_error: ProviderError
+
+
+class InvoicePaymentFailure(_Object):
+    """`invoice.payment_failure` (Lago's webhook; object `payment_provider_invoice_payment_error`): one per failed
+    provider charge of a finalized invoice not already paid."""
+
+    payment_provider_invoice_payment_error: InvoicePaymentError
+
+
 class FeeEvent(_Object):
     fee: Fee
 
@@ -345,6 +369,7 @@ INVOICE_EVENT_TYPES = ("drafted", "created", "one_off_created", "finalized", "vo
 EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     **{f"invoice.{verb}": InvoiceEvent for verb in INVOICE_EVENT_TYPES},
     "invoice.billing_check_failed": BillingCheckFailed,
+    "invoice.payment_failure": InvoicePaymentFailure,
     "fee.created": FeeEvent,
     **{f"credit_note.{verb}": CreditNoteEvent for verb in CREDIT_NOTE_EVENT_TYPES},
     PREPAID_CREDITS_REQUESTED: PrepaidCreditsRequested,
