@@ -4,8 +4,8 @@
 overwrites a success, whatever order the events come in). Each changed invoice publishes
 `invoice.payment_status_updated`; each failed provider charge of an invoice not paid publishes Lago's
 `invoice.payment_failure` (with the provider's error). `payment.dispute_lost` marks the invoice
-`payment_dispute_lost_at` (`invoice.payment_dispute_lost`), once, as `POST /invoices/{id}/lose_dispute` does. One event, one
-transaction (platform consumer + inbox).
+`payment_dispute_lost_at` (`invoice.payment_dispute_lost`), once, as `POST /invoices/{id}/lose_dispute`
+does. One event, one transaction (platform consumer + inbox).
 """
 
 from __future__ import annotations
