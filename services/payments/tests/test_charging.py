@@ -230,6 +230,11 @@ async def test_a_customer_without_a_provider_customer_is_created_there_once(paym
     assert len(created) == 1
     provider_customer_id = created[0]["data"]["customer"]["provider_customer_id"]
     assert provider_customer_id.startswith("cus_")
+    # what a receiver of Lago's webhook reads in its `customer` object
+    sent = created[0]["data"]["customer"]
+    assert (sent["lago_id"], sent["external_id"]) == (str(customer["lago_id"]), customer["external_id"])
+    assert sent["billing_configuration"] == {"payment_provider": "stripe", "payment_provider_code": sent[
+        "payment_provider_code"], "provider_customer_id": provider_customer_id}
     # the new Stripe customer has no card yet: a hard failure, nothing charged
     for payment_id in (first, second):
         payment = await stage.payment(payment_id)

@@ -8,7 +8,12 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invora.customer_projection import service as projection
-from invora.events.contracts.payments import CustomerPaymentProviderEvent, ProviderCustomer, ProviderError
+from invora.events.contracts.payments import (
+    CustomerPaymentProviderEvent,
+    ProviderBillingConfiguration,
+    ProviderCustomer,
+    ProviderError,
+)
 from invora.events.contracts.subscriptions import Customer
 from invora.events.envelope import EventEnvelope
 from invora.ids import uuid7
@@ -45,10 +50,14 @@ ensure_external_customer_access = projection.ensure_external_customer_access
 
 def _event(customer: RowMapping, provider: RowMapping, provider_customer_id: str | None,
            error: ProviderError | None = None) -> CustomerPaymentProviderEvent:
-    return CustomerPaymentProviderEvent(
-        customer=ProviderCustomer(lago_customer_id=customer["id"], external_customer_id=customer["external_id"],
-                                  payment_provider=provider["provider_type"], payment_provider_code=provider["code"],
-                                  provider_customer_id=provider_customer_id, provider_error=error))
+    return CustomerPaymentProviderEvent(customer=ProviderCustomer(
+        lago_id=customer["id"], external_id=customer["external_id"], name=customer["name"], email=customer["email"],
+        billing_configuration=ProviderBillingConfiguration(
+            payment_provider=provider["provider_type"], payment_provider_code=provider["code"],
+            provider_customer_id=provider_customer_id),
+        lago_customer_id=customer["id"], external_customer_id=customer["external_id"],
+        payment_provider=provider["provider_type"], payment_provider_code=provider["code"],
+        provider_customer_id=provider_customer_id, provider_error=error))
 
 
 async def ensure_provider_customer(sessionmaker: async_sessionmaker[AsyncSession], adapter: PaymentProviderAdapter,

@@ -192,7 +192,22 @@ class ProviderError(_Object):
     error_code: str | None = None
 
 
+class ProviderBillingConfiguration(_Object):
+    payment_provider: ProviderType
+    payment_provider_code: str
+    provider_customer_id: str | None = None
+
+
 class ProviderCustomer(_Object):
+    """The customer as payments knows it, with the fields of Lago's `CustomerObject` a receiver of
+    `customer.payment_provider_*` reads (`lago_id`, `external_id`, `billing_configuration.provider_customer_id`)
+    beside the link's own."""
+
+    lago_id: uuid.UUID | None = None
+    external_id: str | None = None
+    name: str | None = None
+    email: str | None = None
+    billing_configuration: ProviderBillingConfiguration | None = None
     lago_customer_id: uuid.UUID
     external_customer_id: str
     payment_provider: ProviderType
