@@ -1252,3 +1252,61 @@ async def test_a_cashfree_dispute_on_an_order_we_never_saw_paid_records_nothing(
     assert dispute["status"] == "won" and dispute["lost_at"] is None
     events = await stage.events("payment.dispute_opened", "payment.dispute_won", "payment.dispute_lost")
     assert sorted(e["type"] for e in events) == ["payment.dispute_opened", "payment.dispute_won"]
+
+
+async def test_a_cashfree_invoice_page_is_replaced_once_expired_and_never_two_are_live(payments, stage):
+    """An invoice's Cashfree page is a payment link of the invoice's series: asked again it is the same link; once
+    expired a new one is made; a partial payment meanwhile cancels the live one before a new amount's link; a link
+    paid whose webhook has not come refuses a new page. At no time are two links of the invoice payable."""
+    if stage.driver.provider_type != "cashfree":
+        pytest.skip("Cashfree's payment links")
+    fake, secret = stage.driver.fake, stage.driver.client_secret
+    customer = await stage.customer(card=None)
+    invoice_id, payment_id = await stage.finalize(customer, 7_700)
+    await _run(payments)
+    expired_charge = fake.expire(str(payment_id))  # the charge's own link expires: the invoice is due again
+    assert (await stage.webhook(*fake.signed(secret, "PAYMENT_LINK_EVENT", expired_charge))).json()["outcome"] == \
+        "applied"
+    url = f"/api/v1/invoices/{invoice_id}/payment_url"
+
+    async def page() -> dict:
+        page_url = (await stage.ok("POST", url))["invoice_payment_details"]["payment_url"]
+        [link] = [k for k in fake.links.values() if k["link_url"] == page_url]
+        return link
+
+    def live() -> list[str]:
+        return [k["link_id"] for k in fake.links.values()
+                if k["link_notes"].get("invora_invoice_id") == str(invoice_id) and k["link_status"] == "ACTIVE"]
+
+    first = await page()
+    assert (await page())["link_id"] == first["link_id"] and live() == [first["link_id"]]
+    expired = fake.expire(first["link_id"])  # the customer did not pay in time
+    outcome = (await stage.webhook(*fake.signed(secret, "PAYMENT_LINK_EVENT", expired))).json()["outcome"]
+    assert outcome == "not_settled"
+    second = await page()
+    assert second["link_id"] != first["link_id"] and second["link_amount"] == 77 and live() == [second["link_id"]]
+    await stage.ok("POST", "/api/v1/payments", {"payment": {"invoice_id": str(invoice_id), "amount_cents": 1_000,
+                                                            "reference": "wire-1"}})
+    third = await page()  # the invoice owes 67 now: the 77 link is cancelled before the new one is made
+    assert fake.links[second["link_id"]]["link_status"] == "CANCELLED"
+    assert third["link_amount"] == 67 and live() == [third["link_id"]]
+    body, headers = fake.signed(secret, "PAYMENT_LINK_EVENT", fake.pay(third["link_id"]))
+    assert (await stage.webhook(body, headers)).json()["outcome"] == "recorded"
+    assert (await stage.error("POST", url))["error_details"] == {"base": ["invoice_not_payable"]}
+    paid = [p for p in (await stage.ok("GET", f"/api/v1/payments?invoice_id={invoice_id}"))["payments"]
+            if p["payment_status"] == "succeeded"]
+    assert sorted(p["amount_cents"] for p in paid) == [1_000, 6_700]
+    assert stage.charges(customer) == [6_700]
+
+    # another invoice: its page is paid at Cashfree, its webhook not recorded yet: no second page is made
+    other_invoice, other_payment = await stage.finalize(customer, 2_000)
+    await _run(payments)
+    assert (await stage.webhook(*fake.signed(secret, "PAYMENT_LINK_EVENT", fake.expire(str(other_payment))))
+            ).status_code == 200
+    other_url = f"/api/v1/invoices/{other_invoice}/payment_url"
+    link = (await stage.ok("POST", other_url))["invoice_payment_details"]["payment_url"]
+    [paid_link] = [k for k in fake.links.values() if k["link_url"] == link]
+    fake.pay(paid_link["link_id"])
+    links_before = len(fake.links)
+    refused = await stage.error("POST", other_url, status=400)
+    assert refused["code"] == "payment_provider_error" and len(fake.links) == links_before

@@ -53,6 +53,7 @@ from payments.providers.http import JsonClient, refusal
 DEFAULT_API_BASE = "https://api.cashfree.com/pg"
 API_VERSION = "2023-08-01"
 PLACEHOLDER_PHONE = "9999999999"  # Cashfree requires a phone on a link; payments keeps none
+MAX_PAGES = 50  # payment links made for one invoice's (or top-up's) page, one live at a time
 DISPUTE_EVENTS = frozenset({"DISPUTE_CREATED", "DISPUTE_UPDATED", "DISPUTE_CLOSED"})
 DISPUTE_STAGES = ("PRE_ARBITRATION", "ARBITRATION", "CHARGEBACK", "RETRIEVAL", "DISPUTE")  # longest first
 _REFUND_STATUS = {"SUCCESS": "succeeded", "CANCELLED": "failed", "PENDING": "pending", "ONHOLD": "pending"}
@@ -142,18 +143,45 @@ class CashfreeAdapter:
 
     async def payment_url(self, *, provider_customer_id: str, amount_cents: int, currency: str, description: str,
                           success_url: str | None, metadata: dict[str, str]) -> str:
-        """A payment link for one payment; its `PAYMENT_LINK_EVENT` carries `metadata` back in `link_notes`."""
-        link_id = "inv_" + hashlib.sha256(json.dumps(metadata, sort_keys=True).encode()).hexdigest()[:24] + \
-            "_" + str(amount_cents)
-        response = await self._create_link(link_id=link_id, idempotency_key=link_id, amount_cents=amount_cents,
-                                           currency=currency, email=provider_customer_id, purpose=description,
-                                           success_url=success_url, notes=metadata)
-        if response.ok:
-            return response.body["link_url"]
-        existing = await self._link(link_id)  # the same page asked again: the same link
-        if existing is not None and existing.get("link_status") == "ACTIVE":
-            return existing["link_url"]
-        raise refusal("cashfree", response)
+        """A payment link for one payment; its `PAYMENT_LINK_EVENT` carries `metadata` back in `link_notes`.
+
+        One live link per invoice (or top-up) at a time: its links form a series `inv_<hash of metadata>_<n>`, and
+        the first link of the series Cashfree does not refuse is made. An existing link is given again while it is
+        `ACTIVE` for the same amount; one `ACTIVE` for another amount (the invoice was paid in part meanwhile) is
+        cancelled first; an `EXPIRED` or `CANCELLED` one is passed over (a new page after the first expired). A
+        link already `PAID` whose webhook has not been recorded yet refuses a new page (it could be paid twice).
+        Two requests at once walk the same series and meet on the same link (Cashfree refuses a second `link_id`).
+        """
+        series = "inv_" + hashlib.sha256(json.dumps(metadata, sort_keys=True).encode()).hexdigest()[:24]
+        for generation in range(MAX_PAGES):
+            link_id = f"{series}_{generation}"
+            response = await self._create_link(
+                link_id=link_id, idempotency_key=f"{link_id}_{amount_cents}", amount_cents=amount_cents,
+                currency=currency, email=provider_customer_id, purpose=description, success_url=success_url,
+                notes=metadata)
+            if response.ok:
+                return response.body["link_url"]
+            existing = await self._link(link_id)
+            if existing is None:
+                raise refusal("cashfree", response)
+            status = existing.get("link_status")
+            if status == "ACTIVE" and to_minor(existing["link_amount"], currency) == amount_cents:
+                return existing["link_url"]  # the same page asked again: the same link
+            if status == "ACTIVE":  # another amount: this page must not stay payable beside the new one
+                status = await self._cancel_link(link_id)
+            if status in {"EXPIRED", "CANCELLED"}:
+                continue
+            raise ProviderError("A Cashfree payment link of this payment was paid; its payment is being recorded.",
+                                code="page_already_paid")
+        raise ProviderError(f"{MAX_PAGES} Cashfree payment links were made for this payment.", code="too_many_pages")
+
+    async def _cancel_link(self, link_id: str) -> str:
+        """`POST /links/{link_id}/cancel` (only an `ACTIVE` link); the link's status afterwards."""
+        response = await self._http.request("POST", f"/links/{quote(link_id, safe='')}/cancel")
+        if response.ok and isinstance(response.body, dict) and response.body.get("link_status"):
+            return str(response.body["link_status"])
+        found = await self._link(link_id)  # refused: paid (or expired) meanwhile
+        return str((found or {}).get("link_status") or "UNKNOWN")
 
     async def charge(self, request: ChargeRequest) -> ChargeResult:
         response = await self._create_link(

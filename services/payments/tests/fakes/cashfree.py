@@ -2,13 +2,13 @@
 the payment-link and refund endpoints the adapter calls.
 
 Shapes follow Cashfree's documentation: requests authenticate with `x-client-id`, `x-client-secret` and
-`x-api-version`; amounts are decimal numbers in major units; a `link_id` is unique per merchant (a second link
-with the same id is refused), links start `ACTIVE` with a `link_url`, turn `PAID` when the customer pays and
-`GET /links/{id}/orders` lists the orders made on them (Cashfree's own `CFPay_…` order ids); a `refund_id` is
-unique per order, refunds start `PENDING` and are settled later (`REFUND_STATUS_WEBHOOK`); dispute webhooks
-(`DISPUTE_CREATED|UPDATED|CLOSED`, `dispute`) name the paid order in `order_details` (Cashfree's samples).
-Webhooks are signed as Cashfree signs them: `x-webhook-signature` is the base64 HMAC-SHA256 of
-`x-webhook-timestamp` followed by the raw body, keyed with the client secret.
+`x-api-version`; amounts are decimal numbers in major units; a `link_id` is unique per merchant (a second link with
+the same id is refused), links start `ACTIVE` with a `link_url`, turn `PAID` when the customer pays, `POST
+/links/{id}/cancel` ends an `ACTIVE` one and `GET /links/{id}/orders` lists the orders made on them (Cashfree's own
+`CFPay_…` order ids); a `refund_id` is unique per order, refunds start `PENDING` and are settled later
+(`REFUND_STATUS_WEBHOOK`); dispute webhooks (`DISPUTE_CREATED|UPDATED|CLOSED`, `dispute`) name the paid order in
+`order_details` (Cashfree's samples). Webhooks are signed as Cashfree signs them: `x-webhook-signature` is the
+base64 HMAC-SHA256 of `x-webhook-timestamp` followed by the raw body, keyed with the client secret.
 
 Not verified against a live sandbox: the exact error codes and messages of refusals (the adapter relies only
 on the HTTP status), and fields the adapter does not read.
@@ -50,6 +50,7 @@ class FakeCashfree(FakeServer):
             web.post("/links", self._create_link),
             web.get("/links/{link_id}", self._get_link),
             web.get("/links/{link_id}/orders", self._link_orders),
+            web.post("/links/{link_id}/cancel", self._cancel_link),
             web.post("/orders/{order_id}/refunds", self._create_refund),
             web.get("/orders/{order_id}/refunds/{refund_id}", self._get_refund),
         ])
@@ -161,6 +162,18 @@ class FakeCashfree(FakeServer):
         link = self.links.get(request.match_info["link_id"])
         if link is None:
             return self._refuse("link does not exist", "link_not_found", 404)
+        return self.reply({k: v for k, v in link.items() if k != "order"})
+
+    async def _cancel_link(self, request: web.Request) -> web.Response:
+        """Only an `ACTIVE` link can be cancelled; no payment can be made on it afterwards."""
+        self._authorized(request)
+        link = self.links.get(request.match_info["link_id"])
+        if link is None:
+            return self._refuse("link does not exist", "link_not_found", 404)
+        if link["link_status"] != "ACTIVE":
+            return self._refuse(f"link is {link['link_status']}: only an active link can be cancelled",
+                                "link_cancel_failed")
+        link["link_status"] = "CANCELLED"
         return self.reply({k: v for k, v in link.items() if k != "order"})
 
     async def _link_orders(self, request: web.Request) -> web.Response:
