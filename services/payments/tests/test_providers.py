@@ -905,8 +905,28 @@ async def test_payment_methods_are_read_from_the_provider(payments, stage):
     customer = await stage.customer()
     url = f"/api/v1/customers/{customer['external_id']}/payment_methods"
     listed = await stage.ok("GET", url)
-    if stage.driver.hosted:  # the provider keeps no method for us
+    if stage.driver.hosted:  # Cashfree: the token vault's saved cards, listed and deleted, never charged
+        from payments.providers.cashfree import instrument_customer_id
+
         assert listed["meta"]["total_count"] == 0 and listed["payment_methods"] == []
+        vault_id = instrument_customer_id(customer["provider_customer_id"])
+        older = stage.driver.fake.save_card(vault_id, last4="1111")
+        newer = stage.driver.fake.save_card(vault_id, last4="4242", network="MASTERCARD")
+        stage.driver.fake.save_card(instrument_customer_id("someone-else@acme.test"))  # another customer's
+        listed = (await stage.ok("GET", url))["payment_methods"]
+        assert sorted((m["provider_method_id"], m["last4"], m["is_default"]) for m in listed) == sorted([
+            (newer, "4242", False), (older, "1111", False)])  # only this customer's, none the default
+        assert {m["brand"] for m in listed} == {"visa", "mastercard"}
+        refused = await stage.error("PUT", f"{url}/{listed[0]['lago_id']}/set_as_default", status=400)
+        assert refused["code"] == "payment_provider_error"
+        [deleted] = [m for m in listed if m["provider_method_id"] == older]
+        await stage.ok("DELETE", f"{url}/{deleted['lago_id']}")
+        assert [m["provider_method_id"] for m in (await stage.ok("GET", url))["payment_methods"]] == [newer]
+        await stage.error("DELETE", f"{url}/{deleted['lago_id']}", status=404)
+        # saved cards are never charged: an invoice is still a payment link
+        _, payment_id = await stage.finalize(customer, 1_900)
+        await _run(payments)
+        assert (await stage.payment(payment_id))["payment_status"] == "requires_action"
         return
     assert listed["meta"]["total_count"] == 1
     [method] = listed["payment_methods"]
@@ -1310,3 +1330,11 @@ async def test_a_cashfree_invoice_page_is_replaced_once_expired_and_never_two_ar
     links_before = len(fake.links)
     refused = await stage.error("POST", other_url, status=400)
     assert refused["code"] == "payment_provider_error" and len(fake.links) == links_before
+
+
+def test_cashfree_s_vault_customer_id_is_one_per_customer_and_valid_at_cashfree():
+    from payments.providers.cashfree import instrument_customer_id
+
+    one, same, other = (instrument_customer_id(e) for e in ("Ana@Acme.test", " ana@acme.test", "ana2@acme.test"))
+    assert one == same and one != other  # the e-mail's case and spaces do not matter; two customers never share
+    assert one.isalnum() and 3 <= len(one) <= 50  # Cashfree's customer_id: alphanumeric, at most 50

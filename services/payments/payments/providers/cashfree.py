@@ -3,8 +3,14 @@
 Cashfree's Python SDK (`cashfree_pg`) is generated code with fixed environments; we need an API base the
 tests can point at a fake, so this is a small client over `http.py`, following Cashfree's documented API.
 
-What Cashfree offers a billing system is a *hosted* payment, not an off-session charge of a saved method
-(card-on-file charging needs Cashfree's token vault and a customer-present flow), so, as Lago does:
+What Cashfree offers a billing system is a *hosted* payment, not an off-session charge of a saved method, so, as
+Lago does, a charge is a page the customer pays. Why no off-session charge: under the RBI's card-on-file rules every
+payment with a saved (tokenised) card needs the cardholder's additional factor of authentication, so Cashfree's
+token vault speeds up a customer-present checkout but cannot be charged without the customer; the only recurring
+debit India allows without the customer is an e-mandate (Cashfree Subscriptions: card, UPI Autopay, eNACH), whose
+debits are scheduled (`payment_schedule_date`), pre-notified to the customer (at least 24 hours before, for cards
+and UPI) and settled asynchronously, and whose authorisation page is opened with Cashfree's JS SDK from a
+`subscription_session_id` (no URL the API hands back for `checkout_url`). That path is not built.
 
 - A charge is a **payment link** (`POST /links`) whose `link_id` is our reference (Cashfree refuses a
   second link with the same id, its protection against a double charge; the call also carries
@@ -24,7 +30,9 @@ What Cashfree offers a billing system is a *hosted* payment, not an off-session 
 - Disputes: `DISPUTE_CREATED|UPDATED|CLOSED` webhooks name the order that paid the link
   (`order_details.order_id`), which the link's `PAYMENT_LINK_EVENT` gave us (`order.order_id`, kept on the
   payment); recorded on that payment (`dispute_info`).
-- No payment methods are kept at Cashfree for us: the list is empty, and no setup URL.
+- Payment methods are the customer's saved cards in Cashfree's token vault (`GET`, `DELETE
+  /customers/{customer_id}/instruments…`, `customer_id` from `instrument_customer_id`): listed and deleted, never
+  charged, no default; no setup URL (payment links save no card).
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ import base64
 import hashlib
 import hmac
 import json
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
@@ -99,6 +108,32 @@ def dispute_info(dispute: dict[str, Any]) -> DisputeInfo | None:
     reason = dispute.get("reason_description") or dispute.get("reason_code")
     return DisputeInfo(provider_dispute_id=str(dispute_id), status=state.lower()[:30], outcome=outcome,
                        reason=str(reason)[:100] if reason else None)
+
+
+def instrument_customer_id(provider_customer_id: str) -> str:
+    """The Cashfree `customer_id` whose saved cards (token vault instruments) are the customer's: Cashfree keeps
+    instruments per the `customer_id` of the orders they were saved on (alphanumeric, at most 50). Payment links
+    carry no `customer_id`, so this is derived from our provider customer (the e-mail): `invora` and the first 32
+    hex digits of the SHA-256 of the lower-cased e-mail (no two customers share one; a tenant's own Cashfree
+    checkout saves cards under it to have them listed here)."""
+    return "invora" + hashlib.sha256(provider_customer_id.strip().lower().encode()).hexdigest()[:32]
+
+
+def instrument_info(instrument: dict[str, Any]) -> PaymentMethodInfo:
+    meta = instrument.get("instrument_meta") if isinstance(instrument.get("instrument_meta"), dict) else {}
+    display = str(instrument.get("instrument_display") or "")
+    digits = "".join(c for c in display if c.isdigit())
+    created = instrument.get("created_at")
+    try:
+        created_at = datetime.fromisoformat(str(created)) if created else None
+    except ValueError:
+        created_at = None
+    return PaymentMethodInfo(
+        provider_method_id=str(instrument["instrument_id"]), type=str(instrument.get("instrument_type") or "card"),
+        brand=(str(meta["card_network"]).lower() if meta.get("card_network") else None),
+        last4=digits[-4:] if len(digits) >= 4 else None, expiration_month=None, expiration_year=None,
+        is_default=False,  # never charged off-session (see the module's note): none is the default
+        created_at=created_at)
 
 
 def signature(client_secret: str, timestamp: str, body: bytes) -> str:
@@ -248,13 +283,31 @@ class CashfreeAdapter:
         return await self._find_refund(await self._paid_order(provider_payment_id), reference)
 
     async def list_payment_methods(self, provider_customer_id: str) -> list[PaymentMethodInfo]:
-        return []  # payment links keep no method for us
+        """The customer's saved cards in Cashfree's token vault (`GET /customers/{customer_id}/instruments`),
+        newest first; none is charged off-session, so none is the default."""
+        customer_id = instrument_customer_id(provider_customer_id)
+        response = await self._http.request("GET", f"/customers/{quote(customer_id, safe='')}/instruments",
+                                            params={"instrument_type": "card"})
+        if response.status == 404:
+            return []  # no order saved a card under this customer yet
+        if not response.ok:
+            raise refusal("cashfree", response)
+        instruments = [i for i in response.body or [] if isinstance(i, dict) and i.get("instrument_id")
+                       and str(i.get("instrument_status") or "ACTIVE").upper() == "ACTIVE"]
+        methods = [instrument_info(i) for i in instruments]
+        return sorted(methods, key=lambda m: m.created_at.isoformat() if m.created_at else "", reverse=True)
 
     async def set_default_payment_method(self, provider_customer_id: str, provider_method_id: str) -> None:
-        raise ProviderError("Cashfree keeps no payment method for payment links.", code="not_supported")
+        raise ProviderError("Cashfree's saved cards are not charged off-session: there is no default to set.",
+                            code="not_supported")
 
     async def detach_payment_method(self, provider_customer_id: str, provider_method_id: str) -> None:
-        raise ProviderError("Cashfree keeps no payment method for payment links.", code="not_supported")
+        """`DELETE /customers/{customer_id}/instruments/{instrument_id}`: the saved card leaves Cashfree's vault."""
+        customer_id = instrument_customer_id(provider_customer_id)
+        response = await self._http.request(
+            "DELETE", f"/customers/{quote(customer_id, safe='')}/instruments/{quote(provider_method_id, safe='')}")
+        if not response.ok:
+            raise refusal("cashfree", response)
 
     def parse_webhook(self, body: bytes, headers: dict[str, str]) -> WebhookEvent:
         given, timestamp = headers.get("x-webhook-signature"), headers.get("x-webhook-timestamp")

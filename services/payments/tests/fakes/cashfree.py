@@ -13,6 +13,10 @@ base64 HMAC-SHA256 of `x-webhook-timestamp` followed by the raw body, keyed with
 Not verified against a live sandbox: the exact error codes and messages of refusals (the adapter relies only
 on the HTTP status), and fields the adapter does not read.
 
+Saved cards (Cashfree's token vault) are kept per `customer_id` (`save_card` stands for a card the customer saved
+on an order made with that id): `GET /customers/{customer_id}/instruments?instrument_type=card` lists them,
+`DELETE …/instruments/{instrument_id}` removes one.
+
 The customer's behaviour on the page is arranged per e-mail (`will_pay`): `ok` pays, a decline leaves the link
 `ACTIVE` (Cashfree lets the customer try again) and records the failed order.
 """
@@ -46,6 +50,7 @@ class FakeCashfree(FakeServer):
         self.orders: dict[str, dict[str, Any]] = {}  # by order_id (made when the customer pays a link)
         self.refunds: dict[str, dict[str, Any]] = {}  # by cf_refund_id
         self.behaviours: dict[str, str] = {}  # customer e-mail -> how they answer on the page
+        self.instruments: dict[str, list[dict[str, Any]]] = {}  # customer_id -> saved cards (token vault)
         self.app.add_routes([
             web.post("/links", self._create_link),
             web.get("/links/{link_id}", self._get_link),
@@ -53,6 +58,8 @@ class FakeCashfree(FakeServer):
             web.post("/links/{link_id}/cancel", self._cancel_link),
             web.post("/orders/{order_id}/refunds", self._create_refund),
             web.get("/orders/{order_id}/refunds/{refund_id}", self._get_refund),
+            web.get("/customers/{customer_id}/instruments", self._instruments),
+            web.delete("/customers/{customer_id}/instruments/{instrument_id}", self._delete_instrument),
         ])
 
     # -- what the tests arrange and read -------------------------------------------------------------
@@ -117,6 +124,17 @@ class FakeCashfree(FakeServer):
                 "customer_details": {"customer_name": None, "customer_phone": PLACEHOLDER_PHONE,
                                      "customer_email": order["customer_details"]["customer_email"]}}
 
+    def save_card(self, customer_id: str, last4: str = "1111", network: str = "VISA") -> str:
+        """A card the customer saved (with consent, tokenised) on an order made with `customer_id`."""
+        instrument_id = str(uuid.uuid4())
+        self.instruments.setdefault(customer_id, []).append({
+            "customer_id": customer_id, "afa_reference": str(self.next_id()), "instrument_id": instrument_id,
+            "instrument_type": "card", "instrument_uid": uuid.uuid4().hex, "instrument_display": f"XXXXXXXXXXXX{last4}",
+            "instrument_status": "ACTIVE", "created_at": _now(),
+            "instrument_meta": {"card_network": network, "card_bank_name": "TEST BANK", "card_country": "IN",
+                                "card_type": "credit_card", "card_token_details": {}}})
+        return instrument_id
+
     def settle_refund(self, cf_refund_id: str, status: str = "SUCCESS") -> dict[str, Any]:
         refund = self.refunds[cf_refund_id]
         refund.update(refund_status=status, processed_at=_now())
@@ -175,6 +193,22 @@ class FakeCashfree(FakeServer):
                                 "link_cancel_failed")
         link["link_status"] = "CANCELLED"
         return self.reply({k: v for k, v in link.items() if k != "order"})
+
+    async def _instruments(self, request: web.Request) -> web.Response:
+        """`GET /customers/{customer_id}/instruments?instrument_type=card` (the type is required)."""
+        self._authorized(request)
+        if request.query.get("instrument_type") != "card":
+            return self._refuse("instrument_type is missing or invalid", "instrument_type_invalid")
+        return self.reply(self.instruments.get(request.match_info["customer_id"], []))
+
+    async def _delete_instrument(self, request: web.Request) -> web.Response:
+        self._authorized(request)
+        saved = self.instruments.get(request.match_info["customer_id"], [])
+        found = next((i for i in saved if i["instrument_id"] == request.match_info["instrument_id"]), None)
+        if found is None:
+            return self._refuse("instrument does not exist", "instrument_not_found", 404)
+        saved.remove(found)
+        return self.reply({**found, "instrument_status": "DELETED"})
 
     async def _link_orders(self, request: web.Request) -> web.Response:
         self._authorized(request)
