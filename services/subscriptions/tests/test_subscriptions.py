@@ -46,6 +46,13 @@ async def test_create_pins_version_and_opens_period(api, plans, subs, org, wait_
     event = await wait_for_event("invora.subscription", lambda e: e.organization_id == org
                                  and e.type == "subscription.started")
     assert event.data["subscription"]["lago_plan_version_id"] == plan["lago_plan_version_id"]
+    # Lago's subscription webhooks carry the customer and the plan (SubscriptionWithCustomerObject)
+    assert event.data["customer"]["external_id"] == "cus_1" and event.data["customer"]["lago_id"] == customer["lago_id"]
+    assert event.data["customer"]["applicable_timezone"] == "Europe/Paris"
+    sent_plan = event.data["plan"]
+    assert (sent_plan["code"], sent_plan["amount_cents"], sent_plan["lago_plan_version_id"]) == (
+        plan["code"], 5_000, plan["lago_plan_version_id"])
+    assert sent_plan["lago_id"] == plan["lago_id"] and sent_plan["name"]
 
 
 async def test_unknown_customer_is_created_and_errors(api, plans):

@@ -142,7 +142,8 @@ async def version_objects(
     lookups = await _lookups(session, plan.organization_id, versions, charges, fixed_charges, {})
     return [
         contracts.PlanVersion(
-            lago_id=v.id, lago_plan_id=plan.id, plan_code=plan.code, version=v.number,
+            lago_id=v.id, lago_plan_id=plan.id, plan_code=plan.code, plan_name=plan.name,
+            plan_invoice_display_name=plan.invoice_display_name, plan_description=plan.description, version=v.number,
             is_current=v.number == current_number and plan.deleted_at is None, created_at=v.created_at,
             **_prices(plan, v, charges[v.id], fixed_charges[v.id], lookups),
         )

@@ -9,6 +9,8 @@ async def test_price_change_creates_a_version_and_the_old_one_stays_exact(api, c
     v1 = (await api.ok("GET", f"/api/v1/plan_versions/{plan['lago_plan_version_id']}"))["plan_version"]
     assert v1["version"] == 1 and v1["is_current"] is True and v1["lago_plan_id"] == plan["lago_id"]
     assert v1["charges"] == plan["charges"] and v1["amount_cents"] == plan["amount_cents"]
+    # the plan's name travels with it (subscriptions' webhooks show Lago's plan object from the pinned version)
+    assert (v1["plan_name"], v1["plan_description"]) == (plan["name"], plan["description"])
 
     updated = (await api.ok("PUT", f"/api/v1/plans/{plan['code']}", {"plan": {
         "amount_cents": 12_000,

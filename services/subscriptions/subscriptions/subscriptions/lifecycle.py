@@ -15,8 +15,11 @@ from invora.events.contracts.subscriptions import BillingPeriodEnded, Subscripti
 from invora.events.contracts.subscriptions import Subscription as SubscriptionObject
 from invora.ids import uuid7
 from invora.outbox import PendingEvent, add_event, add_events
+from subscriptions.customers.models import Customer
+from subscriptions.customers.service import render as render_customer
 from subscriptions.periods import Period, Schedule, subscription_period, trial_end
 from subscriptions.periods.schedule import local_date, presented_end
+from subscriptions.plans import repository as plans
 from subscriptions.subscriptions import repository
 from subscriptions.subscriptions.models import Subscription
 from subscriptions.usage.snapshot import events_counted, period_usage
@@ -55,13 +58,30 @@ def render(subscription: Subscription) -> SubscriptionObject:
     )
 
 
+def plan_object(version: dict[str, Any]) -> dict[str, Any]:
+    """Lago's `PlanObject` from a pinned plan version (as the catalog served it): the plan's id, name and code,
+    the version's prices. `lago_plan_version_id` names the version."""
+    prices = {key: version.get(key) for key in (
+        "interval", "amount_cents", "amount_currency", "trial_period", "pay_in_advance", "bill_charges_monthly",
+        "bill_fixed_charges_monthly", "charges", "fixed_charges", "minimum_commitment", "usage_thresholds", "taxes")}
+    return {"lago_id": version["lago_plan_id"], "name": version.get("plan_name") or version["plan_code"],
+            "invoice_display_name": version.get("plan_invoice_display_name"),
+            "description": version.get("plan_description"), "created_at": version["created_at"],
+            "code": version["plan_code"], **prices, "lago_plan_version_id": version["lago_id"]}
+
+
 async def publish(session: AsyncSession, subscription: Subscription, event_type: str, *,
                   reason: str | None = None, rendered: SubscriptionObject | None = None) -> None:
+    """`subscription.*` with Lago's webhook object: the subscription, its customer and its plan."""
     await flush_loaded(session, subscription)
+    customer = await session.get(Customer, subscription.customer_id)
+    version = await plans.cached_plan_version(session, subscription.organization_id, subscription.plan_version_id)
     await add_event(
         session, type=event_type, organization_id=subscription.organization_id, aggregate_type="subscription",
         aggregate_id=subscription.id,
-        data=SubscriptionEvent(subscription=rendered or render(subscription), reason=reason),
+        data=SubscriptionEvent(subscription=rendered or render(subscription), reason=reason,
+                               customer=render_customer(customer) if customer is not None else None,
+                               plan=plan_object(version) if version is not None else None),
     )
 
 

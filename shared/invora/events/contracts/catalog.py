@@ -240,6 +240,9 @@ class PlanVersion(PlanPrices):
     lago_id: uuid.UUID
     lago_plan_id: uuid.UUID
     plan_code: str
+    plan_name: str | None = Field(None, description="The plan's name (not versioned: as it is now).")
+    plan_invoice_display_name: str | None = None
+    plan_description: str | None = None
     version: int
     is_current: bool
     created_at: datetime

@@ -173,6 +173,10 @@ class SubscriptionEvent(_Object):
     reason: str | None = Field(None, description="Why it ended: `api`, `customer_deleted`, `ending_at`, `upgrade`, "
                                                   "`downgrade`, `superseded`; on `subscription.started`, `upgrade` "
                                                   "or `downgrade` when a plan change started it (null otherwise).")
+    customer: Customer | None = Field(None, description="The subscription's customer (Lago's webhooks carry it: "
+                                                        "`SubscriptionWithCustomerObject`).")
+    plan: dict[str, Any] | None = Field(None, description="The pinned plan version in Lago's `PlanObject` shape "
+                                                          "(`lago_id` the plan's, `name`, `code`, prices, charges).")
 
 
 class PlanChange(_Object):
