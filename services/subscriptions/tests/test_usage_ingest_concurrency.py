@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from subscriptions.periods import Schedule
+from invora.periods import Schedule
 from subscriptions.usage_events import buckets
 from subscriptions.usage_events.ingest import EventSubscription, micros
 

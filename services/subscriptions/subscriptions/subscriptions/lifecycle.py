@@ -15,10 +15,9 @@ from invora.events.contracts.subscriptions import BillingPeriodEnded, Subscripti
 from invora.events.contracts.subscriptions import Subscription as SubscriptionObject
 from invora.ids import uuid7
 from invora.outbox import PendingEvent, add_event, add_events
+from invora.periods import Period, Schedule, local_date, presented_end, subscription_period, trial_end
 from subscriptions.customers.models import Customer
 from subscriptions.customers.service import render as render_customer
-from subscriptions.periods import Period, Schedule, subscription_period, trial_end
-from subscriptions.periods.schedule import local_date, presented_end
 from subscriptions.plans import repository as plans
 from subscriptions.subscriptions import repository
 from subscriptions.subscriptions.models import Subscription

@@ -7,8 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 from invora.errors import ValidationFailed
+from invora.periods import yearly_amount_cents
 from invora.pricing import clean_properties, validate_properties
-from subscriptions.periods import yearly_amount_cents
 from subscriptions.subscriptions.schemas import PlanOverrides
 
 

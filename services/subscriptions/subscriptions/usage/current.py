@@ -20,10 +20,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.logging import get_logger
+from invora.periods import Period, lago_days_between, local_date, presented_end
 from invora.pricing import price_charge
 from invora.pricing.decimals import finalize, pricing_context
-from subscriptions.periods import Period
-from subscriptions.periods.schedule import lago_days_between, local_date, presented_end
 from subscriptions.plans.client import CatalogClient
 from subscriptions.subscriptions.errors import SubscriptionNotFound
 from subscriptions.subscriptions.models import Subscription

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from invora.periods import Period
 from invora.web.pagination import PageParams, PaginationMeta
-from subscriptions.periods import Period
 from subscriptions.plans.client import CatalogClient
 from subscriptions.subscriptions import repository
 from subscriptions.subscriptions.errors import SubscriptionNotFound

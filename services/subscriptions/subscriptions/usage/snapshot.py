@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.events.contracts.subscriptions import UsageSnapshot
-from subscriptions.periods import Period
+from invora.periods import Period
 from subscriptions.plans import repository as plans
 from subscriptions.subscriptions.models import Subscription
 from subscriptions.usage import repository

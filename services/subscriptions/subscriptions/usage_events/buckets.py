@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Protocol
 
-from subscriptions.periods import Period, Schedule
+from invora.periods import Period, Schedule
 
 SCHEDULES_KEPT = 65_536  # anniversary schedules: one per start date, interval and timezone
 PERIODS_PER_SCHEDULE = 8  # the open period, the one before (late events), a few more

@@ -9,8 +9,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from subscriptions.periods import INTERVALS, Schedule, subscription_period, subscription_periods, trial_end
-from subscriptions.periods.schedule import local_date, local_midnight
+from invora.periods import (
+    INTERVALS,
+    Schedule,
+    local_date,
+    local_midnight,
+    subscription_period,
+    subscription_periods,
+    trial_end,
+)
 
 ZONES = sorted(zoneinfo.available_timezones() - {"Factory", "localtime"})
 TRICKY_ZONES = ["UTC", "Europe/Paris", "America/New_York", "Australia/Lord_Howe", "Pacific/Apia", "Asia/Kathmandu",

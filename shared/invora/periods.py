@@ -1,4 +1,5 @@
-"""Billing periods in the customer's timezone, for every plan interval, calendar or anniversary.
+"""Billing periods in the customer's timezone, for every plan interval, calendar or anniversary (the subscriptions
+service's periods; invoicing computes a plan change's new period with the same schedule).
 
 A schedule is a sequence of period start *dates* in the customer's timezone, indexed by an
 integer n: period n runs from local midnight of start(n) to local midnight of start(n + 1),
