@@ -120,11 +120,14 @@ async def test_preview_of_an_existing_subscription_matches_its_real_invoice_and_
         assert (still["lago_id"], Decimal(still["remaining_units"])) == (grant["lago_id"], 6)
 
         # bad input and other customers' subscriptions
-        for bad, field in (({**body["subscriptions"], "plan_code": "startup"}, "subscriptions.plan_code"),
-                           ({**body["subscriptions"], "terminated_at": END.isoformat()},
-                            "subscriptions.terminated_at")):
+        # a plan change to the same plan, a termination in the past (plan changes and terminations previewed:
+        # tests/test_invoice_preview_plan_change.py)
+        for bad, details in (({**body["subscriptions"], "plan_code": "startup"},
+                              {"base": ["new_plan_should_be_different_from_existing_plan"]}),
+                             ({**body["subscriptions"], "terminated_at": START.isoformat()},
+                              {"terminated_at": ["cannot_be_in_past"]})):
             error = await ok(inv, "POST", "/api/v1/invoices/preview", {**body, "subscriptions": bad}, 422)
-            assert field in error["error_details"], error  # not supported: the schema admits null only
+            assert error["error_details"] == details, error
         error = await ok(inv, "POST", "/api/v1/invoices/preview", {**body, "plan_code": "startup"}, 422)
         assert error["code"] == "validation_errors"  # a new subscription or existing ones, not both
         for external_ids in (["sub_other"], ["sub_missing"]):

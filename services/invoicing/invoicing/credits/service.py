@@ -23,7 +23,7 @@ from invoicing.billing.credits import CreditBalance, allocate, unused_fee_credit
 from invoicing.billing.subscription_fee import local_date, local_days
 from invoicing.credits import repository
 from invoicing.credits.models import CustomerCredit
-from invoicing.invoices.models import Invoice
+from invoicing.invoices.models import Fee, Invoice
 from invora.events.contracts.subscriptions import PlanChange, Subscription
 from invora.ids import uuid7
 from invora.logging import get_logger
@@ -36,8 +36,9 @@ async def credit_upgrade(session: AsyncSession, organization_id: uuid.UUID, data
     """An upgrade: the days from the upgrade's own day to the period's end are credited (the new plan bills
     the upgrade's day; Lago's `billed_from - 1 day` on upgrade)."""
     old = data.previous_subscription
-    return await _credit_unused(session, organization_id, old, data.effective_at, data.effective_at, "upgrade", now,
-                                {"next_plan_code": data.next_subscription.plan_code})
+    found = await unused_fee(session, organization_id, old, data.effective_at, data.effective_at)
+    return await _claim(session, organization_id, old, found, "upgrade", now,
+                        {"next_plan_code": data.next_subscription.plan_code})
 
 
 async def credit_termination(session: AsyncSession, organization_id: uuid.UUID, subscription: Subscription,
@@ -46,25 +47,46 @@ async def credit_termination(session: AsyncSession, organization_id: uuid.UUID, 
     credited (Lago's credit note on termination, `on_termination_credit_note` = `credit`, its default).
     `skip` credits nothing; `refund` and `offset` (paying back or reducing the paid invoice) are not built,
     so nothing is credited for them either (logged)."""
+    found = await termination_unused_fee(session, organization_id, subscription, terminated_at)
+    return await _claim(session, organization_id, subscription, found, "termination", now, {})
+
+
+@dataclass(frozen=True, slots=True)
+class UnusedFee:
+    """The unused part of an advance fee: the credit it makes (taxes included) and how it was computed."""
+
+    amount_cents: int
+    fee: Fee
+    invoice: Invoice
+    instant: datetime
+    remaining_days: int
+    days_in_period: int
+    plan_amount_cents: int
+
+
+async def termination_unused_fee(session: AsyncSession, organization_id: uuid.UUID, subscription: Subscription,
+                                 terminated_at: datetime) -> UnusedFee | None:
+    """What a termination at `terminated_at` credits (the days after its own day), or None; nothing written.
+    The termination's invoice and its preview (`invoices/preview_existing.py`) both ask this."""
     choice = subscription.on_termination_credit_note
     if choice not in (None, "credit"):
         log.info("termination_credit_not_built", subscription_id=str(subscription.lago_id), choice=choice)
         return None
     day = local_date(terminated_at, subscription.timezone) + timedelta(days=1)
     from_day_after = datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(subscription.timezone))
-    return await _credit_unused(session, organization_id, subscription, terminated_at, from_day_after, "termination",
-                                now, {})
+    return await unused_fee(session, organization_id, subscription, terminated_at, from_day_after)
 
 
-async def _credit_unused(session: AsyncSession, organization_id: uuid.UUID, old: Subscription, instant: datetime,
-                         unused_from: datetime, reason: str, now: datetime,
-                         extra: dict[str, str]) -> uuid.UUID | None:
-    """The unused part of the advance fee covering `instant`, from `unused_from` to that fee's end."""
+async def unused_fee(session: AsyncSession, organization_id: uuid.UUID, old: Subscription, instant: datetime,
+                     unused_from: datetime) -> UnusedFee | None:
+    """The unused part of the advance fee covering `instant`, from `unused_from` to that fee's end; None when the
+    plan is paid in arrears, no fee covers the instant or nothing is left. Reads only (an upgrade's preview asks
+    it with `unused_from` = `instant`, as `credit_upgrade`)."""
     if not old.pay_in_advance:
         return None
     found = await repository.advance_fee_at(session, organization_id, old.lago_id, instant)
     if found is None:
-        log.info("unused_fee_credit_no_advance_fee", subscription_id=str(old.lago_id), reason=reason)
+        log.info("unused_fee_credit_no_advance_fee", subscription_id=str(old.lago_id))
         return None
     fee, invoice = found
     details = fee.amount_details or {}
@@ -79,12 +101,21 @@ async def _credit_unused(session: AsyncSession, organization_id: uuid.UUID, old:
                                taxes_rate=Decimal(fee.taxes_rate))
     if amount <= 0:
         return None
+    return UnusedFee(amount, fee, invoice, instant, remaining, days_in_period, plan_amount)
+
+
+async def _claim(session: AsyncSession, organization_id: uuid.UUID, old: Subscription, found: UnusedFee | None,
+                 reason: str, now: datetime, extra: dict[str, str]) -> uuid.UUID | None:
+    if found is None:
+        return None
     return await repository.claim_credit(session, dict(
-        id=uuid7(), organization_id=organization_id, customer_id=invoice.customer_id, currency=fee.amount_currency,
-        amount_cents=amount, balance_cents=amount, reason=reason, subscription_id=old.lago_id,
-        source_invoice_id=invoice.id, source_fee_id=fee.id, created_at=now, updated_at=now,
-        details={"remaining_days": remaining, "days_in_period": days_in_period, "plan_amount_cents": plan_amount,
-                 "effective_at": instant.isoformat(), "previous_plan_code": old.plan_code, **extra}))
+        id=uuid7(), organization_id=organization_id, customer_id=found.invoice.customer_id,
+        currency=found.fee.amount_currency, amount_cents=found.amount_cents, balance_cents=found.amount_cents,
+        reason=reason, subscription_id=old.lago_id, source_invoice_id=found.invoice.id, source_fee_id=found.fee.id,
+        created_at=now, updated_at=now,
+        details={"remaining_days": found.remaining_days, "days_in_period": found.days_in_period,
+                 "plan_amount_cents": found.plan_amount_cents, "effective_at": found.instant.isoformat(),
+                 "previous_plan_code": old.plan_code, **extra}))
 
 
 @dataclass(frozen=True, slots=True)

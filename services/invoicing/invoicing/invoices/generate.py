@@ -255,7 +255,7 @@ def start_lines(ctx: Context, data: SubscriptionEvent) -> list[tuple[int, list[T
                                        timezone=subscription.timezone)
 
 
-def _bills_at_start(subscription: Subscription, version: PlanVersionProjection | None) -> bool:
+def bills_at_start(subscription: Subscription, version: PlanVersionProjection | None) -> bool:
     """A period's start is invoiced when the plan's fee or one of its fixed charges is paid in advance."""
     return subscription.pay_in_advance or (version is not None and any(
         fixed_charge.get("pay_in_advance") for fixed_charge in version.body.get("fixed_charges") or []))
@@ -329,7 +329,7 @@ async def invoice_start(session: AsyncSession, organization_id: uuid.UUID, data:
         return None  # billed from `subscription.plan_changed`, after the old plan's unused days are credited
     if subscription.started_at is None or subscription.current_billing_period_ending_at is None:
         return None
-    if not subscription.pay_in_advance and not _bills_at_start(subscription, await projections.plan_version(
+    if not subscription.pay_in_advance and not bills_at_start(subscription, await projections.plan_version(
             session, organization_id, subscription.lago_plan_version_id)):
         return None
     ctx = await context_of(session, organization_id, subscription, subscription.lago_plan_version_id)
@@ -455,7 +455,7 @@ async def invoice_plan_change(session: AsyncSession, organization_id: uuid.UUID,
         return None
     await credits.credit_upgrade(session, organization_id, data, now)
     subscription = data.next_subscription
-    if not subscription.pay_in_advance and not _bills_at_start(subscription, await projections.plan_version(
+    if not subscription.pay_in_advance and not bills_at_start(subscription, await projections.plan_version(
             session, organization_id, subscription.lago_plan_version_id)):
         return None  # the credit waits for the customer's next invoice
     ctx = await context_of(session, organization_id, subscription, subscription.lago_plan_version_id)

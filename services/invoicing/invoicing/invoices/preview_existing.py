@@ -19,62 +19,177 @@ after).
   periods price, what is left of its grants is read from wallets (`GET /customers/{id}/unit_credits`, fresh,
   nothing consumed) and offsets the periods' units as the real invoice will (`unit_credits.requested_units`
   then `generate.period_lines` with the credited units), subscription after subscription from one pool.
-- Not supported (422, the input schema admits null only): a plan change (`subscriptions.plan_code`) or a
-  termination (`subscriptions.terminated_at`) previewed; `plan_code` with `subscriptions` matches neither input.
+- A plan change (`subscriptions.plan_code`, one subscription; Lago's `SubscriptionPlanChangeService`): an
+  upgrade (the new plan's yearly amount at least the current one's, the subscriptions service's rule) closes the
+  old period now (`reason = plan_change`: charges so far, a fee in arrears up to the upgrade's day excluded), the
+  unused days of its advance fee are credited (`credits.unused_fee`, what `credit_upgrade` writes) and the new
+  plan's first fee paid in advance is added (`generate.upgrade_lines`); a downgrade closes the old period at its
+  end with no next advance fee and adds the new plan's start fees (`generate.start_lines`). One invoice, as
+  Lago's preview (the real change makes two: the old period's and the new plan's).
+- A termination (`subscriptions.terminated_at`, one subscription; not in the past, at most the current period's
+  end): the period closes then (`reason = termination`: usage so far, a fee in arrears prorated to the
+  termination's day), and an advance fee's days after that day are credited as the termination will
+  (`credits.termination_unused_fee`, `on_termination_credit_note` respected).
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Literal
 from urllib.parse import quote
 
-from dateutil.relativedelta import relativedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicing.billing.compute import FeeLine, compute_invoice
 from invoicing.billing.coupons import CouponState
 from invoicing.billing.prepaid import with_prepaid_credit
-from invoicing.billing.subscription_fee import calendar_period, local_date
-from invoicing.credits import repository as credits
+from invoicing.billing.subscription_fee import local_date
+from invoicing.credits import repository as credits_repository
+from invoicing.credits import service as credits
 from invoicing.invoices import generate, repository, service
 from invoicing.invoices.errors import DependencyUnavailable, PlanVersionUnknown
+from invoicing.invoices.generate import Line
 from invoicing.invoices.models import Fee, Invoice, InvoiceAppliedTax
 from invoicing.invoices.render import render_invoice
 from invoicing.invoices.schemas import PreviewSubscriptionsInput
 from invoicing.prepaid_credits import repository as wallets
 from invoicing.projections import repository as projections
+from invoicing.projections.models import PlanVersionProjection
 from invoicing.runtime import InvoicingRuntime
 from invoicing.unit_credits import service as unit_credits
 from invora.errors import NotFound, ValidationFailed
 from invora.events.contracts.invoicing import Invoice as InvoiceObject
-from invora.events.contracts.subscriptions import BillingPeriodEnded, Subscription, UsageSnapshot
+from invora.events.contracts.subscriptions import (
+    BillingPeriodEnded,
+    PlanChange,
+    Subscription,
+    SubscriptionEvent,
+    UsageSnapshot,
+)
+from invora.periods import Period, Schedule, presented_end, yearly_amount_cents
 from invora.service_client import ServiceClient, ServiceUnavailableError
 
 NIL = uuid.UUID(int=0)
-_INTERVALS = {"weekly": relativedelta(weeks=1), "monthly": relativedelta(months=1),
-              "quarterly": relativedelta(months=3), "semiannual": relativedelta(months=6),
-              "yearly": relativedelta(years=1)}
+
+
+def _schedule(subscription: Subscription, interval: str | None = None) -> Schedule:
+    return Schedule.of(interval or subscription.plan_interval, subscription.billing_time, subscription.subscription_at,
+                       subscription.timezone)
+
+
+def current_period(subscription: Subscription) -> tuple[Period, Period]:
+    """The open period, exactly as the subscriptions service holds it (the API shows its end less a second), and
+    the schedule's full period holding it."""
+    start = subscription.current_billing_period_started_at
+    if start is None or subscription.current_billing_period_ending_at is None:
+        raise ValidationFailed(subscriptions=["no_open_billing_period"])
+    full = _schedule(subscription).period_at(start)
+    end = full.end if subscription.ending_at is None else min(full.end, subscription.ending_at)
+    return Period(start, end), full
+
+
+def closing(subscription: Subscription, usage: UsageSnapshot, end: datetime,
+            reason: Literal["period_end", "termination", "plan_change"]) -> BillingPeriodEnded:
+    """The open period as the subscriptions service will close it at `end` (`lifecycle.close_period`): the full
+    period of its start, the trial when it overlaps, the next period on a natural end without a downgrade due."""
+    period, full = current_period(subscription)
+    next_period: Period | None = None
+    if reason == "period_end" and subscription.next_plan_code is None:
+        next_period = _schedule(subscription).period_at(end)
+        if subscription.ending_at is not None and subscription.ending_at < next_period.end:
+            next_period = Period(next_period.start, subscription.ending_at) if subscription.ending_at > end else None
+    trial = subscription.trial_ends_at
+    return BillingPeriodEnded(
+        lago_billing_period_id=NIL, subscription=subscription, lago_plan_version_id=subscription.lago_plan_version_id,
+        plan_overrides=subscription.plan_overrides, period_start=period.start, period_end=end,
+        full_period_start=full.start, full_period_end=full.end, reason=reason, timezone=subscription.timezone,
+        in_trial_until=trial if trial is not None and trial > period.start else None,
+        next_period_start=next_period.start if next_period else None,
+        next_period_end=next_period.end if next_period else None, usage=usage)
 
 
 def open_period(subscription: Subscription, usage: UsageSnapshot) -> BillingPeriodEnded:
-    """The subscription's open period as if it closed now (the event its real invoice will come from)."""
-    start, end = subscription.current_billing_period_started_at, subscription.current_billing_period_ending_at
-    if start is None or end is None:
-        raise ValidationFailed(subscriptions=["no_open_billing_period"])
-    timezone, interval = subscription.timezone, subscription.plan_interval
-    calendar = subscription.billing_time == "calendar"
-    full_start, full_end = calendar_period(start, interval, timezone) if calendar else (start, end)
-    next_start = next_end = None
-    if subscription.pay_in_advance and (subscription.ending_at is None or subscription.ending_at > end):
-        next_start, next_end = calendar_period(end, interval, timezone) if calendar else (
-            end, end + _INTERVALS.get(interval, relativedelta(months=1)))
-    return BillingPeriodEnded(
-        lago_billing_period_id=NIL, subscription=subscription, lago_plan_version_id=subscription.lago_plan_version_id,
-        plan_overrides=subscription.plan_overrides, period_start=start, period_end=end, full_period_start=full_start,
-        full_period_end=full_end, reason="period_end", timezone=timezone, in_trial_until=subscription.trial_ends_at,
-        next_period_start=next_start, next_period_end=next_end, usage=usage)
+    """The subscription's open period as if it closed now at its natural end (the event its real invoice will
+    come from)."""
+    return closing(subscription, usage, current_period(subscription)[0].end, "period_end")
+
+
+@dataclass(frozen=True, slots=True)
+class Previewed:
+    """What one subscription brings to the preview: its period as it will close, the new plan's first fees (a plan
+    change), the credit of its unused advance fee (an upgrade or a termination) and the invoice's date."""
+
+    closes: BillingPeriodEnded
+    next_lines: list[Line]
+    credit_cents: int
+    billed_at: datetime
+
+
+def _next_subscription(old: Subscription, version: PlanVersionProjection, at: datetime,
+                       now: datetime) -> tuple[Subscription, Period]:
+    """The new plan's subscription as the subscriptions service starts it at `at` (`create._upgrade` /
+    the downgrade's activation): the old one's anniversary, billing time and end, no trial (not granted again)."""
+    plan = version.body
+    full = _schedule(old, plan["interval"]).period_at(at)
+    end = full.end if old.ending_at is None else min(full.end, old.ending_at)
+    return old.model_copy(update=dict(
+        lago_id=NIL, lago_plan_id=version.plan_id, lago_plan_version_id=version.id, plan_code=version.plan_code,
+        plan_amount_cents=int(plan["amount_cents"]), plan_amount_currency=plan["amount_currency"],
+        plan_interval=plan["interval"], pay_in_advance=bool(plan["pay_in_advance"]), status="active",
+        started_at=at, terminated_at=None, trial_ends_at=None, trial_ended_at=None, plan_overrides={},
+        previous_plan_code=old.plan_code, next_plan_code=None, downgrade_plan_date=None,
+        current_billing_period_started_at=at, current_billing_period_ending_at=presented_end(end), created_at=now,
+    )), full
+
+
+async def _plan_change(session: AsyncSession, organization_id: uuid.UUID, subscription: Subscription,
+                       usage: UsageSnapshot, plan_code: str, now: datetime) -> Previewed:
+    versions = await projections.plan_versions_by_code(session, organization_id, plan_code)
+    if not versions:
+        raise NotFound("plan")
+    version = max(versions, key=lambda v: int(v.body.get("version") or 0))
+    plan = version.body
+    if version.plan_id == subscription.lago_plan_id:
+        raise ValidationFailed(base=["new_plan_should_be_different_from_existing_plan"])
+    if plan["amount_currency"] != subscription.plan_amount_currency:
+        raise ValidationFailed(currency=["currencies_does_not_match"])
+    period, _ = current_period(subscription)
+    upgrade = yearly_amount_cents(plan["interval"], int(plan["amount_cents"])) >= yearly_amount_cents(
+        subscription.plan_interval, subscription.plan_amount_cents)
+    at = now if upgrade else period.end
+    following, full = _next_subscription(subscription, version, at, now)
+    ctx = await generate.context_of(session, organization_id, following, version.id)
+    bills = generate.bills_at_start(following, version)
+    if not upgrade:  # at the period's end: the old period closes with no next fee (a downgrade is due), the new
+        # plan's subscription starts and bills what it bills at its start
+        lines = generate.start_lines(ctx, SubscriptionEvent(subscription=following, reason="downgrade")) \
+            if bills else []
+        due = subscription.model_copy(update={"next_plan_code": version.plan_code})
+        return Previewed(closing(due, usage, period.end, "period_end"), lines, 0, period.end)
+    change = PlanChange(
+        direction="upgrade", effective_at=now, previous_subscription=subscription, next_subscription=following,
+        previous_period_start=period.start, previous_period_end=period.end,
+        next_period_end=full.end if subscription.ending_at is None else min(full.end, subscription.ending_at),
+        next_full_period_start=full.start, next_full_period_end=full.end)
+    unused = await credits.unused_fee(session, organization_id, subscription, now, now)
+    return Previewed(closing(subscription, usage, now, "plan_change"),
+                     generate.upgrade_lines(ctx, change) if bills else [],
+                     unused.amount_cents if unused else 0, now)
+
+
+async def _termination(session: AsyncSession, organization_id: uuid.UUID, subscription: Subscription,
+                       usage: UsageSnapshot, terminated_at: datetime, now: datetime) -> Previewed:
+    if terminated_at < now:
+        raise ValidationFailed(terminated_at=["cannot_be_in_past"])
+    period, _ = current_period(subscription)
+    if terminated_at > period.end:
+        raise ValidationFailed(terminated_at=["after_current_billing_period"])
+    unused = await credits.termination_unused_fee(session, organization_id, subscription, terminated_at)
+    return Previewed(closing(subscription, usage, terminated_at, "termination"), [],
+                     unused.amount_cents if unused else 0, terminated_at)
 
 
 async def _get(client: ServiceClient, service_name: str, organization_id: uuid.UUID, path: str,
@@ -155,9 +270,25 @@ async def preview_existing(session: AsyncSession, organization_id: uuid.UUID, da
     period: BillingPeriodEnded | None = None
     metrics = await unit_credits.live_metrics(session, organization_id, customer.id, now)
     pool = await _unit_credits_left(runtime, organization_id, customer.external_id, metrics, now) if metrics else {}
-    for external_id in dict.fromkeys(data.subscriptions.external_ids):
+    wanted = data.subscriptions
+    external_ids = list(dict.fromkeys(wanted.external_ids))
+    context = "termination" if wanted.terminated_at is not None else "plan_change" if wanted.plan_code else None
+    if context and len(external_ids) > 1:
+        raise ValidationFailed(subscriptions=[f"only_one_subscription_allowed_for_{context}"])
+    credited_cents = 0
+    billed_at: datetime | None = None
+    for external_id in external_ids:
         subscription, usage = await _subscription(runtime, organization_id, customer.external_id, external_id)
-        event = open_period(subscription, usage)
+        if wanted.terminated_at is not None:
+            previewed = await _termination(session, organization_id, subscription, usage, wanted.terminated_at, now)
+        elif wanted.plan_code:
+            previewed = await _plan_change(session, organization_id, subscription, usage, wanted.plan_code, now)
+        else:
+            opened = open_period(subscription, usage)
+            previewed = Previewed(opened, [], 0, opened.period_end)
+        event = previewed.closes
+        billed_at = billed_at or previewed.billed_at
+        credited_cents += previewed.credit_cents
         if period is not None and event.subscription.plan_amount_currency != period.subscription.plan_amount_currency:
             raise ValidationFailed(currency=["currencies_does_not_match"])
         period = period or event
@@ -175,7 +306,7 @@ async def preview_existing(session: AsyncSession, organization_id: uuid.UUID, da
         # the minimum commitment's true-up, as the period's invoice adds it (nothing of this preview is stored)
         own += await generate.period_commitment_lines(session, ctx, event, organization_id,
                                                       event.subscription.plan_amount_currency, NIL, own)
-        for amount, taxes, payload in own:
+        for amount, taxes, payload in own + previewed.next_lines:
             lines.append(FeeLine(amount, taxes, plan_code=(payload.get("item") or {}).get("plan_code"),
                                  billable_metric_code=payload.get("billable_metric_code"), payload=payload))
         # the progressive-billing deduction the period's invoice will take (the same rule: finalized progressive
@@ -184,7 +315,7 @@ async def preview_existing(session: AsyncSession, organization_id: uuid.UUID, da
             progressive += min(await service.period_progressive_credit(
                 session, organization_id, subscription.lago_id, event.period_start),
                 sum(amount for amount, _, _ in own))
-    assert period is not None
+    assert period is not None and billed_at is not None
     currency = period.subscription.plan_amount_currency
 
     coupons: list[CouponState] = [service.coupon_state(c) for c in await repository.active_coupons(
@@ -195,9 +326,10 @@ async def preview_existing(session: AsyncSession, organization_id: uuid.UUID, da
             frequency="once", created_at=now, amount_cents=inline.amount_cents,
             amount_cents_remaining=inline.amount_cents, amount_currency=inline.amount_currency or currency,
             percentage_rate=inline.percentage_rate))
-    customer_credits = await credits.available(session, organization_id, customer.id, currency, NIL, lock=False)
+    customer_credits = await credits_repository.available(session, organization_id, customer.id, currency, NIL,
+                                                          lock=False)
     computed = compute_invoice(lines, coupons, currency, now, progressive_billing_credit=progressive,
-                               credit_notes=sum(c.balance_cents for c in customer_credits))
+                               credit_notes=credited_cents + sum(c.balance_cents for c in customer_credits))
     t = computed.totals
     prepaid = 0
     if await wallets.has_active_wallet(session, organization_id, customer.id, currency):
@@ -206,12 +338,12 @@ async def preview_existing(session: AsyncSession, organization_id: uuid.UUID, da
                                       credit_notes=t.credit_notes_amount_cents,
                                       applied=balance).prepaid_credit_amount_cents
 
-    issuing = local_date(period.period_end, period.timezone)
+    issuing = local_date(billed_at, period.timezone)
     invoice = Invoice(
         id=NIL, organization_id=organization_id, customer_id=customer.id, external_customer_id=customer.external_id,
-        subscription_id=period.subscription.lago_id if len(data.subscriptions.external_ids) == 1 else None,
-        external_subscription_id=period.subscription.external_id if len(data.subscriptions.external_ids) == 1
-        else None, billing_reason="preview", invoice_type="subscription", status="draft", payment_status="pending",
+        subscription_id=period.subscription.lago_id if len(external_ids) == 1 else None,
+        external_subscription_id=period.subscription.external_id if len(external_ids) == 1 else None,
+        billing_reason="preview", invoice_type="subscription", status="draft", payment_status="pending",
         currency=currency, number=None, sequential_id=None, issuing_date=issuing, payment_due_date=issuing,
         net_payment_term=0, payment_overdue=False, version_number=4, period_start=period.period_start,
         period_end=period.period_end, fees_amount_cents=t.fees_amount_cents,

@@ -169,9 +169,13 @@ for _literal in ("preview", "finalize_all", "retry_all"):
              description="Lago's input. With `plan_code`: the first invoice a customer would get on that plan. With "
                          "`subscriptions.external_ids`: the customer's next invoice of those subscriptions if their "
                          "open periods ended now (usage read from the subscriptions service; coupons, taxes, "
-                         "credits, prepaid credits). Computed like a real invoice, nothing written; its `lago_id` is "
-                         "the nil UUID. A plan change or termination previewed is refused (422); the "
-                         "subscriptions or wallets service unreachable is 503.")
+                         "credits, prepaid credits); with `subscriptions.plan_code` (one subscription) the invoice "
+                         "its upgrade (now) or downgrade (at the period's end) would make, the new plan's first fee "
+                         "paid in advance included and an upgrade's unused advance fee credited; with "
+                         "`subscriptions.terminated_at` (one subscription) its final invoice (usage so far, a fee in "
+                         "arrears prorated, unused advance-paid days credited). Computed like a real invoice, "
+                         "nothing written; its `lago_id` is the nil UUID. The subscriptions or wallets service "
+                         "unreachable is 503.")
 async def preview_invoice(body: PreviewInput | PreviewSubscriptionsInput, session: DbSession, principal: Writer,
                           request: Request) -> InvoiceResponse:
     if isinstance(body, PreviewSubscriptionsInput):

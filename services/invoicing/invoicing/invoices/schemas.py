@@ -142,14 +142,19 @@ class PreviewExistingCustomer(PreviewCustomer):
 
 
 class PreviewSubscriptions(BaseModel):
-    """Lago's `subscriptions` of a preview: existing subscriptions of the customer, their next invoice. Previewing
-    a plan change (`plan_code`) or a termination (`terminated_at`) is not supported: only null is accepted."""
+    """Lago's `subscriptions` of a preview: existing subscriptions of the customer. Alone: their next invoice. With
+    `plan_code` (one subscription): the invoice its plan change would make. With `terminated_at` (one subscription;
+    it wins over `plan_code`, as Lago's): its final invoice on termination then."""
 
     model_config = ConfigDict(extra="forbid")
 
     external_ids: list[Annotated[str, Field(min_length=1, max_length=255)]] = Field(min_length=1, max_length=20)
-    plan_code: None = Field(None, description="Not supported (a plan change previewed): null only.")
-    terminated_at: None = Field(None, description="Not supported (a termination previewed): null only.")
+    plan_code: str | None = Field(
+        None, min_length=1, max_length=255,
+        description="The new plan (an upgrade when its yearly amount is at least the current one's: now; else a "
+                    "downgrade at the period's end).")
+    terminated_at: Annotated[datetime, TimestampInput(1970, 2999)] | None = Field(
+        None, description="Not in the past, at most the current billing period's end.")
 
 
 class PreviewSubscriptionsInput(BaseModel):
