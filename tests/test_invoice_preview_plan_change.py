@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import text
 
 from invora.clock import ManualClock
+from subscriptions.subscriptions.scheduler import run_pass
 
 from .e2e import INVOICING_WITH_WALLETS, eventually, ok  # noqa: TID252
 from .test_invoice_preview_existing import wire_invoicing, written  # noqa: TID252
@@ -241,4 +242,20 @@ async def test_bad_plan_changes_and_terminations_are_refused_and_write_nothing(s
             **ids, "terminated_at": "2026-04-01T00:00:00Z"}}))["invoice"]
         assert fees(edge) == [("charge", "calls", 0), ("subscription", "startup", 5_484)]  # 17/31, no usage
         assert await written(invoicing, org) == before
+
+        # a downgrade of a plan in arrears to one paid in advance, previewed then done: the old period's invoice
+        # at its end (17/31 of 100.00, no usage) and the new plan's first month in advance (50.00)
+        down = (await ok(inv, "POST", PREVIEW, {**body, "subscriptions": {**ids, "plan_code": "mini"}}))["invoice"]
+        assert fees(down) == [("charge", "calls", 0), ("subscription", "mini", 5_000),
+                              ("subscription", "startup", 5_484)]
+        assert [down[a] for a in AMOUNTS] == [10_484, 0, 10_484, 2_097, 12_581, 0, 0, 12_581]
+        assert down["issuing_date"] == "2026-04-01"
+        await ok(sub_api, "POST", "/api/v1/subscriptions", {"subscription": {
+            "external_customer_id": "cus_arr", "plan_code": "mini", "external_id": "sub_cus_arr"}})
+        clock.set(datetime(2026, 4, 1, 0, 5, tzinfo=UTC))
+        assert await run_pass(suite["subscriptions"].database.sessionmaker, clock.now())
+        closed, started = await invoices_of(inv, "cus_arr", 2)
+        assert sorted(fees(closed) + fees(started)) == fees(down)
+        for amount in ("fees_amount_cents", "taxes_amount_cents", "total_amount_cents"):
+            assert closed[amount] + started[amount] == down[amount], amount
 
