@@ -96,12 +96,10 @@ def _runtime(url: str, stripe_base: str, concurrency: int, delay: float):
 async def _charge_all(url: str, stripe_base: str, concurrency: int, delay: float, ready, go, cpu,
                       profile: str | None) -> None:
     import stripe  # noqa: F401 - imported before the clock starts, as in a running service
-    from sqlalchemy import text
+    from sqlalchemy import event, text
 
     from invora.db.engine import Database
     from payments.payments import charger
-
-    from sqlalchemy import event
 
     runtime = _runtime(url, stripe_base, concurrency, delay)
     database = Database(url, pool_size=20)

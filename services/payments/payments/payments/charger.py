@@ -53,10 +53,15 @@ Record = Callable[[uuid.UUID, ChargeResult], Awaitable[None]]
 
 async def run_once(runtime: PaymentsRuntime, sessionmaker: async_sessionmaker[AsyncSession]) -> int:
     """One pass: claim due attempts and handle them (bounded concurrency); the number claimed."""
-    recorder = outcomes.Recorder(sessionmaker, runtime.clock)
-    return await claims.run_claimed(
-        runtime, sessionmaker, first_attempts.claim, lambda item: _handle(runtime, sessionmaker, item, recorder),
-        failure_event="charge_failed_unexpectedly", id_field="payment_id", item_id=first_attempts.payment_id)
+    # a call slot is free again once its answer is handed to the recorder; the pass ends once all are recorded
+    recorder = outcomes.Recorder(sessionmaker, runtime.clock,
+                                 backlog=max(outcomes.MAX_BATCH, runtime.settings.charger_concurrency))
+    try:
+        return await claims.run_claimed(
+            runtime, sessionmaker, first_attempts.claim, lambda item: _handle(runtime, sessionmaker, item, recorder),
+            failure_event="charge_failed_unexpectedly", id_field="payment_id", item_id=first_attempts.payment_id)
+    finally:
+        await recorder.flush()
 
 
 async def _handle(runtime: PaymentsRuntime, sessionmaker: async_sessionmaker[AsyncSession],
@@ -67,8 +72,8 @@ async def _handle(runtime: PaymentsRuntime, sessionmaker: async_sessionmaker[Asy
         payment = item.payment
         return await _call(runtime, sessionmaker, payment, payment["id"], item.lease_until,
                            runtime.adapters.for_connection(item.connection), item.amount_cents,
-                           item.provider_customer_id, item.description, item.metadata, record=recorder.record)
-    return await charge_one(runtime, sessionmaker, item["id"], item["lease_until"], record=recorder.record)
+                           item.provider_customer_id, item.description, item.metadata, record=recorder.submit)
+    return await charge_one(runtime, sessionmaker, item["id"], item["lease_until"], record=recorder.submit)
 
 
 async def charge_one(runtime: PaymentsRuntime, sessionmaker: async_sessionmaker[AsyncSession], payment_id,

@@ -9,6 +9,12 @@ successes, each organization's counter taken once, right before the commit; one 
 that fails is retried one answer per transaction, so one bad outcome cannot keep the others unrecorded.
 `record` returns once its answer is committed; an answer that cannot be recorded raises there, and the
 attempt's lease runs out and it is reconciled at the provider, as when the process dies at that point.
+
+The charger hands its answers over with `submit` instead, which returns at once, so a call slot is free
+for the next attempt while the answer waits for its batch (at most `backlog` answers wait unrecorded: past
+that, `submit` waits for its own); it holds the attempt's lease until then, and `flush` (the end of a
+pass) waits for every answer handed over. An answer that cannot be recorded is logged
+(`charge_outcome_not_recorded`) and reconciled after its lease, as above.
 """
 
 from __future__ import annotations
@@ -38,18 +44,42 @@ async def record_one(sessionmaker: async_sessionmaker[AsyncSession], payment_id:
 class Recorder:
     """One per charger pass."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], clock: Any) -> None:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], clock: Any, *, backlog: int = MAX_BATCH
+                 ) -> None:
         self._sessionmaker = sessionmaker
         self._clock = clock
+        self._backlog = backlog
+        self._unrecorded = 0
         self._waiting: list[tuple[uuid.UUID, ChargeResult, asyncio.Future]] = []
         self._writer: asyncio.Task | None = None
 
     async def record(self, payment_id: uuid.UUID, result: ChargeResult) -> None:
+        """Returns once the answer is committed (raises if it could not be)."""
+        await asyncio.shield(self._enqueue(payment_id, result))  # a canceled caller does not cancel the batch
+
+    async def submit(self, payment_id: uuid.UUID, result: ChargeResult) -> None:
+        """Hands the answer over and returns at once, or once it is recorded when `backlog` answers wait."""
+        done = self._enqueue(payment_id, result)
+        done.add_done_callback(lambda future, payment_id=payment_id: _report(future, payment_id))
+        if self._unrecorded > self._backlog:
+            await asyncio.wait([done])
+
+    async def flush(self) -> None:
+        """Waits until every answer handed over is recorded (or failed to be)."""
+        while self._writer is not None and not self._writer.done():
+            await asyncio.shield(self._writer)
+
+    def _enqueue(self, payment_id: uuid.UUID, result: ChargeResult) -> asyncio.Future:
         done = asyncio.get_running_loop().create_future()
+        self._unrecorded += 1
+        done.add_done_callback(self._recorded)
         self._waiting.append((payment_id, result, done))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write())
-        await asyncio.shield(done)  # a canceled caller does not cancel the others' batch
+        return done
+
+    def _recorded(self, _: asyncio.Future) -> None:
+        self._unrecorded -= 1
 
     async def _write(self) -> None:
         while self._waiting:
@@ -82,6 +112,11 @@ class Recorder:
                 await lifecycle.apply_charge_result(session, payments[payment_id], result, now, deferred=deferred)
             await lifecycle.write_deferred(session, deferred)
             await session.commit()
+
+
+def _report(done: asyncio.Future, payment_id: uuid.UUID) -> None:
+    if not done.cancelled() and done.exception() is not None:
+        log.warning("charge_outcome_not_recorded", payment_id=str(payment_id), error=repr(done.exception()))
 
 
 def _settle(done: asyncio.Future, error: BaseException | None) -> None:
