@@ -214,3 +214,66 @@ async def test_a_stripe_refund_answered_pending_is_read_back_by_its_id_and_settl
     assert [e["data"]["refund"]["lago_id"] for e in await stage.events("refund.succeeded")] == [refund["lago_id"]]
     at_stripe = stage.stripe.v1.refunds.list({"payment_intent": payment["provider_payment_id"]}).data
     assert [r.amount for r in at_stripe] == [1_500]
+
+
+async def test_a_refund_look_up_that_fails_waits_its_turn_while_the_others_settle(payments, stage):
+    """The refund reconciler asks the provider about each pending refund on its own: one whose look-up fails (the
+    provider unreachable) is looked up again after `RECONCILE_INTERVAL_SECONDS`, the other settles at once."""
+    from datetime import timedelta
+
+    from payments.providers.base import ProviderUnreachable, RefundResult
+    from payments.refunds import reconciler as refund_reconciler
+    from payments.refunds import service as refunds
+
+    stage.refunder = payments.client(stage.org, roles=["billing_admin"])
+    customer = await stage.customer()
+    _, payment_id = await stage.finalize(customer, 6_000)
+    runtime, sessionmaker = payments.app.state.runtime, payments.database.sessionmaker
+    await charger.run_once(runtime, sessionmaker)
+    first = (await _refund(stage, payment_id, amount_cents=1_000))["refund"]
+    second = (await _refund(stage, payment_id, amount_cents=2_000))["refund"]
+    factory, failing = runtime.adapters, {first["lago_id"]}
+
+    class Staged:  # Stripe answers `pending`; looking up the first refund fails while `failing` holds it
+        def __init__(self, adapter) -> None:
+            self._adapter = adapter
+
+        def __getattr__(self, name):
+            return getattr(self._adapter, name)
+
+        async def refund(self, **kwargs):
+            result = await self._adapter.refund(**kwargs)
+            return RefundResult(status="pending", provider_refund_id=result.provider_refund_id)
+
+        async def find_refund(self, *, reference, **kwargs):
+            if reference in failing:
+                raise ProviderUnreachable("read timeout")
+            return await self._adapter.find_refund(reference=reference, **kwargs)
+
+    class Factory:
+        def for_connection(self, connection):
+            return Staged(factory.for_connection(connection))
+
+    class Clock:
+        def __init__(self, moment) -> None:
+            self.moment = moment
+
+        def now(self):
+            return self.moment
+
+    runtime.adapters = Factory()
+    previous, original_clock = runtime.settings, runtime.clock
+    runtime.settings = previous.model_copy(update={"reconcile_after_seconds": 0, "reconcile_interval_seconds": 600})
+    try:
+        await refunds.run_once(runtime, sessionmaker)
+        assert await refund_reconciler.run_once(runtime, sessionmaker) == {"lookup_failed": 1, "settled:succeeded": 1}
+        assert await refund_reconciler.run_once(runtime, sessionmaker) == {}  # its next look-up is not due yet
+        failing.clear()  # the provider answers again
+        runtime.clock = Clock(original_clock.now() + timedelta(seconds=601))
+        assert await refund_reconciler.run_once(runtime, sessionmaker) == {"settled:succeeded": 1}
+    finally:
+        runtime.adapters, runtime.settings, runtime.clock = factory, previous, original_clock
+    for refund in (first, second):
+        assert (await stage.ok("GET", f"/api/v1/refunds/{refund['lago_id']}"))["refund"]["status"] == "succeeded"
+    assert sorted(e["data"]["refund"]["lago_id"] for e in await stage.events("refund.succeeded")) == sorted(
+        [first["lago_id"], second["lago_id"]])

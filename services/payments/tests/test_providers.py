@@ -1338,3 +1338,33 @@ def test_cashfree_s_vault_customer_id_is_one_per_customer_and_valid_at_cashfree(
     one, same, other = (instrument_customer_id(e) for e in ("Ana@Acme.test", " ana@acme.test", "ana2@acme.test"))
     assert one == same and one != other  # the e-mail's case and spaces do not matter; two customers never share
     assert one.isalnum() and 3 <= len(one) <= 50  # Cashfree's customer_id: alphanumeric, at most 50
+
+
+async def test_a_refund_the_provider_failed_without_its_webhook_fails_once_and_frees_the_amount(payments, stage):
+    """The reconciler reads a refund Cashfree cancelled (its webhook lost): `refund.failed` once, and what it held
+    of the payment can be refunded again."""
+    if stage.driver.provider_type != "cashfree":
+        pytest.skip("staged on Cashfree's refunds (CANCELLED)")
+    from payments.refunds import reconciler as refund_reconciler
+
+    customer = await stage.customer()
+    _, payment_id = await stage.finalize(customer, 5_000)
+    await _run(payments)
+    await stage.settle(payment_id)
+    refund = await _refund(stage, payment_id, amount_cents=5_000)
+    runtime, sessionmaker = _runtime(payments), payments.database.sessionmaker
+    await refunds.run_once(runtime, sessionmaker)
+    shown = (await stage.ok("GET", f"/api/v1/refunds/{refund['lago_id']}"))["refund"]
+    assert shown["status"] == "pending"
+    stage.driver.fake.settle_refund(shown["provider_refund_id"], status="CANCELLED")
+    previous = runtime.settings
+    runtime.settings = previous.model_copy(update={"reconcile_after_seconds": 0})
+    try:
+        assert await refund_reconciler.run_once(runtime, sessionmaker) == {"settled:failed": 1}
+        assert await refund_reconciler.run_once(runtime, sessionmaker) == {}
+    finally:
+        runtime.settings = previous
+    assert (await stage.ok("GET", f"/api/v1/refunds/{refund['lago_id']}"))["refund"]["status"] == "failed"
+    assert [e["data"]["refund"]["lago_id"] for e in await stage.events("refund.failed")] == [refund["lago_id"]]
+    again = await _refund(stage, payment_id, amount_cents=5_000)  # the failed refund holds nothing back
+    assert again["status"] == "pending"
