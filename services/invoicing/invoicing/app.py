@@ -1,5 +1,5 @@
-"""The invoicing service: invoices, fees, applied coupons and taxes, invoice numbering, credit notes;
-documents to come.
+"""The invoicing service: invoices, fees, applied coupons and taxes, invoice numbering, credit notes, and their
+documents (PDF).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from invoicing.analytics.routes import router as analytics_router
 from invoicing.applied_coupons.routes import router as applied_coupons_router
 from invoicing.credit_notes.consumer import REFUND_CONSUMERS
 from invoicing.credit_notes.routes import router as credit_notes_router
+from invoicing.documents.consumer import DOCUMENTS_CONSUMER
+from invoicing.documents.routes import router as documents_router
 from invoicing.fees.routes import router as fees_router
 from invoicing.invoices.consumer import invoice_consumers
 from invoicing.invoices.payments_consumer import PAYMENT_CONSUMERS
@@ -22,15 +24,17 @@ from invoicing.projections.consumer import PROJECTION_CONSUMERS
 from invoicing.runtime import InvoicingRuntime, clients_lifespan
 from invoicing.settings import InvoicingSettings
 from invora.app import ServiceDefinition, build_service_app
+from invora.documents import links
 
 DEFINITION = ServiceDefinition(
     name="invoicing",
     title="Invora Invoicing",
     description=(
-        "Owns invoices, fees, applied coupons and taxes, invoice numbering, credit notes (documents to come). "
+        "Owns invoices, fees, applied coupons and taxes, invoice numbering, credit notes and their documents (PDF). "
         "Turns each closed billing period into an invoice."
     ),
-    routers=(invoices_router, fees_router, applied_coupons_router, analytics_router, credit_notes_router),
+    routers=(invoices_router, fees_router, applied_coupons_router, analytics_router, credit_notes_router,
+             documents_router),
     consumers=(*PROJECTION_CONSUMERS, *PAYMENT_CONSUMERS, *REFUND_CONSUMERS, WALLETS_CONSUMER),
     background=(scheduler(lambda app: app.state.settings.scheduler_interval_seconds), clients_lifespan),
     openapi_tags=[
@@ -47,6 +51,8 @@ DEFINITION = ServiceDefinition(
 def create_app(settings: InvoicingSettings | None = None) -> FastAPI:
     settings = settings or InvoicingSettings()
     runtime = InvoicingRuntime(settings=settings)
+    links.configure(settings.document_links())
+    documents = (DOCUMENTS_CONSUMER,) if settings.documents_generate else ()
     definition = dataclasses.replace(DEFINITION, consumers=(*DEFINITION.consumers, *invoice_consumers(runtime),
-                                                            credits_consumer(runtime)))
+                                                            credits_consumer(runtime), *documents))
     return build_service_app(definition, settings, runtime)

@@ -4,6 +4,7 @@ from invoicing.applied_coupons.models import AppliedCoupon
 from invoicing.credit_notes.models import CreditNote, CreditNoteItem
 from invoicing.credits.models import CustomerCredit, InvoiceCredit
 from invoicing.db import PLATFORM_MODELS
+from invoicing.documents.models import Document
 from invoicing.invoices.models import (
     BillingCheckViolation,
     Fee,
@@ -25,7 +26,7 @@ from invoicing.unit_credits.models import UnitCreditGrantProjection
 
 __all__ = [
     "PLATFORM_MODELS", "AddOnProjection", "AppliedCoupon", "BillingCheckViolation", "CouponProjection", "CreditNote",
-    "CreditNoteItem",
+    "CreditNoteItem", "Document",
     "CustomerCredit", "CustomerProjection", "Fee", "Invoice", "InvoiceAppliedTax", "InvoiceCredit",
     "InvoiceNumberCounter", "InvoicingSettings", "PlanVersionProjection", "TaxProjection", "UsageRevision",
     "UnitCreditGrantProjection", "WalletProjection",

@@ -6,10 +6,10 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from invora.settings import ServiceSettings
+from invora.documents.settings import DocumentSettings
 
 
-class InvoicingSettings(ServiceSettings):
+class InvoicingSettings(DocumentSettings):
     service_name: ClassVar[str] = "invoicing"
     default_port: ClassVar[int] = 8103
 

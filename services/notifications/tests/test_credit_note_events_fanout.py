@@ -1,6 +1,7 @@
-"""Invoicing's credit note events reach tenants' webhook endpoints: the real invoicing service issues a credit note
-on a one-off invoice, and `credit_note.created` and `credit_note.generated` arrive at an endpoint as Lago-style
-webhooks (`object_type` `credit_note`) through the broker."""
+"""Invoicing's credit note and document events reach tenants' webhook endpoints: the real invoicing service issues a
+credit note on a one-off invoice, both are downloaded (their PDFs rendered), and `credit_note.created`,
+`credit_note.generated` and `invoice.generated` (with `file_url`) arrive at an endpoint as Lago-style webhooks
+through the broker."""
 
 import json
 import uuid
@@ -41,10 +42,17 @@ async def test_credit_note_events_are_fanned_out(notifications, start_service, r
         "items": [{"fee_id": invoice["fees"][0]["lago_id"], "amount_cents": 2_500}]}})
     assert answer.status_code == 200, answer.text
     note = answer.json()["credit_note"]
+    for path in (f"/api/v1/invoices/{invoice['lago_id']}/download", f"/api/v1/credit_notes/{note['lago_id']}/download"):
+        assert (await client.post(path)).status_code == 200
 
-    requests = await receiver.wait_for(5, timeout=30)  # invoice.one_off_created, .created, .finalized + 2
+    # invoice.one_off_created, .created, .finalized, .generated; credit_note.created, .generated
+    requests = await receiver.wait_for(6, timeout=30)
     bodies = {json.loads(r.body)["webhook_type"]: json.loads(r.body) for r in requests}
-    assert {"credit_note.created", "credit_note.generated"} <= set(bodies)
+    assert {"credit_note.created", "credit_note.generated", "invoice.generated"} <= set(bodies)
+    assert bodies["invoice.generated"]["object_type"] == "invoice"
+    assert "/api/v1/documents/invoices/" in bodies["invoice.generated"]["invoice"]["file_url"]
+    assert "/api/v1/documents/credit_notes/" in bodies["credit_note.generated"]["credit_note"]["file_url"]
+    assert bodies["credit_note.created"]["credit_note"]["file_url"] is None
     created = bodies["credit_note.created"]
     assert created["object_type"] == "credit_note" and created["organization_id"] == str(org)
     assert created["credit_note"]["lago_id"] == note["lago_id"]

@@ -45,6 +45,7 @@ from invoicing.credit_notes.schemas import (
 )
 from invoicing.credits import repository as credits_repository
 from invoicing.credits.models import CustomerCredit
+from invoicing.documents import repository as documents
 from invoicing.invoices import lifecycle
 from invoicing.invoices import repository as invoices
 from invoicing.invoices.models import Fee, Invoice
@@ -53,6 +54,7 @@ from invoicing.projections import repository as projections
 from invora import metadata as item_metadata
 from invora.auth.deps import ensure_customer_access
 from invora.auth.principal import Principal
+from invora.documents import links
 from invora.errors import ValidationFailed
 from invora.events.contracts import invoicing as contract
 from invora.ids import uuid7
@@ -161,7 +163,8 @@ async def create(session: AsyncSession, organization_id: uuid.UUID, data: Credit
     await repository.add(session, note, items, credit)
     if credit is not None:
         credits_repository.remember_balance(session, organization_id, invoice.customer_id)
-    await publish(session, note, "credit_note.created", "credit_note.generated")
+    # `credit_note.generated` follows once its document is rendered (invoicing.documents)
+    await publish(session, note, "credit_note.created")
     if offset_amount:
         await _settle(session, invoice, offset_amount, now)
     if parts:
@@ -307,6 +310,10 @@ async def render_many(session: AsyncSession, notes: Sequence[CreditNote]) -> lis
                 **tax, "lago_id": uuid.uuid5(note.id, str(tax.get("lago_tax_id") or tax["tax_code"])),
                 "lago_credit_note_id": note.id, "created_at": note.created_at}) for tax in note.applied_taxes],
             customer=contract.Customer.model_validate(customer) if customer else None, metadata=note.note_metadata))
+    documented = await documents.with_documents(session, "credit_note", ids)  # Lago's `file_url`, once rendered
+    for note in rendered:
+        if note.lago_id in documented:
+            note.file_url = links.file_url("credit_notes", note.lago_id)
     return rendered
 
 

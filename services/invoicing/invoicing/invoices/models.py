@@ -250,6 +250,8 @@ class InvoicingSettings(Base):
     finalize_zero_amount_invoice: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
     timezone: Mapped[str] = mapped_column(String(64), nullable=False, server_default="UTC")
     default_currency: Mapped[str] = mapped_column(String(3), nullable=False, server_default="USD")
+    # who issues the organization's documents (name, legal name, address, tax id, e-mail: `ISSUER_FIELDS`)
+    issuer: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
     # the event's time: an older event never overwrites a newer one
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=text("now()"))
 

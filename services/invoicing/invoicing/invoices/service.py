@@ -20,11 +20,13 @@ from invoicing.billing.compute import ComputedInvoice, FeeLine, compute_invoice
 from invoicing.billing.coupons import CouponState
 from invoicing.billing.taxes import TaxRate
 from invoicing.credits import service as credits
+from invoicing.documents import repository as documents
 from invoicing.invoices import repository
 from invoicing.invoices.errors import InvoiceNotFound
 from invoicing.invoices.models import Fee, Invoice
 from invoicing.invoices.render import render_invoice
 from invoicing.projections import repository as projections
+from invora.documents import links
 from invora.events.contracts.invoicing import Invoice as InvoiceObject
 from invora.events.contracts.invoicing import InvoiceEvent
 from invora.events.contracts.subscriptions import Customer
@@ -171,7 +173,15 @@ async def full_many(session: AsyncSession, invoices: Sequence[Invoice], *,
         if invoice.customer_id not in customers:
             found = await projections.customer(session, invoice.organization_id, invoice.customer_id)
             customers[invoice.customer_id] = Customer.model_validate(found.body) if found and found.body else None
-    return [render_invoice(i, fees.get(i.id, []), taxes.get(i.id, []), customers[i.customer_id]) for i in invoices]
+    rendered = [render_invoice(i, fees.get(i.id, []), taxes.get(i.id, []), customers[i.customer_id])
+                for i in invoices]
+    # Lago's `file_url`: the public link of the invoice's document, once there is one
+    documented = await documents.with_documents(session, "invoice", [i.id for i in invoices
+                                                                     if i.status in ("finalized", "voided")])
+    for invoice in rendered:
+        if invoice.lago_id in documented:
+            invoice.file_url = links.file_url("invoices", invoice.lago_id)
+    return rendered
 
 
 async def publish(session: AsyncSession, invoice: Invoice, *event_types: str, fees: Sequence[Fee] | None = None,

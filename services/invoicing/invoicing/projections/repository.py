@@ -41,6 +41,11 @@ async def upsert_customer(session: AsyncSession, organization_id: uuid.UUID, cus
                        values)
 
 
+# what documents show of their issuer (invoicing.documents.service.issuer_party)
+ISSUER_FIELDS = ("name", "legal_name", "legal_number", "tax_identification_number", "email", "address_line1",
+                 "address_line2", "zipcode", "city", "state", "country")
+
+
 async def upsert_organization(session: AsyncSession, organization_id: uuid.UUID, organization: Organization,
                               occurred_at: datetime) -> None:
     """What invoicing applies of the organization's settings; an older event never overwrites a newer one."""
@@ -50,6 +55,7 @@ async def upsert_organization(session: AsyncSession, organization_id: uuid.UUID,
         net_payment_term=organization.net_payment_term,
         finalize_zero_amount_invoice=organization.finalize_zero_amount_invoice, timezone=organization.timezone,
         default_currency=organization.default_currency, updated_at=occurred_at,
+        issuer=organization.model_dump(include=set(ISSUER_FIELDS), exclude_none=True),
     )
     await upsert_newer(session, InvoicingSettings, {"organization_id": organization_id}, values)
 

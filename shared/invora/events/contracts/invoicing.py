@@ -5,7 +5,8 @@
 - `invoice.one_off_created`: a one-off invoice (add-on fees) was created, finalized at once;
 - `invoice.finalized`: the number is assigned and payment is due: what payments charge on;
 - `invoice.voided`, `invoice.payment_status_updated`, `invoice.payment_overdue` (once per invoice),
-  `invoice.generation_failed` (the invoice is `failed`; `POST /invoices/{id}/retry`):
+  `invoice.generation_failed` (the invoice is `failed`; `POST /invoices/{id}/retry`),
+  `invoice.generated` (its PDF is ready: `file_url` is set; once per invoice):
   all `InvoiceEvent` (`{"invoice": Invoice}`);
 - `invoice.billing_check_failed`: `BillingCheckFailed` (a period would be billed twice or one was
   missed: the customer's invoices wait in draft until an admin resolves it).
@@ -25,8 +26,8 @@ The prepaid-credits saga (docs/wallets.md) starts here:
 `fee.created`: `FeeEvent` (`{"fee": Fee}`, Lago's webhook): a fee paid in advance that no invoice carries
 (a charge with `invoiceable: false`); topic `invora.fee`, keyed by the fee.
 
-`credit_note.created` (a credit note was issued on a finalized invoice), `credit_note.generated` (its
-document is ready: no PDF is rendered, so it follows at once), `credit_note.refund_failure` (its refund
+`credit_note.created` (a credit note was issued on a finalized invoice), `credit_note.generated` (its PDF is
+ready: `file_url` is set; once per note), `credit_note.refund_failure` (its refund
 failed at the provider): `CreditNoteEvent` (`{"credit_note": CreditNote}`, Lago's webhooks); topic
 `invora.credit_note`, keyed by the credit note.
 `credit_note.refund_requested` (internal, invoicing → payments): `CreditNoteRefundRequested`, same topic
@@ -364,7 +365,7 @@ class CreditNoteRefundRequested(_Object):
 CREDIT_NOTE_EVENT_TYPES = ("created", "generated", "refund_failure")
 
 INVOICE_EVENT_TYPES = ("drafted", "created", "one_off_created", "finalized", "voided", "payment_status_updated",
-                       "payment_overdue", "payment_dispute_lost", "generation_failed")
+                       "payment_overdue", "payment_dispute_lost", "generation_failed", "generated")
 
 EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     **{f"invoice.{verb}": InvoiceEvent for verb in INVOICE_EVENT_TYPES},
