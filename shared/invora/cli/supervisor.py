@@ -69,6 +69,8 @@ def service_env(service: str, port: int, database_url: str, infra: Infrastructur
     prefix = f"INVORA_{service.upper()}_"
     # the public base URL of the API (the gateway) is the issuer of `jwt` webhook signatures
     public = {f"{prefix}WEBHOOK_JWT_ISSUER": api_url} if api_url and service == "notifications" else {}
+    if api_url:  # documents' public links (`file_url`) point at the gateway
+        public["INVORA_PUBLIC_URL"] = api_url
     # payments charges on the Stripe fake this run started (or the base URL the environment gave)
     if service == "payments" and infra.stripe_api_base:
         public[f"{prefix}STRIPE_API_BASE"] = infra.stripe_api_base

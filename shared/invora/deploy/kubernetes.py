@@ -125,6 +125,8 @@ def config_map() -> dict[str, Any]:
             "INVORA_LOG_JSON": "true",
             # the public base URL of the API (where the gateway is exposed): `iss` of `jwt` webhook signatures
             "INVORA_NOTIFICATIONS_WEBHOOK_JWT_ISSUER": "https://billing-api.example.com",
+            # the same origin: the base of documents' `file_url` links (invoicing, payments)
+            "INVORA_PUBLIC_URL": "https://billing-api.example.com",
         },
     }
 
