@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pypdf import PdfReader
 
-from invora.documents.layout import Column, DocumentWriter, Party, address_party
+from invora.documents.layout import Column, DocumentWriter, Party, address_party, render_document
 from invora.documents.links import DocumentLinkExpired, DocumentLinks, DocumentNotFound
 from invora.documents.money import format_decimal, format_minor, format_money, format_rate, format_unit_price
 from invora.money import CURRENCIES, exponent
@@ -104,3 +104,20 @@ def test_the_layout_prints_greek_cyrillic_and_hebrew_and_survives_a_cjk_name():
     text = "\n".join(page.extract_text() for page in reader.pages)
     for expected in ("Ωμέγα Α.Ε.", "Αθήνα", "Ёлка Сервис", "INV-1", "60.00 EUR", "line with control"):
         assert expected in text, expected
+
+
+def test_western_text_uses_the_built_in_font_and_other_text_the_embedded_one():
+    def write(name: str):
+        def build(writer: DocumentWriter) -> None:
+            writer.heading("Invoice", "INV-2")
+            writer.parties(Party("Bill to", (name,)))
+            writer.totals([("Total", "1,234.567 KWD", True)])
+        return build
+
+    western = render_document(write("Société Générale – «Zürich» €"), title="t")
+    other = render_document(write("Ωμέγα"), title="t")
+    assert b"/BaseFont /Helvetica" in western and b"DejaVu" not in western
+    assert b"DejaVu" in other
+    assert "Société Générale – «Zürich» €" in PdfReader(io.BytesIO(western)).pages[0].extract_text()
+    assert "Ωμέγα" in PdfReader(io.BytesIO(other)).pages[0].extract_text()
+    assert len(western) < len(other) / 3  # no font embedded

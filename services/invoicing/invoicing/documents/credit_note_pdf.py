@@ -9,7 +9,7 @@ balance, refunded, offset against the invoice.
 from __future__ import annotations
 
 from invoicing.documents.invoice_pdf import fee_name
-from invora.documents.layout import Column, DocumentWriter, Party, address_party
+from invora.documents.layout import Column, DocumentWriter, Party, address_party, render_document
 from invora.documents.money import format_money, format_rate
 from invora.events.contracts.invoicing import CreditNote
 
@@ -56,22 +56,23 @@ def amount_lines(note: CreditNote) -> list[tuple[str, str, bool]]:
 
 
 def render_credit_note_pdf(note: CreditNote, issuer: Party) -> bytes:
-    writer = DocumentWriter(title=f"Credit note {note.number}", created_at=note.created_at,
-                            footer=" · ".join(p for p in (f"Credit note {note.number}",
-                                                          issuer.lines[0] if issuer.lines else "") if p))
-    writer.heading("Credit note", note.number, f"Credits invoice {note.invoice_number}")
-    writer.parties(issuer, customer_party(note))
-    writer.facts([
-        ("Credit note number", note.number), ("Invoice", note.invoice_number),
-        ("Issuing date", note.issuing_date.isoformat()), ("Currency", note.currency),
-        ("Reason", REASONS.get(note.reason, note.reason)),
-        ("Customer ID", note.customer.external_id if note.customer else ""),
-    ])
-    if note.description:
-        writer.note(note.description)
-    writer.table(COLUMNS, [[fee_name(item.fee), format_money(item.amount_cents, note.currency)]
-                           for item in note.items])
-    writer.totals(amount_lines(note))
-    if note.credit_status == "voided":
-        writer.note("Voided: what was left of its credit was removed.")
-    return writer.output()
+    def write(writer: DocumentWriter) -> None:
+        writer.heading("Credit note", note.number, f"Credits invoice {note.invoice_number}")
+        writer.parties(issuer, customer_party(note))
+        writer.facts([
+            ("Credit note number", note.number), ("Invoice", note.invoice_number),
+            ("Issuing date", note.issuing_date.isoformat()), ("Currency", note.currency),
+            ("Reason", REASONS.get(note.reason, note.reason)),
+            ("Customer ID", note.customer.external_id if note.customer else ""),
+        ])
+        if note.description:
+            writer.note(note.description)
+        writer.table(COLUMNS, [[fee_name(item.fee), format_money(item.amount_cents, note.currency)]
+                               for item in note.items])
+        writer.totals(amount_lines(note))
+        if note.credit_status == "voided":
+            writer.note("Voided: what was left of its credit was removed.")
+
+    parts = (f"Credit note {note.number}", issuer.lines[0] if issuer.lines else "")
+    return render_document(write, title=f"Credit note {note.number}", created_at=note.created_at,
+                           footer=" · ".join(p for p in parts if p))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from invora.documents.layout import Column, DocumentWriter, Party, address_party
+from invora.documents.layout import Column, DocumentWriter, Party, address_party, render_document
 from invora.documents.money import format_decimal, format_money, format_rate, format_unit_price
 from invora.events.contracts.invoicing import Fee, Invoice
 
@@ -98,23 +98,25 @@ def amount_lines(invoice: Invoice) -> list[tuple[str, str, bool]]:
 
 
 def render_invoice_pdf(invoice: Invoice, issuer: Party, *, footer: str | None = None) -> bytes:
-    title = "Invoice" if invoice.status != "voided" else "Invoice (voided)"
-    writer = DocumentWriter(title=f"Invoice {invoice.number}", created_at=invoice.finalized_at or invoice.created_at,
-                            footer=" · ".join(part for part in (f"Invoice {invoice.number}", issuer.lines[0]
-                                                                 if issuer.lines else "", footer or "") if part))
-    writer.heading(title, invoice.number, TYPE_TITLES.get(invoice.invoice_type))
-    writer.parties(issuer, customer_party(invoice))
-    customer = invoice.customer
-    writer.facts([
-        ("Invoice number", invoice.number), ("Issuing date", _day(invoice.issuing_date)),
-        ("Payment due date", _day(invoice.payment_due_date)),
-        ("Billing period", _period(invoice.billing_period_start, invoice.billing_period_end)),
-        ("Currency", invoice.currency), ("Customer ID", customer.external_id if customer else ""),
-        ("Subscription", invoice.external_subscription_id or ""),
-        ("Purchase order", customer.purchase_order_number or "" if customer else ""),
-    ])
-    writer.table(COLUMNS, [fee_row(fee, invoice.currency) for fee in invoice.fees])
-    writer.totals(amount_lines(invoice))
-    if invoice.payment_status == "succeeded":
-        writer.note("Paid.")
-    return writer.output()
+    def write(writer: DocumentWriter) -> None:
+        writer.heading("Invoice" if invoice.status != "voided" else "Invoice (voided)", invoice.number,
+                       TYPE_TITLES.get(invoice.invoice_type))
+        writer.parties(issuer, customer_party(invoice))
+        customer = invoice.customer
+        writer.facts([
+            ("Invoice number", invoice.number), ("Issuing date", _day(invoice.issuing_date)),
+            ("Payment due date", _day(invoice.payment_due_date)),
+            ("Billing period", _period(invoice.billing_period_start, invoice.billing_period_end)),
+            ("Currency", invoice.currency), ("Customer ID", customer.external_id if customer else ""),
+            ("Subscription", invoice.external_subscription_id or ""),
+            ("Purchase order", (customer.purchase_order_number or "") if customer else ""),
+        ])
+        writer.table(COLUMNS, [fee_row(fee, invoice.currency) for fee in invoice.fees])
+        writer.totals(amount_lines(invoice))
+        if invoice.payment_status == "succeeded":
+            writer.note("Paid.")
+
+    parts = (f"Invoice {invoice.number}", issuer.lines[0] if issuer.lines else "", footer or "")
+    return render_document(write, title=f"Invoice {invoice.number}",
+                           created_at=invoice.finalized_at or invoice.created_at,
+                           footer=" · ".join(part for part in parts if part))
