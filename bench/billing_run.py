@@ -289,6 +289,8 @@ def main() -> None:
                         help="partitions of the topics the service creates (a multiple of --workers balances them)")
     args = parser.parse_args()
     os.environ["INVORA_KAFKA_TOPIC_PARTITIONS"] = str(args.partitions)
+    # billing alone: the invoices' PDFs (the `documents` consumer) are measured by bench/documents.py
+    os.environ.setdefault("INVORA_INVOICING_DOCUMENTS_GENERATE", "false")
     load = os.getloadavg()[0]
     with bench_environment("invoicing") as env, serve(env, "invoicing", workers=args.workers):
         result = asyncio.run(run(args, env, CpuMeter(_postmaster(env))))
