@@ -267,7 +267,7 @@ class MoneyhashAdapter:
         if not response.ok:
             raise _refusal(response)
         data = response.get("data") or {}
-        transactions = [data.get("active_transaction") or {}, *(data.get("transactions") or [])]
+        transactions = [data.get("active_transaction") or {}, *(data.get("transactions_history") or [])]
         for transaction in transactions:
             for operation in (transaction or {}).get("operations") or []:
                 if str(operation.get("id")) == provider_refund_id and operation.get("type") == "refund":
