@@ -197,26 +197,31 @@ def _invoice_envelope(org, customer, amount: int):
                          aggregate_id=str(invoice_id), sequence=1, data={"invoice": invoice})
 
 
-async def _finalize(url: str, org, people, invoices: int, phase: int) -> dict[str, str]:
-    """`invoices` invoice.finalized events applied; {invoice id: "provider customer:amount"}."""
+async def _finalize(url: str, org, people, invoices: int, phase: int) -> tuple[dict[str, str], float]:
+    """`invoices` invoice.finalized events applied, 200 a transaction as the consumer's batches; ({invoice id:
+    "provider customer:amount"}, this process's CPU seconds in the consumer's code and commits)."""
     from invora.db.engine import Database
     from payments.invoices import service as invoices_service
 
     database = Database(url)
     expected: dict[str, str] = {}
+    cpu = 0.0
     try:
         for start in range(0, invoices, 200):
+            envelopes = []
+            for i in range(start, min(start + 200, invoices)):
+                customer = people[i % len(people)]
+                amount = 100 + phase * 100_000 + i
+                envelopes.append(_invoice_envelope(org, customer, amount))
+                expected[envelopes[-1].aggregate_id] = f"{customer[2]}:{amount}"
+            started = time.process_time()
             async with database.sessionmaker() as session:
-                for i in range(start, min(start + 200, invoices)):
-                    customer = people[i % len(people)]
-                    amount = 100 + phase * 100_000 + i
-                    envelope = _invoice_envelope(org, customer, amount)
-                    await invoices_service.apply_event(session, envelope)
-                    expected[envelope.aggregate_id] = f"{customer[2]}:{amount}"
+                await invoices_service.apply_events(session, envelopes)
                 await session.commit()
+            cpu += time.process_time() - started
     finally:
         await database.dispose()
-    return expected
+    return expected, cpu
 
 
 async def _latencies(url: str, since: datetime, go_at: datetime) -> tuple[list[float], dict[str, int]]:
@@ -370,7 +375,10 @@ def main() -> None:
 def _run_phase(args, env, key: str, org, people, phase: int, provider: str, latency: int, base: str, delay: float,
                provider_pid: int, server, fake) -> dict:
     since = datetime.now(UTC)
-    expected = asyncio.run(_finalize(env.database_url, org, people, args.invoices, phase))
+    postgres_before, consumed_at = _postgres_cpu(env.workdir), time.perf_counter()
+    expected, consumer_cpu = asyncio.run(_finalize(env.database_url, org, people, args.invoices, phase))
+    consumed_in = time.perf_counter() - consumed_at
+    consumer_postgres_cpu = (_postgres_cpu(env.workdir) - postgres_before) if postgres_before is not None else None
     # the chargers start (imports, a database connection) before the clock does: a running
     # service's charger is warm; what is measured is charging, not Python's start-up
     context = multiprocessing.get_context("spawn")
@@ -400,6 +408,12 @@ def _run_phase(args, env, key: str, org, people, phase: int, provider: str, late
                else _charges_at_localstripe(server, people, phase, expected))
     return {
         "provider": provider if provider == "fake" or not latency else f"{provider} answers used {latency} ms late",
+        # the invoice.finalized events recorded as attempts (the consumer's code, 200 a transaction), before
+        # the chargers start
+        "consumer_events_per_second": round(args.invoices / consumed_in, 1),
+        "consumer_cpu_ms_per_event": round(1000 * consumer_cpu / args.invoices, 2),
+        "consumer_postgres_cpu_ms_per_event": (round(1000 * consumer_postgres_cpu / args.invoices, 2)
+                                               if consumer_postgres_cpu is not None else None),
         "provider_latency_ms": latency, "invoices": args.invoices, "customers": args.customers,
         "processes": args.processes, "concurrency": args.concurrency, "load_average_at_start": round(load, 2),
         "charges_per_second": round(args.invoices / elapsed, 1), "seconds": round(elapsed, 2),

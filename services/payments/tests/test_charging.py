@@ -349,3 +349,42 @@ async def test_an_answer_that_cannot_be_recorded_leaves_the_others_recorded_and_
     assert (await stage.payment(ids[1]))["payment_status"] == "succeeded"
     assert sorted(c.amount for c in stage.charges_at_stripe(customer["provider_customer_id"])) == [
         2_000, 2_001, 2_002, 2_003]
+
+
+async def test_a_consumed_batch_records_what_one_event_at_a_time_would(payments, stage):
+    """The invoices consumer's batch (`apply_events`, one transaction): a replay of an invoice in the same batch,
+    a void after its finalization, a customer without a provider and an invoice already charged leave exactly
+    the attempts that applying the events one at a time leaves, and each invoice is charged once."""
+    from payments.invoices import service as invoices
+
+    customer, other, unpaid = await stage.customer(), await stage.customer(), await stage.customer(provider=False)
+    earlier_id, _ = await stage.finalize(customer, 900)
+    await _run(payments)  # charged already: a replay in the batch finds nothing due
+    first, second, voided, free = (stage.invoice_event(customer, 1_100), stage.invoice_event(other, 1_200),
+                                   stage.invoice_event(other, 1_300), stage.invoice_event(unpaid, 1_400))
+    batch = [first, second, stage.invoice_event(customer, 1_100, invoice_id=uuid.UUID(first.aggregate_id), sequence=2),
+             voided, stage.invoice_event(other, 1_300, invoice_id=uuid.UUID(voided.aggregate_id),
+                                         type="invoice.voided", status="voided", sequence=2),
+             free, stage.invoice_event(customer, 900, invoice_id=earlier_id, sequence=2)]
+    async with payments.database.sessionmaker() as session:
+        recorded = await invoices.apply_events(session, batch)
+        await session.commit()
+    assert len(recorded) == 3 and len(set(recorded)) == 3  # first, second, voided (then canceled): one each
+    async with payments.database.sessionmaker() as session:
+        rows = (await session.execute(text(
+            "SELECT invoice_id, payment_status, failure_code, idempotency_key FROM payments WHERE id = ANY(:ids)"),
+            {"ids": recorded})).mappings().all()
+    by_invoice = {str(row["invoice_id"]): row for row in rows}
+    assert by_invoice[first.aggregate_id]["payment_status"] == "pending"
+    assert by_invoice[first.aggregate_id]["idempotency_key"] == f"invoice-{first.aggregate_id}-attempt-1"
+    assert by_invoice[second.aggregate_id]["payment_status"] == "pending"
+    assert (by_invoice[voided.aggregate_id]["payment_status"], by_invoice[voided.aggregate_id]["failure_code"]) == (
+        "canceled", "invoice_voided")
+    created = [e["data"]["payment"]["lago_id"] for e in await stage.events("payment.created")]
+    assert all(created.count(str(payment_id)) == 1 for payment_id in recorded)
+    async with payments.database.sessionmaker() as session:  # the same batch again: nothing more
+        assert await invoices.apply_events(session, batch) == []
+        await session.commit()
+    await _run(payments)
+    assert sorted(c.amount for c in stage.charges_at_stripe(customer["provider_customer_id"])) == [900, 1_100]
+    assert [c.amount for c in stage.charges_at_stripe(other["provider_customer_id"])] == [1_200]

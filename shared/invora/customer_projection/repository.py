@@ -55,6 +55,12 @@ async def insert_if_absent(session: AsyncSession, values: dict[str, Any]) -> Non
     await session.execute(_insert_if_absent(_columns(values)), values)
 
 
+async def insert_if_absent_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """`insert_if_absent` for several customers with the same columns (one round trip, asyncpg's executemany)."""
+    if rows:
+        await session.execute(_insert_if_absent(_columns(rows[0])), rows)
+
+
 _BY_EXTERNAL_ID = text(
     "SELECT * FROM customers WHERE organization_id = :org AND external_id = :external_id AND deleted_at IS NULL"
 )

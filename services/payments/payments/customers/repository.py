@@ -13,6 +13,7 @@ from invora.customer_projection import repository as projection
 # the projection itself (`customers`): the shared SQL (`invora.customer_projection.repository`)
 upsert = projection.upsert
 insert_if_absent = projection.insert_if_absent
+insert_if_absent_many = projection.insert_if_absent_many
 by_external_id = projection.by_external_id
 by_id = projection.by_id
 
@@ -25,6 +26,7 @@ _LINKS = text(
     "SELECT * FROM provider_customers WHERE customer_id = ANY(CAST(:customer_ids AS uuid[])) "
     "AND payment_provider_id = ANY(CAST(:provider_ids AS uuid[]))"
 )
+_BY_IDS = text("SELECT * FROM customers WHERE id = ANY(CAST(:ids AS uuid[]))")
 _RESERVE_LINK = text(
     """
     INSERT INTO provider_customers (id, organization_id, customer_id, payment_provider_id, provider_customer_id)
@@ -40,6 +42,15 @@ _COMPLETE_LINK = text(
     RETURNING id
     """
 )
+
+
+async def by_ids(session: AsyncSession, pairs: set[tuple[uuid.UUID, uuid.UUID]]
+                 ) -> dict[tuple[uuid.UUID, uuid.UUID], RowMapping]:
+    """`by_id` for several (organization id, customer id) pairs: the rows found, by pair."""
+    if not pairs:
+        return {}
+    rows = (await session.execute(_BY_IDS, {"ids": list({customer_id for _, customer_id in pairs})})).mappings()
+    return {(row["organization_id"], row["id"]): row for row in rows if (row["organization_id"], row["id"]) in pairs}
 
 
 async def link(session: AsyncSession, customer_id: uuid.UUID, provider_id: uuid.UUID) -> RowMapping | None:

@@ -43,6 +43,18 @@ async def remember(session: AsyncSession, organization_id: uuid.UUID, customer: 
                                                                  sequence=0, extra=provider_columns))
 
 
+async def remember_many(session: AsyncSession, customers: list[tuple[uuid.UUID, Customer]]) -> None:
+    """`remember` for several (organization id, customer) at once (a consumed batch)."""
+    seen: set[tuple[uuid.UUID, uuid.UUID]] = set()
+    rows = []
+    for organization_id, customer in customers:
+        if (organization_id, customer.lago_id) not in seen:
+            seen.add((organization_id, customer.lago_id))
+            rows.append(projection.values(organization_id, customer, deleted_at=None, sequence=0,
+                                          extra=provider_columns))
+    await repository.insert_if_absent_many(session, rows)
+
+
 find = projection.find
 get = projection.get
 ensure_external_customer_access = projection.ensure_external_customer_access

@@ -1,4 +1,5 @@
-"""The `invoice.*` consumer: the projection and charge attempts, one transaction per event with its inbox row.
+"""The `invoice.*` consumer: the projection and charge attempts, one transaction per fetched batch with its
+inbox rows (`invoices.service.apply_events`; a batch that fails is handled again one event at a time).
 
 The charger is woken after the handler returns (its commit follows immediately); if it looks too
 early it finds nothing and comes back on its interval.
@@ -6,7 +7,7 @@ early it finds nothing and comes back on its interval.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,8 +20,9 @@ INVOICE_EVENTS = frozenset({"invoice.finalized", "invoice.voided"})
 
 
 def invoices_consumer(runtime: Callable[[], PaymentsRuntime]) -> ConsumerSpec:
-    async def handle(session: AsyncSession, envelope: EventEnvelope) -> None:
-        if await service.apply_event(session, envelope) is not None:
+    async def handle(session: AsyncSession, envelopes: Sequence[EventEnvelope]) -> None:
+        if await service.apply_events(session, envelopes):
             runtime().wake_charger()
 
-    return ConsumerSpec(name="invoices", topics=(topic_for("invoice"),), handler=handle, event_types=INVOICE_EVENTS)
+    return ConsumerSpec(name="invoices", topics=(topic_for("invoice"),), batch_handler=handle,
+                        event_types=INVOICE_EVENTS)

@@ -21,6 +21,7 @@ _UPSERT = text(
     RETURNING id
     """
 )
+_UPSERT_MANY = text(_UPSERT.text.replace("RETURNING id", ""))  # executemany: no rows back
 _BY_ID = text("SELECT * FROM invoices WHERE organization_id = :org AND id = :id")
 _LOCK = text("SELECT * FROM invoices WHERE organization_id = :org AND id = :id FOR UPDATE")
 _LOCK_MANY = text("SELECT * FROM invoices WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY id FOR UPDATE")
@@ -60,6 +61,12 @@ async def record_offset(session: AsyncSession, organization_id: uuid.UUID, invoi
 
 async def upsert(session: AsyncSession, values: dict[str, Any]) -> bool:
     return (await session.execute(_UPSERT, values)).first() is not None
+
+
+async def upsert_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """`upsert` for several invoices (one round trip, asyncpg's executemany)."""
+    if rows:
+        await session.execute(_UPSERT_MANY, rows)
 
 
 async def by_id(session: AsyncSession, organization_id: uuid.UUID, invoice_id: uuid.UUID, *,

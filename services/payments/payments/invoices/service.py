@@ -10,6 +10,8 @@ attempts and by the amount still due.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -52,6 +54,57 @@ async def apply_event(session: AsyncSession, envelope: EventEnvelope) -> uuid.UU
     return await schedule_charge(session, row)
 
 
+async def apply_events(session: AsyncSession, envelopes: Sequence[EventEnvelope]) -> list[uuid.UUID]:
+    """`apply_event` for a consumed batch in the caller's transaction, with the outcome of one at a time in
+    order: each run of `invoice.finalized` events of distinct invoices is recorded with a few statements for
+    the whole run (`_finalize_many`), anything else (a void; a second event of an invoice already in the
+    run, which starts a new run) one at a time in its place. The attempts recorded."""
+    recorded: list[uuid.UUID] = []
+    run: list[EventEnvelope] = []
+    for envelope in envelopes:
+        if run and (envelope.type != "invoice.finalized"
+                    or any(other.aggregate_id == envelope.aggregate_id for other in run)):
+            recorded += await _finalize_many(session, run)
+            run = []
+        if envelope.type == "invoice.finalized":
+            run.append(envelope)
+        elif (payment_id := await apply_event(session, envelope)) is not None:
+            recorded.append(payment_id)
+    if run:
+        recorded += await _finalize_many(session, run)
+    return recorded
+
+
+async def _finalize_many(session: AsyncSession, envelopes: list[EventEnvelope]) -> list[uuid.UUID]:
+    """`apply_event` for `invoice.finalized` events of distinct invoices: the same checks and writes, each kind
+    in one statement for all of them."""
+    events = []
+    for envelope in envelopes:
+        invoice = InvoiceEvent.model_validate(envelope.data).invoice
+        if invoice.customer is None:
+            log.warning("invoice_without_customer", invoice_id=str(invoice.lago_id), type=envelope.type)
+            continue
+        events.append((envelope, invoice))
+    if not events:
+        return []
+    await customers.remember_many(session, [(envelope.organization_id, invoice.customer)
+                                            for envelope, invoice in events])
+    await repository.upsert_many(session, [{
+        "id": invoice.lago_id, "org": envelope.organization_id, "customer_id": invoice.customer.lago_id,
+        "external_customer_id": invoice.customer.external_id, "number": invoice.number or None,
+        "currency": invoice.currency, "total": invoice.total_amount_cents, "status": invoice.status,
+        "sequence": envelope.sequence} for envelope, invoice in events])
+    rows = await repository.lock_many(session, [invoice.lago_id for _, invoice in events])
+    payable = []
+    for envelope, invoice in events:
+        row = rows.get(invoice.lago_id)
+        if row is None or row["organization_id"] != envelope.organization_id:  # another organization's invoice
+            continue
+        if row["status"] == "finalized" and invoice.payment_status != "succeeded":
+            payable.append(row)
+    return await schedule_charges(session, payable)
+
+
 async def apply_credit_note(session: AsyncSession, envelope: EventEnvelope) -> bool:
     """`credit_note.created` with an offset part: deducted from what the invoice owes (once per note). An
     invoice that owes nothing more has its uncalled charge canceled; a smaller amount due is what the charger
@@ -81,6 +134,36 @@ async def schedule_charge(session: AsyncSession, invoice: RowMapping) -> uuid.UU
         log.warning("invoice_not_charged_unknown_provider", invoice_id=str(invoice["id"]), code=code)
         return None
     return await lifecycle.record_attempt(session, invoice, provider, amount_cents=due)
+
+
+async def schedule_charges(session: AsyncSession, invoices: list[RowMapping]) -> list[uuid.UUID]:
+    """`schedule_charge` for several invoices (distinct), each check in one statement for all of them."""
+    if not invoices:
+        return []
+    ids = [invoice["id"] for invoice in invoices]
+    paid = await repository.paid_cents_many(session, ids)
+    live = await payments_repository.live_attempts(session, ids)
+    due = [(invoice, invoice["total_amount_cents"] - paid[invoice["id"]]) for invoice in invoices]
+    due = [(invoice, amount) for invoice, amount in due if amount > 0 and invoice["id"] not in live]
+    known = await customers_repository.by_ids(session, {(invoice["organization_id"], invoice["customer_id"])
+                                                        for invoice, _ in due})
+    providers: dict[tuple[uuid.UUID, str], Any] = {}
+    attempts = []
+    for invoice, amount in due:
+        customer = known.get((invoice["organization_id"], invoice["customer_id"]))
+        code = customer["payment_provider_code"] if customer else None
+        if not code:
+            log.info("invoice_not_charged_no_provider", invoice_id=str(invoice["id"]))
+            continue
+        if (invoice["organization_id"], code) not in providers:
+            providers[(invoice["organization_id"], code)] = await providers_repository.by_code(
+                session, invoice["organization_id"], code)
+        provider = providers[(invoice["organization_id"], code)]
+        if provider is None:
+            log.warning("invoice_not_charged_unknown_provider", invoice_id=str(invoice["id"]), code=code)
+            continue
+        attempts.append((invoice, provider, amount))
+    return await lifecycle.record_attempts(session, attempts)
 
 
 async def get(session: AsyncSession, organization_id: uuid.UUID, invoice_id: uuid.UUID | None, *,

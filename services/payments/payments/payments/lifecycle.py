@@ -16,13 +16,14 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.events.contracts.payments import PaymentEvent
 from invora.ids import uuid7
-from invora.outbox.writer import PendingEvent
+from invora.outbox.writer import PendingEvent, add_events
 from payments.events import pending, publish
 from payments.payment_receipts import service as receipts
 from payments.payment_requests import status as request_status
@@ -62,6 +63,32 @@ async def record_attempt(session: AsyncSession, invoice: RowMapping, provider, *
     if inserted is not None:
         await publish_payment(session, inserted, invoice["organization_id"], "payment.created")
     return inserted
+
+
+async def record_attempts(session: AsyncSession, attempts: list[tuple[RowMapping, Any, int]]) -> list[uuid.UUID]:
+    """`record_attempt` for several invoices (invoice, provider, amount each; distinct invoices) with a few
+    statements for all: their attempt counts, the inserts, the `payment.created` events. The ids recorded, in
+    the order given (an invoice that already has a live attempt is left out)."""
+    if not attempts:
+        return []
+    counts = await repository.provider_attempts_many(session, [invoice["id"] for invoice, _, _ in attempts])
+    rows = []
+    for invoice, provider, amount_cents in attempts:
+        payment_id = uuid7()
+        rows.append({
+            "id": payment_id, "organization_id": invoice["organization_id"], "invoice_id": invoice["id"],
+            "customer_id": invoice["customer_id"], "external_customer_id": invoice["external_customer_id"],
+            "type": "provider", "amount_cents": amount_cents, "currency": invoice["currency"],
+            "payment_status": "pending", "provider_status": "pending", "reference": str(payment_id),
+            "idempotency_key": f"invoice-{invoice['id']}-attempt-{counts[invoice['id']] + 1}",
+            "payment_provider_id": provider.id, "payment_provider_code": provider.code,
+            "payment_provider_type": provider.provider_type})
+    inserted = await repository.insert_attempts(session, rows)
+    recorded = [row["id"] for row in rows if row["id"] in inserted]
+    payments = await repository.by_ids(session, recorded) if recorded else {}
+    await add_events(session, [pending(payments[payment_id]["organization_id"], "payment.created", payment_id,
+                                       PaymentEvent(payment=render(payments[payment_id]))) for payment_id in recorded])
+    return recorded
 
 
 @dataclass

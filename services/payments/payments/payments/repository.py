@@ -133,6 +133,38 @@ _LIVE_ATTEMPT = text(
                      AND p.payment_status IN ('pending', 'processing', 'requires_action'))
     """
 )
+# `_LIVE_ATTEMPT` and `_ATTEMPTS` for several invoices
+_LIVE_ATTEMPTS = text(
+    """
+    SELECT v.id FROM unnest(CAST(:invoice_ids AS uuid[])) AS v(id)
+    WHERE EXISTS (SELECT 1 FROM payments WHERE invoice_id = v.id AND type = 'provider'
+                  AND payment_status IN ('pending', 'processing', 'requires_action'))
+       OR EXISTS (SELECT 1 FROM payment_request_invoices pri
+                  JOIN payments p ON p.payment_request_id = pri.payment_request_id
+                  WHERE pri.invoice_id = v.id AND p.type = 'provider'
+                    AND p.payment_status IN ('pending', 'processing', 'requires_action'))
+    """
+)
+_ATTEMPTS_MANY = text(
+    "SELECT v.id, (SELECT count(*) FROM payments WHERE invoice_id = v.id AND type = 'provider') AS attempts "
+    "FROM unnest(CAST(:invoice_ids AS uuid[])) AS v(id)"
+)
+# new provider attempts, several at once (what `_INSERT` does for one; the same partial unique index answers
+# "already there" for an invoice with a live attempt)
+_ATTEMPT_COLUMNS = {"id": "uuid", "organization_id": "uuid", "invoice_id": "uuid", "customer_id": "uuid",
+                    "external_customer_id": "text", "type": "text", "amount_cents": "bigint", "currency": "text",
+                    "payment_status": "text", "provider_status": "text", "reference": "text",
+                    "idempotency_key": "text", "payment_provider_id": "uuid", "payment_provider_code": "text",
+                    "payment_provider_type": "text"}
+_INSERT_ATTEMPTS = text(
+    f"""
+    INSERT INTO payments ({", ".join(_ATTEMPT_COLUMNS)})
+    SELECT * FROM unnest({", ".join(f"CAST(:{c} AS {t}[])" for c, t in _ATTEMPT_COLUMNS.items())})
+    ON CONFLICT DO NOTHING
+    RETURNING id
+    """
+)
+_BY_IDS = text(f"{_SELECT} WHERE p.id = ANY(CAST(:ids AS uuid[]))")
 _DEFER_LOOKUP = text("UPDATE payments SET next_attempt_at = :next_at WHERE id = :id")
 
 
@@ -150,6 +182,29 @@ async def unsettled_due(session: AsyncSession, now: datetime, *, settled_before:
 
 async def live_attempt(session: AsyncSession, invoice_id: uuid.UUID) -> bool:
     return bool((await session.execute(_LIVE_ATTEMPT, {"invoice_id": invoice_id})).scalar_one())
+
+
+async def live_attempts(session: AsyncSession, invoice_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these invoices have a charge under way (`live_attempt` for several)."""
+    return set((await session.execute(_LIVE_ATTEMPTS, {"invoice_ids": invoice_ids})).scalars())
+
+
+async def provider_attempts_many(session: AsyncSession, invoice_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    rows = await session.execute(_ATTEMPTS_MANY, {"invoice_ids": invoice_ids})
+    return {row.id: int(row.attempts) for row in rows}
+
+
+async def insert_attempts(session: AsyncSession, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
+    """`insert` for several provider attempts (each with the `_ATTEMPT_COLUMNS`); the ids inserted."""
+    if not rows:
+        return set()
+    binds = {column: [row[column] for row in rows] for column in _ATTEMPT_COLUMNS}
+    return set((await session.execute(_INSERT_ATTEMPTS, binds)).scalars())
+
+
+async def by_ids(session: AsyncSession, payment_ids: list[uuid.UUID]) -> dict[uuid.UUID, RowMapping]:
+    """`by_id` for several payments (the caller checks organizations), by id."""
+    return {row["id"]: row for row in (await session.execute(_BY_IDS, {"ids": payment_ids})).mappings()}
 
 
 async def defer_lookup(session: AsyncSession, payment_id: uuid.UUID, next_at: datetime) -> None:
