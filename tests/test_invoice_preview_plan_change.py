@@ -117,7 +117,7 @@ async def test_upgrade_and_downgrade_of_a_plan_paid_in_advance_previewed_then_th
 
         # upgrade to 300.00: now. The old period closes now (usage so far; the fee was paid in advance); the new
         # plan's fee from 18 March: 14/31 of 300.00 = 135.48; the basic fee's unused 14 days (18–31 March)
-        # credited: 100.00 × 14/31 = 45.16 + 20 % = 54.19 (rounded once, half up)
+        # credited by a credit note: 100.00 × 14/31 = 45.16 + 20 % (9.03) = 54.19
         up = (await ok(inv, "POST", PREVIEW, {**body, "subscriptions": {
             **body["subscriptions"], "plan_code": "pro"}}))["invoice"]
         assert fees(up) == [("charge", "calls", 5_000), ("subscription", "pro", 13_548)]
@@ -132,7 +132,7 @@ async def test_upgrade_and_downgrade_of_a_plan_paid_in_advance_previewed_then_th
         await ok(sub_api, "POST", "/api/v1/subscriptions", {"subscription": {
             "external_customer_id": "cus_adv", "plan_code": "pro", "external_id": "sub_cus_adv"}})
         _, closed, started = await invoices_of(inv, "cus_adv", 3)
-        assert await credits_of(invoicing, org) == [("upgrade", 5_419)]
+        assert await credits_of(invoicing, org) == [("credit_note", 5_419)]  # the upgrade's credit note
         assert sorted(fees(closed) + fees(started)) == fees(up)
         for amount in ("fees_amount_cents", "taxes_amount_cents", "credit_notes_amount_cents", "total_amount_cents"):
             assert closed[amount] + started[amount] == up[amount], amount
@@ -173,11 +173,11 @@ async def test_termination_previewed_for_plans_in_arrears_and_in_advance_then_th
         assert [up[a] for a in AMOUNTS] == [5_968, 0, 5_968, 1_194, 7_162, 0, 0, 7_162]
 
         # in advance, terminated on 25 March 12:00: no fee (paid), the usage, and the 6 days after the
-        # termination's day credited: 100.00 × 6/31 = 19.35 + 20 % = 23.23 (rounded once)
+        # termination's day credited by a credit note: 100.00 × 6/31 = 19.35 (an item in minor units) + 20 % (3.87)
         credited = (await ok(inv, "POST", PREVIEW, {**advance, "subscriptions": {
             **advance["subscriptions"], "terminated_at": TERMINATION.isoformat()}}))["invoice"]
         assert fees(credited) == [("charge", "calls", 5_000)]
-        assert [credited[a] for a in AMOUNTS] == [5_000, 0, 5_000, 1_000, 6_000, 2_323, 0, 3_677]
+        assert [credited[a] for a in AMOUNTS] == [5_000, 0, 5_000, 1_000, 6_000, 2_322, 0, 3_678]
         assert await written(invoicing, org) == before  # nothing written
         assert await credits_of(invoicing, org) == []
 
@@ -188,7 +188,7 @@ async def test_termination_previewed_for_plans_in_arrears_and_in_advance_then_th
             real = (await invoices_of(inv, customer, 2 if customer == "cus_adv" else 1))[-1]
             assert fees(real) == fees(preview), customer
             assert [real[a] for a in AMOUNTS] == [preview[a] for a in AMOUNTS], customer
-        assert await credits_of(invoicing, org) == [("termination", 2_323)]
+        assert await credits_of(invoicing, org) == [("credit_note", 2_322)]  # the termination's note
 
 
 async def test_bad_plan_changes_and_terminations_are_refused_and_write_nothing(start_suite, invora_keys):

@@ -198,7 +198,8 @@ async def test_a_downgrade_bills_nothing_now_and_the_new_plan_from_the_period_en
 
 async def test_a_termination_credits_the_days_after_its_own_and_its_invoice_takes_them_first(world, api, inv, org):
     """Lago's credit note on termination (`on_termination_credit_note` = credit, the default): the termination's
-    day counts as used; `skip` credits nothing, `refund` / `offset` are not built (nothing credited)."""
+    day counts as used; `skip` credits nothing; `refund` of an invoice nothing was paid of credits it all (the
+    rest of `refund` and `offset`: test_termination_credit_notes.py)."""
     calls = charge("api_calls", properties={"amount": "1"})
     plan = await world.plan(10_000, pay_in_advance=True, charges=[calls])
     subs = {}
@@ -216,15 +217,16 @@ async def test_a_termination_credits_the_days_after_its_own_and_its_invoice_take
         await world.deliver(on_subscription_event, envelope)  # redelivered: no second credit
         subs[choice] = sub
     # 16 of 31 days (16–31 January) of 100 € = 51.61 €; the termination's invoice (3.00 €) takes 3.00 € of it
-    assert await credits_of(inv, org) == [(5_161, 5_161 - 300)]
+    assert await credits_of(inv, org) == [(5_161, 5_161 - 300)] * 2
+    notes = (await api.ok("GET", "/api/v1/credit_notes"))["credit_notes"]
+    assert sorted((n["reason"], n["total_amount_cents"], n["credit_amount_cents"], n["refund_amount_cents"])
+                  for n in notes) == [("order_cancellation", 5_161, 5_161, 0)] * 2
     by_sub = {}
     for invoice in await all_invoices(api):
         by_sub.setdefault(invoice["lago_subscription_id"], []).append(invoice)
-    closing = by_sub[subs[None]["lago_id"]][1]
-    assert (closing["fees_amount_cents"], closing["credit_notes_amount_cents"], closing["total_amount_cents"]) == (
-        300, 300, 0)
-    for choice in ("skip", "refund"):
-        assert by_sub[subs[choice]["lago_id"]][1]["total_amount_cents"] == 300
+    for choice, total in ((None, 0), ("refund", 0), ("skip", 300)):
+        closing = by_sub[subs[choice]["lago_id"]][1]
+        assert (closing["fees_amount_cents"], closing["total_amount_cents"]) == (300, total), choice
 
 
 # -- maths ----------------------------------------------------------------------------------------------

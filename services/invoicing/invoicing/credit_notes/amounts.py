@@ -145,3 +145,41 @@ def refund_status(part_statuses: list[str]) -> str:
     if "pending" in part_statuses:
         return "pending"
     return "failed" if "failed" in part_statuses else "succeeded"
+
+
+# -- the credit note of a termination or upgrade (Lago's `CreditNotes::CreateFromTermination`) -----------------
+
+def unused_item_cents(*, plan_amount_cents: int, days_in_period: int, remaining_days: int,
+                      creditable_cents: int) -> int:
+    """The item of the unused days: day price × remaining days (rounded once, half up, to a minor unit: items are
+    whole minor units here), at most what is left of the fee after earlier credit notes (Lago caps it at the fee
+    and deducts earlier notes' items)."""
+    if remaining_days <= 0 or days_in_period <= 0 or creditable_cents <= 0:
+        return 0
+    return min(_cents(Decimal(plan_amount_cents) * remaining_days / days_in_period), creditable_cents)
+
+
+def paid_share(*, fee_total_precise_cents: Decimal, invoice_sub_total_including_taxes_cents: int,
+               invoice_paid_cents: int) -> Decimal:
+    """What the invoice's payments paid of this fee: the fee's share of the invoice (taxes included) × what was
+    paid (Lago's `paid_amount_prorated_to_subscription`)."""
+    if invoice_sub_total_including_taxes_cents <= 0 or invoice_paid_cents <= 0:
+        return Decimal(0)
+    share = fee_total_precise_cents * invoice_paid_cents / invoice_sub_total_including_taxes_cents
+    return max(min(share, fee_total_precise_cents, Decimal(invoice_paid_cents)), Decimal(0))
+
+
+def split_unused(total_cents: int, choice: str | None, *, refund_cap_cents: int,
+                 offset_cap_cents: int) -> tuple[int, int, int]:
+    """(credit, refund, offset) of the note by the subscription's `on_termination_credit_note` (Lago's):
+    `credit` (or unset) credits it all; `refund` gives back what was paid for the unused days (`refund_cap`: the
+    paid share less the used days' amount, within what payments can refund) and credits the rest; `offset` gives
+    back the same and deducts the rest from what the invoice still owes (at most that: any rest is credited,
+    where Lago would refuse the note). The three add up to the total."""
+    if total_cents <= 0:
+        return 0, 0, 0
+    if choice not in ("refund", "offset"):
+        return total_cents, 0, 0
+    refund = min(max(refund_cap_cents, 0), total_cents)
+    offset = min(total_cents - refund, max(offset_cap_cents, 0)) if choice == "offset" else 0
+    return total_cents - refund - offset, refund, offset

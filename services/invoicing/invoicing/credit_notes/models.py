@@ -61,6 +61,9 @@ class CreditNote(OrganizationModel, Base):
                         "'order_cancellation', 'fraudulent_charge', 'other')", name="reason"),
         CheckConstraint("metadata IS NULL OR (jsonb_typeof(metadata) = 'object' AND metadata <> '{}'::jsonb)",
                         name="metadata_object"),
+        # one note for the unused advance fee of a terminated (or upgraded) subscription (migration 0026)
+        Index("uq_credit_notes_terminated_subscription", "organization_id", "terminated_subscription_id",
+              unique=True, postgresql_where=text("terminated_subscription_id IS NOT NULL")),
     )
 
     invoice_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("invoices.id"), nullable=False)
@@ -88,6 +91,8 @@ class CreditNote(OrganizationModel, Base):
     voided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Lago's key-value `metadata` (`invora.metadata`: ≤ 50 keys); none is NULL, never `{}`
     note_metadata: Mapped[dict[str, str | None] | None] = mapped_column("metadata", JSONB(none_as_null=True))
+    # the subscription whose termination or upgrade credited its unused advance fee with this note (`unused.py`)
+    terminated_subscription_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
 
 
 class CreditNoteRefund(OrganizationModel, Base):

@@ -142,3 +142,11 @@ async def refund_part(session: AsyncSession, organization_id: uuid.UUID, part_id
 async def refund_statuses(session: AsyncSession, note_id: uuid.UUID) -> list[str]:
     return list((await session.execute(select(CreditNoteRefund.status).where(
         CreditNoteRefund.credit_note_id == note_id))).scalars())
+
+
+async def note_of_terminated_subscription(session: AsyncSession, organization_id: uuid.UUID,
+                                          subscription_id: uuid.UUID) -> uuid.UUID | None:
+    """The note that credited this terminated (or upgraded) subscription's unused advance fee, if any."""
+    return (await session.execute(select(CreditNote.id).where(
+        CreditNote.organization_id == organization_id,
+        CreditNote.terminated_subscription_id == subscription_id))).scalar_one_or_none()

@@ -62,7 +62,7 @@ from invora.metadata import Metadata
 from invora.outbox import PendingEvent, add_events
 
 
-def _creditable(fee: Fee, already: int) -> amounts.CreditableFee:
+def creditable(fee: Fee, already: int) -> amounts.CreditableFee:
     return amounts.CreditableFee(
         fee_id=fee.id, amount_cents=fee.amount_cents,
         precise_coupons_amount_cents=Decimal(fee.precise_coupons_amount_cents), already_credited_cents=already,
@@ -93,12 +93,12 @@ async def _compute(session: AsyncSession, invoice: Invoice,
     if missing:
         raise FeeNotFound()
     credited = await repository.credited_by_fee(session, invoice.id)
-    creditable = {fee_id: _creditable(fee, credited.get(fee_id, 0)) for fee_id, fee in fees.items()}
+    by_fee = {fee_id: creditable(fee, credited.get(fee_id, 0)) for fee_id, fee in fees.items()}
     pairs = [(item.fee_id, item.amount_cents) for item in items]
-    if amounts.over_cap(creditable, pairs):
+    if amounts.over_cap(by_fee, pairs):
         raise ValidationFailed(amount_cents=["higher_than_remaining_fee_amount"])
     left = invoice.total_amount_cents - await repository.credited_total(session, invoice.id)
-    return amounts.compute(creditable, pairs), fees, left
+    return amounts.compute(by_fee, pairs), fees, left
 
 
 def _applied_taxes(computed: amounts.Amounts, currency: str) -> list[dict[str, Any]]:
@@ -138,35 +138,51 @@ async def create(session: AsyncSession, organization_id: uuid.UUID, data: Credit
         raise ValidationFailed(offset_amount_cents=["higher_than_remaining_invoice_amount"])
     if credit_amount is None:  # refund + offset above the total
         raise ValidationFailed(credit_amount_cents=["does_not_match_item_amounts"])
+    return await write(session, invoice, computed, fees, [(item.fee_id, item.amount_cents) for item in data.items],
+                       credit=credit_amount, refund=refund_amount, offset=offset_amount, parts=parts,
+                       reason=data.reason or "other", description=data.description, metadata=data.metadata, now=now)
+
+
+async def write(session: AsyncSession, invoice: Invoice, computed: amounts.Amounts, fees: dict[uuid.UUID, Fee],
+                items: list[tuple[uuid.UUID, int]], *, credit: int, refund: int, offset: int,
+                parts: list[tuple[uuid.UUID, int]], reason: str, description: str | None,
+                metadata: dict[str, str | None] | None, now: datetime,
+                terminated_subscription_id: uuid.UUID | None = None) -> CreditNote:
+    """The note, its items, its credit part (a customer credit), its events, the offset settled on the invoice and
+    the refund asked of payments: once the amounts were checked, under the invoice's lock (the caller's). Shared
+    by `POST /credit_notes` and the notes of terminations and upgrades (`unused.py`)."""
+    organization_id = invoice.organization_id
+    total = computed.total_amount_cents
     sequence = await repository.next_sequence(session, invoice.id)
     note = CreditNote(
         id=uuid7(), organization_id=organization_id, created_at=now, updated_at=now, invoice_id=invoice.id,
         customer_id=invoice.customer_id, external_customer_id=invoice.external_customer_id, sequential_id=sequence,
-        number=f"{invoice.number}-CN{sequence}", issuing_date=now.date(), reason=data.reason or "other",
-        description=data.description, currency=invoice.currency,
-        credit_status="available" if credit_amount else None, refund_status="pending" if refund_amount else None,
-        total_amount_cents=total, credit_amount_cents=credit_amount, refund_amount_cents=refund_amount,
-        offset_amount_cents=offset_amount,
+        number=f"{invoice.number}-CN{sequence}", issuing_date=now.date(), reason=reason,
+        description=description, currency=invoice.currency,
+        credit_status="available" if credit else None, refund_status="pending" if refund else None,
+        total_amount_cents=total, credit_amount_cents=credit, refund_amount_cents=refund,
+        offset_amount_cents=offset,
         taxes_amount_cents=computed.taxes_amount_cents, precise_taxes_amount_cents=computed.precise_taxes_amount_cents,
         taxes_rate=computed.taxes_rate,
         sub_total_excluding_taxes_amount_cents=computed.sub_total_excluding_taxes_amount_cents,
         coupons_adjustment_amount_cents=computed.coupons_adjustment_amount_cents,
-        applied_taxes=_applied_taxes(computed, invoice.currency), note_metadata=item_metadata.replaced(data.metadata))
-    items = [CreditNoteItem(id=uuid7(), organization_id=organization_id, created_at=now, updated_at=now,
-                            credit_note_id=note.id, fee_id=item.fee_id, amount_cents=item.amount_cents,
-                            amount_currency=fees[item.fee_id].amount_currency) for item in data.items]
-    credit = None if not credit_amount else CustomerCredit(
+        applied_taxes=_applied_taxes(computed, invoice.currency), note_metadata=item_metadata.replaced(metadata),
+        terminated_subscription_id=terminated_subscription_id)
+    rows = [CreditNoteItem(id=uuid7(), organization_id=organization_id, created_at=now, updated_at=now,
+                           credit_note_id=note.id, fee_id=fee_id, amount_cents=amount,
+                           amount_currency=fees[fee_id].amount_currency) for fee_id, amount in items]
+    credit_row = None if not credit else CustomerCredit(
         id=uuid7(), organization_id=organization_id, created_at=now, updated_at=now, customer_id=invoice.customer_id,
-        currency=invoice.currency, amount_cents=credit_amount, balance_cents=credit_amount, reason="credit_note",
+        currency=invoice.currency, amount_cents=credit, balance_cents=credit, reason="credit_note",
         subscription_id=None, source_invoice_id=invoice.id, source_fee_id=None, credit_note_id=note.id,
         details={"credit_note_number": note.number})
-    await repository.add(session, note, items, credit)
-    if credit is not None:
+    await repository.add(session, note, rows, credit_row)
+    if credit_row is not None:
         credits_repository.remember_balance(session, organization_id, invoice.customer_id)
     # `credit_note.generated` follows once its document is rendered (invoicing.documents)
     await publish(session, note, "credit_note.created")
-    if offset_amount:
-        await _settle(session, invoice, offset_amount, now)
+    if offset:
+        await _settle(session, invoice, offset, now)
     if parts:
         await _request_refunds(session, note, invoice, parts, now)
     return note

@@ -38,6 +38,7 @@ from invoicing.billing.subscription_fee import (
     subscription_fee,
 )
 from invoicing.billing.taxes import TaxRate, precedence
+from invoicing.credit_notes import unused
 from invoicing.credits import service as credits
 from invoicing.invoices import lifecycle, repository, service
 from invoicing.invoices.errors import CustomerUnknown, PlanVersionUnknown
@@ -275,8 +276,13 @@ async def invoice_period(session: AsyncSession, organization_id: uuid.UUID, data
                          now: datetime) -> Invoice | None:
     subscription = data.subscription
     if data.reason == "termination" and subscription.pay_in_advance:
-        # first, so that the termination's own invoice consumes it (Lago's credit note, then the final invoice)
-        await credits.credit_termination(session, organization_id, subscription, data.period_end, now)
+        # first, so that the termination's own invoice consumes its credit (Lago's credit note, then the final
+        # invoice); its advance fee's invoice not finalized yet: a customer credit, as before credit notes
+        made = await unused.credit_unused(session, organization_id, subscription, data.period_end,
+                                          unused.termination_unused_from(subscription, data.period_end), now,
+                                          upgrade=False)
+        if made is unused.FALLBACK:
+            await credits.credit_termination(session, organization_id, subscription, data.period_end, now)
     if data.reason == "termination" and subscription.on_termination_invoice == "skip":
         return None
     ctx = await context_of(session, organization_id, subscription, data.lago_plan_version_id)
@@ -453,7 +459,10 @@ async def invoice_plan_change(session: AsyncSession, organization_id: uuid.UUID,
     the old plan's period closes without a next one and the new subscription's start bills its fee."""
     if data.direction != "upgrade":
         return None
-    await credits.credit_upgrade(session, organization_id, data, now)
+    made = await unused.credit_unused(session, organization_id, data.previous_subscription, data.effective_at,
+                                      data.effective_at, now, upgrade=True)
+    if made is unused.FALLBACK:
+        await credits.credit_upgrade(session, organization_id, data, now)
     subscription = data.next_subscription
     if not subscription.pay_in_advance and not bills_at_start(subscription, await projections.plan_version(
             session, organization_id, subscription.lago_plan_version_id)):

@@ -47,6 +47,7 @@ from invoicing.billing.compute import FeeLine, compute_invoice
 from invoicing.billing.coupons import CouponState
 from invoicing.billing.prepaid import with_prepaid_credit
 from invoicing.billing.subscription_fee import local_date
+from invoicing.credit_notes import unused
 from invoicing.credits import repository as credits_repository
 from invoicing.credits import service as credits
 from invoicing.invoices import generate, repository, service
@@ -174,10 +175,9 @@ async def _plan_change(session: AsyncSession, organization_id: uuid.UUID, subscr
         previous_period_start=period.start, previous_period_end=period.end,
         next_period_end=full.end if subscription.ending_at is None else min(full.end, subscription.ending_at),
         next_full_period_start=full.start, next_full_period_end=full.end)
-    unused = await credits.unused_fee(session, organization_id, subscription, now, now)
     return Previewed(closing(subscription, usage, now, "plan_change"),
                      generate.upgrade_lines(ctx, change) if bills else [],
-                     unused.amount_cents if unused else 0, now)
+                     await _credited(session, organization_id, subscription, now, now, upgrade=True), now)
 
 
 async def _termination(session: AsyncSession, organization_id: uuid.UUID, subscription: Subscription,
@@ -187,9 +187,24 @@ async def _termination(session: AsyncSession, organization_id: uuid.UUID, subscr
     period, _ = current_period(subscription)
     if terminated_at > period.end:
         raise ValidationFailed(terminated_at=["after_current_billing_period"])
-    unused = await credits.termination_unused_fee(session, organization_id, subscription, terminated_at)
-    return Previewed(closing(subscription, usage, terminated_at, "termination"), [],
-                     unused.amount_cents if unused else 0, terminated_at)
+    return Previewed(closing(subscription, usage, terminated_at, "termination"), [], await _credited(
+        session, organization_id, subscription, terminated_at,
+        unused.termination_unused_from(subscription, terminated_at), upgrade=False), terminated_at)
+
+
+async def _credited(session: AsyncSession, organization_id: uuid.UUID, subscription: Subscription, instant: datetime,
+                    unused_from: datetime, *, upgrade: bool) -> int:
+    """The credit part of the note the termination or upgrade would make (`credit_notes/unused.py`, nothing
+    written), or of the customer credit it makes when that note cannot be numbered yet."""
+    plan = await unused.planned(session, organization_id, subscription, instant, unused_from, upgrade=upgrade,
+                                lock=False)
+    if isinstance(plan, unused.Planned):
+        return plan.credit
+    if plan is unused.FALLBACK:
+        found = await (credits.unused_fee(session, organization_id, subscription, instant, instant) if upgrade
+                       else credits.termination_unused_fee(session, organization_id, subscription, instant))
+        return found.amount_cents if found else 0
+    return 0
 
 
 async def _get(client: ServiceClient, service_name: str, organization_id: uuid.UUID, path: str,
