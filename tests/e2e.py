@@ -13,13 +13,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from invora.clock import ManualClock
+from invora.db.migrate import SERVICES
+from invora.gateway.caddy import caddy_config
+from invora.gateway.process import run_caddy
+from invora.gateway.routes import table_from_urls
+from invora.infra.ports import free_port
 from invora.testing.infrastructure import KeyPair
 from invora.testing.services import RunningService, run_service
 from subscriptions.plans.client import CatalogClient
@@ -113,3 +119,31 @@ async def running_suite(migrated_database: Callable[[str], str], kafka: str, key
 
                 stack.push_async_callback(put_back)
         yield Suite(org=org or uuid.uuid4(), running=running, clock=clock)
+
+
+@contextlib.contextmanager
+def gateway_over(live_service: Callable[..., str], keys: KeyPair, folder: Path,
+                 **overrides: dict[str, Any]) -> Iterator[str]:
+    """The six services over real HTTP (`live_service`), each with its `overrides`, behind the gateway (real
+    Caddy, routes from their OpenAPI documents): yields the one origin. The services reach each other as `make run`
+    wires them (their URLs and the suite's signing key); notifications allows loopback receivers and signs `jwt`
+    webhooks with the origin as issuer."""
+    port = free_port()
+    origin = f"http://127.0.0.1:{port}"
+    urls = {"catalog": live_service("catalog", **overrides.get("catalog", {}))}
+    urls["subscriptions"] = live_service("subscriptions", **{
+        "catalog_url": urls["catalog"], "scheduler_enabled": False,
+        "service_signing_key": keys.private_pem.decode(), **overrides.get("subscriptions", {})})
+    signing = {"service_signing_key": keys.private_pem.decode()}
+    urls["wallets"] = live_service("wallets", **{"subscriptions_url": urls["subscriptions"], **signing,
+                                                 **overrides.get("wallets", {})})
+    urls["invoicing"] = live_service("invoicing", **{
+        "subscriptions_url": urls["subscriptions"], "catalog_url": urls["catalog"], "wallets_url": urls["wallets"],
+        **signing, **overrides.get("invoicing", {})})
+    urls["payments"] = live_service("payments", **overrides.get("payments", {}))
+    urls["notifications"] = live_service("notifications", **{
+        "dev_mode": True, "webhook_jwt_issuer": origin, **overrides.get("notifications", {})})
+    ordered = {service: urls[service] for service in SERVICES}
+    upstreams = {service: url.removeprefix("http://") for service, url in ordered.items()}
+    with run_caddy(caddy_config(table_from_urls(ordered), upstreams, f"127.0.0.1:{port}"), folder, origin):
+        yield origin

@@ -30,26 +30,13 @@ from lago_python_client.models import (
 )
 
 from invora.db.migrate import SERVICES
-from invora.gateway.caddy import caddy_config
-from invora.gateway.process import run_caddy
-from invora.gateway.routes import table_from_urls
-from invora.infra.ports import free_port
+
+from .e2e import gateway_over  # noqa: TID252
 
 
 @pytest.fixture
 def gateway(live_service, invora_keys, tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    origin = f"http://127.0.0.1:{port}"
-    urls = {"catalog": live_service("catalog")}
-    urls["subscriptions"] = live_service("subscriptions", catalog_url=urls["catalog"], scheduler_enabled=False,
-                                         service_signing_key=invora_keys.private_pem.decode())
-    for service in ("invoicing", "payments", "wallets"):
-        urls[service] = live_service(service)
-    # the issuer of `jwt` webhook signatures is the public base URL of the API: the gateway
-    urls["notifications"] = live_service("notifications", dev_mode=True, webhook_jwt_issuer=origin)
-    ordered = {service: urls[service] for service in SERVICES}
-    upstreams = {service: url.removeprefix("http://") for service, url in ordered.items()}
-    with run_caddy(caddy_config(table_from_urls(ordered), upstreams, f"127.0.0.1:{port}"), tmp_path, origin):
+    with gateway_over(live_service, invora_keys, tmp_path) as origin:
         yield origin
 
 

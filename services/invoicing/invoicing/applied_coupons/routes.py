@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Request
 
 from invoicing.applied_coupons import repository, service
 from invoicing.applied_coupons.schemas import AppliedCouponBody, AppliedCouponResponse, AppliedCouponsResponse
+from invoicing.runtime import get_runtime
 from invora.auth.deps import ReaderOrTenant, Writer, is_staff
 from invora.runtime import now
 from invora.web.deps import DbSession
@@ -24,7 +25,8 @@ router = APIRouter(prefix="/api/v1", tags=["applied_coupons"])
                          "amount, currency, rate, frequency and duration. Consumed by invoices oldest first.")
 async def apply_coupon(body: AppliedCouponBody, session: DbSession, principal: Writer,
                        request: Request) -> AppliedCouponResponse:
-    row = await service.apply(session, principal.organization_id, body.applied_coupon, now(request))
+    row = await service.apply(session, get_runtime(request), principal.organization_id, body.applied_coupon,
+                              now(request))
     return AppliedCouponResponse(applied_coupon=service.render(row))
 
 

@@ -1,6 +1,7 @@
 """Applying coupons to customers (Lago's rules) and terminating them.
 
-- The coupon must exist in the catalog's projection, not be terminated, deleted or expired.
+- The customer and the coupon come from the projections, or from their owners when the projections do not
+  hold them yet (`projections/fresh.py`). The coupon must not be terminated, deleted or expired.
 - A coupon that is not `reusable` is applied at most once per customer (active or not); a reusable one
   once at a time (active).
 - The request may override `amount_cents`/`amount_currency` (fixed), `percentage_rate` (percentage),
@@ -25,7 +26,9 @@ from invoicing.applied_coupons.errors import (
 from invoicing.applied_coupons.models import AppliedCoupon
 from invoicing.applied_coupons.schemas import AppliedCoupon as AppliedCouponObject
 from invoicing.applied_coupons.schemas import AppliedCouponInput
+from invoicing.projections import fresh
 from invoicing.projections import repository as projections
+from invoicing.runtime import InvoicingRuntime
 from invora.auth.deps import ensure_customer_access
 from invora.auth.principal import Principal
 from invora.errors import ValidationFailed
@@ -44,12 +47,13 @@ def render(row: AppliedCoupon) -> AppliedCouponObject:
         created_at=row.created_at, terminated_at=row.terminated_at)
 
 
-async def apply(session: AsyncSession, organization_id: uuid.UUID, data: AppliedCouponInput,
-                now: datetime) -> AppliedCoupon:
-    customer = await projections.customer_by_external_id(session, organization_id, data.external_customer_id)
+async def apply(session: AsyncSession, runtime: InvoicingRuntime, organization_id: uuid.UUID,
+                data: AppliedCouponInput, now: datetime) -> AppliedCoupon:
+    # a customer or coupon created a moment ago may not have reached the projections: asked of its owner
+    customer = await fresh.customer(session, runtime.subscriptions, organization_id, data.external_customer_id)
     if customer is None or customer.deleted_at is not None:
         raise CustomerNotFound()
-    found = await projections.coupon(session, organization_id, data.coupon_code)
+    found = await fresh.coupon(session, runtime.catalog, organization_id, data.coupon_code)
     if found is None or found.deleted:
         raise CouponNotFound()
     coupon = found.body
