@@ -8,7 +8,10 @@ import dataclasses
 from fastapi import FastAPI
 
 from invora.app import ServiceDefinition, build_service_app
+from invora.documents import links
 from payments.customers.consumer import customers_consumer
+from payments.documents.consumer import RECEIPT_DOCUMENTS_CONSUMER
+from payments.documents.routes import router as receipt_documents
 from payments.invoices.consumer import invoices_consumer
 from payments.payment_methods.routes import router as payment_methods
 from payments.payment_providers.routes import router as payment_providers
@@ -33,7 +36,7 @@ DEFINITION = ServiceDefinition(
         "refunds and provider webhooks."
     ),
     routers=[payment_providers, payments, payment_methods, payment_urls, payment_receipts,
-             payment_requests, refunds, provider_webhooks],
+             payment_requests, refunds, provider_webhooks, receipt_documents],
     background=[charger_lifespan, topup_charger_lifespan],
     openapi_tags=[
         {"name": "payment_providers", "description": "An organization's connections to payment providers "
@@ -56,7 +59,10 @@ DEFINITION = ServiceDefinition(
 def create_app(settings: PaymentsSettings | None = None) -> FastAPI:
     settings = settings or PaymentsSettings()
     runtime = PaymentsRuntime(settings=settings)
+    links.configure(settings.document_links())
+    documents = [RECEIPT_DOCUMENTS_CONSUMER] if settings.documents_generate else []
     definition = dataclasses.replace(DEFINITION, consumers=[customers_consumer(), invoices_consumer(lambda: runtime),
                                                                   wallet_topups_consumer(lambda: runtime),
-                                                                  credit_note_refunds_consumer(lambda: runtime)])
+                                                                  credit_note_refunds_consumer(lambda: runtime),
+                                                                  *documents])
     return build_service_app(definition, settings, runtime)

@@ -2,6 +2,7 @@
 
 from payments.customers.models import Customer, ProviderCustomer
 from payments.db import PLATFORM_MODELS
+from payments.documents.models import Document
 from payments.invoices.models import Invoice
 from payments.payment_providers.models import PaymentProvider
 from payments.payment_receipts.models import PaymentReceipt, PaymentReceiptCounter
@@ -10,6 +11,7 @@ from payments.payments.models import Payment
 from payments.refunds.models import AuditEntry, Refund
 from payments.wallet_topups.models import WalletTopUpCharge
 
-__all__ = ["PLATFORM_MODELS", "AuditEntry", "Customer", "Invoice", "Payment", "PaymentProvider", "PaymentReceipt",
+__all__ = ["PLATFORM_MODELS", "AuditEntry", "Customer", "Document", "Invoice", "Payment", "PaymentProvider",
+           "PaymentReceipt",
            "PaymentReceiptCounter", "PaymentRequest", "PaymentRequestInvoice", "ProviderCustomer", "Refund",
            "WalletTopUpCharge"]

@@ -6,10 +6,10 @@ from typing import ClassVar
 
 from pydantic import Field, model_validator
 
-from invora.settings import ServiceSettings
+from invora.documents.settings import DocumentSettings
 
 
-class PaymentsSettings(ServiceSettings):
+class PaymentsSettings(DocumentSettings):
     service_name: ClassVar[str] = "payments"
     default_port: ClassVar[int] = 8104
 

@@ -36,8 +36,8 @@ from invoicing.invoices.models import Invoice
 from invoicing.projections import repository as projections
 from invora.auth.deps import ensure_customer_access
 from invora.auth.principal import Principal
-from invora.documents import links
 from invora.documents.layout import Party, address_party
+from invora.documents.web import open_link
 from invora.events.contracts.catalog import BillingEntity
 from invora.events.contracts.invoicing import CreditNote as CreditNoteObject
 from invora.events.contracts.invoicing import Invoice as InvoiceObject
@@ -122,14 +122,7 @@ async def download_credit_note(session: AsyncSession, principal: Principal, note
     return (await credit_note_service.render_many(session, [note]))[0]
 
 
-async def file(session: AsyncSession, kind: str, token: str, now: datetime | None = None) -> tuple[bytes, str]:
-    """The document a public link names (no API key: the link is the credential): its bytes and file name.
-    Links live by the wall clock (`now` None: the current time), as they are made (`links.file_url`)."""
-    signer = links.current()
-    if signer is None:
-        raise links.DocumentNotFound()
-    resource_id = signer.verify(kind, token, now)
-    found = await repository.content(session, "invoice" if kind == INVOICE_LINK else "credit_note", resource_id)
-    if found is None:
-        raise links.DocumentNotFound()
-    return found.content, found.file_name
+async def file(session: AsyncSession, kind: str, token: str) -> tuple[bytes, str]:
+    """The document behind a public link (`invora.documents.web.open_link`)."""
+    return await open_link(session, repository.DOCUMENTS, kind, "invoice" if kind == INVOICE_LINK else "credit_note",
+                           token)

@@ -15,10 +15,12 @@ from datetime import UTC, datetime
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from invora.documents import links
 from invora.events.contracts.payments import PaymentReceipt, PaymentReceiptEvent
 from invora.ids import uuid7
 from invora.outbox.writer import PendingEvent, add_events
 from invora.web.pagination import PageParams, PaginationMeta
+from payments.documents.repository import DOCUMENTS
 from payments.errors import PaymentReceiptNotFound
 from payments.events import pending
 from payments.payment_receipts import repository
@@ -26,6 +28,8 @@ from payments.payments import repository as payments_repository
 from payments.payments.render import render as render_payment
 
 PREFIX = "RCPT"
+# a receipt's document (`payments.documents`): its kind in the `documents` table and in its public link
+RESOURCE, LINK = "payment_receipt", "payment_receipts"
 
 
 def number_of(sequential_id: int) -> str:
@@ -84,11 +88,20 @@ async def issue_many(session: AsyncSession, payments: Sequence[RowMapping], *,
     return receipt_ids
 
 
+async def with_file_urls(session: AsyncSession, rendered: list[PaymentReceipt]) -> list[PaymentReceipt]:
+    """Lago's `file_url` on the receipts whose document exists (one query for the page)."""
+    documented = await DOCUMENTS.with_documents(session, RESOURCE, [r.lago_id for r in rendered])
+    for receipt in rendered:
+        if receipt.lago_id in documented:
+            receipt.file_url = links.file_url(LINK, receipt.lago_id)
+    return rendered
+
+
 async def get(session: AsyncSession, organization_id: uuid.UUID, receipt_id: uuid.UUID | None) -> PaymentReceipt:
     row = await repository.by_id(session, organization_id, receipt_id) if receipt_id else None
     if row is None:
         raise PaymentReceiptNotFound()
-    return render(row)
+    return (await with_file_urls(session, [render(row)]))[0]
 
 
 async def list_receipts(session: AsyncSession, organization_id: uuid.UUID, *, invoice_id: uuid.UUID | None,
@@ -96,4 +109,4 @@ async def list_receipts(session: AsyncSession, organization_id: uuid.UUID, *, in
                                                                                      PaginationMeta]:
     rows, meta = await repository.list_page(session, organization_id, invoice_id=invoice_id,
                                             customer_id=customer_id, params=params)
-    return [render(row) for row in rows], meta
+    return await with_file_urls(session, [render(row) for row in rows]), meta

@@ -14,6 +14,7 @@
   `invoice.payment_dispute_lost`).
 - `payment_receipt.created`: `PaymentReceiptEvent` (Lago's `PaymentReceiptObject`): the receipt of a
   succeeded payment, numbered gaplessly per organization. Topic `invora.payment_receipt`, key the receipt's id.
+- `payment_receipt.generated`: `PaymentReceiptEvent`: the receipt's PDF is ready (`file_url` set); once.
 - `payment_request.created`, `payment_request.payment_status_updated`, `payment_request.payment_failure`:
   `PaymentRequestEvent` (Lago's `PaymentRequestObject`): a customer's unpaid invoices bundled into one
   amount; its payment's status; a failed charge of it. Topic `invora.payment_request`, key the request's id.
@@ -119,6 +120,8 @@ class PaymentReceipt(_Object):
 
     lago_id: uuid.UUID
     number: str
+    file_url: str | None = Field(None, description="The public link of the receipt's PDF once rendered "
+                                                   "(lago-api's serializer; Lago's OpenAPI document omits it).")
     payment: Payment
     created_at: datetime
 
@@ -230,6 +233,7 @@ EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     **{f"payment.{verb}": PaymentEvent for verb in PAYMENT_EVENT_TYPES},
     **{f"refund.{verb}": RefundEvent for verb in REFUND_EVENT_TYPES},
     "payment_receipt.created": PaymentReceiptEvent,
+    "payment_receipt.generated": PaymentReceiptEvent,
     **{f"payment_request.{verb}": PaymentRequestEvent
        for verb in ("created", "payment_status_updated", "payment_failure")},
     "customer.payment_provider_created": CustomerPaymentProviderEvent,
