@@ -48,8 +48,9 @@ router.add_api_route("/credit_notes/estimate", _not_allowed, methods=["GET", "PU
                          "consumed by the customer's next invoices, the refund part goes back through payments "
                          "(at most what was paid), the offset part is deducted from what the invoice still owes "
                          "(at most that; the invoice is paid when nothing is left). Publishes "
-                         "`credit_note.created` and `credit_note.generated`. Send an `Idempotency-Key` to make a "
-                         "retry safe.")
+                         "`credit_note.created`; `credit_note.generated` follows once its PDF is rendered (in the "
+                         "background, or by `POST /credit_notes/{id}/download`). Send an `Idempotency-Key` to "
+                         "make a retry safe.")
 async def create_credit_note(body: CreditNoteBody, session: DbSession, principal: Writer,
                              request: Request) -> CreditNoteResponse:
     note = await service.create(session, principal.organization_id, body.credit_note, now(request))
