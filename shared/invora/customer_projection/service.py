@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +18,11 @@ from invora.customer_projection import repository
 from invora.errors import NotFound
 from invora.events.contracts.subscriptions import Customer, CustomerEvent
 from invora.events.envelope import EventEnvelope, topic_for
+from invora.logging import get_logger
+from invora.service_client import ServiceClient, ServiceUnavailableError
 from invora.web.inputs import storable_key
+
+log = get_logger(__name__)
 
 CUSTOMER_EVENTS = frozenset({"customer.created", "customer.updated", "customer.deleted"})
 
@@ -58,6 +63,30 @@ async def find(session: AsyncSession, organization_id: uuid.UUID, external_id: s
 
 async def get(session: AsyncSession, organization_id: uuid.UUID, external_id: str) -> RowMapping:
     customer = await find(session, organization_id, external_id)
+    if customer is None:
+        raise CustomerNotFound()
+    return customer
+
+
+async def get_fresh(session: AsyncSession, organization_id: uuid.UUID, external_id: str, owner: ServiceClient,
+                    extra: ExtraColumns | None = None) -> RowMapping:
+    """`get`, asking the subscriptions service (`owner`, `GET /customers/{external_id}`) when the projection
+    does not hold the customer yet: a customer created a moment ago whose `customer.created` is still on its
+    way (Lago, one database, never answers 404 there). The answer is stored as its event would be, with
+    sequence 0 so that every event still applies over it; subscriptions unreachable or not knowing it: 404."""
+    customer = await find(session, organization_id, external_id)
+    if customer is None and storable_key(external_id):
+        try:
+            answer = await owner.get(organization_id, f"/api/v1/customers/{quote(external_id, safe='')}")
+        except ServiceUnavailableError as exc:
+            log.warning("subscriptions_unavailable_for_customer", error=str(exc))
+            answer = None
+        if answer is not None:
+            fetched = Customer.model_validate(answer["customer"])
+            await repository.insert_if_absent(session, values(organization_id, fetched, deleted_at=fetched.deleted_at,
+                                                              sequence=0, extra=extra))
+            log.info("customer_fetched_from_subscriptions")
+            customer = await find(session, organization_id, external_id)
     if customer is None:
         raise CustomerNotFound()
     return customer

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 
 from invora.auth.deps import ReaderOrTenant, Writer, ensure_customer_access
 from invora.auth.principal import Principal
@@ -15,6 +15,7 @@ from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, NOT_ALLOWED, NOT_F
 from invora.web.fields import Currency
 from invora.web.pagination import Pagination
 from wallets.customers import service as customers
+from wallets.runtime import get_runtime
 from wallets.wallets import service
 from wallets.wallets.render import render
 from wallets.wallets.schemas import (
@@ -44,9 +45,10 @@ async def _readable(session, principal: Principal, wallet_id: str):
 
 
 @router.post("", response_model=WalletResponse, responses=CREATE_DOCS, summary="Create a wallet")
-async def create_wallet(body: WalletCreateBody, session: DbSession, principal: Writer, now: Now) -> WalletResponse:
+async def create_wallet(body: WalletCreateBody, session: DbSession, principal: Writer, now: Now,
+                        request: Request) -> WalletResponse:
     return WalletResponse(wallet=await service.create(session, principal.organization_id, body.wallet, now=now,
-                                                      actor=principal.subject))
+                                                      actor=principal.subject, settings=get_runtime(request).settings))
 
 
 @router.get("", response_model=WalletsResponse, responses=LIST_DOCS, summary="List a customer's wallets")
@@ -113,10 +115,10 @@ async def delete_metadata_key(session: DbSession, principal: Writer, lago_id: Wa
 @customer_router.post("", response_model=WalletResponse, responses=CREATE_DOCS,
                       summary="Create a wallet for a customer")
 async def create_customer_wallet(body: CustomerWalletCreateBody, session: DbSession, principal: Writer, now: Now,
-                                 external_customer_id: ExternalCustomerId) -> WalletResponse:
+                                 external_customer_id: ExternalCustomerId, request: Request) -> WalletResponse:
     data = body.wallet.model_copy(update={"external_customer_id": external_customer_id})
     return WalletResponse(wallet=await service.create(session, principal.organization_id, data, now=now,
-                                                      actor=principal.subject))
+                                                      actor=principal.subject, settings=get_runtime(request).settings))
 
 
 @customer_router.get("", response_model=WalletsResponse, responses=LIST_DOCS, summary="List a customer's wallets")

@@ -20,6 +20,7 @@ from wallets.errors import CurrencyMismatch, WalletCodeTaken, WalletNotActive, W
 from wallets.events import publish
 from wallets.ledger import service as ledger
 from wallets.ledger.arithmetic import Debit, credits_to_cents
+from wallets.settings import WalletsSettings
 from wallets.transactions import service as transactions
 from wallets.wallets import repository
 from wallets.wallets.render import render, rules_to_store
@@ -54,10 +55,14 @@ def _check_paid_limits(wallet: RowMapping | dict, credits: Decimal | None, field
 
 
 async def create(session: AsyncSession, organization_id: uuid.UUID, data: CustomerWalletCreateInput, *, now: datetime,
-                 actor: str) -> Wallet:
+                 actor: str, settings: WalletsSettings | None = None) -> Wallet:
+    """A wallet; with `settings`, a customer the projection does not hold yet is asked of subscriptions."""
     if data.external_customer_id is None:
         raise ValidationFailed(external_customer_id=["value_is_mandatory"])
-    customer = await customers.get(session, organization_id, data.external_customer_id)
+    if settings is not None:
+        customer = await customers.get_or_fetch(session, settings, organization_id, data.external_customer_id)
+    else:
+        customer = await customers.get(session, organization_id, data.external_customer_id)
     if customer["currency"] and customer["currency"] != data.currency:
         raise CurrencyMismatch()
     if data.expiration_at is not None and data.expiration_at <= now:
