@@ -157,6 +157,26 @@ async def test_an_upgrade_makes_a_credit_only_note_whatever_the_choice(world, ap
     assert upgraded["credit_notes_amount_cents"] == 6_581
 
 
+async def test_trial_days_were_not_billed_so_they_are_not_credited(world, api, inv, org):
+    """A trial to 20 January: the advance fee billed 20–31 January (12/31 of 100.00 = 38.71); terminated on
+    15 January, the unused days start at the fee's first billed day: the whole fee comes back, never more."""
+    customer = await world.customer()
+    plan = await world.plan(10_000, pay_in_advance=True)
+    trial_end = JAN + timedelta(days=19)
+    sub = world.subscription(customer, plan, started_at=JAN.isoformat(), subscription_at=JAN.isoformat(),
+                             trial_ends_at=trial_end.isoformat(), current_billing_period_started_at=JAN.isoformat(),
+                             current_billing_period_ending_at=(FEB - timedelta(seconds=1)).isoformat())
+    await world.deliver(on_subscription_event, started(world, sub, JAN))
+    [first] = await all_invoices(api)
+    assert first["total_amount_cents"] == 3_871
+    ended = {**sub, "status": "terminated", "terminated_at": TERMINATED.isoformat()}
+    envelope = world.period_ended(ended, JAN, TERMINATED, reason="termination", full=(JAN, FEB),
+                                  in_trial_until=trial_end.isoformat())
+    await world.deliver(on_subscription_event, envelope)
+    [note] = await notes_of(api, first)
+    assert split(note) == (3_871, 3_871, 0, 0)
+
+
 # -- the maths ------------------------------------------------------------------------------------------------
 
 @settings(max_examples=400, deadline=None)
