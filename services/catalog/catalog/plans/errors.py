@@ -13,10 +13,6 @@ class PlanVersionNotFound(NotFound):
     resource = "plan_version"
 
 
-class MetadataKeyNotFound(NotFound):
-    resource = "metadata_key"
-
-
 class ChargeNotFound(NotFound):
     resource = "charge"
 
@@ -31,10 +27,6 @@ class ChargeFilterNotFound(NotFound):
 
 class EntitlementNotFound(NotFound):
     resource = "entitlement"
-
-
-class TooManyMetadataItems(FieldError):
-    field, reason = "metadata", "too_many_items"
 
 
 class FilterValuesMissing(FieldError):

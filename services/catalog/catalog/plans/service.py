@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog.events import publish
 from catalog.plans import render, repository
 from catalog.plans.drafts import PlanDraft
-from catalog.plans.errors import MetadataKeyNotFound, PlanNotFound, PlanVersionNotFound, TooManyMetadataItems
+from catalog.plans.errors import PlanNotFound, PlanVersionNotFound
 from catalog.plans.models import Plan, PlanVersion
-from catalog.plans.schemas import MAX_METADATA_KEYS
 from catalog.plans.versioning import Commit
+from invora import metadata as item_metadata
 from invora.events.contracts import catalog as contracts
 from invora.web.pagination import PageParams, PaginationMeta
 
@@ -127,20 +127,17 @@ async def change_metadata(
     session: AsyncSession, organization_id: uuid.UUID, code: str, *, replace: dict[str, str | None] | None = None,
     merge: dict[str, str | None] | None = None, remove_key: str | None = None, clear: bool = False,
 ) -> dict[str, str | None] | None:
+    """Lago's plan metadata routes; the rules (replace, merge, remove a key, 50 keys, 404 `metadata_not_found`
+    for a key of a plan without metadata, a missing key changing nothing) are `invora.metadata`'s."""
     plan = await get_plan(session, organization_id, code, for_update=True)
-    current = dict(plan.plan_metadata or {})
-    if replace is not None:
-        current = dict(replace)
-    if merge is not None:
-        current.update(merge)
-    if remove_key is not None:
-        if remove_key not in current:
-            raise MetadataKeyNotFound()
-        del current[remove_key]
     if clear:
-        current = {}
-    if len(current) > MAX_METADATA_KEYS:
-        raise TooManyMetadataItems()
-    plan.plan_metadata = current or None
+        changed = item_metadata.replaced(None)
+    elif remove_key is not None:
+        changed = item_metadata.without_key(plan.plan_metadata, remove_key)
+    elif merge is not None:
+        changed = item_metadata.merged(plan.plan_metadata, merge)
+    else:
+        changed = item_metadata.replaced(replace)
+    plan.plan_metadata = changed
     await publish_updated(session, plan)
     return plan.plan_metadata
