@@ -22,14 +22,14 @@ after).
 - A plan change (`subscriptions.plan_code`, one subscription; Lago's `SubscriptionPlanChangeService`): an
   upgrade (the new plan's yearly amount at least the current one's, the subscriptions service's rule) closes the
   old period now (`reason = plan_change`: charges so far, a fee in arrears up to the upgrade's day excluded), the
-  unused days of its advance fee are credited (`credits.unused_fee`, what `credit_upgrade` writes) and the new
-  plan's first fee paid in advance is added (`generate.upgrade_lines`); a downgrade closes the old period at its
-  end with no next advance fee and adds the new plan's start fees (`generate.start_lines`). One invoice, as
-  Lago's preview (the real change makes two: the old period's and the new plan's).
+  unused days of its advance fee are credited (the credit part of the note `credit_notes/unused.py` would
+  write) and the new plan's first fee paid in advance is added (`generate.upgrade_lines`); a downgrade closes
+  the old period at its end with no next advance fee and adds the new plan's start fees (`generate.start_lines`).
+  One invoice, as Lago's preview (the real change makes two: the old period's and the new plan's).
 - A termination (`subscriptions.terminated_at`, one subscription; not in the past, at most the current period's
   end): the period closes then (`reason = termination`: usage so far, a fee in arrears prorated to the
   termination's day), and an advance fee's days after that day are credited as the termination will
-  (`credits.termination_unused_fee`, `on_termination_credit_note` respected).
+  (the credit part of its note, `credit_notes/unused.planned`; `on_termination_credit_note` respected).
 """
 
 from __future__ import annotations
