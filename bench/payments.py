@@ -1,38 +1,37 @@
 """Charges per second from finalized invoices to succeeded payments, and proof that none was sent twice.
 
-    uv run python bench/payments.py [--invoices 2000] [--customers 20] [--phases localstripe fake:200]
-                                    [--concurrency 64] [--processes 1]
+    uv run python bench/payments.py [--invoices 10000] [--customers 100] [--phases fake:200 localstripe]
+                                    [--localstripe-invoices 1000] [--concurrency 64] [--processes 2]
+                                    [--profile PREFIX]
 
 Starts embedded PostgreSQL (or uses DATABASE_URL), migrates a fresh payments database and connects one
 Stripe connection. Each phase names its provider:
 
-- `localstripe` (loopback, in memory; `--customers` Stripe customers with a card): the Stripe fake of the
-  tests, one Python process; `localstripe:MS` uses each charge's answer MS ms late (`SlowAdapter`, the
-  figure of earlier sessions);
 - `fake:MS`: `_stripe_fake.py`, a light Stripe-protocol server in its own process that answers each
   PaymentIntent MS ms after the request and counts PaymentIntents per invoice (localstripe spends more
-  CPU per charge than the charger, so with it underneath the benchmark measured localstripe).
+  CPU per charge than the charger, so with it underneath the benchmark would measure localstripe);
+- `localstripe` (loopback, in memory; `--customers` Stripe customers with a card): the Stripe fake of the
+  tests, one Python process that slows as its store fills, so its phases take at most
+  `--localstripe-invoices`; `localstripe:MS` uses each charge's answer MS ms late (`SlowAdapter`).
 
 Either way the charger's code is unchanged: the real `StripeAdapter` (official SDK over aiohttp) talks
-HTTP to the phase's server. Per phase, `--invoices` `invoice.finalized` events are recorded through the
-consumer's own path (`invoices.service.apply_event`, 200 a transaction: what the `invoices` consumer does
-per event, without the broker), then `--processes` processes run the charger (`charger.run_once`,
-`--concurrency` provider calls in flight per process) until nothing is pending: claim, re-read under
-lock, `calls + 1` committed, provider call with the idempotency key, outcome with its events and receipt.
-Kafka is not involved: the figure is the charger's and the provider's.
+HTTP to the phase's server. Per phase, the `invoice.finalized` events are recorded through the consumer's
+own code (`invoices.service.apply_events`, 200 a transaction, as the `invoices` consumer handles a fetched
+batch, without the broker; reported as the consumer's events/s and CPU per event), then `--processes`
+processes run the charger (`charger.run_once`, `--concurrency` provider calls in flight per process)
+until nothing is pending: claim, re-read under lock, `calls + 1` committed, provider call with the
+idempotency key, outcome with its events and receipt. Kafka is not involved.
 
 The charger processes start (imports, a database connection) before the clock does, as a running
 service's charger is warm. Reported per phase: charges/s (invoices / wall time from the chargers'
 start signal to the last one's exit), p50 / p99 from the later of the attempt's commit and that
 signal to the payment's `succeeded` commit (every attempt is queued at once, so these include the
 queue), the load average at the start, the chargers', the provider's and PostgreSQL's CPU per charge
-(Linux), and the check at the provider: exactly one succeeded charge per invoice (localstripe ignores
-idempotency keys and the fake counts PaymentIntents per invoice, so a second call would be a second
-charge there). Target (issue 16): >= 200 charges/s with the 200 ms provider. Prints JSON.
-
-Measured on the shared 2-vCPU machine (bench/README.md has every run): with the 200 ms fake, 17-23
-charges/s at load averages 10-15, none charged twice; the chargers' CPU 9.3-9.8 ms per charge,
-PostgreSQL's 5.2 ms, the fake's 0.5 ms, so even two idle cores would give at most ~130 charges/s.
+(Linux), the chargers' SQL statements and commits per charge, and the check at the provider: exactly one
+succeeded charge per invoice (localstripe ignores idempotency keys and the fake counts PaymentIntents per
+invoice, so a second call would be a second charge there). `--profile PREFIX` writes each charger
+process's cProfile (CPU time, from the start signal) to PREFIX.<pid>. Target (issue 16): >= 200
+charges/s with the 200 ms provider. Prints JSON; bench/README.md has every run.
 """
 
 from __future__ import annotations
@@ -329,12 +328,14 @@ def _phase(spec: str) -> tuple[str, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--invoices", type=int, default=2000)
-    parser.add_argument("--customers", type=int, default=20)
-    parser.add_argument("--phases", type=_phase, nargs="+", default=[("localstripe", 0), ("fake", 200)],
-                        help="localstripe | localstripe:MS | fake:MS (default: localstripe fake:200)")
+    parser.add_argument("--invoices", type=int, default=10_000)
+    parser.add_argument("--localstripe-invoices", type=int, default=1_000,
+                        help="at most this many in a localstripe phase (it slows as its store fills)")
+    parser.add_argument("--customers", type=int, default=100)
+    parser.add_argument("--phases", type=_phase, nargs="+", default=[("fake", 200), ("localstripe", 0)],
+                        help="localstripe | localstripe:MS | fake:MS (default: fake:200 localstripe)")
     parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--processes", type=int, default=1)
+    parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--profile", metavar="PREFIX",
                         help="write each charger process's cProfile statistics to PREFIX.<pid> (slows it down)")
     args = parser.parse_args()
@@ -374,9 +375,10 @@ def main() -> None:
 
 def _run_phase(args, env, key: str, org, people, phase: int, provider: str, latency: int, base: str, delay: float,
                provider_pid: int, server, fake) -> dict:
+    invoices = args.invoices if provider == "fake" else min(args.invoices, args.localstripe_invoices)
     since = datetime.now(UTC)
     postgres_before, consumed_at = _postgres_cpu(env.workdir), time.perf_counter()
-    expected, consumer_cpu = asyncio.run(_finalize(env.database_url, org, people, args.invoices, phase))
+    expected, consumer_cpu = asyncio.run(_finalize(env.database_url, org, people, invoices, phase))
     consumed_in = time.perf_counter() - consumed_at
     consumer_postgres_cpu = (_postgres_cpu(env.workdir) - postgres_before) if postgres_before is not None else None
     # the chargers start (imports, a database connection) before the clock does: a running
@@ -410,21 +412,21 @@ def _run_phase(args, env, key: str, org, people, phase: int, provider: str, late
         "provider": provider if provider == "fake" or not latency else f"{provider} answers used {latency} ms late",
         # the invoice.finalized events recorded as attempts (the consumer's code, 200 a transaction), before
         # the chargers start
-        "consumer_events_per_second": round(args.invoices / consumed_in, 1),
-        "consumer_cpu_ms_per_event": round(1000 * consumer_cpu / args.invoices, 2),
-        "consumer_postgres_cpu_ms_per_event": (round(1000 * consumer_postgres_cpu / args.invoices, 2)
+        "consumer_events_per_second": round(invoices / consumed_in, 1),
+        "consumer_cpu_ms_per_event": round(1000 * consumer_cpu / invoices, 2),
+        "consumer_postgres_cpu_ms_per_event": (round(1000 * consumer_postgres_cpu / invoices, 2)
                                                if consumer_postgres_cpu is not None else None),
-        "provider_latency_ms": latency, "invoices": args.invoices, "customers": args.customers,
+        "provider_latency_ms": latency, "invoices": invoices, "customers": args.customers,
         "processes": args.processes, "concurrency": args.concurrency, "load_average_at_start": round(load, 2),
-        "charges_per_second": round(args.invoices / elapsed, 1), "seconds": round(elapsed, 2),
+        "charges_per_second": round(invoices / elapsed, 1), "seconds": round(elapsed, 2),
         "p50_seconds": round(latencies[len(latencies) // 2], 3) if latencies else None,
         "p99_seconds": round(latencies[int(len(latencies) * 0.99) - 1], 3) if latencies else None,
         "payment_statuses": statuses,
-        "charger_cpu_ms_per_charge": round(1000 * charger_cpu / args.invoices, 2),
-        "sql_statements_per_charge": round(statements / args.invoices, 2),
-        "commits_per_charge": round(commits / args.invoices, 3),
-        "provider_cpu_ms_per_charge": round(1000 * provider_cpu / args.invoices, 2) if provider_cpu else None,
-        "postgres_cpu_ms_per_charge": round(1000 * postgres_cpu / args.invoices, 2) if postgres_cpu else None,
+        "charger_cpu_ms_per_charge": round(1000 * charger_cpu / invoices, 2),
+        "sql_statements_per_charge": round(statements / invoices, 2),
+        "commits_per_charge": round(commits / invoices, 3),
+        "provider_cpu_ms_per_charge": round(1000 * provider_cpu / invoices, 2) if provider_cpu else None,
+        "postgres_cpu_ms_per_charge": round(1000 * postgres_cpu / invoices, 2) if postgres_cpu else None,
         "charges_at_provider": sum(counted.values()),
         "invoices_charged_twice": sum(1 for n in counted.values() if n > 1),
         "invoices_not_charged": len(set(expected) - set(counted)),
