@@ -83,9 +83,11 @@ async def test_credit_makes_a_numbered_note_on_the_advance_invoice_once_under_re
             "SELECT event_type FROM outbox_events WHERE envelope->>'organization_id' = :o AND event_type LIKE "
             "'credit_note.%' ORDER BY position"), {"o": str(org)})).scalars())
     assert events == ["credit_note.created"]  # `credit_note.generated` follows its PDF (documents)
-    # delivered again under a new event id (a replayed close): still one note
-    await world.deliver(on_subscription_event, world.envelope(
+    # delivered again under new event ids (replayed closes), two at once: still one note (the invoice's lock, then
+    # the unique subscription)
+    await asyncio.gather(*(world.deliver(on_subscription_event, world.envelope(
         envelope.type, "subscription", sub["lago_id"], envelope.data, occurred_at=envelope.occurred_at))
+        for _ in range(2)))
     assert len(await notes_of(api, first)) == 1
 
 
