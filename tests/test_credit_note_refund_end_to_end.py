@@ -152,3 +152,43 @@ async def test_a_refund_above_either_payment_is_split_over_a_manual_and_a_stripe
                 "WHERE organization_id = :org ORDER BY amount_cents DESC"), {"org": org})).all()
         assert [tuple(r) for r in rows] == [(part, payment, amount, "succeeded") for part, payment, amount, _ in split]
 
+
+
+async def test_a_termination_with_refund_gives_the_unused_days_back_at_stripe(start_suite, localstripe):
+    """A plan paid in advance, charged at the fake, terminated the same day with `on_termination_credit_note=refund`:
+    invoicing's termination credit note (`credit_notes/unused.py`) refunds what was paid of the unused days through
+    payments' refund path, once, and the note's refund succeeds."""
+    stripe = localstripe.client()
+    async with start_suite(services(localstripe.url)) as suite:
+        sub_api, inv, pay = suite.api("subscriptions"), suite.api("invoicing"), suite.api("payments")
+        await stripe_and_pro_plan(suite)
+        provider_customer = stripe_customer(stripe, CARD_OK)
+        await ok(sub_api, "POST", "/api/v1/customers", {"customer": {
+            "external_id": "cus_end", "name": "cus_end", "currency": "EUR",
+            "billing_configuration": {"payment_provider": "stripe", "payment_provider_code": "stripe_main",
+                                      "provider_customer_id": provider_customer}}})
+        await ok(sub_api, "POST", "/api/v1/subscriptions", {"subscription": {
+            "external_customer_id": "cus_end", "plan_code": "pro", "external_id": "sub_end"}})
+        paid = await invoice_of(inv, "cus_end", "succeeded")
+        [payment] = (await ok(pay, "GET", f"/api/v1/payments?invoice_id={paid['lago_id']}"))["payments"]
+
+        async def payment_known() -> bool:  # invoicing records it from `payment.succeeded`
+            invoice = (await ok(inv, "GET", f"/api/v1/invoices/{paid['lago_id']}"))["invoice"]
+            return invoice["total_paid_amount_cents"] == paid["total_amount_cents"]
+
+        await wait_for(payment_known)
+        await ok(sub_api, "DELETE", "/api/v1/subscriptions/sub_end?on_termination_credit_note=refund")
+
+        async def refunded() -> dict | None:
+            notes = (await ok(inv, "GET", "/api/v1/credit_notes",
+                              params={"invoice_id": paid["lago_id"]}))["credit_notes"]
+            return notes[0] if notes and notes[0]["refund_status"] == "succeeded" else None
+
+        note = await wait_for(refunded)
+        # what was paid of the unused days (the fee less the used day) is the note's total, to the minor unit
+        # (two roundings of the same days can differ by one): refunded, the rest (if any) credited
+        assert note["reason"] == "order_cancellation" and note["offset_amount_cents"] == 0
+        assert note["refund_amount_cents"] + note["credit_amount_cents"] == note["total_amount_cents"]
+        assert note["credit_amount_cents"] <= 1 and 0 < note["total_amount_cents"] < paid["total_amount_cents"]
+        at_stripe = stripe.v1.refunds.list({"payment_intent": payment["provider_payment_id"]}).data
+        assert [r.amount for r in at_stripe] == [note["refund_amount_cents"]]
