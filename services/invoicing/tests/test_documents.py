@@ -181,7 +181,7 @@ async def test_access_tenant_keys_other_organizations_and_bad_ids(world, api, in
     assert (await inv.client().post(f"/api/v1/invoices/{invoice['lago_id']}/download")).status_code == 401
 
 
-async def test_a_credit_note_pdf_its_download_and_generated_event(world, api, inv, org):
+async def test_a_credit_note_pdf_its_download_and_generated_event(world, api, inv, org, make_api):
     invoice = await finalized_invoice(world, api, "cus_cn")
     by_code = {f["item"]["code"]: f["lago_id"] for f in invoice["fees"]}
     note = (await api.ok("POST", "/api/v1/credit_notes", {"credit_note": {
@@ -204,6 +204,15 @@ async def test_a_credit_note_pdf_its_download_and_generated_event(world, api, in
     assert generated["data"]["credit_note"]["file_url"]
     read = (await api.ok("GET", f"/api/v1/credit_notes/{note['lago_id']}"))["credit_note"]
     assert (await fetch(inv, read["file_url"])).content == response.content
+    # tenant keys: their own customer's notes only; another organization: 404
+    customer_id = invoice["customer"]["lago_id"]
+    own = make_api(org, roles=("tenant",), customer_id=customer_id)
+    assert (await own.ok("POST", f"/api/v1/credit_notes/{note['lago_id']}/download"))["credit_note"]["file_url"]
+    await make_api(org, roles=("tenant",), customer_id=str(uuid.uuid4())).error(
+        "POST", f"/api/v1/credit_notes/{note['lago_id']}/download", status=403)
+    body = await make_api(uuid.uuid4()).error("POST", f"/api/v1/credit_notes/{note['lago_id']}/download", status=404)
+    assert body["code"] == "credit_note_not_found"
+    assert len(await outbox(inv, org, "credit_note.generated")) == 1
 
 
 async def test_the_pdf_shows_deductions_coupons_credits_and_currencies_by_their_exponent(world, api, inv, org):
