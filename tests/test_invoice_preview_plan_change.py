@@ -42,11 +42,12 @@ async def catalog(cat) -> None:  # noqa: ANN001 - the catalog's client
                          "properties": {"amount": "5"}}]}})
 
 
-async def subscribe(sub_api, customer: str, plan: str) -> None:  # noqa: ANN001
+async def subscribe(sub_api, customer: str, plan: str, ending_at: datetime | None = None) -> None:  # noqa: ANN001
     await ok(sub_api, "POST", "/api/v1/customers", {"customer": {
         "external_id": customer, "name": "Acme", "currency": "EUR"}})
+    ending = {"ending_at": ending_at.isoformat()} if ending_at else {}
     await ok(sub_api, "POST", "/api/v1/subscriptions", {"subscription": {
-        "external_customer_id": customer, "plan_code": plan, "external_id": f"sub_{customer}"}})
+        "external_customer_id": customer, "plan_code": plan, "external_id": f"sub_{customer}", **ending}})
 
 
 async def ten_calls(sub_api, customer: str) -> None:  # noqa: ANN001
@@ -149,10 +150,12 @@ async def test_termination_previewed_for_plans_in_arrears_and_in_advance_then_th
         await projections_ready(invoicing, org, 0)
         await subscribe(sub_api, "cus_arr", "startup")
         await subscribe(sub_api, "cus_adv", "basic")
+        await subscribe(sub_api, "cus_end", "startup", ending_at=TERMINATION)
         await invoices_of(inv, "cus_adv", 1)  # its fee paid in advance (54.84)
         clock.set(NOW)
         await ten_calls(sub_api, "cus_arr")
         await ten_calls(sub_api, "cus_adv")
+        await ten_calls(sub_api, "cus_end")
         arrears = {"customer": {"external_id": "cus_arr"}, "subscriptions": {"external_ids": ["sub_cus_arr"]}}
         advance = {"customer": {"external_id": "cus_adv"}, "subscriptions": {"external_ids": ["sub_cus_adv"]}}
         before = await written(invoicing, org)
@@ -178,6 +181,11 @@ async def test_termination_previewed_for_plans_in_arrears_and_in_advance_then_th
             **advance["subscriptions"], "terminated_at": TERMINATION.isoformat()}}))["invoice"]
         assert fees(credited) == [("charge", "calls", 5_000)]
         assert [credited[a] for a in AMOUNTS] == [5_000, 0, 5_000, 1_000, 6_000, 2_322, 0, 3_678]
+        # ending on 25 March 12:00 (`ending_at`): previewed as that termination, as Lago does
+        ending = (await ok(inv, "POST", PREVIEW, {"customer": {"external_id": "cus_end"}, "subscriptions": {
+            "external_ids": ["sub_cus_end"]}}))["invoice"]
+        assert [ending[a] for a in AMOUNTS] == [ended[a] for a in AMOUNTS]
+        assert ending["issuing_date"] == "2026-03-25"
         assert await written(invoicing, org) == before  # nothing written
         assert await credits_of(invoicing, org) == []
 
@@ -189,6 +197,10 @@ async def test_termination_previewed_for_plans_in_arrears_and_in_advance_then_th
             assert fees(real) == fees(preview), customer
             assert [real[a] for a in AMOUNTS] == [preview[a] for a in AMOUNTS], customer
         assert await credits_of(invoicing, org) == [("credit_note", 2_322)]  # the termination's note
+        # the scheduler ends the third at its `ending_at`: its final invoice is the preview's
+        assert await run_pass(suite["subscriptions"].database.sessionmaker, clock.now())
+        [real] = await invoices_of(inv, "cus_end", 1)
+        assert fees(real) == fees(ending) and [real[a] for a in AMOUNTS] == [ending[a] for a in AMOUNTS]
 
 
 async def test_bad_plan_changes_and_terminations_are_refused_and_write_nothing(start_suite, invora_keys):

@@ -27,9 +27,10 @@ after).
   the old period at its end with no next advance fee and adds the new plan's start fees (`generate.start_lines`).
   One invoice, as Lago's preview (the real change makes two: the old period's and the new plan's).
 - A termination (`subscriptions.terminated_at`, one subscription; not in the past, at most the current period's
-  end): the period closes then (`reason = termination`: usage so far, a fee in arrears prorated to the
-  termination's day), and an advance fee's days after that day are credited as the termination will
-  (the credit part of its note, `credit_notes/unused.planned`; `on_termination_credit_note` respected).
+  end; or, as Lago's, one subscription whose `ending_at` falls in its current period): the period closes then
+  (`reason = termination`: usage so far, a fee in arrears prorated to the termination's day), and an advance
+  fee's days after that day are credited as the termination will (the credit part of its note,
+  `credit_notes/unused.planned`; `on_termination_credit_note` respected).
 """
 
 from __future__ import annotations
@@ -192,6 +193,11 @@ async def _termination(session: AsyncSession, organization_id: uuid.UUID, subscr
         unused.termination_unused_from(subscription, terminated_at), upgrade=False), terminated_at)
 
 
+def _ends_in_this_period(subscription: Subscription, now: datetime) -> bool:
+    ending = subscription.ending_at
+    return ending is not None and now <= ending <= current_period(subscription)[0].end
+
+
 async def _credited(session: AsyncSession, organization_id: uuid.UUID, subscription: Subscription, instant: datetime,
                     unused_from: datetime, *, upgrade: bool) -> int:
     """The credit part of the note the termination or upgrade would make (`credit_notes/unused.py`, nothing
@@ -298,6 +304,12 @@ async def preview_existing(session: AsyncSession, organization_id: uuid.UUID, da
             previewed = await _termination(session, organization_id, subscription, usage, wanted.terminated_at, now)
         elif wanted.plan_code:
             previewed = await _plan_change(session, organization_id, subscription, usage, wanted.plan_code, now)
+        elif len(external_ids) == 1 and _ends_in_this_period(subscription, now):
+            # Lago: a subscription whose `ending_at` falls in its current period is previewed as terminated then
+            # (the scheduler terminates it at that instant: its last invoice is a termination's)
+            assert subscription.ending_at is not None
+            previewed = await _termination(session, organization_id, subscription, usage, subscription.ending_at,
+                                           now)
         else:
             opened = open_period(subscription, usage)
             previewed = Previewed(opened, [], 0, opened.period_end)
