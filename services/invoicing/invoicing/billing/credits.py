@@ -8,9 +8,10 @@
     credit             = round_half_up((unused − coupon share) × (1 + the fee's tax rate / 100))
 
 That is what Lago's credit note from a termination holds (`CreditNotes::CreateFromTermination`: day price
-× remaining days, capped at the fee, less the fee's coupons, plus its taxes). Invora keeps it as a
-customer credit until credit notes exist; invoices consume credits after taxes and before prepaid credits,
-oldest first, up to what is left to pay (`allocate`).
+× remaining days, capped at the fee, less the fee's coupons, plus its taxes), rounded once: the customer credit
+made when the fee's invoice cannot take a credit note yet (`credit_notes/unused.py` makes the note otherwise),
+and the used days' amount a termination's refund deducts. Invoices consume credits after taxes and before
+prepaid credits, oldest first, up to what is left to pay (`allocate`).
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
-"""Customer credits: created by an upgrade or a termination (the unused part of a fee paid in advance), consumed
-by the customer's next invoices after taxes (Lago's credit-note slot), given back when such an invoice is voided.
+"""Customer credits: each credit note's credit part, and the unused part of a fee paid in advance on an upgrade or
+a termination when its invoice cannot take a credit note yet (not finalized: `credit_notes/unused.py` credits it
+with a note otherwise); consumed by the customer's next invoices after taxes (Lago's credit-note slot), given back
+when such an invoice is voided.
 
 - The credit is computed from the fee actually billed (`billing.credits.unused_fee_credit`): its plan
   amount and full-period days, its coupon share and tax rate; nothing when the old plan was paid in

@@ -3,9 +3,9 @@ for fees paid in advance) to a draft, or straight to a finalized invoice when th
 
 - The subscription fee: in arrears for the closed period; paid in advance, for the next period (on a
   natural period end) or the first period (on start, or on an upgrade from `subscription.plan_changed`,
-  after the old plan's unused days were credited: `credits`); prorated by days; trial days not billed. A
-  termination of a plan paid in advance bills no subscription fee (that period was paid; crediting the
-  unused days belongs to credit notes).
+  after the old plan's unused days were credited by a credit note: `credit_notes/unused.py`); prorated by days;
+  trial days not billed. A termination of a plan paid in advance bills no subscription fee (that period was
+  paid); its unused days are credited first by a credit note (`on_termination_credit_note`).
 - Charges: the period's usage snapshot priced again (`billing.charges`).
 - Taxes of each fee: its charge's, else the plan's, else the customer's, else the organization's.
 - Exactly one invoice per (subscription, period start, reason): the unique index; a redelivered event or a
