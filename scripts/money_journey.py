@@ -601,18 +601,25 @@ def journey(client: Client, raw: httpx.Client, recorder: Recorder, fake: stripe.
                          if c.status == "succeeded")
         check(charged == sorted([1_800, final.total_amount_cents]) or final.total_amount_cents == 0,
               "the closing invoice charged once at the fake for its total", charged)
-        # the fee paid in advance for days now not used comes back (Lago: a credit note; Invora: a customer credit,
-        # docs/lago-compatibility.md): the days after the termination day, after the coupon's share, taxed, and
-        # consumed by the closing invoice
+        # the fee paid in advance for days now not used comes back as a credit note on the first invoice (Lago's
+        # default, `credit`): the days after the termination day, after the coupon's share, taxed, and consumed by
+        # the closing invoice
         fee = next(f for f in first.fees.__root__ if f.item.type == "subscription")
         first_day, last_day = (datetime.fromisoformat(d.replace("Z", "+00:00")).date()
                                for d in (fee.from_date, fee.to_date))
         terminated_on = datetime.now(UTC).date()
         days, unused = (last_day - first_day).days + 1, (last_day - terminated_on).days
         exact = Decimal(2_000) * unused / days * Decimal(1_500) / 2_000 * Decimal("1.2")
+        notes = [n for n in client.credit_notes.find_all({"external_customer_id": payer})["credit_notes"]
+                 if n.lago_invoice_id == first.lago_id]
+        check(len(notes) == 1 and abs(notes[0].total_amount_cents - exact) <= 1
+              and notes[0].credit_amount_cents == notes[0].total_amount_cents
+              and not notes[0].refund_amount_cents,
+              f"termination credit note: the unused {unused}/{days} days of 15.00 + 20 % ({exact:.3f}) credited",
+              [(n.total_amount_cents, n.credit_amount_cents, n.refund_amount_cents) for n in notes])
         owed = taxable + tax
         check(abs(final.credit_notes_amount_cents - min(exact, owed)) <= 1,
-              f"closing invoice: the unused {unused}/{days} days of 15.00 + 20 % ({exact:.3f}) credited",
+              "closing invoice: the termination credit consumed up to what it owes",
               (final.credit_notes_amount_cents, owed))
 
     # -- declines
@@ -650,30 +657,35 @@ def journey(client: Client, raw: httpx.Client, recorder: Recorder, fake: stripe.
                       and (error.get("provider_error") or {}).get("error_code") == code,
                       f"{external_id}: invoice.payment_failure names the invoice and the error {code}", error)
 
-    # -- credit note with a refund
-    subscription_fee = next(f for f in first.fees.__root__ if f.item.type == "subscription")
-    estimate = client.credit_notes.estimate(CreditNoteEstimate(
-        invoice_id=first.lago_id, items=Items(__root__=[Item(fee_id=subscription_fee.lago_id, amount_cents=1_000)])))
-    # 1,000 of the 2,000 fee carries 1,000 × 500 / 2,000 = 250 of the coupon: 750 taxed 20 % = 150 → 900
-    check((estimate.coupons_adjustment_amount_cents, estimate.sub_total_excluding_taxes_amount_cents,
-           estimate.taxes_amount_cents) == (250, 750, 150),
-          "credit note estimate: coupon share 250, 750 + tax 150",
-          (estimate.coupons_adjustment_amount_cents, estimate.sub_total_excluding_taxes_amount_cents,
-           estimate.taxes_amount_cents))
-    note = client.credit_notes.create(CreditNote(
-        invoice_id=first.lago_id, reason="order_change", refund_amount_cents=900, credit_amount_cents=0,
-        items=Items(__root__=[Item(fee_id=subscription_fee.lago_id, amount_cents=1_000)])))
-    check(note.total_amount_cents == 900 and note.refund_amount_cents == 900, "credit note of 900 to refund",
-          (note.total_amount_cents, note.refund_amount_cents))
+    # -- credit note with a refund, on the closing invoice (the first one's fee is credited already)
+    if final is not None:
+        msgs_fee = next(f for f in final.fees.__root__ if f.item.type == "charge" and f.item.code == f"msgs_{s}")
+        items = Items(__root__=[Item(fee_id=msgs_fee.lago_id, amount_cents=600)])
+        estimate = client.credit_notes.estimate(CreditNoteEstimate(invoice_id=final.lago_id, items=items))
+        # 6.00 of the 9.00 package fee, no coupon on this invoice, 20 % = 1.20 → 7.20
+        check((estimate.coupons_adjustment_amount_cents, estimate.sub_total_excluding_taxes_amount_cents,
+               estimate.taxes_amount_cents) == (0, 600, 120),
+              "credit note estimate: 600 + tax 120",
+              (estimate.coupons_adjustment_amount_cents, estimate.sub_total_excluding_taxes_amount_cents,
+               estimate.taxes_amount_cents))
+        note = client.credit_notes.create(CreditNote(
+            invoice_id=final.lago_id, reason="order_change", refund_amount_cents=720, credit_amount_cents=0,
+            items=items))
+        check(note.total_amount_cents == 720 and note.refund_amount_cents == 720, "credit note of 720 to refund",
+              (note.total_amount_cents, note.refund_amount_cents))
 
-    def refunded() -> Any:
-        current = client.credit_notes.find(note.lago_id)
-        return current if current.refund_status == "succeeded" else None
+        def refunded() -> Any:
+            current = client.credit_notes.find(note.lago_id)
+            return current if current.refund_status == "succeeded" else None
 
-    wait_for(refunded, "credit note refund_status succeeded", timeout)
-    refunds = [r for r in fake.v1.refunds.list({"charge": charges[0].id}).data] if charges else []
-    check([r.amount for r in refunds] == [900], "one refund of 9.00 at the fake on the first charge",
-          [(r.amount, r.status) for r in refunds])
+        wait_for(refunded, "credit note refund_status succeeded", timeout)
+        closing_charge = [c for c in fake.v1.charges.list({"customer": payer_stripe}).data
+                          if c.status == "succeeded" and c.amount == final.total_amount_cents]
+        refunds = [r for c in closing_charge for r in fake.v1.refunds.list({"charge": c.id}).data]
+        check([r.amount for r in refunds] == [720], "one refund of 7.20 at the fake on the closing invoice's charge",
+              [(r.amount, r.status) for r in refunds])
+        check(not [r for r in fake.v1.refunds.list({"charge": charges[0].id}).data] if charges else True,
+              "nothing refunded on the first charge")
 
     # -- wallet with a paid top-up
     wallet = client.wallets.create(Wallet(external_customer_id=payer, name="Prepaid", rate_amount="1", currency="EUR",
