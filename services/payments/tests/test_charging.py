@@ -388,3 +388,55 @@ async def test_a_consumed_batch_records_what_one_event_at_a_time_would(payments,
     await _run(payments)
     assert sorted(c.amount for c in stage.charges_at_stripe(customer["provider_customer_id"])) == [900, 1_100]
     assert [c.amount for c in stage.charges_at_stripe(other["provider_customer_id"])] == [1_200]
+
+
+async def test_a_call_slot_is_free_once_its_answer_is_handed_over_and_the_pass_waits_for_every_answer(
+        payments, stage, monkeypatch):
+    """Answers are recorded by the batch writer after their call slot is freed (a slow commit does not hold a
+    slot), yet a pass returns only once every answer is recorded, each charged once."""
+    from payments.payments import outcomes
+
+    customer = await stage.customer()
+    ids = [(await stage.finalize(customer, 3_000 + i))[1] for i in range(6)]
+    runtime = _runtime(payments)
+    factory, previous = runtime.adapters, runtime.settings
+    unrecorded_at_call: list[int] = []
+
+    async def pending_count() -> int:
+        async with payments.database.sessionmaker() as session:
+            return (await session.execute(text(
+                "SELECT count(*) FROM payments WHERE id = ANY(:ids) AND payment_status = 'pending' AND calls > 0"),
+                {"ids": ids})).scalar_one()
+
+    class Watching:
+        def __init__(self, adapter) -> None:
+            self._adapter = adapter
+
+        def __getattr__(self, name):
+            return getattr(self._adapter, name)
+
+        async def charge(self, request):
+            unrecorded_at_call.append(await pending_count() - 1)  # called before, not this one, not yet recorded
+            return await self._adapter.charge(request)
+
+    class Factory:
+        def for_connection(self, connection):
+            return Watching(factory.for_connection(connection))
+
+    write_batch = outcomes.Recorder._write_batch
+
+    async def slow_write_batch(self, batch):
+        await asyncio.sleep(0.5)  # a slow commit
+        await write_batch(self, batch)
+
+    monkeypatch.setattr(outcomes.Recorder, "_write_batch", slow_write_batch)
+    runtime.adapters, runtime.settings = Factory(), previous.model_copy(update={"charger_concurrency": 1})
+    try:
+        assert await _run(payments) >= 6
+    finally:
+        runtime.adapters, runtime.settings = factory, previous
+    assert max(unrecorded_at_call) >= 1  # a later call started while an earlier answer waited for its batch
+    for payment_id in ids:  # the pass returned: every answer recorded
+        assert (await stage.payment(payment_id))["payment_status"] == "succeeded"
+    assert sorted(c.amount for c in stage.charges_at_stripe(customer["provider_customer_id"])) == [
+        3_000 + i for i in range(6)]
