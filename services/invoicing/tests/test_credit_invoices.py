@@ -54,7 +54,9 @@ async def test_paid_credits_make_one_finalized_credit_invoice_without_taxes_or_c
     assert (fee["item"]["type"], fee["item"]["item_type"]) == ("credit", "WalletTransaction")
     assert (fee["amount_cents"], fee["taxes_amount_cents"], fee["units"], fee["item"]["lago_item_id"]) == (
         5_100, 0, "25.5", str(transaction))
-    assert await events(inv, org, invoice["lago_id"]) == ["invoice.created", "invoice.finalized"]
+    # Lago's webhook for a paid-credit invoice, then the events every finalized invoice has
+    assert await events(inv, org, invoice["lago_id"]) == [
+        "invoice.paid_credit_added", "invoice.created", "invoice.finalized"]
     # the coupon was not spent on bought credits
     [state] = (await api.ok("GET", "/api/v1/applied_coupons", params={"external_customer_id": "cus_credits"}))[
         "applied_coupons"]

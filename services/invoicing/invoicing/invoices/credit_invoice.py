@@ -4,8 +4,8 @@ top-up whose credits were granted at once (the wallet does not require a success
 One invoice per wallet transaction (`source_key` `wallet_transaction:<id>`, a unique key: a redelivered or
 repeated request makes nothing more), one fee of type `credit` (units: the credits; unit price: the wallet's
 rate), no taxes, no coupons, no customer credits and no prepaid credits (Lago taxes credits when they are
-consumed, not when bought), finalized at once: `invoice.created` + `invoice.finalized`, which payments charges
-like any invoice.
+consumed, not when bought), finalized at once: Lago's `invoice.paid_credit_added`, then `invoice.created` +
+`invoice.finalized`, which payments charges like any invoice.
 """
 
 from __future__ import annotations
@@ -63,5 +63,6 @@ async def create(session: AsyncSession, organization_id: uuid.UUID, request: Pai
         item={"type": "credit", "code": str(request.lago_wallet_id), "name": name,
               "invoice_display_name": name, "lago_item_id": str(request.lago_wallet_transaction_id),
               "item_type": "WalletTransaction"}))], now, compute=False)
-    await lifecycle.finalize(session, invoice, now, fees=fees)
+    # Lago announces a paid-credit invoice as `invoice.paid_credit_added`; `invoice.created` follows as for any
+    await lifecycle.finalize(session, invoice, now, fees=fees, extra_events=("invoice.paid_credit_added",))
     return invoice

@@ -364,8 +364,9 @@ class CreditNoteRefundRequested(_Object):
 
 CREDIT_NOTE_EVENT_TYPES = ("created", "generated", "refund_failure")
 
-INVOICE_EVENT_TYPES = ("drafted", "created", "one_off_created", "finalized", "voided", "payment_status_updated",
-                       "payment_overdue", "payment_dispute_lost", "generation_failed", "generated")
+INVOICE_EVENT_TYPES = ("drafted", "created", "one_off_created", "paid_credit_added", "finalized", "voided",
+                       "payment_status_updated", "payment_overdue", "payment_dispute_lost", "generation_failed",
+                       "generated")
 
 EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     **{f"invoice.{verb}": InvoiceEvent for verb in INVOICE_EVENT_TYPES},
