@@ -21,12 +21,16 @@ Rendering is CPU work: callers on an event loop run it in a worker thread (`asyn
 
 from __future__ import annotations
 
+import copy
+import io
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from fontTools import ttLib
 from fpdf import FPDF
 from fpdf.errors import FPDFUnicodeEncodingException
 
@@ -70,6 +74,39 @@ class _Pdf(FPDF):
         self.set_text_color(0, 0, 0)
 
 
+_TEMPLATES: dict[str, tuple] = {}
+UNUSED_TABLES = ("GSUB", "GPOS", "GDEF", "kern", "FFTM")
+_TEMPLATES_LOCK = threading.Lock()
+
+
+def _add_unicode_fonts(pdf: FPDF) -> None:
+    """DejaVu Sans regular and bold: what fpdf2 derives from each file (widths, character map, descriptor) is
+    computed once per process and copied (its `TTFFont.__deepcopy__`, made for this: the derived data copied,
+    the glyphs used recorded per document); each document reads its own lazily loaded font file (fontTools),
+    which fpdf2 subsets at output. Reading the files in full each time was most of a document's cost."""
+    with _TEMPLATES_LOCK:
+        if not _TEMPLATES:
+            reader = FPDF()
+            reader.add_font(UNICODE_FAMILY, "", str(FONTS / "DejaVuSans.ttf"))
+            reader.add_font(UNICODE_FAMILY, "B", str(FONTS / "DejaVuSans-Bold.ttf"))
+            for key, font in reader.fonts.items():
+                _TEMPLATES[key] = (font, Path(font.ttffile).read_bytes())
+        templates = dict(_TEMPLATES)
+    for key, (template, data) in templates.items():
+        # the widths and glyph ids are only read: shared, not copied (most of a deep copy's time)
+        font = copy.deepcopy(template, {id(template.cw): template.cw, id(template.glyph_ids): template.glyph_ids})
+        # its own font file: subsetting changes the fontTools object it works on. Without its layout tables
+        # (ligatures, kerning: fpdf2 uses them only for text shaping, which is off), whose subsetting was
+        # most of the output's time
+        ttfont = ttLib.TTFont(io.BytesIO(data), recalcTimestamp=False, lazy=True)
+        for tag in UNUSED_TABLES:
+            if tag in ttfont:
+                del ttfont[tag]
+        font.ttfont = ttfont
+        font.i = len(pdf.fonts) + 1  # its number among this document's fonts, as `add_font` gives it
+        pdf.fonts[key] = font
+
+
 def _clean(text: str) -> str:
     # control characters would be written as boxes or break the content stream's lines
     return "".join(ch if ch >= " " or ch == "\n" else " " for ch in text)
@@ -96,8 +133,7 @@ class DocumentWriter:
         pdf.set_margins(MARGIN, MARGIN, MARGIN)
         pdf.set_auto_page_break(True, margin=18)
         if unicode:
-            pdf.add_font(UNICODE_FAMILY, "", str(FONTS / "DejaVuSans.ttf"))
-            pdf.add_font(UNICODE_FAMILY, "B", str(FONTS / "DejaVuSans-Bold.ttf"))
+            _add_unicode_fonts(pdf)
             pdf.text_family = UNICODE_FAMILY
         else:
             pdf.core_fonts_encoding = "windows-1252"
