@@ -29,8 +29,9 @@ class DocumentSettings(ServiceSettings):
         description="How long a document link given in a response or webhook works (rounded up to the hour).")
     documents_generate: bool = Field(
         True, description="Render documents in the background once their resource is final (`invoice.finalized`, "
-                          "`credit_note.created`, `payment_receipt.created`) and publish `*.generated`. Off: they "
-                          "are rendered on the first download only.")
+                          "`credit_note.created`, `payment_receipt.created`) and publish `*.generated`. Off: "
+                          "invoices' and credit notes' are rendered on their first download only, receipts' not at "
+                          "all (Lago has no download of a receipt).")
 
     @field_validator("documents_signing_key")
     @classmethod
