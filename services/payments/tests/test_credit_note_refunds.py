@@ -129,3 +129,34 @@ async def test_an_offset_lowers_the_charge_and_a_full_offset_cancels_it(payments
     await deliver(payments, offset_note(stage, uuid.UUID(envelope.aggregate_id), 1_500, early))
     third = await stage.apply_invoice_event(envelope)
     assert (await stage.payment(third))["amount_cents"] == 2_500
+
+
+async def test_a_credit_notes_refund_is_not_owed_again(payments, stage):
+    """Found by `scripts/money_journey.py`: after a credit note refunded 30.00 of a paid invoice, payments counted
+    the 30.00 as owed again: `retry_payment` charged the customer 30.00 a second time at Stripe and a manual payment
+    above what was due was accepted. An admin's refund (no credit note) stays owed again, as documented."""
+    customer = await stage.customer()
+    invoice_id, payment_id = await stage.finalize(customer, 9_000)
+    await charger.run_once(payments.app.state.runtime, payments.database.sessionmaker)
+    payment = await stage.payment(payment_id)
+    assert payment["payment_status"] == "succeeded"
+    await deliver(payments, request(stage, invoice_id, payment_id, 3_000, uuid.uuid4()))
+    await refunds.run_once(payments.app.state.runtime, payments.database.sessionmaker)
+    assert len(await stage.events("refund.succeeded")) == 1
+    # nothing is owed: no new charge, no manual payment, no payment URL
+    refused = await stage.error("POST", f"/api/v1/invoices/{invoice_id}/retry_payment", status=405)
+    assert refused["code"] == "invoice_not_payable", refused
+    await stage.error("POST", "/api/v1/payments", {"payment": {
+        "invoice_id": str(invoice_id), "amount_cents": 1, "reference": "wire"}})
+    await charger.run_once(payments.app.state.runtime, payments.database.sessionmaker)
+    assert [c.amount for c in stage.charges_at_stripe(customer["billing_configuration"]["provider_customer_id"])
+            if c.status == "succeeded"] == [9_000]
+    # an admin's refund of 1 000 more (no credit note) is owed again: a manual payment of it is accepted
+    await stage.ok("POST", f"/api/v1/payments/{payment_id}/refunds", {"refund": {
+        "amount_cents": 1_000, "reason": "goodwill", "idempotency_key": "admin-1"}})
+    await refunds.run_once(payments.app.state.runtime, payments.database.sessionmaker)
+    await stage.error("POST", "/api/v1/payments", {"payment": {
+        "invoice_id": str(invoice_id), "amount_cents": 1_001, "reference": "wire"}})
+    paid = await stage.ok("POST", "/api/v1/payments", {"payment": {
+        "invoice_id": str(invoice_id), "amount_cents": 1_000, "reference": "wire"}})
+    assert paid["payment"]["amount_cents"] == 1_000

@@ -26,15 +26,18 @@ _BY_ID = text("SELECT * FROM invoices WHERE organization_id = :org AND id = :id"
 _LOCK = text("SELECT * FROM invoices WHERE organization_id = :org AND id = :id FOR UPDATE")
 _LOCK_MANY = text("SELECT * FROM invoices WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY id FOR UPDATE")
 # what each invoice still owes: its total less what succeeded payments took (its own, and its share of its
-# payment requests' succeeded payments), plus what was refunded of them, less its credit notes' offsets
-# (`paid_cents` is what is settled: paid or offset); one statement for one invoice or several
+# payment requests' succeeded payments), plus what an admin refunded of them (owed again), less its credit
+# notes' offsets (`paid_cents` is what is settled: paid or offset); one statement for one invoice or several.
+# A credit note's refund (`requested_by` 'credit_note') is not owed again: the note lowered what the invoice
+# owes by that amount (counting it charged the customer the refunded money a second time)
 _PAID = text(
     """
     SELECT i.id,
            COALESCE((SELECT SUM(p.amount_cents) FROM payments p
                      WHERE p.invoice_id = i.id AND p.payment_status = 'succeeded'), 0) -
            COALESCE((SELECT SUM(r.amount_cents) FROM refunds r
-                     WHERE r.invoice_id = i.id AND r.status = 'succeeded'), 0) +
+                     WHERE r.invoice_id = i.id AND r.status = 'succeeded'
+                       AND r.requested_by IS DISTINCT FROM 'credit_note'), 0) +
            COALESCE((SELECT SUM(pri.amount_cents) FROM payment_request_invoices pri
                      JOIN payments rp ON rp.payment_request_id = pri.payment_request_id
                      WHERE pri.invoice_id = i.id AND rp.payment_status = 'succeeded'), 0) +
