@@ -22,6 +22,7 @@ async def test_partial_manual_payments_up_to_the_amount_due(payments, stage):
     invoice_id, _ = await stage.finalize(customer, 10_000)
     first = (await _manual(stage, invoice_id, 4_000, paid_at="2026-11-30"))["payment"]
     assert first["type"] == "manual" and first["payment_status"] == "succeeded" and first["reference"] == "wire-42"
+    assert first["payment_provider_type"] is None and first["payment_provider_code"] is None  # Lago: no provider
     assert first["paid_at"].startswith("2026-11-30") and first["invoice_ids"] == [str(invoice_id)]
     refused = await _manual(stage, invoice_id, 6_001, status=422)
     assert refused["error_details"] == {"amount_cents": ["invalid_amount"]}

@@ -30,7 +30,7 @@ def render(row: RowMapping) -> Payment:
         payable_type="Invoice" if row["invoice_id"] else "PaymentRequest", amount_cents=row["amount_cents"],
         amount_currency=row["currency"], status=row["provider_status"], payment_status=row["payment_status"],
         type=row["type"], reference=row["reference"], payment_provider_code=row["payment_provider_code"],
-        payment_provider_type=row["payment_provider_type"] or ("manual" if row["type"] == "manual" else None),
+        payment_provider_type=row["payment_provider_type"],
         external_payment_id=row["provider_payment_id"], provider_payment_id=row["provider_payment_id"],
         provider_customer_id=row["provider_customer_id"], payment_method_id=row["payment_method_id"],
         next_action=row["next_action"] or {}, failure=failure, dispute=dispute, paid_at=row["paid_at"],

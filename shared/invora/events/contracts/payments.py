@@ -79,7 +79,9 @@ class Payment(_Object):
     type: Literal["manual", "provider"]
     reference: str | None = None
     payment_provider_code: str | None = None
-    payment_provider_type: ProviderType | None = None
+    payment_provider_type: ProviderType | None = Field(
+        None, description="The provider's type; null for a manual payment, as in Lago (`manual`, which older "
+                          "events carry, is still read).")
     external_payment_id: str | None = None
     provider_payment_id: str | None = None
     provider_customer_id: str | None = None
