@@ -35,7 +35,8 @@ def pdf_text(content: bytes) -> str:
 async def finalized_invoice(world, api, customer: str = "cus_doc") -> dict:
     """100.00 € setup at the customer's 20 % and 25.00 € training at 10 %: 125.00 + 22.50 = 147.50 €."""
     await world.organization(name="Acme SAS", legal_name="Acme Software SAS", address_line1="1 rue de Rivoli",
-                             zipcode="75001", city="Paris", country="FR", tax_identification_number="FR12345678901")
+                             zipcode="75001", city="Paris", country="FR", tax_identification_number="FR12345678901",
+                             billing_configuration={"invoice_footer": "Pay by wire to FR76 3000 6000 0112"})
     await world.tax("vat20", "20")
     await world.customer(customer, tax_codes=["vat20"], **CUSTOMER)
     await world.add_on("setup", 10_000)
@@ -85,7 +86,7 @@ async def test_download_renders_the_invoice_once_and_its_link_serves_it_without_
                      "Setup", "100.00 EUR", "Training", "2.5", "25.00 EUR", "62.50 EUR",
                      "VAT20 20 % on 100.00 EUR", "20.00 EUR", "TRAINING_TAX 10 % on 62.50 EUR", "6.25 EUR",
                      "Sub total excl. taxes", "162.50 EUR", "Sub total incl. taxes", "188.75 EUR", "Amount due",
-                     invoice["issuing_date"], invoice["payment_due_date"]):
+                     invoice["issuing_date"], invoice["payment_due_date"], "Pay by wire to FR76 3000 6000 0112"):
         assert expected in page, expected
     # the second download: the same file, not rendered again, the event once
     again = (await api.ok("POST", f"/api/v1/invoices/{invoice['lago_id']}/download"))["invoice"]

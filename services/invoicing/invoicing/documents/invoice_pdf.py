@@ -97,7 +97,8 @@ def amount_lines(invoice: Invoice) -> list[tuple[str, str, bool]]:
     return lines
 
 
-def render_invoice_pdf(invoice: Invoice, issuer: Party, *, footer: str | None = None) -> bytes:
+def render_invoice_pdf(invoice: Invoice, issuer: Party, *, invoice_footer: str | None = None) -> bytes:
+    """`invoice_footer`: the issuer's text printed under the amounts (Lago's `invoice_footer`)."""
     def write(writer: DocumentWriter) -> None:
         writer.heading("Invoice" if invoice.status != "voided" else "Invoice (voided)", invoice.number,
                        TYPE_TITLES.get(invoice.invoice_type))
@@ -115,8 +116,10 @@ def render_invoice_pdf(invoice: Invoice, issuer: Party, *, footer: str | None = 
         writer.totals(amount_lines(invoice))
         if invoice.payment_status == "succeeded":
             writer.note("Paid.")
+        if invoice_footer:
+            writer.note(invoice_footer)
 
-    parts = (f"Invoice {invoice.number}", issuer.lines[0] if issuer.lines else "", footer or "")
+    parts = (f"Invoice {invoice.number}", issuer.lines[0] if issuer.lines else "")
     return render_document(write, title=f"Invoice {invoice.number}",
                            created_at=invoice.finalized_at or invoice.created_at,
                            footer=" · ".join(part for part in parts if part))

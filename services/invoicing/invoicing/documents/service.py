@@ -48,8 +48,10 @@ INVOICE_LINK, CREDIT_NOTE_LINK = "invoices", "credit_notes"
 DOCUMENTED_STATUSES = ("finalized", "voided")
 
 
-async def issuer_party(session: AsyncSession, organization_id: uuid.UUID, billing_entity_code: str | None) -> Party:
-    """Who issues the document: the customer's billing entity, else the organization (`organization.updated`)."""
+async def issuer_party(session: AsyncSession, organization_id: uuid.UUID,
+                       billing_entity_code: str | None) -> tuple[Party, str | None]:
+    """Who issues the document, and its invoice footer: the customer's billing entity, else the organization
+    (`organization.updated`: name, legal name, address, tax id, e-mail, `billing_configuration.invoice_footer`)."""
     entity = await projections.billing_entity(session, organization_id, billing_entity_code)
     if entity is not None:
         body = BillingEntity.model_validate(entity.body)
@@ -57,14 +59,15 @@ async def issuer_party(session: AsyncSession, organization_id: uuid.UUID, billin
                              address_line2=body.address_line2, zipcode=body.zipcode, city=body.city,
                              state=body.state, country=body.country,
                              tax_identification_number=body.tax_identification_number,
-                             legal_number=body.legal_number, email=body.email)
+                             legal_number=body.legal_number, email=body.email), body.invoice_footer
     issuer = (await invoices.settings_of(session, organization_id)).issuer or {}
     return address_party("From", name=issuer.get("name"), legal_name=issuer.get("legal_name"),
                          address_line1=issuer.get("address_line1"), address_line2=issuer.get("address_line2"),
                          zipcode=issuer.get("zipcode"), city=issuer.get("city"), state=issuer.get("state"),
                          country=issuer.get("country"),
                          tax_identification_number=issuer.get("tax_identification_number"),
-                         legal_number=issuer.get("legal_number"), email=issuer.get("email"))
+                         legal_number=issuer.get("legal_number"), email=issuer.get("email")), \
+        issuer.get("invoice_footer")
 
 
 async def generate_invoice_document(session: AsyncSession, invoice: Invoice, now: datetime) -> bool:
@@ -73,8 +76,8 @@ async def generate_invoice_document(session: AsyncSession, invoice: Invoice, now
     if invoice.status not in DOCUMENTED_STATUSES or await repository.exists(session, "invoice", invoice.id):
         return False
     rendered = await invoice_service.full(session, invoice)
-    issuer = await issuer_party(session, invoice.organization_id, rendered.billing_entity_code)
-    content = await asyncio.to_thread(render_invoice_pdf, rendered, issuer)
+    issuer, footer = await issuer_party(session, invoice.organization_id, rendered.billing_entity_code)
+    content = await asyncio.to_thread(render_invoice_pdf, rendered, issuer, invoice_footer=footer)
     if not await repository.insert_once(session, invoice.organization_id, "invoice", invoice.id, content,
                                         f"{rendered.number}.pdf", now):
         return False  # rendered meanwhile by another transaction: its document stays
@@ -91,7 +94,7 @@ async def generate_credit_note_document(session: AsyncSession, organization_id: 
         return False
     rendered = (await credit_note_service.render_many(session, [note]))[0]
     customer = await projections.customer(session, organization_id, note.customer_id)
-    issuer = await issuer_party(session, organization_id, customer.billing_entity_code if customer else None)
+    issuer, _ = await issuer_party(session, organization_id, customer.billing_entity_code if customer else None)
     content = await asyncio.to_thread(render_credit_note_pdf, rendered, issuer)
     if not await repository.insert_once(session, organization_id, "credit_note", note.id, content,
                                         f"{rendered.number}.pdf", now):

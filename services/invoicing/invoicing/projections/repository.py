@@ -55,7 +55,9 @@ async def upsert_organization(session: AsyncSession, organization_id: uuid.UUID,
         net_payment_term=organization.net_payment_term,
         finalize_zero_amount_invoice=organization.finalize_zero_amount_invoice, timezone=organization.timezone,
         default_currency=organization.default_currency, updated_at=occurred_at,
-        issuer=organization.model_dump(include=set(ISSUER_FIELDS), exclude_none=True),
+        issuer={**organization.model_dump(include=set(ISSUER_FIELDS), exclude_none=True),
+                **({"invoice_footer": organization.billing_configuration.invoice_footer}
+                   if organization.billing_configuration.invoice_footer else {})},
     )
     await upsert_newer(session, InvoicingSettings, {"organization_id": organization_id}, values)
 
