@@ -194,14 +194,15 @@ class DocumentWriter:
         pdf = self.pdf
         rows = [(label, value) for label, value in rows if value]
         cell = self.width / columns
+        label_share = 0.42 if columns > 1 else 0.25
         for start in range(0, len(rows), columns):
             for label, value in rows[start:start + columns]:
                 pdf.set_font(self.family, "", 8)
                 pdf.set_text_color(*GREY)
-                pdf.cell(cell * 0.42, 5, _clean(label))
+                pdf.cell(cell * label_share, 5, _clean(label))
                 pdf.set_text_color(0, 0, 0)
                 pdf.set_font(self.family, "", 9)
-                pdf.cell(cell * 0.58, 5, _clean(value))
+                pdf.cell(cell * (1 - label_share), 5, _clean(value))
             pdf.ln(5)
         pdf.ln(3)
 
