@@ -40,9 +40,11 @@ async def run_claimed(runtime: Any, sessionmaker: async_sessionmaker[AsyncSessio
     for it: a pass claims as many rows as slots are free (once a quarter of them are), hands each to
     `handle` at once, and claims again as handles finish. So a claimed row never waits behind others with
     its lease running, and processes that share the work share it evenly (each takes what it can start,
-    not a fixed batch that another process might have handled sooner). The pass ends once a claim finds
-    fewer rows than it asked for and what it took is done, or after `16 × concurrency` rows (the other
-    passes of the loop get their turn). `claim` may turn rows into other items (`item_id` names one in logs).
+    not a fixed batch that another process might have handled sooner). A claim may find fewer rows than
+    slots while rows are still queued (the charger's claim takes a provider connection's rows only while it
+    has fewer than its limit in flight, in any process), so the pass claims again as handles finish until a
+    claim finds nothing; it ends then, once what it took is done, or after `16 × concurrency` rows (the
+    other passes of the loop get their turn). `claim` may turn rows into other items (`item_id` names one in logs).
     """
     settings = runtime.settings
     concurrency = settings.charger_concurrency
@@ -65,7 +67,7 @@ async def run_claimed(runtime: Any, sessionmaker: async_sessionmaker[AsyncSessio
                     items = await claim(session, now, now + timedelta(seconds=settings.charger_lease_seconds), free)
                     await session.commit()
                 claimed += len(items)
-                more = len(items) == free and claimed < 16 * concurrency
+                more = bool(items) and claimed < 16 * concurrency
                 in_flight.update(asyncio.create_task(guarded(item)) for item in items)
             if not in_flight:
                 return claimed

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 from pydantic import Field, model_validator
 
 from invora.documents.settings import DocumentSettings
+from payments.providers.base import PROVIDER_TYPES, ProviderType
+
+# Provider calls in flight at once per connection of a type not named in `PROVIDER_CONCURRENCY`, where the
+# provider documents a rate limit that a higher figure would break (docs/payments.md, "Charging an invoice"):
+# Stripe allows a live account 100 operations/s and, by default, 25 requests/s to one endpoint; a charge is one
+# read (the customer's default method) and one write (the PaymentIntent, confirmed: a card authorization,
+# ~0.4 s or more), so 10 in flight stay under 25 PaymentIntents/s and half the account's operations.
+PROVIDER_CONCURRENCY_BUILT_IN: dict[str, int] = {"stripe": 10}
 
 
 class PaymentsSettings(DocumentSettings):
@@ -42,6 +50,14 @@ class PaymentsSettings(DocumentSettings):
     charger_lease_seconds: float = Field(60.0, gt=0, description="How long a claimed charge is left to its claimer "
                                                                  "before another process reconciles it.")
     charger_concurrency: int = Field(16, ge=1, le=512, description="Provider calls in flight at once per process.")
+    provider_concurrency: dict[ProviderType, Annotated[int, Field(ge=1, le=10_000)]] = Field(
+        default_factory=dict, description="Provider calls in flight at once per provider connection, across every "
+                                          "process, by provider type (a JSON object, e.g. `{\"stripe\": 32}`); a type "
+                                          "not named takes its built-in default (Stripe 10) or "
+                                          "`provider_concurrency_default`.")
+    provider_concurrency_default: int = Field(64, ge=1, le=10_000, description="Provider calls in flight at once "
+                                                                               "per connection of a type without a "
+                                                                               "figure of its own.")
     charger_backoff_seconds: float = Field(5.0, gt=0, description="First wait before a charge whose provider did not "
                                                                   "answer is looked up and retried (doubles each "
                                                                   "time, at most 1 h).")
@@ -50,6 +66,12 @@ class PaymentsSettings(DocumentSettings):
                                                                   "the reconciler looks it up by reference.")
     reconcile_interval_seconds: float = Field(300.0, gt=0, description="How often the reconciler looks up a charge "
                                                                       "that is still unsettled.")
+
+    def provider_limits(self) -> dict[str, int]:
+        """Provider calls in flight at once per connection, for every provider type."""
+        return {provider_type: self.provider_concurrency.get(  # type: ignore[call-overload]
+            provider_type, PROVIDER_CONCURRENCY_BUILT_IN.get(provider_type, self.provider_concurrency_default))
+            for provider_type in PROVIDER_TYPES}
 
     @model_validator(mode="after")
     def _lease_outlives_a_call(self) -> PaymentsSettings:

@@ -19,12 +19,14 @@ The usual first attempt (never called, one invoice, customer known at the provid
 and 3 in its claim's transaction, the whole claim at once (`first_attempts`), and answers are recorded
 several to a transaction (`outcomes`): the same checks and writes, fewer round trips and commits. A pass
 claims only as many attempts as it has free call slots (`claims.run_claimed`), so a claimed attempt is
-called at once.
+called at once, and of each provider connection only while fewer than its `PROVIDER_CONCURRENCY` of its
+attempts are leased (in flight) in any process (`repository.claim_due`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
@@ -57,8 +59,11 @@ async def run_once(runtime: PaymentsRuntime, sessionmaker: async_sessionmaker[As
     recorder = outcomes.Recorder(sessionmaker, runtime.clock,
                                  backlog=max(outcomes.MAX_BATCH, runtime.settings.charger_concurrency))
     try:
+        # each connection's calls in flight are bounded across processes by the claim (`PROVIDER_CONCURRENCY`),
+        # this process's by its call slots (`CHARGER_CONCURRENCY`)
+        claim = functools.partial(first_attempts.claim, provider_limits=runtime.settings.provider_limits())
         return await claims.run_claimed(
-            runtime, sessionmaker, first_attempts.claim, lambda item: _handle(runtime, sessionmaker, item, recorder),
+            runtime, sessionmaker, claim, lambda item: _handle(runtime, sessionmaker, item, recorder),
             failure_event="charge_failed_unexpectedly", id_field="payment_id", item_id=first_attempts.payment_id)
     finally:
         await recorder.flush()

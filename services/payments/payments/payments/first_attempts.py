@@ -13,6 +13,7 @@ provider) is handed back as its claimed row, for `charger.charge_one`.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -59,8 +60,11 @@ def cancel_reason(invoice: RowMapping, due: int) -> str | None:
     return "invoice_not_payable" if due > 0 else "invoice_paid"
 
 
-async def claim(session: AsyncSession, now: datetime, lease_until: datetime, limit: int) -> list[Claimed]:
-    rows = await repository.claim_due(session, now, lease_until, limit)
+async def claim(session: AsyncSession, now: datetime, lease_until: datetime, limit: int, *,
+                provider_limits: Mapping[str, int] | None = None) -> list[Claimed]:
+    """`limit` due attempts at most, each connection's within its `provider_limits` (calls in flight by provider
+    type, across processes: `repository.claim_due`)."""
+    rows = await repository.claim_due(session, now, lease_until, limit, provider_limits)
     usual = {row["id"]: row for row in rows
              if row["calls"] == 0 and row["payment_request_id"] is None and row["invoice_id"] is not None}
     if not usual:

@@ -34,9 +34,12 @@ class Payment(Base):
               postgresql_where=text("provider_order_id IS NOT NULL")),
         Index("uq_payments_idempotency_key", "organization_id", "idempotency_key", unique=True),
         Index("ix_payments_due", "next_attempt_at", postgresql_where=text("payment_status = 'pending'")),
-        # the charger's claim walks pending attempts oldest first and stops at its limit
-        Index("ix_payments_pending_by_age", "created_at",
+        # the charger's claim: the connections with pending attempts (a skip scan), each one's oldest due ones, and
+        # each one's leased (in flight) ones counted against its `PROVIDER_CONCURRENCY`
+        Index("ix_payments_pending_by_provider", "payment_provider_id", "created_at",
               postgresql_where=text("payment_status = 'pending' AND type = 'provider'")),
+        Index("ix_payments_leased_by_provider", "payment_provider_id", "lease_until",
+              postgresql_where=text("payment_status = 'pending' AND type = 'provider' AND lease_until IS NOT NULL")),
         Index("ix_payments_organization_invoice", "organization_id", "invoice_id"),
         Index("ix_payments_invoice", "invoice_id", "payment_status"),
         Index("ix_payments_organization_customer", "organization_id", "external_customer_id", "created_at"),

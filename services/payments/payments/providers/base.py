@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, get_args
+
+# the provider types: the one place that names them (settings, routes and the adapter registry use these)
+ProviderType = Literal["stripe", "paystack", "flutterwave", "adyen", "gocardless", "cashfree", "tap", "moneyhash"]
+PROVIDER_TYPES: tuple[str, ...] = get_args(ProviderType)
 
 ChargeStatus = Literal["succeeded", "processing", "failed", "requires_action", "canceled"]
 DeclineCategory = Literal["soft", "hard"]

@@ -1,7 +1,7 @@
 """Adapters for provider connections: one per connection (and its credentials), kept while they hold.
 
-The one place that names the provider types. A connection row carries its main secret (`secret_key`:
-Stripe's and Paystack's secret key, Flutterwave's secret key...), its webhook secret, and `settings`,
+Builds the adapter of each provider type (`providers.base` names the types). A connection row carries its main
+secret (`secret_key`: Stripe's and Paystack's secret key, Flutterwave's secret key...), its webhook secret, and `settings`,
 the provider's non-secret fields (Adyen's merchant account...).
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Mapping
-from typing import Any, Literal, get_args
+from typing import Any
 
 from payments.providers.adyen import AdyenAdapter
 from payments.providers.base import PaymentProviderAdapter
@@ -22,9 +22,6 @@ from payments.providers.paystack import PaystackAdapter
 from payments.providers.stripe import StripeAdapter
 from payments.providers.tap import TapAdapter
 from payments.settings import PaymentsSettings
-
-ProviderType = Literal["stripe", "paystack", "flutterwave", "adyen", "gocardless", "cashfree", "tap", "moneyhash"]
-PROVIDER_TYPES: tuple[str, ...] = get_args(ProviderType)
 
 
 class AdapterFactory:

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Path, Query, Request
 from invora.runtime import Now
 from invora.web.deps import DbSession
 from invora.web.error_docs import NOT_FOUND, UNPROCESSABLE, ApiError, response
-from payments.providers.registry import ProviderType
+from payments.providers.base import ProviderType
 from payments.runtime import Runtime
 from payments.webhooks import service
 
