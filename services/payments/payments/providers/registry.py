@@ -1,8 +1,8 @@
 """Adapters for provider connections: one per connection (and its credentials), kept while they hold.
 
 Builds the adapter of each provider type (`providers.base` names the types). A connection row carries its main
-secret (`secret_key`: Stripe's and Paystack's secret key, Flutterwave's secret key...), its webhook secret, and `settings`,
-the provider's non-secret fields (Adyen's merchant account...).
+secret (`secret_key`: Stripe's and Paystack's secret key, Flutterwave's secret key...), its webhook secret, and
+`settings`, the provider's non-secret fields (Adyen's merchant account...).
 """
 
 from __future__ import annotations
