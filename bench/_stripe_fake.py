@@ -37,6 +37,7 @@ class Fake:
         self.calls_per_key: dict[str, int] = {}
         self.per_invoice: dict[str, int] = {}
         self.per_reference: dict[str, int] = {}
+        self.in_flight = self.most_in_flight = 0  # PaymentIntent requests being answered at once (the bound's check)
 
     async def customer(self, request: web.Request) -> web.Response:
         customer_id = request.match_info["id"]
@@ -46,7 +47,12 @@ class Fake:
     async def create_intent(self, request: web.Request) -> web.Response:
         form = await request.post()
         key = request.headers.get("Idempotency-Key")
-        await asyncio.sleep(self.latency)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(self.latency)
+        finally:
+            self.in_flight -= 1
         if key is not None:
             self.calls_per_key[key] = self.calls_per_key.get(key, 0) + 1
             if key in self.by_key:
@@ -89,7 +95,8 @@ class Fake:
 
     async def counts(self, request: web.Request) -> web.Response:
         return web.json_response({"per_invoice": self.per_invoice, "per_reference": self.per_reference,
-                                  "calls_per_key": self.calls_per_key})
+                                  "calls_per_key": self.calls_per_key,
+                                  "most_in_flight": self.most_in_flight})
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
     uv run python bench/payments.py [--invoices 10000] [--customers 100] [--phases fake:200 localstripe]
                                     [--localstripe-invoices 1000] [--concurrency 64] [--processes 2]
+                                    [--provider-concurrency 128]
                                     [--profile PREFIX]
 
 Starts embedded PostgreSQL (or uses DATABASE_URL), migrates a fresh payments database and connects one
@@ -18,9 +19,11 @@ Either way the charger's code is unchanged: the real `StripeAdapter` (official S
 HTTP to the phase's server. Per phase, the `invoice.finalized` events are recorded through the consumer's
 own code (`invoices.service.apply_events`, 200 a transaction, as the `invoices` consumer handles a fetched
 batch, without the broker; reported as the consumer's events/s and CPU per event), then `--processes`
-processes run the charger (`charger.run_once`, `--concurrency` provider calls in flight per process)
-until nothing is pending: claim, re-read under lock, `calls + 1` committed, provider call with the
-idempotency key, outcome with its events and receipt. Kafka is not involved.
+processes run the charger (`charger.run_once`, `--concurrency` provider calls in flight per process, and
+`--provider-concurrency` at the Stripe connection across them all: `PROVIDER_CONCURRENCY={"stripe": N}`, the
+database claim's bound) until nothing is pending: claim, re-read under lock, `calls + 1` committed, provider call
+with the idempotency key, outcome with its events and receipt. Kafka is not involved. The fake also reports the
+most PaymentIntents it answered at once (`most_payment_intents_in_flight`, the bound's check).
 
 The charger processes start (imports, a database connection) before the clock does, as a running
 service's charger is warm. Reported per phase: charges/s (invoices / wall time from the chargers'
@@ -81,26 +84,27 @@ class SlowFactory:
         await self._factory.aclose()
 
 
-def _runtime(url: str, stripe_base: str, concurrency: int, delay: float):
+def _runtime(url: str, stripe_base: str, concurrency: int, delay: float, provider_concurrency: int):
     from payments.runtime import PaymentsRuntime
     from payments.settings import PaymentsSettings
 
     settings = PaymentsSettings(database_url=url, stripe_api_base=stripe_base, charger_concurrency=concurrency,
+                                provider_concurrency={"stripe": provider_concurrency},
                                 provider_timeout_seconds=20, charger_lease_seconds=120, database_pool_size=20)
     runtime = PaymentsRuntime(settings=settings)
     runtime.adapters = SlowFactory(runtime.adapters, delay)
     return runtime
 
 
-async def _charge_all(url: str, stripe_base: str, concurrency: int, delay: float, ready, go, cpu,
-                      profile: str | None) -> None:
+async def _charge_all(url: str, stripe_base: str, concurrency: int, delay: float, provider_concurrency: int, ready,
+                      go, cpu, profile: str | None) -> None:
     import stripe  # noqa: F401 - imported before the clock starts, as in a running service
     from sqlalchemy import event, text
 
     from invora.db.engine import Database
     from payments.payments import charger
 
-    runtime = _runtime(url, stripe_base, concurrency, delay)
+    runtime = _runtime(url, stripe_base, concurrency, delay, provider_concurrency)
     database = Database(url, pool_size=20)
     counts = {"statements": 0, "commits": 0}
 
@@ -135,12 +139,12 @@ async def _charge_all(url: str, stripe_base: str, concurrency: int, delay: float
         await database.dispose()
 
 
-def _worker(url: str, stripe_base: str, concurrency: int, delay: float, key: str, ready, go, cpu,
-            profile: str | None = None) -> None:
+def _worker(url: str, stripe_base: str, concurrency: int, delay: float, provider_concurrency: int, key: str, ready,
+            go, cpu, profile: str | None = None) -> None:
     from invora import secrets
 
     secrets.configure(secrets.KeyRing.parse(key))
-    asyncio.run(_charge_all(url, stripe_base, concurrency, delay, ready, go, cpu, profile))
+    asyncio.run(_charge_all(url, stripe_base, concurrency, delay, provider_concurrency, ready, go, cpu, profile))
 
 
 async def _connection(url: str, org: uuid.UUID) -> None:
@@ -281,6 +285,12 @@ class StripeFake:
 
         return httpx.get(f"{self.url}/_counts", timeout=30).json()["per_invoice"]
 
+    def most_in_flight(self) -> int:
+        """The most PaymentIntent requests the fake answered at once (at most `--provider-concurrency`)."""
+        import httpx
+
+        return httpx.get(f"{self.url}/_counts", timeout=30).json()["most_in_flight"]
+
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(10)
@@ -336,6 +346,9 @@ def main() -> None:
                         help="localstripe | localstripe:MS | fake:MS (default: fake:200 localstripe)")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--provider-concurrency", type=int, default=128,
+                        help="calls in flight at the Stripe connection across every charger process "
+                             "(PROVIDER_CONCURRENCY, enforced by the database claim)")
     parser.add_argument("--profile", metavar="PREFIX",
                         help="write each charger process's cProfile statistics to PREFIX.<pid> (slows it down)")
     args = parser.parse_args()
@@ -385,8 +398,9 @@ def _run_phase(args, env, key: str, org, people, phase: int, provider: str, late
     # service's charger is warm; what is measured is charging, not Python's start-up
     context = multiprocessing.get_context("spawn")
     go, cpu = context.Event(), context.Queue()
-    workers = [(context.Process(target=_worker, args=(env.database_url, base, args.concurrency, delay, key, ready,
-                                                      go, cpu, args.profile)), ready)
+    workers = [(context.Process(target=_worker, args=(env.database_url, base, args.concurrency, delay,
+                                                      args.provider_concurrency, key, ready, go, cpu, args.profile)),
+                ready)
                for ready in (context.Event() for _ in range(args.processes))]
     for worker, _ in workers:
         worker.start()
@@ -417,7 +431,8 @@ def _run_phase(args, env, key: str, org, people, phase: int, provider: str, late
         "consumer_postgres_cpu_ms_per_event": (round(1000 * consumer_postgres_cpu / invoices, 2)
                                                if consumer_postgres_cpu is not None else None),
         "provider_latency_ms": latency, "invoices": invoices, "customers": args.customers,
-        "processes": args.processes, "concurrency": args.concurrency, "load_average_at_start": round(load, 2),
+        "processes": args.processes, "concurrency": args.concurrency,
+        "provider_concurrency": args.provider_concurrency, "load_average_at_start": round(load, 2),
         "charges_per_second": round(invoices / elapsed, 1), "seconds": round(elapsed, 2),
         "p50_seconds": round(latencies[len(latencies) // 2], 3) if latencies else None,
         "p99_seconds": round(latencies[int(len(latencies) * 0.99) - 1], 3) if latencies else None,
@@ -427,6 +442,7 @@ def _run_phase(args, env, key: str, org, people, phase: int, provider: str, late
         "commits_per_charge": round(commits / invoices, 3),
         "provider_cpu_ms_per_charge": round(1000 * provider_cpu / invoices, 2) if provider_cpu else None,
         "postgres_cpu_ms_per_charge": round(1000 * postgres_cpu / invoices, 2) if postgres_cpu else None,
+        "most_payment_intents_in_flight": fake.most_in_flight() if fake is not None else None,
         "charges_at_provider": sum(counted.values()),
         "invoices_charged_twice": sum(1 for n in counted.values() if n > 1),
         "invoices_not_charged": len(set(expected) - set(counted)),
