@@ -16,7 +16,7 @@ from wallets.applications.payments_consumer import payments_consumer
 from wallets.credits.routes import router as credits
 from wallets.customers.consumer import customers_consumer
 from wallets.ledger.reconcile import reconciliation_lifespan
-from wallets.runtime import WalletsRuntime
+from wallets.runtime import WalletsRuntime, clients_lifespan
 from wallets.settings import WalletsSettings
 from wallets.transactions.expiry import expiry_lifespan
 from wallets.transactions.payments_consumer import topup_payments_consumer
@@ -37,7 +37,7 @@ DEFINITION = ServiceDefinition(
     ),
     routers=[wallets, wallet_transactions, customer_wallets, alerts, transactions, credits, customer_unit_credits,
              unit_credits],
-    background=[expiry_lifespan, reconciliation_lifespan, alerts_lifespan, usage_refresh_lifespan],
+    background=[expiry_lifespan, reconciliation_lifespan, alerts_lifespan, usage_refresh_lifespan, clients_lifespan],
     openapi_tags=[
         {"name": "wallets", "description": "Wallets (Lago API v1): prepaid credits per customer and currency."},
         {"name": "wallet_transactions", "description": "Wallet transactions (Lago API v1): paid, granted and "

@@ -13,6 +13,7 @@ from invora.errors import ValidationFailed
 from invora.events.contracts.wallets import WalletTransaction
 from invora.ids import uuid7
 from invora.money import to_decimal
+from invora.service_client import ServiceClient
 from wallets.credits import repository
 from wallets.credits.schemas import (
     CreditsView,
@@ -37,10 +38,12 @@ from wallets.wallets.schemas import WalletCreateInput
 EXPIRING_WINDOW = timedelta(days=30)
 
 
-async def _target_wallet(session: AsyncSession, organization_id: uuid.UUID, external_customer_id: str,
-                         currency: str, wallet_code: str | None, *, now: datetime, actor: str):
-    """The wallet named, or the customer's first active one in the currency (created at rate 1 if none); locked."""
-    customer = await customers.get(session, organization_id, external_customer_id)
+async def _target_wallet(session: AsyncSession, subscriptions: ServiceClient, organization_id: uuid.UUID,
+                         external_customer_id: str, currency: str, wallet_code: str | None, *, now: datetime,
+                         actor: str):
+    """The wallet named, or the customer's first active one in the currency (created at rate 1 if none); locked.
+    A customer the projection does not hold yet (created a moment ago) is asked of subscriptions."""
+    customer = await customers.get_or_fetch(session, subscriptions, organization_id, external_customer_id)
     if wallet_code is not None:
         wallet = await wallets.get_by_code(session, organization_id, external_customer_id, wallet_code, lock=True)
         if wallet["currency"] != currency:
@@ -51,11 +54,12 @@ async def _target_wallet(session: AsyncSession, organization_id: uuid.UUID, exte
         return await wallets.get_row(session, organization_id, active[0]["id"], lock=True)
     created = await wallets.create(session, organization_id, WalletCreateInput(
         external_customer_id=external_customer_id, currency=currency, rate_amount="1",
-        name="Credits", code=f"credits_{currency.lower()}"), now=now, actor=actor)
+        name="Credits", code=f"credits_{currency.lower()}"), now=now, actor=actor, subscriptions=subscriptions)
     return await wallets.get_row(session, organization_id, created.lago_id, lock=True)
 
 
-async def manual_credit(session: AsyncSession, organization_id: uuid.UUID, external_customer_id: str,
+async def manual_credit(session: AsyncSession, subscriptions: ServiceClient, organization_id: uuid.UUID,
+                        external_customer_id: str,
                         data: ManualCreditInput, *, now: datetime, actor: str,
                         limit_cents: int) -> ManualCreditResponse:
     """A granted block of `amount_cents` and its audit row, in one commit."""
@@ -63,8 +67,8 @@ async def manual_credit(session: AsyncSession, organization_id: uuid.UUID, exter
         raise ValidationFailed(amount_cents=["value_is_out_of_range"])
     if data.expiration_at is not None and data.expiration_at <= now:
         raise ValidationFailed(expiration_at=["invalid_date"])
-    wallet = await _target_wallet(session, organization_id, external_customer_id, data.currency, data.wallet_code,
-                                  now=now, actor=actor)
+    wallet = await _target_wallet(session, subscriptions, organization_id, external_customer_id, data.currency,
+                                  data.wallet_code, now=now, actor=actor)
     credits = quantize_credits(to_decimal(data.amount_cents, data.currency) / wallet["rate_amount"])
     row = await transactions.add_block(session, wallet, credits=credits, category="granted", now=now,
                                        description=data.reason, source="console", actor=actor,
@@ -77,15 +81,16 @@ async def manual_credit(session: AsyncSession, organization_id: uuid.UUID, exter
     return ManualCreditResponse(wallet_transaction=render(row, wallet["currency"]), lago_audit_id=str(audit["id"]))
 
 
-async def add_usage_credits(session: AsyncSession, organization_id: uuid.UUID, external_customer_id: str,
+async def add_usage_credits(session: AsyncSession, subscriptions: ServiceClient, organization_id: uuid.UUID,
+                            external_customer_id: str,
                             data: UsageCreditsInput, *, now: datetime, actor: str, bounds: tuple[int, int],
                             ) -> WalletTransaction:
     """Seed 003's "Add usage credits": a purchase within the bounds, pending until its payment succeeds."""
     low, high = bounds
     if not low <= data.amount_cents <= high:
         raise ValidationFailed(amount_cents=["value_is_out_of_range"])
-    wallet = await _target_wallet(session, organization_id, external_customer_id, data.currency, data.wallet_code,
-                                  now=now, actor=actor)
+    wallet = await _target_wallet(session, subscriptions, organization_id, external_customer_id, data.currency,
+                                  data.wallet_code, now=now, actor=actor)
     credits = quantize_credits(to_decimal(data.amount_cents, data.currency) / wallet["rate_amount"])
     row = await transactions.add_block(
         session, wallet, credits=credits, category="purchased", now=now, settled=False,
@@ -95,9 +100,9 @@ async def add_usage_credits(session: AsyncSession, organization_id: uuid.UUID, e
     return render(row, wallet["currency"])
 
 
-async def view(session: AsyncSession, organization_id: uuid.UUID, external_customer_id: str,
-               now: datetime) -> CreditsView:
-    customer = await customers.get(session, organization_id, external_customer_id)
+async def view(session: AsyncSession, subscriptions: ServiceClient, organization_id: uuid.UUID,
+               external_customer_id: str, now: datetime) -> CreditsView:
+    customer = await customers.get_or_fetch(session, subscriptions, organization_id, external_customer_id)
     rows = await transactions_repository.credit_view(session, organization_id, customer["id"], now,
                                                      now + EXPIRING_WINDOW)
     pending = await transactions_repository.pending_applied(session, organization_id, external_customer_id)
@@ -127,11 +132,12 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise ValidationFailed(cursor=["value_is_invalid"]) from exc
 
 
-async def history(session: AsyncSession, organization_id: uuid.UUID, external_customer_id: str, *, limit: int,
+async def history(session: AsyncSession, subscriptions: ServiceClient, organization_id: uuid.UUID,
+                  external_customer_id: str, *, limit: int,
                   cursor: str | None, wallet_id: uuid.UUID | None, transaction_type: str | None,
                   created_after: datetime | None, created_before: datetime | None) -> HistoryPage:
     """Every settled movement of the customer's wallets, newest first, keyset-paged."""
-    customer = await customers.get(session, organization_id, external_customer_id)
+    customer = await customers.get_or_fetch(session, subscriptions, organization_id, external_customer_id)
     rows = await transactions_repository.history(
         session, organization_id, customer["id"], limit=limit + 1,
         before=_decode_cursor(cursor) if cursor else None, wallet_id=wallet_id, transaction_type=transaction_type,

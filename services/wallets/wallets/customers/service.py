@@ -1,7 +1,9 @@
 """The customers wallets knows: kept from the subscriptions service's `customer.*` events.
 
 The projection's rules are the shared ones (`invora.customer_projection`); wallets keeps the base
-columns only.
+columns only. Every route naming a customer by external id resolves it with `get_or_fetch`: a customer
+created a moment ago, whose `customer.created` is still on its way, is asked of subscriptions (Lago, one
+database, never answers 404 there).
 """
 
 from __future__ import annotations
@@ -12,20 +14,13 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.customer_projection.service import apply_event, ensure_external_customer_access, find, get, get_fresh
-from wallets.settings import WalletsSettings
-from wallets.usage.client import usage_client
+from invora.service_client import ServiceClient
 
 __all__ = ["apply_event", "ensure_external_customer_access", "find", "get", "get_or_fetch"]
 
 
-async def get_or_fetch(session: AsyncSession, settings: WalletsSettings, organization_id: uuid.UUID,
+async def get_or_fetch(session: AsyncSession, subscriptions: ServiceClient, organization_id: uuid.UUID,
                        external_id: str) -> RowMapping:
-    """`get`, asking subscriptions when the projection does not hold the customer yet (created a moment ago)."""
-    customer = await find(session, organization_id, external_id)
-    if customer is not None:
-        return customer
-    client = usage_client(settings)
-    try:
-        return await get_fresh(session, organization_id, external_id, client)
-    finally:
-        await client.aclose()
+    """The live customer; asked of subscriptions (the runtime's client) when the projection does not hold it
+    yet; 404 `customer_not_found` when subscriptions does not know it either or does not answer."""
+    return await get_fresh(session, organization_id, external_id, subscriptions)

@@ -17,6 +17,7 @@ from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, NOT_ALLOWED, NOT_F
 from invora.web.pagination import Pagination
 from wallets.customers import service as customers
 from wallets.ledger.format import credits_text
+from wallets.runtime import Subscriptions
 from wallets.unit_credits import service
 from wallets.unit_credits.schemas import (
     UnitCreditApplicationBody,
@@ -51,8 +52,8 @@ def render(row: RowMapping) -> UnitCreditObject:
                       description="Seed 002: units of a billable metric (e.g. 10,000 API calls), consumed before "
                                   "the metric's units are priced; their own block with priority and expiry.")
 async def grant_unit_credits(external_customer_id: ExternalCustomerId, body: UnitCreditBody, session: DbSession,
-                             principal: Writer, now: Now) -> UnitCreditResponse:
-    customer = await customers.get(session, principal.organization_id, external_customer_id)
+                             principal: Writer, now: Now, subscriptions: Subscriptions) -> UnitCreditResponse:
+    customer = await customers.get_or_fetch(session, subscriptions, principal.organization_id, external_customer_id)
     data = body.unit_credit
     row = await service.grant(session, customer, metric_code=data.billable_metric_code, units=data.units,
                               reason=data.reason, now=now, priority=data.priority or 50,
@@ -64,12 +65,12 @@ async def grant_unit_credits(external_customer_id: ExternalCustomerId, body: Uni
                      summary="List a customer's unit credits", description="Newest first; filters "
                                                                          "`billable_metric_code`, `status`.")
 async def list_unit_credits(external_customer_id: ExternalCustomerId, session: DbSession, principal: ReaderOrTenant,
-                            page: Pagination,
+                            page: Pagination, subscriptions: Subscriptions,
                             billable_metric_code: Annotated[str | None, Query(max_length=255)] = None,
                             status: Annotated[str | None, Query(pattern="^(active|voided|expired)$")] = None,
                             ) -> UnitCreditsResponse:
     await customers.ensure_external_customer_access(session, principal, external_customer_id)
-    customer = await customers.get(session, principal.organization_id, external_customer_id)
+    customer = await customers.get_or_fetch(session, subscriptions, principal.organization_id, external_customer_id)
     rows, meta = await service.page(session, principal.organization_id, customer["id"], billable_metric_code,
                                     status, page)
     return UnitCreditsResponse(unit_credits=[render(r) for r in rows], meta=meta)
@@ -83,10 +84,11 @@ async def list_unit_credits(external_customer_id: ExternalCustomerId, session: D
                          "invoice's void (`invoice.prepaid_credits_release_requested`) gives them back. Roles: "
                          "`service`, `admin`, `billing_admin`.")
 async def apply_unit_credits(body: UnitCreditApplicationBody, session: DbSession, principal: Applier,
-                             now: Now) -> UnitCreditApplicationResponse:
+                             now: Now, subscriptions: Subscriptions) -> UnitCreditApplicationResponse:
     data = body.unit_credit_application
     invoice_id = data.lago_invoice_id
-    customer = await customers.get(session, principal.organization_id, data.external_customer_id)
+    customer = await customers.get_or_fetch(session, subscriptions, principal.organization_id,
+                                            data.external_customer_id)
     applied = await service.consume(session, principal.organization_id, customer["id"], invoice_id,
                                     data.billable_metric_code, data.units, now)
     return UnitCreditApplicationResponse(unit_credit_application=UnitCreditApplicationObject(

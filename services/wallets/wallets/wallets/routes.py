@@ -15,7 +15,7 @@ from invora.web.error_docs import CREATE_ERRORS, LIST_ERRORS, NOT_ALLOWED, NOT_F
 from invora.web.fields import Currency
 from invora.web.pagination import Pagination
 from wallets.customers import service as customers
-from wallets.runtime import get_runtime
+from wallets.runtime import Subscriptions, get_runtime
 from wallets.wallets import service
 from wallets.wallets.render import render
 from wallets.wallets.schemas import (
@@ -48,16 +48,17 @@ async def _readable(session, principal: Principal, wallet_id: str):
 async def create_wallet(body: WalletCreateBody, session: DbSession, principal: Writer, now: Now,
                         request: Request) -> WalletResponse:
     return WalletResponse(wallet=await service.create(session, principal.organization_id, body.wallet, now=now,
-                                                      actor=principal.subject, settings=get_runtime(request).settings))
+                                                      actor=principal.subject,
+                                                      subscriptions=get_runtime(request).subscriptions))
 
 
 @router.get("", response_model=WalletsResponse, responses=LIST_DOCS, summary="List a customer's wallets")
-async def list_wallets(session: DbSession, principal: ReaderOrTenant, page: Pagination,
+async def list_wallets(session: DbSession, principal: ReaderOrTenant, page: Pagination, subscriptions: Subscriptions,
                        external_customer_id: Annotated[str, Query(max_length=255)],
                        currency: Annotated[Currency | None, Query()] = None) -> WalletsResponse:
     await customers.ensure_external_customer_access(session, principal, external_customer_id)
-    wallets, meta = await service.list_wallets(session, principal.organization_id, external_customer_id, currency,
-                                               page)
+    wallets, meta = await service.list_wallets(session, subscriptions, principal.organization_id, external_customer_id,
+                                               currency, page)
     return WalletsResponse(wallets=wallets, meta=meta)
 
 
@@ -118,14 +119,17 @@ async def create_customer_wallet(body: CustomerWalletCreateBody, session: DbSess
                                  external_customer_id: ExternalCustomerId, request: Request) -> WalletResponse:
     data = body.wallet.model_copy(update={"external_customer_id": external_customer_id})
     return WalletResponse(wallet=await service.create(session, principal.organization_id, data, now=now,
-                                                      actor=principal.subject, settings=get_runtime(request).settings))
+                                                      actor=principal.subject,
+                                                      subscriptions=get_runtime(request).subscriptions))
 
 
 @customer_router.get("", response_model=WalletsResponse, responses=LIST_DOCS, summary="List a customer's wallets")
 async def list_customer_wallets(session: DbSession, principal: ReaderOrTenant, page: Pagination,
+                                subscriptions: Subscriptions,
                                 external_customer_id: ExternalCustomerId) -> WalletsResponse:
     await customers.ensure_external_customer_access(session, principal, external_customer_id)
-    wallets, meta = await service.list_wallets(session, principal.organization_id, external_customer_id, None, page)
+    wallets, meta = await service.list_wallets(session, subscriptions, principal.organization_id, external_customer_id,
+                                               None, page)
     return WalletsResponse(wallets=wallets, meta=meta)
 
 

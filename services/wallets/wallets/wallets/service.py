@@ -13,6 +13,7 @@ from invora import metadata as item_metadata
 from invora.errors import ValidationFailed
 from invora.events.contracts.wallets import Wallet, WalletEvent
 from invora.ids import parse_uuid, uuid7
+from invora.service_client import ServiceClient
 from invora.web.inputs import storable_key
 from invora.web.pagination import PageParams, PaginationMeta
 from wallets.customers import service as customers
@@ -20,7 +21,6 @@ from wallets.errors import CurrencyMismatch, WalletCodeTaken, WalletNotActive, W
 from wallets.events import publish
 from wallets.ledger import service as ledger
 from wallets.ledger.arithmetic import Debit, credits_to_cents
-from wallets.settings import WalletsSettings
 from wallets.transactions import service as transactions
 from wallets.wallets import repository
 from wallets.wallets.render import render, rules_to_store
@@ -55,14 +55,11 @@ def _check_paid_limits(wallet: RowMapping | dict, credits: Decimal | None, field
 
 
 async def create(session: AsyncSession, organization_id: uuid.UUID, data: CustomerWalletCreateInput, *, now: datetime,
-                 actor: str, settings: WalletsSettings | None = None) -> Wallet:
-    """A wallet; with `settings`, a customer the projection does not hold yet is asked of subscriptions."""
+                 actor: str, subscriptions: ServiceClient) -> Wallet:
+    """A wallet; a customer the projection does not hold yet is asked of subscriptions."""
     if data.external_customer_id is None:
         raise ValidationFailed(external_customer_id=["value_is_mandatory"])
-    if settings is not None:
-        customer = await customers.get_or_fetch(session, settings, organization_id, data.external_customer_id)
-    else:
-        customer = await customers.get(session, organization_id, data.external_customer_id)
+    customer = await customers.get_or_fetch(session, subscriptions, organization_id, data.external_customer_id)
     if customer["currency"] and customer["currency"] != data.currency:
         raise CurrencyMismatch()
     if data.expiration_at is not None and data.expiration_at <= now:
@@ -158,9 +155,11 @@ async def terminate(session: AsyncSession, wallet: RowMapping, *, now: datetime,
     return result
 
 
-async def list_wallets(session: AsyncSession, organization_id: uuid.UUID, external_customer_id: str,
-                       currency: str | None, page: PageParams) -> tuple[list[Wallet], PaginationMeta]:
-    customer = await customers.get(session, organization_id, external_customer_id)
+async def list_wallets(session: AsyncSession, subscriptions: ServiceClient, organization_id: uuid.UUID,
+                       external_customer_id: str, currency: str | None,
+                       page: PageParams) -> tuple[list[Wallet], PaginationMeta]:
+    """A customer's wallets (none yet: an empty page, as Lago's, also for a customer created a moment ago)."""
+    customer = await customers.get_or_fetch(session, subscriptions, organization_id, external_customer_id)
     rows, meta = await repository.page_of_customer(session, organization_id, customer["id"], currency, page)
     return [render(r) for r in rows], meta
 
