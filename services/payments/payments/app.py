@@ -22,7 +22,7 @@ from payments.payments.charger import charger_lifespan
 from payments.payments.routes import router as payments
 from payments.refunds.consumer import credit_note_refunds_consumer
 from payments.refunds.routes import router as refunds
-from payments.runtime import PaymentsRuntime
+from payments.runtime import PaymentsRuntime, clients_lifespan
 from payments.settings import PaymentsSettings
 from payments.wallet_topups.charger import topup_charger_lifespan
 from payments.wallet_topups.consumer import wallet_topups_consumer
@@ -37,7 +37,7 @@ DEFINITION = ServiceDefinition(
     ),
     routers=[payment_providers, payments, payment_methods, payment_urls, payment_receipts,
              payment_requests, refunds, provider_webhooks, receipt_documents],
-    background=[charger_lifespan, topup_charger_lifespan],
+    background=[charger_lifespan, topup_charger_lifespan, clients_lifespan],
     openapi_tags=[
         {"name": "payment_providers", "description": "An organization's connections to payment providers "
                                                      "(credentials encrypted at rest)."},

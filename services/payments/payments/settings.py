@@ -67,6 +67,19 @@ class PaymentsSettings(DocumentSettings):
     reconcile_interval_seconds: float = Field(300.0, gt=0, description="How often the reconciler looks up a charge "
                                                                       "that is still unsettled.")
 
+    # customers created a moment ago that the projection has not heard of yet are asked of subscriptions
+    subscriptions_url: str = Field("http://127.0.0.1:8102", description="Base URL of the subscriptions service "
+                                                                        "(customers created a moment ago, whose "
+                                                                        "`customer.created` has not arrived yet).")
+    service_signing_key: str | None = Field(
+        None, description="Private key (PEM text or path) that signs short-lived `service` keys, one per "
+                          "organization, for calls to the subscriptions service. Takes precedence over "
+                          "`subscriptions_api_key`.")
+    subscriptions_api_key: str | None = Field(
+        None, description="A fixed `service` API key for the subscriptions service (single-organization deployments).")
+    subscriptions_timeout_seconds: float = Field(5.0, gt=0, le=60, description="Timeout of one call to subscriptions.")
+    subscriptions_retries: int = Field(2, ge=0, le=10, description="Retries of a failed call to subscriptions.")
+
     def provider_limits(self) -> dict[str, int]:
         """Provider calls in flight at once per connection, for every provider type."""
         return {provider_type: self.provider_concurrency.get(  # type: ignore[call-overload]

@@ -17,6 +17,7 @@ from invora.events.contracts.payments import (
 from invora.events.contracts.subscriptions import Customer
 from invora.events.envelope import EventEnvelope
 from invora.ids import uuid7
+from invora.service_client import ServiceClient
 from payments.customers import repository
 from payments.events import publish
 from payments.providers.base import PaymentProviderAdapter
@@ -57,6 +58,15 @@ async def remember_many(session: AsyncSession, customers: list[tuple[uuid.UUID, 
 
 find = projection.find
 get = projection.get
+
+
+async def get_or_fetch(session: AsyncSession, subscriptions: ServiceClient, organization_id: uuid.UUID,
+                       external_id: str) -> RowMapping:
+    """The live customer; asked of subscriptions (the runtime's client) when the projection does not hold it
+    yet (created a moment ago, its `customer.created` still on its way; Lago, one database, never answers 404
+    there), stored with payments' columns (e-mail, provider code, provider customer id) from its
+    `billing_configuration`. Subscriptions not knowing it either or not answering: 404 `customer_not_found`."""
+    return await projection.get_fresh(session, organization_id, external_id, subscriptions, provider_columns)
 ensure_external_customer_access = projection.ensure_external_customer_access
 
 

@@ -39,8 +39,8 @@ async def list_payment_methods(sessions: Sessions, runtime: Runtime, principal: 
                                external_customer_id: ExternalCustomerId) -> PaymentMethodsResponse:
     async with sessions() as session:  # a tenant key: the live customer of this external id must be its own
         await customers.ensure_external_customer_access(session, principal, external_customer_id)
-    methods, meta = await service.list_methods(sessions, runtime.adapters, principal.organization_id,
-                                               external_customer_id, page)
+    methods, meta = await service.list_methods(sessions, runtime.adapters, runtime.subscriptions,
+                                               principal.organization_id, external_customer_id, page)
     return PaymentMethodsResponse(payment_methods=methods, meta=meta)
 
 
@@ -48,8 +48,8 @@ async def list_payment_methods(sessions: Sessions, runtime: Runtime, principal: 
             summary="Set the payment method as default", responses={**WRITE_ERRORS, **PROVIDER_ERRORS})
 async def set_as_default(sessions: Sessions, runtime: Runtime, principal: Writer,
                          external_customer_id: ExternalCustomerId, lago_id: MethodId) -> PaymentMethodResponse:
-    method = await service.set_default(sessions, runtime.adapters, principal.organization_id, external_customer_id,
-                                       parse_uuid(lago_id))
+    method = await service.set_default(sessions, runtime.adapters, runtime.subscriptions,
+                                       principal.organization_id, external_customer_id, parse_uuid(lago_id))
     return PaymentMethodResponse(payment_method=method)
 
 
@@ -57,6 +57,6 @@ async def set_as_default(sessions: Sessions, runtime: Runtime, principal: Writer
                responses={**WRITE_ERRORS, **PROVIDER_ERRORS})
 async def delete_payment_method(sessions: Sessions, runtime: Runtime, principal: Writer,
                                 external_customer_id: ExternalCustomerId, lago_id: MethodId) -> PaymentMethodResponse:
-    method = await service.delete(sessions, runtime.adapters, principal.organization_id, external_customer_id,
-                                  parse_uuid(lago_id))
+    method = await service.delete(sessions, runtime.adapters, runtime.subscriptions,
+                                  principal.organization_id, external_customer_id, parse_uuid(lago_id))
     return PaymentMethodResponse(payment_method=method)

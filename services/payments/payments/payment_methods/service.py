@@ -11,6 +11,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from invora.service_client import ServiceClient
 from invora.web.pagination import PageParams, PaginationMeta
 from payments.customers import repository as customers_repository
 from payments.customers import service as customers
@@ -32,16 +33,18 @@ def method_id(provider_id: uuid.UUID, provider_method_id: str) -> uuid.UUID:
     return uuid.uuid5(METHOD_NAMESPACE, f"{provider_id}:{provider_method_id}")
 
 
-async def _context(sessionmaker: async_sessionmaker[AsyncSession], organization_id: uuid.UUID,
-                   external_customer_id: str) -> tuple[dict, str | None]:
+async def _context(sessionmaker: async_sessionmaker[AsyncSession], subscriptions: ServiceClient,
+                   organization_id: uuid.UUID, external_customer_id: str) -> tuple[dict, str | None]:
     async with sessionmaker() as session:
-        customer = await customers.get(session, organization_id, external_customer_id)
+        # a customer created a moment ago is asked of subscriptions, and kept (the commit below)
+        customer = await customers.get_or_fetch(session, subscriptions, organization_id, external_customer_id)
         provider = (await providers_repository.by_code(session, organization_id, customer["payment_provider_code"])
                     if customer["payment_provider_code"] else None)
         if provider is None:
             raise CustomerHasNoProvider("the customer has no payment provider")
         link = await customers_repository.link(session, customer["id"], provider.id)
         connection = provider.connection()
+        await session.commit()
     provider_customer_id = (link["provider_customer_id"] if link and link["provider_customer_id"]
                             else customer["provider_customer_id"])
     return connection, provider_customer_id
@@ -66,9 +69,11 @@ async def _call(coroutine):
         raise ProviderRefused(exc.message) from exc
 
 
-async def list_methods(sessionmaker, adapters: AdapterFactory, organization_id: uuid.UUID, external_customer_id: str,
+async def list_methods(sessionmaker, adapters: AdapterFactory, subscriptions: ServiceClient, organization_id: uuid.UUID,
+                       external_customer_id: str,
                        params: PageParams) -> tuple[list[PaymentMethodObject], PaginationMeta]:
-    connection, provider_customer_id = await _context(sessionmaker, organization_id, external_customer_id)
+    connection, provider_customer_id = await _context(sessionmaker, subscriptions, organization_id,
+                                                      external_customer_id)
     if provider_customer_id is None:  # not at the provider yet: no method
         return [], params.meta(0)
     methods = await _call(adapters.for_connection(connection).list_payment_methods(provider_customer_id))
@@ -76,8 +81,10 @@ async def list_methods(sessionmaker, adapters: AdapterFactory, organization_id: 
     return rendered[params.offset:params.offset + params.per_page], params.meta(len(rendered))
 
 
-async def _find(sessionmaker, adapters, organization_id, external_customer_id, lago_id: uuid.UUID | None):
-    connection, provider_customer_id = await _context(sessionmaker, organization_id, external_customer_id)
+async def _find(sessionmaker, adapters, subscriptions, organization_id, external_customer_id,
+                lago_id: uuid.UUID | None):
+    connection, provider_customer_id = await _context(sessionmaker, subscriptions, organization_id,
+                                                      external_customer_id)
     if provider_customer_id is None or lago_id is None:
         raise PaymentMethodNotFound()
     adapter = adapters.for_connection(connection)
@@ -88,17 +95,17 @@ async def _find(sessionmaker, adapters, organization_id, external_customer_id, l
     return connection, provider_customer_id, adapter, method
 
 
-async def set_default(sessionmaker, adapters: AdapterFactory, organization_id: uuid.UUID, external_customer_id: str,
-                      lago_id: uuid.UUID | None) -> PaymentMethodObject:
-    connection, provider_customer_id, adapter, method = await _find(sessionmaker, adapters, organization_id,
-                                                                     external_customer_id, lago_id)
+async def set_default(sessionmaker, adapters: AdapterFactory, subscriptions: ServiceClient, organization_id: uuid.UUID,
+                      external_customer_id: str, lago_id: uuid.UUID | None) -> PaymentMethodObject:
+    connection, provider_customer_id, adapter, method = await _find(sessionmaker, adapters, subscriptions,
+                                                                     organization_id, external_customer_id, lago_id)
     await _call(adapter.set_default_payment_method(provider_customer_id, method.provider_method_id))
     return _render(connection, method, is_default=True)
 
 
-async def delete(sessionmaker, adapters: AdapterFactory, organization_id: uuid.UUID, external_customer_id: str,
-                 lago_id: uuid.UUID | None) -> PaymentMethodObject:
-    connection, provider_customer_id, adapter, method = await _find(sessionmaker, adapters, organization_id,
-                                                                     external_customer_id, lago_id)
+async def delete(sessionmaker, adapters: AdapterFactory, subscriptions: ServiceClient, organization_id: uuid.UUID,
+                 external_customer_id: str, lago_id: uuid.UUID | None) -> PaymentMethodObject:
+    connection, provider_customer_id, adapter, method = await _find(sessionmaker, adapters, subscriptions,
+                                                                     organization_id, external_customer_id, lago_id)
     await _call(adapter.detach_payment_method(provider_customer_id, method.provider_method_id))
     return _render(connection, method, is_default=False)

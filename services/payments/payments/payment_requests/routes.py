@@ -37,7 +37,8 @@ def _tenant_scope(principal: Principal):
              responses={**CREATE_ERRORS, **NOT_FOUND})
 async def create_payment_request(body: PaymentRequestBody, session: DbSession, principal: Writer, now: Now,
                                  runtime: Runtime) -> PaymentRequestResponse:
-    request, attempt = await service.create(session, principal.organization_id, body.payment_request, now=now)
+    request, attempt = await service.create(session, runtime.subscriptions, principal.organization_id,
+                                             body.payment_request, now=now)
     if attempt is not None:
         runtime.wake_charger()  # the charger also comes by on its interval, after this request commits
     return PaymentRequestResponse(payment_request=request)

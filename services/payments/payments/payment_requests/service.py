@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invora.events.contracts.payments import PaymentRequest
 from invora.ids import uuid7
+from invora.service_client import ServiceClient
 from invora.web.pagination import PageParams, PaginationMeta
 from payments.customers import service as customers
 from payments.errors import InvoiceHasLiveCharge, PaymentRequestInvalidInvoices, PaymentRequestNotFound
@@ -39,10 +40,11 @@ from payments.payments import lifecycle
 from payments.payments import repository as payments_repository
 
 
-async def create(session: AsyncSession, organization_id: uuid.UUID, data: PaymentRequestInput, *,
-                 now: datetime) -> tuple[PaymentRequest, uuid.UUID | None]:
-    """The request and its charge attempt's id (None: no provider, left for manual payment)."""
-    customer = await customers.get(session, organization_id, data.external_customer_id)
+async def create(session: AsyncSession, subscriptions: ServiceClient, organization_id: uuid.UUID,
+                 data: PaymentRequestInput, *, now: datetime) -> tuple[PaymentRequest, uuid.UUID | None]:
+    """The request and its charge attempt's id (None: no provider, left for manual payment). A customer the
+    projection does not hold yet is asked of subscriptions (its invoices then fail as `invalid_invoice`)."""
+    customer = await customers.get_or_fetch(session, subscriptions, organization_id, data.external_customer_id)
     lines: list[tuple[uuid.UUID, int]] = []
     currencies: set[str] = set()
     for invoice_id in sorted(set(data.lago_invoice_ids)):  # one lock order for every request

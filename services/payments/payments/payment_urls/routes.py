@@ -80,5 +80,6 @@ async def wallet_transaction_payment_url(sessions: Sessions, runtime: Runtime, p
 async def customer_checkout_url(sessions: Sessions, runtime: Runtime, principal: WriterOrTenant,
                                 external_customer_id: Annotated[str, Path(max_length=255)]
                                 ) -> CustomerCheckoutUrlResponse:
-    customer = await service.customer_checkout_url(sessions, runtime.adapters, principal, external_customer_id)
+    customer = await service.customer_checkout_url(sessions, runtime.adapters, runtime.subscriptions, principal,
+                                                   external_customer_id)
     return CustomerCheckoutUrlResponse(customer=customer)

@@ -23,6 +23,7 @@ from invora.auth.deps import ensure_customer_access
 from invora.auth.principal import Principal
 from invora.ids import parse_uuid, uuid7
 from invora.logging import get_logger
+from invora.service_client import ServiceClient
 from payments.customers import repository as customers_repository
 from payments.customers import service as customers
 from payments.errors import (
@@ -178,10 +179,13 @@ async def record_hosted_topup(session: AsyncSession, provider, provider_payment_
 
 
 async def customer_checkout_url(sessionmaker: async_sessionmaker[AsyncSession], adapters: AdapterFactory,
-                                principal: Principal, external_customer_id: str) -> CustomerCheckoutUrl:
+                                subscriptions: ServiceClient, principal: Principal,
+                                external_customer_id: str) -> CustomerCheckoutUrl:
+    """The provider's setup page; a customer created a moment ago (its `customer.created` not here yet, the
+    classic "create the customer with its provider, then ask for the checkout URL") is asked of subscriptions."""
     organization_id = principal.organization_id
     async with sessionmaker() as session:
-        customer = await customers.get(session, organization_id, external_customer_id)
+        customer = await customers.get_or_fetch(session, subscriptions, organization_id, external_customer_id)
         ensure_customer_access(principal, customer["id"])
         connection = await _provider_of(session, organization_id, customer)
         await session.commit()
