@@ -173,6 +173,13 @@ def service_container(service: str, port: int) -> dict[str, Any]:
                  "value": f"http://subscriptions:{service_ports()['subscriptions']}"},
                 {"name": "INVORA_WALLETS_SERVICE_SIGNING_KEY", "value": "/signing/private.pem"}]
         mounts.append({"name": "signing-key", "mountPath": "/signing", "readOnly": True})
+    if service == "payments":
+        # customers created a moment ago (their `customer.created` not arrived yet) read from subscriptions
+        # with `service` keys it signs
+        env += [{"name": "INVORA_PAYMENTS_SUBSCRIPTIONS_URL",
+                 "value": f"http://subscriptions:{service_ports()['subscriptions']}"},
+                {"name": "INVORA_PAYMENTS_SERVICE_SIGNING_KEY", "value": "/signing/private.pem"}]
+        mounts.append({"name": "signing-key", "mountPath": "/signing", "readOnly": True})
     if service == "invoicing":
         # previews of subscriptions and plan versions missing from its projection: fresh reads from the
         # subscriptions, wallets and catalog services with short-lived `service` keys it signs itself
@@ -204,7 +211,7 @@ def service_volumes(service: str) -> list[dict[str, Any]]:
         {"name": "auth-keys", "secret": {"secretName": AUTH_KEYS_SECRET, "defaultMode": 0o444}},
         {"name": "tmp", "emptyDir": {}},
     ]
-    if service in ("subscriptions", "wallets", "invoicing"):
+    if service in ("subscriptions", "invoicing", "payments", "wallets"):
         # owner root, group fsGroup (the service's group): readable by the group, nobody else
         volumes.append({"name": "signing-key", "secret": {"secretName": SIGNING_KEY_SECRET, "defaultMode": 0o440}})
     return volumes
