@@ -56,7 +56,8 @@ async def list_customer_applied_coupons(request: Request, session: DbSession, pr
                                         status: Literal["active", "terminated"] | None = None
                                         ) -> AppliedCouponsResponse:
     codes = request.query_params.getlist("coupon_code[]")[:100]
-    rows, total = await service.customer_page(session, principal, external_customer_id, status=status,
+    rows, total = await service.customer_page(session, get_runtime(request).subscriptions, principal,
+                                              external_customer_id, status=status,
                                               coupon_codes=codes, limit=pagination.per_page,
                                               offset=pagination.offset)
     return AppliedCouponsResponse(applied_coupons=[service.render(r) for r in rows], meta=pagination.meta(total))

@@ -27,12 +27,12 @@ from invoicing.applied_coupons.models import AppliedCoupon
 from invoicing.applied_coupons.schemas import AppliedCoupon as AppliedCouponObject
 from invoicing.applied_coupons.schemas import AppliedCouponInput
 from invoicing.projections import fresh
-from invoicing.projections import repository as projections
 from invoicing.runtime import InvoicingRuntime
 from invora.auth.deps import ensure_customer_access
 from invora.auth.principal import Principal
 from invora.errors import ValidationFailed
 from invora.ids import uuid7
+from invora.service_client import ServiceClient
 
 
 def render(row: AppliedCoupon) -> AppliedCouponObject:
@@ -105,12 +105,14 @@ async def terminate(session: AsyncSession, principal: Principal, external_custom
     return row
 
 
-async def customer_page(session: AsyncSession, principal: Principal, external_customer_id: str, *,
+async def customer_page(session: AsyncSession, subscriptions: ServiceClient, principal: Principal,
+                        external_customer_id: str, *,
                         status: str | None, coupon_codes: list[str], limit: int,
                         offset: int) -> tuple[list[AppliedCoupon], int]:
     """`GET /customers/{external_customer_id}/applied_coupons`: the customer must exist (not deleted) in the
-    caller's organization (else 404 `customer_not_found`); a tenant key only for its own customer (403)."""
-    customer = await projections.customer_by_external_id(session, principal.organization_id, external_customer_id)
+    caller's organization (else 404 `customer_not_found`; one created a moment ago, whose event has not arrived,
+    is asked of subscriptions); a tenant key only for its own customer (403)."""
+    customer = await fresh.customer(session, subscriptions, principal.organization_id, external_customer_id)
     if customer is None or customer.deleted_at is not None:
         raise CustomerNotFound()
     ensure_customer_access(principal, customer.id)

@@ -24,15 +24,18 @@ from invoicing.invoices import generate, lifecycle, repository, service
 from invoicing.invoices.issuer import issuer_of
 from invoicing.invoices.models import Invoice
 from invoicing.invoices.schemas import OneOffInvoiceInput
+from invoicing.projections import fresh
 from invoicing.projections import repository as projections
 from invora.errors import NotFound, ValidationFailed
 from invora.ids import uuid7
 from invora.money import exponent
+from invora.service_client import ServiceClient
 
 
-async def create(session: AsyncSession, organization_id: uuid.UUID, data: OneOffInvoiceInput,
-                 now: datetime) -> Invoice:
-    customer = await projections.customer_by_external_id(session, organization_id, data.external_customer_id)
+async def create(session: AsyncSession, subscriptions: ServiceClient, organization_id: uuid.UUID,
+                 data: OneOffInvoiceInput, now: datetime) -> Invoice:
+    # a customer created a moment ago (its `customer.created` not here yet) is asked of subscriptions
+    customer = await fresh.customer(session, subscriptions, organization_id, data.external_customer_id)
     if customer is None or customer.deleted_at is not None:
         raise CustomerNotFound()
     add_ons = await projections.add_ons(session, organization_id, [f.add_on_code for f in data.fees])

@@ -24,21 +24,24 @@ from invoicing.invoices import generate, repository, service
 from invoicing.invoices.models import Fee, Invoice, InvoiceAppliedTax
 from invoicing.invoices.render import render_invoice
 from invoicing.invoices.schemas import PreviewInput
+from invoicing.projections import fresh
 from invoicing.projections import repository as projections
 from invora.errors import NotFound, ValidationFailed
 from invora.events.contracts.invoicing import Invoice as InvoiceObject
+from invora.service_client import ServiceClient
 
 NIL = uuid.UUID(int=0)  # a preview has no id
 
 
-async def preview(session: AsyncSession, organization_id: uuid.UUID, data: PreviewInput,
-                  now: datetime) -> InvoiceObject:
+async def preview(session: AsyncSession, subscriptions: ServiceClient, organization_id: uuid.UUID,
+                  data: PreviewInput, now: datetime) -> InvoiceObject:
     versions = await projections.plan_versions_by_code(session, organization_id, data.plan_code)
     if not versions:
         raise NotFound("plan")
     version = max(versions, key=lambda v: int(v.body.get("version") or 0))
     plan = version.body
-    known = await projections.customer_by_external_id(session, organization_id, data.customer.external_id) \
+    # a customer created a moment ago (its `customer.created` not here yet) is asked of subscriptions
+    known = await fresh.customer(session, subscriptions, organization_id, data.customer.external_id) \
         if data.customer.external_id else None
     timezone = (known.timezone if known else None) or data.customer.timezone or "UTC"
     currency = plan["amount_currency"]

@@ -58,6 +58,7 @@ from invoicing.invoices.models import Fee, Invoice, InvoiceAppliedTax
 from invoicing.invoices.render import render_invoice
 from invoicing.invoices.schemas import PreviewSubscriptionsInput
 from invoicing.prepaid_credits import repository as wallets
+from invoicing.projections import fresh
 from invoicing.projections import repository as projections
 from invoicing.projections.models import PlanVersionProjection
 from invoicing.runtime import InvoicingRuntime
@@ -282,7 +283,7 @@ def _take(pool: dict[str, Decimal], wanted: dict[str, Decimal]) -> dict[str, Dec
 
 async def preview_existing(session: AsyncSession, organization_id: uuid.UUID, data: PreviewSubscriptionsInput,
                            runtime: InvoicingRuntime, now: datetime) -> InvoiceObject:
-    customer = await projections.customer_by_external_id(session, organization_id, data.customer.external_id)
+    customer = await fresh.customer(session, runtime.subscriptions, organization_id, data.customer.external_id)
     if customer is None or customer.deleted_at is not None:
         raise NotFound("customer")
 

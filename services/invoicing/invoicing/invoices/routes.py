@@ -147,7 +147,8 @@ async def customer_invoices(request: Request, session: DbSession, principal: Rea
                          "`invoice.created`, `invoice.finalized`. Send an `Idempotency-Key` to make a retry safe.")
 async def create_one_off_invoice(body: OneOffInvoiceBody, session: DbSession, principal: Writer,
                                  request: Request) -> InvoiceResponse:
-    invoice = await one_off.create(session, principal.organization_id, body.invoice, now(request))
+    invoice = await one_off.create(session, request.app.state.runtime.subscriptions, principal.organization_id,
+                                   body.invoice, now(request))
     return InvoiceResponse(invoice=await service.full(session, invoice))
 
 
@@ -181,7 +182,8 @@ async def preview_invoice(body: PreviewInput | PreviewSubscriptionsInput, sessio
     if isinstance(body, PreviewSubscriptionsInput):
         return InvoiceResponse(invoice=await preview_existing.preview_existing(
             session, principal.organization_id, body, request.app.state.runtime, now(request)))
-    return InvoiceResponse(invoice=await preview.preview(session, principal.organization_id, body, now(request)))
+    return InvoiceResponse(invoice=await preview.preview(session, request.app.state.runtime.subscriptions,
+                                                         principal.organization_id, body, now(request)))
 
 
 @router.post("/invoices/finalize_all", response_model=InvoiceBatchResponse, responses=WRITE_ERRORS,
