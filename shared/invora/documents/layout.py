@@ -4,8 +4,8 @@ A4 portrait, 15 mm margins. Fonts: a document whose text is all Western European
 letters with accents, `–`, `«»`, `€`) is set in the PDF's built-in Helvetica (nothing to embed: ~15 ms for
 an invoice of 20 lines, `bench/documents.py`); any other is set again in the bundled DejaVu Sans (regular
 and bold), so that Greek, Cyrillic, Armenian, Georgian or Hebrew names print (the PDF embeds the subset of
-glyphs used; ~70 ms, mostly subsetting the font). Either way the text stays extractable. A character DejaVu lacks (CJK, for one) is
-left out of the page rather than failing the document.
+glyphs used; ~70 ms, mostly subsetting the font). Either way the text stays extractable. A character DejaVu
+lacks (CJK, for one) is left out of the page rather than failing the document.
 
     def write(writer: DocumentWriter) -> None:
         writer.heading("Invoice", "INV-202601-00001")
