@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -96,6 +97,12 @@ def serve(env: BenchEnvironment, service: str, workers: int = 1) -> Iterator[str
     finally:
         server.terminate()
         server.wait(10)
+
+
+def machine(**extra: object) -> dict[str, object]:
+    """The machine a figure was made on, for every benchmark's JSON: CPUs, platform, Python, load average now."""
+    return {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+            "load_average_1m": round(os.getloadavg()[0], 2), **extra}
 
 
 def percentile_ms(ordered: list[float], p: float) -> float:

@@ -31,7 +31,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import sys
 import time
 import uuid
@@ -39,7 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import bench_environment, percentile_ms, serve  # noqa: E402
+from _harness import bench_environment, machine, percentile_ms, serve  # noqa: E402
 
 PERIOD_END = datetime(2026, 4, 1, tzinfo=UTC)
 PERIOD_START = datetime(2026, 3, 1, tzinfo=UTC)
@@ -295,9 +294,8 @@ def main() -> None:
     with bench_environment("invoicing") as env, serve(env, "invoicing", workers=args.workers):
         result = asyncio.run(run(args, env, CpuMeter(_postmaster(env))))
     print(json.dumps({
-        "benchmark": "billing_run", "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                                                "python": platform.python_version(), "load_average_1m": load,
-                                                "load_average_1m_at_end": os.getloadavg()[0]},
+        "benchmark": "billing_run", "machine": machine(load_average_1m=load,
+                                                                    load_average_1m_at_end=os.getloadavg()[0]),
         "parameters": vars(args), **result}, indent=2))
 
 

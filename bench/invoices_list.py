@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import random
 import sys
 import time
@@ -37,7 +36,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import bench_environment, percentile_ms, serve  # noqa: E402
+from _harness import bench_environment, machine, percentile_ms, serve  # noqa: E402
 
 _CUSTOMERS = """
 INSERT INTO customers (organization_id, id, external_id, currency, timezone, tax_codes, body, updated_at)
@@ -194,8 +193,7 @@ def main() -> None:
         with serve(env, "invoicing") as base_url:
             result = asyncio.run(run(args, env, base_url, org))
     print(json.dumps({
-        "benchmark": "invoices_list", "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                                                  "python": platform.python_version(), "load_average_1m": load},
+        "benchmark": "invoices_list", "machine": machine(load_average_1m=load),
         "parameters": vars(args), "seeded": seeded, **result}, indent=2))
 
 

@@ -53,7 +53,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _harness import bench_environment  # noqa: E402
+from _harness import bench_environment, machine  # noqa: E402
 
 
 class SlowAdapter:
@@ -383,7 +383,8 @@ def main() -> None:
                         fake.stop()
         finally:
             stop_localstripe(server)
-    print(json.dumps({"benchmark": "payments", "phases": results}, indent=2))
+    print(json.dumps({"benchmark": "payments", "machine": machine(), "parameters": vars(args), "phases": results},
+                     indent=2, default=str))
 
 
 def _run_phase(args, env, key: str, org, people, phase: int, provider: str, latency: int, base: str, delay: float,
