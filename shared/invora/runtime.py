@@ -8,6 +8,8 @@ app is built, so nothing needs the app object itself.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated
@@ -23,6 +25,21 @@ class ServiceRuntime:
     settings: ServiceSettings
     # swappable: tests set `runtime.clock = ManualClock(...)` and move time
     clock: Clock = field(default_factory=SystemClock)
+
+    async def aclose(self) -> None:
+        """Close what the runtime holds open (HTTP clients of other services); nothing by default."""
+
+
+def clients_lifespan(app: FastAPI):
+    """A background lifespan that closes the runtime's clients (`ServiceRuntime.aclose`) at shutdown."""
+    @asynccontextmanager
+    async def running() -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await app.state.runtime.aclose()
+
+    return running()
 
 
 def runtime_of(app: FastAPI) -> ServiceRuntime:

@@ -21,10 +21,11 @@ from invoicing.invoices.routes import router as invoices_router
 from invoicing.invoices.scheduler import scheduler
 from invoicing.prepaid_credits.consumer import WALLETS_CONSUMER, credits_consumer
 from invoicing.projections.consumer import PROJECTION_CONSUMERS
-from invoicing.runtime import InvoicingRuntime, clients_lifespan
+from invoicing.runtime import InvoicingRuntime
 from invoicing.settings import InvoicingSettings
 from invora.app import ServiceDefinition, build_service_app
 from invora.documents import links
+from invora.runtime import clients_lifespan
 
 DEFINITION = ServiceDefinition(
     name="invoicing",

@@ -3,11 +3,9 @@ and the HTTP clients of the services it reads fresh answers from (tests swap the
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from fastapi import FastAPI, Request
+from fastapi import Request
 
 from invoicing.settings import InvoicingSettings
 from invora.runtime import ServiceRuntime
@@ -35,17 +33,6 @@ class InvoicingRuntime(ServiceRuntime):
     async def aclose(self) -> None:
         for client in (self.subscriptions, self.wallets, self.catalog):
             await client.aclose()
-
-
-def clients_lifespan(app: FastAPI):
-    @asynccontextmanager
-    async def running() -> AsyncIterator[None]:
-        try:
-            yield
-        finally:
-            await app.state.runtime.aclose()
-
-    return running()
 
 
 def get_runtime(request: Request) -> InvoicingRuntime:

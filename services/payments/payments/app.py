@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from invora.app import ServiceDefinition, build_service_app
 from invora.documents import links
+from invora.runtime import clients_lifespan
 from payments.customers.consumer import customers_consumer
 from payments.documents.consumer import RECEIPT_DOCUMENTS_CONSUMER
 from payments.documents.routes import router as receipt_documents
@@ -22,7 +23,7 @@ from payments.payments.charger import charger_lifespan
 from payments.payments.routes import router as payments
 from payments.refunds.consumer import credit_note_refunds_consumer
 from payments.refunds.routes import router as refunds
-from payments.runtime import PaymentsRuntime, clients_lifespan
+from payments.runtime import PaymentsRuntime
 from payments.settings import PaymentsSettings
 from payments.wallet_topups.charger import topup_charger_lifespan
 from payments.wallet_topups.consumer import wallet_topups_consumer

@@ -5,12 +5,10 @@ client (customers created a moment ago that the projection has not heard of yet;
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, Request
 
 from invora.runtime import ServiceRuntime
 from invora.service_client import ServiceClient
@@ -30,6 +28,9 @@ class PaymentsRuntime(ServiceRuntime):
             self.adapters = AdapterFactory(self.settings)
         self.subscriptions = subscriptions_client(self.settings)
 
+    async def aclose(self) -> None:
+        await self.subscriptions.aclose()
+
     def wake_charger(self) -> None:
         self.charger_wakeup.set()
 
@@ -39,17 +40,6 @@ def subscriptions_client(settings: PaymentsSettings, transport=None) -> ServiceC
                          signing_key=settings.service_signing_key, api_key=settings.subscriptions_api_key,
                          timeout=settings.subscriptions_timeout_seconds, retries=settings.subscriptions_retries,
                          transport=transport)
-
-
-def clients_lifespan(app: FastAPI):
-    @asynccontextmanager
-    async def running() -> AsyncIterator[None]:
-        try:
-            yield
-        finally:
-            await app.state.runtime.subscriptions.aclose()
-
-    return running()
 
 
 def get_runtime(request: Request) -> PaymentsRuntime:

@@ -9,6 +9,7 @@ import dataclasses
 from fastapi import FastAPI
 
 from invora.app import ServiceDefinition, build_service_app
+from invora.runtime import clients_lifespan
 from wallets.alerts.evaluate import alerts_lifespan
 from wallets.alerts.routes import router as alerts
 from wallets.applications.consumer import prepaid_credits_consumer
@@ -16,7 +17,7 @@ from wallets.applications.payments_consumer import payments_consumer
 from wallets.credits.routes import router as credits
 from wallets.customers.consumer import customers_consumer
 from wallets.ledger.reconcile import reconciliation_lifespan
-from wallets.runtime import WalletsRuntime, clients_lifespan
+from wallets.runtime import WalletsRuntime
 from wallets.settings import WalletsSettings
 from wallets.transactions.expiry import expiry_lifespan
 from wallets.transactions.payments_consumer import topup_payments_consumer

@@ -8,12 +8,10 @@ created a moment ago that the projection has not heard of yet; tests swap it).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, Request
 
 from invora.runtime import ServiceRuntime
 from invora.service_client import ServiceClient
@@ -29,16 +27,8 @@ class WalletsRuntime(ServiceRuntime):
     def __post_init__(self) -> None:
         self.subscriptions = usage_client(self.settings)
 
-
-def clients_lifespan(app: FastAPI):
-    @asynccontextmanager
-    async def running() -> AsyncIterator[None]:
-        try:
-            yield
-        finally:
-            await app.state.runtime.subscriptions.aclose()
-
-    return running()
+    async def aclose(self) -> None:
+        await self.subscriptions.aclose()
 
 
 def get_runtime(request: Request) -> WalletsRuntime:
