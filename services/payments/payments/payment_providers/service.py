@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,6 +36,16 @@ from payments.providers.registry import AdapterFactory
 REQUIRED_FIELDS = frozenset({"name", "secret_key", "api_key", "access_token", "merchant_account", "client_id",
                              "client_secret", "flow_id"})
 COMMON_FIELDS = frozenset({"name", "success_redirect_url"})
+
+
+async def connections(session: AsyncSession, rows: Iterable[Mapping[str, Any]]) -> dict[tuple, dict[str, Any] | None]:
+    """The connection (decrypted credentials) of each `(organization_id, payment_provider_id)` the rows name, read
+    once each; None for a provider deleted meanwhile."""
+    found: dict[tuple, dict[str, Any] | None] = {}
+    for key in {(row["organization_id"], row["payment_provider_id"]) for row in rows}:
+        provider = await repository.by_id(session, *key)
+        found[key] = provider.connection() if provider is not None else None
+    return found
 
 
 def render(provider: PaymentProvider) -> PaymentProviderObject:

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments.customers import repository as customers_repository
 from payments.invoices import repository as invoices_repository
-from payments.payment_providers import repository as providers_repository
+from payments.payment_providers import service as providers
 from payments.payments import lifecycle, repository
 
 
@@ -72,10 +72,7 @@ async def claim(session: AsyncSession, now: datetime, lease_until: datetime, lim
     invoice_ids = sorted({row["invoice_id"] for row in usual.values()})
     invoices = await invoices_repository.lock_many(session, invoice_ids)
     paid = await invoices_repository.paid_cents_many(session, invoice_ids)
-    connections: dict[tuple, dict[str, Any] | None] = {}
-    for key in {(row["organization_id"], row["payment_provider_id"]) for row in usual.values()}:
-        provider = await providers_repository.by_id(session, *key)
-        connections[key] = provider.connection() if provider is not None else None
+    connections = await providers.connections(session, usual.values())
     links = await customers_repository.links(session, {(row["customer_id"], row["payment_provider_id"])
                                                        for row in usual.values() if not row["provider_customer_id"]})
     items: list[Claimed] = []

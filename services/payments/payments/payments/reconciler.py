@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invora.logging import get_logger
 from invora.parking import Backoff, ParkingLot
-from payments.payment_providers import repository as providers_repository
+from payments.payment_providers import service as providers
 from payments.payments import lifecycle, repository
 from payments.runtime import PaymentsRuntime
 
@@ -41,16 +41,12 @@ async def run_once(runtime: PaymentsRuntime, sessionmaker: async_sessionmaker[As
         due = await repository.unsettled_due(
             session, now, settled_before=now - timedelta(seconds=settings.reconcile_after_seconds), limit=BATCH,
             not_parked=PARKING.not_parked("payments.id", now))
-        connections = {}
-        for row in due:
-            if row["payment_provider_id"] not in connections:
-                provider = await providers_repository.by_id(session, row["organization_id"],
-                                                            row["payment_provider_id"])
-                connections[row["payment_provider_id"]] = None if provider is None else provider.connection()
+        found = await providers.connections(session, due)
         await session.commit()
     outcomes: dict[str, int] = {}
     for row in due:
-        outcome = await reconcile_one(runtime, sessionmaker, row, connections[row["payment_provider_id"]], now)
+        connection = found[row["organization_id"], row["payment_provider_id"]]
+        outcome = await reconcile_one(runtime, sessionmaker, row, connection, now)
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
     if due:
         async with sessionmaker() as session:

@@ -235,12 +235,7 @@ class CashfreeAdapter:
                             failure_code=error.code or "provider_refused", failure_message=error.message)
 
     async def _link(self, link_id: str) -> dict[str, Any] | None:
-        response = await self._http.request("GET", f"/links/{quote(link_id, safe='')}")
-        if response.status == 404:
-            return None
-        if not response.ok:
-            raise refusal("cashfree", response)
-        return response.body
+        return await self._http.find(f"/links/{quote(link_id, safe='')}")
 
     async def find_charge(self, *, reference: str, provider_payment_id: str | None = None) -> ChargeResult | None:
         link = await self._link(provider_payment_id or reference)
@@ -270,13 +265,8 @@ class CashfreeAdapter:
                             failure_message=refusal("cashfree", response).message)
 
     async def _find_refund(self, order_id: str, reference: str) -> RefundResult | None:
-        response = await self._http.request(
-            "GET", f"/orders/{quote(order_id, safe='')}/refunds/{quote(reference, safe='')}")
-        if response.status == 404:
-            return None
-        if not response.ok:
-            raise refusal("cashfree", response)
-        return refund_result(response.body)
+        refund = await self._http.find(f"/orders/{quote(order_id, safe='')}/refunds/{quote(reference, safe='')}")
+        return refund_result(refund) if refund is not None else None
 
     async def find_refund(self, *, provider_payment_id: str, reference: str,
                           provider_refund_id: str | None = None) -> RefundResult | None:
@@ -286,13 +276,9 @@ class CashfreeAdapter:
         """The customer's saved cards in Cashfree's token vault (`GET /customers/{customer_id}/instruments`),
         newest first; none is charged off-session, so none is the default."""
         customer_id = instrument_customer_id(provider_customer_id)
-        response = await self._http.request("GET", f"/customers/{quote(customer_id, safe='')}/instruments",
-                                            params={"instrument_type": "card"})
-        if response.status == 404:
-            return []  # no order saved a card under this customer yet
-        if not response.ok:
-            raise refusal("cashfree", response)
-        instruments = [i for i in response.body or [] if isinstance(i, dict) and i.get("instrument_id")
+        found = await self._http.find(f"/customers/{quote(customer_id, safe='')}/instruments",
+                                      params={"instrument_type": "card"})  # None: no order saved a card yet
+        instruments = [i for i in found or [] if isinstance(i, dict) and i.get("instrument_id")
                        and str(i.get("instrument_status") or "ACTIVE").upper() == "ACTIVE"]
         methods = [instrument_info(i) for i in instruments]
         return sorted(methods, key=lambda m: m.created_at.isoformat() if m.created_at else "", reverse=True)

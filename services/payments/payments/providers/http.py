@@ -9,7 +9,7 @@ with a 4xx, which the adapter turns into a look-up).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -57,6 +57,17 @@ class JsonClient:
         response = await self.request(method, path, **kwargs)
         if not response.ok:
             raise refusal(self._provider, response)
+        return response.body
+
+    async def find(self, path: str, *, params: Mapping[str, Any] | None = None,
+                   refused: Callable[[Response], ProviderError] | None = None) -> Any | None:
+        """A look-up: the JSON body of a 2xx answer, None for a 404 (the provider has no such object); any other
+        refusal raises `ProviderError`, read by `refused` (the adapter's own error shape) or `refusal`."""
+        response = await self.request("GET", path, params=params)
+        if response.status == 404:
+            return None
+        if not response.ok:
+            raise refused(response) if refused is not None else refusal(self._provider, response)
         return response.body
 
     async def aclose(self) -> None:

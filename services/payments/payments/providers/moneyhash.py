@@ -235,12 +235,8 @@ class MoneyhashAdapter:
     async def find_charge(self, *, reference: str, provider_payment_id: str | None = None) -> ChargeResult | None:
         if not provider_payment_id:
             return None  # no look-up by our reference: the charger repeats the call with the same idempotency key
-        response = await self._http.request("GET", f"/payments/intent/{quote(provider_payment_id, safe='')}/")
-        if response.status == 404:
-            return None
-        if not response.ok:
-            raise _refusal(response)
-        return charge_result(response.get("data"))
+        found = await self._http.find(f"/payments/intent/{quote(provider_payment_id, safe='')}/", refused=_refusal)
+        return charge_result(found.get("data")) if found is not None else None
 
     async def refund(self, *, provider_payment_id: str, amount_cents: int, idempotency_key: str,
                      reason: str, reference: str, currency: str | None = None) -> RefundResult:
@@ -261,12 +257,10 @@ class MoneyhashAdapter:
         if not provider_refund_id:
             return None  # no look-up by our reference: the refunder repeats the call with the same idempotency key
         # a refund is an operation of the intent's transaction: read the intent, find the operation by its id
-        response = await self._http.request("GET", f"/payments/intent/{quote(provider_payment_id, safe='')}/")
-        if response.status == 404:
+        found = await self._http.find(f"/payments/intent/{quote(provider_payment_id, safe='')}/", refused=_refusal)
+        if found is None:
             return None
-        if not response.ok:
-            raise _refusal(response)
-        data = response.get("data") or {}
+        data = found.get("data") or {}
         transactions = [data.get("active_transaction") or {}, *(data.get("transactions_history") or [])]
         for transaction in transactions:
             for operation in (transaction or {}).get("operations") or []:

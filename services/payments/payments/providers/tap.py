@@ -169,12 +169,8 @@ class TapAdapter:
     async def find_charge(self, *, reference: str, provider_payment_id: str | None = None) -> ChargeResult | None:
         if not provider_payment_id:
             return None  # no look-up by our reference: the charger repeats the call with the same idempotent string
-        response = await self._http.request("GET", f"/charges/{quote(provider_payment_id, safe='')}")
-        if response.status == 404:
-            return None
-        if not response.ok:
-            raise _refusal(response)
-        return charge_result(response.body)
+        found = await self._http.find(f"/charges/{quote(provider_payment_id, safe='')}", refused=_refusal)
+        return charge_result(found) if found is not None else None
 
     async def refund(self, *, provider_payment_id: str, amount_cents: int, idempotency_key: str,
                      reason: str, reference: str, currency: str | None = None) -> RefundResult:
@@ -193,12 +189,8 @@ class TapAdapter:
                           provider_refund_id: str | None = None) -> RefundResult | None:
         if not provider_refund_id:
             return None  # no look-up by our reference: the refunder repeats the call with the same idempotent string
-        response = await self._http.request("GET", f"/refunds/{quote(provider_refund_id, safe='')}")
-        if response.status == 404:
-            return None
-        if not response.ok:
-            raise _refusal(response)
-        return refund_result(response.body)
+        found = await self._http.find(f"/refunds/{quote(provider_refund_id, safe='')}", refused=_refusal)
+        return refund_result(found) if found is not None else None
 
     async def list_payment_methods(self, provider_customer_id: str) -> list[PaymentMethodInfo]:
         cards = await self._cards(provider_customer_id)

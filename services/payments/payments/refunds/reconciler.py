@@ -19,7 +19,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invora.logging import get_logger
-from payments.payment_providers import repository as providers_repository
+from payments.payment_providers import service as providers
 from payments.providers.base import RefundResult
 from payments.refunds import repository
 from payments.refunds.service import finish
@@ -37,16 +37,12 @@ async def run_once(runtime: PaymentsRuntime, sessionmaker: async_sessionmaker[As
         due = await repository.claim_unsettled(
             session, now, settled_before=now - timedelta(seconds=settings.reconcile_after_seconds),
             next_lookup=now + timedelta(seconds=settings.reconcile_interval_seconds), limit=BATCH)
-        connections: dict = {}
-        for row in due:
-            if row["payment_provider_id"] not in connections:
-                provider = await providers_repository.by_id(session, row["organization_id"],
-                                                            row["payment_provider_id"])
-                connections[row["payment_provider_id"]] = None if provider is None else provider.connection()
+        found = await providers.connections(session, due)
         await session.commit()
     outcomes: dict[str, int] = {}
     for row in due:
-        outcome = await _reconcile_one(runtime, sessionmaker, row, connections[row["payment_provider_id"]])
+        connection = found[row["organization_id"], row["payment_provider_id"]]
+        outcome = await _reconcile_one(runtime, sessionmaker, row, connection)
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
     return outcomes
 
